@@ -1,0 +1,293 @@
+"""Loads one export day (`dt=YYYY-MM-DD`) into the raw schema, replacing what that day brought before.
+
+Every non-blank line ends up as a valid event in `raw.events` or a row in `raw.rejected_lines`.
+Duplicates are kept in `raw.events` and resolved in staging (first copy by export day, file, line),
+so that re-delivering any day moves first copies correctly. The users whose results a load can change
+are written to `raw.pending_users`; dbt recomputes exactly those and the refresh clears the table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import tempfile
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from .validation import extracted_lines_sql, reason_case_sql
+
+DAY_DIR = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
+
+RAW_DDL = """
+create schema if not exists raw;
+create table if not exists raw.events (
+    export_date date not null,
+    file_name varchar not null,
+    line_number bigint not null,
+    event_id varchar not null,
+    event_type varchar not null,
+    occurred_at timestamptz not null,
+    assistant_id varchar not null,
+    channel varchar not null,
+    user_id varchar not null,
+    conversation_id varchar not null,
+    user_agent varchar,
+    properties json not null
+);
+create table if not exists raw.rejected_lines (
+    export_date date not null,
+    file_name varchar not null,
+    line_number bigint not null,
+    raw_line varchar not null,
+    reason varchar not null
+);
+create table if not exists raw.export_files (
+    export_date date not null,
+    file_name varchar not null,
+    size_bytes bigint not null,
+    lines_read bigint not null,
+    damage varchar
+);
+create table if not exists raw.export_days (
+    export_date date not null,
+    fingerprint varchar not null,
+    files integer not null,
+    lines_read bigint not null,
+    loaded_at timestamptz not null
+);
+create table if not exists raw.pending_users (
+    export_date date not null,
+    assistant_id varchar not null,
+    user_id varchar not null
+);
+"""
+
+
+class LoadError(Exception):
+    """A load that cannot start (missing export day, bad folder name); the message is user-facing."""
+
+
+@dataclass
+class LoadStats:
+    export_date: dt.date
+    files: int = 0
+    lines_read: int = 0
+    events_valid: int = 0
+    lines_rejected: int = 0
+    rejects_by_reason: dict[str, int] = field(default_factory=dict)
+    damaged_files: list[str] = field(default_factory=list)
+    pending_users: int = 0
+    seconds: float = 0.0
+
+
+def ensure_raw_schema(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute(RAW_DDL)
+
+
+def day_folder(exports_dir: Path, day: dt.date) -> Path:
+    return exports_dir / f"dt={day.isoformat()}"
+
+
+def list_export_days(exports_dir: Path) -> list[dt.date]:
+    if not exports_dir.is_dir():
+        return []
+    days = []
+    for child in exports_dir.iterdir():
+        m = DAY_DIR.match(child.name)
+        if m and child.is_dir():
+            try:
+                days.append(dt.date.fromisoformat(m.group(1)))
+            except ValueError:
+                continue
+    return sorted(days)
+
+
+def export_files(folder: Path) -> list[Path]:
+    return sorted(
+        p for p in folder.iterdir() if p.is_file() and (p.name.endswith(".jsonl") or p.name.endswith(".jsonl.gz"))
+    )
+
+
+def fingerprint(folder: Path) -> str:
+    """Changes when a day is re-delivered: names, sizes and modification times of its files."""
+    h = hashlib.sha256()
+    for p in export_files(folder):
+        st = p.stat()
+        h.update(f"{p.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def _gunzip(src: Path, dst: Path) -> str | None:
+    """Decompresses what can be read; returns a description of the damage, if any."""
+    if src.stat().st_size == 0:
+        dst.write_bytes(b"")
+        return "empty gzip file (0 bytes)"
+    with src.open("rb") as fin, dst.open("wb") as fout:
+        d = zlib.decompressobj(wbits=31)
+        in_member = False
+        while chunk := fin.read(1 << 20):
+            while chunk:
+                in_member = True
+                try:
+                    fout.write(d.decompress(chunk))
+                except zlib.error as exc:
+                    return f"corrupt gzip data: {exc}; kept the lines before it"
+                chunk = b""
+                if d.eof:  # another gzip member may follow
+                    chunk, d, in_member = d.unused_data, zlib.decompressobj(wbits=31), False
+        if in_member:
+            fout.write(d.flush())
+            return "truncated gzip file: kept the lines before the cut"
+    return None
+
+
+def _stage_lines(conn: duckdb.DuckDBPyConnection, folder: Path, tmpdir: Path) -> tuple[list[dict], list[str]]:
+    """Fills temp table `export_lines(file_name, line_number, line)` with the day's non-blank lines."""
+    conn.execute(
+        "create or replace temp table export_lines (file_name varchar, line_number bigint, line varchar)"
+    )
+    files, damaged = [], []
+    for path in export_files(folder):
+        damage = None
+        text_path = path
+        if path.name.endswith(".gz"):
+            text_path = tmpdir / (path.name + ".txt")
+            damage = _gunzip(path, text_path)
+        try:
+            content_sql = "select content from read_text(?)"
+            conn.execute("select 1 from read_text(?)", [str(text_path)]).fetchall()
+        except duckdb.InvalidInputException:
+            # Invalid UTF-8: keep the file, with the bad bytes replaced, and say so.
+            fixed = tmpdir / (path.name + ".utf8.txt")
+            fixed.write_text(text_path.read_bytes().decode("utf-8", errors="replace"), encoding="utf-8")
+            text_path = fixed
+            damage = (damage + "; " if damage else "") + "invalid UTF-8 bytes replaced by U+FFFD"
+        conn.execute(
+            f"""
+            insert into export_lines
+            with f as ({content_sql}),
+            parts as (select string_split(content, chr(10)) as l from f),
+            numbered as (
+                select unnest(l) as line, unnest(range(1, len(l) + 1)) as line_number from parts
+            )
+            select ? as file_name, line_number,
+                   regexp_replace(line, '\\r$', '') as line
+            from numbered
+            where trim(line) <> ''
+            """,
+            [str(text_path), path.name],
+        )
+        n = conn.execute("select count(*) from export_lines where file_name = ?", [path.name]).fetchone()[0]
+        files.append({"file_name": path.name, "size_bytes": path.stat().st_size, "lines_read": n, "damage": damage})
+        if damage:
+            damaged.append(f"{path.name}: {damage}")
+    return files, damaged
+
+
+PENDING_USERS_SQL = """
+insert into raw.pending_users
+with day_rows as (
+    select * from raw.events where export_date = $day
+),
+same_event as (
+    -- every copy of an event this day holds: its first copy may move
+    select e.assistant_id, e.user_id
+    from raw.events e
+    semi join (select distinct event_id from day_rows) d on e.event_id = d.event_id
+),
+rated_answer_owners as (
+    -- feedback attaches to an answer that may sit with another user
+    select e.assistant_id, e.user_id
+    from raw.events e
+    semi join (
+        select distinct assistant_id, properties ->> '$.message_id' as message_id
+        from day_rows where event_type = 'feedback'
+    ) f on e.assistant_id = f.assistant_id and e.properties ->> '$.message_id' = f.message_id
+    where e.event_type = 'bot_message'
+)
+select distinct $day, assistant_id, user_id
+from (select * from same_event union all select * from rated_answer_owners)
+"""
+
+
+def load_export_day(conn: duckdb.DuckDBPyConnection, exports_dir: Path, day: dt.date) -> LoadStats:
+    """Loads (or re-loads) one export day in a single transaction."""
+    started = time.perf_counter()
+    folder = day_folder(exports_dir, day)
+    if not folder.is_dir():
+        raise LoadError(f"export day {day.isoformat()} not found: no folder {folder}")
+    ensure_raw_schema(conn)
+    stats = LoadStats(export_date=day)
+    with tempfile.TemporaryDirectory(prefix="aa-load-") as tmp:
+        files, damaged = _stage_lines(conn, folder, Path(tmp))
+    stats.files = len(files)
+    stats.damaged_files = damaged
+
+    conn.execute(
+        f"""
+        create or replace temp table classified as
+        with x as ({extracted_lines_sql('export_lines')})
+        select *, {reason_case_sql()} as reason
+        from x
+        """
+    )
+    params = {"day": day}
+    conn.execute("begin transaction")
+    try:
+        conn.execute(PENDING_USERS_SQL, params)  # users the old copy of the day touched
+        for table in ("events", "rejected_lines", "export_files", "export_days"):
+            conn.execute(f"delete from raw.{table} where export_date = $day", params)
+        conn.execute(
+            """
+            insert into raw.events
+            select $day, file_name, line_number,
+                e_event_id ->> '$', event_type,
+                cast(e_occurred_at ->> '$' as timestamptz),
+                e_assistant_id ->> '$', e_channel ->> '$', e_user_id ->> '$', e_conversation_id ->> '$',
+                case when json_type(e_user_agent) = 'VARCHAR' then e_user_agent ->> '$' end,
+                coalesce(case when json_type(e_properties) = 'OBJECT' then e_properties end, '{}')
+            from classified
+            where reason is null
+            order by file_name, line_number
+            """,
+            params,
+        )
+        conn.execute(
+            """
+            insert into raw.rejected_lines
+            select $day, file_name, line_number, line, reason
+            from classified where reason is not null
+            """,
+            params,
+        )
+        conn.executemany(
+            "insert into raw.export_files values (?, ?, ?, ?, ?)",
+            [[day, f["file_name"], f["size_bytes"], f["lines_read"], f["damage"]] for f in files],
+        )
+        conn.execute(PENDING_USERS_SQL, params)  # users the new copy touches
+        stats.lines_read = sum(f["lines_read"] for f in files)
+        conn.execute(
+            "insert into raw.export_days values ($day, $fp, $files, $lines, now())",
+            {**params, "fp": fingerprint(folder), "files": len(files), "lines": stats.lines_read},
+        )
+        conn.execute("commit")
+    except BaseException:
+        conn.execute("rollback")
+        raise
+    rows = conn.execute(
+        "select reason, count(*) from classified where reason is not null group by 1 order by 1"
+    ).fetchall()
+    stats.rejects_by_reason = {r: n for r, n in rows}
+    stats.lines_rejected = sum(stats.rejects_by_reason.values())
+    stats.events_valid = stats.lines_read - stats.lines_rejected
+    stats.pending_users = conn.execute(
+        "select count(*) from (select distinct assistant_id, user_id from raw.pending_users)"
+    ).fetchone()[0]
+    conn.execute("drop table if exists classified; drop table if exists export_lines")
+    stats.seconds = time.perf_counter() - started
+    return stats
