@@ -1,0 +1,53 @@
+{{ user_keyed_incremental_config() }}
+-- depends_on: {{ ref('int_users_affected') }}
+
+{#- Each handover request with its trigger: operator_button when pressed as a button; else
+    after_fallback when the latest bot_message before it in the same session was a fallback; else direct. #}
+
+with
+
+session_events as (
+
+    select * from {{ ref('int_events_sessionized') }} as e
+    where event_type in ('bot_message', 'handover_request')
+        and {{ only_affected_users('e') }}
+
+),
+
+with_last_answer as (
+
+    select
+        *,
+        last_value(case when event_type = 'bot_message' then is_fallback end ignore nulls) over (
+            partition by session_id
+            order by occurred_at, event_id
+            rows between unbounded preceding and 1 preceding
+        ) as last_answer_was_fallback
+
+    from session_events
+
+),
+
+final as (
+
+    select
+        event_id,
+        session_id,
+        assistant_id,
+        channel,
+        user_id,
+        occurred_at,
+        handover_via,
+        handover_mode,
+        case
+            when handover_via = 'button' then 'operator_button'
+            when coalesce(last_answer_was_fallback, false) then 'after_fallback'
+            else 'direct'
+        end as handover_trigger
+
+    from with_last_answer
+    where event_type = 'handover_request'
+
+)
+
+select * from final

@@ -1,0 +1,22 @@
+{#- The users a refresh recomputes: every user whose events, first copies or rated answers changed
+    since the last completed refresh. Unused by a full rebuild. #}
+
+with
+
+pending_users as (
+
+    select * from {{ ref('stg_platform__pending_users') }}
+
+),
+
+distinct_users as (
+
+    select distinct
+        assistant_id,
+        user_id
+
+    from pending_users
+
+)
+
+select * from distinct_users

@@ -1,0 +1,54 @@
+{{ user_keyed_incremental_config() }}
+-- depends_on: {{ ref('int_users_affected') }}
+
+{#- A user's device and browser come from the user_agent of their earliest valid event of a known
+    type that has one (kpis.md "Users"). #}
+
+with
+
+events as (
+
+    select * from {{ ref('stg_platform__events') }} as e
+    where is_known_type
+        and user_agent is not null
+        and {{ only_affected_users('e') }}
+
+),
+
+parsed_user_agents as (
+
+    select * from {{ ref('int_user_agents_parsed') }}
+
+),
+
+earliest as (
+
+    select
+        assistant_id,
+        user_id,
+        user_agent,
+        row_number() over (
+            partition by assistant_id, user_id
+            order by occurred_at, event_id
+        ) as event_rank
+
+    from events
+
+),
+
+final as (
+
+    select
+        earliest.assistant_id,
+        earliest.user_id,
+        earliest.user_agent,
+        parsed_user_agents.device_type,
+        parsed_user_agents.browser
+
+    from earliest
+    inner join parsed_user_agents on earliest.user_agent = parsed_user_agents.user_agent
+    where earliest.event_rank = 1
+
+)
+
+select * from final

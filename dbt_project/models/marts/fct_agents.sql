@@ -1,0 +1,67 @@
+{{ user_keyed_incremental_config() }}
+-- depends_on: {{ ref('int_users_affected') }}
+
+{#- Agents/Workflows module: per chat and agent_id, views (agent_triggered events) and the final
+    ratings of reviewable answers that agent produced. Names and kinds live in dim_agents. #}
+
+with
+
+chats as (
+
+    select * from {{ ref('dim_chats') }} as c
+    where {{ only_affected_users('c') }}
+
+),
+
+agent_events as (
+
+    select * from {{ ref('int_events_sessionized') }} as e
+    where agent_id is not null
+        and (event_type = 'agent_triggered' or (event_type = 'bot_message' and is_reviewable))
+        and {{ only_affected_users('e') }}
+
+),
+
+final_ratings as (
+
+    select * from {{ ref('int_feedback_ratings_finalized') }}
+
+),
+
+rated as (
+
+    select
+        agent_events.session_id,
+        agent_events.agent_id,
+        agent_events.event_type,
+        final_ratings.final_rating
+
+    from agent_events
+    left join final_ratings
+        on agent_events.event_type = 'bot_message'
+        and agent_events.assistant_id = final_ratings.assistant_id
+        and agent_events.message_id = final_ratings.message_id
+
+),
+
+final as (
+
+    select
+        chats.chat_id,
+        chats.assistant_id,
+        chats.channel,
+        chats.user_id,
+        chats.chat_local_date,
+        rated.agent_id,
+        count(*) filter (where rated.event_type = 'agent_triggered') as views,
+        count(*) filter (where rated.final_rating = 'positive') as positive,
+        count(*) filter (where rated.final_rating = 'negative') as negative
+
+    from rated
+    inner join chats on rated.session_id = chats.chat_id
+    group by 1, 2, 3, 4, 5, 6
+    having views > 0 or positive > 0 or negative > 0
+
+)
+
+select * from final

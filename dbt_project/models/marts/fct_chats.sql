@@ -1,0 +1,32 @@
+{{ user_keyed_incremental_config() }}
+-- depends_on: {{ ref('int_users_affected') }}
+
+{#- Chats module: one row per chat with its start, end and duration. #}
+
+with
+
+chats as (
+
+    select * from {{ ref('dim_chats') }} as c
+    where {{ only_affected_users('c') }}
+
+),
+
+final as (
+
+    select
+        chat_id,
+        assistant_id,
+        channel,
+        user_id,
+        chat_local_date,
+        started_at,
+        ended_at,
+        started_local_at,
+        duration_seconds
+
+    from chats
+
+)
+
+select * from final

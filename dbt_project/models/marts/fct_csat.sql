@@ -1,0 +1,51 @@
+{{ user_keyed_incremental_config() }}
+-- depends_on: {{ ref('int_users_affected') }}
+
+{#- CSAT module: one row per chat that voted; its vote is its latest csat event. #}
+
+with
+
+chats as (
+
+    select * from {{ ref('dim_chats') }} as c
+    where {{ only_affected_users('c') }}
+
+),
+
+votes as (
+
+    select * from {{ ref('int_events_sessionized') }} as e
+    where event_type = 'csat' and {{ only_affected_users('e') }}
+
+),
+
+latest_votes as (
+
+    select
+        session_id,
+        csat_score,
+        count(*) over (partition by session_id) as csat_events,
+        row_number() over (partition by session_id order by occurred_at desc, event_id desc) as recency_rank
+
+    from votes
+
+),
+
+final as (
+
+    select
+        chats.chat_id,
+        chats.assistant_id,
+        chats.channel,
+        chats.user_id,
+        chats.chat_local_date,
+        latest_votes.csat_score as score,
+        latest_votes.csat_events
+
+    from chats
+    inner join latest_votes on chats.chat_id = latest_votes.session_id
+    where latest_votes.recency_rank = 1
+
+)
+
+select * from final

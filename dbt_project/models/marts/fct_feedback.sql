@@ -1,0 +1,93 @@
+{{ user_keyed_incremental_config() }}
+-- depends_on: {{ ref('int_users_affected') }}
+
+{#- Feedback module: one row per chat with its reviewable answers split by final rating, and the
+    chat's class. Ratings of answers that are not reviewable count nowhere. #}
+
+with
+
+chats as (
+
+    select * from {{ ref('dim_chats') }} as c
+    where {{ only_affected_users('c') }}
+
+),
+
+answers as (
+
+    select * from {{ ref('int_events_sessionized') }} as e
+    where event_type = 'bot_message'
+        and is_reviewable
+        and {{ only_affected_users('e') }}
+
+),
+
+final_ratings as (
+
+    select * from {{ ref('int_feedback_ratings_finalized') }}
+
+),
+
+rated_answers as (
+
+    select
+        answers.session_id,
+        final_ratings.final_rating
+
+    from answers
+    left join final_ratings
+        on answers.assistant_id = final_ratings.assistant_id
+        and answers.message_id = final_ratings.message_id
+
+),
+
+per_chat as (
+
+    select
+        session_id,
+        count(*) as reviewable,
+        count(*) filter (where final_rating = 'positive') as positive,
+        count(*) filter (where final_rating = 'negative') as negative,
+        count(*) filter (where final_rating is null) as no_feedback
+
+    from rated_answers
+    group by session_id
+
+),
+
+joined as (
+
+    select
+        chats.chat_id,
+        chats.assistant_id,
+        chats.channel,
+        chats.user_id,
+        chats.chat_local_date,
+        coalesce(per_chat.reviewable, 0) as reviewable,
+        coalesce(per_chat.positive, 0) as positive,
+        coalesce(per_chat.negative, 0) as negative,
+        coalesce(per_chat.no_feedback, 0) as no_feedback
+
+    from chats
+    left join per_chat on chats.chat_id = per_chat.session_id
+
+),
+
+final as (
+
+    select
+        *,
+        case
+            when positive > 0 and negative = 0 then 'only_positive'
+            when negative > 0 and positive = 0 then 'only_negative'
+            when positive > 0 and positive > negative then 'more_positive'
+            when positive > 0 and positive = negative then 'balanced'
+            when negative > 0 and negative > positive then 'more_negative'
+            else 'no_feedback'
+        end as feedback_class
+
+    from joined
+
+)
+
+select * from final

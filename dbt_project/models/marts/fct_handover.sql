@@ -1,0 +1,59 @@
+{{ user_keyed_incremental_config() }}
+-- depends_on: {{ ref('int_users_affected') }}
+
+{#- Handover module: one row per chat (requests may be 0), split by trigger and by mode. #}
+
+with
+
+chats as (
+
+    select * from {{ ref('dim_chats') }} as c
+    where {{ only_affected_users('c') }}
+
+),
+
+requests as (
+
+    select * from {{ ref('int_handover_requests_classified') }} as r
+    where {{ only_affected_users('r') }}
+
+),
+
+requests_per_chat as (
+
+    select
+        session_id,
+        count(*) as requests,
+        count(*) filter (where handover_trigger = 'direct') as direct_requests,
+        count(*) filter (where handover_trigger = 'after_fallback') as after_fallback_requests,
+        count(*) filter (where handover_trigger = 'operator_button') as operator_button_requests,
+        count(*) filter (where handover_mode = 'human_takeover') as human_takeover_requests,
+        count(*) filter (where handover_mode = 'ticket') as ticket_requests
+
+    from requests
+    group by session_id
+
+),
+
+final as (
+
+    select
+        chats.chat_id,
+        chats.assistant_id,
+        chats.channel,
+        chats.user_id,
+        chats.chat_local_date,
+        coalesce(requests_per_chat.requests, 0) as requests,
+        coalesce(requests_per_chat.requests, 0) > 0 as has_requests,
+        coalesce(requests_per_chat.direct_requests, 0) as direct_requests,
+        coalesce(requests_per_chat.after_fallback_requests, 0) as after_fallback_requests,
+        coalesce(requests_per_chat.operator_button_requests, 0) as operator_button_requests,
+        coalesce(requests_per_chat.human_takeover_requests, 0) as human_takeover_requests,
+        coalesce(requests_per_chat.ticket_requests, 0) as ticket_requests
+
+    from chats
+    left join requests_per_chat on chats.chat_id = requests_per_chat.session_id
+
+)
+
+select * from final

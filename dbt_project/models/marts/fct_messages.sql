@@ -1,0 +1,31 @@
+{{ user_keyed_incremental_config() }}
+-- depends_on: {{ ref('int_users_affected') }}
+
+{#- Messages module: one row per chat with its message counts. #}
+
+with
+
+chats as (
+
+    select * from {{ ref('dim_chats') }} as c
+    where {{ only_affected_users('c') }}
+
+),
+
+final as (
+
+    select
+        chat_id,
+        assistant_id,
+        channel,
+        user_id,
+        chat_local_date,
+        user_messages,
+        bot_messages,
+        operator_messages
+
+    from chats
+
+)
+
+select * from final

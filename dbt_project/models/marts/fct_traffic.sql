@@ -1,0 +1,51 @@
+{{ user_keyed_incremental_config() }}
+-- depends_on: {{ ref('int_users_affected') }}
+
+{#- Traffic module: messages (user, bot, operator) that belong to a chat, counted by their own local
+    date, ISO weekday and hour; kept per user so a refresh can replace one user's rows. #}
+
+with
+
+chats as (
+
+    select * from {{ ref('dim_chats') }} as c
+    where {{ only_affected_users('c') }}
+
+),
+
+messages as (
+
+    select * from {{ ref('int_events_sessionized') }} as e
+    where event_type in ('user_message', 'bot_message', 'operator_message')
+        and {{ only_affected_users('e') }}
+
+),
+
+chat_messages as (
+
+    select messages.*
+    from messages
+    inner join chats on messages.session_id = chats.chat_id
+
+),
+
+final as (
+
+    select
+        assistant_id,
+        channel,
+        user_id,
+        occurred_local_date as local_date,
+        cast(extract(isodow from occurred_local_at) as integer) as local_weekday,
+        cast(extract(hour from occurred_local_at) as integer) as local_hour,
+        count(*) as messages,
+        count(*) filter (where event_type = 'user_message') as user_messages,
+        count(*) filter (where event_type = 'bot_message') as bot_messages,
+        count(*) filter (where event_type = 'operator_message') as operator_messages
+
+    from chat_messages
+    group by 1, 2, 3, 4, 5, 6
+
+)
+
+select * from final
