@@ -1,0 +1,661 @@
+"""The load (issue "Foundation"): every line of an export ends up loaded or rejected, and the
+data-quality mart counts it once.
+
+Tested through the public interfaces only: `assistant-analytics refresh` and the tables it
+publishes (`raw.*`, `marts.data_quality_daily`). Every expected number is worked out by hand from
+the tiny exports below (see the comment next to it); none is computed with the code under test.
+
+One module-scoped warehouse holds five export days and is built with ONE `refresh --all`:
+
+    2026-11-22  edge cases of the line format: CRLF line ends, whitespace-only lines with tabs,
+                a lower-case RFC 3339 timestamp (each in its own file, asserted on its own)
+    2026-11-23  bad input: one file with every kind of bad line of events.md, blank lines
+    2026-11-24  files: .jsonl and .jsonl.gz together, ignored files, empty and damaged files
+    2026-11-26  duplicates in one file and across two files (a.jsonl < b.jsonl)
+    2026-11-27  duplicates of 2026-11-26 events, in a file whose name sorts first ("0.jsonl")
+
+Empty export folders, the re-delivery scenario and the command-line errors use their own
+workspaces (an empty folder that broke the load must not take every other test down with it).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import gzip
+import json
+import shutil
+
+import pytest
+
+from conftest import Workspace, event, write_export
+
+DQ_COLUMNS = [
+    "export_date",
+    "lines_read",
+    "events_loaded",
+    "duplicates_dropped",
+    "lines_rejected",
+    "unknown_event_types",
+    "late_events",
+    "orphan_feedback",
+    "unknown_assistant_events",
+    "damaged_files",
+    "rejects_by_reason",
+]
+
+BLANK = object()  # marks a blank line in a hand-made file
+VALID = None  # marks a line that must be loaded
+
+
+def dumps(obj) -> str:
+    return json.dumps(obj)
+
+
+def ev(eid, etype="user_message", at="2026-11-23T10:00:00Z", **kw) -> dict:
+    """A valid event; user/bot/operator messages get a message_id unless one is given."""
+    if etype in ("user_message", "bot_message", "operator_message") and "message_id" not in kw:
+        kw["message_id"] = f"m-{eid}"
+    return event(eid, etype, at, **kw)
+
+
+def without(e: dict, key: str) -> dict:
+    e = copy.deepcopy(e)
+    del e[key]
+    return e
+
+
+def with_(e: dict, **changes) -> dict:
+    e = copy.deepcopy(e)
+    e.update(changes)
+    return e
+
+
+def without_prop(e: dict, key: str) -> dict:
+    e = copy.deepcopy(e)
+    del e["properties"][key]
+    return e
+
+
+def dq_rows(ws: Workspace) -> dict[str, dict]:
+    rows = ws.query(f"select {', '.join(DQ_COLUMNS)} from marts.data_quality_daily order by export_date")
+    out = {}
+    for row in rows:
+        r = dict(zip(DQ_COLUMNS, row))
+        assert isinstance(r["export_date"], dt.date), r
+        r["rejects_by_reason"] = json.loads(r["rejects_by_reason"])
+        out[r["export_date"].isoformat()] = r
+    return out
+
+
+def assert_invariant(ws: Workspace) -> None:
+    rows = dq_rows(ws)
+    assert rows, "marts.data_quality_daily is empty"
+    for day, r in rows.items():
+        assert r["lines_read"] == r["events_loaded"] + r["duplicates_dropped"] + r["lines_rejected"], (day, r)
+        assert sum(r["rejects_by_reason"].values()) == r["lines_rejected"], (day, r)
+
+
+def dq_counts(row: dict) -> dict:
+    """The numeric columns of one data-quality row, for comparing with a literal dict."""
+    return {k: row[k] for k in DQ_COLUMNS if k not in ("export_date", "rejects_by_reason")}
+
+
+# ---------------------------------------------------------------------------------------------
+# 2026-11-23: bad input. One file, "part-0000.jsonl"; physical line numbers in the comments.
+# ---------------------------------------------------------------------------------------------
+
+BAD_DAY = "2026-11-23"
+BAD_FILE = "part-0000.jsonl"
+UM = ev("tmpl", "user_message")  # a valid template to break one field at a time
+ENVELOPE = ["event_id", "event_type", "occurred_at", "assistant_id", "channel", "user_id", "conversation_id"]
+
+
+def _envelope_breakers() -> list[tuple[str, str]]:
+    """Lines 10..30: each required envelope field missing, empty, a number (in that order)."""
+    out = []
+    for f in ENVELOPE:
+        base = with_(UM, event_id=f"bad-{f}")
+        out.append((dumps(without(base, f)), f"missing_field:{f}"))
+        out.append((dumps(with_(base, **{f: ""})), f"empty_field:{f}"))
+        out.append((dumps(with_(base, **{f: 12345})), f"wrong_type:{f}"))
+    return out
+
+
+CLICK_OK = dict(click_type="quick_reply", title="Talk to an operator", destination_type="answer",
+                destination="handover")
+
+BAD_LINES: list[tuple] = [
+    # (line text, expected reason | VALID | BLANK)
+    (dumps(ev("ok-first")), VALID),  # 1
+    ("", BLANK),  # 2
+    ("this is not json", "invalid_json"),  # 3
+    ("    ", BLANK),  # 4: spaces only is blank
+    ("[1, 2, 3]", "not_an_object"),  # 5
+    ("42", "not_an_object"),  # 6
+    ('"just a string"', "not_an_object"),  # 7
+    ("null", "not_an_object"),  # 8
+    ('{"event_id": "cut-off', "invalid_json"),  # 9
+    *_envelope_breakers(),  # 10..30 (7 fields x 3)
+    (dumps(with_(UM, event_id="ts-words", occurred_at="yesterday at noon")), "invalid_timestamp"),  # 31
+    (dumps(with_(UM, event_id="ts-no-offset", occurred_at="2026-11-23T10:00:00")), "invalid_timestamp"),  # 32
+    (dumps(with_(UM, event_id="ts-feb-30", occurred_at="2026-02-30T10:00:00Z")), "invalid_timestamp"),  # 33
+    (dumps(with_(UM, event_id="props-list", properties=["message_id", "x"])), "wrong_type:properties"),  # 34
+    (dumps(with_(UM, event_id="props-string", properties="hello")), "wrong_type:properties"),  # 35
+    (dumps(ev("csat-0", "csat", score=0)), "invalid_value:csat.score"),  # 36
+    (dumps(ev("csat-6", "csat", score=6)), "invalid_value:csat.score"),  # 37
+    (dumps(ev("csat-4.5", "csat", score=4.5)), "invalid_value:csat.score"),  # 38
+    (dumps(ev("click-banner", "click", **{**CLICK_OK, "click_type": "banner"})),
+     "invalid_value:click.click_type"),  # 39
+    (dumps(ev("fb-maybe", "feedback", message_id="m-ok-bot", value="maybe")), "invalid_value:feedback.value"),  # 40
+    (dumps(ev("fb-no-value", "feedback", message_id="m-ok-bot")), "missing_property:feedback.value"),  # 41
+    (dumps(ev("ok-bot", "bot_message", message_id="m-ok-bot", reviewable=True)), VALID),  # 42
+    (dumps(ev("fb-null", "feedback", message_id="m-ok-bot", value=None)), VALID),  # 43: retracted rating
+    (dumps(ev("fb-orphan", "feedback", message_id="m-nobody", value="positive")), VALID),  # 44: orphan
+    # 45: orphan, the answer m-ok-bot belongs to another assistant (globex-sales is in the seed)
+    (dumps(ev("fb-other-assistant", "feedback", message_id="m-ok-bot", value="positive",
+              assistant="globex-sales")), VALID),
+    (dumps(ev("bad-bot", "bot_message", message_id="m-bad-bot", reviewable="yes")),
+     "wrong_type:bot_message.reviewable"),  # 46
+    # 47: orphan, its answer was rejected
+    (dumps(ev("fb-on-rejected", "feedback", message_id="m-bad-bot", value="negative")), VALID),
+    (dumps(without(ev("unknown-type", "screen_view"), "properties")), VALID),  # 48: unknown type, no properties
+    (dumps(ev("ghost", assistant="ghost-bot")), VALID),  # 49: assistant not in the seed
+    (dumps(ev("dup-after-reject", "csat", score="5")), "invalid_value:csat.score"),  # 50: a string score
+    (dumps(ev("dup-after-reject", "csat", score=4)), VALID),  # 51: first VALID copy, so loaded
+    (dumps(ev("late-8d", at="2026-11-15T12:00:00Z")), VALID),  # 52: 8 days before 11-23: late
+    (dumps(ev("late-7d", at="2026-11-16T12:00:00Z")), VALID),  # 53: 7 days: not late
+    (dumps(ev("late-utc", at="2026-11-16T00:30:00+02:00")), VALID),  # 54: UTC 11-15 22:30: late
+    (dumps(ev("notlate-utc", at="2026-11-15T23:30:00-02:00")), VALID),  # 55: UTC 11-16 01:30: not late
+    (dumps({**ev("extra-fields", text="hi", zzz=1), "sdk": {"version": 3}}), VALID),  # 56: extras ignored
+    ("", BLANK),  # 57
+    (dumps(ev("ok-last")), VALID),  # 58
+    ("  ", BLANK),  # 59
+]
+
+
+def _numbered(lines):
+    return [(n, text, kind) for n, (text, kind) in enumerate(lines, start=1)]
+
+
+# ---------------------------------------------------------------------------------------------
+# 2026-11-24: files.
+# ---------------------------------------------------------------------------------------------
+
+FILES_DAY = "2026-11-24"
+T24 = "2026-11-24T09:00:00Z"
+TRUNC_LINES = [dumps(ev("trunc-1", at=T24)), dumps(ev("trunc-2", at=T24)), dumps(ev("trunc-3", at=T24))]
+TRUNC_KEPT_PREFIX = TRUNC_LINES[2][: len(TRUNC_LINES[2]) // 2]  # what is left of line 3 after the cut
+
+
+def write_files_day(exports) -> None:
+    write_export(exports, FILES_DAY, "part-0000.jsonl.gz", [ev("gz-1", at=T24), ev("gz-2", at=T24)])
+    write_export(exports, FILES_DAY, "part-0001.jsonl", [ev("plain-1", at=T24), "", ev("plain-2", at=T24)])
+    write_export(exports, FILES_DAY, "part-0002.jsonl", [])  # an empty file: 0 bytes
+    folder = exports / f"dt={FILES_DAY}"
+    (folder / "part-0003.jsonl.gz").write_bytes(b"")  # a 0-byte gzip
+    # A truncated gzip: stored (level 0) so that the cut point in the text is exact. Stored deflate
+    # data is the text itself, followed by an 8-byte trailer (CRC32, size): drop the trailer and the
+    # second half of line 3 (and its newline).
+    text = "".join(line + "\n" for line in TRUNC_LINES).encode()
+    data = gzip.compress(text, compresslevel=0, mtime=0)
+    cut = 8 + (len(TRUNC_LINES[2]) + 1 - len(TRUNC_KEPT_PREFIX))
+    (folder / "part-0004.jsonl.gz").write_bytes(data[:-cut])
+    # Not exports: ignored even though they hold event-like lines.
+    (folder / "notes.txt").write_text(dumps(ev("in-notes", at=T24)) + "\nnot json\n")
+    (folder / "old.json").write_text(dumps(ev("in-old-json", at=T24)) + "\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# 2026-11-22: edge cases of the line format.
+# ---------------------------------------------------------------------------------------------
+
+EDGE_DAY = "2026-11-22"
+T22 = "2026-11-22T10:00:00Z"
+
+
+def write_edge_day(exports) -> None:
+    folder = exports / f"dt={EDGE_DAY}"
+    folder.mkdir(parents=True, exist_ok=True)
+    # Windows line ends; line 2 is an empty CRLF line, 3 and 5 hold only spaces and tabs.
+    crlf = (dumps(ev("crlf-1", at=T22)) + "\r\n" + "\r\n" + " \t \r\n"
+            + dumps(ev("crlf-2", at=T22)) + "\r\n" + "\t\n")
+    (folder / "crlf.jsonl").write_bytes(crlf.encode())
+    # RFC 3339 (section 5.6, note) allows a lower-case "t" and "z".
+    write_export(exports, EDGE_DAY, "lower.jsonl", [ev("lower-tz", at="2026-11-22t10:00:00z")])
+
+
+# ---------------------------------------------------------------------------------------------
+# 2026-11-26 and 2026-11-27: duplicates. The first copy differs from the later ones in a way the
+# data-quality mart shows (type unknown, assistant unknown, late), so the counts prove which copy
+# staging kept.
+# ---------------------------------------------------------------------------------------------
+
+DUP_DAY_1, DUP_DAY_2 = "2026-11-26", "2026-11-27"
+T26, T27 = "2026-11-26T08:00:00Z", "2026-11-27T08:00:00Z"
+
+
+def write_duplicate_days(exports) -> None:
+    write_export(exports, DUP_DAY_1, "a.jsonl", [
+        ev("dup-in-file", "x_future_type", at=T26),  # 1: first copy, unknown type
+        ev("d26-a-2", at=T26),  # 2
+        ev("dup-in-file", at=T26),  # 3: duplicate (known type this time)
+        ev("dup-in-file", at=T26),  # 4: duplicate, identical to line 3
+        ev("dup-across-files", assistant="ghost-bot", at=T26),  # 5: first copy (a.jsonl < b.jsonl)
+        ev("dup-across-days", at="2026-11-10T09:00:00Z"),  # 6: first copy, 16 days late
+    ])
+    write_export(exports, DUP_DAY_1, "b.jsonl", [
+        ev("dup-across-files", at=T26),  # 1: duplicate of a.jsonl line 5, known assistant
+        ev("d26-b-2", at=T26),  # 2
+    ])
+    write_export(exports, DUP_DAY_2, "0.jsonl", [  # sorts before "a.jsonl", but the day is later
+        ev("dup-across-days", at=T27),  # 1: duplicate of 11-26 a.jsonl line 6, on time
+        ev("d27-2", at=T27),  # 2
+        ev("dup-in-file", at=T27),  # 3: fourth copy
+    ])
+
+
+@pytest.fixture(scope="module")
+def loaded(module_workspace: Workspace) -> Workspace:
+    ws = module_workspace
+    lines = [text for text, _ in BAD_LINES]
+    write_export(ws.exports, BAD_DAY, BAD_FILE, lines)
+    write_files_day(ws.exports)
+    write_edge_day(ws.exports)
+    write_duplicate_days(ws.exports)
+    ws.cli("refresh", "--all")
+    return ws
+
+
+# ------------------------------------------------- bad input ---------------------------------
+
+
+def test_bad_input_file_has_the_line_numbers_the_comments_say():
+    # Guards the hand-written line numbers of this module against an edit of BAD_LINES.
+    numbered = _numbered(BAD_LINES)
+    assert len(numbered) == 59
+    assert numbered[2][1] == "this is not json"
+    assert [n for n, _, k in numbered if k is BLANK] == [2, 4, 57, 59]
+    assert [n for n, _, k in numbered if isinstance(k, str) and k.endswith(":event_id")] == [10, 11, 12]
+    assert [n for n, _, k in numbered if isinstance(k, str) and k.endswith(":conversation_id")] == [28, 29, 30]
+    assert json.loads(numbered[57][1])["event_id"] == "ok-last"
+
+
+def test_rejected_lines_keep_line_number_raw_text_and_reason(loaded):
+    got = loaded.query(
+        "select file_name, line_number, raw_line, reason from raw.rejected_lines "
+        "where export_date = date '2026-11-23' order by line_number"
+    )
+    expected = [(BAD_FILE, n, text, kind) for n, text, kind in _numbered(BAD_LINES) if isinstance(kind, str)]
+    assert len(expected) == 40  # 6 non-objects/non-JSON + 21 envelope + 13 others (counted by hand)
+    assert got == expected
+
+
+def test_spot_check_reject_reasons(loaded):
+    # A few literal rows, independent of the table above.
+    got = dict(loaded.query(
+        "select line_number, reason from raw.rejected_lines where export_date = date '2026-11-23'"
+    ))
+    assert got[3] == "invalid_json"
+    assert got[5] == "not_an_object"
+    assert got[10] == "missing_field:event_id"
+    assert got[14] == "empty_field:event_type"
+    assert got[18] == "wrong_type:occurred_at"
+    assert got[32] == "invalid_timestamp"
+    assert got[38] == "invalid_value:csat.score"
+    assert got[41] == "missing_property:feedback.value"
+    assert 43 not in got  # feedback with "value": null is valid
+    raw = loaded.query("select raw_line from raw.rejected_lines where export_date = date '2026-11-23' "
+                       "and line_number = 3")
+    assert raw == [("this is not json",)]
+
+
+def test_valid_lines_are_loaded_with_physical_line_numbers(loaded):
+    got = loaded.query(
+        "select file_name, line_number, event_id from raw.events "
+        "where export_date = date '2026-11-23' order by line_number"
+    )
+    expected = [(BAD_FILE, n, json.loads(text)["event_id"]) for n, text, kind in _numbered(BAD_LINES)
+                if kind is VALID]
+    assert len(expected) == 15
+    assert got == expected
+    assert got[0] == (BAD_FILE, 1, "ok-first")
+    assert got[-1] == (BAD_FILE, 58, "ok-last")  # blank lines 2, 4 and 57 still take a number
+
+
+def test_blank_lines_are_neither_read_nor_rejected(loaded):
+    assert loaded.query(
+        "select lines_read from raw.export_files where export_date = date '2026-11-23'"
+    ) == [(55,)]  # 59 physical lines - 4 blank ones
+    assert loaded.query(
+        "select count(*) from raw.rejected_lines where export_date = date '2026-11-23' "
+        "and line_number in (2, 4, 57, 59)"
+    ) == [(0,)]
+
+
+def test_loaded_event_columns(loaded):
+    rows = loaded.query(
+        """
+        select event_id, event_type, strftime(timezone('UTC', occurred_at), '%Y-%m-%d %H:%M:%S'),
+               assistant_id, channel, user_id, conversation_id, user_agent, properties::varchar
+        from raw.events where export_date = date '2026-11-23'
+          and event_id in ('ok-first', 'late-utc', 'notlate-utc', 'unknown-type', 'fb-null', 'ghost')
+        order by event_id
+        """
+    )
+    by_id = {r[0]: r for r in rows}
+    assert by_id["ok-first"][1:8] == ("user_message", "2026-11-23 10:00:00", "acme-support", "web", "u1", "c1",
+                                      None)
+    assert json.loads(by_id["ok-first"][8]) == {"message_id": "m-ok-first"}
+    assert by_id["late-utc"][2] == "2026-11-15 22:30:00"  # 00:30 at +02:00
+    assert by_id["notlate-utc"][2] == "2026-11-16 01:30:00"  # 23:30 at -02:00
+    assert json.loads(by_id["unknown-type"][8]) == {}  # absent properties mean {}
+    assert by_id["unknown-type"][1] == "screen_view"  # unknown types are kept as they are
+    assert json.loads(by_id["fb-null"][8]) == {"message_id": "m-ok-bot", "value": None}
+    assert by_id["ghost"][3] == "ghost-bot"
+
+
+def test_data_quality_of_the_bad_input_day(loaded):
+    row = dq_rows(loaded)[BAD_DAY]
+    assert dq_counts(row) == {
+        "lines_read": 55,  # 59 lines, 4 blank
+        "events_loaded": 15,  # lines 1 42 43 44 45 47 48 49 51 52 53 54 55 56 58
+        "duplicates_dropped": 0,  # 51 is the only VALID copy of dup-after-reject
+        "lines_rejected": 40,
+        "unknown_event_types": 1,  # 48 screen_view
+        "late_events": 2,  # 52 (8 days) and 54 (8 days in UTC); 53 and 55 are exactly 7
+        "orphan_feedback": 3,  # 44 unknown answer, 45 other assistant's answer, 47 rejected answer
+        "unknown_assistant_events": 1,  # 49 ghost-bot
+        "damaged_files": 0,
+    }
+    assert row["rejects_by_reason"] == {
+        "invalid_json": 2,  # 3, 9
+        "not_an_object": 4,  # 5 6 7 8
+        **{f"{kind}:{f}": 1 for f in ENVELOPE for kind in ("missing_field", "empty_field", "wrong_type")},
+        "invalid_timestamp": 3,  # 31 32 33
+        "wrong_type:properties": 2,  # 34 35
+        "invalid_value:csat.score": 4,  # 36 37 38 50
+        "invalid_value:click.click_type": 1,  # 39
+        "invalid_value:feedback.value": 1,  # 40
+        "missing_property:feedback.value": 1,  # 41
+        "wrong_type:bot_message.reviewable": 1,  # 46
+    }
+
+
+# ------------------------------------------------- files -------------------------------------
+
+
+def test_export_files_lists_only_export_files_with_damage(loaded):
+    folder = loaded.exports / f"dt={FILES_DAY}"
+    got = loaded.query(
+        "select file_name, size_bytes, lines_read, damage is not null from raw.export_files "
+        "where export_date = date '2026-11-24' order by file_name"
+    )
+    assert got == [
+        ("part-0000.jsonl.gz", (folder / "part-0000.jsonl.gz").stat().st_size, 2, False),
+        ("part-0001.jsonl", (folder / "part-0001.jsonl").stat().st_size, 2, False),  # one blank line
+        ("part-0002.jsonl", 0, 0, False),  # empty plain file: not damage
+        ("part-0003.jsonl.gz", 0, 0, True),  # 0-byte gzip
+        ("part-0004.jsonl.gz", (folder / "part-0004.jsonl.gz").stat().st_size, 3, True),  # truncated
+    ]
+    damage = dict(loaded.query(
+        "select file_name, damage from raw.export_files where export_date = date '2026-11-24' "
+        "and damage is not null"
+    ))
+    assert all(isinstance(v, str) and v.strip() for v in damage.values())
+
+
+def test_jsonl_and_gzip_lines_load_and_other_files_are_ignored(loaded):
+    got = loaded.query(
+        "select file_name, line_number, event_id from raw.events where export_date = date '2026-11-24' "
+        "order by file_name, line_number"
+    )
+    assert got == [
+        ("part-0000.jsonl.gz", 1, "gz-1"),
+        ("part-0000.jsonl.gz", 2, "gz-2"),
+        ("part-0001.jsonl", 1, "plain-1"),
+        ("part-0001.jsonl", 3, "plain-2"),  # line 2 is blank
+        ("part-0004.jsonl.gz", 1, "trunc-1"),  # the lines before the cut
+        ("part-0004.jsonl.gz", 2, "trunc-2"),
+    ]
+    for table in ("raw.events", "raw.rejected_lines", "raw.export_files"):
+        assert loaded.query(
+            f"select count(*) from {table} where file_name in ('notes.txt', 'old.json')"
+        ) == [(0,)], table
+    assert loaded.query(
+        "select count(*) from raw.events where event_id in ('in-notes', 'in-old-json', 'trunc-3')"
+    ) == [(0,)]
+
+
+def test_truncated_gzip_keeps_the_cut_line_as_a_reject(loaded):
+    # The half line at the cut is not silently lost: it is a line read, and it is not JSON.
+    assert loaded.query(
+        "select file_name, line_number, raw_line, reason from raw.rejected_lines "
+        "where export_date = date '2026-11-24'"
+    ) == [("part-0004.jsonl.gz", 3, TRUNC_KEPT_PREFIX, "invalid_json")]
+
+
+def test_data_quality_of_the_files_day(loaded):
+    row = dq_rows(loaded)[FILES_DAY]
+    assert dq_counts(row) == {
+        "lines_read": 7,  # gz 2 + plain 2 + empty 0 + 0-byte gz 0 + truncated 3
+        "events_loaded": 6,  # gz-1 gz-2 plain-1 plain-2 trunc-1 trunc-2
+        "duplicates_dropped": 0,
+        "lines_rejected": 1,  # the half line at the cut
+        "unknown_event_types": 0,
+        "late_events": 0,
+        "orphan_feedback": 0,
+        "unknown_assistant_events": 0,
+        "damaged_files": 2,  # the 0-byte gzip and the truncated one
+    }
+    assert row["rejects_by_reason"] == {"invalid_json": 1}
+
+
+def test_empty_export_folders_give_a_row_of_zeros(workspace):
+    ws = workspace
+    write_export(ws.exports, "2026-11-24", "part-0000.jsonl", [ev("one", at="2026-11-24T09:00:00Z")])
+    (ws.exports / "dt=2026-11-25").mkdir(parents=True)  # nothing at all
+    (ws.exports / "dt=2026-11-26").mkdir(parents=True)
+    (ws.exports / "dt=2026-11-26" / "README.txt").write_text("no export today\n")  # no export file
+    ws.cli("refresh", "--all")
+    rows = dq_rows(ws)
+    assert sorted(rows) == ["2026-11-24", "2026-11-25", "2026-11-26"]
+    assert dq_counts(rows["2026-11-24"])["events_loaded"] == 1
+    for day in ("2026-11-25", "2026-11-26"):
+        counts = dq_counts(rows[day])
+        assert len(counts) == 9
+        assert counts == {k: 0 for k in counts}, day
+        assert rows[day]["rejects_by_reason"] == {}, day
+        for table in ("raw.events", "raw.rejected_lines", "raw.export_files"):
+            assert ws.query(f"select count(*) from {table} where export_date = date '{day}'") == [(0,)], (day, table)
+    assert_invariant(ws)
+
+
+# ------------------------------------------------- line format edge cases ---------------------
+
+
+def test_crlf_and_whitespace_only_lines_are_blank(loaded):
+    # Blank means nothing but white space: "\r" of a CRLF line end and tabs included.
+    assert loaded.query(
+        "select lines_read from raw.export_files where export_date = date '2026-11-22' and file_name = 'crlf.jsonl'"
+    ) == [(2,)]  # lines 1 and 4; 2, 3 and 5 are blank
+    assert loaded.query(
+        "select line_number, raw_line, reason from raw.rejected_lines where file_name = 'crlf.jsonl'"
+    ) == []
+    assert loaded.query(
+        "select line_number, event_id from raw.events where file_name = 'crlf.jsonl' order by line_number"
+    ) == [(1, "crlf-1"), (4, "crlf-2")]
+
+
+def test_lower_case_rfc3339_timestamp_is_valid(loaded):
+    assert loaded.query(
+        "select strftime(timezone('UTC', occurred_at), '%Y-%m-%d %H:%M:%S') from raw.events "
+        "where event_id = 'lower-tz'"
+    ) == [("2026-11-22 10:00:00",)]
+    assert loaded.query("select reason from raw.rejected_lines where file_name = 'lower.jsonl'") == []
+
+
+# ------------------------------------------------- duplicates --------------------------------
+
+
+def test_raw_events_keep_every_valid_copy(loaded):
+    got = loaded.query(
+        "select event_id, export_date::varchar, file_name, line_number from raw.events "
+        "where event_id like 'dup-%' and export_date >= date '2026-11-26' "
+        "order by event_id, export_date, file_name, line_number"
+    )
+    assert got == [
+        ("dup-across-days", "2026-11-26", "a.jsonl", 6),
+        ("dup-across-days", "2026-11-27", "0.jsonl", 1),
+        ("dup-across-files", "2026-11-26", "a.jsonl", 5),
+        ("dup-across-files", "2026-11-26", "b.jsonl", 1),
+        ("dup-in-file", "2026-11-26", "a.jsonl", 1),
+        ("dup-in-file", "2026-11-26", "a.jsonl", 3),
+        ("dup-in-file", "2026-11-26", "a.jsonl", 4),
+        ("dup-in-file", "2026-11-27", "0.jsonl", 3),
+    ]
+
+
+def test_first_copy_wins_by_day_then_file_then_line(loaded):
+    rows = dq_rows(loaded)
+    assert dq_counts(rows[DUP_DAY_1]) == {
+        "lines_read": 8,  # a.jsonl 6 + b.jsonl 2
+        "events_loaded": 5,  # a:1 dup-in-file, a:2, a:5 dup-across-files, a:6 dup-across-days, b:2
+        "duplicates_dropped": 3,  # a:3 and a:4 (same file), b:1 (a.jsonl sorts first)
+        "lines_rejected": 0,
+        "unknown_event_types": 1,  # kept copy of dup-in-file is line 1, x_future_type
+        "late_events": 1,  # kept copy of dup-across-days occurred 2026-11-10, 16 days before
+        "orphan_feedback": 0,
+        "unknown_assistant_events": 1,  # kept copy of dup-across-files is a.jsonl's, ghost-bot
+        "damaged_files": 0,
+    }
+    assert rows[DUP_DAY_1]["rejects_by_reason"] == {}
+    assert dq_counts(rows[DUP_DAY_2]) == {
+        "lines_read": 3,
+        "events_loaded": 1,  # d27-2
+        "duplicates_dropped": 2,  # dup-across-days (11-26 wins although "0.jsonl" < "a.jsonl"), dup-in-file
+        "lines_rejected": 0,
+        "unknown_event_types": 0,
+        "late_events": 0,  # the on-time copy of dup-across-days is a duplicate
+        "orphan_feedback": 0,
+        "unknown_assistant_events": 0,
+        "damaged_files": 0,
+    }
+
+
+def test_one_data_quality_row_per_export_day_and_invariant(loaded):
+    assert sorted(dq_rows(loaded)) == ["2026-11-22", "2026-11-23", "2026-11-24", "2026-11-26", "2026-11-27"]
+    assert_invariant(loaded)
+
+
+# ------------------------------------------------- re-delivery -------------------------------
+
+DAY_A, DAY_B = "2026-11-23", "2026-11-24"
+
+
+def _snapshot(ws: Workspace) -> dict:
+    return {
+        "events": ws.query("select * exclude (properties), properties::varchar from raw.events "
+                           "order by export_date, file_name, line_number"),
+        "rejected": ws.query("select * from raw.rejected_lines order by export_date, file_name, line_number"),
+        "files": ws.query("select * from raw.export_files order by export_date, file_name"),
+        "dq": ws.query(f"select {', '.join(DQ_COLUMNS)} from marts.data_quality_daily order by export_date"),
+    }
+
+
+def _write_day_a(ws: Workspace, with_shared: bool, name: str = "part-0000.jsonl") -> None:
+    folder = ws.exports / f"dt={DAY_A}"
+    if folder.exists():
+        shutil.rmtree(folder)  # a re-delivery replaces the whole folder
+    lines = [ev("a-1")]
+    if with_shared:
+        lines.append(ev("shared", at="2026-11-23T11:00:00Z"))
+    lines.append("garbage, not json")
+    write_export(ws.exports, DAY_A, name, lines)
+
+
+def test_redelivery_moves_the_first_copy_and_reloading_is_idempotent(workspace):
+    ws = workspace
+    _write_day_a(ws, with_shared=True)  # a-1, shared, garbage
+    write_export(ws.exports, DAY_B, "part-0000.jsonl", [
+        ev("shared", assistant="ghost-bot", at="2026-11-24T07:00:00Z"),  # a later copy, unknown assistant
+        ev("b-2", at="2026-11-24T08:00:00Z"),
+    ])
+
+    # Step 1: both days.
+    ws.cli("refresh", "--all")
+    rows = dq_rows(ws)
+    assert sorted(rows) == [DAY_A, DAY_B]
+    assert dq_counts(rows[DAY_A]) == {
+        "lines_read": 3, "events_loaded": 2, "duplicates_dropped": 0, "lines_rejected": 1,  # a-1 shared | garbage
+        "unknown_event_types": 0, "late_events": 0, "orphan_feedback": 0, "unknown_assistant_events": 0,
+        "damaged_files": 0,
+    }
+    assert dq_counts(rows[DAY_B]) == {
+        "lines_read": 2, "events_loaded": 1, "duplicates_dropped": 1, "lines_rejected": 0,  # b-2 | shared
+        "unknown_event_types": 0, "late_events": 0, "orphan_feedback": 0,
+        "unknown_assistant_events": 0,  # B's ghost-bot copy of "shared" is a duplicate
+        "damaged_files": 0,
+    }
+    assert_invariant(ws)
+    before = _snapshot(ws)
+    assert len(before["events"]) == 4  # A: a-1 shared; B: shared b-2
+
+    # Step 2: the same day A delivered again, identical content (new file times): nothing doubles.
+    _write_day_a(ws, with_shared=True)
+    ws.cli("refresh", "--day", DAY_A)
+    assert _snapshot(ws) == before
+    assert_invariant(ws)
+
+    # Step 3: A re-delivered without "shared", under another file name: B's copy becomes the first.
+    _write_day_a(ws, with_shared=False, name="part-0000-v2.jsonl")  # a-1, garbage
+    ws.cli("refresh", "--day", DAY_A)
+    rows = dq_rows(ws)
+    assert dq_counts(rows[DAY_A]) == {
+        "lines_read": 2, "events_loaded": 1, "duplicates_dropped": 0, "lines_rejected": 1,  # a-1 | garbage
+        "unknown_event_types": 0, "late_events": 0, "orphan_feedback": 0, "unknown_assistant_events": 0,
+        "damaged_files": 0,
+    }
+    assert dq_counts(rows[DAY_B]) == {
+        "lines_read": 2,
+        "events_loaded": 2,  # was 1: "shared" is now B's first copy
+        "duplicates_dropped": 0,  # was 1
+        "lines_rejected": 0,
+        "unknown_event_types": 0, "late_events": 0, "orphan_feedback": 0,
+        "unknown_assistant_events": 1,  # B's copy of "shared" (ghost-bot) is now the one kept
+        "damaged_files": 0,
+    }
+    assert_invariant(ws)
+    assert ws.query("select file_name, line_number, event_id from raw.events "
+                    "where export_date = date '2026-11-23' order by line_number") == [("part-0000-v2.jsonl", 1, "a-1")]
+    assert ws.query("select file_name, line_number, raw_line from raw.rejected_lines "
+                    "where export_date = date '2026-11-23'") == [("part-0000-v2.jsonl", 2, "garbage, not json")]
+    assert ws.query("select file_name from raw.export_files where export_date = date '2026-11-23'") == [
+        ("part-0000-v2.jsonl",)  # the old file's row is gone with it
+    ]
+    after_redelivery = _snapshot(ws)
+
+    # Step 4: a full rebuild gives exactly what the incremental refresh gave.
+    ws.cli("refresh", "--all", "--full")
+    assert _snapshot(ws) == after_redelivery
+    assert_invariant(ws)
+
+
+# ------------------------------------------------- command-line errors -----------------------
+
+
+@pytest.mark.parametrize(
+    "day",
+    [
+        "2026-13-01",  # malformed: there is no month 13
+        "2030-01-01",  # well-formed, but no dt=2030-01-01 folder
+    ],
+)
+def test_refresh_error_is_one_line_and_exit_2(workspace, day):
+    write_export(workspace.exports, "2026-11-23", "part-0000.jsonl", [ev("e1")])  # the exports root exists
+    proc = workspace.cli("refresh", "--day", day, check=False)
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert day in lines[0]
+    assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
