@@ -9,6 +9,7 @@ import argparse
 import datetime as dt
 import os
 import sys
+import warnings
 from pathlib import Path
 
 
@@ -98,6 +99,8 @@ def _put_venv_on_path() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     _put_venv_on_path()
+    warnings.filterwarnings("ignore", message=".*is currently in beta.*")
+    warnings.filterwarnings("ignore", message=".*is currently in preview.*")
     args = build_parser().parse_args(argv)
     _resolve_paths(args)
     from .commands import run_command  # heavy imports only after the arguments are good

@@ -79,6 +79,7 @@ class LoadStats:
     lines_read: int = 0
     events_valid: int = 0
     lines_rejected: int = 0
+    duplicates: int = 0
     rejects_by_reason: dict[str, int] = field(default_factory=dict)
     damaged_files: list[str] = field(default_factory=list)
     pending_users: int = 0
@@ -178,7 +179,7 @@ def _stage_lines(conn: duckdb.DuckDBPyConnection, folder: Path, tmpdir: Path) ->
             select ? as file_name, line_number,
                    regexp_replace(line, '\\r$', '') as line
             from numbered
-            where trim(line) <> ''
+            where not regexp_matches(line, '^\\s*$')
             """,
             [str(text_path), path.name],
         )
@@ -215,6 +216,18 @@ from (select * from same_event union all select * from rated_answer_owners)
 """
 
 
+DUPLICATES_SQL = """
+with copies as (
+    select
+        export_date,
+        row_number() over (partition by event_id order by export_date, file_name, line_number) as copy_number
+    from raw.events
+    where event_id in (select event_id from raw.events where export_date = $day)
+)
+select count(*) from copies where export_date = $day and copy_number > 1
+"""
+
+
 def load_export_day(conn: duckdb.DuckDBPyConnection, exports_dir: Path, day: dt.date) -> LoadStats:
     """Loads (or re-loads) one export day in a single transaction."""
     started = time.perf_counter()
@@ -247,7 +260,7 @@ def load_export_day(conn: duckdb.DuckDBPyConnection, exports_dir: Path, day: dt.
             insert into raw.events
             select $day, file_name, line_number,
                 e_event_id ->> '$', event_type,
-                cast(e_occurred_at ->> '$' as timestamptz),
+                cast(upper(e_occurred_at ->> '$') as timestamptz),
                 e_assistant_id ->> '$', e_channel ->> '$', e_user_id ->> '$', e_conversation_id ->> '$',
                 case when json_type(e_user_agent) = 'VARCHAR' then e_user_agent ->> '$' end,
                 coalesce(case when json_type(e_properties) = 'OBJECT' then e_properties end, '{}')
@@ -265,10 +278,11 @@ def load_export_day(conn: duckdb.DuckDBPyConnection, exports_dir: Path, day: dt.
             """,
             params,
         )
-        conn.executemany(
-            "insert into raw.export_files values (?, ?, ?, ?, ?)",
-            [[day, f["file_name"], f["size_bytes"], f["lines_read"], f["damage"]] for f in files],
-        )
+        if files:
+            conn.executemany(
+                "insert into raw.export_files values (?, ?, ?, ?, ?)",
+                [[day, f["file_name"], f["size_bytes"], f["lines_read"], f["damage"]] for f in files],
+            )
         conn.execute(PENDING_USERS_SQL, params)  # users the new copy touches
         stats.lines_read = sum(f["lines_read"] for f in files)
         conn.execute(
@@ -285,6 +299,7 @@ def load_export_day(conn: duckdb.DuckDBPyConnection, exports_dir: Path, day: dt.
     stats.rejects_by_reason = {r: n for r, n in rows}
     stats.lines_rejected = sum(stats.rejects_by_reason.values())
     stats.events_valid = stats.lines_read - stats.lines_rejected
+    stats.duplicates = conn.execute(DUPLICATES_SQL, params).fetchone()[0]
     stats.pending_users = conn.execute(
         "select count(*) from (select distinct assistant_id, user_id from raw.pending_users)"
     ).fetchone()[0]

@@ -59,7 +59,7 @@ KNOWN_EVENT_TYPES = tuple(PROPERTY_RULES)
 PROPERTY_NAMES = sorted({name for rules in PROPERTY_RULES.values() for name, _, _ in rules})
 
 # RFC 3339 date-time with a mandatory offset; the cast afterwards rejects impossible dates.
-RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
+RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt ]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
 
 
 def _sql_list(values) -> str:
@@ -134,7 +134,7 @@ def reason_case_sql() -> str:
     whens += [
         (f"not {_absent('e_user_agent')} and json_type(e_user_agent) <> 'VARCHAR'", "wrong_type:user_agent"),
         (f"not regexp_matches(e_occurred_at ->> '$', '{RFC3339}')", "invalid_timestamp"),
-        ("try_cast(e_occurred_at ->> '$' as timestamptz) is null", "invalid_timestamp"),
+        ("try_cast(upper(e_occurred_at ->> '$') as timestamptz) is null", "invalid_timestamp"),
         (f"not {_absent('e_properties')} and json_type(e_properties) <> 'OBJECT'", "wrong_type:properties"),
     ]
     for event_type, rules in PROPERTY_RULES.items():

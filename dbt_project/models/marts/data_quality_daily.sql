@@ -90,7 +90,7 @@ reject_counts as (
 
     select
         export_date,
-        count(*) as lines_rejected,
+        sum(n) as lines_rejected,
         to_json(map(list(reason order by reason), list(n order by reason))) as rejects_by_reason
     from (
         select export_date, reason, count(*) as n

@@ -1,0 +1,1 @@
+"""assistant-analytics: Dagster definitions and the command line of the analytics warehouse."""

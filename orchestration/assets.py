@@ -1,0 +1,151 @@
+"""Assets: the export load (daily partitions), the dbt models, and the published serving file."""
+
+
+import datetime as dt
+import json
+import os
+import time
+from collections.abc import Iterator
+
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    BackfillPolicy,
+    Config,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    multi_asset,
+)
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+
+from . import progress
+from .dbt_project import dbt_project
+from .loader import LoadError, load_export_day
+from .partitions import export_day_partitions
+from .resources import WarehouseResource
+from .warehouse import build_connection, prepare_build_file, publish, refresh_lock
+
+RAW_TABLES = ["events", "rejected_lines", "export_files", "export_days", "pending_users"]
+RAW_KEYS = [AssetKey(["raw", t]) for t in RAW_TABLES]
+
+
+@multi_asset(
+    name="raw_exports",
+    specs=[
+        AssetSpec(key, group_name="raw", kinds={"duckdb"},
+                  description=f"raw.{key.path[-1]}, written by the daily export load")
+        for key in RAW_KEYS
+    ],
+    partitions_def=export_day_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    can_subset=False,
+)
+def raw_exports(context: AssetExecutionContext, warehouse: WarehouseResource) -> Iterator[MaterializeResult]:
+    """Loads each export day of the run into the raw schema, replacing what an earlier load of it brought."""
+    days = [dt.date.fromisoformat(k) for k in context.partition_keys]
+    totals = {"lines_read": 0, "events_valid": 0, "duplicates": 0, "lines_rejected": 0}
+    rejects: dict[str, int] = {}
+    damaged: list[str] = []
+    started = time.perf_counter()
+    with refresh_lock(warehouse.warehouse), build_connection(warehouse.warehouse) as conn:
+        for i, day in enumerate(days, start=1):
+            try:
+                stats = load_export_day(conn, warehouse.exports, day)
+            except LoadError as exc:
+                raise RuntimeError(str(exc)) from exc
+            for k in totals:
+                totals[k] += getattr(stats, k)
+            for reason, n in stats.rejects_by_reason.items():
+                rejects[reason] = rejects.get(reason, 0) + n
+            damaged += [f"{day}: {d}" for d in stats.damaged_files]
+            elapsed = time.perf_counter() - started
+            rate = totals["lines_read"] / elapsed if elapsed > 0 else 0.0
+            message = (f"loaded export day {day} ({i}/{len(days)}): {stats.lines_read} lines, "
+                       f"{stats.lines_rejected} rejected, {stats.duplicates} duplicates; {rate:,.0f} lines/s")
+            context.log.info(message)
+            progress.report(message)
+    elapsed = time.perf_counter() - started
+    metadata = {
+        "export_days": MetadataValue.json([d.isoformat() for d in days]),
+        "lines_read": totals["lines_read"],
+        "events_loaded": totals["events_valid"] - totals["duplicates"],
+        "duplicates": totals["duplicates"],
+        "lines_rejected": totals["lines_rejected"],
+        "rejects_by_reason": MetadataValue.json(rejects),
+        "damaged_files": MetadataValue.json(damaged),
+        "run_seconds": round(elapsed, 3),
+        "lines_per_second": round(totals["lines_read"] / elapsed, 1) if elapsed > 0 else 0.0,
+    }
+    for key in RAW_KEYS:
+        yield MaterializeResult(asset_key=key, metadata=metadata if key.path[-1] == "events" else None)
+
+
+class DbtBuildConfig(Config):
+    full_refresh: bool = False
+
+
+class LayeredTranslator(DagsterDbtTranslator):
+    """Asset keys and groups follow the warehouse schemas: raw (seeds), staging, intermediate, marts."""
+
+    def get_asset_key(self, dbt_resource_props):
+        if dbt_resource_props["resource_type"] in ("model", "seed", "snapshot"):
+            return AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props):
+        if dbt_resource_props["resource_type"] == "seed":
+            return "seeds"
+        if dbt_resource_props["resource_type"] == "model":
+            return dbt_resource_props["schema"]
+        return super().get_group_name(dbt_resource_props)
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    partitions_def=export_day_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    dagster_dbt_translator=LayeredTranslator(),
+)
+def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
+                         warehouse: WarehouseResource, config: DbtBuildConfig):
+    """`dbt build` on the build file: incremental models recompute the users in raw.pending_users."""
+    from .refresh_state import clear_pending, full_refresh_owed, mark_full_refresh_owed
+
+    export_days = list(context.partition_keys) if context.has_partition_key else []
+    with refresh_lock(warehouse.warehouse):
+        build = prepare_build_file(warehouse.warehouse)
+        os.environ["ANALYTICS_BUILD_WAREHOUSE"] = str(build)
+        # A full rebuild that was killed is owed until one completes.
+        full = config.full_refresh or full_refresh_owed(build)
+        if full:
+            mark_full_refresh_owed(build)
+        args = ["build", "--vars", json.dumps({"export_days": export_days})]
+        if full:
+            args.append("--full-refresh")
+        progress.report(f"dbt build{' --full-refresh' if full else ''} ...")
+        yield from dbt.cli(args, context=context).stream()
+        clear_pending(build)
+
+
+@asset(
+    key=AssetKey(["serving", "warehouse"]),
+    deps=list(warehouse_dbt_models.keys),
+    partitions_def=export_day_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    group_name="serving",
+    kinds={"duckdb"},
+)
+def published_warehouse(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+    """The file readers open (--warehouse): a finished copy of the build file, swapped in atomically."""
+    with refresh_lock(warehouse.warehouse):
+        seconds = publish(warehouse.warehouse)
+    size = warehouse.warehouse.stat().st_size
+    progress.report(f"published {warehouse.warehouse} ({size / 1e6:,.1f} MB) in {seconds:.2f}s")
+    return MaterializeResult(metadata={
+        "path": str(warehouse.warehouse),
+        "size_bytes": size,
+        "publish_seconds": round(seconds, 3),
+    })

@@ -1,0 +1,64 @@
+"""Asset checks beyond dbt's tests: the share of rejected lines, and the freshness of the exports."""
+
+
+import datetime as dt
+import os
+
+import duckdb
+from dagster import AssetCheckResult, AssetCheckSeverity, AssetKey, MetadataValue, asset_check
+
+from .resources import WarehouseResource
+from .warehouse import refresh_lock
+
+
+def _read(warehouse: WarehouseResource, sql: str) -> list[tuple]:
+    with refresh_lock(warehouse.warehouse):
+        conn = duckdb.connect(str(warehouse.build_file), read_only=True)
+        try:
+            return conn.execute(sql).fetchall()
+        finally:
+            conn.close()
+
+
+@asset_check(asset=AssetKey(["raw", "rejected_lines"]), blocking=False,
+             description="Per export day, rejected lines / lines read stays under "
+                         "ANALYTICS_MAX_REJECTED_SHARE (default 0.02). A breach fails the check; "
+                         "the good lines stay loaded.")
+def rejected_share_under_threshold(warehouse: WarehouseResource) -> AssetCheckResult:
+    threshold = float(os.environ.get("ANALYTICS_MAX_REJECTED_SHARE", "0.02"))
+    rows = _read(warehouse, """
+        select d.export_date, d.lines_read, count(r.line_number) as rejected
+        from raw.export_days d
+        left join raw.rejected_lines r on r.export_date = d.export_date
+        group by all order by d.export_date
+    """)
+    shares = {str(day): (rej / lines if lines else 0.0) for day, lines, rej in rows}
+    breaches = {day: round(share, 6) for day, share in shares.items() if share > threshold}
+    return AssetCheckResult(
+        passed=not breaches,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={
+            "threshold": threshold,
+            "days_checked": len(shares),
+            "worst_share": round(max(shares.values(), default=0.0), 6),
+            "days_over_threshold": MetadataValue.json(breaches),
+        },
+    )
+
+
+@asset_check(asset=AssetKey(["raw", "export_days"]), blocking=False,
+             description="The newest loaded export day is at most ANALYTICS_FRESHNESS_DAYS "
+                         "(default 2) days old.")
+def exports_are_fresh(warehouse: WarehouseResource) -> AssetCheckResult:
+    max_age = int(os.environ.get("ANALYTICS_FRESHNESS_DAYS", "2"))
+    newest = _read(warehouse, "select max(export_date) from raw.export_days")[0][0]
+    today = dt.datetime.now(dt.timezone.utc).date()
+    age = (today - newest).days if newest else None
+    return AssetCheckResult(
+        passed=age is not None and age <= max_age,
+        severity=AssetCheckSeverity.WARN,
+        metadata={"newest_export_day": str(newest), "age_days": age, "max_age_days": max_age},
+    )
+
+
+raw_checks = [rejected_share_under_threshold, exports_are_fresh]

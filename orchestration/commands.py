@@ -1,0 +1,223 @@
+"""What each CLI command does. Refreshes run the same Dagster job as production, in-process."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from .cli import UserError
+from .loader import day_folder, list_export_days
+from .report import ReportError, ReportParams, build_report, connect_read_only, data_quality_summary, format_table
+
+
+def _contiguous_ranges(days: list[dt.date]) -> list[tuple[dt.date, dt.date]]:
+    ranges: list[tuple[dt.date, dt.date]] = []
+    for day in sorted(set(days)):
+        if ranges and day == ranges[-1][1] + dt.timedelta(days=1):
+            ranges[-1] = (ranges[-1][0], day)
+        else:
+            ranges.append((day, day))
+    return ranges
+
+
+def _instance():
+    from dagster import DagsterInstance
+
+    # With DAGSTER_HOME set, CLI runs show in `dagster dev`; otherwise they leave no trace on disk.
+    return DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
+
+
+def run_refresh(days: list[dt.date], *, full: bool, quiet: bool = False) -> None:
+    """Runs the refresh job once per contiguous range of export days (a single-run backfill each)."""
+    from dagster import DagsterInstance  # noqa: F401  (import before definitions: fail fast)
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+    from . import progress
+    from .dbt_project import ensure_manifest
+    from .warehouse import RefreshBusyError
+
+    ensure_manifest()
+    from .definitions import defs
+
+    def show(message: str) -> None:
+        if not quiet:
+            print(f"  {message}", file=sys.stderr, flush=True)
+
+    progress.set_listener(show)
+    run_config = {
+        "ops": {"warehouse_dbt_models": {"config": {"full_refresh": full}}},
+        "loggers": {"console": {"config": {"log_level": "ERROR"}}},
+    }
+    if days:
+        job, ranges = defs.resolve_job_def("refresh"), _contiguous_ranges(days)
+    else:
+        # `--full` alone: rebuild the models from what is loaded, without reloading exports.
+        loaded = _loaded_days()
+        if not loaded:
+            raise UserError("nothing is loaded yet: run `refresh --all` (or give --day)")
+        job, ranges = defs.resolve_job_def("rebuild_models"), [(loaded[0], loaded[-1])]
+    instance = _instance()
+    try:
+        for i, (start, end) in enumerate(ranges, start=1):
+            n_days = (end - start).days + 1
+            show(f"run {i}/{len(ranges)}: export days {start} .. {end} ({n_days} day{'s' * (n_days > 1)})")
+            started = time.perf_counter()
+            # dbt's own log goes to stdout through dagster-dbt; keep stdout for the report.
+            with contextlib.redirect_stdout(sys.stderr if os.environ.get("ANALYTICS_VERBOSE") else _devnull()):
+                result = job.execute_in_process(
+                    run_config=run_config,
+                    instance=instance,
+                    tags={ASSET_PARTITION_RANGE_START_TAG: start.isoformat(),
+                          ASSET_PARTITION_RANGE_END_TAG: end.isoformat()},
+                    raise_on_error=False,
+                )
+            if not result.success:
+                raise UserError(f"refresh of {start} .. {end} failed: {_failure_summary(result)}")
+            show(f"run {i}/{len(ranges)} done in {time.perf_counter() - started:.1f}s")
+    except RefreshBusyError as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        progress.set_listener(None)
+
+
+def _devnull():
+    return open(os.devnull, "w")
+
+
+def _failure_summary(result) -> str:
+    for event in result.all_events:
+        if event.is_step_failure:
+            err = event.step_failure_data.error
+            while err is not None and err.cause is not None and "RefreshBusyError" not in err.cls_name:
+                if err.cls_name in ("RuntimeError", "DagsterDbtCliRuntimeError", "RefreshBusyError"):
+                    break
+                err = err.cause
+            message = (err.message if err else "unknown error").strip().splitlines()
+            return f"{event.step_key}: {message[0] if message else 'error'}"
+    return "unknown error"
+
+
+def _loaded_days() -> list[dt.date]:
+    from .settings import build_path_for, default_warehouse
+
+    import duckdb
+
+    wh = default_warehouse()
+    path = build_path_for(wh) if build_path_for(wh).exists() else wh
+    if not path.exists():
+        return []
+    conn = duckdb.connect(str(path), read_only=True)
+    try:
+        return [r[0] for r in conn.execute("select export_date from raw.export_days order by 1").fetchall()]
+    except duckdb.CatalogException:
+        return []
+    finally:
+        conn.close()
+
+
+def cmd_refresh(args: argparse.Namespace) -> int:
+    days: list[dt.date] = list(args.day)
+    if args.from_ or args.to:
+        if not (args.from_ and args.to):
+            raise UserError("--from and --to go together")
+        if args.from_ > args.to:
+            raise UserError(f"--from {args.from_} is after --to {args.to}")
+        days += [args.from_ + dt.timedelta(days=i) for i in range((args.to - args.from_).days + 1)]
+    if args.all:
+        days += list_export_days(args.exports)
+        if not days:
+            raise UserError(f"no export days (dt=YYYY-MM-DD folders) found in {args.exports}")
+    if not days and not args.full:
+        raise UserError("say which export days: --day YYYY-MM-DD, --from/--to, or --all")
+    missing = [d for d in days if not day_folder(args.exports, d).is_dir()]
+    if missing:
+        raise UserError(f"export day {missing[0]} not found: no folder {day_folder(args.exports, missing[0])}")
+    run_refresh(days, full=args.full)
+    return 0
+
+
+def _report_params(args: argparse.Namespace) -> ReportParams:
+    if args.from_ > args.to:
+        raise UserError(f"--from {args.from_} is after --to {args.to}")
+    return ReportParams(args.assistant, args.from_, args.to, args.channel)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    params = _report_params(args)
+    try:
+        conn = connect_read_only(args.warehouse)
+        try:
+            report = build_report(conn, params)
+            quality = data_quality_summary(conn, params)
+        finally:
+            conn.close()
+    except ReportError as exc:
+        raise UserError(str(exc)) from None
+    if args.format == "json":
+        print(json.dumps(report, indent=2))
+        if quality["lines_rejected"]:
+            print(f"data quality: {quality['lines_rejected']} of {quality['lines_read']} lines rejected on the "
+                  f"period's export days (see raw.rejected_lines)", file=sys.stderr)
+    else:
+        print(format_table(report, quality))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .exporting import export
+
+    export(args)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo_data import generate_exports
+
+    started = time.perf_counter()
+    print(f"generating {args.days} days of sample exports in {args.exports} ...", file=sys.stderr)
+    summary = generate_exports(args.exports, days=args.days, seed=args.seed)
+    print(f"  {summary['events']:,} lines over {summary['days']} export days "
+          f"({summary['first_day']} .. {summary['last_day']}), {summary['bad_lines']} bad lines, "
+          f"{summary['duplicates']} duplicates, {summary['late_events']} late events", file=sys.stderr)
+    days = [dt.date.fromisoformat(summary["first_day"]) + dt.timedelta(days=i) for i in range(summary["days"])]
+    print(f"refreshing {args.warehouse} through the Dagster job ...", file=sys.stderr)
+    run_refresh(days, full=False)
+    assistant = summary["assistants"][0]
+    last = dt.date.fromisoformat(summary["last_day"])
+    ns = argparse.Namespace(warehouse=args.warehouse, assistant=assistant, from_=last - dt.timedelta(days=6),
+                            to=last, channel=None, format=args.format)
+    print(f"\nreport for {assistant}, last 7 days:\n", file=sys.stderr)
+    cmd_report(ns)
+    print(f"\ndemo finished in {time.perf_counter() - started:.1f}s; try:\n"
+          f"  assistant-analytics report --assistant {assistant} --from {summary['first_day']} "
+          f"--to {summary['last_day']} --format table\n"
+          f"  assistant-analytics dashboard", file=sys.stderr)
+    return 0
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    import subprocess
+
+    app = Path(__file__).with_name("dashboard.py")
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
+           "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    return subprocess.call(cmd)
+
+
+COMMANDS = {
+    "refresh": cmd_refresh,
+    "report": cmd_report,
+    "export": cmd_export,
+    "demo": cmd_demo,
+    "dashboard": cmd_dashboard,
+}
+
+
+def run_command(args: argparse.Namespace) -> int:
+    return COMMANDS[args.command](args)

@@ -1,0 +1,43 @@
+"""The dbt project as Dagster sees it, and the explicit prepare that builds its manifest."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from dagster_dbt import DbtProject
+
+from .settings import DBT_PROJECT_DIR, PROJECT_ROOT
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=PROJECT_ROOT)
+
+
+def _sources_newer_than(path: Path) -> bool:
+    stamp = path.stat().st_mtime
+    roots = [DBT_PROJECT_DIR / "models", DBT_PROJECT_DIR / "macros", DBT_PROJECT_DIR / "tests",
+             PROJECT_ROOT / "seeds"]
+    files = [DBT_PROJECT_DIR / "dbt_project.yml", PROJECT_ROOT / "profiles.yml"]
+    for root in roots:
+        if root.is_dir():
+            files.extend(p for p in root.rglob("*") if p.is_file())
+    return any(f.stat().st_mtime > stamp for f in files)
+
+
+def ensure_manifest() -> Path:
+    """`dbt parse` when the manifest is missing or older than the project (partial parsing stays on)."""
+    manifest = dbt_project.manifest_path
+    if manifest.exists() and not _sources_newer_than(manifest):
+        return manifest
+    dbt = Path(sys.executable).parent / "dbt"
+    env = dict(os.environ)
+    env.setdefault("ANALYTICS_WAREHOUSE", str(PROJECT_ROOT / "data" / "warehouse.duckdb"))
+    proc = subprocess.run(
+        [str(dbt) if dbt.exists() else "dbt", "parse", "--quiet",
+         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(PROJECT_ROOT)],
+        cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"dbt parse failed:\n{proc.stdout}\n{proc.stderr}")
+    return manifest

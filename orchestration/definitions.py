@@ -1,0 +1,19 @@
+"""The one Definitions of the code location (`[tool.dagster] module_name` in pyproject.toml)."""
+
+from dagster import Definitions
+
+from .assets import published_warehouse, raw_exports, warehouse_dbt_models
+from .checks import raw_checks
+from .jobs import rebuild_models_job, refresh_job
+from .resources import make_resources
+from .schedules import nightly_refresh
+from .sensors import new_or_redelivered_export_days
+
+defs = Definitions(
+    assets=[raw_exports, warehouse_dbt_models, published_warehouse],
+    asset_checks=raw_checks,
+    jobs=[refresh_job, rebuild_models_job],
+    schedules=[nightly_refresh],
+    sensors=[new_or_redelivered_export_days],
+    resources=make_resources(),
+)

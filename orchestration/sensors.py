@@ -1,0 +1,49 @@
+"""Notices new and re-delivered export days: a day whose files differ from what was loaded."""
+
+
+import os
+import time
+
+import duckdb
+from dagster import RunRequest, SensorEvaluationContext, SkipReason, sensor
+
+from .jobs import refresh_job
+from .loader import day_folder, export_files, fingerprint, list_export_days
+from .resources import WarehouseResource
+
+
+def loaded_fingerprints(warehouse: WarehouseResource) -> dict[str, str]:
+    """Fingerprints of the days in the published warehouse (read-only; never blocks a refresh)."""
+    if not warehouse.warehouse.exists():
+        return {}
+    conn = duckdb.connect(str(warehouse.warehouse), read_only=True)
+    try:
+        rows = conn.execute("select export_date, fingerprint from raw.export_days").fetchall()
+    except duckdb.CatalogException:
+        rows = []
+    finally:
+        conn.close()
+    return {str(day): fp for day, fp in rows}
+
+
+@sensor(job=refresh_job, minimum_interval_seconds=int(os.environ.get("ANALYTICS_SENSOR_INTERVAL", "300")),
+        description="Refreshes an export day that is new, or re-delivered (its files changed since it was loaded).")
+def new_or_redelivered_export_days(context: SensorEvaluationContext, warehouse: WarehouseResource):
+    settle = float(os.environ.get("ANALYTICS_SENSOR_SETTLE_SECONDS", "60"))
+    max_runs = int(os.environ.get("ANALYTICS_SENSOR_MAX_RUNS", "31"))
+    loaded = loaded_fingerprints(warehouse)
+    now = time.time()
+    requests = []
+    for day in list_export_days(warehouse.exports):
+        folder = day_folder(warehouse.exports, day)
+        files = export_files(folder)
+        newest = max([folder.stat().st_mtime] + [p.stat().st_mtime for p in files])
+        if now - newest < settle:
+            continue  # still being written
+        fp = fingerprint(folder)
+        if loaded.get(day.isoformat()) != fp:
+            requests.append(RunRequest(run_key=f"{day.isoformat()}:{fp[:16]}", partition_key=day.isoformat(),
+                                       tags={"trigger": "new_or_redelivered"}))
+    if not requests:
+        return SkipReason("every export day is loaded as delivered")
+    return requests[:max_runs]
