@@ -661,6 +661,9 @@ class _Generator:
         for s in self.sessions:
             a, u = s.a, s.user
             s_k = self._late_days() if r.random() < session_late[s.channel] else 0
+            # One delay per session, so that its lines stay in order when they arrive together.
+            latency = r.randint(50, 2_500)
+            backlog = r.randint(0, 3 * HOUR_MS)
             for t, etype, props in s.events:
                 if t >= self.t_stop:
                     continue  # not received yet: it belongs to a future export
@@ -690,10 +693,10 @@ class _Generator:
                     e.update(s.extra)
                 if k:
                     late += 1
-                    received = t + k * DAY_MS + r.randint(0, 3 * HOUR_MS)
+                    received = t + k * DAY_MS + (backlog if k == s_k else r.randint(0, 3 * HOUR_MS))
                     received = min(received, (occ_day + k + 1) * DAY_MS - 1)
                 else:
-                    received = t + r.randint(50, 2_500)
+                    received = t + latency
                     received = min(received, (occ_day + 1) * DAY_MS - 1)
                 seq += 1
                 days[occ_day + k - self.day0].append((received, seq, _dumps(e), e))

@@ -90,7 +90,7 @@ reject_counts as (
 
     select
         export_date,
-        sum(n) as lines_rejected,
+        cast(sum(n) as bigint) as lines_rejected,
         to_json(map(list(reason order by reason), list(n order by reason))) as rejects_by_reason
     from (
         select export_date, reason, count(*) as n
