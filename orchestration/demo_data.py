@@ -29,7 +29,6 @@ import json
 import math
 import shutil
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from random import Random
@@ -337,7 +336,7 @@ class _Generator:
         return f"{self.rng.getrandbits(bits):0{bits // 4}x}"
 
     def _uuid(self) -> str:
-        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        return _uuid4(self.rng)
 
     def _mid(self) -> str:
         return "msg_" + self._hex(64)
@@ -705,13 +704,26 @@ class _Generator:
         return days, late
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def _dumps(obj) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(obj)
+
+
+def _uuid4(rng: Random) -> str:
+    """A random (version 4) UUID drawn from rng."""
+    h = f"{rng.getrandbits(128) & _UUID_MASK | _UUID_BITS:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_UUID_MASK = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
+_UUID_BITS = (0x4000 << 64) | (0x8000 << 48)
 
 
 def _bad_line(kind: str, template: dict, rng: Random) -> str:
     e = json.loads(_dumps(template))  # a fresh copy of a real event of the day
-    e["event_id"] = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    e["event_id"] = _uuid4(rng)
     if kind == "truncated_json":
         text = _dumps(e)
         return text[: rng.randint(20, len(text) - 10)]
@@ -766,7 +778,7 @@ def _write(path: Path, lines: list[str]) -> None:
     data = "".join(line + "\n" for line in lines).encode("utf-8")
     if path.name.endswith(".gz"):
         buf = io.BytesIO()
-        with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0) as gz:
+        with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0, compresslevel=6) as gz:
             gz.write(data)
         data = buf.getvalue()
     path.write_bytes(data)
@@ -847,7 +859,7 @@ def generate_exports(out_dir: Path, *, days: int = 28, seed: int = 7,
             base = rng.choice(web_events)
             orphan = {k: base[k] for k in ("event_type", "occurred_at", "assistant_id", "channel",
                                            "user_id", "conversation_id", "user_agent")}
-            orphan = {"event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)), **orphan,
+            orphan = {"event_id": _uuid4(rng), **orphan,
                       "event_type": "feedback",
                       "properties": {"message_id": "msg_" + f"{rng.getrandbits(64):016x}", "value": "negative"}}
             q = rng.randrange(len(parts))
