@@ -1,0 +1,448 @@
+"""The platform's Analytics section in a browser: `assistant-analytics dashboard` (Streamlit).
+
+Every number on the page comes from `report.build_report`, the function behind
+`assistant-analytics report`; the daily trend points come from `report.QUERIES["daily"]`. Python
+here only picks filters, lays the numbers out and draws them: no KPI is computed a second time.
+
+The DuckDB file is opened read-only at the start of each rerun and closed before anything is
+drawn, so the page never holds it open and a refresh that atomically replaces the file shows up
+on the next rerun (any widget change, or the sidebar's "Reload" button).
+Warehouse: $ANALYTICS_WAREHOUSE, else data/warehouse.duckdb (the CLI's --warehouse sets it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import altair as alt
+import duckdb
+import pandas as pd
+import streamlit as st
+
+from orchestration import report as rpt
+from orchestration.report import ReportError, ReportParams, build_report, connect_read_only, data_quality_summary
+from orchestration.settings import default_warehouse
+
+PRESETS = ["Last 7 days", "Last 30 days", "This month", "Custom"]
+ALL_CHANNELS = "All channels"
+WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+NONE = "—"
+
+
+@dataclass
+class View:
+    """Everything one rerun read from the warehouse; the file is closed once this exists."""
+
+    warehouse: Path
+    modified: dt.datetime
+    assistant_name: str
+    params: ReportParams
+    newest_chat_date: dt.date | None
+    report: dict
+    daily: pd.DataFrame
+    quality: dict
+
+
+# ------------------------------------------------------------------------------------------
+# Reading (the only part that touches the file)
+# ------------------------------------------------------------------------------------------
+
+
+def _preset_range(preset: str, newest: dt.date) -> tuple[dt.date, dt.date]:
+    if preset == "Last 7 days":
+        return newest - dt.timedelta(days=6), newest
+    if preset == "Last 30 days":
+        return newest - dt.timedelta(days=29), newest
+    return newest.replace(day=1), newest  # "This month" (of the newest chat)
+
+
+def _sidebar_filters(conn: duckdb.DuckDBPyConnection) -> tuple[ReportParams, str, dt.date | None]:
+    """Draws the filters (their choices come from the marts) and returns the report parameters."""
+    assistants = conn.execute(
+        "select assistant_id, coalesce(assistant_name, assistant_id) from marts.dim_assistants "
+        "order by assistant_id"
+    ).fetchall()
+    if not assistants:
+        st.warning("The warehouse knows no assistant yet (marts.dim_assistants is empty).")
+        st.stop()
+    names = dict(assistants)
+    sb = st.sidebar
+    sb.header("Filters")
+    assistant = sb.selectbox("Assistant", list(names), key="assistant",
+                             format_func=lambda a: f"{names[a]} ({a})" if names[a] != a else a)
+
+    channels = [r[0] for r in conn.execute(
+        "select distinct channel from marts.fct_chats where assistant_id = ? order by channel", [assistant]
+    ).fetchall()]
+    options = [ALL_CHANNELS, *channels]
+    if st.session_state.get("channel") not in options:  # the previous assistant's channel
+        st.session_state["channel"] = ALL_CHANNELS
+    channel = sb.selectbox("Channel", options, key="channel")
+
+    newest = conn.execute("select max(chat_local_date) from marts.fct_chats where assistant_id = ?",
+                          [assistant]).fetchone()[0]
+    anchor = newest or dt.date.today()
+    preset = sb.radio("Period", PRESETS, key="preset",
+                      help="Relative to the newest chat of the assistant in the warehouse, "
+                           f"{anchor:%Y-%m-%d}" + ("" if newest else " (no chats: today)") + ".")
+    if preset == "Custom":
+        if "dates" not in st.session_state:
+            st.session_state["dates"] = st.session_state.get("last_range") or _preset_range("Last 7 days", anchor)
+        picked = sb.date_input("From / to (local dates, both included)", key="dates", format="YYYY-MM-DD")
+        if not isinstance(picked, (tuple, list)) or len(picked) != 2:
+            sb.info("Pick the last day of the period.")
+            st.info("Pick the last day of the period in the sidebar.")
+            st.stop()
+        date_from, date_to = picked
+    else:
+        date_from, date_to = _preset_range(preset, anchor)
+        sb.caption(f"{date_from:%a %Y-%m-%d} to {date_to:%a %Y-%m-%d}")
+    st.session_state["last_range"] = (date_from, date_to)
+    sb.button("Reload", key="reload", help="Read the warehouse file again (e.g. after a refresh).")
+    params = ReportParams(assistant, date_from, date_to, None if channel == ALL_CHANNELS else channel)
+    return params, names[assistant], newest
+
+
+def _read(conn: duckdb.DuckDBPyConnection, warehouse: Path) -> View:
+    params, name, newest = _sidebar_filters(conn)
+    report = build_report(conn, params)
+    daily = pd.DataFrame(rpt._rows(conn, "daily", params))
+    for col in daily.columns:
+        if col != "local_date":
+            daily[col] = daily[col].map(rpt._num).astype("float64")
+    daily["local_date"] = pd.to_datetime(daily["local_date"])
+    quality = data_quality_summary(conn, params)
+    return View(warehouse, dt.datetime.fromtimestamp(warehouse.stat().st_mtime), name, params, newest,
+                report, daily, quality)
+
+
+def load() -> View:
+    """Opens the warehouse read-only, reads one rerun's worth, closes it; stops with a message if it can't."""
+    warehouse = default_warehouse()
+    if not warehouse.is_file():
+        st.title("Analytics")
+        st.error(f"No warehouse file at `{warehouse}`.")
+        st.markdown("Build one with `assistant-analytics demo` (sample data) or "
+                    "`assistant-analytics refresh --all`, or point `--warehouse` / `$ANALYTICS_WAREHOUSE` "
+                    "at an existing file, then reload this page.")
+        st.stop()
+    try:
+        conn = connect_read_only(warehouse)
+    except ReportError as exc:
+        st.title("Analytics")
+        st.error(str(exc))
+        st.stop()
+    try:
+        return _read(conn, warehouse)
+    except ReportError as exc:
+        st.error(str(exc))
+        st.stop()
+    except duckdb.CatalogException:
+        st.error(f"`{warehouse}` has no marts yet: run `assistant-analytics refresh --all`.")
+        st.stop()
+    except duckdb.Error as exc:
+        st.error(f"Cannot read `{warehouse}`: {exc}")
+        st.stop()
+    finally:
+        conn.close()
+
+
+# ------------------------------------------------------------------------------------------
+# Drawing (from the View only)
+# ------------------------------------------------------------------------------------------
+
+
+def fmt_count(v) -> str:
+    return NONE if v is None else f"{v:,}"
+
+
+def fmt_ratio(v) -> str:
+    return NONE if v is None else f"{v:,.2f}"
+
+
+def fmt_percent(v) -> str:
+    return NONE if v is None else f"{v * 100:.1f}%"
+
+
+def fmt_duration(seconds) -> str:
+    if seconds is None:
+        return NONE
+    s = int(round(seconds))
+    h, rest = divmod(s, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}h {m:02d}m {s:02d}s" if h else (f"{m}m {s:02d}s" if m else f"{s}s")
+
+
+def metric(label: str, value, fmt=fmt_count, help: str | None = None) -> None:
+    exact = f" Exact value: {value}." if isinstance(value, float) else ""
+    st.metric(label, fmt(value), help=(help or "") + exact, border=True)
+
+
+def metrics(items: list[tuple]) -> None:
+    for col, item in zip(st.columns(len(items)), items):
+        with col:
+            metric(*item)
+
+
+def table(df: pd.DataFrame, name: str, view: View, *, column_config: dict | None = None,
+          height: int | str = "auto") -> None:
+    """A table and a CSV download of exactly what it shows."""
+    st.dataframe(df, hide_index=True, width="stretch", column_config=column_config, height=height)
+    p = view.params
+    file_name = f"{p.assistant}_{p.date_from}_{p.date_to}_{p.channel or 'all'}_{name}.csv"
+    st.download_button("Download CSV", df.to_csv(index=False).encode(), file_name=file_name, mime="text/csv",
+                       key=f"download-{name}", on_click="ignore", icon=":material/download:",
+                       help=f"This table as {file_name}")
+
+
+def trend(view: View, column: str, title: str, fmt: str = ",d") -> None:
+    df = view.daily[["local_date", column]]
+    chart = (
+        alt.Chart(df)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("local_date:T", title=None, axis=alt.Axis(format="%b %d", labelAngle=0, tickCount="day",
+                                                                   labelOverlap=True)),
+            y=alt.Y(f"{column}:Q", title=None),
+            tooltip=[alt.Tooltip("local_date:T", title="Local date", format="%a %Y-%m-%d"),
+                     alt.Tooltip(f"{column}:Q", title=title, format=fmt)],
+        )
+        .properties(height=170, title=alt.TitleParams(f"{title} per day", fontSize=13, anchor="start"))
+    )
+    st.altair_chart(chart, width="stretch")
+
+
+def bars(df: pd.DataFrame, category: str, value: str, title: str, color: str | None = None,
+         sort: list | None = None, horizontal: bool = True) -> None:
+    cat = alt.Y if horizontal else alt.X
+    val = alt.X if horizontal else alt.Y
+    enc = {
+        ("y" if horizontal else "x"): cat(f"{category}:N", title=None, sort=(sort or "-x") if horizontal else sort,
+                                          axis=alt.Axis(labelAngle=0, labelLimit=180)),
+        ("x" if horizontal else "y"): val(f"{value}:Q", title=None),
+        "tooltip": list(df.columns),
+    }
+    if color:
+        enc["color"] = alt.Color(f"{color}:N", title=color.replace("_", " "))
+    chart = (alt.Chart(df).mark_bar().encode(**enc)
+             .properties(height=alt.Step(26) if horizontal else 220,
+                         title=alt.TitleParams(title, fontSize=13, anchor="start")))
+    st.altair_chart(chart, width="stretch")
+
+
+def section(key: str, title: str, caption: str):
+    box = st.container(key=f"section-{key}", border=True)
+    box.subheader(title)
+    box.caption(caption)
+    return box
+
+
+def render(view: View) -> None:
+    r, p = view.report, view.params
+    st.title("Analytics")
+    st.markdown(
+        f"**{view.assistant_name}** (`{p.assistant}`, {r['timezone']}) · "
+        f"{p.date_from:%a %d %b %Y} to {p.date_to:%a %d %b %Y} ({(p.date_to - p.date_from).days + 1} days, local) · "
+        f"{('channel **' + p.channel + '**') if p.channel else 'all channels'}"
+    )
+    st.caption("Every KPI counts what belongs to chats that started in the period (Traffic: messages by their "
+               "own local time). Hover a number for its definition. Newest chat in the warehouse: "
+               f"{view.newest_chat_date or 'none'}.")
+
+    # Users ---------------------------------------------------------------------------------
+    with section("users", "Users", "Active users: users with at least one chat in the period."):
+        u = r["users"]
+        metrics([("Active users", u["total"], fmt_count, "Users with at least one chat in the period."),
+                 ("New users", u["new"], fmt_count, "Active users whose first chat ever is in the period."),
+                 ("Returning users", u["returning"], fmt_count,
+                  "Active users whose first chat is before the period.")])
+        left, right = st.columns([3, 2])
+        with left:
+            trend(view, "active_users", "Active users")
+        with right:
+            dev = pd.DataFrame(u["by_device"], columns=["device_type", "browser", "users"])
+            if dev.empty:
+                st.info("No active users in the period.")
+            else:
+                shown = dev.assign(browser=dev["browser"].fillna("(none)"))
+                bars(shown, "device_type", "users", "Users by device and browser", color="browser")
+        table(dev, "users_by_device", view, column_config={
+            "device_type": "Device", "browser": "Browser", "users": st.column_config.NumberColumn("Users")})
+
+    # Messages ------------------------------------------------------------------------------
+    with section("messages", "Messages", "User messages in the period's chats."):
+        m = r["messages"]
+        metrics([("User messages", m["user_messages"], fmt_count, "`user_message` events in the chats."),
+                 ("Messages per user", m["per_user"], fmt_ratio, "User messages / active users."),
+                 ("Messages per chat", m["per_chat"], fmt_ratio, "User messages / chats.")])
+        trend(view, "user_messages", "User messages")
+
+    # Chats ---------------------------------------------------------------------------------
+    with section("chats", "Chats", "Sessions holding at least one user message or click."):
+        c = r["chats"]
+        metrics([("Chats", c["total"], fmt_count, "Chats that started in the period."),
+                 ("Avg chat duration", c["avg_duration_seconds"], fmt_duration,
+                  "Mean of (last event - first event) over the chats."),
+                 ("Chats per user", c["per_user"], fmt_ratio, "Chats / active users.")])
+        left, right = st.columns(2)
+        with left:
+            trend(view, "chats", "Chats")
+        with right:
+            trend(view, "avg_duration_seconds", "Avg duration (s)", fmt=",.1f")
+
+    # Handover ------------------------------------------------------------------------------
+    with section("handover", "Handover", "Requests to talk to a human operator."):
+        h = r["handover"]
+        metrics([("Handover requests", h["requests"], fmt_count, "`handover_request` events in the chats."),
+                 ("Handover rate", h["rate"], fmt_percent,
+                  "Active users with at least one request / active users."),
+                 ("Chats with handover", h["chats_with_requests"], fmt_count, "Chats with at least one request."),
+                 ("Chats without handover", h["chats_without_requests"], fmt_count, "The other chats.")])
+        trend(view, "handover_requests", "Handover requests")
+        left, right = st.columns(2)
+        with left:
+            trig = pd.DataFrame([{"trigger": k, "requests": v} for k, v in h["by_trigger"].items()])
+            bars(trig, "trigger", "requests", "Requests by trigger", sort=list(h["by_trigger"]))
+            table(trig, "handover_by_trigger", view)
+        with right:
+            mode = pd.DataFrame([{"mode": k, "requests": v} for k, v in h["by_mode"].items()])
+            bars(mode, "mode", "requests", "Requests by mode", sort=list(h["by_mode"]))
+            table(mode, "handover_by_mode", view)
+
+    # Engagement ----------------------------------------------------------------------------
+    with section("engagement", "Engagement", "New versus returning active users."):
+        e = r["engagement"]
+        metrics([("New users", e["new_users"], fmt_count, "First chat ever in the period."),
+                 ("Returning users", e["returning_users"], fmt_count, "First chat before the period."),
+                 ("Returning rate", e["returning_rate"], fmt_percent, "Returning users / active users.")])
+
+    # Feedback ------------------------------------------------------------------------------
+    with section("feedback", "Feedback", "Final thumbs up/down on reviewable answers."):
+        f = r["feedback"]
+        metrics([("Reviewable answers", f["reviewable"], fmt_count, "Bot answers that can be rated."),
+                 ("Positive", f["positive"], fmt_count, "Reviewable answers whose final rating is positive."),
+                 ("Negative", f["negative"], fmt_count, "Reviewable answers whose final rating is negative."),
+                 ("No feedback", f["no_feedback"], fmt_count, "Reviewable answers with no (or a retracted) rating.")])
+        classes = pd.DataFrame([{"class": k, "chats": v} for k, v in f["chats_by_class"].items()])
+        left, right = st.columns([3, 2])
+        with left:
+            bars(classes, "class", "chats", "Chats by class of their final ratings", sort=list(f["chats_by_class"]))
+        with right:
+            table(classes, "feedback_chats_by_class", view)
+
+    # CSAT ----------------------------------------------------------------------------------
+    with section("csat", "CSAT", "Customer satisfaction votes (1-5); a chat's vote is its latest."):
+        cs = r["csat"]
+        metrics([("CSAT score", cs["score"], fmt_ratio, "Mean of the votes (1-5)."),
+                 ("CSAT votes", cs["votes"], fmt_count, "Chats with a CSAT vote.")])
+        dist = pd.DataFrame([{"score": k, "votes": v} for k, v in cs["distribution"].items()])
+        left, mid, right = st.columns([2, 2, 1])
+        with left:
+            bars(dist, "score", "votes", "Votes by score", sort=list(cs["distribution"]), horizontal=False)
+        with mid:
+            trend(view, "csat_score", "CSAT score", fmt=".2f")
+        with right:
+            table(dist, "csat_distribution", view)
+
+    # Traffic -------------------------------------------------------------------------------
+    with section("traffic", "Traffic", "User, bot and operator messages by their own local weekday and hour."):
+        cells = pd.DataFrame(r["traffic"]["cells"], columns=["weekday", "hour", "messages"])
+        cells["day"] = cells["weekday"].map(lambda d: WEEKDAYS[d - 1])
+        top = cells.loc[cells["messages"].idxmax()] if len(cells) else None
+        busiest = f"{top['day']} {int(top['hour']):02d}:00" if top is not None and top["messages"] > 0 else NONE
+        metrics([("Busiest hour", busiest, str, "The weekday and local hour with the most messages "
+                  f"({int(top['messages']) if top is not None else 0:,})."),
+                 ("Messages in the busiest hour", int(top["messages"]) if top is not None else None, fmt_count,
+                  "Messages of that weekday and hour over the period.")])
+        heat = (
+            alt.Chart(cells)
+            .mark_rect()
+            .encode(
+                x=alt.X("hour:O", title="Local hour", axis=alt.Axis(labelAngle=0)),
+                y=alt.Y("day:N", title=None, sort=WEEKDAYS),
+                color=alt.Color("messages:Q", title="Messages", scale=alt.Scale(scheme="blues")),
+                tooltip=[alt.Tooltip("day:N", title="Weekday"), alt.Tooltip("hour:O", title="Hour"),
+                         alt.Tooltip("messages:Q", title="Messages", format=",d")],
+            )
+            .properties(height=240)
+        )
+        st.altair_chart(heat, width="stretch")
+        with st.expander("Traffic table (weekday x hour)"):
+            grid = cells.pivot(index="day", columns="hour", values="messages").reindex(WEEKDAYS)
+            grid.columns = [f"{h:02d}" for h in grid.columns]
+            table(grid.reset_index().rename(columns={"day": "weekday"}), "traffic", view)
+
+    # Clicks --------------------------------------------------------------------------------
+    with section("clicks", "Clicks", "Clicks on quick replies and links, most clicked first. "
+                 "Sort by clicking a column header."):
+        rows = pd.DataFrame(r["clicks"]["rows"],
+                            columns=["click_type", "title", "destination_type", "destination", "clicks"])
+        needle = st.text_input("Filter clicks", key="clicks_filter", placeholder="type to filter any column",
+                               icon=":material/search:")
+        if needle.strip():
+            text = rows[["click_type", "title", "destination_type", "destination"]].fillna("").astype(str)
+            hit = text.apply(lambda col: col.str.contains(needle.strip(), case=False, regex=False)).any(axis=1)
+            rows = rows[hit]
+        st.caption(f"{len(rows):,} of {len(r['clicks']['rows']):,} rows")
+        table(rows, "clicks", view, height=min(400, 38 + 35 * max(len(rows), 1)), column_config={
+            "click_type": "Click type", "title": "Title", "destination_type": "Destination type",
+            "destination": "Destination", "clicks": st.column_config.NumberColumn("Clicks")})
+
+    # Agents / workflows --------------------------------------------------------------------
+    with section("agents", "Agents / Workflows", "Agent and workflow triggers, and the final thumbs on "
+                 "their reviewable answers."):
+        agents = pd.DataFrame(r["agents"]["rows"],
+                              columns=["agent_id", "name", "kind", "views", "positive", "negative"])
+        if agents.empty:
+            st.info("No agent or workflow activity in the period.")
+        else:
+            label = agents["name"].fillna(agents["agent_id"])
+            left, right = st.columns(2)
+            with left:
+                bars(agents.assign(agent=label), "agent", "views", "Views per agent", color="kind",
+                     sort=list(label))
+            with right:
+                thumbs = agents.assign(agent=label).melt(id_vars=["agent"], value_vars=["positive", "negative"],
+                                                         var_name="rating", value_name="answers")
+                chart = (alt.Chart(thumbs).mark_bar().encode(
+                    y=alt.Y("agent:N", title=None, sort=list(label), axis=alt.Axis(labelLimit=180)),
+                    x=alt.X("answers:Q", title=None),
+                    color=alt.Color("rating:N", scale=alt.Scale(domain=["positive", "negative"],
+                                                                range=["#2e9d5b", "#d1495b"])),
+                    tooltip=["agent", "rating", "answers"],
+                ).properties(height=alt.Step(26),
+                             title=alt.TitleParams("Thumbs per agent", fontSize=13, anchor="start")))
+                st.altair_chart(chart, width="stretch")
+        table(agents, "agents", view, column_config={
+            "agent_id": "Agent id", "name": "Name", "kind": "Kind",
+            "views": st.column_config.NumberColumn("Views"),
+            "positive": st.column_config.NumberColumn("Thumbs up"),
+            "negative": st.column_config.NumberColumn("Thumbs down")})
+
+    # Footer --------------------------------------------------------------------------------
+    st.divider()
+    with st.expander("Daily points behind the trend charts"):
+        daily = view.daily.assign(local_date=view.daily["local_date"].dt.date)
+        table(daily, "daily", view)
+    q = view.quality
+    if q.get("lines_rejected"):
+        st.caption(f"Data quality: {q['lines_rejected']:,} of {q['lines_read']:,} export lines rejected and "
+                   f"{q['duplicates_dropped']:,} duplicates dropped on the period's {q['export_days']} export "
+                   "days, all assistants (see `raw.rejected_lines`).")
+    p = view.params
+    st.download_button("Download the report (JSON)", json.dumps(r, indent=2).encode(),
+                       file_name=f"{p.assistant}_{p.date_from}_{p.date_to}_{p.channel or 'all'}_report.json",
+                       mime="application/json", key="download-report", on_click="ignore")
+    st.caption(f"Read from `{view.warehouse}` (modified {view.modified:%Y-%m-%d %H:%M:%S}); "
+               "the file is opened read-only for each rerun and closed before drawing.")
+
+
+def main() -> None:
+    st.set_page_config(page_title="Assistant analytics", page_icon=":material/monitoring:", layout="wide")
+    render(load())
+
+
+main()

@@ -1,0 +1,381 @@
+"""The Streamlit dashboard: rendered with AppTest against a demo warehouse, and served for real.
+
+One warehouse is built once for the module (7 days of demo exports, `refresh --all` through the
+CLI). The AppTest tests set the sidebar filters, render the page and check every st.metric of
+every module section, and every table, against `assistant-analytics report --format json` for
+the same filters. The expected labels and the report fields they show are written out here,
+independently of the dashboard's code. The last test starts `assistant-analytics dashboard` and
+takes a screenshot with headless Chromium.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import CLI, REPO, Workspace
+from orchestration.demo_data import generate_exports
+
+DASHBOARD = str(REPO / "orchestration" / "dashboard.py")
+CHROMIUM = "/usr/bin/chromium"
+
+# section key -> {metric label: path of the report field it shows}
+METRICS = {
+    "users": {"Active users": ("users", "total"), "New users": ("users", "new"),
+              "Returning users": ("users", "returning")},
+    "messages": {"User messages": ("messages", "user_messages"), "Messages per user": ("messages", "per_user"),
+                 "Messages per chat": ("messages", "per_chat")},
+    "chats": {"Chats": ("chats", "total"), "Avg chat duration": ("chats", "avg_duration_seconds"),
+              "Chats per user": ("chats", "per_user")},
+    "handover": {"Handover requests": ("handover", "requests"), "Handover rate": ("handover", "rate"),
+                 "Chats with handover": ("handover", "chats_with_requests"),
+                 "Chats without handover": ("handover", "chats_without_requests")},
+    "engagement": {"New users": ("engagement", "new_users"), "Returning users": ("engagement", "returning_users"),
+                   "Returning rate": ("engagement", "returning_rate")},
+    "feedback": {"Reviewable answers": ("feedback", "reviewable"), "Positive": ("feedback", "positive"),
+                 "Negative": ("feedback", "negative"), "No feedback": ("feedback", "no_feedback")},
+    "csat": {"CSAT score": ("csat", "score"), "CSAT votes": ("csat", "votes")},
+    "traffic": {},  # checked on its own: the busiest cell, and the full weekday x hour table
+    "clicks": {},  # tables only
+    "agents": {},
+}
+WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+
+
+# ------------------------------------------------------------------------------------------
+# Fixtures
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo(module_workspace: Workspace) -> tuple[Workspace, dict]:
+    summary = generate_exports(module_workspace.exports, days=7)
+    module_workspace.cli("refresh", "--all")
+    return module_workspace, summary
+
+
+@pytest.fixture
+def app(demo, monkeypatch):
+    ws, _ = demo
+    monkeypatch.setenv("ANALYTICS_WAREHOUSE", str(ws.warehouse))
+    return AppTest.from_file(DASHBOARD, default_timeout=120)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    if not Path(CHROMIUM).exists():
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        try:
+            proc = subprocess.run("apt-get update && apt-get install -y chromium", shell=True, env=env,
+                                  capture_output=True, text=True, timeout=1200)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            pytest.skip(f"Chromium is missing and installing it failed: {exc}")
+        if proc.returncode != 0 or not Path(CHROMIUM).exists():
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+            pytest.skip(f"Chromium is missing and `apt-get install -y chromium` failed "
+                        f"(exit {proc.returncode}): {tail[0]}")
+    return CHROMIUM
+
+
+# ------------------------------------------------------------------------------------------
+# Helpers
+# ------------------------------------------------------------------------------------------
+
+
+def newest_chat_date(ws: Workspace, assistant: str) -> dt.date:
+    return ws.query("select max(chat_local_date) from marts.fct_chats where assistant_id = ?", [assistant])[0][0]
+
+
+def run_ok(at: AppTest) -> AppTest:
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+def shown_equals(shown: str, expected) -> bool:
+    """Does a metric's text show the report value (to the precision it is displayed with)?"""
+    if expected is None:
+        return shown == "—"
+    if shown.endswith("%"):
+        return abs(float(shown[:-1]) / 100 - expected) <= 0.0005 + 1e-9
+    duration = re.fullmatch(r"(?:(\d+)h )?(?:(\d+)m )?(\d+)s", shown)
+    if duration:
+        h, m, s = (int(x or 0) for x in duration.groups())
+        return abs(h * 3600 + m * 60 + s - expected) <= 0.5 + 1e-9
+    number = shown.replace(",", "")
+    if "." in number:
+        decimals = len(number.split(".")[1])
+        return abs(float(number) - expected) <= 0.5 * 10 ** -decimals + 1e-9
+    return isinstance(expected, int) and int(number) == expected
+
+
+def records(df: pd.DataFrame) -> list[dict]:
+    return [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+            for row in df.to_dict("records")]
+
+
+def page_text(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def tables(section) -> list[pd.DataFrame]:
+    return [d.value for d in section.dataframe]
+
+
+def check_page(at: AppTest, report: dict) -> None:
+    """Every metric and table of every module section against the report JSON."""
+    for key, expected in METRICS.items():
+        section = at.get_by_key(f"section-{key}")
+        shown = {m.label: m.value for m in section.metric}
+        if key == "traffic":
+            continue
+        assert set(shown) == set(expected), (key, shown)
+        for label, (module, field) in expected.items():
+            value = report[module][field]
+            assert shown_equals(shown[label], value), f"{key}: {label} shows {shown[label]!r}, report {value!r}"
+
+    users = tables(at.get_by_key("section-users"))
+    assert records(users[0]) == report["users"]["by_device"]
+
+    trigger, mode = tables(at.get_by_key("section-handover"))
+    assert dict(zip(trigger["trigger"], trigger["requests"])) == report["handover"]["by_trigger"]
+    assert dict(zip(mode["mode"], mode["requests"])) == report["handover"]["by_mode"]
+
+    (classes,) = tables(at.get_by_key("section-feedback"))
+    assert dict(zip(classes["class"], classes["chats"])) == report["feedback"]["chats_by_class"]
+
+    (dist,) = tables(at.get_by_key("section-csat"))
+    assert dict(zip(dist["score"], dist["votes"])) == report["csat"]["distribution"]
+
+    traffic = at.get_by_key("section-traffic")
+    (grid,) = tables(traffic)
+    grid = grid.set_index("weekday")
+    assert list(grid.index) == WEEKDAYS and list(grid.columns) == [f"{h:02d}" for h in range(24)]
+    cells = report["traffic"]["cells"]
+    assert [int(grid.loc[WEEKDAYS[c["weekday"] - 1], f"{c['hour']:02d}"]) for c in cells] == \
+           [c["messages"] for c in cells]
+    busiest = max(cells, key=lambda c: c["messages"])  # the first maximal cell, as the report orders them
+    shown = {m.label: m.value for m in traffic.metric}
+    assert shown["Busiest hour"] == f"{WEEKDAYS[busiest['weekday'] - 1]} {busiest['hour']:02d}:00"
+    assert shown_equals(shown["Messages in the busiest hour"], busiest["messages"])
+
+    (clicks,) = tables(at.get_by_key("section-clicks"))
+    assert records(clicks) == report["clicks"]["rows"]
+
+    (agents,) = tables(at.get_by_key("section-agents"))
+    assert records(agents) == report["agents"]["rows"]
+
+    # Every table has its CSV download; plus one for the whole report.
+    assert len(at.download_button) == len(at.dataframe) + 1
+    assert all(b.label.startswith("Download") for b in at.download_button)
+
+
+def set_custom_range(at: AppTest, date_from: dt.date, date_to: dt.date) -> None:
+    at.radio(key="preset").set_value("Custom")
+    run_ok(at)
+    at.date_input(key="dates").set_value((date_from, date_to))
+    run_ok(at)
+
+
+# ------------------------------------------------------------------------------------------
+# AppTest
+# ------------------------------------------------------------------------------------------
+
+
+def test_filtered_page_matches_report(demo, app):
+    ws, summary = demo
+    first, last = dt.date.fromisoformat(summary["first_day"]), dt.date.fromisoformat(summary["last_day"])
+    date_from, date_to = first + dt.timedelta(days=2), last - dt.timedelta(days=1)
+    run_ok(app)
+    ids = [r[0] for r in ws.query("select assistant_id from marts.dim_assistants order by 1")]
+    options = app.selectbox(key="assistant").options  # shown as "Name (id)", or the id when nameless
+    assert len(options) == len(ids) and all(o == i or o.endswith(f"({i})") for o, i in zip(options, ids))
+    app.selectbox(key="assistant").set_value("globex-sales")
+    run_ok(app)
+    channels = [r[0] for r in ws.query("select distinct channel from marts.fct_chats "
+                                       "where assistant_id = 'globex-sales' order by 1")]
+    assert app.selectbox(key="channel").options == ["All channels", *channels]
+    app.selectbox(key="channel").set_value("web")
+    set_custom_range(app, date_from, date_to)
+
+    report = ws.report("globex-sales", date_from.isoformat(), date_to.isoformat(), channel="web")
+    assert report["users"]["returning"] > 0 and report["clicks"]["rows"] and report["agents"]["rows"]
+    check_page(app, report)
+    daily = app.dataframe[-1].value  # the trend points: one row per day of the period
+    assert [d.date() if hasattr(d, "date") else d for d in pd.to_datetime(daily["local_date"])] == \
+           [date_from + dt.timedelta(days=i) for i in range((date_to - date_from).days + 1)]
+
+    # The clicks filter keeps the rows that contain the text (any case) in any of the four key columns.
+    rows = report["clicks"]["rows"]
+
+    def matching(needle: str) -> list[dict]:
+        return [r for r in rows if any(needle.lower() in (r[k] or "").lower()
+                                       for k in ("click_type", "title", "destination_type", "destination"))]
+
+    # a word of a title that keeps some rows, but not all and not just one
+    needle = next(w.upper() for r in rows for w in r["title"].split() if 2 <= len(matching(w)) < len(rows))
+    app.text_input(key="clicks_filter").set_value(needle)
+    run_ok(app)
+    (clicks,) = tables(app.get_by_key("section-clicks"))
+    assert records(clicks) == matching(needle)
+    assert f"{len(matching(needle))} of {len(rows)} rows" in [c.value for c in app.caption]
+
+
+def test_default_page_is_last_7_days_of_newest_chat(demo, app):
+    ws, _ = demo
+    run_ok(app)
+    assistant = app.selectbox(key="assistant").value
+    assert app.selectbox(key="channel").value == "All channels"
+    newest = newest_chat_date(ws, assistant)
+    report = ws.report(assistant, (newest - dt.timedelta(days=6)).isoformat(), newest.isoformat())
+    check_page(app, report)
+
+
+def test_presets_this_month_and_channel_reset(demo, app):
+    ws, _ = demo
+    run_ok(app)
+    app.selectbox(key="assistant").set_value("initech-help")
+    app.selectbox(key="channel").set_value("voice")
+    run_ok(app)
+    app.radio(key="preset").set_value("This month")
+    run_ok(app)
+    newest = newest_chat_date(ws, "initech-help")
+    check_page(app, ws.report("initech-help", newest.replace(day=1).isoformat(), newest.isoformat(),
+                              channel="voice"))
+    # umbrella-labs (not in the seed) has web chats only: the channel filter falls back to All.
+    app.selectbox(key="assistant").set_value("umbrella-labs")
+    run_ok(app)
+    assert app.selectbox(key="channel").options == ["All channels", "web"]
+    assert app.selectbox(key="channel").value == "All channels"
+
+
+def test_file_is_not_held_open_and_a_replaced_file_is_picked_up(demo, app, tmp_path):
+    ws, _ = demo
+    run_ok(app)
+    assert "ACME Support" in page_text(app)
+    # Nothing holds the file: a read-write connection in this same process would refuse otherwise.
+    duckdb.connect(str(ws.warehouse)).close()
+    # A refresh publishes a new file by atomic rename; the next rerun reads it, no restart.
+    original = tmp_path / "original.duckdb"
+    shutil.copy(ws.warehouse, original)
+    new = ws.warehouse.with_name("new.duckdb")
+    shutil.copy(ws.warehouse, new)
+    conn = duckdb.connect(str(new))
+    conn.execute("update marts.dim_assistants set assistant_name = 'ACME Renamed' "
+                 "where assistant_id = 'acme-support'")
+    conn.close()
+    try:
+        os.replace(new, ws.warehouse)
+        app.button(key="reload").click()
+        run_ok(app)
+        assert "ACME Renamed" in page_text(app)
+    finally:
+        os.replace(original, ws.warehouse)
+
+
+def test_missing_warehouse_shows_a_message(tmp_path, monkeypatch):
+    monkeypatch.setenv("ANALYTICS_WAREHOUSE", str(tmp_path / "nowhere.duckdb"))
+    at = AppTest.from_file(DASHBOARD, default_timeout=60).run()
+    assert not at.exception
+    assert len(at.error) == 1 and "No warehouse file" in at.error[0].value
+    assert "assistant-analytics refresh" in at.markdown[0].value
+
+
+# ------------------------------------------------------------------------------------------
+# End to end: the real server in headless Chromium
+# ------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"the dashboard exited with {proc.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    pytest.fail(f"the dashboard did not answer on {url} in {timeout:.0f}s:\n{log.read_text()}")
+
+
+def stop_group(proc: subprocess.Popen) -> None:
+    """Stops the CLI and the Streamlit server it started (the process group of `proc` only)."""
+    for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def screenshot(chromium: str, url: str, out: Path, profile: Path, budget_ms: int) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={profile}", "--window-size=1400,2400", f"--virtual-time-budget={budget_ms}",
+         f"--screenshot={out}", url],
+        capture_output=True, text=True, timeout=180,
+    )
+
+
+def test_dashboard_serves_a_page_chromium_can_render(demo, chromium, tmp_path):
+    ws, _ = demo
+    port = free_port()
+    log = tmp_path / "dashboard.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
+    env["HOME"] = str(tmp_path)  # Streamlit's ~/.streamlit stays in the test's directory
+    with open(log, "w") as out:
+        proc = subprocess.Popen([CLI, "dashboard", "--warehouse", str(ws.warehouse), "--port", str(port)],
+                                stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp_path,
+                                start_new_session=True)  # its own group: the streamlit child stops with it
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/_stcore/health", proc, log)
+        png = tmp_path / "dashboard.png"
+        # A blank page or the loading skeleton is under 50 kB; the rendered page about 200 kB.
+        # Chromium's virtual time does not wait for WebSocket traffic, so in about half the runs it
+        # takes the shot (~2 s) before Streamlit's first elements arrive, whatever the budget;
+        # a rendered shot takes ~5 s. Hence a few attempts.
+        sizes = []
+        for attempt in range(8):
+            png.unlink(missing_ok=True)
+            shot = screenshot(chromium, f"http://127.0.0.1:{port}", png, tmp_path / f"profile{attempt}",
+                              15000 if attempt < 2 else 30000)
+            sizes.append(png.stat().st_size if png.is_file() else None)
+            if sizes[-1] and sizes[-1] > 100_000:
+                break
+        assert png.is_file(), f"no screenshot; chromium said:\n{shot.stdout}\n{shot.stderr}"
+        data = png.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n"
+        assert int.from_bytes(data[16:20], "big") == 1400 and int.from_bytes(data[20:24], "big") == 2400
+        assert len(data) > 100_000, f"screenshots of {sizes} bytes: the page did not render"
+        assert proc.poll() is None, log.read_text()
+    finally:
+        stop_group(proc)
+    assert "Traceback" not in log.read_text(), log.read_text()
