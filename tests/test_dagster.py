@@ -1,0 +1,520 @@
+"""The orchestration (issue "Dagster"), tested through Dagster's own testing APIs.
+
+`dagster definitions validate`, the asset graph of the one `defs`, `materialize(...)` and
+`JobDefinition.execute_in_process(...)` runs over tiny hand-made exports, the schedule and the sensor
+evaluated with `build_schedule_context` / `build_sensor_context`. Every expected number is worked out
+by hand from the exports below (see the comments); none is computed with the code under test.
+
+A dbt build costs 10-15 s, so only three runs build the models:
+
+    workspace "single"    2026-11-23 through `materialize(...)` with explicit resources, then the
+                          `refresh` job again with `full_refresh: True` (resources from the environment)
+    workspace "backfill"  2026-11-23 .. 2026-11-25 in ONE run (a single-run backfill of the range);
+                          2026-11-25 has mostly bad lines (rejected-share check); the sensor is
+                          evaluated before it, after it, and after a re-delivery
+
+The failed run (missing export day) and the re-run of the rejected-share check with a raised threshold
+stop before dbt (the first fails in the load step; the second selects the raw assets only).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import duckdb
+import pytest
+
+from conftest import REPO, event, write_export
+
+DAY = "2026-11-23"
+RANGE = ["2026-11-23", "2026-11-24", "2026-11-25"]
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+REJECTED_SHARE_CHECK = ("raw", "rejected_lines", "rejected_share_under_threshold")
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def um(eid, at, **kw):
+    return event(eid, "user_message", at, message_id=f"m-{eid}", **kw)
+
+
+def bm(eid, at, **kw):
+    return event(eid, "bot_message", at, message_id=f"m-{eid}", **kw)
+
+
+def write_single_day(exports: Path, day: str = DAY) -> None:
+    """The tiny export of the single-day runs.
+
+    part-0000.jsonl   1 e1 user_message  u1/c1 web       10:00:00
+                      2 e2 bot_message   u1/c1 web       10:00:05
+                      3 e3 user_message  u2/c2 whatsapp  11:00:00
+                      4 e1 again                          -> duplicate
+                      5 "this is not json"                -> rejected
+                      6 (blank)                           -> not a line
+    part-0001.jsonl.gz
+                      1 e4 bot_message   u2/c2 whatsapp  11:00:30
+                      2 e2 again                          -> duplicate
+                      3 {"event_id": "broken"}            -> rejected (missing fields)
+
+    lines read 8 = 6 valid + 2 rejected; 6 valid = 4 events + 2 duplicates.
+    Chats: u1 (e1, e2: 5 s) and u2 (e3, e4: 30 s) -> 2 rows in marts.fct_chats.
+    """
+    e1 = um("e1", f"{day}T10:00:00Z")
+    e2 = bm("e2", f"{day}T10:00:05Z")
+    e3 = um("e3", f"{day}T11:00:00Z", user="u2", conversation="c2", channel="whatsapp")
+    e4 = bm("e4", f"{day}T11:00:30Z", user="u2", conversation="c2", channel="whatsapp")
+    write_export(exports, day, "part-0000.jsonl", [e1, e2, e3, e1, "this is not json", ""])
+    write_export(exports, day, "part-0001.jsonl.gz", [e4, e2, '{"event_id": "broken"}'])
+
+
+SINGLE_DAY_NUMBERS = {"lines_read": 8, "events_loaded": 4, "duplicates": 2, "lines_rejected": 2}
+
+
+def write_backfill_days(exports: Path) -> None:
+    """Three days for the single-run backfill.
+
+    2026-11-23  the single-day export above: 8 lines, 4 events, 2 duplicates, 2 rejected
+    2026-11-24  b1 user_message + b2 bot_message (u3/c3): 2 lines, 2 events
+    2026-11-25  g1 user_message + g2 bot_message (u4/c4), then 3 bad lines: 5 lines, 2 events,
+                3 rejected -> rejected share 3/5 = 0.6, over the default threshold 0.02
+    totals: 15 lines, 8 events, 2 duplicates, 5 rejected
+    """
+    write_single_day(exports, "2026-11-23")
+    write_export(exports, "2026-11-24", "part-0000.jsonl", [
+        um("b1", "2026-11-24T09:00:00Z", user="u3", conversation="c3"),
+        bm("b2", "2026-11-24T09:00:10Z", user="u3", conversation="c3"),
+    ])
+    write_export(exports, "2026-11-25", "part-0000.jsonl", [
+        um("g1", "2026-11-25T09:00:00Z", user="u4", conversation="c4"),
+        bm("g2", "2026-11-25T09:00:10Z", user="u4", conversation="c4"),
+        "{not json",
+        '{"event_id": "x1"}',
+        "[1, 2, 3]",
+    ])
+
+
+BACKFILL_NUMBERS = {"lines_read": 15, "events_loaded": 8, "duplicates": 2, "lines_rejected": 5}
+
+
+def query(path: Path, sql: str) -> list[tuple]:
+    conn = duckdb.connect(str(path), read_only=True)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def raw_events_metadata(result) -> dict:
+    """The metadata of the raw/events materialization of a run, as plain values."""
+    from dagster import AssetKey
+
+    mats = [m for m in result.asset_materializations_for_node("raw_exports")
+            if m.asset_key == AssetKey(["raw", "events"])]
+    assert mats, "no raw/events materialization"
+    # a single-run backfill records one materialization per partition of the run, with the run's metadata
+    values = [{k: v.value for k, v in m.metadata.items() if not k.startswith("dagster/")} for m in mats]
+    assert all(v == values[0] for v in values), values
+    return values[0]
+
+
+def partitions_materialized(result, key: str) -> list[str]:
+    return sorted(e.partition for e in result.get_asset_materialization_events()
+                  if e.event_specific_data.materialization.asset_key.to_user_string() == key)
+
+
+def counts(metadata: dict) -> dict:
+    return {k: metadata[k] for k in ("lines_read", "events_loaded", "duplicates", "lines_rejected")}
+
+
+def check_evaluation(result, key: tuple):
+    from dagster import AssetCheckKey, AssetKey
+
+    wanted = AssetCheckKey(AssetKey(list(key[:-1])), key[-1])
+    found = [e for e in result.get_asset_check_evaluations() if e.asset_check_key == wanted]
+    assert len(found) == 1, [e.asset_check_key for e in result.get_asset_check_evaluations()]
+    return found[0]
+
+
+def error_messages(result) -> str:
+    """Every message in the error chains of the run's failed steps."""
+    out = []
+    for ev in result.all_events:
+        if ev.is_step_failure:
+            err = ev.step_failure_data.error
+            while err is not None:
+                out.append(f"{err.cls_name}: {err.message}")
+                err = err.cause
+    return "\n".join(out)
+
+
+def run_logs(instance, run_id: str) -> str:
+    return "\n".join(e.user_message for e in instance.all_logs(run_id))
+
+
+def set_paths(mp: pytest.MonkeyPatch, root: Path) -> None:
+    """The defs' resources read these when they are not given explicitly."""
+    mp.setenv("ANALYTICS_WAREHOUSE", str(root / "warehouse.duckdb"))
+    mp.setenv("ANALYTICS_EXPORTS", str(root / "exports"))
+
+
+# ---------------------------------------------------------------------------------------------
+# fixtures
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def defs():
+    from orchestration.dbt_project import ensure_manifest
+
+    ensure_manifest()
+    from orchestration.definitions import defs
+
+    return defs
+
+
+@pytest.fixture(scope="module", autouse=True)
+def clean_environment():
+    """No ANALYTICS_* setting of the caller leaks in; what the runs set (ANALYTICS_BUILD_WAREHOUSE)
+    does not leak out."""
+    with pytest.MonkeyPatch.context() as mp:
+        for name in list(os.environ):
+            if name.startswith("ANALYTICS_"):
+                mp.delenv(name)
+        mp.setenv("ANALYTICS_BUILD_WAREHOUSE", "unset-by-the-tests")  # restored (removed) afterwards
+        mp.delenv("ANALYTICS_BUILD_WAREHOUSE")
+        yield
+
+
+def warehouse_resource(root: Path):
+    from orchestration.resources import WarehouseResource
+
+    return WarehouseResource(warehouse_path=str(root / "warehouse.duckdb"), exports_dir=str(root / "exports"))
+
+
+def dbt_resource():
+    from dagster_dbt import DbtCliResource
+
+    from orchestration.dbt_project import dbt_project
+    from orchestration.resources import dbt_executable
+
+    return DbtCliResource(project_dir=dbt_project, profiles_dir=str(dbt_project.profiles_dir),
+                          dbt_executable=dbt_executable())
+
+
+@pytest.fixture(scope="module")
+def single(defs, tmp_path_factory):
+    """2026-11-23 materialized with `materialize(...)`, then refreshed again with full_refresh."""
+    from dagster import DagsterInstance, materialize
+
+    from orchestration.assets import published_warehouse, raw_exports, warehouse_dbt_models
+    from orchestration.checks import raw_checks
+
+    root = tmp_path_factory.mktemp("single")
+    write_single_day(root / "exports")
+    warehouse = root / "warehouse.duckdb"
+
+    first_instance = DagsterInstance.ephemeral()
+    result = materialize(
+        [raw_exports, warehouse_dbt_models, published_warehouse, *raw_checks],
+        partition_key=DAY,
+        resources={"warehouse": warehouse_resource(root), "dbt": dbt_resource()},
+        instance=first_instance,
+    )
+    chats_sql = "select chat_id, user_id, channel, duration_seconds from marts.fct_chats order by user_id"
+    assert result.success, error_messages(result)
+    chats = query(warehouse, chats_sql)
+
+    instance = DagsterInstance.ephemeral()
+    with pytest.MonkeyPatch.context() as mp:
+        set_paths(mp, root)  # the job's resources are the defs' ones: paths from the environment
+        full = defs.resolve_job_def("refresh").execute_in_process(
+            partition_key=DAY,
+            run_config={"ops": {"warehouse_dbt_models": {"config": {"full_refresh": True}}}},
+            instance=instance,
+        )
+    assert full.success, error_messages(full)
+    chats_after_full = query(warehouse, chats_sql)
+    return SimpleNamespace(root=root, warehouse=warehouse, result=result, chats=chats, full=full,
+                           logs=run_logs(first_instance, result.run_id),
+                           full_logs=run_logs(instance, full.run_id), chats_after_full=chats_after_full)
+
+
+@pytest.fixture(scope="module")
+def backfill(defs, tmp_path_factory):
+    """Three export days; the sensor before any load; one run over the range (a single-run backfill)."""
+    from dagster import DagsterInstance, build_sensor_context
+
+    root = tmp_path_factory.mktemp("backfill")
+    write_backfill_days(root / "exports")
+    sensor = defs.resolve_sensor_def("new_or_redelivered_export_days")
+    instance = DagsterInstance.ephemeral()
+
+    def evaluate_sensor():
+        # definitions: partitioned run requests are validated against the job's partitions
+        context = build_sensor_context(instance=instance, definitions=defs,
+                                       resources={"warehouse": warehouse_resource(root)})
+        return sensor.evaluate_tick(context)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ANALYTICS_SENSOR_SETTLE_SECONDS", "0")
+        before = evaluate_sensor()
+        set_paths(mp, root)
+        result = defs.resolve_job_def("refresh").execute_in_process(
+            tags={RANGE_START_TAG: RANGE[0], RANGE_END_TAG: RANGE[-1]},
+            instance=instance,
+        )
+    assert result.success, error_messages(result)
+    return SimpleNamespace(root=root, warehouse=root / "warehouse.duckdb", instance=instance, result=result,
+                           sensor_before=before, evaluate_sensor=evaluate_sensor)
+
+
+# ---------------------------------------------------------------------------------------------
+# the definitions
+# ---------------------------------------------------------------------------------------------
+
+
+def test_dagster_definitions_validate(defs, tmp_path):
+    """`dagster definitions validate` from the repo root, no flags: pyproject's [tool.dagster] names the module."""
+    dagster = Path(sys.executable).parent / "dagster"
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANALYTICS_", "DAGSTER_"))}
+    env.update(DAGSTER_HOME=str(home), ANALYTICS_WAREHOUSE=str(tmp_path / "warehouse.duckdb"),
+               ANALYTICS_EXPORTS=str(tmp_path / "exports"))
+    proc = subprocess.run([str(dagster), "definitions", "validate"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    assert "success" in (proc.stdout + proc.stderr).lower(), proc.stdout + proc.stderr
+
+
+def test_asset_graph(defs):
+    from dagster import AssetKey, TimeWindowPartitionsDefinition
+
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    expected = {
+        # the export load, one multi-asset with a key per raw table
+        "raw/events", "raw/rejected_lines", "raw/export_files", "raw/export_days", "raw/pending_users",
+        # the serving file
+        "serving/warehouse",
+    }
+    models = {f"{p.parent.name}/{p.stem}" for p in (REPO / "dbt_project" / "models").rglob("*.sql")}
+    assert {"marts/fct_chats", "marts/dim_users", "staging/stg_platform__events"} <= models
+    assert expected | models <= keys, sorted((expected | models) - keys)
+
+    # the export load is daily-partitioned, and so is everything downstream of it
+    events = graph.get(AssetKey(["raw", "events"]))
+    assert isinstance(events.partitions_def, TimeWindowPartitionsDefinition)
+    assert events.partitions_def.cron_schedule == "0 0 * * *" and events.partitions_def.timezone == "UTC"
+    assert graph.get(AssetKey(["marts", "fct_chats"])).partitions_def == events.partitions_def
+
+    # dbt tests are asset checks, and there are the two raw checks
+    check_keys = graph.asset_check_keys
+    assert any(k.asset_key.path[0] == "marts" for k in check_keys), sorted(map(str, check_keys))
+    assert any(k.asset_key == AssetKey(["marts", "fct_chats"]) for k in check_keys)
+    names = {(*k.asset_key.path, k.name) for k in check_keys}
+    assert REJECTED_SHARE_CHECK in names
+    assert ("raw", "export_days", "exports_are_fresh") in names
+
+    # the schedule, the sensor and the jobs
+    schedule = defs.resolve_schedule_def("nightly_refresh")
+    assert schedule.cron_schedule == "30 2 * * *"
+    assert schedule.job_name == "refresh"
+    sensor = defs.resolve_sensor_def("new_or_redelivered_export_days")
+    assert sensor.job_name == "refresh"
+    refresh = defs.resolve_job_def("refresh")
+    assert refresh.partitions_def == events.partitions_def
+    assert refresh.asset_layer.executable_asset_keys >= {AssetKey(["raw", "events"]),
+                                                         AssetKey(["marts", "fct_chats"]),
+                                                         AssetKey(["serving", "warehouse"])}
+    rebuild = defs.resolve_job_def("rebuild_models")
+    assert AssetKey(["raw", "events"]) not in rebuild.asset_layer.executable_asset_keys
+    assert AssetKey(["serving", "warehouse"]) in rebuild.asset_layer.executable_asset_keys
+
+
+# ---------------------------------------------------------------------------------------------
+# runs
+# ---------------------------------------------------------------------------------------------
+
+
+def test_materialize_one_export_day(single):
+    result = single.result
+    assert result.success
+    assert single.warehouse.exists()
+    # u1's chat lasts 5 s on web, u2's 30 s on WhatsApp
+    assert [(u, ch, float(d)) for _, u, ch, d in single.chats] == [("u1", "web", 5.0), ("u2", "whatsapp", 30.0)]
+
+    md = raw_events_metadata(result)
+    assert counts(md) == SINGLE_DAY_NUMBERS
+    assert md["export_days"] == [DAY]
+    assert md["rejects_by_reason"] and sum(md["rejects_by_reason"].values()) == 2
+    assert md["damaged_files"] == []
+
+    # the loaded rows are in the published file, with the build's numbers
+    assert query(single.warehouse, "select count(*), count(distinct event_id) from raw.events "
+                                   f"where export_date = '{DAY}'") == [(6, 4)]
+    assert query(single.warehouse, "select count(*) from raw.rejected_lines") == [(2,)]
+
+    # every asset of the run was materialized for the partition, the serving file last
+    materialized = {m.asset_key.to_user_string() for m in
+                    (e.event_specific_data.materialization for e in result.get_asset_materialization_events())}
+    assert {"raw/events", "marts/fct_chats", "marts/dim_users", "serving/warehouse"} <= materialized
+    assert all(e.partition == DAY for e in result.get_asset_materialization_events())
+
+    # dbt tests ran as asset checks and passed; the rejected share (2/8) breaches the default 0.02
+    evaluations = result.get_asset_check_evaluations()
+    dbt_checks = [e for e in evaluations if e.asset_key.path[0] in ("staging", "intermediate", "marts")]
+    assert dbt_checks and all(e.passed for e in dbt_checks), [e.asset_check_key for e in dbt_checks if not e.passed]
+    assert check_evaluation(result, REJECTED_SHARE_CHECK).passed is False
+
+
+def test_full_refresh_run_config(single):
+    result = single.full
+    assert result.success
+    assert "Running dbt command" in single.logs and "--full-refresh" not in single.logs  # the first run: incremental
+    assert "--full-refresh" in single.full_logs, "dbt was not run with --full-refresh"
+    assert counts(raw_events_metadata(result)) == SINGLE_DAY_NUMBERS  # reloading the day changes nothing
+    assert single.chats_after_full == single.chats  # a rebuild gives the same chats, same ids
+
+
+def test_single_run_backfill_of_three_days(backfill):
+    result = backfill.result
+    assert result.success
+    # ONE run, one load step, covering the three days
+    md = raw_events_metadata(result)
+    assert md["export_days"] == RANGE
+    assert counts(md) == BACKFILL_NUMBERS
+    for key in ("raw/events", "raw/export_days", "marts/fct_chats", "serving/warehouse"):
+        assert partitions_materialized(result, key) == RANGE, key
+    assert len({e.step_key for e in result.all_events if e.is_step_start and e.step_key == "raw_exports"}) == 1
+    rows = query(backfill.warehouse, "select export_date, lines_read from raw.export_days order by 1")
+    assert [(d.isoformat(), n) for d, n in rows] == list(zip(RANGE, [8, 2, 5]))
+    assert query(backfill.warehouse, "select count(*) from marts.fct_chats") == [(4,)]  # u1, u2, u3, u4
+
+
+def test_rejected_share_check_fails_but_good_rows_stay(backfill):
+    evaluation = check_evaluation(backfill.result, REJECTED_SHARE_CHECK)
+    assert evaluation.passed is False
+    md = {k: v.value for k, v in evaluation.metadata.items()}
+    assert md["threshold"] == 0.02
+    assert md["days_over_threshold"] == {"2026-11-23": 0.25, "2026-11-25": 0.6}  # 2/8 and 3/5
+    assert md["worst_share"] == 0.6
+    # a non-blocking check: the run went on and published the good rows of the bad day
+    assert backfill.result.success
+    assert query(backfill.warehouse, "select event_id from raw.events where export_date = '2026-11-25' "
+                                     "order by 1") == [("g1",), ("g2",)]
+    assert query(backfill.warehouse, "select user_id from marts.fct_chats where user_id = 'u4'") == [("u4",)]
+
+
+def test_rejected_share_check_passes_with_a_raised_threshold(defs, backfill, monkeypatch):
+    """Only the raw assets (and their checks) are selected: no dbt build, no publish."""
+    from dagster import AssetKey, DagsterInstance
+
+    set_paths(monkeypatch, backfill.root)
+    monkeypatch.setenv("ANALYTICS_MAX_REJECTED_SHARE", "0.7")
+    result = defs.resolve_job_def("refresh").execute_in_process(
+        partition_key="2026-11-25",
+        asset_selection=[AssetKey(["raw", t]) for t in
+                         ("events", "rejected_lines", "export_files", "export_days", "pending_users")],
+        instance=DagsterInstance.ephemeral(),
+    )
+    assert result.success
+    assert counts(raw_events_metadata(result)) == {"lines_read": 5, "events_loaded": 2, "duplicates": 0,
+                                                   "lines_rejected": 3}
+    evaluation = check_evaluation(result, REJECTED_SHARE_CHECK)
+    assert evaluation.passed is True
+    assert evaluation.metadata["threshold"].value == 0.7
+    assert evaluation.metadata["days_over_threshold"].value == {}
+    materialized = {e.event_specific_data.materialization.asset_key.path[0]
+                    for e in result.get_asset_materialization_events()}
+    assert materialized == {"raw"}, materialized
+
+
+def test_missing_export_day_fails_the_run_naming_the_day(defs, tmp_path, monkeypatch):
+    from dagster import DagsterInstance
+
+    write_single_day(tmp_path / "exports", DAY)
+    set_paths(monkeypatch, tmp_path)
+    result = defs.resolve_job_def("refresh").execute_in_process(
+        partition_key="2026-11-22", instance=DagsterInstance.ephemeral(), raise_on_error=False)
+    assert not result.success
+    failed = [e.step_key for e in result.all_events if e.is_step_failure]
+    assert failed == ["raw_exports"], failed
+    messages = error_messages(result)
+    assert "export day 2026-11-22 not found" in messages, messages
+    assert str(tmp_path / "exports" / "dt=2026-11-22") in messages, messages
+    assert not (tmp_path / "warehouse.duckdb").exists()  # nothing was published
+
+
+# ---------------------------------------------------------------------------------------------
+# the schedule and the sensor
+# ---------------------------------------------------------------------------------------------
+
+
+def test_nightly_schedule(defs, tmp_path):
+    from dagster import build_schedule_context
+
+    schedule = defs.resolve_schedule_def("nightly_refresh")
+    at = dt.datetime(2026, 11, 24, 2, 30, tzinfo=dt.timezone.utc)
+
+    def evaluate():
+        # repository_def: a partitioned run request is validated against the job's partitions
+        context = build_schedule_context(scheduled_execution_time=at, repository_def=defs.get_repository_def(),
+                                         resources={"warehouse": warehouse_resource(tmp_path)})
+        return schedule.evaluate_tick(context)
+
+    (tmp_path / "exports").mkdir()
+    data = evaluate()
+    assert not data.run_requests
+    assert "2026-11-23" in data.skip_message, data.skip_message
+
+    write_single_day(tmp_path / "exports", "2026-11-24")  # today's delivery is not the one it wants
+    data = evaluate()
+    assert not data.run_requests and "2026-11-23" in data.skip_message
+
+    write_single_day(tmp_path / "exports", "2026-11-23")
+    data = evaluate()
+    assert [r.partition_key for r in data.run_requests] == ["2026-11-23"]
+    assert data.run_requests[0].job_name in (None, "refresh")
+
+
+def test_sensor_before_any_load(backfill):
+    before = backfill.sensor_before
+    assert [r.partition_key for r in before.run_requests] == RANGE
+    assert len({r.run_key for r in before.run_requests}) == 3
+
+
+def test_sensor_after_refresh_then_redelivery(backfill, monkeypatch):
+    monkeypatch.setenv("ANALYTICS_SENSOR_SETTLE_SECONDS", "0")
+    after = backfill.evaluate_sensor()
+    assert not after.run_requests, [r.partition_key for r in after.run_requests]
+    assert after.skip_message
+
+    # re-deliver 2026-11-24: the file is rewritten with one more event (size and mtime change)
+    path = backfill.root / "exports" / "dt=2026-11-24" / "part-0000.jsonl"
+    old = path.stat()
+    write_export(backfill.root / "exports", "2026-11-24", "part-0000.jsonl", [
+        um("b1", "2026-11-24T09:00:00Z", user="u3", conversation="c3"),
+        bm("b2", "2026-11-24T09:00:10Z", user="u3", conversation="c3"),
+        um("b3", "2026-11-24T09:01:00Z", user="u3", conversation="c3"),
+    ])
+    os.utime(path, ns=(old.st_atime_ns, old.st_mtime_ns + 5_000_000_000))
+    assert path.stat().st_size != old.st_size
+
+    redelivered = backfill.evaluate_sensor()
+    assert [r.partition_key for r in redelivered.run_requests] == ["2026-11-24"]
+    first_key = {r.partition_key: r.run_key for r in backfill.sensor_before.run_requests}["2026-11-24"]
+    assert redelivered.run_requests[0].run_key != first_key
+
+    # evaluated again, the sensor asks for the same run (same key): Dagster runs it once
+    again = backfill.evaluate_sensor()
+    assert [r.run_key for r in again.run_requests] == [redelivered.run_requests[0].run_key]
