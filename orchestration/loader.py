@@ -177,9 +177,10 @@ def _stage_lines(conn: duckdb.DuckDBPyConnection, folder: Path, tmpdir: Path) ->
                 select unnest(l) as line, unnest(range(1, len(l) + 1)) as line_number from parts
             )
             select ? as file_name, line_number,
-                   regexp_replace(line, '\\r$', '') as line
+                   case when ends_with(line, chr(13)) then rtrim(line, chr(13)) else line end as line
             from numbered
-            where not regexp_matches(line, '^\\s*$')
+            -- blank lines (spaces, tabs, a CR) are not lines; regexp is far cheaper than trim here
+            where not regexp_full_match(line, '[ \\t\\r]*')
             """,
             [str(text_path), path.name],
         )
@@ -259,11 +260,11 @@ def load_export_day(conn: duckdb.DuckDBPyConnection, exports_dir: Path, day: dt.
             """
             insert into raw.events
             select $day, file_name, line_number,
-                e_event_id ->> '$', event_type,
-                cast(upper(e_occurred_at ->> '$') as timestamptz),
-                e_assistant_id ->> '$', e_channel ->> '$', e_user_id ->> '$', e_conversation_id ->> '$',
-                case when json_type(e_user_agent) = 'VARCHAR' then e_user_agent ->> '$' end,
-                coalesce(case when json_type(e_properties) = 'OBJECT' then e_properties end, '{}')
+                s_e_event_id, s_e_event_type,
+                cast(upper(s_e_occurred_at) as timestamptz),
+                s_e_assistant_id, s_e_channel, s_e_user_id, s_e_conversation_id,
+                case when t_e_user_agent = 'VARCHAR' then s_e_user_agent end,
+                case when t_e_properties = 'OBJECT' then json_extract(line, '$."properties"') else '{}' end
             from classified
             where reason is null
             order by file_name, line_number

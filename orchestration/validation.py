@@ -66,52 +66,53 @@ def _sql_list(values) -> str:
     return "(" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
-def _absent(x: str) -> str:
-    # A JSON null counts as absent: the key carries nothing.
-    return f"({x} is null or json_type({x}) = 'NULL')"
+# Each value is read as two columns: t_<name>, its JSON type (SQL NULL when the key is absent), and
+# s_<name>, its text. A JSON null counts as absent: the key carries nothing.
+def _absent(name: str) -> str:
+    return f"(t_{name} is null or t_{name} = 'NULL')"
 
 
 def _property_checks(event_type: str, name: str, kind: str, arg) -> list[tuple[str, str]]:
-    x = f"p_{name}"
+    col = f"p_{name}"
+    t, v = f"t_{col}", f"s_{col}"
     label = f"{event_type}.{name}"
-    val = f"({x} ->> '$')"
     if kind == "required_string":
         return [
-            (_absent(x), f"missing_property:{label}"),
-            (f"json_type({x}) <> 'VARCHAR'", f"wrong_type:{label}"),
-            (f"{val} = ''", f"empty_property:{label}"),
+            (_absent(col), f"missing_property:{label}"),
+            (f"{t} <> 'VARCHAR'", f"wrong_type:{label}"),
+            (f"{v} = ''", f"empty_property:{label}"),
         ]
     if kind == "optional_string":
-        return [(f"not {_absent(x)} and json_type({x}) <> 'VARCHAR'", f"wrong_type:{label}")]
+        return [(f"not {_absent(col)} and {t} <> 'VARCHAR'", f"wrong_type:{label}")]
     if kind == "optional_bool":
-        return [(f"not {_absent(x)} and json_type({x}) <> 'BOOLEAN'", f"wrong_type:{label}")]
+        return [(f"not {_absent(col)} and {t} <> 'BOOLEAN'", f"wrong_type:{label}")]
     if kind == "optional_enum":
         return [
             (
-                f"not {_absent(x)} and (json_type({x}) <> 'VARCHAR' or {val} not in {_sql_list(arg)})",
+                f"not {_absent(col)} and ({t} <> 'VARCHAR' or {v} not in {_sql_list(arg)})",
                 f"invalid_value:{label}",
             )
         ]
     if kind == "required_enum":
         return [
-            (_absent(x), f"missing_property:{label}"),
-            (f"json_type({x}) <> 'VARCHAR' or {val} not in {_sql_list(arg)}", f"invalid_value:{label}"),
+            (_absent(col), f"missing_property:{label}"),
+            (f"{t} <> 'VARCHAR' or {v} not in {_sql_list(arg)}", f"invalid_value:{label}"),
         ]
     if kind == "required_nullable_enum":
         # The key must be there; its value may be null (a retracted rating).
         return [
-            (f"{x} is null", f"missing_property:{label}"),
+            (f"{t} is null", f"missing_property:{label}"),
             (
-                f"json_type({x}) <> 'NULL' and (json_type({x}) <> 'VARCHAR' or {val} not in {_sql_list(arg)})",
+                f"{t} <> 'NULL' and ({t} <> 'VARCHAR' or {v} not in {_sql_list(arg)})",
                 f"invalid_value:{label}",
             ),
         ]
     if kind == "required_int_range":
         low, high = arg
         return [
-            (_absent(x), f"missing_property:{label}"),
+            (_absent(col), f"missing_property:{label}"),
             (
-                f"json_type({x}) not in ('UBIGINT', 'BIGINT') or try_cast({val} as bigint) not between {low} and {high}",
+                f"{t} not in ('UBIGINT', 'BIGINT') or try_cast({v} as bigint) not between {low} and {high}",
                 f"invalid_value:{label}",
             ),
         ]
@@ -125,59 +126,52 @@ def reason_case_sql() -> str:
         ("top_type <> 'OBJECT'", "not_an_object"),
     ]
     for f in ENVELOPE_FIELDS:
-        x = f"e_{f}"
         whens += [
-            (_absent(x), f"missing_field:{f}"),
-            (f"json_type({x}) <> 'VARCHAR'", f"wrong_type:{f}"),
-            (f"({x} ->> '$') = ''", f"empty_field:{f}"),
+            (_absent(f"e_{f}"), f"missing_field:{f}"),
+            (f"t_e_{f} <> 'VARCHAR'", f"wrong_type:{f}"),
+            (f"s_e_{f} = ''", f"empty_field:{f}"),
         ]
     whens += [
-        (f"not {_absent('e_user_agent')} and json_type(e_user_agent) <> 'VARCHAR'", "wrong_type:user_agent"),
-        (f"not regexp_matches(e_occurred_at ->> '$', '{RFC3339}')", "invalid_timestamp"),
-        ("try_cast(upper(e_occurred_at ->> '$') as timestamptz) is null", "invalid_timestamp"),
-        (f"not {_absent('e_properties')} and json_type(e_properties) <> 'OBJECT'", "wrong_type:properties"),
+        (f"not {_absent('e_user_agent')} and t_e_user_agent <> 'VARCHAR'", "wrong_type:user_agent"),
+        (f"not regexp_matches(s_e_occurred_at, '{RFC3339}')", "invalid_timestamp"),
+        ("try_cast(upper(s_e_occurred_at) as timestamptz) is null", "invalid_timestamp"),
+        (f"not {_absent('e_properties')} and t_e_properties <> 'OBJECT'", "wrong_type:properties"),
     ]
     for event_type, rules in PROPERTY_RULES.items():
         for name, kind, arg in rules:
             for cond, reason in _property_checks(event_type, name, kind, arg):
-                whens.append((f"event_type = '{event_type}' and ({cond})", reason))
+                whens.append((f"s_e_event_type = '{event_type}' and ({cond})", reason))
     body = "\n".join(f"        when {cond} then '{reason}'" for cond, reason in whens)
     return f"case\n{body}\n        else null\n    end"
 
 
+def _paths() -> list[tuple[str, str]]:
+    """(column suffix, JSON path) of every value the contract looks at."""
+    out = [(f"e_{f}", f'$."{f}"') for f in ALL_ENVELOPE]
+    out += [(f"p_{p}", f'$."properties"."{p}"') for p in PROPERTY_NAMES]
+    return out
+
+
 def extracted_lines_sql(lines_table: str) -> str:
-    """Parses each line once into its envelope and property values (JSON, SQL NULL when absent)."""
-    env_paths = ", ".join(f"'$.\"{f}\"'" for f in ALL_ENVELOPE)
-    env_cols = ",\n        ".join(f"env[{i + 1}] as e_{f}" for i, f in enumerate(ALL_ENVELOPE))
-    prop_paths = ", ".join(f"'$.\"{p}\"'" for p in PROPERTY_NAMES)
-    prop_cols = ",\n        ".join(f"props[{i + 1}] as p_{p}" for i, p in enumerate(PROPERTY_NAMES))
+    """Parses each line a few times in all (validity, types, texts), whatever the number of fields."""
+    paths = _paths()
+    path_list = "[" + ", ".join(f"'{p}'" for _, p in paths) + "]"
+    cols = ",\n        ".join(
+        f"types[{i + 1}] as t_{c}, texts[{i + 1}] as s_{c}" for i, (c, _) in enumerate(paths)
+    )
     return f"""
     with src as (
         select file_name, line_number, line, json_valid(line) as is_json
         from {lines_table}
     ),
-    typed as (
-        select *, case when is_json then json_type(line) end as top_type
+    parsed as (
+        select *,
+            case when is_json then json_type(line) end as top_type,
+            case when is_json then json_type(line, {path_list}) end as types,
+            case when is_json then json_extract_string(line, {path_list}) end as texts
         from src
-    ),
-    env as (
-        select *,
-            case when top_type = 'OBJECT' then json_extract(line, [{env_paths}]) end as env
-        from typed
-    ),
-    env_cols as (
-        select file_name, line_number, line, is_json, top_type,
-        {env_cols}
-        from env
-    ),
-    props as (
-        select *,
-            e_event_type ->> '$' as event_type,
-            case when json_type(e_properties) = 'OBJECT'
-                then json_extract(e_properties, [{prop_paths}]) end as props
-        from env_cols
     )
-    select * exclude (props),
-        {prop_cols}
-    from props
+    select file_name, line_number, line, is_json, top_type,
+        {cols}
+    from parsed
     """
