@@ -12,6 +12,7 @@ from dagster_dbt import DbtProject
 from .settings import DBT_PROJECT_DIR, PROJECT_ROOT
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=PROJECT_ROOT)
+dbt_project.prepare_if_dev()
 
 
 def _sources_newer_than(path: Path) -> bool:

@@ -2,6 +2,12 @@
 
 from dagster import Definitions
 
+from .dbt_project import ensure_manifest
+
+# The dbt assets read the manifest at import: build it when missing or older than the project
+# (a fresh clone, `dagster definitions validate`, a model edited under `dagster dev`).
+ensure_manifest()
+
 from .assets import published_warehouse, raw_exports, warehouse_dbt_models
 from .checks import raw_checks
 from .jobs import rebuild_models_job, refresh_job

@@ -2,18 +2,15 @@
 
 from dagster import AssetSelection, define_asset_job
 
-from .partitions import export_day_partitions
 
 refresh_job = define_asset_job(
     name="refresh",
     selection=AssetSelection.all(),
-    partitions_def=export_day_partitions,
     description="Loads the run's export days, recomputes what they touch with dbt, publishes the warehouse.",
 )
 
 rebuild_models_job = define_asset_job(
     name="rebuild_models",
     selection=AssetSelection.all() - AssetSelection.groups("raw"),
-    partitions_def=export_day_partitions,
     description="dbt build and publish without loading exports (with full_refresh: a rebuild from scratch).",
 )
