@@ -1,0 +1,216 @@
+"""Refresh cost against the DuckDB floor, and how it grows with history.
+
+    python benchmarks/run.py [--events-per-day 3000000] [--history 3 20] [--workdir DIR] [--out FILE]
+
+Generates valid exports at scale inside DuckDB, then measures on that data, each step in its own
+process (peak RSS from wait4):
+  1. floor: a bare DuckDB script that reads one day's JSON and sessionizes it;
+  2. incremental refresh of one day on top of N loaded days, for each N of --history;
+  3. full rebuild (`refresh --all --full`) of every day;
+  4. `report` over the whole period (in-process query time, and the CLI's wall time);
+Prints a table and writes it as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+VENV_BIN = Path(sys.executable).parent
+CLI = str(VENV_BIN / "assistant-analytics")
+FIRST_DAY = dt.date(2026, 10, 1)
+
+GENERATE_DAY_SQL = """
+copy (
+    with base as (
+        select
+            i,
+            cast($day_index as bigint) * 1000000000 + i // 8 as conv,
+            hash(cast($day_index as bigint) * 1000000000 + i // 8) as h
+        from range($n) t(i)
+    )
+    select
+        'e' || $day_index || '_' || i as event_id,
+        case i % 8
+            when 0 then 'user_message' when 1 then 'bot_message' when 2 then 'user_message'
+            when 3 then 'bot_message' when 4 then 'click' when 5 then 'bot_message'
+            when 6 then 'feedback' else (case when h % 4 = 0 then 'csat' else 'handover_request' end)
+        end as event_type,
+        strftime(cast($day as timestamp) + to_seconds(cast(h % 85000 as bigint)) + to_seconds(cast(i % 8 * 20 as bigint)),
+                 '%Y-%m-%dT%H:%M:%SZ') as occurred_at,
+        ['acme-support', 'globex-sales', 'initech-help'][1 + cast(h % 3 as integer)] as assistant_id,
+        ['web', 'web', 'whatsapp', 'voice'][1 + cast((h // 3) % 4 as integer)] as channel,
+        -- most users are new that day; one in five comes back from an earlier day
+        case when h % 5 = 0 and $day_index > 1
+            then 'u' || (1 + (h // 7) % ($day_index - 1)) || '_' || ((h // 12) % ($n // 10))
+            else 'u' || $day_index || '_' || ((h // 12) % ($n // 10)) end as user_id,
+        'c' || conv as conversation_id,
+        case when (h // 3) % 4 < 2 then
+            'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/'
+            || (100 + (h // 48) % 30) || '.0 Safari/537.36' end as user_agent,
+        case i % 8
+            when 0 then json_object('message_id', 'm' || $day_index || '_' || i, 'text', 'where is my order?')
+            when 2 then json_object('message_id', 'm' || $day_index || '_' || i, 'text', 'thanks')
+            when 1 then json_object('message_id', 'm' || $day_index || '_' || i, 'reviewable', true,
+                                    'agent_id', 'billing', 'agent_name', 'Billing agent', 'agent_kind', 'agent')
+            when 3 then json_object('message_id', 'm' || $day_index || '_' || i, 'is_fallback', h % 5 = 0)
+            when 5 then json_object('message_id', 'm' || $day_index || '_' || i, 'reviewable', true)
+            when 4 then json_object('click_type', 'quick_reply', 'title', 'Track my order',
+                                    'destination_type', 'answer', 'destination', 'tracking')
+            when 6 then json_object('message_id', 'm' || $day_index || '_' || (i - 5),
+                                    'value', case when h % 3 = 0 then 'negative' else 'positive' end)
+            else (case when h % 4 = 0 then json_object('score', 1 + h % 5)
+                       else json_object('via', 'message', 'mode', 'ticket') end)
+        end as properties
+    from base
+) to '{path}' (format json, compression gzip)
+"""
+
+
+def generate(exports: Path, days: int, events_per_day: int) -> float:
+    started = time.perf_counter()
+    conn = duckdb.connect()
+    for d in range(days):
+        day = FIRST_DAY + dt.timedelta(days=d)
+        folder = exports / f"dt={day.isoformat()}"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "part-0000.jsonl.gz"
+        if path.exists():
+            continue
+        conn.execute(GENERATE_DAY_SQL.replace("{path}", str(path)),
+                     {"day_index": d + 1, "day": day, "n": events_per_day})
+    conn.close()
+    return time.perf_counter() - started
+
+
+FLOOR_SCRIPT = """
+import duckdb, sys
+conn = duckdb.connect()
+print(conn.execute('''
+with events as (
+    select * from read_ndjson(?, columns = {
+        event_id: 'varchar', event_type: 'varchar', occurred_at: 'timestamptz', assistant_id: 'varchar',
+        channel: 'varchar', user_id: 'varchar', conversation_id: 'varchar', user_agent: 'varchar',
+        properties: 'json'})
+),
+flagged as (
+    select *, case when lag(occurred_at) over w is null
+                     or occurred_at - lag(occurred_at) over w > interval 30 minute then 1 else 0 end as is_start
+    from events where event_type <> 'feedback'
+    window w as (partition by assistant_id, channel, user_id, conversation_id order by occurred_at, event_id)
+)
+select count(*), sum(is_start) from flagged
+''', [sys.argv[1]]).fetchall())
+"""
+
+
+def measure(cmd: list[str], env: dict) -> dict:
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - started
+    out, err = proc.stdout.read(), proc.stderr.read()
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise SystemExit(f"{cmd} failed ({code}):\n{out}\n{err}")
+    return {"seconds": round(seconds, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "stdout": out}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--events-per-day", type=int, default=3_000_000)
+    p.add_argument("--history", type=int, nargs="+", default=[3, 20])
+    p.add_argument("--workdir", type=Path, default=Path("/tmp/assistant-analytics-bench"))
+    p.add_argument("--out", type=Path, default=Path(__file__).with_name("results.json"))
+    p.add_argument("--skip-full", action="store_true", help="skip the full rebuild")
+    args = p.parse_args()
+
+    work = args.workdir
+    exports = work / "exports"
+    history = sorted(args.history)
+    days = history[-1] + 1
+    gen_seconds = generate(exports, days, args.events_per_day)
+    print(f"generated {days} days x {args.events_per_day:,} events in {gen_seconds:.1f}s", file=sys.stderr)
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
+    env.setdefault("ANALYTICS_DUCKDB_MEMORY_LIMIT", "4GB")
+    env.setdefault("ANALYTICS_DUCKDB_THREADS", str(os.cpu_count() or 2))
+    wh = work / "warehouse.duckdb"
+    for f in work.glob("*warehouse*"):
+        f.unlink()
+    common = ["--warehouse", str(wh), "--exports", str(exports)]
+    day = lambda i: (FIRST_DAY + dt.timedelta(days=i)).isoformat()  # noqa: E731
+    rows = []
+
+    floor = measure([sys.executable, "-c", FLOOR_SCRIPT, str(exports / f"dt={day(days - 1)}" / "*.jsonl.gz")], env)
+    rows.append({"step": "floor: DuckDB reads + sessionizes one day", "events": args.events_per_day, **floor})
+
+    loaded = 0
+    for n in history:
+        if n > loaded:  # bring the history to n days (not measured)
+            print(f"loading days {loaded + 1}..{n} ...", file=sys.stderr)
+            measure([CLI, "refresh", *common, "--from", day(loaded), "--to", day(n - 1)], env)
+            loaded = n
+        r = measure([CLI, "refresh", *common, "--day", day(n)], env)
+        rows.append({"step": f"incremental refresh of 1 day on {n} days", "events": args.events_per_day, **r})
+        # The measured day is now loaded too; the next history level reloads from there.
+        loaded = n + 1
+    if not args.skip_full:
+        r = measure([CLI, "refresh", *common, "--all", "--full"], env)
+        rows.append({"step": f"full rebuild of {days} days", "events": args.events_per_day * days, **r})
+
+    report_inproc = measure([sys.executable, "-c", (
+        "import time, datetime as dt, json\n"
+        "from pathlib import Path\n"
+        "from orchestration.report import ReportParams, build_report, connect_read_only\n"
+        f"c = connect_read_only(Path({str(wh)!r}))\n"
+        "t = time.perf_counter()\n"
+        f"build_report(c, ReportParams('acme-support', dt.date.fromisoformat({day(0)!r}), "
+        f"dt.date.fromisoformat({day(days - 1)!r})))\n"
+        "print(time.perf_counter() - t)\n")], env)
+    rows.append({"step": f"report over {days} days (query time, in-process)", "events": None,
+                 "seconds": round(float(report_inproc["stdout"].strip()), 3),
+                 "peak_rss_mb": report_inproc["peak_rss_mb"]})
+    r = measure([CLI, "report", *common, "--assistant", "acme-support", "--from", day(0), "--to", day(days - 1)], env)
+    rows.append({"step": f"report over {days} days (CLI wall time)", "events": None, **r})
+
+    for r in rows:
+        r.pop("stdout", None)
+        r["events_per_second"] = round(r["events"] / r["seconds"]) if r.get("events") else None
+    floor_s = rows[0]["seconds"]
+    incr = [r for r in rows if r["step"].startswith("incremental")]
+    summary = {
+        "incremental_vs_floor": [round(r["seconds"] / floor_s, 2) for r in incr],
+        "incremental_growth_last_vs_first": round(incr[-1]["seconds"] / incr[0]["seconds"], 2) if incr else None,
+    }
+    result = {
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+                    "duckdb": duckdb.__version__,
+                    "memory_limit": env["ANALYTICS_DUCKDB_MEMORY_LIMIT"], "threads": env["ANALYTICS_DUCKDB_THREADS"]},
+        "events_per_day": args.events_per_day,
+        "rows": rows,
+        "summary": summary,
+        "ran_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"{'step':<52}{'events':>12}{'seconds':>10}{'events/s':>12}{'peak RSS MB':>13}")
+    for r in rows:
+        ev = f"{r['events']:,}" if r["events"] else "-"
+        eps = f"{r['events_per_second']:,}" if r["events_per_second"] else "-"
+        print(f"{r['step']:<52}{ev:>12}{r['seconds']:>10}{eps:>12}{r['peak_rss_mb']:>13}")
+    print(json.dumps(summary))
+    shutil.rmtree(work / "dagster_home", ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
