@@ -26,8 +26,8 @@ from pathlib import Path
 
 import duckdb
 
-VENV_BIN = Path(sys.executable).parent
-CLI = str(VENV_BIN / "assistant-analytics")
+REPO = Path(__file__).resolve().parent.parent
+CLI = [sys.executable, "-m", "orchestration.cli"]  # this checkout's code, run from its root
 FIRST_DAY = dt.date(2026, 10, 1)
 
 GENERATE_DAY_SQL = """
@@ -116,7 +116,7 @@ select count(*), sum(is_start) from flagged
 
 def measure(cmd: list[str], env: dict) -> dict:
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - started
     out, err = proc.stdout.read(), proc.stderr.read()
@@ -159,14 +159,14 @@ def main() -> None:
     for n in history:
         if n > loaded:  # bring the history to n days (not measured)
             print(f"loading days {loaded + 1}..{n} ...", file=sys.stderr)
-            measure([CLI, "refresh", *common, "--from", day(loaded), "--to", day(n - 1)], env)
+            measure([*CLI, "refresh", *common, "--from", day(loaded), "--to", day(n - 1)], env)
             loaded = n
-        r = measure([CLI, "refresh", *common, "--day", day(n)], env)
+        r = measure([*CLI, "refresh", *common, "--day", day(n)], env)
         rows.append({"step": f"incremental refresh of 1 day on {n} days", "events": args.events_per_day, **r})
         # The measured day is now loaded too; the next history level reloads from there.
         loaded = n + 1
     if not args.skip_full:
-        r = measure([CLI, "refresh", *common, "--all", "--full"], env)
+        r = measure([*CLI, "refresh", *common, "--all", "--full"], env)
         rows.append({"step": f"full rebuild of {days} days", "events": args.events_per_day * days, **r})
 
     report_inproc = measure([sys.executable, "-c", (
@@ -181,7 +181,7 @@ def main() -> None:
     rows.append({"step": f"report over {days} days (query time, in-process)", "events": None,
                  "seconds": round(float(report_inproc["stdout"].strip()), 3),
                  "peak_rss_mb": report_inproc["peak_rss_mb"]})
-    r = measure([CLI, "report", *common, "--assistant", "acme-support", "--from", day(0), "--to", day(days - 1)], env)
+    r = measure([*CLI, "report", *common, "--assistant", "acme-support", "--from", day(0), "--to", day(days - 1)], env)
     rows.append({"step": f"report over {days} days (CLI wall time)", "events": None, **r})
 
     for r in rows:

@@ -6,7 +6,9 @@ import argparse
 import contextlib
 import datetime as dt
 import json
+import logging
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -35,12 +37,10 @@ def _instance():
 
 def run_refresh(days: list[dt.date], *, full: bool, quiet: bool = False) -> None:
     """Runs the refresh job once per contiguous range of export days (a single-run backfill each)."""
-    from dagster import DagsterInstance  # noqa: F401  (import before definitions: fail fast)
-    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
-
     from . import progress
     from .dbt_project import ensure_manifest
-    from .warehouse import RefreshBusyError
+    from .settings import default_warehouse
+    from .warehouse import RefreshBusyError, refresh_lock
 
     ensure_manifest()
     from .definitions import defs
@@ -50,9 +50,11 @@ def run_refresh(days: list[dt.date], *, full: bool, quiet: bool = False) -> None
             print(f"  {message}", file=sys.stderr, flush=True)
 
     progress.set_listener(show)
+    # A refresh skips the routine column tests on purpose; Dagster would warn once per skipped check.
+    logging.getLogger("dagster._core.execution.plan.active").setLevel(logging.ERROR)
     run_config = {
         "ops": {"warehouse_dbt_models": {"config": {"full_refresh": full}}},
-        "loggers": {"console": {"config": {"log_level": "ERROR"}}},
+        "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
     }
     if days:
         job, ranges = defs.resolve_job_def("refresh"), _contiguous_ranges(days)
@@ -64,42 +66,50 @@ def run_refresh(days: list[dt.date], *, full: bool, quiet: bool = False) -> None
         job, ranges = defs.resolve_job_def("rebuild_models"), [(loaded[0], loaded[-1])]
     instance = _instance()
     try:
-        for i, (start, end) in enumerate(ranges, start=1):
-            n_days = (end - start).days + 1
-            show(f"run {i}/{len(ranges)}: export days {start} .. {end} ({n_days} day{'s' * (n_days > 1)})")
-            started = time.perf_counter()
-            # dbt's own log goes to stdout through dagster-dbt; keep stdout for the report.
-            with contextlib.redirect_stdout(sys.stderr if os.environ.get("ANALYTICS_VERBOSE") else _devnull()):
-                result = job.execute_in_process(
-                    run_config=run_config,
-                    instance=instance,
-                    tags={ASSET_PARTITION_RANGE_START_TAG: start.isoformat(),
-                          ASSET_PARTITION_RANGE_END_TAG: end.isoformat()},
-                    raise_on_error=False,
-                )
-            if not result.success:
-                raise UserError(f"refresh of {start} .. {end} failed: {_failure_summary(result)}")
-            show(f"run {i}/{len(ranges)} done in {time.perf_counter() - started:.1f}s")
+        # One lock for the whole job: a second refresh waits here, before it loads anything.
+        with refresh_lock(default_warehouse()):
+            _run_ranges(job, ranges, run_config, instance, show)
     except RefreshBusyError as exc:
         raise UserError(str(exc)) from None
     finally:
         progress.set_listener(None)
 
 
-def _devnull():
-    return open(os.devnull, "w")
+def _run_ranges(job, ranges, run_config, instance, show) -> None:
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+    for i, (start, end) in enumerate(ranges, start=1):
+        n_days = (end - start).days + 1
+        show(f"run {i}/{len(ranges)}: export days {start} .. {end} ({n_days} day{'s' * (n_days > 1)})")
+        started = time.perf_counter()
+        # dbt's own log goes to stdout through dagster-dbt; keep stdout for the report.
+        verbose = bool(os.environ.get("ANALYTICS_VERBOSE"))
+        with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(sys.stderr if verbose else devnull):
+            result = job.execute_in_process(
+                run_config=run_config,
+                instance=instance,
+                tags={ASSET_PARTITION_RANGE_START_TAG: start.isoformat(),
+                      ASSET_PARTITION_RANGE_END_TAG: end.isoformat()},
+                raise_on_error=False,
+            )
+        if not result.success:
+            raise UserError(f"refresh of {start} .. {end} failed: {_failure_summary(result)}")
+        show(f"run {i}/{len(ranges)} done in {time.perf_counter() - started:.1f}s")
+
+
+_ERROR_CLASS_PREFIX = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception): ")
 
 
 def _failure_summary(result) -> str:
+    """The first failed step and the innermost error's first line, without the class name."""
     for event in result.all_events:
         if event.is_step_failure:
             err = event.step_failure_data.error
-            while err is not None and err.cause is not None and "RefreshBusyError" not in err.cls_name:
-                if err.cls_name in ("RuntimeError", "DagsterDbtCliRuntimeError", "RefreshBusyError"):
-                    break
+            while err is not None and err.cause is not None:
                 err = err.cause
-            message = (err.message if err else "unknown error").strip().splitlines()
-            return f"{event.step_key}: {message[0] if message else 'error'}"
+            lines = (err.message if err else "unknown error").strip().splitlines() or ["error"]
+            first = _ERROR_CLASS_PREFIX.sub("", lines[0])
+            return f"{event.step_key}: {first}"
     return "unknown error"
 
 

@@ -98,13 +98,32 @@ def build_connection(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         conn.close()
 
 
+class UnfinishedBuildError(Exception):
+    """The build file holds work no dbt build has finished: publishing it would show a half-built state."""
+
+
 def publish(warehouse: Path) -> float:
     """Copies the finished build file over the published path by atomic rename; returns seconds."""
     started = time.perf_counter()
     build = build_path_for(warehouse)
+    for stale in warehouse.parent.glob(f".{warehouse.name}.publish-*.tmp"):
+        stale.unlink(missing_ok=True)  # left by a publish that was killed
     conn = duckdb.connect(str(build))
-    conn.execute("checkpoint")  # fold the WAL in, so the copy is the whole database
-    conn.close()
+    try:
+        # Another run may have loaded a day after this run's dbt build (runs from the Dagster UI
+        # take the lock per step): its users are pending, so this build is not a finished state.
+        pending = conn.execute("select count(*) from raw.pending_users").fetchone()[0]
+        if pending:
+            raise UnfinishedBuildError(
+                f"the build file has {pending} pending users from a later load; the run that loaded "
+                "them publishes when its dbt build is done")
+        for schema, table in conn.execute(
+            "select schema_name, table_name from duckdb_tables() where table_name like '%\\_\\_dbt\\_tmp%' escape '\\'"
+        ).fetchall():
+            conn.execute(f'drop table "{schema}"."{table}"')
+        conn.execute("checkpoint")  # fold the WAL in, so the copy is the whole database
+    finally:
+        conn.close()
     tmp = warehouse.with_name(f".{warehouse.name}.publish-{os.getpid()}.tmp")
     shutil.copyfile(build, tmp)
     with open(tmp, "rb+") as f:
