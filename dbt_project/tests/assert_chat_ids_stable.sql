@@ -1,0 +1,23 @@
+-- kpis.md "Chats": a chat's id is stable across rebuilds because it is derived from the
+-- conversation and the chat's first event: chat_id = md5 of
+-- 'assistant_id|channel|user_id|conversation_id|first_event_id'. The first event must be a
+-- loaded event (staging) of that conversation whose occurred_at is the chat's started_at.
+-- Returns the chats that break this.
+
+select
+    chats.chat_id,
+    chats.first_event_id,
+    events.event_id as found_event_id,
+    chats.started_at,
+    events.occurred_at as first_event_occurred_at
+
+from {{ ref('dim_chats') }} as chats
+left join {{ ref('stg_platform__events') }} as events on chats.first_event_id = events.event_id
+where chats.chat_id <> md5(chats.assistant_id || '|' || chats.channel || '|' || chats.user_id || '|'
+                           || chats.conversation_id || '|' || chats.first_event_id)
+    or events.event_id is null
+    or events.assistant_id <> chats.assistant_id
+    or events.channel <> chats.channel
+    or events.user_id <> chats.user_id
+    or events.conversation_id <> chats.conversation_id
+    or events.occurred_at <> chats.started_at

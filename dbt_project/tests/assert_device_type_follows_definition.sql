@@ -1,0 +1,57 @@
+-- kpis.md "Users", device and browser: they come from the user_agent of the user's earliest
+-- valid event of a known type that has one (any type, chat or not, by (occurred_at, event_id)),
+-- parsed with ua-parser (int_user_agents_parsed); a user with no user_agent at all has
+-- device_type = the channel of their first chat and browser null. Returns the dim_users rows
+-- whose user agent choice, device_type or browser break this.
+
+with
+
+events_with_agent as (
+
+    select * from {{ ref('stg_platform__events') }}
+    where is_known_type and user_agent is not null
+
+),
+
+earliest_agent as (
+
+    select assistant_id, user_id, user_agent
+    from events_with_agent
+    qualify row_number() over (
+        partition by assistant_id, user_id order by occurred_at, event_id
+    ) = 1
+
+),
+
+expected as (
+
+    select
+        users.assistant_id,
+        users.user_id,
+        parsed.device_type as expected_user_agent_device_type,
+        coalesce(parsed.device_type, users.first_chat_channel) as expected_device_type,
+        parsed.browser as expected_browser
+
+    from {{ ref('dim_users') }} as users
+    left join earliest_agent
+        on users.assistant_id = earliest_agent.assistant_id and users.user_id = earliest_agent.user_id
+    left join {{ ref('int_user_agents_parsed') }} as parsed on earliest_agent.user_agent = parsed.user_agent
+
+)
+
+select
+    users.assistant_id,
+    users.user_id,
+    users.first_chat_channel,
+    users.user_agent_device_type,
+    expected.expected_user_agent_device_type,
+    users.device_type,
+    expected.expected_device_type,
+    users.browser,
+    expected.expected_browser
+
+from {{ ref('dim_users') }} as users
+inner join expected on users.assistant_id = expected.assistant_id and users.user_id = expected.user_id
+where users.user_agent_device_type is distinct from expected.expected_user_agent_device_type
+    or users.device_type is distinct from expected.expected_device_type
+    or users.browser is distinct from expected.expected_browser

@@ -1,0 +1,73 @@
+-- kpis.md "Feedback", recomputed independently from staging: the reviewable answers of a chat
+-- are its bot_message events with reviewable = true; an answer's final rating is the value of the
+-- latest feedback event for (assistant_id, message_id) in (occurred_at, event_id) order, from any
+-- chat or user; null (retracted) or no feedback at all means no_feedback; ratings of
+-- non-reviewable answers count nowhere. Compares the per-chat counts with fct_feedback (every
+-- chat of dim_chats, zeros included) and returns the chats that differ.
+
+with
+
+events as (
+
+    select * from {{ ref('stg_platform__events') }}
+
+),
+
+feedback as (
+
+    select * from events where event_type = 'feedback'
+
+),
+
+final_ratings as (
+
+    select assistant_id, message_id, feedback_value as final_rating
+    from feedback
+    qualify row_number() over (
+        partition by assistant_id, message_id order by occurred_at desc, event_id desc
+    ) = 1
+
+),
+
+answers as (
+
+    select sessionized.session_id, events.assistant_id, events.message_id
+    from events
+    inner join {{ ref('int_events_sessionized') }} as sessionized on events.event_id = sessionized.event_id
+    where events.event_type = 'bot_message' and events.is_reviewable
+
+),
+
+expected as (
+
+    select
+        chats.chat_id,
+        count(answers.message_id) as reviewable,
+        count(*) filter (where final_ratings.final_rating = 'positive') as positive,
+        count(*) filter (where final_ratings.final_rating = 'negative') as negative,
+        count(answers.message_id) filter (where final_ratings.final_rating is null) as no_feedback
+
+    from {{ ref('dim_chats') }} as chats
+    left join answers on answers.session_id = chats.chat_id
+    left join final_ratings
+        on answers.assistant_id = final_ratings.assistant_id
+        and answers.message_id = final_ratings.message_id
+    group by chats.chat_id
+
+)
+
+select
+    coalesce(expected.chat_id, actual.chat_id) as chat_id,
+    expected.reviewable as expected_reviewable, actual.reviewable,
+    expected.positive as expected_positive, actual.positive,
+    expected.negative as expected_negative, actual.negative,
+    expected.no_feedback as expected_no_feedback, actual.no_feedback
+
+from expected
+full outer join {{ ref('fct_feedback') }} as actual on expected.chat_id = actual.chat_id
+where expected.chat_id is null
+    or actual.chat_id is null
+    or expected.reviewable <> actual.reviewable
+    or expected.positive <> actual.positive
+    or expected.negative <> actual.negative
+    or expected.no_feedback <> actual.no_feedback

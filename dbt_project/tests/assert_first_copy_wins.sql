@@ -1,0 +1,51 @@
+-- kpis.md "Ground rules" 1: of several events with the same event_id only the first copy counts,
+-- the first by export day, then file name, then line number. Returns the staged events that are
+-- not the first copy (or whose content differs from it) and the event_ids loaded in raw that
+-- staging lost.
+
+with
+
+copies as (
+
+    select
+        *,
+        row_number() over (partition by event_id order by export_date, file_name, line_number) as copy_number
+
+    from {{ source('platform', 'events') }}
+
+),
+
+first_copies as (
+
+    select * from copies where copy_number = 1
+
+),
+
+staged as (
+
+    select * from {{ ref('stg_platform__events') }}
+
+)
+
+select
+    coalesce(first_copies.event_id, staged.event_id) as event_id,
+    first_copies.export_date as first_export_date,
+    first_copies.file_name as first_file_name,
+    first_copies.line_number as first_line_number,
+    staged.export_date,
+    staged.file_name,
+    staged.line_number
+
+from first_copies
+full outer join staged on first_copies.event_id = staged.event_id
+where first_copies.event_id is null
+    or staged.event_id is null
+    or staged.export_date <> first_copies.export_date
+    or staged.file_name <> first_copies.file_name
+    or staged.line_number <> first_copies.line_number
+    or staged.event_type <> first_copies.event_type
+    or staged.occurred_at <> first_copies.occurred_at
+    or staged.assistant_id <> first_copies.assistant_id
+    or staged.channel <> first_copies.channel
+    or staged.user_id <> first_copies.user_id
+    or staged.conversation_id <> first_copies.conversation_id

@@ -1,0 +1,10 @@
+-- kpis.md "Handover": by_trigger splits the requests (direct + after_fallback + operator_button =
+-- requests) and so does by_mode (human_takeover + ticket = requests). Returns the fct_handover
+-- chats where a split does not add up to the chat's requests or a count is negative.
+
+select *
+from {{ ref('fct_handover') }}
+where direct_requests + after_fallback_requests + operator_button_requests <> requests
+    or human_takeover_requests + ticket_requests <> requests
+    or least(requests, direct_requests, after_fallback_requests, operator_button_requests,
+             human_takeover_requests, ticket_requests) < 0

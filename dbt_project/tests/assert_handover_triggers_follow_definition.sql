@@ -1,0 +1,106 @@
+-- kpis.md "Handover" by_trigger, recomputed independently: a request is operator_button if its
+-- via is button; else after_fallback if the latest bot_message before it (in (occurred_at,
+-- event_id) order) in the same chat has is_fallback; else direct (also when no bot_message
+-- precedes it). by_mode splits by mode. Compares the per-chat counts with fct_handover and
+-- returns the chats that differ.
+
+with
+
+chat_events as (
+
+    select events.*
+    from {{ ref('int_events_sessionized') }} as events
+    inner join {{ ref('dim_chats') }} as chats on events.session_id = chats.chat_id
+    where events.event_type in ('handover_request', 'bot_message')
+
+),
+
+requests as (
+
+    select * from chat_events where event_type = 'handover_request'
+
+),
+
+answers as (
+
+    select * from chat_events where event_type = 'bot_message'
+
+),
+
+previous_answer as (
+
+    select
+        requests.event_id as request_event_id,
+        answers.is_fallback,
+        row_number() over (
+            partition by requests.event_id
+            order by answers.occurred_at desc, answers.event_id desc
+        ) as recency_rank
+
+    from requests
+    inner join answers
+        on answers.session_id = requests.session_id
+        and (answers.occurred_at < requests.occurred_at
+             or (answers.occurred_at = requests.occurred_at and answers.event_id < requests.event_id))
+
+),
+
+classified as (
+
+    select
+        requests.session_id,
+        requests.handover_mode,
+        case
+            when requests.handover_via = 'button' then 'operator_button'
+            when previous_answer.is_fallback then 'after_fallback'
+            else 'direct'
+        end as handover_trigger
+
+    from requests
+    left join previous_answer
+        on previous_answer.request_event_id = requests.event_id
+        and previous_answer.recency_rank = 1
+
+),
+
+expected as (
+
+    select
+        session_id as chat_id,
+        count(*) as requests,
+        count(*) filter (where handover_trigger = 'direct') as direct_requests,
+        count(*) filter (where handover_trigger = 'after_fallback') as after_fallback_requests,
+        count(*) filter (where handover_trigger = 'operator_button') as operator_button_requests,
+        count(*) filter (where handover_mode = 'human_takeover') as human_takeover_requests,
+        count(*) filter (where handover_mode = 'ticket') as ticket_requests
+
+    from classified
+    group by session_id
+
+),
+
+actual as (
+
+    select * from {{ ref('fct_handover') }} where requests > 0
+
+)
+
+select
+    coalesce(expected.chat_id, actual.chat_id) as chat_id,
+    expected.requests as expected_requests, actual.requests,
+    expected.direct_requests as expected_direct, actual.direct_requests,
+    expected.after_fallback_requests as expected_after_fallback, actual.after_fallback_requests,
+    expected.operator_button_requests as expected_operator_button, actual.operator_button_requests,
+    expected.human_takeover_requests as expected_human_takeover, actual.human_takeover_requests,
+    expected.ticket_requests as expected_ticket, actual.ticket_requests
+
+from expected
+full outer join actual on expected.chat_id = actual.chat_id
+where expected.chat_id is null
+    or actual.chat_id is null
+    or expected.requests <> actual.requests
+    or expected.direct_requests <> actual.direct_requests
+    or expected.after_fallback_requests <> actual.after_fallback_requests
+    or expected.operator_button_requests <> actual.operator_button_requests
+    or expected.human_takeover_requests <> actual.human_takeover_requests
+    or expected.ticket_requests <> actual.ticket_requests

@@ -1,0 +1,35 @@
+-- kpis.md "Chats": sessionization uses every valid event of a known type except feedback, and
+-- nothing else (no unknown type, no feedback, no rejected line, one copy per event_id). Returns
+-- the staging events missing from int_events_sessionized and the sessionized events that should
+-- not be there or whose envelope differs from staging.
+
+with
+
+eligible as (
+
+    select * from {{ ref('stg_platform__events') }}
+    where is_known_type and event_type <> 'feedback'
+
+),
+
+sessionized as (
+
+    select * from {{ ref('int_events_sessionized') }}
+
+)
+
+select
+    coalesce(eligible.event_id, sessionized.event_id) as event_id,
+    eligible.event_id is null as is_extra,
+    sessionized.event_id is null as is_missing
+
+from eligible
+full outer join sessionized on eligible.event_id = sessionized.event_id
+where eligible.event_id is null
+    or sessionized.event_id is null
+    or eligible.event_type <> sessionized.event_type
+    or eligible.occurred_at <> sessionized.occurred_at
+    or eligible.assistant_id <> sessionized.assistant_id
+    or eligible.channel <> sessionized.channel
+    or eligible.user_id <> sessionized.user_id
+    or eligible.conversation_id <> sessionized.conversation_id
