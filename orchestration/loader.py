@@ -207,8 +207,12 @@ rated_answer_owners as (
     select e.assistant_id, e.user_id
     from raw.events e
     semi join (
-        select distinct assistant_id, properties ->> '$.message_id' as message_id
-        from day_rows where event_type = 'feedback'
+        -- every copy of the day's feedback events: when a first copy moves, another copy, which
+        -- may rate another answer, starts to count
+        select distinct c.assistant_id, c.properties ->> '$.message_id' as message_id
+        from raw.events c
+        where c.event_type = 'feedback'
+          and c.event_id in (select event_id from day_rows where event_type = 'feedback')
     ) f on e.assistant_id = f.assistant_id and e.properties ->> '$.message_id' = f.message_id
     where e.event_type = 'bot_message'
 )

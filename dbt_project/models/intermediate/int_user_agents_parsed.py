@@ -1,7 +1,7 @@
 """Device type and browser of each distinct User-Agent string, with the uap-core rules (ua-parser).
 
-Loops over distinct UA strings (a small dimension), never over events; incrementally, only strings
-not parsed before.
+Loops over distinct UA strings (a small dimension), never over events. Rebuilt each run, so a
+string whose events a re-delivery removed disappears, exactly as in a full rebuild.
 """
 
 import pandas as pd
@@ -24,11 +24,9 @@ def classify(user_agent: str) -> tuple[str, str]:
 
 
 def model(dbt, session):
-    dbt.config(materialized="incremental", incremental_strategy="append")
+    dbt.config(materialized="table")
     events = dbt.ref("stg_platform__events")
     agents = events.filter("user_agent is not null").project("user_agent").distinct()
-    if dbt.is_incremental:
-        agents = agents.filter(f"user_agent not in (select user_agent from {dbt.this})")
     strings = [row[0] for row in agents.fetchall()]
     rows = [(ua, *classify(ua)) for ua in strings]
     return pd.DataFrame(rows, columns=["user_agent", "device_type", "browser"]).astype(
