@@ -6,6 +6,8 @@ from pathlib import Path
 
 import duckdb
 
+from .loader import ensure_raw_schema
+
 _DDL = "create table if not exists raw.refresh_state (full_refresh_owed boolean not null)"
 
 
@@ -36,9 +38,8 @@ def clear_pending(build: Path) -> None:
     """After a completed dbt build: every pending user is recomputed, any owed full rebuild is done."""
     conn = _connect(build)
     try:
+        ensure_raw_schema(conn)
         conn.execute("begin transaction")
-        conn.execute("create table if not exists raw.pending_users "
-                     "(export_date date not null, assistant_id varchar not null, user_id varchar not null)")
         conn.execute("delete from raw.pending_users")
         conn.execute("delete from raw.refresh_state")
         conn.execute("commit")
