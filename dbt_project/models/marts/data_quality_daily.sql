@@ -30,9 +30,41 @@ valid_copies as (
 
 ),
 
-first_copies as (
 
-    select * from {{ ref('stg_platform__events') }}
+-- Counted per export day and assistant first, then joined to the few assistants and answers:
+-- joining every event row to them costs seconds per refresh on a long history.
+first_copy_counts_by_assistant as (
+
+    select
+        export_date,
+        assistant_id,
+        count(*) as events_loaded,
+        count(*) filter (where not is_known_type) as unknown_event_types,
+        -- "UTC date before export_date - 7 days" as a comparison of epoch microseconds (a naive
+        -- timestamp's epoch is read as UTC): a time zone conversion per event costs more than
+        -- the rest of this model
+        count(*) filter (
+            where epoch_us(occurred_at) < epoch_us(cast(export_date as timestamp) - interval 7 day)
+        ) as late_events
+
+    from {{ ref('stg_platform__events') }}
+    group by export_date, assistant_id
+
+),
+
+feedback as (
+
+    select export_date, assistant_id, message_id
+    from {{ ref('stg_platform__events') }}
+    where event_type = 'feedback'
+
+),
+
+answers as (
+
+    select assistant_id, message_id
+    from {{ ref('stg_platform__events') }}
+    where event_type = 'bot_message'
 
 ),
 
@@ -42,38 +74,37 @@ assistants as (
 
 ),
 
-answers as (
+orphan_feedback_counts as (
 
-    select distinct assistant_id, message_id
-    from first_copies
-    where event_type = 'bot_message'
+    select
+        feedback.export_date,
+        count(*) as orphan_feedback
+
+    from feedback
+    where not exists (
+        select 1 from answers
+        where answers.assistant_id = feedback.assistant_id and answers.message_id = feedback.message_id
+    )
+    group by feedback.export_date
 
 ),
 
 first_copy_counts as (
 
     select
-        first_copies.export_date,
-        count(*) as events_loaded,
-        count(*) filter (where not first_copies.is_known_type) as unknown_event_types,
-        count(*) filter (
-            where cast(timezone('UTC', first_copies.occurred_at) as date)
-                < first_copies.export_date - interval 7 day
-        ) as late_events,
-        count(*) filter (
-            where first_copies.event_type = 'feedback' and answers.message_id is null
-        ) as orphan_feedback,
-        count(*) filter (where assistants.assistant_id is null) as unknown_assistant_events
+        counts.export_date,
+        cast(sum(counts.events_loaded) as bigint) as events_loaded,
+        cast(sum(counts.unknown_event_types) as bigint) as unknown_event_types,
+        cast(sum(counts.late_events) as bigint) as late_events,
+        cast(coalesce(sum(counts.events_loaded) filter (where assistants.assistant_id is null), 0) as bigint)
+            as unknown_assistant_events
 
-    from first_copies
-    left join answers
-        on first_copies.event_type = 'feedback'
-        and first_copies.assistant_id = answers.assistant_id
-        and first_copies.message_id = answers.message_id
-    left join assistants on first_copies.assistant_id = assistants.assistant_id
-    group by first_copies.export_date
+    from first_copy_counts_by_assistant as counts
+    left join assistants on counts.assistant_id = assistants.assistant_id
+    group by counts.export_date
 
 ),
+
 
 file_counts as (
 
@@ -114,7 +145,7 @@ final as (
         coalesce(reject_counts.lines_rejected, 0) as lines_rejected,
         coalesce(first_copy_counts.unknown_event_types, 0) as unknown_event_types,
         coalesce(first_copy_counts.late_events, 0) as late_events,
-        coalesce(first_copy_counts.orphan_feedback, 0) as orphan_feedback,
+        coalesce(orphan_feedback_counts.orphan_feedback, 0) as orphan_feedback,
         coalesce(first_copy_counts.unknown_assistant_events, 0) as unknown_assistant_events,
         cast(coalesce(reject_counts.rejects_by_reason, '{}') as varchar) as rejects_by_reason,
         export_days.loaded_at
@@ -123,6 +154,7 @@ final as (
     left join file_counts on export_days.export_date = file_counts.export_date
     left join valid_copies on export_days.export_date = valid_copies.export_date
     left join first_copy_counts on export_days.export_date = first_copy_counts.export_date
+    left join orphan_feedback_counts on export_days.export_date = orphan_feedback_counts.export_date
     left join reject_counts on export_days.export_date = reject_counts.export_date
 
 )

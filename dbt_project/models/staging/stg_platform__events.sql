@@ -17,7 +17,11 @@ candidates as (
 
     select * from raw_events
     {% if is_incremental() %}
-    where event_id in (select r.event_id from raw_events as r where {{ only_affected_users('r') }})
+    -- the source again, not the raw_events CTE: DuckDB would materialize a CTE read twice, i.e.
+    -- copy the whole history, properties and all, on every refresh
+    where event_id in (
+        select r.event_id from {{ source('platform', 'events') }} as r where {{ only_affected_users('r') }}
+    )
     {% endif %}
 
 ),
