@@ -16,6 +16,20 @@ events as (
 
 ),
 
+-- The same events again, only the columns that sessionization sorts: the window functions below
+-- sort every row they carry, so they run on this narrow copy and the result is joined back by
+-- event_id (unique in staging). A second import, not a second read of `events`: DuckDB would
+-- materialize a CTE read twice. About 4x faster than sorting whole rows at 10M events.
+event_keys as (
+
+    select assistant_id, channel, user_id, conversation_id, occurred_at, event_id
+    from {{ ref('stg_platform__events') }} as e
+    where is_known_type
+        and event_type <> 'feedback'
+        and {{ only_affected_users('e') }}
+
+),
+
 assistants as (
 
     select * from {{ ref('assistants') }}
@@ -28,19 +42,17 @@ channels as (
 
 ),
 
-with_settings as (
+with_timeouts as (
 
     select
-        events.*,
-        coalesce(assistants.timezone, 'UTC') as timezone,
+        event_keys.*,
         case
             when channels.channel is null then 30
             else channels.inactivity_timeout_minutes
         end as timeout_minutes
 
-    from events
-    left join assistants on events.assistant_id = assistants.assistant_id
-    left join channels on events.channel = channels.channel
+    from event_keys
+    left join channels on event_keys.channel = channels.channel
 
 ),
 
@@ -53,7 +65,7 @@ with_previous as (
             order by occurred_at, event_id
         ) as previous_occurred_at
 
-    from with_settings
+    from with_timeouts
 
 ),
 
@@ -61,76 +73,66 @@ flagged as (
 
     select
         *,
-        case
-            when previous_occurred_at is null then 1
-            when timeout_minutes is not null
-                and {{ dbt.datediff('previous_occurred_at', 'occurred_at', 'microsecond') }}
-                    > cast(timeout_minutes as bigint) * 60 * 1000000 then 1
-            else 0
-        end as is_session_start
+        -- exact microseconds (epoch_us: dbt.datediff's date_diff is ~8x slower here)
+        previous_occurred_at is null
+            or (timeout_minutes is not null
+                and epoch_us(occurred_at) - epoch_us(previous_occurred_at)
+                    > cast(timeout_minutes as bigint) * 60 * 1000000) as is_session_start
 
     from with_previous
 
 ),
 
-numbered as (
+session_starts as (
 
     select
-        *,
-        sum(is_session_start) over (
+        event_id,
+        -- the latest session start at or before this event, in the same sort as the lag above
+        last_value(case when is_session_start then event_id end ignore nulls) over (
             partition by assistant_id, channel, user_id, conversation_id
             order by occurred_at, event_id
             rows between unbounded preceding and current row
-        ) as session_number
-
-    from flagged
-
-),
-
-with_first_event as (
-
-    select
-        *,
-        first_value(event_id) over (
-            partition by assistant_id, channel, user_id, conversation_id, session_number
-            order by occurred_at, event_id
-            rows between unbounded preceding and unbounded following
         ) as session_first_event_id
 
-    from numbered
+    from flagged
 
 ),
 
 final as (
 
     select
-        md5(concat_ws('|', assistant_id, channel, user_id, conversation_id, session_first_event_id))
-            as session_id,
-        session_first_event_id,
-        event_id,
-        event_type,
-        occurred_at,
-        timezone(timezone, occurred_at) as occurred_local_at,
-        cast(timezone(timezone, occurred_at) as date) as occurred_local_date,
-        timezone,
-        assistant_id,
-        channel,
-        user_id,
-        conversation_id,
-        user_agent,
-        message_id,
-        is_reviewable,
-        is_fallback,
-        agent_id,
-        handover_via,
-        handover_mode,
-        csat_score,
-        click_type,
-        click_title,
-        click_destination_type,
-        click_destination
+        md5(concat_ws(
+            '|', events.assistant_id, events.channel, events.user_id, events.conversation_id,
+            session_starts.session_first_event_id
+        )) as session_id,
+        session_starts.session_first_event_id,
+        events.event_id,
+        events.event_type,
+        events.occurred_at,
+        timezone(coalesce(assistants.timezone, 'UTC'), events.occurred_at) as occurred_local_at,
+        cast(timezone(coalesce(assistants.timezone, 'UTC'), events.occurred_at) as date)
+            as occurred_local_date,
+        coalesce(assistants.timezone, 'UTC') as timezone,
+        events.assistant_id,
+        events.channel,
+        events.user_id,
+        events.conversation_id,
+        events.user_agent,
+        events.message_id,
+        events.is_reviewable,
+        events.is_fallback,
+        events.agent_id,
+        events.handover_via,
+        events.handover_mode,
+        events.csat_score,
+        events.click_type,
+        events.click_title,
+        events.click_destination_type,
+        events.click_destination
 
-    from with_first_event
+    from events
+    inner join session_starts on events.event_id = session_starts.event_id
+    left join assistants on events.assistant_id = assistants.assistant_id
 
 )
 

@@ -11,34 +11,20 @@ feedback as (
 
 ),
 
-ranked as (
-
-    select
-        assistant_id,
-        message_id,
-        feedback_value,
-        occurred_at,
-        row_number() over (
-            partition by assistant_id, message_id
-            order by occurred_at desc, event_id desc
-        ) as recency_rank,
-        count(*) over (partition by assistant_id, message_id) as feedback_events
-
-    from feedback
-
-),
-
 final as (
 
+    -- arg_max_null, not arg_max: a latest feedback with a null value (a retraction) must win;
+    -- one aggregate pass over (occurred_at, event_id) instead of a sorted window
     select
         assistant_id,
         message_id,
-        feedback_value as final_rating,
-        occurred_at as last_rated_at,
-        feedback_events
+        arg_max_null(feedback_value, struct_pack(occurred_at := occurred_at, event_id := event_id))
+            as final_rating,
+        max(occurred_at) as last_rated_at,
+        count(*) as feedback_events
 
-    from ranked
-    where recency_rank = 1
+    from feedback
+    group by assistant_id, message_id
 
 )
 

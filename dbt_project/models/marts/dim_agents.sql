@@ -12,57 +12,20 @@ agent_events as (
 
 ),
 
-latest_names as (
-
-    select assistant_id, agent_id, agent_name
-    from (
-        select
-            *,
-            row_number() over (
-                partition by assistant_id, agent_id order by occurred_at desc, event_id desc
-            ) as recency_rank
-        from agent_events
-        where agent_name is not null
-    )
-    where recency_rank = 1
-
-),
-
-latest_kinds as (
-
-    select assistant_id, agent_id, agent_kind
-    from (
-        select
-            *,
-            row_number() over (
-                partition by assistant_id, agent_id order by occurred_at desc, event_id desc
-            ) as recency_rank
-        from agent_events
-        where agent_kind is not null
-    )
-    where recency_rank = 1
-
-),
-
-agents as (
-
-    select distinct assistant_id, agent_id from agent_events
-
-),
-
 final as (
 
+    -- each attribute from its own latest event that gives it: arg_max over (occurred_at,
+    -- event_id), one aggregate pass instead of a sorted window per attribute
     select
-        agents.assistant_id,
-        agents.agent_id,
-        latest_names.agent_name,
-        latest_kinds.agent_kind
+        assistant_id,
+        agent_id,
+        arg_max(agent_name, struct_pack(occurred_at := occurred_at, event_id := event_id))
+            filter (where agent_name is not null) as agent_name,
+        arg_max(agent_kind, struct_pack(occurred_at := occurred_at, event_id := event_id))
+            filter (where agent_kind is not null) as agent_kind
 
-    from agents
-    left join latest_names
-        on agents.assistant_id = latest_names.assistant_id and agents.agent_id = latest_names.agent_id
-    left join latest_kinds
-        on agents.assistant_id = latest_kinds.assistant_id and agents.agent_id = latest_kinds.agent_id
+    from agent_events
+    group by assistant_id, agent_id
 
 )
 
