@@ -67,6 +67,7 @@ def raw_exports(context: AssetExecutionContext, warehouse: WarehouseResource) ->
             context.log.info(message)
             progress.report(message)
     elapsed = time.perf_counter() - started
+    progress.report(f"load done in {elapsed:.1f}s")
     metadata = {
         "export_days": MetadataValue.json([d.isoformat() for d in days]),
         "lines_read": totals["lines_read"],
@@ -133,7 +134,9 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
             # refresh runs the KPI (singular) and uniqueness tests, a full rebuild runs them all.
             args += ["--exclude", " ".join(f"test_name:{t}" for t in ROUTINE_GENERIC_TESTS)]
         progress.report(f"dbt build{' --full-refresh' if full else ''} ...")
+        started = time.perf_counter()
         yield from dbt.cli(args, context=context).stream()
+        progress.report(f"dbt build done in {time.perf_counter() - started:.1f}s")
         clear_pending(build)
 
 

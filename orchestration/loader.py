@@ -271,7 +271,6 @@ def load_export_day(conn: duckdb.DuckDBPyConnection, exports_dir: Path, day: dt.
                 case when t_e_properties = 'OBJECT' then json_extract(line, '$."properties"') else '{}' end
             from classified
             where reason is null
-            order by file_name, line_number
             """,
             params,
         )
