@@ -118,7 +118,8 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
     """`dbt build` on the build file: incremental models recompute the users in raw.pending_users."""
     from .refresh_state import clear_pending, full_refresh_owed, mark_full_refresh_owed
 
-    export_days = list(context.partition_keys) if context.has_partition_key else []
+    partitioned = context.has_partition_key or context.has_partition_key_range
+    export_days = list(context.partition_keys) if partitioned else []
     with refresh_lock(warehouse.warehouse):
         build = prepare_build_file(warehouse.warehouse)
         os.environ["ANALYTICS_BUILD_WAREHOUSE"] = str(build)
