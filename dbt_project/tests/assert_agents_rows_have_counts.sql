@@ -3,6 +3,8 @@
 -- whose three counts are all 0 get no row. Returns fct_agents rows with three zero counts or a
 -- negative count, and chats where the agents' views differ from the chat's agent_triggered events
 -- (dim_chats.agent_triggers) or the agents' ratings exceed the chat's ratings (fct_feedback).
+-- Scope: per chat, so an incremental refresh checks the affected users' chats
+-- (macros/test_scope.sql).
 
 with
 
@@ -16,7 +18,8 @@ agents as (
         count(*) filter (where views + positive + negative = 0
                          or least(views, positive, negative) < 0) as empty_or_negative_rows
 
-    from {{ ref('fct_agents') }}
+    from {{ ref('fct_agents') }} as f
+    where {{ in_refresh_scope('f') }}
     group by chat_id
 
 ),
@@ -26,6 +29,7 @@ chats as (
     select chats.chat_id, chats.agent_triggers, feedback.positive, feedback.negative
     from {{ ref('dim_chats') }} as chats
     inner join {{ ref('fct_feedback') }} as feedback on chats.chat_id = feedback.chat_id
+    where {{ in_refresh_scope('chats') }} and {{ in_refresh_scope('feedback') }}
 
 )
 

@@ -1,19 +1,22 @@
 -- kpis.md "Chats": a chat's duration is ended_at - started_at in seconds, started_at its first
 -- event and ended_at its last, so it is never negative. Returns chats (dim_chats, and fct_chats
 -- where it disagrees with dim_chats) whose duration is negative, whose end precedes its start, or
--- whose duration_seconds is not the exact difference of the two instants.
+-- whose duration_seconds is not the exact difference of the two instants. Scope: per chat, so an
+-- incremental refresh checks the affected users' chats in both marts (macros/test_scope.sql).
 
 with
 
 chats as (
 
-    select * from {{ ref('dim_chats') }}
+    select * from {{ ref('dim_chats') }} as c
+    where {{ in_refresh_scope('c') }}
 
 ),
 
 facts as (
 
-    select * from {{ ref('fct_chats') }}
+    select * from {{ ref('fct_chats') }} as f
+    where {{ in_refresh_scope('f') }}
 
 )
 

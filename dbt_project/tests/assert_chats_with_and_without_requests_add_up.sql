@@ -3,7 +3,9 @@
 -- fct_handover must have exactly one row per chat of dim_chats, has_requests must mean
 -- requests > 0, with + without must equal dim_chats' chat count, and the requests must equal the
 -- chats' handover_request events (dim_chats.handover_requests and the classified requests that
--- belong to those chats). Returns the assistant-days that disagree.
+-- belong to those chats). Returns the assistant-days that disagree. Scope: every figure is a sum
+-- over chats, each of one user, so an incremental refresh checks the sums over the affected
+-- users' chats, requests and rows (macros/test_scope.sql).
 
 with
 
@@ -15,7 +17,8 @@ chats as (
         count(*) as chats,
         sum(handover_requests) as requests
 
-    from {{ ref('dim_chats') }}
+    from {{ ref('dim_chats') }} as c
+    where {{ in_refresh_scope('c') }}
     group by assistant_id, chat_local_date
 
 ),
@@ -31,7 +34,8 @@ handover as (
         count(*) filter (where has_requests is distinct from (requests > 0)) as inconsistent_rows,
         sum(requests) as requests
 
-    from {{ ref('fct_handover') }}
+    from {{ ref('fct_handover') }} as f
+    where {{ in_refresh_scope('f') }}
     group by assistant_id, chat_local_date
 
 ),
@@ -41,6 +45,7 @@ classified as (
     select chats.assistant_id, chats.chat_local_date, count(*) as requests
     from {{ ref('int_handover_requests_classified') }} as requests
     inner join {{ ref('dim_chats') }} as chats on requests.session_id = chats.chat_id
+    where {{ in_refresh_scope('requests') }} and {{ in_refresh_scope('chats') }}
     group by chats.assistant_id, chats.chat_local_date
 
 )

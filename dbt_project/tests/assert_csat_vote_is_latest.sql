@@ -1,6 +1,7 @@
 -- kpis.md "CSAT": a chat's vote is its latest csat event, the one no other csat event of the
 -- same chat follows in (occurred_at, event_id) order. Recomputed from the sessionized events and
--- returns the chats whose fct_csat score is not that event's score.
+-- returns the chats whose fct_csat score is not that event's score. Scope: per chat, so an
+-- incremental refresh checks the affected users' chats (macros/test_scope.sql).
 
 with
 
@@ -10,6 +11,8 @@ votes as (
     from {{ ref('int_events_sessionized') }} as events
     inner join {{ ref('dim_chats') }} as chats on events.session_id = chats.chat_id
     where events.event_type = 'csat'
+        and {{ in_refresh_scope('events') }}
+        and {{ in_refresh_scope('chats') }}
 
 ),
 
@@ -23,6 +26,13 @@ latest as (
                  or (later.occurred_at = votes.occurred_at and later.event_id > votes.event_id))
     )
 
+),
+
+actual as (
+
+    select * from {{ ref('fct_csat') }} as f
+    where {{ in_refresh_scope('f') }}
+
 )
 
 select
@@ -31,5 +41,5 @@ select
     actual.score
 
 from latest
-full outer join {{ ref('fct_csat') }} as actual on latest.session_id = actual.chat_id
+full outer join actual on latest.session_id = actual.chat_id
 where latest.csat_score is distinct from actual.score

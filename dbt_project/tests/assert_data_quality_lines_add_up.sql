@@ -3,6 +3,8 @@
 -- lines of the day's files, lines_rejected its rows in raw.rejected_lines, events_loaded +
 -- duplicates_dropped its rows in raw.events (valid copies), events_loaded its first copies in
 -- staging. Every loaded export day has a row. Returns the export days that disagree.
+-- Not scoped to the affected users (macros/test_scope.sql): it is keyed by export day, and
+-- data_quality_daily is rebuilt whole on every run.
 
 with
 

@@ -2,14 +2,17 @@
 -- valid event of a known type that has one (any type, chat or not, by (occurred_at, event_id)),
 -- parsed with ua-parser (int_user_agents_parsed); a user with no user_agent at all has
 -- device_type = the channel of their first chat and browser null. Returns the dim_users rows
--- whose user agent choice, device_type or browser break this.
+-- whose user agent choice, device_type or browser break this. Scope: per user, so an incremental
+-- refresh checks the affected users (macros/test_scope.sql); int_user_agents_parsed maps a
+-- string to the same device whoever sends it.
 
 with
 
 events_with_agent as (
 
-    select * from {{ ref('stg_platform__events') }}
+    select * from {{ ref('stg_platform__events') }} as e
     where is_known_type and user_agent is not null
+        and {{ in_refresh_scope('e') }}
 
 ),
 
@@ -36,6 +39,7 @@ expected as (
     left join earliest_agent
         on users.assistant_id = earliest_agent.assistant_id and users.user_id = earliest_agent.user_id
     left join {{ ref('int_user_agents_parsed') }} as parsed on earliest_agent.user_agent = parsed.user_agent
+    where {{ in_refresh_scope('users') }}
 
 )
 

@@ -1,7 +1,8 @@
 -- kpis.md "Users": a user is (assistant_id, user_id). dim_users has exactly one row per user
 -- with at least one chat, and no other users; lifetime_chats and last_chat_started_at summarize
 -- that user's chats in dim_chats. Returns the users that are duplicated, missing, extra, or
--- whose summary differs.
+-- whose summary differs. Scope: per user, so an incremental refresh checks the affected users
+-- (macros/test_scope.sql).
 
 with
 
@@ -14,7 +15,8 @@ users as (
         any_value(lifetime_chats) as lifetime_chats,
         any_value(last_chat_started_at) as last_chat_started_at
 
-    from {{ ref('dim_users') }}
+    from {{ ref('dim_users') }} as u
+    where {{ in_refresh_scope('u') }}
     group by assistant_id, user_id
 
 ),
@@ -22,7 +24,8 @@ users as (
 chats as (
 
     select assistant_id, user_id, count(*) as chats, max(started_at) as last_chat_started_at
-    from {{ ref('dim_chats') }}
+    from {{ ref('dim_chats') }} as c
+    where {{ in_refresh_scope('c') }}
     group by assistant_id, user_id
 
 )

@@ -1,6 +1,8 @@
 -- kpis.md "Chats": a session is a chat only if it holds at least one user_message or click.
 -- Returns (1) dim_chats rows without one, counted on the chat's own events in
 -- int_events_sessionized, and (2) sessions that have one but are missing from dim_chats.
+-- Scope: a session belongs to one user, so an incremental refresh checks the affected users'
+-- sessions and chats (macros/test_scope.sql).
 
 with
 
@@ -10,14 +12,16 @@ sessions as (
         session_id,
         count(*) filter (where event_type in ('user_message', 'click')) as user_actions
 
-    from {{ ref('int_events_sessionized') }}
+    from {{ ref('int_events_sessionized') }} as e
+    where {{ in_refresh_scope('e') }}
     group by session_id
 
 ),
 
 chats as (
 
-    select * from {{ ref('dim_chats') }}
+    select * from {{ ref('dim_chats') }} as c
+    where {{ in_refresh_scope('c') }}
 
 )
 

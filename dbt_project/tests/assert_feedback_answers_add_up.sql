@@ -2,7 +2,8 @@
 -- answer has exactly one final state), no count is negative, and feedback_class follows from the
 -- counts: no_feedback when nothing is rated, only_positive / only_negative when one side is 0,
 -- else more_positive / balanced / more_negative by comparing positive and negative.
--- Returns the fct_feedback rows that break this.
+-- Returns the fct_feedback rows that break this. Scope: per chat, so an incremental refresh
+-- checks the affected users' chats (macros/test_scope.sql).
 
 with
 
@@ -19,7 +20,8 @@ feedback as (
             else 'balanced'
         end as expected_feedback_class
 
-    from {{ ref('fct_feedback') }}
+    from {{ ref('fct_feedback') }} as f
+    where {{ in_refresh_scope('f') }}
 
 )
 

@@ -4,18 +4,31 @@
 -- chat or user; null (retracted) or no feedback at all means no_feedback; ratings of
 -- non-reviewable answers count nowhere. Compares the per-chat counts with fct_feedback (every
 -- chat of dim_chats, zeros included) and returns the chats that differ.
+-- Scope: per chat, so an incremental refresh checks the affected users' chats and answers
+-- (macros/test_scope.sql). The feedback side is not narrowed by user: a feedback event may rate
+-- an answer of another user (the loader then marks the answer's owner as affected), so every
+-- user's feedback on the answers in scope counts.
 
 with
 
-events as (
+answers as (
 
-    select * from {{ ref('stg_platform__events') }}
+    select sessionized.session_id, events.assistant_id, events.message_id
+    from {{ ref('stg_platform__events') }} as events
+    inner join {{ ref('int_events_sessionized') }} as sessionized on events.event_id = sessionized.event_id
+    where events.event_type = 'bot_message' and events.is_reviewable
+        and {{ in_refresh_scope('events') }}
+        and {{ in_refresh_scope('sessionized') }}
 
 ),
 
 feedback as (
 
-    select * from events where event_type = 'feedback'
+    select feedback.*
+    from {{ ref('stg_platform__events') }} as feedback
+    semi join answers
+        on feedback.assistant_id = answers.assistant_id and feedback.message_id = answers.message_id
+    where feedback.event_type = 'feedback'
 
 ),
 
@@ -26,15 +39,6 @@ final_ratings as (
     qualify row_number() over (
         partition by assistant_id, message_id order by occurred_at desc, event_id desc
     ) = 1
-
-),
-
-answers as (
-
-    select sessionized.session_id, events.assistant_id, events.message_id
-    from events
-    inner join {{ ref('int_events_sessionized') }} as sessionized on events.event_id = sessionized.event_id
-    where events.event_type = 'bot_message' and events.is_reviewable
 
 ),
 
@@ -52,7 +56,15 @@ expected as (
     left join final_ratings
         on answers.assistant_id = final_ratings.assistant_id
         and answers.message_id = final_ratings.message_id
+    where {{ in_refresh_scope('chats') }}
     group by chats.chat_id
+
+),
+
+actual as (
+
+    select * from {{ ref('fct_feedback') }} as f
+    where {{ in_refresh_scope('f') }}
 
 )
 
@@ -64,7 +76,7 @@ select
     expected.no_feedback as expected_no_feedback, actual.no_feedback
 
 from expected
-full outer join {{ ref('fct_feedback') }} as actual on expected.chat_id = actual.chat_id
+full outer join actual on expected.chat_id = actual.chat_id
 where expected.chat_id is null
     or actual.chat_id is null
     or expected.reviewable <> actual.reviewable

@@ -2,6 +2,9 @@
 -- Data quality, not a KPI rule (so a warning, never an error): events.md allows a feedback for a
 -- message_id that no bot_message has; such ratings count nowhere and are reported as
 -- data_quality_daily.orphan_feedback. Returns those feedback events (first copies), for review.
+-- Not scoped to the affected users (macros/test_scope.sql): it is keyed by (assistant_id,
+-- message_id), not by user, and a re-delivery that removes an answer marks its owner, not the
+-- users who rated it, so a scope by user could miss a new orphan.
 
 with
 

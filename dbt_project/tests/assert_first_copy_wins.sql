@@ -1,9 +1,24 @@
 -- kpis.md "Ground rules" 1: of several events with the same event_id only the first copy counts,
 -- the first by export day, then file name, then line number. Returns the staged events that are
 -- not the first copy (or whose content differs from it) and the event_ids loaded in raw that
--- staging lost.
+-- staging lost. Scope: per event_id. An incremental refresh checks the events that have a copy
+-- of an affected user, with all their copies (macros/test_scope.sql): the loader marks the users
+-- of every copy of a loaded event, but a user affected for another reason may hold a later copy
+-- of an event whose first copy belongs to an unaffected user, so the copies are not narrowed by
+-- user alone.
+-- depends_on: {{ ref('int_users_affected') }}
 
 with
+
+{% if tests_scoped_to_affected_users() %}
+event_ids_in_scope as (
+
+    select distinct r.event_id
+    from {{ source('platform', 'events') }} as r
+    where {{ in_refresh_scope('r') }}
+
+),
+{% endif %}
 
 copies as (
 
@@ -12,6 +27,9 @@ copies as (
         row_number() over (partition by event_id order by export_date, file_name, line_number) as copy_number
 
     from {{ source('platform', 'events') }}
+    {% if tests_scoped_to_affected_users() %}
+    where event_id in (select event_id from event_ids_in_scope)
+    {% endif %}
 
 ),
 
@@ -24,6 +42,9 @@ first_copies as (
 staged as (
 
     select * from {{ ref('stg_platform__events') }}
+    {% if tests_scoped_to_affected_users() %}
+    where event_id in (select event_id from event_ids_in_scope)
+    {% endif %}
 
 )
 

@@ -8,18 +8,23 @@
 -- also be exactly the users whose first chat in dim_chats (is_first_chat, or
 -- is_first_chat_in_channel under a filter) starts in the period.
 -- Returns one row per (assistant, channel filter, period) whose counts disagree.
+-- Scope: every count is a sum over users and each user's new/returning status is their own, so
+-- the check holds for any subset of users: an incremental refresh checks the affected users
+-- (macros/test_scope.sql).
 
 with
 
 engagement as (
 
-    select * from {{ ref('fct_engagement') }}
+    select * from {{ ref('fct_engagement') }} as e
+    where {{ in_refresh_scope('e') }}
 
 ),
 
 chats as (
 
-    select * from {{ ref('dim_chats') }}
+    select * from {{ ref('dim_chats') }} as c
+    where {{ in_refresh_scope('c') }}
 
 ),
 

@@ -1,6 +1,8 @@
 -- kpis.md "Ground rules" 1: rejected lines count nowhere. A line of an export file, identified by
 -- (export_date, file_name, line_number), is either loaded into raw.events or kept in
 -- raw.rejected_lines, never both and never twice. Returns the lines that break this.
+-- Not scoped to the affected users (macros/test_scope.sql): it is keyed by export line, and a
+-- rejected line may have no valid user at all.
 
 with
 

@@ -3,13 +3,22 @@
 -- one chat with is_first_chat, it is that earliest chat and has user_chat_number 1, and
 -- dim_users.first_chat_id (with its start, local date and channel) is that chat. Likewise every
 -- user has exactly one is_first_chat_in_channel per channel, the earliest in that channel.
--- Returns the users (and channels) that break this.
+-- Returns the users (and channels) that break this. Scope: per user, so an incremental refresh
+-- checks the affected users only (macros/test_scope.sql).
 
 with
 
 chats as (
 
-    select * from {{ ref('dim_chats') }}
+    select * from {{ ref('dim_chats') }} as c
+    where {{ in_refresh_scope('c') }}
+
+),
+
+users as (
+
+    select * from {{ ref('dim_users') }} as u
+    where {{ in_refresh_scope('u') }}
 
 ),
 
@@ -74,7 +83,7 @@ user_problems as (
 
     from flags
     inner join earliest on flags.assistant_id = earliest.assistant_id and flags.user_id = earliest.user_id
-    left join {{ ref('dim_users') }} as users
+    left join users
         on flags.assistant_id = users.assistant_id and flags.user_id = users.user_id
     where flags.first_chats <> 1
         or flags.inconsistent_numbers > 0

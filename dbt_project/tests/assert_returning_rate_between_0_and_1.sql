@@ -1,7 +1,8 @@
 -- kpis.md "Engagement": returning_rate = returning users / active users, null when there is no
 -- active user, so it lies in [0, 1]. Computed per assistant and local day from fct_engagement as
 -- an analyst would; returns the assistant-days where the rate is outside [0, 1] or where it is
--- null although there are active users.
+-- null although there are active users. Scope: active and returning users are counted user by
+-- user, so an incremental refresh checks the affected users (macros/test_scope.sql).
 
 with
 
@@ -13,7 +14,8 @@ active_users as (
         user_id,
         min(first_chat_local_date) as first_chat_local_date
 
-    from {{ ref('fct_engagement') }}
+    from {{ ref('fct_engagement') }} as e
+    where {{ in_refresh_scope('e') }}
     group by assistant_id, chat_local_date, user_id
 
 ),

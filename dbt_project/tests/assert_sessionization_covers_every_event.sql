@@ -1,20 +1,24 @@
 -- kpis.md "Chats": sessionization uses every valid event of a known type except feedback, and
 -- nothing else (no unknown type, no feedback, no rejected line, one copy per event_id). Returns
 -- the staging events missing from int_events_sessionized and the sessionized events that should
--- not be there or whose envelope differs from staging.
+-- not be there or whose envelope differs from staging. Scope: an event belongs to one user, so an
+-- incremental refresh checks the affected users' events on both sides (macros/test_scope.sql); an
+-- event whose user differs between the two would still show as missing or extra.
 
 with
 
 eligible as (
 
-    select * from {{ ref('stg_platform__events') }}
+    select * from {{ ref('stg_platform__events') }} as e
     where is_known_type and event_type <> 'feedback'
+        and {{ in_refresh_scope('e') }}
 
 ),
 
 sessionized as (
 
-    select * from {{ ref('int_events_sessionized') }}
+    select * from {{ ref('int_events_sessionized') }} as e
+    where {{ in_refresh_scope('e') }}
 
 )
 

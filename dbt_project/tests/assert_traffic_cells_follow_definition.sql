@@ -3,6 +3,8 @@
 -- its own occurred_at converted to the assistant's time zone (dim_assistants.timezone; UTC when
 -- the assistant is missing from the seed): local date, ISO weekday, hour. Returns the
 -- (assistant, channel, user, local date, hour) cells whose count differs from fct_traffic.
+-- Scope: per user, so an incremental refresh checks the affected users' events, chats and cells
+-- (macros/test_scope.sql).
 
 with
 
@@ -19,6 +21,9 @@ chat_messages as (
     inner join {{ ref('dim_chats') }} as chats on sessionized.session_id = chats.chat_id
     inner join {{ ref('dim_assistants') }} as assistants on events.assistant_id = assistants.assistant_id
     where events.event_type in ('user_message', 'bot_message', 'operator_message')
+        and {{ in_refresh_scope('events') }}
+        and {{ in_refresh_scope('sessionized') }}
+        and {{ in_refresh_scope('chats') }}
 
 ),
 
@@ -34,6 +39,13 @@ expected as (
     from chat_messages
     group by all
 
+),
+
+actual as (
+
+    select * from {{ ref('fct_traffic') }} as t
+    where {{ in_refresh_scope('t') }}
+
 )
 
 select
@@ -48,7 +60,7 @@ select
     actual.messages
 
 from expected
-full outer join {{ ref('fct_traffic') }} as actual
+full outer join actual
     on expected.assistant_id = actual.assistant_id
     and expected.channel = actual.channel
     and expected.user_id = actual.user_id

@@ -2,7 +2,8 @@
 -- own local time, so a message may fall on another day than its chat's start). Over all dates
 -- no message is lost or added: per assistant, channel and user, sum(messages) of fct_traffic
 -- must equal the sum of user_messages + bot_messages + operator_messages of the user's chats in
--- fct_messages (and likewise per message type). Returns the users whose totals differ.
+-- fct_messages (and likewise per message type). Returns the users whose totals differ. Scope: per
+-- user, so an incremental refresh checks the affected users (macros/test_scope.sql).
 
 with
 
@@ -15,7 +16,8 @@ traffic as (
         sum(bot_messages) as bot_messages,
         sum(operator_messages) as operator_messages
 
-    from {{ ref('fct_traffic') }}
+    from {{ ref('fct_traffic') }} as t
+    where {{ in_refresh_scope('t') }}
     group by assistant_id, channel, user_id
 
 ),
@@ -29,7 +31,8 @@ chat_messages as (
         sum(bot_messages) as bot_messages,
         sum(operator_messages) as operator_messages
 
-    from {{ ref('fct_messages') }}
+    from {{ ref('fct_messages') }} as m
+    where {{ in_refresh_scope('m') }}
     group by assistant_id, channel, user_id
     having sum(user_messages + bot_messages + operator_messages) > 0
 

@@ -3,9 +3,24 @@
 -- on which the user started at least one chat in dim_chats, with that number of chats, the
 -- user's device fields from dim_users (fct_users), the user's first chat date overall
 -- (dim_users) and the earliest chat date in that channel (fct_engagement). Returns the rows of
--- either mart that are missing, extra or different.
+-- either mart that are missing, extra or different. Scope: per user, so an incremental refresh
+-- checks the affected users' rows of all four marts (macros/test_scope.sql).
 
 with
+
+chats as (
+
+    select * from {{ ref('dim_chats') }} as c
+    where {{ in_refresh_scope('c') }}
+
+),
+
+users as (
+
+    select * from {{ ref('dim_users') }} as u
+    where {{ in_refresh_scope('u') }}
+
+),
 
 expected as (
 
@@ -23,8 +38,8 @@ expected as (
             partition by chats.assistant_id, chats.user_id, chats.channel
         ) as first_chat_local_date_in_channel
 
-    from {{ ref('dim_chats') }} as chats
-    left join {{ ref('dim_users') }} as users
+    from chats
+    left join users
         on chats.assistant_id = users.assistant_id and chats.user_id = users.user_id
     group by chats.assistant_id, chats.channel, chats.user_id, chats.chat_local_date
 
@@ -35,7 +50,8 @@ fct_users as (
     select 'fct_users' as mart, assistant_id, channel, user_id, chat_local_date, chats,
         device_type, user_agent_device_type, browser,
         cast(null as date) as first_chat_local_date, cast(null as date) as first_chat_local_date_in_channel
-    from {{ ref('fct_users') }}
+    from {{ ref('fct_users') }} as u
+    where {{ in_refresh_scope('u') }}
 
 ),
 
@@ -43,7 +59,8 @@ fct_engagement as (
 
     select 'fct_engagement' as mart, assistant_id, channel, user_id, chat_local_date, chats,
         null, null, null, first_chat_local_date, first_chat_local_date_in_channel
-    from {{ ref('fct_engagement') }}
+    from {{ ref('fct_engagement') }} as e
+    where {{ in_refresh_scope('e') }}
 
 ),
 

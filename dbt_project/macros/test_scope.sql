@@ -1,0 +1,37 @@
+{#-
+  The scope of the singular tests (tests/*.sql) that are keyed by user (assistant_id, user_id).
+
+  Their cost grows with the whole loaded history, while an incremental refresh only deletes and
+  recomputes the users of int_users_affected: the rows of every other user did not change and were
+  tested when they were built. So in an incremental refresh a test keeps only the affected users'
+  rows; a full rebuild (--full-refresh) and a by-hand `dbt build` / `dbt test` without vars test
+  everything.
+
+  An incremental refresh is a run given `export_days` in --vars without --full-refresh: the
+  Dagster refresh always passes that var (an empty list for a run without partitions), so its
+  presence on the command line counts, not only a non-empty value.
+-#}
+
+{#- True when the singular tests check only the affected users (an incremental refresh). -#}
+{% macro tests_scoped_to_affected_users() %}
+    {%- set cli_vars = invocation_args_dict.get('vars') or {} -%}
+    {{ return(('export_days' in cli_vars or var('export_days', []) | length > 0)
+              and not flags.FULL_REFRESH) }}
+{% endmacro %}
+
+
+{#- A predicate on `relation_alias` (a relation with assistant_id and user_id): in an incremental
+    refresh, true for the affected users' rows only; otherwise `true`. -#}
+{% macro in_refresh_scope(relation_alias) %}
+    {#- ref() always, whatever the branch: dbt records the dependency at parse time, when vars and
+        flags are not those of the run (else: "unable to infer all dependencies" at run time). -#}
+    {%- set affected = ref('int_users_affected') -%}
+    {%- if tests_scoped_to_affected_users() -%}
+        exists (
+            select 1 from {{ affected }} as a
+            where a.assistant_id = {{ relation_alias }}.assistant_id and a.user_id = {{ relation_alias }}.user_id
+        )
+    {%- else -%}
+        true
+    {%- endif -%}
+{% endmacro %}

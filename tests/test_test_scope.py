@@ -1,0 +1,155 @@
+"""The scope of the singular dbt tests (dbt_project/macros/test_scope.sql, README "How a refresh
+works"): an incremental refresh checks only the users it recomputed (intermediate.int_users_affected);
+a full rebuild and a by-hand `dbt test` without vars check every row.
+
+Black-box through the CLI. Each case loads two hand-made export days, then breaks one row of the
+refresh's build file (the file the next refresh builds in, no process has it open in between) so
+that a singular test fails on it, and looks at which run sees the broken row.
+
+1. The broken row belongs to user B, whom the second export day does not touch: the incremental
+   refresh of that day succeeds and publishes B's broken row as it is; a by-hand
+   `dbt test --select assert_one_first_chat_per_user` on the build file fails on it;
+   `refresh --full` succeeds and repairs it.
+2. The broken row is in scope: a staged event of B (not recomputed) that has a later copy in an
+   affected user's export (user A's). assert_first_copy_wins checks every copy of the events an
+   affected user holds, so the incremental refresh fails; once the row is repaired, it succeeds.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+
+from conftest import CLI, REPO, Workspace, event, write_export
+from orchestration.settings import build_path_for
+
+ACME = "acme-support"
+DAY1, DAY2 = "2026-11-02", "2026-11-03"
+A = {"user": "scope_a"}
+B = {"user": "scope_b"}
+
+# The dbt project's files changed while a refresh ran (another edit of the checkout): not about
+# the data, run it once more (as tests/test_incremental.py does).
+MANIFEST_RACE = re.compile(r"KeyError: '(test|model|seed|snapshot)\.assistant_analytics\.")
+
+
+def chat(prefix: str, when: str, conversation: str, who: dict) -> list[dict]:
+    """One chat: a user message and the answer 5 seconds later."""
+    return [
+        event(f"{prefix}-1", "user_message", f"{when}:00Z", message_id=f"{prefix}-1",
+              conversation=conversation, **who),
+        event(f"{prefix}-2", "bot_message", f"{when}:05Z", message_id=f"{prefix}-2",
+              conversation=conversation, **who),
+    ]
+
+
+def refresh(ws: Workspace, *args: str) -> subprocess.CompletedProcess:
+    """`refresh` through the CLI, with dbt's log on stderr (ANALYTICS_VERBOSE) to name a failed test."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
+    env["ANALYTICS_VERBOSE"] = "1"
+    env["DAGSTER_HOME"] = str(ws.root / "dagster_home")
+    (ws.root / "dagster_home").mkdir(exist_ok=True)
+    cmd = [CLI, "refresh", "--warehouse", str(ws.warehouse), "--exports", str(ws.exports), *args]
+    for _ in range(2):
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, cwd=ws.root)
+        if proc.returncode == 0 or not MANIFEST_RACE.search(proc.stderr):
+            break
+    return proc
+
+
+def assert_ok(proc: subprocess.CompletedProcess, what: str) -> None:
+    assert proc.returncode == 0, f"{what} failed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+
+
+def tamper(ws: Workspace, sql: str) -> int:
+    """Runs an update on the build file; returns the number of rows it changed."""
+    conn = duckdb.connect(str(build_path_for(ws.warehouse)))
+    try:
+        return conn.execute(sql).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def dbt_test_by_hand(ws: Workspace, select: str) -> subprocess.CompletedProcess:
+    """`dbt test` without vars on the build file, as an engineer runs it from dbt_project/. Its
+    target and log folders are the workspace's, so the checkout's dbt_project/target is left alone."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
+    env["ANALYTICS_BUILD_WAREHOUSE"] = str(build_path_for(ws.warehouse))
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    cmd = ["dbt", "test", "--select", select, "--profiles-dir", "..",
+           "--target-path", str(ws.root / "dbt_target"), "--log-path", str(ws.root / "dbt_logs")]
+    return subprocess.run(cmd, cwd=REPO / "dbt_project", env=env, capture_output=True, text=True, timeout=600)
+
+
+def b_first_chats(ws: Workspace) -> list[tuple]:
+    return ws.query("select is_first_chat, user_chat_number from marts.dim_chats "
+                    "where assistant_id = ? and user_id = ? order by started_at", [ACME, B["user"]])
+
+
+def test_unaffected_users_rows_are_checked_by_full_rebuild_and_by_hand_only(workspace: Workspace):
+    ws = workspace
+    write_export(ws.exports, DAY1, "part-0000.jsonl",
+                 chat("sa1", "2026-11-02T09:00", "sa-c1", A) + chat("sb1", "2026-11-02T10:00", "sb-c1", B))
+    write_export(ws.exports, DAY2, "part-0000.jsonl", chat("sa2", "2026-11-03T09:00", "sa-c2", A))
+
+    assert_ok(refresh(ws, "--day", DAY1), f"refresh --day {DAY1}")
+    assert b_first_chats(ws) == [(True, 1)]
+
+    # B's only chat is no longer flagged as B's first chat: assert_one_first_chat_per_user fails on B.
+    assert tamper(ws, f"update marts.dim_chats set is_first_chat = false "
+                      f"where assistant_id = '{ACME}' and user_id = '{B['user']}'") == 1
+
+    # Day 2 touches A only: B is not recomputed, not checked, and the refresh succeeds.
+    assert_ok(refresh(ws, "--day", DAY2), f"refresh --day {DAY2} (B is not affected)")
+    assert b_first_chats(ws) == [(False, 1)], "B's broken row should be published as it was"
+    assert ws.query("select count(*) from marts.dim_chats where user_id = ?", [A["user"]]) == [(2,)]
+
+    # By hand, without vars, the test checks every user and sees B.
+    proc = dbt_test_by_hand(ws, "assert_one_first_chat_per_user")
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, f"the by-hand dbt test should fail on B's row:\n{output}"
+    assert re.search(r"Failure in test assert_one_first_chat_per_user", output), output
+
+    # A full rebuild recomputes (and checks) every user: B is repaired.
+    assert_ok(refresh(ws, "--full"), "refresh --full")
+    assert b_first_chats(ws) == [(True, 1)]
+    proc = dbt_test_by_hand(ws, "assert_one_first_chat_per_user")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_a_broken_row_in_scope_fails_the_incremental_refresh(workspace: Workspace):
+    ws = workspace
+    # Event sb1-1 has two copies on day 1: the first is B's, a later one (other content) is A's.
+    day1 = chat("sa1", "2026-11-02T09:00", "sa-c1", A) + chat("sb1", "2026-11-02T10:00", "sb-c1", B)
+    day1.append(event("sb1-1", "user_message", "2026-11-02T09:00:30Z", message_id="sb1-1",
+                      conversation="sa-c1", **A))
+    write_export(ws.exports, DAY1, "part-0000.jsonl", day1)
+    write_export(ws.exports, DAY2, "part-0000.jsonl", chat("sa2", "2026-11-03T09:00", "sa-c2", A))
+
+    assert_ok(refresh(ws, "--day", DAY1), f"refresh --day {DAY1}")
+    assert ws.query("select user_id from staging.stg_platform__events where event_id = 'sb1-1'") == [(B["user"],)]
+
+    # B's staged copy of sb1-1 no longer points at the first copy's line.
+    assert tamper(ws, "update staging.stg_platform__events set line_number = line_number + 1000 "
+                      "where event_id = 'sb1-1'") == 1
+
+    # Day 2 touches A only, so B's staged row is not recomputed; but A holds a copy of sb1-1, so
+    # assert_first_copy_wins checks that event with all its copies and fails the refresh.
+    proc = refresh(ws, "--day", DAY2)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, f"refresh --day {DAY2} should fail on B's broken staged row:\n{output}"
+    failed = set(re.findall(r"Failure in test (\w+)", output))
+    assert failed == {"assert_first_copy_wins"}, output[-5000:]
+
+    # Repaired, the same refresh succeeds: A's later copy of B's event is no violation (a check
+    # that narrowed the copies by user alone would see A's copy as the first and staging lose it).
+    assert tamper(ws, "update staging.stg_platform__events set line_number = line_number - 1000 "
+                      "where event_id = 'sb1-1'") == 1
+    assert_ok(refresh(ws, "--day", DAY2), f"refresh --day {DAY2} after the repair")
+    assert ws.query("select user_id, line_number from staging.stg_platform__events "
+                    "where event_id = 'sb1-1'") == [(B["user"], 3)]
