@@ -116,15 +116,26 @@ class LayeredTranslator(DagsterDbtTranslator):
 def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
                          warehouse: WarehouseResource, config: DbtBuildConfig):
     """`dbt build` on the build file: incremental models recompute the users in raw.pending_users."""
-    from .refresh_state import clear_pending, full_refresh_owed, mark_full_refresh_owed
+    from .refresh_state import (
+        clear_pending,
+        full_refresh_owed,
+        mark_full_refresh_owed,
+        seeds_changed,
+        seeds_fingerprint,
+    )
 
     partitioned = context.has_partition_key or context.has_partition_key_range
     export_days = list(context.partition_keys) if partitioned else []
     with refresh_lock(warehouse.warehouse):
         build = prepare_build_file(warehouse.warehouse)
         os.environ["ANALYTICS_BUILD_WAREHOUSE"] = str(build)
-        # A full rebuild that was killed is owed until one completes.
-        full = config.full_refresh or full_refresh_owed(build)
+        # A full rebuild that was killed is owed until one completes; an edited seed (a time
+        # zone, a timeout) changes every user's chats, so it needs one too.
+        seeds = seeds_fingerprint()
+        reseeded = not config.full_refresh and seeds_changed(build, seeds)
+        if reseeded:
+            progress.report("seeds changed since the last build: rebuilding every model")
+        full = config.full_refresh or reseeded or full_refresh_owed(build)
         if full:
             mark_full_refresh_owed(build)
         args = ["build", "--vars", json.dumps({"export_days": export_days})]
@@ -138,7 +149,7 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
         started = time.perf_counter()
         yield from dbt.cli(args, context=context).stream()
         progress.report(f"dbt build done in {time.perf_counter() - started:.1f}s")
-        clear_pending(build)
+        clear_pending(build, seeds)
 
 
 @asset(

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import duckdb
 
 from .loader import ensure_raw_schema
+from .settings import PROJECT_ROOT
 
-_DDL = "create table if not exists raw.refresh_state (full_refresh_owed boolean not null)"
+SEEDS_DIR = PROJECT_ROOT / "seeds"
+
+_DDL = """
+create table if not exists raw.refresh_state (full_refresh_owed boolean not null);
+create table if not exists raw.built_with_seeds (fingerprint varchar not null);
+"""
 
 
 def _connect(build: Path) -> duckdb.DuckDBPyConnection:
@@ -34,14 +41,41 @@ def mark_full_refresh_owed(build: Path) -> None:
         conn.close()
 
 
-def clear_pending(build: Path) -> None:
-    """After a completed dbt build: every pending user is recomputed, any owed full rebuild is done."""
+def seeds_fingerprint() -> str:
+    """Changes when a deployment edits a seed (a time zone, a timeout, a new assistant)."""
+    h = hashlib.sha256()
+    for path in sorted(SEEDS_DIR.glob("*.csv")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def seeds_changed(build: Path, fingerprint: str) -> bool:
+    """True when the models were built with other seeds: every user may change, so only a full
+    rebuild gives what a full rebuild gives."""
+    conn = _connect(build)
+    try:
+        built_with = conn.execute("select max(fingerprint) from raw.built_with_seeds").fetchone()[0]
+        if built_with is None:
+            # Nothing recorded: models built before this check existed are rebuilt once; a new
+            # build file has no models, and its first build is complete anyway.
+            return bool(conn.execute(
+                "select count(*) from duckdb_tables() where schema_name = 'marts'").fetchone()[0])
+        return built_with != fingerprint
+    finally:
+        conn.close()
+
+
+def clear_pending(build: Path, seeds: str) -> None:
+    """After a completed dbt build: every pending user is recomputed, any owed full rebuild is done,
+    and the models are those of these seeds."""
     conn = _connect(build)
     try:
         ensure_raw_schema(conn)
         conn.execute("begin transaction")
         conn.execute("delete from raw.pending_users")
         conn.execute("delete from raw.refresh_state")
+        conn.execute("delete from raw.built_with_seeds")
+        conn.execute("insert into raw.built_with_seeds values (?)", [seeds])
         conn.execute("commit")
     finally:
         conn.close()
