@@ -171,8 +171,9 @@ def main() -> None:
     print(f"generated {days} days x {args.events_per_day:,} events in {gen_seconds:.1f}s", file=sys.stderr)
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
-    env.setdefault("ANALYTICS_DUCKDB_MEMORY_LIMIT", "3GB")
-    env.setdefault("ANALYTICS_DUCKDB_THREADS", str(os.cpu_count() or 2))
+    # the DuckDB limits are the only settings taken from the caller's environment
+    env["ANALYTICS_DUCKDB_MEMORY_LIMIT"] = os.environ.get("ANALYTICS_DUCKDB_MEMORY_LIMIT", "3GB")
+    env["ANALYTICS_DUCKDB_THREADS"] = os.environ.get("ANALYTICS_DUCKDB_THREADS", str(os.cpu_count() or 2))
     wh = work / "warehouse.duckdb"
     for f in work.glob("*warehouse*"):
         f.unlink()
