@@ -126,14 +126,12 @@ def measure(cmd: list[str], env: dict, *, may_fail: bool = False) -> dict:
     seconds = time.perf_counter() - started
     out, err = proc.stdout.read(), proc.stderr.read()
     code = os.waitstatus_to_exitcode(status)
+    result = {"seconds": round(seconds, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "stdout": out}
     if code != 0:
         if may_fail:  # reported in the table, not fatal: the other steps still say something
-            last = (err.strip().splitlines() or ["?"])[-1]
-            return {"seconds": round(seconds, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
-                    "stdout": out, "failed": last[-300:]}
+            return {**result, "failed": (err.strip().splitlines() or ["?"])[-1][-300:]}
         raise SystemExit(f"{cmd} failed ({code}):\n{out}\n{err}")
-    return {"seconds": round(seconds, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "stdout": out,
-            **phases(err, seconds)}
+    return {**result, **phases(err, seconds)}
 
 
 PHASES = {  # progress lines of `refresh` (stderr) -> phase

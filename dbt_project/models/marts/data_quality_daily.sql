@@ -30,7 +30,6 @@ valid_copies as (
 
 ),
 
-
 -- Counted per export day and assistant first, then joined to the few assistants and answers:
 -- joining every event row to them costs seconds per refresh on a long history.
 first_copy_counts_by_assistant as (
@@ -104,7 +103,6 @@ first_copy_counts as (
     group by counts.export_date
 
 ),
-
 
 file_counts as (
 
