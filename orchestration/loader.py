@@ -14,6 +14,7 @@ import re
 import tempfile
 import time
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -147,6 +148,98 @@ def _gunzip(src: Path, dst: Path) -> str | None:
     return None
 
 
+# One physical line per row: a delimiter no line holds, no quoting, and only "\n" ends a line. Strict
+# mode makes anything else (a CR, the delimiter, invalid UTF-8) an error, which sends the file to the
+# careful path below.
+READ_LINES_SQL = """
+insert into export_lines
+select ? as file_name, ordinality as line_number, line
+from read_csv(?, columns = {'line': 'VARCHAR'}, delim = chr(1) || chr(2), quote = '', escape = '',
+              header = false, auto_detect = false, strict_mode = true, new_line = '\\n') with ordinality
+"""
+
+
+def _gzip_size(path: Path) -> int | None:
+    """The decompressed size of an intact gzip file (every member, CRC checked); None if damaged."""
+    if path.stat().st_size == 0:
+        return None
+    size = 0
+    with path.open("rb") as f:
+        d = zlib.decompressobj(wbits=31)
+        in_member = False
+        while chunk := f.read(1 << 22):
+            while chunk:
+                in_member = True
+                try:
+                    size += len(d.decompress(chunk))
+                except zlib.error:
+                    return None
+                chunk = b""
+                if d.eof:  # another gzip member may follow
+                    chunk, d, in_member = d.unused_data, zlib.decompressobj(wbits=31), False
+    return None if in_member else size
+
+
+def _read_fast(conn: duckdb.DuckDBPyConnection, path: Path) -> bool:
+    """Reads the file with DuckDB's own (parallel, gzip-aware) reader; False if it must take the careful path.
+
+    DuckDB neither checks a gzip's CRC nor always fails on a corrupt stream, so zlib checks the file
+    in a thread meanwhile (it releases the GIL), and the bytes DuckDB read must add up to its size.
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        expected = (
+            pool.submit(_gzip_size, path) if path.name.endswith(".gz") else None
+        )
+        try:
+            conn.execute(READ_LINES_SQL, [path.name, str(path)])
+            failed = False
+        except duckdb.Error:
+            failed = True  # the statement failed as a whole: nothing of this file is in export_lines
+        size = expected.result() if expected else path.stat().st_size
+    if failed:
+        return False
+    rows, chars = conn.execute(
+        "select count(*), coalesce(sum(strlen(line)), 0) from export_lines where file_name = ?", [path.name]
+    ).fetchone()
+    # every row but possibly the last ended with "\n"
+    if size in {chars + rows, chars + rows - 1}:
+        return True
+    conn.execute("delete from export_lines where file_name = ?", [path.name])
+    return False
+
+
+def _read_careful(conn: duckdb.DuckDBPyConnection, path: Path, tmpdir: Path) -> str | None:
+    """Python gunzip that keeps what can be read of a damaged file; returns the damage, if any."""
+    damage = None
+    text_path = path
+    if path.name.endswith(".gz"):
+        text_path = tmpdir / (path.name + ".txt")
+        damage = _gunzip(path, text_path)
+    try:
+        conn.execute("select 1 from read_text(?)", [str(text_path)]).fetchall()
+    except duckdb.InvalidInputException:
+        # Invalid UTF-8: keep the file, with the bad bytes replaced, and say so.
+        fixed = tmpdir / (path.name + ".utf8.txt")
+        fixed.write_text(text_path.read_bytes().decode("utf-8", errors="replace"), encoding="utf-8")
+        text_path = fixed
+        damage = (damage + "; " if damage else "") + "invalid UTF-8 bytes replaced by U+FFFD"
+    conn.execute(
+        """
+        insert into export_lines
+        with f as (select content from read_text(?)),
+        parts as (select string_split(content, chr(10)) as l from f),
+        numbered as (
+            select unnest(l) as line, unnest(range(1, len(l) + 1)) as line_number from parts
+        )
+        select ? as file_name, line_number,
+               case when ends_with(line, chr(13)) then rtrim(line, chr(13)) else line end as line
+        from numbered
+        """,
+        [str(text_path), path.name],
+    )
+    return damage
+
+
 def _stage_lines(conn: duckdb.DuckDBPyConnection, folder: Path, tmpdir: Path) -> tuple[list[dict], list[str]]:
     """Fills temp table `export_lines(file_name, line_number, line)` with the day's non-blank lines."""
     conn.execute(
@@ -154,40 +247,15 @@ def _stage_lines(conn: duckdb.DuckDBPyConnection, folder: Path, tmpdir: Path) ->
     )
     files, damaged = [], []
     for path in export_files(folder):
-        damage = None
-        text_path = path
-        if path.name.endswith(".gz"):
-            text_path = tmpdir / (path.name + ".txt")
-            damage = _gunzip(path, text_path)
-        try:
-            content_sql = "select content from read_text(?)"
-            conn.execute("select 1 from read_text(?)", [str(text_path)]).fetchall()
-        except duckdb.InvalidInputException:
-            # Invalid UTF-8: keep the file, with the bad bytes replaced, and say so.
-            fixed = tmpdir / (path.name + ".utf8.txt")
-            fixed.write_text(text_path.read_bytes().decode("utf-8", errors="replace"), encoding="utf-8")
-            text_path = fixed
-            damage = (damage + "; " if damage else "") + "invalid UTF-8 bytes replaced by U+FFFD"
-        conn.execute(
-            f"""
-            insert into export_lines
-            with f as ({content_sql}),
-            parts as (select string_split(content, chr(10)) as l from f),
-            numbered as (
-                select unnest(l) as line, unnest(range(1, len(l) + 1)) as line_number from parts
-            )
-            select ? as file_name, line_number,
-                   case when ends_with(line, chr(13)) then rtrim(line, chr(13)) else line end as line
-            from numbered
-            -- blank lines (spaces, tabs, a CR) are not lines; regexp is far cheaper than trim here
-            where not regexp_full_match(line, '[ \\t\\r]*')
-            """,
-            [str(text_path), path.name],
-        )
-        n = conn.execute("select count(*) from export_lines where file_name = ?", [path.name]).fetchone()[0]
-        files.append({"file_name": path.name, "size_bytes": path.stat().st_size, "lines_read": n, "damage": damage})
+        damage = None if _read_fast(conn, path) else _read_careful(conn, path, tmpdir)
+        files.append({"file_name": path.name, "size_bytes": path.stat().st_size, "damage": damage})
         if damage:
             damaged.append(f"{path.name}: {damage}")
+    # Blank lines (nothing, or spaces, tabs and a CR) are not lines; regexp is far cheaper than trim here.
+    conn.execute("delete from export_lines where line is null or regexp_full_match(line, '[ \\t\\r]*')")
+    counts = dict(conn.execute("select file_name, count(*) from export_lines group by 1").fetchall())
+    for f in files:
+        f["lines_read"] = counts.get(f["file_name"], 0)
     return files, damaged
 
 
@@ -246,12 +314,23 @@ def load_export_day(conn: duckdb.DuckDBPyConnection, exports_dir: Path, day: dt.
     stats.files = len(files)
     stats.damaged_files = damaged
 
+    # Only what the inserts need is kept: the event's columns, or the raw line of a reject.
     conn.execute(
         f"""
         create or replace temp table classified as
-        with x as ({extracted_lines_sql('export_lines')})
-        select *, {reason_case_sql()} as reason
-        from x
+        with x as ({extracted_lines_sql('export_lines')}),
+        judged as (select *, {reason_case_sql()} as reason from x)
+        select file_name, line_number, reason,
+            case when reason is not null then line end as line,
+            s_e_event_id as event_id, s_e_event_type as event_type,
+            case when reason is null then cast(upper(s_e_occurred_at) as timestamptz) end as occurred_at,
+            s_e_assistant_id as assistant_id, s_e_channel as channel, s_e_user_id as user_id,
+            s_e_conversation_id as conversation_id,
+            case when t_e_user_agent = 'VARCHAR' then s_e_user_agent end as user_agent,
+            case when reason is not null then null
+                 when t_e_properties = 'OBJECT' then json_extract(line, '$."properties"')
+                 else '{{}}' end as properties
+        from judged
         """
     )
     params = {"day": day}
@@ -263,12 +342,8 @@ def load_export_day(conn: duckdb.DuckDBPyConnection, exports_dir: Path, day: dt.
         conn.execute(
             """
             insert into raw.events
-            select $day, file_name, line_number,
-                s_e_event_id, s_e_event_type,
-                cast(upper(s_e_occurred_at) as timestamptz),
-                s_e_assistant_id, s_e_channel, s_e_user_id, s_e_conversation_id,
-                case when t_e_user_agent = 'VARCHAR' then s_e_user_agent end,
-                case when t_e_properties = 'OBJECT' then json_extract(line, '$."properties"') else '{}' end
+            select $day, file_name, line_number, event_id, event_type, occurred_at, assistant_id, channel,
+                user_id, conversation_id, user_agent, properties
             from classified
             where reason is null
             """,

@@ -659,3 +659,53 @@ def test_refresh_error_is_one_line_and_exit_2(workspace, day):
     assert len(lines) == 1, proc.stderr
     assert day in lines[0]
     assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
+
+
+# ------------------------------------------------- fast and careful reads ---------------------
+
+
+def test_files_duckdb_would_misread_take_the_careful_path(workspace):
+    """DuckDB's own reader loads healthy files; each file below must not be read quietly wrong by it."""
+    ws, day, at = workspace, "2026-11-24", "2026-11-24T09:00:00Z"
+    folder = ws.exports / f"dt={day}"
+    # Two gzip members, one after the other (what `cat a.gz b.gz` makes): all four lines count.
+    member = lambda ids: gzip.compress("".join(dumps(ev(i, at=at)) + "\n" for i in ids).encode())  # noqa: E731
+    folder.mkdir(parents=True)
+    (folder / "a-members.jsonl.gz").write_bytes(member(["mm-1", "mm-2"]) + member(["mm-3", "mm-4"]))
+    # One byte flipped inside a stored (level 0) gzip: the deflate data stays readable, only the CRC
+    # says the text changed ("crc-2" becomes "brc-2"); zlib refuses the whole file.
+    text = "".join(dumps(ev(f"crc-{n}", at=at)) + "\n" for n in range(1, 4)).encode()
+    data = bytearray(gzip.compress(text, compresslevel=0, mtime=0))
+    data[data.index(b"crc-2")] ^= 0x01  # "c" -> "b"
+    (folder / "b-crc.jsonl.gz").write_bytes(bytes(data))
+    # A CR inside a line is JSON white space, not a line end: one event on line 1, one on line 2.
+    cr_line = dumps(ev("cr-inside", at=at)).replace(", ", ",\r", 1)
+    (folder / "c-cr.jsonl").write_bytes((cr_line + "\n" + dumps(ev("after-cr", at=at)) + "\n").encode())
+    # Big enough for DuckDB to split the file across threads; a blank line every 1,000 lines.
+    big = ["" if n % 1000 == 0 else dumps(ev(f"big-{n}", at=at, user=f"u{n % 50}")) for n in range(1, 250_001)]
+    (folder / "d-big.jsonl").write_text("".join(line + "\n" for line in big))
+    ws.cli("refresh", "--day", day)
+
+    assert ws.query(
+        "select file_name, lines_read, damage is not null from raw.export_files order by file_name"
+    ) == [
+        ("a-members.jsonl.gz", 4, False),
+        ("b-crc.jsonl.gz", 0, True),  # zlib stops at the bad check; Python kept nothing before it
+        ("c-cr.jsonl", 2, False),
+        ("d-big.jsonl", 250_000 - 250, False),
+    ]
+    assert ws.query(
+        "select file_name, line_number, event_id from raw.events where file_name <> 'd-big.jsonl' "
+        "order by file_name, line_number"
+    ) == [
+        ("a-members.jsonl.gz", 1, "mm-1"), ("a-members.jsonl.gz", 2, "mm-2"),
+        ("a-members.jsonl.gz", 3, "mm-3"), ("a-members.jsonl.gz", 4, "mm-4"),
+        ("c-cr.jsonl", 1, "cr-inside"), ("c-cr.jsonl", 2, "after-cr"),
+    ]
+    # every line of the big file sits at its physical line number
+    assert ws.query(
+        "select count(*), count(*) filter (where event_id = 'big-' || line_number) "
+        "from raw.events where file_name = 'd-big.jsonl'"
+    ) == [(249_750, 249_750)]
+    assert ws.query("select count(*) from raw.rejected_lines") == [(0,)]
+    assert_invariant(ws)
