@@ -140,7 +140,9 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
             mark_full_refresh_owed(build)
         args = ["build", "--vars", json.dumps({"export_days": export_days})]
         if full:
-            args.append("--full-refresh")
+            # Every node of a full rebuild reads the whole history and DuckDB already spreads one
+            # query over every core: two at once would only share (and overrun) one memory pool.
+            args += ["--full-refresh", "--threads", os.environ.get("ANALYTICS_DBT_THREADS_FULL", "1")]
         elif os.environ.get("ANALYTICS_DBT_TESTS", "kpi") != "all":
             # A few hundred column checks cost ~0.2 s each whatever the data size; an incremental
             # refresh runs the KPI (singular) and uniqueness tests, a full rebuild runs them all.

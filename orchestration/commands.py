@@ -28,6 +28,17 @@ def _contiguous_ranges(days: list[dt.date]) -> list[tuple[dt.date, dt.date]]:
     return ranges
 
 
+def _split_ranges(ranges: list[tuple[dt.date, dt.date]], max_days: int) -> list[tuple[dt.date, dt.date]]:
+    """Cuts ranges longer than max_days: one dbt build over a long backfill needs memory for all of it."""
+    out = []
+    for start, end in ranges:
+        while (end - start).days + 1 > max_days:
+            out.append((start, start + dt.timedelta(days=max_days - 1)))
+            start += dt.timedelta(days=max_days)
+        out.append((start, end))
+    return out
+
+
 def _instance():
     from dagster import DagsterInstance
 
@@ -58,6 +69,10 @@ def run_refresh(days: list[dt.date], *, full: bool, quiet: bool = False) -> None
     }
     if days:
         job, ranges = defs.resolve_job_def("refresh"), _contiguous_ranges(days)
+        if not full:
+            # A full rebuild recomputes everything in its one dbt build whatever its runs; an
+            # incremental backfill in runs of a few days gives the same result in bounded memory.
+            ranges = _split_ranges(ranges, max(1, int(os.environ.get("ANALYTICS_MAX_DAYS_PER_RUN", "7"))))
     else:
         # `--full` alone: rebuild the models from what is loaded, without reloading exports.
         loaded = _loaded_days()

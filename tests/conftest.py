@@ -60,8 +60,10 @@ class Workspace:
     def warehouse(self) -> Path:
         return self.root / "warehouse.duckdb"
 
-    def cli(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
+    def cli(self, *args: str, check: bool = True, timeout: float = 600,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        """The CLI on this workspace; no ANALYTICS_* setting of the caller leaks in, only `env`'s."""
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}, **(env or {})}
         env["DAGSTER_HOME"] = str(self.root / "dagster_home")
         (self.root / "dagster_home").mkdir(exist_ok=True)
         cmd = [CLI, args[0], "--warehouse", str(self.warehouse), "--exports", str(self.exports), *args[1:]]

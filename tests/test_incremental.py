@@ -448,6 +448,28 @@ def test_the_redelivery_really_moved_first_copies(runs):
     assert b.query("select count(*) from raw.pending_users") == [(0,)]
 
 
+def test_a_backfill_in_runs_of_a_few_days_equals_the_full_rebuild(runs, tmp_path_factory):
+    """`refresh --all` cuts a long backfill into runs of ANALYTICS_MAX_DAYS_PER_RUN days (bounded
+    memory); run after run, it ends where B's one full rebuild of the same exports ends."""
+    _, b, _, _ = runs
+    c = Workspace(tmp_path_factory.mktemp("in_runs"))
+    shutil.copytree(b.exports, c.exports)
+    proc = c.cli("refresh", "--all", env={"ANALYTICS_MAX_DAYS_PER_RUN": "3"})
+    assert re.findall(r"run (\d/\d): export days (\S+) \.\. (\S+)", proc.stderr) == [
+        ("1/3", E1, "2026-11-17"), ("2/3", "2026-11-18", "2026-11-20"), ("3/3", "2026-11-21", E8)]
+    cb = duckdb.connect(str(b.warehouse), read_only=True)
+    cc = duckdb.connect(str(c.warehouse), read_only=True)
+    try:
+        tables = result_tables(cb)
+        assert result_tables(cc) == tables
+        differ = [f"{schema}.{table}" for schema, table in tables
+                  if table_rows(cb, schema, table) != table_rows(cc, schema, table)]
+        assert not differ, f"a backfill in runs differs from the full rebuild in {differ}"
+    finally:
+        cb.close()
+        cc.close()
+
+
 # ----------------------------------------------------------------------------- 2. edge cases by hand
 #
 # Each test first checks A along its way (before the re-delivery), then the final state: the full

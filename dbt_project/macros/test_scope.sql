@@ -35,3 +35,20 @@
         true
     {%- endif -%}
 {% endmacro %}
+
+
+{#- A predicate on an export_date column: in an incremental refresh, true for the export days the
+    run loaded (var export_days) only; otherwise `true`. For tests keyed by export line: a load
+    replaces whole export days, so the lines of other days did not change. -#}
+{% macro in_refresh_export_days(column) %}
+    {%- if tests_scoped_to_affected_users() -%}
+        {%- set days = var('export_days', []) -%}
+        {%- if days | length == 0 -%}
+            false
+        {%- else -%}
+            {{ column }} in ({% for d in days %}cast('{{ d }}' as date){{ ", " if not loop.last }}{% endfor %})
+        {%- endif -%}
+    {%- else -%}
+        true
+    {%- endif -%}
+{% endmacro %}
