@@ -323,7 +323,7 @@ def load_export_day(conn: duckdb.DuckDBPyConnection, exports_dir: Path, day: dt.
         select file_name, line_number, reason,
             case when reason is not null then line end as line,
             s_e_event_id as event_id, s_e_event_type as event_type,
-            case when reason is null then cast(upper(s_e_occurred_at) as timestamptz) end as occurred_at,
+            case when reason is null then occurred_at end as occurred_at,
             s_e_assistant_id as assistant_id, s_e_channel as channel, s_e_user_id as user_id,
             s_e_conversation_id as conversation_id,
             case when t_e_user_agent = 'VARCHAR' then s_e_user_agent end as user_agent,

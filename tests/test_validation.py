@@ -1,0 +1,70 @@
+"""The loader settles most lines with one short condition before the CASE that names a reject's
+reason (orchestration/validation.py). That shortcut must never let a bad line through: for every
+field and property of events.md, broken in every way a JSON value can be, the reason with the
+shortcut equals the reason without it. The reasons themselves are tested through the CLI in
+tests/test_load.py."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import duckdb
+
+from orchestration.validation import ALL_ENVELOPE, PROPERTY_NAMES, PROPERTY_RULES, extracted_lines_sql, reason_case_sql
+
+VALUES = [None, "", "x", "text", "agent", "positive", "message", "ticket", "quick_reply", "answer",
+          0, 1, 5, 6, -1, 4.5, 3.0, True, False, [], ["x"], {}, {"a": 1}]
+ABSENT = object()
+
+
+def valid_event(event_type: str) -> dict:
+    props = {}
+    for name, kind, arg in PROPERTY_RULES.get(event_type, []):
+        if kind.startswith("required"):
+            props[name] = arg[0] if kind.endswith("enum") else (3 if kind == "required_int_range" else "v")
+    return {"event_id": "e1", "event_type": event_type, "occurred_at": "2026-11-23T10:00:00Z",
+            "assistant_id": "acme-support", "channel": "web", "user_id": "u1", "conversation_id": "c1",
+            "user_agent": "Mozilla/5.0", "properties": props}
+
+
+def lines() -> list[str]:
+    out = ["", "not json", "[1]", "null", '"s"', "{}"]
+    for event_type in [*PROPERTY_RULES, "screen_view"]:
+        base = valid_event(event_type)
+        out.append(json.dumps(base))
+        for field in ALL_ENVELOPE:
+            for value in [ABSENT, *VALUES, "2026-02-30T10:00:00Z", "2026-11-23t10:00:00z", "2026-11-23T10:00:00"]:
+                e = copy.deepcopy(base)
+                if value is ABSENT:
+                    e.pop(field, None)
+                else:
+                    e[field] = value
+                out.append(json.dumps(e))
+        for name in PROPERTY_NAMES:
+            for value in [ABSENT, *VALUES, "workflow", "link", "voice", "negative", "human_takeover"]:
+                e = copy.deepcopy(base)
+                if value is ABSENT:
+                    e["properties"].pop(name, None)
+                else:
+                    e["properties"][name] = value
+                out.append(json.dumps(e))
+    return out
+
+
+def test_the_shortcut_names_the_same_reason_as_the_full_case():
+    conn = duckdb.connect()
+    conn.execute("create table export_lines (file_name varchar, line_number bigint, line varchar)")
+    conn.executemany("insert into export_lines values ('f', ?, ?)", [[i, s] for i, s in enumerate(lines())])
+    rows = conn.execute(
+        f"""
+        with x as ({extracted_lines_sql('export_lines')})
+        select line, {reason_case_sql(fast_exit=True)} as fast, {reason_case_sql(fast_exit=False)} as full
+        from x
+        """
+    ).fetchall()
+    differ = [(line, fast, full) for line, fast, full in rows if fast is not full and fast != full]
+    assert not differ, differ[:5]
+    # the lines exercise both outcomes, and most reasons
+    reasons = {full for _, _, full in rows}
+    assert None in reasons and len(reasons) > 40, sorted(map(str, reasons))
