@@ -231,7 +231,9 @@ def main() -> None:
     result = {
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
                     "duckdb": duckdb.__version__,
-                    "memory_limit": env["ANALYTICS_DUCKDB_MEMORY_LIMIT"], "threads": env["ANALYTICS_DUCKDB_THREADS"]},
+                    "memory_limit": env["ANALYTICS_DUCKDB_MEMORY_LIMIT"], "threads": env["ANALYTICS_DUCKDB_THREADS"],
+                    "dbt_threads": env.get("ANALYTICS_DBT_THREADS", "2 (default)"),
+                    "max_days_per_run": env.get("ANALYTICS_MAX_DAYS_PER_RUN", "7 (default)")},
         "events_per_day": args.events_per_day,
         "rows": rows,
         "summary": summary,

@@ -116,4 +116,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # `python -m orchestration.cli`: run the package's module, whose UserError the commands raise
+    # (this file, run as __main__, is a second copy with a class of its own).
+    from orchestration.cli import main as package_main
+
+    raise SystemExit(package_main())
