@@ -28,15 +28,30 @@ def _contiguous_ranges(days: list[dt.date]) -> list[tuple[dt.date, dt.date]]:
     return ranges
 
 
-def _split_ranges(ranges: list[tuple[dt.date, dt.date]], max_days: int) -> list[tuple[dt.date, dt.date]]:
-    """Cuts ranges longer than max_days: one dbt build over a long backfill needs memory for all of it."""
+def _split_ranges(ranges: list[tuple[dt.date, dt.date]], max_days: int, max_bytes: int,
+                  day_bytes) -> list[tuple[dt.date, dt.date]]:
+    """Cuts ranges into runs of at most max_days days (0: no limit) and max_bytes of export files
+    (at least one day a run): one dbt build over a long backfill needs memory for all of it."""
     out = []
     for start, end in ranges:
-        while (end - start).days + 1 > max_days:
-            out.append((start, start + dt.timedelta(days=max_days - 1)))
-            start += dt.timedelta(days=max_days)
-        out.append((start, end))
+        run_start, run_bytes, day = start, 0, start
+        while day <= end:
+            size = day_bytes(day)
+            too_long = max_days and (day - run_start).days + 1 > max_days
+            if day > run_start and (too_long or run_bytes + size > max_bytes):
+                out.append((run_start, day - dt.timedelta(days=1)))
+                run_start, run_bytes = day, 0
+            run_bytes += size
+            day += dt.timedelta(days=1)
+        out.append((run_start, end))
     return out
+
+
+def _export_bytes(exports: Path, day: dt.date) -> int:
+    from .loader import export_files
+
+    folder = day_folder(exports, day)
+    return sum(p.stat().st_size for p in export_files(folder)) if folder.is_dir() else 0
 
 
 def _instance():
@@ -50,7 +65,7 @@ def run_refresh(days: list[dt.date], *, full: bool, quiet: bool = False) -> None
     """Runs the refresh job once per contiguous range of export days (a single-run backfill each)."""
     from . import progress
     from .dbt_project import ensure_manifest
-    from .settings import default_warehouse
+    from .settings import default_exports, default_warehouse
     from .warehouse import RefreshBusyError, refresh_lock
 
     ensure_manifest()
@@ -72,7 +87,13 @@ def run_refresh(days: list[dt.date], *, full: bool, quiet: bool = False) -> None
         if not full:
             # A full rebuild recomputes everything in its one dbt build whatever its runs; an
             # incremental backfill in runs of a few days gives the same result in bounded memory.
-            ranges = _split_ranges(ranges, max(1, int(os.environ.get("ANALYTICS_MAX_DAYS_PER_RUN", "7"))))
+            exports = default_exports()
+            ranges = _split_ranges(
+                ranges,
+                max_days=int(os.environ.get("ANALYTICS_MAX_DAYS_PER_RUN") or 0),
+                max_bytes=int(float(os.environ.get("ANALYTICS_MAX_EXPORT_MB_PER_RUN") or 256) * 1e6),
+                day_bytes=lambda day: _export_bytes(exports, day),
+            )
     else:
         # `--full` alone: rebuild the models from what is loaded, without reloading exports.
         loaded = _loaded_days()
