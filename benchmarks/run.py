@@ -169,10 +169,10 @@ def main() -> None:
     print(f"generated {days} days x {args.events_per_day:,} events in {gen_seconds:.1f}s", file=sys.stderr)
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
-    # the DuckDB limits and the dbt threads / days per run are the only settings taken from the caller
+    # the DuckDB limits, dbt threads and backfill run sizes are the only settings taken from the caller
     env["ANALYTICS_DUCKDB_MEMORY_LIMIT"] = os.environ.get("ANALYTICS_DUCKDB_MEMORY_LIMIT", "3GB")
     env["ANALYTICS_DUCKDB_THREADS"] = os.environ.get("ANALYTICS_DUCKDB_THREADS", str(os.cpu_count() or 2))
-    for name in ("ANALYTICS_DBT_THREADS", "ANALYTICS_MAX_DAYS_PER_RUN"):  # else the defaults
+    for name in ("ANALYTICS_DBT_THREADS", "ANALYTICS_MAX_DAYS_PER_RUN", "ANALYTICS_MAX_EXPORT_MB_PER_RUN"):
         if name in os.environ:
             env[name] = os.environ[name]
     wh = work / "warehouse.duckdb"
@@ -233,7 +233,8 @@ def main() -> None:
                     "duckdb": duckdb.__version__,
                     "memory_limit": env["ANALYTICS_DUCKDB_MEMORY_LIMIT"], "threads": env["ANALYTICS_DUCKDB_THREADS"],
                     "dbt_threads": env.get("ANALYTICS_DBT_THREADS", "2 (default)"),
-                    "max_days_per_run": env.get("ANALYTICS_MAX_DAYS_PER_RUN", "7 (default)")},
+                    "max_days_per_run": env.get("ANALYTICS_MAX_DAYS_PER_RUN", "none (default)"),
+                    "max_export_mb_per_run": env.get("ANALYTICS_MAX_EXPORT_MB_PER_RUN", "256 (default)")},
         "events_per_day": args.events_per_day,
         "rows": rows,
         "summary": summary,
