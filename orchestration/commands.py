@@ -54,6 +54,17 @@ def _export_bytes(exports: Path, day: dt.date) -> int:
     return sum(p.stat().st_size for p in export_files(folder)) if folder.is_dir() else 0
 
 
+def _env_number(name: str, default: float) -> float:
+    raw = os.environ.get(name) or str(default)
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value < 0:
+        raise UserError(f"{name}={raw!r} is not a number >= 0")
+    return value
+
+
 def _instance():
     from dagster import DagsterInstance
 
@@ -90,8 +101,8 @@ def run_refresh(days: list[dt.date], *, full: bool, quiet: bool = False) -> None
             exports = default_exports()
             ranges = _split_ranges(
                 ranges,
-                max_days=int(os.environ.get("ANALYTICS_MAX_DAYS_PER_RUN") or 0),
-                max_bytes=int(float(os.environ.get("ANALYTICS_MAX_EXPORT_MB_PER_RUN") or 256) * 1e6),
+                max_days=int(_env_number("ANALYTICS_MAX_DAYS_PER_RUN", 0)),
+                max_bytes=int(_env_number("ANALYTICS_MAX_EXPORT_MB_PER_RUN", 256) * 1e6),
                 day_bytes=lambda day: _export_bytes(exports, day),
             )
     else:
