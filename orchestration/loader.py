@@ -124,28 +124,33 @@ def fingerprint(folder: Path) -> str:
     return h.hexdigest()
 
 
-def _gunzip(src: Path, dst: Path) -> str | None:
-    """Decompresses what can be read; returns a description of the damage, if any."""
+def _decompress_gzip(src: Path, sink) -> str | None:
+    """Feeds what can be decompressed, member after member, to `sink`; returns the damage, if any."""
     if src.stat().st_size == 0:
-        dst.write_bytes(b"")
         return "empty gzip file (0 bytes)"
-    with src.open("rb") as fin, dst.open("wb") as fout:
+    with src.open("rb") as fin:
         d = zlib.decompressobj(wbits=31)
         in_member = False
         while chunk := fin.read(1 << 20):
             while chunk:
                 in_member = True
                 try:
-                    fout.write(d.decompress(chunk))
+                    sink(d.decompress(chunk))
                 except zlib.error as exc:
                     return f"corrupt gzip data: {exc}; kept the lines before it"
                 chunk = b""
                 if d.eof:  # another gzip member may follow
                     chunk, d, in_member = d.unused_data, zlib.decompressobj(wbits=31), False
         if in_member:
-            fout.write(d.flush())
+            sink(d.flush())
             return "truncated gzip file: kept the lines before the cut"
     return None
+
+
+def _gunzip(src: Path, dst: Path) -> str | None:
+    """Decompresses what can be read into dst; returns a description of the damage, if any."""
+    with dst.open("wb") as fout:
+        return _decompress_gzip(src, fout.write)
 
 
 # One physical line per row: a delimiter no line holds, no quoting, and only "\n" ends a line. Strict
@@ -161,23 +166,13 @@ from read_csv(?, columns = {'line': 'VARCHAR'}, delim = chr(1) || chr(2), quote 
 
 def _gzip_size(path: Path) -> int | None:
     """The decompressed size of an intact gzip file (every member, CRC checked); None if damaged."""
-    if path.stat().st_size == 0:
-        return None
     size = 0
-    with path.open("rb") as f:
-        d = zlib.decompressobj(wbits=31)
-        in_member = False
-        while chunk := f.read(1 << 22):
-            while chunk:
-                in_member = True
-                try:
-                    size += len(d.decompress(chunk))
-                except zlib.error:
-                    return None
-                chunk = b""
-                if d.eof:  # another gzip member may follow
-                    chunk, d, in_member = d.unused_data, zlib.decompressobj(wbits=31), False
-    return None if in_member else size
+
+    def count(data: bytes) -> None:
+        nonlocal size
+        size += len(data)
+
+    return None if _decompress_gzip(path, count) else size
 
 
 def _read_fast(conn: duckdb.DuckDBPyConnection, path: Path) -> bool:
@@ -187,9 +182,7 @@ def _read_fast(conn: duckdb.DuckDBPyConnection, path: Path) -> bool:
     in a thread meanwhile (it releases the GIL), and the bytes DuckDB read must add up to its size.
     """
     with ThreadPoolExecutor(max_workers=1) as pool:
-        expected = (
-            pool.submit(_gzip_size, path) if path.name.endswith(".gz") else None
-        )
+        expected = pool.submit(_gzip_size, path) if path.name.endswith(".gz") else None
         try:
             conn.execute(READ_LINES_SQL, [path.name, str(path)])
             failed = False
