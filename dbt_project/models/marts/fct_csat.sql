@@ -48,4 +48,7 @@ final as (
 
 )
 
+-- stored in (assistant, local date) order: a filter on both (the report, a BI tool) reads only
+-- the row groups whose min/max match, and an incremental refresh appends its rows sorted too
 select * from final
+order by assistant_id, chat_local_date
