@@ -1,6 +1,7 @@
 """Refresh cost against the DuckDB floor, and how it grows with history.
 
     python benchmarks/run.py [--events-per-day 3000000] [--history 3 20] [--workdir DIR] [--out FILE]
+                             [--skip-incremental] [--skip-full]
 
 Generates valid exports at scale inside DuckDB, then measures on that data, each step in its own
 process (peak RSS from wait4):
@@ -157,6 +158,8 @@ def main() -> None:
     p.add_argument("--workdir", type=Path, default=Path("/tmp/assistant-analytics-bench"))
     p.add_argument("--out", type=Path, default=Path(__file__).with_name("results.json"))
     p.add_argument("--skip-full", action="store_true", help="skip the full rebuild")
+    p.add_argument("--skip-incremental", action="store_true",
+                   help="skip the incremental refreshes and the spill check (--history still sets the days)")
     p.add_argument("--low-memory-limit", default="1GB",
                    help="DuckDB memory_limit of the spill check (empty: skip it)")
     args = p.parse_args()
@@ -186,7 +189,7 @@ def main() -> None:
     rows.append({"step": "floor: DuckDB reads + sessionizes one day", "events": args.events_per_day, **floor})
 
     loaded = 0
-    for n in history:
+    for n in [] if args.skip_incremental else history:
         if n > loaded:  # bring the history to n days (not measured)
             print(f"loading days {loaded + 1}..{n} ...", file=sys.stderr)
             measure([*CLI, "refresh", *common, "--from", day(loaded), "--to", day(n - 1)], env)
@@ -195,7 +198,7 @@ def main() -> None:
         rows.append({"step": f"incremental refresh of 1 day on {n} days", "events": args.events_per_day, **r})
         # The measured day is now loaded too; the next history level reloads from there.
         loaded = n + 1
-    if args.low_memory_limit:
+    if args.low_memory_limit and not args.skip_incremental:
         low_env = {**env, "ANALYTICS_DUCKDB_MEMORY_LIMIT": args.low_memory_limit}
         r = measure([*CLI, "refresh", *common, "--day", day(history[-1])], low_env, may_fail=True)
         rows.append({"step": f"same, re-delivered, memory_limit {args.low_memory_limit} (spills)",
