@@ -1,0 +1,41 @@
+"""The KPI definition tests of the user-day marts (dbt_project/tests/assert_fct_users_match_dim_chats.sql,
+assert_fct_engagement_match_dim_chats.sql) pass on a correct build and fail on a wrong row.
+
+Black-box: two hand-made export days through the CLI, then one field of each mart is broken in
+the build file and `dbt test` is run by hand (no vars: every row is checked), as in
+tests/test_test_scope.py.
+"""
+
+from __future__ import annotations
+
+import re
+
+from conftest import Workspace, write_export
+from test_test_scope import A, ACME, B, DAY1, DAY2, assert_ok, chat, dbt_test_by_hand, refresh, tamper
+
+KPI_TESTS = {"assert_fct_users_match_dim_chats", "assert_fct_engagement_match_dim_chats"}
+
+
+def test_user_day_kpi_tests_pass_then_fail_on_a_broken_row(workspace: Workspace):
+    ws = workspace
+    write_export(ws.exports, DAY1, "part-0000.jsonl",
+                 chat("ka1", "2026-11-02T09:00", "ka-c1", A) + chat("kb1", "2026-11-02T10:00", "kb-c1", B))
+    write_export(ws.exports, DAY2, "part-0000.jsonl", chat("ka2", "2026-11-03T09:00", "ka-c2", A))
+    assert_ok(refresh(ws, "--all"), "refresh --all")
+
+    proc = dbt_test_by_hand(ws, " ".join(sorted(KPI_TESTS)))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+    # A's second day: its first chat date in the channel is day 1; B's browser: none was known.
+    assert tamper(ws, f"update marts.fct_engagement set first_chat_local_date_in_channel = date '{DAY2}' "
+                      f"where assistant_id = '{ACME}' and user_id = '{A['user']}' "
+                      f"and chat_local_date = date '{DAY2}'") == 1
+    assert tamper(ws, f"update marts.fct_users set browser = 'Netscape' "
+                      f"where assistant_id = '{ACME}' and user_id = '{B['user']}'") == 1
+
+    proc = dbt_test_by_hand(ws, " ".join(sorted(KPI_TESTS)))
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output
+    assert set(re.findall(r"Failure in test (\w+)", output)) == KPI_TESTS, output
+    # each broken row shows twice: the expected row the mart lacks, and the mart's unexpected row
+    assert len(re.findall(r"Got 2 results", output)) == 2, output
