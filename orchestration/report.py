@@ -13,13 +13,18 @@ from pathlib import Path
 
 import duckdb
 
-# Rows of one user in the period, with the first-chat date that applies under the channel filter.
+# One row per user active in the period: one hash aggregation over fct_users gives every user
+# count (active, new/returning, with handover requests, by device). A user's device fields are the
+# same on all their rows (from dim_users), so any_value is exact.
 _ACTIVE_USERS = """
     select
         user_id,
         min(case when $channel is null then first_chat_local_date
-                 else first_chat_local_date_in_channel end) as first_chat_local_date
-    from marts.fct_engagement
+                 else first_chat_local_date_in_channel end) as first_chat_local_date,
+        sum(chats_with_handover_requests) > 0 as has_handover_requests,
+        any_value(coalesce(user_agent_device_type, $channel, device_type)) as device_type,
+        any_value(browser) as browser
+    from marts.fct_users
     where assistant_id = $assistant
       and chat_local_date between $date_from and $date_to
       and ($channel is null or channel = $channel)
@@ -39,8 +44,20 @@ QUERIES: dict[str, str] = {
             select
                 count(*) as total,
                 count(*) filter (where first_chat_local_date >= $date_from) as new,
-                count(*) filter (where first_chat_local_date < $date_from) as returning
+                count(*) filter (where first_chat_local_date < $date_from) as returning,
+                count(*) filter (where has_handover_requests) as with_handover_requests
             from active
+        ),
+        by_device as (
+            select device_type, browser, count(*) as users
+            from active
+            group by device_type, browser
+        ),
+        device_list as (
+            -- interfaces.md order: users descending, then device_type, then browser
+            select coalesce(list(struct_pack(device_type, browser, users)
+                                 order by users desc, device_type, browser nulls last), []) as by_device
+            from by_device
         ),
         chats as (
             select count(*) as chats, avg(duration_seconds) as avg_duration_seconds
@@ -53,7 +70,6 @@ QUERIES: dict[str, str] = {
         handover as (
             select
                 coalesce(sum(requests), 0) as requests,
-                count(distinct user_id) filter (where has_requests) as users_with_requests,
                 count(*) filter (where has_requests) as chats_with_requests,
                 count(*) filter (where not has_requests) as chats_without_requests,
                 coalesce(sum(direct_requests), 0) as direct,
@@ -99,7 +115,7 @@ QUERIES: dict[str, str] = {
             round(chats.avg_duration_seconds, 6) as chats_avg_duration_seconds,
             round(chats.chats / nullif(users.total, 0), 6) as chats_per_user,
             handover.requests as handover_requests,
-            round(handover.users_with_requests / nullif(users.total, 0), 6) as handover_rate,
+            round(users.with_handover_requests / nullif(users.total, 0), 6) as handover_rate,
             handover.chats_with_requests,
             handover.chats_without_requests,
             handover.direct, handover.after_fallback, handover.operator_button,
@@ -110,25 +126,9 @@ QUERIES: dict[str, str] = {
             feedback.more_negative, feedback.only_negative, feedback.no_feedback_chats,
             csat.votes as csat_votes,
             round(csat.score, 6) as csat_score,
-            csat.s1, csat.s2, csat.s3, csat.s4, csat.s5
-        from users, chats, messages, handover, feedback, csat
-    """,
-    "by_device": f"""
-        with user_devices as (
-            -- a user's device fields are the same on all their rows (from dim_users): one group by
-            -- user_id, cheaper than a distinct over the three columns
-            select
-                user_id,
-                any_value(coalesce(user_agent_device_type, $channel, device_type)) as device_type,
-                any_value(browser) as browser
-            from marts.fct_users
-            where {_CHATS_IN_PERIOD}
-            group by user_id
-        )
-        select device_type, browser, count(*) as users
-        from user_devices
-        group by device_type, browser
-        order by users desc, device_type, browser nulls last
+            csat.s1, csat.s2, csat.s3, csat.s4, csat.s5,
+            device_list.by_device
+        from users, chats, messages, handover, feedback, csat, device_list
     """,
     "traffic": """
         with cells as (
@@ -276,7 +276,7 @@ def build_report(conn: duckdb.DuckDBPyConnection, params: ReportParams) -> dict:
         raise ReportError(f"--from {params.date_from} is after --to {params.date_to}")
     timezone = assistant_timezone(conn, params.assistant)
     h = _rows(conn, "headline", params)[0]
-    n = {k: _num(v) for k, v in h.items()}
+    n = {k: _num(v) for k, v in h.items() if k != "by_device"}
     return {
         "assistant_id": params.assistant,
         "timezone": timezone,
@@ -287,7 +287,7 @@ def build_report(conn: duckdb.DuckDBPyConnection, params: ReportParams) -> dict:
             "total": n["users_total"], "new": n["users_new"], "returning": n["users_returning"],
             "by_device": [
                 {"device_type": r["device_type"], "browser": r["browser"], "users": _num(r["users"])}
-                for r in _rows(conn, "by_device", params)
+                for r in h["by_device"]
             ],
         },
         "messages": {"user_messages": n["user_messages"], "per_user": n["messages_per_user"],

@@ -1,5 +1,5 @@
 """The KPI definition tests of the user-day marts (dbt_project/tests/assert_fct_users_match_dim_chats.sql,
-assert_fct_engagement_match_dim_chats.sql) pass on a correct build and fail on a wrong row.
+assert_fct_engagement_match_fct_users.sql) pass on a correct build and fail on a wrong row.
 
 Black-box: two hand-made export days through the CLI, then one field of each mart is broken in
 the build file and `dbt test` is run by hand (no vars: every row is checked), as in
@@ -13,7 +13,7 @@ import re
 from conftest import Workspace, write_export
 from test_test_scope import A, ACME, B, DAY1, DAY2, assert_ok, chat, dbt_test_by_hand, refresh, tamper
 
-KPI_TESTS = {"assert_fct_users_match_dim_chats", "assert_fct_engagement_match_dim_chats"}
+KPI_TESTS = {"assert_fct_users_match_dim_chats", "assert_fct_engagement_match_fct_users"}
 
 
 def test_user_day_kpi_tests_pass_then_fail_on_a_broken_row(workspace: Workspace):

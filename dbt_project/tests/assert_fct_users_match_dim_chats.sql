@@ -1,11 +1,10 @@
--- kpis.md "Users": active users of a period are counted over fct_users, so it must hold exactly one
--- row per (assistant, channel, user, local date) on which the user started at least one chat in
--- dim_chats, with that number of chats and the user's device fields from dim_users. Returns the
--- expected rows the mart lacks or has different ('missing or different') and the mart's rows
--- nobody expects ('extra or different'); one row per key is fct_users_one_row_per_user_channel_day.
--- Scope: per user, so an incremental refresh checks the affected users' rows (macros/test_scope.sql).
--- Two EXCEPTs (hash anti-joins that spill) rather than one wide full outer join: a full rebuild of
--- 63M events ran out of memory at 3 GB on the join.
+-- kpis.md "Users" and "Handover" rate: active users of a period are counted over fct_users, so it
+-- must hold exactly one row per (assistant, channel, user, local date) on which the user started at
+-- least one chat in dim_chats, with that number of chats, how many of them have a handover request,
+-- the user's first chat date overall (dim_users) and in the channel, and the user's device fields
+-- (dim_users). Returns the rows missing from or extra in the mart (macros/rows_missing_or_extra.sql);
+-- one row per key is fct_users_one_row_per_user_channel_day. Scope: per user, so an incremental
+-- refresh checks the affected users' rows (macros/test_scope.sql).
 
 with
 
@@ -32,9 +31,23 @@ fct_users as (
 
 chats_per_user_day as (
 
-    select assistant_id, channel, user_id, chat_local_date, count(*) as chats
+    select
+        assistant_id,
+        channel,
+        user_id,
+        chat_local_date,
+        count(*) as chats,
+        count(*) filter (where handover_requests > 0) as chats_with_handover_requests
     from chats
     group by assistant_id, channel, user_id, chat_local_date
+
+),
+
+first_chat_per_user_channel as (
+
+    select assistant_id, channel, user_id, min(chat_local_date) as first_chat_local_date_in_channel
+    from chats_per_user_day
+    group by assistant_id, channel, user_id
 
 ),
 
@@ -46,6 +59,9 @@ expected as (
         chats_per_user_day.user_id,
         chats_per_user_day.chat_local_date,
         chats_per_user_day.chats,
+        chats_per_user_day.chats_with_handover_requests,
+        users.first_chat_local_date,
+        first_chat_per_user_channel.first_chat_local_date_in_channel,
         users.device_type,
         users.user_agent_device_type,
         users.browser
@@ -54,38 +70,25 @@ expected as (
     left join users
         on chats_per_user_day.assistant_id = users.assistant_id
         and chats_per_user_day.user_id = users.user_id
+    left join first_chat_per_user_channel
+        on chats_per_user_day.assistant_id = first_chat_per_user_channel.assistant_id
+        and chats_per_user_day.channel = first_chat_per_user_channel.channel
+        and chats_per_user_day.user_id = first_chat_per_user_channel.user_id
 
 ),
 
 actual as (
 
-    select assistant_id, channel, user_id, chat_local_date, chats,
+    select assistant_id, channel, user_id, chat_local_date, chats, chats_with_handover_requests,
+        first_chat_local_date, first_chat_local_date_in_channel,
         device_type, user_agent_device_type, browser
     from fct_users
 
 ),
 
-missing_or_different as (
-
-    select * from expected
-    except
-    select * from actual
-
-),
-
-extra_or_different as (
-
-    select * from actual
-    except
-    select * from expected
-
-),
-
 final as (
 
-    select 'missing or different' as problem, * from missing_or_different
-    union all
-    select 'extra or different' as problem, * from extra_or_different
+    {{ rows_missing_or_extra('expected', 'actual') }}
 
 )
 

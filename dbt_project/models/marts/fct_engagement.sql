@@ -3,38 +3,28 @@
 
 {#- Engagement module, at user x channel x local day grain, with the local date of the user's first
     chat overall and in this channel: a user active in [from, to] is new when that date is in the
-    period and returning when it is before. #}
+    period and returning when it is before. The same rows as fct_users (which computes them once),
+    narrowed to the module's columns. #}
 
 with
 
-chats as (
-
-    select * from {{ ref('dim_chats') }} as c
-    where {{ only_affected_users('c') }}
-
-),
-
 user_days as (
 
-    select
-        assistant_id,
-        channel,
-        user_id,
-        chat_local_date,
-        count(*) as chats
-
-    from chats
-    group by assistant_id, channel, user_id, chat_local_date
+    select * from {{ ref('fct_users') }} as f
+    where {{ only_affected_users('f') }}
 
 ),
 
 final as (
 
     select
-        *,
-        min(chat_local_date) over (partition by assistant_id, user_id) as first_chat_local_date,
-        min(chat_local_date) over (partition by assistant_id, user_id, channel)
-            as first_chat_local_date_in_channel
+        assistant_id,
+        channel,
+        user_id,
+        chat_local_date,
+        chats,
+        first_chat_local_date,
+        first_chat_local_date_in_channel
 
     from user_days
 

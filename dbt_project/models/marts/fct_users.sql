@@ -2,7 +2,9 @@
 -- depends_on: {{ ref('int_users_affected') }}
 
 {#- Users module, at user x channel x local day grain: distinct users of any period are
-    `count(distinct user_id)` over these rows (never a sum of daily counts). #}
+    `count(distinct user_id)` over these rows (never a sum of daily counts). The row carries all
+    that a period's user counts need (first chat dates for new/returning, chats with handover
+    requests for the handover rate, device fields), so one group by user_id serves them all. #}
 
 with
 
@@ -26,7 +28,8 @@ user_days as (
         channel,
         user_id,
         chat_local_date,
-        count(*) as chats
+        count(*) as chats,
+        count(*) filter (where handover_requests > 0) as chats_with_handover_requests
 
     from chats
     group by assistant_id, channel, user_id, chat_local_date
@@ -41,6 +44,11 @@ final as (
         user_days.user_id,
         user_days.chat_local_date,
         user_days.chats,
+        user_days.chats_with_handover_requests,
+        users.first_chat_local_date,
+        min(user_days.chat_local_date) over (
+            partition by user_days.assistant_id, user_days.user_id, user_days.channel
+        ) as first_chat_local_date_in_channel,
         users.device_type,
         users.user_agent_device_type,
         users.browser
