@@ -1,5 +1,6 @@
-"""The KPI definition tests of the user-day marts (dbt_project/tests/assert_fct_users_match_dim_chats.sql,
-assert_fct_engagement_match_fct_users.sql) pass on a correct build and fail on a wrong row.
+"""The KPI definition tests built on macros/rows_missing_or_extra.sql (dbt_project/tests/
+assert_fct_users_match_dim_chats.sql, assert_fct_engagement_match_fct_users.sql,
+assert_traffic_cells_follow_definition.sql) pass on a correct build and fail on a wrong row.
 
 Black-box: two hand-made export days through the CLI, then one field of each mart is broken in
 the build file and `dbt test` is run by hand (no vars: every row is checked), as in
@@ -13,7 +14,8 @@ import re
 from conftest import Workspace, write_export
 from test_test_scope import A, ACME, B, DAY1, DAY2, assert_ok, chat, dbt_test_by_hand, refresh, tamper
 
-KPI_TESTS = {"assert_fct_users_match_dim_chats", "assert_fct_engagement_match_fct_users"}
+KPI_TESTS = {"assert_fct_users_match_dim_chats", "assert_fct_engagement_match_fct_users",
+             "assert_traffic_cells_follow_definition"}
 
 
 def test_user_day_kpi_tests_pass_then_fail_on_a_broken_row(workspace: Workspace):
@@ -26,16 +28,25 @@ def test_user_day_kpi_tests_pass_then_fail_on_a_broken_row(workspace: Workspace)
     proc = dbt_test_by_hand(ws, " ".join(sorted(KPI_TESTS)))
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
-    # A's second day: its first chat date in the channel is day 1; B's browser: none was known.
+    # A's second day: its first chat date in the channel is day 1; B's browser: none was known;
+    # A's first day: one more chat with a handover request than A's chats have; B's one traffic
+    # cell: one message more.
     assert tamper(ws, f"update marts.fct_engagement set first_chat_local_date_in_channel = date '{DAY2}' "
                       f"where assistant_id = '{ACME}' and user_id = '{A['user']}' "
                       f"and chat_local_date = date '{DAY2}'") == 1
     assert tamper(ws, f"update marts.fct_users set browser = 'Netscape' "
                       f"where assistant_id = '{ACME}' and user_id = '{B['user']}'") == 1
+    assert tamper(ws, "update marts.fct_users set chats_with_handover_requests = chats_with_handover_requests + 1 "
+                      f"where assistant_id = '{ACME}' and user_id = '{A['user']}' "
+                      f"and chat_local_date = date '{DAY1}'") == 1
+    assert tamper(ws, f"update marts.fct_traffic set messages = messages + 1 "
+                      f"where assistant_id = '{ACME}' and user_id = '{B['user']}'") == 1
 
     proc = dbt_test_by_hand(ws, " ".join(sorted(KPI_TESTS)))
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0, output
-    assert set(re.findall(r"Failure in test (\w+)", output)) == KPI_TESTS, output
     # each broken row shows twice: the expected row the mart lacks, and the mart's unexpected row
-    assert len(re.findall(r"Got 2 results", output)) == 2, output
+    failures = dict(re.findall(r"Failure in test (\w+).*?Got (\d+) results", output, flags=re.S))
+    assert failures == {"assert_fct_users_match_dim_chats": "4",  # B's row and A's first day
+                        "assert_fct_engagement_match_fct_users": "2",
+                        "assert_traffic_cells_follow_definition": "2"}, output
