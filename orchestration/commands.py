@@ -129,6 +129,7 @@ def _run_ranges(job, ranges, run_config, instance, show) -> None:
         n_days = (end - start).days + 1
         show(f"run {i}/{len(ranges)}: export days {start} .. {end} ({n_days} day{'s' * (n_days > 1)})")
         started = time.perf_counter()
+        started_at = time.time()
         # dbt's own log goes to stdout through dagster-dbt; keep stdout for the report.
         verbose = bool(os.environ.get("ANALYTICS_VERBOSE"))
         with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(sys.stderr if verbose else devnull):
@@ -140,7 +141,8 @@ def _run_ranges(job, ranges, run_config, instance, show) -> None:
                 raise_on_error=False,
             )
         if not result.success:
-            raise UserError(f"refresh of {start} .. {end} failed: {_failure_summary(result)}")
+            raise UserError(f"refresh of {start} .. {end} failed: "
+                            f"{_dbt_failures(started_at) or _failure_summary(result)}")
         show(f"run {i}/{len(ranges)} done in {time.perf_counter() - started:.1f}s")
 
 
@@ -158,6 +160,30 @@ def _failure_summary(result) -> str:
             first = _ERROR_CLASS_PREFIX.sub("", lines[0])
             return f"{event.step_key}: {first}"
     return "unknown error"
+
+
+def _dbt_failures(since: float) -> str | None:
+    """The dbt nodes that errored or failed in this run, from dbt's run_results.json (dagster-dbt's
+    own error only says that the dbt process failed): `node: first line of its message`."""
+    from .settings import DBT_PROJECT_DIR
+
+    results = [p for p in (DBT_PROJECT_DIR / "target").glob("*/run_results.json") if p.stat().st_mtime >= since]
+    found = []
+    for path in results:
+        try:
+            nodes = json.loads(path.read_text())["results"]
+        except (OSError, ValueError, KeyError):
+            continue
+        for node in nodes:
+            if node.get("status") in ("error", "fail"):
+                lines = [ln.strip() for ln in (node.get("message") or node["status"]).splitlines() if ln.strip()]
+                # "Runtime Error in model x (path)" heads dbt's errors; the line after it says what
+                if len(lines) > 1 and re.match(r"^\w+ Error in \w+ ", lines[0]):
+                    lines = lines[1:]
+                found.append(f"{node['unique_id'].split('.')[2]}: {lines[0]}")
+    if not found:
+        return None
+    return "; ".join(found[:3]) + (f" (and {len(found) - 3} more)" if len(found) > 3 else "")
 
 
 def _loaded_days() -> list[dt.date]:

@@ -145,6 +145,9 @@ def test_a_broken_row_in_scope_fails_the_incremental_refresh(workspace: Workspac
     assert proc.returncode != 0, f"refresh --day {DAY2} should fail on B's broken staged row:\n{output}"
     failed = set(re.findall(r"Failure in test (\w+)", output))
     assert failed == {"assert_first_copy_wins"}, output[-5000:]
+    # the CLI's one-line error names the failed test and what dbt said
+    assert re.search(r"^assistant-analytics: error: refresh of .* failed: assert_first_copy_wins: Got \d+ results?",
+                     proc.stderr.strip().splitlines()[-1]), output[-5000:]
 
     # Repaired, the same refresh succeeds: A's later copy of B's event is no violation (a check
     # that narrowed the copies by user alone would see A's copy as the first and staging lose it).
