@@ -13,10 +13,17 @@ from pathlib import Path
 
 import duckdb
 
+# A chat (or a user-day row) is in the period by its local start date.
+_CHATS_IN_PERIOD = """
+    assistant_id = $assistant
+    and chat_local_date between $date_from and $date_to
+    and ($channel is null or channel = $channel)
+"""
+
 # One row per user active in the period: one hash aggregation over fct_users gives every user
 # count (active, new/returning, with handover requests, by device). A user's device fields are the
 # same on all their rows (from dim_users), so any_value is exact.
-_ACTIVE_USERS = """
+_ACTIVE_USERS = f"""
     select
         user_id,
         min(case when $channel is null then first_chat_local_date
@@ -25,16 +32,8 @@ _ACTIVE_USERS = """
         any_value(coalesce(user_agent_device_type, $channel, device_type)) as device_type,
         any_value(browser) as browser
     from marts.fct_users
-    where assistant_id = $assistant
-      and chat_local_date between $date_from and $date_to
-      and ($channel is null or channel = $channel)
+    where {_CHATS_IN_PERIOD}
     group by user_id
-"""
-
-_CHATS_IN_PERIOD = """
-    assistant_id = $assistant
-    and chat_local_date between $date_from and $date_to
-    and ($channel is null or channel = $channel)
 """
 
 QUERIES: dict[str, str] = {

@@ -1,7 +1,7 @@
 {#-
   The rows of CTE `expected` that CTE `actual` lacks or has different ('missing or different'),
-  then the rows of `actual` nobody expects ('extra or different'); empty when the two are equal as
-  multisets of distinct rows. Both CTEs must have the same columns in the same order. Two EXCEPTs
+  then the rows of `actual` nobody expects ('extra or different'); empty when the two hold the
+  same distinct rows (EXCEPT is set-based: duplicates are the uniqueness tests' job). Both CTEs must have the same columns in the same order. Two EXCEPTs
   (hash anti-joins that spill to disk) rather than one wide full outer join, which ran out of
   memory at 3 GB on a 63M-event full rebuild.
 -#}
