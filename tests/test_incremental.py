@@ -86,8 +86,8 @@ EDGE_FILE = "part-0099.jsonl"
 GONE_UA = "EdgeCaseGone/1.0 (Kiosk Terminal; Mobile) unique-to-k_gone"
 ASSISTANTS = ["acme-support", "globex-sales", "initech-help", "umbrella-labs"]
 SCHEMAS = ("staging", "intermediate", "marts")
-# Load timestamps differ between any two loads and are not results.
-LOAD_TIME_COLUMNS = {"loaded_at"}
+# Load and refresh timestamps differ between any two runs and are not results.
+LOAD_TIME_COLUMNS = {"loaded_at", "refreshed_at"}
 # Not results: `int_users_affected` is the refresh's work queue (the users the *last* build
 # recomputed: a single day's users in A, every user in B, by design); `raw.refresh_state` is the
 # refresh bookkeeping. Everything else is compared.
@@ -446,6 +446,30 @@ def test_the_redelivery_really_moved_first_copies(runs):
         ("k-dup-1", "k_dup_b", E5), ("k-dupfb", "k_rater2", E6)]
     # nothing left pending after a completed refresh
     assert b.query("select count(*) from raw.pending_users") == [(0,)]
+
+
+def test_the_last_refresh_stamped_exactly_its_affected_users_rows(runs):
+    """Incremental models read the rows of the current refresh by refreshed_at (macros/affected_users.sql):
+    after A's last refresh, the rows with the affected set's stamp are the affected users' rows,
+    every affected user's rows carry it, and no other row does."""
+    a, _, steps, _ = runs
+    state(steps, "redelivered")
+    stamp = a.query("select max(refreshed_at) from intermediate.int_users_affected")[0][0]
+    affected = set(a.query("select assistant_id, user_id from intermediate.int_users_affected"))
+    assert stamp is not None and affected
+    stamped_tables = a.query(
+        "select table_schema, table_name from information_schema.columns "
+        "where column_name = 'refreshed_at' and table_name <> 'int_users_affected' order by all")
+    assert len(stamped_tables) == 17
+    for schema, table in stamped_tables:
+        rows = a.query(f'select assistant_id, user_id, refreshed_at = ? as is_current, count(*) '
+                       f'from "{schema}"."{table}" group by all', [stamp])
+        current = {(r[0], r[1]) for r in rows if r[2]}
+        older = {(r[0], r[1]) for r in rows if not r[2]}
+        assert current <= affected, f"{schema}.{table}: rows of unaffected users carry the current stamp"
+        assert not (older & affected), f"{schema}.{table}: affected users' rows carry an older stamp"
+        if table == "stg_platform__events":
+            assert current, "the re-delivered day's users have no events with the current stamp"
 
 
 def test_a_backfill_in_runs_of_a_few_days_equals_the_full_rebuild(runs, tmp_path_factory):

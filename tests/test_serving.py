@@ -118,7 +118,7 @@ def _norm(v):
     return v
 
 
-def tables(path: Path, schemas=MODEL_SCHEMAS, drop_columns=("loaded_at",)) -> dict[str, list]:
+def tables(path: Path, schemas=MODEL_SCHEMAS, drop_columns=("loaded_at", "refreshed_at")) -> dict[str, list]:
     """Every table and view of the schemas: sorted rows, without the columns that hold a wall clock."""
     conn = duckdb.connect(str(path), read_only=True)
     try:

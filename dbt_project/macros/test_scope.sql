@@ -20,11 +20,23 @@
 {% endmacro %}
 
 
-{#- A predicate on `relation_alias` (a relation with assistant_id and user_id): in an incremental
-    refresh, true for the affected users' rows only; otherwise `true`. -#}
+{#- A predicate on `relation_alias`, a user-keyed model: in an incremental refresh, true for the
+    affected users' rows only (the rows stamped for the current affected set, see
+    macros/affected_users.sql); otherwise `true`. -#}
 {% macro in_refresh_scope(relation_alias) %}
     {#- ref() always, whatever the branch: dbt records the dependency at parse time, when vars and
         flags are not those of the run (else: "unable to infer all dependencies" at run time). -#}
+    {%- set affected = ref('int_users_affected') -%}
+    {%- if tests_scoped_to_affected_users() -%}
+        {{ stamped_for_affected_users(relation_alias) }}
+    {%- else -%}
+        true
+    {%- endif -%}
+{% endmacro %}
+
+
+{#- The same for a relation without the stamp (raw.events): a semi join on the user. -#}
+{% macro in_refresh_scope_by_user(relation_alias) %}
     {%- set affected = ref('int_users_affected') -%}
     {%- if tests_scoped_to_affected_users() -%}
         exists (
@@ -52,3 +64,29 @@
         true
     {%- endif -%}
 {% endmacro %}
+
+
+{#- The relation a generic test (unique and the like) reads: dbt's own get_where_subquery (the
+    test's `where` config), plus, in an incremental refresh, only the affected users' rows (those
+    stamped for the current affected set) when the relation is a user-keyed incremental model
+    (macros/affected_users.sql). A key such as event_id or chat_id belongs to one user's rows (the
+    loader marks the users of every copy of an event), so the other users' rows, unchanged since
+    they were tested, cannot collide with the recomputed ones. Sources, seeds and the tables
+    rebuilt on every run are tested whole. -#}
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get('where', '') -%}
+    {%- set conditions = [where] if where else [] -%}
+    {%- if execute and tests_scoped_to_affected_users() -%}
+        {%- if model_relation(relation.identifier, relation.schema, incremental_only=true) is not none -%}
+            {%- do conditions.append(stamped_for_affected_users('scoped')) -%}
+        {%- endif -%}
+    {%- endif -%}
+    {%- if conditions -%}
+        {%- set filtered -%}
+            (select * from {{ relation }} as scoped where {{ conditions | join(' and ') }}) dbt_subquery
+        {%- endset -%}
+        {%- do return(filtered) -%}
+    {%- else -%}
+        {%- do return(relation) -%}
+    {%- endif -%}
+{%- endmacro %}

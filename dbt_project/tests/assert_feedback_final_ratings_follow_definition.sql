@@ -1,4 +1,4 @@
--- kpis.md "Feedback", recomputed independently from staging: the reviewable answers of a chat
+-- kpis.md "Feedback", recomputed independently of the feedback models: the reviewable answers of a chat
 -- are its bot_message events with reviewable = true; an answer's final rating is the value of the
 -- latest feedback event for (assistant_id, message_id) in (occurred_at, event_id) order, from any
 -- chat or user; null (retracted) or no feedback at all means no_feedback; ratings of
@@ -13,11 +13,12 @@ with
 
 answers as (
 
-    select sessionized.session_id, events.assistant_id, events.message_id
-    from {{ ref('stg_platform__events') }} as events
-    inner join {{ ref('int_events_sessionized') }} as sessionized on events.event_id = sessionized.event_id
-    where events.event_type = 'bot_message' and events.is_reviewable
-        and {{ in_refresh_scope('events') }}
+    -- the sessionized bot_message events carry their message_id and reviewable flag from staging
+    -- (assert_sessionization_covers_every_event holds them to it); joining staging back in would
+    -- read the whole history twice
+    select session_id, assistant_id, message_id
+    from {{ ref('int_events_sessionized') }} as sessionized
+    where event_type = 'bot_message' and is_reviewable
         and {{ in_refresh_scope('sessionized') }}
 
 ),

@@ -15,7 +15,7 @@ event_ids_in_scope as (
 
     select distinct r.event_id
     from {{ source('platform', 'events') }} as r
-    where {{ in_refresh_scope('r') }}
+    where {{ in_refresh_scope_by_user('r') }}
 
 ),
 {% endif %}

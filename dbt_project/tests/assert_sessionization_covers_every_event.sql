@@ -1,9 +1,10 @@
 -- kpis.md "Chats": sessionization uses every valid event of a known type except feedback, and
 -- nothing else (no unknown type, no feedback, no rejected line, one copy per event_id). Returns
 -- the staging events missing from int_events_sessionized and the sessionized events that should
--- not be there or whose envelope differs from staging. Scope: an event belongs to one user, so an
--- incremental refresh checks the affected users' events on both sides (macros/test_scope.sql); an
--- event whose user differs between the two would still show as missing or extra.
+-- not be there or whose envelope or answer fields differ from staging. Scope: an event belongs to
+-- one user, so an incremental refresh checks the affected users' events on both sides
+-- (macros/test_scope.sql); an event whose user differs between the two would still show as
+-- missing or extra.
 
 with
 
@@ -37,3 +38,6 @@ where eligible.event_id is null
     or eligible.channel <> sessionized.channel
     or eligible.user_id <> sessionized.user_id
     or eligible.conversation_id <> sessionized.conversation_id
+    -- the answer fields the feedback tests read from int_events_sessionized
+    or eligible.message_id is distinct from sessionized.message_id
+    or eligible.is_reviewable is distinct from sessionized.is_reviewable

@@ -22,9 +22,12 @@ chat_messages as (
     inner join {{ ref('dim_chats') }} as chats on sessionized.session_id = chats.chat_id
     inner join {{ ref('dim_assistants') }} as assistants on events.assistant_id = assistants.assistant_id
     where events.event_type in ('user_message', 'bot_message', 'operator_message')
-        -- a chat and its events belong to one user, so scoping the events scopes the rest (three
-        -- semi-joins here ran out of memory at 3 GB on a 6-day backfill of 18M events)
+        -- a chat and its events belong to one user: each side keeps the affected users' rows,
+        -- which the stamp finds by row-group min/max (semi joins on the users here ran out of
+        -- memory at 3 GB on a 6-day backfill of 18M events)
         and {{ in_refresh_scope('events') }}
+        and {{ in_refresh_scope('sessionized') }}
+        and {{ in_refresh_scope('chats') }}
 
 ),
 

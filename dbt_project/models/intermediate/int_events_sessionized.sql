@@ -128,7 +128,8 @@ final as (
         events.click_type,
         events.click_title,
         events.click_destination_type,
-        events.click_destination
+        events.click_destination,
+        {{ refresh_stamp() }} as refreshed_at
 
     from events
     inner join session_starts on events.event_id = session_starts.event_id

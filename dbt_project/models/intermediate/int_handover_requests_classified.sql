@@ -43,7 +43,8 @@ final as (
             when handover_via = 'button' then 'operator_button'
             when coalesce(last_answer_was_fallback, false) then 'after_fallback'
             else 'direct'
-        end as handover_trigger
+        end as handover_trigger,
+        {{ refresh_stamp() }} as refreshed_at
 
     from with_last_answer
     where event_type = 'handover_request'

@@ -42,7 +42,8 @@ final as (
 
     select
         *,
-        user_messages > 0 or clicks > 0 as is_chat
+        user_messages > 0 or clicks > 0 as is_chat,
+        {{ refresh_stamp() }} as refreshed_at
 
     from aggregated
 

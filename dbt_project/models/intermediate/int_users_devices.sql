@@ -43,7 +43,8 @@ final as (
         earliest.user_id,
         earliest.user_agent,
         parsed_user_agents.device_type,
-        parsed_user_agents.browser
+        parsed_user_agents.browser,
+        {{ refresh_stamp() }} as refreshed_at
 
     from earliest
     inner join parsed_user_agents on earliest.user_agent = parsed_user_agents.user_agent

@@ -54,7 +54,8 @@ final as (
         csat_events,
         user_chat_number,
         user_chat_number = 1 as is_first_chat,
-        user_channel_chat_number = 1 as is_first_chat_in_channel
+        user_channel_chat_number = 1 as is_first_chat_in_channel,
+        {{ refresh_stamp() }} as refreshed_at
 
     from ranked
 

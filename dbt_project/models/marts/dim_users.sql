@@ -50,7 +50,8 @@ final as (
         coalesce(devices.device_type, first_chats.channel) as device_type,
         devices.browser,
         per_user.lifetime_chats,
-        per_user.last_chat_started_at
+        per_user.last_chat_started_at,
+        {{ refresh_stamp() }} as refreshed_at
 
     from per_user
     inner join first_chats

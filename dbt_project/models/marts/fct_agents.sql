@@ -55,7 +55,8 @@ final as (
         rated.agent_id,
         count(*) filter (where rated.event_type = 'agent_triggered') as views,
         count(*) filter (where rated.final_rating = 'positive') as positive,
-        count(*) filter (where rated.final_rating = 'negative') as negative
+        count(*) filter (where rated.final_rating = 'negative') as negative,
+        {{ refresh_stamp() }} as refreshed_at
 
     from rated
     inner join chats on rated.session_id = chats.chat_id

@@ -23,7 +23,8 @@ final as (
         started_at,
         ended_at,
         started_local_at,
-        duration_seconds
+        duration_seconds,
+        {{ refresh_stamp() }} as refreshed_at
 
     from chats
 

@@ -31,7 +31,8 @@ final as (
         clicks.click_title as title,
         clicks.click_destination_type as destination_type,
         clicks.click_destination as destination,
-        count(*) as clicks
+        count(*) as clicks,
+        {{ refresh_stamp() }} as refreshed_at
 
     from clicks
     inner join chats on clicks.session_id = chats.chat_id

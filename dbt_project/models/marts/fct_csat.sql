@@ -40,7 +40,8 @@ final as (
         chats.user_id,
         chats.chat_local_date,
         latest_votes.csat_score as score,
-        latest_votes.csat_events
+        latest_votes.csat_events,
+        {{ refresh_stamp() }} as refreshed_at
 
     from chats
     inner join latest_votes on chats.chat_id = latest_votes.session_id

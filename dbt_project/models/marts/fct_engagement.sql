@@ -24,7 +24,8 @@ final as (
         chat_local_date,
         chats,
         first_chat_local_date,
-        first_chat_local_date_in_channel
+        first_chat_local_date_in_channel,
+        {{ refresh_stamp() }} as refreshed_at
 
     from user_days
 

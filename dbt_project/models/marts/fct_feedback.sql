@@ -84,7 +84,8 @@ final as (
             when positive > 0 and positive = negative then 'balanced'
             when negative > 0 and negative > positive then 'more_negative'
             else 'no_feedback'
-        end as feedback_class
+        end as feedback_class,
+        {{ refresh_stamp() }} as refreshed_at
 
     from joined
 

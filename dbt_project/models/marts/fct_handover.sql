@@ -49,7 +49,8 @@ final as (
         coalesce(requests_per_chat.after_fallback_requests, 0) as after_fallback_requests,
         coalesce(requests_per_chat.operator_button_requests, 0) as operator_button_requests,
         coalesce(requests_per_chat.human_takeover_requests, 0) as human_takeover_requests,
-        coalesce(requests_per_chat.ticket_requests, 0) as ticket_requests
+        coalesce(requests_per_chat.ticket_requests, 0) as ticket_requests,
+        {{ refresh_stamp() }} as refreshed_at
 
     from chats
     left join requests_per_chat on chats.chat_id = requests_per_chat.session_id

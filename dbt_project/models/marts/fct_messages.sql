@@ -22,7 +22,8 @@ final as (
         chat_local_date,
         user_messages,
         bot_messages,
-        operator_messages
+        operator_messages,
+        {{ refresh_stamp() }} as refreshed_at
 
     from chats
 

@@ -41,7 +41,8 @@ final as (
         count(*) as messages,
         count(*) filter (where event_type = 'user_message') as user_messages,
         count(*) filter (where event_type = 'bot_message') as bot_messages,
-        count(*) filter (where event_type = 'operator_message') as operator_messages
+        count(*) filter (where event_type = 'operator_message') as operator_messages,
+        {{ refresh_stamp() }} as refreshed_at
 
     from chat_messages
     group by 1, 2, 3, 4, 5, 6

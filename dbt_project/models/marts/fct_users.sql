@@ -51,7 +51,8 @@ final as (
         ) as first_chat_local_date_in_channel,
         users.device_type,
         users.user_agent_device_type,
-        users.browser
+        users.browser,
+        {{ refresh_stamp() }} as refreshed_at
 
     from user_days
     inner join users

@@ -20,7 +20,7 @@ candidates as (
     -- the source again, not the raw_events CTE: DuckDB would materialize a CTE read twice, i.e.
     -- copy the whole history, properties and all, on every refresh
     where event_id in (
-        select r.event_id from {{ source('platform', 'events') }} as r where {{ only_affected_users('r') }}
+        select r.event_id from {{ source('platform', 'events') }} as r where {{ only_affected_users_by_key('r') }}
     )
     {% endif %}
 
@@ -41,7 +41,7 @@ ranked as (
 first_copies as (
 
     select * from ranked as r
-    where copy_number = 1 and {{ only_affected_users('r') }}
+    where copy_number = 1 and {{ only_affected_users_by_key('r') }}
 
 ),
 
@@ -94,7 +94,8 @@ renamed as (
 
         export_date,
         file_name,
-        line_number
+        line_number,
+        {{ refresh_stamp() }} as refreshed_at
 
     from first_copies
 
