@@ -1,5 +1,6 @@
 {#-
-  The scope of the singular tests (tests/*.sql) that are keyed by user (assistant_id, user_id).
+  The scope of the tests keyed by user (assistant_id, user_id): the singular tests (tests/*.sql)
+  and the generic uniqueness tests on the user-keyed models (get_where_subquery below).
 
   Their cost grows with the whole loaded history, while an incremental refresh only deletes and
   recomputes the users of int_users_affected: the rows of every other user did not change and were
@@ -12,7 +13,7 @@
   presence on the command line counts, not only a non-empty value.
 -#}
 
-{#- True when the singular tests check only the affected users (an incremental refresh). -#}
+{#- True when the tests check only the affected users (an incremental refresh). -#}
 {% macro tests_scoped_to_affected_users() %}
     {%- set cli_vars = invocation_args_dict.get('vars') or {} -%}
     {{ return(('export_days' in cli_vars or var('export_days', []) | length > 0)

@@ -1,13 +1,13 @@
--- kpis.md "Feedback", recomputed independently of the feedback models: the reviewable answers of a chat
--- are its bot_message events with reviewable = true; an answer's final rating is the value of the
--- latest feedback event for (assistant_id, message_id) in (occurred_at, event_id) order, from any
--- chat or user; null (retracted) or no feedback at all means no_feedback; ratings of
--- non-reviewable answers count nowhere. Compares the per-chat counts with fct_feedback (every
--- chat of dim_chats, zeros included) and returns the chats that differ.
--- Scope: per chat, so an incremental refresh checks the affected users' chats and answers
--- (macros/test_scope.sql). The feedback side is not narrowed by user: a feedback event may rate
--- an answer of another user (the loader then marks the answer's owner as affected), so every
--- user's feedback on the answers in scope counts.
+-- kpis.md "Feedback", recomputed independently of the feedback models: the reviewable answers of a
+-- chat are its bot_message events with reviewable = true; an answer's final rating is the value of
+-- the latest feedback event for (assistant_id, message_id) in (occurred_at, event_id) order, from
+-- any chat or user; null (retracted) or no feedback at all means no_feedback; ratings of
+-- non-reviewable answers count nowhere. Compares the per-chat counts with fct_feedback (every chat
+-- of dim_chats, zeros included) and returns the chats that differ. Scope: per chat, so an
+-- incremental refresh checks the affected users' chats and answers (macros/test_scope.sql). The
+-- feedback side is not narrowed by user: a feedback event may rate an answer of another user (the
+-- loader then marks the answer's owner as affected), so every user's feedback on the answers in
+-- scope counts.
 
 with
 
