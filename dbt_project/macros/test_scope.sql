@@ -38,12 +38,9 @@
 
 {#- The same for a relation without the stamp (raw.events): a semi join on the user. -#}
 {% macro in_refresh_scope_by_user(relation_alias) %}
-    {%- set affected = ref('int_users_affected') -%}
+    {%- set affected = ref('int_users_affected') -%}  {#- ref() always: see in_refresh_scope #}
     {%- if tests_scoped_to_affected_users() -%}
-        exists (
-            select 1 from {{ affected }} as a
-            where a.assistant_id = {{ relation_alias }}.assistant_id and a.user_id = {{ relation_alias }}.user_id
-        )
+        {{ is_affected_user(relation_alias) }}
     {%- else -%}
         true
     {%- endif -%}
