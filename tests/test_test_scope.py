@@ -10,9 +10,13 @@ that a singular test fails on it, and looks at which run sees the broken row.
    refresh of that day succeeds and publishes B's broken row as it is; a by-hand
    `dbt test --select assert_one_first_chat_per_user` on the build file fails on it;
    `refresh --full` succeeds and repairs it.
-2. The broken row is in scope: a staged event of B (not recomputed) that has a later copy in an
-   affected user's export (user A's). assert_first_copy_wins checks every copy of the events an
-   affected user holds, so the incremental refresh fails; once the row is repaired, it succeeds.
+2. The broken row is a staged event of B (not recomputed) that has a later copy in an affected
+   user's export (user A's). The refresh re-ranks every copy of A's events but compares only the
+   first copies of the users it recomputed with the rows it wrote, so it succeeds (and A's later
+   copy is no false alarm); the by-hand `dbt test` of assert_first_copy_wins fails on B's row.
+   A broken row that every refresh checks (an export day's file line count, which
+   data_quality_daily, rebuilt on every run, is held to) fails the incremental refresh, with a
+   one-line error naming the test; `refresh --full` after the repair rebuilds B's row.
 """
 
 from __future__ import annotations
@@ -122,7 +126,7 @@ def test_unaffected_users_rows_are_checked_by_full_rebuild_and_by_hand_only(work
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_a_broken_row_in_scope_fails_the_incremental_refresh(workspace: Workspace):
+def test_a_row_the_refresh_did_not_write_is_checked_by_hand_and_history_checks_fail_it(workspace: Workspace):
     ws = workspace
     # Event sb1-1 has two copies on day 1: the first is B's, a later one (other content) is A's.
     day1 = chat("sa1", "2026-11-02T09:00", "sa-c1", A) + chat("sb1", "2026-11-02T10:00", "sb-c1", B)
@@ -138,21 +142,35 @@ def test_a_broken_row_in_scope_fails_the_incremental_refresh(workspace: Workspac
     assert tamper(ws, "update staging.stg_platform__events set line_number = line_number + 1000 "
                       "where event_id = 'sb1-1'") == 1
 
-    # Day 2 touches A only, so B's staged row is not recomputed; but A holds a copy of sb1-1, so
-    # assert_first_copy_wins checks that event with all its copies and fails the refresh.
+    # Day 2 touches A only: A's copy of sb1-1 is re-ranked with B's (not the first: a check that
+    # narrowed the copies by user alone would see A's copy as the first and staging lose it), B's
+    # row is not rewritten and not compared, and the refresh succeeds.
+    assert_ok(refresh(ws, "--day", DAY2), f"refresh --day {DAY2} (B is not affected)")
+    assert ws.query("select user_id, line_number from staging.stg_platform__events "
+                    "where event_id = 'sb1-1'") == [(B["user"], 1003)]
+
+    # By hand, without vars, the test checks every event and sees B's row.
+    proc = dbt_test_by_hand(ws, "assert_first_copy_wins")
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, f"the by-hand dbt test should fail on B's staged row:\n{output}"
+    assert re.search(r"Failure in test assert_first_copy_wins", output), output
+
+    # Day 1's files now claim one line more than the day has: data_quality_daily is rebuilt and
+    # checked whole on every run, so the next incremental refresh fails.
+    assert tamper(ws, f"update raw.export_files set lines_read = lines_read + 1 "
+                      f"where export_date = '{DAY1}'") == 1
     proc = refresh(ws, "--day", DAY2)
     output = proc.stdout + proc.stderr
-    assert proc.returncode != 0, f"refresh --day {DAY2} should fail on B's broken staged row:\n{output}"
+    assert proc.returncode != 0, f"refresh --day {DAY2} should fail on day 1's line count:\n{output}"
     failed = set(re.findall(r"Failure in test (\w+)", output))
-    assert failed == {"assert_first_copy_wins"}, output[-5000:]
+    assert failed == {"assert_data_quality_lines_add_up"}, output[-5000:]
     # the CLI's one-line error names the failed test and what dbt said
-    assert re.search(r"^assistant-analytics: error: refresh of .* failed: assert_first_copy_wins: Got \d+ results?",
+    assert re.search(r"^assistant-analytics: error: refresh of .* failed: assert_data_quality_lines_add_up: Got \d+ results?",
                      proc.stderr.strip().splitlines()[-1]), output[-5000:]
 
-    # Repaired, the same refresh succeeds: A's later copy of B's event is no violation (a check
-    # that narrowed the copies by user alone would see A's copy as the first and staging lose it).
-    assert tamper(ws, "update staging.stg_platform__events set line_number = line_number - 1000 "
-                      "where event_id = 'sb1-1'") == 1
-    assert_ok(refresh(ws, "--day", DAY2), f"refresh --day {DAY2} after the repair")
+    # Repaired, a full rebuild recomputes B's row from raw and checks every row.
+    assert tamper(ws, f"update raw.export_files set lines_read = lines_read - 1 "
+                      f"where export_date = '{DAY1}'") == 1
+    assert_ok(refresh(ws, "--full"), "refresh --full")
     assert ws.query("select user_id, line_number from staging.stg_platform__events "
                     "where event_id = 'sb1-1'") == [(B["user"], 3)]

@@ -1,11 +1,13 @@
 -- kpis.md "Ground rules" 1: of several events with the same event_id only the first copy counts,
 -- the first by export day, then file name, then line number. Returns the staged events that are
 -- not the first copy (or whose content differs from it) and the event_ids loaded in raw that
--- staging lost. Scope: per event_id. An incremental refresh checks the events that have a copy
--- of an affected user, with all their copies (macros/test_scope.sql): the loader marks the users
--- of every copy of a loaded event, but a user affected for another reason may hold a later copy
--- of an event whose first copy belongs to an unaffected user, so the copies are not narrowed by
--- user alone.
+-- staging lost. Scope: per event_id. An incremental refresh re-ranks every copy of the events that
+-- have a copy of an affected user (a user affected for another reason may hold a later copy of an
+-- event whose first copy belongs to an unaffected user, so copies are not narrowed by user), and
+-- compares the first copies of affected users with the staged rows of this refresh (its stamp,
+-- macros/test_scope.sql). A first copy of an unaffected user is left out: the loader marks the
+-- users of every copy of a loaded event, so no copy of it changed and its staged row is the one
+-- tested when it was built.
 -- depends_on: {{ ref('int_users_affected') }}
 
 with
@@ -35,16 +37,15 @@ copies as (
 
 first_copies as (
 
-    select * from copies where copy_number = 1
+    select * from copies as c
+    where c.copy_number = 1 and {{ in_refresh_scope_by_user('c') }}
 
 ),
 
 staged as (
 
-    select * from {{ ref('stg_platform__events') }}
-    {% if tests_scoped_to_affected_users() %}
-    where event_id in (select event_id from event_ids_in_scope)
-    {% endif %}
+    select * from {{ ref('stg_platform__events') }} as s
+    where {{ in_refresh_scope('s') }}
 
 )
 
