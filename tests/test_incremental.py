@@ -460,7 +460,7 @@ def test_the_last_refresh_stamped_exactly_its_affected_users_rows(runs):
     stamped_tables = a.query(
         "select table_schema, table_name from information_schema.columns "
         "where column_name = 'refreshed_at' and table_name <> 'int_users_affected' order by all")
-    assert len(stamped_tables) == 17
+    assert len(stamped_tables) == 18
     for schema, table in stamped_tables:
         rows = a.query(f'select assistant_id, user_id, refreshed_at = ? as is_current, count(*) '
                        f'from "{schema}"."{table}" group by all', [stamp])

@@ -1,13 +1,30 @@
-{#- The final rating of each answer: the value of its latest feedback event by (occurred_at, event_id),
-    wherever and whenever it came; null when the latest one retracted the rating. Rebuilt each run:
-    feedback is a small share of events and any user's feedback can rate any answer. #}
+{{ user_keyed_incremental_config() }}
+-- depends_on: {{ ref('int_users_affected') }}
+
+{#- The final rating of each rated answer: the value of its latest feedback event by
+    (occurred_at, event_id), wherever and whenever it came; null when the latest one retracted the
+    rating. Keyed by the answer's owner (the user of its bot_message), so a refresh recomputes the
+    answers of the affected users only: the loader marks the owner of every answer rated by any
+    copy of a loaded feedback event, before and after the load, so an unaffected owner's answers
+    kept their feedback. The feedback itself is read from every user: it may rate another user's
+    answer. #}
 
 with
 
+answers as (
+
+    select distinct assistant_id, user_id, message_id
+    from {{ ref('stg_platform__events') }} as a
+    where event_type = 'bot_message' and {{ only_affected_users('a') }}
+
+),
+
 feedback as (
 
-    select * from {{ ref('stg_platform__events') }}
-    where event_type = 'feedback'
+    select f.*
+    from {{ ref('stg_platform__events') }} as f
+    semi join answers on f.assistant_id = answers.assistant_id and f.message_id = answers.message_id
+    where f.event_type = 'feedback'
 
 ),
 
@@ -16,15 +33,21 @@ final as (
     -- arg_max_null, not arg_max: a latest feedback with a null value (a retraction) must win;
     -- one aggregate pass over (occurred_at, event_id) instead of a sorted window
     select
-        assistant_id,
-        message_id,
-        arg_max_null(feedback_value, struct_pack(occurred_at := occurred_at, event_id := event_id))
-            as final_rating,
-        max(occurred_at) as last_rated_at,
-        count(*) as feedback_events
+        answers.assistant_id,
+        answers.user_id,
+        answers.message_id,
+        arg_max_null(
+            feedback.feedback_value,
+            struct_pack(occurred_at := feedback.occurred_at, event_id := feedback.event_id)
+        ) as final_rating,
+        max(feedback.occurred_at) as last_rated_at,
+        count(*) as feedback_events,
+        {{ refresh_stamp() }} as refreshed_at
 
-    from feedback
-    group by assistant_id, message_id
+    from answers
+    inner join feedback
+        on answers.assistant_id = feedback.assistant_id and answers.message_id = feedback.message_id
+    group by answers.assistant_id, answers.user_id, answers.message_id
 
 )
 

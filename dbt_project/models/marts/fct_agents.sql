@@ -24,7 +24,9 @@ agent_events as (
 
 final_ratings as (
 
-    select * from {{ ref('int_feedback_ratings_finalized') }}
+    -- keyed by the answer's owner: the affected users' answers have the rows of this refresh
+    select * from {{ ref('int_feedback_ratings_finalized') }} as r
+    where {{ only_affected_users('r') }}
 
 ),
 
@@ -40,6 +42,7 @@ rated as (
     left join final_ratings
         on agent_events.event_type = 'bot_message'
         and agent_events.assistant_id = final_ratings.assistant_id
+        and agent_events.user_id = final_ratings.user_id
         and agent_events.message_id = final_ratings.message_id
 
 ),

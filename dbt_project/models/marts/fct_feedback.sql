@@ -24,7 +24,9 @@ answers as (
 
 final_ratings as (
 
-    select * from {{ ref('int_feedback_ratings_finalized') }}
+    -- keyed by the answer's owner: the affected users' answers have the rows of this refresh
+    select * from {{ ref('int_feedback_ratings_finalized') }} as r
+    where {{ only_affected_users('r') }}
 
 ),
 
@@ -37,6 +39,7 @@ rated_answers as (
     from answers
     left join final_ratings
         on answers.assistant_id = final_ratings.assistant_id
+        and answers.user_id = final_ratings.user_id
         and answers.message_id = final_ratings.message_id
 
 ),
