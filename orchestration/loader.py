@@ -252,46 +252,68 @@ def _stage_lines(conn: duckdb.DuckDBPyConnection, folder: Path, tmpdir: Path) ->
     return files, damaged
 
 
+COPIES_OF_DAY_SQL = """
+create or replace temp table day_copies as
+-- every copy, in any export day, of an event this day holds: the day's first copies may move, and
+-- one scan of the history serves both the affected users and the duplicate count
+select export_date, file_name, line_number, event_id, event_type, assistant_id, user_id
+from raw.events
+where event_id in (select event_id from raw.events where export_date = $day)
+"""
+
+
+# The answers a feedback can rate, looked up among first copies: staging's, where the answer's
+# message_id is a column (raw keeps it inside the JSON properties of every bot_message of the
+# history). An answer missing there was loaded since the last completed refresh, so its owner is
+# already pending. Without staging (no dbt build yet) nothing is incremental: no lookup.
+ANSWERS_IN_STAGING = """
+    select assistant_id, message_id, user_id
+    from staging.stg_platform__events
+    where event_type = 'bot_message'
+"""
+NO_ANSWERS = "select null::varchar as assistant_id, null::varchar as message_id, null::varchar as user_id limit 0"
+
 PENDING_USERS_SQL = """
 insert into raw.pending_users
-with day_rows as (
-    select * from raw.events where export_date = $day
-),
-same_event as (
-    -- every copy of an event this day holds: its first copy may move
-    select e.assistant_id, e.user_id
-    from raw.events e
-    semi join (select distinct event_id from day_rows) d on e.event_id = d.event_id
+with rated_messages as (
+    -- what every copy of the day's feedback events rates: when a first copy moves, another copy,
+    -- which may rate another answer, starts to count
+    select distinct assistant_id, properties ->> '$.message_id' as message_id
+    from raw.events
+    where event_type = 'feedback'
+      and event_id in (select event_id from day_copies where event_type = 'feedback')
 ),
 rated_answer_owners as (
     -- feedback attaches to an answer that may sit with another user
-    select e.assistant_id, e.user_id
-    from raw.events e
-    semi join (
-        -- every copy of the day's feedback events: when a first copy moves, another copy, which
-        -- may rate another answer, starts to count
-        select distinct c.assistant_id, c.properties ->> '$.message_id' as message_id
-        from raw.events c
-        where c.event_type = 'feedback'
-          and c.event_id in (select event_id from day_rows where event_type = 'feedback')
-    ) f on e.assistant_id = f.assistant_id and e.properties ->> '$.message_id' = f.message_id
-    where e.event_type = 'bot_message'
+    select answers.assistant_id, answers.user_id
+    from ({answers}) as answers
+    semi join rated_messages
+        on answers.assistant_id = rated_messages.assistant_id and answers.message_id = rated_messages.message_id
 )
 select distinct $day, assistant_id, user_id
-from (select * from same_event union all select * from rated_answer_owners)
+from (select assistant_id, user_id from day_copies union all select * from rated_answer_owners)
 """
 
 
 DUPLICATES_SQL = """
-with copies as (
+select count(*)
+from (
     select
         export_date,
         row_number() over (partition by event_id order by export_date, file_name, line_number) as copy_number
-    from raw.events
-    where event_id in (select event_id from raw.events where export_date = $day)
+    from day_copies
 )
-select count(*) from copies where export_date = $day and copy_number > 1
+where export_date = $day and copy_number > 1
 """
+
+
+def _mark_pending_users(conn: duckdb.DuckDBPyConnection, params: dict) -> None:
+    """Adds to raw.pending_users every user whose results the day's current rows can change."""
+    conn.execute(COPIES_OF_DAY_SQL, params)
+    staged = conn.execute(
+        "select count(*) from duckdb_tables() where schema_name = 'staging' and table_name = 'stg_platform__events'"
+    ).fetchone()[0]
+    conn.execute(PENDING_USERS_SQL.format(answers=ANSWERS_IN_STAGING if staged else NO_ANSWERS), params)
 
 
 def load_export_day(conn: duckdb.DuckDBPyConnection, exports_dir: Path, day: dt.date) -> LoadStats:
@@ -329,7 +351,7 @@ def load_export_day(conn: duckdb.DuckDBPyConnection, exports_dir: Path, day: dt.
     params = {"day": day}
     conn.execute("begin transaction")
     try:
-        conn.execute(PENDING_USERS_SQL, params)  # users the old copy of the day touched
+        _mark_pending_users(conn, params)  # users the old copy of the day touched
         for table in ("events", "rejected_lines", "export_files", "export_days"):
             conn.execute(f"delete from raw.{table} where export_date = $day", params)
         conn.execute(
@@ -355,7 +377,7 @@ def load_export_day(conn: duckdb.DuckDBPyConnection, exports_dir: Path, day: dt.
                 "insert into raw.export_files values (?, ?, ?, ?, ?)",
                 [[day, f["file_name"], f["size_bytes"], f["lines_read"], f["damage"]] for f in files],
             )
-        conn.execute(PENDING_USERS_SQL, params)  # users the new copy touches
+        _mark_pending_users(conn, params)  # users the new copy touches
         stats.lines_read = sum(f["lines_read"] for f in files)
         conn.execute(
             "insert into raw.export_days values ($day, $fp, $files, $lines, now())",
@@ -375,6 +397,6 @@ def load_export_day(conn: duckdb.DuckDBPyConnection, exports_dir: Path, day: dt.
     stats.pending_users = conn.execute(
         "select count(*) from (select distinct assistant_id, user_id from raw.pending_users)"
     ).fetchone()[0]
-    conn.execute("drop table if exists classified; drop table if exists export_lines")
+    conn.execute("drop table if exists classified; drop table if exists export_lines; drop table if exists day_copies")
     stats.seconds = time.perf_counter() - started
     return stats
