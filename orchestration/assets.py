@@ -168,11 +168,15 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
 def published_warehouse(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
     """The file readers open (--warehouse): a finished copy of the build file, swapped in atomically."""
     with refresh_lock(warehouse.warehouse):
-        seconds = publish(warehouse.warehouse)
+        done = publish(warehouse.warehouse)
     size = warehouse.warehouse.stat().st_size
-    progress.report(f"published {warehouse.warehouse} ({size / 1e6:,.1f} MB) in {seconds:.2f}s")
+    how = "changed blocks of the spare" if done.reused_spare else "whole copy"
+    progress.report(f"published {warehouse.warehouse} ({size / 1e6:,.1f} MB; {how}, "
+                    f"{done.bytes_written / 1e6:,.1f} MB written) in {done.seconds:.2f}s")
     return MaterializeResult(metadata={
         "path": str(warehouse.warehouse),
         "size_bytes": size,
-        "publish_seconds": round(seconds, 3),
+        "publish_seconds": round(done.seconds, 3),
+        "publish_bytes_written": done.bytes_written,
+        "publish_reused_spare": done.reused_spare,
     })

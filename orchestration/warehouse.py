@@ -13,9 +13,11 @@ import contextlib
 import fcntl
 import os
 import shutil
+import struct
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -102,12 +104,31 @@ class UnfinishedBuildError(Exception):
     """The build file holds work no dbt build has finished: publishing it would show a half-built state."""
 
 
-def publish(warehouse: Path) -> float:
-    """Copies the finished build file over the published path by atomic rename; returns seconds."""
+@dataclass(frozen=True)
+class Published:
+    seconds: float
+    bytes_written: int  # what the copy wrote: the whole file, or only the blocks that differ
+    reused_spare: bool
+
+
+def spare_path_for(warehouse: Path) -> Path:
+    """The previous published file, kept after a publish so the next one rewrites only what changed."""
+    return warehouse.with_name(f".{warehouse.stem}.spare{warehouse.suffix}")
+
+
+def publish(warehouse: Path) -> Published:
+    """Makes the finished build file the published warehouse, by atomic rename.
+
+    The new published file is the spare (the file published before the current one) brought up
+    to date block by block when no reader holds it, else a whole copy of the build file. The
+    outgoing published file becomes the next spare: readers that hold it keep reading it.
+    """
     started = time.perf_counter()
     build = build_path_for(warehouse)
-    for stale in warehouse.parent.glob(f".{warehouse.name}.publish-*.tmp"):
-        stale.unlink(missing_ok=True)  # left by a publish that was killed
+    spare = spare_path_for(warehouse)
+    for stale in [*warehouse.parent.glob(f".{warehouse.name}.publish-*.tmp"),
+                  *warehouse.parent.glob(f"{spare.name}.*.tmp")]:
+        stale.unlink(missing_ok=True)  # left by a publish that was killed (a half-updated spare)
     conn = duckdb.connect(str(build))
     try:
         # Another run may have loaded a day after this run's dbt build (runs from the Dagster UI
@@ -121,17 +142,121 @@ def publish(warehouse: Path) -> float:
             "select schema_name, table_name from duckdb_tables() where table_name like '%\\_\\_dbt\\_tmp%' escape '\\'"
         ).fetchall():
             conn.execute(f'drop table "{schema}"."{table}"')
-        conn.execute("checkpoint")  # fold the WAL in, so the copy is the whole database
+        conn.execute("checkpoint")  # fold the WAL in, so the file is the whole database
+        block_size = conn.execute("select block_size from pragma_database_size()").fetchone()[0]
     finally:
         conn.close()
     tmp = warehouse.with_name(f".{warehouse.name}.publish-{os.getpid()}.tmp")
-    shutil.copyfile(build, tmp)
+    written, reused, synced = None, False, False
+    if spare.exists():
+        with _unread(spare) as free:
+            if free:
+                # Claimed by rename first: a kill from here on leaves a stale tmp, never a spare
+                # whose blocks are half-written.
+                os.replace(spare, tmp)
+                reused = True
+                written = sync_blocks(build, tmp, block_size)
+                synced = written is not None
+    if written is None:
+        if reused:
+            tmp.unlink()
+        shutil.copyfile(build, tmp)
+        written = build.stat().st_size
     with open(tmp, "rb+") as f:
         os.fsync(f.fileno())
+    outgoing = spare.with_name(f"{spare.name}.{os.getpid()}.tmp")
+    keep_outgoing = False
+    if warehouse.exists():
+        try:
+            os.link(warehouse, outgoing)
+            keep_outgoing = True
+        except OSError:
+            pass  # no hard links here: every publish copies the whole file
     os.replace(tmp, warehouse)
+    if keep_outgoing:
+        os.replace(outgoing, spare)
     dir_fd = os.open(warehouse.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
-    return time.perf_counter() - started
+    return Published(time.perf_counter() - started, written, synced)
+
+
+@contextlib.contextmanager
+def _unread(path: Path) -> Iterator[bool]:
+    """Whether no DuckDB connection, in any process (this one too), holds `path`; holds it meanwhile.
+
+    DuckDB locks its file with fcntl for as long as a database is open; an open-file-description
+    lock conflicts with those locks whoever holds them, so it also sees this process's own readers.
+    """
+    ofd_setlk = getattr(fcntl, "F_OFD_SETLK", None)  # Linux only; elsewhere: whole copies
+    if ofd_setlk is None:
+        yield False
+        return
+    fd = os.open(path, os.O_RDWR)
+    try:
+        try:
+            fcntl.fcntl(fd, ofd_setlk, struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0))
+            free = True
+        except OSError:
+            free = False
+        yield free
+    finally:
+        os.close(fd)  # releases the lock
+
+
+_HEADER_BYTES = 3 * 4096  # DuckDB's main header and its two database headers
+_CHECKSUM_BYTES = 8  # every block starts with the checksum of its content
+_COPY_RUN_BLOCKS = 64
+
+
+def sync_blocks(source: Path, target: Path, block_size: int) -> int | None:
+    """Rewrites `target` into a byte copy of `source`, writing only the blocks whose checksum differs.
+
+    Both are DuckDB files of the same storage version, checkpointed (no WAL). Returns the bytes
+    written, or None when a file does not have the expected layout (the caller copies it whole).
+    """
+    src_size, dst_size = source.stat().st_size, target.stat().st_size
+    src = os.open(source, os.O_RDONLY)
+    dst = os.open(target, os.O_RDWR)
+    try:
+        src_head, dst_head = os.pread(src, _HEADER_BYTES, 0), os.pread(dst, _HEADER_BYTES, 0)
+        if (src_head[8:20] != dst_head[8:20] or src_head[8:12] != b"DUCK"  # magic + storage version
+                or (src_size - _HEADER_BYTES) % block_size or (dst_size - _HEADER_BYTES) % block_size):
+            return None
+        n_src = (src_size - _HEADER_BYTES) // block_size
+        n_dst = (dst_size - _HEADER_BYTES) // block_size
+        changed = [
+            i for i in range(n_src)
+            if i >= n_dst or os.pread(src, _CHECKSUM_BYTES, _HEADER_BYTES + i * block_size)
+            != os.pread(dst, _CHECKSUM_BYTES, _HEADER_BYTES + i * block_size)
+        ]
+        written = 0
+        # Runs of adjacent changed blocks, copied in the kernel.
+        start = 0
+        while start < len(changed):
+            end = start
+            while (end + 1 < len(changed) and changed[end + 1] == changed[end] + 1
+                   and end + 1 - start < _COPY_RUN_BLOCKS):
+                end += 1
+            offset = _HEADER_BYTES + changed[start] * block_size
+            written += _copy_range(src, dst, offset, (end - start + 1) * block_size)
+            start = end + 1
+        os.ftruncate(dst, src_size)
+        # The headers last: they point at the new blocks.
+        os.pwrite(dst, src_head, 0)
+        return written + _HEADER_BYTES
+    finally:
+        os.close(src)
+        os.close(dst)
+
+
+def _copy_range(src: int, dst: int, offset: int, length: int) -> int:
+    done = 0
+    while done < length:
+        n = os.copy_file_range(src, dst, length - done, offset + done, offset + done)
+        if n == 0:
+            raise OSError(f"short copy at byte {offset + done}")
+        done += n
+    return done

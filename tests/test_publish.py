@@ -1,0 +1,135 @@
+"""Publishing the build file: a whole copy, or the spare brought up to date block by block.
+
+The files here are plain DuckDB files written by the test (no dbt): what matters is that after any
+publish the published file is byte for byte the finished build file, that only changed blocks are
+written when the spare is free, and that a reader holding the spare (in another process or in this
+one) makes the publish copy the whole file and keeps reading its own state.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.settings import build_path_for
+from orchestration.warehouse import publish, spare_path_for, sync_blocks
+
+
+def _build(warehouse: Path, sql: str) -> None:
+    conn = duckdb.connect(str(build_path_for(warehouse)))
+    try:
+        conn.execute("set threads = 1")
+        conn.execute("create schema if not exists raw")
+        conn.execute("create table if not exists raw.pending_users (user_id varchar)")
+        conn.execute(sql)
+    finally:
+        conn.close()
+
+
+def _count(path: Path, sql: str = "select count(*), sum(v) from t") -> tuple:
+    conn = duckdb.connect(str(path), read_only=True)
+    try:
+        return conn.execute(sql).fetchone()
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Path:
+    wh = tmp_path / "warehouse.duckdb"
+    # ~40 MB over many blocks, so one refresh's changes touch a minority of them
+    _build(wh, "create table t as select i as k, i % 97 as v, md5(cast(i as varchar)) as s from range(1500000) r(i)")
+    first = publish(wh)
+    assert not first.reused_spare and not spare_path_for(wh).exists()  # nothing was published before
+    _build(wh, "update t set v = v + 1 where k < 1000")
+    second = publish(wh)
+    assert not second.reused_spare and spare_path_for(wh).exists()  # the first published file is kept
+    return wh
+
+
+def test_a_free_spare_is_brought_up_to_date_writing_only_changed_blocks(warehouse: Path):
+    build, spare = build_path_for(warehouse), spare_path_for(warehouse)
+    outgoing = warehouse.stat().st_ino
+    _build(warehouse, "delete from t where k between 20000 and 21000; "
+                      "insert into t select i, 7, 'new' from range(2000000, 2010000) r(i)")
+    done = publish(warehouse)
+    assert done.reused_spare
+    assert done.bytes_written < build.stat().st_size / 2, done
+    assert filecmp.cmp(build, warehouse, shallow=False)
+    assert spare.stat().st_ino == outgoing  # the file published before is now the spare
+    assert _count(warehouse) == _count(build)
+    assert _count(warehouse, "select count(*) from t where v = 7 and s = 'new'") == (10000,)
+
+    # The build shrinks (a dropped table, its blocks freed and truncated): still an exact copy.
+    _build(warehouse, "create table u as select * from t; checkpoint; drop table u; checkpoint")
+    publish(warehouse)
+    _build(warehouse, "delete from t where k % 2 = 0")
+    done = publish(warehouse)
+    assert done.reused_spare and filecmp.cmp(build, warehouse, shallow=False)
+    assert _count(warehouse, "select count(*) from t where k % 2 = 0") == (0,)
+
+
+def test_a_spare_held_by_a_reader_in_another_process_is_left_alone(warehouse: Path):
+    spare = spare_path_for(warehouse)
+    before = _count(spare)
+    reader = subprocess.Popen(
+        [sys.executable, "-c",
+         "import duckdb, sys\n"
+         f"conn = duckdb.connect({str(spare)!r}, read_only=True)\n"
+         "print(conn.execute('select count(*), sum(v) from t').fetchone(), flush=True)\n"
+         "sys.stdin.readline()\n"
+         "print(conn.execute('select count(*), sum(v) from t').fetchone(), flush=True)\n"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert reader.stdout.readline().strip() == str(before)
+        _build(warehouse, "update t set v = 0 where k < 500000")
+        done = publish(warehouse)
+        assert not done.reused_spare and done.bytes_written == build_path_for(warehouse).stat().st_size
+        assert filecmp.cmp(build_path_for(warehouse), warehouse, shallow=False)
+        out, _ = reader.communicate("\n", timeout=60)
+    finally:
+        if reader.poll() is None:
+            reader.kill()
+    assert out.strip() == str(before)  # the reader's file was not written under it
+    assert reader.returncode == 0
+
+
+def test_a_spare_held_in_this_process_is_left_alone(warehouse: Path):
+    spare = spare_path_for(warehouse)
+    conn = duckdb.connect(str(spare), read_only=True)
+    try:
+        before = conn.execute("select count(*), sum(v) from t").fetchone()
+        _build(warehouse, "update t set v = 0 where k < 500000")
+        assert not publish(warehouse).reused_spare
+        assert conn.execute("select count(*), sum(v) from t").fetchone() == before
+    finally:
+        conn.close()
+    assert _count(warehouse) == _count(build_path_for(warehouse))
+
+
+def test_files_of_another_layout_are_not_synced_block_by_block(tmp_path: Path):
+    a, b = tmp_path / "a.duckdb", tmp_path / "b.duckdb"
+    duckdb.connect(str(a)).close()
+    b.write_bytes(b"not a duckdb file" * 1000)
+    assert sync_blocks(a, b, 262144) is None
+    assert b.read_bytes() == b"not a duckdb file" * 1000
+
+
+def test_a_killed_publish_leaves_no_spare_to_trust(warehouse: Path):
+    # A publish killed while it rewrote the spare leaves it as a stale temporary file: the next
+    # publish deletes it and copies the whole file.
+    spare = spare_path_for(warehouse)
+    stale = warehouse.with_name(f".{warehouse.name}.publish-999999.tmp")
+    spare.rename(stale)
+    with open(stale, "r+b") as f:  # half-written blocks
+        f.seek(20000)
+        f.write(b"\0" * 300000)
+    _build(warehouse, "update t set v = 1 where k < 10")
+    done = publish(warehouse)
+    assert not done.reused_spare and not stale.exists()
+    assert filecmp.cmp(build_path_for(warehouse), warehouse, shallow=False)
