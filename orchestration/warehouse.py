@@ -147,19 +147,17 @@ def publish(warehouse: Path) -> Published:
     finally:
         conn.close()
     tmp = warehouse.with_name(f".{warehouse.name}.publish-{os.getpid()}.tmp")
-    written, reused, synced = None, False, False
+    written = None
     if spare.exists():
         with _unread(spare) as free:
             if free:
                 # Claimed by rename first: a kill from here on leaves a stale tmp, never a spare
                 # whose blocks are half-written.
                 os.replace(spare, tmp)
-                reused = True
                 written = sync_blocks(build, tmp, block_size)
-                synced = written is not None
-    if written is None:
-        if reused:
-            tmp.unlink()
+    synced = written is not None
+    if not synced:
+        tmp.unlink(missing_ok=True)  # a claimed spare of another layout
         shutil.copyfile(build, tmp)
         written = build.stat().st_size
     with open(tmp, "rb+") as f:
