@@ -12,9 +12,7 @@ import sys
 import warnings
 from pathlib import Path
 
-
-class UserError(Exception):
-    """A mistake in the command line or its inputs; printed as one line, exit status 2."""
+from .errors import UserError
 
 
 def _date(value: str) -> dt.date:
@@ -116,8 +114,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # `python -m orchestration.cli`: run the package's module, whose UserError the commands raise
-    # (this file, run as __main__, is a second copy with a class of its own).
-    from orchestration.cli import main as package_main
-
-    raise SystemExit(package_main())
+    raise SystemExit(main())

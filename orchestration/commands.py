@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from .cli import UserError
+from .errors import UserError
 from .loader import day_folder, list_export_days
 from .report import ReportError, ReportParams, build_report, connect_read_only, data_quality_summary, format_table
 

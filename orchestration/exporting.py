@@ -8,7 +8,7 @@ import re
 
 import duckdb
 
-from .cli import UserError
+from .errors import UserError
 from .report import ReportError, ReportParams, build_report, connect_read_only
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 
+from .errors import LoadError
 from .validation import extracted_lines_sql, reason_case_sql
 
 DAY_DIR = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
@@ -67,10 +68,6 @@ create table if not exists raw.pending_users (
     user_id varchar not null
 );
 """
-
-
-class LoadError(Exception):
-    """A load that cannot start (missing export day, bad folder name); the message is user-facing."""
 
 
 @dataclass

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import duckdb
 
+from .errors import ReportError
+
 # A chat (or a user-day row) is in the period by its local start date.
 _CHATS_IN_PERIOD = """
     assistant_id = $assistant
@@ -217,10 +219,6 @@ QUERIES: dict[str, str] = {
         order by days.local_date
     """,
 }
-
-
-class ReportError(Exception):
-    """A report that cannot be made (unknown assistant, missing warehouse); user-facing."""
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,8 @@ from pathlib import Path
 
 import duckdb
 
+from .errors import RefreshBusyError, UnfinishedBuildError
 from .settings import DuckDBLimits, build_path_for
-
-
-class RefreshBusyError(Exception):
-    """Another refresh holds the warehouse; the message is user-facing."""
-
 
 _held: dict[str, tuple[int, int]] = {}  # lock path -> (fd, depth): re-entrant within a process
 _held_guard = threading.Lock()
@@ -98,10 +94,6 @@ def build_connection(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         yield conn
     finally:
         conn.close()
-
-
-class UnfinishedBuildError(Exception):
-    """The build file holds work no dbt build has finished: publishing it would show a half-built state."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,25 @@
+"""User-facing errors: the CLI prints any of them as one line and exits with status 2.
+
+Every error a user can cause (a bad option, a bad setting, a missing file, a busy warehouse)
+derives from `UserError`; the CLI catches this one base class, nowhere translates by hand.
+"""
+
+
+class UserError(Exception):
+    """A mistake in the command line, a setting or the inputs; its message is the one line shown."""
+
+
+class ReportError(UserError):
+    """The report cannot be built from this warehouse for these parameters."""
+
+
+class LoadError(UserError):
+    """An export day cannot be loaded at all (a missing folder); bad lines are rejects, not this."""
+
+
+class RefreshBusyError(UserError):
+    """Another refresh holds the warehouse."""
+
+
+class UnfinishedBuildError(UserError):
+    """The build file holds work no dbt build has finished: publishing it would show a half-built state."""
