@@ -197,15 +197,17 @@ def _unread(path: Path) -> Iterator[bool]:
 
 
 _HEADER_BYTES = 3 * 4096  # DuckDB's main header and its two database headers
-_CHECKSUM_BYTES = 8  # every block starts with the checksum of its content
-_COPY_RUN_BLOCKS = 64
+_COMPARE_RUN_BLOCKS = 64  # blocks read from each file at a time
 
 
 def sync_blocks(source: Path, target: Path, block_size: int) -> int | None:
-    """Rewrites `target` into a byte copy of `source`, writing only the blocks whose checksum differs.
+    """Rewrites `target` into a byte copy of `source`, writing only the blocks whose bytes differ.
 
-    Both are DuckDB files of the same storage version, checkpointed (no WAL). Returns the bytes
-    written, or None when a file does not have the expected layout (the caller copies it whole).
+    Both are DuckDB files of the same storage version, checkpointed (no WAL). Every block of both
+    files is read and compared whole: a block's stored checksum says nothing about bytes damaged
+    after it was written (a bad disk, a stray write), and a publish must never differ from the
+    build file. Returns the bytes written, or None when a file does not have the expected layout
+    (the caller copies it whole).
     """
     src_size, dst_size = source.stat().st_size, target.stat().st_size
     src = os.open(source, os.O_RDONLY)
@@ -215,24 +217,26 @@ def sync_blocks(source: Path, target: Path, block_size: int) -> int | None:
         if (src_head[8:20] != dst_head[8:20] or src_head[8:12] != b"DUCK"  # magic + storage version
                 or (src_size - _HEADER_BYTES) % block_size or (dst_size - _HEADER_BYTES) % block_size):
             return None
-        n_src = (src_size - _HEADER_BYTES) // block_size
-        n_dst = (dst_size - _HEADER_BYTES) // block_size
-        changed = [
-            i for i in range(n_src)
-            if i >= n_dst or os.pread(src, _CHECKSUM_BYTES, _HEADER_BYTES + i * block_size)
-            != os.pread(dst, _CHECKSUM_BYTES, _HEADER_BYTES + i * block_size)
-        ]
+        for fd in (src, dst):
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
+        run_bytes = _COMPARE_RUN_BLOCKS * block_size
         written = 0
-        # Runs of adjacent changed blocks, copied in the kernel.
-        start = 0
-        while start < len(changed):
-            end = start
-            while (end + 1 < len(changed) and changed[end + 1] == changed[end] + 1
-                   and end + 1 - start < _COPY_RUN_BLOCKS):
-                end += 1
-            offset = _HEADER_BYTES + changed[start] * block_size
-            written += _copy_range(src, dst, offset, (end - start + 1) * block_size)
-            start = end + 1
+        for offset in range(_HEADER_BYTES, src_size, run_bytes):
+            wanted = _read_exactly(src, min(run_bytes, src_size - offset), offset)
+            have = os.pread(dst, len(wanted), offset) if offset < dst_size else b""
+            if wanted == have:
+                continue
+            # Write each stretch of adjacent differing blocks in one call.
+            wanted_view = memoryview(wanted)
+            first_differing = None
+            for start in range(0, len(wanted) + block_size, block_size):
+                end = start + block_size
+                differs = start < len(wanted) and wanted_view[start:end] != have[start:end]
+                if differs and first_differing is None:
+                    first_differing = start
+                elif not differs and first_differing is not None:
+                    written += _write_exactly(dst, wanted_view[first_differing:start], offset + first_differing)
+                    first_differing = None
         os.ftruncate(dst, src_size)
         # The headers last: they point at the new blocks.
         os.pwrite(dst, src_head, 0)
@@ -242,11 +246,18 @@ def sync_blocks(source: Path, target: Path, block_size: int) -> int | None:
         os.close(dst)
 
 
-def _copy_range(src: int, dst: int, offset: int, length: int) -> int:
+def _read_exactly(fd: int, length: int, offset: int) -> bytes:
+    data = os.pread(fd, length, offset)
+    while len(data) < length:
+        more = os.pread(fd, length - len(data), offset + len(data))
+        if not more:
+            raise OSError(f"short read at byte {offset + len(data)}")
+        data += more
+    return data
+
+
+def _write_exactly(fd: int, data: memoryview, offset: int) -> int:
     done = 0
-    while done < length:
-        n = os.copy_file_range(src, dst, length - done, offset + done, offset + done)
-        if n == 0:
-            raise OSError(f"short copy at byte {offset + done}")
-        done += n
+    while done < len(data):
+        done += os.pwrite(fd, data[done:], offset + done)
     return done
