@@ -226,16 +226,17 @@ def sync_blocks(source: Path, target: Path, block_size: int) -> int | None:
             have = os.pread(dst, len(wanted), offset) if offset < dst_size else b""
             if wanted == have:
                 continue
-            # Write each stretch of adjacent differing blocks in one call.
-            wanted_view = memoryview(wanted)
+            # Write each stretch of adjacent differing blocks in one call (bytes slices compare
+            # with memcmp; memoryviews compare item by item).
             first_differing = None
             for start in range(0, len(wanted) + block_size, block_size):
                 end = start + block_size
-                differs = start < len(wanted) and wanted_view[start:end] != have[start:end]
+                differs = start < len(wanted) and wanted[start:end] != have[start:end]
                 if differs and first_differing is None:
                     first_differing = start
                 elif not differs and first_differing is not None:
-                    written += _write_exactly(dst, wanted_view[first_differing:start], offset + first_differing)
+                    written += _write_exactly(dst, memoryview(wanted)[first_differing:start],
+                                              offset + first_differing)
                     first_differing = None
         os.ftruncate(dst, src_size)
         # The headers last: they point at the new blocks.
