@@ -25,6 +25,7 @@ from .dbt_project import dbt_project
 from .loader import LoadError, load_export_day
 from .partitions import export_day_partitions
 from .resources import WarehouseResource
+from .settings import check_dbt_settings, dbt_tests, dbt_threads_full
 from .warehouse import build_connection, prepare_build_file, publish, refresh_lock
 
 RAW_TABLES = ["events", "rejected_lines", "export_files", "export_days", "pending_users"]
@@ -129,6 +130,7 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
 
     partitioned = context.has_partition_key or context.has_partition_key_range
     export_days = list(context.partition_keys) if partitioned else []
+    check_dbt_settings()  # profiles.yml hands them to dbt, which reports a bad one late and obscurely
     with refresh_lock(warehouse.warehouse):
         build = prepare_build_file(warehouse.warehouse)
         os.environ["ANALYTICS_BUILD_WAREHOUSE"] = str(build)
@@ -145,8 +147,8 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
         if full:
             # Every node of a full rebuild reads the whole history and DuckDB already spreads one
             # query over every core: two at once would only share (and overrun) one memory pool.
-            args += ["--full-refresh", "--threads", os.environ.get("ANALYTICS_DBT_THREADS_FULL", "1")]
-        elif os.environ.get("ANALYTICS_DBT_TESTS", "kpi") != "all":
+            args += ["--full-refresh", "--threads", str(dbt_threads_full())]
+        elif dbt_tests() != "all":
             # A few hundred column checks cost ~0.2 s each whatever the data size; an incremental
             # refresh runs the KPI (singular) and uniqueness tests, a full rebuild runs them all.
             args += ["--exclude", " ".join([*(f"test_name:{t}" for t in ROUTINE_GENERIC_TESTS), *REVIEW_TESTS])]

@@ -2,12 +2,12 @@
 
 
 import datetime as dt
-import os
 
 import duckdb
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetKey, MetadataValue, asset_check
 
 from .resources import WarehouseResource
+from .settings import freshness_days, max_rejected_share
 from .warehouse import refresh_lock
 
 
@@ -25,7 +25,7 @@ def _read(warehouse: WarehouseResource, sql: str) -> list[tuple]:
                          "ANALYTICS_MAX_REJECTED_SHARE (default 0.02). A breach fails the check; "
                          "the good lines stay loaded.")
 def rejected_share_under_threshold(warehouse: WarehouseResource) -> AssetCheckResult:
-    threshold = float(os.environ.get("ANALYTICS_MAX_REJECTED_SHARE", "0.02"))
+    threshold = max_rejected_share()
     rows = _read(warehouse, """
         select d.export_date, d.lines_read, count(r.line_number) as rejected
         from raw.export_days d
@@ -50,7 +50,7 @@ def rejected_share_under_threshold(warehouse: WarehouseResource) -> AssetCheckRe
              description="The newest loaded export day is at most ANALYTICS_FRESHNESS_DAYS "
                          "(default 2) days old.")
 def exports_are_fresh(warehouse: WarehouseResource) -> AssetCheckResult:
-    max_age = int(os.environ.get("ANALYTICS_FRESHNESS_DAYS", "2"))
+    max_age = freshness_days()
     newest = _read(warehouse, "select max(export_date) from raw.export_days")[0][0]
     today = dt.datetime.now(dt.timezone.utc).date()
     age = (today - newest).days if newest else None

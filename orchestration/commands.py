@@ -34,15 +34,15 @@ def _split_ranges(ranges: list[tuple[dt.date, dt.date]], max_days: int, max_byte
     (at least one day a run): one dbt build over a long backfill needs memory for all of it."""
     out = []
     for start, end in ranges:
-        run_start, run_bytes, day = start, 0, start
-        while day <= end:
+        run_start, run_bytes = start, 0
+        for offset in range((end - start).days + 1):  # no day after `end`: 9999-12-31 has none
+            day = start + dt.timedelta(days=offset)
             size = day_bytes(day)
             too_long = max_days and (day - run_start).days + 1 > max_days
             if day > run_start and (too_long or run_bytes + size > max_bytes):
                 out.append((run_start, day - dt.timedelta(days=1)))
                 run_start, run_bytes = day, 0
             run_bytes += size
-            day += dt.timedelta(days=1)
         out.append((run_start, end))
     return out
 
@@ -54,17 +54,6 @@ def _export_bytes(exports: Path, day: dt.date) -> int:
     return sum(p.stat().st_size for p in export_files(folder)) if folder.is_dir() else 0
 
 
-def _env_number(name: str, default: float) -> float:
-    raw = os.environ.get(name) or str(default)
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if value < 0:
-        raise UserError(f"{name}={raw!r} is not a number >= 0")
-    return value
-
-
 def _instance():
     from dagster import DagsterInstance
 
@@ -72,13 +61,29 @@ def _instance():
     return DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
 
 
+def _check_partition_days(days: list[dt.date]) -> None:
+    """Export days are Dagster's daily partitions: from ANALYTICS_FIRST_EXPORT_DAY to tomorrow (UTC;
+    today's export may already be there). A folder dated outside is misdated, not an export day."""
+    from .settings import first_export_day
+
+    first = first_export_day()
+    last = dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=1)
+    outside = sorted(d for d in days if not first <= d <= last)
+    if outside:
+        raise UserError(f"export day {outside[0]} is outside the export days {first} .. {last} (from "
+                        "ANALYTICS_FIRST_EXPORT_DAY to tomorrow, UTC)")
+
+
 def run_refresh(days: list[dt.date], *, full: bool, quiet: bool = False) -> None:
     """Runs the refresh job once per contiguous range of export days (a single-run backfill each)."""
     from . import progress
     from .dbt_project import ensure_manifest
-    from .settings import default_exports, default_warehouse
+    from .settings import (check_refresh_settings, default_exports, default_warehouse, max_days_per_run,
+                           max_export_bytes_per_run)
     from .warehouse import RefreshBusyError, refresh_lock
 
+    check_refresh_settings()  # a bad setting fails here, before anything is loaded
+    _check_partition_days(days)
     ensure_manifest()
     from .definitions import defs
 
@@ -101,8 +106,8 @@ def run_refresh(days: list[dt.date], *, full: bool, quiet: bool = False) -> None
             exports = default_exports()
             ranges = _split_ranges(
                 ranges,
-                max_days=int(_env_number("ANALYTICS_MAX_DAYS_PER_RUN", 0)),
-                max_bytes=int(_env_number("ANALYTICS_MAX_EXPORT_MB_PER_RUN", 256) * 1e6),
+                max_days=max_days_per_run(),
+                max_bytes=max_export_bytes_per_run(),
                 day_bytes=lambda day: _export_bytes(exports, day),
             )
     else:
@@ -125,14 +130,15 @@ def run_refresh(days: list[dt.date], *, full: bool, quiet: bool = False) -> None
 def _run_ranges(job, ranges, run_config, instance, show) -> None:
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+    from .settings import verbose
+
     for i, (start, end) in enumerate(ranges, start=1):
         n_days = (end - start).days + 1
         show(f"run {i}/{len(ranges)}: export days {start} .. {end} ({n_days} day{'s' * (n_days > 1)})")
         started = time.perf_counter()
         started_at = time.time()
         # dbt's own log goes to stdout through dagster-dbt; keep stdout for the report.
-        verbose = bool(os.environ.get("ANALYTICS_VERBOSE"))
-        with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(sys.stderr if verbose else devnull):
+        with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(sys.stderr if verbose() else devnull):
             result = job.execute_in_process(
                 run_config=run_config,
                 instance=instance,
@@ -156,10 +162,27 @@ def _failure_summary(result) -> str:
             err = event.step_failure_data.error
             while err is not None and err.cause is not None:
                 err = err.cause
-            lines = (err.message if err else "unknown error").strip().splitlines() or ["error"]
+            message = err.message if err else "unknown error"
+            dbt_error = _dbt_error_line(message)
+            if dbt_error:
+                return f"{event.step_key}: dbt failed: {dbt_error}"
+            lines = message.strip().splitlines() or ["error"]
             first = _ERROR_CLASS_PREFIX.sub("", lines[0])
             return f"{event.step_key}: {first}"
     return "unknown error"
+
+
+def _dbt_error_line(message: str) -> str | None:
+    """dbt's own error in dagster-dbt's message, whose first line only says that the dbt process
+    failed: dagster-dbt appends the messages of dbt's error events (e.g. a failure before any node
+    ran, which leaves no run_results.json) after "Errors parsed from dbt logs:"."""
+    _, found, errors = message.partition("Errors parsed from dbt logs:")
+    for line in errors.splitlines() if found else []:
+        line = line.strip()
+        # "Encountered an error:" heads the line that says what; a traceback follows it
+        if line and not line.endswith(":") and not line.startswith("Traceback"):
+            return line
+    return None
 
 
 def _dbt_failures(since: float) -> str | None:

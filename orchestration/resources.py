@@ -33,9 +33,13 @@ class WarehouseResource(ConfigurableResource):
 
 
 def dbt_executable() -> str:
-    # The venv's dbt, even when the venv is not activated (its bin is not on PATH then).
-    beside = Path(sys.executable).parent / "dbt"
-    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+    # The venv's dbt, even when the venv is not activated (its bin is not on PATH then); through
+    # `assistant-analytics-dbt` (orchestration/dbt_child.py), which ends with the process that started it.
+    for name in ("assistant-analytics-dbt", "dbt"):
+        beside = Path(sys.executable).parent / name
+        if beside.exists():
+            return str(beside)
+    return shutil.which("assistant-analytics-dbt") or shutil.which("dbt") or "dbt"
 
 
 def make_resources() -> dict:

@@ -2,19 +2,19 @@
 
 
 import datetime as dt
-import os
-
 from dagster import RunRequest, ScheduleEvaluationContext, SkipReason, schedule
 
 from .jobs import refresh_job
 from .loader import day_folder
 from .resources import WarehouseResource
+from .settings import nightly_cron, schedule_timezone
 
 
+# Dagster needs the cron and time zone when it loads the definitions (validated there).
 @schedule(
     job=refresh_job,
-    cron_schedule=os.environ.get("ANALYTICS_NIGHTLY_CRON", "30 2 * * *"),
-    execution_timezone=os.environ.get("ANALYTICS_SCHEDULE_TIMEZONE", "UTC"),
+    cron_schedule=nightly_cron(),
+    execution_timezone=schedule_timezone(),
     description="Refreshes the previous export day every night.",
 )
 def nightly_refresh(context: ScheduleEvaluationContext, warehouse: WarehouseResource):

@@ -1,7 +1,6 @@
 """Notices new and re-delivered export days: a day whose files differ from what was loaded."""
 
 
-import os
 import time
 
 import duckdb
@@ -10,6 +9,7 @@ from dagster import RunRequest, SensorEvaluationContext, SkipReason, sensor
 from .jobs import refresh_job
 from .loader import day_folder, export_files, fingerprint, list_export_days
 from .resources import WarehouseResource
+from .settings import sensor_interval_seconds, sensor_max_runs, sensor_settle_seconds
 
 
 def loaded_fingerprints(warehouse: WarehouseResource) -> dict[str, str]:
@@ -26,11 +26,12 @@ def loaded_fingerprints(warehouse: WarehouseResource) -> dict[str, str]:
     return {str(day): fp for day, fp in rows}
 
 
-@sensor(job=refresh_job, minimum_interval_seconds=int(os.environ.get("ANALYTICS_SENSOR_INTERVAL", "300")),
+# Dagster needs the interval when it loads the definitions (validated there).
+@sensor(job=refresh_job, minimum_interval_seconds=sensor_interval_seconds(),
         description="Refreshes an export day that is new, or re-delivered (its files changed since it was loaded).")
 def new_or_redelivered_export_days(context: SensorEvaluationContext, warehouse: WarehouseResource):
-    settle = float(os.environ.get("ANALYTICS_SENSOR_SETTLE_SECONDS", "60"))
-    max_runs = int(os.environ.get("ANALYTICS_SENSOR_MAX_RUNS", "31"))
+    settle = sensor_settle_seconds()
+    max_runs = sensor_max_runs()
     loaded = loaded_fingerprints(warehouse)
     now = time.time()
     requests = []

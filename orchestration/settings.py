@@ -1,21 +1,65 @@
-"""Where things live, read from the environment (interfaces.md defaults)."""
+"""Every `ANALYTICS_*` setting: read from the environment here and nowhere else, when it is needed.
+
+Each function reads its variable at the time of the call and checks its form: a bad value raises a
+`UserError` naming the variable, the value and what is allowed (the CLI prints it as one line).
+Unset or empty means the default.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
+import zoneinfo
 from dataclasses import dataclass
 from pathlib import Path
+
+from .errors import UserError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 
 
+def _raw(name: str) -> str | None:
+    value = os.environ.get(name, "").strip()
+    return value or None
+
+
+def _bad(name: str, value: str, allowed: str) -> UserError:
+    return UserError(f"{name}={value!r} is not valid: expected {allowed}")
+
+
+def _int(name: str, default: int, minimum: int) -> int:
+    raw = _raw(name)
+    if raw is None:
+        return default
+    if not re.fullmatch(r"[0-9]+", raw) or int(raw) < minimum:
+        raise _bad(name, raw, f"a whole number >= {minimum}")
+    return int(raw)
+
+
+def _float(name: str, default: float, minimum: float, maximum: float | None = None) -> float:
+    raw = _raw(name)
+    if raw is None:
+        return default
+    allowed = f"a number >= {minimum:g}" + (f" and <= {maximum:g}" if maximum is not None else "")
+    # Plain decimals only: float() would also take 'nan', 'inf' and '1_0'.
+    if not re.fullmatch(r"[0-9]+(\.[0-9]*)?|\.[0-9]+", raw):
+        raise _bad(name, raw, allowed)
+    value = float(raw)
+    if value < minimum or (maximum is not None and value > maximum):
+        raise _bad(name, raw, allowed)
+    return value
+
+
+# Paths -------------------------------------------------------------------------------------------
+
 def default_warehouse() -> Path:
-    return Path(os.environ.get("ANALYTICS_WAREHOUSE", "data/warehouse.duckdb")).resolve()
+    return Path(_raw("ANALYTICS_WAREHOUSE") or "data/warehouse.duckdb").resolve()
 
 
 def default_exports() -> Path:
-    return Path(os.environ.get("ANALYTICS_EXPORTS", "data/exports")).resolve()
+    return Path(_raw("ANALYTICS_EXPORTS") or "data/exports").resolve()
 
 
 def build_path_for(warehouse: Path) -> Path:
@@ -23,23 +67,160 @@ def build_path_for(warehouse: Path) -> Path:
     return warehouse.with_name(f".{warehouse.stem}.build{warehouse.suffix}")
 
 
+# A refresh ---------------------------------------------------------------------------------------
+
+def first_export_day() -> dt.date:
+    """The first day of the export-day partitions."""
+    raw = _raw("ANALYTICS_FIRST_EXPORT_DAY")
+    if raw is None:
+        return dt.date(2024, 1, 1)
+    try:
+        if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", raw):
+            return dt.date.fromisoformat(raw)
+    except ValueError:
+        pass
+    raise _bad("ANALYTICS_FIRST_EXPORT_DAY", raw, "a date YYYY-MM-DD")
+
+
+def lock_timeout_seconds() -> float:
+    return _float("ANALYTICS_LOCK_TIMEOUT_SECONDS", 900.0, 0.0)
+
+
+def max_days_per_run() -> int:
+    """0: no limit."""
+    return _int("ANALYTICS_MAX_DAYS_PER_RUN", 0, 0)
+
+
+def max_export_bytes_per_run() -> int:
+    return int(_float("ANALYTICS_MAX_EXPORT_MB_PER_RUN", 256.0, 0.0) * 1e6)
+
+
+def verbose() -> bool:
+    raw = _raw("ANALYTICS_VERBOSE")
+    if raw is None:
+        return False
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise _bad("ANALYTICS_VERBOSE", raw, "1, true, yes, on, or 0, false, no, off")
+
+
+def dbt_threads() -> int:
+    """dbt nodes at once in an incremental build (profiles.yml reads the same variable)."""
+    return _int("ANALYTICS_DBT_THREADS", 2, 1)
+
+
+def dbt_threads_full() -> int:
+    """dbt nodes at once in a full rebuild."""
+    return _int("ANALYTICS_DBT_THREADS_FULL", 1, 1)
+
+
+def dbt_tests() -> str:
+    """`kpi`: an incremental build runs the KPI and uniqueness tests; `all`: every test."""
+    raw = _raw("ANALYTICS_DBT_TESTS")
+    if raw is None:
+        return "kpi"
+    if raw not in ("kpi", "all"):
+        raise _bad("ANALYTICS_DBT_TESTS", raw, "kpi or all")
+    return raw
+
+
+# DuckDB's own units; a share of the machine's memory ends in %.
+_MEMORY_LIMIT = re.compile(r"(?:[0-9]+(?:\.[0-9]+)?\s*(?:[KMGT]i?B)|[0-9]+(?:\.[0-9]+)?%)", re.IGNORECASE)
+_MEMORY_LIMIT_ALLOWED = ("a size such as 512MB, 3GB or 1.5GiB (units KB, MB, GB, TB, KiB, MiB, GiB, "
+                         "TiB) or a share of the machine's memory such as 75%")
+
+
 @dataclass(frozen=True)
 class DuckDBLimits:
+    """DuckDB's memory_limit and threads for the connections a refresh opens (None: DuckDB's default).
+
+    profiles.yml gives dbt-duckdb the same variables; `check_dbt_settings` validates them first.
+    """
+
     memory_limit: str | None
     threads: int | None
 
     @classmethod
     def from_env(cls) -> "DuckDBLimits":
-        threads = os.environ.get("ANALYTICS_DUCKDB_THREADS")
-        return cls(
-            memory_limit=os.environ.get("ANALYTICS_DUCKDB_MEMORY_LIMIT") or None,
-            threads=int(threads) if threads else None,
-        )
+        memory_limit = _raw("ANALYTICS_DUCKDB_MEMORY_LIMIT")
+        if memory_limit is not None:
+            percent = memory_limit.endswith("%")
+            if (not _MEMORY_LIMIT.fullmatch(memory_limit) or float(re.match(r"[0-9.]+", memory_limit)[0]) <= 0
+                    or (percent and float(memory_limit[:-1]) > 100)):
+                raise _bad("ANALYTICS_DUCKDB_MEMORY_LIMIT", memory_limit, _MEMORY_LIMIT_ALLOWED)
+        return cls(memory_limit=memory_limit, threads=_int("ANALYTICS_DUCKDB_THREADS", 0, 1) or None)
 
-    def settings_sql(self) -> list[str]:
-        out = []
+    def config(self) -> dict[str, str | int]:
+        """For `duckdb.connect(path, config=...)`: values, never SQL text."""
+        out: dict[str, str | int] = {}
         if self.memory_limit:
-            out.append(f"set memory_limit = '{self.memory_limit}'")
+            out["memory_limit"] = self.memory_limit
         if self.threads:
-            out.append(f"set threads = {int(self.threads)}")
+            out["threads"] = self.threads
         return out
+
+
+def check_dbt_settings() -> None:
+    """Everything dbt reads from the environment (profiles.yml) or the dbt asset passes to it,
+    checked before dbt starts: dbt reports a bad value late and obscurely, dbt-duckdb writes the
+    DuckDB settings into SQL."""
+    dbt_threads()
+    dbt_threads_full()
+    dbt_tests()
+    DuckDBLimits.from_env()
+
+
+def check_refresh_settings() -> None:
+    """Every setting a refresh reads, checked before it loads anything."""
+    first_export_day()
+    lock_timeout_seconds()
+    max_days_per_run()
+    max_export_bytes_per_run()
+    verbose()
+    check_dbt_settings()
+
+
+# Dagster schedule, sensor and checks -------------------------------------------------------------
+
+def nightly_cron() -> str:
+    from dagster._utils.schedules import is_valid_cron_string
+
+    raw = _raw("ANALYTICS_NIGHTLY_CRON")
+    if raw is None:
+        return "30 2 * * *"
+    if not is_valid_cron_string(raw):
+        raise _bad("ANALYTICS_NIGHTLY_CRON", raw, "a cron schedule such as '30 2 * * *'")
+    return raw
+
+
+def schedule_timezone() -> str:
+    raw = _raw("ANALYTICS_SCHEDULE_TIMEZONE")
+    if raw is None:
+        return "UTC"
+    try:
+        zoneinfo.ZoneInfo(raw)
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+        raise _bad("ANALYTICS_SCHEDULE_TIMEZONE", raw, "an IANA time zone such as UTC or Europe/Berlin") from None
+    return raw
+
+
+def sensor_interval_seconds() -> int:
+    return _int("ANALYTICS_SENSOR_INTERVAL", 300, 1)
+
+
+def sensor_settle_seconds() -> float:
+    return _float("ANALYTICS_SENSOR_SETTLE_SECONDS", 60.0, 0.0)
+
+
+def sensor_max_runs() -> int:
+    return _int("ANALYTICS_SENSOR_MAX_RUNS", 31, 1)
+
+
+def max_rejected_share() -> float:
+    return _float("ANALYTICS_MAX_REJECTED_SHARE", 0.02, 0.0, 1.0)
+
+
+def freshness_days() -> int:
+    return _int("ANALYTICS_FRESHNESS_DAYS", 2, 0)

@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 
 from .errors import RefreshBusyError, UnfinishedBuildError
-from .settings import DuckDBLimits, build_path_for
+from .settings import DuckDBLimits, build_path_for, lock_timeout_seconds
 
 _held: dict[str, tuple[int, int]] = {}  # lock path -> (fd, depth): re-entrant within a process
 _held_guard = threading.Lock()
@@ -33,7 +33,7 @@ _held_guard = threading.Lock()
 def refresh_lock(warehouse: Path, timeout: float | None = None) -> Iterator[None]:
     """One refresh at a time per warehouse; a second one waits, then fails with a clear message."""
     if timeout is None:
-        timeout = float(os.environ.get("ANALYTICS_LOCK_TIMEOUT_SECONDS", "900"))
+        timeout = lock_timeout_seconds()
     lock_path = str(warehouse.with_name(warehouse.name + ".lock"))
     with _held_guard:
         if lock_path in _held:
@@ -87,10 +87,8 @@ def prepare_build_file(warehouse: Path) -> Path:
 @contextlib.contextmanager
 def build_connection(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-write connection to the build file, closed on exit so dbt can open it next."""
-    conn = duckdb.connect(str(prepare_build_file(warehouse)))
+    conn = duckdb.connect(str(prepare_build_file(warehouse)), config=DuckDBLimits.from_env().config())
     try:
-        for stmt in DuckDBLimits.from_env().settings_sql():
-            conn.execute(stmt)
         yield conn
     finally:
         conn.close()

@@ -1,0 +1,39 @@
+"""`assistant-analytics-dbt`: dbt, bound to the process that starts it (dagster-dbt's dbt_executable).
+
+A refresh runs dbt as a child process. If the refresh's process is killed outright (SIGKILL, the
+OOM killer), an unbound dbt would go on writing the build file and holding DuckDB's lock on it, and
+the next refresh would fail on that lock. On Linux this asks the kernel to kill dbt when its
+parent ends (PR_SET_PDEATHSIG, kept across dbt's start-up since it runs in this same process).
+The kernel sends it when the parent's forking thread ends: dagster-dbt starts dbt from the thread
+that runs the dbt step, which lives as long as the step waits for dbt.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _end_with_parent() -> None:
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        return  # not allowed here: dbt runs unbound, as it would without this wrapper
+    if os.getppid() == 1:
+        os._exit(1)  # the parent died before the prctl: nobody waits for this dbt
+
+
+def main() -> None:
+    _end_with_parent()
+    from dbt.cli.main import cli
+
+    sys.exit(cli())
+
+
+if __name__ == "__main__":
+    main()

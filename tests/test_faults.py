@@ -1,0 +1,222 @@
+"""Faults a hostile user or a bad day can cause (issue 22): bad settings, a setting meant as SQL,
+dbt's start-up errors, a CLI killed while dbt runs.
+
+Settings are checked by calling the functions that read them; the CLI is run only for the end-to-end
+promises (one line and exit 2, no dbt left behind by a killed CLI).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import CLI, Workspace, event, write_export
+from orchestration import settings
+from orchestration.commands import _check_partition_days, _dbt_error_line, _split_ranges
+from orchestration.errors import UserError
+from orchestration.warehouse import build_connection, refresh_lock
+
+INJECTION = "1GB'; create table raw.pwned as select 42 as x; select '1"
+
+BAD_SETTINGS = [
+    ("ANALYTICS_LOCK_TIMEOUT_SECONDS", "x", settings.lock_timeout_seconds),
+    ("ANALYTICS_LOCK_TIMEOUT_SECONDS", "-1", settings.lock_timeout_seconds),
+    ("ANALYTICS_LOCK_TIMEOUT_SECONDS", "nan", settings.lock_timeout_seconds),
+    ("ANALYTICS_FIRST_EXPORT_DAY", "garbage", settings.first_export_day),
+    ("ANALYTICS_FIRST_EXPORT_DAY", "2024-02-30", settings.first_export_day),
+    ("ANALYTICS_MAX_DAYS_PER_RUN", "1.5", settings.max_days_per_run),
+    ("ANALYTICS_MAX_EXPORT_MB_PER_RUN", "lots", settings.max_export_bytes_per_run),
+    ("ANALYTICS_VERBOSE", "maybe", settings.verbose),
+    ("ANALYTICS_DBT_THREADS", "-1", settings.dbt_threads),
+    ("ANALYTICS_DBT_THREADS", "0", settings.dbt_threads),
+    ("ANALYTICS_DBT_THREADS_FULL", "two", settings.dbt_threads_full),
+    ("ANALYTICS_DBT_TESTS", "some", settings.dbt_tests),
+    ("ANALYTICS_DUCKDB_MEMORY_LIMIT", INJECTION, settings.DuckDBLimits.from_env),
+    ("ANALYTICS_DUCKDB_MEMORY_LIMIT", "4", settings.DuckDBLimits.from_env),
+    ("ANALYTICS_DUCKDB_MEMORY_LIMIT", "0GB", settings.DuckDBLimits.from_env),
+    ("ANALYTICS_DUCKDB_MEMORY_LIMIT", "150%", settings.DuckDBLimits.from_env),
+    ("ANALYTICS_DUCKDB_THREADS", "0", settings.DuckDBLimits.from_env),
+    ("ANALYTICS_NIGHTLY_CRON", "every night", settings.nightly_cron),
+    ("ANALYTICS_SCHEDULE_TIMEZONE", "Mars/Olympus", settings.schedule_timezone),
+    ("ANALYTICS_SENSOR_INTERVAL", "0", settings.sensor_interval_seconds),
+    ("ANALYTICS_SENSOR_SETTLE_SECONDS", "soon", settings.sensor_settle_seconds),
+    ("ANALYTICS_SENSOR_MAX_RUNS", "-3", settings.sensor_max_runs),
+    ("ANALYTICS_MAX_REJECTED_SHARE", "1.5", settings.max_rejected_share),
+    ("ANALYTICS_FRESHNESS_DAYS", "a week", settings.freshness_days),
+]
+
+
+@pytest.mark.parametrize("name,value,read", BAD_SETTINGS, ids=[f"{n}={v}" for n, v, _ in BAD_SETTINGS])
+def test_a_bad_setting_is_a_user_error_naming_it(monkeypatch, name, value, read):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(UserError) as caught:
+        read()
+    message = str(caught.value)
+    assert name in message and repr(value) in message and "expected" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("limit", ["512MB", "3GB", "1.5GiB", "2 GB", "75%"])
+def test_memory_limits_duckdb_takes_are_accepted_and_given_as_values(monkeypatch, limit):
+    monkeypatch.setenv("ANALYTICS_DUCKDB_MEMORY_LIMIT", limit)
+    monkeypatch.setenv("ANALYTICS_DUCKDB_THREADS", "1")
+    config = settings.DuckDBLimits.from_env().config()
+    conn = duckdb.connect(config=config)
+    try:
+        got = conn.execute("select current_setting('memory_limit'), current_setting('threads')").fetchone()
+    finally:
+        conn.close()
+    default = duckdb.connect()
+    try:
+        assert got[0] != default.execute("select current_setting('memory_limit')").fetchone()[0]
+    finally:
+        default.close()
+    assert got[1] == 1
+
+
+def test_a_memory_limit_written_as_sql_runs_nothing(monkeypatch, tmp_path: Path):
+    warehouse = tmp_path / "warehouse.duckdb"
+    conn = duckdb.connect(str(settings.build_path_for(warehouse)))
+    conn.execute("create schema raw")
+    conn.close()
+    monkeypatch.setenv("ANALYTICS_DUCKDB_MEMORY_LIMIT", INJECTION)
+    with pytest.raises(UserError, match="ANALYTICS_DUCKDB_MEMORY_LIMIT"):
+        with build_connection(warehouse):
+            pass
+    conn = duckdb.connect(str(settings.build_path_for(warehouse)), read_only=True)
+    try:
+        assert conn.execute("select count(*) from duckdb_tables() where table_name = 'pwned'").fetchone() == (0,)
+    finally:
+        conn.close()
+
+
+def test_unset_or_empty_settings_take_their_defaults(monkeypatch):
+    for name, _, _ in BAD_SETTINGS:
+        monkeypatch.setenv(name, "")
+    settings.check_refresh_settings()
+    assert settings.DuckDBLimits.from_env().config() == {}
+    assert settings.lock_timeout_seconds() == 900 and settings.dbt_threads() == 2
+
+
+def test_a_bad_lock_timeout_fails_before_the_lock_is_taken(monkeypatch, tmp_path: Path):
+    monkeypatch.setenv("ANALYTICS_LOCK_TIMEOUT_SECONDS", "x")
+    with pytest.raises(UserError, match="ANALYTICS_LOCK_TIMEOUT_SECONDS"):
+        with refresh_lock(tmp_path / "warehouse.duckdb"):
+            pass
+
+
+def test_the_last_day_of_the_calendar_splits_without_overflow():
+    last = dt.date.max
+    assert _split_ranges([(last - dt.timedelta(days=2), last)], max_days=2, max_bytes=10**9,
+                         day_bytes=lambda day: 1) == [(last - dt.timedelta(days=2), last - dt.timedelta(days=1)),
+                                                      (last, last)]
+
+
+def test_export_days_outside_the_partitions_are_refused(monkeypatch):
+    monkeypatch.setenv("ANALYTICS_FIRST_EXPORT_DAY", "2024-01-01")
+    tomorrow = dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=1)
+    _check_partition_days([dt.date(2024, 1, 1), tomorrow])
+    for day in (dt.date.max, tomorrow + dt.timedelta(days=1), dt.date(2023, 12, 31)):
+        with pytest.raises(UserError, match=f"export day {day} is outside"):
+            _check_partition_days([dt.date(2024, 5, 1), day])
+
+
+def test_a_dbt_start_up_error_shows_dbts_own_line(monkeypatch, tmp_path: Path):
+    # A real dbt failure before any node runs (no run_results.json): dagster-dbt's error starts with
+    # "The dbt CLI process with command"; what went wrong is in the dbt events it appends.
+    from orchestration.resources import make_resources
+
+    monkeypatch.setenv("ANALYTICS_BUILD_WAREHOUSE", str(tmp_path / "build.duckdb"))
+    invocation = make_resources()["dbt"].cli(["build", "--threads", "-1", "--select", "stg_platform__events"],
+                                             raise_on_error=False)
+    error = str(invocation.get_error())
+    assert error.startswith("The dbt CLI process with command")
+    assert _dbt_error_line(error) == "max_workers must be greater than 0"
+    assert _dbt_error_line("some other failure\nwith lines") is None
+
+
+# End to end: the CLI ------------------------------------------------------------------------------
+
+CLI_CASES = [
+    ({"ANALYTICS_LOCK_TIMEOUT_SECONDS": "x"}, "2026-11-01", "ANALYTICS_LOCK_TIMEOUT_SECONDS='x'"),
+    ({"ANALYTICS_FIRST_EXPORT_DAY": "garbage"}, "2026-11-01", "ANALYTICS_FIRST_EXPORT_DAY='garbage'"),
+    ({"ANALYTICS_DUCKDB_MEMORY_LIMIT": INJECTION}, "2026-11-01", "ANALYTICS_DUCKDB_MEMORY_LIMIT="),
+    ({"ANALYTICS_DBT_THREADS": "-1"}, "2026-11-01", "ANALYTICS_DBT_THREADS='-1'"),
+    ({}, "9999-12-31", "export day 9999-12-31 is outside"),
+]
+
+
+@pytest.fixture(scope="module")
+def small_exports(module_workspace: Workspace) -> Workspace:
+    for day in ("2026-11-01", "9999-12-31"):
+        write_export(module_workspace.exports, day, "a.jsonl", [
+            event("e1", "chat_started", f"{day}T10:00:00Z"),
+            event("e2", "user_message", f"{day}T10:00:05Z", text="hi"),
+        ])
+    return module_workspace
+
+
+@pytest.mark.parametrize("env,day,expected", CLI_CASES, ids=[c[2].split("=")[0] for c in CLI_CASES])
+def test_the_cli_says_what_is_wrong_in_one_line(small_exports: Workspace, env, day, expected):
+    proc = small_exports.cli("refresh", "--day", day, check=False, env=env)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("assistant-analytics: error: ") and expected in lines[0], proc.stderr
+    assert not settings.build_path_for(small_exports.warehouse).exists()  # nothing was loaded
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(p) for p in (task / "children").read_text().split()]
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_a_killed_cli_takes_its_dbt_with_it(workspace: Workspace):
+    write_export(workspace.exports, "2026-11-01", "a.jsonl", [
+        event("e1", "chat_started", "2026-11-01T10:00:00Z"),
+        event("e2", "user_message", "2026-11-01T10:00:05Z", text="hi"),
+    ])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
+    env["DAGSTER_HOME"] = str(workspace.root / "dagster_home")
+    (workspace.root / "dagster_home").mkdir()
+    cli = subprocess.Popen([CLI, "refresh", "--warehouse", str(workspace.warehouse), "--exports",
+                            str(workspace.exports), "--day", "2026-11-01"],
+                           env=env, cwd=workspace.root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline, dbt = time.monotonic() + 300, None
+        while dbt is None and time.monotonic() < deadline and cli.poll() is None:
+            for child in _children(cli.pid):
+                cmdline = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+                if any(b"dbt" in part for part in cmdline[:2]) and b"build" in cmdline:
+                    dbt = child
+            time.sleep(0.05)
+        assert dbt is not None, "the refresh never started dbt build"
+        os.kill(cli.pid, signal.SIGKILL)
+        cli.wait()
+        deadline = time.monotonic() + 10
+        while _alive(dbt) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(dbt), "dbt went on after its CLI was killed"
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+            cli.wait()
+    workspace.cli("refresh", "--day", "2026-11-01")
+    assert workspace.query("select export_date, lines_read from raw.export_days") == [(dt.date(2026, 11, 1), 2)]
