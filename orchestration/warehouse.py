@@ -17,6 +17,7 @@ import struct
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -219,23 +220,21 @@ def sync_blocks(source: Path, target: Path, block_size: int) -> int | None:
             os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
         run_bytes = _COMPARE_RUN_BLOCKS * block_size
         written = 0
-        for offset in range(_HEADER_BYTES, src_size, run_bytes):
-            wanted = _read_exactly(src, min(run_bytes, src_size - offset), offset)
-            have = os.pread(dst, len(wanted), offset) if offset < dst_size else b""
-            if wanted == have:
-                continue
-            # Write each stretch of adjacent differing blocks in one call (bytes slices compare
-            # with memcmp; memoryviews compare item by item).
-            first_differing = None
-            for start in range(0, len(wanted) + block_size, block_size):
-                end = start + block_size
-                differs = start < len(wanted) and wanted[start:end] != have[start:end]
-                if differs and first_differing is None:
-                    first_differing = start
-                elif not differs and first_differing is not None:
-                    written += _write_exactly(dst, memoryview(wanted)[first_differing:start],
-                                              offset + first_differing)
-                    first_differing = None
+        offsets = range(_HEADER_BYTES, src_size, run_bytes)
+
+        def read_run(offset: int) -> tuple[Future, Future]:
+            length = min(run_bytes, src_size - offset)
+            return readers.submit(_read_exactly, src, length, offset), readers.submit(os.pread, dst, length, offset)
+
+        # Both files are read at once, one run ahead of the comparison: the reads (which release
+        # the GIL) are what this costs.
+        with ThreadPoolExecutor(max_workers=4) as readers:
+            ahead = read_run(offsets[0]) if offsets else None
+            for i, offset in enumerate(offsets):
+                wanted_read, have_read = ahead
+                ahead = read_run(offsets[i + 1]) if i + 1 < len(offsets) else None
+                written += _write_differing_blocks(dst, offset, wanted_read.result(), have_read.result(),
+                                                   block_size)
         os.ftruncate(dst, src_size)
         # The headers last: they point at the new blocks.
         os.pwrite(dst, src_head, 0)
@@ -243,6 +242,24 @@ def sync_blocks(source: Path, target: Path, block_size: int) -> int | None:
     finally:
         os.close(src)
         os.close(dst)
+
+
+def _write_differing_blocks(dst: int, offset: int, wanted: bytes, have: bytes, block_size: int) -> int:
+    """Writes the blocks of `wanted` (the source's bytes at `offset`) that differ from `have`."""
+    if wanted == have:
+        return 0
+    written = 0
+    # Each stretch of adjacent differing blocks in one write (bytes slices compare with memcmp;
+    # memoryviews would compare item by item).
+    first_differing = None
+    for start in range(0, len(wanted) + block_size, block_size):
+        differs = start < len(wanted) and wanted[start:start + block_size] != have[start:start + block_size]
+        if differs and first_differing is None:
+            first_differing = start
+        elif not differs and first_differing is not None:
+            written += _write_exactly(dst, memoryview(wanted)[first_differing:start], offset + first_differing)
+            first_differing = None
+    return written
 
 
 def _read_exactly(fd: int, length: int, offset: int) -> bytes:
