@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from .errors import UserError
-from .loader import day_folder, list_export_days
+from .loader import day_folder, is_export_day, list_export_days
 from .report import ReportError, ReportParams, build_report, connect_read_only, data_quality_summary, format_table
 
 
@@ -218,7 +218,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
             raise UserError(f"no export days (dt=YYYY-MM-DD folders) found in {args.exports}")
     if not days and not args.full:
         raise UserError("say which export days: --day YYYY-MM-DD, --from/--to, or --all")
-    missing = [d for d in days if not day_folder(args.exports, d).is_dir()]
+    missing = [d for d in days if not is_export_day(args.exports, d)]
     if missing:
         raise UserError(f"export day {missing[0]} not found: no folder {day_folder(args.exports, missing[0])}")
     run_refresh(days, full=args.full)
