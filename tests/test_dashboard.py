@@ -4,8 +4,9 @@ One warehouse is built once for the module (7 days of demo exports, `refresh --a
 CLI). The AppTest tests set the sidebar filters, render the page and check every st.metric of
 every module section, and every table, against `assistant-analytics report --format json` for
 the same filters. The expected labels and the report fields they show are written out here,
-independently of the dashboard's code. The last test starts `assistant-analytics dashboard` and
-takes a screenshot with headless Chromium.
+independently of the dashboard's code. Other AppTest tests open the page from a URL's filters and
+with a chat dated far in the future. The last tests start `assistant-analytics dashboard`: it
+listens on 127.0.0.1 only, and headless Chromium takes a screenshot.
 """
 
 from __future__ import annotations
@@ -355,11 +356,9 @@ def test_bad_values_in_the_url_fall_back_to_defaults(demo, app, query):
     app.query_params = query
     run_ok(app)
     assistant = app.selectbox(key="assistant").value
-    expected = query["assistant"] if query["assistant"] in ("umbrella-labs",) else "acme-support"
-    if isinstance(query["assistant"], list):  # a repeated parameter: its last value counts
-        expected = "acme-support"
-    assert assistant == expected
+    assert assistant == ("umbrella-labs" if query["assistant"] == "umbrella-labs" else "acme-support")
     assert app.selectbox(key="channel").value == "All channels"
+    # a repeated parameter counts with its last value
     preset = "This month" if isinstance(query.get("period"), list) else "Last 7 days"
     assert app.radio(key="preset").value == preset
     end = default_end(ws, assistant)
