@@ -284,13 +284,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def streamlit_command(port: int, host: str) -> list[str]:
+    """The Streamlit server of the dashboard, on `host` only; the toolbar keeps the viewer's
+    options (print, theme) and drops the developer's ("Deploy", rerun, clear cache)."""
+    app = Path(__file__).with_name("dashboard.py")
+    return [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
+            "--server.address", host, "--server.headless", "true", "--browser.gatherUsageStats", "false",
+            "--client.toolbarMode", "viewer"]
+
+
 def cmd_dashboard(args: argparse.Namespace) -> int:
     import subprocess
 
-    app = Path(__file__).with_name("dashboard.py")
-    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
-           "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    return subprocess.call(cmd)
+    return subprocess.call(streamlit_command(args.port, args.host))
 
 
 COMMANDS = {
