@@ -122,7 +122,11 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
         latest = _query(conn, f"""
             select export_date, lines_read, lines_rejected from marts.data_quality_daily
             order by export_date desc limit {LATEST_DAYS}""")
-        newest = _query(conn, "select epoch_ms(max(occurred_at)) from raw.events")
+        # An event occurs before the end of the day after its export day (later ones are rejected),
+        # so the newest one is in the latest two export days: no scan of the whole history.
+        newest = _query(conn, """
+            select epoch_ms(max(occurred_at)) from raw.events
+            where export_date >= (select max(export_date) - 1 from raw.export_days)""")
     finally:
         conn.close()
 
