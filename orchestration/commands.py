@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .errors import UserError
 from .loader import day_folder, is_export_day, list_export_days
-from .report import ReportError, ReportParams, build_report, connect_read_only, data_quality_summary, format_table
+from .report import ReportParams, build_report, connect_read_only, data_quality_summary, format_table, period_notice
 
 
 def _contiguous_ranges(days: list[dt.date]) -> list[tuple[dt.date, dt.date]]:
@@ -77,6 +77,7 @@ def run_refresh(days: list[dt.date], *, full: bool, quiet: bool = False) -> None
     from . import progress
     from .dbt_project import ensure_manifest
     from .settings import default_exports, default_warehouse
+    from .status import recording_refresh
     from .warehouse import RefreshBusyError, refresh_lock
 
     ensure_manifest()
@@ -114,7 +115,7 @@ def run_refresh(days: list[dt.date], *, full: bool, quiet: bool = False) -> None
     instance = _instance()
     try:
         # One lock for the whole job: a second refresh waits here, before it loads anything.
-        with refresh_lock(default_warehouse()):
+        with refresh_lock(default_warehouse()), recording_refresh(default_warehouse(), days, full=full):
             _run_ranges(job, ranges, run_config, instance, show)
     except RefreshBusyError as exc:
         raise UserError(str(exc)) from None
@@ -204,13 +205,22 @@ def _loaded_days() -> list[dt.date]:
         conn.close()
 
 
+def check_refresh_days(args: argparse.Namespace) -> None:
+    """The days are given one way only: --day, --from/--to, or --all (a mix is a mistake, not a union)."""
+    ways = [name for name, given in (("--day", args.day), ("--from/--to", args.from_ or args.to),
+                                     ("--all", args.all)) if given]
+    if len(ways) > 1:
+        raise UserError(f"{' and '.join(ways)} contradict each other: give the export days one way only")
+    if (args.from_ or args.to) and not (args.from_ and args.to):
+        raise UserError("--from and --to go together")
+    if args.from_ and args.from_ > args.to:
+        raise UserError(f"--from {args.from_} is after --to {args.to}")
+
+
 def cmd_refresh(args: argparse.Namespace) -> int:
+    check_refresh_days(args)
     days: list[dt.date] = list(args.day)
-    if args.from_ or args.to:
-        if not (args.from_ and args.to):
-            raise UserError("--from and --to go together")
-        if args.from_ > args.to:
-            raise UserError(f"--from {args.from_} is after --to {args.to}")
+    if args.from_:
         days += [args.from_ + dt.timedelta(days=i) for i in range((args.to - args.from_).days + 1)]
     if args.all:
         days += list_export_days(args.exports)
@@ -226,22 +236,25 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 
 
 def _report_params(args: argparse.Namespace) -> ReportParams:
-    if args.from_ > args.to:
-        raise UserError(f"--from {args.from_} is after --to {args.to}")
     return ReportParams(args.assistant, args.from_, args.to, args.channel)
+
+
+def note(message: str | None) -> None:
+    """A hint that is not an error (a period without data): one line on stderr."""
+    if message:
+        print(f"assistant-analytics: note: {message}", file=sys.stderr)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     params = _report_params(args)
+    conn = connect_read_only(args.warehouse)
     try:
-        conn = connect_read_only(args.warehouse)
-        try:
-            report = build_report(conn, params)
-            quality = data_quality_summary(conn, params)
-        finally:
-            conn.close()
-    except ReportError as exc:
-        raise UserError(str(exc)) from None
+        report = build_report(conn, params)  # validates the filters (report.validate_filters)
+        quality = data_quality_summary(conn, params)
+        notice = period_notice(conn, assistant=params.assistant, date_from=params.date_from,
+                               date_to=params.date_to, channel=params.channel)
+    finally:
+        conn.close()
     if args.format == "json":
         print(json.dumps(report, indent=2))
         if quality["lines_rejected"]:
@@ -249,13 +262,22 @@ def cmd_report(args: argparse.Namespace) -> int:
                   f"period's export days (see raw.rejected_lines)", file=sys.stderr)
     else:
         print(format_table(report, quality))
+    note(notice)
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     from .exporting import export
 
-    export(args)
+    note(export(args))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from .status import collect_status, format_status
+
+    status = collect_status(args.warehouse, args.exports)
+    print(json.dumps(status, indent=2) if args.format == "json" else format_status(status))
     return 0
 
 
@@ -303,6 +325,7 @@ COMMANDS = {
     "refresh": cmd_refresh,
     "report": cmd_report,
     "export": cmd_export,
+    "status": cmd_status,
     "demo": cmd_demo,
     "dashboard": cmd_dashboard,
 }
