@@ -232,6 +232,18 @@ def test_a_new_build_file_is_in_the_lts_format(tmp_path):
     assert not (tmp_path / "warehouse.duckdb").exists()
 
 
+def test_an_older_format_is_left_as_it_is(tmp_path):
+    """1.4 reads the formats before its own: no conversion (and no copy of the database) for them."""
+    from orchestration.settings import build_path_for
+    from orchestration.warehouse import prepare_build_file, storage_version
+
+    build = build_path_for(tmp_path / "warehouse.duckdb")
+    duckdb.connect(str(build), config={"storage_compatibility_version": "v1.2.0"}).close()
+    inode = build.stat().st_ino
+    assert prepare_build_file(tmp_path / "warehouse.duckdb") == build
+    assert storage_version(build) == "v1.2.0+" and build.stat().st_ino == inode
+
+
 def test_a_file_dbt_creates_is_in_the_lts_format(tmp_path):
     """dbt run by hand on a new path (profiles.yml): the file it creates is one 1.4 reads."""
     import os
