@@ -66,10 +66,22 @@ def _env_number(name: str, default: float) -> float:
 
 
 def _instance():
+    """Where the refresh's runs are recorded: the Dagster instance of `$DAGSTER_HOME`, else the
+    clone's `.dagster_home` when it exists (README "Run it nightly"), else nowhere on disk. A
+    refresh from cron or a shell without DAGSTER_HOME so still lands in the deployment's history."""
     from dagster import DagsterInstance
 
-    # With DAGSTER_HOME set, CLI runs show in `dagster dev`; otherwise they leave no trace on disk.
-    return DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
+    from .settings import PROJECT_ROOT
+
+    home = os.environ.get("DAGSTER_HOME", "")
+    if home:
+        if not (Path(home).is_absolute() and Path(home).is_dir()):
+            raise UserError(f"DAGSTER_HOME={home!r} is not an absolute path to a directory: "
+                            "create it (mkdir -p) or unset DAGSTER_HOME")
+        return DagsterInstance.get()
+    if (PROJECT_ROOT / ".dagster_home").is_dir():
+        return DagsterInstance.from_config(str(PROJECT_ROOT / ".dagster_home"))
+    return DagsterInstance.ephemeral()
 
 
 def run_refresh(days: list[dt.date], *, full: bool, quiet: bool = False) -> None:

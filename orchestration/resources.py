@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
-import sys
 from pathlib import Path
 
 from dagster import ConfigurableResource
 from dagster_dbt import DbtCliResource
 
-from .dbt_project import dbt_project
+from .dbt_project import dbt_executable, dbt_project
 from .settings import build_path_for, default_exports, default_warehouse
 
 
@@ -30,12 +28,6 @@ class WarehouseResource(ConfigurableResource):
     @property
     def build_file(self) -> Path:
         return build_path_for(self.warehouse)
-
-
-def dbt_executable() -> str:
-    # The venv's dbt, even when the venv is not activated (its bin is not on PATH then).
-    beside = Path(sys.executable).parent / "dbt"
-    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
 
 
 def make_resources() -> dict:
