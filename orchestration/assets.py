@@ -154,7 +154,14 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
             args += ["--exclude", " ".join([*(f"test_name:{t}" for t in ROUTINE_GENERIC_TESTS), *REVIEW_TESTS])]
         progress.report(f"dbt build{' --full-refresh' if full else ''} ...")
         started = time.perf_counter()
-        yield from dbt.cli(args, context=context).stream()
+        # dbt's own events, each shown as progress, then turned into Dagster's as `.stream()` does
+        with progress.dbt_build() as build_progress:
+            invocation = dbt.cli(args, context=context)
+            for event in invocation.stream_raw_events():
+                build_progress.on_event(event.raw_event)
+                yield from event.to_default_asset_events(
+                    manifest=invocation.manifest, dagster_dbt_translator=invocation.dagster_dbt_translator,
+                    context=context, target_path=invocation.target_path, project=invocation.project)
         progress.report(f"dbt build done in {time.perf_counter() - started:.1f}s")
         clear_pending(build, seeds)
 

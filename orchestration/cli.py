@@ -1,4 +1,4 @@
-"""`assistant-analytics`: demo, refresh, report, export, dashboard.
+"""`assistant-analytics`: demo, refresh, report, export, status, dashboard.
 
 Errors a user can cause print one line on stderr and exit with status 2, never a traceback.
 """
@@ -7,12 +7,63 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import difflib
+import ipaddress
 import os
+import re
 import sys
 import warnings
 from pathlib import Path
 
 from .errors import UserError
+
+PROG = "assistant-analytics"
+
+EXAMPLES = {
+    None: """\
+examples:
+  assistant-analytics demo
+  assistant-analytics refresh --all
+  assistant-analytics report --assistant acme-support --from 2026-11-01 --to 2026-11-07 --format table
+  assistant-analytics export report --assistant acme-support --from 2026-11-01 --to 2026-11-07 -o week.parquet
+  assistant-analytics status
+
+Run `assistant-analytics COMMAND --help` for a command's options.""",
+    "demo": """\
+examples:
+  assistant-analytics demo
+  assistant-analytics demo --days 7 --exports /tmp/exports --warehouse /tmp/demo.duckdb""",
+    "refresh": """\
+examples:
+  assistant-analytics refresh --day 2026-11-23
+  assistant-analytics refresh --day 2026-11-22 --day 2026-11-23
+  assistant-analytics refresh --from 2026-11-01 --to 2026-11-30
+  assistant-analytics refresh --all --full
+  assistant-analytics refresh --full          (rebuild the models without reloading)
+
+Give the days one way only: --day (repeatable), --from/--to, or --all.""",
+    "report": """\
+examples:
+  assistant-analytics report --assistant acme-support --from 2026-11-01 --to 2026-11-07
+  assistant-analytics report --assistant acme-support --from 2026-11-01 --to 2026-11-07 --channel web --format table""",
+    "export": """\
+examples:
+  assistant-analytics export fct_chats -o chats.csv --assistant acme-support --from 2026-11-01 --to 2026-11-30
+  assistant-analytics export data_quality_daily -o quality.parquet
+  assistant-analytics export report -o week.csv --assistant acme-support --from 2026-11-01 --to 2026-11-07
+
+A mart export filters on the columns the mart has (--from/--to on its local or export date);
+`report` needs --assistant, --from and --to and writes one row per value.""",
+    "status": """\
+examples:
+  assistant-analytics status
+  assistant-analytics status --format json""",
+    "dashboard": """\
+examples:
+  assistant-analytics dashboard
+  assistant-analytics dashboard --port 8600
+  assistant-analytics dashboard --host 0.0.0.0   # share it with the network""",
+}
 
 
 def _date(value: str) -> dt.date:
@@ -22,9 +73,44 @@ def _date(value: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
 
 
+_HOSTNAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*")
+
+
+def _host(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        if _HOSTNAME.fullmatch(value):
+            return value
+    raise argparse.ArgumentTypeError(f"not an IP address or host name: {value!r}")
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"not a whole number >= 1: {value!r}")
+    return number
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(PROG)
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> None:  # one line, exit 2
-        print(f"assistant-analytics: error: {message}", file=sys.stderr)
+        print(f"{PROG}: error: {message}", file=sys.stderr)
         raise SystemExit(2)
 
 
@@ -32,50 +118,84 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--warehouse", type=Path, default=None,
                    help="DuckDB file (default: $ANALYTICS_WAREHOUSE, else data/warehouse.duckdb)")
     p.add_argument("--exports", type=Path, default=None,
-                   help="exports root (default: $ANALYTICS_EXPORTS, else data/exports)")
+                   help="exports root holding dt=YYYY-MM-DD folders "
+                        "(default: $ANALYTICS_EXPORTS, else data/exports)")
+
+
+def _command(sub, name: str, help_: str) -> argparse.ArgumentParser:
+    p = sub.add_parser(name, help=help_, description=help_, epilog=EXAMPLES[name])
+    _common(p)
+    return p
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="assistant-analytics", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = _Parser(prog=PROG, description=__doc__.splitlines()[0], epilog=EXAMPLES[None])
+    parser.add_argument("--version", action="version", version=f"{PROG} {_version()}",
+                        help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
 
-    p = sub.add_parser("demo", help="generate sample exports, refresh through Dagster, print a report")
-    _common(p)
-    p.add_argument("--days", type=int, default=28, help="export days to generate (default 28)")
-    p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--format", choices=["json", "table"], default="table")
+    p = _command(sub, "demo", "generate sample exports, refresh through Dagster, print a report")
+    p.add_argument("--days", type=_positive_int, default=28, help="export days to generate (default 28)")
+    p.add_argument("--seed", type=int, default=7, help="random seed of the sample (default 7)")
+    p.add_argument("--format", choices=["json", "table"], default="table",
+                   help="how to print the report (default table)")
 
-    p = sub.add_parser("refresh", help="load export days and rebuild what depends on them")
-    _common(p)
-    p.add_argument("--day", type=_date, action="append", default=[], help="export day (repeatable)")
-    p.add_argument("--from", dest="from_", type=_date, help="first export day of a range (backfill)")
-    p.add_argument("--to", type=_date, help="last export day of a range (backfill)")
-    p.add_argument("--all", action="store_true", help="every export day found")
-    p.add_argument("--full", action="store_true", help="rebuild every model from scratch")
+    p = _command(sub, "refresh", "load export days and rebuild what depends on them")
+    p.add_argument("--day", type=_date, action="append", default=[], metavar="YYYY-MM-DD",
+                   help="an export day to load (repeatable)")
+    p.add_argument("--from", dest="from_", type=_date, metavar="YYYY-MM-DD",
+                   help="first export day of a range (a backfill; needs --to)")
+    p.add_argument("--to", type=_date, metavar="YYYY-MM-DD", help="last export day of a range (needs --from)")
+    p.add_argument("--all", action="store_true", help="load every export day found under --exports")
+    p.add_argument("--full", action="store_true",
+                   help="rebuild every model from scratch (alone: rebuild without reloading exports)")
 
-    p = sub.add_parser("report", help="every module's KPIs for one assistant and period")
-    _common(p)
-    p.add_argument("--assistant", required=True)
-    p.add_argument("--from", dest="from_", type=_date, required=True)
-    p.add_argument("--to", type=_date, required=True)
-    p.add_argument("--channel")
-    p.add_argument("--format", choices=["json", "table"], default="json")
+    p = _command(sub, "report", "every module's KPIs for one assistant and period")
+    p.add_argument("--assistant", required=True, metavar="ID", help="assistant id (as in seeds/assistants.csv)")
+    p.add_argument("--from", dest="from_", type=_date, required=True, metavar="YYYY-MM-DD",
+                   help="first local date of the period")
+    p.add_argument("--to", type=_date, required=True, metavar="YYYY-MM-DD", help="last local date of the period")
+    p.add_argument("--channel", metavar="CH", help="only this channel (e.g. web); default: all channels")
+    p.add_argument("--format", choices=["json", "table"], default="json", help="output format (default json)")
 
-    p = sub.add_parser("export", help="write a mart, or the report, to CSV or Parquet")
-    _common(p)
-    p.add_argument("what", help="a mart name (e.g. fct_chats) or 'report'")
-    p.add_argument("--output", "-o", type=Path, required=True)
+    p = _command(sub, "export", "write a mart, or the report, to CSV or Parquet")
+    p.add_argument("what", metavar="MART|report", help="a mart name (e.g. fct_chats) or 'report'")
+    p.add_argument("--output", "-o", type=Path, required=True, metavar="FILE",
+                   help="file to write (.csv or .parquet); replaced if it exists")
     p.add_argument("--format", choices=["csv", "parquet"], default=None,
-                   help="default: from the output's extension")
-    p.add_argument("--assistant")
-    p.add_argument("--from", dest="from_", type=_date)
-    p.add_argument("--to", type=_date)
-    p.add_argument("--channel")
+                   help="file format (default: from the output's extension)")
+    p.add_argument("--assistant", metavar="ID", help="only this assistant")
+    p.add_argument("--from", dest="from_", type=_date, metavar="YYYY-MM-DD", help="first local date to include")
+    p.add_argument("--to", type=_date, metavar="YYYY-MM-DD", help="last local date to include")
+    p.add_argument("--channel", metavar="CH", help="only this channel")
 
-    p = sub.add_parser("dashboard", help="the Analytics screens in a browser (Streamlit)")
-    _common(p)
-    p.add_argument("--port", type=int, default=8501)
+    p = _command(sub, "status", "what the warehouse holds and how its refreshes went")
+    p.add_argument("--format", choices=["json", "table"], default="table", help="output format (default table)")
+
+    p = _command(sub, "dashboard", "the Analytics screens in a browser (Streamlit)")
+    p.add_argument("--port", type=int, default=8501, help="port to listen on (default 8501)")
+    p.add_argument("--host", type=_host, default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only; "
+                        "0.0.0.0 shares it on every interface)")
     return parser
+
+
+def command_names(parser: argparse.ArgumentParser) -> list[str]:
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return list(sub.choices)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The arguments, or one line on stderr and exit 2; a mistyped command gets a suggestion."""
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and not argv[0].startswith("-"):
+        names = command_names(parser)
+        if argv[0] not in names:
+            close = difflib.get_close_matches(argv[0], names, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f" (commands: {', '.join(names)})"
+            parser.error(f"unknown command {argv[0]!r}{hint}")
+    return parser.parse_args(argv)
 
 
 def _resolve_paths(args: argparse.Namespace) -> None:
@@ -99,18 +219,21 @@ def main(argv: list[str] | None = None) -> int:
     _put_venv_on_path()
     warnings.filterwarnings("ignore", message=".*is currently in beta.*")
     warnings.filterwarnings("ignore", message=".*is currently in preview.*")
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     _resolve_paths(args)
     from .commands import run_command  # heavy imports only after the arguments are good
 
     try:
         return run_command(args)
     except UserError as exc:
-        print(f"assistant-analytics: error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("assistant-analytics: interrupted", file=sys.stderr)
+        print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `... | head` closed stdout: not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        return 0
 
 
 if __name__ == "__main__":

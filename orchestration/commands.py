@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 from .errors import UserError
-from .loader import day_folder, list_export_days
-from .report import ReportError, ReportParams, build_report, connect_read_only, data_quality_summary, format_table
+from .loader import day_folder, is_export_day, list_export_days
+from .report import ReportParams, build_report, connect_read_only, data_quality_summary, format_table, period_notice
 
 
 def _contiguous_ranges(days: list[dt.date]) -> list[tuple[dt.date, dt.date]]:
@@ -55,10 +55,22 @@ def _export_bytes(exports: Path, day: dt.date) -> int:
 
 
 def _instance():
+    """Where the refresh's runs are recorded: the Dagster instance of `$DAGSTER_HOME`, else the
+    clone's `.dagster_home` when it exists (README "Run it nightly"), else nowhere on disk. A
+    refresh from cron or a shell without DAGSTER_HOME so still lands in the deployment's history."""
     from dagster import DagsterInstance
 
-    # With DAGSTER_HOME set, CLI runs show in `dagster dev`; otherwise they leave no trace on disk.
-    return DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
+    from .settings import PROJECT_ROOT
+
+    home = os.environ.get("DAGSTER_HOME", "")
+    if home:
+        if not (Path(home).is_absolute() and Path(home).is_dir()):
+            raise UserError(f"DAGSTER_HOME={home!r} is not an absolute path to a directory: "
+                            "create it (mkdir -p) or unset DAGSTER_HOME")
+        return DagsterInstance.get()
+    if (PROJECT_ROOT / ".dagster_home").is_dir():
+        return DagsterInstance.from_config(str(PROJECT_ROOT / ".dagster_home"))
+    return DagsterInstance.ephemeral()
 
 
 def _check_partition_days(days: list[dt.date]) -> None:
@@ -80,6 +92,7 @@ def run_refresh(days: list[dt.date], *, full: bool, quiet: bool = False) -> None
     from .dbt_project import ensure_manifest
     from .settings import (check_refresh_settings, default_exports, default_warehouse, max_days_per_run,
                            max_export_bytes_per_run)
+    from .status import recording_refresh
     from .warehouse import RefreshBusyError, refresh_lock
 
     check_refresh_settings()  # a bad setting fails here, before anything is loaded
@@ -119,7 +132,7 @@ def run_refresh(days: list[dt.date], *, full: bool, quiet: bool = False) -> None
     instance = _instance()
     try:
         # One lock for the whole job: a second refresh waits here, before it loads anything.
-        with refresh_lock(default_warehouse()):
+        with refresh_lock(default_warehouse()), recording_refresh(default_warehouse(), days, full=full):
             _run_ranges(job, ranges, run_config, instance, show)
     except RefreshBusyError as exc:
         raise UserError(str(exc)) from None
@@ -227,13 +240,22 @@ def _loaded_days() -> list[dt.date]:
         conn.close()
 
 
+def check_refresh_days(args: argparse.Namespace) -> None:
+    """The days are given one way only: --day, --from/--to, or --all (a mix is a mistake, not a union)."""
+    ways = [name for name, given in (("--day", args.day), ("--from/--to", args.from_ or args.to),
+                                     ("--all", args.all)) if given]
+    if len(ways) > 1:
+        raise UserError(f"{' and '.join(ways)} contradict each other: give the export days one way only")
+    if (args.from_ or args.to) and not (args.from_ and args.to):
+        raise UserError("--from and --to go together")
+    if args.from_ and args.from_ > args.to:
+        raise UserError(f"--from {args.from_} is after --to {args.to}")
+
+
 def cmd_refresh(args: argparse.Namespace) -> int:
+    check_refresh_days(args)
     days: list[dt.date] = list(args.day)
-    if args.from_ or args.to:
-        if not (args.from_ and args.to):
-            raise UserError("--from and --to go together")
-        if args.from_ > args.to:
-            raise UserError(f"--from {args.from_} is after --to {args.to}")
+    if args.from_:
         days += [args.from_ + dt.timedelta(days=i) for i in range((args.to - args.from_).days + 1)]
     if args.all:
         days += list_export_days(args.exports)
@@ -241,7 +263,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
             raise UserError(f"no export days (dt=YYYY-MM-DD folders) found in {args.exports}")
     if not days and not args.full:
         raise UserError("say which export days: --day YYYY-MM-DD, --from/--to, or --all")
-    missing = [d for d in days if not day_folder(args.exports, d).is_dir()]
+    missing = [d for d in days if not is_export_day(args.exports, d)]
     if missing:
         raise UserError(f"export day {missing[0]} not found: no folder {day_folder(args.exports, missing[0])}")
     run_refresh(days, full=args.full)
@@ -249,22 +271,25 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 
 
 def _report_params(args: argparse.Namespace) -> ReportParams:
-    if args.from_ > args.to:
-        raise UserError(f"--from {args.from_} is after --to {args.to}")
     return ReportParams(args.assistant, args.from_, args.to, args.channel)
+
+
+def note(message: str | None) -> None:
+    """A hint that is not an error (a period without data): one line on stderr."""
+    if message:
+        print(f"assistant-analytics: note: {message}", file=sys.stderr)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     params = _report_params(args)
+    conn = connect_read_only(args.warehouse)
     try:
-        conn = connect_read_only(args.warehouse)
-        try:
-            report = build_report(conn, params)
-            quality = data_quality_summary(conn, params)
-        finally:
-            conn.close()
-    except ReportError as exc:
-        raise UserError(str(exc)) from None
+        report = build_report(conn, params)  # validates the filters (report.validate_filters)
+        quality = data_quality_summary(conn, params)
+        notice = period_notice(conn, assistant=params.assistant, date_from=params.date_from,
+                               date_to=params.date_to, channel=params.channel)
+    finally:
+        conn.close()
     if args.format == "json":
         print(json.dumps(report, indent=2))
         if quality["lines_rejected"]:
@@ -272,13 +297,22 @@ def cmd_report(args: argparse.Namespace) -> int:
                   f"period's export days (see raw.rejected_lines)", file=sys.stderr)
     else:
         print(format_table(report, quality))
+    note(notice)
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     from .exporting import export
 
-    export(args)
+    note(export(args))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from .status import collect_status, format_status
+
+    status = collect_status(args.warehouse, args.exports)
+    print(json.dumps(status, indent=2) if args.format == "json" else format_status(status))
     return 0
 
 
@@ -307,19 +341,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def streamlit_command(port: int, host: str) -> list[str]:
+    """The Streamlit server of the dashboard, on `host` only; the toolbar keeps the viewer's
+    options (print, theme) and drops the developer's ("Deploy", rerun, clear cache)."""
+    app = Path(__file__).with_name("dashboard.py")
+    return [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
+            "--server.address", host, "--server.headless", "true", "--browser.gatherUsageStats", "false",
+            "--client.toolbarMode", "viewer"]
+
+
 def cmd_dashboard(args: argparse.Namespace) -> int:
     import subprocess
 
-    app = Path(__file__).with_name("dashboard.py")
-    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
-           "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    return subprocess.call(cmd)
+    return subprocess.call(streamlit_command(args.port, args.host))
 
 
 COMMANDS = {
     "refresh": cmd_refresh,
     "report": cmd_report,
     "export": cmd_export,
+    "status": cmd_status,
     "demo": cmd_demo,
     "dashboard": cmd_dashboard,
 }

@@ -16,6 +16,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import altair as alt
 import duckdb
@@ -27,9 +28,14 @@ from orchestration.report import ReportError, ReportParams, build_report, connec
 from orchestration.settings import default_warehouse
 
 PRESETS = ["Last 7 days", "Last 30 days", "This month", "Custom"]
+# How each preset is written in the page's URL (?period=...)
+PERIOD_IN_URL = {"Last 7 days": "last-7-days", "Last 30 days": "last-30-days", "This month": "this-month",
+                 "Custom": "custom"}
 ALL_CHANNELS = "All channels"
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 NONE = "—"
+# The date pickers' range, and what a date in the URL must fall in
+DATE_MIN, DATE_MAX = dt.date(1970, 1, 1), dt.date.max
 
 
 @dataclass
@@ -40,7 +46,7 @@ class View:
     modified: dt.datetime
     assistant_name: str
     params: ReportParams
-    newest_chat_date: dt.date | None
+    newest_chat: str | None  # as DuckDB gave it: a date after 9999-12-31 has no Python date
     report: dict
     daily: pd.DataFrame
     quality: dict
@@ -51,24 +57,106 @@ class View:
 # ------------------------------------------------------------------------------------------
 
 
-def _preset_range(preset: str, newest: dt.date) -> tuple[dt.date, dt.date]:
-    if preset == "Last 7 days":
-        return newest - dt.timedelta(days=6), newest
-    if preset == "Last 30 days":
-        return newest - dt.timedelta(days=29), newest
-    return newest.replace(day=1), newest  # "This month" (of the newest chat)
+def as_date(value) -> dt.date | None:
+    """A date from DuckDB as a Python date, or None: DuckDB returns a date Python cannot hold
+    (after 9999-12-31, or BC) as text, and such a date cannot anchor a period."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        return None
 
 
-def _sidebar_filters(conn: duckdb.DuckDBPyConnection) -> tuple[ReportParams, str, dt.date | None]:
+def last_complete_local_day(newest_export_day: dt.date, timezone: str) -> dt.date | None:
+    """The last local day (in `timezone`) that ends by the end of the newest loaded export day (UTC):
+    the export days loaded so far hold every event of it, bar late ones. None if it cannot be told."""
+    try:
+        end = dt.datetime.combine(newest_export_day + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc)
+        return end.astimezone(ZoneInfo(timezone)).date() - dt.timedelta(days=1)
+    except (OverflowError, ValueError, ZoneInfoNotFoundError):
+        return None
+
+
+def default_period_end(newest_chat: dt.date | None, complete: dt.date | None) -> dt.date:
+    """Where the presets end: the assistant's newest chat's local date, unless that day is not
+    complete yet (after the last local day the loaded export days cover), then that last complete
+    day. A chat dated far in the future (a device clock) thus does not move the default period."""
+    if newest_chat is not None and complete is not None:
+        return min(newest_chat, complete)
+    return newest_chat or complete or dt.date.today()
+
+
+def _preset_range(preset: str, end: dt.date) -> tuple[dt.date, dt.date]:
+    days = {"Last 7 days": 7, "Last 30 days": 30}.get(preset)
+    if days is not None:
+        return max(end - dt.timedelta(days=days - 1), DATE_MIN), end
+    return end.replace(day=1), end  # "This month" (of the period's last day)
+
+
+def _url_dates() -> tuple[dt.date, dt.date] | None:
+    try:
+        date_from = dt.date.fromisoformat(st.query_params.get("from", ""))
+        date_to = dt.date.fromisoformat(st.query_params.get("to", ""))
+    except ValueError:
+        return None
+    if not DATE_MIN <= date_from <= date_to <= DATE_MAX:
+        return None
+    return date_from, date_to
+
+
+def _filters_from_url(assistants: list[str]) -> None:
+    """On a session's first run the filters start from the URL (?assistant=&channel=&period=&from=&to=),
+    so a view can be linked. A value that is unknown or malformed is ignored: its default is used."""
+    if st.session_state.get("url_read"):
+        return
+    st.session_state["url_read"] = True
+    if st.query_params.get("assistant") in assistants:
+        st.session_state["assistant"] = st.query_params["assistant"]
+    st.session_state["url_channel"] = st.query_params.get("channel")
+    presets = {slug: preset for preset, slug in PERIOD_IN_URL.items()}
+    preset = presets.get(st.query_params.get("period", "custom" if "from" in st.query_params else ""))
+    dates = _url_dates()
+    if preset == "Custom" and dates is None:
+        preset = None  # a custom period needs a valid from and to
+    if preset:
+        st.session_state["preset"] = preset
+    if preset == "Custom":
+        st.session_state["dates"] = dates
+
+
+def _filters_to_url(params: ReportParams, preset: str) -> None:
+    url = {"assistant": params.assistant}
+    if params.channel:
+        url["channel"] = params.channel
+    url["period"] = PERIOD_IN_URL[preset]
+    if preset == "Custom":
+        url.update({"from": params.date_from.isoformat(), "to": params.date_to.isoformat()})
+    if st.query_params.to_dict() != url:
+        st.query_params.from_dict(url)
+
+
+def _newest_export_day(conn: duckdb.DuckDBPyConnection) -> dt.date | None:
+    try:
+        return as_date(conn.execute("select max(export_date) from raw.export_days").fetchone()[0])
+    except duckdb.CatalogException:  # a warehouse without the raw schema: the newest chat alone decides
+        return None
+
+
+def _sidebar_filters(conn: duckdb.DuckDBPyConnection) -> tuple[ReportParams, str, str | None]:
     """Draws the filters (their choices come from the marts) and returns the report parameters."""
     assistants = conn.execute(
-        "select assistant_id, coalesce(assistant_name, assistant_id) from marts.dim_assistants "
+        "select assistant_id, coalesce(assistant_name, assistant_id), timezone from marts.dim_assistants "
         "order by assistant_id"
     ).fetchall()
     if not assistants:
         st.warning("The warehouse knows no assistant yet (marts.dim_assistants is empty).")
         st.stop()
-    names = dict(assistants)
+    names = {a: name for a, name, _ in assistants}
+    timezones = {a: tz for a, _, tz in assistants}
+    _filters_from_url(list(names))
     sb = st.sidebar
     sb.header("Filters")
     assistant = sb.selectbox("Assistant", list(names), key="assistant",
@@ -78,32 +166,44 @@ def _sidebar_filters(conn: duckdb.DuckDBPyConnection) -> tuple[ReportParams, str
         "select distinct channel from marts.fct_chats where assistant_id = ? order by channel", [assistant]
     ).fetchall()]
     options = [ALL_CHANNELS, *channels]
+    url_channel = st.session_state.pop("url_channel", None)
+    if url_channel in channels:
+        st.session_state["channel"] = url_channel
     if st.session_state.get("channel") not in options:  # the previous assistant's channel
         st.session_state["channel"] = ALL_CHANNELS
     channel = sb.selectbox("Channel", options, key="channel")
 
-    newest = conn.execute("select max(chat_local_date) from marts.fct_chats where assistant_id = ?",
-                          [assistant]).fetchone()[0]
-    anchor = newest or dt.date.today()
+    newest_raw = conn.execute("select max(chat_local_date) from marts.fct_chats where assistant_id = ?",
+                              [assistant]).fetchone()[0]
+    newest = as_date(newest_raw)
+    export_day = _newest_export_day(conn)
+    complete = last_complete_local_day(export_day, timezones[assistant] or "UTC") if export_day else None
+    # clamped to the date pickers' range: a chat dated 0001-01-01 must not break the page either
+    end = min(max(default_period_end(newest, complete), DATE_MIN), DATE_MAX)
+    why = ("its newest chat" if end == newest else
+           f"the last local day wholly in the loaded export days (newest {export_day}, UTC)" if end == complete
+           else "today: no chats")
     preset = sb.radio("Period", PRESETS, key="preset",
-                      help="Relative to the newest chat of the assistant in the warehouse, "
-                           f"{anchor:%Y-%m-%d}" + ("" if newest else " (no chats: today)") + ".")
+                      help=f"The presets end on {end:%Y-%m-%d}, {why}. Newest chat of the assistant: "
+                           f"{newest_raw or 'none'}.")
     if preset == "Custom":
         if "dates" not in st.session_state:
-            st.session_state["dates"] = st.session_state.get("last_range") or _preset_range("Last 7 days", anchor)
-        picked = sb.date_input("From / to (local dates, both included)", key="dates", format="YYYY-MM-DD")
+            st.session_state["dates"] = st.session_state.get("last_range") or _preset_range("Last 7 days", end)
+        picked = sb.date_input("From / to (local dates, both included)", key="dates", format="YYYY-MM-DD",
+                               min_value=DATE_MIN, max_value=DATE_MAX)
         if not isinstance(picked, (tuple, list)) or len(picked) != 2:
             sb.info("Pick the last day of the period.")
             st.info("Pick the last day of the period in the sidebar.")
             st.stop()
         date_from, date_to = picked
     else:
-        date_from, date_to = _preset_range(preset, anchor)
+        date_from, date_to = _preset_range(preset, end)
         sb.caption(f"{date_from:%a %Y-%m-%d} to {date_to:%a %Y-%m-%d}")
     st.session_state["last_range"] = (date_from, date_to)
     sb.button("Reload", key="reload", help="Read the warehouse file again (e.g. after a refresh).")
     params = ReportParams(assistant, date_from, date_to, None if channel == ALL_CHANNELS else channel)
-    return params, names[assistant], newest
+    _filters_to_url(params, preset)
+    return params, names[assistant], None if newest_raw is None else str(newest_raw)
 
 
 def _read(conn: duckdb.DuckDBPyConnection, warehouse: Path) -> View:
@@ -250,7 +350,7 @@ def render(view: View) -> None:
     )
     st.caption("Every KPI counts what belongs to chats that started in the period (Traffic: messages by their "
                "own local time). Hover a number for its definition. Newest chat in the warehouse: "
-               f"{view.newest_chat_date or 'none'}.")
+               f"{view.newest_chat or 'none'}.")
 
     # Users ---------------------------------------------------------------------------------
     with section("users", "Users", "Active users: users with at least one chat in the period."):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +12,21 @@ from dagster_dbt import DbtProject
 
 from .settings import DBT_PROJECT_DIR, PROJECT_ROOT
 
+# No `dbt_project.prepare_if_dev()`: under `dagster dev` it runs `dbt parse` with the `dbt` found
+# on PATH, and the Quickstart's venv, used without activating it, puts none there (the code
+# location then fails to load). `ensure_manifest()` does the same job with the venv's own dbt.
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=PROJECT_ROOT)
-dbt_project.prepare_if_dev()
+
+
+def dbt_executable() -> str:
+    """The dbt installed beside this Python (the venv's), found even when the venv is not activated;
+    through `assistant-analytics-dbt` (orchestration/dbt_child.py), which ends with the process that
+    started it."""
+    for name in ("assistant-analytics-dbt", "dbt"):
+        beside = Path(sys.executable).parent / name
+        if beside.exists():
+            return str(beside)
+    return shutil.which("assistant-analytics-dbt") or shutil.which("dbt") or "dbt"
 
 
 def _sources_newer_than(path: Path) -> bool:
@@ -31,11 +45,10 @@ def ensure_manifest() -> Path:
     manifest = dbt_project.manifest_path
     if manifest.exists() and not _sources_newer_than(manifest):
         return manifest
-    dbt = Path(sys.executable).parent / "dbt"
     env = dict(os.environ)
     env.setdefault("ANALYTICS_WAREHOUSE", str(PROJECT_ROOT / "data" / "warehouse.duckdb"))
     proc = subprocess.run(
-        [str(dbt) if dbt.exists() else "dbt", "parse", "--quiet",
+        [dbt_executable(), "parse", "--quiet",
          "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(PROJECT_ROOT)],
         cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True,
     )

@@ -1,17 +1,26 @@
-"""`assistant-analytics export`: a mart, or the report, to CSV or Parquet (written by DuckDB's COPY)."""
+"""`assistant-analytics export`: a mart, or the report, to CSV or Parquet.
+
+The filters are checked by the same function as `report`'s (report.validate_filters) and reach
+DuckDB as parameters. The file is written beside its destination and renamed over it, so a failed
+export leaves no half-written file.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
+import datetime as dt
+import os
 import re
+from pathlib import Path
 
 import duckdb
 
 from .errors import UserError
-from .report import ReportError, ReportParams, build_report, connect_read_only
+from .report import ReportParams, build_report, connect_read_only, period_notice, validate_filters
+from .settings import build_path_for
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+_DATE_COLUMNS = ("chat_local_date", "local_date", "export_date")  # a mart's date, in this order of preference
 
 
 def _format(args: argparse.Namespace) -> str:
@@ -23,74 +32,152 @@ def _format(args: argparse.Namespace) -> str:
     raise UserError(f"cannot tell the format from {args.output.name!r}: give --format csv|parquet")
 
 
-def export(args: argparse.Namespace) -> None:
+def check_output(output: Path, warehouse: Path) -> None:
+    """A destination that can never be written is an error before any work; so is the warehouse."""
+    from .warehouse import spare_path_for
+
+    target = output.resolve()
+    protected = {warehouse.resolve(), build_path_for(warehouse).resolve(), spare_path_for(warehouse).resolve()}
+    if target in protected or (target.exists() and any(p.exists() and target.samefile(p) for p in protected)):
+        raise UserError(f"refusing to write over the warehouse: {output}")
+    if target.is_dir():
+        raise UserError(f"--output {output} is a directory: give a file name (e.g. {output / 'export.csv'})")
+    for parent in target.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UserError(f"cannot write {output}: {parent} is a file, not a directory")
+            break
+
+
+def export(args: argparse.Namespace) -> str | None:
+    """Writes the file; returns a note for stderr when the period has no data (else None)."""
+    check_output(args.output, args.warehouse)
     fmt = _format(args)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
+    conn = connect_read_only(args.warehouse)
     try:
-        conn = connect_read_only(args.warehouse)
-    except ReportError as exc:
-        raise UserError(str(exc)) from None
-    try:
-        if args.what == "report":
-            _export_report(conn, args, fmt)
-        else:
-            _export_mart(conn, args, fmt)
+        validate_filters(conn, assistant=args.assistant, date_from=args.from_, date_to=args.to,
+                         channel=args.channel)
+        notice = period_notice(conn, assistant=args.assistant, date_from=args.from_, date_to=args.to,
+                               channel=args.channel)
+        relation = _report_relation(conn, args) if args.what == "report" else _mart_relation(conn, args)
+        _write_atomically(relation, args.output, fmt)
     finally:
         conn.close()
+    return notice
 
 
-def _export_mart(conn: duckdb.DuckDBPyConnection, args: argparse.Namespace, fmt: str) -> None:
+def _write_atomically(relation: duckdb.DuckDBPyRelation, output: Path, fmt: str) -> None:
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create the folder of {output}: {exc.strerror}") from None
+    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
+    try:
+        tmp.touch()  # says why a destination cannot be written in the system's words, before DuckDB's
+        if fmt == "parquet":
+            relation.write_parquet(str(tmp))
+        else:
+            relation.write_csv(str(tmp), header=True)
+        os.replace(tmp, output)
+    except (duckdb.Error, OSError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).strip().splitlines()[0]
+        raise UserError(f"cannot write {output}: {reason}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _mart_relation(conn: duckdb.DuckDBPyConnection, args: argparse.Namespace) -> duckdb.DuckDBPyRelation:
     name = args.what.removeprefix("marts.")
     marts = {r[0] for r in conn.execute(
         "select table_name from information_schema.tables where table_schema = 'marts'").fetchall()}
     if not _NAME.match(name) or name not in marts:
         raise UserError(f"unknown mart {args.what!r}; marts: {', '.join(sorted(marts))}")
-    filters = []
-    if args.assistant:
-        filters.append(f"assistant_id = {_literal(args.assistant)}")
     columns = {r[0] for r in conn.execute(
         "select column_name from information_schema.columns where table_schema = 'marts' and table_name = ?",
         [name]).fetchall()}
-    if args.channel and "channel" in columns:
-        filters.append(f"channel = {_literal(args.channel)}")
-    date_col = next((c for c in ("chat_local_date", "local_date", "export_date") if c in columns), None)
-    if date_col and args.from_:
-        filters.append(f"{date_col} >= DATE '{args.from_.isoformat()}'")
-    if date_col and args.to:
-        filters.append(f"{date_col} <= DATE '{args.to.isoformat()}'")
+    date_col = next((c for c in _DATE_COLUMNS if c in columns), None)
+    # A filter the mart cannot apply is a mistake, never silently ignored. Column names come from
+    # the catalog; the values are parameters.
+    wanted = [("--assistant", args.assistant, "assistant_id", "="), ("--channel", args.channel, "channel", "="),
+              ("--from", args.from_, date_col, ">="), ("--to", args.to, date_col, "<=")]
+    filters, params = [], []
+    for option, value, column, op in wanted:
+        if value is None:
+            continue
+        if column is None or column not in columns:
+            has = "local or export date column" if option in ("--from", "--to") else f"{column} column"
+            raise UserError(f"{option} cannot filter {name}: it has no {has}")
+        filters.append(f'"{column}" {op} ?')
+        params.append(value)
     where = f" where {' and '.join(filters)}" if filters else ""
-    options = "(format parquet)" if fmt == "parquet" else "(format csv, header true)"
-    conn.execute(f"copy (select * from marts.{name}{where}) to {_literal(str(args.output))} {options}")
+    return conn.sql(f"select * from marts.{name}{where}", params=params)
 
 
-def _export_report(conn: duckdb.DuckDBPyConnection, args: argparse.Namespace, fmt: str) -> None:
-    if not (args.assistant and args.from_ and args.to):
-        raise UserError("export report needs --assistant, --from and --to")
-    try:
-        report = build_report(conn, ReportParams(args.assistant, args.from_, args.to, args.channel))
-    except ReportError as exc:
-        raise UserError(str(exc)) from None
-    # One row per KPI: module, kpi (dotted path), value; lists become one row per item field.
-    rows = []
+# Fields of a breakdown row that say which cell its numbers belong to, with their column types;
+# every other field of a row is a number.
+KEY_COLUMNS = {
+    "date": "DATE", "weekday": "BIGINT", "hour": "BIGINT",
+    "device_type": "VARCHAR", "browser": "VARCHAR",
+    "click_type": "VARCHAR", "title": "VARCHAR", "destination_type": "VARCHAR", "destination": "VARCHAR",
+    "agent_id": "VARCHAR", "name": "VARCHAR", "kind": "VARCHAR",
+}
+CONTEXT_COLUMNS = {"assistant_id": "VARCHAR", "channel": "VARCHAR", "period": "VARCHAR",
+                   "period_from": "DATE", "period_to": "DATE", "module": "VARCHAR", "metric": "VARCHAR"}
 
-    def walk(prefix: str, value) -> None:
+
+def tidy_report(report: dict) -> list[dict]:
+    """One row per number of the report, in one walk over its JSON shape.
+
+    `module` is the top-level key, `metric` the path below it (`total`, `by_trigger.direct`,
+    `by_device.users`); a list of breakdown rows contributes its key fields as columns. The
+    `previous` period's modules give rows with period 'previous'.
+    """
+    rows: list[dict] = []
+    context = {"assistant_id": report.get("assistant_id"), "channel": report.get("channel")}
+
+    def walk(base: dict, path: tuple[str, ...], value, keys: dict) -> None:
         if isinstance(value, dict):
             for k, v in value.items():
-                walk(f"{prefix}.{k}" if prefix else k, v)
+                walk(base, (*path, str(k)), v, keys)
         elif isinstance(value, list):
-            for i, item in enumerate(value):
-                walk(f"{prefix}[{i}]", item)
+            for item in value:
+                if not isinstance(item, dict):
+                    raise TypeError(f"report list {'.'.join(path)} holds {item!r}, not rows")
+                row_keys = {**keys, **{k: v for k, v in item.items() if k in KEY_COLUMNS}}
+                for k, v in item.items():
+                    if k not in KEY_COLUMNS:
+                        walk(base, (*path, k), v, row_keys)
+        elif value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+            rows.append({**base, "metric": ".".join(path[1:]) or path[0], **keys, "value": value})
         else:
-            rows.append((prefix.split(".")[0].split("[")[0], prefix, None if value is None else json.dumps(value)))
+            raise TypeError(f"report field {'.'.join(path)} is neither a number nor a breakdown key: {value!r}")
 
-    walk("", report)
+    periods = [("current", report)]
+    if isinstance(report.get("previous"), dict):
+        periods.append(("previous", report["previous"]))
+    for period, part in periods:
+        base = {**context, "period": period, "period_from": part.get("from"), "period_to": part.get("to")}
+        for module, value in part.items():
+            # Scalars at the top (assistant_id, timezone, from, to, channel) are the context columns.
+            if module != "previous" and isinstance(value, (dict, list)):
+                walk({**base, "module": module}, (module,), value, {})
+    return rows
+
+
+def _report_relation(conn: duckdb.DuckDBPyConnection, args: argparse.Namespace) -> duckdb.DuckDBPyRelation:
+    if not (args.assistant and args.from_ and args.to):
+        raise UserError("export report needs --assistant, --from and --to")
+    report = build_report(conn, ReportParams(args.assistant, args.from_, args.to, args.channel))
+    columns = {**CONTEXT_COLUMNS, **KEY_COLUMNS, "value": "DOUBLE"}
     mem = duckdb.connect()
-    mem.execute("create table report (module varchar, kpi varchar, value varchar)")
-    mem.executemany("insert into report values (?, ?, ?)", rows)
-    options = "(format parquet)" if fmt == "parquet" else "(format csv, header true)"
-    mem.execute(f"copy report to {_literal(str(args.output))} {options}")
-    mem.close()
+    mem.execute("create table report (" + ", ".join(f'"{c}" {t}' for c, t in columns.items()) + ")")
+    rows = [[_typed(row.get(c), t) for c, t in columns.items()] for row in tidy_report(report)]
+    if rows:
+        mem.executemany(f"insert into report values ({', '.join('?' * len(columns))})", rows)
+    return mem.table("report")
 
 
-def _literal(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
+def _typed(value, sql_type: str):
+    if value is not None and sql_type == "DATE" and isinstance(value, str):
+        return dt.date.fromisoformat(value)
+    return value

@@ -92,31 +92,67 @@ def day_folder(exports_dir: Path, day: dt.date) -> Path:
     return exports_dir / f"dt={day.isoformat()}"
 
 
+def _unreadable(what: str, path: Path, exc: OSError) -> LoadError:
+    return LoadError(f"cannot read {what} {path}: {exc.strerror or exc}")
+
+
 def list_export_days(exports_dir: Path) -> list[dt.date]:
-    if not exports_dir.is_dir():
-        return []
-    days = []
-    for child in exports_dir.iterdir():
-        m = DAY_DIR.match(child.name)
-        if m and child.is_dir():
-            try:
-                days.append(dt.date.fromisoformat(m.group(1)))
-            except ValueError:
-                continue
+    """The `dt=YYYY-MM-DD` folders of the exports root; links are not followed (README)."""
+    try:
+        if not exports_dir.is_dir():
+            return []
+        days = []
+        for child in exports_dir.iterdir():
+            m = DAY_DIR.match(child.name)
+            if m and not child.is_symlink() and child.is_dir():
+                try:
+                    days.append(dt.date.fromisoformat(m.group(1)))
+                except ValueError:
+                    continue
+    except OSError as exc:
+        raise _unreadable("the exports folder", exports_dir, exc) from None
     return sorted(days)
 
 
+def is_export_day(exports_dir: Path, day: dt.date) -> bool:
+    """True when the day's folder is there and is a real folder (a link to one is not read).
+
+    Raises LoadError when the exports root or the day's folder cannot be read, before any work starts.
+    """
+    folder = day_folder(exports_dir, day)
+    try:
+        found = not folder.is_symlink() and folder.is_dir()
+    except OSError as exc:
+        raise _unreadable("the exports folder", exports_dir, exc) from None
+    if found:
+        export_files(folder)  # can its files be listed?
+    return found
+
+
+def is_export_file_name(name: str) -> bool:
+    # Names starting with "." or "_" are a writer's temporary files and markers (`_SUCCESS`), as
+    # data-lake readers have it; events.md says so too.
+    return not name.startswith((".", "_")) and name.endswith((".jsonl", ".jsonl.gz"))
+
+
 def export_files(folder: Path) -> list[Path]:
-    return sorted(
-        p for p in folder.iterdir() if p.is_file() and (p.name.endswith(".jsonl") or p.name.endswith(".jsonl.gz"))
-    )
+    """The day's export files: regular files with an export name. Links are not followed (README)."""
+    try:
+        return sorted(
+            p for p in folder.iterdir() if is_export_file_name(p.name) and not p.is_symlink() and p.is_file()
+        )
+    except OSError as exc:
+        raise _unreadable("the export day folder", folder, exc) from None
 
 
 def fingerprint(folder: Path) -> str:
     """Changes when a day is re-delivered: names, sizes and modification times of its files."""
     h = hashlib.sha256()
     for p in export_files(folder):
-        st = p.stat()
+        try:
+            st = p.stat()
+        except OSError as exc:
+            raise _unreadable("the export file", p, exc) from None
         h.update(f"{p.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()
 
@@ -152,13 +188,34 @@ def _gunzip(src: Path, dst: Path) -> str | None:
 
 # One physical line per row: a delimiter no line holds, no quoting, and only "\n" ends a line. Strict
 # mode makes anything else (a CR, the delimiter, invalid UTF-8) an error, which sends the file to the
-# careful path below.
+# careful path below. The compression is the one the file's first bytes show, never its name's.
 READ_LINES_SQL = """
-insert into export_lines
+insert into export_lines (file_name, line_number, line)
 select ? as file_name, ordinality as line_number, line
 from read_csv(?, columns = {'line': 'VARCHAR'}, delim = chr(1) || chr(2), quote = '', escape = '',
-              header = false, auto_detect = false, strict_mode = true, new_line = '\\n') with ordinality
+              header = false, auto_detect = false, strict_mode = true, new_line = '\\n',
+              compression = ?) with ordinality
 """
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _holds_gzip(path: Path) -> bool:
+    """What the content is, whatever the name says: every gzip stream starts with 1f 8b."""
+    with path.open("rb") as f:
+        return f.read(2) == GZIP_MAGIC
+
+
+def _format_note(path: Path, gzipped: bool) -> str | None:
+    """A note for data quality when the name promises gzip or plain text and the content is not that."""
+    named_gzip = path.name.endswith(".gz")
+    if gzipped and not named_gzip:
+        return "gzip content under a plain .jsonl name: read as gzip"
+    if named_gzip and not gzipped:
+        if path.stat().st_size == 0:
+            return "empty gzip file (0 bytes)"
+        return "plain text under a .jsonl.gz name: read as plain text"
+    return None
 
 
 def _gzip_size(path: Path) -> int | None:
@@ -172,16 +229,16 @@ def _gzip_size(path: Path) -> int | None:
     return None if _decompress_gzip(path, count) else size
 
 
-def _read_fast(conn: duckdb.DuckDBPyConnection, path: Path) -> bool:
+def _read_fast(conn: duckdb.DuckDBPyConnection, path: Path, gzipped: bool) -> bool:
     """Reads the file with DuckDB's own (parallel, gzip-aware) reader; False if it must take the careful path.
 
     DuckDB neither checks a gzip's CRC nor always fails on a corrupt stream, so zlib checks the file
     in a thread meanwhile (it releases the GIL), and the bytes DuckDB read must add up to its size.
     """
     with ThreadPoolExecutor(max_workers=1) as pool:
-        expected = pool.submit(_gzip_size, path) if path.name.endswith(".gz") else None
+        expected = pool.submit(_gzip_size, path) if gzipped else None
         try:
-            conn.execute(READ_LINES_SQL, [path.name, str(path)])
+            conn.execute(READ_LINES_SQL, [path.name, str(path), "gzip" if gzipped else "none"])
             failed = False
         except duckdb.Error:
             failed = True  # the statement failed as a whole: nothing of this file is in export_lines
@@ -198,24 +255,46 @@ def _read_fast(conn: duckdb.DuckDBPyConnection, path: Path) -> bool:
     return False
 
 
-def _read_careful(conn: duckdb.DuckDBPyConnection, path: Path, tmpdir: Path) -> str | None:
-    """Python gunzip that keeps what can be read of a damaged file; returns the damage, if any."""
-    damage = None
-    text_path = path
-    if path.name.endswith(".gz"):
-        text_path = tmpdir / (path.name + ".txt")
-        damage = _gunzip(path, text_path)
+def _utf8_text(data: bytes) -> tuple[str, list[int]]:
+    """The text of the file, and the numbers of its lines that are not valid UTF-8.
+
+    Those lines keep their valid characters; each byte that is not UTF-8 becomes the four characters
+    `\\xNN` (README). A newline byte never sits inside a multi-byte character, so checking line by line
+    finds exactly the bad lines.
+    """
     try:
-        conn.execute("select 1 from read_text(?)", [str(text_path)]).fetchall()
-    except duckdb.InvalidInputException:
-        # Invalid UTF-8: keep the file, with the bad bytes replaced, and say so.
-        fixed = tmpdir / (path.name + ".utf8.txt")
-        fixed.write_text(text_path.read_bytes().decode("utf-8", errors="replace"), encoding="utf-8")
-        text_path = fixed
-        damage = (damage + "; " if damage else "") + "invalid UTF-8 bytes replaced by U+FFFD"
+        return data.decode("utf-8"), []
+    except UnicodeDecodeError:
+        pass
+    lines, bad = [], []
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        try:
+            lines.append(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            lines.append(raw.decode("utf-8", errors="backslashreplace"))
+            bad.append(number)
+    return "\n".join(lines), bad
+
+
+def _read_careful(conn: duckdb.DuckDBPyConnection, path: Path, gzipped: bool, tmpdir: Path) -> str | None:
+    """Python gunzip that keeps what can be read of a damaged file; returns the damage, if any.
+
+    A line that is not valid UTF-8 is kept with `invalid_utf8` set, to be rejected with that reason.
+    """
+    damage = []
+    if gzipped:
+        text_path = tmpdir / (path.name + ".txt")
+        damage.append(_gunzip(path, text_path))
+    else:
+        text_path = path
+    text, bad_lines = _utf8_text(text_path.read_bytes())
+    if bad_lines:
+        text_path = tmpdir / (path.name + ".utf8.txt")
+        text_path.write_text(text, encoding="utf-8")
+        damage.append(f"{len(bad_lines)} line(s) not valid UTF-8: rejected as invalid_utf8")
     conn.execute(
         """
-        insert into export_lines
+        insert into export_lines (file_name, line_number, line)
         with f as (select content from read_text(?)),
         parts as (select string_split(content, chr(10)) as l from f),
         numbered as (
@@ -227,17 +306,34 @@ def _read_careful(conn: duckdb.DuckDBPyConnection, path: Path, tmpdir: Path) -> 
         """,
         [str(text_path), path.name],
     )
-    return damage
+    if bad_lines:
+        conn.execute(
+            "update export_lines set invalid_utf8 = true where file_name = ? and list_contains(?, line_number)",
+            [path.name, bad_lines],
+        )
+    return "; ".join(d for d in damage if d) or None
+
+
+def _read_file(conn: duckdb.DuckDBPyConnection, path: Path, tmpdir: Path) -> str | None:
+    """Stages one file's lines, fast if DuckDB can read it whole; returns what data quality should know."""
+    try:
+        gzipped = _holds_gzip(path)
+        damage = None if _read_fast(conn, path, gzipped) else _read_careful(conn, path, gzipped, tmpdir)
+        notes = [n for n in (_format_note(path, gzipped), damage) if n]
+    except OSError as exc:
+        raise _unreadable("the export file", path, exc) from None
+    return "; ".join(notes) or None
 
 
 def _stage_lines(conn: duckdb.DuckDBPyConnection, folder: Path, tmpdir: Path) -> tuple[list[dict], list[str]]:
-    """Fills temp table `export_lines(file_name, line_number, line)` with the day's non-blank lines."""
+    """Fills temp table `export_lines(file_name, line_number, line, invalid_utf8)` with the day's non-blank lines."""
     conn.execute(
-        "create or replace temp table export_lines (file_name varchar, line_number bigint, line varchar)"
+        "create or replace temp table export_lines "
+        "(file_name varchar, line_number bigint, line varchar, invalid_utf8 boolean not null default false)"
     )
     files, damaged = [], []
     for path in export_files(folder):
-        damage = None if _read_fast(conn, path) else _read_careful(conn, path, tmpdir)
+        damage = _read_file(conn, path, tmpdir)
         files.append({"file_name": path.name, "size_bytes": path.stat().st_size, "damage": damage})
         if damage:
             damaged.append(f"{path.name}: {damage}")
@@ -317,8 +413,8 @@ def load_export_day(conn: duckdb.DuckDBPyConnection, exports_dir: Path, day: dt.
     """Loads (or re-loads) one export day in a single transaction."""
     started = time.perf_counter()
     folder = day_folder(exports_dir, day)
-    if not folder.is_dir():
-        raise LoadError(f"export day {day.isoformat()} not found: no folder {folder}")
+    if not is_export_day(exports_dir, day):
+        raise LoadError(f"export day {day.isoformat()} not found: no folder {folder} (links are not read)")
     ensure_raw_schema(conn)
     stats = LoadStats(export_date=day)
     with tempfile.TemporaryDirectory(prefix="aa-load-") as tmp:
@@ -343,7 +439,8 @@ def load_export_day(conn: duckdb.DuckDBPyConnection, exports_dir: Path, day: dt.
                  when t_e_properties = 'OBJECT' then json_extract(line, '$."properties"')
                  else '{{}}' end as properties
         from judged
-        """
+        """,
+        {"export_day": day},
     )
     params = {"day": day}
     conn.execute("begin transaction")

@@ -7,6 +7,7 @@ A chat is in the period when its local start date is; a user is active when they
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
@@ -260,17 +261,89 @@ def _num(x):
 def assistant_timezone(conn, assistant: str) -> str:
     try:
         row = conn.execute("select timezone from marts.dim_assistants where assistant_id = ?",
-                           [assistant]).fetchone()
+                           [assistant]).fetchall()
+        row = row[0] if row else None
     except duckdb.CatalogException:
         raise ReportError("the warehouse has no marts yet (run `assistant-analytics refresh`)") from None
     if row is None:
-        raise ReportError(f"unknown assistant: {assistant!r} (not in seeds/assistants.csv nor in the exports)")
+        known = [r[0] for r in conn.execute("select assistant_id from marts.dim_assistants order by 1").fetchall()]
+        raise _unknown("assistant", assistant, known, " in seeds/assistants.csv or the exports")
     return row[0]
 
 
+def _unknown(what: str, value: str, valid: list[str], where: str = "") -> ReportError:
+    """`unknown channel 'Web' (did you mean 'web'? ...); channels of x: voice, web`: a hint when
+    only the case differs (names are case-sensitive)."""
+    same_but_case = [v for v in valid if v.casefold() == value.casefold()]
+    hint = f" (did you mean {same_but_case[0]!r}? names are case-sensitive)" if same_but_case else ""
+    shown = ", ".join(valid[:20]) + (f", ... ({len(valid)} in all)" if len(valid) > 20 else "")
+    return ReportError(f"unknown {what} {value!r}{hint}; {what}s{where}: {shown or 'none'}")
+
+
+def known_channels(conn: duckdb.DuckDBPyConnection, assistant: str | None) -> list[str]:
+    """The channels an assistant has data in (any assistant's when None), and those of seeds/channels.csv."""
+    rows = conn.execute(
+        "select distinct channel from marts.fct_engagement where $assistant is null or assistant_id = $assistant",
+        {"assistant": assistant}).fetchall()
+    channels = {r[0] for r in rows}
+    with contextlib.suppress(duckdb.CatalogException):  # the seed table, built by dbt beside raw
+        channels |= {r[0] for r in conn.execute("select channel from raw.channels").fetchall()}
+    return sorted(channels)
+
+
+def validate_filters(conn: duckdb.DuckDBPyConnection, *, assistant: str | None = None,
+                     date_from: dt.date | None = None, date_to: dt.date | None = None,
+                     channel: str | None = None) -> None:
+    """The one check of the filters that `report` and `export` take (None: not given); raises
+    ReportError naming what would have been valid."""
+    if date_from and date_to and date_from > date_to:
+        raise ReportError(f"--from {date_from} is after --to {date_to}")
+    if assistant is not None:
+        assistant_timezone(conn, assistant)
+    if channel is not None:
+        try:
+            valid = known_channels(conn, assistant)
+        except duckdb.CatalogException:
+            raise ReportError("the warehouse has no marts yet (run `assistant-analytics refresh`)") from None
+        if channel not in valid:
+            raise _unknown("channel", channel, valid, f" of {assistant}" if assistant else "")
+
+
+def period_notice(conn: duckdb.DuckDBPyConnection, *, assistant: str | None = None,
+                  date_from: dt.date | None = None, date_to: dt.date | None = None,
+                  channel: str | None = None) -> str | None:
+    """One line for stderr when the period has no data at all, or reaches past the newest loaded
+    export day (its last days are then empty or incomplete); None when there is nothing to say."""
+    if date_from is None and date_to is None:
+        return None
+    [(newest, first)] = conn.execute(
+        "select max(export_date), min(export_date) from marts.data_quality_daily").fetchall()
+    if newest is None:
+        return "no export day is loaded yet: the warehouse holds no data"
+    period = f"{date_from or '...'} .. {date_to or '...'}"
+    if date_from and date_from > newest:
+        return f"no data: the period {period} starts after the newest loaded export day ({newest})"
+    filters = {"assistant": assistant, "date_from": date_from, "date_to": date_to, "channel": channel}
+    in_period = """
+        ($assistant is null or assistant_id = $assistant) and ($channel is null or channel = $channel)
+        and ($date_from is null or {col} >= $date_from) and ($date_to is null or {col} <= $date_to)"""
+    has_data = conn.execute(f"""
+        select exists (select 1 from marts.fct_chats where {in_period.format(col='chat_local_date')})
+            or exists (select 1 from marts.fct_traffic where {in_period.format(col='local_date')})""",
+        filters).fetchall()[0][0]
+    if not has_data:
+        who = " for " + ", ".join(f"{k} {v}" for k, v in (("assistant", assistant), ("channel", channel)) if v) \
+            if assistant or channel else ""
+        return f"no data{who} in the period {period} (loaded export days: {first} .. {newest})"
+    if date_to is not None and date_to > newest:
+        return (f"the period {period} reaches past the newest loaded export day ({newest}): "
+                "its later days are empty or incomplete")
+    return None
+
+
 def build_report(conn: duckdb.DuckDBPyConnection, params: ReportParams) -> dict:
-    if params.date_from > params.date_to:
-        raise ReportError(f"--from {params.date_from} is after --to {params.date_to}")
+    validate_filters(conn, assistant=params.assistant, date_from=params.date_from, date_to=params.date_to,
+                     channel=params.channel)
     timezone = assistant_timezone(conn, params.assistant)
     h = _rows(conn, "headline", params)[0]
     n = {k: _num(v) for k, v in h.items() if k != "by_device"}

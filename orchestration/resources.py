@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
-import sys
 from pathlib import Path
 
 from dagster import ConfigurableResource
 from dagster_dbt import DbtCliResource
 
-from .dbt_project import dbt_project
+from .dbt_project import dbt_executable, dbt_project
 from .settings import build_path_for, default_exports, default_warehouse
 
 
@@ -30,16 +28,6 @@ class WarehouseResource(ConfigurableResource):
     @property
     def build_file(self) -> Path:
         return build_path_for(self.warehouse)
-
-
-def dbt_executable() -> str:
-    # The venv's dbt, even when the venv is not activated (its bin is not on PATH then); through
-    # `assistant-analytics-dbt` (orchestration/dbt_child.py), which ends with the process that started it.
-    for name in ("assistant-analytics-dbt", "dbt"):
-        beside = Path(sys.executable).parent / name
-        if beside.exists():
-            return str(beside)
-    return shutil.which("assistant-analytics-dbt") or shutil.which("dbt") or "dbt"
 
 
 def make_resources() -> dict:

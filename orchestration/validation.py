@@ -58,8 +58,16 @@ PROPERTY_RULES: dict[str, list[tuple]] = {
 KNOWN_EVENT_TYPES = tuple(PROPERTY_RULES)
 PROPERTY_NAMES = sorted({name for rules in PROPERTY_RULES.values() for name, _, _ in rules})
 
-# RFC 3339 date-time with a mandatory offset; the cast afterwards rejects impossible dates.
-RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt ]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
+# RFC 3339 date-time with a mandatory offset (hours 00-23, minutes 00-59, as for the time of day);
+# the cast afterwards rejects impossible dates.
+RFC3339 = (r"^\d{4}-\d{2}-\d{2}[Tt ]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?"
+           r"([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$")
+
+# events.md: an event that occurred "more than one day after the end of its export day (UTC)" is
+# rejected. The day ends at 00:00 UTC of the next day, so the latest valid instant is 00:00 UTC two
+# days after the export day; exactly that instant is still valid. Computed in SQL from the query
+# parameter `$export_day`: DuckDB's timestamps reach far beyond year 9999, Python's do not.
+LATEST_OCCURRED_AT_SQL = "timezone('UTC', ($export_day::date + 2)::timestamp)"
 
 
 def _sql_list(values) -> str:
@@ -145,12 +153,13 @@ def _passes_sql() -> str:
     Most lines are valid: this settles them with a few comparisons, and only the others walk the
     long CASE that names the first reason. tests/test_validation.py holds it to the CASE.
     """
-    parts = ["is_json", "top_type = 'OBJECT'"]
+    parts = ["not invalid_utf8", "is_json", "top_type = 'OBJECT'"]
     parts += [f"t_e_{f} = 'VARCHAR' and s_e_{f} <> ''" for f in ENVELOPE_FIELDS]
     parts += [
         "(t_e_user_agent is null or t_e_user_agent in ('VARCHAR', 'NULL'))",
         f"regexp_matches(s_e_occurred_at, '{RFC3339}')",
         "occurred_at is not null",
+        f"occurred_at <= {LATEST_OCCURRED_AT_SQL}",
         "(t_e_properties is null or t_e_properties in ('OBJECT', 'NULL'))",
     ]
     by_type = "\n".join(
@@ -163,8 +172,12 @@ def _passes_sql() -> str:
 
 
 def reason_case_sql(*, fast_exit: bool = True) -> str:
-    """A CASE over the columns of `extracted_lines_sql` naming the reason, or NULL for a valid line."""
+    """A CASE over the columns of `extracted_lines_sql` naming the reason, or NULL for a valid line.
+
+    It needs the query parameter `$export_day` (a DATE): the day the lines were exported.
+    """
     whens: list[tuple[str, str]] = [
+        ("invalid_utf8", "invalid_utf8"),
         ("not is_json", "invalid_json"),
         ("top_type <> 'OBJECT'", "not_an_object"),
     ]
@@ -178,6 +191,7 @@ def reason_case_sql(*, fast_exit: bool = True) -> str:
         (f"not {_absent('e_user_agent')} and t_e_user_agent <> 'VARCHAR'", "wrong_type:user_agent"),
         (f"not regexp_matches(s_e_occurred_at, '{RFC3339}')", "invalid_timestamp"),
         ("occurred_at is null", "invalid_timestamp"),
+        (f"occurred_at > {LATEST_OCCURRED_AT_SQL}", "occurred_in_future"),
         (f"not {_absent('e_properties')} and t_e_properties <> 'OBJECT'", "wrong_type:properties"),
     ]
     for event_type, rules in PROPERTY_RULES.items():
@@ -197,7 +211,11 @@ def _paths() -> list[tuple[str, str]]:
 
 
 def extracted_lines_sql(lines_table: str) -> str:
-    """Parses each line a few times in all (validity, types, texts), whatever the number of fields."""
+    """Parses each line a few times in all (validity, types, texts), whatever the number of fields.
+
+    `lines_table` has the columns file_name, line_number, line and invalid_utf8 (the line's bytes
+    were not UTF-8; its text shows them escaped).
+    """
     paths = _paths()
     path_list = "[" + ", ".join(f"'{p}'" for _, p in paths) + "]"
     cols = ",\n        ".join(
@@ -205,7 +223,7 @@ def extracted_lines_sql(lines_table: str) -> str:
     )
     return f"""
     with src as (
-        select file_name, line_number, line, json_valid(line) as is_json
+        select file_name, line_number, line, invalid_utf8, json_valid(line) as is_json
         from {lines_table}
     ),
     parsed as (
@@ -215,7 +233,7 @@ def extracted_lines_sql(lines_table: str) -> str:
             case when is_json then json_extract_string(line, {path_list}) end as texts
         from src
     )
-    select file_name, line_number, line, is_json, top_type,
+    select file_name, line_number, line, invalid_utf8, is_json, top_type,
         {cols},
         -- the timestamp, parsed once for the check and the load (NULL when it is not one)
         try_cast(upper(texts[{1 + [c for c, _ in paths].index("e_occurred_at")}]) as timestamptz) as occurred_at

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import shutil
 import struct
 import threading
@@ -74,15 +75,74 @@ def refresh_lock(warehouse: Path, timeout: float | None = None) -> Iterator[None
                 os.close(fd)
 
 
+# The storage format of the build file, hence of the published one. DuckDB's long-term-support
+# release (1.4) and every newer one read it; DuckDB 2.0's own format is readable by 2.0 and newer
+# only, which would shut out the DuckDB CLI and the JDBC drivers that BI tools bundle. A file keeps
+# the format it was created in whatever release writes to it later (dbt included), so the format
+# is decided where the build file is created, and a build file in a newer format is converted.
+STORAGE_VERSION = "v1.4.0"
+
+
 def prepare_build_file(warehouse: Path) -> Path:
-    """Returns the build file, seeding it from the published warehouse when it is missing."""
+    """Returns the build file in STORAGE_VERSION's format, seeding it from the published warehouse
+    (or creating it empty) when it is missing, converting it when it is in a newer format."""
     build = build_path_for(warehouse)
-    if not build.exists() and warehouse.exists():
-        tmp = build.with_name(build.name + ".tmp")
-        shutil.copyfile(warehouse, tmp)
-        os.replace(tmp, build)
     build.parent.mkdir(parents=True, exist_ok=True)
+    if not build.exists():
+        tmp = build.with_name(build.name + ".tmp")
+        tmp.unlink(missing_ok=True)
+        if warehouse.exists():
+            shutil.copyfile(warehouse, tmp)
+        else:
+            duckdb.connect(str(tmp), config={"storage_compatibility_version": STORAGE_VERSION}).close()
+        os.replace(tmp, build)
+    found = storage_version(build)
+    if _newer_than_chosen(found):
+        convert_storage(build)
+        from . import progress
+
+        progress.report(f"converted {build} from DuckDB storage format {found} to {STORAGE_VERSION}+ "
+                        "(readable by DuckDB 1.4 and newer); the next publish carries it over")
     return build
+
+
+def storage_version(path: Path) -> str:
+    """DuckDB's name for the storage format of the file, such as 'v1.4.0+'."""
+    conn = duckdb.connect(str(path), read_only=True)
+    try:
+        return conn.execute("select tags['storage_version'] from duckdb_databases() "
+                            "where database_name = current_database()").fetchone()[0] or ""
+    finally:
+        conn.close()
+
+
+def _version_tuple(tag: str) -> tuple[int, ...] | None:
+    match = re.fullmatch(r"v(\d+)\.(\d+)\.(\d+)\+?", tag.strip())
+    return tuple(int(g) for g in match.groups()) if match else None
+
+
+def _newer_than_chosen(tag: str) -> bool:
+    found = _version_tuple(tag)
+    return found is None or found > _version_tuple(STORAGE_VERSION)  # an unknown name: convert to be sure
+
+
+def convert_storage(path: Path) -> None:
+    """Rewrites the DuckDB file at `path` in STORAGE_VERSION's format (every schema, table, view
+    and row), replacing it by atomic rename: killed half-way, the file is as it was."""
+    tmp = path.with_name(path.name + ".convert.tmp")
+    tmp.unlink(missing_ok=True)
+    conn = duckdb.connect(config=DuckDBLimits.from_env().config())
+    try:
+        conn.execute("attach ? as source (read_only)", [str(path)])
+        conn.execute(f"attach ? as converted (storage_version '{STORAGE_VERSION}')", [str(tmp)])
+        conn.execute("copy from database source to converted")
+        conn.execute("detach converted")
+    except BaseException:
+        conn.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    conn.close()
+    os.replace(tmp, path)
 
 
 @contextlib.contextmanager

@@ -203,8 +203,7 @@ def warehouse_resource(root: Path):
 def dbt_resource():
     from dagster_dbt import DbtCliResource
 
-    from orchestration.dbt_project import dbt_project
-    from orchestration.resources import dbt_executable
+    from orchestration.dbt_project import dbt_executable, dbt_project
 
     return DbtCliResource(project_dir=dbt_project, profiles_dir=str(dbt_project.profiles_dir),
                           dbt_executable=dbt_executable())
@@ -518,3 +517,185 @@ def test_sensor_after_refresh_then_redelivery(backfill, monkeypatch):
     # evaluated again, the sensor asks for the same run (same key): Dagster runs it once
     again = backfill.evaluate_sensor()
     assert [r.run_key for r in again.run_requests] == [redelivered.run_requests[0].run_key]
+
+
+# ---------------------------------------------------------------------------------------------
+# `dagster dev` as its users run it (README "Run it nightly")
+# ---------------------------------------------------------------------------------------------
+
+LOCATION = "assistant_analytics"
+REPOSITORY = {"repositoryLocationName": LOCATION, "repositoryName": "__repository__"}
+START_UP_SECONDS = 120
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def graphql(port: int, query: str, variables: dict | None = None) -> dict:
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql",
+                                     data=json.dumps({"query": query, "variables": variables or {}}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        body = json.load(response)
+    assert "errors" not in body, body["errors"]
+    return body["data"]
+
+
+LOCATION_QUERY = """{ workspaceOrError { __typename ... on Workspace { locationEntries {
+    name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
+ASSETS_QUERY = """{ assetNodes { assetKey { path } isPartitioned
+    assetChecksOrError { __typename ... on AssetChecks { checks { name } } } } }"""
+AUTOMATION_QUERY = """query($repo: RepositorySelector!) {
+    schedulesOrError(repositorySelector: $repo) { __typename ... on Schedules {
+        results { name cronSchedule scheduleState { status } } } }
+    sensorsOrError(repositorySelector: $repo) { __typename ... on Sensors {
+        results { name sensorState { status } } } } }"""
+RUNS_QUERY = """{ runsOrError { __typename ... on Runs { results { jobName status
+    tags { key value } } } } }"""
+
+
+def user_environment(home: Path, root: Path) -> dict:
+    """A shell where the Quickstart's venv is NOT activated: its bin is not on PATH."""
+    venv_bin = Path(sys.executable).parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANALYTICS_", "DAGSTER_"))}
+    env.pop("VIRTUAL_ENV", None)
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
+                                  if p and Path(p).resolve() != venv_bin.resolve())
+    env["DAGSTER_HOME"] = str(home)
+    # the warehouse and exports of this test, not the clone's data/
+    env["ANALYTICS_WAREHOUSE"] = str(root / "warehouse.duckdb")
+    env["ANALYTICS_EXPORTS"] = str(root / "exports")
+    return env
+
+
+def wait_for_location(port: int, process: subprocess.Popen, log: Path) -> None:
+    import time
+    import urllib.error
+
+    deadline = time.monotonic() + START_UP_SECONDS
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"dagster dev exited {process.returncode}:\n{log.read_text()[-5000:]}"
+        try:
+            entries = graphql(port, LOCATION_QUERY)["workspaceOrError"]["locationEntries"]
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            entries = []
+        for entry in entries:
+            loaded = entry["locationOrLoadError"]
+            if loaded and loaded["__typename"] == "PythonError":
+                pytest.fail(f"the code location failed to load: {loaded['message']}")
+            if entry["name"] == LOCATION and entry["loadStatus"] == "LOADED" and loaded:
+                return
+        time.sleep(1)
+    pytest.fail(f"no code location loaded within {START_UP_SECONDS}s:\n{log.read_text()[-5000:]}")
+
+
+def stop_group(process: subprocess.Popen) -> bool:
+    """Ctrl-C, as in the terminal (SIGINT to the process group); True when every process of the
+    group is gone in time, else the group is killed and False returned."""
+    import signal
+    import time
+
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGINT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        process.poll()
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.5)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+    return False
+
+
+def test_dagster_dev_as_the_readme_runs_it(tmp_path):
+    """`.venv/bin/dagster dev` from the repo, venv not activated, DAGSTER_HOME set: the code location
+    loads with every asset, check, the schedule and the sensor (stopped until turned on);
+    `dagster schedule start` turns the schedule on; a CLI refresh shows in the same run history."""
+    venv_bin = Path(sys.executable).parent
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    env = user_environment(home, tmp_path)
+    write_single_day(tmp_path / "exports")
+    port = free_port()
+    log = tmp_path / "dagster-dev.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen([str(venv_bin / "dagster"), "dev", "-h", "127.0.0.1", "-p", str(port)],
+                                   cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+    stopped_cleanly = False
+    try:
+        # a refresh from the command line meanwhile, in the same shell (same DAGSTER_HOME)
+        refresh = subprocess.run([str(venv_bin / "assistant-analytics"), "refresh", "--all"], cwd=tmp_path,
+                                 env=env, capture_output=True, text=True, timeout=600)
+        assert refresh.returncode == 0, refresh.stderr
+        wait_for_location(port, process, log)
+
+        nodes = graphql(port, ASSETS_QUERY)["assetNodes"]
+        keys = {"/".join(n["assetKey"]["path"]) for n in nodes}
+        models = {f"{p.parent.name}/{p.stem}" for p in (REPO / "dbt_project" / "models").rglob("*.sql")}
+        assert {"raw/events", "raw/rejected_lines", "serving/warehouse", "marts/fct_chats"} <= keys
+        assert models <= keys, sorted(models - keys)
+        by_key = {"/".join(n["assetKey"]["path"]): n for n in nodes}
+        assert by_key["raw/events"]["isPartitioned"] and by_key["marts/fct_chats"]["isPartitioned"]
+        checks = {key: {c["name"] for c in n["assetChecksOrError"].get("checks", [])} for key, n in by_key.items()}
+        assert "rejected_share_under_threshold" in checks["raw/rejected_lines"]
+        assert "exports_are_fresh" in checks["raw/export_days"]
+        assert any(name.startswith("unique_") for name in checks["marts/fct_chats"]), checks["marts/fct_chats"]
+
+        automation = graphql(port, AUTOMATION_QUERY, {"repo": REPOSITORY})
+        schedules = {s["name"]: s for s in automation["schedulesOrError"]["results"]}
+        sensors = {s["name"]: s for s in automation["sensorsOrError"]["results"]}
+        assert set(schedules) == {"nightly_refresh"} and set(sensors) == {"new_or_redelivered_export_days"}
+        assert schedules["nightly_refresh"]["cronSchedule"] == "30 2 * * *"
+        # stopped until a deployment turns them on (README "Run it nightly")
+        assert schedules["nightly_refresh"]["scheduleState"]["status"] == "STOPPED"
+        assert sensors["new_or_redelivered_export_days"]["sensorState"]["status"] == "STOPPED"
+
+        # the README's way of turning the schedule on, from another shell
+        started = subprocess.run([str(venv_bin / "dagster"), "schedule", "start", "nightly_refresh"], cwd=REPO,
+                                 env=env, capture_output=True, text=True, timeout=300)
+        assert started.returncode == 0, started.stdout + started.stderr
+        automation = graphql(port, AUTOMATION_QUERY, {"repo": REPOSITORY})
+        assert automation["schedulesOrError"]["results"][0]["scheduleState"]["status"] == "RUNNING"
+
+        runs = graphql(port, RUNS_QUERY)["runsOrError"]["results"]
+        assert [(r["jobName"], r["status"]) for r in runs] == [("refresh", "SUCCESS")], runs
+        tags = {t["key"]: t["value"] for t in runs[0]["tags"]}
+        assert (tags.get(RANGE_START_TAG), tags.get(RANGE_END_TAG)) == (DAY, DAY)
+    finally:
+        stopped_cleanly = stop_group(process)
+    assert stopped_cleanly, f"dagster dev did not stop on Ctrl-C:\n{log.read_text()[-3000:]}"
+
+
+def test_cli_run_history_defaults_to_the_clones_dagster_home(tmp_path, monkeypatch):
+    """Without DAGSTER_HOME, a CLI refresh records its runs in the clone's .dagster_home when that
+    folder exists (README "Run it nightly"), else nowhere on disk."""
+    import orchestration.settings
+    from orchestration.commands import _instance
+    from orchestration.errors import UserError
+
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.setattr(orchestration.settings, "PROJECT_ROOT", tmp_path)
+    assert _instance().is_ephemeral
+    (tmp_path / ".dagster_home").mkdir()
+    instance = _instance()
+    assert not instance.is_ephemeral and Path(instance.root_directory) == tmp_path / ".dagster_home"
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(elsewhere))
+    assert Path(_instance().root_directory) == elsewhere
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "missing"))
+    with pytest.raises(UserError, match="DAGSTER_HOME"):
+        _instance()

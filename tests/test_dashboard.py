@@ -4,13 +4,15 @@ One warehouse is built once for the module (7 days of demo exports, `refresh --a
 CLI). The AppTest tests set the sidebar filters, render the page and check every st.metric of
 every module section, and every table, against `assistant-analytics report --format json` for
 the same filters. The expected labels and the report fields they show are written out here,
-independently of the dashboard's code. The last test starts `assistant-analytics dashboard` and
-takes a screenshot with headless Chromium.
+independently of the dashboard's code. Other AppTest tests open the page from a URL's filters and
+with a chat dated far in the future. The last tests start `assistant-analytics dashboard`: it
+listens on 127.0.0.1 only, and headless Chromium takes a screenshot.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import math
 import os
 import re
@@ -21,6 +23,7 @@ import subprocess
 import time
 import urllib.request
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pandas as pd
@@ -62,10 +65,23 @@ WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
 
 @pytest.fixture(scope="module")
-def demo(module_workspace: Workspace) -> tuple[Workspace, dict]:
+def demo_refresh(module_workspace: Workspace) -> tuple[Workspace, dict, subprocess.CompletedProcess]:
     summary = generate_exports(module_workspace.exports, days=7)
-    module_workspace.cli("refresh", "--all")
-    return module_workspace, summary
+    return module_workspace, summary, module_workspace.cli("refresh", "--all")
+
+
+@pytest.fixture(scope="module")
+def demo(demo_refresh) -> tuple[Workspace, dict]:
+    return demo_refresh[0], demo_refresh[1]
+
+
+def test_refresh_shows_dbt_progress_as_plain_lines(demo_refresh):
+    """stderr is a pipe here: node n/N lines, no progress bar's control characters."""
+    *_, proc = demo_refresh
+    selected = re.search(r"^  dbt build: (\d+) nodes, \d+ threads?$", proc.stderr, re.M)
+    assert selected, proc.stderr
+    assert f"dbt build: node {selected[1]}/{selected[1]} done (100%)" in proc.stderr, proc.stderr
+    assert "\r" not in proc.stderr and "\x1b" not in proc.stderr
 
 
 @pytest.fixture
@@ -98,6 +114,18 @@ def chromium() -> str:
 
 def newest_chat_date(ws: Workspace, assistant: str) -> dt.date:
     return ws.query("select max(chat_local_date) from marts.fct_chats where assistant_id = ?", [assistant])[0][0]
+
+
+def default_end(ws: Workspace, assistant: str) -> dt.date:
+    """Where the presets end (README): the newest chat's local day, stepped back while the loaded
+    export days (UTC) do not hold all of that local day."""
+    (tz,) = ws.query("select timezone from marts.dim_assistants where assistant_id = ?", [assistant])[0]
+    (newest_export_day,) = ws.query("select max(export_date) from raw.export_days")[0]
+    covered_until = dt.datetime.combine(newest_export_day + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc)
+    day = newest_chat_date(ws, assistant)
+    while dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=ZoneInfo(tz)) > covered_until:
+        day -= dt.timedelta(days=1)
+    return day
 
 
 def run_page(at: AppTest) -> AppTest:
@@ -252,14 +280,25 @@ def test_filtered_page_matches_report(demo, app):
     assert f"{len(matching(needle))} of {len(rows)} rows" in [c.value for c in app.caption]
 
 
-def test_default_page_is_last_7_days_of_newest_chat(demo, app):
+def test_default_period_ends_on_the_last_complete_local_day(demo, app):
     ws, _ = demo
     run_ok(app)
     assistant = app.selectbox(key="assistant").value
     assert app.selectbox(key="channel").value == "All channels"
-    newest = newest_chat_date(ws, assistant)
-    report = ws.report(assistant, (newest - dt.timedelta(days=6)).isoformat(), newest.isoformat())
+    end = default_end(ws, assistant)
+    # acme-support (Europe/Rome) has chats on the local day after the newest export day began: a
+    # partial day, which the default period leaves out
+    assert assistant == "acme-support" and end < newest_chat_date(ws, assistant)
+    report = ws.report(assistant, (end - dt.timedelta(days=6)).isoformat(), end.isoformat())
     check_page(app, report)
+    assert pd.to_datetime(app.dataframe[-1].value["local_date"]).max().date() == end
+    assert app.query_params == {"assistant": assistant, "period": "last-7-days"}
+    # behind the newest export day (America/New_York): its last local day ends after it
+    app.selectbox(key="assistant").set_value("globex-sales")
+    run_ok(app)
+    end = default_end(ws, "globex-sales")
+    assert end < newest_chat_date(ws, "globex-sales")
+    assert f"to {end:%a %Y-%m-%d}" in [c.value for c in app.sidebar.caption][0]
 
 
 def test_presets_this_month_and_channel_reset(demo, app):
@@ -270,14 +309,105 @@ def test_presets_this_month_and_channel_reset(demo, app):
     run_ok(app)
     app.radio(key="preset").set_value("This month")
     run_ok(app)
-    newest = newest_chat_date(ws, "initech-help")
-    check_page(app, ws.report("initech-help", newest.replace(day=1).isoformat(), newest.isoformat(),
-                              channel="voice"))
+    end = default_end(ws, "initech-help")
+    check_page(app, ws.report("initech-help", end.replace(day=1).isoformat(), end.isoformat(), channel="voice"))
+    assert app.query_params == {"assistant": "initech-help", "channel": "voice", "period": "this-month"}
     # umbrella-labs (not in the seed) has web chats only: the channel filter falls back to All.
     app.selectbox(key="assistant").set_value("umbrella-labs")
     run_ok(app)
     assert app.selectbox(key="channel").options == ["All channels", "web"]
     assert app.selectbox(key="channel").value == "All channels"
+    # its newest chat is days before the newest export day: a complete day, where the presets end
+    newest = newest_chat_date(ws, "umbrella-labs")
+    assert default_end(ws, "umbrella-labs") == newest
+    assert f"{newest.replace(day=1):%a %Y-%m-%d} to {newest:%a %Y-%m-%d}" in app.sidebar.caption[0].value
+
+
+def test_a_linked_view_opens_with_its_filters(demo, app):
+    ws, summary = demo
+    first = dt.date.fromisoformat(summary["first_day"])
+    date_from, date_to = first + dt.timedelta(days=1), first + dt.timedelta(days=4)
+    link = {"assistant": "globex-sales", "channel": "web", "period": "custom",
+            "from": date_from.isoformat(), "to": date_to.isoformat()}
+    app.query_params = dict(link)
+    run_ok(app)
+    assert app.selectbox(key="assistant").value == "globex-sales"
+    assert app.selectbox(key="channel").value == "web"
+    assert app.radio(key="preset").value == "Custom"
+    assert tuple(app.date_input(key="dates").value) == (date_from, date_to)
+    check_page(app, ws.report("globex-sales", date_from.isoformat(), date_to.isoformat(), channel="web"))
+    assert app.query_params == link
+    # the URL follows the filters
+    app.radio(key="preset").set_value("Last 30 days")
+    app.selectbox(key="channel").set_value("All channels")
+    run_ok(app)
+    assert app.query_params == {"assistant": "globex-sales", "period": "last-30-days"}
+
+
+@pytest.mark.parametrize("query", [
+    {"assistant": "nobody", "channel": "sms", "period": "forever"},
+    {"assistant": "umbrella-labs", "channel": "voice", "period": "custom", "from": "2026-13-01", "to": "x"},
+    {"assistant": "umbrella-labs", "period": "custom", "from": "2026-11-20", "to": "2026-11-19"},
+    {"assistant": "umbrella-labs", "from": "0001-01-01", "to": "9999-12-31", "channel": ""},
+    {"assistant": ["acme-support", "nobody"], "period": ["", "this-month"], "to": "2026-11-22"},
+])
+def test_bad_values_in_the_url_fall_back_to_defaults(demo, app, query):
+    ws, _ = demo
+    app.query_params = query
+    run_ok(app)
+    assistant = app.selectbox(key="assistant").value
+    assert assistant == ("umbrella-labs" if query["assistant"] == "umbrella-labs" else "acme-support")
+    assert app.selectbox(key="channel").value == "All channels"
+    # a repeated parameter counts with its last value
+    preset = "This month" if isinstance(query.get("period"), list) else "Last 7 days"
+    assert app.radio(key="preset").value == preset
+    end = default_end(ws, assistant)
+    start = end.replace(day=1) if preset == "This month" else end - dt.timedelta(days=6)
+    assert f"{start:%a %Y-%m-%d} to {end:%a %Y-%m-%d}" in app.sidebar.caption[0].value
+
+
+@pytest.fixture
+def far_future_warehouse(demo, tmp_path, monkeypatch):
+    """A copy of the demo warehouse where initech-help (Asia/Tokyo) has one more chat, at the given
+    local date: an event dated 9999-12-31 in UTC starts a chat on 10000-01-01 in Tokyo, a date
+    DuckDB holds and Python does not (DuckDB returns it as text)."""
+    ws, _ = demo
+
+    def make(local_date: str) -> Path:
+        path = tmp_path / "future.duckdb"
+        shutil.copy(ws.warehouse, path)
+        conn = duckdb.connect(str(path))
+        conn.execute("insert into marts.fct_chats select * replace ('future-chat' as chat_id, "
+                     "cast(? as date) as chat_local_date) from marts.fct_chats "
+                     "where assistant_id = 'initech-help' limit 1", [local_date])
+        conn.close()
+        monkeypatch.setenv("ANALYTICS_WAREHOUSE", str(path))
+        return path
+
+    return make
+
+
+@pytest.mark.parametrize("local_date", ["9999-12-31", "10000-01-01"])
+def test_a_chat_dated_far_in_the_future_does_not_break_the_page(demo, far_future_warehouse, local_date):
+    ws, _ = demo
+    far_future_warehouse(local_date)
+    at = run_page(AppTest.from_file(DASHBOARD, default_timeout=120))
+    at.selectbox(key="assistant").set_value("initech-help")
+    run_ok(at)
+    # the presets end on the last complete day, as without that chat
+    end = default_end(ws, "initech-help")
+    assert f"to {end:%a %Y-%m-%d}" in at.sidebar.caption[0].value
+    assert f"Newest chat in the warehouse: {local_date}." in " ".join(c.value for c in at.caption)
+    for preset in ("Last 30 days", "This month"):
+        at.radio(key="preset").set_value(preset)
+        run_ok(at)
+    # a period at the very end of the calendar, linked
+    at = AppTest.from_file(DASHBOARD, default_timeout=120)
+    at.query_params = {"assistant": "initech-help", "from": "9999-12-25", "to": "9999-12-31"}
+    run_ok(at)
+    assert tuple(at.date_input(key="dates").value) == (dt.date(9999, 12, 25), dt.date(9999, 12, 31))
+    shown = {m.label: m.value for m in at.get_by_key("section-chats").metric}
+    assert shown["Chats"] == ("1" if local_date.startswith("9999") else "0")
 
 
 def test_file_is_not_held_open_and_a_replaced_file_is_picked_up(demo, app, tmp_path):
@@ -349,6 +479,67 @@ def stop_group(proc: subprocess.Popen) -> None:
             return
         except subprocess.TimeoutExpired:
             continue
+
+
+def listening_addresses(port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """The local addresses of the TCP sockets listening on `port`, from Linux's /proc/net/tcp{,6}."""
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        if not Path(table).exists():
+            continue
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, port_hex = local.split(":")
+            if state != "0A" or int(port_hex, 16) != port:  # 0A: LISTEN
+                continue
+            # the address is written as 32-bit words in host (little-endian) order
+            raw = b"".join(bytes.fromhex(address[i:i + 8])[::-1] for i in range(0, len(address), 8))
+            found.append(ipaddress.ip_address(raw))
+    return found
+
+
+def test_dashboard_options_build_the_streamlit_command():
+    from orchestration.cli import build_parser
+    from orchestration.commands import streamlit_command
+
+    def command(*argv: str) -> list[str]:
+        args = build_parser().parse_args(["dashboard", *argv])
+        return streamlit_command(args.port, args.host)
+
+    def option(cmd: list[str], name: str) -> str:
+        return cmd[cmd.index(name) + 1]
+
+    default = command()
+    assert option(default, "--server.address") == "127.0.0.1" and option(default, "--server.port") == "8501"
+    # "viewer" drops the developer options (Deploy, rerun, clear cache) from the toolbar and menu
+    assert option(default, "--client.toolbarMode") == "viewer"
+    shared = command("--host", "0.0.0.0", "--port", "9000")
+    assert option(shared, "--server.address") == "0.0.0.0" and option(shared, "--server.port") == "9000"
+    assert option(command("--host", "::1"), "--server.address") == "::1"
+    assert option(command("--host", "analytics.example.org"), "--server.address") == "analytics.example.org"
+    for bad in ("", "a b", "-x", "host;rm"):
+        with pytest.raises(SystemExit) as exc:
+            command("--host", bad)
+        assert exc.value.code == 2
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux's /proc/net/tcp")
+def test_dashboard_listens_on_localhost_only_by_default(demo, tmp_path):
+    ws, _ = demo
+    port = free_port()
+    log = tmp_path / "dashboard.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
+    env["HOME"] = str(tmp_path)
+    with open(log, "w") as out:
+        proc = subprocess.Popen([CLI, "dashboard", "--warehouse", str(ws.warehouse), "--port", str(port)],
+                                stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp_path,
+                                start_new_session=True)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/_stcore/health", proc, log, timeout=60)
+        addresses = listening_addresses(port)
+        assert addresses and all(a == ipaddress.ip_address("127.0.0.1") for a in addresses), addresses
+    finally:
+        stop_group(proc)
 
 
 def screenshot(chromium: str, url: str, out: Path, profile: Path, budget_ms: int) -> subprocess.CompletedProcess:

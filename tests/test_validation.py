@@ -16,6 +16,11 @@ from orchestration.validation import ALL_ENVELOPE, PROPERTY_NAMES, PROPERTY_RULE
 VALUES = [None, "", "x", "text", "agent", "positive", "message", "ticket", "quick_reply", "answer",
           0, 1, 5, 6, -1, 4.5, 3.0, True, False, [], ["x"], {}, {"a": 1}]
 ABSENT = object()
+EXPORT_DAY = "2026-11-23"
+# around the edges of a valid occurred_at for export day 2026-11-23 (latest: 2026-11-25 00:00 UTC)
+TIMESTAMPS = ["2026-02-30T10:00:00Z", "2026-11-23t10:00:00z", "2026-11-23T10:00:00", "2026-11-23T10:00:00+24:00",
+              "2026-11-23T10:00:00+23:60", "2026-11-23T10:00:00-23:59", "2026-11-25T00:00:00Z",
+              "2026-11-25T00:00:00.000001Z", "2026-11-24T23:00:00-01:00", "9999-12-31T23:59:59Z"]
 
 
 def valid_event(event_type: str) -> dict:
@@ -34,7 +39,7 @@ def lines() -> list[str]:
         base = valid_event(event_type)
         out.append(json.dumps(base))
         for field in ALL_ENVELOPE:
-            for value in [ABSENT, *VALUES, "2026-02-30T10:00:00Z", "2026-11-23t10:00:00z", "2026-11-23T10:00:00"]:
+            for value in [ABSENT, *VALUES, *TIMESTAMPS]:
                 e = copy.deepcopy(base)
                 if value is ABSENT:
                     e.pop(field, None)
@@ -54,17 +59,24 @@ def lines() -> list[str]:
 
 def test_the_shortcut_names_the_same_reason_as_the_full_case():
     conn = duckdb.connect()
-    conn.execute("create table export_lines (file_name varchar, line_number bigint, line varchar)")
-    conn.executemany("insert into export_lines values ('f', ?, ?)", [[i, s] for i, s in enumerate(lines())])
+    conn.execute(
+        "create table export_lines (file_name varchar, line_number bigint, line varchar, invalid_utf8 boolean)"
+    )
+    # every line once as read, and the valid-looking ones again as if their bytes were not UTF-8
+    rows = [[i, s, False] for i, s in enumerate(lines())]
+    rows += [[len(rows) + i, s, True] for i, s in enumerate(lines()[:50])]
+    conn.executemany("insert into export_lines values ('f', ?, ?, ?)", rows)
     rows = conn.execute(
         f"""
         with x as ({extracted_lines_sql('export_lines')})
         select line, {reason_case_sql(fast_exit=True)} as fast, {reason_case_sql(fast_exit=False)} as full
         from x
-        """
+        """,
+        {"export_day": EXPORT_DAY},
     ).fetchall()
     differ = [(line, fast, full) for line, fast, full in rows if fast is not full and fast != full]
     assert not differ, differ[:5]
     # the lines exercise both outcomes, and most reasons
     reasons = {full for _, _, full in rows}
     assert None in reasons and len(reasons) > 40, sorted(map(str, reasons))
+    assert {"invalid_utf8", "invalid_timestamp", "occurred_in_future"} <= reasons

@@ -1,0 +1,237 @@
+"""`assistant-analytics status`: what the published warehouse holds and how its refreshes went.
+
+Everything is read from the published file (opened read-only and closed at once, so a refresh is
+never blocked), from the export folders, and from the refresh record: a small JSON file beside the
+warehouse (`.<stem>.refresh.json`) that each CLI refresh writes when it starts and when it ends. A
+failed refresh publishes nothing, so only that record can tell that it ran and how it ended.
+
+Pending work is what a refresh would load: export day folders not loaded yet, or whose files
+changed since they were loaded (re-delivered), by the fingerprint the sensor compares.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+
+from .errors import UserError
+
+LATEST_DAYS = 7  # export days shown with their rejected lines
+
+
+def record_path_for(warehouse: Path) -> Path:
+    return warehouse.with_name(f".{warehouse.stem}.refresh.json")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _write_record(warehouse: Path, record: dict) -> None:
+    path = record_path_for(warehouse)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(record, indent=2) + "\n")
+        os.replace(tmp, path)
+    except OSError:
+        # The record only informs `status`; a refresh that can write its build file but not this
+        # small file beside it still does its job.
+        tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def recording_refresh(warehouse: Path, days: list[dt.date], *, full: bool) -> Iterator[None]:
+    """Records a refresh's start, then its end: when, which days, how long, and how it ended."""
+    started, clock = _now(), time.monotonic()
+    record = {"started_at": started.isoformat(timespec="seconds"), "finished_at": None,
+              "days": sorted({d.isoformat() for d in days}), "full": full, "seconds": None,
+              "outcome": "running", "error": None, "pid": os.getpid()}
+    _write_record(warehouse, record)
+    try:
+        yield
+    except BaseException as exc:
+        record["outcome"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        lines = str(exc).strip().splitlines()
+        record["error"] = lines[0] if lines else type(exc).__name__
+        raise
+    else:
+        record["outcome"] = "succeeded"
+    finally:
+        record["finished_at"] = _now().isoformat(timespec="seconds")
+        record["seconds"] = round(time.monotonic() - clock, 1)
+        _write_record(warehouse, record)
+
+
+def _refresh_running(warehouse: Path) -> bool:
+    """Whether a refresh holds the warehouse's lock (tried without waiting, released at once)."""
+    lock = warehouse.with_name(warehouse.name + ".lock")
+    try:
+        fd = os.open(lock, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # releases a lock taken here
+
+
+def _last_refresh(warehouse: Path, running: bool) -> dict | None:
+    try:
+        record = json.loads(record_path_for(warehouse).read_text())
+    except (OSError, ValueError):
+        return None
+    if record.get("outcome") == "running" and not running:
+        # Started and never finished: the process was killed. Its build file keeps what it owes.
+        record["outcome"] = "interrupted"
+        record["error"] = record.get("error") or "the refresh stopped before it finished (killed?)"
+    return record
+
+
+def _query(conn: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
+    try:
+        return conn.execute(sql).fetchall()
+    except duckdb.CatalogException:  # a file without these tables yet
+        return []
+
+
+def collect_status(warehouse: Path, exports: Path) -> dict:
+    """The status as one JSON-ready object (keys documented in README's "The command line")."""
+    from .loader import day_folder, fingerprint, list_export_days
+
+    if not warehouse.is_file():
+        raise UserError(f"warehouse file not found: {warehouse} (run `assistant-analytics refresh` first)")
+    now = _now()
+    stat = warehouse.stat()
+    try:
+        conn = duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.Error as exc:
+        raise UserError(f"cannot open warehouse {warehouse}: {str(exc).strip().splitlines()[0]}") from None
+    try:
+        loaded = {day: fp for day, fp in _query(conn, "select export_date, fingerprint from raw.export_days")}
+        latest = _query(conn, f"""
+            select export_date, lines_read, lines_rejected from marts.data_quality_daily
+            order by export_date desc limit {LATEST_DAYS}""")
+        # An event occurs before the end of the day after its export day (later ones are rejected),
+        # so the newest one is in the latest two export days: no scan of the whole history.
+        newest = _query(conn, """
+            select epoch_ms(max(occurred_at)) from raw.events
+            where export_date >= (select max(export_date) - 1 from raw.export_days)""")
+    finally:
+        conn.close()
+
+    days = sorted(loaded)
+    missing = []
+    if days:
+        day = days[0]
+        while day < days[-1]:
+            day += dt.timedelta(days=1)
+            if day not in loaded:
+                missing.append(day.isoformat())
+    pending = []
+    found = list_export_days(exports)
+    for day in found:
+        if day not in loaded:
+            pending.append({"export_date": day.isoformat(), "reason": "new"})
+        elif fingerprint(day_folder(exports, day)) != loaded[day]:
+            pending.append({"export_date": day.isoformat(), "reason": "redelivered"})
+    newest_ms = newest[0][0] if newest else None
+    newest_at = dt.datetime.fromtimestamp(newest_ms / 1000, dt.timezone.utc) if newest_ms is not None else None
+    running = _refresh_running(warehouse)
+    latest_days = [{"export_date": d.isoformat(), "lines_read": int(r), "lines_rejected": int(x)}
+                   for d, r, x in sorted(latest)]
+    return {
+        "warehouse": {
+            "path": str(warehouse),
+            "size_bytes": stat.st_size,
+            "published_at": dt.datetime.fromtimestamp(stat.st_mtime, dt.timezone.utc).isoformat(timespec="seconds"),
+        },
+        "export_days": {
+            "first": days[0].isoformat() if days else None,
+            "last": days[-1].isoformat() if days else None,
+            "count": len(days),
+            "missing": missing,
+        },
+        "last_refresh": _last_refresh(warehouse, running),
+        "refresh_running": running,
+        "pending": {"exports": str(exports), "exports_found": exports.is_dir(), "export_days": pending},
+        "rejected_lines": {
+            "export_days": latest_days,
+            "lines_read": sum(d["lines_read"] for d in latest_days),
+            "lines_rejected": sum(d["lines_rejected"] for d in latest_days),
+        },
+        "newest_event": {
+            "occurred_at": newest_at.isoformat(timespec="seconds") if newest_at else None,
+            "age_seconds": round((now - newest_at).total_seconds()) if newest_at else None,
+        },
+    }
+
+
+def _ranges(days: list[str]) -> str:
+    """`2026-11-01 .. 2026-11-03, 2026-11-05` for a sorted list of ISO days."""
+    parts: list[list[dt.date]] = []
+    for day in (dt.date.fromisoformat(d) for d in days):
+        if parts and day == parts[-1][1] + dt.timedelta(days=1):
+            parts[-1][1] = day
+        else:
+            parts.append([day, day])
+    return ", ".join(str(a) if a == b else f"{a} .. {b}" for a, b in parts)
+
+
+def _age(seconds: int) -> str:
+    if seconds < 0:
+        return "in the future"
+    d, rest = divmod(seconds, 86400)
+    h, rest = divmod(rest, 3600)
+    return (f"{d} d {h} h" if d else f"{h} h {rest // 60} min" if h else f"{rest // 60} min") + " ago"
+
+
+def format_status(status: dict) -> str:
+    wh, days, last = status["warehouse"], status["export_days"], status["last_refresh"]
+    lines = [f"warehouse      {wh['path']} ({wh['size_bytes'] / 1e6:,.1f} MB, published {wh['published_at']})"]
+    if days["count"]:
+        gaps = f"missing between them: {_ranges(days['missing'])}" if days["missing"] else "none missing between"
+        lines.append(f"export days    {days['first']} .. {days['last']}: {days['count']} loaded, {gaps}")
+    else:
+        lines.append("export days    none loaded")
+    if last:
+        what = f"export days {_ranges(last['days'])}" if last["days"] else "no export day"
+        took = f", {last['seconds']:g} s" if last.get("seconds") is not None else ""
+        line = (f"last refresh   {last['outcome']}: started {last['started_at']}{took}, {what}"
+                + (" (full rebuild)" if last.get("full") else ""))
+        if last.get("error"):
+            line += f"; {last['error']}"
+        lines.append(line)
+    else:
+        lines.append("last refresh   none recorded (refreshes record themselves from the CLI)")
+    if status["refresh_running"]:
+        lines.append("               a refresh is running now")
+    pending = status["pending"]
+    if not pending["exports_found"]:
+        lines.append(f"pending        unknown: no exports folder {pending['exports']}")
+    elif pending["export_days"]:
+        by_reason = {}
+        for p in pending["export_days"]:
+            by_reason.setdefault(p["reason"], []).append(p["export_date"])
+        lines.append("pending        " + "; ".join(f"{reason}: {_ranges(d)}" for reason, d in by_reason.items()))
+    else:
+        lines.append("pending        nothing: every export day folder is loaded as delivered")
+    rej = status["rejected_lines"]
+    if rej["export_days"]:
+        worst = [f"{d['export_date']}: {d['lines_rejected']:,}" for d in rej["export_days"] if d["lines_rejected"]]
+        lines.append(f"rejected lines {rej['lines_rejected']:,} of {rej['lines_read']:,} on the latest "
+                     f"{len(rej['export_days'])} export days" + (f" ({', '.join(worst)})" if worst else ""))
+    newest = status["newest_event"]
+    if newest["occurred_at"]:
+        lines.append(f"newest event   {newest['occurred_at']} ({_age(newest['age_seconds'])})")
+    return "\n".join(lines)

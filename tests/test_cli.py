@@ -1,0 +1,389 @@
+"""The command line catches mistakes (issue 18 points 3, 4, 6; issue 22 point 3).
+
+Parser rules, refresh option checks, the tidy walk of the report, the refresh record and output
+path checks are unit tests. The rest runs the CLI on one module-scoped warehouse: three export
+days with a gap (2026-11-20, 2026-11-21, 2026-11-23), built by one `refresh --all`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import time
+import tomllib
+from argparse import Namespace, _SubParsersAction
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import REPO, Workspace, event, write_export
+from orchestration import cli
+from orchestration.commands import check_refresh_days
+from orchestration.errors import UserError
+from orchestration.exporting import check_output, tidy_report
+from orchestration.status import record_path_for, recording_refresh
+
+ACME = "acme-support"  # Europe/Rome in seeds/assistants.csv
+D1, D2, D4 = "2026-11-20", "2026-11-21", "2026-11-23"  # 2026-11-22 is not delivered
+NEWEST_EVENT = f"{D4}T15:30:00Z"
+
+
+def one_line_error(proc) -> str:
+    """The single stderr line of a user error (exit 2, no traceback)."""
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr + proc.stdout
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("assistant-analytics: error: "), lines[0]
+    return lines[0]
+
+
+# ----------------------------------------------------------------------------- the parser
+
+def _subparsers(parser):
+    action = next(a for a in parser._actions if isinstance(a, _SubParsersAction))
+    return action.choices
+
+
+def test_every_option_has_help_and_every_help_shows_examples():
+    parser = cli.build_parser()
+    commands = _subparsers(parser)
+    assert {"demo", "refresh", "report", "export", "status", "dashboard"} <= set(commands)
+    for name, sub in [("(top)", parser), *commands.items()]:
+        for action in sub._actions:
+            if isinstance(action, _SubParsersAction):
+                continue
+            assert action.help and action.help.strip(), f"{name}: {action.option_strings or action.dest} has no help"
+        text = sub.format_help()
+        assert "examples:" in text, f"{name} --help shows no examples"
+        # Examples keep their lines (RawDescriptionHelpFormatter): each starts with the program.
+        example_lines = text.split("examples:", 1)[1].strip().splitlines()
+        assert example_lines[0].strip().startswith("assistant-analytics"), text
+
+
+def test_version_prints_the_package_version(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.parse_args(["--version"])
+    assert exc.value.code == 0
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    assert capsys.readouterr().out.strip() == f"assistant-analytics {declared}"
+
+
+@pytest.mark.parametrize("typed, suggestion", [("reprot", "report"), ("stauts", "status"), ("exprot", "export")])
+def test_a_mistyped_command_is_one_line_with_a_suggestion(capsys, typed, suggestion):
+    with pytest.raises(SystemExit) as exc:
+        cli.parse_args([typed, "--assistant", ACME])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"did you mean '{suggestion}'" in err[0], err
+
+
+@pytest.mark.parametrize("argv", [
+    ["--day", D1, "--all"],
+    ["--from", D1, "--to", D2, "--all"],
+    ["--day", D1, "--from", D1, "--to", D2],
+    ["--from", D1],
+    ["--from", D2, "--to", D1],
+], ids=["day+all", "range+all", "day+range", "from-alone", "from-after-to"])
+def test_refresh_options_that_contradict_each_other_are_refused(argv):
+    args = cli.parse_args(["refresh", *argv])
+    with pytest.raises(UserError):
+        check_refresh_days(args)
+
+
+@pytest.mark.parametrize("argv", [["--day", D1, "--day", D2], ["--from", D1, "--to", D2], ["--all", "--full"],
+                                  ["--full"], ["--day", D1, "--full"]])
+def test_refresh_options_given_one_way_pass(argv):
+    check_refresh_days(cli.parse_args(["refresh", *argv]))
+
+
+# ----------------------------------------------------------------------------- the tidy walk
+
+def test_tidy_report_gives_one_row_per_number_with_its_breakdown_keys():
+    report = {
+        "assistant_id": ACME, "timezone": "Europe/Rome", "from": D1, "to": D2, "channel": "web",
+        "users": {"total": 3, "by_device": [{"device_type": "desktop", "browser": None, "users": 2}]},
+        "handover": {"rate": None, "by_trigger": {"direct": 1}},
+        "csat": {"distribution": {"1": 0, "5": 4}},
+        "traffic": {"cells": [{"weekday": 1, "hour": 0, "messages": 7}]},
+        "agents": {"rows": [{"agent_id": "a", "name": "A", "kind": "agent", "views": 5, "positive": 1}]},
+        "daily": [{"date": D1, "users": 2, "csat_score": 4.5}],
+        "previous": {"from": "2026-11-18", "to": "2026-11-19", "users": {"total": 1}},
+    }
+    rows = {(r["period"], r["module"], r["metric"],
+             tuple(sorted((k, v) for k, v in r.items() if k in (
+                 "device_type", "browser", "weekday", "hour", "agent_id", "name", "kind", "date") and v is not None))):
+            r["value"] for r in tidy_report(report)}
+    assert rows == {
+        ("current", "users", "total", ()): 3,
+        ("current", "users", "by_device.users", (("device_type", "desktop"),)): 2,
+        ("current", "handover", "rate", ()): None,
+        ("current", "handover", "by_trigger.direct", ()): 1,
+        ("current", "csat", "distribution.1", ()): 0,
+        ("current", "csat", "distribution.5", ()): 4,
+        ("current", "traffic", "cells.messages", (("hour", 0), ("weekday", 1))): 7,
+        ("current", "agents", "rows.views", (("agent_id", "a"), ("kind", "agent"), ("name", "A"))): 5,
+        ("current", "agents", "rows.positive", (("agent_id", "a"), ("kind", "agent"), ("name", "A"))): 1,
+        ("current", "daily", "users", (("date", D1),)): 2,
+        ("current", "daily", "csat_score", (("date", D1),)): 4.5,
+        ("previous", "users", "total", ()): 1,
+    }
+    first = tidy_report(report)[0]
+    assert (first["assistant_id"], first["channel"], first["period_from"], first["period_to"]) == (ACME, "web", D1, D2)
+    previous = [r for r in tidy_report(report) if r["period"] == "previous"]
+    assert {(r["period_from"], r["period_to"]) for r in previous} == {("2026-11-18", "2026-11-19")}
+
+
+def test_tidy_report_refuses_a_field_that_is_neither_number_nor_key():
+    with pytest.raises(TypeError, match="clicks.rows.label"):
+        tidy_report({"clicks": {"rows": [{"click_type": "x", "label": "not a key", "clicks": 1}]}})
+
+
+# ----------------------------------------------------------------------------- the refresh record
+
+def test_the_refresh_record_says_how_a_refresh_ended(tmp_path):
+    warehouse = tmp_path / "wh.duckdb"
+    days = [dt.date(2026, 11, 21), dt.date(2026, 11, 20)]
+    with recording_refresh(warehouse, days, full=False):
+        during = json.loads(record_path_for(warehouse).read_text())
+    assert during["outcome"] == "running" and during["finished_at"] is None
+    done = json.loads(record_path_for(warehouse).read_text())
+    assert (done["outcome"], done["days"], done["full"], done["error"]) == ("succeeded", [D1, D2], False, None)
+    assert done["seconds"] >= 0 and done["finished_at"] >= done["started_at"]
+
+    with pytest.raises(UserError), recording_refresh(warehouse, [], full=True):
+        raise UserError("refresh of 2026-11-20 .. 2026-11-20 failed: fct_chats: boom\nmore detail")
+    failed = json.loads(record_path_for(warehouse).read_text())
+    assert (failed["outcome"], failed["error"], failed["full"]) == (
+        "failed", "refresh of 2026-11-20 .. 2026-11-20 failed: fct_chats: boom", True)
+
+
+# ----------------------------------------------------------------------------- output paths
+
+def test_output_paths_that_cannot_be_written_are_refused_before_any_work(tmp_path):
+    warehouse = tmp_path / "wh.duckdb"
+    warehouse.write_bytes(b"not really a database")
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x")
+    os.link(warehouse, tmp_path / "alias.duckdb")
+    for output, says in [
+        (tmp_path, "is a directory"),
+        (a_file / "out.csv", "is a file, not a directory"),
+        (a_file / "deeper" / "out.csv", "is a file, not a directory"),
+        (warehouse, "over the warehouse"),
+        (tmp_path / "sub" / ".." / "wh.duckdb", "over the warehouse"),
+        (tmp_path / "alias.duckdb", "over the warehouse"),
+        (tmp_path / ".wh.build.duckdb", "over the warehouse"),
+    ]:
+        with pytest.raises(UserError, match=re.escape(says)):
+            check_output(output, warehouse)
+    check_output(tmp_path / "new" / "out.csv", warehouse)  # a folder to create is fine
+
+
+# ----------------------------------------------------------------------------- one warehouse
+
+def _chat(prefix: str, day: str, hour: str, *, user: str, channel: str = "web") -> list[dict]:
+    conv = f"conv-{prefix}"
+    return [
+        event(f"{prefix}-1", "user_message", f"{day}T{hour}:00Z", user=user, channel=channel, conversation=conv,
+              message_id=f"m-{prefix}-1", text="hello", input="text"),
+        event(f"{prefix}-2", "bot_message", f"{day}T{hour}:05Z", user=user, channel=channel, conversation=conv,
+              message_id=f"m-{prefix}-2", reviewable=True, is_fallback=False),
+    ]
+
+
+@pytest.fixture(scope="module")
+def ws(module_workspace: Workspace) -> Workspace:
+    ws = module_workspace
+    write_export(ws.exports, D1, "part-0000.jsonl",
+                 _chat("a", D1, "09:00", user="u-a") + _chat("b", D1, "10:00", user="u-b", channel="whatsapp")
+                 + ["{not json"])
+    write_export(ws.exports, D2, "part-0000.jsonl", _chat("c", D2, "09:00", user="u-a"))
+    write_export(ws.exports, D4, "part-0000.jsonl",
+                 _chat("d", D4, "09:00", user="u-d")
+                 + [event("d-3", "user_message", NEWEST_EVENT, user="u-d", conversation="conv-d2",
+                          message_id="m-d-3", text="late", input="text")])
+    ws.cli("refresh", "--all", timeout=900)
+    return ws
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("channel, hint", [("sms", None), ("Web", "did you mean 'web'"),
+                                           ("WHATSAPP", "did you mean 'whatsapp'")])
+def test_an_unknown_or_miscased_channel_is_refused_by_report_and_export_alike(ws, tmp_path, channel, hint):
+    period = ["--assistant", ACME, "--from", D1, "--to", D4, "--channel", channel]
+    report_error = one_line_error(ws.cli("report", *period, check=False))
+    out = tmp_path / "traffic.csv"
+    export_error = one_line_error(ws.cli("export", "fct_traffic", "-o", str(out), *period, check=False))
+    assert not out.exists()  # no header-only file
+    report_export_error = one_line_error(ws.cli("export", "report", "-o", str(out), *period, check=False))
+    assert report_error == export_error == report_export_error
+    assert f"unknown channel '{channel}'" in report_error
+    # It names the channels the assistant has data in (and those of seeds/channels.csv).
+    assert re.search(r"channels of acme-support: .*\bweb\b", report_error) and "whatsapp" in report_error
+    if hint:
+        assert hint in report_error
+
+
+@pytest.mark.parametrize("filters, says", [
+    (["--assistant", "acme-suport", "--from", D1, "--to", D2], "unknown assistant 'acme-suport'"),
+    (["--assistant", ACME, "--from", D2, "--to", D1], f"--from {D2} is after --to {D1}"),
+], ids=["unknown-assistant", "from-after-to"])
+def test_export_checks_its_filters_as_report_does(ws, tmp_path, filters, says):
+    report_error = one_line_error(ws.cli("report", *filters, check=False))
+    out = tmp_path / "chats.csv"
+    export_error = one_line_error(ws.cli("export", "fct_chats", "-o", str(out), *filters, check=False))
+    assert report_error == export_error and says in report_error
+    assert not out.exists()
+
+
+def test_a_filter_the_mart_cannot_apply_is_an_error_not_ignored(ws, tmp_path):
+    out = tmp_path / "dq.csv"
+    error = one_line_error(ws.cli("export", "data_quality_daily", "-o", str(out), "--channel", "web", check=False))
+    assert "--channel cannot filter data_quality_daily" in error
+    assert not out.exists()
+
+
+def test_contradictory_refresh_options_exit_2_without_loading(ws):
+    before = _digest(ws.warehouse)
+    error = one_line_error(ws.cli("refresh", "--day", D1, "--all", check=False))
+    assert "--day and --all" in error
+    assert _digest(ws.warehouse) == before
+
+
+def _notes(proc) -> list[str]:
+    return [line for line in proc.stderr.splitlines() if line.startswith("assistant-analytics: note: ")]
+
+
+def test_a_period_without_data_or_past_the_newest_day_says_so_in_one_line(ws, tmp_path):
+    cases = {
+        # after the newest loaded export day (2026-11-23)
+        ("2026-12-01", "2026-12-07"): "starts after the newest loaded export day (2026-11-23)",
+        # inside the loaded range, no chat of the assistant on these days
+        ("2026-11-22", "2026-11-22"): "no data for assistant acme-support",
+        # reaches past the newest day: its last days are empty or incomplete
+        (D4, "2026-11-26"): "reaches past the newest loaded export day (2026-11-23)",
+    }
+    for (date_from, date_to), says in cases.items():
+        period = ["--assistant", ACME, "--from", date_from, "--to", date_to]
+        report = ws.cli("report", *period)
+        assert json.loads(report.stdout)["assistant_id"] == ACME  # stdout stays the report
+        out = tmp_path / f"chats-{date_from}.csv"
+        export = ws.cli("export", "fct_chats", "-o", str(out), *period)
+        assert out.exists()
+        for proc in (report, export):
+            notes = _notes(proc)
+            assert len(notes) == 1 and says in notes[0], (date_from, proc.stderr)
+    # A period with data, inside the loaded days: nothing to say.
+    quiet = ws.cli("report", "--assistant", ACME, "--from", D1, "--to", D4)
+    assert _notes(quiet) == [], quiet.stderr
+
+
+@pytest.mark.parametrize("where", ["directory", "under-a-file", "warehouse", "unwritable"])
+def test_export_to_a_path_that_cannot_be_written_is_one_line(ws, tmp_path, where):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x")
+    output = {"directory": tmp_path, "under-a-file": a_file / "out.csv", "warehouse": ws.warehouse,
+              "unwritable": Path("/sys/assistant-analytics-export.csv")}[where]
+    if where == "unwritable":
+        # Tests run as root, whom mode bits do not stop; sysfs refuses new files to root too.
+        try:
+            output.touch()
+        except OSError:
+            pass
+        else:
+            output.unlink()
+            pytest.skip("this system lets the test write a file in /sys")
+    before = _digest(ws.warehouse)
+    proc = ws.cli("export", "fct_chats", "-o", str(output), "--format", "csv", check=False)
+    error = one_line_error(proc)
+    assert str(output.name) in error or str(output) in error
+    assert _digest(ws.warehouse) == before
+    assert a_file.read_text() == "x"
+
+
+def test_report_export_is_tidy_with_numbers_typed_as_numbers(ws, tmp_path):
+    period = ["--assistant", ACME, "--from", D1, "--to", D4]
+    report = json.loads(ws.cli("report", *period).stdout)
+    out = tmp_path / "report.parquet"
+    ws.cli("export", "report", "-o", str(out), *period)
+    conn = duckdb.connect()
+    types = dict(conn.execute("select column_name, column_type from (describe select * from read_parquet(?))",
+                              [str(out)]).fetchall())
+    assert types["value"] == "DOUBLE"
+    assert types["weekday"] == types["hour"] == "BIGINT"
+    assert {"module", "metric", "device_type", "browser", "click_type", "agent_id"} <= set(types)
+
+    def value(module, metric, **keys):
+        where = " and ".join(f'"{k}" = ?' for k in keys)
+        rows = conn.execute(f"select value from read_parquet(?) where module = ? and metric = ?"
+                            f"{' and ' + where if where else ''}", [str(out), module, metric, *keys.values()]).fetchall()
+        assert len(rows) == 1, (module, metric, keys, rows)
+        return rows[0][0]
+
+    # Values read back by their keys equal the report's.
+    assert value("users", "total") == report["users"]["total"] == 3
+    assert value("chats", "total") == report["chats"]["total"] == 5
+    assert value("handover", "by_trigger.direct") == report["handover"]["by_trigger"]["direct"]
+    assert value("csat", "distribution.5") == report["csat"]["distribution"]["5"]
+    for cell in report["traffic"]["cells"]:
+        if cell["messages"]:
+            assert value("traffic", "cells.messages", weekday=cell["weekday"], hour=cell["hour"]) == cell["messages"]
+    for d in report["users"]["by_device"]:
+        assert value("users", "by_device.users", device_type=d["device_type"]) == d["users"]
+    n_traffic = conn.execute("select count(*) from read_parquet(?) where module = 'traffic'", [str(out)]).fetchone()[0]
+    assert n_traffic == 168
+    # A ratio without a denominator is a NULL value, not a string.
+    assert conn.execute("select count(*) from read_parquet(?) where module = 'csat' and metric = 'score' "
+                        "and value is null", [str(out)]).fetchone()[0] == (report["csat"]["score"] is None)
+
+    csv_out = tmp_path / "report.csv"
+    ws.cli("export", "report", "-o", str(csv_out), *period)
+    csv_types = dict(conn.execute("select column_name, column_type from (describe select * from read_csv(?))",
+                                  [str(csv_out)]).fetchall())
+    assert csv_types["value"] == "DOUBLE"  # a spreadsheet reads numbers, not quoted JSON
+
+
+def test_status_says_what_the_warehouse_holds_and_how_the_refresh_went(ws):
+    proc = ws.cli("status", "--format", "json")
+    status = json.loads(proc.stdout)
+    assert status["export_days"] == {"first": D1, "last": D4, "count": 3, "missing": ["2026-11-22"]}
+    last = status["last_refresh"]
+    assert last["outcome"] == "succeeded" and last["days"] == [D1, D2, D4] and last["error"] is None
+    assert last["seconds"] > 0 and status["refresh_running"] is False
+    assert status["warehouse"]["size_bytes"] == ws.warehouse.stat().st_size
+    assert status["pending"]["export_days"] == []
+    rejected = {d["export_date"]: (d["lines_read"], d["lines_rejected"]) for d in status["rejected_lines"]["export_days"]}
+    assert rejected == {D1: (5, 1), D2: (2, 0), D4: (3, 0)}
+    newest = dt.datetime.fromisoformat(status["newest_event"]["occurred_at"])
+    assert newest == dt.datetime.fromisoformat(NEWEST_EVENT.replace("Z", "+00:00"))
+    expected_age = time.time() - newest.timestamp()
+    assert abs(status["newest_event"]["age_seconds"] - expected_age) < 120
+
+    table = ws.cli("status").stdout
+    assert "2026-11-22" in table and "succeeded" in table, table
+
+    # A day delivered since, and a day re-delivered (its files changed): pending, as the sensor sees them.
+    write_export(ws.exports, "2026-11-24", "part-0000.jsonl", _chat("e", "2026-11-24", "09:00", user="u-e"))
+    write_export(ws.exports, D2, "part-0001.jsonl", _chat("f", D2, "11:00", user="u-f"))
+    try:
+        pending = json.loads(ws.cli("status", "--format", "json").stdout)["pending"]["export_days"]
+        assert pending == [{"export_date": D2, "reason": "redelivered"},
+                           {"export_date": "2026-11-24", "reason": "new"}]
+    finally:
+        (ws.exports / f"dt={D2}" / "part-0001.jsonl").unlink()
+        for p in (ws.exports / "dt=2026-11-24").iterdir():
+            p.unlink()
+        (ws.exports / "dt=2026-11-24").rmdir()
+
+
+def test_status_of_a_missing_warehouse_is_one_line(workspace):
+    error = one_line_error(workspace.cli("status", check=False))
+    assert "warehouse file not found" in error

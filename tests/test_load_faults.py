@@ -1,0 +1,299 @@
+"""The loader against hostile input (issue 22): bytes that are not UTF-8, a file whose name lies about
+its compression, offsets and dates out of range, files the reader must not take, and folders it
+cannot read.
+
+Most tests call `load_export_day` on a plain in-memory DuckDB; one shared `refresh` proves end to end
+that a bad byte does not stop the refresh and that data quality counts every line once. Expected
+values are written out by hand from the small files each test writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import CLI, Workspace, event, write_export
+from orchestration.errors import LoadError
+from orchestration.loader import export_files, fingerprint, list_export_days, load_export_day
+
+DAY = dt.date(2026, 11, 23)
+AT = "2026-11-23T10:00:00Z"
+
+
+def line(eid: str, at: str = AT) -> str:
+    return json.dumps(event(eid, "user_message", at, message_id=f"m-{eid}"))
+
+
+def load(exports: Path, day: dt.date = DAY):
+    conn = duckdb.connect()
+    stats = load_export_day(conn, exports, day)
+    return conn, stats
+
+
+def loaded_ids(conn) -> list[tuple]:
+    return conn.execute("select file_name, line_number, event_id from raw.events order by 1, 2").fetchall()
+
+
+def rejects(conn) -> list[tuple]:
+    return conn.execute(
+        "select file_name, line_number, raw_line, reason from raw.rejected_lines order by 1, 2"
+    ).fetchall()
+
+
+def damage(conn) -> dict[str, str | None]:
+    return dict(conn.execute("select file_name, damage from raw.export_files").fetchall())
+
+
+def assert_every_line_counted_once(conn) -> None:
+    per_file = conn.execute(
+        """
+        select f.file_name, f.lines_read,
+            (select count(*) from raw.events e where e.file_name = f.file_name),
+            (select count(*) from raw.rejected_lines r where r.file_name = f.file_name)
+        from raw.export_files f
+        """
+    ).fetchall()
+    for name, lines_read, events, rejected in per_file:
+        assert lines_read == events + rejected, (name, lines_read, events, rejected)
+
+
+# ------------------------------------------------- invalid UTF-8 and what the content is ---------
+
+
+def bad_utf8_text(prefix: str) -> bytes:
+    """Three lines; line 2 holds a byte that is never UTF-8 (0xff) inside a JSON string."""
+    bad = line(f"{prefix}-2").replace(f"m-{prefix}-2", f"m-{prefix}-2\xff").encode("latin-1")
+    return (line(f"{prefix}-1") + "\n").encode() + bad + b"\n" + (line(f"{prefix}-3") + "\n").encode()
+
+
+def test_a_line_that_is_not_utf8_is_rejected_and_the_rest_of_the_file_loads(tmp_path):
+    folder = tmp_path / f"dt={DAY}"
+    folder.mkdir()
+    (folder / "a-plain.jsonl").write_bytes(bad_utf8_text("a"))
+    (folder / "b-gzip.jsonl.gz").write_bytes(gzip.compress(bad_utf8_text("b")))
+    (folder / "c-gzip-named-plain.jsonl").write_bytes(gzip.compress(bad_utf8_text("c")))
+    conn, stats = load(tmp_path)
+
+    assert loaded_ids(conn) == [
+        ("a-plain.jsonl", 1, "a-1"), ("a-plain.jsonl", 3, "a-3"),
+        ("b-gzip.jsonl.gz", 1, "b-1"), ("b-gzip.jsonl.gz", 3, "b-3"),
+        ("c-gzip-named-plain.jsonl", 1, "c-1"), ("c-gzip-named-plain.jsonl", 3, "c-3"),
+    ]
+    # the raw text keeps every valid character; the bad byte shows as the four characters \xff
+    assert rejects(conn) == [
+        (name, 2, line(f"{p}-2").replace(f"m-{p}-2", f"m-{p}-2\\xff"), "invalid_utf8")
+        for name, p in [("a-plain.jsonl", "a"), ("b-gzip.jsonl.gz", "b"), ("c-gzip-named-plain.jsonl", "c")]
+    ]
+    notes = damage(conn)
+    assert all("invalid_utf8" in notes[name] for name in notes), notes
+    assert "gzip content under a plain .jsonl name" in notes["c-gzip-named-plain.jsonl"]
+    assert stats.lines_read == 9 and stats.lines_rejected == 3 and stats.rejects_by_reason == {"invalid_utf8": 3}
+    assert_every_line_counted_once(conn)
+
+
+def test_the_content_not_the_name_decides_how_a_file_is_read(tmp_path):
+    folder = tmp_path / f"dt={DAY}"
+    folder.mkdir()
+    (folder / "gzip-named-plain.jsonl").write_bytes(gzip.compress((line("g-1") + "\n" + line("g-2") + "\n").encode()))
+    (folder / "plain-named-gzip.jsonl.gz").write_text(line("p-1") + "\n" + line("p-2") + "\n")
+    (folder / "sound.jsonl.gz").write_bytes(gzip.compress((line("s-1") + "\n").encode()))
+    conn, _ = load(tmp_path)
+
+    assert loaded_ids(conn) == [
+        ("gzip-named-plain.jsonl", 1, "g-1"), ("gzip-named-plain.jsonl", 2, "g-2"),
+        ("plain-named-gzip.jsonl.gz", 1, "p-1"), ("plain-named-gzip.jsonl.gz", 2, "p-2"),
+        ("sound.jsonl.gz", 1, "s-1"),
+    ]
+    assert rejects(conn) == []
+    assert damage(conn) == {
+        "gzip-named-plain.jsonl": "gzip content under a plain .jsonl name: read as gzip",
+        "plain-named-gzip.jsonl.gz": "plain text under a .jsonl.gz name: read as plain text",
+        "sound.jsonl.gz": None,
+    }
+
+
+# ------------------------------------------------- timestamps ---------------------------------
+
+
+def reasons_of(tmp_path: Path, timestamps: list[str], day: dt.date = DAY) -> dict[str, str | None]:
+    """occurred_at -> the reject reason (None: loaded), one event per timestamp."""
+    write_export(tmp_path, day.isoformat(), "part.jsonl",
+                 [line(f"t{i}", at) for i, at in enumerate(timestamps)])
+    conn, _ = load(tmp_path, day)
+    by_id = dict(conn.execute(
+        "select event_id, null from raw.events union all "
+        "select raw_line ->> '$.event_id', reason from raw.rejected_lines"
+    ).fetchall())
+    assert len(by_id) == len(timestamps)
+    return {at: by_id[f"t{i}"] for i, at in enumerate(timestamps)}
+
+
+def test_offsets_beyond_23_59_are_invalid_timestamps(tmp_path):
+    assert reasons_of(tmp_path, [
+        "2026-11-23T10:00:00+24:00",
+        "2026-11-23T10:00:00-24:00",
+        "2026-11-23T10:00:00+99:00",
+        "2026-11-23T10:00:00+05:60",
+        "2026-11-23T10:00:00+23:59",
+        "2026-11-23T10:00:00-23:59",
+        "2026-11-23T10:00:00+00:00",
+    ]) == {
+        "2026-11-23T10:00:00+24:00": "invalid_timestamp",
+        "2026-11-23T10:00:00-24:00": "invalid_timestamp",
+        "2026-11-23T10:00:00+99:00": "invalid_timestamp",
+        "2026-11-23T10:00:00+05:60": "invalid_timestamp",
+        "2026-11-23T10:00:00+23:59": None,
+        "2026-11-23T10:00:00-23:59": None,
+        "2026-11-23T10:00:00+00:00": None,
+    }
+
+
+def test_an_event_more_than_a_day_after_its_export_day_is_rejected(tmp_path):
+    # Export day 2026-11-23 ends at 2026-11-24 00:00 UTC; one day after that is 2026-11-25 00:00 UTC,
+    # which is still allowed ("more than one day after" is what is rejected).
+    assert reasons_of(tmp_path, [
+        "2026-11-25T00:00:00Z",  # exactly one day after the end: valid
+        "2026-11-25T01:00:00+01:00",  # the same instant in another offset: valid
+        "2026-11-24T23:59:59.999999-00:00",  # valid
+        "2026-11-25T00:00:00.000001Z",  # one microsecond more: rejected
+        "2026-11-24T23:00:01-01:00",  # 2026-11-25 00:00:01 UTC: rejected
+        "9999-12-31T23:59:59Z",  # far ahead: rejected, no overflow
+        "9999-12-31T23:59:59-23:59",  # beyond year 9999 in UTC: rejected, no overflow
+    ]) == {
+        "2026-11-25T00:00:00Z": None,
+        "2026-11-25T01:00:00+01:00": None,
+        "2026-11-24T23:59:59.999999-00:00": None,
+        "2026-11-25T00:00:00.000001Z": "occurred_in_future",
+        "2026-11-24T23:00:01-01:00": "occurred_in_future",
+        "9999-12-31T23:59:59Z": "occurred_in_future",
+        "9999-12-31T23:59:59-23:59": "occurred_in_future",
+    }
+
+
+def test_the_last_possible_export_day_loads_without_overflow(tmp_path):
+    last = dt.date(9999, 12, 31)
+    assert reasons_of(tmp_path, ["9999-12-31T10:00:00Z", "9999-12-31T23:59:59-23:59"], day=last) == {
+        "9999-12-31T10:00:00Z": None,
+        "9999-12-31T23:59:59-23:59": None,  # 10000-01-01 23:58:59 UTC, before 10000-01-02 00:00 UTC
+    }
+
+
+# ------------------------------------------------- files the reader does not take -------------
+
+
+def test_dotfiles_underscore_files_and_links_are_not_export_files(tmp_path):
+    exports = tmp_path / "exports"
+    folder = exports / f"dt={DAY}"
+    write_export(exports, DAY.isoformat(), "part-0000.jsonl", [line("real")])
+    for name in [".part-0001.jsonl", "_tmp.jsonl", ".hidden.jsonl.gz"]:
+        write_export(exports, DAY.isoformat(), name, [line(f"in-{name}")])
+    (folder / "_SUCCESS").write_text("")
+    outside = tmp_path / "outside.jsonl"  # stands for /etc/passwd: a file outside the exports root
+    outside.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    (folder / "passwd.jsonl").symlink_to(outside)
+    (folder / "inside-link.jsonl").symlink_to(folder / "part-0000.jsonl")
+    before = fingerprint(folder)
+
+    assert [p.name for p in export_files(folder)] == ["part-0000.jsonl"]
+    conn, _ = load(exports)
+    assert loaded_ids(conn) == [("part-0000.jsonl", 1, "real")]
+    assert rejects(conn) == []
+    assert list(damage(conn)) == ["part-0000.jsonl"]
+
+    # a writer's temporary file appearing is not a re-delivery
+    write_export(exports, DAY.isoformat(), ".part-0002.jsonl", [line("tmp")])
+    (folder / "_SUCCESS").write_text("done")
+    assert fingerprint(folder) == before
+
+
+def test_only_real_dt_folders_are_export_days(tmp_path):
+    exports = tmp_path / "exports"
+    for name in ["dt=2026-11-23", ".dt=2026-11-24", "_dt=2026-11-25", "outside/dt=2026-11-26"]:
+        (tmp_path / ("" if name.startswith("outside") else "exports") / name).mkdir(parents=True)
+    (exports / "dt=2026-11-26").symlink_to(tmp_path / "outside" / "dt=2026-11-26")
+    (exports / "dt=2026-11-27").symlink_to(exports / "dt=2026-11-23")
+
+    assert list_export_days(exports) == [DAY]
+    with pytest.raises(LoadError, match="not found"):
+        load(exports, dt.date(2026, 11, 26))
+
+
+# ------------------------------------------------- folders that cannot be read ----------------
+
+
+def run_as_another_user(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Runs `args` as a user that permissions apply to: root reads any folder whatever its mode."""
+    prefix = []
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("running as root without setpriv: cannot make a folder unreadable")
+        prefix = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+    return subprocess.run(prefix + args, capture_output=True, text=True, env=env, timeout=300)
+
+
+@pytest.mark.parametrize(
+    "unreadable, args",
+    [
+        ("exports", ["--all"]),
+        ("exports", ["--day", DAY.isoformat()]),
+        (f"exports/dt={DAY}", ["--day", DAY.isoformat()]),
+        (f"exports/dt={DAY}", ["--all"]),
+    ],
+)
+def test_an_unreadable_folder_is_one_line_and_exit_2(unreadable, args):
+    # Under /tmp (not pytest's tmp_path, which only its owner may enter), so that the other user
+    # reaches the folder and finds it unreadable.
+    root = Path(tempfile.mkdtemp(prefix="aa-unreadable-"))
+    try:
+        root.chmod(0o755)
+        write_export(root / "exports", DAY.isoformat(), "part-0000.jsonl", [line("e1")])
+        (root / unreadable).chmod(0o000)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
+        env |= {"DAGSTER_HOME": str(root / "dagster_home"), "HOME": str(root)}
+        proc = run_as_another_user([CLI, "refresh", "--warehouse", str(root / "warehouse.duckdb"),
+                                    "--exports", str(root / "exports"), *args], env)
+    finally:
+        (root / unreadable).chmod(0o755)
+        shutil.rmtree(root)
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert str(root / unreadable) in lines[0] and "Permission denied" in lines[0], lines[0]
+
+
+# ------------------------------------------------- one refresh, end to end --------------------
+
+
+@pytest.fixture(scope="module")
+def refreshed(module_workspace: Workspace) -> Workspace:
+    ws = module_workspace
+    folder = ws.exports / f"dt={DAY}"
+    folder.mkdir(parents=True)
+    (folder / "a-plain.jsonl").write_bytes(bad_utf8_text("a"))
+    (folder / "b-gzip.jsonl.gz").write_bytes(gzip.compress(bad_utf8_text("b")))
+    (folder / "c-gzip-named-plain.jsonl").write_bytes(gzip.compress(bad_utf8_text("c")))
+    write_export(ws.exports, DAY.isoformat(), "d-future.jsonl", [line("d-1"), line("d-2", "9999-12-31T23:59:59Z")])
+    write_export(ws.exports, DAY.isoformat(), ".e-temporary.jsonl", [line("e-1")])
+    ws.cli("refresh", "--all")
+    return ws
+
+
+def test_bad_bytes_and_far_future_dates_do_not_stop_the_refresh(refreshed):
+    (row,) = refreshed.query(
+        "select lines_read, events_loaded, duplicates_dropped, lines_rejected, damaged_files, rejects_by_reason "
+        "from marts.data_quality_daily"
+    )
+    lines_read, events_loaded, duplicates, rejected, damaged_files, by_reason = row
+    # 3 files of 3 lines (line 2 not UTF-8) and a file of 2 lines (line 2 far ahead); the dotfile is no export
+    assert (lines_read, events_loaded, duplicates, rejected, damaged_files) == (11, 7, 0, 4, 3)
+    assert json.loads(by_reason) == {"invalid_utf8": 3, "occurred_in_future": 1}
+    assert refreshed.query("select count(*) from raw.events where event_id = 'e-1'") == [(0,)]
