@@ -28,10 +28,11 @@ Outcomes: 2026-11-20 (local), web unless noted.
   O4 u_fblast  um, answer, um, fallback                     latest answer fallback  -> abandoned
   O5 u_tie1    um o5-1, answer o5-2 and um o5-3 at the same instant: o5-3 is later -> abandoned
   O6 u_tie2    um o6-1, um o6-2 and answer o6-3 at the same instant: o6-3 is later,
-               then a csat 4 (not a turn)                                        -> resolved
+               then a csat 4 (not a turn); whatsapp                              -> resolved
   O7 u_hand    um, answer, handover_request, answer         a request           -> escalated
   In O5 and O6 the tied events are written in the file in the opposite order, so that file order
-  would give the other outcome.
+  would give the other outcome; the two are in different channels, so that a channel filter tells
+  them apart (swapped outcomes would leave the all-channel counts unchanged).
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def retention_events() -> list:
 def outcome_events() -> list:
     d = "11-20"
     o1, o2, o3, o4 = who("u_click", "o1"), who("u_fbop", "o2", "whatsapp"), who("u_fb1st", "o3"), who("u_fblast", "o4")
-    o5, o6, o7 = who("u_tie1", "o5"), who("u_tie2", "o6"), who("u_hand", "o7")
+    o5, o6, o7 = who("u_tie1", "o5"), who("u_tie2", "o6", "whatsapp"), who("u_hand", "o7")
     return [
         um("o1-1", jst(d, "10:00:00"), o1), bm("o1-2", jst(d, "10:00:05"), o1),
         event("o1-3", "click", jst(d, "10:00:10"), click_type="link", title="Docs", destination_type="url",
@@ -193,16 +194,17 @@ def test_outcomes_and_answers(report):
 
 
 def test_outcomes_and_answers_with_a_channel_filter(report):
-    # web only: O2 (whatsapp) goes. 6 chats: resolved 2, abandoned 3, escalated 1 (O7).
-    # 5 / 6 = 0.8333333 -> 0.833333; 2 / 6 -> 0.333333; 3 / 6 = 0.5; 1 / 6 = 0.1666666 -> 0.166667
+    # web only: O2 and O6 (whatsapp) go. 5 chats: resolved O3, abandoned O1 O4 O5 (the tie),
+    # escalated O7. 4 / 5 = 0.8; 1 / 5 = 0.2; 3 / 5 = 0.6; 1 / 5 = 0.2
     r = report("11-20", channel="web")
-    assert r["outcomes"] == outcomes(2, 3, 1, 0.833333, 0.333333, 0.5, 0.166667)
-    # answers 10 - 1 = 9; fallbacks o3-2, o4-4 = 2; 2 / 9 = 0.2222222 -> 0.222222
-    assert r["answers"] == answers(9, 2, 0.222222, 2)
-    # whatsapp only: O2 alone, escalated
+    assert r["outcomes"] == outcomes(1, 3, 1, 0.8, 0.2, 0.6, 0.2)
+    # answers O1 1 + O3 2 + O4 2 + O5 1 + O7 2 = 8; fallbacks o3-2, o4-4 = 2; 2 / 8 = 0.25
+    assert r["answers"] == answers(8, 2, 0.25, 2)
+    # whatsapp only: O2 escalated, O6 resolved (the tie won by the answer); 1 / 2 = 0.5
     r = report("11-20", channel="whatsapp")
-    assert r["outcomes"] == outcomes(0, 0, 1, 0.0, 0.0, 0.0, 1.0)
-    assert r["answers"] == answers(1, 1, 1.0, 1)
+    assert r["outcomes"] == outcomes(1, 0, 1, 0.5, 0.5, 0.0, 0.5)
+    # answers o2-2 (a fallback) and o6-3
+    assert r["answers"] == answers(2, 1, 0.5, 1)
 
 
 def test_outcomes_of_a_period_without_chats_are_zero_with_null_rates(report):
