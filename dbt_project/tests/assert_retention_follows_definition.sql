@@ -20,14 +20,14 @@ session_events as (
 
 chat_starts as (
 
-    -- the local date of each chat's earliest event (by occurred_at, then event_id)
-    select distinct on (session_id)
-        assistant_id, user_id, channel, session_id, occurred_local_date as start_date
+    -- one row per chat: the local date of its earliest event (by occurred_at, then event_id); a
+    -- hash aggregation, not a sort of every event
+    select
+        assistant_id, user_id, channel, session_id,
+        arg_min(occurred_local_date, struct_pack(at := occurred_at, id := event_id)) as start_date
     from session_events
-    where session_id in (
-        select session_id from session_events where event_type in ('user_message', 'click')
-    )
-    order by session_id, occurred_at, event_id
+    group by assistant_id, user_id, channel, session_id
+    having count(*) filter (where event_type in ('user_message', 'click')) > 0
 
 ),
 
