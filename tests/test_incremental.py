@@ -53,6 +53,15 @@ timeout), so that `report --channel kiosk` shows them alone. Export days E1..E8 
                 drops them all: k_gone must vanish from every table.
       k_added   a chat that only the re-delivered E3 brings (11-17 20:00).
 
+The outcomes and retention of kpis.md "Beyond the platform" are followed on a channel of their
+own, `totem`, in one report over E1..E5 (11-15 .. 11-19):
+  (i) k_esc     E2: chat 11-16 16:00 ending with an answer (resolved).
+                E4: a late operator message of 11-16 16:00:30 -> escalated.
+  (j) k_ans     E5: chat 11-19 16:00, a user message alone (abandoned).
+                E6: its answer, 11-19 16:00:20, arrives a day late -> resolved.
+  (k) k_ret     E1: chat 11-15 17:00 (new user, resolved). E7: a chat of 11-21 17:00, 6 local days
+                later -> the 11-15 cohort's user returned within 7 (and 30) days.
+
 The re-delivered E3 also changes the generated data: it drops the events whose second copy is on
 E4 (their first copy moves to the next day), drops every 97th other event, adds copies of E4
 events (their first copy moves a day earlier) and puts an altered copy of one of its own events
@@ -138,13 +147,18 @@ K_GONE = kiosk("k_gone", "kg", user_agent=GONE_UA)
 K_RATER, K_RATER2, K_FB2 = kiosk("k_rater", "kr"), kiosk("k_rater2", "kr2"), kiosk("k_fb2", "kfb2")
 K_FIRST_OLD, K_FIRST_NEW = kiosk("k_first", "kf-a"), kiosk("k_first", "kf-b")
 K_ADDED = kiosk("k_added", "kad")
+TOTEM = "totem"
+K_ESC, K_ANS, K_RET = (kiosk(u, c, channel=TOTEM) for u, c in (("k_esc", "kes"), ("k_ans", "kan"), ("k_ret", "kre")))
+K_RET_LATER = kiosk("k_ret", "kre-later", channel=TOTEM)
 
 EDGE_EVENTS = {
     E1: [
+        um("kre-1", at(15, "17:00"), K_RET), bm("kre-2", at(15, "17:00:10"), K_RET),            # (k)
         um("kan1-1", at(15, "10:00"), K_ANS1), bm("k-a1-bm", at(15, "10:01"), K_ANS1, reviewable=True),
         um("kan2-1", at(15, "10:00"), K_ANS2), bm("k-a2-bm", at(15, "10:02"), K_ANS2, reviewable=True),
     ],
     E2: [
+        um("kes-1", at(16, "16:00"), K_ESC), bm("kes-2", at(16, "16:00:10"), K_ESC),            # (i)
         um("ka-2", at(16, "00:10"), K_START), bm("ka-3", at(16, "00:11"), K_START),
         um("km-1", at(16, "14:00"), K_MERGE), bm("km-2", at(16, "14:01"), K_MERGE),
         um("km-4", at(16, "14:50"), K_MERGE), bm("km-5", at(16, "14:51"), K_MERGE),
@@ -167,21 +181,25 @@ EDGE_EVENTS = {
         fb("k-dupfb", at(17, "08:00"), "k-a1-bm", "positive", K_RATER2),
     ],
     E4: [
+        event("kes-3", "operator_message", at(16, "16:00:30"), message_id="kes-3", **K_ESC),   # (i) late
         um("ka-1", at(15, "23:55"), K_START),                                  # (a) late, 3 days
         fb("kfb-3", at(18, "09:00"), "kfb-2", "positive", kiosk("k_fb", "kfb-later")),   # (e)
         fb("kfb-5", at(18, "09:01"), "kfb-4", "negative", kiosk("k_fb", "kfb-later")),
         fb("kr-1", at(18, "09:30"), "kg-2", "negative", K_RATER),
     ],
     E5: [
+        um("kan-1", at(19, "16:00"), K_ANS),                                                   # (j)
         um("km-3", at(16, "14:25"), K_MERGE),                                  # (b) late, 3 days
         um("kf-2", at(19, "10:00"), K_FIRST_NEW), bm("kf-3", at(19, "10:01"), K_FIRST_NEW),
         um("k-dup-1", at(17, "18:00"), K_DUP_B),                               # (f) 2nd copy, differs
     ],
     E6: [
+        bm("kan-2", at(19, "16:00:20"), K_ANS),                                                # (j) late
         fb("kfb-6", at(20, "10:00"), "kfb-2", None, K_FB2),                    # (e) retraction
         fb("k-dupfb", at(17, "08:00"), "k-a2-bm", "negative", K_RATER2),       # (f) 2nd copy, differs
     ],
     E7: [
+        um("kre-3", at(21, "17:00"), K_RET_LATER), bm("kre-4", at(21, "17:00:10"), K_RET_LATER),  # (k)
         um("kf-1", at(15, "10:00"), K_FIRST_OLD), bm("kf-1b", at(15, "10:00:30"), K_FIRST_OLD),  # (d)
         trig("kag-1", at(21, "09:00"), "edge-agent", "workflow", kiosk("k_agent", "kag"), name="Edge v2"),
     ],
@@ -319,6 +337,10 @@ def kiosk_reports(ws: Workspace) -> dict[str, dict]:
     return {day: ws.report(ACME, day, day, channel=KIOSK) for day in (E1, E2, E3, E5)}
 
 
+def totem_report(ws: Workspace) -> dict:
+    return ws.report(ACME, E1, E5, channel=TOTEM)
+
+
 def kiosk_chats(ws: Workspace) -> list[tuple]:
     return ws.query(
         "select user_id, strftime(started_local_at, '%Y-%m-%d %H:%M:%S'), duration_seconds "
@@ -351,7 +373,7 @@ def runs(tmp_path_factory):
     steps: dict[str, dict] = {}
     for day in DAYS:
         error = refresh(a, "--day", day)
-        steps[day] = {"error": error, "reports": kiosk_reports(a), "chats": kiosk_chats(a)}
+        steps[day] = {"error": error, "reports": kiosk_reports(a), "chats": kiosk_chats(a), "totem": totem_report(a)}
 
     # The platform re-delivers E3: the folder is replaced with a corrected copy.
     changes = redeliver_demo_part(a.exports)
@@ -365,11 +387,13 @@ def runs(tmp_path_factory):
         view, unpublished = Workspace(tmp_path_factory.mktemp("incremental_unpublished")), True
         shutil.copy(build_path_for(a.warehouse), view.warehouse)
     steps["redelivered"] = {"error": error, "unpublished": unpublished, "ws": view,
-                            "reports": kiosk_reports(view), "chats": kiosk_chats(view)}
+                            "reports": kiosk_reports(view), "chats": kiosk_chats(view),
+                            "totem": totem_report(view)}
 
     shutil.copytree(a.exports, b.exports)
     b.cli("refresh", "--all", "--full")
-    steps["full"] = {"error": None, "ws": b, "reports": kiosk_reports(b), "chats": kiosk_chats(b)}
+    steps["full"] = {"error": None, "ws": b, "reports": kiosk_reports(b), "chats": kiosk_chats(b),
+                      "totem": totem_report(b)}
     return a, b, steps, changes
 
 
@@ -460,7 +484,7 @@ def test_the_last_refresh_stamped_exactly_its_affected_users_rows(runs):
     stamped_tables = a.query(
         "select table_schema, table_name from information_schema.columns "
         "where column_name = 'refreshed_at' and table_name <> 'int_users_affected' order by all")
-    assert len(stamped_tables) == 18
+    assert len(stamped_tables) == 21
     for schema, table in stamped_tables:
         rows = a.query(f'select assistant_id, user_id, refreshed_at = ? as is_current, count(*) '
                        f'from "{schema}"."{table}" group by all', [stamp])
@@ -660,6 +684,35 @@ def test_g_agent_renamed_later(runs):
         assert agent(state(steps, step)) == [("edge-agent", "Edge v2", "workflow")]
     for name, final in finals(steps):
         assert agent(final) == [("edge-agent", "Edge v2", "workflow")], name
+
+
+def test_i_j_k_late_events_change_outcomes_and_retention(runs):
+    _, _, steps, _ = runs
+
+    def outcomes(st):
+        o = st["totem"]["outcomes"]
+        return o["resolved"], o["abandoned"], o["escalated"]
+
+    def retention(st):
+        r = st["totem"]["retention"]
+        return r["cohort"], r["returned_7d"], r["returned_30d"], r["rate_7d"]
+
+    # totem, 11-15 .. 11-19: (resolved, abandoned, escalated)
+    assert outcomes(state(steps, E1)) == (1, 0, 0)                   # k_ret
+    assert outcomes(state(steps, E3)) == (2, 0, 0)                   # + k_esc, resolved
+    assert outcomes(state(steps, E4)) == (1, 0, 1)                   # the late operator message
+    assert outcomes(state(steps, E5)) == (1, 1, 1)                   # + k_ans, a user message alone
+    assert outcomes(state(steps, E6)) == (2, 0, 1)                   # its late answer
+    # cohort: the users whose first chat is in 11-15 .. 11-19; k_ret returns on 11-21 (E7)
+    assert retention(state(steps, E1)) == (1, 0, 0, 0.0)
+    assert retention(state(steps, E6)) == (3, 0, 0, 0.0)
+    assert retention(state(steps, E7)) == (3, 1, 1, 0.333333)        # 1 / 3 = 0.3333333
+    for name, final in finals(steps):
+        assert outcomes(final) == (2, 0, 1), name
+        # answers kre-2, kes-2, kan-2; no fallback
+        assert final["totem"]["answers"] == {"answers": 3, "fallbacks": 0, "fallback_rate": 0.0,
+                                             "chats_with_fallback": 0}, name
+        assert retention(final) == (3, 1, 1, 0.333333), name
 
 
 def rows_left_by(ws: Workspace, user_id: str, user_agent: str, skip=frozenset()) -> list[str]:

@@ -448,7 +448,8 @@ NO_MODES = {"human_takeover": 0, "ticket": 0}
 def test_report_has_exactly_the_keys_of_interfaces_md(report):
     r = report(ACME, "2026-11-23")
     assert set(r) == {"assistant_id", "timezone", "from", "to", "channel", "users", "messages", "chats",
-                      "handover", "engagement", "feedback", "csat", "traffic", "clicks", "agents"}
+                      "handover", "engagement", "feedback", "csat", "traffic", "clicks", "agents",
+                      "outcomes", "answers", "retention", "daily", "previous"}
     assert (r["assistant_id"], r["timezone"], r["from"], r["to"], r["channel"]) == \
         (ACME, "Europe/Rome", "2026-11-23", "2026-11-23", None)
     assert set(r["users"]) == {"total", "new", "returning", "by_device"}
@@ -783,7 +784,95 @@ def test_period_without_chats_has_zero_counts_and_null_ratios(report):
         "traffic": {"cells": cells({})},
         "clicks": {"rows": []},
         "agents": {"rows": []},
+        "outcomes": {"resolved": 0, "abandoned": 0, "escalated": 0, "containment_rate": None,
+                     "resolution_rate": None, "abandonment_rate": None, "escalation_rate": None},
+        "answers": {"answers": 0, "fallbacks": 0, "fallback_rate": None, "chats_with_fallback": 0},
+        "retention": {"cohort": 0, "returned_7d": 0, "returned_30d": 0, "rate_7d": None, "rate_30d": None},
+        "daily": [daily(f"2026-11-{d}") for d in (10, 11, 12)],
+        # the 3 days before: 11-07 .. 11-09, empty too
+        "previous": {"from": "2026-11-07", "to": "2026-11-09",
+                     **{k: v for k, v in r.items() if k not in PERIOD_KEYS}},
     }
+
+
+# ----------------------------------------------------------------------------- beyond the platform
+# (tests/test_beyond_kpis.py works each rule's edges in Asia/Tokyo; these check the same keys on
+# this module's richer scenario)
+
+PERIOD_KEYS = {"assistant_id", "timezone", "from", "to", "channel", "daily", "previous"}
+
+
+def daily(date, users=0, new_users=0, chats=0, user_messages=0, handover_requests=0, escalated_chats=0,
+          fallbacks=0, csat_votes=0, csat_score=None):
+    return {"date": date, "users": users, "new_users": new_users, "chats": chats,
+            "user_messages": user_messages, "handover_requests": handover_requests,
+            "escalated_chats": escalated_chats, "fallbacks": fallbacks, "csat_votes": csat_votes,
+            "csat_score": csat_score}
+
+
+def test_outcomes_and_answers(report):
+    # 2026-11-23, 25 chats:
+    #   escalated (a request or an operator message): H1, H2, J = 3
+    #   abandoned (last turn a user message, a click or a fallback): D1, D2 (user messages only),
+    #     E2 (e-4), G (a click), N (n-03), P2 (p2-01) = 6
+    #   resolved: A, B1, B2, C, E1, K, L1..L5, M, O2, Q2, S, T = 16 (L1's last turn is the
+    #     non-reviewable answer l1-06: a real answer; S's answer s-02 is on 11-24 but in the chat)
+    # 22 / 25 = 0.88; 16 / 25 = 0.64; 6 / 25 = 0.24; 3 / 25 = 0.12
+    r = report(ACME, "2026-11-23")
+    assert r["outcomes"] == {"resolved": 16, "abandoned": 6, "escalated": 3, "containment_rate": 0.88,
+                             "resolution_rate": 0.64, "abandonment_rate": 0.24, "escalation_rate": 0.12}
+    # answers: A 2, B 2, C 2, E1 1, H1 5, J 1, K 1, L1 5, L2 3, L3 3, L4 1, L5 1, M 4, N 1, O2 1,
+    # Q2 1, S 1, T 1 = 36 (F's f-1 is not in a chat); fallbacks h-03, h-08, h-10, j-2 = 4 in 2
+    # chats; 4 / 36 = 0.1111111 -> 0.111111
+    assert r["answers"] == {"answers": 36, "fallbacks": 4, "fallback_rate": 0.111111, "chats_with_fallback": 2}
+    # web: C (resolved, 2 answers), D1, D2 (abandoned), J (escalated, 1 answer, a fallback) go:
+    # 21 chats = 15 + 4 + 2; 19 / 21 = 0.9047619; 15 / 21 = 0.7142857; 4 / 21 = 0.1904762;
+    # 2 / 21 = 0.0952381; answers 33, fallbacks 3 in H1; 3 / 33 = 0.0909090...
+    r = report(ACME, "2026-11-23", channel="web")
+    assert r["outcomes"] == {"resolved": 15, "abandoned": 4, "escalated": 2, "containment_rate": 0.904762,
+                             "resolution_rate": 0.714286, "abandonment_rate": 0.190476,
+                             "escalation_rate": 0.095238}
+    assert r["answers"] == {"answers": 33, "fallbacks": 3, "fallback_rate": 0.090909, "chats_with_fallback": 1}
+
+
+def test_retention(report):
+    # 11-23's 15 new users: only u_fb comes back (L2b on 11-24, 1 day later); 1 / 15 = 0.0666666
+    assert report(ACME, "2026-11-23")["retention"] == {
+        "cohort": 15, "returned_7d": 1, "returned_30d": 1, "rate_7d": 0.066667, "rate_30d": 0.066667}
+    # 11-22's new users u_ret, u_multi, u_late22: u_ret (O2) and u_multi (Q2, on web) come back on
+    # 11-23: 2 / 3 = 0.6666666
+    assert report(ACME, "2026-11-22")["retention"] == {
+        "cohort": 3, "returned_7d": 2, "returned_30d": 2, "rate_7d": 0.666667, "rate_30d": 0.666667}
+    # web: the users whose first web chat is on 11-22: u_ret, u_late22 (u_multi's is Q2 on 11-23);
+    # u_ret returns on web: 1 / 2
+    assert report(ACME, "2026-11-22", channel="web")["retention"] == {
+        "cohort": 2, "returned_7d": 1, "returned_30d": 1, "rate_7d": 0.5, "rate_30d": 0.5}
+
+
+def test_daily_series(report):
+    r = report(ACME, "2026-11-22", "2026-11-24")
+    assert r["daily"] == [
+        # O1, Q1, R: 3 users, all new, one user message each
+        daily("2026-11-22", users=3, new_users=3, chats=3, user_messages=3),
+        # 17 users, 15 new, 25 chats, 30 user messages; requests H1 3 + H2 1 + J 1 = 5; escalated
+        # H1 H2 J; fallbacks 4; votes J 4 and K 5, mean 4.5
+        daily("2026-11-23", users=17, new_users=15, chats=25, user_messages=30, handover_requests=5,
+              escalated_chats=3, fallbacks=4, csat_votes=2, csat_score=4.5),
+        # L2b (u_fb, returning): one user message
+        daily("2026-11-24", users=1, chats=1, user_messages=1),
+    ]
+
+
+def test_previous_period_is_the_report_of_the_days_before(report):
+    # 11-23's previous period is 11-22, every module as in 11-22's own report
+    r, own = report(ACME, "2026-11-23"), report(ACME, "2026-11-22")
+    assert r["previous"] == {"from": "2026-11-22", "to": "2026-11-22",
+                             **{k: v for k, v in own.items() if k not in PERIOD_KEYS}}
+    assert r["previous"]["chats"]["total"] == 3
+    # 11-23 .. 11-24 (2 days): previous 11-21 .. 11-22 holds only 11-22's chats
+    assert report(ACME, "2026-11-23", "2026-11-24")["previous"]["outcomes"] == {
+        "resolved": 3, "abandoned": 0, "escalated": 0, "containment_rate": 1.0, "resolution_rate": 1.0,
+        "abandonment_rate": 0.0, "escalation_rate": 0.0}
 
 
 # ----------------------------------------------------------------------------- errors

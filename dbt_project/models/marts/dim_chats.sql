@@ -52,6 +52,8 @@ final as (
         handover_requests,
         agent_triggers,
         csat_events,
+        fallbacks,
+        last_turn,
         user_chat_number,
         user_chat_number = 1 as is_first_chat,
         user_channel_chat_number = 1 as is_first_chat_in_channel,

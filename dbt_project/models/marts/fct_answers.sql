@@ -1,0 +1,36 @@
+{{ user_keyed_incremental_config() }}
+-- depends_on: {{ ref('int_users_affected') }}
+
+{#- Answers module (kpis.md "Beyond the platform"): one row per chat with its answers
+    (bot_message events) and fallbacks (those with is_fallback). #}
+
+with
+
+chats as (
+
+    select * from {{ ref('dim_chats') }} as c
+    where {{ only_affected_users('c') }}
+
+),
+
+final as (
+
+    select
+        chat_id,
+        assistant_id,
+        channel,
+        user_id,
+        chat_local_date,
+        bot_messages as answers,
+        fallbacks,
+        fallbacks > 0 as has_fallback,
+        {{ refresh_stamp() }} as refreshed_at
+
+    from chats
+
+)
+
+-- stored in (assistant, local date) order: a filter on both (the report, a BI tool) reads only
+-- the row groups whose min/max match, and an incremental refresh appends its rows sorted too
+select * from final
+order by assistant_id, chat_local_date

@@ -1,0 +1,54 @@
+{{ user_keyed_incremental_config() }}
+-- depends_on: {{ ref('int_users_affected') }}
+
+{#- Outcomes module (kpis.md "Beyond the platform"): one row per chat with its one outcome.
+    escalated: a handover_request or an operator_message in the chat; otherwise the chat is
+    contained, and abandoned when its last turn (the latest user_message, click or bot_message in
+    event order) is the user's or a fallback; otherwise resolved. #}
+
+with
+
+chats as (
+
+    select * from {{ ref('dim_chats') }} as c
+    where {{ only_affected_users('c') }}
+
+),
+
+classified as (
+
+    select
+        *,
+        case
+            when handover_requests > 0 or operator_messages > 0 then 'escalated'
+            when last_turn in ('user_message', 'click', 'fallback') then 'abandoned'
+            else 'resolved'
+        end as outcome
+
+    from chats
+
+),
+
+final as (
+
+    select
+        chat_id,
+        assistant_id,
+        channel,
+        user_id,
+        chat_local_date,
+        outcome,
+        outcome <> 'escalated' as is_contained,
+        last_turn,
+        handover_requests,
+        operator_messages,
+        {{ refresh_stamp() }} as refreshed_at
+
+    from classified
+
+)
+
+-- stored in (assistant, local date) order: a filter on both (the report, a BI tool) reads only
+-- the row groups whose min/max match, and an incremental refresh appends its rows sorted too
+select * from final
+order by assistant_id, chat_local_date
