@@ -1,8 +1,10 @@
 """The platform's Analytics section in a browser: `assistant-analytics dashboard` (Streamlit).
 
 Every number on the page comes from `report.build_report`, the function behind
-`assistant-analytics report`; the daily trend points come from `report.QUERIES["daily"]`. Python
-here only picks filters, lays the numbers out and draws them: no KPI is computed a second time.
+`assistant-analytics report`: the modules, the daily trend points (`report["daily"]`) and the
+previous period (`report["previous"]`). Python here only picks filters, lays the numbers out and
+draws them: no KPI is computed a second time. The one arithmetic is a metric's change against
+the previous period, the difference of two report values.
 
 The DuckDB file is opened read-only at the start of each rerun and closed before anything is
 drawn, so the page never holds it open and a refresh that atomically replaces the file shows up
@@ -23,7 +25,6 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from orchestration import report as rpt
 from orchestration.report import ReportError, ReportParams, build_report, connect_read_only, data_quality_summary
 from orchestration.settings import default_warehouse
 
@@ -48,7 +49,7 @@ class View:
     params: ReportParams
     newest_chat: str | None  # as DuckDB gave it: a date after 9999-12-31 has no Python date
     report: dict
-    daily: pd.DataFrame
+    daily: pd.DataFrame  # report["daily"], its dates as timestamps for the charts
     quality: dict
 
 
@@ -209,11 +210,8 @@ def _sidebar_filters(conn: duckdb.DuckDBPyConnection) -> tuple[ReportParams, str
 def _read(conn: duckdb.DuckDBPyConnection, warehouse: Path) -> View:
     params, name, newest = _sidebar_filters(conn)
     report = build_report(conn, params)
-    daily = pd.DataFrame(rpt._rows(conn, "daily", params))
-    for col in daily.columns:
-        if col != "local_date":
-            daily[col] = daily[col].map(rpt._num).astype("float64")
-    daily["local_date"] = pd.to_datetime(daily["local_date"])
+    daily = pd.DataFrame(report["daily"])
+    daily["date"] = pd.to_datetime(daily["date"])
     quality = data_quality_summary(conn, params)
     return View(warehouse, dt.datetime.fromtimestamp(warehouse.stat().st_mtime), name, params, newest,
                 report, daily, quality)
@@ -276,15 +274,73 @@ def fmt_duration(seconds) -> str:
     return f"{h}h {m:02d}m {s:02d}s" if h else (f"{m}m {s:02d}s" if m else f"{s}s")
 
 
-def metric(label: str, value, fmt=fmt_count, help: str | None = None) -> None:
+# A metric shown without its change against the previous period
+NO_PREVIOUS = object()
+# Metrics whose rise is bad news: their change is drawn red when it rises
+RISE_IS_BAD = {"Handover requests", "Handover rate", "Chats with handover", "Negative", "Abandoned",
+               "Escalated", "Abandonment rate", "Escalation rate", "Fallbacks", "Fallback rate",
+               "Chats with fallback"}
+# Metrics whose rise is neither good nor bad news: their change is drawn grey
+RISE_IS_NEUTRAL = {"Avg chat duration", "Chats without handover", "No feedback",
+                   "Messages in the busiest hour"}
+CHANGE_HELP = ("The change under the number: this period minus the previous period (the same number "
+               "of days just before it, same channel), from the report's `previous`; in percentage "
+               "points (pp) for a rate. None when either value is empty (—) or when the previous "
+               "period has no data at all (no chat and no message).")
+
+
+def change(value, previous, fmt) -> str | None:
+    """The difference value - previous as the metric shows it; None when either is missing."""
+    if value is None or previous is None or previous is NO_PREVIOUS:
+        return None
+    diff = value - previous
+    if fmt is fmt_percent:
+        text = f"{diff * 100:+.1f} pp"
+    elif fmt is fmt_ratio:
+        text = f"{diff:+,.2f}"
+    elif fmt is fmt_duration:
+        text = ("-" if diff < 0 else "+") + fmt_duration(abs(diff))
+    else:
+        text = f"{diff:+,}"
+    # a change that rounds to nothing is shown unsigned, without an arrow
+    return text if any(digit in text for digit in "123456789") else text[1:]
+
+
+def metric(label: str, value, fmt=fmt_count, help: str | None = None, previous=NO_PREVIOUS,
+           period: tuple[str, str] | None = None) -> None:
     exact = f" Exact value: {value}." if isinstance(value, float) else ""
-    st.metric(label, fmt(value), help=(help or "") + exact, border=True)
+    delta = change(value, previous, fmt)
+    if period and previous is not NO_PREVIOUS:
+        exact += (f" Previous period ({period[0]} to {period[1]}): {fmt(previous)}; the change shown is this "
+                  "period minus it" + (", in percentage points." if fmt is fmt_percent else "."))
+    elif period:
+        exact += f" No change shown: the previous period ({period[0]} to {period[1]}) has no data."
+    color = "inverse" if label in RISE_IS_BAD else "off" if label in RISE_IS_NEUTRAL else "normal"
+    unchanged = delta is not None and delta[0] not in "+-"
+    st.metric(label, fmt(value), delta=delta, delta_color="off" if unchanged else color,
+              delta_arrow="off" if unchanged else "auto", help=(help or "") + exact, border=True)
 
 
-def metrics(items: list[tuple]) -> None:
-    for col, item in zip(st.columns(len(items)), items):
-        with col:
-            metric(*item)
+def metrics(view: View, module: str, items: list[tuple], per_row: int | None = None) -> None:
+    """A row of metrics, one per (label, report field of `module`, format, help): each shows the
+    field's value and its change against the same field of the report's previous period."""
+    report, before = view.report, view.report["previous"]
+    known = previous_has_data(report)
+    per_row = per_row or len(items)
+    for start in range(0, len(items), per_row):
+        row = items[start:start + per_row]
+        for col, (label, field, fmt, help) in zip(st.columns(per_row), row):
+            with col:
+                metric(label, report[module][field], fmt, help,
+                       previous=before[module][field] if known else NO_PREVIOUS,
+                       period=(before["from"], before["to"]))
+
+
+def previous_has_data(report: dict) -> bool:
+    """Does the previous period hold anything: a chat, or a message (Traffic counts messages by their
+    own local time)? Without, no metric shows a change: a change from nothing says nothing."""
+    before = report["previous"]
+    return before["chats"]["total"] > 0 or any(c["messages"] for c in before["traffic"]["cells"])
 
 
 def table(df: pd.DataFrame, name: str, view: View, *, column_config: dict | None = None,
@@ -299,15 +355,15 @@ def table(df: pd.DataFrame, name: str, view: View, *, column_config: dict | None
 
 
 def trend(view: View, column: str, title: str, fmt: str = ",d") -> None:
-    df = view.daily[["local_date", column]]
+    df = view.daily[["date", column]]
     chart = (
         alt.Chart(df)
         .mark_line(point=True)
         .encode(
-            x=alt.X("local_date:T", title=None, axis=alt.Axis(format="%b %d", labelAngle=0, tickCount="day",
+            x=alt.X("date:T", title=None, axis=alt.Axis(format="%b %d", labelAngle=0, tickCount="day",
                                                                    labelOverlap=True)),
             y=alt.Y(f"{column}:Q", title=None),
-            tooltip=[alt.Tooltip("local_date:T", title="Local date", format="%a %Y-%m-%d"),
+            tooltip=[alt.Tooltip("date:T", title="Local date", format="%a %Y-%m-%d"),
                      alt.Tooltip(f"{column}:Q", title=title, format=fmt)],
         )
         .properties(height=170, title=alt.TitleParams(f"{title} per day", fontSize=13, anchor="start"))
@@ -351,17 +407,21 @@ def render(view: View) -> None:
     st.caption("Every KPI counts what belongs to chats that started in the period (Traffic: messages by their "
                "own local time). Hover a number for its definition. Newest chat in the warehouse: "
                f"{view.newest_chat or 'none'}.")
+    before = r["previous"]
+    st.caption(f"Under each number: its change against the previous period, {before['from']} to {before['to']}"
+               + (" (percentage points for a rate)." if previous_has_data(r)
+                  else ": none shown, that period has no data."), help=CHANGE_HELP)
 
     # Users ---------------------------------------------------------------------------------
     with section("users", "Users", "Active users: users with at least one chat in the period."):
         u = r["users"]
-        metrics([("Active users", u["total"], fmt_count, "Users with at least one chat in the period."),
-                 ("New users", u["new"], fmt_count, "Active users whose first chat ever is in the period."),
-                 ("Returning users", u["returning"], fmt_count,
-                  "Active users whose first chat is before the period.")])
+        metrics(view, "users", [
+            ("Active users", "total", fmt_count, "Users with at least one chat in the period."),
+            ("New users", "new", fmt_count, "Active users whose first chat ever is in the period."),
+            ("Returning users", "returning", fmt_count, "Active users whose first chat is before the period.")])
         left, right = st.columns([3, 2])
         with left:
-            trend(view, "active_users", "Active users")
+            trend(view, "users", "Active users")
         with right:
             dev = pd.DataFrame(u["by_device"], columns=["device_type", "browser", "users"])
             if dev.empty:
@@ -374,33 +434,29 @@ def render(view: View) -> None:
 
     # Messages ------------------------------------------------------------------------------
     with section("messages", "Messages", "User messages in the period's chats."):
-        m = r["messages"]
-        metrics([("User messages", m["user_messages"], fmt_count, "`user_message` events in the chats."),
-                 ("Messages per user", m["per_user"], fmt_ratio, "User messages / active users."),
-                 ("Messages per chat", m["per_chat"], fmt_ratio, "User messages / chats.")])
+        metrics(view, "messages", [
+            ("User messages", "user_messages", fmt_count, "`user_message` events in the chats."),
+            ("Messages per user", "per_user", fmt_ratio, "User messages / active users."),
+            ("Messages per chat", "per_chat", fmt_ratio, "User messages / chats.")])
         trend(view, "user_messages", "User messages")
 
     # Chats ---------------------------------------------------------------------------------
     with section("chats", "Chats", "Sessions holding at least one user message or click."):
-        c = r["chats"]
-        metrics([("Chats", c["total"], fmt_count, "Chats that started in the period."),
-                 ("Avg chat duration", c["avg_duration_seconds"], fmt_duration,
-                  "Mean of (last event - first event) over the chats."),
-                 ("Chats per user", c["per_user"], fmt_ratio, "Chats / active users.")])
-        left, right = st.columns(2)
-        with left:
-            trend(view, "chats", "Chats")
-        with right:
-            trend(view, "avg_duration_seconds", "Avg duration (s)", fmt=",.1f")
+        metrics(view, "chats", [
+            ("Chats", "total", fmt_count, "Chats that started in the period."),
+            ("Avg chat duration", "avg_duration_seconds", fmt_duration,
+             "Mean of (last event - first event) over the chats."),
+            ("Chats per user", "per_user", fmt_ratio, "Chats / active users.")])
+        trend(view, "chats", "Chats")
 
     # Handover ------------------------------------------------------------------------------
     with section("handover", "Handover", "Requests to talk to a human operator."):
         h = r["handover"]
-        metrics([("Handover requests", h["requests"], fmt_count, "`handover_request` events in the chats."),
-                 ("Handover rate", h["rate"], fmt_percent,
-                  "Active users with at least one request / active users."),
-                 ("Chats with handover", h["chats_with_requests"], fmt_count, "Chats with at least one request."),
-                 ("Chats without handover", h["chats_without_requests"], fmt_count, "The other chats.")])
+        metrics(view, "handover", [
+            ("Handover requests", "requests", fmt_count, "`handover_request` events in the chats."),
+            ("Handover rate", "rate", fmt_percent, "Active users with at least one request / active users."),
+            ("Chats with handover", "chats_with_requests", fmt_count, "Chats with at least one request."),
+            ("Chats without handover", "chats_without_requests", fmt_count, "The other chats.")])
         trend(view, "handover_requests", "Handover requests")
         left, right = st.columns(2)
         with left:
@@ -412,20 +468,61 @@ def render(view: View) -> None:
             bars(mode, "mode", "requests", "Requests by mode", sort=list(h["by_mode"]))
             table(mode, "handover_by_mode", view)
 
+    # Outcomes and answers ------------------------------------------------------------------
+    left, right = st.columns([3, 2])
+    with left, section("outcomes", "Outcomes", "How the period's chats ended: escalated (a handover request "
+                       "or an operator message), else abandoned (the last turn is the user's or a "
+                       "fallback), else resolved. Contained: resolved or abandoned."):
+        metrics(view, "outcomes", [
+            ("Resolved", "resolved", fmt_count, "Chats where the assistant had the last word with a real answer."),
+            ("Abandoned", "abandoned", fmt_count, "Contained chats whose last turn is a user message, a click "
+             "or a fallback."),
+            ("Escalated", "escalated", fmt_count, "Chats with a handover request or an operator message."),
+            ("Containment rate", "containment_rate", fmt_percent, "(Resolved + abandoned) / chats."),
+            ("Resolution rate", "resolution_rate", fmt_percent, "Resolved / chats."),
+            ("Abandonment rate", "abandonment_rate", fmt_percent, "Abandoned / chats."),
+            ("Escalation rate", "escalation_rate", fmt_percent, "Escalated / chats.")], per_row=4)
+        trend(view, "escalated_chats", "Escalated chats")
+    with right, section("answers", "Answers", "The assistant's answers (`bot_message`) and its fallbacks "
+                        "(answers flagged `is_fallback`: it could not answer)."):
+        metrics(view, "answers", [
+            ("Answers", "answers", fmt_count, "`bot_message` events in the chats."),
+            ("Fallbacks", "fallbacks", fmt_count, "Answers with `is_fallback` true."),
+            ("Fallback rate", "fallback_rate", fmt_percent, "Fallbacks / answers."),
+            ("Chats with fallback", "chats_with_fallback", fmt_count, "Chats with at least one fallback.")],
+            per_row=2)
+        trend(view, "fallbacks", "Fallbacks")
+
     # Engagement ----------------------------------------------------------------------------
     with section("engagement", "Engagement", "New versus returning active users."):
-        e = r["engagement"]
-        metrics([("New users", e["new_users"], fmt_count, "First chat ever in the period."),
-                 ("Returning users", e["returning_users"], fmt_count, "First chat before the period."),
-                 ("Returning rate", e["returning_rate"], fmt_percent, "Returning users / active users.")])
+        metrics(view, "engagement", [
+            ("New users", "new_users", fmt_count, "First chat ever in the period."),
+            ("Returning users", "returning_users", fmt_count, "First chat before the period."),
+            ("Returning rate", "returning_rate", fmt_percent, "Returning users / active users.")])
+        trend(view, "new_users", "New users")
+
+    # Retention -----------------------------------------------------------------------------
+    with section("retention", "Retention", "Did the period's new users come back? A return is another chat "
+                 "1 to 7 (or 30) local days after the date of their first chat, counted over all loaded "
+                 "history, so the newest cohorts may still return."):
+        metrics(view, "retention", [
+            ("Cohort", "cohort", fmt_count, "The period's new users (under a channel filter: users whose "
+             "first chat in that channel is in the period)."),
+            ("Returned within 7 days", "returned_7d", fmt_count,
+             "Cohort users with another chat 1 to 7 local days after the date of their first chat."),
+            ("Returned within 30 days", "returned_30d", fmt_count,
+             "Cohort users with another chat 1 to 30 local days after the date of their first chat."),
+            ("7-day retention", "rate_7d", fmt_percent, "Returned within 7 days / cohort."),
+            ("30-day retention", "rate_30d", fmt_percent, "Returned within 30 days / cohort.")])
 
     # Feedback ------------------------------------------------------------------------------
     with section("feedback", "Feedback", "Final thumbs up/down on reviewable answers."):
         f = r["feedback"]
-        metrics([("Reviewable answers", f["reviewable"], fmt_count, "Bot answers that can be rated."),
-                 ("Positive", f["positive"], fmt_count, "Reviewable answers whose final rating is positive."),
-                 ("Negative", f["negative"], fmt_count, "Reviewable answers whose final rating is negative."),
-                 ("No feedback", f["no_feedback"], fmt_count, "Reviewable answers with no (or a retracted) rating.")])
+        metrics(view, "feedback", [
+            ("Reviewable answers", "reviewable", fmt_count, "Bot answers that can be rated."),
+            ("Positive", "positive", fmt_count, "Reviewable answers whose final rating is positive."),
+            ("Negative", "negative", fmt_count, "Reviewable answers whose final rating is negative."),
+            ("No feedback", "no_feedback", fmt_count, "Reviewable answers with no (or a retracted) rating.")])
         classes = pd.DataFrame([{"class": k, "chats": v} for k, v in f["chats_by_class"].items()])
         left, right = st.columns([3, 2])
         with left:
@@ -436,8 +533,8 @@ def render(view: View) -> None:
     # CSAT ----------------------------------------------------------------------------------
     with section("csat", "CSAT", "Customer satisfaction votes (1-5); a chat's vote is its latest."):
         cs = r["csat"]
-        metrics([("CSAT score", cs["score"], fmt_ratio, "Mean of the votes (1-5)."),
-                 ("CSAT votes", cs["votes"], fmt_count, "Chats with a CSAT vote.")])
+        metrics(view, "csat", [("CSAT score", "score", fmt_ratio, "Mean of the votes (1-5)."),
+                               ("CSAT votes", "votes", fmt_count, "Chats with a CSAT vote.")])
         dist = pd.DataFrame([{"score": k, "votes": v} for k, v in cs["distribution"].items()])
         left, mid, right = st.columns([2, 2, 1])
         with left:
@@ -453,10 +550,19 @@ def render(view: View) -> None:
         cells["day"] = cells["weekday"].map(lambda d: WEEKDAYS[d - 1])
         top = cells.loc[cells["messages"].idxmax()] if len(cells) else None
         busiest = f"{top['day']} {int(top['hour']):02d}:00" if top is not None and top["messages"] > 0 else NONE
-        metrics([("Busiest hour", busiest, str, "The weekday and local hour with the most messages "
-                  f"({int(top['messages']) if top is not None else 0:,})."),
-                 ("Messages in the busiest hour", int(top["messages"]) if top is not None else None, fmt_count,
-                  "Messages of that weekday and hour over the period.")])
+        before = r["previous"]
+        # the same number of the previous period: the message count of its own busiest cell
+        previous_top = max((c["messages"] for c in before["traffic"]["cells"]), default=None)
+        left, right = st.columns(2)
+        with left:
+            metric("Busiest hour", busiest, str, "The weekday and local hour with the most messages "
+                   f"({int(top['messages']) if top is not None else 0:,}).")
+        with right:
+            metric("Messages in the busiest hour", int(top["messages"]) if top is not None else None, fmt_count,
+                   "Messages of that weekday and hour over the period; the previous period's is the count "
+                   "of its own busiest weekday and hour.",
+                   previous=previous_top if previous_has_data(r) else NO_PREVIOUS,
+                   period=(before["from"], before["to"]))
         heat = (
             alt.Chart(cells)
             .mark_rect()
@@ -525,8 +631,7 @@ def render(view: View) -> None:
     # Footer --------------------------------------------------------------------------------
     st.divider()
     with st.expander("Daily points behind the trend charts"):
-        daily = view.daily.assign(local_date=view.daily["local_date"].dt.date)
-        table(daily, "daily", view)
+        table(pd.DataFrame(r["daily"]), "daily", view)
     q = view.quality
     if q.get("lines_rejected"):
         st.caption(f"Data quality: {q['lines_rejected']:,} of {q['lines_read']:,} export lines rejected and "

@@ -2,8 +2,8 @@
 
 One warehouse is built once for the module (7 days of demo exports, `refresh --all` through the
 CLI). The AppTest tests set the sidebar filters, render the page and check every st.metric of
-every module section, and every table, against `assistant-analytics report --format json` for
-the same filters. The expected labels and the report fields they show are written out here,
+every module section (its value and its change against the previous period), and every table,
+against `assistant-analytics report --format json` for the same filters. The expected labels and the report fields they show are written out here,
 independently of the dashboard's code. Other AppTest tests open the page from a URL's filters and
 with a chat dated far in the future. The last tests start `assistant-analytics dashboard`: it
 listens on 127.0.0.1 only, and headless Chromium takes a screenshot.
@@ -52,6 +52,17 @@ METRICS = {
     "feedback": {"Reviewable answers": ("feedback", "reviewable"), "Positive": ("feedback", "positive"),
                  "Negative": ("feedback", "negative"), "No feedback": ("feedback", "no_feedback")},
     "csat": {"CSAT score": ("csat", "score"), "CSAT votes": ("csat", "votes")},
+    "outcomes": {"Resolved": ("outcomes", "resolved"), "Abandoned": ("outcomes", "abandoned"),
+                 "Escalated": ("outcomes", "escalated"), "Containment rate": ("outcomes", "containment_rate"),
+                 "Resolution rate": ("outcomes", "resolution_rate"),
+                 "Abandonment rate": ("outcomes", "abandonment_rate"),
+                 "Escalation rate": ("outcomes", "escalation_rate")},
+    "answers": {"Answers": ("answers", "answers"), "Fallbacks": ("answers", "fallbacks"),
+                "Fallback rate": ("answers", "fallback_rate"),
+                "Chats with fallback": ("answers", "chats_with_fallback")},
+    "retention": {"Cohort": ("retention", "cohort"), "Returned within 7 days": ("retention", "returned_7d"),
+                  "Returned within 30 days": ("retention", "returned_30d"),
+                  "7-day retention": ("retention", "rate_7d"), "30-day retention": ("retention", "rate_30d")},
     "traffic": {},  # checked on its own: the busiest cell, and the full weekday x hour table
     "clicks": {},  # tables only
     "agents": {},
@@ -168,6 +179,30 @@ def shown_equals(shown: str, expected) -> bool:
     return isinstance(expected, int) and int(number) == expected
 
 
+def change_equals(shown: str, expected) -> bool:
+    """Does a metric's change show `expected` (this period minus the previous one), to the precision
+    it is displayed with? A rate's change is in percentage points ("+1.5 pp"); a change that rounds
+    to zero is shown unsigned."""
+    if shown.endswith(" pp"):
+        return abs(float(shown[:-3]) - expected * 100) <= 0.05 + 1e-9
+    sign = -1 if shown.startswith("-") else 1
+    body = shown.lstrip("+-")
+    duration = re.fullmatch(r"(?:(\d+)h )?(?:(\d+)m )?(\d+)s", body)
+    if duration:
+        h, m, s = (int(x or 0) for x in duration.groups())
+        return abs(sign * (h * 3600 + m * 60 + s) - expected) <= 0.5 + 1e-9
+    number = sign * float(body.replace(",", ""))
+    if "." in body:
+        return abs(number - expected) <= 0.5 * 10 ** -len(body.split(".")[1]) + 1e-9
+    return isinstance(expected, int) and number == expected
+
+
+def previous_has_data(report: dict) -> bool:
+    """README: no change is shown when the previous period has no chat and no message at all."""
+    before = report["previous"]
+    return before["chats"]["total"] > 0 or any(c["messages"] for c in before["traffic"]["cells"])
+
+
 def records(df: pd.DataFrame) -> list[dict]:
     return [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
             for row in df.to_dict("records")]
@@ -181,17 +216,27 @@ def tables(section) -> list[pd.DataFrame]:
     return [d.value for d in section.dataframe]
 
 
-def check_page(at: AppTest, report: dict) -> None:
-    """Every metric and table of every module section against the report JSON."""
+def check_page(at: AppTest, report: dict) -> int:
+    """Every metric and table of every module section against the report JSON; returns how many
+    metrics show a change against the previous period."""
+    changes = 0
     for key, expected in METRICS.items():
         section = at.get_by_key(f"section-{key}")
         shown = {m.label: m.value for m in section.metric}
+        deltas = {m.label: m.delta for m in section.metric}
         if key == "traffic":
             continue
         assert set(shown) == set(expected), (key, shown)
         for label, (module, field) in expected.items():
             value = report[module][field]
             assert shown_equals(shown[label], value), f"{key}: {label} shows {shown[label]!r}, report {value!r}"
+            previous = report["previous"][module][field]
+            if value is None or previous is None or not previous_has_data(report):
+                assert not deltas[label], f"{key}: {label} shows a change {deltas[label]!r}, previous {previous!r}"
+            else:
+                assert change_equals(deltas[label], value - previous), \
+                    f"{key}: {label} shows a change {deltas[label]!r}, report {value!r} - {previous!r}"
+                changes += 1
 
     users = tables(at.get_by_key("section-users"))
     assert records(users[0]) == report["users"]["by_device"]
@@ -217,6 +262,15 @@ def check_page(at: AppTest, report: dict) -> None:
     shown = {m.label: m.value for m in traffic.metric}
     assert shown["Busiest hour"] == f"{WEEKDAYS[busiest['weekday'] - 1]} {busiest['hour']:02d}:00"
     assert shown_equals(shown["Messages in the busiest hour"], busiest["messages"])
+    deltas = {m.label: m.delta for m in traffic.metric}
+    assert not deltas["Busiest hour"]
+    # against the previous period's own busiest weekday and hour
+    previous_busiest = max(c["messages"] for c in report["previous"]["traffic"]["cells"])
+    if previous_has_data(report):
+        assert change_equals(deltas["Messages in the busiest hour"], busiest["messages"] - previous_busiest)
+        changes += 1
+    else:
+        assert not deltas["Messages in the busiest hour"]
 
     (clicks,) = tables(at.get_by_key("section-clicks"))
     assert records(clicks) == report["clicks"]["rows"]
@@ -224,9 +278,13 @@ def check_page(at: AppTest, report: dict) -> None:
     (agents,) = tables(at.get_by_key("section-agents"))
     assert records(agents) == report["agents"]["rows"]
 
+    # The trend points, last table of the page: the report's daily series as it is
+    assert records(at.dataframe[-1].value) == report["daily"]
+
     # Every table has its CSV download; plus one for the whole report.
     assert len(at.download_button) == len(at.dataframe) + 1
     assert all(b.label.startswith("Download") for b in at.download_button)
+    return changes
 
 
 def set_custom_range(at: AppTest, date_from: dt.date, date_to: dt.date) -> None:
@@ -259,10 +317,13 @@ def test_filtered_page_matches_report(demo, app):
 
     report = ws.report("globex-sales", date_from.isoformat(), date_to.isoformat(), channel="web")
     assert report["users"]["returning"] > 0 and report["clicks"]["rows"] and report["agents"]["rows"]
-    check_page(app, report)
+    # the new modules have something to show, in both periods
+    assert report["outcomes"]["resolved"] and report["outcomes"]["escalated"] and report["answers"]["fallbacks"]
+    assert report["retention"]["cohort"] and report["previous"]["chats"]["total"]
+    assert check_page(app, report) > 30  # nearly every metric shows its change
     daily = app.dataframe[-1].value  # the trend points: one row per day of the period
-    assert [d.date() if hasattr(d, "date") else d for d in pd.to_datetime(daily["local_date"])] == \
-           [date_from + dt.timedelta(days=i) for i in range((date_to - date_from).days + 1)]
+    assert list(daily["date"]) == [(date_from + dt.timedelta(days=i)).isoformat()
+                                   for i in range((date_to - date_from).days + 1)]
 
     # The clicks filter keeps the rows that contain the text (any case) in any of the four key columns.
     rows = report["clicks"]["rows"]
@@ -291,7 +352,7 @@ def test_default_period_ends_on_the_last_complete_local_day(demo, app):
     assert assistant == "acme-support" and end < newest_chat_date(ws, assistant)
     report = ws.report(assistant, (end - dt.timedelta(days=6)).isoformat(), end.isoformat())
     check_page(app, report)
-    assert pd.to_datetime(app.dataframe[-1].value["local_date"]).max().date() == end
+    assert app.dataframe[-1].value["date"].max() == end.isoformat()
     assert app.query_params == {"assistant": assistant, "period": "last-7-days"}
     # behind the newest export day (America/New_York): its last local day ends after it
     app.selectbox(key="assistant").set_value("globex-sales")
@@ -299,6 +360,25 @@ def test_default_period_ends_on_the_last_complete_local_day(demo, app):
     end = default_end(ws, "globex-sales")
     assert end < newest_chat_date(ws, "globex-sales")
     assert f"to {end:%a %Y-%m-%d}" in [c.value for c in app.sidebar.caption][0]
+
+
+def test_a_previous_period_without_data_shows_no_change(demo, app):
+    """The demo data's first days: the days before them hold no chat and no message, so no metric
+    shows a change (a change from nothing says nothing) and the page says why."""
+    ws, summary = demo
+    first = dt.date.fromisoformat(summary["first_day"])
+    date_to = first + dt.timedelta(days=2)
+    # Europe/Rome is ahead of UTC: no local date of it falls before the first export day
+    report = ws.report("acme-support", first.isoformat(), date_to.isoformat())
+    assert report["previous"]["chats"]["total"] == 0 and report["chats"]["total"] > 0
+    assert not any(c["messages"] for c in report["previous"]["traffic"]["cells"])
+    app.query_params = {"assistant": "acme-support", "from": first.isoformat(), "to": date_to.isoformat()}
+    run_ok(app)
+    assert check_page(app, report) == 0
+    assert not [m.delta for m in app.metric if m.delta]
+    before = report["previous"]
+    assert (f"Under each number: its change against the previous period, {before['from']} to {before['to']}: "
+            "none shown, that period has no data.") in [c.value for c in app.caption]
 
 
 def test_presets_this_month_and_channel_reset(demo, app):
