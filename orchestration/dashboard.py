@@ -321,19 +321,16 @@ def metric(label: str, value, fmt=fmt_count, help: str | None = None, previous=N
               delta_arrow="off" if unchanged else "auto", help=(help or "") + exact, border=True)
 
 
-def metrics(view: View, module: str, items: list[tuple], per_row: int | None = None) -> None:
+def metrics(view: View, module: str, items: list[tuple]) -> None:
     """A row of metrics, one per (label, report field of `module`, format, help): each shows the
     field's value and its change against the same field of the report's previous period."""
     report, before = view.report, view.report["previous"]
     known = previous_has_data(report)
-    per_row = per_row or len(items)
-    for start in range(0, len(items), per_row):
-        row = items[start:start + per_row]
-        for col, (label, field, fmt, help) in zip(st.columns(per_row), row):
-            with col:
-                metric(label, report[module][field], fmt, help,
-                       previous=before[module][field] if known else NO_PREVIOUS,
-                       period=(before["from"], before["to"]))
+    for col, (label, field, fmt, help) in zip(st.columns(len(items)), items):
+        with col:
+            metric(label, report[module][field], fmt, help,
+                   previous=before[module][field] if known else NO_PREVIOUS,
+                   period=(before["from"], before["to"]))
 
 
 def previous_has_data(report: dict) -> bool:
@@ -468,29 +465,30 @@ def render(view: View) -> None:
             bars(mode, "mode", "requests", "Requests by mode", sort=list(h["by_mode"]))
             table(mode, "handover_by_mode", view)
 
-    # Outcomes and answers ------------------------------------------------------------------
-    left, right = st.columns([3, 2])
-    with left, section("outcomes", "Outcomes", "How the period's chats ended: escalated (a handover request "
-                       "or an operator message), else abandoned (the last turn is the user's or a "
-                       "fallback), else resolved. Contained: resolved or abandoned."):
+    # Outcomes ------------------------------------------------------------------------------
+    with section("outcomes", "Outcomes", "How the period's chats ended: escalated (a handover request "
+                 "or an operator message), else abandoned (the last turn is the user's or a fallback), "
+                 "else resolved. Contained: resolved or abandoned."):
         metrics(view, "outcomes", [
             ("Resolved", "resolved", fmt_count, "Chats where the assistant had the last word with a real answer."),
             ("Abandoned", "abandoned", fmt_count, "Contained chats whose last turn is a user message, a click "
              "or a fallback."),
-            ("Escalated", "escalated", fmt_count, "Chats with a handover request or an operator message."),
+            ("Escalated", "escalated", fmt_count, "Chats with a handover request or an operator message.")])
+        metrics(view, "outcomes", [
             ("Containment rate", "containment_rate", fmt_percent, "(Resolved + abandoned) / chats."),
             ("Resolution rate", "resolution_rate", fmt_percent, "Resolved / chats."),
             ("Abandonment rate", "abandonment_rate", fmt_percent, "Abandoned / chats."),
-            ("Escalation rate", "escalation_rate", fmt_percent, "Escalated / chats.")], per_row=4)
+            ("Escalation rate", "escalation_rate", fmt_percent, "Escalated / chats.")])
         trend(view, "escalated_chats", "Escalated chats")
-    with right, section("answers", "Answers", "The assistant's answers (`bot_message`) and its fallbacks "
-                        "(answers flagged `is_fallback`: it could not answer)."):
+
+    # Answers -------------------------------------------------------------------------------
+    with section("answers", "Answers", "The assistant's answers (`bot_message`) and its fallbacks "
+                 "(answers flagged `is_fallback`: it could not answer)."):
         metrics(view, "answers", [
             ("Answers", "answers", fmt_count, "`bot_message` events in the chats."),
             ("Fallbacks", "fallbacks", fmt_count, "Answers with `is_fallback` true."),
             ("Fallback rate", "fallback_rate", fmt_percent, "Fallbacks / answers."),
-            ("Chats with fallback", "chats_with_fallback", fmt_count, "Chats with at least one fallback.")],
-            per_row=2)
+            ("Chats with fallback", "chats_with_fallback", fmt_count, "Chats with at least one fallback.")])
         trend(view, "fallbacks", "Fallbacks")
 
     # Engagement ----------------------------------------------------------------------------
@@ -511,7 +509,8 @@ def render(view: View) -> None:
             ("Returned within 7 days", "returned_7d", fmt_count,
              "Cohort users with another chat 1 to 7 local days after the date of their first chat."),
             ("Returned within 30 days", "returned_30d", fmt_count,
-             "Cohort users with another chat 1 to 30 local days after the date of their first chat."),
+             "Cohort users with another chat 1 to 30 local days after the date of their first chat.")])
+        metrics(view, "retention", [
             ("7-day retention", "rate_7d", fmt_percent, "Returned within 7 days / cohort."),
             ("30-day retention", "rate_30d", fmt_percent, "Returned within 30 days / cohort.")])
 
