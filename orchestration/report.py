@@ -360,44 +360,6 @@ QUERIES: dict[str, str] = {
         from marts.data_quality_daily
         where export_date between $date_from and $date_to
     """,
-    # Daily points for trend charts (dashboard): per local date of chat start.
-    "daily": f"""
-        with days as (
-            select cast(d as date) as local_date
-            from range(cast($date_from as timestamp), cast($date_to as timestamp) + interval 1 day,
-                       interval 1 day) as t(d)
-        ),
-        chats as (
-            select chat_local_date, count(*) as chats, count(distinct user_id) as active_users,
-                   avg(duration_seconds) as avg_duration_seconds
-            from marts.fct_chats where {_CHATS_IN_PERIOD} group by chat_local_date
-        ),
-        messages as (
-            select chat_local_date, sum(user_messages) as user_messages
-            from marts.fct_messages where {_CHATS_IN_PERIOD} group by chat_local_date
-        ),
-        handover as (
-            select chat_local_date, sum(requests) as handover_requests
-            from marts.fct_handover where {_CHATS_IN_PERIOD} group by chat_local_date
-        ),
-        csat as (
-            select chat_local_date, avg(score) as csat_score, count(*) as csat_votes
-            from marts.fct_csat where {_CHATS_IN_PERIOD} group by chat_local_date
-        )
-        select days.local_date,
-               coalesce(chats.active_users, 0) as active_users,
-               coalesce(chats.chats, 0) as chats,
-               coalesce(messages.user_messages, 0) as user_messages,
-               coalesce(handover.handover_requests, 0) as handover_requests,
-               round(chats.avg_duration_seconds, 6) as avg_duration_seconds,
-               round(csat.csat_score, 6) as csat_score
-        from days
-        left join chats on chats.chat_local_date = days.local_date
-        left join messages on messages.chat_local_date = days.local_date
-        left join handover on handover.chat_local_date = days.local_date
-        left join csat on csat.chat_local_date = days.local_date
-        order by days.local_date
-    """,
 }
 
 
