@@ -10,7 +10,7 @@ with the +09:00 offset, so they read as local time; the comments give the UTC in
 UTC date differs, which is where a UTC-based rule would go wrong. Each chat has a conversation of
 its own.
 
-Retention: first chats on 2026-11-03 (local), each chat a user_message and an answer 10 s later.
+Retention: first chats on 2025-11-03 (local), each chat a user_message and an answer 10 s later.
   r_same   A 11-03 00:30 (11-02 15:30Z)   B 11-03 23:00 (11-03 14:00Z)   same local date: no return
   r_next   A 11-03 23:30 (11-03 14:30Z)   B 11-04 00:10 (11-03 15:10Z)   1 day: 7d and 30d
   r_7      A 11-03 10:00                  B 11-10 23:50 (11-10 14:50Z)   7 days: 7d and 30d
@@ -21,7 +21,7 @@ Retention: first chats on 2026-11-03 (local), each chat a user_message and an an
   r_old    A 10-20 12:00 whatsapp         B 11-03 12:00 web   C 11-06 12:00 web
            (first chat overall on 10-20: not new on 11-03; first web chat on 11-03)
 
-Outcomes: 2026-11-20 (local), web unless noted.
+Outcomes: 2025-11-20 (local), web unless noted.
   O1 u_click   um, answer, click, csat 2                    last turn a click       -> abandoned
   O2 u_fbop    um, fallback, operator message (whatsapp)    an operator message     -> escalated
   O3 u_fb1st   um, fallback, um, answer                     latest answer fine      -> resolved
@@ -42,12 +42,12 @@ import pytest
 from conftest import Workspace, event, write_export
 
 INITECH = "initech-help"
-EXPORT_DAY = "2026-12-05"
+EXPORT_DAY = "2025-12-05"  # in the past: a refresh refuses export days after tomorrow (the partitions end there)
 
 
 def jst(date: str, hms: str) -> str:
-    """An instant written with Tokyo's offset: reads as local time on `date` (MM-DD, 2026)."""
-    return f"2026-{date}T{hms}+09:00"
+    """An instant written with Tokyo's offset: reads as local time on `date` (MM-DD, 2025)."""
+    return f"2025-{date}T{hms}+09:00"
 
 
 def who(user, conversation, channel="web"):
@@ -120,7 +120,7 @@ def report(ws: Workspace):
     cache: dict = {}
 
     def get(date_from: str, date_to: str | None = None, channel: str | None = None) -> dict:
-        key = (f"2026-{date_from}", f"2026-{date_to or date_from}", channel)
+        key = (f"2025-{date_from}", f"2025-{date_to or date_from}", channel)
         if key not in cache:
             cache[key] = ws.report(INITECH, key[0], key[1], channel=channel)
         return cache[key]
@@ -145,7 +145,7 @@ def retention(cohort, returned_7d, returned_30d, rate_7d, rate_30d):
 
 def day(date, users=0, new_users=0, chats=0, user_messages=0, handover_requests=0, escalated_chats=0,
         fallbacks=0, csat_votes=0, csat_score=None):
-    return {"date": f"2026-{date}", "users": users, "new_users": new_users, "chats": chats,
+    return {"date": f"2025-{date}", "users": users, "new_users": new_users, "chats": chats,
             "user_messages": user_messages, "handover_requests": handover_requests,
             "escalated_chats": escalated_chats, "fallbacks": fallbacks, "csat_votes": csat_votes,
             "csat_score": csat_score}
@@ -172,11 +172,11 @@ def test_report_has_the_new_keys_in_the_shape_of_interfaces_md(report):
 
 
 def test_table_format_shows_the_new_sections(ws):
-    out = ws.cli("report", "--assistant", INITECH, "--from", "2026-11-20", "--to", "2026-11-20",
+    out = ws.cli("report", "--assistant", INITECH, "--from", "2025-11-20", "--to", "2025-11-20",
                  "--format", "table").stdout
-    for heading in ("Outcomes", "Answers", "Retention of new users", "Daily", "Previous period 2026-11-19 to 2026-11-19"):
+    for heading in ("Outcomes", "Answers", "Retention of new users", "Daily", "Previous period 2025-11-19 to 2025-11-19"):
         assert heading in out, heading
-    assert "2026-11-20" in out
+    assert "2025-11-20" in out
 
 
 # ----------------------------------------------------------------------------- outcomes and answers
@@ -278,7 +278,7 @@ def test_previous_period_with_no_data_at_all(report):
     # 11-03's previous period is 11-02. r_same's first chat is on 11-02 in UTC (15:30Z) but on
     # 11-03 in Tokyo: the previous day has nothing.
     assert report("11-03")["previous"] == {
-        "from": "2026-11-02", "to": "2026-11-02",
+        "from": "2025-11-02", "to": "2025-11-02",
         "users": {"total": 0, "new": 0, "returning": 0, "by_device": []},
         "messages": {"user_messages": 0, "per_user": None, "per_chat": None},
         "chats": {"total": 0, "avg_duration_seconds": None, "per_user": None},
@@ -303,7 +303,7 @@ def test_previous_period_of_several_days(report):
     # 11-05..11-06 (2 days): previous is 11-03..11-04.
     r = report("11-05", "11-06")
     p = r["previous"]
-    assert (p["from"], p["to"]) == ("2026-11-03", "2026-11-04")
+    assert (p["from"], p["to"]) == ("2025-11-03", "2025-11-04")
     # 11-03..11-04: users 8 (r_next on both days once), new 7, returning r_old; chats 9 + 1 = 10,
     # all resolved (each ends with an answer), 10 answers, no fallback; cohort as on 11-03 alone.
     assert (p["users"]["total"], p["users"]["new"], p["users"]["returning"]) == (8, 7, 1)
@@ -311,11 +311,11 @@ def test_previous_period_of_several_days(report):
     assert p["outcomes"] == outcomes(10, 0, 0, 1.0, 1.0, 0.0, 0.0)
     assert p["answers"] == answers(10, 0, 0.0, 0)
     assert p["retention"] == retention(7, 3, 5, 0.428571, 0.714286)
-    # Tuesday 11-03 local hours 0, 10, 12, 23 and Wednesday 11-04 hour 0 (two messages a chat):
+    # Monday 11-03 local hours 0, 10, 12, 23 and Tuesday 11-04 hour 0 (two messages a chat):
     # 00:30 r_same; 10:00 r_7, r_8; 12:00 r_30, r_31, r_chan, r_old; 23:00 r_same, 23:30 r_next;
     # 11-04 00:10 r_next
     busy = {(c["weekday"], c["hour"]): c["messages"] for c in p["traffic"]["cells"] if c["messages"]}
-    assert busy == {(2, 0): 2, (2, 10): 4, (2, 12): 8, (2, 23): 4, (3, 0): 2}
+    assert busy == {(1, 0): 2, (1, 10): 4, (1, 12): 8, (1, 23): 4, (2, 0): 2}
     # the current period itself: r_chan (11-05, whatsapp) and r_old (11-06), both returning
     assert (r["users"]["total"], r["users"]["new"], r["users"]["returning"]) == (2, 0, 2)
     # the previous period is the report of those days, every module but daily
