@@ -321,10 +321,11 @@ def test_report_export_is_tidy_with_numbers_typed_as_numbers(ws, tmp_path):
     assert types["weekday"] == types["hour"] == "BIGINT"
     assert {"module", "metric", "device_type", "browser", "click_type", "agent_id"} <= set(types)
 
-    def value(module, metric, **keys):
+    def value(module, metric, period="current", **keys):
         where = " and ".join(f'"{k}" = ?' for k in keys)
-        rows = conn.execute(f"select value from read_parquet(?) where module = ? and metric = ?"
-                            f"{' and ' + where if where else ''}", [str(out), module, metric, *keys.values()]).fetchall()
+        rows = conn.execute(f"select value from read_parquet(?) where period = ? and module = ? and metric = ?"
+                            f"{' and ' + where if where else ''}",
+                            [str(out), period, module, metric, *keys.values()]).fetchall()
         assert len(rows) == 1, (module, metric, keys, rows)
         return rows[0][0]
 
@@ -338,11 +339,16 @@ def test_report_export_is_tidy_with_numbers_typed_as_numbers(ws, tmp_path):
             assert value("traffic", "cells.messages", weekday=cell["weekday"], hour=cell["hour"]) == cell["messages"]
     for d in report["users"]["by_device"]:
         assert value("users", "by_device.users", device_type=d["device_type"]) == d["users"]
-    n_traffic = conn.execute("select count(*) from read_parquet(?) where module = 'traffic'", [str(out)]).fetchone()[0]
+    # The previous period's modules, labelled as such.
+    assert value("users", "total", period="previous") == report["previous"]["users"]["total"]
+    assert value("chats", "total", period="previous") == report["previous"]["chats"]["total"]
+    n_traffic = conn.execute("select count(*) from read_parquet(?) where module = 'traffic' and period = 'current'",
+                             [str(out)]).fetchone()[0]
     assert n_traffic == 168
     # A ratio without a denominator is a NULL value, not a string.
     assert conn.execute("select count(*) from read_parquet(?) where module = 'csat' and metric = 'score' "
-                        "and value is null", [str(out)]).fetchone()[0] == (report["csat"]["score"] is None)
+                        "and period = 'current' and value is null",
+                        [str(out)]).fetchone()[0] == (report["csat"]["score"] is None)
 
     csv_out = tmp_path / "report.csv"
     ws.cli("export", "report", "-o", str(csv_out), *period)
