@@ -145,10 +145,13 @@ def run_page(at: AppTest) -> AppTest:
     Python 3.11 shares the AST constructor's recursion counter between threads (CPython
     gh-106905): Streamlit's compile of the script in its runner thread can fail spuriously with
     "AST constructor recursion depth mismatch", which AppTest only logs, leaving an empty page
-    (seen once in CI). Such a run is repeated, at most twice; a page that stays empty fails.
+    (seen once in CI). Such a run is repeated, at most twice; a page that stays empty fails. The
+    repeat runs from the element tree the test set its widget values on: the empty page holds no
+    widgets, so running from it would lose them (the page would fall back to its defaults).
     """
+    tree = at._tree  # ElementTree.run sends this tree's widget values with the run
     for _ in range(3):
-        at.run()
+        tree.run()
         if at.title:
             break
     assert at.title, "the dashboard rendered nothing: its script did not compile or did not run"
