@@ -132,11 +132,17 @@ _MEMORY_LIMIT_ALLOWED = ("a size such as 512MB, 3GB or 1.5GiB (units KB, MB, GB,
                          "TiB) or a share of the machine's memory such as 75%")
 
 
+DEFAULT_DUCKDB_MEMORY_LIMIT = "3GB"  # profiles.yml repeats it (dbt reads only the environment)
+
+
 @dataclass(frozen=True)
 class DuckDBLimits:
-    """DuckDB's memory_limit and threads for the connections a refresh opens (None: DuckDB's default).
+    """DuckDB's memory_limit and threads for the connections a refresh opens (threads None: DuckDB's
+    default, one per core).
 
-    profiles.yml gives dbt-duckdb the same variables; `check_dbt_settings` validates them first.
+    profiles.yml gives dbt-duckdb the same variables and the same memory default; `check_dbt_settings`
+    validates them first. The default memory limit leaves room for the process around DuckDB (Python,
+    Dagster or dbt) within the 4 GiB a refresh may use.
     """
 
     memory_limit: str | None
@@ -144,7 +150,7 @@ class DuckDBLimits:
 
     @classmethod
     def from_env(cls) -> "DuckDBLimits":
-        memory_limit = _raw("ANALYTICS_DUCKDB_MEMORY_LIMIT")
+        memory_limit = _raw("ANALYTICS_DUCKDB_MEMORY_LIMIT") or DEFAULT_DUCKDB_MEMORY_LIMIT
         if memory_limit is not None:
             percent = memory_limit.endswith("%")
             if (not _MEMORY_LIMIT.fullmatch(memory_limit) or float(re.match(r"[0-9.]+", memory_limit)[0]) <= 0

@@ -1,0 +1,28 @@
+"""The defaults a refresh runs with when no ANALYTICS_* variable is set."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import duckdb
+
+from orchestration import settings
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_unset_memory_limit_gives_the_refresh_connections_the_default(monkeypatch):
+    monkeypatch.delenv("ANALYTICS_DUCKDB_MEMORY_LIMIT", raising=False)
+    config = settings.DuckDBLimits.from_env().config()
+    with duckdb.connect(config=config) as conn, duckdb.connect(config={"memory_limit": "3GB"}) as expected:
+        got = conn.execute("select current_setting('memory_limit')").fetchone()[0]
+        assert got == expected.execute("select current_setting('memory_limit')").fetchone()[0]
+    with duckdb.connect() as unlimited:  # DuckDB's own default is a share of the machine's memory
+        assert got != unlimited.execute("select current_setting('memory_limit')").fetchone()[0]
+
+
+def test_profiles_yml_gives_dbt_the_same_memory_default():
+    profiles = (REPO / "profiles.yml").read_text()
+    defaults = re.findall(r"env_var\('ANALYTICS_DUCKDB_MEMORY_LIMIT', '([^']+)'\)", profiles)
+    assert defaults == [settings.DEFAULT_DUCKDB_MEMORY_LIMIT]
