@@ -1,13 +1,13 @@
 -- Users (kpis.md "Users": total, new, returning, by_device; Engagement; the users behind the
 -- Handover rate) and the daily series' users and new_users. Reads marts.fct_users.
 --
--- fct_users is at user x channel x local day grain: users are counted over its rows grouped by
--- user (never a sum of daily counts). One aggregation gives both grains: a user in a period, and
--- a user on a local date. A day is a period of one day: "new" is a first chat on or after the
--- start of the row's period or date, "returning" a first chat before it. A user's device fields
--- are the same on all their rows (from dim_users), so any_value is exact. Under a channel filter a
--- user's first chat is their first chat in that channel (kpis.md ground rule 5).
-with in_either_period as (
+-- fct_users is at user x channel x local day grain: distinct users are counted over its rows
+-- (never a sum of daily counts): per period, one row per user (grouped by user); per local date
+-- of the current period, count(distinct user_id). A user's device fields are the same on all
+-- their rows (from dim_users), so any_value is exact. Under a channel filter a user's first chat
+-- is their first chat in that channel (kpis.md ground rule 5); a user is new on the date of it.
+-- Rows with a null chat_local_date are a period's, the others a local date's.
+with in_either_period as materialized (
     select
         chat_local_date >= $date_from as is_current,
         chat_local_date,
@@ -22,43 +22,49 @@ with in_either_period as (
       and chat_local_date between $prev_from and $date_to
       and ($channel is null or channel = $channel)
 ),
-per_user as (
+per_user as materialized (
     select
         is_current,
-        chat_local_date,
-        coalesce(chat_local_date, case when is_current then $date_from else $prev_from end) as starts_on,
         min(first_chat_local_date) as first_chat_local_date,
         sum(chats_with_handover_requests) > 0 as has_handover_requests,
         any_value(device_type) as device_type,
         any_value(browser) as browser
     from in_either_period
-    group by grouping sets ((is_current, user_id), (is_current, chat_local_date, user_id))
-),
-by_device as (
-    select is_current, device_type, browser, count(*) as users
-    from per_user
-    where chat_local_date is null
-    group by all
+    group by is_current, user_id
 ),
 device_list as (
     -- interfaces.md order: users descending, then device_type, then browser
     select is_current,
            list(struct_pack(device_type, browser, users)
                 order by users desc, device_type, browser nulls last) as by_device
-    from by_device
+    from (select is_current, device_type, browser, count(*) as users from per_user group by all)
     group by is_current
 ),
-counted as (
+period_users as (
     select
         is_current,
-        chat_local_date,
         count(*) as users,
-        count(*) filter (where first_chat_local_date >= starts_on) as new_users,
-        count(*) filter (where first_chat_local_date < starts_on) as returning_users,
+        count(*) filter (where first_chat_local_date >= case when is_current then $date_from else $prev_from end)
+            as new_users,
+        count(*) filter (where first_chat_local_date < case when is_current then $date_from else $prev_from end)
+            as returning_users,
         count(*) filter (where has_handover_requests) as users_with_handover_requests
     from per_user
-    group by all
+    group by is_current
+),
+day_users as (
+    select
+        chat_local_date,
+        count(distinct user_id) as users,
+        count(distinct user_id) filter (where chat_local_date = first_chat_local_date) as new_users
+    from in_either_period
+    where is_current
+    group by chat_local_date
 )
-select counted.*, device_list.by_device
-from counted
-left join device_list on device_list.is_current = counted.is_current and counted.chat_local_date is null
+select period_users.is_current, null::date as chat_local_date, period_users.users, period_users.new_users,
+       period_users.returning_users, period_users.users_with_handover_requests, device_list.by_device
+from period_users
+left join device_list using (is_current)
+union all
+select true, chat_local_date, users, new_users, null, null, null
+from day_users
