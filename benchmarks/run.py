@@ -234,6 +234,7 @@ import datetime as dt, statistics, sys, time
 from pathlib import Path
 from orchestration.serve.report import ReportParams, build_report, connect_read_only
 conn = connect_read_only(Path(sys.argv[1]))
+conn.execute("set enable_progress_bar = false")  # a code version whose connection draws one
 params = ReportParams("acme-support", dt.date.fromisoformat(sys.argv[2]), dt.date.fromisoformat(sys.argv[3]))
 seconds = []
 for _ in range(6):

@@ -34,9 +34,12 @@ def connect_read_only(warehouse: Path) -> duckdb.DuckDBPyConnection:
     if not warehouse.is_file():
         raise ReportError(f"warehouse file not found: {warehouse} (run `assistant-analytics refresh` first)")
     try:
-        return duckdb.connect(str(warehouse), read_only=True)
+        conn = duckdb.connect(str(warehouse), read_only=True)
     except duckdb.Error as exc:
         raise ReportError(f"cannot open warehouse {warehouse}: {exc}") from None
+    # no progress bar: DuckDB draws one on stdout for a query that runs long, into the JSON
+    conn.execute("set enable_progress_bar = false")
+    return conn
 
 
 def run_query(conn: duckdb.DuckDBPyConnection, sql: str, params: ReportParams) -> list[dict]:
