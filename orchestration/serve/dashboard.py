@@ -4,7 +4,8 @@ Every number on the page comes from `report.build_report`, the function behind
 `assistant-analytics report`: the modules, the daily trend points (`report["daily"]`) and the
 previous period (`report["previous"]`). Python here only picks filters, lays the numbers out and
 draws them: no KPI is computed a second time. The one arithmetic is a metric's change against
-the previous period, the difference of two report values.
+the previous period, the difference of two report values. Section titles, captions, metric
+labels and help texts come from serve/queries/metrics.toml, beside the report's SQL.
 
 The DuckDB file is opened read-only at the start of each rerun and closed before anything is
 drawn, so the page never holds it open and a refresh that atomically replaces the file shows up
