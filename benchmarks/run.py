@@ -1,7 +1,7 @@
 """Refresh cost against the DuckDB floor, and how it grows with history.
 
-    python benchmarks/run.py [--events-per-day 3000000] [--history 3 20] [--workdir DIR] [--out FILE]
-                             [--skip-incremental] [--skip-full]
+    python benchmarks/run.py [--events-per-day 3000000] [--history 3 20] [--days N] [--workdir DIR]
+                             [--out FILE] [--skip-incremental] [--skip-full] [--report-only]
 
 Generates valid exports at scale inside DuckDB, then measures on that data, each step in its own
 process (peak RSS from wait4):
@@ -9,7 +9,9 @@ process (peak RSS from wait4):
   2. incremental refresh of one day on top of N loaded days, for each N of --history (the history
      is loaded by a backfill whose last day is refreshed alone, as the nightly schedule does);
   3. full rebuild (`refresh --all --full`) of every day;
-  4. `report` over the whole period (in-process query time, and the CLI's wall time);
+  4. `report` of the last --report-days loaded days (a month), whose previous period (the same
+     number of days before it) is loaded too: in-process query time (the first run in a fresh
+     process, and the median of the next runs), and the CLI's wall time;
   5. the incremental refresh once more (the same day re-delivered) under a low DuckDB memory limit
      (--low-memory-limit, default 1GB), to show it spills to disk instead of failing.
 DuckDB's memory_limit defaults to 3GB here: the peak RSS of a refresh is DuckDB's buffer pool plus
@@ -158,6 +160,12 @@ def main() -> None:
     p.add_argument("--history", type=int, nargs="+", default=[3, 20])
     p.add_argument("--workdir", type=Path, default=Path("/tmp/assistant-analytics-bench"))
     p.add_argument("--out", type=Path, default=Path(__file__).with_name("results.json"))
+    p.add_argument("--days", type=int, default=None,
+                   help="export days to generate (default: the largest --history + 1, at least "
+                        "2 x --report-days: the report's period and its previous period)")
+    p.add_argument("--report-days", type=int, default=30, help="the report's period, in days (default 30)")
+    p.add_argument("--report-only", action="store_true",
+                   help="measure the report alone, on the warehouse an earlier run left in --workdir")
     p.add_argument("--skip-full", action="store_true", help="skip the full rebuild")
     p.add_argument("--skip-incremental", action="store_true",
                    help="skip the incremental refreshes and the spill check (--history still sets the days)")
@@ -168,9 +176,13 @@ def main() -> None:
     work = args.workdir
     exports = work / "exports"
     history = sorted(args.history)
-    days = history[-1] + 1
-    gen_seconds = generate(exports, days, args.events_per_day)
-    print(f"generated {days} days x {args.events_per_day:,} events in {gen_seconds:.1f}s", file=sys.stderr)
+    # the report row needs its period and the previous one loaded: 2 x --report-days
+    days = args.days or max(history[-1] + 1, 2 * args.report_days)
+    if days < 2 * args.report_days:
+        p.error(f"--days {days} cannot hold a report of {args.report_days} days and its previous period")
+    if not args.report_only:
+        gen_seconds = generate(exports, days, args.events_per_day)
+        print(f"generated {days} days x {args.events_per_day:,} events in {gen_seconds:.1f}s", file=sys.stderr)
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
     # the DuckDB limits, dbt threads and backfill run sizes are the only settings taken from the caller
@@ -180,11 +192,15 @@ def main() -> None:
         if name in os.environ:
             env[name] = os.environ[name]
     wh = work / "warehouse.duckdb"
-    for f in work.glob("*warehouse*"):
-        f.unlink()
     common = ["--warehouse", str(wh), "--exports", str(exports)]
     day = lambda i: (FIRST_DAY + dt.timedelta(days=i)).isoformat()  # noqa: E731
     rows = []
+    if args.report_only:
+        rows += measure_report(wh, env, args.report_days)
+        finish(args, env, rows, work)
+        return
+    for f in work.glob("*warehouse*"):
+        f.unlink()
 
     floor = measure([sys.executable, "-c", FLOOR_SCRIPT, str(exports / f"dt={day(days - 1)}" / "*.jsonl.gz")], env)
     rows.append({"step": "floor: DuckDB reads + sessionizes one day", "events": args.events_per_day, **floor})
@@ -212,28 +228,60 @@ def main() -> None:
         r = measure([*CLI, "refresh", *common, "--all", "--full"], env, may_fail=True)
         rows.append({"step": f"full rebuild of {days} days", "events": args.events_per_day * days, **r})
 
-    report_inproc = measure([sys.executable, "-c", (
-        "import time, datetime as dt, json\n"
-        "from pathlib import Path\n"
-        "from orchestration.serve.report import ReportParams, build_report, connect_read_only\n"
-        f"c = connect_read_only(Path({str(wh)!r}))\n"
-        "t = time.perf_counter()\n"
-        f"build_report(c, ReportParams('acme-support', dt.date.fromisoformat({day(0)!r}), "
-        f"dt.date.fromisoformat({day(days - 1)!r})))\n"
-        "print(time.perf_counter() - t)\n")], env)
-    rows.append({"step": f"report over {days} days (query time, in-process)", "events": None,
-                 "seconds": round(float(report_inproc["stdout"].strip()), 3),
-                 "peak_rss_mb": report_inproc["peak_rss_mb"]})
-    r = measure([*CLI, "report", *common, "--assistant", "acme-support", "--from", day(0), "--to", day(days - 1)], env)
-    rows.append({"step": f"report over {days} days (CLI wall time)", "events": None, **r})
+    rows += measure_report(wh, env, args.report_days)
+    finish(args, env, rows, work)
 
+
+REPORT_SCRIPT = """
+import datetime as dt, statistics, sys, time
+from pathlib import Path
+from orchestration.serve.report import ReportParams, build_report, connect_read_only
+conn = connect_read_only(Path(sys.argv[1]))
+conn.execute("set enable_progress_bar = false")  # a code version whose connection draws one
+params = ReportParams("acme-support", dt.date.fromisoformat(sys.argv[2]), dt.date.fromisoformat(sys.argv[3]))
+seconds = []
+for _ in range(6):
+    started = time.perf_counter()
+    report = build_report(conn, params)
+    seconds.append(time.perf_counter() - started)
+assert report["chats"]["total"] and report["previous"]["chats"]["total"], "a period without chats measures nothing"
+print(seconds[0], statistics.median(seconds[1:]))
+"""
+
+
+def measure_report(wh: Path, env: dict, report_days: int) -> list[dict]:
+    """The report of the last `report_days` days of chats, whose previous period must be loaded too."""
+    conn = duckdb.connect(str(wh), read_only=True)
+    first, last = conn.execute("select min(chat_local_date), max(chat_local_date) from marts.fct_chats").fetchone()
+    conn.close()
+    date_from = last - dt.timedelta(days=report_days - 1)
+    what = f"report of {report_days} days + previous {report_days}"
+    if date_from - dt.timedelta(days=report_days) < first:  # e.g. --skip-full: the history days alone
+        return [{"step": what, "events": None, "seconds": 0, "peak_rss_mb": 0,
+                 "failed": f"needs {2 * report_days} days of chats, the warehouse holds {first} .. {last}"}]
+    period = [date_from.isoformat(), last.isoformat()]
+    inproc = measure([sys.executable, "-c", REPORT_SCRIPT, str(wh), *period], env)
+    first_run, median = (float(x) for x in inproc["stdout"].split())
+    cli = measure([*CLI, "report", "--warehouse", str(wh), "--assistant", "acme-support",
+                   "--from", period[0], "--to", period[1]], env)
+    return [
+        {"step": f"{what} (query, first in process)", "events": None, "seconds": round(first_run, 3),
+         "peak_rss_mb": inproc["peak_rss_mb"], "period": period},
+        {"step": f"{what} (query, median of 5 more)", "events": None, "seconds": round(median, 3),
+         "peak_rss_mb": inproc["peak_rss_mb"], "period": period},
+        {"step": f"{what} (CLI wall time)", "events": None, **cli, "period": period},
+    ]
+
+
+def finish(args: argparse.Namespace, env: dict, rows: list[dict], work: Path) -> None:
+    """Prints the table and writes it as JSON."""
     for r in rows:
         r.pop("stdout", None)
         r["events_per_second"] = round(r["events"] / r["seconds"]) if r.get("events") and not r.get("failed") else None
-    floor_s = rows[0]["seconds"]
+    floor_s = next((r["seconds"] for r in rows if r["step"].startswith("floor")), None)
     incr = [r for r in rows if r["step"].startswith("incremental")]
     summary = {
-        "incremental_vs_floor": [round(r["seconds"] / floor_s, 2) for r in incr],
+        "incremental_vs_floor": [round(r["seconds"] / floor_s, 2) for r in incr] if floor_s else [],
         "incremental_growth_last_vs_first": round(incr[-1]["seconds"] / incr[0]["seconds"], 2) if incr else None,
     }
     result = {
@@ -246,15 +294,15 @@ def main() -> None:
         "events_per_day": args.events_per_day,
         "rows": rows,
         "summary": summary,
-        "ran_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "ran_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"{'step':<52}{'events':>12}{'seconds':>10}{'events/s':>12}{'peak RSS MB':>13}")
+    print(f"{'step':<60}{'events':>12}{'seconds':>10}{'events/s':>12}{'peak RSS MB':>13}")
     for r in rows:
         ev = f"{r['events']:,}" if r["events"] else "-"
         eps = f"{r['events_per_second']:,}" if r["events_per_second"] else "-"
         split = " ".join(f"{k} {v}" for k, v in r.get("phases", {}).items())
-        print(f"{r['step']:<52}{ev:>12}{r['seconds']:>10}{eps:>12}{r['peak_rss_mb']:>13}  {split}"
+        print(f"{r['step']:<60}{ev:>12}{r['seconds']:>10}{eps:>12}{r['peak_rss_mb']:>13}  {split}"
               + (f"  FAILED: {r['failed']}" if r.get("failed") else ""))
     print(json.dumps(summary))
     shutil.rmtree(work / "dagster_home", ignore_errors=True)

@@ -50,6 +50,11 @@ Totals of acme-support on 2026-11-23 (no channel filter):
 
 from __future__ import annotations
 
+import collections
+import datetime as dt
+import json
+
+import duckdb
 import pytest
 
 from conftest import Workspace, event, write_export
@@ -903,3 +908,58 @@ def test_refresh_of_missing_export_day(workspace):
     write_export(workspace.exports, "2026-11-23", "part-0000.jsonl",
                  [um("z-1", at(23, "09:00:00"), **who("u_z", "c-z"))])
     assert_user_error(workspace.cli("refresh", "--day", "2026-11-20", check=False))
+
+
+# ----------------------------------------------------------------------------- cost (#19)
+
+class RecordingConnection:
+    """A DuckDB connection that records every statement it runs (with its parameters)."""
+
+    def __init__(self, conn):
+        self.conn, self.statements = conn, []
+
+    def execute(self, sql, params=None):
+        self.statements.append((sql, params))
+        return self.conn.execute(sql, params) if params is not None else self.conn.execute(sql)
+
+
+def mart_scans(conn, sql: str, params) -> collections.Counter:
+    """How many times the plan of `sql` reads each mart (its table scans, from EXPLAIN's JSON)."""
+    plan = json.loads(conn.execute(f"explain (format json) {sql}", params).fetchall()[0][1])
+    scans: collections.Counter = collections.Counter()
+
+    def walk(node):
+        for child in node if isinstance(node, list) else [node]:
+            if child.get("name", "").strip() in ("SEQ_SCAN", "TABLE_SCAN"):
+                table = child.get("extra_info", {}).get("Table", "")
+                if ".marts." in f".{table}":
+                    scans[table.split(".")[-1]] += 1
+            walk(child.get("children", []))
+
+    walk(plan)
+    return scans
+
+
+@pytest.mark.parametrize("channel", [None, "web"])
+def test_the_report_reads_each_mart_once_for_both_periods_and_the_days(ws, channel):
+    """#19 (a month's report with its previous month under a second at 3 M events a day): the
+    report scans each mart once for the period, the previous period and the daily series (it used
+    to read six marts a second time for the days), and looks the assistant (its time zone) up
+    once while checking the filters (it used to look it up twice)."""
+    from orchestration.serve.report import ReportParams, build_report
+
+    conn = duckdb.connect(str(ws.warehouse), read_only=True)
+    try:
+        recording = RecordingConnection(conn)
+        report = build_report(recording, ReportParams(ACME, dt.date(2026, 11, 1), dt.date(2026, 11, 30), channel))
+        assert report["chats"]["total"] and report["previous"]["chats"]["total"]  # both periods hold chats
+        scans: collections.Counter = collections.Counter()
+        for sql, params in recording.statements:
+            scans += mart_scans(conn, sql, params)
+    finally:
+        conn.close()
+    kpi_marts = {"fct_users", "fct_chats", "fct_messages", "fct_handover", "fct_feedback", "fct_csat",
+                 "fct_outcomes", "fct_answers", "fct_retention", "fct_traffic", "fct_clicks", "fct_agents"}
+    assert kpi_marts <= set(scans), scans
+    assert {mart: n for mart, n in scans.items() if mart in kpi_marts and n > 1} == {}, scans
+    assert scans["dim_assistants"] == 1, scans

@@ -614,3 +614,17 @@ def test_a_refresh_holds_the_lock_from_its_load_to_its_publish(ref: Reference):
     assert got >= published, (
         f"a second refresh got the refresh lock {published - got:.1f}s before the first one published "
         f"(the first one's last line then: {steps_then}); the lock is taken per step, not per refresh")
+
+
+def test_the_report_connection_draws_no_progress_bar_on_stdout(tmp_path):
+    """DuckDB draws a progress bar on stdout (even into a pipe) for a query that runs over two
+    seconds: a slow month of `report --format json` printed it into the JSON."""
+    from orchestration.serve.report import connect_read_only
+
+    warehouse = tmp_path / "w.duckdb"
+    duckdb.connect(str(warehouse)).close()
+    conn = connect_read_only(warehouse)
+    try:
+        assert conn.execute("select current_setting('enable_progress_bar')").fetchone()[0] is False
+    finally:
+        conn.close()

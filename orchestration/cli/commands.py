@@ -52,19 +52,16 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     return 0
 
 
-def _report_params(args: argparse.Namespace) -> ReportParams:
-    return ReportParams(args.assistant, args.from_, args.to, args.channel)
-
-
 def note(message: str | None) -> None:
     """A hint that is not an error (a period without data): one line on stderr."""
     if message:
         print(f"assistant-analytics: note: {message}", file=sys.stderr)
 
 
-def cmd_report(args: argparse.Namespace) -> int:
-    params = _report_params(args)
-    conn = connect_read_only(args.warehouse)
+def print_report(warehouse: Path, params: ReportParams, fmt: str) -> None:
+    """The report of `params` on stdout (JSON or a table), its data-quality line and any note on
+    stderr: what `report` prints, and `demo` at its end."""
+    conn = connect_read_only(warehouse)
     try:
         report = build_report(conn, params)  # validates the filters (report.validate_filters)
         quality = data_quality_summary(conn, params)
@@ -72,7 +69,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                                date_to=params.date_to, channel=params.channel)
     finally:
         conn.close()
-    if args.format == "json":
+    if fmt == "json":
         print(json.dumps(report, indent=2))
         if quality["lines_rejected"]:
             print(f"data quality: {quality['lines_rejected']} of {quality['lines_read']} lines rejected on the "
@@ -80,6 +77,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     else:
         print(format_table(report, quality))
     note(notice)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    print_report(args.warehouse, ReportParams(args.assistant, args.from_, args.to, args.channel), args.format)
     return 0
 
 
@@ -112,10 +113,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     run_refresh(days, warehouse=args.warehouse, exports=args.exports, full=False)
     assistant = summary["assistants"][0]
     last = dt.date.fromisoformat(summary["last_day"])
-    ns = argparse.Namespace(warehouse=args.warehouse, assistant=assistant, from_=last - dt.timedelta(days=6),
-                            to=last, channel=None, format=args.format)
     print(f"\nreport for {assistant}, last 7 days:\n", file=sys.stderr)
-    cmd_report(ns)
+    print_report(args.warehouse, ReportParams(assistant, last - dt.timedelta(days=6), last), args.format)
     print(f"\ndemo finished in {time.perf_counter() - started:.1f}s; try:\n"
           f"  assistant-analytics report --assistant {assistant} --from {summary['first_day']} "
           f"--to {summary['last_day']} --format table\n"

@@ -4,7 +4,8 @@ Every number on the page comes from `report.build_report`, the function behind
 `assistant-analytics report`: the modules, the daily trend points (`report["daily"]`) and the
 previous period (`report["previous"]`). Python here only picks filters, lays the numbers out and
 draws them: no KPI is computed a second time. The one arithmetic is a metric's change against
-the previous period, the difference of two report values.
+the previous period, the difference of two report values. Section titles, captions, metric
+labels and help texts come from serve/queries/metrics.toml, beside the report's SQL.
 
 The DuckDB file is opened read-only at the start of each rerun and closed before anything is
 drawn, so the page never holds it open and a refresh that atomically replaces the file shows up
@@ -25,6 +26,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
+from orchestration.serve import queries
 from orchestration.serve.report import (
     ReportError,
     ReportParams,
@@ -81,7 +83,7 @@ def last_complete_local_day(newest_export_day: dt.date, timezone: str) -> dt.dat
     """The last local day (in `timezone`) that ends by the end of the newest loaded export day (UTC):
     the export days loaded so far hold every event of it, bar late ones. None if it cannot be told."""
     try:
-        end = dt.datetime.combine(newest_export_day + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc)
+        end = dt.datetime.combine(newest_export_day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
         return end.astimezone(ZoneInfo(timezone)).date() - dt.timedelta(days=1)
     except (OverflowError, ValueError, ZoneInfoNotFoundError):
         return None
@@ -280,19 +282,25 @@ def fmt_duration(seconds) -> str:
     return f"{h}h {m:02d}m {s:02d}s" if h else (f"{m}m {s:02d}s" if m else f"{s}s")
 
 
+FORMATS = {"count": fmt_count, "ratio": fmt_ratio, "percent": fmt_percent, "duration": fmt_duration, "text": str}
+# The colour of a metric's change by what a rise means (metrics.toml `rise`): red when a rise is
+# bad news, grey when it is neither good nor bad.
+CHANGE_COLORS = {"good": "normal", "bad": "inverse", "neutral": "off"}
 # A metric shown without its change against the previous period
 NO_PREVIOUS = object()
-# Metrics whose rise is bad news: their change is drawn red when it rises
-RISE_IS_BAD = {"Handover requests", "Handover rate", "Chats with handover", "Negative", "Abandoned",
-               "Escalated", "Abandonment rate", "Escalation rate", "Fallbacks", "Fallback rate",
-               "Chats with fallback"}
-# Metrics whose rise is neither good nor bad news: their change is drawn grey
-RISE_IS_NEUTRAL = {"Avg chat duration", "Chats without handover", "No feedback",
-                   "Messages in the busiest hour"}
 CHANGE_HELP = ("The change under the number: this period minus the previous period (the same number "
                "of days just before it, same channel), from the report's `previous`; in percentage "
                "points (pp) for a rate. None when either value is empty (—) or when the previous "
                "period has no data at all (no chat and no message).")
+
+
+def definitions(module: str) -> dict:
+    """metrics.toml's entry of a report module: title, caption and its metrics by report field."""
+    return queries.metrics()[module]
+
+
+def definition(module: str, key: str) -> dict:
+    return next(m for m in definitions(module)["metrics"] if m["key"] == key)
 
 
 def change(value, previous, fmt) -> str | None:
@@ -312,8 +320,11 @@ def change(value, previous, fmt) -> str | None:
     return text if any(digit in text for digit in "123456789") else text[1:]
 
 
-def metric(label: str, value, fmt=fmt_count, help: str | None = None, previous=NO_PREVIOUS,
-           period: tuple[str, str] | None = None) -> None:
+def metric(spec: dict, value, previous=NO_PREVIOUS, period: tuple[str, str] | None = None,
+           detail: str = "") -> None:
+    """One number as metrics.toml defines it (`spec`: label, format, help, rise), with its change
+    against `previous` unless that is NO_PREVIOUS."""
+    fmt = FORMATS[spec["format"]]
     exact = f" Exact value: {value}." if isinstance(value, float) else ""
     delta = change(value, previous, fmt)
     if period and previous is not NO_PREVIOUS:
@@ -321,22 +332,25 @@ def metric(label: str, value, fmt=fmt_count, help: str | None = None, previous=N
                   "period minus it" + (", in percentage points." if fmt is fmt_percent else "."))
     elif period:
         exact += f" No change shown: the previous period ({period[0]} to {period[1]}) has no data."
-    color = "inverse" if label in RISE_IS_BAD else "off" if label in RISE_IS_NEUTRAL else "normal"
     unchanged = delta is not None and delta[0] not in "+-"
-    st.metric(label, fmt(value), delta=delta, delta_color="off" if unchanged else color,
-              delta_arrow="off" if unchanged else "auto", help=(help or "") + exact, border=True)
+    st.metric(spec["label"], fmt(value), delta=delta,
+              delta_color="off" if unchanged else CHANGE_COLORS[spec["rise"]],
+              delta_arrow="off" if unchanged else "auto", help=spec["help"] + detail + exact, border=True)
 
 
-def metrics(view: View, module: str, items: list[tuple]) -> None:
-    """A row of metrics, one per (label, report field of `module`, format, help): each shows the
+def module_metrics(view: View, module: str) -> None:
+    """The module's metrics of metrics.toml, one row of the page per `row`: each shows the report
     field's value and its change against the same field of the report's previous period."""
     report, before = view.report, view.report["previous"]
     known = previous_has_data(report)
-    for col, (label, field, fmt, help) in zip(st.columns(len(items)), items):
-        with col:
-            metric(label, report[module][field], fmt, help,
-                   previous=before[module][field] if known else NO_PREVIOUS,
-                   period=(before["from"], before["to"]))
+    specs = definitions(module)["metrics"]
+    for row in sorted({spec.get("row", 1) for spec in specs}):
+        shown = [spec for spec in specs if spec.get("row", 1) == row]
+        for col, spec in zip(st.columns(len(shown)), shown, strict=True):
+            with col:
+                metric(spec, report[module][spec["key"]],
+                       previous=before[module][spec["key"]] if known else NO_PREVIOUS,
+                       period=(before["from"], before["to"]))
 
 
 def previous_has_data(report: dict) -> bool:
@@ -392,14 +406,21 @@ def bars(df: pd.DataFrame, category: str, value: str, title: str, color: str | N
     st.altair_chart(chart, width="stretch")
 
 
-def section(key: str, title: str, caption: str):
-    box = st.container(key=f"section-{key}", border=True)
-    box.subheader(title)
-    box.caption(caption)
+def section(module: str):
+    """A bordered box for a report module, titled and captioned from metrics.toml."""
+    spec = definitions(module)
+    box = st.container(key=f"section-{module}", border=True)
+    box.subheader(spec["title"])
+    box.caption(spec["caption"])
     return box
 
 
-def render(view: View) -> None:
+# ------------------------------------------------------------------------------------------
+# The page: one function per section, in the page's order
+# ------------------------------------------------------------------------------------------
+
+
+def draw_header(view: View) -> None:
     r, p = view.report, view.params
     st.title("Analytics")
     st.markdown(
@@ -415,18 +436,15 @@ def render(view: View) -> None:
                + (" (percentage points for a rate)." if previous_has_data(r)
                   else ": none shown, that period has no data."), help=CHANGE_HELP)
 
-    # Users ---------------------------------------------------------------------------------
-    with section("users", "Users", "Active users: users with at least one chat in the period."):
-        u = r["users"]
-        metrics(view, "users", [
-            ("Active users", "total", fmt_count, "Users with at least one chat in the period."),
-            ("New users", "new", fmt_count, "Active users whose first chat ever is in the period."),
-            ("Returning users", "returning", fmt_count, "Active users whose first chat is before the period.")])
+
+def draw_users(view: View) -> None:
+    with section("users"):
+        module_metrics(view, "users")
         left, right = st.columns([3, 2])
         with left:
             trend(view, "users", "Active users")
         with right:
-            dev = pd.DataFrame(u["by_device"], columns=["device_type", "browser", "users"])
+            dev = pd.DataFrame(view.report["users"]["by_device"], columns=["device_type", "browser", "users"])
             if dev.empty:
                 st.info("No active users in the period.")
             else:
@@ -435,31 +453,18 @@ def render(view: View) -> None:
         table(dev, "users_by_device", view, column_config={
             "device_type": "Device", "browser": "Browser", "users": st.column_config.NumberColumn("Users")})
 
-    # Messages ------------------------------------------------------------------------------
-    with section("messages", "Messages", "User messages in the period's chats."):
-        metrics(view, "messages", [
-            ("User messages", "user_messages", fmt_count, "`user_message` events in the chats."),
-            ("Messages per user", "per_user", fmt_ratio, "User messages / active users."),
-            ("Messages per chat", "per_chat", fmt_ratio, "User messages / chats.")])
-        trend(view, "user_messages", "User messages")
 
-    # Chats ---------------------------------------------------------------------------------
-    with section("chats", "Chats", "Sessions holding at least one user message or click."):
-        metrics(view, "chats", [
-            ("Chats", "total", fmt_count, "Chats that started in the period."),
-            ("Avg chat duration", "avg_duration_seconds", fmt_duration,
-             "Mean of (last event - first event) over the chats."),
-            ("Chats per user", "per_user", fmt_ratio, "Chats / active users.")])
-        trend(view, "chats", "Chats")
+def draw_metrics_and_trend(view: View, module: str, column: str, title: str) -> None:
+    """A section of metrics and one trend line (Messages, Chats, Answers, Engagement, Outcomes)."""
+    with section(module):
+        module_metrics(view, module)
+        trend(view, column, title)
 
-    # Handover ------------------------------------------------------------------------------
-    with section("handover", "Handover", "Requests to talk to a human operator."):
-        h = r["handover"]
-        metrics(view, "handover", [
-            ("Handover requests", "requests", fmt_count, "`handover_request` events in the chats."),
-            ("Handover rate", "rate", fmt_percent, "Active users with at least one request / active users."),
-            ("Chats with handover", "chats_with_requests", fmt_count, "Chats with at least one request."),
-            ("Chats without handover", "chats_without_requests", fmt_count, "The other chats.")])
+
+def draw_handover(view: View) -> None:
+    h = view.report["handover"]
+    with section("handover"):
+        module_metrics(view, "handover")
         trend(view, "handover_requests", "Handover requests")
         left, right = st.columns(2)
         with left:
@@ -471,63 +476,16 @@ def render(view: View) -> None:
             bars(mode, "mode", "requests", "Requests by mode", sort=list(h["by_mode"]))
             table(mode, "handover_by_mode", view)
 
-    # Outcomes ------------------------------------------------------------------------------
-    with section("outcomes", "Outcomes", "How the period's chats ended: escalated (a handover request "
-                 "or an operator message), else abandoned (the last turn is the user's or a fallback), "
-                 "else resolved. Contained: resolved or abandoned."):
-        metrics(view, "outcomes", [
-            ("Resolved", "resolved", fmt_count, "Chats where the assistant had the last word with a real answer."),
-            ("Abandoned", "abandoned", fmt_count, "Contained chats whose last turn is a user message, a click "
-             "or a fallback."),
-            ("Escalated", "escalated", fmt_count, "Chats with a handover request or an operator message.")])
-        metrics(view, "outcomes", [
-            ("Containment rate", "containment_rate", fmt_percent, "(Resolved + abandoned) / chats."),
-            ("Resolution rate", "resolution_rate", fmt_percent, "Resolved / chats."),
-            ("Abandonment rate", "abandonment_rate", fmt_percent, "Abandoned / chats."),
-            ("Escalation rate", "escalation_rate", fmt_percent, "Escalated / chats.")])
-        trend(view, "escalated_chats", "Escalated chats")
 
-    # Answers -------------------------------------------------------------------------------
-    with section("answers", "Answers", "The assistant's answers (`bot_message`) and its fallbacks "
-                 "(answers flagged `is_fallback`: it could not answer)."):
-        metrics(view, "answers", [
-            ("Answers", "answers", fmt_count, "`bot_message` events in the chats."),
-            ("Fallbacks", "fallbacks", fmt_count, "Answers with `is_fallback` true."),
-            ("Fallback rate", "fallback_rate", fmt_percent, "Fallbacks / answers."),
-            ("Chats with fallback", "chats_with_fallback", fmt_count, "Chats with at least one fallback.")])
-        trend(view, "fallbacks", "Fallbacks")
+def draw_retention(view: View) -> None:
+    with section("retention"):
+        module_metrics(view, "retention")
 
-    # Engagement ----------------------------------------------------------------------------
-    with section("engagement", "Engagement", "New versus returning active users."):
-        metrics(view, "engagement", [
-            ("New users", "new_users", fmt_count, "First chat ever in the period."),
-            ("Returning users", "returning_users", fmt_count, "First chat before the period."),
-            ("Returning rate", "returning_rate", fmt_percent, "Returning users / active users.")])
-        trend(view, "new_users", "New users")
 
-    # Retention -----------------------------------------------------------------------------
-    with section("retention", "Retention", "Did the period's new users come back? A return is another chat "
-                 "1 to 7 (or 30) local days after the date of their first chat, counted over all loaded "
-                 "history, so the newest cohorts may still return."):
-        metrics(view, "retention", [
-            ("Cohort", "cohort", fmt_count, "The period's new users (under a channel filter: users whose "
-             "first chat in that channel is in the period)."),
-            ("Returned within 7 days", "returned_7d", fmt_count,
-             "Cohort users with another chat 1 to 7 local days after the date of their first chat."),
-            ("Returned within 30 days", "returned_30d", fmt_count,
-             "Cohort users with another chat 1 to 30 local days after the date of their first chat.")])
-        metrics(view, "retention", [
-            ("7-day retention", "rate_7d", fmt_percent, "Returned within 7 days / cohort."),
-            ("30-day retention", "rate_30d", fmt_percent, "Returned within 30 days / cohort.")])
-
-    # Feedback ------------------------------------------------------------------------------
-    with section("feedback", "Feedback", "Final thumbs up/down on reviewable answers."):
-        f = r["feedback"]
-        metrics(view, "feedback", [
-            ("Reviewable answers", "reviewable", fmt_count, "Bot answers that can be rated."),
-            ("Positive", "positive", fmt_count, "Reviewable answers whose final rating is positive."),
-            ("Negative", "negative", fmt_count, "Reviewable answers whose final rating is negative."),
-            ("No feedback", "no_feedback", fmt_count, "Reviewable answers with no (or a retracted) rating.")])
+def draw_feedback(view: View) -> None:
+    f = view.report["feedback"]
+    with section("feedback"):
+        module_metrics(view, "feedback")
         classes = pd.DataFrame([{"class": k, "chats": v} for k, v in f["chats_by_class"].items()])
         left, right = st.columns([3, 2])
         with left:
@@ -535,11 +493,11 @@ def render(view: View) -> None:
         with right:
             table(classes, "feedback_chats_by_class", view)
 
-    # CSAT ----------------------------------------------------------------------------------
-    with section("csat", "CSAT", "Customer satisfaction votes (1-5); a chat's vote is its latest."):
-        cs = r["csat"]
-        metrics(view, "csat", [("CSAT score", "score", fmt_ratio, "Mean of the votes (1-5)."),
-                               ("CSAT votes", "votes", fmt_count, "Chats with a CSAT vote.")])
+
+def draw_csat(view: View) -> None:
+    cs = view.report["csat"]
+    with section("csat"):
+        module_metrics(view, "csat")
         dist = pd.DataFrame([{"score": k, "votes": v} for k, v in cs["distribution"].items()])
         left, mid, right = st.columns([2, 2, 1])
         with left:
@@ -549,8 +507,10 @@ def render(view: View) -> None:
         with right:
             table(dist, "csat_distribution", view)
 
-    # Traffic -------------------------------------------------------------------------------
-    with section("traffic", "Traffic", "User, bot and operator messages by their own local weekday and hour."):
+
+def draw_traffic(view: View) -> None:
+    r = view.report
+    with section("traffic"):
         cells = pd.DataFrame(r["traffic"]["cells"], columns=["weekday", "hour", "messages"])
         cells["day"] = cells["weekday"].map(lambda d: WEEKDAYS[d - 1])
         top = cells.loc[cells["messages"].idxmax()] if len(cells) else None
@@ -560,12 +520,10 @@ def render(view: View) -> None:
         previous_top = max((c["messages"] for c in before["traffic"]["cells"]), default=None)
         left, right = st.columns(2)
         with left:
-            metric("Busiest hour", busiest, str, "The weekday and local hour with the most messages "
-                   f"({int(top['messages']) if top is not None else 0:,}).")
+            metric(definition("traffic", "busiest_hour"), busiest,
+                   detail=f" Its messages: {int(top['messages']) if top is not None else 0:,}.")
         with right:
-            metric("Messages in the busiest hour", int(top["messages"]) if top is not None else None, fmt_count,
-                   "Messages of that weekday and hour over the period; the previous period's is the count "
-                   "of its own busiest weekday and hour.",
+            metric(definition("traffic", "busiest_hour_messages"), int(top["messages"]) if top is not None else None,
                    previous=previous_top if previous_has_data(r) else NO_PREVIOUS,
                    period=(before["from"], before["to"]))
         heat = (
@@ -586,26 +544,26 @@ def render(view: View) -> None:
             grid.columns = [f"{h:02d}" for h in grid.columns]
             table(grid.reset_index().rename(columns={"day": "weekday"}), "traffic", view)
 
-    # Clicks --------------------------------------------------------------------------------
-    with section("clicks", "Clicks", "Clicks on quick replies and links, most clicked first. "
-                 "Sort by clicking a column header."):
-        rows = pd.DataFrame(r["clicks"]["rows"],
-                            columns=["click_type", "title", "destination_type", "destination", "clicks"])
+
+def draw_clicks(view: View) -> None:
+    all_rows = view.report["clicks"]["rows"]
+    with section("clicks"):
+        rows = pd.DataFrame(all_rows, columns=["click_type", "title", "destination_type", "destination", "clicks"])
         needle = st.text_input("Filter clicks", key="clicks_filter", placeholder="type to filter any column",
                                icon=":material/search:")
         if needle.strip():
             text = rows[["click_type", "title", "destination_type", "destination"]].fillna("").astype(str)
             hit = text.apply(lambda col: col.str.contains(needle.strip(), case=False, regex=False)).any(axis=1)
             rows = rows[hit]
-        st.caption(f"{len(rows):,} of {len(r['clicks']['rows']):,} rows")
+        st.caption(f"{len(rows):,} of {len(all_rows):,} rows")
         table(rows, "clicks", view, height=min(400, 38 + 35 * max(len(rows), 1)), column_config={
             "click_type": "Click type", "title": "Title", "destination_type": "Destination type",
             "destination": "Destination", "clicks": st.column_config.NumberColumn("Clicks")})
 
-    # Agents / workflows --------------------------------------------------------------------
-    with section("agents", "Agents / Workflows", "Agent and workflow triggers, and the final thumbs on "
-                 "their reviewable answers."):
-        agents = pd.DataFrame(r["agents"]["rows"],
+
+def draw_agents(view: View) -> None:
+    with section("agents"):
+        agents = pd.DataFrame(view.report["agents"]["rows"],
                               columns=["agent_id", "name", "kind", "views", "positive", "negative"])
         if agents.empty:
             st.info("No agent or workflow activity in the period.")
@@ -633,21 +591,39 @@ def render(view: View) -> None:
             "positive": st.column_config.NumberColumn("Thumbs up"),
             "negative": st.column_config.NumberColumn("Thumbs down")})
 
-    # Footer --------------------------------------------------------------------------------
+
+def draw_footer(view: View) -> None:
+    r, p, q = view.report, view.params, view.quality
     st.divider()
     with st.expander("Daily points behind the trend charts"):
         table(pd.DataFrame(r["daily"]), "daily", view)
-    q = view.quality
     if q.get("lines_rejected"):
         st.caption(f"Data quality: {q['lines_rejected']:,} of {q['lines_read']:,} export lines rejected and "
                    f"{q['duplicates_dropped']:,} duplicates dropped on the period's {q['export_days']} export "
                    "days, all assistants (see `raw.rejected_lines`).")
-    p = view.params
     st.download_button("Download the report (JSON)", json.dumps(r, indent=2).encode(),
                        file_name=f"{p.assistant}_{p.date_from}_{p.date_to}_{p.channel or 'all'}_report.json",
                        mime="application/json", key="download-report", on_click="ignore")
     st.caption(f"Read from `{view.warehouse}` (modified {view.modified:%Y-%m-%d %H:%M:%S}); "
                "the file is opened read-only for each rerun and closed before drawing.")
+
+
+def render(view: View) -> None:
+    draw_header(view)
+    draw_users(view)
+    draw_metrics_and_trend(view, "messages", "user_messages", "User messages")
+    draw_metrics_and_trend(view, "chats", "chats", "Chats")
+    draw_handover(view)
+    draw_metrics_and_trend(view, "outcomes", "escalated_chats", "Escalated chats")
+    draw_metrics_and_trend(view, "answers", "fallbacks", "Fallbacks")
+    draw_metrics_and_trend(view, "engagement", "new_users", "New users")
+    draw_retention(view)
+    draw_feedback(view)
+    draw_csat(view)
+    draw_traffic(view)
+    draw_clicks(view)
+    draw_agents(view)
+    draw_footer(view)
 
 
 def main() -> None:

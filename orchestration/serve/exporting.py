@@ -61,11 +61,11 @@ def export(args: argparse.Namespace) -> str | None:
     fmt = _format(args)
     conn = connect_read_only(args.warehouse)
     try:
-        validate_filters(conn, assistant=args.assistant, date_from=args.from_, date_to=args.to,
-                         channel=args.channel)
+        timezone = validate_filters(conn, assistant=args.assistant, date_from=args.from_, date_to=args.to,
+                                    channel=args.channel)
         notice = period_notice(conn, assistant=args.assistant, date_from=args.from_, date_to=args.to,
                                channel=args.channel)
-        relation = _report_relation(conn, args) if args.what == "report" else _mart_relation(conn, args)
+        relation = _report_relation(conn, args, timezone) if args.what == "report" else _mart_relation(conn, args)
         _write_atomically(relation, args.output, fmt)
     finally:
         conn.close()
@@ -170,10 +170,12 @@ def tidy_report(report: dict) -> list[dict]:
     return rows
 
 
-def _report_relation(conn: duckdb.DuckDBPyConnection, args: argparse.Namespace) -> duckdb.DuckDBPyRelation:
+def _report_relation(conn: duckdb.DuckDBPyConnection, args: argparse.Namespace,
+                     timezone: str | None) -> duckdb.DuckDBPyRelation:
+    """The report as a tidy table; `timezone`: the assistant's, from the filters' check."""
     if not (args.assistant and args.from_ and args.to):
         raise UserError("export report needs --assistant, --from and --to")
-    report = build_report(conn, ReportParams(args.assistant, args.from_, args.to, args.channel))
+    report = build_report(conn, ReportParams(args.assistant, args.from_, args.to, args.channel), timezone=timezone)
     columns = {**CONTEXT_COLUMNS, **KEY_COLUMNS, "value": "DOUBLE"}
     mem = duckdb.connect()
     mem.execute("create table report (" + ", ".join(f'"{c}" {t}' for c, t in columns.items()) + ")")
