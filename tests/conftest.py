@@ -1,4 +1,10 @@
-"""Shared helpers: write small hand-made exports and drive the public CLI."""
+"""Shared helpers: write small hand-made exports and drive the public CLI.
+
+Tiers: a test that runs a refresh (or the demo), dbt or a Dagster command, Streamlit or a
+browser, or builds a venv is marked `slow` (directly, by `pytestmark`, or through a fixture marked
+with `slow_fixture`); `pytest -m "not slow"` runs the others on every change. A test that is not
+marked slow and still completes a refresh fails with a line that says so (see `Workspace.cli`).
+"""
 
 from __future__ import annotations
 
@@ -35,6 +41,21 @@ def event(event_id, event_type, occurred_at, *, assistant="acme-support", channe
     return e
 
 
+def user_message(event_id, occurred_at, who: dict | None = None, **properties) -> dict:
+    """A user_message whose message_id is its event_id; `who` holds event() keywords (user, channel...)."""
+    return _message("user_message", event_id, occurred_at, who, properties)
+
+
+def bot_message(event_id, occurred_at, who: dict | None = None, **properties) -> dict:
+    """A bot_message whose message_id is its event_id (a feedback refers to the answer by that)."""
+    return _message("bot_message", event_id, occurred_at, who, properties)
+
+
+def _message(event_type, event_id, occurred_at, who, properties) -> dict:
+    properties = {"message_id": event_id, **(who or {}), **properties}
+    return event(event_id, event_type, occurred_at, **properties)
+
+
 def write_export(exports: Path, day: str, name: str, lines: list) -> Path:
     """Writes one export file; items are dicts (dumped as JSON) or raw strings (written as they are)."""
     folder = exports / f"dt={day}"
@@ -46,6 +67,35 @@ def write_export(exports: Path, day: str, name: str, lines: list) -> Path:
     else:
         path.write_text(text, encoding="utf-8")
     return path
+
+
+def slow_fixture(fixture_function):
+    """Under @pytest.fixture: the fixture runs a refresh (or another slow process), so every test
+    that uses it, directly or through another fixture, is marked `slow`."""
+    fixture_function.slow = True
+    return fixture_function
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        definitions = item._fixtureinfo.name2fixturedefs.values()
+        if any(getattr(d.func, "slow", False) for defs in definitions for d in defs):
+            item.add_marker(pytest.mark.slow)
+
+
+_RUNS = ("refresh", "demo")  # the commands that run the Dagster job
+_current_test: pytest.Item | None = None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """Workspace.cli checks the marker of the test it runs for, module fixtures' set-up included."""
+    global _current_test
+    _current_test = item
+    try:
+        return (yield)
+    finally:
+        _current_test = None
 
 
 @dataclass
@@ -68,6 +118,9 @@ class Workspace:
         (self.root / "dagster_home").mkdir(exist_ok=True)
         cmd = [CLI, args[0], "--warehouse", str(self.warehouse), "--exports", str(self.exports), *args[1:]]
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, cwd=self.root)
+        if args[0] in _RUNS and proc.returncode == 0 and _current_test and not _current_test.get_closest_marker("slow"):
+            raise AssertionError(f"{_current_test.nodeid} ran `{args[0]}` (a Dagster run): mark it "
+                                 "@pytest.mark.slow, or test the rule without a run")
         if check and proc.returncode != 0:
             raise AssertionError(f"{cmd} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
         return proc

@@ -41,6 +41,8 @@ import pytest
 
 from conftest import Workspace, event, write_export
 
+pytestmark = pytest.mark.slow  # every test here works on a refreshed warehouse
+
 INITECH = "initech-help"
 EXPORT_DAY = "2025-12-05"  # in the past: a refresh refuses export days after tomorrow (the partitions end there)
 

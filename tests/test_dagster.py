@@ -29,7 +29,7 @@ from types import SimpleNamespace
 import duckdb
 import pytest
 
-from conftest import REPO, event, write_export
+from conftest import REPO, event, slow_fixture, write_export
 
 DAY = "2026-11-23"
 RANGE = ["2026-11-23", "2026-11-24", "2026-11-25"]
@@ -207,6 +207,7 @@ def dbt_resource():
 
 
 @pytest.fixture(scope="module")
+@slow_fixture
 def single(defs, tmp_path_factory):
     """2026-11-23 materialized with `materialize(...)`, then refreshed again with full_refresh."""
     from dagster import DagsterInstance, materialize
@@ -245,6 +246,7 @@ def single(defs, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+@slow_fixture
 def backfill(defs, tmp_path_factory):
     """Three export days; the sensor before any load; one run over the range (a single-run backfill)."""
     from dagster import DagsterInstance, build_sensor_context
@@ -278,6 +280,7 @@ def backfill(defs, tmp_path_factory):
 # ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_dagster_definitions_validate(defs, tmp_path):
     """`dagster definitions validate` from the repo root, no flags: pyproject's [tool.dagster] names the module."""
     dagster = Path(sys.executable).parent / "dagster"
@@ -615,6 +618,7 @@ def stop_group(process: subprocess.Popen) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_dagster_dev_as_the_readme_runs_it(tmp_path):
     """`.venv/bin/dagster dev` from the repo, venv not activated, DAGSTER_HOME set: the code location
     loads with every asset, check, the schedule and the sensor (stopped until turned on);

@@ -84,6 +84,8 @@ from conftest import Workspace, event, write_export
 from orchestration.demo.generator import generate_exports
 from orchestration.settings import build_path_for
 
+pytestmark = pytest.mark.slow  # every test here works on a refreshed warehouse
+
 ACME = "acme-support"
 KIOSK = "kiosk"
 END = dt.date(2026, 11, 22)

@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import Workspace, event, write_export
+from conftest import Workspace, event, slow_fixture, write_export
 
 ACME, GLOBEX, INITECH, UMBRELLA = "acme-support", "globex-sales", "initech-help", "umbrella-bot"
 
@@ -376,6 +376,7 @@ def days_dst() -> dict[str, list]:
 
 
 @pytest.fixture(scope="module")
+@slow_fixture
 def ws(module_workspace: Workspace) -> Workspace:
     exports = module_workspace.exports
     write_export(exports, "2026-11-22", "part-0000.jsonl", day_2026_11_22())

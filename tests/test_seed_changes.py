@@ -18,6 +18,8 @@ import pytest
 
 from conftest import REPO, event, write_export
 
+pytestmark = pytest.mark.slow  # every test here works on a refreshed warehouse
+
 ACME = "acme-support"
 SEED = REPO / "seeds" / "assistants.csv"
 
