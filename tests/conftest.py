@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -18,6 +19,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
+
+from orchestration.publish.publish import spare_path_for
+from orchestration.serve.status import record_path_for
+from orchestration.settings import build_path_for
 
 REPO = Path(__file__).resolve().parent.parent
 CLI = str(Path(sys.executable).parent / "assistant-analytics")
@@ -96,6 +101,22 @@ def pytest_runtest_protocol(item, nextitem):
         return (yield)
     finally:
         _current_test = None
+
+
+def _beside_warehouse(warehouse: Path) -> list[Path]:
+    """The files a refresh leaves for a warehouse: the published file, the build file, the spare of
+    the last publish, the refresh record, and the databases' write-ahead logs."""
+    files = [warehouse, build_path_for(warehouse), spare_path_for(warehouse)]
+    return [*files, *(f.with_name(f.name + ".wal") for f in files), record_path_for(warehouse)]
+
+
+def copy_warehouse(source: Path, target: Path) -> Path:
+    """Copies a finished warehouse's files (those that exist) to target's names; returns target."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for src, dst in zip(_beside_warehouse(source), _beside_warehouse(target), strict=True):
+        if src.exists():
+            shutil.copy2(src, dst)
+    return target
 
 
 @dataclass

@@ -40,6 +40,8 @@ from __future__ import annotations
 import pytest
 
 from conftest import Workspace, event, write_export
+from conftest import bot_message as bm
+from conftest import user_message as um
 
 pytestmark = pytest.mark.slow  # every test here works on a refreshed warehouse
 
@@ -54,14 +56,6 @@ def jst(date: str, hms: str) -> str:
 
 def who(user, conversation, channel="web"):
     return {"assistant": INITECH, "user": user, "conversation": conversation, "channel": channel}
-
-
-def um(eid, when, w):
-    return event(eid, "user_message", when, message_id=eid, **w)
-
-
-def bm(eid, when, w, **props):
-    return event(eid, "bot_message", when, message_id=eid, **w, **props)
 
 
 def chat(prefix, user, date, hms, channel="web"):

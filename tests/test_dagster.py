@@ -29,7 +29,9 @@ from types import SimpleNamespace
 import duckdb
 import pytest
 
-from conftest import REPO, event, slow_fixture, write_export
+from conftest import REPO, slow_fixture, write_export
+from conftest import bot_message as bm
+from conftest import user_message as um
 
 DAY = "2026-11-23"
 RANGE = ["2026-11-23", "2026-11-24", "2026-11-25"]
@@ -41,14 +43,6 @@ REJECTED_SHARE_CHECK = ("raw", "rejected_lines", "rejected_share_under_threshold
 # ---------------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------------
-
-
-def um(eid, at, **kw):
-    return event(eid, "user_message", at, message_id=f"m-{eid}", **kw)
-
-
-def bm(eid, at, **kw):
-    return event(eid, "bot_message", at, message_id=f"m-{eid}", **kw)
 
 
 def write_single_day(exports: Path, day: str = DAY) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import CLI, Workspace, event, slow_fixture, write_export
+from conftest import CLI, Workspace, event, write_export
 from orchestration import settings
 from orchestration.cli.refresh import _check_partition_days, _dbt_error_line, _split_ranges
 from orchestration.errors import UserError
@@ -157,7 +157,6 @@ CLI_CASES = [
 
 
 @pytest.fixture(scope="module")
-@slow_fixture
 def small_exports(module_workspace: Workspace) -> Workspace:
     for day in ("2026-11-01", "9999-12-31"):
         write_export(module_workspace.exports, day, "a.jsonl", [

@@ -81,6 +81,8 @@ import duckdb
 import pytest
 
 from conftest import Workspace, event, write_export
+from conftest import bot_message as bm
+from conftest import user_message as um
 from orchestration.demo.generator import generate_exports
 from orchestration.settings import build_path_for
 
@@ -120,15 +122,6 @@ def at(day: int, hms: str) -> str:
 
 def kiosk(user: str, conversation: str, **kw) -> dict:
     return {"assistant": ACME, "channel": KIOSK, "user": user, "conversation": conversation, **kw}
-
-
-def um(eid, when, who):
-    return event(eid, "user_message", when, message_id=eid, **who)
-
-
-def bm(eid, when, who, **props):
-    """A bot_message whose message_id is its event_id (feedback refers to it by that)."""
-    return event(eid, "bot_message", when, message_id=eid, **who, **props)
 
 
 def fb(eid, when, message_id, value, who):

@@ -53,6 +53,8 @@ from __future__ import annotations
 import pytest
 
 from conftest import Workspace, event, slow_fixture, write_export
+from conftest import bot_message as bm
+from conftest import user_message as um
 
 ACME, GLOBEX, INITECH, UMBRELLA = "acme-support", "globex-sales", "initech-help", "umbrella-bot"
 
@@ -77,15 +79,6 @@ UNKNOWN_MOBILE_UA = "HelloWorld/1.0 Mobile"                                    #
 def at(day: int, hms: str) -> str:
     """An instant in November 2026 written with Rome's winter offset, so it reads as Rome local time."""
     return f"2026-11-{day:02d}T{hms}+01:00"
-
-
-def um(eid, when, **kw):
-    return event(eid, "user_message", when, message_id=eid, **kw)
-
-
-def bm(eid, when, **kw):
-    """A bot_message whose message_id is its event_id (feedback refers to it by that)."""
-    return event(eid, "bot_message", when, message_id=eid, **kw)
 
 
 def op(eid, when, **kw):
