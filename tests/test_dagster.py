@@ -5,7 +5,7 @@
 evaluated with `build_schedule_context` / `build_sensor_context`. Every expected number is worked out
 by hand from the exports below (see the comments); none is computed with the code under test.
 
-A dbt build costs 10-15 s, so only three runs build the models:
+A dbt build is what costs, so only three runs build the models:
 
     workspace "single"    2026-11-23 through `materialize(...)` with explicit resources, then the
                           `refresh` job again with `full_refresh: True` (resources from the environment)
