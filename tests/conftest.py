@@ -8,12 +8,15 @@ marked slow and still completes a refresh fails with a line that says so (see `W
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import json
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +28,7 @@ from orchestration.serve.status import record_path_for
 from orchestration.settings import build_path_for
 
 REPO = Path(__file__).resolve().parent.parent
+LOCK = REPO / "tmp" / "tests.lock"  # see pytest_runtest_protocol
 CLI = str(Path(sys.executable).parent / "assistant-analytics")
 
 
@@ -94,13 +98,42 @@ _current_test: pytest.Item | None = None
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item, nextitem):
-    """Workspace.cli checks the marker of the test it runs for, module fixtures' set-up included."""
+    """Workspace.cli checks the marker of the test it runs for, module fixtures' set-up included.
+
+    A test marked `exclusive` edits files of the checkout that every refresh reads (the seeds): it
+    holds the checkout's lock alone, the others share it, so that no test of another process (under
+    pytest-xdist) runs meanwhile; it leaves the dbt manifest rebuilt for the restored files."""
     global _current_test
+    exclusive = item.get_closest_marker("exclusive") is not None
     _current_test = item
-    try:
-        return (yield)
-    finally:
-        _current_test = None
+    with _checkout_lock(exclusive):
+        try:
+            return (yield)
+        finally:
+            _current_test = None
+            if exclusive:
+                from orchestration.build.dbt_project import ensure_manifest
+
+                ensure_manifest()
+
+
+@contextmanager
+def _checkout_lock(exclusive: bool) -> Iterator[None]:
+    LOCK.parent.mkdir(exist_ok=True)
+    with open(LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def pytest_configure(config):
+    # Under pytest-xdist, once before its workers start: a manifest their refreshes only read.
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        from orchestration.build.dbt_project import ensure_manifest
+
+        ensure_manifest()
 
 
 def _beside_warehouse(warehouse: Path) -> list[Path]:

@@ -18,7 +18,7 @@ import pytest
 
 from conftest import REPO, event, write_export
 
-pytestmark = pytest.mark.slow  # every test here works on a refreshed warehouse
+pytestmark = [pytest.mark.slow, pytest.mark.exclusive]  # refreshes; edits seeds/assistants.csv
 
 ACME = "acme-support"
 SEED = REPO / "seeds" / "assistants.csv"
