@@ -1,19 +1,34 @@
-"""Shared helpers: write small hand-made exports and drive the public CLI."""
+"""Shared helpers: write small hand-made exports and drive the public CLI.
+
+Tiers: a test that runs a refresh (or the demo), dbt or a Dagster command, Streamlit or a
+browser, or builds a venv is marked `slow` (directly, by `pytestmark`, or through a fixture marked
+with `slow_fixture`); `pytest -m "not slow"` runs the others on every change. A test that is not
+marked slow and still completes a refresh fails with a line that says so (see `Workspace.cli`).
+"""
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import json
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from orchestration.publish.publish import spare_path_for
+from orchestration.serve.status import record_path_for
+from orchestration.settings import build_path_for
+
 REPO = Path(__file__).resolve().parent.parent
+LOCK = REPO / "tmp" / "tests.lock"  # see pytest_runtest_protocol
 CLI = str(Path(sys.executable).parent / "assistant-analytics")
 
 
@@ -35,6 +50,21 @@ def event(event_id, event_type, occurred_at, *, assistant="acme-support", channe
     return e
 
 
+def user_message(event_id, occurred_at, who: dict | None = None, **properties) -> dict:
+    """A user_message whose message_id is its event_id; `who` holds event() keywords (user, channel...)."""
+    return _message("user_message", event_id, occurred_at, who, properties)
+
+
+def bot_message(event_id, occurred_at, who: dict | None = None, **properties) -> dict:
+    """A bot_message whose message_id is its event_id (a feedback refers to the answer by that)."""
+    return _message("bot_message", event_id, occurred_at, who, properties)
+
+
+def _message(event_type, event_id, occurred_at, who, properties) -> dict:
+    properties = {"message_id": event_id, **(who or {}), **properties}
+    return event(event_id, event_type, occurred_at, **properties)
+
+
 def write_export(exports: Path, day: str, name: str, lines: list) -> Path:
     """Writes one export file; items are dicts (dumped as JSON) or raw strings (written as they are)."""
     folder = exports / f"dt={day}"
@@ -46,6 +76,80 @@ def write_export(exports: Path, day: str, name: str, lines: list) -> Path:
     else:
         path.write_text(text, encoding="utf-8")
     return path
+
+
+def slow_fixture(fixture_function):
+    """Under @pytest.fixture: the fixture runs a refresh (or another slow process), so every test
+    that uses it, directly or through another fixture, is marked `slow`."""
+    fixture_function.slow = True
+    return fixture_function
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        definitions = item._fixtureinfo.name2fixturedefs.values()
+        if any(getattr(d.func, "slow", False) for defs in definitions for d in defs):
+            item.add_marker(pytest.mark.slow)
+
+
+_RUNS = ("refresh", "demo")  # the commands that run the Dagster job
+_current_test: pytest.Item | None = None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """Workspace.cli checks the marker of the test it runs for, module fixtures' set-up included.
+
+    A test marked `exclusive` edits files of the checkout that every refresh reads (the seeds): it
+    holds the checkout's lock alone, the others share it, so that no test of another process (under
+    pytest-xdist) runs meanwhile; it leaves the dbt manifest rebuilt for the restored files."""
+    global _current_test
+    exclusive = item.get_closest_marker("exclusive") is not None
+    _current_test = item
+    with _checkout_lock(exclusive):
+        try:
+            return (yield)
+        finally:
+            _current_test = None
+            if exclusive:
+                from orchestration.build.dbt_project import ensure_manifest
+
+                ensure_manifest()
+
+
+@contextmanager
+def _checkout_lock(exclusive: bool) -> Iterator[None]:
+    LOCK.parent.mkdir(exist_ok=True)
+    with open(LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def pytest_configure(config):
+    # Under pytest-xdist, once before its workers start: a manifest their refreshes only read.
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        from orchestration.build.dbt_project import ensure_manifest
+
+        ensure_manifest()
+
+
+def _beside_warehouse(warehouse: Path) -> list[Path]:
+    """The files a refresh leaves for a warehouse: the published file, the build file, the spare of
+    the last publish, the refresh record, and the databases' write-ahead logs."""
+    files = [warehouse, build_path_for(warehouse), spare_path_for(warehouse)]
+    return [*files, *(f.with_name(f.name + ".wal") for f in files), record_path_for(warehouse)]
+
+
+def copy_warehouse(source: Path, target: Path) -> Path:
+    """Copies a finished warehouse's files (those that exist) to target's names; returns target."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for src, dst in zip(_beside_warehouse(source), _beside_warehouse(target), strict=True):
+        if src.exists():
+            shutil.copy2(src, dst)
+    return target
 
 
 @dataclass
@@ -68,6 +172,9 @@ class Workspace:
         (self.root / "dagster_home").mkdir(exist_ok=True)
         cmd = [CLI, args[0], "--warehouse", str(self.warehouse), "--exports", str(self.exports), *args[1:]]
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, cwd=self.root)
+        if args[0] in _RUNS and proc.returncode == 0 and _current_test and not _current_test.get_closest_marker("slow"):
+            raise AssertionError(f"{_current_test.nodeid} ran `{args[0]}` (a Dagster run): mark it "
+                                 "@pytest.mark.slow, or test the rule without a run")
         if check and proc.returncode != 0:
             raise AssertionError(f"{cmd} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
         return proc

@@ -40,6 +40,10 @@ from __future__ import annotations
 import pytest
 
 from conftest import Workspace, event, write_export
+from conftest import bot_message as bm
+from conftest import user_message as um
+
+pytestmark = pytest.mark.slow  # every test here works on a refreshed warehouse
 
 INITECH = "initech-help"
 EXPORT_DAY = "2025-12-05"  # in the past: a refresh refuses export days after tomorrow (the partitions end there)
@@ -52,14 +56,6 @@ def jst(date: str, hms: str) -> str:
 
 def who(user, conversation, channel="web"):
     return {"assistant": INITECH, "user": user, "conversation": conversation, "channel": channel}
-
-
-def um(eid, when, w):
-    return event(eid, "user_message", when, message_id=eid, **w)
-
-
-def bm(eid, when, w, **props):
-    return event(eid, "bot_message", when, message_id=eid, **w, **props)
 
 
 def chat(prefix, user, date, hms, channel="web"):

@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import REPO, Workspace, event, write_export
+from conftest import REPO, Workspace, event, slow_fixture, write_export
 
 LTS_DUCKDB = ["duckdb>=1.4,<1.5", "duckdb-cli>=1.4,<1.5"]  # the Python package and the CLI
 DAY = "2026-11-23"
@@ -33,6 +33,7 @@ def bi_requirements() -> list[str]:
 
 
 @pytest.fixture(scope="module")
+@slow_fixture
 def bi_python() -> Path:
     """The Python of a venv with DuckDB 1.4 and the `[bi]` extra (created once, then reused)."""
     requirements = bi_requirements()
@@ -50,6 +51,7 @@ def bi_python() -> Path:
 
 
 @pytest.fixture(scope="module")
+@slow_fixture
 def published(tmp_path_factory) -> Path:
     ws = Workspace(tmp_path_factory.mktemp("bi"))
     write_export(ws.exports, DAY, "part-0000.jsonl", [
@@ -244,6 +246,7 @@ def test_an_older_format_is_left_as_it_is(tmp_path):
     assert storage_version(build) == "v1.2.0+" and build.stat().st_ino == inode
 
 
+@pytest.mark.slow
 def test_a_file_dbt_creates_is_in_the_lts_format(tmp_path):
     """dbt run by hand on a new path (profiles.yml): the file it creates is one 1.4 reads."""
     import os

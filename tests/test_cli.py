@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import REPO, Workspace, event, write_export
+from conftest import REPO, Workspace, event, slow_fixture, write_export
 from orchestration.cli import main as cli
 from orchestration.cli.commands import check_refresh_days
 from orchestration.errors import UserError
@@ -197,6 +197,7 @@ def _chat(prefix: str, day: str, hour: str, *, user: str, channel: str = "web") 
 
 
 @pytest.fixture(scope="module")
+@slow_fixture
 def ws(module_workspace: Workspace) -> Workspace:
     ws = module_workspace
     write_export(ws.exports, D1, "part-0000.jsonl",

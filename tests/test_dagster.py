@@ -5,7 +5,7 @@
 evaluated with `build_schedule_context` / `build_sensor_context`. Every expected number is worked out
 by hand from the exports below (see the comments); none is computed with the code under test.
 
-A dbt build costs 10-15 s, so only three runs build the models:
+A dbt build is what costs, so only three runs build the models:
 
     workspace "single"    2026-11-23 through `materialize(...)` with explicit resources, then the
                           `refresh` job again with `full_refresh: True` (resources from the environment)
@@ -29,7 +29,9 @@ from types import SimpleNamespace
 import duckdb
 import pytest
 
-from conftest import REPO, event, write_export
+from conftest import REPO, slow_fixture, write_export
+from conftest import bot_message as bm
+from conftest import user_message as um
 
 DAY = "2026-11-23"
 RANGE = ["2026-11-23", "2026-11-24", "2026-11-25"]
@@ -41,14 +43,6 @@ REJECTED_SHARE_CHECK = ("raw", "rejected_lines", "rejected_share_under_threshold
 # ---------------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------------
-
-
-def um(eid, at, **kw):
-    return event(eid, "user_message", at, message_id=f"m-{eid}", **kw)
-
-
-def bm(eid, at, **kw):
-    return event(eid, "bot_message", at, message_id=f"m-{eid}", **kw)
 
 
 def write_single_day(exports: Path, day: str = DAY) -> None:
@@ -207,6 +201,7 @@ def dbt_resource():
 
 
 @pytest.fixture(scope="module")
+@slow_fixture
 def single(defs, tmp_path_factory):
     """2026-11-23 materialized with `materialize(...)`, then refreshed again with full_refresh."""
     from dagster import DagsterInstance, materialize
@@ -245,6 +240,7 @@ def single(defs, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+@slow_fixture
 def backfill(defs, tmp_path_factory):
     """Three export days; the sensor before any load; one run over the range (a single-run backfill)."""
     from dagster import DagsterInstance, build_sensor_context
@@ -278,6 +274,7 @@ def backfill(defs, tmp_path_factory):
 # ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_dagster_definitions_validate(defs, tmp_path):
     """`dagster definitions validate` from the repo root, no flags: pyproject's [tool.dagster] names the module."""
     dagster = Path(sys.executable).parent / "dagster"
@@ -615,6 +612,7 @@ def stop_group(process: subprocess.Popen) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_dagster_dev_as_the_readme_runs_it(tmp_path):
     """`.venv/bin/dagster dev` from the repo, venv not activated, DAGSTER_HOME set: the code location
     loads with every asset, check, the schedule and the sensor (stopped until turned on);

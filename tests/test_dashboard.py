@@ -30,7 +30,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import CLI, REPO, Workspace
+from conftest import CLI, REPO, Workspace, slow_fixture
 from orchestration.demo.generator import generate_exports
 
 DASHBOARD = str(REPO / "orchestration" / "serve" / "dashboard.py")
@@ -76,6 +76,7 @@ WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
 
 @pytest.fixture(scope="module")
+@slow_fixture
 def demo_refresh(module_workspace: Workspace) -> tuple[Workspace, dict, subprocess.CompletedProcess]:
     summary = generate_exports(module_workspace.exports, days=7)
     return module_workspace, summary, module_workspace.cli("refresh", "--all")
@@ -103,6 +104,7 @@ def app(demo, monkeypatch):
 
 
 @pytest.fixture(scope="session")
+@slow_fixture
 def chromium() -> str:
     if not Path(CHROMIUM).exists():
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}

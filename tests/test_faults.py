@@ -129,6 +129,7 @@ def test_export_days_outside_the_partitions_are_refused(monkeypatch):
             _check_partition_days([dt.date(2024, 5, 1), day])
 
 
+@pytest.mark.slow
 def test_a_dbt_start_up_error_shows_dbts_own_line(monkeypatch, tmp_path: Path):
     # A real dbt failure before any node runs (no run_results.json): dagster-dbt's error starts with
     # "The dbt CLI process with command"; what went wrong is in the dbt events it appends.
@@ -190,6 +191,7 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+@pytest.mark.slow
 def test_a_killed_cli_takes_its_dbt_with_it(workspace: Workspace):
     write_export(workspace.exports, "2026-11-01", "a.jsonl", [
         event("e1", "chat_started", "2026-11-01T10:00:00Z"),

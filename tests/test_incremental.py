@@ -16,15 +16,6 @@ Every refresh of A must succeed. If the refresh of the re-delivered day fails an
 can reject the result, and then nothing is published), the first test says so, and the tests
 look at what that refresh computed, in its unpublished build file, to show which rows are wrong.
 
-Known failures when this file was written (pipeline bugs, not test bugs):
-- The loader's raw.pending_users misses the owner of an answer rated only by ANOTHER copy of a
-  feedback event that the load touches. So when a re-delivery removes a feedback's first copy,
-  the answer that the surviving copy rates is never recomputed (k-dupfb, k_ans2 in
-  marts.fct_feedback). The dbt test assert_feedback_final_ratings_follow_definition catches
-  this and fails the refresh.
-- intermediate.int_user_agents_parsed only ever appends: a User-Agent whose events have all
-  been removed stays there (k_gone's), although a full rebuild does not have it.
-
 The edge cases all belong to acme-support (Europe/Rome, +01:00 in November, so `at(16, "10:00")`
 reads as local time) on a channel of their own, `kiosk` (no demo data; the default 30 minute
 timeout), so that `report --channel kiosk` shows them alone. Export days E1..E8 = 11-15..11-22.
@@ -81,8 +72,12 @@ import duckdb
 import pytest
 
 from conftest import Workspace, event, write_export
+from conftest import bot_message as bm
+from conftest import user_message as um
 from orchestration.demo.generator import generate_exports
 from orchestration.settings import build_path_for
+
+pytestmark = pytest.mark.slow  # every test here works on a refreshed warehouse
 
 ACME = "acme-support"
 KIOSK = "kiosk"
@@ -118,15 +113,6 @@ def at(day: int, hms: str) -> str:
 
 def kiosk(user: str, conversation: str, **kw) -> dict:
     return {"assistant": ACME, "channel": KIOSK, "user": user, "conversation": conversation, **kw}
-
-
-def um(eid, when, who):
-    return event(eid, "user_message", when, message_id=eid, **who)
-
-
-def bm(eid, when, who, **props):
-    """A bot_message whose message_id is its event_id (feedback refers to it by that)."""
-    return event(eid, "bot_message", when, message_id=eid, **who, **props)
 
 
 def fb(eid, when, message_id, value, who):

@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from conftest import Workspace, write_export
 from test_test_scope import A, ACME, B, DAY1, DAY2, assert_ok, chat, dbt_test_by_hand, refresh, tamper
+
+pytestmark = pytest.mark.slow  # every test here works on a refreshed warehouse
 
 KPI_TESTS = {"assert_fct_users_match_dim_chats", "assert_fct_engagement_match_fct_users",
              "assert_traffic_cells_follow_definition"}

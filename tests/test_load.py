@@ -28,7 +28,7 @@ import shutil
 
 import pytest
 
-from conftest import Workspace, event, write_export
+from conftest import Workspace, event, slow_fixture, write_export
 
 DQ_COLUMNS = [
     "export_date",
@@ -256,6 +256,7 @@ def write_duplicate_days(exports) -> None:
 
 
 @pytest.fixture(scope="module")
+@slow_fixture
 def loaded(module_workspace: Workspace) -> Workspace:
     ws = module_workspace
     lines = [text for text, _ in BAD_LINES]
@@ -451,6 +452,7 @@ def test_data_quality_of_the_files_day(loaded):
     assert row["rejects_by_reason"] == {"invalid_json": 1}
 
 
+@pytest.mark.slow
 def test_empty_export_folders_give_a_row_of_zeros(workspace):
     ws = workspace
     write_export(ws.exports, "2026-11-24", "part-0000.jsonl", [ev("one", at="2026-11-24T09:00:00Z")])
@@ -574,6 +576,7 @@ def _write_day_a(ws: Workspace, with_shared: bool, name: str = "part-0000.jsonl"
     write_export(ws.exports, DAY_A, name, lines)
 
 
+@pytest.mark.slow
 def test_redelivery_moves_the_first_copy_and_reloading_is_idempotent(workspace):
     ws = workspace
     _write_day_a(ws, with_shared=True)  # a-1, shared, garbage
@@ -664,6 +667,7 @@ def test_refresh_error_is_one_line_and_exit_2(workspace, day):
 # ------------------------------------------------- fast and careful reads ---------------------
 
 
+@pytest.mark.slow
 def test_files_duckdb_would_misread_take_the_careful_path(workspace):
     """DuckDB's own reader loads healthy files; each file below must not be read quietly wrong by it."""
     ws, day, at = workspace, "2026-11-24", "2026-11-24T09:00:00Z"

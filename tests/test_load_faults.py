@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import CLI, Workspace, event, write_export
+from conftest import CLI, Workspace, event, slow_fixture, write_export
 from orchestration.errors import LoadError
 from orchestration.load.exports import export_files, fingerprint, list_export_days
 from orchestration.load.raw import load_export_day
@@ -275,6 +275,7 @@ def test_an_unreadable_folder_is_one_line_and_exit_2(unreadable, args):
 
 
 @pytest.fixture(scope="module")
+@slow_fixture
 def refreshed(module_workspace: Workspace) -> Workspace:
     ws = module_workspace
     folder = ws.exports / f"dt={DAY}"

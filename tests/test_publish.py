@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from conftest import copy_warehouse
 from orchestration.settings import build_path_for
 from orchestration.publish.publish import publish, spare_path_for, sync_blocks
 
@@ -39,9 +40,9 @@ def _count(path: Path, sql: str = "select count(*), sum(v) from t") -> tuple:
         conn.close()
 
 
-@pytest.fixture
-def warehouse(tmp_path: Path) -> Path:
-    wh = tmp_path / "warehouse.duckdb"
+@pytest.fixture(scope="module")
+def published_twice(tmp_path_factory) -> Path:
+    wh = tmp_path_factory.mktemp("published") / "warehouse.duckdb"
     # ~40 MB over many blocks, so one refresh's changes touch a minority of them
     _build(wh, "create table t as select i as k, i % 97 as v, md5(cast(i as varchar)) as s from range(1500000) r(i)")
     first = publish(wh)
@@ -50,6 +51,12 @@ def warehouse(tmp_path: Path) -> Path:
     second = publish(wh)
     assert not second.reused_spare and spare_path_for(wh).exists()  # the first published file is kept
     return wh
+
+
+@pytest.fixture
+def warehouse(published_twice: Path, tmp_path: Path) -> Path:
+    """A copy of the files of a warehouse published twice (published file, build file, spare)."""
+    return copy_warehouse(published_twice, tmp_path / "warehouse.duckdb")
 
 
 def test_a_free_spare_is_brought_up_to_date_writing_only_changed_blocks(warehouse: Path):

@@ -57,7 +57,9 @@ import json
 import duckdb
 import pytest
 
-from conftest import Workspace, event, write_export
+from conftest import Workspace, event, slow_fixture, write_export
+from conftest import bot_message as bm
+from conftest import user_message as um
 
 ACME, GLOBEX, INITECH, UMBRELLA = "acme-support", "globex-sales", "initech-help", "umbrella-bot"
 
@@ -82,15 +84,6 @@ UNKNOWN_MOBILE_UA = "HelloWorld/1.0 Mobile"                                    #
 def at(day: int, hms: str) -> str:
     """An instant in November 2026 written with Rome's winter offset, so it reads as Rome local time."""
     return f"2026-11-{day:02d}T{hms}+01:00"
-
-
-def um(eid, when, **kw):
-    return event(eid, "user_message", when, message_id=eid, **kw)
-
-
-def bm(eid, when, **kw):
-    """A bot_message whose message_id is its event_id (feedback refers to it by that)."""
-    return event(eid, "bot_message", when, message_id=eid, **kw)
 
 
 def op(eid, when, **kw):
@@ -381,6 +374,7 @@ def days_dst() -> dict[str, list]:
 
 
 @pytest.fixture(scope="module")
+@slow_fixture
 def ws(module_workspace: Workspace) -> Workspace:
     exports = module_workspace.exports
     write_export(exports, "2026-11-22", "part-0000.jsonl", day_2026_11_22())

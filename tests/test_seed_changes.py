@@ -18,6 +18,8 @@ import pytest
 
 from conftest import REPO, event, write_export
 
+pytestmark = [pytest.mark.slow, pytest.mark.exclusive]  # refreshes; edits seeds/assistants.csv
+
 ACME = "acme-support"
 SEED = REPO / "seeds" / "assistants.csv"
 

@@ -39,6 +39,8 @@ import pytest
 from conftest import CLI, Workspace, event, write_export
 from orchestration.demo.generator import generate_exports
 
+pytestmark = pytest.mark.slow  # every test here works on a refreshed warehouse
+
 FIRST_DAY = dt.date(2026, 11, 15)
 LAST_DAY = dt.date(2026, 11, 22)
 BASE_LAST = dt.date(2026, 11, 19)  # base: 11-15 .. 11-19; the refresh under test: 11-20 .. 11-22

@@ -28,9 +28,12 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from conftest import CLI, REPO, Workspace, event, write_export
 from orchestration.settings import build_path_for
+
+pytestmark = pytest.mark.slow  # every test here works on a refreshed warehouse
 
 ACME = "acme-support"
 DAY1, DAY2 = "2026-11-02", "2026-11-03"
