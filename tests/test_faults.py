@@ -102,7 +102,7 @@ def test_unset_or_empty_settings_take_their_defaults(monkeypatch):
     for name, _, _ in BAD_SETTINGS:
         monkeypatch.setenv(name, "")
     settings.check_refresh_settings()
-    assert settings.DuckDBLimits.from_env().config() == {}
+    assert settings.DuckDBLimits.from_env().config() == {"memory_limit": settings.DEFAULT_DUCKDB_MEMORY_LIMIT}
     assert settings.lock_timeout_seconds() == 900 and settings.dbt_threads() == 2
 
 
