@@ -3,7 +3,7 @@
 -- lines of the day's files, lines_rejected its rows in raw.rejected_lines, events_loaded +
 -- duplicates_dropped its rows in raw.events (valid copies), events_loaded its first copies in
 -- staging. Every loaded export day has a row. Returns the export days that disagree.
--- Not scoped to the affected users (macros/test_scope.sql): it is keyed by export day, and
+-- Not scoped to the affected users (docs/incremental.md): it is keyed by export day, and
 -- data_quality_daily is rebuilt whole on every run.
 
 with
@@ -47,7 +47,7 @@ rejected as (
 first_copies as (
 
     select export_date, count(*) as events_loaded
-    from {{ ref('stg_platform__events') }}
+    from {{ ref('int_events_deduplicated') }}
     group by export_date
 
 )

@@ -4,28 +4,25 @@
 -- the user's first chat date overall (dim_users) and in the channel, and the user's device fields
 -- (dim_users). Returns the rows missing from or extra in the mart (macros/rows_missing_or_extra.sql);
 -- one row per key is fct_users_one_row_per_user_channel_day. Scope: per user, so an incremental
--- refresh checks the affected users' rows (macros/test_scope.sql).
+-- refresh checks the affected users' rows (docs/incremental.md).
 
 with
 
 chats as (
 
-    select * from {{ ref('dim_chats') }} as c
-    where {{ in_refresh_scope('c') }}
+    select * from {{ recomputed_rows(ref('dim_chats')) }} as c
 
 ),
 
 users as (
 
-    select * from {{ ref('dim_users') }} as u
-    where {{ in_refresh_scope('u') }}
+    select * from {{ recomputed_rows(ref('dim_users')) }} as u
 
 ),
 
 fct_users as (
 
-    select * from {{ ref('fct_users') }} as f
-    where {{ in_refresh_scope('f') }}
+    select * from {{ recomputed_rows(ref('fct_users')) }} as f
 
 ),
 

@@ -3,18 +3,16 @@
 -- event_id) order) in the same chat has is_fallback; else direct (also when no bot_message
 -- precedes it). by_mode splits by mode. Compares the per-chat counts with fct_handover and
 -- returns the chats that differ. Scope: per chat, so an incremental refresh checks the affected
--- users' chats (macros/test_scope.sql).
+-- users' chats (docs/incremental.md).
 
 with
 
 chat_events as (
 
     select events.*
-    from {{ ref('int_events_sessionized') }} as events
-    inner join {{ ref('dim_chats') }} as chats on events.session_id = chats.chat_id
+    from {{ recomputed_rows(ref('int_events_sessionized')) }} as events
+    inner join {{ recomputed_rows(ref('dim_chats')) }} as chats on events.session_id = chats.chat_id
     where events.event_type in ('handover_request', 'bot_message')
-        and {{ in_refresh_scope('events') }}
-        and {{ in_refresh_scope('chats') }}
 
 ),
 
@@ -84,8 +82,8 @@ expected as (
 
 actual as (
 
-    select * from {{ ref('fct_handover') }} as f
-    where requests > 0 and {{ in_refresh_scope('f') }}
+    select * from {{ recomputed_rows(ref('fct_handover')) }} as f
+    where requests > 0
 
 )
 

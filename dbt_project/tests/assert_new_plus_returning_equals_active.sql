@@ -10,21 +10,19 @@
 -- Returns one row per (assistant, channel filter, period) whose counts disagree.
 -- Scope: every count is a sum over users and each user's new/returning status is their own, so
 -- the check holds for any subset of users: an incremental refresh checks the affected users
--- (macros/test_scope.sql).
+-- (docs/incremental.md).
 
 with
 
 engagement as (
 
-    select * from {{ ref('fct_engagement') }} as e
-    where {{ in_refresh_scope('e') }}
+    select * from {{ recomputed_rows(ref('fct_engagement')) }} as e
 
 ),
 
 chats as (
 
-    select * from {{ ref('dim_chats') }} as c
-    where {{ in_refresh_scope('c') }}
+    select * from {{ recomputed_rows(ref('dim_chats')) }} as c
 
 ),
 

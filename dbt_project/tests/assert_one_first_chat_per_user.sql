@@ -4,21 +4,19 @@
 -- dim_users.first_chat_id (with its start, local date and channel) is that chat. Likewise every
 -- user has exactly one is_first_chat_in_channel per channel, the earliest in that channel.
 -- Returns the users (and channels) that break this. Scope: per user, so an incremental refresh
--- checks the affected users only (macros/test_scope.sql).
+-- checks the affected users only (docs/incremental.md).
 
 with
 
 chats as (
 
-    select * from {{ ref('dim_chats') }} as c
-    where {{ in_refresh_scope('c') }}
+    select * from {{ recomputed_rows(ref('dim_chats')) }} as c
 
 ),
 
 users as (
 
-    select * from {{ ref('dim_users') }} as u
-    where {{ in_refresh_scope('u') }}
+    select * from {{ recomputed_rows(ref('dim_users')) }} as u
 
 ),
 

@@ -4,7 +4,7 @@
 -- date of their first chat (any channel; under a channel filter, in that channel, from their
 -- first chat in that channel). Compares every user and channel with fct_retention and returns
 -- the rows that differ (or miss). Scope: per user, so an incremental refresh checks the affected
--- users (macros/test_scope.sql).
+-- users (docs/incremental.md).
 
 with
 
@@ -13,8 +13,7 @@ session_events as (
     select
         assistant_id, user_id, channel, session_id, event_type, occurred_at, event_id,
         occurred_local_date
-    from {{ ref('int_events_sessionized') }} as events
-    where {{ in_refresh_scope('events') }}
+    from {{ recomputed_rows(ref('int_events_sessionized')) }} as events
 
 ),
 
@@ -81,8 +80,7 @@ expected as (
 
 actual as (
 
-    select * from {{ ref('fct_retention') }} as r
-    where {{ in_refresh_scope('r') }}
+    select * from {{ recomputed_rows(ref('fct_retention')) }} as r
 
 ),
 

@@ -46,7 +46,7 @@ first_copy_counts_by_assistant as (
             where epoch_us(occurred_at) < epoch_us(cast(export_date as timestamp) - interval 7 day)
         ) as late_events
 
-    from {{ ref('stg_platform__events') }}
+    from {{ ref('int_events_deduplicated') }}
     group by export_date, assistant_id
 
 ),
@@ -54,7 +54,7 @@ first_copy_counts_by_assistant as (
 feedback as (
 
     select export_date, assistant_id, message_id
-    from {{ ref('stg_platform__events') }}
+    from {{ ref('int_events_deduplicated') }}
     where event_type = 'feedback'
 
 ),

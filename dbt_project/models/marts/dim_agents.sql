@@ -6,7 +6,7 @@ with
 
 agent_events as (
 
-    select * from {{ ref('stg_platform__events') }}
+    select * from {{ ref('int_events_deduplicated') }}
     where event_type in ('agent_triggered', 'bot_message')
         and agent_id is not null
 

@@ -1,5 +1,4 @@
-{{ user_keyed_incremental_config() }}
--- depends_on: {{ ref('int_users_affected') }}
+{{ user_keyed_incremental() }}
 
 {#- Retention module (kpis.md "Beyond the platform"), at user x channel grain: one row per channel
     a user has chats in. Each row carries the user's first chat date and first return overall
@@ -17,15 +16,13 @@ with
 
 chats as (
 
-    select * from {{ ref('dim_chats') }} as c
-    where {{ only_affected_users('c') }}
+    select * from {{ recomputed_rows(ref('dim_chats')) }} as c
 
 ),
 
 users as (
 
-    select * from {{ ref('dim_users') }} as u
-    where {{ only_affected_users('u') }}
+    select * from {{ recomputed_rows(ref('dim_users')) }} as u
 
 ),
 

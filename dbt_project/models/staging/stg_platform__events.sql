@@ -1,47 +1,11 @@
-{{ user_keyed_incremental_config() }}
--- depends_on: {{ ref('int_users_affected') }}
-
-{#- The first copy of each event_id (by export day, file name, line number) wins, across all days.
-    Incrementally, every copy of an affected user's events is re-ranked: a re-delivered day can move
-    a first copy, and the loader marks the users of all copies as affected. #}
+{#- Every loaded copy of every event (raw.events), its type-specific properties extracted into
+    typed columns. Renames and casts only: which copy counts is int_events_deduplicated's job. #}
 
 with
 
 raw_events as (
 
     select * from {{ source('platform', 'events') }}
-
-),
-
-candidates as (
-
-    select * from raw_events
-    {% if is_incremental() %}
-    -- the source again, not the raw_events CTE: DuckDB would materialize a CTE read twice, i.e.
-    -- copy the whole history, properties and all, on every refresh
-    where event_id in (
-        select r.event_id from {{ source('platform', 'events') }} as r where {{ only_affected_users_by_key('r') }}
-    )
-    {% endif %}
-
-),
-
-ranked as (
-
-    select
-        *,
-        row_number() over (
-            partition by event_id
-            order by export_date, file_name, line_number
-        ) as copy_number
-    from candidates
-
-),
-
-first_copies as (
-
-    select * from ranked as r
-    where copy_number = 1 and {{ only_affected_users_by_key('r') }}
 
 ),
 
@@ -94,10 +58,9 @@ renamed as (
 
         export_date,
         file_name,
-        line_number,
-        {{ refresh_stamp() }} as refreshed_at
+        line_number
 
-    from first_copies
+    from raw_events
 
 )
 
