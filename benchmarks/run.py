@@ -215,7 +215,7 @@ def main() -> None:
     report_inproc = measure([sys.executable, "-c", (
         "import time, datetime as dt, json\n"
         "from pathlib import Path\n"
-        "from orchestration.report import ReportParams, build_report, connect_read_only\n"
+        "from orchestration.serve.report import ReportParams, build_report, connect_read_only\n"
         f"c = connect_read_only(Path({str(wh)!r}))\n"
         "t = time.perf_counter()\n"
         f"build_report(c, ReportParams('acme-support', dt.date.fromisoformat({day(0)!r}), "

@@ -2,18 +2,18 @@
 
 from dagster import Definitions
 
-from .dbt_project import ensure_manifest
+from .build.dbt_project import ensure_manifest
 
 # The dbt assets read the manifest at import: build it when missing or older than the project
 # (a fresh clone, `dagster definitions validate`, a model edited under `dagster dev`).
 ensure_manifest()
 
-from .assets import published_warehouse, raw_exports, warehouse_dbt_models
-from .checks import raw_checks
-from .jobs import rebuild_models_job, refresh_job
-from .resources import make_resources
-from .schedules import nightly_refresh
-from .sensors import new_or_redelivered_export_days
+from .defs.assets import published_warehouse, raw_exports, warehouse_dbt_models
+from .defs.checks import raw_checks
+from .defs.jobs import rebuild_models_job, refresh_job
+from .defs.resources import make_resources
+from .defs.schedules import nightly_refresh
+from .defs.sensors import new_or_redelivered_export_days
 
 defs = Definitions(
     assets=[raw_exports, warehouse_dbt_models, published_warehouse],

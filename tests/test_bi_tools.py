@@ -166,7 +166,7 @@ def test_sqlalchemy_reflects_every_mart_read_only(bi_python, published):
 
 
 def test_published_file_is_in_the_lts_format(published):
-    from orchestration.warehouse import storage_version
+    from orchestration.build.build_file import storage_version
 
     assert storage_version(published) == "v1.4.0+"
 
@@ -195,7 +195,7 @@ CONTENT = [(sum(range(5000)), 5000, 10)]
 
 def test_a_build_file_in_a_newer_format_is_converted(bi_python, tmp_path):
     from orchestration.settings import build_path_for
-    from orchestration.warehouse import prepare_build_file, storage_version
+    from orchestration.build.build_file import prepare_build_file, storage_version
 
     # the published file only (no build file yet): seeded from it, then converted
     first = tmp_path / "first" / "warehouse.duckdb"
@@ -225,7 +225,7 @@ def test_a_build_file_in_a_newer_format_is_converted(bi_python, tmp_path):
 
 
 def test_a_new_build_file_is_in_the_lts_format(tmp_path):
-    from orchestration.warehouse import prepare_build_file, storage_version
+    from orchestration.build.build_file import prepare_build_file, storage_version
 
     build = prepare_build_file(tmp_path / "warehouse.duckdb")
     assert storage_version(build) == "v1.4.0+"
@@ -235,7 +235,7 @@ def test_a_new_build_file_is_in_the_lts_format(tmp_path):
 def test_an_older_format_is_left_as_it_is(tmp_path):
     """1.4 reads the formats before its own: no conversion (and no copy of the database) for them."""
     from orchestration.settings import build_path_for
-    from orchestration.warehouse import prepare_build_file, storage_version
+    from orchestration.build.build_file import prepare_build_file, storage_version
 
     build = build_path_for(tmp_path / "warehouse.duckdb")
     duckdb.connect(str(build), config={"storage_compatibility_version": "v1.2.0"}).close()
@@ -248,8 +248,8 @@ def test_a_file_dbt_creates_is_in_the_lts_format(tmp_path):
     """dbt run by hand on a new path (profiles.yml): the file it creates is one 1.4 reads."""
     import os
 
-    from orchestration.dbt_project import dbt_executable
-    from orchestration.warehouse import storage_version
+    from orchestration.build.dbt_project import dbt_executable
+    from orchestration.build.build_file import storage_version
 
     target = tmp_path / "by_hand.duckdb"
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}

@@ -21,11 +21,11 @@ import duckdb
 import pytest
 
 from conftest import REPO, Workspace, event, write_export
-from orchestration import cli
-from orchestration.commands import check_refresh_days
+from orchestration.cli import main as cli
+from orchestration.cli.commands import check_refresh_days
 from orchestration.errors import UserError
-from orchestration.exporting import check_output, tidy_report
-from orchestration.status import record_path_for, recording_refresh
+from orchestration.serve.exporting import check_output, tidy_report
+from orchestration.serve.status import record_path_for, recording_refresh
 
 ACME = "acme-support"  # Europe/Rome in seeds/assistants.csv
 D1, D2, D4 = "2026-11-20", "2026-11-21", "2026-11-23"  # 2026-11-22 is not delivered

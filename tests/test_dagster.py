@@ -173,7 +173,7 @@ def set_paths(mp: pytest.MonkeyPatch, root: Path) -> None:
 
 @pytest.fixture(scope="session")
 def defs():
-    from orchestration.dbt_project import ensure_manifest
+    from orchestration.build.dbt_project import ensure_manifest
 
     ensure_manifest()
     from orchestration.definitions import defs
@@ -183,19 +183,16 @@ def defs():
 
 @pytest.fixture(scope="module", autouse=True)
 def clean_environment():
-    """No ANALYTICS_* setting of the caller leaks in; what the runs set (ANALYTICS_BUILD_WAREHOUSE)
-    does not leak out."""
+    """No ANALYTICS_* setting of the caller leaks in, and none that a run might set leaks out."""
     with pytest.MonkeyPatch.context() as mp:
         for name in list(os.environ):
             if name.startswith("ANALYTICS_"):
                 mp.delenv(name)
-        mp.setenv("ANALYTICS_BUILD_WAREHOUSE", "unset-by-the-tests")  # restored (removed) afterwards
-        mp.delenv("ANALYTICS_BUILD_WAREHOUSE")
         yield
 
 
 def warehouse_resource(root: Path):
-    from orchestration.resources import WarehouseResource
+    from orchestration.defs.resources import WarehouseResource
 
     return WarehouseResource(warehouse_path=str(root / "warehouse.duckdb"), exports_dir=str(root / "exports"))
 
@@ -203,7 +200,7 @@ def warehouse_resource(root: Path):
 def dbt_resource():
     from dagster_dbt import DbtCliResource
 
-    from orchestration.dbt_project import dbt_executable, dbt_project
+    from orchestration.build.dbt_project import dbt_executable, dbt_project
 
     return DbtCliResource(project_dir=dbt_project, profiles_dir=str(dbt_project.profiles_dir),
                           dbt_executable=dbt_executable())
@@ -214,8 +211,8 @@ def single(defs, tmp_path_factory):
     """2026-11-23 materialized with `materialize(...)`, then refreshed again with full_refresh."""
     from dagster import DagsterInstance, materialize
 
-    from orchestration.assets import published_warehouse, raw_exports, warehouse_dbt_models
-    from orchestration.checks import raw_checks
+    from orchestration.defs.assets import published_warehouse, raw_exports, warehouse_dbt_models
+    from orchestration.defs.checks import raw_checks
 
     root = tmp_path_factory.mktemp("single")
     write_single_day(root / "exports")
@@ -682,7 +679,7 @@ def test_cli_run_history_defaults_to_the_clones_dagster_home(tmp_path, monkeypat
     """Without DAGSTER_HOME, a CLI refresh records its runs in the clone's .dagster_home when that
     folder exists (README "Run it nightly"), else nowhere on disk."""
     import orchestration.settings
-    from orchestration.commands import _instance
+    from orchestration.cli.refresh import _instance
     from orchestration.errors import UserError
 
     monkeypatch.delenv("DAGSTER_HOME", raising=False)

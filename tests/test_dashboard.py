@@ -31,9 +31,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import CLI, REPO, Workspace
-from orchestration.demo_data import generate_exports
+from orchestration.demo.generator import generate_exports
 
-DASHBOARD = str(REPO / "orchestration" / "dashboard.py")
+DASHBOARD = str(REPO / "orchestration" / "serve" / "dashboard.py")
 CHROMIUM = "/usr/bin/chromium"
 
 # section key -> {metric label: path of the report field it shows}
@@ -582,8 +582,8 @@ def listening_addresses(port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv
 
 
 def test_dashboard_options_build_the_streamlit_command():
-    from orchestration.cli import build_parser
-    from orchestration.commands import streamlit_command
+    from orchestration.cli.main import build_parser
+    from orchestration.cli.commands import streamlit_command
 
     def command(*argv: str) -> list[str]:
         args = build_parser().parse_args(["dashboard", *argv])

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.demo_data import generate_exports
+from orchestration.demo.generator import generate_exports
 
 ENVELOPE = ("event_id", "event_type", "occurred_at", "assistant_id", "channel", "user_id", "conversation_id")
 KNOWN_TYPES = {"user_message", "bot_message", "operator_message", "handover_request", "feedback", "csat",

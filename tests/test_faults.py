@@ -8,6 +8,7 @@ promises (one line and exit 2, no dbt left behind by a killed CLI).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import signal
 import subprocess
@@ -19,9 +20,9 @@ import pytest
 
 from conftest import CLI, Workspace, event, write_export
 from orchestration import settings
-from orchestration.commands import _check_partition_days, _dbt_error_line, _split_ranges
+from orchestration.cli.refresh import _check_partition_days, _dbt_error_line, _split_ranges
 from orchestration.errors import UserError
-from orchestration.warehouse import build_connection, refresh_lock
+from orchestration.build.build_file import build_connection, refresh_lock
 
 INJECTION = "1GB'; create table raw.pwned as select 42 as x; select '1"
 
@@ -131,10 +132,11 @@ def test_export_days_outside_the_partitions_are_refused(monkeypatch):
 def test_a_dbt_start_up_error_shows_dbts_own_line(monkeypatch, tmp_path: Path):
     # A real dbt failure before any node runs (no run_results.json): dagster-dbt's error starts with
     # "The dbt CLI process with command"; what went wrong is in the dbt events it appends.
-    from orchestration.resources import make_resources
+    from orchestration.defs.resources import make_resources
 
-    monkeypatch.setenv("ANALYTICS_BUILD_WAREHOUSE", str(tmp_path / "build.duckdb"))
-    invocation = make_resources()["dbt"].cli(["build", "--threads", "-1", "--select", "stg_platform__events"],
+    build_file = json.dumps({"build_file": str(tmp_path / "build.duckdb")})
+    invocation = make_resources()["dbt"].cli(["build", "--vars", build_file, "--threads", "-1",
+                                              "--select", "stg_platform__events"],
                                              raise_on_error=False)
     error = str(invocation.get_error())
     assert error.startswith("The dbt CLI process with command")

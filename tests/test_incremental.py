@@ -81,7 +81,7 @@ import duckdb
 import pytest
 
 from conftest import Workspace, event, write_export
-from orchestration.demo_data import generate_exports
+from orchestration.demo.generator import generate_exports
 from orchestration.settings import build_path_for
 
 ACME = "acme-support"

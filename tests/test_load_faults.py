@@ -23,7 +23,8 @@ import pytest
 
 from conftest import CLI, Workspace, event, write_export
 from orchestration.errors import LoadError
-from orchestration.loader import export_files, fingerprint, list_export_days, load_export_day
+from orchestration.load.exports import export_files, fingerprint, list_export_days
+from orchestration.load.raw import load_export_day
 
 DAY = dt.date(2026, 11, 23)
 AT = "2026-11-23T10:00:00Z"

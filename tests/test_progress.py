@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from orchestration import progress
-from orchestration.progress import DbtBuildCounter
+from orchestration.build import progress
+from orchestration.build.progress import DbtBuildCounter
 
 
 def concurrency(nodes: int, threads: int = 2) -> dict:

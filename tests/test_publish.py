@@ -17,7 +17,7 @@ import duckdb
 import pytest
 
 from orchestration.settings import build_path_for
-from orchestration.warehouse import publish, spare_path_for, sync_blocks
+from orchestration.publish.publish import publish, spare_path_for, sync_blocks
 
 
 def _build(warehouse: Path, sql: str) -> None:

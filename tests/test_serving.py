@@ -37,7 +37,7 @@ import duckdb
 import pytest
 
 from conftest import CLI, Workspace, event, write_export
-from orchestration.demo_data import generate_exports
+from orchestration.demo.generator import generate_exports
 
 FIRST_DAY = dt.date(2026, 11, 15)
 LAST_DAY = dt.date(2026, 11, 22)
@@ -588,7 +588,7 @@ def test_two_refreshes_with_a_long_timeout_both_succeed_and_never_publish_a_half
 LOCK_WAITER = r"""
 import sys, time
 from pathlib import Path
-from orchestration.warehouse import refresh_lock
+from orchestration.build.build_file import refresh_lock
 warehouse, out = Path(sys.argv[1]), sys.argv[2]
 with refresh_lock(warehouse, timeout=600):
     got = time.monotonic()

@@ -83,7 +83,7 @@ def dbt_test_by_hand(ws: Workspace, select: str) -> subprocess.CompletedProcess:
     """`dbt test` without vars on the build file, as an engineer runs it from dbt_project/. Its
     target and log folders are the workspace's, so the checkout's dbt_project/target is left alone."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
-    env["ANALYTICS_BUILD_WAREHOUSE"] = str(build_path_for(ws.warehouse))
+    env["ANALYTICS_WAREHOUSE"] = str(build_path_for(ws.warehouse))  # dbt by hand writes to $ANALYTICS_WAREHOUSE
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     cmd = ["dbt", "test", "--select", select, "--profiles-dir", "..",
            "--target-path", str(ws.root / "dbt_target"), "--log-path", str(ws.root / "dbt_logs")]

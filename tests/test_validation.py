@@ -1,5 +1,5 @@
 """The loader settles most lines with one short condition before the CASE that names a reject's
-reason (orchestration/validation.py). That shortcut must never let a bad line through: for every
+reason (orchestration/load/validation.py). That shortcut must never let a bad line through: for every
 field and property of events.md, broken in every way a JSON value can be, the reason with the
 shortcut equals the reason without it. The reasons themselves are tested through the CLI in
 tests/test_load.py."""
@@ -11,7 +11,7 @@ import json
 
 import duckdb
 
-from orchestration.validation import ALL_ENVELOPE, PROPERTY_NAMES, PROPERTY_RULES, extracted_lines_sql, reason_case_sql
+from orchestration.load.validation import ALL_ENVELOPE, PROPERTY_NAMES, PROPERTY_RULES, extracted_lines_sql, reason_case_sql
 
 VALUES = [None, "", "x", "text", "agent", "positive", "message", "ticket", "quick_reply", "answer",
           0, 1, 5, 6, -1, 4.5, 3.0, True, False, [], ["x"], {}, {"a": 1}]

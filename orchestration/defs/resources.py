@@ -7,8 +7,8 @@ from pathlib import Path
 from dagster import ConfigurableResource
 from dagster_dbt import DbtCliResource
 
-from .dbt_project import dbt_executable, dbt_project
-from .settings import build_path_for, default_exports, default_warehouse
+from ..build.dbt_project import dbt_executable, dbt_project
+from ..settings import build_path_for, default_exports, default_warehouse
 
 
 class WarehouseResource(ConfigurableResource):

@@ -4,11 +4,17 @@
 import datetime as dt
 
 import duckdb
-from dagster import AssetCheckResult, AssetCheckSeverity, AssetKey, MetadataValue, asset_check
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetKey,
+    MetadataValue,
+    asset_check,
+)
 
+from ..build.build_file import refresh_lock
+from ..settings import freshness_days, max_rejected_share
 from .resources import WarehouseResource
-from .settings import freshness_days, max_rejected_share
-from .warehouse import refresh_lock
 
 
 def _read(warehouse: WarehouseResource, sql: str) -> list[tuple]:

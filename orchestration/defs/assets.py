@@ -20,13 +20,15 @@ from dagster import (
 )
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
-from . import progress
-from .dbt_project import dbt_project
-from .loader import LoadError, load_export_day
+from ..build import progress
+from ..build.build_file import build_connection, prepare_build_file, refresh_lock
+from ..build.dbt_project import dbt_project
+from ..errors import LoadError
+from ..load.raw import load_export_day
+from ..publish.publish import publish
+from ..settings import check_dbt_settings, dbt_tests, dbt_threads_full
 from .partitions import export_day_partitions
 from .resources import WarehouseResource
-from .settings import check_dbt_settings, dbt_tests, dbt_threads_full
-from .warehouse import build_connection, prepare_build_file, publish, refresh_lock
 
 RAW_TABLES = ["events", "rejected_lines", "export_files", "export_days", "pending_users"]
 RAW_KEYS = [AssetKey(["raw", t]) for t in RAW_TABLES]
@@ -120,7 +122,7 @@ class LayeredTranslator(DagsterDbtTranslator):
 def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
                          warehouse: WarehouseResource, config: DbtBuildConfig):
     """`dbt build` on the build file: incremental models recompute the users in raw.pending_users."""
-    from .refresh_state import (
+    from ..build.refresh_state import (
         clear_pending,
         full_refresh_owed,
         mark_full_refresh_owed,
@@ -133,7 +135,6 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
     check_dbt_settings()  # profiles.yml hands them to dbt, which reports a bad one late and obscurely
     with refresh_lock(warehouse.warehouse):
         build = prepare_build_file(warehouse.warehouse)
-        os.environ["ANALYTICS_BUILD_WAREHOUSE"] = str(build)
         # A full rebuild that was killed is owed until one completes; an edited seed (a time
         # zone, a timeout) changes every user's chats, so it needs one too.
         seeds = seeds_fingerprint()
@@ -143,7 +144,8 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
         full = config.full_refresh or reseeded or full_refresh_owed(build)
         if full:
             mark_full_refresh_owed(build)
-        args = ["build", "--vars", json.dumps({"export_days": export_days})]
+        # profiles.yml reads the build file from this var (a by-hand dbt run uses $ANALYTICS_WAREHOUSE)
+        args = ["build", "--vars", json.dumps({"build_file": str(build), "export_days": export_days})]
         if full:
             # Every node of a full rebuild reads the whole history and DuckDB already spreads one
             # query over every core: two at once would only share (and overrun) one memory pool.

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from .errors import ReportError
+from ..errors import ReportError
 
 # A chat (or a user-day row) is in the period by its local start date.
 _CHATS_IN_PERIOD = """

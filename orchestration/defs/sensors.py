@@ -6,10 +6,10 @@ import time
 import duckdb
 from dagster import RunRequest, SensorEvaluationContext, SkipReason, sensor
 
+from ..load.exports import day_folder, export_files, fingerprint, list_export_days
+from ..settings import sensor_interval_seconds, sensor_max_runs, sensor_settle_seconds
 from .jobs import refresh_job
-from .loader import day_folder, export_files, fingerprint, list_export_days
 from .resources import WarehouseResource
-from .settings import sensor_interval_seconds, sensor_max_runs, sensor_settle_seconds
 
 
 def loaded_fingerprints(warehouse: WarehouseResource) -> dict[str, str]:

@@ -2,7 +2,6 @@
 
 from dagster import AssetSelection, define_asset_job
 
-
 refresh_job = define_asset_job(
     name="refresh",
     selection=AssetSelection.all(),

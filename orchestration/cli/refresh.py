@@ -1,8 +1,8 @@
-"""What each CLI command does. Refreshes run the same Dagster job as production, in-process."""
+"""Running the refresh job in-process, as production does: one Dagster run per contiguous range of
+export days (a single-run backfill each), its runs recorded in the Dagster instance."""
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import datetime as dt
 import json
@@ -13,9 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import UserError
-from .loader import day_folder, is_export_day, list_export_days
-from .report import ReportParams, build_report, connect_read_only, data_quality_summary, format_table, period_notice
+from ..errors import UserError
+from ..load.exports import day_folder
 
 
 def _contiguous_ranges(days: list[dt.date]) -> list[tuple[dt.date, dt.date]]:
@@ -48,7 +47,7 @@ def _split_ranges(ranges: list[tuple[dt.date, dt.date]], max_days: int, max_byte
 
 
 def _export_bytes(exports: Path, day: dt.date) -> int:
-    from .loader import export_files
+    from ..load.exports import export_files
 
     folder = day_folder(exports, day)
     return sum(p.stat().st_size for p in export_files(folder)) if folder.is_dir() else 0
@@ -60,7 +59,7 @@ def _instance():
     refresh from cron or a shell without DAGSTER_HOME so still lands in the deployment's history."""
     from dagster import DagsterInstance
 
-    from .settings import PROJECT_ROOT
+    from ..settings import PROJECT_ROOT
 
     home = os.environ.get("DAGSTER_HOME", "")
     if home:
@@ -76,7 +75,7 @@ def _instance():
 def _check_partition_days(days: list[dt.date]) -> None:
     """Export days are Dagster's daily partitions: from ANALYTICS_FIRST_EXPORT_DAY to tomorrow (UTC;
     today's export may already be there). A folder dated outside is misdated, not an export day."""
-    from .settings import first_export_day
+    from ..settings import first_export_day
 
     first = first_export_day()
     last = dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=1)
@@ -86,19 +85,19 @@ def _check_partition_days(days: list[dt.date]) -> None:
                         "ANALYTICS_FIRST_EXPORT_DAY to tomorrow, UTC)")
 
 
-def run_refresh(days: list[dt.date], *, full: bool, quiet: bool = False) -> None:
+def run_refresh(days: list[dt.date], *, warehouse: Path, exports: Path, full: bool, quiet: bool = False) -> None:
     """Runs the refresh job once per contiguous range of export days (a single-run backfill each)."""
-    from . import progress
-    from .dbt_project import ensure_manifest
-    from .settings import (check_refresh_settings, default_exports, default_warehouse, max_days_per_run,
-                           max_export_bytes_per_run)
-    from .status import recording_refresh
-    from .warehouse import RefreshBusyError, refresh_lock
+    from ..build import progress
+    from ..build.build_file import refresh_lock
+    from ..build.dbt_project import ensure_manifest
+    from ..errors import RefreshBusyError
+    from ..serve.status import recording_refresh
+    from ..settings import check_refresh_settings, max_days_per_run, max_export_bytes_per_run
 
     check_refresh_settings()  # a bad setting fails here, before anything is loaded
     _check_partition_days(days)
     ensure_manifest()
-    from .definitions import defs
+    from ..definitions import defs
 
     def show(message: str) -> None:
         if not quiet:
@@ -110,13 +109,14 @@ def run_refresh(days: list[dt.date], *, full: bool, quiet: bool = False) -> None
     run_config = {
         "ops": {"warehouse_dbt_models": {"config": {"full_refresh": full}}},
         "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
+        # the paths this command was given, as run config of the resource (not through the environment)
+        "resources": {"warehouse": {"config": {"warehouse_path": str(warehouse), "exports_dir": str(exports)}}},
     }
     if days:
         job, ranges = defs.resolve_job_def("refresh"), _contiguous_ranges(days)
         if not full:
             # A full rebuild recomputes everything in its one dbt build whatever its runs; an
             # incremental backfill in runs of a few days gives the same result in bounded memory.
-            exports = default_exports()
             ranges = _split_ranges(
                 ranges,
                 max_days=max_days_per_run(),
@@ -125,14 +125,14 @@ def run_refresh(days: list[dt.date], *, full: bool, quiet: bool = False) -> None
             )
     else:
         # `--full` alone: rebuild the models from what is loaded, without reloading exports.
-        loaded = _loaded_days()
+        loaded = _loaded_days(warehouse)
         if not loaded:
             raise UserError("nothing is loaded yet: run `refresh --all` (or give --day)")
         job, ranges = defs.resolve_job_def("rebuild_models"), [(loaded[0], loaded[-1])]
     instance = _instance()
     try:
         # One lock for the whole job: a second refresh waits here, before it loads anything.
-        with refresh_lock(default_warehouse()), recording_refresh(default_warehouse(), days, full=full):
+        with refresh_lock(warehouse), recording_refresh(warehouse, days, full=full):
             _run_ranges(job, ranges, run_config, instance, show)
     except RefreshBusyError as exc:
         raise UserError(str(exc)) from None
@@ -141,9 +141,12 @@ def run_refresh(days: list[dt.date], *, full: bool, quiet: bool = False) -> None
 
 
 def _run_ranges(job, ranges, run_config, instance, show) -> None:
-    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+    from dagster._core.storage.tags import (
+        ASSET_PARTITION_RANGE_END_TAG,
+        ASSET_PARTITION_RANGE_START_TAG,
+    )
 
-    from .settings import verbose
+    from ..settings import verbose
 
     for i, (start, end) in enumerate(ranges, start=1):
         n_days = (end - start).days + 1
@@ -201,7 +204,7 @@ def _dbt_error_line(message: str) -> str | None:
 def _dbt_failures(since: float) -> str | None:
     """The dbt nodes that errored or failed in this run, from dbt's run_results.json (dagster-dbt's
     own error only says that the dbt process failed): `node: first line of its message`."""
-    from .settings import DBT_PROJECT_DIR
+    from ..settings import DBT_PROJECT_DIR
 
     results = [p for p in (DBT_PROJECT_DIR / "target").glob("*/run_results.json") if p.stat().st_mtime >= since]
     found = []
@@ -222,13 +225,12 @@ def _dbt_failures(since: float) -> str | None:
     return "; ".join(found[:3]) + (f" (and {len(found) - 3} more)" if len(found) > 3 else "")
 
 
-def _loaded_days() -> list[dt.date]:
-    from .settings import build_path_for, default_warehouse
-
+def _loaded_days(warehouse: Path) -> list[dt.date]:
     import duckdb
 
-    wh = default_warehouse()
-    path = build_path_for(wh) if build_path_for(wh).exists() else wh
+    from ..settings import build_path_for
+
+    path = build_path_for(warehouse) if build_path_for(warehouse).exists() else warehouse
     if not path.exists():
         return []
     conn = duckdb.connect(str(path), read_only=True)
@@ -238,133 +240,3 @@ def _loaded_days() -> list[dt.date]:
         return []
     finally:
         conn.close()
-
-
-def check_refresh_days(args: argparse.Namespace) -> None:
-    """The days are given one way only: --day, --from/--to, or --all (a mix is a mistake, not a union)."""
-    ways = [name for name, given in (("--day", args.day), ("--from/--to", args.from_ or args.to),
-                                     ("--all", args.all)) if given]
-    if len(ways) > 1:
-        raise UserError(f"{' and '.join(ways)} contradict each other: give the export days one way only")
-    if (args.from_ or args.to) and not (args.from_ and args.to):
-        raise UserError("--from and --to go together")
-    if args.from_ and args.from_ > args.to:
-        raise UserError(f"--from {args.from_} is after --to {args.to}")
-
-
-def cmd_refresh(args: argparse.Namespace) -> int:
-    check_refresh_days(args)
-    days: list[dt.date] = list(args.day)
-    if args.from_:
-        days += [args.from_ + dt.timedelta(days=i) for i in range((args.to - args.from_).days + 1)]
-    if args.all:
-        days += list_export_days(args.exports)
-        if not days:
-            raise UserError(f"no export days (dt=YYYY-MM-DD folders) found in {args.exports}")
-    if not days and not args.full:
-        raise UserError("say which export days: --day YYYY-MM-DD, --from/--to, or --all")
-    missing = [d for d in days if not is_export_day(args.exports, d)]
-    if missing:
-        raise UserError(f"export day {missing[0]} not found: no folder {day_folder(args.exports, missing[0])}")
-    run_refresh(days, full=args.full)
-    return 0
-
-
-def _report_params(args: argparse.Namespace) -> ReportParams:
-    return ReportParams(args.assistant, args.from_, args.to, args.channel)
-
-
-def note(message: str | None) -> None:
-    """A hint that is not an error (a period without data): one line on stderr."""
-    if message:
-        print(f"assistant-analytics: note: {message}", file=sys.stderr)
-
-
-def cmd_report(args: argparse.Namespace) -> int:
-    params = _report_params(args)
-    conn = connect_read_only(args.warehouse)
-    try:
-        report = build_report(conn, params)  # validates the filters (report.validate_filters)
-        quality = data_quality_summary(conn, params)
-        notice = period_notice(conn, assistant=params.assistant, date_from=params.date_from,
-                               date_to=params.date_to, channel=params.channel)
-    finally:
-        conn.close()
-    if args.format == "json":
-        print(json.dumps(report, indent=2))
-        if quality["lines_rejected"]:
-            print(f"data quality: {quality['lines_rejected']} of {quality['lines_read']} lines rejected on the "
-                  f"period's export days (see raw.rejected_lines)", file=sys.stderr)
-    else:
-        print(format_table(report, quality))
-    note(notice)
-    return 0
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    from .exporting import export
-
-    note(export(args))
-    return 0
-
-
-def cmd_status(args: argparse.Namespace) -> int:
-    from .status import collect_status, format_status
-
-    status = collect_status(args.warehouse, args.exports)
-    print(json.dumps(status, indent=2) if args.format == "json" else format_status(status))
-    return 0
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo_data import generate_exports
-
-    started = time.perf_counter()
-    print(f"generating {args.days} days of sample exports in {args.exports} ...", file=sys.stderr)
-    summary = generate_exports(args.exports, days=args.days, seed=args.seed)
-    print(f"  {summary['events']:,} lines over {summary['days']} export days "
-          f"({summary['first_day']} .. {summary['last_day']}), {summary['bad_lines']} bad lines, "
-          f"{summary['duplicates']} duplicates, {summary['late_events']} late events", file=sys.stderr)
-    days = [dt.date.fromisoformat(summary["first_day"]) + dt.timedelta(days=i) for i in range(summary["days"])]
-    print(f"refreshing {args.warehouse} through the Dagster job ...", file=sys.stderr)
-    run_refresh(days, full=False)
-    assistant = summary["assistants"][0]
-    last = dt.date.fromisoformat(summary["last_day"])
-    ns = argparse.Namespace(warehouse=args.warehouse, assistant=assistant, from_=last - dt.timedelta(days=6),
-                            to=last, channel=None, format=args.format)
-    print(f"\nreport for {assistant}, last 7 days:\n", file=sys.stderr)
-    cmd_report(ns)
-    print(f"\ndemo finished in {time.perf_counter() - started:.1f}s; try:\n"
-          f"  assistant-analytics report --assistant {assistant} --from {summary['first_day']} "
-          f"--to {summary['last_day']} --format table\n"
-          f"  assistant-analytics dashboard", file=sys.stderr)
-    return 0
-
-
-def streamlit_command(port: int, host: str) -> list[str]:
-    """The Streamlit server of the dashboard, on `host` only; the toolbar keeps the viewer's
-    options (print, theme) and drops the developer's ("Deploy", rerun, clear cache)."""
-    app = Path(__file__).with_name("dashboard.py")
-    return [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
-            "--server.address", host, "--server.headless", "true", "--browser.gatherUsageStats", "false",
-            "--client.toolbarMode", "viewer"]
-
-
-def cmd_dashboard(args: argparse.Namespace) -> int:
-    import subprocess
-
-    return subprocess.call(streamlit_command(args.port, args.host))
-
-
-COMMANDS = {
-    "refresh": cmd_refresh,
-    "report": cmd_report,
-    "export": cmd_export,
-    "status": cmd_status,
-    "demo": cmd_demo,
-    "dashboard": cmd_dashboard,
-}
-
-
-def run_command(args: argparse.Namespace) -> int:
-    return COMMANDS[args.command](args)

@@ -15,9 +15,15 @@ from pathlib import Path
 
 import duckdb
 
-from .errors import UserError
-from .report import ReportParams, build_report, connect_read_only, period_notice, validate_filters
-from .settings import build_path_for
+from ..errors import UserError
+from ..settings import build_path_for
+from .report import (
+    ReportParams,
+    build_report,
+    connect_read_only,
+    period_notice,
+    validate_filters,
+)
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 _DATE_COLUMNS = ("chat_local_date", "local_date", "export_date")  # a mart's date, in this order of preference
@@ -34,7 +40,7 @@ def _format(args: argparse.Namespace) -> str:
 
 def check_output(output: Path, warehouse: Path) -> None:
     """A destination that can never be written is an error before any work; so is the warehouse."""
-    from .warehouse import spare_path_for
+    from ..publish.publish import spare_path_for
 
     target = output.resolve()
     protected = {warehouse.resolve(), build_path_for(warehouse).resolve(), spare_path_for(warehouse).resolve()}

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import duckdb
 
-from .loader import ensure_raw_schema
-from .settings import PROJECT_ROOT
+from ..load.raw import ensure_raw_schema
+from ..settings import PROJECT_ROOT
 
 SEEDS_DIR = PROJECT_ROOT / "seeds"
 

@@ -2,12 +2,13 @@
 
 
 import datetime as dt
+
 from dagster import RunRequest, ScheduleEvaluationContext, SkipReason, schedule
 
+from ..load.exports import day_folder
+from ..settings import nightly_cron, schedule_timezone
 from .jobs import refresh_job
-from .loader import day_folder
 from .resources import WarehouseResource
-from .settings import nightly_cron, schedule_timezone
 
 
 # Dagster needs the cron and time zone when it loads the definitions (validated there).

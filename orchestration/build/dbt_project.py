@@ -10,7 +10,7 @@ from pathlib import Path
 
 from dagster_dbt import DbtProject
 
-from .settings import DBT_PROJECT_DIR, PROJECT_ROOT
+from ..settings import DBT_PROJECT_DIR, PROJECT_ROOT
 
 # No `dbt_project.prepare_if_dev()`: under `dagster dev` it runs `dbt parse` with the `dbt` found
 # on PATH, and the Quickstart's venv, used without activating it, puts none there (the code

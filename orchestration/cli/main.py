@@ -15,7 +15,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from .errors import UserError
+from ..errors import UserError
 
 PROG = "assistant-analytics"
 
@@ -199,24 +199,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def _resolve_paths(args: argparse.Namespace) -> None:
-    # Flags win over the environment; the Dagster resources read the environment.
-    from .settings import default_exports, default_warehouse
+    # Flags win over the environment; the commands pass these paths on (to the Dagster run as config).
+    from ..settings import default_exports, default_warehouse
 
     args.warehouse = (args.warehouse or default_warehouse()).resolve()
     args.exports = (args.exports or default_exports()).resolve()
-    os.environ["ANALYTICS_WAREHOUSE"] = str(args.warehouse)
-    os.environ["ANALYTICS_EXPORTS"] = str(args.exports)
-
-
-def _put_venv_on_path() -> None:
-    # dagster-dbt runs `dbt` from PATH; a venv console script run by path has no venv on PATH.
-    bindir = str(Path(sys.executable).parent)
-    if os.environ.get("PATH", "").split(os.pathsep)[0] != bindir:
-        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
 
 
 def main(argv: list[str] | None = None) -> int:
-    _put_venv_on_path()
     warnings.filterwarnings("ignore", message=".*is currently in beta.*")
     warnings.filterwarnings("ignore", message=".*is currently in preview.*")
     args = parse_args(argv)

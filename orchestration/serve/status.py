@@ -22,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 
-from .errors import UserError
+from ..errors import UserError
 
 LATEST_DAYS = 7  # export days shown with their rejected lines
 
@@ -107,7 +107,7 @@ def _query(conn: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
 
 def collect_status(warehouse: Path, exports: Path) -> dict:
     """The status as one JSON-ready object (keys documented in README's "The command line")."""
-    from .loader import day_folder, fingerprint, list_export_days
+    from ..load.exports import day_folder, fingerprint, list_export_days
 
     if not warehouse.is_file():
         raise UserError(f"warehouse file not found: {warehouse} (run `assistant-analytics refresh` first)")

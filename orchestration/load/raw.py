@@ -9,8 +9,6 @@ are written to `raw.pending_users`; dbt recomputes exactly those and the refresh
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import re
 import tempfile
 import time
 import zlib
@@ -20,10 +18,9 @@ from pathlib import Path
 
 import duckdb
 
-from .errors import LoadError
+from ..errors import LoadError
+from .exports import day_folder, export_files, fingerprint, is_export_day, unreadable
 from .validation import extracted_lines_sql, reason_case_sql
-
-DAY_DIR = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
 
 RAW_DDL = """
 create schema if not exists raw;
@@ -86,75 +83,6 @@ class LoadStats:
 
 def ensure_raw_schema(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(RAW_DDL)
-
-
-def day_folder(exports_dir: Path, day: dt.date) -> Path:
-    return exports_dir / f"dt={day.isoformat()}"
-
-
-def _unreadable(what: str, path: Path, exc: OSError) -> LoadError:
-    return LoadError(f"cannot read {what} {path}: {exc.strerror or exc}")
-
-
-def list_export_days(exports_dir: Path) -> list[dt.date]:
-    """The `dt=YYYY-MM-DD` folders of the exports root; links are not followed (README)."""
-    try:
-        if not exports_dir.is_dir():
-            return []
-        days = []
-        for child in exports_dir.iterdir():
-            m = DAY_DIR.match(child.name)
-            if m and not child.is_symlink() and child.is_dir():
-                try:
-                    days.append(dt.date.fromisoformat(m.group(1)))
-                except ValueError:
-                    continue
-    except OSError as exc:
-        raise _unreadable("the exports folder", exports_dir, exc) from None
-    return sorted(days)
-
-
-def is_export_day(exports_dir: Path, day: dt.date) -> bool:
-    """True when the day's folder is there and is a real folder (a link to one is not read).
-
-    Raises LoadError when the exports root or the day's folder cannot be read, before any work starts.
-    """
-    folder = day_folder(exports_dir, day)
-    try:
-        found = not folder.is_symlink() and folder.is_dir()
-    except OSError as exc:
-        raise _unreadable("the exports folder", exports_dir, exc) from None
-    if found:
-        export_files(folder)  # can its files be listed?
-    return found
-
-
-def is_export_file_name(name: str) -> bool:
-    # Names starting with "." or "_" are a writer's temporary files and markers (`_SUCCESS`), as
-    # data-lake readers have it; events.md says so too.
-    return not name.startswith((".", "_")) and name.endswith((".jsonl", ".jsonl.gz"))
-
-
-def export_files(folder: Path) -> list[Path]:
-    """The day's export files: regular files with an export name. Links are not followed (README)."""
-    try:
-        return sorted(
-            p for p in folder.iterdir() if is_export_file_name(p.name) and not p.is_symlink() and p.is_file()
-        )
-    except OSError as exc:
-        raise _unreadable("the export day folder", folder, exc) from None
-
-
-def fingerprint(folder: Path) -> str:
-    """Changes when a day is re-delivered: names, sizes and modification times of its files."""
-    h = hashlib.sha256()
-    for p in export_files(folder):
-        try:
-            st = p.stat()
-        except OSError as exc:
-            raise _unreadable("the export file", p, exc) from None
-        h.update(f"{p.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()
 
 
 def _decompress_gzip(src: Path, sink) -> str | None:
@@ -321,7 +249,7 @@ def _read_file(conn: duckdb.DuckDBPyConnection, path: Path, tmpdir: Path) -> str
         damage = None if _read_fast(conn, path, gzipped) else _read_careful(conn, path, gzipped, tmpdir)
         notes = [n for n in (_format_note(path, gzipped), damage) if n]
     except OSError as exc:
-        raise _unreadable("the export file", path, exc) from None
+        raise unreadable("the export file", path, exc) from None
     return "; ".join(notes) or None
 
 

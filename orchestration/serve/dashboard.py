@@ -25,7 +25,13 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from orchestration.report import ReportError, ReportParams, build_report, connect_read_only, data_quality_summary
+from orchestration.serve.report import (
+    ReportError,
+    ReportParams,
+    build_report,
+    connect_read_only,
+    data_quality_summary,
+)
 from orchestration.settings import default_warehouse
 
 PRESETS = ["Last 7 days", "Last 30 days", "This month", "Custom"]

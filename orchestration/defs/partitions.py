@@ -2,7 +2,7 @@
 
 from dagster import DailyPartitionsDefinition
 
-from .settings import first_export_day
+from ..settings import first_export_day
 
 # Dagster needs the first day when it loads the definitions: a bad ANALYTICS_FIRST_EXPORT_DAY fails
 # the load (and the CLI) with the settings' one-line message.

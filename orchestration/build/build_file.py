@@ -1,0 +1,152 @@
+"""The private build file a refresh writes, and the lock that gives a warehouse one refresh at a time.
+
+Readers (analysts, BI tools, `report`) open only the published file. A refresh writes a private
+build file beside it and publishes a finished copy by atomic rename, so a reader never blocks the
+refresh and never sees a half-built state. A refresh killed at any point leaves the published file
+as it was; the build file keeps what is still owed in `raw.pending_users` and the next refresh
+finishes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+
+from ..errors import RefreshBusyError
+from ..settings import DuckDBLimits, build_path_for, lock_timeout_seconds
+
+_held: dict[str, tuple[int, int]] = {}  # lock path -> (fd, depth): re-entrant within a process
+_held_guard = threading.Lock()
+
+
+@contextlib.contextmanager
+def refresh_lock(warehouse: Path, timeout: float | None = None) -> Iterator[None]:
+    """One refresh at a time per warehouse; a second one waits, then fails with a clear message."""
+    if timeout is None:
+        timeout = lock_timeout_seconds()
+    lock_path = str(warehouse.with_name(warehouse.name + ".lock"))
+    with _held_guard:
+        if lock_path in _held:
+            fd, depth = _held[lock_path]
+            _held[lock_path] = (fd, depth + 1)
+            reentered = True
+        else:
+            reentered = False
+    if not reentered:
+        warehouse.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    raise RefreshBusyError(
+                        f"another refresh of {warehouse} is running (lock {lock_path}); "
+                        f"gave up after waiting {timeout:g}s"
+                    ) from None
+                time.sleep(0.2)
+        with _held_guard:
+            _held[lock_path] = (fd, 1)
+    try:
+        yield
+    finally:
+        with _held_guard:
+            fd, depth = _held[lock_path]
+            if depth > 1:
+                _held[lock_path] = (fd, depth - 1)
+            else:
+                del _held[lock_path]
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
+
+
+# The storage format of the build file, hence of the published one. DuckDB's long-term-support
+# release (1.4) and every newer one read it; DuckDB 2.0's own format is readable by 2.0 and newer
+# only, which would shut out the DuckDB CLI and the JDBC drivers that BI tools bundle. A file keeps
+# the format it was created in whatever release writes to it later (dbt included), so the format
+# is decided where the build file is created, and a build file in a newer format is converted.
+STORAGE_VERSION = "v1.4.0"
+
+
+def prepare_build_file(warehouse: Path) -> Path:
+    """Returns the build file in STORAGE_VERSION's format, seeding it from the published warehouse
+    (or creating it empty) when it is missing, converting it when it is in a newer format."""
+    build = build_path_for(warehouse)
+    build.parent.mkdir(parents=True, exist_ok=True)
+    if not build.exists():
+        tmp = build.with_name(build.name + ".tmp")
+        tmp.unlink(missing_ok=True)
+        if warehouse.exists():
+            shutil.copyfile(warehouse, tmp)
+        else:
+            duckdb.connect(str(tmp), config={"storage_compatibility_version": STORAGE_VERSION}).close()
+        os.replace(tmp, build)
+    found = storage_version(build)
+    if _newer_than_chosen(found):
+        convert_storage(build)
+        from . import progress
+
+        progress.report(f"converted {build} from DuckDB storage format {found} to {STORAGE_VERSION}+ "
+                        "(readable by DuckDB 1.4 and newer); the next publish carries it over")
+    return build
+
+
+def storage_version(path: Path) -> str:
+    """DuckDB's name for the storage format of the file, such as 'v1.4.0+'."""
+    conn = duckdb.connect(str(path), read_only=True)
+    try:
+        return conn.execute("select tags['storage_version'] from duckdb_databases() "
+                            "where database_name = current_database()").fetchone()[0] or ""
+    finally:
+        conn.close()
+
+
+def _version_tuple(tag: str) -> tuple[int, ...] | None:
+    match = re.fullmatch(r"v(\d+)\.(\d+)\.(\d+)\+?", tag.strip())
+    return tuple(int(g) for g in match.groups()) if match else None
+
+
+def _newer_than_chosen(tag: str) -> bool:
+    found = _version_tuple(tag)
+    return found is None or found > _version_tuple(STORAGE_VERSION)  # an unknown name: convert to be sure
+
+
+def convert_storage(path: Path) -> None:
+    """Rewrites the DuckDB file at `path` in STORAGE_VERSION's format (every schema, table, view
+    and row), replacing it by atomic rename: killed half-way, the file is as it was."""
+    tmp = path.with_name(path.name + ".convert.tmp")
+    tmp.unlink(missing_ok=True)
+    conn = duckdb.connect(config=DuckDBLimits.from_env().config())
+    try:
+        conn.execute("attach ? as source (read_only)", [str(path)])
+        conn.execute(f"attach ? as converted (storage_version '{STORAGE_VERSION}')", [str(tmp)])
+        conn.execute("copy from database source to converted")
+        conn.execute("detach converted")
+    except BaseException:
+        conn.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    conn.close()
+    os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def build_connection(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-write connection to the build file, closed on exit so dbt can open it next."""
+    conn = duckdb.connect(str(prepare_build_file(warehouse)), config=DuckDBLimits.from_env().config())
+    try:
+        yield conn
+    finally:
+        conn.close()

@@ -1,0 +1,1 @@
+"""The `assistant-analytics` command line: arguments, commands, the refresh run in-process."""

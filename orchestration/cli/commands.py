@@ -1,0 +1,152 @@
+"""What each CLI command does. Refreshes run the same Dagster job as production, in-process."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+import time
+from pathlib import Path
+
+from ..errors import UserError
+from ..load.exports import day_folder, is_export_day, list_export_days
+from ..serve.report import (
+    ReportParams,
+    build_report,
+    connect_read_only,
+    data_quality_summary,
+    format_table,
+    period_notice,
+)
+from .refresh import run_refresh
+
+
+def check_refresh_days(args: argparse.Namespace) -> None:
+    """The days are given one way only: --day, --from/--to, or --all (a mix is a mistake, not a union)."""
+    ways = [name for name, given in (("--day", args.day), ("--from/--to", args.from_ or args.to),
+                                     ("--all", args.all)) if given]
+    if len(ways) > 1:
+        raise UserError(f"{' and '.join(ways)} contradict each other: give the export days one way only")
+    if (args.from_ or args.to) and not (args.from_ and args.to):
+        raise UserError("--from and --to go together")
+    if args.from_ and args.from_ > args.to:
+        raise UserError(f"--from {args.from_} is after --to {args.to}")
+
+
+def cmd_refresh(args: argparse.Namespace) -> int:
+    check_refresh_days(args)
+    days: list[dt.date] = list(args.day)
+    if args.from_:
+        days += [args.from_ + dt.timedelta(days=i) for i in range((args.to - args.from_).days + 1)]
+    if args.all:
+        days += list_export_days(args.exports)
+        if not days:
+            raise UserError(f"no export days (dt=YYYY-MM-DD folders) found in {args.exports}")
+    if not days and not args.full:
+        raise UserError("say which export days: --day YYYY-MM-DD, --from/--to, or --all")
+    missing = [d for d in days if not is_export_day(args.exports, d)]
+    if missing:
+        raise UserError(f"export day {missing[0]} not found: no folder {day_folder(args.exports, missing[0])}")
+    run_refresh(days, warehouse=args.warehouse, exports=args.exports, full=args.full)
+    return 0
+
+
+def _report_params(args: argparse.Namespace) -> ReportParams:
+    return ReportParams(args.assistant, args.from_, args.to, args.channel)
+
+
+def note(message: str | None) -> None:
+    """A hint that is not an error (a period without data): one line on stderr."""
+    if message:
+        print(f"assistant-analytics: note: {message}", file=sys.stderr)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    params = _report_params(args)
+    conn = connect_read_only(args.warehouse)
+    try:
+        report = build_report(conn, params)  # validates the filters (report.validate_filters)
+        quality = data_quality_summary(conn, params)
+        notice = period_notice(conn, assistant=params.assistant, date_from=params.date_from,
+                               date_to=params.date_to, channel=params.channel)
+    finally:
+        conn.close()
+    if args.format == "json":
+        print(json.dumps(report, indent=2))
+        if quality["lines_rejected"]:
+            print(f"data quality: {quality['lines_rejected']} of {quality['lines_read']} lines rejected on the "
+                  f"period's export days (see raw.rejected_lines)", file=sys.stderr)
+    else:
+        print(format_table(report, quality))
+    note(notice)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from ..serve.exporting import export
+
+    note(export(args))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from ..serve.status import collect_status, format_status
+
+    status = collect_status(args.warehouse, args.exports)
+    print(json.dumps(status, indent=2) if args.format == "json" else format_status(status))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ..demo.generator import generate_exports
+
+    started = time.perf_counter()
+    print(f"generating {args.days} days of sample exports in {args.exports} ...", file=sys.stderr)
+    summary = generate_exports(args.exports, days=args.days, seed=args.seed)
+    print(f"  {summary['events']:,} lines over {summary['days']} export days "
+          f"({summary['first_day']} .. {summary['last_day']}), {summary['bad_lines']} bad lines, "
+          f"{summary['duplicates']} duplicates, {summary['late_events']} late events", file=sys.stderr)
+    days = [dt.date.fromisoformat(summary["first_day"]) + dt.timedelta(days=i) for i in range(summary["days"])]
+    print(f"refreshing {args.warehouse} through the Dagster job ...", file=sys.stderr)
+    run_refresh(days, warehouse=args.warehouse, exports=args.exports, full=False)
+    assistant = summary["assistants"][0]
+    last = dt.date.fromisoformat(summary["last_day"])
+    ns = argparse.Namespace(warehouse=args.warehouse, assistant=assistant, from_=last - dt.timedelta(days=6),
+                            to=last, channel=None, format=args.format)
+    print(f"\nreport for {assistant}, last 7 days:\n", file=sys.stderr)
+    cmd_report(ns)
+    print(f"\ndemo finished in {time.perf_counter() - started:.1f}s; try:\n"
+          f"  assistant-analytics report --assistant {assistant} --from {summary['first_day']} "
+          f"--to {summary['last_day']} --format table\n"
+          f"  assistant-analytics dashboard", file=sys.stderr)
+    return 0
+
+
+def streamlit_command(port: int, host: str) -> list[str]:
+    """The Streamlit server of the dashboard, on `host` only; the toolbar keeps the viewer's
+    options (print, theme) and drops the developer's ("Deploy", rerun, clear cache)."""
+    app = Path(__file__).parent.parent / "serve" / "dashboard.py"
+    return [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
+            "--server.address", host, "--server.headless", "true", "--browser.gatherUsageStats", "false",
+            "--client.toolbarMode", "viewer"]
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    import subprocess
+
+    return subprocess.call(streamlit_command(args.port, args.host))
+
+
+COMMANDS = {
+    "refresh": cmd_refresh,
+    "report": cmd_report,
+    "export": cmd_export,
+    "status": cmd_status,
+    "demo": cmd_demo,
+    "dashboard": cmd_dashboard,
+}
+
+
+def run_command(args: argparse.Namespace) -> int:
+    return COMMANDS[args.command](args)

@@ -1,0 +1,1 @@
+"""Dagster wiring: assets, asset checks, jobs, partitions, resources, schedules and sensors."""

@@ -1,0 +1,1 @@
+"""The demo: generated sample exports that go through the production refresh."""

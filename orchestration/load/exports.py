@@ -1,0 +1,85 @@
+"""The export files: which `dt=YYYY-MM-DD` day folders and files the loader reads, and their fingerprint.
+
+The sensor, the schedule, `status` and the CLI read the exports root through this module too, so that
+each of them sees the same days and files as the loader (links and writers' temporary files ignored).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from pathlib import Path
+
+from ..errors import LoadError
+
+DAY_DIR = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
+
+
+def day_folder(exports_dir: Path, day: dt.date) -> Path:
+    return exports_dir / f"dt={day.isoformat()}"
+
+
+def unreadable(what: str, path: Path, exc: OSError) -> LoadError:
+    return LoadError(f"cannot read {what} {path}: {exc.strerror or exc}")
+
+
+def list_export_days(exports_dir: Path) -> list[dt.date]:
+    """The `dt=YYYY-MM-DD` folders of the exports root; links are not followed (README)."""
+    try:
+        if not exports_dir.is_dir():
+            return []
+        days = []
+        for child in exports_dir.iterdir():
+            m = DAY_DIR.match(child.name)
+            if m and not child.is_symlink() and child.is_dir():
+                try:
+                    days.append(dt.date.fromisoformat(m.group(1)))
+                except ValueError:
+                    continue
+    except OSError as exc:
+        raise unreadable("the exports folder", exports_dir, exc) from None
+    return sorted(days)
+
+
+def is_export_day(exports_dir: Path, day: dt.date) -> bool:
+    """True when the day's folder is there and is a real folder (a link to one is not read).
+
+    Raises LoadError when the exports root or the day's folder cannot be read, before any work starts.
+    """
+    folder = day_folder(exports_dir, day)
+    try:
+        found = not folder.is_symlink() and folder.is_dir()
+    except OSError as exc:
+        raise unreadable("the exports folder", exports_dir, exc) from None
+    if found:
+        export_files(folder)  # can its files be listed?
+    return found
+
+
+def is_export_file_name(name: str) -> bool:
+    # Names starting with "." or "_" are a writer's temporary files and markers (`_SUCCESS`), as
+    # data-lake readers have it; events.md says so too.
+    return not name.startswith((".", "_")) and name.endswith((".jsonl", ".jsonl.gz"))
+
+
+def export_files(folder: Path) -> list[Path]:
+    """The day's export files: regular files with an export name. Links are not followed (README)."""
+    try:
+        return sorted(
+            p for p in folder.iterdir() if is_export_file_name(p.name) and not p.is_symlink() and p.is_file()
+        )
+    except OSError as exc:
+        raise unreadable("the export day folder", folder, exc) from None
+
+
+def fingerprint(folder: Path) -> str:
+    """Changes when a day is re-delivered: names, sizes and modification times of its files."""
+    h = hashlib.sha256()
+    for p in export_files(folder):
+        try:
+            st = p.stat()
+        except OSError as exc:
+            raise unreadable("the export file", p, exc) from None
+        h.update(f"{p.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()

@@ -1,0 +1,1 @@
+"""Stage 3, publish: the finished build file becomes the file readers open."""
