@@ -57,7 +57,11 @@
     rows computed for one affected set share it even when a run rebuilds only some models; the
     run's own start when nothing is affected (a full rebuild of an empty pending set). -#}
 {% macro refresh_stamp() -%}
-    {{ affected_set_stamp() or run_started_stamp() }}
+    {%- if not execute -%}
+        cast(null as timestamptz)  {#- parse time: the SQL is not run #}
+    {%- else -%}
+        {{ affected_set_stamp() or run_started_stamp() }}
+    {%- endif -%}
 {%- endmacro %}
 
 
