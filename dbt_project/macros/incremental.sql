@@ -57,11 +57,7 @@
     rows computed for one affected set share it even when a run rebuilds only some models; the
     run's own start when nothing is affected (a full rebuild of an empty pending set). -#}
 {% macro refresh_stamp() -%}
-    {%- if not execute -%}
-        cast(null as timestamptz)  {#- parse time: the SQL is not run #}
-    {%- else -%}
-        {{ affected_set_stamp() or run_started_stamp() }}
-    {%- endif -%}
+    {{ affected_set_stamp() or run_started_stamp() }}
 {%- endmacro %}
 
 
@@ -128,7 +124,11 @@
 
 {#- The start of this dbt run (dbt's run_started_at is UTC): int_users_affected's stamp. -#}
 {% macro run_started_stamp() -%}
-    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}+00' as timestamptz)
+    {%- if not execute -%}
+        cast(null as timestamptz)  {#- parse time: the SQL is not run #}
+    {%- else -%}
+        cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}+00' as timestamptz)
+    {%- endif -%}
 {%- endmacro %}
 
 
@@ -152,7 +152,7 @@
     its node did not declare, and generic tests do not declare int_users_affected. -#}
 {% macro project_relation(name) %}
     {%- if not execute -%}
-        {{ return(api.Relation.create(identifier=name)) }}  {#- parse time: the SQL is not run #}
+        {{ return(name) }}  {#- parse time: the SQL is not run #}
     {%- endif -%}
     {%- set node = graph.nodes.get('model.' ~ project_name ~ '.' ~ name) -%}
     {{ return(api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias)) }}

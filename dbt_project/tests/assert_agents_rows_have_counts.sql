@@ -15,8 +15,11 @@ agents as (
         sum(views) as views,
         sum(positive) as positive,
         sum(negative) as negative,
-        count(*) filter (where views + positive + negative = 0
-                         or least(views, positive, negative) < 0) as empty_or_negative_rows
+        count(
+            *) filter (
+            where views + positive + negative = 0
+            or least(views, positive, negative) < 0
+        ) as empty_or_negative_rows
 
     from {{ recomputed_rows(ref('fct_agents')) }} as f
     group by chat_id

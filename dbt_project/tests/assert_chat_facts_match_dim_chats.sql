@@ -16,11 +16,13 @@ chats as (
 
 facts as (
 
-    select 'fct_chats' as mart, chat_id, assistant_id, channel, user_id, chat_local_date,
+    select
+        'fct_chats' as mart, chat_id, assistant_id, channel, user_id, chat_local_date,
         null::bigint as user_messages, null::bigint as bot_messages, null::bigint as operator_messages
     from {{ recomputed_rows(ref('fct_chats')) }} as f
     union all
-    select 'fct_messages', chat_id, assistant_id, channel, user_id, chat_local_date,
+    select
+        'fct_messages', chat_id, assistant_id, channel, user_id, chat_local_date,
         user_messages, bot_messages, operator_messages
     from {{ recomputed_rows(ref('fct_messages')) }} as f
     union all
@@ -34,7 +36,7 @@ facts as (
 
 marts as (
 
-    select * from (values ('fct_chats'), ('fct_messages'), ('fct_handover'), ('fct_feedback')) as m(mart)
+    select * from (values ('fct_chats'), ('fct_messages'), ('fct_handover'), ('fct_feedback')) as m (mart)
 
 ),
 
@@ -62,4 +64,5 @@ where expected.chat_id is null
     or (facts.mart = 'fct_messages' and (
         facts.user_messages <> expected.user_messages
         or facts.bot_messages <> expected.bot_messages
-        or facts.operator_messages <> expected.operator_messages))
+        or facts.operator_messages <> expected.operator_messages
+    ))

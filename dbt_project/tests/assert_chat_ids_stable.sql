@@ -29,8 +29,10 @@ select
 
 from chats
 left join events on chats.first_event_id = events.event_id
-where chats.chat_id <> md5(chats.assistant_id || '|' || chats.channel || '|' || chats.user_id || '|'
-                           || chats.conversation_id || '|' || chats.first_event_id)
+where chats.chat_id <> md5(
+        chats.assistant_id || '|' || chats.channel || '|' || chats.user_id || '|'
+        || chats.conversation_id || '|' || chats.first_event_id
+    )
     or events.event_id is null
     or events.assistant_id <> chats.assistant_id
     or events.channel <> chats.channel

@@ -64,7 +64,7 @@ full outer join handover
     on chats.assistant_id = handover.assistant_id and chats.chat_local_date = handover.chat_local_date
 left join classified
     on classified.assistant_id = coalesce(chats.assistant_id, handover.assistant_id)
-    and classified.chat_local_date = coalesce(chats.chat_local_date, handover.chat_local_date)
+        and classified.chat_local_date = coalesce(chats.chat_local_date, handover.chat_local_date)
 where chats.chats is distinct from handover.chats
     or handover.chats_with_requests + handover.chats_without_requests <> chats.chats
     or handover.inconsistent_rows > 0

@@ -18,11 +18,13 @@ latest as (
 
     select * from votes
     where not exists (
-        select 1 from votes as later
-        where later.session_id = votes.session_id
-            and (later.occurred_at > votes.occurred_at
-                 or (later.occurred_at = votes.occurred_at and later.event_id > votes.event_id))
-    )
+            select 1 from votes as later
+            where later.session_id = votes.session_id
+                and (
+                    later.occurred_at > votes.occurred_at
+                    or (later.occurred_at = votes.occurred_at and later.event_id > votes.event_id)
+                )
+        )
 
 ),
 

@@ -80,7 +80,9 @@ where quality.export_date is null
     or quality.lines_rejected <> coalesce(rejected.lines_rejected, 0)
     or quality.events_loaded + quality.duplicates_dropped <> coalesce(valid_copies.valid_lines, 0)
     or quality.events_loaded <> coalesce(first_copies.events_loaded, 0)
-    or least(quality.events_loaded, quality.duplicates_dropped, quality.lines_rejected,
-             quality.unknown_event_types, quality.late_events, quality.orphan_feedback,
-             quality.unknown_assistant_events, quality.damaged_files) < 0
+    or least(
+        quality.events_loaded, quality.duplicates_dropped, quality.lines_rejected,
+        quality.unknown_event_types, quality.late_events, quality.orphan_feedback,
+        quality.unknown_assistant_events, quality.damaged_files
+    ) < 0
     or quality.unknown_event_types > quality.events_loaded

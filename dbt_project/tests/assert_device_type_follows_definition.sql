@@ -20,8 +20,8 @@ earliest_agent as (
     select assistant_id, user_id, user_agent
     from events_with_agent
     qualify row_number() over (
-        partition by assistant_id, user_id order by occurred_at, event_id
-    ) = 1
+            partition by assistant_id, user_id order by occurred_at, event_id
+        ) = 1
 
 ),
 

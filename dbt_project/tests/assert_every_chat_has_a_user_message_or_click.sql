@@ -32,6 +32,8 @@ select
 
 from sessions
 full outer join chats on sessions.session_id = chats.chat_id
-where (chats.chat_id is not null and (coalesce(sessions.user_actions, 0) = 0
-                                      or chats.user_messages + chats.clicks = 0))
-    or (chats.chat_id is null and sessions.user_actions > 0)
+where (chats.chat_id is not null and (
+    coalesce(sessions.user_actions, 0) = 0
+    or chats.user_messages + chats.clicks = 0
+))
+or (chats.chat_id is null and sessions.user_actions > 0)

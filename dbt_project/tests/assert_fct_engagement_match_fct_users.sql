@@ -21,7 +21,8 @@ fct_engagement as (
 
 expected as (
 
-    select assistant_id, channel, user_id, chat_local_date, chats,
+    select
+        assistant_id, channel, user_id, chat_local_date, chats,
         first_chat_local_date, first_chat_local_date_in_channel
     from fct_users
 
@@ -29,7 +30,8 @@ expected as (
 
 actual as (
 
-    select assistant_id, channel, user_id, chat_local_date, chats,
+    select
+        assistant_id, channel, user_id, chat_local_date, chats,
         first_chat_local_date, first_chat_local_date_in_channel
     from fct_engagement
 

@@ -37,8 +37,8 @@ final_ratings as (
     select assistant_id, message_id, feedback_value as final_rating
     from feedback
     qualify row_number() over (
-        partition by assistant_id, message_id order by occurred_at desc, event_id desc
-    ) = 1
+            partition by assistant_id, message_id order by occurred_at desc, event_id desc
+        ) = 1
 
 ),
 
@@ -55,7 +55,7 @@ expected as (
     left join answers on answers.session_id = chats.chat_id
     left join final_ratings
         on answers.assistant_id = final_ratings.assistant_id
-        and answers.message_id = final_ratings.message_id
+            and answers.message_id = final_ratings.message_id
     group by chats.chat_id
 
 ),

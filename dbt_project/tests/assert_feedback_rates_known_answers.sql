@@ -10,7 +10,8 @@ with
 
 feedback as (
 
-    select * from {{ ref('int_events_deduplicated') }} where event_type = 'feedback'
+    select * from {{ ref('int_events_deduplicated') }}
+    where event_type = 'feedback'
 
 ),
 

@@ -46,12 +46,12 @@ users as (
     from handover_users
     full outer join active_users
         on handover_users.assistant_id = active_users.assistant_id
-        and handover_users.chat_local_date = active_users.chat_local_date
-        and handover_users.user_id = active_users.user_id
+            and handover_users.chat_local_date = active_users.chat_local_date
+            and handover_users.user_id = active_users.user_id
     left join requesters
         on requesters.assistant_id = coalesce(handover_users.assistant_id, active_users.assistant_id)
-        and requesters.chat_local_date = coalesce(handover_users.chat_local_date, active_users.chat_local_date)
-        and requesters.user_id = coalesce(handover_users.user_id, active_users.user_id)
+            and requesters.chat_local_date = coalesce(handover_users.chat_local_date, active_users.chat_local_date)
+            and requesters.user_id = coalesce(handover_users.user_id, active_users.user_id)
 
 ),
 

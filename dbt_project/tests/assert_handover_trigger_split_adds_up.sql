@@ -8,6 +8,8 @@ from {{ recomputed_rows(ref('fct_handover')) }} as f
 where (
     direct_requests + after_fallback_requests + operator_button_requests <> requests
     or human_takeover_requests + ticket_requests <> requests
-    or least(requests, direct_requests, after_fallback_requests, operator_button_requests,
-             human_takeover_requests, ticket_requests) < 0
+    or least(
+        requests, direct_requests, after_fallback_requests, operator_button_requests,
+        human_takeover_requests, ticket_requests
+    ) < 0
 )

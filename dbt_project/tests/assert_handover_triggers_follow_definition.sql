@@ -18,13 +18,15 @@ chat_events as (
 
 requests as (
 
-    select * from chat_events where event_type = 'handover_request'
+    select * from chat_events
+    where event_type = 'handover_request'
 
 ),
 
 answers as (
 
-    select * from chat_events where event_type = 'bot_message'
+    select * from chat_events
+    where event_type = 'bot_message'
 
 ),
 
@@ -41,8 +43,10 @@ previous_answer as (
     from requests
     inner join answers
         on answers.session_id = requests.session_id
-        and (answers.occurred_at < requests.occurred_at
-             or (answers.occurred_at = requests.occurred_at and answers.event_id < requests.event_id))
+            and (
+                answers.occurred_at < requests.occurred_at
+                or (answers.occurred_at = requests.occurred_at and answers.event_id < requests.event_id)
+            )
 
 ),
 
@@ -60,7 +64,7 @@ classified as (
     from requests
     left join previous_answer
         on previous_answer.request_event_id = requests.event_id
-        and previous_answer.recency_rank = 1
+            and previous_answer.recency_rank = 1
 
 ),
 

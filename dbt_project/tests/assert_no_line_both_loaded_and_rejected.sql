@@ -10,11 +10,11 @@
 with
 
 {% if recomputing_some_users_only() %}
-days_in_scope as (
+    days_in_scope as (
 
-    select distinct export_date from {{ ref('stg_platform__pending_users') }}
+        select distinct export_date from {{ ref('stg_platform__pending_users') }}
 
-),
+    ),
 {% endif %}
 
 lines as (
@@ -36,7 +36,7 @@ select
 
 from lines
 {% if recomputing_some_users_only() %}
-where export_date in (select export_date from days_in_scope)
+    where export_date in (select export_date from days_in_scope)
 {% endif %}
 group by export_date, file_name, line_number
 having count(*) > 1

@@ -26,5 +26,7 @@ select table_schema, table_name, column_name, data_type
 from information_schema.columns
 where table_catalog = current_database()
     and table_schema in ('staging', 'intermediate', 'marts')
-    and (lower(column_name) in ('text', 'message_text', 'user_text', 'raw_line', 'line', 'properties')
-         or upper(data_type) = 'JSON')
+    and (
+        lower(column_name) in ('text', 'message_text', 'user_text', 'raw_line', 'line', 'properties')
+        or upper(data_type) = 'JSON'
+    )

@@ -25,8 +25,8 @@ earliest as (
     select assistant_id, user_id, chat_id, started_at, chat_local_date, channel
     from chats
     qualify row_number() over (
-        partition by assistant_id, user_id order by started_at, first_event_id
-    ) = 1
+            partition by assistant_id, user_id order by started_at, first_event_id
+        ) = 1
 
 ),
 
@@ -35,8 +35,8 @@ earliest_in_channel as (
     select assistant_id, user_id, channel, chat_id
     from chats
     qualify row_number() over (
-        partition by assistant_id, user_id, channel order by started_at, first_event_id
-    ) = 1
+            partition by assistant_id, user_id, channel order by started_at, first_event_id
+        ) = 1
 
 ),
 
@@ -107,8 +107,8 @@ channel_problems as (
     from channel_flags
     inner join earliest_in_channel
         on channel_flags.assistant_id = earliest_in_channel.assistant_id
-        and channel_flags.user_id = earliest_in_channel.user_id
-        and channel_flags.channel = earliest_in_channel.channel
+            and channel_flags.user_id = earliest_in_channel.user_id
+            and channel_flags.channel = earliest_in_channel.channel
     where channel_flags.first_chats_in_channel <> 1
         or channel_flags.flagged_chat_id <> earliest_in_channel.chat_id
 

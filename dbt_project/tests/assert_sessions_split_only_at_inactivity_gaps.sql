@@ -52,9 +52,11 @@ checked as (
     select
         *,
         previous_occurred_at is null
-            or (timeout_minutes is not null
-                and epoch_us(occurred_at) - epoch_us(previous_occurred_at)
-                    > cast(timeout_minutes as bigint) * 60 * 1000000) as should_start_session,
+        or (
+            timeout_minutes is not null
+            and epoch_us(occurred_at) - epoch_us(previous_occurred_at)
+            > cast(timeout_minutes as bigint) * 60 * 1000000
+        ) as should_start_session,
         previous_session_id is null or session_id <> previous_session_id as starts_session
 
     from ordered

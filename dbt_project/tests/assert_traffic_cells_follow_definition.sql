@@ -18,13 +18,14 @@ chat_messages as (
         timezone(assistants.timezone, events.occurred_at) as occurred_local_at
 
     from {{ recomputed_rows(ref('int_events_deduplicated')) }} as events
-    inner join {{ recomputed_rows(ref('int_events_sessionized')) }} as sessionized on events.event_id = sessionized.event_id
+    inner join {{ recomputed_rows(ref('int_events_sessionized')) }} as sessionized
+        on events.event_id = sessionized.event_id
     inner join {{ recomputed_rows(ref('dim_chats')) }} as chats on sessionized.session_id = chats.chat_id
     inner join {{ ref('dim_assistants') }} as assistants on events.assistant_id = assistants.assistant_id
     where events.event_type in ('user_message', 'bot_message', 'operator_message')
-        -- a chat and its events belong to one user: each side keeps the affected users' rows,
-        -- which the stamp finds by row-group min/max (semi joins on the users here ran out of
-        -- memory at 3 GB on a 6-day backfill of 18M events)
+-- a chat and its events belong to one user: each side keeps the affected users' rows,
+-- which the stamp finds by row-group min/max (semi joins on the users here ran out of
+-- memory at 3 GB on a 6-day backfill of 18M events)
 
 ),
 

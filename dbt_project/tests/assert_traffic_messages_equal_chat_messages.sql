@@ -50,8 +50,8 @@ select
 from traffic
 full outer join chat_messages
     on traffic.assistant_id = chat_messages.assistant_id
-    and traffic.channel = chat_messages.channel
-    and traffic.user_id = chat_messages.user_id
+        and traffic.channel = chat_messages.channel
+        and traffic.user_id = chat_messages.user_id
 where traffic.messages is distinct from chat_messages.messages
     or traffic.user_messages is distinct from chat_messages.user_messages
     or traffic.bot_messages is distinct from chat_messages.bot_messages

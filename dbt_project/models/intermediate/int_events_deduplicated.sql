@@ -19,9 +19,9 @@ candidates as (
     {% if is_incremental() %}
     -- the view again, not the events CTE: DuckDB would materialize a CTE read twice, i.e. copy the
     -- whole history on every refresh
-    where event_id in (
-        select event_id from {{ recomputed_rows(ref('stg_platform__events')) }} as of_recomputed_users
-    )
+        where event_id in (
+                select event_id from {{ recomputed_rows(ref('stg_platform__events')) }} as of_recomputed_users
+            )
     {% endif %}
 
 ),

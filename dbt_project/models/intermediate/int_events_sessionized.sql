@@ -72,9 +72,11 @@ flagged as (
         *,
         -- exact microseconds (epoch_us: dbt.datediff's date_diff is ~8x slower here)
         previous_occurred_at is null
-            or (timeout_minutes is not null
-                and epoch_us(occurred_at) - epoch_us(previous_occurred_at)
-                    > cast(timeout_minutes as bigint) * 60 * 1000000) as is_session_start
+        or (
+            timeout_minutes is not null
+            and epoch_us(occurred_at) - epoch_us(previous_occurred_at)
+            > cast(timeout_minutes as bigint) * 60 * 1000000
+        ) as is_session_start
 
     from with_previous
 

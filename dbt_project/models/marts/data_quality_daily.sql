@@ -82,9 +82,9 @@ orphan_feedback_counts as (
 
     from feedback
     where not exists (
-        select 1 from rated_answers as answers
-        where answers.assistant_id = feedback.assistant_id and answers.message_id = feedback.message_id
-    )
+            select 1 from rated_answers as answers
+            where answers.assistant_id = feedback.assistant_id and answers.message_id = feedback.message_id
+        )
     group by feedback.export_date
 
 ),
@@ -126,7 +126,7 @@ reject_counts as (
         select export_date, reason, count(*) as n
         from rejected_lines
         group by export_date, reason
-    )
+    ) as rejected_per_reason
     group by export_date
 
 ),

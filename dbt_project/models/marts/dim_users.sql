@@ -31,7 +31,8 @@ per_user as (
 
 first_chats as (
 
-    select * from chats where is_first_chat
+    select * from chats
+    where is_first_chat
 
 ),
 

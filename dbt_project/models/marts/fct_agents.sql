@@ -40,9 +40,9 @@ rated as (
     from agent_events
     left join final_ratings
         on agent_events.event_type = 'bot_message'
-        and agent_events.assistant_id = final_ratings.assistant_id
-        and agent_events.user_id = final_ratings.user_id
-        and agent_events.message_id = final_ratings.message_id
+            and agent_events.assistant_id = final_ratings.assistant_id
+            and agent_events.user_id = final_ratings.user_id
+            and agent_events.message_id = final_ratings.message_id
 
 ),
 
@@ -72,5 +72,5 @@ final as (
 -- sorting every row on top of the two joins ran out of memory at 3GB on 63M events.
 select * from final
 {% if is_incremental() %}
-order by assistant_id, chat_local_date
+    order by assistant_id, chat_local_date
 {% endif %}

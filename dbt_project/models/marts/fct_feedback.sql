@@ -35,8 +35,8 @@ rated_answers as (
     from answers
     left join final_ratings
         on answers.assistant_id = final_ratings.assistant_id
-        and answers.user_id = final_ratings.user_id
-        and answers.message_id = final_ratings.message_id
+            and answers.user_id = final_ratings.user_id
+            and answers.message_id = final_ratings.message_id
 
 ),
 

@@ -26,35 +26,50 @@ renamed as (
         nullif(user_agent, '') as user_agent,
 
         case when event_type in ('user_message', 'bot_message', 'operator_message', 'feedback')
-            then properties ->> '$.message_id' end as message_id,
+                then properties ->> '$.message_id'
+        end as message_id,
         case when event_type = 'user_message'
-            then properties ->> '$.input' end as input_mode,
+                then properties ->> '$.input'
+        end as input_mode,
         case when event_type = 'bot_message'
-            then coalesce(cast(properties ->> '$.reviewable' as boolean), false) end as is_reviewable,
+                then coalesce(cast(properties ->> '$.reviewable' as boolean), false)
+        end as is_reviewable,
         case when event_type = 'bot_message'
-            then coalesce(cast(properties ->> '$.is_fallback' as boolean), false) end as is_fallback,
+                then coalesce(cast(properties ->> '$.is_fallback' as boolean), false)
+        end as is_fallback,
         case when event_type in ('bot_message', 'agent_triggered')
-            then properties ->> '$.agent_id' end as agent_id,
+                then properties ->> '$.agent_id'
+        end as agent_id,
         case when event_type in ('bot_message', 'agent_triggered')
-            then properties ->> '$.agent_name' end as agent_name,
+                then properties ->> '$.agent_name'
+        end as agent_name,
         case when event_type in ('bot_message', 'agent_triggered')
-            then properties ->> '$.agent_kind' end as agent_kind,
+                then properties ->> '$.agent_kind'
+        end as agent_kind,
         case when event_type = 'handover_request'
-            then properties ->> '$.via' end as handover_via,
+                then properties ->> '$.via'
+        end as handover_via,
         case when event_type = 'handover_request'
-            then properties ->> '$.mode' end as handover_mode,
+                then properties ->> '$.mode'
+        end as handover_mode,
         case when event_type = 'feedback'
-            then properties ->> '$.value' end as feedback_value,
+                then properties ->> '$.value'
+        end as feedback_value,
         case when event_type = 'csat'
-            then cast(properties ->> '$.score' as integer) end as csat_score,
+                then cast(properties ->> '$.score' as integer)
+        end as csat_score,
         case when event_type = 'click'
-            then properties ->> '$.click_type' end as click_type,
+                then properties ->> '$.click_type'
+        end as click_type,
         case when event_type = 'click'
-            then properties ->> '$.title' end as click_title,
+                then properties ->> '$.title'
+        end as click_title,
         case when event_type = 'click'
-            then properties ->> '$.destination_type' end as click_destination_type,
+                then properties ->> '$.destination_type'
+        end as click_destination_type,
         case when event_type = 'click'
-            then properties ->> '$.destination' end as click_destination,
+                then properties ->> '$.destination'
+        end as click_destination,
 
         export_date,
         file_name,
