@@ -19,4 +19,4 @@ def test_dbt_project_sql_passes_sqlfluff():
          "--processes", "2", "--disable-progress-bar"],
         cwd=REPO, capture_output=True, text=True, timeout=600,
     )
-    assert proc.returncode == 0, f"sqlfluff lint found problems (fix: sqlfluff fix <file>):\n{proc.stdout}\n{proc.stderr}"
+    assert proc.returncode == 0, f"sqlfluff lint found problems (sqlfluff fix <file>):\n{proc.stdout}\n{proc.stderr}"

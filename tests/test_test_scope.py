@@ -10,7 +10,8 @@ that a singular test fails on it, and looks at which run sees the broken row.
    refresh of that day succeeds and publishes B's broken row as it is; a by-hand
    `dbt test --select assert_one_first_chat_per_user` with test_scope all fails on it;
    `refresh --full` succeeds and repairs it.
-2. The broken row is a de-duplicated event of B (int_events_deduplicated) (not recomputed) that has a later copy in an affected
+2. The broken row is a de-duplicated event of B (int_events_deduplicated; B is not recomputed)
+   that has a later copy in an affected
    user's export (user A's). The refresh re-ranks every copy of A's events but compares only the
    first copies of the users it recomputed with the rows it wrote, so it succeeds (and A's later
    copy is no false alarm); the by-hand `dbt test` of assert_first_copy_wins fails on B's row.
@@ -136,7 +137,8 @@ def test_a_row_the_refresh_did_not_write_is_checked_by_hand_and_history_checks_f
     write_export(ws.exports, DAY2, "part-0000.jsonl", chat("sa2", "2026-11-03T09:00", "sa-c2", A))
 
     assert_ok(refresh(ws, "--day", DAY1), f"refresh --day {DAY1}")
-    assert ws.query("select user_id from intermediate.int_events_deduplicated where event_id = 'sb1-1'") == [(B["user"],)]
+    assert ws.query("select user_id from intermediate.int_events_deduplicated "
+                    "where event_id = 'sb1-1'") == [(B["user"],)]
 
     # B's de-duplicated copy of sb1-1 no longer points at the first copy's line.
     assert tamper(ws, "update intermediate.int_events_deduplicated set line_number = line_number + 1000 "
