@@ -441,17 +441,17 @@ def test_the_redelivery_really_moved_first_copies(runs):
     assert changes["moved_to_next_day"] and changes["dropped"] and changes["moved_earlier"]
 
     def export_days(ids):
-        return dict(b.query("select event_id, cast(export_date as varchar) from staging.stg_platform__events "
+        return dict(b.query("select event_id, cast(export_date as varchar) from intermediate.int_events_deduplicated "
                             "where list_contains(?, event_id)", [sorted(ids)]))
 
     assert set(export_days(changes["moved_to_next_day"]).values()) == {E4}
     assert set(export_days(changes["moved_earlier"]).values()) == {E3}
     assert not set(export_days(changes["dropped"]))
-    moved = b.query("select file_name, line_number from staging.stg_platform__events where event_id = ?",
+    moved = b.query("select file_name, line_number from intermediate.int_events_deduplicated where event_id = ?",
                     [changes["moved_within_day"]])
     assert moved == [("part-0000.jsonl.gz", 1)]
     # k-dup-1 and k-dupfb: the second copies (E5, E6) are now the first ones.
-    assert b.query("select event_id, user_id, cast(export_date as varchar) from staging.stg_platform__events "
+    assert b.query("select event_id, user_id, cast(export_date as varchar) from intermediate.int_events_deduplicated "
                    "where event_id in ('k-dup-1', 'k-dupfb') order by 1") == [
         ("k-dup-1", "k_dup_b", E5), ("k-dupfb", "k_rater2", E6)]
     # nothing left pending after a completed refresh
@@ -459,7 +459,7 @@ def test_the_redelivery_really_moved_first_copies(runs):
 
 
 def test_the_last_refresh_stamped_exactly_its_affected_users_rows(runs):
-    """Incremental models read the rows of the current refresh by refreshed_at (macros/affected_users.sql):
+    """Incremental models read the rows of the current refresh by refreshed_at (docs/incremental.md):
     after A's last refresh, the rows with the affected set's stamp are the affected users' rows,
     every affected user's rows carry it, and no other row does."""
     a, _, steps, _ = runs
@@ -478,7 +478,7 @@ def test_the_last_refresh_stamped_exactly_its_affected_users_rows(runs):
         older = {(r[0], r[1]) for r in rows if not r[2]}
         assert current <= affected, f"{schema}.{table}: rows of unaffected users carry the current stamp"
         assert not (older & affected), f"{schema}.{table}: affected users' rows carry an older stamp"
-        if table == "stg_platform__events":
+        if table == "int_events_deduplicated":
             assert current, "the re-delivered day's users have no events with the current stamp"
 
 

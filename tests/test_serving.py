@@ -398,8 +398,8 @@ def test_refresh_killed_at_any_point_leaves_the_warehouse_unchanged_and_the_next
     kill_points = [
         ("startup (imports, before the load)", at_startup, False),
         ("load (first export day loaded)", during_load, False),
-        ("dbt: building staging.stg_platform__events",
-         on_line("START sql incremental model staging.stg_platform__events"), False),
+        ("dbt: building intermediate.int_events_deduplicated",
+         on_line("START sql incremental model intermediate.int_events_deduplicated"), False),
         ("dbt: marts.dim_chats built, the other marts not yet",
          on_line("OK created sql incremental model marts.dim_chats"), False),
         ("dbt: building marts.fct_messages", on_line("START sql incremental model marts.fct_messages"), False),
@@ -437,7 +437,7 @@ def test_refresh_killed_at_any_point_leaves_the_warehouse_unchanged_and_the_next
     assert ws.query("select count(*) from raw.pending_users") == [(0,)]
     # No duplicates and no lost days.
     assert ws.query("select count(*), count(distinct export_date) from raw.export_days") == [(8, 8)]
-    assert ws.query("select count(*) - count(distinct event_id) from staging.stg_platform__events") == [(0,)]
+    assert ws.query("select count(*) - count(distinct event_id) from intermediate.int_events_deduplicated") == [(0,)]
 
 
 # ---------------------------------------------------------------------------------------------

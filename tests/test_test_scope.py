@@ -1,6 +1,6 @@
-"""The scope of the singular dbt tests (dbt_project/macros/test_scope.sql, README "How a refresh
-works"): an incremental refresh checks only the users it recomputed (intermediate.int_users_affected);
-a full rebuild and a by-hand `dbt test` without vars check every row.
+"""The scope of the dbt tests (docs/incremental.md, var test_scope): an incremental refresh checks
+only the users it recomputed (intermediate.int_users_affected); a full rebuild and a by-hand
+`dbt test --vars '{test_scope: all}'` check every row.
 
 Black-box through the CLI. Each case loads two hand-made export days, then breaks one row of the
 refresh's build file (the file the next refresh builds in, no process has it open in between) so
@@ -8,9 +8,10 @@ that a singular test fails on it, and looks at which run sees the broken row.
 
 1. The broken row belongs to user B, whom the second export day does not touch: the incremental
    refresh of that day succeeds and publishes B's broken row as it is; a by-hand
-   `dbt test --select assert_one_first_chat_per_user` on the build file fails on it;
+   `dbt test --select assert_one_first_chat_per_user` with test_scope all fails on it;
    `refresh --full` succeeds and repairs it.
-2. The broken row is a staged event of B (not recomputed) that has a later copy in an affected
+2. The broken row is a de-duplicated event of B (int_events_deduplicated; B is not recomputed)
+   that has a later copy in an affected
    user's export (user A's). The refresh re-ranks every copy of A's events but compares only the
    first copies of the users it recomputed with the rows it wrote, so it succeeds (and A's later
    copy is no false alarm); the by-hand `dbt test` of assert_first_copy_wins fails on B's row.
@@ -83,12 +84,12 @@ def tamper(ws: Workspace, sql: str) -> int:
 
 
 def dbt_test_by_hand(ws: Workspace, select: str) -> subprocess.CompletedProcess:
-    """`dbt test` without vars on the build file, as an engineer runs it from dbt_project/. Its
+    """`dbt test` of every row (test_scope all) on the build file, as an engineer runs it from dbt_project/. Its
     target and log folders are the workspace's, so the checkout's dbt_project/target is left alone."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
     env["ANALYTICS_WAREHOUSE"] = str(build_path_for(ws.warehouse))  # dbt by hand writes to $ANALYTICS_WAREHOUSE
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    cmd = ["dbt", "test", "--select", select, "--profiles-dir", "..",
+    cmd = ["dbt", "test", "--select", select, "--vars", "{test_scope: all}", "--profiles-dir", "..",
            "--target-path", str(ws.root / "dbt_target"), "--log-path", str(ws.root / "dbt_logs")]
     return subprocess.run(cmd, cwd=REPO / "dbt_project", env=env, capture_output=True, text=True, timeout=600)
 
@@ -116,7 +117,7 @@ def test_unaffected_users_rows_are_checked_by_full_rebuild_and_by_hand_only(work
     assert b_first_chats(ws) == [(False, 1)], "B's broken row should be published as it was"
     assert ws.query("select count(*) from marts.dim_chats where user_id = ?", [A["user"]]) == [(2,)]
 
-    # By hand, without vars, the test checks every user and sees B.
+    # By hand, with test_scope all, the test checks every user and sees B.
     proc = dbt_test_by_hand(ws, "assert_one_first_chat_per_user")
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0, f"the by-hand dbt test should fail on B's row:\n{output}"
@@ -139,20 +140,21 @@ def test_a_row_the_refresh_did_not_write_is_checked_by_hand_and_history_checks_f
     write_export(ws.exports, DAY2, "part-0000.jsonl", chat("sa2", "2026-11-03T09:00", "sa-c2", A))
 
     assert_ok(refresh(ws, "--day", DAY1), f"refresh --day {DAY1}")
-    assert ws.query("select user_id from staging.stg_platform__events where event_id = 'sb1-1'") == [(B["user"],)]
+    assert ws.query("select user_id from intermediate.int_events_deduplicated "
+                    "where event_id = 'sb1-1'") == [(B["user"],)]
 
-    # B's staged copy of sb1-1 no longer points at the first copy's line.
-    assert tamper(ws, "update staging.stg_platform__events set line_number = line_number + 1000 "
+    # B's de-duplicated copy of sb1-1 no longer points at the first copy's line.
+    assert tamper(ws, "update intermediate.int_events_deduplicated set line_number = line_number + 1000 "
                       "where event_id = 'sb1-1'") == 1
 
     # Day 2 touches A only: A's copy of sb1-1 is re-ranked with B's (not the first: a check that
     # narrowed the copies by user alone would see A's copy as the first and staging lose it), B's
     # row is not rewritten and not compared, and the refresh succeeds.
     assert_ok(refresh(ws, "--day", DAY2), f"refresh --day {DAY2} (B is not affected)")
-    assert ws.query("select user_id, line_number from staging.stg_platform__events "
+    assert ws.query("select user_id, line_number from intermediate.int_events_deduplicated "
                     "where event_id = 'sb1-1'") == [(B["user"], 1003)]
 
-    # By hand, without vars, the test checks every event and sees B's row.
+    # By hand, with test_scope all, the test checks every event and sees B's row.
     proc = dbt_test_by_hand(ws, "assert_first_copy_wins")
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0, f"the by-hand dbt test should fail on B's staged row:\n{output}"
@@ -175,5 +177,5 @@ def test_a_row_the_refresh_did_not_write_is_checked_by_hand_and_history_checks_f
     assert tamper(ws, f"update raw.export_files set lines_read = lines_read - 1 "
                       f"where export_date = '{DAY1}'") == 1
     assert_ok(refresh(ws, "--full"), "refresh --full")
-    assert ws.query("select user_id, line_number from staging.stg_platform__events "
+    assert ws.query("select user_id, line_number from intermediate.int_events_deduplicated "
                     "where event_id = 'sb1-1'") == [(B["user"], 3)]

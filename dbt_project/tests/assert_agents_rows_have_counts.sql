@@ -4,7 +4,7 @@
 -- negative count, and chats where the agents' views differ from the chat's agent_triggered events
 -- (dim_chats.agent_triggers) or the agents' ratings exceed the chat's ratings (fct_feedback).
 -- Scope: per chat, so an incremental refresh checks the affected users' chats
--- (macros/test_scope.sql).
+-- (docs/incremental.md).
 
 with
 
@@ -15,11 +15,13 @@ agents as (
         sum(views) as views,
         sum(positive) as positive,
         sum(negative) as negative,
-        count(*) filter (where views + positive + negative = 0
-                         or least(views, positive, negative) < 0) as empty_or_negative_rows
+        count(
+            *) filter (
+            where views + positive + negative = 0
+            or least(views, positive, negative) < 0
+        ) as empty_or_negative_rows
 
-    from {{ ref('fct_agents') }} as f
-    where {{ in_refresh_scope('f') }}
+    from {{ recomputed_rows(ref('fct_agents')) }} as f
     group by chat_id
 
 ),
@@ -27,9 +29,8 @@ agents as (
 chats as (
 
     select chats.chat_id, chats.agent_triggers, feedback.positive, feedback.negative
-    from {{ ref('dim_chats') }} as chats
-    inner join {{ ref('fct_feedback') }} as feedback on chats.chat_id = feedback.chat_id
-    where {{ in_refresh_scope('chats') }} and {{ in_refresh_scope('feedback') }}
+    from {{ recomputed_rows(ref('dim_chats')) }} as chats
+    inner join {{ recomputed_rows(ref('fct_feedback')) }} as feedback on chats.chat_id = feedback.chat_id
 
 )
 

@@ -1,7 +1,7 @@
 -- kpis.md "Time": each assistant has an IANA time zone in the assistants seed, and every local
 -- date is computed in it. Returns the seed rows whose timezone is not a zone DuckDB knows (a typo
 -- would otherwise fail the build or shift every local date). Not scoped to the affected users
--- (macros/test_scope.sql): it reads the seed, a few rows.
+-- (docs/incremental.md): it reads the seed, a few rows.
 
 select assistants.*
 from {{ ref('assistants') }} as assistants

@@ -2,21 +2,19 @@
 -- event and ended_at its last, so it is never negative. Returns chats (dim_chats, and fct_chats
 -- where it disagrees with dim_chats) whose duration is negative, whose end precedes its start, or
 -- whose duration_seconds is not the exact difference of the two instants. Scope: per chat, so an
--- incremental refresh checks the affected users' chats in both marts (macros/test_scope.sql).
+-- incremental refresh checks the affected users' chats in both marts (docs/incremental.md).
 
 with
 
 chats as (
 
-    select * from {{ ref('dim_chats') }} as c
-    where {{ in_refresh_scope('c') }}
+    select * from {{ recomputed_rows(ref('dim_chats')) }} as c
 
 ),
 
 facts as (
 
-    select * from {{ ref('fct_chats') }} as f
-    where {{ in_refresh_scope('f') }}
+    select * from {{ recomputed_rows(ref('fct_chats')) }} as f
 
 )
 

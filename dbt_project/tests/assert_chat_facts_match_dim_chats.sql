@@ -3,43 +3,40 @@
 -- of chats agree between modules) with the chat's assistant, channel, user and local date, and
 -- fct_messages carries the chat's message counts. Returns, per mart, the chats that are missing,
 -- extra, or whose attributes differ. Scope: per chat, so an incremental refresh checks the
--- affected users' rows of all five marts (macros/test_scope.sql); a fact row whose user differs
+-- affected users' rows of all five marts (docs/incremental.md); a fact row whose user differs
 -- from its chat's would still show as missing or extra.
 
 with
 
 chats as (
 
-    select * from {{ ref('dim_chats') }} as c
-    where {{ in_refresh_scope('c') }}
+    select * from {{ recomputed_rows(ref('dim_chats')) }} as c
 
 ),
 
 facts as (
 
-    select 'fct_chats' as mart, chat_id, assistant_id, channel, user_id, chat_local_date,
+    select
+        'fct_chats' as mart, chat_id, assistant_id, channel, user_id, chat_local_date,
         null::bigint as user_messages, null::bigint as bot_messages, null::bigint as operator_messages
-    from {{ ref('fct_chats') }} as f
-    where {{ in_refresh_scope('f') }}
+    from {{ recomputed_rows(ref('fct_chats')) }} as f
     union all
-    select 'fct_messages', chat_id, assistant_id, channel, user_id, chat_local_date,
+    select
+        'fct_messages', chat_id, assistant_id, channel, user_id, chat_local_date,
         user_messages, bot_messages, operator_messages
-    from {{ ref('fct_messages') }} as f
-    where {{ in_refresh_scope('f') }}
+    from {{ recomputed_rows(ref('fct_messages')) }} as f
     union all
     select 'fct_handover', chat_id, assistant_id, channel, user_id, chat_local_date, null, null, null
-    from {{ ref('fct_handover') }} as f
-    where {{ in_refresh_scope('f') }}
+    from {{ recomputed_rows(ref('fct_handover')) }} as f
     union all
     select 'fct_feedback', chat_id, assistant_id, channel, user_id, chat_local_date, null, null, null
-    from {{ ref('fct_feedback') }} as f
-    where {{ in_refresh_scope('f') }}
+    from {{ recomputed_rows(ref('fct_feedback')) }} as f
 
 ),
 
 marts as (
 
-    select * from (values ('fct_chats'), ('fct_messages'), ('fct_handover'), ('fct_feedback')) as m(mart)
+    select * from (values ('fct_chats'), ('fct_messages'), ('fct_handover'), ('fct_feedback')) as m (mart)
 
 ),
 
@@ -67,4 +64,5 @@ where expected.chat_id is null
     or (facts.mart = 'fct_messages' and (
         facts.user_messages <> expected.user_messages
         or facts.bot_messages <> expected.bot_messages
-        or facts.operator_messages <> expected.operator_messages))
+        or facts.operator_messages <> expected.operator_messages
+    ))

@@ -3,22 +3,20 @@
 -- 'assistant_id|channel|user_id|conversation_id|first_event_id'. The first event must be a
 -- loaded event (staging) of that conversation whose occurred_at is the chat's started_at.
 -- Returns the chats that break this. Scope: per chat, so an incremental refresh checks the
--- affected users' chats against their own events (macros/test_scope.sql); a first event of
+-- affected users' chats against their own events (docs/incremental.md); a first event of
 -- another user is still reported (as not found).
 
 with
 
 chats as (
 
-    select * from {{ ref('dim_chats') }} as c
-    where {{ in_refresh_scope('c') }}
+    select * from {{ recomputed_rows(ref('dim_chats')) }} as c
 
 ),
 
 events as (
 
-    select * from {{ ref('stg_platform__events') }} as e
-    where {{ in_refresh_scope('e') }}
+    select * from {{ recomputed_rows(ref('int_events_deduplicated')) }} as e
 
 )
 
@@ -31,8 +29,10 @@ select
 
 from chats
 left join events on chats.first_event_id = events.event_id
-where chats.chat_id <> md5(chats.assistant_id || '|' || chats.channel || '|' || chats.user_id || '|'
-                           || chats.conversation_id || '|' || chats.first_event_id)
+where chats.chat_id <> md5(
+        chats.assistant_id || '|' || chats.channel || '|' || chats.user_id || '|'
+        || chats.conversation_id || '|' || chats.first_event_id
+    )
     or events.event_id is null
     or events.assistant_id <> chats.assistant_id
     or events.channel <> chats.channel

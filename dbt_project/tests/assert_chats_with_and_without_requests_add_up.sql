@@ -5,7 +5,7 @@
 -- chats' handover_request events (dim_chats.handover_requests and the classified requests that
 -- belong to those chats). Returns the assistant-days that disagree. Scope: every figure is a sum
 -- over chats, each of one user, so an incremental refresh checks the sums over the affected
--- users' chats, requests and rows (macros/test_scope.sql).
+-- users' chats, requests and rows (docs/incremental.md).
 
 with
 
@@ -17,8 +17,7 @@ chats as (
         count(*) as chats,
         sum(handover_requests) as requests
 
-    from {{ ref('dim_chats') }} as c
-    where {{ in_refresh_scope('c') }}
+    from {{ recomputed_rows(ref('dim_chats')) }} as c
     group by assistant_id, chat_local_date
 
 ),
@@ -34,8 +33,7 @@ handover as (
         count(*) filter (where has_requests is distinct from (requests > 0)) as inconsistent_rows,
         sum(requests) as requests
 
-    from {{ ref('fct_handover') }} as f
-    where {{ in_refresh_scope('f') }}
+    from {{ recomputed_rows(ref('fct_handover')) }} as f
     group by assistant_id, chat_local_date
 
 ),
@@ -43,9 +41,8 @@ handover as (
 classified as (
 
     select chats.assistant_id, chats.chat_local_date, count(*) as requests
-    from {{ ref('int_handover_requests_classified') }} as requests
-    inner join {{ ref('dim_chats') }} as chats on requests.session_id = chats.chat_id
-    where {{ in_refresh_scope('requests') }} and {{ in_refresh_scope('chats') }}
+    from {{ recomputed_rows(ref('int_handover_requests_classified')) }} as requests
+    inner join {{ recomputed_rows(ref('dim_chats')) }} as chats on requests.session_id = chats.chat_id
     group by chats.assistant_id, chats.chat_local_date
 
 )
@@ -67,7 +64,7 @@ full outer join handover
     on chats.assistant_id = handover.assistant_id and chats.chat_local_date = handover.chat_local_date
 left join classified
     on classified.assistant_id = coalesce(chats.assistant_id, handover.assistant_id)
-    and classified.chat_local_date = coalesce(chats.chat_local_date, handover.chat_local_date)
+        and classified.chat_local_date = coalesce(chats.chat_local_date, handover.chat_local_date)
 where chats.chats is distinct from handover.chats
     or handover.chats_with_requests + handover.chats_without_requests <> chats.chats
     or handover.inconsistent_rows > 0

@@ -2,23 +2,22 @@
 -- destination). Per chat, the fct_clicks rows must add up to the chat's click events
 -- (dim_chats.clicks), and every row must count at least one click. Returns the chats that differ.
 -- Scope: per chat, so an incremental refresh checks the affected users' chats
--- (macros/test_scope.sql).
+-- (docs/incremental.md).
 
 with
 
 clicks as (
 
     select chat_id, sum(clicks) as clicks, min(clicks) as smallest_row
-    from {{ ref('fct_clicks') }} as f
-    where {{ in_refresh_scope('f') }}
+    from {{ recomputed_rows(ref('fct_clicks')) }} as f
     group by chat_id
 
 ),
 
 chats as (
 
-    select chat_id, clicks from {{ ref('dim_chats') }} as c
-    where clicks > 0 and {{ in_refresh_scope('c') }}
+    select chat_id, clicks from {{ recomputed_rows(ref('dim_chats')) }} as c
+    where clicks > 0
 
 )
 

@@ -2,21 +2,20 @@
 -- mean score lies in [1, 5] and the distribution has five buckets). Returns fct_csat rows with a
 -- score outside 1..5 or no csat event, and chats where fct_csat and dim_chats.csat_events
 -- disagree about having a vote (a chat with csat events but no row, or the reverse). Scope: per
--- chat, so an incremental refresh checks the affected users' chats (macros/test_scope.sql).
+-- chat, so an incremental refresh checks the affected users' chats (docs/incremental.md).
 
 with
 
 chats as (
 
-    select chat_id, csat_events from {{ ref('dim_chats') }} as c
-    where csat_events > 0 and {{ in_refresh_scope('c') }}
+    select chat_id, csat_events from {{ recomputed_rows(ref('dim_chats')) }} as c
+    where csat_events > 0
 
 ),
 
 votes as (
 
-    select * from {{ ref('fct_csat') }} as f
-    where {{ in_refresh_scope('f') }}
+    select * from {{ recomputed_rows(ref('fct_csat')) }} as f
 
 )
 

@@ -3,7 +3,7 @@
 -- lines of the day's files, lines_rejected its rows in raw.rejected_lines, events_loaded +
 -- duplicates_dropped its rows in raw.events (valid copies), events_loaded its first copies in
 -- staging. Every loaded export day has a row. Returns the export days that disagree.
--- Not scoped to the affected users (macros/test_scope.sql): it is keyed by export day, and
+-- Not scoped to the affected users (docs/incremental.md): it is keyed by export day, and
 -- data_quality_daily is rebuilt whole on every run.
 
 with
@@ -47,7 +47,7 @@ rejected as (
 first_copies as (
 
     select export_date, count(*) as events_loaded
-    from {{ ref('stg_platform__events') }}
+    from {{ ref('int_events_deduplicated') }}
     group by export_date
 
 )
@@ -80,7 +80,9 @@ where quality.export_date is null
     or quality.lines_rejected <> coalesce(rejected.lines_rejected, 0)
     or quality.events_loaded + quality.duplicates_dropped <> coalesce(valid_copies.valid_lines, 0)
     or quality.events_loaded <> coalesce(first_copies.events_loaded, 0)
-    or least(quality.events_loaded, quality.duplicates_dropped, quality.lines_rejected,
-             quality.unknown_event_types, quality.late_events, quality.orphan_feedback,
-             quality.unknown_assistant_events, quality.damaged_files) < 0
+    or least(
+        quality.events_loaded, quality.duplicates_dropped, quality.lines_rejected,
+        quality.unknown_event_types, quality.late_events, quality.orphan_feedback,
+        quality.unknown_assistant_events, quality.damaged_files
+    ) < 0
     or quality.unknown_event_types > quality.events_loaded

@@ -3,16 +3,15 @@
 -- parsed with ua-parser (int_user_agents_parsed); a user with no user_agent at all has
 -- device_type = the channel of their first chat and browser null. Returns the dim_users rows
 -- whose user agent choice, device_type or browser break this. Scope: per user, so an incremental
--- refresh checks the affected users (macros/test_scope.sql); int_user_agents_parsed maps a
+-- refresh checks the affected users (docs/incremental.md); int_user_agents_parsed maps a
 -- string to the same device whoever sends it.
 
 with
 
 events_with_agent as (
 
-    select * from {{ ref('stg_platform__events') }} as e
+    select * from {{ recomputed_rows(ref('int_events_deduplicated')) }} as e
     where is_known_type and user_agent is not null
-        and {{ in_refresh_scope('e') }}
 
 ),
 
@@ -21,8 +20,8 @@ earliest_agent as (
     select assistant_id, user_id, user_agent
     from events_with_agent
     qualify row_number() over (
-        partition by assistant_id, user_id order by occurred_at, event_id
-    ) = 1
+            partition by assistant_id, user_id order by occurred_at, event_id
+        ) = 1
 
 ),
 
@@ -35,11 +34,10 @@ expected as (
         coalesce(parsed.device_type, users.first_chat_channel) as expected_device_type,
         parsed.browser as expected_browser
 
-    from {{ ref('dim_users') }} as users
+    from {{ recomputed_rows(ref('dim_users')) }} as users
     left join earliest_agent
         on users.assistant_id = earliest_agent.assistant_id and users.user_id = earliest_agent.user_id
     left join {{ ref('int_user_agents_parsed') }} as parsed on earliest_agent.user_agent = parsed.user_agent
-    where {{ in_refresh_scope('users') }}
 
 )
 
@@ -54,7 +52,7 @@ select
     users.browser,
     expected.expected_browser
 
-from {{ ref('dim_users') }} as users
+from {{ recomputed_rows(ref('dim_users')) }} as users
 inner join expected on users.assistant_id = expected.assistant_id and users.user_id = expected.user_id
 where users.user_agent_device_type is distinct from expected.expected_user_agent_device_type
     or users.device_type is distinct from expected.expected_device_type

@@ -2,7 +2,7 @@
 -- with at least one chat, and no other users; lifetime_chats and last_chat_started_at summarize
 -- that user's chats in dim_chats. Returns the users that are duplicated, missing, extra, or
 -- whose summary differs. Scope: per user, so an incremental refresh checks the affected users
--- (macros/test_scope.sql).
+-- (docs/incremental.md).
 
 with
 
@@ -15,8 +15,7 @@ users as (
         any_value(lifetime_chats) as lifetime_chats,
         any_value(last_chat_started_at) as last_chat_started_at
 
-    from {{ ref('dim_users') }} as u
-    where {{ in_refresh_scope('u') }}
+    from {{ recomputed_rows(ref('dim_users')) }} as u
     group by assistant_id, user_id
 
 ),
@@ -24,8 +23,7 @@ users as (
 chats as (
 
     select assistant_id, user_id, count(*) as chats, max(started_at) as last_chat_started_at
-    from {{ ref('dim_chats') }} as c
-    where {{ in_refresh_scope('c') }}
+    from {{ recomputed_rows(ref('dim_chats')) }} as c
     group by assistant_id, user_id
 
 )

@@ -2,7 +2,7 @@
 -- Returns (1) dim_chats rows without one, counted on the chat's own events in
 -- int_events_sessionized, and (2) sessions that have one but are missing from dim_chats.
 -- Scope: a session belongs to one user, so an incremental refresh checks the affected users'
--- sessions and chats (macros/test_scope.sql).
+-- sessions and chats (docs/incremental.md).
 
 with
 
@@ -12,16 +12,14 @@ sessions as (
         session_id,
         count(*) filter (where event_type in ('user_message', 'click')) as user_actions
 
-    from {{ ref('int_events_sessionized') }} as e
-    where {{ in_refresh_scope('e') }}
+    from {{ recomputed_rows(ref('int_events_sessionized')) }} as e
     group by session_id
 
 ),
 
 chats as (
 
-    select * from {{ ref('dim_chats') }} as c
-    where {{ in_refresh_scope('c') }}
+    select * from {{ recomputed_rows(ref('dim_chats')) }} as c
 
 )
 
@@ -34,6 +32,8 @@ select
 
 from sessions
 full outer join chats on sessions.session_id = chats.chat_id
-where (chats.chat_id is not null and (coalesce(sessions.user_actions, 0) = 0
-                                      or chats.user_messages + chats.clicks = 0))
-    or (chats.chat_id is null and sessions.user_actions > 0)
+where (chats.chat_id is not null and (
+    coalesce(sessions.user_actions, 0) = 0
+    or chats.user_messages + chats.clicks = 0
+))
+or (chats.chat_id is null and sessions.user_actions > 0)

@@ -3,27 +3,26 @@
 -- in dim_chats) with their chats and first chat dates; assert_fct_users_match_dim_chats checks
 -- those against dim_chats and dim_users, so together they tie fct_engagement to the definition.
 -- Returns the rows missing from or extra in the mart (macros/rows_missing_or_extra.sql). Scope:
--- per user, so an incremental refresh checks the affected users' rows (macros/test_scope.sql).
+-- per user, so an incremental refresh checks the affected users' rows (docs/incremental.md).
 
 with
 
 fct_users as (
 
-    select * from {{ ref('fct_users') }} as u
-    where {{ in_refresh_scope('u') }}
+    select * from {{ recomputed_rows(ref('fct_users')) }} as u
 
 ),
 
 fct_engagement as (
 
-    select * from {{ ref('fct_engagement') }} as f
-    where {{ in_refresh_scope('f') }}
+    select * from {{ recomputed_rows(ref('fct_engagement')) }} as f
 
 ),
 
 expected as (
 
-    select assistant_id, channel, user_id, chat_local_date, chats,
+    select
+        assistant_id, channel, user_id, chat_local_date, chats,
         first_chat_local_date, first_chat_local_date_in_channel
     from fct_users
 
@@ -31,7 +30,8 @@ expected as (
 
 actual as (
 
-    select assistant_id, channel, user_id, chat_local_date, chats,
+    select
+        assistant_id, channel, user_id, chat_local_date, chats,
         first_chat_local_date, first_chat_local_date_in_channel
     from fct_engagement
 

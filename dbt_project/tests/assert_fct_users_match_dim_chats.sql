@@ -1,87 +1,98 @@
--- kpis.md "Users" and "Handover" rate: active users of a period are counted over fct_users, so it
--- must hold exactly one row per (assistant, channel, user, local date) on which the user started at
--- least one chat in dim_chats, with that number of chats, how many of them have a handover request,
--- the user's first chat date overall (dim_users) and in the channel, and the user's device fields
--- (dim_users). Returns the rows missing from or extra in the mart (macros/rows_missing_or_extra.sql);
--- one row per key is fct_users_one_row_per_user_channel_day. Scope: per user, so an incremental
--- refresh checks the affected users' rows (macros/test_scope.sql).
+-- kpis.md "Users" (active, new and returning users, device) and "Handover" (rate): fct_users must
+-- hold exactly one row per (assistant, channel, user, local date) on which the user started at
+-- least one chat, with that number of chats, how many of them hold a handover request, the user's
+-- first chat date overall and in the channel, and the user's device fields (dim_users: the device
+-- rule itself is assert_device_type_follows_definition's). Recomputed here from the events, not
+-- from dim_chats: a chat is a session (int_events_sessionized) holding a user_message or a click,
+-- its local date is its first event's, and a user's first chat date is the earliest of them.
+-- Returns the rows missing from or extra in the mart (macros/rows_missing_or_extra.sql). Scope:
+-- per user, so an incremental refresh checks the recomputed users' rows (docs/incremental.md).
 
 with
 
-chats as (
+events as (
 
-    select * from {{ ref('dim_chats') }} as c
-    where {{ in_refresh_scope('c') }}
+    select * from {{ recomputed_rows(ref('int_events_sessionized')) }} as events
 
 ),
 
 users as (
 
-    select * from {{ ref('dim_users') }} as u
-    where {{ in_refresh_scope('u') }}
+    select * from {{ recomputed_rows(ref('dim_users')) }} as users
 
 ),
 
 fct_users as (
 
-    select * from {{ ref('fct_users') }} as f
-    where {{ in_refresh_scope('f') }}
+    select * from {{ recomputed_rows(ref('fct_users')) }} as fct_users
 
 ),
 
-chats_per_user_day as (
+sessions as (
+
+    select
+        session_id,
+        assistant_id,
+        channel,
+        user_id,
+        min(occurred_local_date) as started_local_date,
+        bool_or(event_type in ('user_message', 'click')) as is_chat,
+        bool_or(event_type = 'handover_request') as has_handover_request
+    from events
+    group by session_id, assistant_id, channel, user_id
+
+),
+
+user_channel_dates as (
 
     select
         assistant_id,
         channel,
         user_id,
-        chat_local_date,
+        started_local_date,
         count(*) as chats,
-        count(*) filter (where handover_requests > 0) as chats_with_handover_requests
-    from chats
-    group by assistant_id, channel, user_id, chat_local_date
-
-),
-
-first_chat_per_user_channel as (
-
-    select assistant_id, channel, user_id, min(chat_local_date) as first_chat_local_date_in_channel
-    from chats_per_user_day
-    group by assistant_id, channel, user_id
+        count(*) filter (where has_handover_request) as chats_with_handover_requests
+    from sessions
+    where is_chat
+    group by assistant_id, channel, user_id, started_local_date
 
 ),
 
 expected as (
 
     select
-        chats_per_user_day.assistant_id,
-        chats_per_user_day.channel,
-        chats_per_user_day.user_id,
-        chats_per_user_day.chat_local_date,
-        chats_per_user_day.chats,
-        chats_per_user_day.chats_with_handover_requests,
-        users.first_chat_local_date,
-        first_chat_per_user_channel.first_chat_local_date_in_channel,
+        dates.assistant_id,
+        dates.channel,
+        dates.user_id,
+        dates.started_local_date,
+        dates.chats,
+        dates.chats_with_handover_requests,
+        min(dates.started_local_date) over (partition by dates.assistant_id, dates.user_id)
+            as first_chat_local_date,
+        min(dates.started_local_date) over (partition by dates.assistant_id, dates.user_id, dates.channel)
+            as first_chat_local_date_in_channel,
         users.device_type,
         users.user_agent_device_type,
         users.browser
-
-    from chats_per_user_day
-    left join users
-        on chats_per_user_day.assistant_id = users.assistant_id
-        and chats_per_user_day.user_id = users.user_id
-    left join first_chat_per_user_channel
-        on chats_per_user_day.assistant_id = first_chat_per_user_channel.assistant_id
-        and chats_per_user_day.channel = first_chat_per_user_channel.channel
-        and chats_per_user_day.user_id = first_chat_per_user_channel.user_id
+    from user_channel_dates as dates
+    left join users on dates.assistant_id = users.assistant_id and dates.user_id = users.user_id
 
 ),
 
 actual as (
 
-    select assistant_id, channel, user_id, chat_local_date, chats, chats_with_handover_requests,
-        first_chat_local_date, first_chat_local_date_in_channel,
-        device_type, user_agent_device_type, browser
+    select
+        assistant_id,
+        channel,
+        user_id,
+        chat_local_date,
+        chats,
+        chats_with_handover_requests,
+        first_chat_local_date,
+        first_chat_local_date_in_channel,
+        device_type,
+        user_agent_device_type,
+        browser
     from fct_users
 
 ),

@@ -3,7 +3,7 @@
 -- counts: no_feedback when nothing is rated, only_positive / only_negative when one side is 0,
 -- else more_positive / balanced / more_negative by comparing positive and negative.
 -- Returns the fct_feedback rows that break this. Scope: per chat, so an incremental refresh
--- checks the affected users' chats (macros/test_scope.sql).
+-- checks the affected users' chats (docs/incremental.md).
 
 with
 
@@ -20,8 +20,7 @@ feedback as (
             else 'balanced'
         end as expected_feedback_class
 
-    from {{ ref('fct_feedback') }} as f
-    where {{ in_refresh_scope('f') }}
+    from {{ recomputed_rows(ref('fct_feedback')) }} as f
 
 )
 

@@ -4,7 +4,7 @@
 -- any chat or user; null (retracted) or no feedback at all means no_feedback; ratings of
 -- non-reviewable answers count nowhere. Compares the per-chat counts with fct_feedback (every chat
 -- of dim_chats, zeros included) and returns the chats that differ. Scope: per chat, so an
--- incremental refresh checks the affected users' chats and answers (macros/test_scope.sql). The
+-- incremental refresh checks the affected users' chats and answers (docs/incremental.md). The
 -- feedback side is not narrowed by user: a feedback event may rate an answer of another user (the
 -- loader then marks the answer's owner as affected), so every user's feedback on the answers in
 -- scope counts.
@@ -17,16 +17,15 @@ answers as (
     -- (assert_sessionization_covers_every_event holds them to it); joining staging back in would
     -- read the whole history twice
     select session_id, assistant_id, message_id
-    from {{ ref('int_events_sessionized') }} as sessionized
+    from {{ recomputed_rows(ref('int_events_sessionized')) }} as sessionized
     where event_type = 'bot_message' and is_reviewable
-        and {{ in_refresh_scope('sessionized') }}
 
 ),
 
 feedback as (
 
     select feedback.*
-    from {{ ref('stg_platform__events') }} as feedback
+    from {{ ref('int_events_deduplicated') }} as feedback
     semi join answers
         on feedback.assistant_id = answers.assistant_id and feedback.message_id = answers.message_id
     where feedback.event_type = 'feedback'
@@ -38,8 +37,8 @@ final_ratings as (
     select assistant_id, message_id, feedback_value as final_rating
     from feedback
     qualify row_number() over (
-        partition by assistant_id, message_id order by occurred_at desc, event_id desc
-    ) = 1
+            partition by assistant_id, message_id order by occurred_at desc, event_id desc
+        ) = 1
 
 ),
 
@@ -52,20 +51,18 @@ expected as (
         count(*) filter (where final_ratings.final_rating = 'negative') as negative,
         count(answers.message_id) filter (where final_ratings.final_rating is null) as no_feedback
 
-    from {{ ref('dim_chats') }} as chats
+    from {{ recomputed_rows(ref('dim_chats')) }} as chats
     left join answers on answers.session_id = chats.chat_id
     left join final_ratings
         on answers.assistant_id = final_ratings.assistant_id
-        and answers.message_id = final_ratings.message_id
-    where {{ in_refresh_scope('chats') }}
+            and answers.message_id = final_ratings.message_id
     group by chats.chat_id
 
 ),
 
 actual as (
 
-    select * from {{ ref('fct_feedback') }} as f
-    where {{ in_refresh_scope('f') }}
+    select * from {{ recomputed_rows(ref('fct_feedback')) }} as f
 
 )
 

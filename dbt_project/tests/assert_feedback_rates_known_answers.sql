@@ -2,7 +2,7 @@
 -- Data quality, not a KPI rule (so a warning, never an error): events.md allows a feedback for a
 -- message_id that no bot_message has; such ratings count nowhere and are reported as
 -- data_quality_daily.orphan_feedback. Returns those feedback events (first copies), for review.
--- Not scoped to the affected users (macros/test_scope.sql): it is keyed by (assistant_id,
+-- Not scoped to the affected users (docs/incremental.md): it is keyed by (assistant_id,
 -- message_id), not by user, and a re-delivery that removes an answer marks its owner, not the
 -- users who rated it, so a scope by user could miss a new orphan.
 
@@ -10,14 +10,15 @@ with
 
 feedback as (
 
-    select * from {{ ref('stg_platform__events') }} where event_type = 'feedback'
+    select * from {{ ref('int_events_deduplicated') }}
+    where event_type = 'feedback'
 
 ),
 
 answers as (
 
     select distinct assistant_id, message_id
-    from {{ ref('stg_platform__events') }}
+    from {{ ref('int_events_deduplicated') }}
     where event_type = 'bot_message'
 
 )

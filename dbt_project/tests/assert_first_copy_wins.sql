@@ -5,19 +5,19 @@
 -- have a copy of an affected user (a user affected for another reason may hold a later copy of an
 -- event whose first copy belongs to an unaffected user, so copies are not narrowed by user), and
 -- compares the first copies of affected users with the staged rows of this refresh (its stamp,
--- macros/test_scope.sql). A first copy of an unaffected user is left out: the loader marks the
+-- docs/incremental.md). A first copy of an unaffected user is left out: the loader marks the
 -- users of every copy of a loaded event, so no copy of it changed and its staged row is the one
 -- tested when it was built.
--- depends_on: {{ ref('int_users_affected') }}
 
+-- The linter lays out each variant of the jinja conditionals below on its own: no layout rules there
+-- noqa: disable=LT02,LT14
 with
 
-{% if tests_scoped_to_affected_users() %}
+{% if recomputing_some_users_only() %}
 event_ids_in_scope as (
 
     select distinct r.event_id
-    from {{ source('platform', 'events') }} as r
-    where {{ in_refresh_scope_by_user('r') }}
+    from {{ recomputed_rows(source('platform', 'events')) }} as r
 
 ),
 {% endif %}
@@ -29,22 +29,23 @@ copies as (
         row_number() over (partition by event_id order by export_date, file_name, line_number) as copy_number
 
     from {{ source('platform', 'events') }}
-    {% if tests_scoped_to_affected_users() %}
+    {% if recomputing_some_users_only() %}
     where event_id in (select event_id from event_ids_in_scope)
     {% endif %}
 
 ),
 
+-- noqa: enable=LT02,LT14
 first_copies as (
 
-    select * from copies where copy_number = 1
+    select * from copies
+    where copy_number = 1
 
 ),
 
 staged as (
 
-    select * from {{ ref('stg_platform__events') }} as s
-    where {{ in_refresh_scope('s') }}
+    select * from {{ recomputed_rows(ref('int_events_deduplicated')) }} as s
 
 )
 
@@ -63,7 +64,10 @@ where first_copies.event_id is null
     -- staging lost it: only a first copy of a recomputed user must have a row of this refresh (the
     -- user filter on these few rows, not before the join: at a first build every user is affected,
     -- and the filter before the join ran out of memory at 3GB on 9M events)
-    or (staged.event_id is null and {{ in_refresh_scope_by_user('first_copies') }})
+    or (
+        staged.event_id is null
+        {% if recomputing_some_users_only() %}and {{ is_affected_user('first_copies') }}{% endif %}
+    )
     or staged.export_date <> first_copies.export_date
     or staged.file_name <> first_copies.file_name
     or staged.line_number <> first_copies.line_number

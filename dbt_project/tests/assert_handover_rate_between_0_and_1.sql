@@ -5,15 +5,14 @@
 -- that day's chats (recomputed from int_handover_requests_classified and dim_chats), and the
 -- resulting rate must lie in [0, 1]. Returns the assistant-days that break any of this.
 -- Scope: every figure is counted user by user, so an incremental refresh checks the affected
--- users (macros/test_scope.sql).
+-- users (docs/incremental.md).
 
 with
 
 handover_users as (
 
     select assistant_id, chat_local_date, user_id, bool_or(has_requests) as has_requests
-    from {{ ref('fct_handover') }} as f
-    where {{ in_refresh_scope('f') }}
+    from {{ recomputed_rows(ref('fct_handover')) }} as f
     group by assistant_id, chat_local_date, user_id
 
 ),
@@ -21,17 +20,15 @@ handover_users as (
 active_users as (
 
     select distinct assistant_id, chat_local_date, user_id
-    from {{ ref('fct_users') }} as u
-    where {{ in_refresh_scope('u') }}
+    from {{ recomputed_rows(ref('fct_users')) }} as u
 
 ),
 
 requesters as (
 
     select distinct chats.assistant_id, chats.chat_local_date, chats.user_id
-    from {{ ref('int_handover_requests_classified') }} as requests
-    inner join {{ ref('dim_chats') }} as chats on requests.session_id = chats.chat_id
-    where {{ in_refresh_scope('requests') }} and {{ in_refresh_scope('chats') }}
+    from {{ recomputed_rows(ref('int_handover_requests_classified')) }} as requests
+    inner join {{ recomputed_rows(ref('dim_chats')) }} as chats on requests.session_id = chats.chat_id
 
 ),
 
@@ -49,12 +46,12 @@ users as (
     from handover_users
     full outer join active_users
         on handover_users.assistant_id = active_users.assistant_id
-        and handover_users.chat_local_date = active_users.chat_local_date
-        and handover_users.user_id = active_users.user_id
+            and handover_users.chat_local_date = active_users.chat_local_date
+            and handover_users.user_id = active_users.user_id
     left join requesters
         on requesters.assistant_id = coalesce(handover_users.assistant_id, active_users.assistant_id)
-        and requesters.chat_local_date = coalesce(handover_users.chat_local_date, active_users.chat_local_date)
-        and requesters.user_id = coalesce(handover_users.user_id, active_users.user_id)
+            and requesters.chat_local_date = coalesce(handover_users.chat_local_date, active_users.chat_local_date)
+            and requesters.user_id = coalesce(handover_users.user_id, active_users.user_id)
 
 ),
 

@@ -3,30 +3,30 @@
 -- event_id) order) in the same chat has is_fallback; else direct (also when no bot_message
 -- precedes it). by_mode splits by mode. Compares the per-chat counts with fct_handover and
 -- returns the chats that differ. Scope: per chat, so an incremental refresh checks the affected
--- users' chats (macros/test_scope.sql).
+-- users' chats (docs/incremental.md).
 
 with
 
 chat_events as (
 
     select events.*
-    from {{ ref('int_events_sessionized') }} as events
-    inner join {{ ref('dim_chats') }} as chats on events.session_id = chats.chat_id
+    from {{ recomputed_rows(ref('int_events_sessionized')) }} as events
+    inner join {{ recomputed_rows(ref('dim_chats')) }} as chats on events.session_id = chats.chat_id
     where events.event_type in ('handover_request', 'bot_message')
-        and {{ in_refresh_scope('events') }}
-        and {{ in_refresh_scope('chats') }}
 
 ),
 
 requests as (
 
-    select * from chat_events where event_type = 'handover_request'
+    select * from chat_events
+    where event_type = 'handover_request'
 
 ),
 
 answers as (
 
-    select * from chat_events where event_type = 'bot_message'
+    select * from chat_events
+    where event_type = 'bot_message'
 
 ),
 
@@ -43,8 +43,10 @@ previous_answer as (
     from requests
     inner join answers
         on answers.session_id = requests.session_id
-        and (answers.occurred_at < requests.occurred_at
-             or (answers.occurred_at = requests.occurred_at and answers.event_id < requests.event_id))
+            and (
+                answers.occurred_at < requests.occurred_at
+                or (answers.occurred_at = requests.occurred_at and answers.event_id < requests.event_id)
+            )
 
 ),
 
@@ -62,7 +64,7 @@ classified as (
     from requests
     left join previous_answer
         on previous_answer.request_event_id = requests.event_id
-        and previous_answer.recency_rank = 1
+            and previous_answer.recency_rank = 1
 
 ),
 
@@ -84,8 +86,8 @@ expected as (
 
 actual as (
 
-    select * from {{ ref('fct_handover') }} as f
-    where requests > 0 and {{ in_refresh_scope('f') }}
+    select * from {{ recomputed_rows(ref('fct_handover')) }} as f
+    where requests > 0
 
 )
 

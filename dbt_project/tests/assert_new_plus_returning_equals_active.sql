@@ -10,33 +10,33 @@
 -- Returns one row per (assistant, channel filter, period) whose counts disagree.
 -- Scope: every count is a sum over users and each user's new/returning status is their own, so
 -- the check holds for any subset of users: an incremental refresh checks the affected users
--- (macros/test_scope.sql).
+-- (docs/incremental.md).
 
 with
 
 engagement as (
 
-    select * from {{ ref('fct_engagement') }} as e
-    where {{ in_refresh_scope('e') }}
+    select * from {{ recomputed_rows(ref('fct_engagement')) }} as e
 
 ),
 
 chats as (
 
-    select * from {{ ref('dim_chats') }} as c
-    where {{ in_refresh_scope('c') }}
+    select * from {{ recomputed_rows(ref('dim_chats')) }} as c
 
 ),
 
 periods as (
 
-    select distinct assistant_id, 'day' as period_kind,
+    select distinct
+        assistant_id, 'day' as period_kind,
         chat_local_date as period_from, chat_local_date as period_to
     from engagement
 
     union
 
-    select distinct assistant_id, 'week' as period_kind,
+    select distinct
+        assistant_id, 'week' as period_kind,
         cast(date_trunc('week', chat_local_date) as date) as period_from,
         cast(date_trunc('week', chat_local_date) as date) + 6 as period_to
     from engagement
@@ -61,14 +61,15 @@ active_users as (
         channel_filters.channel_filter,
         engagement.user_id,
         min(case when channel_filters.channel_filter is null then engagement.first_chat_local_date
-                 else engagement.first_chat_local_date_in_channel end) as first_chat_local_date
+            else engagement.first_chat_local_date_in_channel
+        end) as first_chat_local_date
 
     from periods
     inner join channel_filters on periods.assistant_id = channel_filters.assistant_id
     inner join engagement
         on engagement.assistant_id = periods.assistant_id
-        and engagement.chat_local_date between periods.period_from and periods.period_to
-        and (channel_filters.channel_filter is null or engagement.channel = channel_filters.channel_filter)
+            and engagement.chat_local_date between periods.period_from and periods.period_to
+            and (channel_filters.channel_filter is null or engagement.channel = channel_filters.channel_filter)
     group by all
 
 ),
@@ -91,12 +92,14 @@ counted as (
 first_chats as (
 
     select assistant_id, cast(null as varchar) as channel_filter, user_id, chat_local_date
-    from chats where is_first_chat
+    from chats
+    where is_first_chat
 
     union all
 
     select assistant_id, channel as channel_filter, user_id, chat_local_date
-    from chats where is_first_chat_in_channel
+    from chats
+    where is_first_chat_in_channel
 
 ),
 
@@ -110,7 +113,7 @@ expected_new as (
     from periods
     inner join first_chats
         on first_chats.assistant_id = periods.assistant_id
-        and first_chats.chat_local_date between periods.period_from and periods.period_to
+            and first_chats.chat_local_date between periods.period_from and periods.period_to
     group by all
 
 )
@@ -129,9 +132,9 @@ select
 from counted
 full outer join expected_new
     on counted.assistant_id = expected_new.assistant_id
-    and counted.period_kind = expected_new.period_kind
-    and counted.period_from = expected_new.period_from
-    and counted.channel_filter is not distinct from expected_new.channel_filter
+        and counted.period_kind = expected_new.period_kind
+        and counted.period_from = expected_new.period_from
+        and counted.channel_filter is not distinct from expected_new.channel_filter
 where counted.assistant_id is null
     or counted.new_users + counted.returning_users <> counted.active_users
     or counted.users_without_a_possible_first_chat > 0

@@ -2,8 +2,8 @@
 -- JSON stay in the raw schema. Returns every column of the staging, intermediate and marts
 -- schemas that is named like user text or raw payload (text, message_text, user_text, raw_line,
 -- line, properties) or has the JSON type. Not scoped to the affected users
--- (macros/test_scope.sql): it reads the schema, not rows.
--- depends_on: {{ ref('stg_platform__events') }}
+-- (docs/incremental.md): it reads the schema, not rows.
+-- depends_on: {{ ref('int_events_deduplicated') }}
 -- depends_on: {{ ref('stg_platform__rejected_lines') }}
 -- depends_on: {{ ref('int_events_sessionized') }}
 -- depends_on: {{ ref('dim_chats') }}
@@ -26,5 +26,7 @@ select table_schema, table_name, column_name, data_type
 from information_schema.columns
 where table_catalog = current_database()
     and table_schema in ('staging', 'intermediate', 'marts')
-    and (lower(column_name) in ('text', 'message_text', 'user_text', 'raw_line', 'line', 'properties')
-         or upper(data_type) = 'JSON')
+    and (
+        lower(column_name) in ('text', 'message_text', 'user_text', 'raw_line', 'line', 'properties')
+        or upper(data_type) = 'JSON'
+    )

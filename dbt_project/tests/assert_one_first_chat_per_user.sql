@@ -4,21 +4,19 @@
 -- dim_users.first_chat_id (with its start, local date and channel) is that chat. Likewise every
 -- user has exactly one is_first_chat_in_channel per channel, the earliest in that channel.
 -- Returns the users (and channels) that break this. Scope: per user, so an incremental refresh
--- checks the affected users only (macros/test_scope.sql).
+-- checks the affected users only (docs/incremental.md).
 
 with
 
 chats as (
 
-    select * from {{ ref('dim_chats') }} as c
-    where {{ in_refresh_scope('c') }}
+    select * from {{ recomputed_rows(ref('dim_chats')) }} as c
 
 ),
 
 users as (
 
-    select * from {{ ref('dim_users') }} as u
-    where {{ in_refresh_scope('u') }}
+    select * from {{ recomputed_rows(ref('dim_users')) }} as u
 
 ),
 
@@ -27,8 +25,8 @@ earliest as (
     select assistant_id, user_id, chat_id, started_at, chat_local_date, channel
     from chats
     qualify row_number() over (
-        partition by assistant_id, user_id order by started_at, first_event_id
-    ) = 1
+            partition by assistant_id, user_id order by started_at, first_event_id
+        ) = 1
 
 ),
 
@@ -37,8 +35,8 @@ earliest_in_channel as (
     select assistant_id, user_id, channel, chat_id
     from chats
     qualify row_number() over (
-        partition by assistant_id, user_id, channel order by started_at, first_event_id
-    ) = 1
+            partition by assistant_id, user_id, channel order by started_at, first_event_id
+        ) = 1
 
 ),
 
@@ -109,8 +107,8 @@ channel_problems as (
     from channel_flags
     inner join earliest_in_channel
         on channel_flags.assistant_id = earliest_in_channel.assistant_id
-        and channel_flags.user_id = earliest_in_channel.user_id
-        and channel_flags.channel = earliest_in_channel.channel
+            and channel_flags.user_id = earliest_in_channel.user_id
+            and channel_flags.channel = earliest_in_channel.channel
     where channel_flags.first_chats_in_channel <> 1
         or channel_flags.flagged_chat_id <> earliest_in_channel.chat_id
 

@@ -4,15 +4,14 @@
 -- containment, resolution, abandonment, escalation, fallback rates (and the retention rates of
 -- the users whose first chat in the channel is that day) are defined where their denominator is
 -- not 0 and within [0, 1]. Returns the days that break any of this. Scope: every figure is counted
--- from the recomputed users' rows in an incremental refresh (macros/test_scope.sql).
+-- from the recomputed users' rows in an incremental refresh (docs/incremental.md).
 
 with
 
 chats as (
 
     select assistant_id, channel, chat_local_date, count(*) as chats
-    from {{ ref('dim_chats') }} as c
-    where {{ in_refresh_scope('c') }}
+    from {{ recomputed_rows(ref('dim_chats')) }} as c
     group by all
 
 ),
@@ -26,8 +25,7 @@ outcomes as (
         count(*) filter (where outcome = 'escalated') as escalated,
         count(*) filter (where is_contained) as contained
 
-    from {{ ref('fct_outcomes') }} as o
-    where {{ in_refresh_scope('o') }}
+    from {{ recomputed_rows(ref('fct_outcomes')) }} as o
     group by all
 
 ),
@@ -41,8 +39,7 @@ answers as (
         sum(fallbacks) as fallbacks,
         count(*) filter (where has_fallback) as chats_with_fallback
 
-    from {{ ref('fct_answers') }} as a
-    where {{ in_refresh_scope('a') }}
+    from {{ recomputed_rows(ref('fct_answers')) }} as a
     group by all
 
 ),
@@ -55,8 +52,7 @@ retention as (
         count(*) filter (where returned_within_7d_in_channel) as returned_7d,
         count(*) filter (where returned_within_30d_in_channel) as returned_30d
 
-    from {{ ref('fct_retention') }} as r
-    where {{ in_refresh_scope('r') }}
+    from {{ recomputed_rows(ref('fct_retention')) }} as r
     group by all
 
 ),

@@ -4,23 +4,21 @@
 -- a user_message, a click or a bot_message with is_fallback; otherwise resolved. Its answers are
 -- its bot_message events, its fallbacks those with is_fallback. Compares every chat of dim_chats
 -- with fct_outcomes and fct_answers and returns the chats that differ (or miss a row). Scope: per
--- chat, so an incremental refresh checks the affected users' chats (macros/test_scope.sql).
+-- chat, so an incremental refresh checks the affected users' chats (docs/incremental.md).
 
 with
 
 chats as (
 
-    select chat_id from {{ ref('dim_chats') }} as c
-    where {{ in_refresh_scope('c') }}
+    select chat_id from {{ recomputed_rows(ref('dim_chats')) }} as c
 
 ),
 
 chat_events as (
 
     select events.session_id, events.event_id, events.event_type, events.occurred_at, events.is_fallback
-    from {{ ref('int_events_sessionized') }} as events
+    from {{ recomputed_rows(ref('int_events_sessionized')) }} as events
     inner join chats on events.session_id = chats.chat_id
-    where {{ in_refresh_scope('events') }}
 
 ),
 
@@ -93,15 +91,13 @@ expected as (
 
 outcomes as (
 
-    select * from {{ ref('fct_outcomes') }} as o
-    where {{ in_refresh_scope('o') }}
+    select * from {{ recomputed_rows(ref('fct_outcomes')) }} as o
 
 ),
 
 answers as (
 
-    select * from {{ ref('fct_answers') }} as a
-    where {{ in_refresh_scope('a') }}
+    select * from {{ recomputed_rows(ref('fct_answers')) }} as a
 
 )
 

@@ -4,7 +4,7 @@
 -- date of their first chat (any channel; under a channel filter, in that channel, from their
 -- first chat in that channel). Compares every user and channel with fct_retention and returns
 -- the rows that differ (or miss). Scope: per user, so an incremental refresh checks the affected
--- users (macros/test_scope.sql).
+-- users (docs/incremental.md).
 
 with
 
@@ -13,8 +13,7 @@ session_events as (
     select
         assistant_id, user_id, channel, session_id, event_type, occurred_at, event_id,
         occurred_local_date
-    from {{ ref('int_events_sessionized') }} as events
-    where {{ in_refresh_scope('events') }}
+    from {{ recomputed_rows(ref('int_events_sessionized')) }} as events
 
 ),
 
@@ -52,27 +51,27 @@ expected as (
 
     select
         uc.assistant_id, uc.user_id, uc.channel, uc.first_date, uc.first_date_in_channel,
-        exists (
+        exists(
             select 1 from chat_starts as later
             where later.assistant_id = uc.assistant_id and later.user_id = uc.user_id
-              and later.start_date between uc.first_date + 1 and uc.first_date + 7
+                and later.start_date between uc.first_date + 1 and uc.first_date + 7
         ) as returned_7d,
-        exists (
+        exists(
             select 1 from chat_starts as later
             where later.assistant_id = uc.assistant_id and later.user_id = uc.user_id
-              and later.start_date between uc.first_date + 1 and uc.first_date + 30
+                and later.start_date between uc.first_date + 1 and uc.first_date + 30
         ) as returned_30d,
-        exists (
+        exists(
             select 1 from chat_starts as later
             where later.assistant_id = uc.assistant_id and later.user_id = uc.user_id
-              and later.channel = uc.channel
-              and later.start_date between uc.first_date_in_channel + 1 and uc.first_date_in_channel + 7
+                and later.channel = uc.channel
+                and later.start_date between uc.first_date_in_channel + 1 and uc.first_date_in_channel + 7
         ) as returned_7d_in_channel,
-        exists (
+        exists(
             select 1 from chat_starts as later
             where later.assistant_id = uc.assistant_id and later.user_id = uc.user_id
-              and later.channel = uc.channel
-              and later.start_date between uc.first_date_in_channel + 1 and uc.first_date_in_channel + 30
+                and later.channel = uc.channel
+                and later.start_date between uc.first_date_in_channel + 1 and uc.first_date_in_channel + 30
         ) as returned_30d_in_channel
 
     from user_channels as uc
@@ -81,8 +80,7 @@ expected as (
 
 actual as (
 
-    select * from {{ ref('fct_retention') }} as r
-    where {{ in_refresh_scope('r') }}
+    select * from {{ recomputed_rows(ref('fct_retention')) }} as r
 
 ),
 
@@ -110,11 +108,11 @@ select
 from expected
 full outer join actual
     on expected.assistant_id = actual.assistant_id
-    and expected.user_id = actual.user_id
-    and expected.channel = actual.channel
+        and expected.user_id = actual.user_id
+        and expected.channel = actual.channel
 left join first_channel_rows
     on first_channel_rows.assistant_id = coalesce(expected.assistant_id, actual.assistant_id)
-    and first_channel_rows.user_id = coalesce(expected.user_id, actual.user_id)
+        and first_channel_rows.user_id = coalesce(expected.user_id, actual.user_id)
 where expected.user_id is null
     or actual.user_id is null
     or expected.first_date <> actual.first_chat_local_date

@@ -2,7 +2,7 @@
 -- active user, so it lies in [0, 1]. Computed per assistant and local day from fct_engagement as
 -- an analyst would; returns the assistant-days where the rate is outside [0, 1] or where it is
 -- null although there are active users. Scope: active and returning users are counted user by
--- user, so an incremental refresh checks the affected users (macros/test_scope.sql).
+-- user, so an incremental refresh checks the affected users (docs/incremental.md).
 
 with
 
@@ -14,8 +14,7 @@ active_users as (
         user_id,
         min(first_chat_local_date) as first_chat_local_date
 
-    from {{ ref('fct_engagement') }} as e
-    where {{ in_refresh_scope('e') }}
+    from {{ recomputed_rows(ref('fct_engagement')) }} as e
     group by assistant_id, chat_local_date, user_id
 
 ),

@@ -3,23 +3,21 @@
 -- the staging events missing from int_events_sessionized and the sessionized events that should
 -- not be there or whose envelope or answer fields differ from staging. Scope: an event belongs to
 -- one user, so an incremental refresh checks the affected users' events on both sides
--- (macros/test_scope.sql); an event whose user differs between the two would still show as
+-- (docs/incremental.md); an event whose user differs between the two would still show as
 -- missing or extra.
 
 with
 
 eligible as (
 
-    select * from {{ ref('stg_platform__events') }} as e
+    select * from {{ recomputed_rows(ref('int_events_deduplicated')) }} as e
     where is_known_type and event_type <> 'feedback'
-        and {{ in_refresh_scope('e') }}
 
 ),
 
 sessionized as (
 
-    select * from {{ ref('int_events_sessionized') }} as e
-    where {{ in_refresh_scope('e') }}
+    select * from {{ recomputed_rows(ref('int_events_sessionized')) }} as e
 
 )
 

@@ -5,15 +5,14 @@
 -- nowhere else. A session's first event is the event that starts it. Returns the events of
 -- int_events_sessionized that start a session where they should not, or continue one where they
 -- should start a new one. Scope: a conversation belongs to one user, so an incremental refresh
--- checks the affected users' events (macros/test_scope.sql). After an edit of the channels seed
+-- checks the affected users' events (docs/incremental.md). After an edit of the channels seed
 -- only a full rebuild (`refresh --full`, as README says) recomputes, and checks, the other users.
 
 with
 
 events as (
 
-    select * from {{ ref('int_events_sessionized') }} as e
-    where {{ in_refresh_scope('e') }}
+    select * from {{ recomputed_rows(ref('int_events_sessionized')) }} as e
 
 ),
 
@@ -53,9 +52,11 @@ checked as (
     select
         *,
         previous_occurred_at is null
-            or (timeout_minutes is not null
-                and epoch_us(occurred_at) - epoch_us(previous_occurred_at)
-                    > cast(timeout_minutes as bigint) * 60 * 1000000) as should_start_session,
+        or (
+            timeout_minutes is not null
+            and epoch_us(occurred_at) - epoch_us(previous_occurred_at)
+            > cast(timeout_minutes as bigint) * 60 * 1000000
+        ) as should_start_session,
         previous_session_id is null or session_id <> previous_session_id as starts_session
 
     from ordered

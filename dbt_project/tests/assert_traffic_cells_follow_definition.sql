@@ -5,7 +5,7 @@
 -- missing from or extra in fct_traffic, or with another count (macros/rows_missing_or_extra.sql:
 -- EXCEPTs spill where the full outer join it replaced ran out of memory at 3 GB on 18M events).
 -- Scope: per user, so an incremental refresh checks the affected users' events, chats and cells
--- (macros/test_scope.sql).
+-- (docs/incremental.md).
 
 with
 
@@ -17,17 +17,15 @@ chat_messages as (
         events.user_id,
         timezone(assistants.timezone, events.occurred_at) as occurred_local_at
 
-    from {{ ref('stg_platform__events') }} as events
-    inner join {{ ref('int_events_sessionized') }} as sessionized on events.event_id = sessionized.event_id
-    inner join {{ ref('dim_chats') }} as chats on sessionized.session_id = chats.chat_id
+    from {{ recomputed_rows(ref('int_events_deduplicated')) }} as events
+    inner join {{ recomputed_rows(ref('int_events_sessionized')) }} as sessionized
+        on events.event_id = sessionized.event_id
+    inner join {{ recomputed_rows(ref('dim_chats')) }} as chats on sessionized.session_id = chats.chat_id
     inner join {{ ref('dim_assistants') }} as assistants on events.assistant_id = assistants.assistant_id
     where events.event_type in ('user_message', 'bot_message', 'operator_message')
-        -- a chat and its events belong to one user: each side keeps the affected users' rows,
-        -- which the stamp finds by row-group min/max (semi joins on the users here ran out of
-        -- memory at 3 GB on a 6-day backfill of 18M events)
-        and {{ in_refresh_scope('events') }}
-        and {{ in_refresh_scope('sessionized') }}
-        and {{ in_refresh_scope('chats') }}
+-- a chat and its events belong to one user: each side keeps the affected users' rows,
+-- which the stamp finds by row-group min/max (semi joins on the users here ran out of
+-- memory at 3 GB on a 6-day backfill of 18M events)
 
 ),
 
@@ -48,8 +46,7 @@ expected as (
 actual as (
 
     select assistant_id, channel, user_id, local_date, local_weekday, local_hour, messages
-    from {{ ref('fct_traffic') }} as t
-    where {{ in_refresh_scope('t') }}
+    from {{ recomputed_rows(ref('fct_traffic')) }} as t
 
 ),
 

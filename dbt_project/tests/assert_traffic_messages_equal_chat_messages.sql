@@ -3,7 +3,7 @@
 -- no message is lost or added: per assistant, channel and user, sum(messages) of fct_traffic
 -- must equal the sum of user_messages + bot_messages + operator_messages of the user's chats in
 -- fct_messages (and likewise per message type). Returns the users whose totals differ. Scope: per
--- user, so an incremental refresh checks the affected users (macros/test_scope.sql).
+-- user, so an incremental refresh checks the affected users (docs/incremental.md).
 
 with
 
@@ -16,8 +16,7 @@ traffic as (
         sum(bot_messages) as bot_messages,
         sum(operator_messages) as operator_messages
 
-    from {{ ref('fct_traffic') }} as t
-    where {{ in_refresh_scope('t') }}
+    from {{ recomputed_rows(ref('fct_traffic')) }} as t
     group by assistant_id, channel, user_id
 
 ),
@@ -31,8 +30,7 @@ chat_messages as (
         sum(bot_messages) as bot_messages,
         sum(operator_messages) as operator_messages
 
-    from {{ ref('fct_messages') }} as m
-    where {{ in_refresh_scope('m') }}
+    from {{ recomputed_rows(ref('fct_messages')) }} as m
     group by assistant_id, channel, user_id
     having sum(user_messages + bot_messages + operator_messages) > 0
 
@@ -52,8 +50,8 @@ select
 from traffic
 full outer join chat_messages
     on traffic.assistant_id = chat_messages.assistant_id
-    and traffic.channel = chat_messages.channel
-    and traffic.user_id = chat_messages.user_id
+        and traffic.channel = chat_messages.channel
+        and traffic.user_id = chat_messages.user_id
 where traffic.messages is distinct from chat_messages.messages
     or traffic.user_messages is distinct from chat_messages.user_messages
     or traffic.bot_messages is distinct from chat_messages.bot_messages

@@ -2,11 +2,11 @@
 -- Every fct_traffic row must fall in that grid, its weekday must be the ISO weekday of its own
 -- local_date, and messages must be the sum of its three message types (each >= 0, total >= 1).
 -- Returns the rows that break this. Scope: per row, so an incremental refresh checks the affected
--- users' rows (macros/test_scope.sql).
+-- users' rows (docs/incremental.md).
 
 select *
-from {{ ref('fct_traffic') }} as t
-where {{ in_refresh_scope('t') }} and (
+from {{ recomputed_rows(ref('fct_traffic')) }} as t
+where (
     local_weekday not between 1 and 7
     or local_hour not between 0 and 23
     or local_weekday <> isodow(local_date)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -16,6 +17,16 @@ from ..settings import DBT_PROJECT_DIR, PROJECT_ROOT
 # on PATH, and the Quickstart's venv, used without activating it, puts none there (the code
 # location then fails to load). `ensure_manifest()` does the same job with the venv's own dbt.
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=PROJECT_ROOT)
+
+
+def refresh_target_path(build: Path) -> Path:
+    """dbt's target folder for the refreshes of one build file, the same every time: the
+    partial_parse.msgpack a refresh leaves there lets the next one re-parse only what changed.
+    (dagster-dbt otherwise gives every run a new folder with a copy of the project's msgpack, from a
+    `dbt parse` run with other vars, so every refresh parsed the whole project.) Under the project's
+    target folder, where a failed refresh's run_results.json is looked for."""
+    digest = hashlib.sha256(str(build.resolve()).encode()).hexdigest()[:16]
+    return DBT_PROJECT_DIR / "target" / f"refresh-{digest}"
 
 
 def dbt_executable() -> str:

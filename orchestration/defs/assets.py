@@ -22,7 +22,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from ..build import progress
 from ..build.build_file import build_connection, prepare_build_file, refresh_lock
-from ..build.dbt_project import dbt_project
+from ..build.dbt_project import dbt_project, refresh_target_path
 from ..errors import LoadError
 from ..load.raw import load_export_day
 from ..publish.publish import publish
@@ -130,8 +130,6 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
         seeds_fingerprint,
     )
 
-    partitioned = context.has_partition_key or context.has_partition_key_range
-    export_days = list(context.partition_keys) if partitioned else []
     check_dbt_settings()  # profiles.yml hands them to dbt, which reports a bad one late and obscurely
     with refresh_lock(warehouse.warehouse):
         build = prepare_build_file(warehouse.warehouse)
@@ -144,8 +142,10 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
         full = config.full_refresh or reseeded or full_refresh_owed(build)
         if full:
             mark_full_refresh_owed(build)
-        # profiles.yml reads the build file from this var (a by-hand dbt run uses $ANALYTICS_WAREHOUSE)
-        args = ["build", "--vars", json.dumps({"build_file": str(build), "export_days": export_days})]
+        # profiles.yml reads the build file from this var (a by-hand dbt run uses $ANALYTICS_WAREHOUSE).
+        # Nothing else: what to recompute is in raw.pending_users, and vars that change from one
+        # refresh to the next would make dbt parse the whole project again every time.
+        args = ["build", "--vars", json.dumps({"build_file": str(build)})]
         if full:
             # Every node of a full rebuild reads the whole history and DuckDB already spreads one
             # query over every core: two at once would only share (and overrun) one memory pool.
@@ -158,7 +158,7 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
         started = time.perf_counter()
         # dbt's own events, each shown as progress, then turned into Dagster's as `.stream()` does
         with progress.dbt_build() as build_progress:
-            invocation = dbt.cli(args, context=context)
+            invocation = dbt.cli(args, context=context, target_path=refresh_target_path(build))
             for event in invocation.stream_raw_events():
                 build_progress.on_event(event.raw_event)
                 yield from event.to_default_asset_events(

@@ -1,5 +1,4 @@
-{{ user_keyed_incremental_config() }}
--- depends_on: {{ ref('int_users_affected') }}
+{{ user_keyed_incremental() }}
 
 {#- Sessionization (kpis.md "Chats"): events of a known type except feedback, per conversation,
     ordered by (occurred_at, event_id); a new session starts at the first event and after every gap
@@ -9,10 +8,9 @@ with
 
 events as (
 
-    select * from {{ ref('stg_platform__events') }} as e
+    select * from {{ recomputed_rows(ref('int_events_deduplicated')) }} as e
     where is_known_type
         and event_type <> 'feedback'
-        and {{ only_affected_users('e') }}
 
 ),
 
@@ -23,10 +21,9 @@ events as (
 event_keys as (
 
     select assistant_id, channel, user_id, conversation_id, occurred_at, event_id
-    from {{ ref('stg_platform__events') }} as e
+    from {{ recomputed_rows(ref('int_events_deduplicated')) }} as e
     where is_known_type
         and event_type <> 'feedback'
-        and {{ only_affected_users('e') }}
 
 ),
 
@@ -75,9 +72,11 @@ flagged as (
         *,
         -- exact microseconds (epoch_us: dbt.datediff's date_diff is ~8x slower here)
         previous_occurred_at is null
-            or (timeout_minutes is not null
-                and epoch_us(occurred_at) - epoch_us(previous_occurred_at)
-                    > cast(timeout_minutes as bigint) * 60 * 1000000) as is_session_start
+        or (
+            timeout_minutes is not null
+            and epoch_us(occurred_at) - epoch_us(previous_occurred_at)
+            > cast(timeout_minutes as bigint) * 60 * 1000000
+        ) as is_session_start
 
     from with_previous
 

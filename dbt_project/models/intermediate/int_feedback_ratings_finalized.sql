@@ -1,5 +1,4 @@
-{{ user_keyed_incremental_config() }}
--- depends_on: {{ ref('int_users_affected') }}
+{{ user_keyed_incremental() }}
 
 {#- The final rating of each rated answer: the value of its latest feedback event by
     (occurred_at, event_id), wherever and whenever it came; null when the latest one retracted the
@@ -14,15 +13,15 @@ with
 answers as (
 
     select distinct assistant_id, user_id, message_id
-    from {{ ref('stg_platform__events') }} as a
-    where event_type = 'bot_message' and {{ only_affected_users('a') }}
+    from {{ recomputed_rows(ref('int_events_deduplicated')) }} as a
+    where event_type = 'bot_message'
 
 ),
 
 feedback as (
 
     select f.*
-    from {{ ref('stg_platform__events') }} as f
+    from {{ ref('int_events_deduplicated') }} as f
     semi join answers on f.assistant_id = answers.assistant_id and f.message_id = answers.message_id
     where f.event_type = 'feedback'
 

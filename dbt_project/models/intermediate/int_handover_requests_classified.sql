@@ -1,5 +1,4 @@
-{{ user_keyed_incremental_config() }}
--- depends_on: {{ ref('int_users_affected') }}
+{{ user_keyed_incremental() }}
 
 {#- Each handover request with its trigger: operator_button when pressed as a button; else
     after_fallback when the latest bot_message before it in the same session was a fallback; else direct. #}
@@ -8,9 +7,8 @@ with
 
 session_events as (
 
-    select * from {{ ref('int_events_sessionized') }} as e
+    select * from {{ recomputed_rows(ref('int_events_sessionized')) }} as e
     where event_type in ('bot_message', 'handover_request')
-        and {{ only_affected_users('e') }}
 
 ),
 

@@ -1,5 +1,4 @@
-{{ user_keyed_incremental_config() }}
--- depends_on: {{ ref('int_users_affected') }}
+{{ user_keyed_incremental() }}
 
 {#- One row per session; a session is a chat when it holds a user_message or a click. #}
 
@@ -7,8 +6,7 @@ with
 
 session_events as (
 
-    select * from {{ ref('int_events_sessionized') }} as e
-    where {{ only_affected_users('e') }}
+    select * from {{ recomputed_rows(ref('int_events_sessionized')) }} as e
 
 ),
 

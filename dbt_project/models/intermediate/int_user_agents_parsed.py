@@ -25,7 +25,7 @@ def classify(user_agent: str) -> tuple[str, str]:
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    events = dbt.ref("stg_platform__events")
+    events = dbt.ref("int_events_deduplicated")
     agents = events.filter("user_agent is not null").project("user_agent").distinct()
     strings = [row[0] for row in agents.fetchall()]
     rows = [(ua, *classify(ua)) for ua in strings]

@@ -14,7 +14,7 @@ distinct_users as (
     select distinct
         assistant_id,
         user_id,
-        -- the stamp of this affected set: the rows recomputed for it carry it (macros/affected_users.sql)
+        -- the stamp of this affected set: the rows recomputed for it carry it (docs/incremental.md)
         {{ run_started_stamp() }} as refreshed_at
 
     from pending_users

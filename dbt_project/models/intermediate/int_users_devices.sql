@@ -1,5 +1,4 @@
-{{ user_keyed_incremental_config() }}
--- depends_on: {{ ref('int_users_affected') }}
+{{ user_keyed_incremental() }}
 
 {#- A user's device and browser come from the user_agent of their earliest valid event of a known
     type that has one (kpis.md "Users"). #}
@@ -8,10 +7,9 @@ with
 
 events as (
 
-    select * from {{ ref('stg_platform__events') }} as e
+    select * from {{ recomputed_rows(ref('int_events_deduplicated')) }} as e
     where is_known_type
         and user_agent is not null
-        and {{ only_affected_users('e') }}
 
 ),
 

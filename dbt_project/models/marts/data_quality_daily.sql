@@ -46,7 +46,7 @@ first_copy_counts_by_assistant as (
             where epoch_us(occurred_at) < epoch_us(cast(export_date as timestamp) - interval 7 day)
         ) as late_events
 
-    from {{ ref('stg_platform__events') }}
+    from {{ ref('int_events_deduplicated') }}
     group by export_date, assistant_id
 
 ),
@@ -54,7 +54,7 @@ first_copy_counts_by_assistant as (
 feedback as (
 
     select export_date, assistant_id, message_id
-    from {{ ref('stg_platform__events') }}
+    from {{ ref('int_events_deduplicated') }}
     where event_type = 'feedback'
 
 ),
@@ -82,9 +82,9 @@ orphan_feedback_counts as (
 
     from feedback
     where not exists (
-        select 1 from rated_answers as answers
-        where answers.assistant_id = feedback.assistant_id and answers.message_id = feedback.message_id
-    )
+            select 1 from rated_answers as answers
+            where answers.assistant_id = feedback.assistant_id and answers.message_id = feedback.message_id
+        )
     group by feedback.export_date
 
 ),
@@ -126,7 +126,7 @@ reject_counts as (
         select export_date, reason, count(*) as n
         from rejected_lines
         group by export_date, reason
-    )
+    ) as rejected_per_reason
     group by export_date
 
 ),

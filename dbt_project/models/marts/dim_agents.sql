@@ -6,7 +6,7 @@ with
 
 agent_events as (
 
-    select * from {{ ref('stg_platform__events') }}
+    select * from {{ ref('int_events_deduplicated') }}
     where event_type in ('agent_triggered', 'bot_message')
         and agent_id is not null
 
@@ -20,9 +20,9 @@ final as (
         assistant_id,
         agent_id,
         arg_max(agent_name, struct_pack(occurred_at := occurred_at, event_id := event_id))
-            filter (where agent_name is not null) as agent_name,
+        filter (where agent_name is not null) as agent_name,
         arg_max(agent_kind, struct_pack(occurred_at := occurred_at, event_id := event_id))
-            filter (where agent_kind is not null) as agent_kind
+        filter (where agent_kind is not null) as agent_kind
 
     from agent_events
     group by assistant_id, agent_id

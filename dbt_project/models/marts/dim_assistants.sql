@@ -11,7 +11,7 @@ assistants as (
 
 seen as (
 
-    select distinct assistant_id from {{ ref('stg_platform__events') }}
+    select distinct assistant_id from {{ ref('int_events_deduplicated') }}
 
 ),
 

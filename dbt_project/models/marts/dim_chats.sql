@@ -1,5 +1,4 @@
-{{ user_keyed_incremental_config() }}
--- depends_on: {{ ref('int_users_affected') }}
+{{ user_keyed_incremental() }}
 
 {#- One row per chat: a session with at least one user_message or click. The chat id is derived
     from the conversation and the chat's first event, so it is stable across rebuilds. #}
@@ -8,8 +7,8 @@ with
 
 sessions as (
 
-    select * from {{ ref('int_sessions_aggregated') }} as s
-    where is_chat and {{ only_affected_users('s') }}
+    select * from {{ recomputed_rows(ref('int_sessions_aggregated')) }} as s
+    where is_chat
 
 ),
 

@@ -1,5 +1,4 @@
-{{ user_keyed_incremental_config() }}
--- depends_on: {{ ref('int_users_affected') }}
+{{ user_keyed_incremental() }}
 
 {#- One row per user (assistant_id, user_id) with at least one chat in all loaded history. #}
 
@@ -7,8 +6,7 @@ with
 
 chats as (
 
-    select * from {{ ref('dim_chats') }} as c
-    where {{ only_affected_users('c') }}
+    select * from {{ recomputed_rows(ref('dim_chats')) }} as c
 
 ),
 
@@ -33,7 +31,8 @@ per_user as (
 
 first_chats as (
 
-    select * from chats where is_first_chat
+    select * from chats
+    where is_first_chat
 
 ),
 

@@ -1,5 +1,4 @@
-{{ user_keyed_incremental_config() }}
--- depends_on: {{ ref('int_users_affected') }}
+{{ user_keyed_incremental() }}
 
 {#- Agents/Workflows module: per chat and agent_id, views (agent_triggered events) and the final
     ratings of reviewable answers that agent produced. Names and kinds live in dim_agents. #}
@@ -8,17 +7,15 @@ with
 
 chats as (
 
-    select * from {{ ref('dim_chats') }} as c
-    where {{ only_affected_users('c') }}
+    select * from {{ recomputed_rows(ref('dim_chats')) }} as c
 
 ),
 
 agent_events as (
 
-    select * from {{ ref('int_events_sessionized') }} as e
+    select * from {{ recomputed_rows(ref('int_events_sessionized')) }} as e
     where agent_id is not null
         and (event_type = 'agent_triggered' or (event_type = 'bot_message' and is_reviewable))
-        and {{ only_affected_users('e') }}
 
 ),
 
@@ -27,8 +24,8 @@ final_ratings as (
     -- keyed by the answer's owner: the affected users' answers have the rows of this refresh;
     -- a retracted (null) rating counts nowhere, so it is left out of the join
     select assistant_id, user_id, message_id, final_rating
-    from {{ ref('int_feedback_ratings_finalized') }} as r
-    where final_rating is not null and {{ only_affected_users('r') }}
+    from {{ recomputed_rows(ref('int_feedback_ratings_finalized')) }} as r
+    where final_rating is not null
 
 ),
 
@@ -43,9 +40,9 @@ rated as (
     from agent_events
     left join final_ratings
         on agent_events.event_type = 'bot_message'
-        and agent_events.assistant_id = final_ratings.assistant_id
-        and agent_events.user_id = final_ratings.user_id
-        and agent_events.message_id = final_ratings.message_id
+            and agent_events.assistant_id = final_ratings.assistant_id
+            and agent_events.user_id = final_ratings.user_id
+            and agent_events.message_id = final_ratings.message_id
 
 ),
 
@@ -75,5 +72,5 @@ final as (
 -- sorting every row on top of the two joins ran out of memory at 3GB on 63M events.
 select * from final
 {% if is_incremental() %}
-order by assistant_id, chat_local_date
+    order by assistant_id, chat_local_date
 {% endif %}

@@ -1,5 +1,4 @@
-{{ user_keyed_incremental_config() }}
--- depends_on: {{ ref('int_users_affected') }}
+{{ user_keyed_incremental() }}
 
 {#- Answers module (kpis.md "Beyond the platform"): one row per chat with its answers
     (bot_message events) and fallbacks (those with is_fallback). #}
@@ -8,8 +7,7 @@ with
 
 chats as (
 
-    select * from {{ ref('dim_chats') }} as c
-    where {{ only_affected_users('c') }}
+    select * from {{ recomputed_rows(ref('dim_chats')) }} as c
 
 ),
 

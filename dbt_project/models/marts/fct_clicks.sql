@@ -1,5 +1,4 @@
-{{ user_keyed_incremental_config() }}
--- depends_on: {{ ref('int_users_affected') }}
+{{ user_keyed_incremental() }}
 
 {#- Clicks module: clicks in chats per chat and (click_type, title, destination_type, destination). #}
 
@@ -7,15 +6,14 @@ with
 
 chats as (
 
-    select * from {{ ref('dim_chats') }} as c
-    where {{ only_affected_users('c') }}
+    select * from {{ recomputed_rows(ref('dim_chats')) }} as c
 
 ),
 
 clicks as (
 
-    select * from {{ ref('int_events_sessionized') }} as e
-    where event_type = 'click' and {{ only_affected_users('e') }}
+    select * from {{ recomputed_rows(ref('int_events_sessionized')) }} as e
+    where event_type = 'click'
 
 ),
 

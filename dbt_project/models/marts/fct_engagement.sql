@@ -1,5 +1,4 @@
-{{ user_keyed_incremental_config() }}
--- depends_on: {{ ref('int_users_affected') }}
+{{ user_keyed_incremental() }}
 
 {#- Engagement module, at user x channel x local day grain, with the local date of the user's first
     chat overall and in this channel: a user active in [from, to] is new when that date is in the
@@ -10,8 +9,7 @@ with
 
 user_days as (
 
-    select * from {{ ref('fct_users') }} as f
-    where {{ only_affected_users('f') }}
+    select * from {{ recomputed_rows(ref('fct_users')) }} as f
 
 ),
 

@@ -1,5 +1,4 @@
-{{ user_keyed_incremental_config() }}
--- depends_on: {{ ref('int_users_affected') }}
+{{ user_keyed_incremental() }}
 
 {#- Feedback module: one row per chat with its reviewable answers split by final rating, and the
     chat's class. Ratings of answers that are not reviewable count nowhere. #}
@@ -8,25 +7,22 @@ with
 
 chats as (
 
-    select * from {{ ref('dim_chats') }} as c
-    where {{ only_affected_users('c') }}
+    select * from {{ recomputed_rows(ref('dim_chats')) }} as c
 
 ),
 
 answers as (
 
-    select * from {{ ref('int_events_sessionized') }} as e
+    select * from {{ recomputed_rows(ref('int_events_sessionized')) }} as e
     where event_type = 'bot_message'
         and is_reviewable
-        and {{ only_affected_users('e') }}
 
 ),
 
 final_ratings as (
 
     -- keyed by the answer's owner: the affected users' answers have the rows of this refresh
-    select * from {{ ref('int_feedback_ratings_finalized') }} as r
-    where {{ only_affected_users('r') }}
+    select * from {{ recomputed_rows(ref('int_feedback_ratings_finalized')) }} as r
 
 ),
 
@@ -39,8 +35,8 @@ rated_answers as (
     from answers
     left join final_ratings
         on answers.assistant_id = final_ratings.assistant_id
-        and answers.user_id = final_ratings.user_id
-        and answers.message_id = final_ratings.message_id
+            and answers.user_id = final_ratings.user_id
+            and answers.message_id = final_ratings.message_id
 
 ),
 

@@ -1,5 +1,4 @@
-{{ user_keyed_incremental_config() }}
--- depends_on: {{ ref('int_users_affected') }}
+{{ user_keyed_incremental() }}
 
 {#- Handover module: one row per chat (requests may be 0), split by trigger and by mode. #}
 
@@ -7,15 +6,13 @@ with
 
 chats as (
 
-    select * from {{ ref('dim_chats') }} as c
-    where {{ only_affected_users('c') }}
+    select * from {{ recomputed_rows(ref('dim_chats')) }} as c
 
 ),
 
 requests as (
 
-    select * from {{ ref('int_handover_requests_classified') }} as r
-    where {{ only_affected_users('r') }}
+    select * from {{ recomputed_rows(ref('int_handover_requests_classified')) }} as r
 
 ),
 

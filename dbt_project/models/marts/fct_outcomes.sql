@@ -1,5 +1,4 @@
-{{ user_keyed_incremental_config() }}
--- depends_on: {{ ref('int_users_affected') }}
+{{ user_keyed_incremental() }}
 
 {#- Outcomes module (kpis.md "Beyond the platform"): one row per chat with its one outcome.
     escalated: a handover_request or an operator_message in the chat; otherwise the chat is
@@ -10,8 +9,7 @@ with
 
 chats as (
 
-    select * from {{ ref('dim_chats') }} as c
-    where {{ only_affected_users('c') }}
+    select * from {{ recomputed_rows(ref('dim_chats')) }} as c
 
 ),
 

@@ -1,5 +1,4 @@
-{{ user_keyed_incremental_config() }}
--- depends_on: {{ ref('int_users_affected') }}
+{{ user_keyed_incremental() }}
 
 {#- Retention module (kpis.md "Beyond the platform"), at user x channel grain: one row per channel
     a user has chats in. Each row carries the user's first chat date and first return overall
@@ -17,15 +16,13 @@ with
 
 chats as (
 
-    select * from {{ ref('dim_chats') }} as c
-    where {{ only_affected_users('c') }}
+    select * from {{ recomputed_rows(ref('dim_chats')) }} as c
 
 ),
 
 users as (
 
-    select * from {{ ref('dim_users') }} as u
-    where {{ only_affected_users('u') }}
+    select * from {{ recomputed_rows(ref('dim_users')) }} as u
 
 ),
 
@@ -71,7 +68,7 @@ user_returns as (
         any_value(users.first_chat_local_date) as first_chat_local_date,
         any_value(users.first_chat_channel) as first_chat_channel,
         min(channel_dates.chat_local_date)
-            filter (where channel_dates.chat_local_date > users.first_chat_local_date)
+        filter (where channel_dates.chat_local_date > users.first_chat_local_date)
             as first_return_local_date
 
     from users
@@ -98,17 +95,21 @@ final as (
         channel_returns.first_chat_local_date_in_channel,
         channel_returns.first_return_local_date_in_channel,
         channel_returns.first_return_local_date_in_channel
-            - channel_returns.first_chat_local_date_in_channel as days_to_return_in_channel,
-        coalesce(channel_returns.first_return_local_date_in_channel
-            - channel_returns.first_chat_local_date_in_channel <= 7, false) as returned_within_7d_in_channel,
-        coalesce(channel_returns.first_return_local_date_in_channel
-            - channel_returns.first_chat_local_date_in_channel <= 30, false) as returned_within_30d_in_channel,
+        - channel_returns.first_chat_local_date_in_channel as days_to_return_in_channel,
+        coalesce(
+            channel_returns.first_return_local_date_in_channel
+            - channel_returns.first_chat_local_date_in_channel <= 7, false
+        ) as returned_within_7d_in_channel,
+        coalesce(
+            channel_returns.first_return_local_date_in_channel
+            - channel_returns.first_chat_local_date_in_channel <= 30, false
+        ) as returned_within_30d_in_channel,
         {{ refresh_stamp() }} as refreshed_at
 
     from channel_returns
     inner join user_returns
         on channel_returns.assistant_id = user_returns.assistant_id
-        and channel_returns.user_id = user_returns.user_id
+            and channel_returns.user_id = user_returns.user_id
 
 )
 

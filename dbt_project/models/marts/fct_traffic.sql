@@ -1,5 +1,4 @@
-{{ user_keyed_incremental_config() }}
--- depends_on: {{ ref('int_users_affected') }}
+{{ user_keyed_incremental() }}
 
 {#- Traffic module: messages (user, bot, operator) that belong to a chat, counted by their own local
     date, ISO weekday and hour; kept per user so a refresh can replace one user's rows. #}
@@ -8,16 +7,14 @@ with
 
 chats as (
 
-    select * from {{ ref('dim_chats') }} as c
-    where {{ only_affected_users('c') }}
+    select * from {{ recomputed_rows(ref('dim_chats')) }} as c
 
 ),
 
 messages as (
 
-    select * from {{ ref('int_events_sessionized') }} as e
+    select * from {{ recomputed_rows(ref('int_events_sessionized')) }} as e
     where event_type in ('user_message', 'bot_message', 'operator_message')
-        and {{ only_affected_users('e') }}
 
 ),
 

@@ -1,0 +1,108 @@
+"""What every incremental refresh's dbt run no longer pays (issue #20).
+
+1. dbt's partial parsing holds from one incremental refresh to the next: nothing in a
+refresh's dbt command line changes from one refresh to the next (no per-run --vars), and dbt's
+target folder, where it keeps partial_parse.msgpack, is the same for every refresh of a warehouse.
+A re-parse of the whole project cost every refresh several seconds, whatever its size.
+2. Docs (table and column comments) are written when a relation is created, not again by every
+   incremental run of an incremental model (dbt_project/macros/persist_docs.sql).
+
+Black-box: two refreshes through the CLI, then dbt's own log of the second one (dbt writes
+"Unable to do partial parsing because ..." when it parses everything again)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import duckdb
+import pytest
+from conftest import REPO, event, write_export
+
+DBT_TARGET = REPO / "dbt_project" / "target"
+
+
+def chat(prefix: str, day: str, user: str) -> list[dict]:
+    return [
+        event(f"{prefix}-1", "user_message", f"{day}T10:00:00Z", user=user, message_id=f"{prefix}-1"),
+        event(f"{prefix}-2", "bot_message", f"{day}T10:00:05Z", user=user, message_id=f"{prefix}-2"),
+    ]
+
+
+def dbt_invocations_since(started: float) -> list[list[dict]]:
+    """dbt's log events, grouped by invocation, of the dbt runs that wrote a log since `started`
+    (each event's `target` is the folder of its log)."""
+    invocations: dict[str, list[dict]] = {}
+    for log in DBT_TARGET.glob("*/dbt.log"):
+        if log.stat().st_mtime < started:
+            continue
+        for line in log.read_text(errors="replace").splitlines():
+            try:
+                info = json.loads(line)["info"]
+            except (ValueError, KeyError):
+                continue
+            if info.get("ts") and _epoch(info["ts"]) >= started:
+                invocations.setdefault(info["invocation_id"], []).append({**info, "target": log.parent})
+    return list(invocations.values())
+
+
+def _epoch(ts: str) -> float:
+    import datetime as dt
+
+    return dt.datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+
+
+@pytest.fixture(scope="module")
+def second_refresh(module_workspace):
+    """Two refreshes of one warehouse (the first builds it, the second is incremental); the events
+    of the second one's dbt runs."""
+    ws = module_workspace
+    write_export(ws.exports, "2026-11-02", "part-0.jsonl", chat("a", "2026-11-02", "u1"))
+    write_export(ws.exports, "2026-11-03", "part-0.jsonl", chat("b", "2026-11-03", "u2"))
+    ws.cli("refresh", "--day", "2026-11-02")
+    started = time.time() - 1  # log timestamps have microseconds; the clock is the same
+    ws.cli("refresh", "--day", "2026-11-03")
+    invocations = [inv for inv in dbt_invocations_since(started)
+                   if any(e["name"] == "MainReportVersion" for e in inv)]
+    return ws, invocations
+
+
+def test_a_second_incremental_refresh_does_not_parse_the_project_again(second_refresh):
+    _, invocations = second_refresh
+    assert len(invocations) == 1, f"expected one dbt run in the second refresh, found {len(invocations)}"
+    names = {e["name"] for e in invocations[0]}
+    reasons = [e["msg"] for e in invocations[0] if e["name"] == "UnableToPartialParse"]
+    assert not reasons, f"the second refresh parsed the whole dbt project again: {reasons}"
+    assert "PartialParsingEnabled" in names or "PartialParsingSkipParsing" in names, sorted(names)
+
+
+def test_an_incremental_run_does_not_write_the_docs_of_incremental_models_again(second_refresh):
+    workspace, invocations = second_refresh
+    assert len(invocations) == 1, f"expected one dbt run in the second refresh, found {len(invocations)}"
+    [invocation] = invocations
+    manifest = json.loads((invocation[0]["target"] / "manifest.json").read_text())
+    incremental = {uid for uid, node in manifest["nodes"].items()
+                   if node["resource_type"] == "model" and node["config"]["materialized"] == "incremental"}
+    assert "model.assistant_analytics.fct_users" in incremental
+    commented = set()
+    for e in invocation:
+        if "comment on " in e["msg"]:
+            commented.update(re.findall(r'"node_id": "([^"]+)"', e["msg"]))
+    assert commented, "the tables rebuilt on every run get their comments: none seen in dbt's log"
+    assert not commented & incremental, sorted(commented & incremental)
+
+    # written when the first refresh created them, still there
+    conn = duckdb.connect(str(workspace.warehouse), read_only=True)
+    try:
+        missing = conn.execute("""
+            select table_name, column_name from duckdb_columns()
+            where schema_name = 'marts' and table_name in ('fct_users', 'dim_chats') and comment is null
+        """).fetchall()
+        tables = conn.execute("""
+            select count(*) from duckdb_tables()
+            where schema_name = 'marts' and table_name in ('fct_users', 'dim_chats') and comment is not null
+        """).fetchone()[0]
+    finally:
+        conn.close()
+    assert not missing and tables == 2, missing
