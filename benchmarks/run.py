@@ -55,7 +55,8 @@ copy (
             when 3 then 'bot_message' when 4 then 'click' when 5 then 'bot_message'
             when 6 then 'feedback' else (case when h % 4 = 0 then 'csat' else 'handover_request' end)
         end as event_type,
-        strftime(cast($day as timestamp) + to_seconds(cast(h % 85000 as bigint)) + to_seconds(cast(i % 8 * 20 as bigint)),
+        strftime(cast($day as timestamp) + to_seconds(cast(h % 85000 as bigint))
+                 + to_seconds(cast(i % 8 * 20 as bigint)),
                  '%Y-%m-%dT%H:%M:%SZ') as occurred_at,
         ['acme-support', 'globex-sales', 'initech-help'][1 + cast(h % 3 as integer)] as assistant_id,
         ['web', 'web', 'whatsapp', 'voice'][1 + cast((h // 3) % 4 as integer)] as channel,

@@ -149,7 +149,7 @@ class DuckDBLimits:
     threads: int | None
 
     @classmethod
-    def from_env(cls) -> "DuckDBLimits":
+    def from_env(cls) -> DuckDBLimits:
         memory_limit = _raw("ANALYTICS_DUCKDB_MEMORY_LIMIT") or DEFAULT_DUCKDB_MEMORY_LIMIT
         if memory_limit is not None:
             percent = memory_limit.endswith("%")

@@ -38,7 +38,6 @@ Outcomes: 2025-11-20 (local), web unless noted.
 from __future__ import annotations
 
 import pytest
-
 from conftest import Workspace, event, write_export
 from conftest import bot_message as bm
 from conftest import user_message as um
@@ -170,7 +169,8 @@ def test_report_has_the_new_keys_in_the_shape_of_interfaces_md(report):
 def test_table_format_shows_the_new_sections(ws):
     out = ws.cli("report", "--assistant", INITECH, "--from", "2025-11-20", "--to", "2025-11-20",
                  "--format", "table").stdout
-    for heading in ("Outcomes", "Answers", "Retention of new users", "Daily", "Previous period 2025-11-19 to 2025-11-19"):
+    for heading in ("Outcomes", "Answers", "Retention of new users", "Daily",
+                    "Previous period 2025-11-19 to 2025-11-19"):
         assert heading in out, heading
     assert "2025-11-20" in out
 

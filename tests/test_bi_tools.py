@@ -20,7 +20,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from conftest import REPO, Workspace, event, slow_fixture, write_export
 
 LTS_DUCKDB = ["duckdb>=1.4,<1.5", "duckdb-cli>=1.4,<1.5"]  # the Python package and the CLI
@@ -196,8 +195,8 @@ CONTENT = [(sum(range(5000)), 5000, 10)]
 
 
 def test_a_build_file_in_a_newer_format_is_converted(bi_python, tmp_path):
-    from orchestration.settings import build_path_for
     from orchestration.build.build_file import prepare_build_file, storage_version
+    from orchestration.settings import build_path_for
 
     # the published file only (no build file yet): seeded from it, then converted
     first = tmp_path / "first" / "warehouse.duckdb"
@@ -236,8 +235,8 @@ def test_a_new_build_file_is_in_the_lts_format(tmp_path):
 
 def test_an_older_format_is_left_as_it_is(tmp_path):
     """1.4 reads the formats before its own: no conversion (and no copy of the database) for them."""
-    from orchestration.settings import build_path_for
     from orchestration.build.build_file import prepare_build_file, storage_version
+    from orchestration.settings import build_path_for
 
     build = build_path_for(tmp_path / "warehouse.duckdb")
     duckdb.connect(str(build), config={"storage_compatibility_version": "v1.2.0"}).close()
@@ -251,8 +250,8 @@ def test_a_file_dbt_creates_is_in_the_lts_format(tmp_path):
     """dbt run by hand on a new path (profiles.yml): the file it creates is one 1.4 reads."""
     import os
 
-    from orchestration.build.dbt_project import dbt_executable
     from orchestration.build.build_file import storage_version
+    from orchestration.build.dbt_project import dbt_executable
 
     target = tmp_path / "by_hand.duckdb"
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}

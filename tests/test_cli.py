@@ -14,13 +14,13 @@ import os
 import re
 import time
 import tomllib
-from argparse import Namespace, _SubParsersAction
+from argparse import _SubParsersAction
 from pathlib import Path
 
 import duckdb
 import pytest
-
 from conftest import REPO, Workspace, event, slow_fixture, write_export
+
 from orchestration.cli import main as cli
 from orchestration.cli.commands import check_refresh_days
 from orchestration.errors import UserError
@@ -367,7 +367,8 @@ def test_status_says_what_the_warehouse_holds_and_how_the_refresh_went(ws):
     assert last["seconds"] > 0 and status["refresh_running"] is False
     assert status["warehouse"]["size_bytes"] == ws.warehouse.stat().st_size
     assert status["pending"]["export_days"] == []
-    rejected = {d["export_date"]: (d["lines_read"], d["lines_rejected"]) for d in status["rejected_lines"]["export_days"]}
+    rejected = {d["export_date"]: (d["lines_read"], d["lines_rejected"])
+                for d in status["rejected_lines"]["export_days"]}
     assert rejected == {D1: (5, 1), D2: (2, 0), D4: (3, 0)}
     newest = dt.datetime.fromisoformat(status["newest_event"]["occurred_at"])
     assert newest == dt.datetime.fromisoformat(NEWEST_EVENT.replace("Z", "+00:00"))

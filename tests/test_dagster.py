@@ -28,7 +28,6 @@ from types import SimpleNamespace
 
 import duckdb
 import pytest
-
 from conftest import REPO, slow_fixture, write_export
 from conftest import bot_message as bm
 from conftest import user_message as um
@@ -457,7 +456,7 @@ def test_nightly_schedule(defs, tmp_path):
     from dagster import build_schedule_context
 
     schedule = defs.resolve_schedule_def("nightly_refresh")
-    at = dt.datetime(2026, 11, 24, 2, 30, tzinfo=dt.timezone.utc)
+    at = dt.datetime(2026, 11, 24, 2, 30, tzinfo=dt.UTC)
 
     def evaluate():
         # repository_def: a partitioned run request is validated against the job's partitions

@@ -3,10 +3,11 @@
 One warehouse is built once for the module (7 days of demo exports, `refresh --all` through the
 CLI). The AppTest tests set the sidebar filters, render the page and check every st.metric of
 every module section (its value and its change against the previous period), and every table,
-against `assistant-analytics report --format json` for the same filters. The expected labels and the report fields they show are written out here,
-independently of the dashboard's code. Other AppTest tests open the page from a URL's filters and
-with a chat dated far in the future. The last tests start `assistant-analytics dashboard`: it
-listens on 127.0.0.1 only, and headless Chromium takes a screenshot.
+against `assistant-analytics report --format json` for the same filters. The expected labels and
+the report fields they show are written out here, independently of the dashboard's code. Other
+AppTest tests open the page from a URL's filters and with a chat dated far in the future. The last
+tests start `assistant-analytics dashboard`: it listens on 127.0.0.1 only, and headless Chromium
+takes a screenshot.
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pandas as pd
 import pytest
+from conftest import CLI, REPO, Workspace, slow_fixture
 from streamlit.testing.v1 import AppTest
 
-from conftest import CLI, REPO, Workspace, slow_fixture
 from orchestration.demo.generator import generate_exports
 
 DASHBOARD = str(REPO / "orchestration" / "serve" / "dashboard.py")
@@ -134,7 +135,7 @@ def default_end(ws: Workspace, assistant: str) -> dt.date:
     export days (UTC) do not hold all of that local day."""
     (tz,) = ws.query("select timezone from marts.dim_assistants where assistant_id = ?", [assistant])[0]
     (newest_export_day,) = ws.query("select max(export_date) from raw.export_days")[0]
-    covered_until = dt.datetime.combine(newest_export_day + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc)
+    covered_until = dt.datetime.combine(newest_export_day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
     day = newest_chat_date(ws, assistant)
     while dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=ZoneInfo(tz)) > covered_until:
         day -= dt.timedelta(days=1)
@@ -584,8 +585,8 @@ def listening_addresses(port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv
 
 
 def test_dashboard_options_build_the_streamlit_command():
-    from orchestration.cli.main import build_parser
     from orchestration.cli.commands import streamlit_command
+    from orchestration.cli.main import build_parser
 
     def command(*argv: str) -> list[str]:
         args = build_parser().parse_args(["dashboard", *argv])

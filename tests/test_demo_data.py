@@ -104,7 +104,7 @@ def test_late_events_and_duplicates_exist(small):
             continue
         if occurred_at.tzinfo is None:
             continue
-        occurred_day = occurred_at.astimezone(dt.timezone.utc).date()
+        occurred_day = occurred_at.astimezone(dt.UTC).date()
         if event_id in seen:
             exact += seen[event_id] == line
             continue

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from conftest import CLI, Workspace, event, write_export
+
 from orchestration import settings
+from orchestration.build.build_file import build_connection, refresh_lock
 from orchestration.cli.refresh import _check_partition_days, _dbt_error_line, _split_ranges
 from orchestration.errors import UserError
-from orchestration.build.build_file import build_connection, refresh_lock
 
 INJECTION = "1GB'; create table raw.pwned as select 42 as x; select '1"
 
@@ -122,7 +122,7 @@ def test_the_last_day_of_the_calendar_splits_without_overflow():
 
 def test_export_days_outside_the_partitions_are_refused(monkeypatch):
     monkeypatch.setenv("ANALYTICS_FIRST_EXPORT_DAY", "2024-01-01")
-    tomorrow = dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=1)
+    tomorrow = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
     _check_partition_days([dt.date(2024, 1, 1), tomorrow])
     for day in (dt.date.max, tomorrow + dt.timedelta(days=1), dt.date(2023, 12, 31)):
         with pytest.raises(UserError, match=f"export day {day} is outside"):

@@ -70,10 +70,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from conftest import Workspace, event, write_export
 from conftest import bot_message as bm
 from conftest import user_message as um
+
 from orchestration.demo.generator import generate_exports
 from orchestration.settings import build_path_for
 

@@ -12,9 +12,8 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from conftest import Workspace, write_export
-from test_test_scope import A, ACME, B, DAY1, DAY2, assert_ok, chat, dbt_test_by_hand, refresh, tamper
+from test_test_scope import ACME, DAY1, DAY2, A, B, assert_ok, chat, dbt_test_by_hand, refresh, tamper
 
 pytestmark = pytest.mark.slow  # every test here works on a refreshed warehouse
 

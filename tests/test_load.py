@@ -27,7 +27,6 @@ import json
 import shutil
 
 import pytest
-
 from conftest import Workspace, event, slow_fixture, write_export
 
 DQ_COLUMNS = [

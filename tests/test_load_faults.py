@@ -20,8 +20,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from conftest import CLI, Workspace, event, slow_fixture, write_export
+
 from orchestration.errors import LoadError
 from orchestration.load.exports import export_files, fingerprint, list_export_days
 from orchestration.load.raw import load_export_day

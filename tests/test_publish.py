@@ -15,10 +15,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from conftest import copy_warehouse
-from orchestration.settings import build_path_for
+
 from orchestration.publish.publish import publish, spare_path_for, sync_blocks
+from orchestration.settings import build_path_for
 
 
 def _build(warehouse: Path, sql: str) -> None:

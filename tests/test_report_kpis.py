@@ -56,7 +56,6 @@ import json
 
 import duckdb
 import pytest
-
 from conftest import Workspace, event, slow_fixture, write_export
 from conftest import bot_message as bm
 from conftest import user_message as um
@@ -74,7 +73,8 @@ ANDROID_TABLET = ("Mozilla/5.0 (Linux; Android 13; SM-X200) AppleWebKit/537.36 (
                   "Chrome/120.0.0.0 Safari/537.36")                            # tablet (no "Mobile") / Chrome
 ANDROID_PHONE = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
                  "Chrome/120.0.0.0 Mobile Safari/537.36")                      # mobile / Chrome Mobile
-FIREFOX_MAC = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:121.0) Gecko/20100101 Firefox/121.0"  # desktop / Firefox
+# desktop / Firefox
+FIREFOX_MAC = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:121.0) Gecko/20100101 Firefox/121.0"
 UNKNOWN_UA = "xyzzy"                                                           # desktop / Other
 UNKNOWN_MOBILE_UA = "HelloWorld/1.0 Mobile"                                    # mobile (has "Mobile") / Other
 

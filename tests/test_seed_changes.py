@@ -12,10 +12,7 @@ With acme-support moved to UTC in the seed, u_tz's chat is on 2026-11-02.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-
 from conftest import REPO, event, write_export
 
 pytestmark = [pytest.mark.slow, pytest.mark.exclusive]  # refreshes; edits seeds/assistants.csv

@@ -35,8 +35,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from conftest import CLI, Workspace, event, write_export
+
 from orchestration.demo.generator import generate_exports
 
 pytestmark = pytest.mark.slow  # every test here works on a refreshed warehouse
@@ -419,7 +419,8 @@ def test_refresh_killed_at_any_point_leaves_the_warehouse_unchanged_and_the_next
         published = checksums(ws.warehouse)
         if rc == -signal.SIGKILL:
             killed_at.append(name)
-        assert rc == -signal.SIGKILL or may_finish, f"{name}: the refresh ended (rc {rc}) before the kill:\n{run.stderr}"
+        assert rc == -signal.SIGKILL or may_finish, \
+            f"{name}: the refresh ended (rc {rc}) before the kill:\n{run.stderr}"
         if published != ref.before_checksums:
             # Only a kill after the rename may leave the new state, and then the whole of it.
             assert may_finish and observe(ws.warehouse) == ref.after, (

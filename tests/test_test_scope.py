@@ -30,8 +30,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from conftest import CLI, REPO, Workspace, event, write_export
+
 from orchestration.settings import build_path_for
 
 pytestmark = pytest.mark.slow  # every test here works on a refreshed warehouse
@@ -170,8 +170,8 @@ def test_a_row_the_refresh_did_not_write_is_checked_by_hand_and_history_checks_f
     failed = set(re.findall(r"Failure in test (\w+)", output))
     assert failed == {"assert_data_quality_lines_add_up"}, output[-5000:]
     # the CLI's one-line error names the failed test and what dbt said
-    assert re.search(r"^assistant-analytics: error: refresh of .* failed: assert_data_quality_lines_add_up: Got \d+ results?",
-                     proc.stderr.strip().splitlines()[-1]), output[-5000:]
+    expected = r"^assistant-analytics: error: refresh of .* failed: assert_data_quality_lines_add_up: Got \d+ results?"
+    assert re.search(expected, proc.stderr.strip().splitlines()[-1]), output[-5000:]
 
     # Repaired, a full rebuild recomputes B's row from raw and checks every row.
     assert tamper(ws, f"update raw.export_files set lines_read = lines_read - 1 "

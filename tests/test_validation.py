@@ -11,7 +11,13 @@ import json
 
 import duckdb
 
-from orchestration.load.validation import ALL_ENVELOPE, PROPERTY_NAMES, PROPERTY_RULES, extracted_lines_sql, reason_case_sql
+from orchestration.load.validation import (
+    ALL_ENVELOPE,
+    PROPERTY_NAMES,
+    PROPERTY_RULES,
+    extracted_lines_sql,
+    reason_case_sql,
+)
 
 VALUES = [None, "", "x", "text", "agent", "positive", "message", "ticket", "quick_reply", "answer",
           0, 1, 5, 6, -1, 4.5, 3.0, True, False, [], ["x"], {}, {"a": 1}]

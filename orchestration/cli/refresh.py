@@ -78,7 +78,7 @@ def _check_partition_days(days: list[dt.date]) -> None:
     from ..settings import first_export_day
 
     first = first_export_day()
-    last = dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=1)
+    last = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
     outside = sorted(d for d in days if not first <= d <= last)
     if outside:
         raise UserError(f"export day {outside[0]} is outside the export days {first} .. {last} (from "

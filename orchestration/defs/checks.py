@@ -58,7 +58,7 @@ def rejected_share_under_threshold(warehouse: WarehouseResource) -> AssetCheckRe
 def exports_are_fresh(warehouse: WarehouseResource) -> AssetCheckResult:
     max_age = freshness_days()
     newest = _read(warehouse, "select max(export_date) from raw.export_days")[0][0]
-    today = dt.datetime.now(dt.timezone.utc).date()
+    today = dt.datetime.now(dt.UTC).date()
     age = (today - newest).days if newest else None
     return AssetCheckResult(
         passed=age is not None and age <= max_age,

@@ -19,7 +19,7 @@ from .resources import WarehouseResource
     description="Refreshes the previous export day every night.",
 )
 def nightly_refresh(context: ScheduleEvaluationContext, warehouse: WarehouseResource):
-    scheduled = context.scheduled_execution_time.astimezone(dt.timezone.utc)
+    scheduled = context.scheduled_execution_time.astimezone(dt.UTC)
     day = scheduled.date() - dt.timedelta(days=1)
     if not day_folder(warehouse.exports, day).is_dir():
         return SkipReason(f"export day {day} has not arrived in {warehouse.exports}")

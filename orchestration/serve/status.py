@@ -32,7 +32,7 @@ def record_path_for(warehouse: Path) -> Path:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _write_record(warehouse: Path, record: dict) -> None:
@@ -146,7 +146,7 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
         elif fingerprint(day_folder(exports, day)) != loaded[day]:
             pending.append({"export_date": day.isoformat(), "reason": "redelivered"})
     newest_ms = newest[0][0] if newest else None
-    newest_at = dt.datetime.fromtimestamp(newest_ms / 1000, dt.timezone.utc) if newest_ms is not None else None
+    newest_at = dt.datetime.fromtimestamp(newest_ms / 1000, dt.UTC) if newest_ms is not None else None
     running = _refresh_running(warehouse)
     latest_days = [{"export_date": d.isoformat(), "lines_read": int(r), "lines_rejected": int(x)}
                    for d, r, x in sorted(latest)]
@@ -154,7 +154,7 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
         "warehouse": {
             "path": str(warehouse),
             "size_bytes": stat.st_size,
-            "published_at": dt.datetime.fromtimestamp(stat.st_mtime, dt.timezone.utc).isoformat(timespec="seconds"),
+            "published_at": dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC).isoformat(timespec="seconds"),
         },
         "export_days": {
             "first": days[0].isoformat() if days else None,
