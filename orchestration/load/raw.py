@@ -1,9 +1,11 @@
 """Loads one export day (`dt=YYYY-MM-DD`) into the raw schema, replacing what that day brought before.
 
 Every non-blank line ends up as a valid event in `raw.events` or a row in `raw.rejected_lines`.
-Duplicates are kept in `raw.events` and resolved in staging (first copy by export day, file, line),
+Duplicates are kept in `raw.events` and resolved by dbt (first copy by export day, file, line),
 so that re-delivering any day moves first copies correctly. The users whose results a load can change
 are written to `raw.pending_users`; dbt recomputes exactly those and the refresh clears the table.
+The loader reads nothing dbt builds: the owners of answers that feedback can rate are kept in its own
+`raw.answer_owners`.
 """
 
 from __future__ import annotations
@@ -66,6 +68,23 @@ create table if not exists raw.pending_users (
 );
 """
 
+# Who wrote each answer a feedback can rate: one row per (assistant, message_id, user) of the valid
+# bot_message lines of each export day, every copy included, replaced with the day like raw.events.
+ANSWER_OWNERS_DDL = """
+create table raw.answer_owners (
+    export_date date not null,
+    assistant_id varchar not null,
+    message_id varchar not null,
+    user_id varchar not null
+)
+"""
+ANSWER_OWNERS_OF_EVENTS_SQL = """
+insert into raw.answer_owners
+select distinct export_date, assistant_id, properties ->> '$.message_id', user_id
+from raw.events
+where event_type = 'bot_message'
+"""
+
 
 @dataclass
 class LoadStats:
@@ -83,6 +102,19 @@ class LoadStats:
 
 def ensure_raw_schema(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(RAW_DDL)
+    has_owners = conn.execute(
+        "select count(*) from duckdb_tables() where schema_name = 'raw' and table_name = 'answer_owners'"
+    ).fetchone()[0]
+    if not has_owners:
+        # A warehouse loaded before the table existed: its answers are filled in once, from raw.events.
+        conn.execute("begin transaction")
+        try:
+            conn.execute(ANSWER_OWNERS_DDL)
+            conn.execute(ANSWER_OWNERS_OF_EVENTS_SQL)
+            conn.execute("commit")
+        except BaseException:
+            conn.execute("rollback")
+            raise
 
 
 def _decompress_gzip(src: Path, sink) -> str | None:
@@ -283,17 +315,6 @@ where event_id in (select event_id from raw.events where export_date = $day)
 """
 
 
-# The answers a feedback can rate, looked up among first copies: staging's, where the answer's
-# message_id is a column (raw keeps it inside the JSON properties of every bot_message of the
-# history). An answer missing there was loaded since the last completed refresh, so its owner is
-# already pending. Without staging (no dbt build yet) nothing is incremental: no lookup.
-ANSWERS_IN_STAGING = """
-    select assistant_id, message_id, user_id
-    from staging.stg_platform__events
-    where event_type = 'bot_message'
-"""
-NO_ANSWERS = "select null::varchar as assistant_id, null::varchar as message_id, null::varchar as user_id limit 0"
-
 PENDING_USERS_SQL = """
 insert into raw.pending_users
 with rated_messages as (
@@ -305,9 +326,13 @@ with rated_messages as (
       and event_id in (select event_id from day_copies where event_type = 'feedback')
 ),
 rated_answer_owners as (
-    -- feedback attaches to an answer that may sit with another user
+    -- feedback attaches to an answer that may sit with another user, loaded on any export day. Every
+    -- copy of the answer counts, not only the first: an owner too many is only recomputed for nothing.
+    -- Run before the day's old rows go and after its new rows are in, this finds the owner before
+    -- and after the load; an owner whose answer an earlier, not yet built load removed was marked
+    -- pending by that load.
     select answers.assistant_id, answers.user_id
-    from ({answers}) as answers
+    from raw.answer_owners as answers
     semi join rated_messages
         on answers.assistant_id = rated_messages.assistant_id and answers.message_id = rated_messages.message_id
 )
@@ -331,10 +356,7 @@ where export_date = $day and copy_number > 1
 def _mark_pending_users(conn: duckdb.DuckDBPyConnection, params: dict) -> None:
     """Adds to raw.pending_users every user whose results the day's current rows can change."""
     conn.execute(COPIES_OF_DAY_SQL, params)
-    staged = conn.execute(
-        "select count(*) from duckdb_tables() where schema_name = 'staging' and table_name = 'stg_platform__events'"
-    ).fetchone()[0]
-    conn.execute(PENDING_USERS_SQL.format(answers=ANSWERS_IN_STAGING if staged else NO_ANSWERS), params)
+    conn.execute(PENDING_USERS_SQL, params)
 
 
 def load_export_day(conn: duckdb.DuckDBPyConnection, exports_dir: Path, day: dt.date) -> LoadStats:
@@ -362,6 +384,7 @@ def load_export_day(conn: duckdb.DuckDBPyConnection, exports_dir: Path, day: dt.
             case when reason is null then occurred_at end as occurred_at,
             s_e_assistant_id as assistant_id, s_e_channel as channel, s_e_user_id as user_id,
             s_e_conversation_id as conversation_id,
+            case when reason is null and s_e_event_type = 'bot_message' then s_p_message_id end as message_id,
             case when t_e_user_agent = 'VARCHAR' then s_e_user_agent end as user_agent,
             case when reason is not null then null
                  when t_e_properties = 'OBJECT' then json_extract(line, '$."properties"')
@@ -374,7 +397,7 @@ def load_export_day(conn: duckdb.DuckDBPyConnection, exports_dir: Path, day: dt.
     conn.execute("begin transaction")
     try:
         _mark_pending_users(conn, params)  # users the old copy of the day touched
-        for table in ("events", "rejected_lines", "export_files", "export_days"):
+        for table in ("events", "answer_owners", "rejected_lines", "export_files", "export_days"):
             conn.execute(f"delete from raw.{table} where export_date = $day", params)
         conn.execute(
             """
@@ -383,6 +406,15 @@ def load_export_day(conn: duckdb.DuckDBPyConnection, exports_dir: Path, day: dt.
                 user_id, conversation_id, user_agent, properties
             from classified
             where reason is null
+            """,
+            params,
+        )
+        conn.execute(
+            """
+            insert into raw.answer_owners
+            select distinct $day, assistant_id, message_id, user_id
+            from classified
+            where reason is null and event_type = 'bot_message'
             """,
             params,
         )
