@@ -236,22 +236,32 @@ def _gzip_size(path: Path) -> int | None:
 
 
 def _read_fast(conn: duckdb.DuckDBPyConnection, path: Path, gzipped: bool, day: dt.date) -> bool:
-    """Reads and judges the file with DuckDB's own (gzip-aware) reader in one statement; False if it
-    must take the careful path (nothing of the file is then left in `classified`).
+    """Reads and judges the file with DuckDB's own (gzip-aware) reader; False if it must take the
+    careful path (nothing of the file is then left in `classified`).
 
     DuckDB checks no gzip CRC and does not always fail on a corrupt stream, so zlib checks the file
-    in a thread meanwhile (it releases the GIL; the statement parses JSON while it runs), and the
-    characters DuckDB read must add up to the file's size.
+    in a thread meanwhile (it releases the GIL), and the characters DuckDB read must add up to the
+    file's size.
     """
     params = {"file_name": path.name, "path": str(path), "compression": "gzip" if gzipped else "none",
               "export_day": day}
     with ThreadPoolExecutor(max_workers=1) as pool:
         expected = pool.submit(_gzip_size, path) if gzipped else None
         try:
-            _classify(conn, READ_LINES_SQL, params)
+            if gzipped:
+                # DuckDB inflates a gzip file on one thread, and a statement that also judged the
+                # lines would judge them on that thread alone: the text is staged first (zlib's check
+                # runs on another core meanwhile), then judged on every thread.
+                read = {k: v for k, v in params.items() if k != "export_day"}
+                conn.execute(f"create or replace temp table file_lines as select * from {READ_LINES_SQL}", read)
+                _classify(conn, "file_lines", {"export_day": day})
+            else:
+                _classify(conn, READ_LINES_SQL, params)  # a plain file is read and judged on every thread
             failed = False
         except duckdb.Error:
             failed = True  # the statement failed as a whole: nothing of this file is in classified
+        finally:
+            conn.execute("drop table if exists file_lines")
         size = expected.result() if expected else path.stat().st_size
     if failed:
         return False
