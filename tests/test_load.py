@@ -712,3 +712,108 @@ def test_files_duckdb_would_misread_take_the_careful_path(workspace):
     ) == [(249_750, 249_750)]
     assert ws.query("select count(*) from raw.rejected_lines") == [(0,)]
     assert_invariant(ws)
+
+
+# ------------------------------------------------- owners of rated answers (raw.answer_owners) ---
+# The loader marks the owner of every answer a loaded feedback rates, whatever export day brought
+# the answer, from its own table (no dbt relation). Plain DuckDB, load_export_day called directly;
+# `pending` clears raw.pending_users as a completed refresh does, then loads one day.
+
+def _pending_after_load(conn, exports, day: str) -> set[tuple[str, str]]:
+    from orchestration.load.raw import load_export_day
+
+    if _has_raw(conn):
+        conn.execute("delete from raw.pending_users")
+    load_export_day(conn, exports, dt.date.fromisoformat(day))
+    return set(conn.execute("select distinct assistant_id, user_id from raw.pending_users").fetchall())
+
+
+def _has_raw(conn) -> bool:
+    return bool(conn.execute("select count(*) from duckdb_tables() where schema_name = 'raw'").fetchone()[0])
+
+
+def _answers_day(exports, day: str = "2026-11-20") -> None:
+    at = f"{day}T10:00:00Z"
+    write_export(exports, day, "part-0000.jsonl", [
+        ev("a-1", "bot_message", at, user="owner", message_id="m-ans"),
+        # the same message_id in another assistant is another answer
+        ev("a-2", "bot_message", at, assistant="globex-sales", user="stranger", message_id="m-ans"),
+        ev("a-3", "bot_message", at, user="bystander", message_id="m-other"),
+    ])
+
+
+def _feedback_day(exports, day: str = "2026-11-23", *, with_feedback: bool = True) -> None:
+    at = f"{day}T10:00:00Z"
+    lines = [ev("u-9", "user_message", at, user="talker")]
+    if with_feedback:
+        lines.append(ev("f-1", "feedback", at, user="rater", message_id="m-ans", value="positive"))
+    write_export(exports, day, "part-0000.jsonl", lines)
+
+
+def test_feedback_marks_the_owner_of_an_answer_loaded_days_earlier(tmp_path):
+    import duckdb
+
+    exports = tmp_path / "exports"
+    _answers_day(exports)
+    _feedback_day(exports)
+    conn = duckdb.connect()
+    _pending_after_load(conn, exports, "2026-11-20")
+    # three days later another user rates owner's answer: owner's ratings change
+    assert _pending_after_load(conn, exports, "2026-11-23") == {
+        ("acme-support", "talker"), ("acme-support", "rater"), ("acme-support", "owner"),
+    }
+    # the platform re-delivers the day without the feedback: owner's rating goes away again
+    shutil.rmtree(exports / "dt=2026-11-23")
+    _feedback_day(exports, with_feedback=False)
+    assert _pending_after_load(conn, exports, "2026-11-23") == {
+        ("acme-support", "talker"), ("acme-support", "rater"), ("acme-support", "owner"),
+    }
+
+
+def test_answer_owners_follow_redelivery_and_every_copy_counts(tmp_path):
+    import duckdb
+
+    exports = tmp_path / "exports"
+    _answers_day(exports)
+    # a second copy of the answer event, under another user, on a later day: only the first copy
+    # owns the answer, but marking the other user too only costs a recomputation
+    write_export(exports, "2026-11-21", "part-0000.jsonl", [
+        ev("a-1", "bot_message", "2026-11-20T10:00:00Z", user="copycat", message_id="m-ans"),
+    ])
+    _feedback_day(exports)
+    conn = duckdb.connect()
+    for day in ("2026-11-20", "2026-11-21"):
+        _pending_after_load(conn, exports, day)
+    assert sorted(conn.execute("select * from raw.answer_owners").fetchall()) == [
+        (dt.date(2026, 11, 20), "acme-support", "m-ans", "owner"),
+        (dt.date(2026, 11, 20), "acme-support", "m-other", "bystander"),
+        (dt.date(2026, 11, 20), "globex-sales", "m-ans", "stranger"),
+        (dt.date(2026, 11, 21), "acme-support", "m-ans", "copycat"),
+    ]
+    assert _pending_after_load(conn, exports, "2026-11-23") == {
+        ("acme-support", "talker"), ("acme-support", "rater"), ("acme-support", "owner"),
+        ("acme-support", "copycat"),
+    }
+    # 2026-11-20 re-delivered: the answer is now bystander's; its rows replace the day's old ones
+    shutil.rmtree(exports / "dt=2026-11-20")
+    write_export(exports, "2026-11-20", "part-0000.jsonl", [
+        ev("a-1", "bot_message", "2026-11-20T10:00:00Z", user="bystander", message_id="m-ans"),
+    ])
+    _pending_after_load(conn, exports, "2026-11-20")
+    assert sorted(conn.execute("select * from raw.answer_owners").fetchall()) == [
+        (dt.date(2026, 11, 20), "acme-support", "m-ans", "bystander"),
+        (dt.date(2026, 11, 21), "acme-support", "m-ans", "copycat"),
+    ]
+
+
+def test_a_warehouse_loaded_before_answer_owners_existed_gets_them_from_raw_events(tmp_path):
+    import duckdb
+
+    exports = tmp_path / "exports"
+    _answers_day(exports)
+    _feedback_day(exports)
+    conn = duckdb.connect()
+    _pending_after_load(conn, exports, "2026-11-20")
+    conn.execute("drop table raw.answer_owners")  # as an older loader left the warehouse
+    assert ("acme-support", "owner") in _pending_after_load(conn, exports, "2026-11-23")
+    assert conn.execute("select count(*) from raw.answer_owners where export_date = '2026-11-20'").fetchone() == (3,)

@@ -299,3 +299,23 @@ def test_bad_bytes_and_far_future_dates_do_not_stop_the_refresh(refreshed):
     assert (lines_read, events_loaded, duplicates, rejected, damaged_files) == (11, 7, 0, 4, 3)
     assert json.loads(by_reason) == {"invalid_utf8": 3, "occurred_in_future": 1}
     assert refreshed.query("select count(*) from raw.events where event_id = 'e-1'") == [(0,)]
+
+
+def test_healthy_files_are_read_by_duckdb_alone(tmp_path, monkeypatch):
+    """A healthy gzip and plain file never take the careful path (Python gunzip and decode)."""
+    import orchestration.load.raw as raw
+
+    def careful(*args, **kwargs):
+        raise AssertionError(f"careful path taken for {args[1].name}")
+
+    monkeypatch.setattr(raw, "_read_careful", careful)
+    exports = tmp_path / "exports"
+    write_export(exports, DAY.isoformat(), "part-0000.jsonl.gz", [line("gz-1"), "", line("gz-2")])
+    write_export(exports, DAY.isoformat(), "part-0001.jsonl", [line("plain-1"), "not json", line("plain-2")])
+    conn, stats = load(exports)
+    assert loaded_ids(conn) == [
+        ("part-0000.jsonl.gz", 1, "gz-1"), ("part-0000.jsonl.gz", 3, "gz-2"),
+        ("part-0001.jsonl", 1, "plain-1"), ("part-0001.jsonl", 3, "plain-2"),
+    ]
+    assert rejects(conn) == [("part-0001.jsonl", 2, "not json", "invalid_json")]
+    assert (stats.lines_read, stats.events_valid, stats.lines_rejected, stats.damaged_files) == (5, 4, 1, [])

@@ -1,9 +1,11 @@
 """Loads one export day (`dt=YYYY-MM-DD`) into the raw schema, replacing what that day brought before.
 
 Every non-blank line ends up as a valid event in `raw.events` or a row in `raw.rejected_lines`.
-Duplicates are kept in `raw.events` and resolved in staging (first copy by export day, file, line),
+Duplicates are kept in `raw.events` and resolved by dbt (first copy by export day, file, line),
 so that re-delivering any day moves first copies correctly. The users whose results a load can change
 are written to `raw.pending_users`; dbt recomputes exactly those and the refresh clears the table.
+The loader reads nothing dbt builds: the owners of answers that feedback can rate are kept in its own
+`raw.answer_owners`.
 """
 
 from __future__ import annotations
@@ -66,6 +68,23 @@ create table if not exists raw.pending_users (
 );
 """
 
+# Who wrote each answer a feedback can rate: one row per valid bot_message line (assistant,
+# message_id, user) of each export day, every copy included, replaced with the day like raw.events.
+ANSWER_OWNERS_DDL = """
+create table raw.answer_owners (
+    export_date date not null,
+    assistant_id varchar not null,
+    message_id varchar not null,
+    user_id varchar not null
+)
+"""
+ANSWER_OWNERS_OF_EVENTS_SQL = """
+insert into raw.answer_owners
+select export_date, assistant_id, properties ->> '$.message_id', user_id
+from raw.events
+where event_type = 'bot_message'
+"""
+
 
 @dataclass
 class LoadStats:
@@ -83,6 +102,19 @@ class LoadStats:
 
 def ensure_raw_schema(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(RAW_DDL)
+    has_owners = conn.execute(
+        "select count(*) from duckdb_tables() where schema_name = 'raw' and table_name = 'answer_owners'"
+    ).fetchone()[0]
+    if not has_owners:
+        # A warehouse loaded before the table existed: its answers are filled in once, from raw.events.
+        conn.execute("begin transaction")
+        try:
+            conn.execute(ANSWER_OWNERS_DDL)
+            conn.execute(ANSWER_OWNERS_OF_EVENTS_SQL)
+            conn.execute("commit")
+        except BaseException:
+            conn.execute("rollback")
+            raise
 
 
 def _decompress_gzip(src: Path, sink) -> str | None:
@@ -118,12 +150,58 @@ def _gunzip(src: Path, dst: Path) -> str | None:
 # mode makes anything else (a CR, the delimiter, invalid UTF-8) an error, which sends the file to the
 # careful path below. The compression is the one the file's first bytes show, never its name's.
 READ_LINES_SQL = """
-insert into export_lines (file_name, line_number, line)
-select ? as file_name, ordinality as line_number, line
-from read_csv(?, columns = {'line': 'VARCHAR'}, delim = chr(1) || chr(2), quote = '', escape = '',
-              header = false, auto_detect = false, strict_mode = true, new_line = '\\n',
-              compression = ?) with ordinality
+(select $file_name as file_name, ordinality as line_number, line, false as invalid_utf8
+ from read_csv($path, columns = {'line': 'VARCHAR'}, delim = chr(1) || chr(2), quote = '', escape = '',
+               header = false, auto_detect = false, strict_mode = true, new_line = '\\n',
+               compression = $compression) with ordinality)
 """
+
+# Blank lines (nothing, or spaces, tabs and a CR) are not lines; regexp is far cheaper than trim here.
+IS_BLANK_SQL = "(line is null or regexp_full_match(line, '[ \\t\\r]*'))"
+
+# One statement per file reads, parses and judges its lines (the lines themselves are never stored,
+# only the event's columns, or the raw line of a reject). Blank lines stay as rows, marked, so that
+# the characters read can be checked against the file's size; nothing else reads them.
+CLASSIFY_SQL = """
+insert into classified
+with x as ({extracted}),
+judged as (
+    select *, {is_blank} as is_blank from x
+),
+reasoned as (
+    select *, case when is_blank then null else {reason} end as reason from judged
+)
+select file_name, line_number, coalesce(strlen(line), 0) as line_chars, is_blank, reason,
+    case when reason is not null then line end as line,
+    s_e_event_id as event_id, s_e_event_type as event_type,
+    case when reason is null then occurred_at end as occurred_at,
+    s_e_assistant_id as assistant_id, s_e_channel as channel, s_e_user_id as user_id,
+    s_e_conversation_id as conversation_id,
+    case when reason is null and s_e_event_type = 'bot_message' then s_p_message_id end as message_id,
+    case when t_e_user_agent = 'VARCHAR' then s_e_user_agent end as user_agent,
+    -- the object's JSON text, as the extraction already wrote it: no parse of its own
+    case when reason is not null then null
+         when t_e_properties = 'OBJECT' then s_e_properties::json
+         else '{{}}' end as properties
+from reasoned
+"""
+
+CLASSIFIED_DDL = """
+create or replace temp table classified (
+    file_name varchar, line_number bigint, line_chars bigint, is_blank boolean, reason varchar,
+    line varchar, event_id varchar, event_type varchar, occurred_at timestamptz, assistant_id varchar,
+    channel varchar, user_id varchar, conversation_id varchar, message_id varchar, user_agent varchar,
+    properties json
+)
+"""
+
+
+def _classify(conn: duckdb.DuckDBPyConnection, lines_sql: str, params: dict) -> None:
+    """Appends the judged lines of `lines_sql` (file_name, line_number, line, invalid_utf8) to `classified`."""
+    sql = CLASSIFY_SQL.format(extracted=extracted_lines_sql(lines_sql), is_blank=IS_BLANK_SQL,
+                              reason=reason_case_sql())
+    conn.execute(sql, params)
+
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -157,29 +235,43 @@ def _gzip_size(path: Path) -> int | None:
     return None if _decompress_gzip(path, count) else size
 
 
-def _read_fast(conn: duckdb.DuckDBPyConnection, path: Path, gzipped: bool) -> bool:
-    """Reads the file with DuckDB's own (parallel, gzip-aware) reader; False if it must take the careful path.
+def _read_fast(conn: duckdb.DuckDBPyConnection, path: Path, gzipped: bool, day: dt.date) -> bool:
+    """Reads and judges the file with DuckDB's own (gzip-aware) reader; False if it must take the
+    careful path (nothing of the file is then left in `classified`).
 
-    DuckDB neither checks a gzip's CRC nor always fails on a corrupt stream, so zlib checks the file
-    in a thread meanwhile (it releases the GIL), and the bytes DuckDB read must add up to its size.
+    DuckDB checks no gzip CRC and does not always fail on a corrupt stream, so zlib checks the file
+    in a thread meanwhile (it releases the GIL), and the characters DuckDB read must add up to the
+    file's size.
     """
+    params = {"file_name": path.name, "path": str(path), "compression": "gzip" if gzipped else "none",
+              "export_day": day}
     with ThreadPoolExecutor(max_workers=1) as pool:
         expected = pool.submit(_gzip_size, path) if gzipped else None
         try:
-            conn.execute(READ_LINES_SQL, [path.name, str(path), "gzip" if gzipped else "none"])
+            if gzipped:
+                # DuckDB inflates a gzip file on one thread, and a statement that also judged the
+                # lines would judge them on that thread alone: the text is staged first (zlib's check
+                # runs on another core meanwhile), then judged on every thread.
+                read = {k: v for k, v in params.items() if k != "export_day"}
+                conn.execute(f"create or replace temp table file_lines as select * from {READ_LINES_SQL}", read)
+                _classify(conn, "file_lines", {"export_day": day})
+            else:
+                _classify(conn, READ_LINES_SQL, params)  # a plain file is read and judged on every thread
             failed = False
         except duckdb.Error:
-            failed = True  # the statement failed as a whole: nothing of this file is in export_lines
+            failed = True  # the statement failed as a whole: nothing of this file is in classified
+        finally:
+            conn.execute("drop table if exists file_lines")
         size = expected.result() if expected else path.stat().st_size
     if failed:
         return False
     rows, chars = conn.execute(
-        "select count(*), coalesce(sum(strlen(line)), 0) from export_lines where file_name = ?", [path.name]
+        "select count(*), coalesce(sum(line_chars), 0) from classified where file_name = ?", [path.name]
     ).fetchone()
     # every row but possibly the last ended with "\n"
     if size in {chars + rows, chars + rows - 1}:
         return True
-    conn.execute("delete from export_lines where file_name = ?", [path.name])
+    conn.execute("delete from classified where file_name = ?", [path.name])
     return False
 
 
@@ -204,7 +296,8 @@ def _utf8_text(data: bytes) -> tuple[str, list[int]]:
     return "\n".join(lines), bad
 
 
-def _read_careful(conn: duckdb.DuckDBPyConnection, path: Path, gzipped: bool, tmpdir: Path) -> str | None:
+def _read_careful(conn: duckdb.DuckDBPyConnection, path: Path, gzipped: bool, tmpdir: Path,
+                  day: dt.date) -> str | None:
     """Python gunzip that keeps what can be read of a damaged file; returns the damage, if any.
 
     A line that is not valid UTF-8 is kept with `invalid_utf8` set, to be rejected with that reason.
@@ -222,52 +315,47 @@ def _read_careful(conn: duckdb.DuckDBPyConnection, path: Path, gzipped: bool, tm
         damage.append(f"{len(bad_lines)} line(s) not valid UTF-8: rejected as invalid_utf8")
     conn.execute(
         """
-        insert into export_lines (file_name, line_number, line)
-        with f as (select content from read_text(?)),
+        create or replace temp table careful_lines as
+        with f as (select content from read_text($path)),
         parts as (select string_split(content, chr(10)) as l from f),
         numbered as (
             select unnest(l) as line, unnest(range(1, len(l) + 1)) as line_number from parts
         )
-        select ? as file_name, line_number,
-               case when ends_with(line, chr(13)) then rtrim(line, chr(13)) else line end as line
+        select $file_name as file_name, line_number,
+               case when ends_with(line, chr(13)) then rtrim(line, chr(13)) else line end as line,
+               list_contains($bad_lines::bigint[], line_number) as invalid_utf8
         from numbered
         """,
-        [str(text_path), path.name],
+        {"path": str(text_path), "file_name": path.name, "bad_lines": bad_lines},
     )
-    if bad_lines:
-        conn.execute(
-            "update export_lines set invalid_utf8 = true where file_name = ? and list_contains(?, line_number)",
-            [path.name, bad_lines],
-        )
+    _classify(conn, "careful_lines", {"export_day": day})
+    conn.execute("drop table careful_lines")
     return "; ".join(d for d in damage if d) or None
 
 
-def _read_file(conn: duckdb.DuckDBPyConnection, path: Path, tmpdir: Path) -> str | None:
-    """Stages one file's lines, fast if DuckDB can read it whole; returns what data quality should know."""
+def _read_file(conn: duckdb.DuckDBPyConnection, path: Path, tmpdir: Path, day: dt.date) -> str | None:
+    """Judges one file's lines, fast if DuckDB can read it whole; returns what data quality should know."""
     try:
         gzipped = _holds_gzip(path)
-        damage = None if _read_fast(conn, path, gzipped) else _read_careful(conn, path, gzipped, tmpdir)
+        fast = _read_fast(conn, path, gzipped, day)
+        damage = None if fast else _read_careful(conn, path, gzipped, tmpdir, day)
         notes = [n for n in (_format_note(path, gzipped), damage) if n]
     except OSError as exc:
         raise unreadable("the export file", path, exc) from None
     return "; ".join(notes) or None
 
 
-def _stage_lines(conn: duckdb.DuckDBPyConnection, folder: Path, tmpdir: Path) -> tuple[list[dict], list[str]]:
-    """Fills temp table `export_lines(file_name, line_number, line, invalid_utf8)` with the day's non-blank lines."""
-    conn.execute(
-        "create or replace temp table export_lines "
-        "(file_name varchar, line_number bigint, line varchar, invalid_utf8 boolean not null default false)"
-    )
+def _classify_lines(conn: duckdb.DuckDBPyConnection, folder: Path, tmpdir: Path,
+                    day: dt.date) -> tuple[list[dict], list[str]]:
+    """Fills temp table `classified` with the day's lines, each judged valid or rejected (or blank)."""
+    conn.execute(CLASSIFIED_DDL)
     files, damaged = [], []
     for path in export_files(folder):
-        damage = _read_file(conn, path, tmpdir)
+        damage = _read_file(conn, path, tmpdir, day)
         files.append({"file_name": path.name, "size_bytes": path.stat().st_size, "damage": damage})
         if damage:
             damaged.append(f"{path.name}: {damage}")
-    # Blank lines (nothing, or spaces, tabs and a CR) are not lines; regexp is far cheaper than trim here.
-    conn.execute("delete from export_lines where line is null or regexp_full_match(line, '[ \\t\\r]*')")
-    counts = dict(conn.execute("select file_name, count(*) from export_lines group by 1").fetchall())
+    counts = dict(conn.execute("select file_name, count(*) from classified where not is_blank group by 1").fetchall())
     for f in files:
         f["lines_read"] = counts.get(f["file_name"], 0)
     return files, damaged
@@ -283,17 +371,6 @@ where event_id in (select event_id from raw.events where export_date = $day)
 """
 
 
-# The answers a feedback can rate, looked up among first copies: staging's, where the answer's
-# message_id is a column (raw keeps it inside the JSON properties of every bot_message of the
-# history). An answer missing there was loaded since the last completed refresh, so its owner is
-# already pending. Without staging (no dbt build yet) nothing is incremental: no lookup.
-ANSWERS_IN_STAGING = """
-    select assistant_id, message_id, user_id
-    from staging.stg_platform__events
-    where event_type = 'bot_message'
-"""
-NO_ANSWERS = "select null::varchar as assistant_id, null::varchar as message_id, null::varchar as user_id limit 0"
-
 PENDING_USERS_SQL = """
 insert into raw.pending_users
 with rated_messages as (
@@ -305,9 +382,13 @@ with rated_messages as (
       and event_id in (select event_id from day_copies where event_type = 'feedback')
 ),
 rated_answer_owners as (
-    -- feedback attaches to an answer that may sit with another user
+    -- feedback attaches to an answer that may sit with another user, loaded on any export day. Every
+    -- copy of the answer counts, not only the first: an owner too many is only recomputed for nothing.
+    -- Run before the day's old rows go and after its new rows are in, this finds the owner before
+    -- and after the load; an owner whose answer an earlier, not yet built load removed was marked
+    -- pending by that load.
     select answers.assistant_id, answers.user_id
-    from ({answers}) as answers
+    from raw.answer_owners as answers
     semi join rated_messages
         on answers.assistant_id = rated_messages.assistant_id and answers.message_id = rated_messages.message_id
 )
@@ -317,24 +398,22 @@ from (select assistant_id, user_id from day_copies union all select * from rated
 
 
 DUPLICATES_SQL = """
-select count(*)
+-- a copy in the day is a duplicate unless it is the event's first copy, which is in this day when
+-- no copy is in an earlier day (copies are ordered by export day first); an aggregate, not a sort
+select coalesce(sum(copies_in_day - case when first_day = $day then 1 else 0 end), 0)
 from (
-    select
-        export_date,
-        row_number() over (partition by event_id order by export_date, file_name, line_number) as copy_number
+    select count(*) filter (where export_date = $day) as copies_in_day, min(export_date) as first_day
     from day_copies
+    group by event_id
 )
-where export_date = $day and copy_number > 1
+where copies_in_day > 0
 """
 
 
 def _mark_pending_users(conn: duckdb.DuckDBPyConnection, params: dict) -> None:
     """Adds to raw.pending_users every user whose results the day's current rows can change."""
     conn.execute(COPIES_OF_DAY_SQL, params)
-    staged = conn.execute(
-        "select count(*) from duckdb_tables() where schema_name = 'staging' and table_name = 'stg_platform__events'"
-    ).fetchone()[0]
-    conn.execute(PENDING_USERS_SQL.format(answers=ANSWERS_IN_STAGING if staged else NO_ANSWERS), params)
+    conn.execute(PENDING_USERS_SQL, params)
 
 
 def load_export_day(conn: duckdb.DuckDBPyConnection, exports_dir: Path, day: dt.date) -> LoadStats:
@@ -346,35 +425,14 @@ def load_export_day(conn: duckdb.DuckDBPyConnection, exports_dir: Path, day: dt.
     ensure_raw_schema(conn)
     stats = LoadStats(export_date=day)
     with tempfile.TemporaryDirectory(prefix="aa-load-") as tmp:
-        files, damaged = _stage_lines(conn, folder, Path(tmp))
+        files, damaged = _classify_lines(conn, folder, Path(tmp), day)
     stats.files = len(files)
     stats.damaged_files = damaged
-
-    # Only what the inserts need is kept: the event's columns, or the raw line of a reject.
-    conn.execute(
-        f"""
-        create or replace temp table classified as
-        with x as ({extracted_lines_sql('export_lines')}),
-        judged as (select *, {reason_case_sql()} as reason from x)
-        select file_name, line_number, reason,
-            case when reason is not null then line end as line,
-            s_e_event_id as event_id, s_e_event_type as event_type,
-            case when reason is null then occurred_at end as occurred_at,
-            s_e_assistant_id as assistant_id, s_e_channel as channel, s_e_user_id as user_id,
-            s_e_conversation_id as conversation_id,
-            case when t_e_user_agent = 'VARCHAR' then s_e_user_agent end as user_agent,
-            case when reason is not null then null
-                 when t_e_properties = 'OBJECT' then json_extract(line, '$."properties"')
-                 else '{{}}' end as properties
-        from judged
-        """,
-        {"export_day": day},
-    )
     params = {"day": day}
     conn.execute("begin transaction")
     try:
         _mark_pending_users(conn, params)  # users the old copy of the day touched
-        for table in ("events", "rejected_lines", "export_files", "export_days"):
+        for table in ("events", "answer_owners", "rejected_lines", "export_files", "export_days"):
             conn.execute(f"delete from raw.{table} where export_date = $day", params)
         conn.execute(
             """
@@ -382,7 +440,16 @@ def load_export_day(conn: duckdb.DuckDBPyConnection, exports_dir: Path, day: dt.
             select $day, file_name, line_number, event_id, event_type, occurred_at, assistant_id, channel,
                 user_id, conversation_id, user_agent, properties
             from classified
-            where reason is null
+            where reason is null and not is_blank
+            """,
+            params,
+        )
+        conn.execute(
+            """
+            insert into raw.answer_owners
+            select $day, assistant_id, message_id, user_id
+            from classified
+            where reason is null and not is_blank and event_type = 'bot_message'
             """,
             params,
         )
@@ -419,6 +486,6 @@ def load_export_day(conn: duckdb.DuckDBPyConnection, exports_dir: Path, day: dt.
     stats.pending_users = conn.execute(
         "select count(*) from (select distinct assistant_id, user_id from raw.pending_users)"
     ).fetchone()[0]
-    conn.execute("drop table if exists classified; drop table if exists export_lines; drop table if exists day_copies")
+    conn.execute("drop table if exists classified; drop table if exists day_copies")
     stats.seconds = time.perf_counter() - started
     return stats

@@ -217,20 +217,23 @@ def extracted_lines_sql(lines_table: str) -> str:
     were not UTF-8; its text shows them escaped).
     """
     paths = _paths()
-    path_list = "[" + ", ".join(f"'{p}'" for _, p in paths) + "]"
+    path_list = "['$', " + ", ".join(f"'{p}'" for _, p in paths) + "]"
+    text_list = "[" + ", ".join(f"'{p}'" for _, p in paths) + "]"
     cols = ",\n        ".join(
-        f"types[{i + 1}] as t_{c}, texts[{i + 1}] as s_{c}" for i, (c, _) in enumerate(paths)
+        f"types[{i + 2}] as t_{c}, texts[{i + 1}] as s_{c}" for i, (c, _) in enumerate(paths)
     )
+    # Two parses of each line: its types (the line's own first; `try` turns the error that a line
+    # which is not JSON raises into NULL) and its values' texts, only for the lines that are JSON.
     return f"""
     with src as (
-        select file_name, line_number, line, invalid_utf8, json_valid(line) as is_json
+        select file_name, line_number, line, invalid_utf8, try(json_type(line, {path_list})) as types
         from {lines_table}
     ),
     parsed as (
         select *,
-            case when is_json then json_type(line) end as top_type,
-            case when is_json then json_type(line, {path_list}) end as types,
-            case when is_json then json_extract_string(line, {path_list}) end as texts
+            types is not null as is_json,
+            types[1] as top_type,
+            case when types is not null then json_extract_string(line, {text_list}) end as texts
         from src
     )
     select file_name, line_number, line, invalid_utf8, is_json, top_type,
