@@ -645,7 +645,7 @@ def test_dagster_dev_as_the_readme_runs_it(tmp_path):
         checks = {key: {c["name"] for c in n["assetChecksOrError"].get("checks", [])} for key, n in by_key.items()}
         assert "rejected_share_under_threshold" in checks["raw/rejected_lines"]
         assert "exports_are_fresh" in checks["raw/export_days"]
-        assert any(name.startswith("unique_") for name in checks["marts/fct_chats"]), checks["marts/fct_chats"]
+        assert any(name.startswith("not_null_") for name in checks["marts/fct_chats"]), checks["marts/fct_chats"]
 
         automation = graphql(port, AUTOMATION_QUERY, {"repo": REPOSITORY})
         schedules = {s["name"]: s for s in automation["schedulesOrError"]["results"]}

@@ -590,13 +590,15 @@ def test_dashboard_options_build_the_streamlit_command():
 
     def command(*argv: str) -> list[str]:
         args = build_parser().parse_args(["dashboard", *argv])
-        return streamlit_command(args.port, args.host)
+        return streamlit_command(args.port, args.host, Path("/data/w.duckdb"))
 
     def option(cmd: list[str], name: str) -> str:
         return cmd[cmd.index(name) + 1]
 
     default = command()
     assert option(default, "--server.address") == "127.0.0.1" and option(default, "--server.port") == "8501"
+    # the warehouse reaches the page as its own argument, not through the environment
+    assert default[-3:] == ["--", "--warehouse", "/data/w.duckdb"]
     # "viewer" drops the developer options (Deploy, rerun, clear cache) from the toolbar and menu
     assert option(default, "--client.toolbarMode") == "viewer"
     shared = command("--host", "0.0.0.0", "--port", "9000")
@@ -628,14 +630,59 @@ def test_dashboard_listens_on_localhost_only_by_default(demo, tmp_path):
         stop_group(proc)
 
 
-def screenshot(chromium: str, url: str, out: Path, profile: Path, budget_ms: int) -> subprocess.CompletedProcess:
-    return subprocess.run(
+def rendered_screenshot(chromium: str, url: str, profile: Path, must_show: list[str],
+                        timeout: float = 240) -> tuple[bytes, str]:
+    """Opens `url` in headless Chromium and, through the DevTools protocol, waits in real time until
+    the page's text shows every string of `must_show` (Streamlit draws its elements from WebSocket
+    messages, which a fixed virtual-time budget does not wait for), then takes the screenshot.
+    Returns the PNG and the page's text."""
+    import base64
+    import json
+
+    from websockets.sync.client import connect
+
+    port = free_port()
+    browser = subprocess.Popen(
         [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={profile}", "--window-size=1400,2400", f"--virtual-time-budget={budget_ms}",
-         f"--screenshot={out}", url],
-        capture_output=True, text=True, timeout=180,
-    )
+         f"--user-data-dir={profile}", "--window-size=1400,2400", f"--remote-debugging-port={port}",
+         "--remote-allow-origins=*", url],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + timeout
+        page = None
+        while page is None:
+            assert time.monotonic() < deadline and browser.poll() is None, "Chromium opened no page"
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=5) as r:
+                    page = next((t for t in json.load(r) if t.get("type") == "page"), None)
+            except OSError:
+                pass
+            if page is None:
+                time.sleep(0.5)
+        with connect(page["webSocketDebuggerUrl"], max_size=None, open_timeout=30) as ws:
+            ids = iter(range(1, 1_000_000))
+
+            def call(method: str, **params):
+                n = next(ids)
+                ws.send(json.dumps({"id": n, "method": method, "params": params}))
+                while True:
+                    message = json.loads(ws.recv(timeout=60))
+                    if message.get("id") == n:
+                        return message.get("result", {})
+
+            text = ""
+            while not all(s in text for s in must_show):
+                assert time.monotonic() < deadline, f"the page never showed {must_show}; it showed:\n{text[:2000]}"
+                time.sleep(1)
+                got = call("Runtime.evaluate", expression="document.body ? document.body.innerText : ''")
+                text = got.get("result", {}).get("value") or ""
+            time.sleep(2)  # charts draw after their elements arrive
+            shot = call("Page.captureScreenshot", format="png")
+            return base64.b64decode(shot["data"]), text
+    finally:
+        browser.kill()
+        browser.wait()
 
 
 def test_dashboard_serves_a_page_chromium_can_render(demo, chromium, tmp_path):
@@ -650,24 +697,14 @@ def test_dashboard_serves_a_page_chromium_can_render(demo, chromium, tmp_path):
                                 start_new_session=True)  # its own group: the streamlit child stops with it
     try:
         wait_for_http(f"http://127.0.0.1:{port}/_stcore/health", proc, log)
-        png = tmp_path / "dashboard.png"
-        # A blank page or the loading skeleton is under 50 kB; the rendered page about 200 kB.
-        # Chromium's virtual time does not wait for WebSocket traffic, so in about half the runs it
-        # takes the shot (~2 s) before Streamlit's first elements arrive, whatever the budget;
-        # a rendered shot takes ~5 s. Hence a few attempts.
-        sizes = []
-        for attempt in range(8):
-            png.unlink(missing_ok=True)
-            shot = screenshot(chromium, f"http://127.0.0.1:{port}", png, tmp_path / f"profile{attempt}",
-                              15000 if attempt < 2 else 30000)
-            sizes.append(png.stat().st_size if png.is_file() else None)
-            if sizes[-1] and sizes[-1] > 100_000:
-                break
-        assert png.is_file(), f"no screenshot; chromium said:\n{shot.stdout}\n{shot.stderr}"
-        data = png.read_bytes()
+        # Headings of sections that come late on the page: when they show, the page has rendered.
+        data, text = rendered_screenshot(chromium, f"http://127.0.0.1:{port}", tmp_path / "profile",
+                                         must_show=["Outcomes", "Retention", "Agents"])
+        assert "Traceback" not in text and "Error" not in text.split("\n")[0]
         assert data[:8] == b"\x89PNG\r\n\x1a\n"
-        assert int.from_bytes(data[16:20], "big") == 1400 and int.from_bytes(data[20:24], "big") == 2400
-        assert len(data) > 100_000, f"screenshots of {sizes} bytes: the page did not render"
+        # the viewport: the window's width, its height less what headless Chromium keeps for itself
+        assert int.from_bytes(data[16:20], "big") == 1400 and int.from_bytes(data[20:24], "big") > 2000
+        assert len(data) > 100_000, f"a screenshot of {len(data)} bytes: the page did not render"
         assert proc.poll() is None, log.read_text()
     finally:
         stop_group(proc)

@@ -20,6 +20,8 @@ import duckdb
 import pytest
 from conftest import REPO, event, write_export
 
+pytestmark = pytest.mark.slow  # refreshes through the CLI
+
 DBT_TARGET = REPO / "dbt_project" / "target"
 
 

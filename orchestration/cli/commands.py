@@ -122,19 +122,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def streamlit_command(port: int, host: str) -> list[str]:
+def streamlit_command(port: int, host: str, warehouse: Path) -> list[str]:
     """The Streamlit server of the dashboard, on `host` only; the toolbar keeps the viewer's
-    options (print, theme) and drops the developer's ("Deploy", rerun, clear cache)."""
+    options (print, theme) and drops the developer's ("Deploy", rerun, clear cache). The warehouse
+    goes to the page as a script argument (after `--`)."""
     app = Path(__file__).parent.parent / "serve" / "dashboard.py"
     return [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
             "--server.address", host, "--server.headless", "true", "--browser.gatherUsageStats", "false",
-            "--client.toolbarMode", "viewer"]
+            "--client.toolbarMode", "viewer", "--", "--warehouse", str(warehouse)]
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     import subprocess
 
-    return subprocess.call(streamlit_command(args.port, args.host))
+    return subprocess.call(streamlit_command(args.port, args.host, args.warehouse))
 
 
 COMMANDS = {

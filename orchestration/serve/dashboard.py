@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -225,9 +226,17 @@ def _read(conn: duckdb.DuckDBPyConnection, warehouse: Path) -> View:
                 report, daily, quality)
 
 
+def warehouse_from_arguments(argv: list[str]) -> Path:
+    """The file `assistant-analytics dashboard --warehouse` gives the page (`streamlit run ... --
+    --warehouse PATH`); without it (the page run by hand), $ANALYTICS_WAREHOUSE's default."""
+    if "--warehouse" in argv[:-1]:
+        return Path(argv[argv.index("--warehouse") + 1])
+    return default_warehouse()
+
+
 def load() -> View:
     """Opens the warehouse read-only, reads one rerun's worth, closes it; stops with a message if it can't."""
-    warehouse = default_warehouse()
+    warehouse = warehouse_from_arguments(sys.argv[1:])
     if not warehouse.is_file():
         st.title("Analytics")
         st.error(f"No warehouse file at `{warehouse}`.")
