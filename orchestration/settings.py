@@ -145,24 +145,21 @@ class DuckDBLimits:
     Dagster or dbt) within the 4 GiB a refresh may use.
     """
 
-    memory_limit: str | None
+    memory_limit: str
     threads: int | None
 
     @classmethod
     def from_env(cls) -> DuckDBLimits:
         memory_limit = _raw("ANALYTICS_DUCKDB_MEMORY_LIMIT") or DEFAULT_DUCKDB_MEMORY_LIMIT
-        if memory_limit is not None:
-            percent = memory_limit.endswith("%")
-            if (not _MEMORY_LIMIT.fullmatch(memory_limit) or float(re.match(r"[0-9.]+", memory_limit)[0]) <= 0
-                    or (percent and float(memory_limit[:-1]) > 100)):
-                raise _bad("ANALYTICS_DUCKDB_MEMORY_LIMIT", memory_limit, _MEMORY_LIMIT_ALLOWED)
+        percent = memory_limit.endswith("%")
+        if (not _MEMORY_LIMIT.fullmatch(memory_limit) or float(re.match(r"[0-9.]+", memory_limit)[0]) <= 0
+                or (percent and float(memory_limit[:-1]) > 100)):
+            raise _bad("ANALYTICS_DUCKDB_MEMORY_LIMIT", memory_limit, _MEMORY_LIMIT_ALLOWED)
         return cls(memory_limit=memory_limit, threads=_int("ANALYTICS_DUCKDB_THREADS", 0, 1) or None)
 
     def config(self) -> dict[str, str | int]:
         """For `duckdb.connect(path, config=...)`: values, never SQL text."""
-        out: dict[str, str | int] = {}
-        if self.memory_limit:
-            out["memory_limit"] = self.memory_limit
+        out: dict[str, str | int] = {"memory_limit": self.memory_limit}
         if self.threads:
             out["threads"] = self.threads
         return out
