@@ -8,21 +8,11 @@ with
 
 chat_ids as (
 
-    select 'dim_chats' as mart, chat_id from {{ recomputed_rows(ref('dim_chats')) }} as m
-    union all
-    select 'fct_chats', chat_id from {{ recomputed_rows(ref('fct_chats')) }} as m
-    union all
-    select 'fct_messages', chat_id from {{ recomputed_rows(ref('fct_messages')) }} as m
-    union all
-    select 'fct_handover', chat_id from {{ recomputed_rows(ref('fct_handover')) }} as m
-    union all
-    select 'fct_feedback', chat_id from {{ recomputed_rows(ref('fct_feedback')) }} as m
-    union all
-    select 'fct_csat', chat_id from {{ recomputed_rows(ref('fct_csat')) }} as m
-    union all
-    select 'fct_outcomes', chat_id from {{ recomputed_rows(ref('fct_outcomes')) }} as m
-    union all
-    select 'fct_answers', chat_id from {{ recomputed_rows(ref('fct_answers')) }} as m
+    {% for mart in ['dim_chats', 'fct_chats', 'fct_messages', 'fct_handover', 'fct_feedback',
+                    'fct_csat', 'fct_outcomes', 'fct_answers'] %}
+        select '{{ mart }}' as mart, chat_id from {{ recomputed_rows(ref(mart)) }} as m
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 
 )
 
