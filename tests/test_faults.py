@@ -178,7 +178,10 @@ def test_the_cli_says_what_is_wrong_in_one_line(small_exports: Workspace, env, d
 def _children(pid: int) -> list[int]:
     found = []
     for task in Path(f"/proc/{pid}/task").iterdir():
-        found += [int(p) for p in (task / "children").read_text().split()]
+        try:
+            found += [int(p) for p in (task / "children").read_text().split()]
+        except FileNotFoundError:  # the thread ended after it was listed
+            continue
     return found
 
 
@@ -207,7 +210,10 @@ def test_a_killed_cli_takes_its_dbt_with_it(workspace: Workspace):
         deadline, dbt = time.monotonic() + 300, None
         while dbt is None and time.monotonic() < deadline and cli.poll() is None:
             for child in _children(cli.pid):
-                cmdline = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+                try:
+                    cmdline = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+                except FileNotFoundError:  # the child ended after it was listed
+                    continue
                 if any(b"dbt" in part for part in cmdline[:2]) and b"build" in cmdline:
                     dbt = child
             time.sleep(0.05)

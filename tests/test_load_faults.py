@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 import duckdb
@@ -231,13 +230,15 @@ def test_only_real_dt_folders_are_export_days(tmp_path):
 # ------------------------------------------------- folders that cannot be read ----------------
 
 
-def run_as_another_user(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    """Runs `args` as a user that permissions apply to: root reads any folder whatever its mode."""
+def run_bound_by_permissions(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Runs `args` so that file permissions apply to it: root reads any folder whatever its mode
+    through its DAC capabilities, so they are dropped. The user stays the same, so the checkout and
+    its venv stay readable wherever they are (a clone in a 0700 mktemp folder included)."""
     prefix = []
     if os.geteuid() == 0:
         if not shutil.which("setpriv"):
             pytest.skip("running as root without setpriv: cannot make a folder unreadable")
-        prefix = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+        prefix = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"]
     return subprocess.run(prefix + args, capture_output=True, text=True, env=env, timeout=300)
 
 
@@ -250,21 +251,17 @@ def run_as_another_user(args: list[str], env: dict[str, str]) -> subprocess.Comp
         (f"exports/dt={DAY}", ["--all"]),
     ],
 )
-def test_an_unreadable_folder_is_one_line_and_exit_2(unreadable, args):
-    # Under /tmp (not pytest's tmp_path, which only its owner may enter), so that the other user
-    # reaches the folder and finds it unreadable.
-    root = Path(tempfile.mkdtemp(prefix="aa-unreadable-"))
+def test_an_unreadable_folder_is_one_line_and_exit_2(unreadable, args, tmp_path):
+    root = tmp_path
     try:
-        root.chmod(0o755)
         write_export(root / "exports", DAY.isoformat(), "part-0000.jsonl", [line("e1")])
         (root / unreadable).chmod(0o000)
         env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
         env |= {"DAGSTER_HOME": str(root / "dagster_home"), "HOME": str(root)}
-        proc = run_as_another_user([CLI, "refresh", "--warehouse", str(root / "warehouse.duckdb"),
-                                    "--exports", str(root / "exports"), *args], env)
+        proc = run_bound_by_permissions([CLI, "refresh", "--warehouse", str(root / "warehouse.duckdb"),
+                                         "--exports", str(root / "exports"), *args], env)
     finally:
         (root / unreadable).chmod(0o755)
-        shutil.rmtree(root)
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
