@@ -82,6 +82,24 @@ def test_a_mistyped_command_is_one_line_with_a_suggestion(capsys, typed, suggest
     assert len(err) == 1 and f"did you mean '{suggestion}'" in err[0], err
 
 
+@pytest.mark.parametrize("argv, suggestion", [
+    (["report", "--assistant", ACME, "--from", D1, "--to", D2, "--chanel", "web"], "--channel"),
+    (["refresh", "--dya", D1], "--day"),
+    (["report", "--assistant", ACME, "--from", D1, "--to", D2, "--formt=json"], "--format"),
+    (["report", "--assistant", ACME, "--from", D1, "--to", D2, "--zzz"], None),
+])
+def test_a_mistyped_option_is_one_line_with_a_suggestion(capsys, argv, suggestion):
+    with pytest.raises(SystemExit) as exc:
+        cli.parse_args(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unrecognized arguments" in err[0], err
+    if suggestion:
+        assert f"did you mean '{suggestion}'" in err[0], err
+    else:
+        assert "did you mean" not in err[0], err
+
+
 @pytest.mark.parametrize("argv", [
     ["--day", D1, "--all"],
     ["--from", D1, "--to", D2, "--all"],

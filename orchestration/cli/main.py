@@ -195,7 +195,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             close = difflib.get_close_matches(argv[0], names, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else f" (commands: {', '.join(names)})"
             parser.error(f"unknown command {argv[0]!r}{hint}")
-    return parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}{_option_hint(parser, args.command, unknown)}")
+    return args
+
+
+def _option_hint(parser: argparse.ArgumentParser, command: str, unknown: list[str]) -> str:
+    """"; did you mean '--channel'?" for the first mistyped option that is close to one of the command's."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    options = [o for a in sub.choices[command]._actions for o in a.option_strings if o.startswith("--")]
+    for word in unknown:
+        if word.startswith("--"):
+            close = difflib.get_close_matches(word.split("=", 1)[0], options, n=1)
+            if close:
+                return f"; did you mean {close[0]!r}?"
+    return ""
 
 
 def _resolve_paths(args: argparse.Namespace) -> None:
