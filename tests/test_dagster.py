@@ -191,12 +191,9 @@ def warehouse_resource(root: Path):
 
 
 def dbt_resource():
-    from dagster_dbt import DbtCliResource
+    from orchestration.defs.resources import make_resources
 
-    from orchestration.build.dbt_project import dbt_executable, dbt_project
-
-    return DbtCliResource(project_dir=dbt_project, profiles_dir=str(dbt_project.profiles_dir),
-                          dbt_executable=dbt_executable())
+    return make_resources()["dbt"]
 
 
 @pytest.fixture(scope="module")
