@@ -110,6 +110,16 @@ class LayeredTranslator(DagsterDbtTranslator):
             return dbt_resource_props["schema"]
         return super().get_group_name(dbt_resource_props)
 
+    def get_asset_check_spec(self, asset_spec, manifest, unique_id, project):
+        # The routine column tests (hundreds) are not Dagster asset checks: every run logs a
+        # "planned" event per check, run or not, and an incremental refresh does not run these. They
+        # still run in a full rebuild (a failure fails dbt build, so the run) and show as
+        # observations; the KPI and uniqueness tests stay checks.
+        test_metadata = manifest["nodes"].get(unique_id, {}).get("test_metadata") or {}
+        if test_metadata.get("name") in ROUTINE_GENERIC_TESTS:
+            return None
+        return super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+
 
 @dbt_assets(
     manifest=dbt_project.manifest_path,
