@@ -1,6 +1,6 @@
 """The KPI definition tests built on macros/rows_missing_or_extra.sql (dbt_project/tests/
-assert_fct_users_match_dim_chats.sql, assert_fct_engagement_match_fct_users.sql,
-assert_traffic_cells_follow_definition.sql) pass on a correct build and fail on a wrong row.
+assert_user_days_follow_definition.sql, assert_traffic_cells_follow_definition.sql) pass on a
+correct build and fail on a wrong row.
 
 Black-box: two hand-made export days through the CLI, then one field of each mart is broken in
 the build file and `dbt test` is run by hand (no vars: every row is checked), as in
@@ -17,8 +17,7 @@ from test_test_scope import ACME, DAY1, DAY2, A, B, assert_ok, chat, dbt_test_by
 
 pytestmark = pytest.mark.slow  # every test here works on a refreshed warehouse
 
-KPI_TESTS = {"assert_fct_users_match_dim_chats", "assert_fct_engagement_match_fct_users",
-             "assert_traffic_cells_follow_definition"}
+KPI_TESTS = {"assert_user_days_follow_definition", "assert_traffic_cells_follow_definition"}
 
 
 def test_user_day_kpi_tests_pass_then_fail_on_a_broken_row(workspace: Workspace):
@@ -50,6 +49,6 @@ def test_user_day_kpi_tests_pass_then_fail_on_a_broken_row(workspace: Workspace)
     assert proc.returncode != 0, output
     # each broken row shows twice: the expected row the mart lacks, and the mart's unexpected row
     failures = dict(re.findall(r"Failure in test (\w+).*?Got (\d+) results", output, flags=re.S))
-    assert failures == {"assert_fct_users_match_dim_chats": "4",  # B's row and A's first day
-                        "assert_fct_engagement_match_fct_users": "2",
+    # (fct_users: B's row and A's first day; fct_engagement: A's second day)
+    assert failures == {"assert_user_days_follow_definition": "6",
                         "assert_traffic_cells_follow_definition": "2"}, output

@@ -1,8 +1,10 @@
--- interfaces.md "The warehouse file": per export day, lines_read = events_loaded +
--- duplicates_dropped + lines_rejected, and each figure matches raw: lines_read is the non-blank
--- lines of the day's files, lines_rejected its rows in raw.rejected_lines, events_loaded +
--- duplicates_dropped its rows in raw.events (valid copies), events_loaded its first copies in
--- staging. Every loaded export day has a row. Returns the export days that disagree.
+-- interfaces.md "The warehouse file" and kpis.md "Data quality": per export day, lines_read =
+-- events_loaded + duplicates_dropped + lines_rejected, and each figure matches raw: lines_read is
+-- the non-blank lines of the day's files (raw.export_files), lines_rejected its rows in
+-- raw.rejected_lines, events_loaded + duplicates_dropped its rows in raw.events (valid copies),
+-- events_loaded its first copies in staging; of those first copies, unknown_event_types,
+-- late_events and unknown_assistant_events are recounted below by their own rules. Every loaded
+-- export day has a row. Returns the export days that disagree.
 -- Not scoped to the affected users (docs/incremental.md): it is keyed by export day, and
 -- data_quality_daily is rebuilt whole on every run.
 
@@ -44,9 +46,34 @@ rejected as (
 
 ),
 
+assistants as (
+
+    select assistant_id from {{ ref('assistants') }}
+
+),
+
+-- the first copies' per-day figures, each by its own rule: events.md's list of types (not
+-- staging's is_known_type flag), "older than 7 days at arrival" as an instant before midnight UTC
+-- of export_date - 7 (not the model's epoch arithmetic), the assistants seed by a lookup (not the
+-- model's join of per-assistant counts)
 first_copies as (
 
-    select export_date, count(*) as events_loaded
+    select
+        export_date,
+        count(*) as events_loaded,
+        count(*) filter (
+            where event_type not in (
+                'user_message', 'bot_message', 'operator_message', 'handover_request', 'feedback',
+                'csat', 'click', 'agent_triggered'
+            )
+        ) as unknown_event_types,
+        count(*) filter (
+            where occurred_at < timezone('UTC', cast(export_date - 7 as timestamp))
+        ) as late_events,
+        count(*) filter (
+            where assistant_id not in (select assistant_id from assistants)
+        ) as unknown_assistant_events
+
     from {{ ref('int_events_deduplicated') }}
     group by export_date
 
@@ -62,7 +89,13 @@ select
     coalesce(files.lines_read, 0) as file_lines_read,
     coalesce(valid_copies.valid_lines, 0) as raw_valid_lines,
     coalesce(rejected.lines_rejected, 0) as raw_lines_rejected,
-    coalesce(first_copies.events_loaded, 0) as staged_events
+    coalesce(first_copies.events_loaded, 0) as staged_events,
+    quality.unknown_event_types,
+    coalesce(first_copies.unknown_event_types, 0) as staged_unknown_event_types,
+    quality.late_events,
+    coalesce(first_copies.late_events, 0) as staged_late_events,
+    quality.unknown_assistant_events,
+    coalesce(first_copies.unknown_assistant_events, 0) as staged_unknown_assistant_events
 
 from quality
 full outer join days on quality.export_date = days.export_date
@@ -80,9 +113,11 @@ where quality.export_date is null
     or quality.lines_rejected <> coalesce(rejected.lines_rejected, 0)
     or quality.events_loaded + quality.duplicates_dropped <> coalesce(valid_copies.valid_lines, 0)
     or quality.events_loaded <> coalesce(first_copies.events_loaded, 0)
+    or quality.unknown_event_types <> coalesce(first_copies.unknown_event_types, 0)
+    or quality.late_events <> coalesce(first_copies.late_events, 0)
+    or quality.unknown_assistant_events <> coalesce(first_copies.unknown_assistant_events, 0)
     or least(
         quality.events_loaded, quality.duplicates_dropped, quality.lines_rejected,
         quality.unknown_event_types, quality.late_events, quality.orphan_feedback,
         quality.unknown_assistant_events, quality.damaged_files
     ) < 0
-    or quality.unknown_event_types > quality.events_loaded

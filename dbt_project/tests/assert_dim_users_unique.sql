@@ -1,8 +1,9 @@
 -- kpis.md "Users": a user is (assistant_id, user_id). dim_users has exactly one row per user
 -- with at least one chat, and no other users; lifetime_chats and last_chat_started_at summarize
--- that user's chats in dim_chats. Returns the users that are duplicated, missing, extra, or
--- whose summary differs. Scope: per user, so an incremental refresh checks the affected users
--- (docs/incremental.md).
+-- that user's chats: recomputed from int_events_sessionized (a chat is a session holding a
+-- user_message or a click, its start its first event), not from dim_chats. Returns the users
+-- that are duplicated, missing, extra, or whose summary differs. Scope: per user, so an
+-- incremental refresh checks the affected users (docs/incremental.md).
 
 with
 
@@ -20,11 +21,33 @@ users as (
 
 ),
 
+events as (
+
+    select * from {{ recomputed_rows(ref('int_events_sessionized')) }} as e
+
+),
+
+chat_sessions as (
+
+    select distinct session_id from events
+    where event_type in ('user_message', 'click')
+
+),
+
+-- each chat counted by its first event (the session's own first event id), from the events, not
+-- from dim_chats, which dim_users aggregates
 chats as (
 
-    select assistant_id, user_id, count(*) as chats, max(started_at) as last_chat_started_at
-    from {{ recomputed_rows(ref('dim_chats')) }} as c
-    group by assistant_id, user_id
+    select
+        events.assistant_id,
+        events.user_id,
+        count(*) as chats,
+        max(events.occurred_at) as last_chat_started_at
+
+    from events
+    semi join chat_sessions on events.session_id = chat_sessions.session_id
+    where events.event_id = events.session_first_event_id
+    group by events.assistant_id, events.user_id
 
 )
 

@@ -1,10 +1,12 @@
 -- kpis.md "Ground rules" 1: of several events with the same event_id only the first copy counts,
 -- the first by export day, then file name, then line number. Returns the staged events that are
 -- not the first copy (or whose content differs from it) and the event_ids loaded in raw that
--- staging lost. Scope: per event_id. An incremental refresh re-ranks every copy of the events that
--- have a copy of an affected user (a user affected for another reason may hold a later copy of an
--- event whose first copy belongs to an unaffected user, so copies are not narrowed by user), and
--- compares the first copies of affected users with the staged rows of this refresh (its stamp,
+-- staging lost. The first copy is the minimum of the copies' (export_date, file_name,
+-- line_number), an aggregate, not int_events_deduplicated's row_number() window.
+-- Scope: per event_id. An incremental refresh looks at every copy of the events that have a copy
+-- of an affected user (a user affected for another reason may hold a later copy of an event whose
+-- first copy belongs to an unaffected user, so copies are not narrowed by user), and compares the
+-- first copies of affected users with the staged rows of this refresh (its stamp,
 -- docs/incremental.md). A first copy of an unaffected user is left out: the loader marks the
 -- users of every copy of a loaded event, so no copy of it changed and its staged row is the one
 -- tested when it was built.
@@ -25,8 +27,13 @@ event_ids_in_scope as (
 copies as (
 
     select
-        *,
-        row_number() over (partition by event_id order by export_date, file_name, line_number) as copy_number
+        event_id,
+        struct_pack(export_date := export_date, file_name := file_name, line_number := line_number)
+            as position,
+        struct_pack(
+            event_type := event_type, occurred_at := occurred_at, assistant_id := assistant_id,
+            channel := channel, user_id := user_id, conversation_id := conversation_id
+        ) as envelope
 
     from {{ source('platform', 'events') }}
     {% if recomputing_some_users_only() %}
@@ -36,10 +43,25 @@ copies as (
 ),
 
 -- noqa: enable=LT02,LT14
+first_positions as (
+
+    -- per event_id, the smallest position (export_date, file_name, line_number) and that copy's
+    -- envelope: one aggregate, where int_events_deduplicated ranks the copies with a window
+    select
+        event_id,
+        min(position) as position,
+        arg_min(envelope, position) as envelope
+
+    from copies
+    group by event_id
+
+),
+
 first_copies as (
 
-    select * from copies
-    where copy_number = 1
+    -- the two structs unpacked into columns
+    select event_id, unnest(position), unnest(envelope)
+    from first_positions
 
 ),
 

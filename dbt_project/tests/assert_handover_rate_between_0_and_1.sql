@@ -1,8 +1,8 @@
 -- kpis.md "Handover": rate = active users with at least one request / active users (users with a
 -- chat in the period), in [0, 1]. Per assistant and local day: the users fct_handover sees must
 -- be exactly the active users of fct_users (fct_handover has a row for every chat), the users
--- with requests must be exactly the users owning a handover_request event that belongs to one of
--- that day's chats (recomputed from int_handover_requests_classified and dim_chats), and the
+-- with requests must be exactly the users owning a handover_request event (int_events_sessionized,
+-- not the classified requests fct_handover counts) that belongs to one of that day's chats, and the
 -- resulting rate must lie in [0, 1]. Returns the assistant-days that break any of this.
 -- Scope: every figure is counted user by user, so an incremental refresh checks the affected
 -- users (docs/incremental.md).
@@ -26,9 +26,11 @@ active_users as (
 
 requesters as (
 
+    -- from the events, not from int_handover_requests_classified, which fct_handover counts
     select distinct chats.assistant_id, chats.chat_local_date, chats.user_id
-    from {{ recomputed_rows(ref('int_handover_requests_classified')) }} as requests
+    from {{ recomputed_rows(ref('int_events_sessionized')) }} as requests
     inner join {{ recomputed_rows(ref('dim_chats')) }} as chats on requests.session_id = chats.chat_id
+    where requests.event_type = 'handover_request'
 
 ),
 

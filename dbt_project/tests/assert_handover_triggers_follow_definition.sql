@@ -1,9 +1,12 @@
--- kpis.md "Handover" by_trigger, recomputed independently: a request is operator_button if its
--- via is button; else after_fallback if the latest bot_message before it (in (occurred_at,
--- event_id) order) in the same chat has is_fallback; else direct (also when no bot_message
--- precedes it). by_mode splits by mode. Compares the per-chat counts with fct_handover and
--- returns the chats that differ. Scope: per chat, so an incremental refresh checks the affected
--- users' chats (docs/incremental.md).
+-- kpis.md "Handover" by_trigger and by_mode, recomputed independently: a request is
+-- operator_button if its via is button; else after_fallback if the latest bot_message before it
+-- (in (occurred_at, event_id) order) in the same chat has is_fallback; else direct (also when no
+-- bot_message precedes it). by_mode splits by mode (human_takeover, ticket). The latest prior
+-- answer is found by a join and a rank per request, not by the model's running last_value()
+-- window over the session. Compares every chat's counts with fct_handover (a chat without
+-- requests has zeros) and returns the chats that differ, and the fct_handover rows whose trigger
+-- or mode split does not add up to their requests or holds a negative count. Scope: per chat, so
+-- an incremental refresh checks the affected users' chats (docs/incremental.md).
 
 with
 
@@ -87,7 +90,6 @@ expected as (
 actual as (
 
     select * from {{ recomputed_rows(ref('fct_handover')) }} as f
-    where requests > 0
 
 )
 
@@ -102,11 +104,18 @@ select
 
 from expected
 full outer join actual on expected.chat_id = actual.chat_id
-where expected.chat_id is null
-    or actual.chat_id is null
-    or expected.requests <> actual.requests
-    or expected.direct_requests <> actual.direct_requests
-    or expected.after_fallback_requests <> actual.after_fallback_requests
-    or expected.operator_button_requests <> actual.operator_button_requests
-    or expected.human_takeover_requests <> actual.human_takeover_requests
-    or expected.ticket_requests <> actual.ticket_requests
+where actual.chat_id is null
+    or (expected.chat_id is null and actual.requests <> 0)
+    or coalesce(expected.requests, 0) <> actual.requests
+    or coalesce(expected.direct_requests, 0) <> actual.direct_requests
+    or coalesce(expected.after_fallback_requests, 0) <> actual.after_fallback_requests
+    or coalesce(expected.operator_button_requests, 0) <> actual.operator_button_requests
+    or coalesce(expected.human_takeover_requests, 0) <> actual.human_takeover_requests
+    or coalesce(expected.ticket_requests, 0) <> actual.ticket_requests
+    -- the splits add up (a mode outside the two would break by_mode)
+    or actual.direct_requests + actual.after_fallback_requests + actual.operator_button_requests <> actual.requests
+    or actual.human_takeover_requests + actual.ticket_requests <> actual.requests
+    or least(
+        actual.requests, actual.direct_requests, actual.after_fallback_requests,
+        actual.operator_button_requests, actual.human_takeover_requests, actual.ticket_requests
+    ) < 0

@@ -7,6 +7,8 @@
 -- first_chat_local_date_in_channel applies: only that channel's chats exist). The new users must
 -- also be exactly the users whose first chat in dim_chats (is_first_chat, or
 -- is_first_chat_in_channel under a filter) starts in the period.
+-- Returning rate (returning / active) lies in [0, 1] exactly when new + returning = active with
+-- no active user lacking a first chat in or before the period: checked here for every period.
 -- Returns one row per (assistant, channel filter, period) whose counts disagree.
 -- Scope: every count is a sum over users and each user's new/returning status is their own, so
 -- the check holds for any subset of users: an incremental refresh checks the affected users

@@ -3,8 +3,9 @@
 -- one chat with is_first_chat, it is that earliest chat and has user_chat_number 1, and
 -- dim_users.first_chat_id (with its start, local date and channel) is that chat. Likewise every
 -- user has exactly one is_first_chat_in_channel per channel, the earliest in that channel.
--- Returns the users (and channels) that break this. Scope: per user, so an incremental refresh
--- checks the affected users only (docs/incremental.md).
+-- The earliest chats are found by anti joins (no earlier chat of the user), not by dim_chats'
+-- row_number() windows. Returns the users (and channels) that break this. Scope: per user, so an
+-- incremental refresh checks the affected users only (docs/incremental.md).
 
 with
 
@@ -22,21 +23,36 @@ users as (
 
 earliest as (
 
-    select assistant_id, user_id, chat_id, started_at, chat_local_date, channel
+    -- the chat no other chat of the user precedes in (started_at, first_event_id) order: an anti
+    -- join, where dim_chats numbers the chats with a window
+    select chats.assistant_id, chats.user_id, chats.chat_id, chats.started_at, chats.chat_local_date, chats.channel
     from chats
-    qualify row_number() over (
-            partition by assistant_id, user_id order by started_at, first_event_id
-        ) = 1
+    where not exists (
+            select 1 from chats as earlier
+            where earlier.assistant_id = chats.assistant_id
+                and earlier.user_id = chats.user_id
+                and (
+                    earlier.started_at < chats.started_at
+                    or (earlier.started_at = chats.started_at and earlier.first_event_id < chats.first_event_id)
+                )
+        )
 
 ),
 
 earliest_in_channel as (
 
-    select assistant_id, user_id, channel, chat_id
+    select chats.assistant_id, chats.user_id, chats.channel, chats.chat_id
     from chats
-    qualify row_number() over (
-            partition by assistant_id, user_id, channel order by started_at, first_event_id
-        ) = 1
+    where not exists (
+            select 1 from chats as earlier
+            where earlier.assistant_id = chats.assistant_id
+                and earlier.user_id = chats.user_id
+                and earlier.channel = chats.channel
+                and (
+                    earlier.started_at < chats.started_at
+                    or (earlier.started_at = chats.started_at and earlier.first_event_id < chats.first_event_id)
+                )
+        )
 
 ),
 

@@ -1,17 +1,21 @@
 -- kpis.md "Chats": sessionization uses every valid event of a known type except feedback, and
--- nothing else (no unknown type, no feedback, no rejected line, one copy per event_id). Returns
--- the staging events missing from int_events_sessionized and the sessionized events that should
--- not be there or whose envelope or answer fields differ from staging. Scope: an event belongs to
--- one user, so an incremental refresh checks the affected users' events on both sides
--- (docs/incremental.md); an event whose user differs between the two would still show as
--- missing or extra.
+-- nothing else (no unknown type, no feedback, no rejected line, one copy per event_id). The types
+-- are events.md's list, written out here, not staging's is_known_type flag that the model filters
+-- on (a type missing from that flag would vanish from both). Returns the staging events missing
+-- from int_events_sessionized and the sessionized events that should not be there or whose
+-- envelope or answer fields differ from staging. Scope: an event belongs to one user, so an
+-- incremental refresh checks the affected users' events on both sides (docs/incremental.md); an
+-- event whose user differs between the two would still show as missing or extra.
 
 with
 
 eligible as (
 
     select * from {{ recomputed_rows(ref('int_events_deduplicated')) }} as e
-    where is_known_type and event_type <> 'feedback'
+    where event_type in (
+            'user_message', 'bot_message', 'operator_message', 'handover_request', 'csat', 'click',
+            'agent_triggered'
+        )
 
 ),
 

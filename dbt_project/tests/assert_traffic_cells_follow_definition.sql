@@ -1,11 +1,14 @@
 -- kpis.md "Traffic", recomputed independently: each user_message, bot_message and
 -- operator_message event (staging) that belongs to a chat of dim_chats is counted in the cell of
 -- its own occurred_at converted to the assistant's time zone (dim_assistants.timezone; UTC when
--- the assistant is missing from the seed): local date, ISO weekday, hour. Returns the cells
--- missing from or extra in fct_traffic, or with another count (macros/rows_missing_or_extra.sql:
--- EXCEPTs spill where the full outer join it replaced ran out of memory at 3 GB on 18M events).
--- Scope: per user, so an incremental refresh checks the affected users' events, chats and cells
--- (docs/incremental.md).
+-- the assistant is missing from the seed): local date, ISO weekday (1 = Monday), hour 0..23, per
+-- message type. The model reads the local time int_events_sessionized computed from the seed; here
+-- it is converted again from staging's instant. Returns the cells missing from or extra in
+-- fct_traffic, or with another count (so a cell off the 7 x 24 grid, a weekday that is not its
+-- date's, or messages that are not the sum of the three types fail too)
+-- (macros/rows_missing_or_extra.sql: EXCEPTs spill where the full outer join it replaced ran out
+-- of memory at 3 GB on 18M events). Scope: per user, so an incremental refresh checks the affected
+-- users' events, chats and cells (docs/incremental.md).
 
 with
 
@@ -15,6 +18,7 @@ chat_messages as (
         events.assistant_id,
         events.channel,
         events.user_id,
+        events.event_type,
         timezone(assistants.timezone, events.occurred_at) as occurred_local_at
 
     from {{ recomputed_rows(ref('int_events_deduplicated')) }} as events
@@ -36,7 +40,10 @@ expected as (
         cast(occurred_local_at as date) as local_date,
         isodow(occurred_local_at) as local_weekday,
         hour(occurred_local_at) as local_hour,
-        count(*) as messages
+        count(*) as messages,
+        count(*) filter (where event_type = 'user_message') as user_messages,
+        count(*) filter (where event_type = 'bot_message') as bot_messages,
+        count(*) filter (where event_type = 'operator_message') as operator_messages
 
     from chat_messages
     group by all
@@ -45,7 +52,9 @@ expected as (
 
 actual as (
 
-    select assistant_id, channel, user_id, local_date, local_weekday, local_hour, messages
+    select
+        assistant_id, channel, user_id, local_date, local_weekday, local_hour, messages,
+        user_messages, bot_messages, operator_messages
     from {{ recomputed_rows(ref('fct_traffic')) }} as t
 
 ),
