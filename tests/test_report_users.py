@@ -26,6 +26,7 @@ import datetime as dt
 import duckdb
 import pytest
 
+from orchestration.errors import ReportError
 from orchestration.serve import queries
 from orchestration.serve.report import ReportParams, run_query
 
@@ -134,3 +135,15 @@ def test_voice_filter_request_in_another_channel_does_not_count(conn):
     assert got["current"] == (1, 0, 1, 1, [("mobile", "Mobile Safari", 1)])
     assert got["previous"] == (1, 1, 0, 0, [("mobile", "Mobile Safari", 1)])
     assert got["daily"] == {"11-11": (1, 0)}
+
+
+def test_a_warehouse_without_the_previous_dates_gets_one_clear_error():
+    """A warehouse built before fct_users had these columns: one line saying what to run, no traceback."""
+    conn = duckdb.connect()
+    conn.execute("create schema marts")
+    conn.execute("create table marts.fct_users as select "
+                 + ", ".join(f"null::{t} as {c}" for c, t in zip(COLUMNS[:8], TYPES[:8], strict=True))
+                 + ", 'web' as device_type, null::varchar as user_agent_device_type, null::varchar as browser")
+    with pytest.raises(ReportError, match=r"is_first_row_of_day.*run `assistant-analytics refresh --full` once"):
+        run_query(conn, queries.read("users"), ReportParams(ACME, FROM, TO))
+    conn.close()

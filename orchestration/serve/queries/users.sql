@@ -11,33 +11,34 @@
 -- the row the user is counted on gives them. A date's users are its first rows of the day.
 -- Rows with a null chat_local_date are a period's, the others a local date's.
 with in_either_period as materialized (
+    -- under a channel filter: every row of the channel stands for the user's day, and the user's
+    -- history is in the channel (the names differ from fct_users' columns, which they choose between)
     select
         is_current,
         chat_local_date,
         period_from,
-        is_first_row_of_day,
-        first_chat_local_date,
+        is_day_row,
+        first_date,
         device_type,
         browser,
         -- the user's first row in the period: no row of theirs earlier in it
-        is_first_row_of_day and coalesce(previous_chat_local_date < period_from, true)
-            as is_users_first_row_in_period,
-        is_first_handover_row_of_day and coalesce(previous_handover_chat_local_date < period_from, true)
+        is_day_row and coalesce(previous_date < period_from, true) as is_users_first_row_in_period,
+        is_handover_day_row and coalesce(previous_handover_date < period_from, true)
             as is_users_first_handover_row_in_period
     from (
         select
             chat_local_date >= $date_from as is_current,
             chat_local_date,
             case when chat_local_date >= $date_from then $date_from else $prev_from end as period_from,
-            $channel is not null or is_first_row_of_day as is_first_row_of_day,
+            $channel is not null or is_first_row_of_day as is_day_row,
             case when $channel is null then previous_chat_local_date
-                 else previous_chat_local_date_in_channel end as previous_chat_local_date,
+                 else previous_chat_local_date_in_channel end as previous_date,
             case when $channel is null then is_first_handover_row_of_day
-                 else chats_with_handover_requests > 0 end as is_first_handover_row_of_day,
+                 else chats_with_handover_requests > 0 end as is_handover_day_row,
             case when $channel is null then previous_handover_chat_local_date
-                 else previous_handover_chat_local_date_in_channel end as previous_handover_chat_local_date,
+                 else previous_handover_chat_local_date_in_channel end as previous_handover_date,
             case when $channel is null then first_chat_local_date
-                 else first_chat_local_date_in_channel end as first_chat_local_date,
+                 else first_chat_local_date_in_channel end as first_date,
             coalesce(user_agent_device_type, $channel, device_type) as device_type,
             browser
         from marts.fct_users
@@ -59,8 +60,8 @@ period_users as (
     select
         is_current,
         count(*) filter (where is_users_first_row_in_period) as users,
-        count(*) filter (where is_users_first_row_in_period and first_chat_local_date >= period_from) as new_users,
-        count(*) filter (where is_users_first_row_in_period and first_chat_local_date < period_from)
+        count(*) filter (where is_users_first_row_in_period and first_date >= period_from) as new_users,
+        count(*) filter (where is_users_first_row_in_period and first_date < period_from)
             as returning_users,
         count(*) filter (where is_users_first_handover_row_in_period) as users_with_handover_requests
     from in_either_period
@@ -69,8 +70,8 @@ period_users as (
 day_users as (
     select
         chat_local_date,
-        count(*) filter (where is_first_row_of_day) as users,
-        count(*) filter (where is_first_row_of_day and chat_local_date = first_chat_local_date) as new_users
+        count(*) filter (where is_day_row) as users,
+        count(*) filter (where is_day_row and chat_local_date = first_date) as new_users
     from in_either_period
     where is_current
     group by chat_local_date
