@@ -1,6 +1,6 @@
 """The KPI definition tests built on macros/rows_missing_or_extra.sql (dbt_project/tests/
-assert_user_days_follow_definition.sql, assert_traffic_cells_follow_definition.sql) pass on a
-correct build and fail on a wrong row.
+assert_user_days_follow_definition.sql, assert_fct_users_previous_dates_follow_definition.sql,
+assert_traffic_cells_follow_definition.sql) pass on a correct build and fail on a wrong row.
 
 Black-box: two hand-made export days through the CLI, then one field of each mart is broken in
 the build file and `dbt test` is run by hand (no vars: every row is checked), as in
@@ -17,7 +17,8 @@ from test_test_scope import ACME, DAY1, DAY2, A, B, assert_ok, chat, dbt_test_by
 
 pytestmark = pytest.mark.slow  # every test here works on a refreshed warehouse
 
-KPI_TESTS = {"assert_user_days_follow_definition", "assert_traffic_cells_follow_definition"}
+KPI_TESTS = {"assert_user_days_follow_definition", "assert_fct_users_previous_dates_follow_definition",
+             "assert_traffic_cells_follow_definition"}
 
 
 def test_user_day_kpi_tests_pass_then_fail_on_a_broken_row(workspace: Workspace):
@@ -43,6 +44,10 @@ def test_user_day_kpi_tests_pass_then_fail_on_a_broken_row(workspace: Workspace)
                       f"and chat_local_date = date '{DAY1}'") == 1
     assert tamper(ws, f"update marts.fct_traffic set messages = messages + 1 "
                       f"where assistant_id = '{ACME}' and user_id = '{B['user']}'") == 1
+    # A's second day forgets the first: A would be counted twice in a period holding both days
+    assert tamper(ws, f"update marts.fct_users set previous_chat_local_date = null "
+                      f"where assistant_id = '{ACME}' and user_id = '{A['user']}' "
+                      f"and chat_local_date = date '{DAY2}'") == 1
 
     proc = dbt_test_by_hand(ws, " ".join(sorted(KPI_TESTS)))
     output = proc.stdout + proc.stderr
@@ -51,4 +56,8 @@ def test_user_day_kpi_tests_pass_then_fail_on_a_broken_row(workspace: Workspace)
     failures = dict(re.findall(r"Failure in test (\w+).*?Got (\d+) results", output, flags=re.S))
     # (fct_users: B's row and A's first day; fct_engagement: A's second day)
     assert failures == {"assert_user_days_follow_definition": "6",
+                        # A's second day (its row twice, and November's users over all channels:
+                        # A counted twice); A's first day now has a chat with a handover request
+                        # that dim_chats lacks (November's users with requests in the channel)
+                        "assert_fct_users_previous_dates_follow_definition": "4",
                         "assert_traffic_cells_follow_definition": "2"}, output

@@ -46,7 +46,13 @@ def run_query(conn: duckdb.DuckDBPyConnection, sql: str, params: ReportParams) -
     """The rows of a report query (queries.read(name), queries.report_sql()) for these filters, as
     dicts; the query gets the parameters it names."""
     values = {**params.sql(), "prev_from": previous_period(params)[0]}
-    cur = conn.execute(sql, {k: v for k, v in values.items() if f"${k}" in sql})
+    try:
+        cur = conn.execute(sql, {k: v for k, v in values.items() if f"${k}" in sql})
+    except (duckdb.BinderException, duckdb.CatalogException) as exc:
+        # a warehouse built by an older version lacks a mart or column the queries read
+        first_line = str(exc).splitlines()[0]
+        raise ReportError(f"the warehouse lacks what this version's report reads ({first_line}); "
+                          "run `assistant-analytics refresh --full` once") from None
     cols = [d[0] for d in cur.description]
     return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
 

@@ -3,7 +3,11 @@
 {#- Users module, at user x channel x local day grain: distinct users of any period are
     `count(distinct user_id)` over these rows (never a sum of daily counts). The row carries all
     that a period's user counts need (first chat dates for new/returning, chats with handover
-    requests for the handover rate, device fields), so one group by user_id serves them all. #}
+    requests for the handover rate, device fields), and the user's previous chat dates, so that a
+    period's users are also a plain filtered count: a user is counted on the row where they enter
+    the period, the first row of a day (over all channels) whose previous chat date is before the
+    period. The previous dates look at all of the user's rows, which the incremental refresh
+    recomputes together, so they are exact whatever day an event arrives for. #}
 
 with
 
@@ -47,6 +51,24 @@ final as (
         min(user_days.chat_local_date) over (
             partition by user_days.assistant_id, user_days.user_id, user_days.channel
         ) as first_chat_local_date_in_channel,
+        -- a user's rows of one day, one per channel, in channel order: the first one stands for the day
+        row_number() over (
+            partition by user_days.assistant_id, user_days.user_id, user_days.chat_local_date
+            order by user_days.channel
+        ) = 1 as is_first_row_of_day,
+        -- the same among the rows of the day with handover requests (false on the others)
+        user_days.chats_with_handover_requests > 0 and row_number() over (
+            partition by user_days.assistant_id, user_days.user_id, user_days.chat_local_date
+            order by user_days.chats_with_handover_requests = 0, user_days.channel
+        ) = 1 as is_first_handover_row_of_day,
+        -- the latest local date before this row's: over every channel (a range frame on dates:
+        -- the rows of the same date in other channels are not before it), then in this channel
+        max(user_days.chat_local_date) over earlier_dates as previous_chat_local_date,
+        lag(user_days.chat_local_date) over channel_dates as previous_chat_local_date_in_channel,
+        max(case when user_days.chats_with_handover_requests > 0 then user_days.chat_local_date end)
+            over earlier_dates as previous_handover_chat_local_date,
+        max(case when user_days.chats_with_handover_requests > 0 then user_days.chat_local_date end)
+            over earlier_dates_in_channel as previous_handover_chat_local_date_in_channel,
         users.device_type,
         users.user_agent_device_type,
         users.browser,
@@ -55,6 +77,19 @@ final as (
     from user_days
     inner join users
         on user_days.assistant_id = users.assistant_id and user_days.user_id = users.user_id
+    window
+        earlier_dates as (
+            partition by user_days.assistant_id, user_days.user_id
+            order by user_days.chat_local_date
+            range between unbounded preceding and interval 1 day preceding
+        ),
+        channel_dates as (
+            partition by user_days.assistant_id, user_days.user_id, user_days.channel
+            order by user_days.chat_local_date
+        ),
+        earlier_dates_in_channel as (
+            channel_dates rows between unbounded preceding and 1 preceding
+        )
 
 )
 
