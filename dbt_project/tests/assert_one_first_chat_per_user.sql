@@ -23,20 +23,28 @@ users as (
 earliest as (
 
     select assistant_id, user_id, chat_id, started_at, chat_local_date, channel
-    from chats
-    qualify row_number() over (
-            partition by assistant_id, user_id order by started_at, first_event_id
-        ) = 1
+    from (
+        select
+            *,
+            row_number() over (partition by assistant_id, user_id order by started_at, first_event_id) as chat_rank
+        from chats
+    ) as ranked
+    where chat_rank = 1
 
 ),
 
 earliest_in_channel as (
 
     select assistant_id, user_id, channel, chat_id
-    from chats
-    qualify row_number() over (
-            partition by assistant_id, user_id, channel order by started_at, first_event_id
-        ) = 1
+    from (
+        select
+            *,
+            row_number() over (
+                partition by assistant_id, user_id, channel order by started_at, first_event_id
+            ) as chat_rank
+        from chats
+    ) as ranked
+    where chat_rank = 1
 
 ),
 
@@ -73,7 +81,7 @@ user_problems as (
     select
         flags.assistant_id,
         flags.user_id,
-        cast(null as varchar) as channel,
+        cast(null as {{ dbt.type_string() }}) as channel,
         flags.first_chats,
         flags.flagged_first_chat_id,
         earliest.chat_id as earliest_chat_id,

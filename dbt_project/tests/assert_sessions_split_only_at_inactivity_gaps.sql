@@ -54,7 +54,7 @@ checked as (
         previous_occurred_at is null
         or (
             timeout_minutes is not null
-            and epoch_us(occurred_at) - epoch_us(previous_occurred_at)
+            and {{ epoch_microseconds('occurred_at') }} - {{ epoch_microseconds('previous_occurred_at') }}
             > cast(timeout_minutes as bigint) * 60 * 1000000
         ) as should_start_session,
         previous_session_id is null or session_id <> previous_session_id as starts_session

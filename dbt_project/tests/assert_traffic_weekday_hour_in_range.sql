@@ -9,7 +9,7 @@ from {{ recomputed_rows(ref('fct_traffic')) }} as t
 where (
     local_weekday not between 1 and 7
     or local_hour not between 0 and 23
-    or local_weekday <> isodow(local_date)
+    or local_weekday <> {{ iso_weekday('local_date') }}
     or messages <> user_messages + bot_messages + operator_messages
     or least(user_messages, bot_messages, operator_messages) < 0
     or messages < 1
