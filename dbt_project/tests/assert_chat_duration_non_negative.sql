@@ -29,7 +29,10 @@ from chats
 full outer join facts on chats.chat_id = facts.chat_id
 where chats.duration_seconds < 0
     or chats.ended_at < chats.started_at
-    or abs(chats.duration_seconds - ({{ epoch_microseconds('chats.ended_at') }} - {{ epoch_microseconds('chats.started_at') }}) / 1000000.0) > 0.000001
+    or abs(
+        chats.duration_seconds
+        - ({{ epoch_microseconds('chats.ended_at') }} - {{ epoch_microseconds('chats.started_at') }}) / 1000000.0
+    ) > 0.000001
     or facts.duration_seconds is distinct from chats.duration_seconds
     or facts.started_at is distinct from chats.started_at
     or facts.ended_at is distinct from chats.ended_at

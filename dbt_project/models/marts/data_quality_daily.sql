@@ -43,8 +43,9 @@ first_copy_counts_by_assistant as (
         -- timestamp's epoch is read as UTC): a time zone conversion per event costs more than
         -- the rest of this model
         count(*) filter (
-            where {{ epoch_microseconds('occurred_at') }}
-                < {{ epoch_microseconds('cast(export_date as timestamp) - interval 7 day') }}
+            where
+            {{ epoch_microseconds('occurred_at') }}
+            < {{ epoch_microseconds('cast(export_date as timestamp) - interval 7 day') }}
         ) as late_events
 
     from {{ ref('int_events_deduplicated') }}
