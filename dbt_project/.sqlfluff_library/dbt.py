@@ -4,3 +4,7 @@ models call, rendered as dbt-duckdb renders them, so the linted SQL is the SQL d
 
 def datediff(first_date, second_date, datepart):
     return f"date_diff('{datepart}', {first_date}, {second_date})"
+
+
+def type_string():
+    return "varchar"

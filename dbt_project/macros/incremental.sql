@@ -20,12 +20,28 @@
 
 {% macro user_keyed_incremental() %}
     {%- set affected_users = ref('int_users_affected') -%}  {#- the one declaration of the dependency #}
+    {{ adapter.dispatch('user_keyed_incremental_config')() }}
+{% endmacro %}
+
+
+{% macro default__user_keyed_incremental_config() %}
     {{ config(
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='fail',
         pre_hook="{{ delete_recomputed_users() }}"
     ) }}
+{% endmacro %}
+
+
+{#- Spark, phase 1 (docs/spark.md): plain Parquet tables have no DELETE, so a user-keyed model is a
+    table built whole on every run; is_incremental() is then false and recomputed_rows() reads every
+    row, which is what a full rebuild does on DuckDB. Phase 2 makes it incremental here, and only
+    here: a column user_bucket (a hash of assistant_id and user_id into N buckets) as the partition,
+    incremental_strategy insert_overwrite with dynamic partition overwrite, and the affected users'
+    whole buckets recomputed (docs/spark.md). -#}
+{% macro spark__user_keyed_incremental_config() %}
+    {{ config(materialized='table', file_format='parquet') }}
 {% endmacro %}
 
 
@@ -116,18 +132,18 @@
         {{ return(none) }}  {#- not built yet: a by-hand `dbt compile` on an empty warehouse #}
     {%- endif -%}
     {%- set result = run_query(
-        "select strftime(timezone('UTC', max(refreshed_at)), '%Y-%m-%d %H:%M:%S.%f') from " ~ affected) -%}
+        "select " ~ instant_as_utc_text('max(refreshed_at)') ~ " from " ~ affected) -%}
     {%- set value = result.columns[0].values()[0] -%}
-    {{ return(none if value is none else "cast('" ~ value ~ "+00' as timestamptz)") }}
+    {{ return(none if value is none else "cast('" ~ value ~ "+00' as " ~ type_instant() ~ ")") }}
 {%- endmacro %}
 
 
 {#- The start of this dbt run (dbt's run_started_at is UTC): int_users_affected's stamp. -#}
 {% macro run_started_stamp() -%}
     {%- if not execute -%}
-        cast(null as timestamptz)  {#- parse time: the SQL is not run #}
+        cast(null as {{ type_instant() }})  {#- parse time: the SQL is not run #}
     {%- else -%}
-        cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}+00' as timestamptz)
+        cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}+00' as {{ type_instant() }})
     {%- endif -%}
 {%- endmacro %}
 

@@ -56,7 +56,10 @@ where chats.duration_seconds < 0
     or chat_events.events_outside > 0
     or not chat_events.has_event_at_start
     or not chat_events.has_event_at_end
-    or abs(chats.duration_seconds - epoch(chats.ended_at - chats.started_at)) > 0.000001
+    or abs(
+        chats.duration_seconds
+        - ({{ epoch_microseconds('chats.ended_at') }} - {{ epoch_microseconds('chats.started_at') }}) / 1000000.0
+    ) > 0.000001
     or facts.duration_seconds is distinct from chats.duration_seconds
     or facts.started_at is distinct from chats.started_at
     or facts.ended_at is distinct from chats.ended_at

@@ -22,7 +22,8 @@ facts as (
 
     select
         'fct_chats' as mart, chat_id, assistant_id, channel, user_id, chat_local_date,
-        null::bigint as user_messages, null::bigint as bot_messages, null::bigint as operator_messages
+        cast(null as bigint) as user_messages, cast(null as bigint) as bot_messages,
+        cast(null as bigint) as operator_messages
     from {{ recomputed_rows(ref('fct_chats')) }} as f
     union all
     select

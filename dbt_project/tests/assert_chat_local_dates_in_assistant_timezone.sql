@@ -30,8 +30,8 @@ chats_with_wrong_local_times as (
     select chats.chat_id
     from {{ recomputed_rows(ref('dim_chats')) }} as chats
     inner join assistants on chats.assistant_id = assistants.assistant_id
-    where chats.started_local_at <> timezone(assistants.timezone, chats.started_at)
-        or chats.chat_local_date <> cast(timezone(assistants.timezone, chats.started_at) as date)
+    where chats.started_local_at <> {{ local_timestamp('chats.started_at', 'assistants.timezone') }}
+        or chats.chat_local_date <> cast({{ local_timestamp('chats.started_at', 'assistants.timezone') }} as date)
 
 )
 

@@ -1,6 +1,6 @@
 -- kpis.md "Users", device and browser: they come from the user_agent of the user's earliest
 -- valid event of a known type that has one (any type, chat or not, by (occurred_at, event_id)),
--- parsed with ua-parser (int_user_agents_parsed); a user with no user_agent at all has
+-- classified by uap-core's rules (int_user_agents_parsed); a user with no user_agent at all has
 -- device_type = the channel of their first chat and browser null. Returns the dim_users rows
 -- whose user agent choice, device_type or browser break this. Scope: per user, so an incremental
 -- refresh checks the affected users (docs/incremental.md); int_user_agents_parsed maps a
@@ -18,10 +18,13 @@ events_with_agent as (
 earliest_agent as (
 
     select assistant_id, user_id, user_agent
-    from events_with_agent
-    qualify row_number() over (
-            partition by assistant_id, user_id order by occurred_at, event_id
-        ) = 1
+    from (
+        select
+            *,
+            row_number() over (partition by assistant_id, user_id order by occurred_at, event_id) as agent_rank
+        from events_with_agent
+    ) as ranked
+    where agent_rank = 1
 
 ),
 

@@ -26,7 +26,7 @@ feedback as (
 
     select feedback.*
     from {{ ref('int_events_deduplicated') }} as feedback
-    semi join answers
+    {{ semi_join() }} answers
         on feedback.assistant_id = answers.assistant_id and feedback.message_id = answers.message_id
     where feedback.event_type = 'feedback'
 
@@ -35,10 +35,15 @@ feedback as (
 final_ratings as (
 
     select assistant_id, message_id, feedback_value as final_rating
-    from feedback
-    qualify row_number() over (
-            partition by assistant_id, message_id order by occurred_at desc, event_id desc
-        ) = 1
+    from (
+        select
+            *,
+            row_number() over (
+                partition by assistant_id, message_id order by occurred_at desc, event_id desc
+            ) as recency_rank
+        from feedback
+    ) as ranked
+    where recency_rank = 1
 
 ),
 

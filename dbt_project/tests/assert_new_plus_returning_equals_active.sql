@@ -47,7 +47,7 @@ periods as (
 
 channel_filters as (
 
-    select distinct assistant_id, cast(null as varchar) as channel_filter from engagement
+    select distinct assistant_id, cast(null as {{ dbt.type_string() }}) as channel_filter from engagement
     union all
     select distinct assistant_id, channel as channel_filter from engagement
 
@@ -93,7 +93,7 @@ counted as (
 
 first_chats as (
 
-    select assistant_id, cast(null as varchar) as channel_filter, user_id, chat_local_date
+    select assistant_id, cast(null as {{ dbt.type_string() }}) as channel_filter, user_id, chat_local_date
     from chats
     where is_first_chat
 

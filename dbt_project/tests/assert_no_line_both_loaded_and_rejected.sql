@@ -32,7 +32,8 @@ select
     file_name,
     line_number,
     count(*) as copies,
-    list(outcome order by outcome) as outcomes
+    count(*) filter (where outcome = 'loaded') as loaded_copies,
+    count(*) filter (where outcome = 'rejected') as rejected_copies
 
 from lines
 {% if recomputing_some_users_only() %}

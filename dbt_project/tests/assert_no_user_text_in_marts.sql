@@ -2,7 +2,9 @@
 -- JSON stay in the raw schema. Returns every column of the staging, intermediate and marts
 -- schemas that is named like user text or raw payload (text, message_text, user_text, raw_line,
 -- line, properties) or has the JSON type. Not scoped to the affected users
--- (docs/incremental.md): it reads the schema, not rows.
+-- (docs/incremental.md): it reads the schema, not rows: the columns of every model of those
+-- schemas, from dbt's get_columns_in_relation, which every engine answers (Spark has no
+-- information_schema).
 -- depends_on: {{ ref('int_events_deduplicated') }}
 -- depends_on: {{ ref('stg_platform__rejected_lines') }}
 -- depends_on: {{ ref('int_events_sessionized') }}
@@ -22,11 +24,23 @@
 -- depends_on: {{ ref('fct_agents') }}
 -- depends_on: {{ ref('data_quality_daily') }}
 
-select table_schema, table_name, column_name, data_type
-from information_schema.columns
-where table_catalog = current_database()
-    and table_schema in ('staging', 'intermediate', 'marts')
-    and (
-        lower(column_name) in ('text', 'message_text', 'user_text', 'raw_line', 'line', 'properties')
-        or upper(data_type) = 'JSON'
-    )
+{%- set offending = [] -%}
+{%- if execute -%}
+    {%- for node in graph.nodes.values()
+          if node.resource_type == 'model' and node.schema in ['staging', 'intermediate', 'marts'] -%}
+        {%- set relation = api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias) -%}
+        {%- for column in adapter.get_columns_in_relation(relation) -%}
+            {%- if column.name | lower in ['text', 'message_text', 'user_text', 'raw_line', 'line', 'properties']
+                  or column.dtype | upper == 'JSON' -%}
+                {%- do offending.append((node.schema, node.alias, column.name, column.dtype)) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endfor -%}
+{%- endif %}
+
+{% for schema, table, column, dtype in offending -%}
+select '{{ schema }}' as table_schema, '{{ table }}' as table_name, '{{ column }}' as column_name, '{{ dtype }}' as data_type
+union all
+{% endfor -%}
+select 'none' as table_schema, 'none' as table_name, 'none' as column_name, 'none' as data_type
+where 1 = 0

@@ -89,7 +89,7 @@ user_problems as (
     select
         flags.assistant_id,
         flags.user_id,
-        cast(null as varchar) as channel,
+        cast(null as {{ dbt.type_string() }}) as channel,
         flags.first_chats,
         flags.flagged_first_chat_id,
         earliest.chat_id as earliest_chat_id,

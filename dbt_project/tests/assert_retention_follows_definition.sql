@@ -23,7 +23,7 @@ chat_starts as (
     -- hash aggregation, not a sort of every event
     select
         assistant_id, user_id, channel, session_id,
-        arg_min(occurred_local_date, struct_pack(at := occurred_at, id := event_id)) as start_date
+        {{ arg_min_by('occurred_local_date', ['occurred_at', 'event_id']) }} as start_date
     from session_events
     group by assistant_id, user_id, channel, session_id
     having count(*) filter (where event_type in ('user_message', 'click')) > 0

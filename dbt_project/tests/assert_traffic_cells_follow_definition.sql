@@ -19,7 +19,7 @@ chat_messages as (
         events.channel,
         events.user_id,
         events.event_type,
-        timezone(assistants.timezone, events.occurred_at) as occurred_local_at
+        {{ local_timestamp('events.occurred_at', 'assistants.timezone') }} as occurred_local_at
 
     from {{ recomputed_rows(ref('int_events_deduplicated')) }} as events
     inner join {{ recomputed_rows(ref('int_events_sessionized')) }} as sessionized
@@ -38,7 +38,7 @@ expected as (
     select
         assistant_id, channel, user_id,
         cast(occurred_local_at as date) as local_date,
-        isodow(occurred_local_at) as local_weekday,
+        {{ iso_weekday('occurred_local_at') }} as local_weekday,
         hour(occurred_local_at) as local_hour,
         count(*) as messages,
         count(*) filter (where event_type = 'user_message') as user_messages,

@@ -41,7 +41,7 @@ ranked as (
 
 first_copies as (
 
-    select * exclude (copy_number) from ranked
+    select {{ star_except(['copy_number']) }} from ranked
     where copy_number = 1
 
 ),

@@ -70,11 +70,11 @@ flagged as (
 
     select
         *,
-        -- exact microseconds (epoch_us: dbt.datediff's date_diff is ~8x slower here)
+        -- exact microseconds (an epoch difference: dbt.datediff's date_diff is ~8x slower here)
         previous_occurred_at is null
         or (
             timeout_minutes is not null
-            and epoch_us(occurred_at) - epoch_us(previous_occurred_at)
+            and {{ epoch_microseconds('occurred_at') }} - {{ epoch_microseconds('previous_occurred_at') }}
             > cast(timeout_minutes as bigint) * 60 * 1000000
         ) as is_session_start
 
@@ -87,7 +87,7 @@ session_starts as (
     select
         event_id,
         -- the latest session start at or before this event, in the same sort as the lag above
-        last_value(case when is_session_start then event_id end ignore nulls) over (
+        {{ last_value_ignore_nulls('case when is_session_start then event_id end') }} over (
             partition by assistant_id, channel, user_id, conversation_id
             order by occurred_at, event_id
             rows between unbounded preceding and current row
@@ -108,8 +108,8 @@ final as (
         events.event_id,
         events.event_type,
         events.occurred_at,
-        timezone(coalesce(assistants.timezone, 'UTC'), events.occurred_at) as occurred_local_at,
-        cast(timezone(coalesce(assistants.timezone, 'UTC'), events.occurred_at) as date)
+        {{ local_timestamp('events.occurred_at', "coalesce(assistants.timezone, 'UTC')") }} as occurred_local_at,
+        cast({{ local_timestamp('events.occurred_at', "coalesce(assistants.timezone, 'UTC')") }} as date)
             as occurred_local_date,
         coalesce(assistants.timezone, 'UTC') as timezone,
         events.assistant_id,

@@ -22,23 +22,21 @@ feedback as (
 
     select f.*
     from {{ ref('int_events_deduplicated') }} as f
-    semi join answers on f.assistant_id = answers.assistant_id and f.message_id = answers.message_id
+    {{ semi_join() }} answers on f.assistant_id = answers.assistant_id and f.message_id = answers.message_id
     where f.event_type = 'feedback'
 
 ),
 
 final as (
 
-    -- arg_max_null, not arg_max: a latest feedback with a null value (a retraction) must win;
-    -- one aggregate pass over (occurred_at, event_id) instead of a sorted window
+    -- nulls_win: a latest feedback with a null value (a retraction) must win; one aggregate pass
+    -- over (occurred_at, event_id) instead of a sorted window
     select
         answers.assistant_id,
         answers.user_id,
         answers.message_id,
-        arg_max_null(
-            feedback.feedback_value,
-            struct_pack(occurred_at := feedback.occurred_at, event_id := feedback.event_id)
-        ) as final_rating,
+        {{ arg_max_by('feedback.feedback_value', ['feedback.occurred_at', 'feedback.event_id'], nulls_win=true) }}
+            as final_rating,
         max(feedback.occurred_at) as last_rated_at,
         count(*) as feedback_events,
         {{ refresh_stamp() }} as refreshed_at

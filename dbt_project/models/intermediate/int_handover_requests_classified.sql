@@ -16,7 +16,7 @@ with_last_answer as (
 
     select
         *,
-        last_value(case when event_type = 'bot_message' then is_fallback end ignore nulls) over (
+        {{ last_value_ignore_nulls("case when event_type = 'bot_message' then is_fallback end") }} over (
             partition by session_id
             order by occurred_at, event_id
             rows between unbounded preceding and 1 preceding

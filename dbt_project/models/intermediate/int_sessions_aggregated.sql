@@ -34,10 +34,10 @@ aggregated as (
         -- the last turn (kpis.md "Outcomes"): the latest user_message, click or bot_message in
         -- event order (occurred_at, event_id, as sessionization sorts); a fallback answer is told
         -- apart from a real one
-        arg_max(
-            case when event_type = 'bot_message' and is_fallback then 'fallback' else event_type end,
-            struct_pack(occurred_at := occurred_at, event_id := event_id)
-        ) filter (where event_type in ('user_message', 'click', 'bot_message')) as last_turn
+        {{ arg_max_by(
+            "case when event_type = 'bot_message' and is_fallback then 'fallback' else event_type end",
+            ['occurred_at', 'event_id']
+        ) }} filter (where event_type in ('user_message', 'click', 'bot_message')) as last_turn
 
     from session_events
     group by session_id, assistant_id, channel, user_id, conversation_id

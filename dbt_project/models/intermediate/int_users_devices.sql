@@ -21,13 +21,12 @@ parsed_user_agents as (
 
 earliest as (
 
-    -- one aggregate pass: arg_min over (occurred_at, event_id) is the event a
+    -- one aggregate pass: the arg_min over (occurred_at, event_id) is the event a
     -- row_number() window would rank first, without sorting every event (3x faster)
     select
         assistant_id,
         user_id,
-        arg_min(user_agent, struct_pack(occurred_at := occurred_at, event_id := event_id))
-            as user_agent
+        {{ arg_min_by('user_agent', ['occurred_at', 'event_id']) }} as user_agent
 
     from events
     group by assistant_id, user_id

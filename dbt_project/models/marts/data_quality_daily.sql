@@ -43,7 +43,9 @@ first_copy_counts_by_assistant as (
         -- timestamp's epoch is read as UTC): a time zone conversion per event costs more than
         -- the rest of this model
         count(*) filter (
-            where epoch_us(occurred_at) < epoch_us(cast(export_date as timestamp) - interval 7 day)
+            where
+            {{ epoch_microseconds('occurred_at') }}
+            < {{ epoch_microseconds('cast(export_date as timestamp) - interval 7 day') }}
         ) as late_events
 
     from {{ ref('int_events_deduplicated') }}
@@ -121,7 +123,7 @@ reject_counts as (
     select
         export_date,
         cast(sum(n) as bigint) as lines_rejected,
-        to_json(map(list(reason order by reason), list(n order by reason))) as rejects_by_reason
+        {{ json_object_agg('reason', 'n') }} as rejects_by_reason
     from (
         select export_date, reason, count(*) as n
         from rejected_lines
@@ -146,7 +148,7 @@ final as (
         coalesce(first_copy_counts.late_events, 0) as late_events,
         coalesce(orphan_feedback_counts.orphan_feedback, 0) as orphan_feedback,
         coalesce(first_copy_counts.unknown_assistant_events, 0) as unknown_assistant_events,
-        cast(coalesce(reject_counts.rejects_by_reason, '{}') as varchar) as rejects_by_reason,
+        cast(coalesce(reject_counts.rejects_by_reason, '{}') as {{ dbt.type_string() }}) as rejects_by_reason,
         export_days.loaded_at
 
     from export_days

@@ -14,14 +14,14 @@ agent_events as (
 
 final as (
 
-    -- each attribute from its own latest event that gives it: arg_max over (occurred_at,
+    -- each attribute from its own latest event that gives it: an arg_max over (occurred_at,
     -- event_id), one aggregate pass instead of a sorted window per attribute
     select
         assistant_id,
         agent_id,
-        arg_max(agent_name, struct_pack(occurred_at := occurred_at, event_id := event_id))
+        {{ arg_max_by('agent_name', ['occurred_at', 'event_id']) }}
         filter (where agent_name is not null) as agent_name,
-        arg_max(agent_kind, struct_pack(occurred_at := occurred_at, event_id := event_id))
+        {{ arg_max_by('agent_kind', ['occurred_at', 'event_id']) }}
         filter (where agent_kind is not null) as agent_kind
 
     from agent_events

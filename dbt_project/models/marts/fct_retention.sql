@@ -87,22 +87,30 @@ final as (
         channel_returns.channel = user_returns.first_chat_channel as is_first_chat_channel,
         user_returns.first_chat_local_date,
         user_returns.first_return_local_date,
-        user_returns.first_return_local_date - user_returns.first_chat_local_date as days_to_return,
-        coalesce(user_returns.first_return_local_date - user_returns.first_chat_local_date <= 7, false)
-            as returned_within_7d,
-        coalesce(user_returns.first_return_local_date - user_returns.first_chat_local_date <= 30, false)
-            as returned_within_30d,
+        {{ days_between('user_returns.first_chat_local_date', 'user_returns.first_return_local_date') }}
+            as days_to_return,
+        coalesce(
+            {{ days_between('user_returns.first_chat_local_date', 'user_returns.first_return_local_date') }} <= 7,
+            false
+        ) as returned_within_7d,
+        coalesce(
+            {{ days_between('user_returns.first_chat_local_date', 'user_returns.first_return_local_date') }} <= 30,
+            false
+        ) as returned_within_30d,
         channel_returns.first_chat_local_date_in_channel,
         channel_returns.first_return_local_date_in_channel,
-        channel_returns.first_return_local_date_in_channel
-        - channel_returns.first_chat_local_date_in_channel as days_to_return_in_channel,
+        {{ days_between(
+            'channel_returns.first_chat_local_date_in_channel', 'channel_returns.first_return_local_date_in_channel'
+        ) }} as days_to_return_in_channel,
         coalesce(
-            channel_returns.first_return_local_date_in_channel
-            - channel_returns.first_chat_local_date_in_channel <= 7, false
+            {{ days_between(
+                'channel_returns.first_chat_local_date_in_channel', 'channel_returns.first_return_local_date_in_channel'
+            ) }} <= 7, false
         ) as returned_within_7d_in_channel,
         coalesce(
-            channel_returns.first_return_local_date_in_channel
-            - channel_returns.first_chat_local_date_in_channel <= 30, false
+            {{ days_between(
+                'channel_returns.first_chat_local_date_in_channel', 'channel_returns.first_return_local_date_in_channel'
+            ) }} <= 30, false
         ) as returned_within_30d_in_channel,
         {{ refresh_stamp() }} as refreshed_at
 

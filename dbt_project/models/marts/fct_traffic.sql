@@ -33,7 +33,7 @@ final as (
         channel,
         user_id,
         occurred_local_date as local_date,
-        cast(extract(isodow from occurred_local_at) as integer) as local_weekday,
+        cast({{ iso_weekday('occurred_local_at') }} as integer) as local_weekday,
         cast(extract(hour from occurred_local_at) as integer) as local_hour,
         count(*) as messages,
         count(*) filter (where event_type = 'user_message') as user_messages,

@@ -78,17 +78,20 @@ final as (
     inner join users
         on user_days.assistant_id = users.assistant_id and user_days.user_id = users.user_id
     window
+        -- ordered by day number: a range frame of whole days that both engines accept
         earlier_dates as (
             partition by user_days.assistant_id, user_days.user_id
-            order by user_days.chat_local_date
-            range between unbounded preceding and interval 1 day preceding
+            order by {{ days_between("cast('1970-01-01' as date)", 'user_days.chat_local_date') }}
+            range between unbounded preceding and 1 preceding
         ),
         channel_dates as (
             partition by user_days.assistant_id, user_days.user_id, user_days.channel
             order by user_days.chat_local_date
         ),
         earlier_dates_in_channel as (
-            channel_dates rows between unbounded preceding and 1 preceding
+            partition by user_days.assistant_id, user_days.user_id, user_days.channel
+            order by user_days.chat_local_date
+            rows between unbounded preceding and 1 preceding
         )
 
 )

@@ -26,49 +26,49 @@ renamed as (
         nullif(user_agent, '') as user_agent,
 
         case when event_type in ('user_message', 'bot_message', 'operator_message', 'feedback')
-                then properties ->> '$.message_id'
+                then {{ json_text('properties', '$.message_id') }}
         end as message_id,
         case when event_type = 'user_message'
-                then properties ->> '$.input'
+                then {{ json_text('properties', '$.input') }}
         end as input_mode,
         case when event_type = 'bot_message'
-                then coalesce(cast(properties ->> '$.reviewable' as boolean), false)
+                then coalesce(cast({{ json_text('properties', '$.reviewable') }} as boolean), false)
         end as is_reviewable,
         case when event_type = 'bot_message'
-                then coalesce(cast(properties ->> '$.is_fallback' as boolean), false)
+                then coalesce(cast({{ json_text('properties', '$.is_fallback') }} as boolean), false)
         end as is_fallback,
         case when event_type in ('bot_message', 'agent_triggered')
-                then properties ->> '$.agent_id'
+                then {{ json_text('properties', '$.agent_id') }}
         end as agent_id,
         case when event_type in ('bot_message', 'agent_triggered')
-                then properties ->> '$.agent_name'
+                then {{ json_text('properties', '$.agent_name') }}
         end as agent_name,
         case when event_type in ('bot_message', 'agent_triggered')
-                then properties ->> '$.agent_kind'
+                then {{ json_text('properties', '$.agent_kind') }}
         end as agent_kind,
         case when event_type = 'handover_request'
-                then properties ->> '$.via'
+                then {{ json_text('properties', '$.via') }}
         end as handover_via,
         case when event_type = 'handover_request'
-                then properties ->> '$.mode'
+                then {{ json_text('properties', '$.mode') }}
         end as handover_mode,
         case when event_type = 'feedback'
-                then properties ->> '$.value'
+                then {{ json_text('properties', '$.value') }}
         end as feedback_value,
         case when event_type = 'csat'
-                then cast(properties ->> '$.score' as integer)
+                then cast({{ json_text('properties', '$.score') }} as integer)
         end as csat_score,
         case when event_type = 'click'
-                then properties ->> '$.click_type'
+                then {{ json_text('properties', '$.click_type') }}
         end as click_type,
         case when event_type = 'click'
-                then properties ->> '$.title'
+                then {{ json_text('properties', '$.title') }}
         end as click_title,
         case when event_type = 'click'
-                then properties ->> '$.destination_type'
+                then {{ json_text('properties', '$.destination_type') }}
         end as click_destination_type,
         case when event_type = 'click'
-                then properties ->> '$.destination'
+                then {{ json_text('properties', '$.destination') }}
         end as click_destination,
 
         export_date,
