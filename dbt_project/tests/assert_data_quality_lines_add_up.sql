@@ -69,7 +69,7 @@ first_copies as (
         ) as unknown_event_types,
         count(*) filter (
             where {{ epoch_microseconds('occurred_at') }}
-                < {{ epoch_microseconds('cast(export_date as timestamp) - interval 7 day') }}
+            < {{ epoch_microseconds('cast(export_date as timestamp) - interval 7 day') }}
         ) as late_events,
         count(*) filter (
             where assistant_id not in (select assistant_id from assistants)
