@@ -4,9 +4,8 @@
 -- seed; null = no timeout, as for voice; a channel missing from the seed: 30 minutes), and
 -- nowhere else; an event belongs to the session of the latest start at or before it.
 -- Recomputed by ASOF joins, not by int_events_sessionized's lag() and last_value() windows: an
--- event's previous instant is the latest earlier occurred_at of its conversation, and an event
--- that shares its instant with an event of a smaller event_id never starts a session (its gap is
--- 0, and a timeout is positive: assert_channel_timeouts_positive). Returns the events of
+-- instant's previous instant is the latest earlier occurred_at of its conversation, and of the
+-- events at one instant only the smallest event_id can start a session. Returns the events of
 -- int_events_sessionized whose session (first event or session_id) is not the one so computed.
 -- Scope: a conversation belongs to one user, so an incremental refresh checks the affected users'
 -- events (docs/incremental.md). After an edit of the channels seed only a full rebuild
@@ -26,49 +25,53 @@ channels as (
 
 ),
 
+instants as (
+
+    -- one row per instant of a conversation, with the smallest event_id there: of the events that
+    -- share an instant only that one can start a session (the others' gap is 0, and a timeout is
+    -- positive: assert_channel_timeouts_positive). An aggregate, so that thousands of events at one
+    -- instant cost a group, not a comparison of every pair.
+    select assistant_id, channel, user_id, conversation_id, occurred_at, min(event_id) as event_id
+    from events
+    group by assistant_id, channel, user_id, conversation_id, occurred_at
+
+),
+
 with_previous_instant as (
 
     select
-        events.event_id,
-        events.assistant_id,
-        events.channel,
-        events.user_id,
-        events.conversation_id,
-        events.occurred_at,
-        events.session_id,
+        instants.*,
         earlier.occurred_at as previous_instant
 
-    from events
-    asof left join events as earlier
-        on events.assistant_id = earlier.assistant_id
-            and events.channel = earlier.channel
-            and events.user_id = earlier.user_id
-            and events.conversation_id = earlier.conversation_id
-            and events.occurred_at > earlier.occurred_at
+    from instants
+    asof left join instants as earlier
+        on instants.assistant_id = earlier.assistant_id
+            and instants.channel = earlier.channel
+            and instants.user_id = earlier.user_id
+            and instants.conversation_id = earlier.conversation_id
+            and instants.occurred_at > earlier.occurred_at
 
 ),
 
 session_starts as (
 
-    select starts.*
+    select
+        starts.assistant_id,
+        starts.channel,
+        starts.user_id,
+        starts.conversation_id,
+        starts.occurred_at,
+        starts.event_id,
+        events.session_id
+
     from with_previous_instant as starts
+    inner join events on starts.event_id = events.event_id
     left join channels on starts.channel = channels.channel
-    where not exists (
-            select 1 from events as tied
-            where tied.assistant_id = starts.assistant_id
-                and tied.channel = starts.channel
-                and tied.user_id = starts.user_id
-                and tied.conversation_id = starts.conversation_id
-                and tied.occurred_at = starts.occurred_at
-                and tied.event_id < starts.event_id
-        )
-        and (
-            starts.previous_instant is null
-            or starts.occurred_at > starts.previous_instant + case
-                when channels.channel is null then interval 30 minute
-                else to_minutes(channels.inactivity_timeout_minutes)
-            end
-        )
+    where starts.previous_instant is null
+        or starts.occurred_at > starts.previous_instant + case
+            when channels.channel is null then interval 30 minute
+            else to_minutes(channels.inactivity_timeout_minutes)
+        end
 
 ),
 
