@@ -15,14 +15,17 @@ from __future__ import annotations
 import json
 import re
 import time
+from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import REPO, event, write_export
+from conftest import event, write_export
+
+from orchestration.build.dbt_project import refresh_target_path
+from orchestration.settings import build_path_for
 
 pytestmark = pytest.mark.slow  # refreshes through the CLI
 
-DBT_TARGET = REPO / "dbt_project" / "target"
 
 
 def chat(prefix: str, day: str, user: str) -> list[dict]:
@@ -32,12 +35,13 @@ def chat(prefix: str, day: str, user: str) -> list[dict]:
     ]
 
 
-def dbt_invocations_since(started: float) -> list[list[dict]]:
-    """dbt's log events, grouped by invocation, of the dbt runs that wrote a log since `started`
+def dbt_invocations_since(target: Path, started: float) -> list[list[dict]]:
+    """dbt's log events, grouped by invocation, of the dbt runs that wrote the log of `target` (one
+    warehouse's dbt target folder: the other tests' refreshes write their own) since `started`
     (each event's `target` is the folder of its log)."""
     invocations: dict[str, list[dict]] = {}
-    for log in DBT_TARGET.glob("*/dbt.log"):
-        if log.stat().st_mtime < started:
+    for log in [target / "dbt.log"]:
+        if not log.exists() or log.stat().st_mtime < started:
             continue
         for line in log.read_text(errors="replace").splitlines():
             try:
@@ -65,7 +69,8 @@ def second_refresh(module_workspace):
     ws.cli("refresh", "--day", "2026-11-02")
     started = time.time() - 1  # log timestamps have microseconds; the clock is the same
     ws.cli("refresh", "--day", "2026-11-03")
-    invocations = [inv for inv in dbt_invocations_since(started)
+    target = refresh_target_path(build_path_for(ws.warehouse))
+    invocations = [inv for inv in dbt_invocations_since(target, started)
                    if any(e["name"] == "MainReportVersion" for e in inv)]
     return ws, invocations
 
