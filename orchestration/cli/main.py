@@ -180,9 +180,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def command_names(parser: argparse.ArgumentParser) -> list[str]:
+def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return list(sub.choices)
+    return sub.choices
+
+
+def command_names(parser: argparse.ArgumentParser) -> list[str]:
+    return list(_commands(parser))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -203,8 +207,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def _option_hint(parser: argparse.ArgumentParser, command: str, unknown: list[str]) -> str:
     """"; did you mean '--channel'?" for the first mistyped option that is close to one of the command's."""
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    options = [o for a in sub.choices[command]._actions for o in a.option_strings if o.startswith("--")]
+    options = [o for a in _commands(parser)[command]._actions for o in a.option_strings if o.startswith("--")]
     for word in unknown:
         if word.startswith("--"):
             close = difflib.get_close_matches(word.split("=", 1)[0], options, n=1)
