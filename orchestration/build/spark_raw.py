@@ -49,8 +49,10 @@ def write_raw_parquet(warehouse: Path, folder: Path) -> dict[str, int]:
             target = folder / table
             shutil.rmtree(target, ignore_errors=True)
             target.mkdir(parents=True)
-            conn.execute(f"copy (select {select} from raw.{table}) to '{target / 'part-0.parquet'}' (format parquet)")
-            counts[table] = conn.execute(f"select count(*) from raw.{table}").fetchone()[0]
+            # COPY returns the number of rows it wrote: no second scan of the table to count them
+            counts[table] = conn.execute(
+                f"copy (select {select} from raw.{table}) to '{target / 'part-0.parquet'}' (format parquet)"
+            ).fetchone()[0]
     finally:
         conn.close()
     return counts
