@@ -171,6 +171,9 @@ def main() -> None:
     p.add_argument("--report-days", type=int, default=30, help="the report's period, in days (default 30)")
     p.add_argument("--report-only", action="store_true",
                    help="measure the report alone, on the warehouse an earlier run left in --workdir")
+    p.add_argument("--report-copies", type=int, default=0,
+                   help="with --report-only: measure the report on N date-shifted copies of the warehouse's "
+                        "marts (a month at 3M events a day from a few days built; see docs/benchmark.md)")
     p.add_argument("--small-day-only", action="store_true",
                    help="measure the small day on the demo alone (about a minute)")
     p.add_argument("--skip-full", action="store_true", help="skip the full rebuild")
@@ -206,6 +209,8 @@ def main() -> None:
     common = ["--warehouse", str(wh), "--exports", str(exports)]
     day = lambda i: (FIRST_DAY + dt.timedelta(days=i)).isoformat()  # noqa: E731
     if args.report_only:
+        if args.report_copies:
+            wh = scaled_marts(wh, work / "report-scaled.duckdb", args.report_copies)
         rows += measure_report(wh, env, args.report_days)
         finish(args, env, rows, work)
         return
@@ -270,6 +275,43 @@ for _ in range(6):
 assert report["chats"]["total"] and report["previous"]["chats"]["total"], "a period without chats measures nothing"
 print(seconds[0], statistics.median(seconds[1:]))
 """
+
+
+def scaled_marts(source: Path, target: Path, copies: int) -> Path:
+    """A warehouse whose marts hold `copies` copies of source's, each shifted in time by the span of
+    source's chat dates: the rows a report reads over a month at the source's daily volume, built
+    from a few days. The report reads marts alone and its cost follows the rows it reads, not their
+    values; within a copy every date moves together, so each copy is a consistent stretch of history.
+    Rows are written in date order, as daily refreshes append them."""
+    target.unlink(missing_ok=True)
+    conn = duckdb.connect(str(target))
+    conn.execute("attach ? as source (read_only)", [str(source)])
+    conn.execute("create schema marts")
+    first, last = conn.execute(
+        "select min(chat_local_date), max(chat_local_date) from source.marts.fct_chats").fetchone()
+    shift_days = (last - first).days + 1
+    tables = conn.execute("select table_name from duckdb_tables() where database_name = 'source' "
+                          "and schema_name = 'marts' order by 1").fetchall()
+    for (table,) in tables:
+        columns = conn.execute("select column_name, data_type from duckdb_columns() where database_name = 'source' "
+                               "and schema_name = 'marts' and table_name = ? order by column_index",
+                               [table]).fetchall()
+        shifted = []
+        for name, data_type in columns:
+            if data_type == "DATE":
+                shifted.append(f'"{name}" + copy_index * {shift_days} as "{name}"')
+            elif data_type.startswith("TIMESTAMP"):
+                shifted.append(f'"{name}" + to_days(copy_index * {shift_days}) as "{name}"')
+            else:
+                shifted.append(f'"{name}"')
+        dates = [name for name, data_type in columns if data_type == "DATE"]
+        order = f'order by "{dates[0]}"' if dates else ""
+        copy_indexes = f"(select cast(range as integer) as copy_index from range({int(copies)}))"
+        conn.execute(f'create table marts."{table}" as select {", ".join(shifted)} '
+                     f'from source.marts."{table}", {copy_indexes} as copies {order}')
+    conn.execute("detach source")
+    conn.close()
+    return target
 
 
 def measure_report(wh: Path, env: dict, report_days: int) -> list[dict]:
