@@ -282,7 +282,7 @@ def scaled_marts(source: Path, target: Path, copies: int) -> Path:
     source's chat dates: the rows a report reads over a month at the source's daily volume, built
     from a few days. The report reads marts alone and its cost follows the rows it reads, not their
     values; within a copy every date moves together, so each copy is a consistent stretch of history.
-    Rows are written in date order, as daily refreshes append them."""
+    Rows are written in date order, then by assistant, as daily refreshes append them."""
     target.unlink(missing_ok=True)
     conn = duckdb.connect(str(target))
     conn.execute("attach ? as source (read_only)", [str(source)])
@@ -304,8 +304,10 @@ def scaled_marts(source: Path, target: Path, copies: int) -> Path:
                 shifted.append(f'"{name}" + to_days(copy_index * {shift_days}) as "{name}"')
             else:
                 shifted.append(f'"{name}"')
-        dates = [name for name, data_type in columns if data_type == "DATE"]
-        order = f'order by "{dates[0]}"' if dates else ""
+        # each day's rows by assistant, as the daily refreshes append them
+        keys = [name for name, data_type in columns if data_type == "DATE"][:1]
+        keys += [name for name, _ in columns if name == "assistant_id"]
+        order = "order by " + ", ".join(f'"{key}"' for key in keys) if keys else ""
         copy_indexes = f"(select cast(range as integer) as copy_index from range({int(copies)}))"
         conn.execute(f'create table marts."{table}" as select {", ".join(shifted)} '
                      f'from source.marts."{table}", {copy_indexes} as copies {order}')
