@@ -1,15 +1,15 @@
 -- kpis.md "Ground rules" 1: of several events with the same event_id only the first copy counts,
 -- the first by export day, then file name, then line number. Returns the staged events that are
--- not the first copy (or whose content differs from it) and the event_ids loaded in raw that
--- staging lost. The first copy is the minimum of the copies' (export_date, file_name,
--- line_number), an aggregate, not int_events_deduplicated's row_number() window.
+-- no loaded copy (no copy in raw has their position and content), those that have an earlier
+-- copy, and the first copies loaded in raw that staging lost. Joins of the staged rows with raw's
+-- copies on event_id and a comparison of positions, not int_events_deduplicated's row_number()
+-- window (nor an aggregate over the copies, which cost several times more at 3M events a day).
 -- Scope: per event_id. An incremental refresh looks at every copy of the events that have a copy
 -- of an affected user (a user affected for another reason may hold a later copy of an event whose
--- first copy belongs to an unaffected user, so copies are not narrowed by user), and compares the
--- first copies of affected users with the staged rows of this refresh (its stamp,
--- docs/incremental.md). A first copy of an unaffected user is left out: the loader marks the
--- users of every copy of a loaded event, so no copy of it changed and its staged row is the one
--- tested when it was built.
+-- first copy belongs to an unaffected user, so copies are not narrowed by user), and compares them
+-- with the staged rows of this refresh (its stamp, docs/incremental.md). A first copy of an
+-- unaffected user is left out: the loader marks the users of every copy of a loaded event, so no
+-- copy of it changed and its staged row is the one tested when it was built.
 
 -- The linter lays out each variant of the jinja conditionals below on its own: no layout rules there
 -- noqa: disable=LT02,LT14
@@ -18,7 +18,7 @@ with
 {% if recomputing_some_users_only() %}
 event_ids_in_scope as (
 
-    select distinct r.event_id
+    select r.event_id
     from {{ recomputed_rows(source('platform', 'events')) }} as r
 
 ),
@@ -27,13 +27,8 @@ event_ids_in_scope as (
 copies as (
 
     select
-        event_id,
-        struct_pack(export_date := export_date, file_name := file_name, line_number := line_number)
-            as position,
-        struct_pack(
-            event_type := event_type, occurred_at := occurred_at, assistant_id := assistant_id,
-            channel := channel, user_id := user_id, conversation_id := conversation_id
-        ) as envelope
+        event_id, export_date, file_name, line_number,
+        event_type, occurred_at, assistant_id, channel, user_id, conversation_id
 
     from {{ source('platform', 'events') }}
     {% if recomputing_some_users_only() %}
@@ -43,59 +38,82 @@ copies as (
 ),
 
 -- noqa: enable=LT02,LT14
-first_positions as (
-
-    -- per event_id, the smallest position (export_date, file_name, line_number) and that copy's
-    -- envelope: one aggregate, where int_events_deduplicated ranks the copies with a window
-    select
-        event_id,
-        min(position) as position,
-        arg_min(envelope, position) as envelope
-
-    from copies
-    group by event_id
-
-),
-
-first_copies as (
-
-    -- the two structs unpacked into columns
-    select event_id, unnest(position), unnest(envelope)
-    from first_positions
-
-),
-
 staged as (
 
-    select * from {{ recomputed_rows(ref('int_events_deduplicated')) }} as s
+    select
+        event_id, export_date, file_name, line_number,
+        event_type, occurred_at, assistant_id, channel, user_id, conversation_id
+
+    from {{ recomputed_rows(ref('int_events_deduplicated')) }} as s
+
+),
+
+not_first_or_not_loaded as (
+
+    -- each staged row with the copies of its event at or before its position: a row with none
+    -- (no copy is there), with an earlier copy, or with the copy at its position but other content
+    -- breaks the rule. Positions are unique (one export line each), so one copy can match exactly.
+    select 'not the first copy, or no loaded copy' as problem, staged.*
+    from staged
+    left join copies
+        on staged.event_id = copies.event_id
+            and (
+                copies.export_date < staged.export_date
+                or (copies.export_date = staged.export_date and copies.file_name < staged.file_name)
+                or (
+                    copies.export_date = staged.export_date
+                    and copies.file_name = staged.file_name
+                    and copies.line_number <= staged.line_number
+                )
+            )
+    where copies.event_id is null
+        or copies.export_date <> staged.export_date
+        or copies.file_name <> staged.file_name
+        or copies.line_number <> staged.line_number
+        or copies.event_type <> staged.event_type
+        or copies.occurred_at <> staged.occurred_at
+        or copies.assistant_id <> staged.assistant_id
+        or copies.channel <> staged.channel
+        or copies.user_id <> staged.user_id
+        or copies.conversation_id <> staged.conversation_id
+
+),
+
+unstaged_copies as (
+
+    -- the copies of the events staging has no row of (none when staging is right)
+    select * from copies
+    where not exists (
+            select 1 from staged
+            where staged.event_id = copies.event_id
+        )
+
+),
+
+lost_first_copies as (
+
+    -- of those, the first copies: no copy of the same event sits earlier. Only a first copy of a
+    -- recomputed user must have a row of this refresh (the user filter on these few rows: at a
+    -- first build every user is affected)
+    select 'lost by staging' as problem, lost.*
+    from unstaged_copies as lost
+    where not exists (
+            select 1 from unstaged_copies as earlier
+            where earlier.event_id = lost.event_id
+                and (
+                    earlier.export_date < lost.export_date
+                    or (earlier.export_date = lost.export_date and earlier.file_name < lost.file_name)
+                    or (
+                        earlier.export_date = lost.export_date
+                        and earlier.file_name = lost.file_name
+                        and earlier.line_number < lost.line_number
+                    )
+                )
+        )
+        {% if recomputing_some_users_only() %}and {{ is_affected_user('lost') }}{% endif %}
 
 )
 
-select
-    coalesce(first_copies.event_id, staged.event_id) as event_id,
-    first_copies.export_date as first_export_date,
-    first_copies.file_name as first_file_name,
-    first_copies.line_number as first_line_number,
-    staged.export_date,
-    staged.file_name,
-    staged.line_number
-
-from first_copies
-full outer join staged on first_copies.event_id = staged.event_id
-where first_copies.event_id is null
-    -- staging lost it: only a first copy of a recomputed user must have a row of this refresh (the
-    -- user filter on these few rows, not before the join: at a first build every user is affected,
-    -- and the filter before the join ran out of memory at 3GB on 9M events)
-    or (
-        staged.event_id is null
-        {% if recomputing_some_users_only() %}and {{ is_affected_user('first_copies') }}{% endif %}
-    )
-    or staged.export_date <> first_copies.export_date
-    or staged.file_name <> first_copies.file_name
-    or staged.line_number <> first_copies.line_number
-    or staged.event_type <> first_copies.event_type
-    or staged.occurred_at <> first_copies.occurred_at
-    or staged.assistant_id <> first_copies.assistant_id
-    or staged.channel <> first_copies.channel
-    or staged.user_id <> first_copies.user_id
-    or staged.conversation_id <> first_copies.conversation_id
+select * from not_first_or_not_loaded
+union all
+select * from lost_first_copies
