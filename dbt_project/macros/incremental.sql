@@ -34,12 +34,12 @@
 {% endmacro %}
 
 
-{#- Spark, phase 1 (docs/spark.md): plain Parquet tables have no DELETE, so a user-keyed model is a
+{#- Spark (docs/spark.md): plain Parquet tables have no DELETE, so a user-keyed model is a
     table built whole on every run; is_incremental() is then false and recomputed_rows() reads every
-    row, which is what a full rebuild does on DuckDB. Phase 2 makes it incremental here, and only
+    row, which is what a full rebuild does on DuckDB. Exact incremental would go here, and only
     here: a column user_bucket (a hash of assistant_id and user_id into N buckets) as the partition,
-    incremental_strategy insert_overwrite with dynamic partition overwrite, and the affected users'
-    whole buckets recomputed (docs/spark.md). -#}
+    incremental_strategy insert_overwrite with dynamic partition overwrite of the affected buckets:
+    their unaffected users' rows kept, the affected users' rows recomputed (docs/spark.md). -#}
 {% macro spark__user_keyed_incremental_config() %}
     {{ config(materialized='table', file_format='parquet') }}
 {% endmacro %}
