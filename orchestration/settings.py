@@ -67,6 +67,27 @@ def build_path_for(warehouse: Path) -> Path:
     return warehouse.with_name(f".{warehouse.stem}.build{warehouse.suffix}")
 
 
+def spark_dir_for(warehouse: Path) -> Path:
+    """The Spark engine's folder for a warehouse (its tables, metastore and raw Parquet): the
+    warehouse file's path + `.spark`, as profiles.yml's default for a by-hand dbt run."""
+    return warehouse.with_name(warehouse.name + ".spark")
+
+
+# The engine ---------------------------------------------------------------------------------------
+
+ENGINES = ("duckdb", "spark")
+
+
+def analytics_engine() -> str:
+    """Which engine builds the dbt models (docs/spark.md): `duckdb` (the default) or `spark`."""
+    raw = _raw("ANALYTICS_ENGINE")
+    if raw is None:
+        return "duckdb"
+    if raw not in ENGINES:
+        raise _bad("ANALYTICS_ENGINE", raw, " or ".join(ENGINES))
+    return raw
+
+
 # A refresh ---------------------------------------------------------------------------------------
 
 def first_export_day() -> dt.date:
@@ -169,6 +190,7 @@ def check_dbt_settings() -> None:
     """Everything dbt reads from the environment (profiles.yml) or the dbt asset passes to it,
     checked before dbt starts: dbt reports a bad value late and obscurely, dbt-duckdb writes the
     DuckDB settings into SQL."""
+    analytics_engine()
     dbt_threads()
     dbt_threads_full()
     dbt_tests()

@@ -26,3 +26,10 @@ def test_profiles_yml_gives_dbt_the_same_memory_default():
     profiles = (REPO / "profiles.yml").read_text()
     defaults = re.findall(r"env_var\('ANALYTICS_DUCKDB_MEMORY_LIMIT', '([^']+)'\)", profiles)
     assert defaults == [settings.DEFAULT_DUCKDB_MEMORY_LIMIT]
+
+
+def test_unset_engine_is_duckdb(monkeypatch):
+    monkeypatch.delenv("ANALYTICS_ENGINE", raising=False)
+    assert settings.analytics_engine() == "duckdb"
+    monkeypatch.setenv("ANALYTICS_ENGINE", "spark")
+    assert settings.analytics_engine() == "spark"

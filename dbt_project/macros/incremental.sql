@@ -34,14 +34,19 @@
 {% endmacro %}
 
 
-{#- Spark, phase 1 (docs/spark.md): plain Parquet tables have no DELETE, so a user-keyed model is a
-    table built whole on every run; is_incremental() is then false and recomputed_rows() reads every
-    row, which is what a full rebuild does on DuckDB. Phase 2 makes it incremental here, and only
-    here: a column user_bucket (a hash of assistant_id and user_id into N buckets) as the partition,
-    incremental_strategy insert_overwrite with dynamic partition overwrite, and the affected users'
-    whole buckets recomputed (docs/spark.md). -#}
+{#- Spark (docs/spark.md): plain Parquet tables have no DELETE. A user-keyed table is partitioned
+    by user bucket and a refresh overwrites the affected buckets with their kept rows and the
+    recomputed users' rows (macros/spark_user_buckets.sql). -#}
 {% macro spark__user_keyed_incremental_config() %}
-    {{ config(materialized='table', file_format='parquet') }}
+    {{ config(
+        materialized='incremental',
+        incremental_strategy='insert_overwrite',
+        partition_by=['user_bucket'],
+        file_format='parquet',
+        on_schema_change='fail',
+        pre_hook=["{{ spark_drop_kept_rows() }}", "{{ spark_keep_unaffected_rows() }}"],
+        post_hook="{{ spark_drop_kept_rows() }}"
+    ) }}
 {% endmacro %}
 
 
@@ -59,13 +64,32 @@
     user_id). A user-keyed incremental model is filtered on the stamp; anything else (raw events, the
     staging view of them, a CTE) by a semi join on the affected users. -#}
 {% macro recomputed_rows(relation) %}
-    {%- if not execute or not recomputing_some_users_only() -%}
+    {%- set every_row = not execute or not recomputing_some_users_only() -%}
+    {%- set columns = user_keyed_columns() if execute and is_user_keyed_model(relation) else none -%}
+    {%- if every_row and not columns -%}
         {{ relation }}
+    {%- elif every_row -%}
+        (select {{ columns }} from {{ relation }} as keyed)
     {%- elif is_user_keyed_model(relation) -%}
-        (select * from {{ relation }} as recomputed where {{ stamped_for_affected_users('recomputed') }})
+        (select {{ columns or '*' }} from {{ relation }} as recomputed where {{ stamped_for_affected_users('recomputed') }})
     {%- else -%}
         (select * from {{ relation }} as recomputed where {{ is_affected_user('recomputed') }})
     {%- endif -%}
+{% endmacro %}
+
+
+{#- The columns of a user-keyed model that are results, when some are not (Spark's partition column
+    user_bucket, which the model writing the next table adds itself); none: every column. -#}
+{% macro user_keyed_columns() %}
+    {{ return(adapter.dispatch('user_keyed_columns')()) }}
+{% endmacro %}
+
+{% macro default__user_keyed_columns() %}
+    {{ return(none) }}
+{% endmacro %}
+
+{% macro spark__user_keyed_columns() %}
+    {{ return(star_except(['user_bucket'])) }}
 {% endmacro %}
 
 

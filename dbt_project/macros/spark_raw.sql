@@ -1,4 +1,4 @@
-{#- Phase 1 of the Spark port (docs/spark.md): registers Parquet copies of the DuckDB loader's raw
+{#- The Spark engine's input (docs/spark.md): registers Parquet copies of the DuckDB loader's raw
     tables as the Spark tables raw.<name> (external: dropping one leaves its files), for
     `dbt run-operation register_raw_parquet --target spark --args '{folder: ..., tables: [...]}'`,
     run by orchestration/build/spark_raw.py, which wrote the files and checked the folder's form. -#}

@@ -11,6 +11,7 @@ that runs the dbt step, which lives as long as the step waits for dbt.
 from __future__ import annotations
 
 import ctypes
+import io
 import os
 import signal
 import sys
@@ -28,8 +29,19 @@ def _end_with_parent() -> None:
         os._exit(1)  # the parent died before the prctl: nobody waits for this dbt
 
 
+def _stdout_for_dbt_only() -> None:
+    """dbt writes its events to stdout, one JSON line each, which dagster-dbt parses; a line it cannot
+    parse is dropped, and with it a node's result. On the spark target dbt starts a JVM that inherits
+    stdout and writes to it (Spark's warnings, progress), at any time, into the middle of dbt's lines.
+    So the processes dbt starts get stderr as their stdout, and dbt alone keeps the real one."""
+    dbt_stdout = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = io.TextIOWrapper(os.fdopen(dbt_stdout, "wb"), encoding="utf-8", line_buffering=True)
+
+
 def main() -> None:
     _end_with_parent()
+    _stdout_for_dbt_only()
     from dbt.cli.main import cli
 
     sys.exit(cli())

@@ -15,6 +15,7 @@ SEEDS_DIR = PROJECT_ROOT / "seeds"
 _DDL = """
 create table if not exists raw.refresh_state (full_refresh_owed boolean not null);
 create table if not exists raw.built_with_seeds (fingerprint varchar not null);
+create table if not exists raw.built_with_engine (engine varchar not null);
 """
 
 
@@ -65,9 +66,25 @@ def seeds_changed(build: Path, fingerprint: str) -> bool:
         conn.close()
 
 
-def clear_pending(build: Path, seeds: str) -> None:
+def engine_changed(build: Path, engine: str) -> bool:
+    """True when the last completed build ran on another engine (ANALYTICS_ENGINE): the users it
+    recomputed were cleared from raw.pending_users, but this engine's own tables (Spark's Parquet
+    tables, or the DuckDB models Spark's copies replaced) never saw them."""
+    conn = _connect(build)
+    try:
+        built_with = conn.execute("select max(engine) from raw.built_with_engine").fetchone()[0]
+        if built_with is None:
+            # Models built before the engine was recorded were built by DuckDB, the only engine then.
+            has_models = conn.execute("select count(*) from duckdb_tables() where schema_name = 'marts'").fetchone()[0]
+            built_with = "duckdb" if has_models else engine
+        return built_with != engine
+    finally:
+        conn.close()
+
+
+def clear_pending(build: Path, seeds: str, engine: str = "duckdb") -> None:
     """After a completed dbt build: every pending user is recomputed, any owed full rebuild is done,
-    and the models are those of these seeds."""
+    and the models are those of these seeds, built by this engine."""
     conn = _connect(build)
     try:
         ensure_raw_schema(conn)
@@ -76,6 +93,8 @@ def clear_pending(build: Path, seeds: str) -> None:
         conn.execute("delete from raw.refresh_state")
         conn.execute("delete from raw.built_with_seeds")
         conn.execute("insert into raw.built_with_seeds values (?)", [seeds])
+        conn.execute("delete from raw.built_with_engine")
+        conn.execute("insert into raw.built_with_engine values (?)", [engine])
         conn.execute("commit")
     finally:
         conn.close()

@@ -1,9 +1,9 @@
-"""Phase 1 of the Spark target (docs/spark.md): Spark reads the DuckDB loader's raw tables.
+"""The Spark engine's input (docs/spark.md): Spark reads the DuckDB loader's raw tables.
 
 `copy_raw_to_spark` writes each raw table the models read as Parquet files beside the Spark
 warehouse, then registers them as the Spark tables raw.<name> through dbt (the profile's `spark`
 target, so Spark is configured in one place: profiles.yml). The seeds reach Spark through
-`dbt seed`/`dbt build` as on DuckDB. Phase 2 replaces this with a Spark loader job.
+`dbt seed`/`dbt build` as on DuckDB. A Spark loader job would replace this (docs/spark.md, what is left).
 """
 
 from __future__ import annotations
@@ -66,19 +66,34 @@ def dbt_spark_args(spark_dir: Path, target_path: Path) -> list[str]:
             "--vars", json.dumps({"spark_dir": str(spark_dir)})]
 
 
-def copy_raw_to_spark(warehouse: Path, spark_dir: Path, target_path: Path) -> dict[str, int]:
-    """Writes the warehouse's raw tables as Parquet under spark_dir and registers them in Spark's
-    `raw` schema; returns the rows copied per table."""
+def check_spark_dir(spark_dir: Path) -> Path:
+    """The Spark folder, absolute; its path goes into Spark SQL as a literal, so a quote in it is
+    refused before any file is written or any process started."""
     spark_dir = spark_dir.resolve()
     if not _SAFE_PATH.fullmatch(str(spark_dir)):
         raise UserError(f"the Spark folder's path must not contain quotes, backslashes or control characters: "
                         f"{spark_dir!r}")
+    return spark_dir
+
+
+def copy_raw_to_spark(warehouse: Path, spark_dir: Path, target_path: Path) -> dict[str, int]:
+    """Writes the warehouse's raw tables as Parquet under spark_dir and registers them in Spark's
+    `raw` schema; returns the rows copied per table."""
+    spark_dir = check_spark_dir(spark_dir)
+    counts = write_raw_parquet(warehouse, raw_parquet_folder(spark_dir))
+    register_raw_tables(spark_dir, target_path)
+    return counts
+
+
+def register_raw_tables(spark_dir: Path, target_path: Path) -> None:
+    """Registers the Parquet copies as Spark's tables raw.<name> (external tables: Spark's catalog
+    keeps their location and columns, so a later copy into the same folders needs no new
+    registration, only a new Spark session, which every dbt run is)."""
+    spark_dir = check_spark_dir(spark_dir)
     folder = raw_parquet_folder(spark_dir)
-    counts = write_raw_parquet(warehouse, folder)
     args = json.dumps({"folder": str(folder), "tables": list(RAW_TABLES)})
     cmd = [dbt_executable(), "run-operation", "register_raw_parquet", "--args", args,
            *dbt_spark_args(spark_dir, target_path)]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=DBT_PROJECT_DIR)
     if proc.returncode != 0:
         raise RuntimeError(f"registering the raw tables in Spark failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
-    return counts

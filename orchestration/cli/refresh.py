@@ -92,9 +92,21 @@ def run_refresh(days: list[dt.date], *, warehouse: Path, exports: Path, full: bo
     from ..build.dbt_project import ensure_manifest
     from ..errors import RefreshBusyError
     from ..serve.status import recording_refresh
-    from ..settings import check_refresh_settings, max_days_per_run, max_export_bytes_per_run
+    from ..settings import (
+        analytics_engine,
+        check_refresh_settings,
+        max_days_per_run,
+        max_export_bytes_per_run,
+        spark_dir_for,
+    )
 
     check_refresh_settings()  # a bad setting fails here, before anything is loaded
+    if analytics_engine() == "spark":
+        from ..build.spark_models import check_spark_runnable
+        from ..build.spark_raw import check_spark_dir
+
+        check_spark_runnable()
+        check_spark_dir(spark_dir_for(warehouse))
     _check_partition_days(days)
     ensure_manifest()
     from ..definitions import defs

@@ -22,10 +22,12 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from ..build import progress
 from ..build.build_file import build_connection, prepare_build_file, refresh_lock
 from ..build.dbt_project import dbt_project, refresh_target_path
+from ..build.spark_models import check_spark_runnable, import_spark_tables
+from ..build.spark_raw import check_spark_dir, raw_parquet_folder, register_raw_tables, write_raw_parquet
 from ..errors import LoadError
 from ..load.raw import load_export_day
 from ..publish.publish import publish
-from ..settings import check_dbt_settings, dbt_tests, dbt_threads_full
+from ..settings import analytics_engine, check_dbt_settings, dbt_tests, dbt_threads_full, spark_dir_for
 from .partitions import export_day_partitions
 from .resources import WarehouseResource
 
@@ -130,9 +132,14 @@ class LayeredTranslator(DagsterDbtTranslator):
 )
 def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
                          warehouse: WarehouseResource, config: DbtBuildConfig):
-    """`dbt build` on the build file: incremental models recompute the users in raw.pending_users."""
+    """`dbt build` on the build file: incremental models recompute the users in raw.pending_users.
+
+    With ANALYTICS_ENGINE=spark (docs/spark.md) the same build runs on Spark (`--target spark`): raw
+    is copied to Spark as Parquet first, and Spark's tables are copied into the build file after, so
+    that publishing and every reader stay the same."""
     from ..build.refresh_state import (
         clear_pending,
+        engine_changed,
         full_refresh_owed,
         mark_full_refresh_owed,
         seeds_changed,
@@ -140,21 +147,43 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
     )
 
     check_dbt_settings()  # profiles.yml hands them to dbt, which reports a bad one late and obscurely
+    engine = analytics_engine()
+    if engine == "spark":
+        check_spark_runnable()
     with refresh_lock(warehouse.warehouse):
         build = prepare_build_file(warehouse.warehouse)
+        spark_dir = spark_dir_for(warehouse.warehouse)
+        if engine == "spark":
+            spark_dir = check_spark_dir(spark_dir)
         # A full rebuild that was killed is owed until one completes; an edited seed (a time
         # zone, a timeout) changes every user's chats, so it needs one too.
         seeds = seeds_fingerprint()
         reseeded = not config.full_refresh and seeds_changed(build, seeds)
         if reseeded:
             progress.report("seeds changed since the last build: rebuilding every model")
-        full = config.full_refresh or reseeded or full_refresh_owed(build)
+        # The other engine's last build cleared pending users this engine's tables never saw; a
+        # new Spark folder has no tables (nor raw tables registered) at all.
+        switched = engine_changed(build, engine)
+        if switched and not config.full_refresh:
+            progress.report(f"the models were last built by another engine than {engine}: rebuilding every model")
+        new_spark = engine == "spark" and not (spark_dir / "warehouse").is_dir()
+        full = config.full_refresh or reseeded or switched or new_spark or full_refresh_owed(build)
         if full:
             mark_full_refresh_owed(build)
         # profiles.yml reads the build file from this var (a by-hand dbt run uses $ANALYTICS_WAREHOUSE).
         # Nothing else: what to recompute is in raw.pending_users, and vars that change from one
         # refresh to the next would make dbt parse the whole project again every time.
         args = ["build", "--vars", json.dumps({"build_file": str(build)})]
+        target_path = refresh_target_path(build)
+        excluded: list[str] = []
+        if engine == "spark":
+            target_path = refresh_target_path(build, engine)
+            args = ["build", "--target", "spark", "--vars", json.dumps({"spark_dir": str(spark_dir)})]
+            excluded.append("tag:duckdb_only")  # DuckDB-only ways of checking (docs/spark.md)
+            progress.report("copying raw to Spark (Parquet) ...")
+            write_raw_parquet(build, raw_parquet_folder(spark_dir))
+            if full:
+                register_raw_tables(spark_dir, target_path)
         if full:
             # Every node of a full rebuild reads the whole history and DuckDB already spreads one
             # query over every core: two at once would only share (and overrun) one memory pool.
@@ -162,19 +191,24 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
         elif dbt_tests() != "all":
             # A few hundred column checks cost ~0.2 s each whatever the data size; an incremental
             # refresh runs the KPI (singular) and uniqueness tests, a full rebuild runs them all.
-            args += ["--exclude", " ".join([*(f"test_name:{t}" for t in ROUTINE_GENERIC_TESTS), *REVIEW_TESTS])]
-        progress.report(f"dbt build{' --full-refresh' if full else ''} ...")
+            excluded += [*(f"test_name:{t}" for t in ROUTINE_GENERIC_TESTS), *REVIEW_TESTS]
+        if excluded:
+            args += ["--exclude", " ".join(excluded)]
+        progress.report(f"dbt build{' --full-refresh' if full else ''}{' on Spark' * (engine == 'spark')} ...")
         started = time.perf_counter()
         # dbt's own events, each shown as progress, then turned into Dagster's as `.stream()` does
         with progress.dbt_build() as build_progress:
-            invocation = dbt.cli(args, context=context, target_path=refresh_target_path(build))
+            invocation = dbt.cli(args, context=context, target_path=target_path)
             for event in invocation.stream_raw_events():
                 build_progress.on_event(event.raw_event)
                 yield from event.to_default_asset_events(
                     manifest=invocation.manifest, dagster_dbt_translator=invocation.dagster_dbt_translator,
                     context=context, target_path=invocation.target_path, project=invocation.project)
         progress.report(f"dbt build done in {time.perf_counter() - started:.1f}s")
-        clear_pending(build, seeds)
+        if engine == "spark":
+            imported = import_spark_tables(build, spark_dir, target_path / "manifest.json")
+            progress.report(f"Spark's tables copied into the build file in {imported['seconds']:.1f}s")
+        clear_pending(build, seeds, engine)
 
 
 @asset(

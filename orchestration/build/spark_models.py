@@ -1,0 +1,83 @@
+"""The Spark engine's part of a refresh (ANALYTICS_ENGINE=spark, docs/spark.md): whether this machine
+can run it, and the Spark-built tables brought into the build file, which is then published as on
+DuckDB, so that every reader (report, export, status, dashboard, BI tools) stays as it is.
+
+The tables are Parquet files of Spark's warehouse folder (`<spark_dir>/warehouse/<schema>.db/<table>`),
+which DuckDB reads as they are: no Spark process is needed to read them. They are copied, not
+viewed: the next refresh rewrites those files while readers hold the published file, and a copy
+keeps the published file whole and self-contained (the atomic publish of publish/publish.py).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import duckdb
+
+from ..errors import UserError
+from ..settings import DuckDBLimits
+
+# A physical layout column of the user-keyed Spark tables (docs/spark.md, user buckets): not a
+# result, so not published; the DuckDB-built tables have no such column.
+SPARK_ONLY_COLUMNS = ("user_bucket",)
+
+
+def check_spark_runnable() -> None:
+    """The Spark engine needs pyspark (requirements.lock, or pip extra `spark`) and a Java 17+ runtime."""
+    if importlib.util.find_spec("pyspark") is None or importlib.util.find_spec("dbt.adapters.spark") is None:
+        raise UserError("ANALYTICS_ENGINE=spark needs pyspark and dbt-spark: pip install -e '.[spark]' "
+                        "(README, docs/spark.md)")
+    java_home = os.environ.get("JAVA_HOME", "")
+    if not ((java_home and (Path(java_home) / "bin" / "java").exists()) or shutil.which("java")):
+        raise UserError("ANALYTICS_ENGINE=spark needs a Java 17+ runtime on PATH (or JAVA_HOME): "
+                        "e.g. apt-get install openjdk-17-jre-headless (README, docs/spark.md)")
+
+
+def spark_tables(manifest: Path) -> list[tuple[str, str]]:
+    """(schema, table) of every table the dbt project builds on Spark: seeds and the models that are
+    tables or incremental (staging's views read raw, which the build file has already)."""
+    nodes = json.loads(manifest.read_text())["nodes"].values()
+    return sorted(
+        (node["schema"], node["alias"]) for node in nodes
+        if node["resource_type"] == "seed"
+        or (node["resource_type"] == "model" and node["config"]["materialized"] in ("table", "incremental")))
+
+
+def table_folder(spark_dir: Path, schema: str, table: str) -> Path:
+    """Where Spark keeps a managed table's files: the profile's spark.sql.warehouse.dir/<schema>.db/<table>."""
+    return spark_dir / "warehouse" / f"{schema}.db" / table
+
+
+def import_spark_tables(build: Path, spark_dir: Path, manifest: Path) -> dict[str, float]:
+    """Replaces the build file's copy of every Spark-built table with Spark's rows, in one transaction
+    (a reader of the next publish sees all of one build or, if this fails, nothing of it); returns
+    the rows per table and the seconds it took."""
+    started = time.perf_counter()
+    tables = spark_tables(manifest)
+    counts: dict[str, float] = {}
+    conn = duckdb.connect(str(build), config=DuckDBLimits.from_env().config())
+    try:
+        conn.execute("begin transaction")
+        for schema, table in tables:
+            folder = table_folder(spark_dir, schema, table)
+            if not folder.is_dir():
+                raise RuntimeError(f"Spark built no table {schema}.{table} (no folder {folder})")
+            # user-keyed tables are partitioned by bucket: user_bucket=<n>/part-*.parquet
+            files = str(folder / "**" / "*.parquet")
+            source = conn.sql("select * from read_parquet(?, hive_partitioning = true)", params=[files])
+            columns = [c for c in source.columns if c not in SPARK_ONLY_COLUMNS]
+            select = ", ".join(f'"{c}"' for c in columns)
+            conn.execute(f'create schema if not exists "{schema}"')
+            conn.execute(f'create or replace table "{schema}"."{table}" as '
+                         f"select {select} from read_parquet(?, hive_partitioning = true)", [files])
+            counts[f"{schema}.{table}"] = conn.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
+        conn.execute("commit")
+    finally:
+        conn.close()
+    counts["seconds"] = round(time.perf_counter() - started, 3)
+    return counts
