@@ -592,11 +592,7 @@ def wait_for_location(port: int, process: subprocess.Popen, log: Path) -> None:
 def stop_group(process: subprocess.Popen) -> bool:
     """Ctrl-C, as in the terminal (SIGINT to the process group), and a second Ctrl-C if the first
     did not stop it, as a person would press it again; True when every process of the group is gone
-    in time, else the group is killed and False returned.
-
-    The second press: twice in whole-suite runs, on a machine loaded by the other worker, `dagster dev`'s own
-    process never handled the first SIGINT (its log has no "KeyboardInterrupt received", while its
-    daemon, which got the same signal, shut down); alone, one press always stops it."""
+    in time, else it lists them, kills the group and returns False."""
     import signal
     import time
 
@@ -624,7 +620,11 @@ def stop_group(process: subprocess.Popen) -> bool:
     return False
 
 
+# Alone (marker exclusive): in three whole-suite runs, with the other worker busy, dagster dev's own
+# process missed Ctrl-C (a second one too) and its whole process group stayed up; alone, it stopped
+# on the first Ctrl-C every time it was tried. The cause is not known yet.
 @pytest.mark.slow
+@pytest.mark.exclusive
 def test_dagster_dev_as_the_readme_runs_it(tmp_path):
     """`.venv/bin/dagster dev` from the repo, venv not activated, DAGSTER_HOME set: the code location
     loads with every asset, check, the schedule and the sensor (stopped until turned on);
