@@ -26,7 +26,7 @@ from ua_parser import parse
 
 from orchestration.build.dbt_project import refresh_target_path
 from orchestration.build.spark_models import SPARK_ONLY_COLUMNS, import_spark_tables, table_folder
-from orchestration.build.spark_raw import RAW_TABLES, copy_raw_to_spark, raw_parquet_folder
+from orchestration.build.spark_raw import RAW_TABLES, check_spark_dir, raw_parquet_folder
 from orchestration.errors import UserError
 from orchestration.settings import build_path_for, spark_dir_for
 
@@ -253,7 +253,7 @@ def test_spark_folder_path_that_would_break_the_sql_literal_is_refused(tmp_path:
     file is written or any process started."""
     spark_dir = tmp_path / "it's"
     with pytest.raises(UserError, match="must not contain quotes"):
-        copy_raw_to_spark(tmp_path / "missing.duckdb", spark_dir, tmp_path / "target")
+        check_spark_dir(spark_dir)
     assert not spark_dir.exists()
 
 

@@ -1,8 +1,8 @@
 """The Spark engine's input (docs/spark.md): Spark reads the DuckDB loader's raw tables.
 
-`copy_raw_to_spark` writes each raw table the models read as Parquet files beside the Spark
-warehouse, then registers them as the Spark tables raw.<name> through dbt (the profile's `spark`
-target, so Spark is configured in one place: profiles.yml). The seeds reach Spark through
+`write_raw_parquet` writes each raw table the models read as Parquet files beside the Spark
+warehouse; `register_raw_tables` registers them as the Spark tables raw.<name> through dbt (the
+profile's `spark` target, so Spark is configured in one place: profiles.yml). The seeds reach Spark through
 `dbt seed`/`dbt build` as on DuckDB. A Spark loader job would replace this (docs/spark.md, what is left).
 """
 
@@ -74,15 +74,6 @@ def check_spark_dir(spark_dir: Path) -> Path:
         raise UserError(f"the Spark folder's path must not contain quotes, backslashes or control characters: "
                         f"{spark_dir!r}")
     return spark_dir
-
-
-def copy_raw_to_spark(warehouse: Path, spark_dir: Path, target_path: Path) -> dict[str, int]:
-    """Writes the warehouse's raw tables as Parquet under spark_dir and registers them in Spark's
-    `raw` schema; returns the rows copied per table."""
-    spark_dir = check_spark_dir(spark_dir)
-    counts = write_raw_parquet(warehouse, raw_parquet_folder(spark_dir))
-    register_raw_tables(spark_dir, target_path)
-    return counts
 
 
 def register_raw_tables(spark_dir: Path, target_path: Path) -> None:
