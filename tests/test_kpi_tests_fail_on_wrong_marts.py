@@ -1,6 +1,7 @@
 """The KPI definition tests built on macros/rows_missing_or_extra.sql (dbt_project/tests/
 assert_user_days_follow_definition.sql, assert_fct_users_previous_dates_follow_definition.sql,
-assert_traffic_cells_follow_definition.sql) pass on a correct build and fail on a wrong row.
+assert_traffic_cells_follow_definition.sql) pass on a correct build and fail on a wrong row; the
+privacy test (assert_no_user_text_in_marts) fails on a column named like user text or of type JSON.
 
 Black-box: two hand-made export days through the CLI, then one field of each mart is broken in
 the build file and `dbt test` is run by hand (no vars: every row is checked), as in
@@ -11,9 +12,12 @@ from __future__ import annotations
 
 import re
 
+import duckdb
 import pytest
 from conftest import Workspace, write_export
 from test_test_scope import ACME, DAY1, DAY2, A, B, assert_ok, chat, dbt_test_by_hand, refresh, tamper
+
+from orchestration.settings import build_path_for
 
 pytestmark = pytest.mark.slow  # every test here works on a refreshed warehouse
 
@@ -21,13 +25,20 @@ KPI_TESTS = {"assert_user_days_follow_definition", "assert_fct_users_previous_da
              "assert_traffic_cells_follow_definition"}
 
 
-def test_user_day_kpi_tests_pass_then_fail_on_a_broken_row(workspace: Workspace):
-    ws = workspace
+@pytest.fixture(scope="module")
+def refreshed(module_workspace: Workspace) -> Workspace:
+    """One refreshed warehouse for the tests below: each breaks it in its own way (rows of the
+    marts; added columns) that the other's tests do not read."""
+    ws = module_workspace
     write_export(ws.exports, DAY1, "part-0000.jsonl",
                  chat("ka1", "2026-11-02T09:00", "ka-c1", A) + chat("kb1", "2026-11-02T10:00", "kb-c1", B))
     write_export(ws.exports, DAY2, "part-0000.jsonl", chat("ka2", "2026-11-03T09:00", "ka-c2", A))
     assert_ok(refresh(ws, "--all"), "refresh --all")
+    return ws
 
+
+def test_user_day_kpi_tests_pass_then_fail_on_a_broken_row(refreshed: Workspace):
+    ws = refreshed
     proc = dbt_test_by_hand(ws, " ".join(sorted(KPI_TESTS)))
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -61,3 +72,21 @@ def test_user_day_kpi_tests_pass_then_fail_on_a_broken_row(workspace: Workspace)
                         # that dim_chats lacks (November's users with requests in the channel)
                         "assert_fct_users_previous_dates_follow_definition": "4",
                         "assert_traffic_cells_follow_definition": "2"}, output
+
+
+def test_privacy_test_fails_on_a_text_or_json_column(refreshed: Workspace):
+    """assert_no_user_text_in_marts passes on a correct build, then names the two columns added to
+    the build file: a mart column named like user text, an intermediate column of type JSON."""
+    ws = refreshed
+    proc = dbt_test_by_hand(ws, "assert_no_user_text_in_marts")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+    conn = duckdb.connect(str(build_path_for(ws.warehouse)))
+    try:
+        conn.execute("alter table marts.fct_messages add column message_text varchar")
+        conn.execute("alter table intermediate.int_sessions_aggregated add column payload json")
+    finally:
+        conn.close()
+    proc = dbt_test_by_hand(ws, "assert_no_user_text_in_marts")
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "Got 2 results" in output, output

@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'fct_agents'}}}) }}
 -- kpis.md "Agents/Workflows": per agent_id, views (agent_triggered events in the chats) and
 -- positive / negative (final ratings of reviewable answers of that agent in the chats); agents
 -- whose three counts are all 0 get no row. Returns fct_agents rows with three zero counts or a

@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'fct_chats'}}}) }}
 -- kpis.md "Chats": a chat's started_at is its first event, ended_at its last event, its duration
 -- ended_at - started_at in seconds (so never negative). Checked against the chat's own events
 -- (int_events_sessionized), not against the min/max that built dim_chats: every event of the

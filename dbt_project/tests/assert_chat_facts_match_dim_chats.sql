@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'fct_chats'}}}) }}
 -- The per-chat marts (fct_chats, fct_messages, fct_handover, fct_feedback) hold exactly one row
 -- for every chat of dim_chats (chats without messages, requests or ratings included, so counts
 -- of chats agree between modules) with the chat's assistant, channel, user and local date, and

@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'dim_chats'}}}) }}
 -- kpis.md "Chats (sessions)": a chat is counted once. dim_chats and every mart at chat grain hold
 -- one row per chat_id. Returns, per mart, the chat_ids that have more than one row. One test for
 -- the eight marts (a test per mart cost a dbt node each on every refresh). Scope: per user, so an

@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'dim_chats'}}}) }}
 -- kpis.md "Chats": a chat's id is stable across rebuilds because it is derived from the
 -- conversation and the chat's first event: chat_id = md5 of
 -- 'assistant_id|channel|user_id|conversation_id|first_event_id'. The first event must be a

@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'dim_chats'}}}) }}
 -- kpis.md "Time": every date is local to the assistant's time zone (the assistants seed; UTC for
 -- an assistant missing from it). Returns the chats whose timezone is not the assistant's current
 -- one in dim_assistants, or whose started_local_at / chat_local_date is not started_at converted

@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'fct_handover'}}}) }}
 -- kpis.md "Handover": chats_with_requests are the chats with at least one handover_request,
 -- chats_without_requests the other chats, so with + without = chats. Per assistant and local day:
 -- fct_handover must have exactly one row per chat of dim_chats, has_requests must mean

@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'fct_clicks'}}}) }}
 -- kpis.md "Clicks": the click events of the chats, per (click_type, title, destination_type,
 -- destination). Per chat, the fct_clicks rows must add up to the chat's click events
 -- (dim_chats.clicks), and every row must count at least one click. Returns the chats that differ.

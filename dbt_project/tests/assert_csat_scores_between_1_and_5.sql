@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'fct_csat'}}}) }}
 -- kpis.md "CSAT": votes are the chats with a csat event, each with one vote, a score 1..5 (so the
 -- mean score lies in [1, 5] and the distribution has five buckets). Returns fct_csat rows with a
 -- score outside 1..5 or no csat event, and chats where fct_csat and dim_chats.csat_events

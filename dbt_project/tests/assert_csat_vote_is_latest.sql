@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'fct_csat'}}}) }}
 -- kpis.md "CSAT": a chat's vote is its latest csat event, the one no other csat event of the
 -- same chat follows in (occurred_at, event_id) order. Recomputed from the sessionized events and
 -- returns the chats whose fct_csat score is not that event's score. Scope: per chat, so an

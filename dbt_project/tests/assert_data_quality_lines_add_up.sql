@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'data_quality_daily'}}}) }}
 -- interfaces.md "The warehouse file" and kpis.md "Data quality": per export day, lines_read =
 -- events_loaded + duplicates_dropped + lines_rejected, and each figure matches raw: lines_read is
 -- the non-blank lines of the day's files (raw.export_files), lines_rejected its rows in

@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'dim_users'}}}) }}
 -- kpis.md "Users", device and browser: they come from the user_agent of the user's earliest
 -- valid event of a known type that has one (any type, chat or not, by (occurred_at, event_id)),
 -- classified by uap-core's rules (int_user_agents_parsed); a user with no user_agent at all has

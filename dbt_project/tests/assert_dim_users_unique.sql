@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'dim_users'}}}) }}
 -- kpis.md "Users": a user is (assistant_id, user_id). dim_users has exactly one row per user
 -- with at least one chat, and no other users; lifetime_chats and last_chat_started_at summarize
 -- that user's chats: recomputed from int_events_sessionized (a chat is a session holding a

@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'dim_chats'}}}) }}
 -- kpis.md "Chats": a session is a chat only if it holds at least one user_message or click.
 -- Returns (1) dim_chats rows without one, counted on the chat's own events in
 -- int_events_sessionized, and (2) sessions that have one but are missing from dim_chats.

@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'fct_users'}}}) }}
 -- kpis.md "Users" (active users of a period) and "Handover" (rate), as the report counts them over
 -- fct_users without grouping by user (orchestration/serve/queries/users.sql): every row's
 -- first-of-day flags and previous chat dates (overall and in the channel, any chat and chats with a

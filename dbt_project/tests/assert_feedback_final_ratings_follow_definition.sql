@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'fct_feedback'}}}) }}
 -- kpis.md "Feedback", recomputed independently of the feedback models: the reviewable answers of a
 -- chat are its bot_message events with reviewable = true; an answer's final rating is the value of
 -- the latest feedback event for (assistant_id, message_id) in (occurred_at, event_id) order, from

@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'int_events_deduplicated'}}}) }}
 -- kpis.md "Ground rules" 1: of several events with the same event_id only the first copy counts,
 -- the first by export day, then file name, then line number. Returns the staged events that are
 -- no loaded copy (no copy in raw has their position and content), those that have an earlier

@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'fct_handover'}}}) }}
 -- kpis.md "Handover": rate = active users with at least one request / active users (users with a
 -- chat in the period), in [0, 1]. Per assistant and local day: the users fct_handover sees must
 -- be exactly the active users of fct_users (fct_handover has a row for every chat), the users

@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'fct_handover'}}}) }}
 -- kpis.md "Handover" by_trigger and by_mode, recomputed independently: a request is
 -- operator_button if its via is button; else after_fallback if the latest bot_message before it
 -- (in (occurred_at, event_id) order) in the same chat has is_fallback; else direct (also when no

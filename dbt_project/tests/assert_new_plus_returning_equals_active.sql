@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'fct_engagement'}}}) }}
 -- kpis.md "Users": new + returning = active, where active users of a period are the users with a
 -- chat starting in it, new users are those whose first chat (over all history) is in it and
 -- returning users those whose first chat is before it. Checked the way an analyst queries

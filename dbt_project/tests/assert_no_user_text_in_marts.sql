@@ -1,10 +1,11 @@
+{{ config(meta={'dagster': {'ref': {'name': 'fct_messages'}}}) }}
 -- Privacy: free text written by users (user_message.text), the raw lines and the raw properties
 -- JSON stay in the raw schema. Returns every column of the staging, intermediate and marts
 -- schemas that is named like user text or raw payload (text, message_text, user_text, raw_line,
 -- line, properties) or has the JSON type. Not scoped to the affected users
 -- (docs/incremental.md): it reads the schema, not rows: the columns of every model of those
--- schemas, from dbt's get_columns_in_relation, which every engine answers (Spark has no
--- information_schema).
+-- schemas, from columns_of_models (one information_schema query on DuckDB; one
+-- get_columns_in_relation per model on Spark, which has no information_schema).
 -- depends_on: {{ ref('int_events_deduplicated') }}
 -- depends_on: {{ ref('stg_platform__rejected_lines') }}
 -- depends_on: {{ ref('int_events_sessionized') }}
@@ -26,15 +27,11 @@
 
 {%- set offending = [] -%}
 {%- if execute -%}
-    {%- for node in graph.nodes.values()
-          if node.resource_type == 'model' and node.schema in ['staging', 'intermediate', 'marts'] -%}
-        {%- set relation = api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias) -%}
-        {%- for column in adapter.get_columns_in_relation(relation) -%}
-            {%- if column.name | lower in ['text', 'message_text', 'user_text', 'raw_line', 'line', 'properties']
-                  or column.dtype | upper == 'JSON' -%}
-                {%- do offending.append((node.schema, node.alias, column.name, column.dtype)) -%}
-            {%- endif -%}
-        {%- endfor -%}
+    {%- for schema, table, column, dtype in columns_of_models(['staging', 'intermediate', 'marts']) -%}
+        {%- if column | lower in ['text', 'message_text', 'user_text', 'raw_line', 'line', 'properties']
+              or dtype | upper == 'JSON' -%}
+            {%- do offending.append((schema, table, column, dtype)) -%}
+        {%- endif -%}
     {%- endfor -%}
 {%- endif %}
 

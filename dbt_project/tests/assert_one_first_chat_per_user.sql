@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'dim_users'}}}) }}
 -- kpis.md "Users": a user's first chat is their earliest chat over all loaded history (by
 -- started_at, then first_event_id). Every user (assistant_id, user_id) of dim_chats has exactly
 -- one chat with is_first_chat, it is that earliest chat and has user_chat_number 1, and

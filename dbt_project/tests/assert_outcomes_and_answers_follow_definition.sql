@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'fct_outcomes'}}}) }}
 -- kpis.md "Outcomes" and "Answers", recomputed independently from the chats' events: a chat is
 -- escalated when it holds a handover_request or an operator_message; otherwise abandoned when the
 -- latest of its user_message, click and bot_message events (in (occurred_at, event_id) order) is

@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'fct_retention'}}}) }}
 -- kpis.md "Retention", recomputed independently from the events: a chat is a session holding a
 -- user_message or a click, its local start date the local date of its earliest event. A user
 -- returned within N days when some chat of theirs starts 1 to N local days after the local start

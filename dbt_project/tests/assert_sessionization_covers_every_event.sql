@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'int_events_sessionized'}}}) }}
 -- kpis.md "Chats": sessionization uses every valid event of a known type except feedback, and
 -- nothing else (no unknown type, no feedback, no rejected line, one copy per event_id). The types
 -- are events.md's list, written out here, not staging's is_known_type flag that the model filters

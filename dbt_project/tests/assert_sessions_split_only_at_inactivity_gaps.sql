@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'int_events_sessionized'}}}) }}
 -- kpis.md "Chats", sessionization: in a conversation (assistant_id, channel, user_id,
 -- conversation_id), in (occurred_at, event_id) order, a new session starts at the first event and
 -- at every event more than the channel's inactivity timeout after the previous one (channels

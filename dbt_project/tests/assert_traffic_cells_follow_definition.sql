@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'fct_traffic'}}}) }}
 -- kpis.md "Traffic", recomputed independently: each user_message, bot_message and
 -- operator_message event (staging) that belongs to a chat of dim_chats is counted in the cell of
 -- its own occurred_at converted to the assistant's time zone (dim_assistants.timezone; UTC when

@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'fct_traffic'}}}) }}
 -- kpis.md "Traffic" counts the user, bot and operator messages that belong to a chat (by their
 -- own local time, so a message may fall on another day than its chat's start). Over all dates
 -- no message is lost or added: per assistant, channel and user, sum(messages) of fct_traffic

@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'fct_users'}}}) }}
 -- kpis.md "Users" (active, new and returning users, device), "Engagement" and "Handover" (rate):
 -- fct_users and fct_engagement must each hold exactly one row per (assistant, channel, user, local
 -- date) on which the user started at least one chat, with that number of chats, the user's first
