@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -168,6 +169,36 @@ def pytest_configure(config):
         ensure_manifest()
 
 
+# Dagster's run history of the tests' CLI runs lives on tmpfs when the machine has one: each run
+# stores a few hundred events in SQLite, each commit and close with an fdatasync, which costs
+# seconds per refresh on a busy disk; no test is about the durability of Dagster's own storage.
+# One folder per test process, removed when its session ends (and left-overs of killed sessions
+# when the next one starts).
+_TMPFS = Path("/dev/shm")
+_RUN_HISTORY_PREFIX = "assistant-analytics-tests-"
+
+
+def run_history_root() -> Path | None:
+    if not (_TMPFS.is_dir() and os.access(_TMPFS, os.W_OK)):
+        return None
+    root = _TMPFS / f"{_RUN_HISTORY_PREFIX}{os.getpid()}"
+    root.mkdir(exist_ok=True)
+    return root
+
+
+def pytest_sessionstart(session):
+    if not _TMPFS.is_dir():
+        return
+    for stale in _TMPFS.glob(f"{_RUN_HISTORY_PREFIX}*"):
+        pid = int(stale.name.removeprefix(_RUN_HISTORY_PREFIX))
+        if pid != os.getpid() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def pytest_sessionfinish(session):
+    shutil.rmtree(_TMPFS / f"{_RUN_HISTORY_PREFIX}{os.getpid()}", ignore_errors=True)
+
+
 def _beside_warehouse(warehouse: Path) -> list[Path]:
     """The files a refresh leaves for a warehouse: the published file, the build file, the spare of
     the last publish, the refresh record, and the databases' write-ahead logs."""
@@ -196,12 +227,24 @@ class Workspace:
     def warehouse(self) -> Path:
         return self.root / "warehouse.duckdb"
 
+    @property
+    def dagster_home(self) -> Path:
+        """DAGSTER_HOME of this workspace's CLI runs: `dagster_home` in the workspace, a link into
+        run_history_root() when there is one."""
+        home = self.root / "dagster_home"
+        if not home.exists():
+            fast = run_history_root()
+            if fast is None:
+                home.mkdir()
+            else:
+                home.symlink_to(tempfile.mkdtemp(prefix=f"{self.root.name}-", dir=fast), target_is_directory=True)
+        return home
+
     def cli(self, *args: str, check: bool = True, timeout: float = 600,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         """The CLI on this workspace; no ANALYTICS_* setting of the caller leaks in, only `env`'s."""
         env = {**{k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}, **(env or {})}
-        env["DAGSTER_HOME"] = str(self.root / "dagster_home")
-        (self.root / "dagster_home").mkdir(exist_ok=True)
+        env["DAGSTER_HOME"] = str(self.dagster_home)
         cmd = [CLI, args[0], "--warehouse", str(self.warehouse), "--exports", str(self.exports), *args[1:]]
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, cwd=self.root)
         if args[0] in _RUNS and proc.returncode == 0 and _current_test and not _current_test.get_closest_marker("slow"):

@@ -201,8 +201,7 @@ def test_a_killed_cli_takes_its_dbt_with_it(workspace: Workspace):
         event("e2", "user_message", "2026-11-01T10:00:05Z", text="hi"),
     ])
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
-    env["DAGSTER_HOME"] = str(workspace.root / "dagster_home")
-    (workspace.root / "dagster_home").mkdir()
+    env["DAGSTER_HOME"] = str(workspace.dagster_home)
     cli = subprocess.Popen([CLI, "refresh", "--warehouse", str(workspace.warehouse), "--exports",
                             str(workspace.exports), "--day", "2026-11-01"],
                            env=env, cwd=workspace.root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

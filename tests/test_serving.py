@@ -170,8 +170,7 @@ def diff_tables(got: dict, want: dict) -> list[str]:
 
 def cli_env(ws: Workspace, **extra: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
-    env["DAGSTER_HOME"] = str(ws.root / "dagster_home")
-    (ws.root / "dagster_home").mkdir(exist_ok=True)
+    env["DAGSTER_HOME"] = str(ws.dagster_home)
     env.update(extra)
     return env
 

@@ -60,8 +60,7 @@ def refresh(ws: Workspace, *args: str) -> subprocess.CompletedProcess:
     """`refresh` through the CLI, with dbt's log on stderr (ANALYTICS_VERBOSE) to name a failed test."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
     env["ANALYTICS_VERBOSE"] = "1"
-    env["DAGSTER_HOME"] = str(ws.root / "dagster_home")
-    (ws.root / "dagster_home").mkdir(exist_ok=True)
+    env["DAGSTER_HOME"] = str(ws.dagster_home)
     cmd = [CLI, "refresh", "--warehouse", str(ws.warehouse), "--exports", str(ws.exports), *args]
     for _ in range(2):
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, cwd=ws.root)
