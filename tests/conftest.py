@@ -8,6 +8,7 @@ marked slow and still completes a refresh fails with a line that says so (see `W
 
 from __future__ import annotations
 
+import datetime as dt
 import fcntl
 import gzip
 import json
@@ -25,6 +26,7 @@ import duckdb
 import pytest
 
 from orchestration.publish.publish import spare_path_for
+from orchestration.serve.report import ReportParams, build_report, connect_read_only
 from orchestration.serve.status import record_path_for
 from orchestration.settings import build_path_for
 
@@ -259,6 +261,17 @@ class Workspace:
         if channel:
             args += ["--channel", channel]
         return json.loads(self.cli(*args).stdout)
+
+    def report_in_process(self, assistant: str, date_from: str, date_to: str, channel: str | None = None) -> dict:
+        """The report that `report(...)` gets from the CLI, computed in this process by the function
+        the CLI calls (no process start): for tests that compare many reports of warehouses; the
+        CLI's own path is what test_report_kpis and test_cli check."""
+        conn = connect_read_only(self.warehouse)
+        try:
+            params = ReportParams(assistant, dt.date.fromisoformat(date_from), dt.date.fromisoformat(date_to), channel)
+            return json.loads(json.dumps(build_report(conn, params)))
+        finally:
+            conn.close()
 
     def query(self, sql: str, params=None) -> list[tuple]:
         conn = duckdb.connect(str(self.warehouse), read_only=True)
