@@ -74,14 +74,15 @@ classified as (
 
 expected as (
 
+    -- counted as sums of indicators (the model counts with filters)
     select
         session_id as chat_id,
-        count(*) as requests,
-        count(*) filter (where handover_trigger = 'direct') as direct_requests,
-        count(*) filter (where handover_trigger = 'after_fallback') as after_fallback_requests,
-        count(*) filter (where handover_trigger = 'operator_button') as operator_button_requests,
-        count(*) filter (where handover_mode = 'human_takeover') as human_takeover_requests,
-        count(*) filter (where handover_mode = 'ticket') as ticket_requests
+        sum(1) as requests,
+        sum(case when handover_trigger = 'direct' then 1 else 0 end) as direct_requests,
+        sum(case when handover_trigger = 'after_fallback' then 1 else 0 end) as after_fallback_requests,
+        sum(case when handover_trigger = 'operator_button' then 1 else 0 end) as operator_button_requests,
+        sum(case when handover_mode = 'human_takeover' then 1 else 0 end) as human_takeover_requests,
+        sum(case when handover_mode = 'ticket' then 1 else 0 end) as ticket_requests
 
     from classified
     group by session_id
