@@ -28,7 +28,7 @@ import pytest
 
 from orchestration.errors import ReportError
 from orchestration.serve import queries
-from orchestration.serve.report import ReportParams, run_query
+from orchestration.serve.report import ReportParams, connect_read_only, known_channels, run_query
 
 ACME = "acme-support"
 D = dt.date.fromisoformat
@@ -147,3 +147,18 @@ def test_a_warehouse_without_the_previous_dates_gets_one_clear_error():
     with pytest.raises(ReportError, match=r"is_first_row_of_day.*run `assistant-analytics refresh --full` once"):
         run_query(conn, queries.read("users"), ReportParams(ACME, FROM, TO))
     conn.close()
+
+
+def test_channels_of_a_warehouse_without_the_seed_tables(tmp_path):
+    """A warehouse file without raw.channels (e.g. marts copied alone): the channels are those of
+    the marts, not an error about the Python variable that happens to be named `channels`."""
+    path = tmp_path / "marts_only.duckdb"
+    conn = duckdb.connect(str(path))
+    conn.execute("create schema marts")
+    conn.execute("create table marts.fct_engagement as select 'acme-support' as assistant_id, 'web' as channel")
+    conn.close()
+    conn = connect_read_only(path)
+    try:
+        assert known_channels(conn, "acme-support") == ["web"]
+    finally:
+        conn.close()

@@ -34,7 +34,9 @@ def connect_read_only(warehouse: Path) -> duckdb.DuckDBPyConnection:
     if not warehouse.is_file():
         raise ReportError(f"warehouse file not found: {warehouse} (run `assistant-analytics refresh` first)")
     try:
-        conn = duckdb.connect(str(warehouse), read_only=True)
+        # No Python replacement scans: a table the file lacks must be a catalog error, not a
+        # Python variable of the same name found in the caller's frame.
+        conn = duckdb.connect(str(warehouse), read_only=True, config={"python_enable_replacements": False})
     except duckdb.Error as exc:
         raise ReportError(f"cannot open warehouse {warehouse}: {exc}") from None
     # no progress bar: DuckDB draws one on stdout for a query that runs long, into the JSON
