@@ -62,7 +62,7 @@ chats_by_day as (
         count(*) as chats,
         count(duration_seconds) as chats_with_duration,
         -- whole microseconds: an integer sum is the same in any order and on any engine
-        sum({{ epoch_microseconds('ended_at') }} - {{ epoch_microseconds('started_at') }})
+        cast(sum({{ epoch_microseconds('ended_at') }} - {{ epoch_microseconds('started_at') }}) as bigint)
             as duration_microseconds
 
     from chats
@@ -76,7 +76,7 @@ messages_by_day as (
         assistant_id,
         channel,
         chat_local_date,
-        sum(user_messages) as user_messages
+        cast(sum(user_messages) as bigint) as user_messages
 
     from messages
     group by assistant_id, channel, chat_local_date
@@ -89,14 +89,14 @@ handover_by_day as (
         assistant_id,
         channel,
         chat_local_date,
-        sum(requests) as handover_requests,
+        cast(sum(requests) as bigint) as handover_requests,
         count(case when has_requests then 1 end) as chats_with_handover_requests,
         count(case when not has_requests then 1 end) as chats_without_handover_requests,
-        sum(direct_requests) as direct_requests,
-        sum(after_fallback_requests) as after_fallback_requests,
-        sum(operator_button_requests) as operator_button_requests,
-        sum(human_takeover_requests) as human_takeover_requests,
-        sum(ticket_requests) as ticket_requests
+        cast(sum(direct_requests) as bigint) as direct_requests,
+        cast(sum(after_fallback_requests) as bigint) as after_fallback_requests,
+        cast(sum(operator_button_requests) as bigint) as operator_button_requests,
+        cast(sum(human_takeover_requests) as bigint) as human_takeover_requests,
+        cast(sum(ticket_requests) as bigint) as ticket_requests
 
     from handover
     group by assistant_id, channel, chat_local_date
@@ -125,8 +125,8 @@ answers_by_day as (
         assistant_id,
         channel,
         chat_local_date,
-        sum(answers) as answers,
-        sum(fallbacks) as fallbacks,
+        cast(sum(answers) as bigint) as answers,
+        cast(sum(fallbacks) as bigint) as fallbacks,
         count(case when has_fallback then 1 end) as chats_with_fallback
 
     from answers
@@ -141,7 +141,7 @@ csat_by_day as (
         channel,
         chat_local_date,
         count(*) as csat_votes,
-        sum(score) as csat_score_sum,
+        cast(sum(score) as bigint) as csat_score_sum,
         count(case when score = 1 then 1 end) as csat_score_1,
         count(case when score = 2 then 1 end) as csat_score_2,
         count(case when score = 3 then 1 end) as csat_score_3,
@@ -159,10 +159,10 @@ feedback_by_day as (
         assistant_id,
         channel,
         chat_local_date,
-        sum(reviewable) as reviewable,
-        sum(positive) as positive,
-        sum(negative) as negative,
-        sum(no_feedback) as no_feedback,
+        cast(sum(reviewable) as bigint) as reviewable,
+        cast(sum(positive) as bigint) as positive,
+        cast(sum(negative) as bigint) as negative,
+        cast(sum(no_feedback) as bigint) as no_feedback,
         count(case when feedback_class = 'only_positive' then 1 end) as only_positive_chats,
         count(case when feedback_class = 'more_positive' then 1 end) as more_positive_chats,
         count(case when feedback_class = 'balanced' then 1 end) as balanced_chats,
