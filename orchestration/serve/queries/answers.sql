@@ -1,12 +1,13 @@
 -- Answers (kpis.md "Beyond the platform", Answers: answers, fallbacks, chats_with_fallback) and
--- the daily series' fallbacks. Reads marts.fct_answers, one row per chat.
+-- the daily series' fallbacks. Reads marts.fct_chats_daily, fct_answers summed per channel and
+-- local start date.
 select
     chat_local_date >= $date_from as is_current,
     chat_local_date,
     sum(answers) as answers,
     sum(fallbacks) as fallbacks,
-    count(*) filter (where has_fallback) as chats_with_fallback
-from marts.fct_answers
+    sum(chats_with_fallback) as chats_with_fallback
+from marts.fct_chats_daily
 where assistant_id = $assistant
   and chat_local_date between $prev_from and $date_to
   and ($channel is null or channel = $channel)
