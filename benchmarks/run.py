@@ -2,9 +2,15 @@
 
     python benchmarks/run.py [--events-per-day 3000000] [--history 3 20] [--days N] [--workdir DIR]
                              [--out FILE] [--skip-incremental] [--skip-full] [--report-only]
+                             [--small-day-only] [--spark] [--spark-demo-days 3]
 
 First, one small day: the demo's exports (`demo`), then the demo's last day refreshed again on top
 of it, the CLI process included (the fixed cost every refresh pays, whatever its size).
+With --spark (optional: it needs pyspark and a Java runtime, docs/spark.md), the same small demo
+(--spark-demo-days) is built on DuckDB and on a local Spark (ANALYTICS_ENGINE=spark, local[2] in
+dbt's process), and its last day refreshed again incrementally on Spark; their reports must be
+equal. A correctness run in local mode, not a speed claim: a local Spark spends its time starting
+queries, and scales out only on a cluster.
 Then generates valid exports at scale inside DuckDB and measures on that data, each step in its own
 process (peak RSS from wait4):
   1. floor: a bare DuckDB script that reads one day's JSON and sessionizes it;
@@ -176,6 +182,10 @@ def main() -> None:
                         "marts (a month at 3M events a day from a few days built; see docs/benchmark.md)")
     p.add_argument("--small-day-only", action="store_true",
                    help="measure the small day on the demo alone (about a minute)")
+    p.add_argument("--spark", action="store_true",
+                   help="also build a small demo on a local Spark (needs pyspark and Java; a correctness run, "
+                        "not a speed claim: docs/spark.md)")
+    p.add_argument("--spark-demo-days", type=int, default=3, help="days of the --spark demo (default 3)")
     p.add_argument("--skip-full", action="store_true", help="skip the full rebuild")
     p.add_argument("--skip-incremental", action="store_true",
                    help="skip the incremental refreshes and the spill check (--history still sets the days)")
@@ -199,6 +209,8 @@ def main() -> None:
     rows = []
     if not args.report_only:
         rows += measure_small_day(work / "demo", env)
+        if args.spark:
+            rows += measure_spark_demo(work / "spark", env, args.spark_demo_days)
         if args.small_day_only:
             finish(args, env, rows, work)
             return
@@ -254,10 +266,43 @@ def measure_small_day(folder: Path, env: dict) -> list[dict]:
     common = ["--warehouse", str(folder / "warehouse.duckdb"), "--exports", str(folder / "exports")]
     measure([*CLI, "demo", *common, "--format", "json"], env)
     last_day = max(p.name for p in (folder / "exports").glob("dt=*")).removeprefix("dt=")
-    lines = sum(len((gzip.decompress(f.read_bytes()) if f.suffix == ".gz" else f.read_bytes()).splitlines())
-                for f in (folder / "exports" / f"dt={last_day}").iterdir())
+    lines = demo_lines(folder / "exports", last_day)
     r = measure([*CLI, "refresh", *common, "--day", last_day], env)
     return [{"step": "small day: the demo's last day refreshed on the demo", "events": lines, **r}]
+
+
+SPARK_NOTE = "Spark local[2]: a correctness run, not a speed claim (docs/spark.md)"
+
+
+def measure_spark_demo(folder: Path, env: dict, days: int) -> list[dict]:
+    """The demo of `days` days built on DuckDB and on a local Spark, then its last day refreshed again
+    on Spark (an incremental refresh: user buckets overwritten); the two demos' reports must be equal."""
+    shutil.rmtree(folder, ignore_errors=True)
+    rows, reports = [], {}
+    for engine in ("duckdb", "spark"):
+        workspace = folder / engine
+        workspace.mkdir(parents=True)
+        common = ["--warehouse", str(workspace / "warehouse.duckdb"), "--exports", str(workspace / "exports")]
+        engine_env = {**env, "ANALYTICS_ENGINE": engine}
+        r = measure([*CLI, "demo", *common, "--days", str(days), "--format", "json"], engine_env)
+        reports[engine] = json.loads(r["stdout"])
+        rows.append({"step": f"demo of {days} days built on {engine}", "events": demo_lines(workspace / "exports"),
+                     **r, **({"note": SPARK_NOTE} if engine == "spark" else {})})
+        if engine == "spark":
+            last_day = max(p.name for p in (workspace / "exports").glob("dt=*")).removeprefix("dt=")
+            r = measure([*CLI, "refresh", *common, "--day", last_day], engine_env)
+            rows.append({"step": "its last day refreshed again on spark (incremental)",
+                         "events": demo_lines(workspace / "exports", last_day), **r, "note": SPARK_NOTE})
+    if reports["spark"] != reports["duckdb"]:
+        raise SystemExit("the Spark demo's report differs from the DuckDB demo's: a wrong result, not a timing")
+    return rows
+
+
+def demo_lines(exports: Path, day: str | None = None) -> int:
+    """Lines of the export files of one day, or of every day."""
+    files = [f for d in exports.glob(f"dt={day or '*'}") for f in d.iterdir()]
+    return sum(len((gzip.decompress(f.read_bytes()) if f.suffix == ".gz" else f.read_bytes()).splitlines())
+               for f in files)
 
 
 REPORT_SCRIPT = """
@@ -371,7 +416,8 @@ def finish(args: argparse.Namespace, env: dict, rows: list[dict], work: Path) ->
         eps = f"{r['events_per_second']:,}" if r["events_per_second"] else "-"
         split = " ".join(f"{k} {v}" for k, v in r.get("phases", {}).items())
         print(f"{r['step']:<60}{ev:>12}{r['seconds']:>10}{eps:>12}{r['peak_rss_mb']:>13}  {split}"
-              + (f"  FAILED: {r['failed']}" if r.get("failed") else ""))
+              + (f"  FAILED: {r['failed']}" if r.get("failed") else "")
+              + (f"  [{r['note']}]" if r.get("note") else ""))
     print(json.dumps(summary))
     shutil.rmtree(work / "dagster_home", ignore_errors=True)
 

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import Workspace, slow_fixture, write_export
+from conftest import Workspace, bot_message, slow_fixture, user_message, write_export
 from ua_parser import parse
 
 from orchestration.build.dbt_project import refresh_target_path
-from orchestration.build.spark_models import SPARK_ONLY_COLUMNS, import_spark_tables, table_folder
+from orchestration.build.spark_models import SPARK_ONLY_COLUMNS, import_spark_tables, table_files, table_folder
 from orchestration.build.spark_raw import RAW_TABLES, check_spark_dir, raw_parquet_folder
 from orchestration.errors import UserError
 from orchestration.settings import build_path_for, spark_dir_for
@@ -59,8 +59,9 @@ def spark_demo(tmp_path_factory) -> Workspace:
 
 
 def spark_files(workspace: Workspace, schema: str, table: str) -> str:
-    """The Parquet files of a Spark table (partitioned tables: user_bucket=<n>/ folders)."""
-    return str(table_folder(spark_dir_for(workspace.warehouse), schema, table) / "**" / "*.parquet")
+    """The Parquet files of a Spark table (partitioned tables: user_bucket=<n>/ folders; an empty
+    one: the empty file of its columns)."""
+    return table_files(spark_dir_for(workspace.warehouse), schema, table)
 
 
 def duckdb_tables(warehouse: Path) -> list[tuple[str, str]]:
@@ -141,7 +142,8 @@ def test_spark_tables_equal_duckdb_row_for_row(spark_demo: Workspace, demo: Work
     assert_same_rows(spark_demo, demo, schema)
 
 
-def assert_same_rows(spark: Workspace, duck: Workspace, schema: str, skip: tuple[str, ...] = ()) -> None:
+def assert_same_rows(spark: Workspace, duck: Workspace, schema: str, skip: tuple[str, ...] = (),
+                     empty_marts_allowed: bool = False) -> None:
     tables = [t for s, t in duckdb_tables(duck.warehouse) if s == schema and t not in skip]
     assert tables, f"no {schema} tables in the DuckDB warehouse"
     conn = duckdb.connect()
@@ -163,7 +165,7 @@ def assert_same_rows(spark: Workspace, duck: Workspace, schema: str, skip: tuple
                 only_duck = sorted(set(duck_rows) - set(spark_rows), key=repr)[:3]
                 only_spark = sorted(set(spark_rows) - set(duck_rows), key=repr)[:3]
                 differences[table] = (len(duck_rows), len(spark_rows), only_duck, only_spark)
-            elif schema == "marts":
+            elif schema == "marts" and not empty_marts_allowed:
                 assert duck_rows, f"marts.{table} is empty: the comparison would prove nothing"
     finally:
         conn.close()
@@ -224,6 +226,72 @@ def test_incremental_refresh_on_spark_equals_a_full_rebuild(refreshed_late: tupl
     assert duck.query("select count(*) from raw.events where event_id like 'back-%'")[0][0] == 20
     for schema in COMPARED_SCHEMAS:
         assert_same_rows(spark, duck, schema, skip=WORK_QUEUES)
+
+
+# A user-keyed table's bucket that a refresh leaves with no row (docs/spark.md): u_gone chats only
+# on the first export day, which is re-delivered without their events; u_stay chats on both days.
+# With few users each has user buckets of their own (the test checks it), so u_gone's buckets of
+# every user-keyed table must end up empty, which a dynamic partition overwrite alone does not do
+# (without the post-hook that drops them the refresh fails: a dbt test finds u_gone's stale events).
+EMPTIED_DAY, OTHER_DAY = "2026-11-15", "2026-11-16"
+
+
+def chat(user: str, day: str, prefix: str) -> list[dict]:
+    who = {"user": user, "conversation": f"{prefix}-c"}
+    return [user_message(f"{prefix}-u", f"{day}T10:00:00Z", who, text="hello"),
+            bot_message(f"{prefix}-b", f"{day}T10:00:20Z", who, text="hi")]
+
+
+def write_emptied_bucket_exports(exports: Path, *, redelivered: bool) -> None:
+    first_day = chat("u_stay", EMPTIED_DAY, "s1") + ([] if redelivered else chat("u_gone", EMPTIED_DAY, "g1"))
+    write_export(exports, EMPTIED_DAY, "part-0000.jsonl", first_day)
+    write_export(exports, OTHER_DAY, "part-0000.jsonl", chat("u_stay", OTHER_DAY, "s2"))
+
+
+def buckets_of(workspace: Workspace, schema: str, table: str) -> dict[int, set[str]]:
+    """The users of each user bucket in a user-keyed Spark table's files."""
+    conn = duckdb.connect()
+    try:
+        rows = conn.execute(
+            f"select user_bucket, list(distinct user_id) from read_parquet('{spark_files(workspace, schema, table)}', "
+            "hive_partitioning = true) group by all").fetchall()
+    finally:
+        conn.close()
+    return {bucket: set(users) for bucket, users in rows}
+
+
+@pytest.fixture(scope="module")
+@slow_fixture
+def emptied_bucket(tmp_path_factory) -> tuple[Workspace, Workspace, dict[int, set[str]]]:
+    """Spark: both days built, then the first day re-delivered without u_gone and refreshed
+    incrementally. DuckDB: the final exports rebuilt in full. Also u_gone's buckets before."""
+    if importlib.util.find_spec("pyspark") is None:
+        pytest.skip("pyspark is not installed (pip extra `spark`, docs/spark.md)")
+    spark = Workspace(tmp_path_factory.mktemp("spark_emptied"))
+    duck = Workspace(tmp_path_factory.mktemp("duck_emptied"))
+    engine = {"ANALYTICS_ENGINE": "spark"}
+    write_emptied_bucket_exports(spark.exports, redelivered=False)
+    spark.cli("refresh", "--all", env=engine, timeout=3600)
+    before = buckets_of(spark, "intermediate", "int_events_sessionized")
+    write_emptied_bucket_exports(spark.exports, redelivered=True)
+    spark.cli("refresh", "--day", EMPTIED_DAY, env=engine, timeout=3600)
+    write_emptied_bucket_exports(duck.exports, redelivered=True)
+    duck.cli("refresh", "--all", "--full")
+    return spark, duck, before
+
+
+@needs_spark
+def test_a_bucket_left_with_no_rows_is_emptied(emptied_bucket: tuple[Workspace, Workspace, dict[int, set[str]]]):
+    spark, duck, before = emptied_bucket
+    # the case is the one meant: u_gone had a bucket of their own, and the refresh was incremental
+    assert {"u_gone"} in before.values() and {"u_stay"} in before.values()
+    target = refresh_target_path(build_path_for(spark.warehouse.resolve()), "spark")
+    run_results = json.loads((target / "run_results.json").read_text())
+    assert run_results["args"]["target"] == "spark" and not run_results["args"].get("full_refresh")
+    assert spark.query("select count(*) from raw.events where user_id = 'u_gone'")[0][0] == 0
+    assert all("u_gone" not in users for users in buckets_of(spark, "intermediate", "int_events_sessionized").values())
+    for schema in COMPARED_SCHEMAS:
+        assert_same_rows(spark, duck, schema, skip=WORK_QUEUES, empty_marts_allowed=True)
 
 
 def uap_core_classification(user_agent: str) -> tuple[str, str]:
@@ -317,5 +385,35 @@ def test_spark_tables_replace_the_build_files_copies_in_one_transaction(tmp_path
     conn = duckdb.connect(str(build), read_only=True)
     try:  # rolled back: fct_a still holds the first import's rows, not u9
         assert conn.execute("select * from marts.fct_a order by 1").fetchall() == [("u1", 1), ("u2", 2)]
+    finally:
+        conn.close()
+
+
+def test_a_spark_table_with_no_partition_is_imported_empty_with_its_columns(tmp_path: Path):
+    """A user-keyed table left with no partition has no Parquet file (Spark writes none for no row):
+    the build file gets it empty, with the columns of the empty file the Spark post-hook wrote
+    (spark_finish_user_buckets); without that file the import stops and says so."""
+    spark_dir, build = tmp_path / "w.spark", tmp_path / "build.duckdb"
+    folder = table_folder(spark_dir, "intermediate", "int_empty")
+    folder.mkdir(parents=True)
+    (folder / "_SUCCESS").touch()
+    manifest = tmp_path / "manifest.json"
+    node = {"resource_type": "model", "schema": "intermediate", "alias": "int_empty",
+            "config": {"materialized": "incremental"}}
+    manifest.write_text(json.dumps({"nodes": {"model.p.int_empty": node}}))
+    with pytest.raises(RuntimeError, match="no Parquet file"):
+        import_spark_tables(build, spark_dir, manifest)
+
+    empty = spark_dir / "empty_tables" / "intermediate.int_empty"
+    empty.mkdir(parents=True)
+    conn = duckdb.connect()
+    conn.execute(f"copy (select 'u1' as user_id, 2 as n, 3 as user_bucket where false) to '{empty}/part-0.parquet'")
+    conn.close()
+    counts = import_spark_tables(build, spark_dir, manifest)
+    assert counts["intermediate.int_empty"] == 0
+    conn = duckdb.connect(str(build), read_only=True)
+    try:
+        assert [r[:2] for r in conn.execute("describe intermediate.int_empty").fetchall()] == [
+            ("user_id", "VARCHAR"), ("n", "INTEGER")]
     finally:
         conn.close()

@@ -9,7 +9,8 @@
        (Spark refuses to overwrite a table that the same statement reads, hence a table first);
     2. the model's rows for the recomputed users (recomputed_rows(), as on DuckDB) plus <model>__kept
        overwrite exactly the affected buckets; the other buckets keep their files;
-    3. post-hook: <model>__kept is dropped.
+    3. post-hooks: the affected buckets that step 2 wrote no row to are dropped, and <model>__kept
+       is dropped (spark_finish_user_buckets, below).
 
   Whole buckets are not recomputed: a row of one user can depend on another user's events (feedback
   on another user's answer), so only the users the loader marked are recomputed, as on DuckDB.
@@ -29,6 +30,52 @@
 {% macro spark_drop_kept_rows() %}
     drop table if exists {{ kept_rows_relation() }}
 {% endmacro %}
+
+
+{#- Post-hook. A dynamic partition overwrite replaces only the partitions it writes rows to: an
+    affected bucket left with neither a kept nor a recomputed row (its affected users lost every row
+    of this table, and it holds no other user's) would keep its old files. After the overwrite such
+    a bucket is exactly one that still holds a row of an affected user without the current stamp
+    (a written bucket holds kept rows, of other users, and recomputed rows, which carry the stamp):
+    those buckets are dropped.
+    A table left with no partition at all has no Parquet file either, hence no columns for the
+    build file's copy (orchestration/build/spark_models.py): then the hook's statement writes one
+    empty Parquet file of its columns to <spark_dir>/empty_tables/<schema>.<table>. -#}
+{% macro spark_finish_user_buckets() %}
+    {%- if not execute -%}
+        {{ return('select 1') }}
+    {%- endif -%}
+    {%- if is_incremental() -%}
+        {%- set stale = run_query(
+            "select distinct t.user_bucket from " ~ this ~ " as t"
+            ~ " where t.user_bucket in (select " ~ user_bucket('affected') ~ " from "
+            ~ project_relation('int_users_affected') ~ " as affected)"
+            ~ " and " ~ is_affected_user('t') ~ " and not (" ~ stamped_for_affected_users('t') ~ ")") -%}
+        {%- set buckets = stale.columns[0].values() | map('int') | sort -%}
+        {%- if buckets -%}
+            {%- set partitions = [] -%}
+            {%- for bucket in buckets -%}
+                {%- do partitions.append("partition (user_bucket = " ~ bucket ~ ")") -%}
+            {%- endfor -%}
+            {%- do run_query("alter table " ~ this ~ " drop if exists " ~ partitions | join(", ")) -%}
+            {{ log(this ~ ": dropped the emptied user buckets " ~ buckets | join(", "), info=false) }}
+        {%- endif -%}
+    {%- endif -%}
+    {%- if run_query("show partitions " ~ this).rows | length == 0 -%}
+        insert overwrite directory '{{ empty_table_folder() }}' using parquet select * from {{ this }} where false
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{% endmacro %}
+
+
+{#- Where the columns of an empty user-keyed table are kept (orchestration/build/spark_models.py
+    reads them there): the Spark folder (var spark_dir, as in profiles.yml) checked by
+    orchestration/build/spark_raw.py's check_spark_dir, so the literal holds no quote. -#}
+{% macro empty_table_folder() -%}
+    {%- set spark_dir = var('spark_dir', env_var('ANALYTICS_WAREHOUSE', '../data/warehouse.duckdb') ~ '.spark') -%}
+    {{ spark_dir }}/empty_tables/{{ this.schema }}.{{ this.identifier }}
+{%- endmacro %}
 
 
 {% macro spark_keep_unaffected_rows() %}

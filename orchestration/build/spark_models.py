@@ -53,6 +53,27 @@ def table_folder(spark_dir: Path, schema: str, table: str) -> Path:
     return spark_dir / "warehouse" / f"{schema}.db" / table
 
 
+def empty_table_folder(spark_dir: Path, schema: str, table: str) -> Path:
+    """Where a user-keyed table left with no partition (so with no Parquet file) has its columns
+    written, as one empty Parquet file (macros/spark_user_buckets.sql, spark_finish_user_buckets)."""
+    return spark_dir / "empty_tables" / f"{schema}.{table}"
+
+
+def table_files(spark_dir: Path, schema: str, table: str) -> str:
+    """The Parquet files of a Spark table, as a glob (user-keyed tables are partitioned by bucket:
+    user_bucket=<n>/part-*.parquet); for a partitioned table left with no partition, the empty
+    file of its columns."""
+    folder = table_folder(spark_dir, schema, table)
+    if not folder.is_dir():
+        raise RuntimeError(f"Spark built no table {schema}.{table} (no folder {folder})")
+    if next(folder.glob("**/*.parquet"), None) is None:
+        empty = empty_table_folder(spark_dir, schema, table)
+        if next(empty.glob("*.parquet"), None) is None:
+            raise RuntimeError(f"Spark's table {schema}.{table} has no Parquet file in {folder} nor in {empty}")
+        return str(empty / "*.parquet")
+    return str(folder / "**" / "*.parquet")
+
+
 def import_spark_tables(build: Path, spark_dir: Path, manifest: Path) -> dict[str, float]:
     """Replaces the build file's copy of every Spark-built table with Spark's rows, in one transaction
     (a reader of the next publish sees all of one build or, if this fails, nothing of it); returns
@@ -64,11 +85,7 @@ def import_spark_tables(build: Path, spark_dir: Path, manifest: Path) -> dict[st
     try:
         conn.execute("begin transaction")
         for schema, table in tables:
-            folder = table_folder(spark_dir, schema, table)
-            if not folder.is_dir():
-                raise RuntimeError(f"Spark built no table {schema}.{table} (no folder {folder})")
-            # user-keyed tables are partitioned by bucket: user_bucket=<n>/part-*.parquet
-            files = str(folder / "**" / "*.parquet")
+            files = table_files(spark_dir, schema, table)
             source = conn.sql("select * from read_parquet(?, hive_partitioning = true)", params=[files])
             columns = [c for c in source.columns if c not in SPARK_ONLY_COLUMNS]
             select = ", ".join(f'"{c}"' for c in columns)
