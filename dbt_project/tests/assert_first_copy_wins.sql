@@ -3,7 +3,8 @@
 -- the first by export day, then file name, then line number. Returns the staged events that are
 -- no loaded copy (no copy in raw has their position and content), those that have an earlier
 -- copy, and the first copies loaded in raw that staging lost. Joins of the staged rows with raw's
--- copies on event_id and a comparison of positions, not int_events_deduplicated's row_number()
+-- copies on event_id and a comparison of positions, (export_date, file_name, line_number) rows
+-- (DuckDB compares rows field by field), not int_events_deduplicated's row_number()
 -- window (nor an aggregate over the copies, which cost several times more at 3M events a day).
 -- Scope: per event_id. An incremental refresh looks at every copy of the events that have a copy
 -- of an affected user (a user affected for another reason may hold a later copy of an event whose
@@ -58,15 +59,8 @@ not_first_or_not_loaded as (
     from staged
     left join copies
         on staged.event_id = copies.event_id
-            and (
-                copies.export_date < staged.export_date
-                or (copies.export_date = staged.export_date and copies.file_name < staged.file_name)
-                or (
-                    copies.export_date = staged.export_date
-                    and copies.file_name = staged.file_name
-                    and copies.line_number <= staged.line_number
-                )
-            )
+            and (copies.export_date, copies.file_name, copies.line_number)
+            <= (staged.export_date, staged.file_name, staged.line_number)
     where copies.event_id is null
         or copies.export_date <> staged.export_date
         or copies.file_name <> staged.file_name
@@ -101,15 +95,8 @@ lost_first_copies as (
     where not exists (
             select 1 from unstaged_copies as earlier
             where earlier.event_id = lost.event_id
-                and (
-                    earlier.export_date < lost.export_date
-                    or (earlier.export_date = lost.export_date and earlier.file_name < lost.file_name)
-                    or (
-                        earlier.export_date = lost.export_date
-                        and earlier.file_name = lost.file_name
-                        and earlier.line_number < lost.line_number
-                    )
-                )
+                and (earlier.export_date, earlier.file_name, earlier.line_number)
+                < (lost.export_date, lost.file_name, lost.line_number)
         )
         {% if recomputing_some_users_only() %}and {{ is_affected_user('lost') }}{% endif %}
 

@@ -3,22 +3,20 @@
 {#- kpis.md "Ground rules" 1: the first copy of each event_id (by export day, file name, line
     number) wins, across all days. Incrementally, every copy of an event that has a copy of a
     recomputed user is re-ranked: a re-delivered day can move a first copy, and the loader marks the
-    users of all copies as affected. #}
+    users of all copies as affected.
+    The copies are ranked on their keys and positions alone (the staging view's plain columns, so
+    the view extracts nothing here), and the properties of the kept first copies only are extracted
+    from their raw rows, with the staging view's own columns (platform_event_columns). Selecting the
+    whole view would extract every loaded copy's properties on every refresh: DuckDB does not push
+    the filter on the recomputed events below the view's projection. #}
 
 with
 
-events as (
+copies as (
 
-    select * from {{ ref('stg_platform__events') }}
-
-),
-
-candidates as (
-
-    select * from events
+    select event_id, assistant_id, user_id, export_date, file_name, line_number
+    from {{ ref('stg_platform__events') }}
     {% if is_incremental() %}
-    -- the view again, not the events CTE: DuckDB would materialize a CTE read twice, i.e. copy the
-    -- whole history on every refresh
         where event_id in (
                 select event_id from {{ recomputed_rows(ref('stg_platform__events')) }} as of_recomputed_users
             )
@@ -35,24 +33,43 @@ ranked as (
             order by export_date, file_name, line_number
         ) as copy_number
 
-    from candidates
+    from copies
 
 ),
 
 first_copies as (
 
-    select {{ star_except(['copy_number']) }} from ranked
+    select export_date, file_name, line_number
+    from {{ recomputed_rows('ranked') }} as of_recomputed_users
     where copy_number = 1
+
+),
+
+raw_events as (
+
+    select * from {{ source('platform', 'events') }}
+
+),
+
+kept_raw_events as (
+
+    -- a position is one export line: exactly one raw row
+    select raw_events.*
+    from raw_events
+    inner join first_copies
+        on raw_events.export_date = first_copies.export_date
+            and raw_events.file_name = first_copies.file_name
+            and raw_events.line_number = first_copies.line_number
 
 ),
 
 final as (
 
     select
-        *,
+        {{ platform_event_columns() }},
         {{ refresh_stamp() }} as refreshed_at
 
-    from {{ recomputed_rows('first_copies') }} as of_recomputed_users
+    from kept_raw_events
 
 )
 
