@@ -138,7 +138,8 @@ def dbt_threads_full() -> int:
 
 
 def dbt_tests() -> str:
-    """`kpi`: an incremental build runs the KPI and uniqueness tests; `all`: every test."""
+    """`kpi`: an incremental build (and any build on Spark) runs the KPI and uniqueness tests, a full
+    rebuild on DuckDB every test; `all`: every build runs every test."""
     raw = _raw("ANALYTICS_DBT_TESTS")
     if raw is None:
         return "kpi"
