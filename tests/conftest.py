@@ -179,6 +179,22 @@ def pytest_configure(config):
 _TMPFS = Path("/dev/shm")
 _RUN_HISTORY_PREFIX = "assistant-analytics-tests-"
 
+# And a test workspace's instance keeps a run's events in memory, not in SQLite: a refresh logs a few
+# hundred, and SQLite's storage spent a large share of a small refresh's CPU on them (an engine
+# and a connection per event), on tmpfs too. No test reads the events of a workspace's CLI run;
+# the runs themselves are still recorded (run storage), and the tests that check the run history
+# a user sees (tests/test_dagster.py: `dagster dev`, the CLI's default home) use Dagster's defaults.
+_EVENTS_IN_MEMORY = """\
+event_log_storage:
+  module: dagster._core.storage.event_log
+  class: InMemoryEventLogStorage
+compute_logs:
+  module: dagster._core.storage.noop_compute_log_manager
+  class: NoOpComputeLogManager
+telemetry:
+  enabled: false
+"""
+
 
 def run_history_root() -> Path | None:
     if not (_TMPFS.is_dir() and os.access(_TMPFS, os.W_OK)):
@@ -232,7 +248,7 @@ class Workspace:
     @property
     def dagster_home(self) -> Path:
         """DAGSTER_HOME of this workspace's CLI runs: `dagster_home` in the workspace, a link into
-        run_history_root() when there is one."""
+        run_history_root() when there is one; its instance keeps events in memory (_EVENTS_IN_MEMORY)."""
         home = self.root / "dagster_home"
         if not home.exists():
             fast = run_history_root()
@@ -240,6 +256,7 @@ class Workspace:
                 home.mkdir()
             else:
                 home.symlink_to(tempfile.mkdtemp(prefix=f"{self.root.name}-", dir=fast), target_is_directory=True)
+            (home / "dagster.yaml").write_text(_EVENTS_IN_MEMORY, encoding="utf-8")
         return home
 
     def cli(self, *args: str, check: bool = True, timeout: float = 600,
