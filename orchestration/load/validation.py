@@ -194,7 +194,9 @@ def _property_checks(event_type: str, name: str, kind: str, arg) -> list[tuple[s
         return [
             (_absent(col), f"missing_property:{label}"),
             (
-                f"{t} not in ('UBIGINT', 'BIGINT') or try_cast({v} as bigint) not between {low} and {high}",
+                # an integer beyond BIGINT (DuckDB: UBIGINT) casts to NULL: outside the range too
+                f"{t} not in ('UBIGINT', 'BIGINT') "
+                f"or not coalesce(try_cast({v} as bigint) between {low} and {high}, false)",
                 f"invalid_value:{label}",
             ),
         ]
