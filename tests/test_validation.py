@@ -24,10 +24,12 @@ VALUES = [None, "", "x", "text", "agent", "positive", "message", "ticket", "quic
           0, 1, 5, 6, -1, 4.5, 3.0, 2**63 + 3, True, False, [], ["x"], {}, {"a": 1}]
 ABSENT = object()
 EXPORT_DAY = "2026-11-23"
-# around the edges of a valid occurred_at for export day 2026-11-23 (latest: 2026-11-25 00:00 UTC)
+# around the edges of a valid occurred_at for export day 2026-11-23 (latest: 2026-11-25 00:00 UTC);
+# the last one ends with a line break, which a regular expression's `$` may let through
 TIMESTAMPS = ["2026-02-30T10:00:00Z", "2026-11-23t10:00:00z", "2026-11-23T10:00:00", "2026-11-23T10:00:00+24:00",
               "2026-11-23T10:00:00+23:60", "2026-11-23T10:00:00-23:59", "2026-11-25T00:00:00Z",
-              "2026-11-25T00:00:00.000001Z", "2026-11-24T23:00:00-01:00", "9999-12-31T23:59:59Z"]
+              "2026-11-25T00:00:00.000001Z", "2026-11-24T23:00:00-01:00", "9999-12-31T23:59:59Z",
+              "2026-11-23T10:00:00Z\n"]
 
 
 def valid_event(event_type: str) -> dict:
