@@ -75,11 +75,12 @@ def write_odd_day(exports) -> None:
     # a CR inside a line is JSON white space, not a line end
     cr_line = json.dumps(ev("cr-inside", at=T25)).replace(", ", ",\r", 1)
     (folder / "cr.jsonl").write_bytes((cr_line + "\n" + json.dumps(ev("after-cr", at=T25))).encode())
-    # a name Hadoop would read as a glob
-    write_export(exports, ODD_DAY, "part-[0]{a}.jsonl", [ev("odd-name", at=T25)])
+    # a name Hadoop would read as a glob, and that a URI spells otherwise
+    write_export(exports, ODD_DAY, "part [0]{a}+1%.jsonl", [ev("odd-name", at=T25)])
 
 
 DAYS = [EDGE_DAY, BAD_DAY, FILES_DAY, ODD_DAY, DUP_DAY_1, DUP_DAY_2]
+BLOCK_BYTES = 256 * 1024
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +88,8 @@ def exports(tmp_path_factory):
     exports = tmp_path_factory.mktemp("spark_load") / "exports"
     write_export(exports, BAD_DAY, "part-0000.jsonl", [text for text, _ in BAD_LINES])
     assert BAD_DAY == EXPORT_DAY  # test_validation's timestamps are around this export day
-    write_export(exports, BAD_DAY, "rules.jsonl", rule_lines())
+    rules = write_export(exports, BAD_DAY, "rules.jsonl", rule_lines())
+    assert rules.stat().st_size > 4 * BLOCK_BYTES
     write_files_day(exports)
     write_edge_day(exports)
     write_duplicate_days(exports)
@@ -99,10 +101,14 @@ def exports(tmp_path_factory):
 def spark():
     from pyspark.sql import SparkSession
 
-    # the settings of profiles.yml's spark target that matter here
+    # the settings of profiles.yml's spark target that matter here; and small file blocks, so that
+    # Spark reads the rules file in several blocks and several small files in one task (lines are
+    # numbered across blocks: spark_load.py)
     session = (SparkSession.builder.master("local[2]").appName("test_spark_load")
                .config("spark.sql.shuffle.partitions", "2").config("spark.sql.session.timeZone", "UTC")
                .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+               .config("spark.sql.files.maxPartitionBytes", str(BLOCK_BYTES))
+               .config("spark.sql.files.openCostInBytes", "1024")
                .getOrCreate())
     yield session
     session.stop()

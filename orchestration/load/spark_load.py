@@ -127,8 +127,8 @@ def _numbered_lines(spark: SparkSession, folder: Path, paths: list[Path]) -> Dat
     lines = (spark.read.option("lineSep", "\n").option("basePath", str(folder.resolve()))
              .text([_hadoop_path(p) for p in paths])
              # the name as a URI path segment: %XX for what a URI may not hold ("+" stays as it is,
-            # which url_decode would read as a space)
-            .select(F.expr("url_decode(replace(_metadata.file_name, '+', '%2B'))").alias("file_name"),
+             # which url_decode would read as a space)
+             .select(F.expr("url_decode(replace(_metadata.file_name, '+', '%2B'))").alias("file_name"),
                      F.col("_metadata.file_block_start").alias("block_start"),
                      F.monotonically_increasing_id().alias("row_id"), F.col("value")))
     earlier = Window.partitionBy("file_name").orderBy("block_start").rowsBetween(Window.unboundedPreceding, -1)
