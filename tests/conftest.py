@@ -99,6 +99,7 @@ FILE_ORDER = (
     "test_progress.py",
     "test_incremental.py",
     "test_spark.py",
+    "test_spark_load.py",
     "test_serving.py",
     "test_test_scope.py",
     "test_load.py",

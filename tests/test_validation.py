@@ -19,14 +19,17 @@ from orchestration.load.validation import (
     reason_case_sql,
 )
 
+# 2**63 + 3 is an integer to JSON and to DuckDB (UBIGINT), and no BIGINT
 VALUES = [None, "", "x", "text", "agent", "positive", "message", "ticket", "quick_reply", "answer",
-          0, 1, 5, 6, -1, 4.5, 3.0, True, False, [], ["x"], {}, {"a": 1}]
+          0, 1, 5, 6, -1, 4.5, 3.0, 2**63 + 3, True, False, [], ["x"], {}, {"a": 1}]
 ABSENT = object()
 EXPORT_DAY = "2026-11-23"
-# around the edges of a valid occurred_at for export day 2026-11-23 (latest: 2026-11-25 00:00 UTC)
+# around the edges of a valid occurred_at for export day 2026-11-23 (latest: 2026-11-25 00:00 UTC);
+# the last one ends with a line break, which a regular expression's `$` may let through
 TIMESTAMPS = ["2026-02-30T10:00:00Z", "2026-11-23t10:00:00z", "2026-11-23T10:00:00", "2026-11-23T10:00:00+24:00",
               "2026-11-23T10:00:00+23:60", "2026-11-23T10:00:00-23:59", "2026-11-25T00:00:00Z",
-              "2026-11-25T00:00:00.000001Z", "2026-11-24T23:00:00-01:00", "9999-12-31T23:59:59Z"]
+              "2026-11-25T00:00:00.000001Z", "2026-11-24T23:00:00-01:00", "9999-12-31T23:59:59Z",
+              "2026-11-23T10:00:00Z\n"]
 
 
 def valid_event(event_type: str) -> dict:
@@ -86,3 +89,6 @@ def test_the_shortcut_names_the_same_reason_as_the_full_case():
     reasons = {full for _, _, full in rows}
     assert None in reasons and len(reasons) > 40, sorted(map(str, reasons))
     assert {"invalid_utf8", "invalid_timestamp", "occurred_in_future"} <= reasons
+    # an integer score beyond BIGINT is outside 1..5 too (it once passed: its cast gave NULL)
+    huge_score = json.dumps({**valid_event("csat"), "properties": {"score": 2**63 + 3}})
+    assert [full for line, _, full in rows if line == huge_score] == ["invalid_value:csat.score"]

@@ -22,7 +22,7 @@ import duckdb
 
 from ..errors import LoadError
 from .exports import day_folder, export_files, fingerprint, is_export_day, unreadable
-from .validation import extracted_lines_sql, reason_case_sql
+from .validation import BLANK_LINE, DUCKDB, extracted_lines_sql, reason_case_sql
 
 RAW_DDL = """
 create schema if not exists raw;
@@ -157,7 +157,7 @@ READ_LINES_SQL = """
 """
 
 # Blank lines (nothing, or spaces, tabs and a CR) are not lines; regexp is far cheaper than trim here.
-IS_BLANK_SQL = "(line is null or regexp_full_match(line, '[ \\t\\r]*'))"
+IS_BLANK_SQL = f"(line is null or {DUCKDB.full_match('line', BLANK_LINE)})"
 
 # One statement per file reads, parses and judges its lines (the lines themselves are never stored,
 # only the event's columns, or the raw line of a reject). Blank lines stay as rows, marked, so that

@@ -1,7 +1,10 @@
 """The input contract of events.md as SQL: one CASE that names the first reason a line is rejected.
 
-Rules are data so that the contract reads as a table and the SQL is generated once.
-Each line is parsed by DuckDB's JSON functions; nothing here loops over events.
+Rules are data so that the contract reads as a table and the SQL is generated once, for either
+engine: the DuckDB loader (raw.py) and the Spark one (spark_load.py). What the engines spell
+differently is one method per concept of a `Dialect`; everything else the rules use (comparisons,
+`in`, `between`, `case`, `try_cast`) both read the same. Each line is parsed by the engine's JSON
+functions; nothing here loops over events.
 """
 
 from __future__ import annotations
@@ -59,15 +62,86 @@ KNOWN_EVENT_TYPES = tuple(PROPERTY_RULES)
 PROPERTY_NAMES = sorted({name for rules in PROPERTY_RULES.values() for name, _, _ in rules})
 
 # RFC 3339 date-time with a mandatory offset (hours 00-23, minutes 00-59, as for the time of day);
-# the cast afterwards rejects impossible dates.
-RFC3339 = (r"^\d{4}-\d{2}-\d{2}[Tt ]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?"
-           r"([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$")
+# the parse afterwards rejects impossible dates. A whole-text pattern: `Dialect.full_match` anchors it.
+RFC3339 = (r"\d{4}-\d{2}-\d{2}[Tt ]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?"
+           r"([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)")
+# A blank line (nothing, or spaces, tabs and a CR) is not a line: neither read nor rejected.
+BLANK_LINE = r"[ \t\r]*"
 
-# events.md: an event that occurred "more than one day after the end of its export day (UTC)" is
-# rejected. The day ends at 00:00 UTC of the next day, so the latest valid instant is 00:00 UTC two
-# days after the export day; exactly that instant is still valid. Computed in SQL from the query
-# parameter `$export_day`: DuckDB's timestamps reach far beyond year 9999, Python's do not.
-LATEST_OCCURRED_AT_SQL = "timezone('UTC', ($export_day::date + 2)::timestamp)"
+
+class Dialect:
+    """What the rules and the line extraction need that the engines spell differently.
+
+    events.md: an event that occurred "more than one day after the end of its export day (UTC)" is
+    rejected. The day ends at 00:00 UTC of the next day, so the latest valid instant is 00:00 UTC
+    two days after the export day; exactly that instant is still valid. Computed in SQL from the
+    query parameter `export_day` (a DATE): DuckDB's timestamps reach far beyond year 9999, Python's
+    do not.
+    """
+
+    name: str
+
+    def full_match(self, text: str, pattern: str) -> str:
+        """True when the whole of `text` matches the regular expression (no quote in `pattern`)."""
+        raise NotImplementedError
+
+    def latest_occurred_at(self) -> str:
+        """The latest valid occurred_at of the lines of export day `export_day`, an instant."""
+        raise NotImplementedError
+
+
+class DuckDBDialect(Dialect):
+    name = "duckdb"
+
+    def full_match(self, text: str, pattern: str) -> str:
+        return f"regexp_full_match({text}, '{pattern}')"
+
+    def latest_occurred_at(self) -> str:
+        return "timezone('UTC', ($export_day::date + 2)::timestamp)"
+
+
+# schema_of_variant's type names (up to the first non-letter) as the rules name JSON types
+_SPARK_JSON_TYPES = {
+    "STRING": "VARCHAR", "VOID": "NULL", "BOOLEAN": "BOOLEAN", "OBJECT": "OBJECT", "ARRAY": "ARRAY",
+    "BIGINT": "BIGINT", "INT": "BIGINT", "SMALLINT": "BIGINT", "TINYINT": "BIGINT",
+    "DECIMAL": "DOUBLE", "DOUBLE": "DOUBLE", "FLOAT": "DOUBLE",
+}
+
+
+class SparkDialect(Dialect):
+    """Spark SQL (4.x). Its string literals read backslashes as escapes, so patterns go in raw
+    literals (r'...'); Java's `$` also matches before a final line break, so the end is `\\z`."""
+
+    name = "spark"
+
+    def full_match(self, text: str, pattern: str) -> str:
+        return f"({text} rlike r'^(?:{pattern})\\z')"
+
+    def latest_occurred_at(self) -> str:
+        # in whole seconds since the epoch: no time zone, session or otherwise, takes part
+        return "timestamp_seconds((cast(unix_date(:export_day) as bigint) + 2) * 86400)"
+
+    def json_type(self, variant: str) -> str:
+        """The JSON type of a VARIANT value under DuckDB's json_type names, the rules' vocabulary:
+        VARCHAR, BOOLEAN, OBJECT, ARRAY, NULL (a JSON null), BIGINT (an integer that fits), DOUBLE
+        (any other number; parse_json makes 3.0 a DECIMAL, DuckDB a DOUBLE); SQL NULL when absent."""
+        whens = " ".join(f"when '{spark}' then '{rules}'" for spark, rules in _SPARK_JSON_TYPES.items())
+        return f"case regexp_extract(schema_of_variant({variant}), '^[A-Z]+', 0) {whens} end"
+
+    def parse_instant(self, text: str) -> str:
+        """An RFC 3339 text (matched by RFC3339 beforehand) as an instant; NULL if the date or time is
+        impossible. The offset is applied by hand: Spark's own parse refuses offsets beyond 18:00,
+        which RFC 3339 allows (up to 23:59) and DuckDB reads."""
+        offset = r"[+-]\d\d:\d\d"
+        minutes = (f"case when {text} rlike r'{offset}\\z' then "
+                   f"(case when substr({text}, -6, 1) = '-' then -1 else 1 end) "
+                   f"* (cast(substr({text}, -5, 2) as int) * 60 + cast(substr({text}, -2, 2) as int)) else 0 end")
+        as_utc = f"try_cast(regexp_replace(upper({text}), r'(Z|{offset})\\z', 'Z') as timestamp)"
+        return f"({as_utc} - make_dt_interval(0, 0, {minutes}, 0))"
+
+
+DUCKDB = DuckDBDialect()
+SPARK = SparkDialect()
 
 
 def _sql_list(values) -> str:
@@ -120,7 +194,9 @@ def _property_checks(event_type: str, name: str, kind: str, arg) -> list[tuple[s
         return [
             (_absent(col), f"missing_property:{label}"),
             (
-                f"{t} not in ('UBIGINT', 'BIGINT') or try_cast({v} as bigint) not between {low} and {high}",
+                # an integer beyond BIGINT (DuckDB: UBIGINT) casts to NULL: outside the range too
+                f"{t} not in ('UBIGINT', 'BIGINT') "
+                f"or not coalesce(try_cast({v} as bigint) between {low} and {high}, false)",
                 f"invalid_value:{label}",
             ),
         ]
@@ -147,7 +223,7 @@ def _property_passes(name: str, kind: str, arg) -> str:
     raise ValueError(kind)
 
 
-def _passes_sql() -> str:
+def _passes_sql(dialect: Dialect) -> str:
     """A condition that holds only for lines none of the reasons below applies to.
 
     Most lines are valid: this settles them with a few comparisons, and only the others walk the
@@ -157,9 +233,9 @@ def _passes_sql() -> str:
     parts += [f"t_e_{f} = 'VARCHAR' and s_e_{f} <> ''" for f in ENVELOPE_FIELDS]
     parts += [
         "(t_e_user_agent is null or t_e_user_agent in ('VARCHAR', 'NULL'))",
-        f"regexp_matches(s_e_occurred_at, '{RFC3339}')",
+        dialect.full_match("s_e_occurred_at", RFC3339),
         "occurred_at is not null",
-        f"occurred_at <= {LATEST_OCCURRED_AT_SQL}",
+        f"occurred_at <= {dialect.latest_occurred_at()}",
         "(t_e_properties is null or t_e_properties in ('OBJECT', 'NULL'))",
     ]
     by_type = "\n".join(
@@ -171,10 +247,11 @@ def _passes_sql() -> str:
     return "\n        and ".join(parts)
 
 
-def reason_case_sql(*, fast_exit: bool = True) -> str:
-    """A CASE over the columns of `extracted_lines_sql` naming the reason, or NULL for a valid line.
+def reason_case_sql(*, fast_exit: bool = True, dialect: Dialect = DUCKDB) -> str:
+    """A CASE over the columns of `extracted_lines_sql` (or `spark_extracted_lines_sql`) naming the
+    reason, or NULL for a valid line.
 
-    It needs the query parameter `$export_day` (a DATE): the day the lines were exported.
+    It needs the query parameter `export_day` (a DATE): the day the lines were exported.
     """
     whens: list[tuple[str, str]] = [
         ("invalid_utf8", "invalid_utf8"),
@@ -189,9 +266,9 @@ def reason_case_sql(*, fast_exit: bool = True) -> str:
         ]
     whens += [
         (f"not {_absent('e_user_agent')} and t_e_user_agent <> 'VARCHAR'", "wrong_type:user_agent"),
-        (f"not regexp_matches(s_e_occurred_at, '{RFC3339}')", "invalid_timestamp"),
+        (f"not {dialect.full_match('s_e_occurred_at', RFC3339)}", "invalid_timestamp"),
         ("occurred_at is null", "invalid_timestamp"),
-        (f"occurred_at > {LATEST_OCCURRED_AT_SQL}", "occurred_in_future"),
+        (f"occurred_at > {dialect.latest_occurred_at()}", "occurred_in_future"),
         (f"not {_absent('e_properties')} and t_e_properties <> 'OBJECT'", "wrong_type:properties"),
     ]
     for event_type, rules in PROPERTY_RULES.items():
@@ -199,7 +276,7 @@ def reason_case_sql(*, fast_exit: bool = True) -> str:
             for cond, reason in _property_checks(event_type, name, kind, arg):
                 whens.append((f"s_e_event_type = '{event_type}' and ({cond})", reason))
     body = "\n".join(f"        when {cond} then '{reason}'" for cond, reason in whens)
-    first = f"        when {_passes_sql()} then null\n" if fast_exit else ""
+    first = f"        when {_passes_sql(dialect)} then null\n" if fast_exit else ""
     return f"case\n{first}{body}\n        else null\n    end"
 
 
@@ -242,3 +319,30 @@ def extracted_lines_sql(lines_table: str) -> str:
         try_cast(upper(texts[{1 + [c for c, _ in paths].index("e_occurred_at")}]) as timestamptz) as occurred_at
     from parsed
     """
+
+
+def spark_extracted_lines_sql(lines_view: str) -> str:
+    """The columns of `extracted_lines_sql`, in Spark SQL: each line parsed once into a VARIANT
+    (`try_parse_json`: NULL when the line is not JSON), each value's type and text read from it.
+
+    `lines_view` has the columns file_name, line_number, line and invalid_utf8.
+    """
+    cols = ",\n        ".join(
+        f"{SPARK.json_type(f'variant_get(v, {path!r})')} as t_{c}, try_variant_get(v, {path!r}, 'string') as s_{c}"
+        for c, path in _spark_paths()
+    )
+    occurred_at = SPARK.parse_instant("try_variant_get(v, '$.occurred_at', 'string')")
+    return f"""
+    select file_name, line_number, line, invalid_utf8, v is not null as is_json,
+        {SPARK.json_type("v")} as top_type,
+        {cols},
+        {occurred_at} as occurred_at
+    from (select file_name, line_number, line, invalid_utf8, try_parse_json(line) as v from {lines_view})
+    """
+
+
+def _spark_paths() -> list[tuple[str, str]]:
+    """`_paths()` as Spark's JSON paths (the names are plain identifiers: no quoting needed)."""
+    out = [(f"e_{f}", f"$.{f}") for f in ALL_ENVELOPE]
+    out += [(f"p_{p}", f"$.properties.{p}") for p in PROPERTY_NAMES]
+    return out

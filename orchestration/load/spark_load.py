@@ -1,0 +1,221 @@
+"""Judging an export day's lines on Spark (issue #23, docs/spark.md): the first step of a Spark loader.
+
+`classify_export_day` reads the day's export files into a SparkSession and judges every line as the
+DuckDB loader (raw.py) does: the same files (exports.py), the same physical line numbers, the same
+blank lines, the same rules and reasons (validation.py's CASE, generated for Spark), the same
+columns as raw.events and raw.rejected_lines, and the same per-file rows as raw.export_files.
+Writing the raw tables (a day replaced by a dynamic partition overwrite), the duplicate count and
+raw.pending_users are not built yet.
+
+How each file is read:
+- Spark reads a file whose content is what its name says (plain `.jsonl`, intact gzip `.jsonl.gz`;
+  members one after the other included) itself: its text source splits lines at "\\n" only, as the
+  DuckDB loader does; a trailing CR is dropped; a line that is not valid UTF-8 is rejected as
+  `invalid_utf8` with its bad bytes shown as `\\xNN`, as the DuckDB loader keeps it.
+- Every other file takes the DuckDB loader's careful path, in Python on the driver, with its own
+  functions: an empty or truncated or corrupt gzip (the lines before the damage are kept), gzip
+  content under a plain name and plain text under a gzip name. Whether a gzip file is intact is
+  checked on the driver by zlib, as the DuckDB loader checks it (a full decompression): on a
+  cluster that check belongs on the executors (left, docs/spark.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from ..errors import LoadError
+from .exports import day_folder, export_files, is_export_day, unreadable
+from .raw import _decompress_gzip, _format_note, _gzip_size, _holds_gzip, _utf8_text
+from .validation import BLANK_LINE, SPARK, reason_case_sql, spark_extracted_lines_sql
+
+LINES_SCHEMA = "file_name string, line_number bigint, line string, invalid_utf8 boolean"
+
+# The bytes of a line that is not valid UTF-8, as Python's decode(errors="backslashreplace") gives
+# them (the DuckDB loader's careful path): each byte outside a well-formed UTF-8 sequence (Unicode
+# table 3-7: no overlong form, no surrogate, nothing above U+10FFFF) becomes `\xNN`, the rest is kept.
+_BYTE = "cast(conv(hex(substr(b, {i}, 1)), 16, 10) as int)"
+_NEXT = "coalesce(try_element_at(x, i + {k}), -1)"  # the byte k after the one at 0-based index i
+
+
+def _cont(k: int, low: int = 0x80, high: int = 0xBF) -> str:
+    return f"{_NEXT.format(k=k)} between {low} and {high}"
+
+
+_SEQUENCE_LENGTH = f"""case
+    when c < 128 then 1
+    when c between 194 and 223 and {_cont(2)} then 2
+    when c = 224 and {_cont(2, 0xA0)} and {_cont(3)} then 3
+    when (c between 225 and 236 or c between 238 and 239) and {_cont(2)} and {_cont(3)} then 3
+    when c = 237 and {_cont(2, 0x80, 0x9F)} and {_cont(3)} then 3
+    when c = 240 and {_cont(2, 0x90)} and {_cont(3)} and {_cont(4)} then 4
+    when c between 241 and 243 and {_cont(2)} and {_cont(3)} and {_cont(4)} then 4
+    when c = 244 and {_cont(2, 0x80, 0x8F)} and {_cont(3)} and {_cont(4)} then 4
+    else 0 end"""
+# inside a sequence that starts 1, 2 or 3 bytes before (`n`: the lengths of the sequences starting
+# at each byte, 0 where none does)
+_COVERED = " or ".join(f"(i >= {k} and try_element_at(n, i + 1 - {k}) > {k})" for k in (1, 2, 3))
+
+
+def _backslash_replaced(line: str) -> list[tuple[str, str]]:
+    """Columns (name, expression), each reading the ones before, that end with `shown`: the line's
+    text as the careful path keeps it when `invalid_utf8`, else NULL (only such a line's bytes are
+    looked at)."""
+    return [
+        ("b", f"cast({line} as binary)"),
+        ("x", f"case when invalid_utf8 then transform(sequence(1, octet_length(b)), i -> {_BYTE.format(i='i')}) end"),
+        ("n", f"transform(x, (c, i) -> {_SEQUENCE_LENGTH})"),
+        ("shown", "array_join(transform(n, (m, i) -> case when m > 0 then decode(substr(b, i + 1, m), 'UTF-8') "
+                  f"when {_COVERED} then '' else concat(r'\\x', lower(hex(substr(b, i + 1, 1)))) end), '')"),
+    ]
+
+
+@dataclass
+class SparkExportDay:
+    """One export day judged on Spark. `classified` is persisted (memory, then disk), so that the
+    files are read and judged once for all three outputs; `release()` frees it."""
+
+    export_date: dt.date
+    classified: DataFrame  # every non-blank line: file_name, line_number, reason (NULL: loaded), ...
+    events: DataFrame  # raw.events' columns (properties: the JSON object's text)
+    rejected_lines: DataFrame  # raw.rejected_lines' columns
+    export_files: list[dict]  # raw.export_files' columns, one dict per file
+
+    def release(self) -> None:
+        self.classified.unpersist()
+
+
+def _hadoop_path(path: Path) -> str:
+    """A local file as a path Spark reads as it is: Hadoop would read {}[]*?\\ as a glob."""
+    text = str(path.resolve())
+    for ch in "\\{}[]*?":
+        text = text.replace(ch, "\\" + ch)
+    return text
+
+
+def _careful_lines(path: Path, gzipped: bool) -> tuple[list[tuple], str | None]:
+    """The DuckDB loader's careful path (raw.py `_read_careful`) without DuckDB: the lines that can be
+    read (file_name, line_number, line, invalid_utf8) and the damage, if any."""
+    damage = []
+    if gzipped:
+        chunks: list[bytes] = []
+        damage.append(_decompress_gzip(path, chunks.append))
+        data = b"".join(chunks)
+    else:
+        data = path.read_bytes()
+    text, bad_lines = _utf8_text(data)
+    if bad_lines:
+        damage.append(f"{len(bad_lines)} line(s) not valid UTF-8: rejected as invalid_utf8")
+    bad = set(bad_lines)
+    rows = [(path.name, number, line.rstrip("\r"), number in bad)
+            for number, line in enumerate(text.split("\n"), start=1)]
+    return rows, "; ".join(d for d in damage if d) or None
+
+
+def _numbered_lines(spark: SparkSession, folder: Path, paths: list[Path]) -> DataFrame:
+    """The files' lines with their physical numbers, read by Spark's text source.
+
+    A file is read in blocks (a gzip file in one); a block is read in order within one task, so its
+    lines carry consecutive `monotonically_increasing_id`s. A line's number is the lines of the
+    file's earlier blocks, plus its place in its block: no sort of the lines.
+    """
+    lines = (spark.read.option("lineSep", "\n").option("basePath", str(folder.resolve()))
+             .text([_hadoop_path(p) for p in paths])
+             # the name as a URI path segment: %XX for what a URI may not hold ("+" stays as it is,
+             # which url_decode would read as a space)
+             .select(F.expr("url_decode(replace(_metadata.file_name, '+', '%2B'))").alias("file_name"),
+                     F.col("_metadata.file_block_start").alias("block_start"),
+                     F.monotonically_increasing_id().alias("row_id"), F.col("value")))
+    earlier = Window.partitionBy("file_name").orderBy("block_start").rowsBetween(Window.unboundedPreceding, -1)
+    blocks = (lines.groupBy("file_name", "block_start")
+              .agg(F.min("row_id").alias("first_row"), F.count(F.lit(1)).alias("rows"))
+              .withColumn("rows_before", F.coalesce(F.sum("rows").over(earlier), F.lit(0))))
+    numbered = lines.join(F.broadcast(blocks), ["file_name", "block_start"]).selectExpr(
+        "file_name", "rows_before + row_id - first_row + 1 as line_number", "value",
+        # before any function that reads the text as characters (those replace bad bytes)
+        "not is_valid_utf8(value) as invalid_utf8")
+    for name, expr in _backslash_replaced("value"):
+        numbered = numbered.withColumn(name, F.expr(expr))
+    # only "\n" ends a line: CRs before it (a CRLF line end) are not part of the line
+    return numbered.selectExpr(
+        "file_name", "line_number",
+        r"regexp_replace(case when invalid_utf8 then shown else value end, r'\r+\z', '') as line", "invalid_utf8")
+
+
+CLASSIFY_SQL = """
+with x as ({extracted}),
+judged as (
+    select *, {is_blank} as is_blank from x
+),
+reasoned as (
+    select *, case when is_blank then null else {reason} end as reason from judged
+)
+select file_name, line_number, invalid_utf8, reason,
+    case when reason is not null then line end as line,
+    s_e_event_id as event_id, s_e_event_type as event_type,
+    case when reason is null then occurred_at end as occurred_at,
+    s_e_assistant_id as assistant_id, s_e_channel as channel, s_e_user_id as user_id,
+    s_e_conversation_id as conversation_id,
+    case when t_e_user_agent = 'VARCHAR' then s_e_user_agent end as user_agent,
+    case when reason is not null then null
+         when t_e_properties = 'OBJECT' then s_e_properties
+         else '{{}}' end as properties
+from reasoned
+where not is_blank
+"""
+
+
+def classify_export_day(spark: SparkSession, exports_dir: Path, day: dt.date) -> SparkExportDay:
+    """Judges every line of export day `day` on `spark` (see the module's docstring)."""
+    folder = day_folder(exports_dir, day)
+    if not is_export_day(exports_dir, day):
+        raise LoadError(f"export day {day.isoformat()} not found: no folder {folder} (links are not read)")
+    direct, careful_rows, files = [], [], []
+    try:
+        for path in export_files(folder):
+            gzipped = _holds_gzip(path)
+            damage = None
+            if gzipped == path.name.endswith(".gz") and (not gzipped or _gzip_size(path) is not None):
+                direct.append(path)
+            else:
+                rows, damage = _careful_lines(path, gzipped)
+                careful_rows += rows
+            notes = [n for n in (_format_note(path, gzipped), damage) if n]
+            files.append({"export_date": day, "file_name": path.name, "size_bytes": path.stat().st_size,
+                          "notes": notes})
+    except OSError as exc:
+        raise unreadable("the export file", path, exc) from None
+
+    parts = [spark.createDataFrame(careful_rows, LINES_SCHEMA)]
+    if direct:
+        parts.append(_numbered_lines(spark, folder, direct))
+    lines = parts[0] if len(parts) == 1 else parts[0].unionByName(parts[1])
+    view = f"export_lines_{day.strftime('%Y%m%d')}"
+    lines.createOrReplaceTempView(view)
+    sql = CLASSIFY_SQL.format(extracted=spark_extracted_lines_sql(view),
+                              is_blank=f"(line is null or {SPARK.full_match('line', BLANK_LINE)})",
+                              reason=reason_case_sql(dialect=SPARK))
+    classified = (spark.sql(sql, args={"export_day": day}).withColumn("export_date", F.lit(day))
+                  .persist(StorageLevel.MEMORY_AND_DISK))
+    events = classified.where("reason is null").select(
+        "export_date", "file_name", "line_number", "event_id", "event_type", "occurred_at", "assistant_id",
+        "channel", "user_id", "conversation_id", "user_agent", "properties")
+    rejected = classified.where("reason is not null").selectExpr(
+        "export_date", "file_name", "line_number", "line as raw_line", "reason")
+
+    # lines read per file; the lines Spark itself found not UTF-8 are damage as in the careful path
+    direct_names = {p.name for p in direct}
+    counts = {r["file_name"]: (r["lines"], r["not_utf8"]) for r in classified.groupBy("file_name").agg(
+        F.count(F.lit(1)).alias("lines"), F.count_if("invalid_utf8").alias("not_utf8")).collect()}
+    for f in files:
+        lines_read, not_utf8 = counts.get(f["file_name"], (0, 0))
+        if not_utf8 and f["file_name"] in direct_names:
+            f["notes"].append(f"{not_utf8} line(s) not valid UTF-8: rejected as invalid_utf8")
+        f["lines_read"] = lines_read
+        f["damage"] = "; ".join(f.pop("notes")) or None
+    return SparkExportDay(day, classified, events, rejected, files)
