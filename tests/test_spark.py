@@ -219,7 +219,7 @@ def buckets_of(workspace: Workspace, schema: str, table: str) -> dict[int, set[t
             f"'{spark_files(workspace, schema, table)}', hive_partitioning = true) group by all").fetchall()
     finally:
         conn.close()
-    return {bucket: {(u["assistant_id"], u["user_id"]) for u in users} for bucket, users in rows}
+    return {bucket: {tuple(u) for u in users} for bucket, users in rows}
 
 
 # A user-keyed table's bucket that a refresh leaves with no row (docs/spark.md): a user alone in a
