@@ -226,7 +226,7 @@ def buckets_of(workspace: Workspace, schema: str, table: str) -> dict[int, set[t
 # bucket of this table, whose events all lie on one export day, and who is not in the late input.
 # That day is re-delivered without their lines, so the bucket must end up gone, which a dynamic
 # partition overwrite alone does not do (the post-hook spark_finish_user_buckets drops it). The
-# demo's other sparse tables have no user alone in a bucket.
+# user-keyed table with the fewest users: the likeliest to have one alone in a bucket.
 EMPTIED_TABLE = ("intermediate", "int_handover_requests_classified")
 
 
