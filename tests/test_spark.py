@@ -11,6 +11,7 @@ loaded_at (the load's clock); every other column must be equal.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import decimal
 import gzip
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import Workspace, bot_message, slow_fixture, user_message, write_export
+from conftest import Workspace, slow_fixture, write_export
 from ua_parser import parse
 
 from orchestration.build.dbt_project import refresh_target_path
@@ -183,19 +184,28 @@ def assert_same_rows(spark: Workspace, duck: Workspace, schema: str, skip: tuple
         for t, (n, m, a, b) in differences.items())
 
 
+def day_one_lines(workspace: Workspace) -> list[dict]:
+    """The events of the first export file of the first export day (the late input copies some)."""
+    days = sorted(p.name.removeprefix("dt=") for p in workspace.exports.glob("dt=*"))
+    first = sorted((workspace.exports / f"dt={days[0]}").glob("*.jsonl*"))[0]
+    opener = gzip.open if first.name.endswith(".gz") else open
+    with opener(first, "rt", encoding="utf-8") as lines:
+        return [json.loads(line) for line in lines if line.strip()]
+
+
+def late_messages(day_one: list[dict]) -> list[dict]:
+    return [e for e in day_one if e["event_type"] == "user_message"][:20]
+
+
 def write_late_input(workspace: Workspace) -> list[str]:
     """The same late input for a demo workspace, from its own export files (both demos wrote the same
     ones): day 2 re-delivered with an extra file (users of day 1 who write again ten minutes after a
     message, and an exact copy of a day-1 line), and one more export day on which those users return.
     Returns the export days to refresh."""
     days = sorted(p.name.removeprefix("dt=") for p in workspace.exports.glob("dt=*"))
-    first = sorted((workspace.exports / f"dt={days[0]}").glob("*.jsonl*"))[0]
-    opener = gzip.open if first.name.endswith(".gz") else open
-    with opener(first, "rt", encoding="utf-8") as lines:
-        day_one = [json.loads(line) for line in lines if line.strip()]
-    messages = [e for e in day_one if e["event_type"] == "user_message"][:20]
+    day_one = day_one_lines(workspace)
     late, returning = [], []
-    for i, original in enumerate(messages):
+    for i, original in enumerate(late_messages(day_one)):
         at = dt.datetime.fromisoformat(original["occurred_at"].replace("Z", "+00:00"))
         again = {**original, "event_id": f"late-{i}", "occurred_at": (at + dt.timedelta(minutes=10)).strftime(
             "%Y-%m-%dT%H:%M:%SZ"), "properties": {**original["properties"], "message_id": f"msg_late_{i}"}}
@@ -209,23 +219,98 @@ def write_late_input(workspace: Workspace) -> list[str]:
     return [days[1], new_day]
 
 
+def buckets_of(workspace: Workspace, schema: str, table: str) -> dict[int, set[tuple[str, str]]]:
+    """The users (assistant_id, user_id) of each user bucket in a user-keyed Spark table's files."""
+    conn = duckdb.connect()
+    try:
+        rows = conn.execute(
+            f"select user_bucket, list(distinct (assistant_id, user_id)) from read_parquet("
+            f"'{spark_files(workspace, schema, table)}', hive_partitioning = true) group by all").fetchall()
+    finally:
+        conn.close()
+    return {bucket: {tuple(u) for u in users} for bucket, users in rows}
+
+
+# A user-keyed table's bucket that a refresh leaves with no row (docs/spark.md): a user alone in a
+# bucket of this table, whose events all lie on one export day, and who is not in the late input.
+# That day is re-delivered without their lines, so the bucket must end up gone, which a dynamic
+# partition overwrite alone does not do (the post-hook spark_finish_user_buckets drops it). The
+# user-keyed table with the fewest users: the likeliest to have one alone in a bucket.
+EMPTIED_TABLE = ("intermediate", "int_handover_requests_classified")
+
+
+def user_to_remove(spark: Workspace) -> tuple[int, tuple[str, str], str]:
+    """(bucket, user, export day) of a user alone in a bucket of EMPTIED_TABLE in the Spark demo's
+    files, whose raw events all lie on one export day, and whom the late input leaves alone."""
+    day_one = day_one_lines(spark)
+    in_late_input = {(e["assistant_id"], e["user_id"]) for e in [*late_messages(day_one), day_one[0]]}
+    for bucket, users in sorted(buckets_of(spark, *EMPTIED_TABLE).items()):
+        if len(users) != 1 or users <= in_late_input:
+            continue
+        (user,) = users
+        days = spark.query("select distinct export_date from raw.events where assistant_id = ? and user_id = ?",
+                           list(user))
+        if len(days) == 1:
+            return bucket, user, days[0][0].isoformat()
+    raise AssertionError(f"no user alone in a bucket of {'.'.join(EMPTIED_TABLE)} with events on one export day "
+                         "only and outside the late input: the emptied-bucket case cannot be made from this demo")
+
+
+def redeliver_without(exports: Path, day: str, user: tuple[str, str]) -> None:
+    """Re-delivers an export day without the user's lines: each file holding some is rewritten (gzip
+    or plain, as it was) with every other line byte for byte."""
+    removed = 0
+    for path in sorted((exports / f"dt={day}").glob("*.jsonl*")):
+        gzipped = path.name.endswith(".gz")
+        data = gzip.decompress(path.read_bytes()) if gzipped else path.read_bytes()
+        lines = data.splitlines(keepends=True)
+        kept = [line for line in lines if not is_line_of(line, user)]
+        if len(kept) < len(lines):
+            removed += len(lines) - len(kept)
+            text = b"".join(kept)
+            path.write_bytes(gzip.compress(text) if gzipped else text)
+    assert removed, f"no line of {user} in the export day {day}"
+
+
+def is_line_of(line: bytes, user: tuple[str, str]) -> bool:
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return False  # a line the contract rejects: kept as it is
+    return isinstance(event, dict) and (event.get("assistant_id"), event.get("user_id")) == user
+
+
+@dataclasses.dataclass
+class LateRefresh:
+    spark: Workspace
+    duck: Workspace
+    removed_user: tuple[str, str]
+    their_bucket: int
+    buckets_before: dict[int, set[tuple[str, str]]]
+
+
 @pytest.fixture(scope="module")
 @slow_fixture
-def refreshed_late(spark_demo: Workspace, demo: Workspace) -> tuple[Workspace, Workspace]:
-    """After the other tests of the file: the late input refreshed incrementally on Spark, and rebuilt
-    in full on DuckDB (a DuckDB full rebuild equals a Spark full rebuild: the demo tests above)."""
+def refreshed_late(spark_demo: Workspace, demo: Workspace) -> LateRefresh:
+    """After the other tests of the file: the late input, and the day of a user alone in a bucket
+    re-delivered without them, refreshed incrementally on Spark and rebuilt in full on DuckDB (a
+    DuckDB full rebuild equals a Spark full rebuild: the demo tests above)."""
+    before = buckets_of(spark_demo, *EMPTIED_TABLE)
+    bucket, user, their_day = user_to_remove(spark_demo)
     days = write_late_input(spark_demo)
     assert write_late_input(demo) == days
-    day_args = [a for d in days for a in ("--day", d)]
+    for workspace in (spark_demo, demo):
+        redeliver_without(workspace.exports, their_day, user)
+    day_args = [a for d in sorted({*days, their_day}) for a in ("--day", d)]
     spark_demo.cli("refresh", *day_args, env={"ANALYTICS_ENGINE": "spark"}, timeout=3600)
     demo.cli("refresh", *day_args)
     demo.cli("refresh", "--full")
-    return spark_demo, demo
+    return LateRefresh(spark_demo, demo, user, bucket, before)
 
 
 @needs_spark
-def test_incremental_refresh_on_spark_equals_a_full_rebuild(refreshed_late: tuple[Workspace, Workspace]):
-    spark, duck = refreshed_late
+def test_incremental_refresh_on_spark_equals_a_full_rebuild(refreshed_late: LateRefresh):
+    spark, duck = refreshed_late.spark, refreshed_late.duck
     target = refresh_target_path(build_path_for(spark.warehouse.resolve()), "spark")
     run_results = json.loads((target / "run_results.json").read_text())
     assert run_results["args"]["target"] == "spark" and not run_results["args"].get("full_refresh")
@@ -237,70 +322,18 @@ def test_incremental_refresh_on_spark_equals_a_full_rebuild(refreshed_late: tupl
         assert_same_rows(spark, duck, schema, skip=WORK_QUEUES)
 
 
-# A user-keyed table's bucket that a refresh leaves with no row (docs/spark.md): u_gone chats only
-# on the first export day, which is re-delivered without their events; u_stay chats on both days.
-# With few users each has user buckets of their own (the test checks it), so u_gone's buckets of
-# every user-keyed table must end up empty, which a dynamic partition overwrite alone does not do
-# (without the post-hook that drops them the refresh fails: a dbt test finds u_gone's stale events).
-EMPTIED_DAY, OTHER_DAY = "2026-11-15", "2026-11-16"
-
-
-def chat(user: str, day: str, prefix: str) -> list[dict]:
-    who = {"user": user, "conversation": f"{prefix}-c"}
-    return [user_message(f"{prefix}-u", f"{day}T10:00:00Z", who, text="hello"),
-            bot_message(f"{prefix}-b", f"{day}T10:00:20Z", who, text="hi")]
-
-
-def write_emptied_bucket_exports(exports: Path, *, redelivered: bool) -> None:
-    first_day = chat("u_stay", EMPTIED_DAY, "s1") + ([] if redelivered else chat("u_gone", EMPTIED_DAY, "g1"))
-    write_export(exports, EMPTIED_DAY, "part-0000.jsonl", first_day)
-    write_export(exports, OTHER_DAY, "part-0000.jsonl", chat("u_stay", OTHER_DAY, "s2"))
-
-
-def buckets_of(workspace: Workspace, schema: str, table: str) -> dict[int, set[str]]:
-    """The users of each user bucket in a user-keyed Spark table's files."""
-    conn = duckdb.connect()
-    try:
-        rows = conn.execute(
-            f"select user_bucket, list(distinct user_id) from read_parquet('{spark_files(workspace, schema, table)}', "
-            "hive_partitioning = true) group by all").fetchall()
-    finally:
-        conn.close()
-    return {bucket: set(users) for bucket, users in rows}
-
-
-@pytest.fixture(scope="module")
-@slow_fixture
-def emptied_bucket(tmp_path_factory) -> tuple[Workspace, Workspace, dict[int, set[str]]]:
-    """Spark: both days built, then the first day re-delivered without u_gone and refreshed
-    incrementally. DuckDB: the final exports rebuilt in full. Also u_gone's buckets before."""
-    if importlib.util.find_spec("pyspark") is None:
-        pytest.skip("pyspark is not installed (pip extra `spark`, docs/spark.md)")
-    spark = Workspace(tmp_path_factory.mktemp("spark_emptied"))
-    duck = Workspace(tmp_path_factory.mktemp("duck_emptied"))
-    engine = {"ANALYTICS_ENGINE": "spark"}
-    write_emptied_bucket_exports(spark.exports, redelivered=False)
-    spark.cli("refresh", "--all", env=engine, timeout=3600)
-    before = buckets_of(spark, "intermediate", "int_events_sessionized")
-    write_emptied_bucket_exports(spark.exports, redelivered=True)
-    spark.cli("refresh", "--day", EMPTIED_DAY, env=engine, timeout=3600)
-    write_emptied_bucket_exports(duck.exports, redelivered=True)
-    duck.cli("refresh", "--all", "--full")
-    return spark, duck, before
-
-
 @needs_spark
-def test_a_bucket_left_with_no_rows_is_emptied(emptied_bucket: tuple[Workspace, Workspace, dict[int, set[str]]]):
-    spark, duck, before = emptied_bucket
-    # the case is the one meant: u_gone had a bucket of their own, and the refresh was incremental
-    assert {"u_gone"} in before.values() and {"u_stay"} in before.values()
-    target = refresh_target_path(build_path_for(spark.warehouse.resolve()), "spark")
-    run_results = json.loads((target / "run_results.json").read_text())
-    assert run_results["args"]["target"] == "spark" and not run_results["args"].get("full_refresh")
-    assert spark.query("select count(*) from raw.events where user_id = 'u_gone'")[0][0] == 0
-    assert all("u_gone" not in users for users in buckets_of(spark, "intermediate", "int_events_sessionized").values())
-    for schema in COMPARED_SCHEMAS:
-        assert_same_rows(spark, duck, schema, skip=WORK_QUEUES, empty_marts_allowed=True)
+def test_a_bucket_left_with_no_rows_is_dropped(refreshed_late: LateRefresh):
+    """The removed user had a bucket of their own; after the refresh they have no raw event, no row
+    in any bucket, and their bucket is gone from Spark's files (the rows are compared above)."""
+    spark, user, bucket = refreshed_late.spark, refreshed_late.removed_user, refreshed_late.their_bucket
+    assert refreshed_late.buckets_before[bucket] == {user}
+    assert spark.query("select count(*) from raw.events where assistant_id = ? and user_id = ?", list(user)) == [(0,)]
+    after = buckets_of(spark, *EMPTIED_TABLE)
+    assert all(user not in users for users in after.values())
+    assert bucket not in after
+    assert not (table_folder(spark_dir_for(spark.warehouse), *EMPTIED_TABLE) / f"user_bucket={bucket}").exists()
+    assert after  # the table's other buckets are still there
 
 
 def uap_core_classification(user_agent: str) -> tuple[str, str]:
