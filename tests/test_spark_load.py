@@ -17,6 +17,7 @@ import gzip
 import importlib.util
 import json
 import re
+import sys
 
 import duckdb
 import pytest
@@ -109,6 +110,9 @@ def spark():
                .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
                .config("spark.sql.files.maxPartitionBytes", str(BLOCK_BYTES))
                .config("spark.sql.files.openCostInBytes", "1024")
+               # Python workers (createDataFrame of the careful path's rows) run this venv's Python,
+               # not the first python3 on PATH, which may be another version
+               .config("spark.pyspark.python", sys.executable)
                .getOrCreate())
     yield session
     session.stop()
