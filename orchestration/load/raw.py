@@ -296,6 +296,11 @@ def _utf8_text(data: bytes) -> tuple[str, list[int]]:
     return "\n".join(lines), bad
 
 
+def _invalid_utf8_note(lines: int) -> str:
+    """A file's damage note for its lines that are not valid UTF-8 (both loaders write it)."""
+    return f"{lines} line(s) not valid UTF-8: rejected as invalid_utf8"
+
+
 def _read_careful(conn: duckdb.DuckDBPyConnection, path: Path, gzipped: bool, tmpdir: Path,
                   day: dt.date) -> str | None:
     """Python gunzip that keeps what can be read of a damaged file; returns the damage, if any.
@@ -312,7 +317,7 @@ def _read_careful(conn: duckdb.DuckDBPyConnection, path: Path, gzipped: bool, tm
     if bad_lines:
         text_path = tmpdir / (path.name + ".utf8.txt")
         text_path.write_text(text, encoding="utf-8")
-        damage.append(f"{len(bad_lines)} line(s) not valid UTF-8: rejected as invalid_utf8")
+        damage.append(_invalid_utf8_note(len(bad_lines)))
     conn.execute(
         """
         create or replace temp table careful_lines as

@@ -31,7 +31,7 @@ from pyspark.sql import functions as F
 
 from ..errors import LoadError
 from .exports import day_folder, export_files, is_export_day, unreadable
-from .raw import _decompress_gzip, _format_note, _gzip_size, _holds_gzip, _utf8_text
+from .raw import _decompress_gzip, _format_note, _gzip_size, _holds_gzip, _invalid_utf8_note, _utf8_text
 from .validation import BLANK_LINE, SPARK, reason_case_sql, spark_extracted_lines_sql
 
 LINES_SCHEMA = "file_name string, line_number bigint, line string, invalid_utf8 boolean"
@@ -110,7 +110,7 @@ def _careful_lines(path: Path, gzipped: bool) -> tuple[list[tuple], str | None]:
         data = path.read_bytes()
     text, bad_lines = _utf8_text(data)
     if bad_lines:
-        damage.append(f"{len(bad_lines)} line(s) not valid UTF-8: rejected as invalid_utf8")
+        damage.append(_invalid_utf8_note(len(bad_lines)))
     bad = set(bad_lines)
     rows = [(path.name, number, line.rstrip("\r"), number in bad)
             for number, line in enumerate(text.split("\n"), start=1)]
@@ -215,7 +215,7 @@ def classify_export_day(spark: SparkSession, exports_dir: Path, day: dt.date) ->
     for f in files:
         lines_read, not_utf8 = counts.get(f["file_name"], (0, 0))
         if not_utf8 and f["file_name"] in direct_names:
-            f["notes"].append(f"{not_utf8} line(s) not valid UTF-8: rejected as invalid_utf8")
+            f["notes"].append(_invalid_utf8_note(not_utf8))
         f["lines_read"] = lines_read
         f["damage"] = "; ".join(f.pop("notes")) or None
     return SparkExportDay(day, classified, events, rejected, files)
