@@ -9,15 +9,18 @@ one) makes the publish copy the whole file and keeps reading its own state.
 from __future__ import annotations
 
 import filecmp
+import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import duckdb
 import pytest
 from conftest import copy_warehouse
 
-from orchestration.publish.publish import publish, spare_path_for, sync_blocks
+from orchestration.publish.publish import connect_published, publish, spare_path_for, sync_blocks
 from orchestration.settings import build_path_for
 
 
@@ -182,3 +185,68 @@ def test_a_killed_publish_leaves_no_spare_to_trust(warehouse: Path):
     done = publish(warehouse)
     assert not done.reused_spare and not stale.exists()
     assert filecmp.cmp(build_path_for(warehouse), warehouse, shallow=False)
+
+
+def _open_while_swapped(folder: Path, opener, seconds: float, until_torn: bool = False) -> tuple[list[int], list[str]]:
+    """Opens `folder/warehouse.duckdb` again and again with `opener` while another thread swaps
+    distinct files into its place by rename, in bursts far faster than refreshes publish. Returns
+    the row counts read and the errors raised (the first one, with `until_torn`)."""
+    path = folder / "warehouse.duckdb"
+    # Files of two states, laid out differently. A file returns to the path only after the whole
+    # ring has passed, long after any open that saw it began, as with a publish's files.
+    ring = []
+    for i in range(40):
+        f = folder / f"state-{i}.duckdb"
+        conn = duckdb.connect()
+        conn.execute("attach ? as f (block_size 16384)", [str(f)])
+        conn.execute(
+            "create table f.t as select range as x, md5(range::varchar) as s from range(?)", [1000 if i % 2 else 50000]
+        )
+        conn.close()
+        ring.append(f)
+    swapping = threading.Event()
+    swapping.set()
+
+    def swap() -> None:
+        i = 0
+        while swapping.is_set():
+            for _ in range(31):  # odd: the state differs from one pause to the next
+                os.replace(ring[i % len(ring)], path)
+                os.link(path, ring[i % len(ring)])  # the file at the path stays in the ring too
+                i += 1
+                time.sleep(0.0005)
+            time.sleep(0.15)  # long enough for an open (DuckDB takes milliseconds to open a file)
+
+    os.link(ring[-1], path)
+    swapper = threading.Thread(target=swap)
+    swapper.start()
+    counts, errors = [], []
+    deadline = time.monotonic() + seconds
+    try:
+        while time.monotonic() < deadline and not (until_torn and errors):
+            try:
+                conn = opener(path)
+                try:
+                    counts.append(conn.execute("select count(*) from t").fetchone()[0])
+                finally:
+                    conn.close()
+            except duckdb.Error as exc:
+                errors.append(str(exc).splitlines()[0])
+    finally:
+        swapping.clear()
+        swapper.join()
+    return counts, errors
+
+
+def test_a_connection_opened_while_a_publish_renames_the_file_is_never_torn(tmp_path: Path):
+    # The premise: DuckDB alone reads a file's headers and its blocks through separate opens, so
+    # a rename between them fails the connection (or pairs one file's headers with another's blocks).
+    (tmp_path / "plain").mkdir()
+    counts, errors = _open_while_swapped(
+        tmp_path / "plain", lambda p: duckdb.connect(str(p), read_only=True), seconds=30, until_torn=True
+    )
+    assert errors, f"no plain connection was torn in {len(counts)} opens: the test no longer shows the race"
+    (tmp_path / "published").mkdir()
+    counts, errors = _open_while_swapped(tmp_path / "published", connect_published, seconds=4)
+    assert not errors
+    assert len(counts) > 20 and set(counts) == {1000, 50000}, counts

@@ -3,7 +3,8 @@
 The refresh writes a private build file and publishes a finished copy over `--warehouse` by atomic
 rename. What is checked here, through `assistant-analytics` run as a subprocess:
 
-* a reader holding the published file open, and a reader opening it anew in a loop, never error
+* a reader holding the published file open (plain DuckDB, as a BI tool holds it), and a reader
+  opening it anew in a loop (as this project's readers open it: `connect_published`), never error
   and only ever see a consistent state (the one before the refresh or the one after it);
 * a refresh killed with SIGKILL (its whole process group, dbt included) at several points leaves
   the published warehouse readable and byte-for-byte unchanged, and the next refresh ends with
@@ -74,13 +75,15 @@ N_CONSISTENCY = 4
 
 READER = r"""
 import json, os, sys, time
+from pathlib import Path
 import duckdb
+from orchestration.publish.publish import connect_published
 path, out, stop, mode, sql = sys.argv[1:6]
 held = duckdb.connect(path, read_only=True) if mode == "hold" else None
 with open(out, "a") as f:
     while not os.path.exists(stop):
         try:
-            conn = held or duckdb.connect(path, read_only=True)
+            conn = held or connect_published(Path(path))
             try:
                 row = conn.execute(sql).fetchone()
             finally:

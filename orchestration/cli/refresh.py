@@ -240,12 +240,13 @@ def _dbt_failures(since: float) -> str | None:
 def _loaded_days(warehouse: Path) -> list[dt.date]:
     import duckdb
 
+    from ..publish.publish import connect_published
     from ..settings import build_path_for
 
     path = build_path_for(warehouse) if build_path_for(warehouse).exists() else warehouse
     if not path.exists():
         return []
-    conn = duckdb.connect(str(path), read_only=True)
+    conn = connect_published(path)  # the build file, or else the published one
     try:
         return [r[0] for r in conn.execute("select export_date from raw.export_days order by 1").fetchall()]
     except duckdb.CatalogException:

@@ -7,6 +7,7 @@ import duckdb
 from dagster import RunRequest, SensorEvaluationContext, SkipReason, sensor
 
 from ..load.exports import day_folder, export_files, fingerprint, list_export_days
+from ..publish.publish import connect_published
 from ..settings import sensor_interval_seconds, sensor_max_runs, sensor_settle_seconds
 from .jobs import refresh_job
 from .resources import WarehouseResource
@@ -16,7 +17,7 @@ def loaded_fingerprints(warehouse: WarehouseResource) -> dict[str, str]:
     """Fingerprints of the days in the published warehouse (read-only; never blocks a refresh)."""
     if not warehouse.warehouse.exists():
         return {}
-    conn = duckdb.connect(str(warehouse.warehouse), read_only=True)
+    conn = connect_published(warehouse.warehouse)
     try:
         rows = conn.execute("select export_date, fingerprint from raw.export_days").fetchall()
     except duckdb.CatalogException:

@@ -100,6 +100,46 @@ def publish(warehouse: Path) -> Published:
     return Published(time.perf_counter() - started, written, synced)
 
 
+# A publish happens once per refresh, so an open that a publish tore succeeds when repeated; the
+# pause lets a publish that is renaming files finish first.
+_OPEN_ATTEMPTS = 10
+_OPEN_RETRY_PAUSE_SECONDS = 0.05
+
+
+def connect_published(warehouse: Path, config: dict | None = None) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the published warehouse that a concurrent publish cannot tear.
+
+    DuckDB 2.0 opens a file three times to connect: it reads the headers through the second open
+    and the blocks through the third. A publish that renames the new file into place between them
+    pairs the old file's headers with the new file's blocks: an IO error ("No more data remaining
+    in MetadataReader"), or rows of neither state. Every publish puts another file at the path or
+    renames one there (a new inode, or a new change time), so when the path names the same file
+    before and after the connection opened, all three opens read that file; else it is opened again.
+    """
+    for attempt in range(1, _OPEN_ATTEMPTS + 1):
+        before = _file_identity(warehouse)
+        try:
+            conn = duckdb.connect(str(warehouse), read_only=True, config=config or {})
+        except duckdb.IOException:
+            if attempt == _OPEN_ATTEMPTS or _file_identity(warehouse) == before:
+                raise
+        else:
+            if _file_identity(warehouse) == before:
+                return conn
+            conn.close()
+        time.sleep(_OPEN_RETRY_PAUSE_SECONDS)
+    raise duckdb.IOException(f"{warehouse} was replaced by a publish each of the {_OPEN_ATTEMPTS} "
+                             "times it was opened")
+
+
+def _file_identity(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino, st.st_ctime_ns
+
+
 @contextlib.contextmanager
 def _unread(path: Path) -> Iterator[bool]:
     """Whether no DuckDB connection, in any process (this one too), holds `path`; holds it meanwhile.

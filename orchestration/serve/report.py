@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 
 from ..errors import ReportError
+from ..publish.publish import connect_published
 from . import queries
 
 
@@ -36,7 +37,7 @@ def connect_read_only(warehouse: Path) -> duckdb.DuckDBPyConnection:
     try:
         # No Python replacement scans: a table the file lacks must be a catalog error, not a
         # Python variable of the same name found in the caller's frame.
-        conn = duckdb.connect(str(warehouse), read_only=True, config={"python_enable_replacements": False})
+        conn = connect_published(warehouse, config={"python_enable_replacements": False})
     except duckdb.Error as exc:
         raise ReportError(f"cannot open warehouse {warehouse}: {exc}") from None
     # no progress bar: DuckDB draws one on stdout for a query that runs long, into the JSON

@@ -23,6 +23,7 @@ from pathlib import Path
 import duckdb
 
 from ..errors import UserError
+from ..publish.publish import connect_published
 
 LATEST_DAYS = 7  # export days shown with their rejected lines
 
@@ -114,7 +115,7 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
     now = _now()
     stat = warehouse.stat()
     try:
-        conn = duckdb.connect(str(warehouse), read_only=True)
+        conn = connect_published(warehouse)
     except duckdb.Error as exc:
         raise UserError(f"cannot open warehouse {warehouse}: {str(exc).strip().splitlines()[0]}") from None
     try:
