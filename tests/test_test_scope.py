@@ -2,9 +2,10 @@
 only the users it recomputed (intermediate.int_users_affected); a full rebuild and a by-hand
 `dbt test --vars '{test_scope: all}'` check every row.
 
-Black-box through the CLI. Each case loads two hand-made export days, then breaks one row of the
-refresh's build file (the file the next refresh builds in, no process has it open in between) so
-that a singular test fails on it, and looks at which run sees the broken row.
+Black-box through the CLI. Two hand-made export days; after the first is loaded, each case breaks
+one row of the refresh's build file (the file the next refresh builds in, no process has it open in
+between) so that a singular test fails on it, and looks at which run sees the broken row. The two
+rows are of different tables and tests, so one run (the module's fixture) serves both cases.
 
 1. The broken row belongs to user B, whom the second export day does not touch: the incremental
    refresh of that day succeeds and publishes B's broken row as it is; a by-hand
@@ -22,6 +23,7 @@ that a singular test fails on it, and looks at which run sees the broken row.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import subprocess
@@ -98,72 +100,115 @@ def b_first_chats(ws: Workspace) -> list[tuple]:
                     "where assistant_id = ? and user_id = ? order by started_at", [ACME, B["user"]])
 
 
-def test_unaffected_users_rows_are_checked_by_full_rebuild_and_by_hand_only(workspace: Workspace):
-    ws = workspace
-    write_export(ws.exports, DAY1, "part-0000.jsonl",
-                 chat("sa1", "2026-11-02T09:00", "sa-c1", A) + chat("sb1", "2026-11-02T10:00", "sb-c1", B))
-    write_export(ws.exports, DAY2, "part-0000.jsonl", chat("sa2", "2026-11-03T09:00", "sa-c2", A))
-
-    assert_ok(refresh(ws, "--day", DAY1), f"refresh --day {DAY1}")
-    assert b_first_chats(ws) == [(True, 1)]
-
-    # B's only chat is no longer flagged as B's first chat: assert_one_first_chat_per_user fails on B.
-    assert tamper(ws, f"update marts.dim_chats set is_first_chat = false "
-                      f"where assistant_id = '{ACME}' and user_id = '{B['user']}'") == 1
-
-    # Day 2 touches A only: B is not recomputed, not checked, and the refresh succeeds.
-    assert_ok(refresh(ws, "--day", DAY2), f"refresh --day {DAY2} (B is not affected)")
-    assert b_first_chats(ws) == [(False, 1)], "B's broken row should be published as it was"
-    assert ws.query("select count(*) from marts.dim_chats where user_id = ?", [A["user"]]) == [(2,)]
-
-    # By hand, with test_scope all, the test checks every user and sees B.
-    proc = dbt_test_by_hand(ws, "assert_one_first_chat_per_user")
-    output = proc.stdout + proc.stderr
-    assert proc.returncode != 0, f"the by-hand dbt test should fail on B's row:\n{output}"
-    assert re.search(r"Failure in test assert_one_first_chat_per_user", output), output
-
-    # A full rebuild recomputes (and checks) every user: B is repaired.
-    assert_ok(refresh(ws, "--full"), "refresh --full")
-    assert b_first_chats(ws) == [(True, 1)]
-    proc = dbt_test_by_hand(ws, "assert_one_first_chat_per_user")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+def dedup_row_of_sb1(ws: Workspace) -> list[tuple]:
+    return ws.query("select user_id, line_number from intermediate.int_events_deduplicated "
+                    "where event_id = 'sb1-1'")
 
 
-def test_a_row_the_refresh_did_not_write_is_checked_by_hand_and_history_checks_fail_it(workspace: Workspace):
-    ws = workspace
-    # Event sb1-1 has two copies on day 1: the first is B's, a later one (other content) is A's.
+@dataclasses.dataclass
+class ScopeRun:
+    """What one workspace showed along the run that both cases share (they break different rows of
+    the same build file, so one run serves both, as the module docstring tells)."""
+    ws: Workspace
+    day1: subprocess.CompletedProcess
+    day1_first_chats: list[tuple]
+    day1_sb1: list[tuple]
+    tampered: tuple[int, int]
+    day2: subprocess.CompletedProcess
+    day2_first_chats: list[tuple]
+    day2_a_chats: list[tuple]
+    day2_sb1: list[tuple]
+    by_hand: dict[str, subprocess.CompletedProcess]
+    day2_bad_count: subprocess.CompletedProcess
+    full: subprocess.CompletedProcess
+    full_first_chats: list[tuple]
+    full_sb1: list[tuple]
+    by_hand_after_full: subprocess.CompletedProcess
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> ScopeRun:
+    ws = Workspace(tmp_path_factory.mktemp("scope"))
+    # Day 1: a chat of A and one of B. Event sb1-1 has two copies: the first is B's, a later one
+    # (other content, in A's chat) is A's. Day 2: another chat of A only.
     day1 = chat("sa1", "2026-11-02T09:00", "sa-c1", A) + chat("sb1", "2026-11-02T10:00", "sb-c1", B)
     day1.append(event("sb1-1", "user_message", "2026-11-02T09:00:30Z", message_id="sb1-1",
                       conversation="sa-c1", **A))
     write_export(ws.exports, DAY1, "part-0000.jsonl", day1)
     write_export(ws.exports, DAY2, "part-0000.jsonl", chat("sa2", "2026-11-03T09:00", "sa-c2", A))
 
-    assert_ok(refresh(ws, "--day", DAY1), f"refresh --day {DAY1}")
-    assert ws.query("select user_id from intermediate.int_events_deduplicated "
-                    "where event_id = 'sb1-1'") == [(B["user"],)]
-
-    # B's de-duplicated copy of sb1-1 no longer points at the first copy's line.
-    assert tamper(ws, "update intermediate.int_events_deduplicated set line_number = line_number + 1000 "
-                      "where event_id = 'sb1-1'") == 1
-
-    # Day 2 touches A only: A's copy of sb1-1 is re-ranked with B's (not the first: a check that
-    # narrowed the copies by user alone would see A's copy as the first and staging lose it), B's
-    # row is not rewritten and not compared, and the refresh succeeds.
-    assert_ok(refresh(ws, "--day", DAY2), f"refresh --day {DAY2} (B is not affected)")
-    assert ws.query("select user_id, line_number from intermediate.int_events_deduplicated "
-                    "where event_id = 'sb1-1'") == [(B["user"], 1003)]
-
-    # By hand, with test_scope all, the test checks every event and sees B's row.
-    proc = dbt_test_by_hand(ws, "assert_first_copy_wins")
-    output = proc.stdout + proc.stderr
-    assert proc.returncode != 0, f"the by-hand dbt test should fail on B's staged row:\n{output}"
-    assert re.search(r"Failure in test assert_first_copy_wins", output), output
-
+    day1_run = refresh(ws, "--day", DAY1)
+    day1_first_chats, day1_sb1 = b_first_chats(ws), dedup_row_of_sb1(ws)
+    # Case 1: B's only chat is no longer flagged as B's first chat (assert_one_first_chat_per_user
+    # fails on B). Case 2: B's de-duplicated copy of sb1-1 no longer points at the first copy's line.
+    tampered = (
+        tamper(ws, f"update marts.dim_chats set is_first_chat = false "
+                   f"where assistant_id = '{ACME}' and user_id = '{B['user']}'"),
+        tamper(ws, "update intermediate.int_events_deduplicated set line_number = line_number + 1000 "
+                   "where event_id = 'sb1-1'"),
+    )
+    # Day 2 touches A only.
+    day2_run = refresh(ws, "--day", DAY2)
+    day2_first_chats, day2_sb1 = b_first_chats(ws), dedup_row_of_sb1(ws)
+    day2_a_chats = ws.query("select count(*) from marts.dim_chats where user_id = ?", [A["user"]])
+    by_hand = {test: dbt_test_by_hand(ws, test)
+               for test in ("assert_one_first_chat_per_user", "assert_first_copy_wins")}
     # Day 1's files now claim one line more than the day has: data_quality_daily is rebuilt and
     # checked whole on every run, so the next incremental refresh fails.
     assert tamper(ws, f"update raw.export_files set lines_read = lines_read + 1 "
                       f"where export_date = '{DAY1}'") == 1
-    proc = refresh(ws, "--day", DAY2)
+    day2_bad_count = refresh(ws, "--day", DAY2)
+    # Repaired, a full rebuild recomputes every user from raw and checks every row.
+    assert tamper(ws, f"update raw.export_files set lines_read = lines_read - 1 "
+                      f"where export_date = '{DAY1}'") == 1
+    full_run = refresh(ws, "--full")
+    return ScopeRun(ws, day1_run, day1_first_chats, day1_sb1, tampered, day2_run, day2_first_chats,
+                    day2_a_chats, day2_sb1, by_hand, day2_bad_count, full_run, b_first_chats(ws),
+                    dedup_row_of_sb1(ws), dbt_test_by_hand(ws, "assert_one_first_chat_per_user"))
+
+
+def test_unaffected_users_rows_are_checked_by_full_rebuild_and_by_hand_only(run: ScopeRun):
+    assert_ok(run.day1, f"refresh --day {DAY1}")
+    assert run.day1_first_chats == [(True, 1)]
+    assert run.tampered[0] == 1
+
+    # Day 2 touches A only: B is not recomputed, not checked, and the refresh succeeds.
+    assert_ok(run.day2, f"refresh --day {DAY2} (B is not affected)")
+    assert run.day2_first_chats == [(False, 1)], "B's broken row should be published as it was"
+    assert run.day2_a_chats == [(2,)]
+
+    # By hand, with test_scope all, the test checks every user and sees B.
+    proc = run.by_hand["assert_one_first_chat_per_user"]
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, f"the by-hand dbt test should fail on B's row:\n{output}"
+    assert re.search(r"Failure in test assert_one_first_chat_per_user", output), output
+
+    # A full rebuild recomputes (and checks) every user: B is repaired.
+    assert_ok(run.full, "refresh --full")
+    assert run.full_first_chats == [(True, 1)]
+    proc = run.by_hand_after_full
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_a_row_the_refresh_did_not_write_is_checked_by_hand_and_history_checks_fail_it(run: ScopeRun):
+    assert_ok(run.day1, f"refresh --day {DAY1}")
+    assert run.day1_sb1 == [(B["user"], 3)]
+    assert run.tampered[1] == 1
+
+    # Day 2 touches A only: A's copy of sb1-1 is re-ranked with B's (not the first: a check that
+    # narrowed the copies by user alone would see A's copy as the first and staging lose it), B's
+    # row is not rewritten and not compared, and the refresh succeeds.
+    assert_ok(run.day2, f"refresh --day {DAY2} (B is not affected)")
+    assert run.day2_sb1 == [(B["user"], 1003)]
+
+    # By hand, with test_scope all, the test checks every event and sees B's row.
+    proc = run.by_hand["assert_first_copy_wins"]
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, f"the by-hand dbt test should fail on B's staged row:\n{output}"
+    assert re.search(r"Failure in test assert_first_copy_wins", output), output
+
+    # A broken line count of day 1, which every run checks, fails the incremental refresh.
+    proc = run.day2_bad_count
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0, f"refresh --day {DAY2} should fail on day 1's line count:\n{output}"
     failed = set(re.findall(r"Failure in test (\w+)", output))
@@ -173,8 +218,5 @@ def test_a_row_the_refresh_did_not_write_is_checked_by_hand_and_history_checks_f
     assert re.search(expected, proc.stderr.strip().splitlines()[-1]), output[-5000:]
 
     # Repaired, a full rebuild recomputes B's row from raw and checks every row.
-    assert tamper(ws, f"update raw.export_files set lines_read = lines_read - 1 "
-                      f"where export_date = '{DAY1}'") == 1
-    assert_ok(refresh(ws, "--full"), "refresh --full")
-    assert ws.query("select user_id, line_number from intermediate.int_events_deduplicated "
-                    "where event_id = 'sb1-1'") == [(B["user"], 3)]
+    assert_ok(run.full, "refresh --full")
+    assert run.full_sb1 == [(B["user"], 3)]
