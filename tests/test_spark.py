@@ -199,9 +199,9 @@ def late_messages(day_one: list[dict]) -> list[dict]:
 
 def write_late_input(workspace: Workspace) -> list[str]:
     """The same late input for a demo workspace, from its own export files (both demos wrote the same
-    ones): day 2 re-delivered with an extra file (users of day 1 who write again ten minutes after a
-    message, and an exact copy of a day-1 line), and one more export day on which those users return.
-    Returns the export days to refresh."""
+    ones): the last day re-delivered with an extra file (users of day 1 who write again ten minutes
+    after a message, and an exact copy of a day-1 line), and the next export day, on which those
+    users return. Returns the export days to refresh: one range, so a single run refreshes them."""
     days = sorted(p.name.removeprefix("dt=") for p in workspace.exports.glob("dt=*"))
     day_one = day_one_lines(workspace)
     late, returning = [], []
@@ -214,9 +214,9 @@ def write_late_input(workspace: Workspace) -> list[str]:
                           "occurred_at": f"{(dt.date.fromisoformat(days[-1]) + dt.timedelta(days=1))}T09:{i:02d}:00Z",
                           "properties": {**original["properties"], "message_id": f"msg_back_{i}"}})
     new_day = (dt.date.fromisoformat(days[-1]) + dt.timedelta(days=1)).isoformat()
-    write_export(workspace.exports, days[1], "part-late.jsonl", [*late, day_one[0]])
+    write_export(workspace.exports, days[-1], "part-late.jsonl", [*late, day_one[0]])
     write_export(workspace.exports, new_day, "part-0000.jsonl", returning)
-    return [days[1], new_day]
+    return [days[-1], new_day]
 
 
 def buckets_of(workspace: Workspace, schema: str, table: str) -> dict[int, set[tuple[str, str]]]:
@@ -232,7 +232,8 @@ def buckets_of(workspace: Workspace, schema: str, table: str) -> dict[int, set[t
 
 
 # A user-keyed table's bucket that a refresh leaves with no row (docs/spark.md): a user alone in a
-# bucket of this table, whose events all lie on one export day, and who is not in the late input.
+# bucket of this table, whose events all lie on the demo's last export day (the day the late input
+# re-delivers, so one run refreshes both), and who is not in the late input.
 # That day is re-delivered without their lines, so the bucket must end up gone, which a dynamic
 # partition overwrite alone does not do (the post-hook spark_finish_user_buckets drops it). The
 # user-keyed table with the fewest users: the likeliest to have one alone in a bucket.
@@ -241,7 +242,8 @@ EMPTIED_TABLE = ("intermediate", "int_handover_requests_classified")
 
 def user_to_remove(spark: Workspace) -> tuple[int, tuple[str, str], str]:
     """(bucket, user, export day) of a user alone in a bucket of EMPTIED_TABLE in the Spark demo's
-    files, whose raw events all lie on one export day, and whom the late input leaves alone."""
+    files, whose raw events all lie on the last export day, and whom the late input leaves alone."""
+    last_day = max(p.name.removeprefix("dt=") for p in spark.exports.glob("dt=*"))
     day_one = day_one_lines(spark)
     in_late_input = {(e["assistant_id"], e["user_id"]) for e in [*late_messages(day_one), day_one[0]]}
     for bucket, users in sorted(buckets_of(spark, *EMPTIED_TABLE).items()):
@@ -250,10 +252,10 @@ def user_to_remove(spark: Workspace) -> tuple[int, tuple[str, str], str]:
         (user,) = users
         days = spark.query("select distinct export_date from raw.events where assistant_id = ? and user_id = ?",
                            list(user))
-        if len(days) == 1:
-            return bucket, user, days[0][0].isoformat()
-    raise AssertionError(f"no user alone in a bucket of {'.'.join(EMPTIED_TABLE)} with events on one export day "
-                         "only and outside the late input: the emptied-bucket case cannot be made from this demo")
+        if [d.isoformat() for (d,) in days] == [last_day]:
+            return bucket, user, last_day
+    raise AssertionError(f"no user alone in a bucket of {'.'.join(EMPTIED_TABLE)} with events on the last export "
+                         "day only and outside the late input: the emptied-bucket case cannot be made from this demo")
 
 
 def redeliver_without(exports: Path, day: str, user: tuple[str, str]) -> None:
@@ -301,10 +303,10 @@ def refreshed_late(spark_demo: Workspace, demo: Workspace) -> LateRefresh:
     assert write_late_input(demo) == days
     for workspace in (spark_demo, demo):
         redeliver_without(workspace.exports, their_day, user)
-    day_args = [a for d in sorted({*days, their_day}) for a in ("--day", d)]
+    assert their_day in days  # one range of days: one run
+    day_args = [a for d in days for a in ("--day", d)]
     spark_demo.cli("refresh", *day_args, env={"ANALYTICS_ENGINE": "spark"}, timeout=3600)
-    demo.cli("refresh", *day_args)
-    demo.cli("refresh", "--full")
+    demo.cli("refresh", *day_args, "--full")
     return LateRefresh(spark_demo, demo, user, bucket, before)
 
 
