@@ -38,6 +38,15 @@ def _int(name: str, default: int, minimum: int) -> int:
     return int(raw)
 
 
+def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = _raw(name)
+    if raw is None:
+        return default
+    if raw not in choices:
+        raise _bad(name, raw, " or ".join(choices))
+    return raw
+
+
 def _float(name: str, default: float, minimum: float, maximum: float | None = None) -> float:
     raw = _raw(name)
     if raw is None:
@@ -80,12 +89,7 @@ ENGINES = ("duckdb", "spark")
 
 def analytics_engine() -> str:
     """Which engine builds the dbt models (docs/spark.md): `duckdb` (the default) or `spark`."""
-    raw = _raw("ANALYTICS_ENGINE")
-    if raw is None:
-        return "duckdb"
-    if raw not in ENGINES:
-        raise _bad("ANALYTICS_ENGINE", raw, " or ".join(ENGINES))
-    return raw
+    return _choice("ANALYTICS_ENGINE", "duckdb", ENGINES)
 
 
 # A refresh ---------------------------------------------------------------------------------------
@@ -140,12 +144,7 @@ def dbt_threads_full() -> int:
 def dbt_tests() -> str:
     """`kpi`: an incremental build (and any build on Spark) runs the KPI and uniqueness tests, a full
     rebuild on DuckDB every test; `all`: every build runs every test."""
-    raw = _raw("ANALYTICS_DBT_TESTS")
-    if raw is None:
-        return "kpi"
-    if raw not in ("kpi", "all"):
-        raise _bad("ANALYTICS_DBT_TESTS", raw, "kpi or all")
-    return raw
+    return _choice("ANALYTICS_DBT_TESTS", "kpi", ("kpi", "all"))
 
 
 # DuckDB's own units; a share of the machine's memory ends in %.

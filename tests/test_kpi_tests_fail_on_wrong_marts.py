@@ -1,7 +1,7 @@
 """The KPI definition tests built on macros/rows_missing_or_extra.sql (dbt_project/tests/
 assert_user_days_follow_definition.sql, assert_fct_users_previous_dates_follow_definition.sql,
 assert_traffic_cells_follow_definition.sql), and the check of the daily sums
-(assert_chats_daily_sums_match_dim_chats.sql), pass on a correct build and fail on a wrong row; the
+(assert_chats_daily_sums_follow_definition.sql), pass on a correct build and fail on a wrong row; the
 privacy test (assert_no_user_text_in_marts) fails on a column named like user text or of type JSON.
 
 Black-box: two hand-made export days through the CLI, then one field of each mart is broken in
@@ -23,7 +23,7 @@ from orchestration.settings import build_path_for
 pytestmark = pytest.mark.slow  # every test here works on a refreshed warehouse
 
 KPI_TESTS = {"assert_user_days_follow_definition", "assert_fct_users_previous_dates_follow_definition",
-             "assert_traffic_cells_follow_definition", "assert_chats_daily_sums_match_dim_chats"}
+             "assert_traffic_cells_follow_definition", "assert_chats_daily_sums_follow_definition"}
 
 
 @pytest.fixture(scope="module")
@@ -61,10 +61,15 @@ def test_user_day_kpi_tests_pass_then_fail_on_a_broken_row(refreshed: Workspace)
                       f"where assistant_id = '{ACME}' and user_id = '{A['user']}' "
                       f"and chat_local_date = date '{DAY2}'") == 1
 
-    # the daily sums: day 1 gets a resolved chat more than its chats; day 2 loses its row
+    # the daily sums: day 1 gets a resolved chat more than its chats (a count that must cover the
+    # chats); day 2 a user message more than its chats hold (a recounted sum); a day after day 2,
+    # without chats, gets a row
     assert tamper(ws, f"update marts.fct_chats_daily set resolved_chats = resolved_chats + 1 "
                       f"where assistant_id = '{ACME}' and chat_local_date = date '{DAY1}'") == 1
-    assert tamper(ws, f"delete from marts.fct_chats_daily "
+    assert tamper(ws, f"update marts.fct_chats_daily set user_messages = user_messages + 1 "
+                      f"where assistant_id = '{ACME}' and chat_local_date = date '{DAY2}'") == 1
+    assert tamper(ws, f"insert into marts.fct_chats_daily "
+                      f"select * replace (chat_local_date + 1 as chat_local_date) from marts.fct_chats_daily "
                       f"where assistant_id = '{ACME}' and chat_local_date = date '{DAY2}'") == 1
 
     proc = dbt_test_by_hand(ws, " ".join(sorted(KPI_TESTS)))
@@ -79,7 +84,8 @@ def test_user_day_kpi_tests_pass_then_fail_on_a_broken_row(refreshed: Workspace)
                         # that dim_chats lacks (November's users with requests in the channel)
                         "assert_fct_users_previous_dates_follow_definition": "4",
                         "assert_traffic_cells_follow_definition": "2",
-                        "assert_chats_daily_sums_match_dim_chats": "2"}, output
+                        # days 1 and 2 twice, the extra day once
+                        "assert_chats_daily_sums_follow_definition": "5"}, output
 
 
 def test_privacy_test_fails_on_a_text_or_json_column(refreshed: Workspace):

@@ -750,7 +750,8 @@ def _feedback_day(exports, day: str = "2026-11-23", *, with_feedback: bool = Tru
     write_export(exports, day, "part-0000.jsonl", lines)
 
 
-def test_feedback_marks_the_owner_of_an_answer_loaded_days_earlier(tmp_path):
+def _answers_loaded_feedback_written(tmp_path):
+    """An in-memory warehouse with the answers' day loaded; the feedback's day written, not loaded."""
     import duckdb
 
     exports = tmp_path / "exports"
@@ -758,6 +759,11 @@ def test_feedback_marks_the_owner_of_an_answer_loaded_days_earlier(tmp_path):
     _feedback_day(exports)
     conn = duckdb.connect()
     _pending_after_load(conn, exports, "2026-11-20")
+    return conn, exports
+
+
+def test_feedback_marks_the_owner_of_an_answer_loaded_days_earlier(tmp_path):
+    conn, exports = _answers_loaded_feedback_written(tmp_path)
     # three days later another user rates owner's answer: owner's ratings change
     assert _pending_after_load(conn, exports, "2026-11-23") == {
         ("acme-support", "talker"), ("acme-support", "rater"), ("acme-support", "owner"),
@@ -807,13 +813,7 @@ def test_answer_owners_follow_redelivery_and_every_copy_counts(tmp_path):
 
 
 def test_a_warehouse_loaded_before_answer_owners_existed_gets_them_from_raw_events(tmp_path):
-    import duckdb
-
-    exports = tmp_path / "exports"
-    _answers_day(exports)
-    _feedback_day(exports)
-    conn = duckdb.connect()
-    _pending_after_load(conn, exports, "2026-11-20")
+    conn, exports = _answers_loaded_feedback_written(tmp_path)
     conn.execute("drop table raw.answer_owners")  # as an older loader left the warehouse
     assert ("acme-support", "owner") in _pending_after_load(conn, exports, "2026-11-23")
     assert conn.execute("select count(*) from raw.answer_owners where export_date = '2026-11-20'").fetchone() == (3,)

@@ -49,11 +49,7 @@ rated as (
 final as (
 
     select
-        chats.chat_id,
-        chats.assistant_id,
-        chats.channel,
-        chats.user_id,
-        chats.chat_local_date,
+        {{ chat_key_columns('chats') }},
         rated.agent_id,
         count(*) filter (where rated.event_type = 'agent_triggered') as views,
         count(*) filter (where rated.final_rating = 'positive') as positive,

@@ -14,11 +14,7 @@ chats as (
 final as (
 
     select
-        chat_id,
-        assistant_id,
-        channel,
-        user_id,
-        chat_local_date,
+        {{ chat_key_columns() }},
         bot_messages as answers,
         fallbacks,
         fallbacks > 0 as has_fallback,

@@ -13,11 +13,7 @@ chats as (
 final as (
 
     select
-        chat_id,
-        assistant_id,
-        channel,
-        user_id,
-        chat_local_date,
+        {{ chat_key_columns() }},
         started_at,
         ended_at,
         started_local_at,

@@ -20,11 +20,7 @@ clicks as (
 final as (
 
     select
-        chats.chat_id,
-        chats.assistant_id,
-        chats.channel,
-        chats.user_id,
-        chats.chat_local_date,
+        {{ chat_key_columns('chats') }},
         clicks.click_type,
         clicks.click_title as title,
         clicks.click_destination_type as destination_type,

@@ -32,11 +32,7 @@ latest_votes as (
 final as (
 
     select
-        chats.chat_id,
-        chats.assistant_id,
-        chats.channel,
-        chats.user_id,
-        chats.chat_local_date,
+        {{ chat_key_columns('chats') }},
         latest_votes.csat_score as score,
         latest_votes.csat_events,
         {{ refresh_stamp() }} as refreshed_at

@@ -57,11 +57,7 @@ per_chat as (
 joined as (
 
     select
-        chats.chat_id,
-        chats.assistant_id,
-        chats.channel,
-        chats.user_id,
-        chats.chat_local_date,
+        {{ chat_key_columns('chats') }},
         coalesce(per_chat.reviewable, 0) as reviewable,
         coalesce(per_chat.positive, 0) as positive,
         coalesce(per_chat.negative, 0) as negative,

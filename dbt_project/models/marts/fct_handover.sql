@@ -35,11 +35,7 @@ requests_per_chat as (
 final as (
 
     select
-        chats.chat_id,
-        chats.assistant_id,
-        chats.channel,
-        chats.user_id,
-        chats.chat_local_date,
+        {{ chat_key_columns('chats') }},
         coalesce(requests_per_chat.requests, 0) as requests,
         coalesce(requests_per_chat.requests, 0) > 0 as has_requests,
         coalesce(requests_per_chat.direct_requests, 0) as direct_requests,

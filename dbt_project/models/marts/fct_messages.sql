@@ -13,11 +13,7 @@ chats as (
 final as (
 
     select
-        chat_id,
-        assistant_id,
-        channel,
-        user_id,
-        chat_local_date,
+        {{ chat_key_columns() }},
         user_messages,
         bot_messages,
         operator_messages,

@@ -30,11 +30,7 @@ classified as (
 final as (
 
     select
-        chat_id,
-        assistant_id,
-        channel,
-        user_id,
-        chat_local_date,
+        {{ chat_key_columns() }},
         outcome,
         outcome <> 'escalated' as is_contained,
         last_turn,
