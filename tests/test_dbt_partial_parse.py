@@ -66,9 +66,11 @@ def second_refresh(module_workspace):
     ws = module_workspace
     write_export(ws.exports, "2026-11-02", "part-0.jsonl", chat("a", "2026-11-02", "u1"))
     write_export(ws.exports, "2026-11-03", "part-0.jsonl", chat("b", "2026-11-03", "u2"))
-    ws.cli("refresh", "--day", "2026-11-02")
+    # dbt's debug events (parsing, every query) reach its log file with ANALYTICS_VERBOSE only
+    verbose = {"ANALYTICS_VERBOSE": "1"}
+    ws.cli("refresh", "--day", "2026-11-02", env=verbose)
     started = time.time() - 1  # log timestamps have microseconds; the clock is the same
-    ws.cli("refresh", "--day", "2026-11-03")
+    ws.cli("refresh", "--day", "2026-11-03", env=verbose)
     target = refresh_target_path(build_path_for(ws.warehouse))
     invocations = [inv for inv in dbt_invocations_since(target, started)
                    if any(e["name"] == "MainReportVersion" for e in inv)]

@@ -27,7 +27,7 @@ from ..build.spark_raw import check_spark_dir, raw_parquet_folder, register_raw_
 from ..errors import LoadError
 from ..load.raw import load_export_day
 from ..publish.publish import publish
-from ..settings import analytics_engine, check_dbt_settings, dbt_tests, dbt_threads_full, spark_dir_for
+from ..settings import analytics_engine, check_dbt_settings, dbt_tests, dbt_threads_full, spark_dir_for, verbose
 from .partitions import export_day_partitions
 from .resources import WarehouseResource
 
@@ -197,6 +197,9 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
             excluded += [*(f"test_name:{t}" for t in ROUTINE_GENERIC_TESTS), *REVIEW_TESTS]
         if excluded:
             args += ["--exclude", " ".join(excluded)]
+        # dbt.log in the run's target folder: node results and errors; every query's SQL and event
+        # (debug) only with ANALYTICS_VERBOSE, since writing those took a good share of the run's CPU
+        args += ["--log-level-file", "debug" if verbose() else "info"]
         progress.report(f"dbt build{' --full-refresh' if full else ''}{' on Spark' * (engine == 'spark')} ...")
         started = time.perf_counter()
         # dbt's own events, each shown as progress, then turned into Dagster's as `.stream()` does
