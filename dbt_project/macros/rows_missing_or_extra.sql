@@ -3,7 +3,7 @@
   then the rows of `actual` nobody expects ('extra or different'); empty when the two hold the
   same distinct rows (EXCEPT is set-based: duplicates are the uniqueness tests' job). Both CTEs must have the same columns in the same order. Two EXCEPTs
   (hash anti-joins that spill to disk) rather than one wide full outer join, which ran out of
-  memory at 3 GB on a 63M-event full rebuild.
+  memory on a full rebuild under the default memory limit (docs/benchmark.md).
 -#}
 
 {% macro rows_missing_or_extra(expected, actual) %}

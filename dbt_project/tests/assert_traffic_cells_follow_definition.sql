@@ -8,7 +8,7 @@
 -- fct_traffic, or with another count (so a cell off the 7 x 24 grid, a weekday that is not its
 -- date's, or messages that are not the sum of the three types fail too)
 -- (macros/rows_missing_or_extra.sql: EXCEPTs spill where the full outer join it replaced ran out
--- of memory at 3 GB on 18M events). Scope: per user, so an incremental refresh checks the affected
+-- of memory). Scope: per user, so an incremental refresh checks the affected
 -- users' events, chats and cells (docs/incremental.md).
 
 with
@@ -30,7 +30,7 @@ chat_messages as (
     where events.event_type in ('user_message', 'bot_message', 'operator_message')
 -- a chat and its events belong to one user: each side keeps the affected users' rows,
 -- which the stamp finds by row-group min/max (semi joins on the users here ran out of
--- memory at 3 GB on a 6-day backfill of 18M events)
+-- memory on a backfill under the default memory limit)
 
 ),
 

@@ -22,7 +22,7 @@ parsed_user_agents as (
 earliest as (
 
     -- one aggregate pass: the arg_min over (occurred_at, event_id) is the event a
-    -- row_number() window would rank first, without sorting every event (3x faster)
+    -- row_number() window would rank first, without sorting every event
     select
         assistant_id,
         user_id,

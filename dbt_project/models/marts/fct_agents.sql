@@ -65,7 +65,7 @@ final as (
 
 -- an incremental refresh appends its rows in (assistant, local date) order: a filter on both (the
 -- report, a BI tool) reads only the row groups whose min/max match. A full build does not sort:
--- sorting every row on top of the two joins ran out of memory at 3GB on 63M events.
+-- sorting every row on top of the two joins ran out of memory under the default memory limit.
 select * from final
 {% if is_incremental() %}
     order by assistant_id, chat_local_date
