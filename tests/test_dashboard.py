@@ -131,7 +131,7 @@ def newest_chat_date(ws: Workspace, assistant: str) -> dt.date:
 
 
 def default_end(ws: Workspace, assistant: str) -> dt.date:
-    """Where the presets end (README): the newest chat's local day, stepped back while the loaded
+    """Where the presets end (docs/dashboard.md): the newest chat's local day, stepped back while the loaded
     export days (UTC) do not hold all of that local day."""
     (tz,) = ws.query("select timezone from marts.dim_assistants where assistant_id = ?", [assistant])[0]
     (newest_export_day,) = ws.query("select max(export_date) from raw.export_days")[0]
@@ -204,7 +204,7 @@ def change_equals(shown: str, expected) -> bool:
 
 
 def previous_has_data(report: dict) -> bool:
-    """README: no change is shown when the previous period has no chat and no message at all."""
+    """docs/dashboard.md: no change is shown when the previous period has no chat and no message at all."""
     before = report["previous"]
     return before["chats"]["total"] > 0 or any(c["messages"] for c in before["traffic"]["cells"])
 

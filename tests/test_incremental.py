@@ -1,5 +1,5 @@
-"""Incremental refreshes give exactly what a full rebuild gives (kpis.md "Chats", README "How a
-refresh works").
+"""Incremental refreshes give exactly what a full rebuild gives (kpis.md "Chats", docs/refresh.md
+and docs/incremental.md).
 
 Two workspaces see the same exports: 8 days of generated demo data (2026-11-15 .. 2026-11-22)
 plus hand-made edge cases in an extra file `part-0099.jsonl` of some days.
