@@ -21,7 +21,7 @@ import duckdb
 import pytest
 from conftest import event, write_export
 
-from orchestration.build.dbt_project import refresh_target_path
+from orchestration.build.dbt_project import dbt_project, refresh_target_path
 from orchestration.settings import build_path_for
 
 pytestmark = pytest.mark.slow  # refreshes through the CLI
@@ -90,7 +90,7 @@ def test_an_incremental_run_does_not_write_the_docs_of_incremental_models_again(
     workspace, invocations = second_refresh
     assert len(invocations) == 1, f"expected one dbt run in the second refresh, found {len(invocations)}"
     [invocation] = invocations
-    manifest = json.loads((invocation[0]["target"] / "manifest.json").read_text())
+    manifest = json.loads(dbt_project.manifest_path.read_text())  # a refresh writes none of its own
     incremental = {uid for uid, node in manifest["nodes"].items()
                    if node["resource_type"] == "model" and node["config"]["materialized"] == "incremental"}
     assert "model.assistant_analytics.fct_users" in incremental

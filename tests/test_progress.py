@@ -15,6 +15,7 @@ import time
 import pytest
 
 from orchestration.build import progress
+from orchestration.build.dbt_results import NodeFailures
 from orchestration.build.progress import DbtBuildCounter
 
 
@@ -195,3 +196,33 @@ def test_the_bar_goes_to_stderr_only_when_it_is_a_terminal(monkeypatch):
     finally:
         tty.close()
         os.close(master)
+
+
+# The failed nodes, from dbt's run summary (RunResultError, as dbt 1.11 writes it) ------------------
+
+def run_result_error(name: str, msg: str, kind: str = "test") -> dict:
+    return {"info": {"name": "RunResultError", "level": "error"},
+            "data": {"msg": msg, "node_info": node_info(name, kind, status="fail")}}
+
+
+def test_the_failed_nodes_are_named_with_what_went_wrong():
+    failures = NodeFailures()
+    failures.on_event(finish("assert_rates", 1, 3, 0.1, kind="test", status="fail"))  # no message here
+    assert failures.summary() is None
+    failures.on_event(run_result_error("assert_rates", "Got 3 results, configured to fail if != 0"))
+    failures.on_event(run_result_error(
+        "fct_chats", "Runtime Error in model fct_chats (models/marts/fct_chats.sql)\n  Binder Error: no column x",
+        kind="model"))
+    # a message without a node (a skipped node's note) names nothing
+    failures.on_event({"info": {"name": "RunResultError"}, "data": {"msg": "skipped"}})
+    assert failures.summary() == ("assert_rates: Got 3 results, configured to fail if != 0; "
+                                  "fct_chats: Binder Error: no column x")
+
+
+def test_more_than_three_failed_nodes_are_counted():
+    failures = NodeFailures()
+    for i in range(5):
+        failures.on_event(run_result_error(f"assert_{i}", f"Got {i + 1} results"))
+        failures.on_event(run_result_error(f"assert_{i}", "the same node again"))
+    assert failures.summary() == ("assert_0: Got 1 results; assert_1: Got 2 results; "
+                                  "assert_2: Got 3 results (and 2 more)")

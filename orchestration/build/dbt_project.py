@@ -24,8 +24,8 @@ def refresh_target_path(build: Path, engine: str = "duckdb") -> Path:
     partial_parse.msgpack a refresh leaves there lets the next one re-parse only what changed.
     (dagster-dbt otherwise gives every run a new folder with a copy of the project's msgpack, from a
     `dbt parse` run with other vars, so every refresh parsed the whole project.) Under the project's
-    target folder, where a failed refresh's run_results.json is looked for. Each engine has its own
-    (dbt parses a project anew for another target)."""
+    target folder, with the refresh's dbt.log. Each engine has its own (dbt parses a project anew
+    for another target)."""
     digest = hashlib.sha256(str(build.resolve()).encode()).hexdigest()[:16]
     return DBT_PROJECT_DIR / "target" / (f"refresh-{digest}" if engine == "duckdb" else f"refresh-{engine}-{digest}")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import logging
 import os
 import re
@@ -164,7 +163,6 @@ def _run_ranges(job, ranges, run_config, instance, show) -> None:
         n_days = (end - start).days + 1
         show(f"run {i}/{len(ranges)}: export days {start} .. {end} ({n_days} day{'s' * (n_days > 1)})")
         started = time.perf_counter()
-        started_at = time.time()
         # dbt's own log goes to stdout through dagster-dbt; keep stdout for the report.
         with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(sys.stderr if verbose() else devnull):
             result = job.execute_in_process(
@@ -176,7 +174,7 @@ def _run_ranges(job, ranges, run_config, instance, show) -> None:
             )
         if not result.success:
             raise UserError(f"refresh of {start} .. {end} failed: "
-                            f"{_dbt_failures(started_at) or _failure_summary(result)}")
+                            f"{_failure_summary(result)}")
         show(f"run {i}/{len(ranges)} done in {time.perf_counter() - started:.1f}s")
 
 
@@ -184,13 +182,18 @@ _ERROR_CLASS_PREFIX = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception): ")
 
 
 def _failure_summary(result) -> str:
-    """The first failed step and the innermost error's first line, without the class name."""
+    """The failed dbt nodes (dbt_results.py) or else the first failed step and the innermost error's
+    first line, without the class name."""
     for event in result.all_events:
         if event.is_step_failure:
-            err = event.step_failure_data.error
-            while err is not None and err.cause is not None:
+            chain, err = [], event.step_failure_data.error
+            while err is not None:
+                chain.append(err)
                 err = err.cause
-            message = err.message if err else "unknown error"
+            failed_nodes = next((e for e in chain if e.cls_name == "DbtBuildError"), None)
+            if failed_nodes is not None:
+                return _ERROR_CLASS_PREFIX.sub("", failed_nodes.message.strip().splitlines()[0])
+            message = chain[-1].message if chain else "unknown error"
             dbt_error = _dbt_error_line(message)
             if dbt_error:
                 return f"{event.step_key}: dbt failed: {dbt_error}"
@@ -211,30 +214,6 @@ def _dbt_error_line(message: str) -> str | None:
         if line and not line.endswith(":") and not line.startswith("Traceback"):
             return line
     return None
-
-
-def _dbt_failures(since: float) -> str | None:
-    """The dbt nodes that errored or failed in this run, from dbt's run_results.json (dagster-dbt's
-    own error only says that the dbt process failed): `node: first line of its message`."""
-    from ..settings import DBT_PROJECT_DIR
-
-    results = [p for p in (DBT_PROJECT_DIR / "target").glob("*/run_results.json") if p.stat().st_mtime >= since]
-    found = []
-    for path in results:
-        try:
-            nodes = json.loads(path.read_text())["results"]
-        except (OSError, ValueError, KeyError):
-            continue
-        for node in nodes:
-            if node.get("status") in ("error", "fail"):
-                lines = [ln.strip() for ln in (node.get("message") or node["status"]).splitlines() if ln.strip()]
-                # "Runtime Error in model x (path)" heads dbt's errors; the line after it says what
-                if len(lines) > 1 and re.match(r"^\w+ Error in \w+ ", lines[0]):
-                    lines = lines[1:]
-                found.append(f"{node['unique_id'].split('.')[2]}: {lines[0]}")
-    if not found:
-        return None
-    return "; ".join(found[:3]) + (f" (and {len(found) - 3} more)" if len(found) > 3 else "")
 
 
 def _loaded_days(warehouse: Path) -> list[dt.date]:

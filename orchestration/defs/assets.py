@@ -18,10 +18,12 @@ from dagster import (
     multi_asset,
 )
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
 from ..build import progress
 from ..build.build_file import build_connection, prepare_build_file, refresh_lock
 from ..build.dbt_project import dbt_project, refresh_target_path
+from ..build.dbt_results import DbtBuildError, NodeFailures
 from ..build.spark_models import check_spark_runnable, import_spark_tables
 from ..build.spark_raw import check_spark_dir, raw_parquet_folder, register_raw_tables, write_raw_parquet
 from ..errors import LoadError
@@ -200,16 +202,29 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
         # dbt.log in the run's target folder: node results and errors; every query's SQL and event
         # (debug) only with ANALYTICS_VERBOSE, since writing those took a good share of the run's CPU
         args += ["--log-level-file", "debug" if verbose() else "info"]
+        if engine == "duckdb" and not verbose():
+            # run_results.json and manifest.json: nothing reads them (a failure is named from dbt's
+            # events, dbt_results.py), and dbt spent a good share of its fixed cost writing the
+            # manifest twice per build. Spark's tables are imported by the manifest's relations.
+            args.append("--no-write-json")
         progress.report(f"dbt build{' --full-refresh' if full else ''}{' on Spark' * (engine == 'spark')} ...")
         started = time.perf_counter()
         # dbt's own events, each shown as progress, then turned into Dagster's as `.stream()` does
+        failures = NodeFailures()
         with progress.dbt_build() as build_progress:
             invocation = dbt.cli(args, context=context, target_path=target_path)
-            for event in invocation.stream_raw_events():
-                build_progress.on_event(event.raw_event)
-                yield from event.to_default_asset_events(
-                    manifest=invocation.manifest, dagster_dbt_translator=invocation.dagster_dbt_translator,
-                    context=context, target_path=invocation.target_path, project=invocation.project)
+            try:
+                for event in invocation.stream_raw_events():
+                    failures.on_event(event.raw_event)
+                    build_progress.on_event(event.raw_event)
+                    yield from event.to_default_asset_events(
+                        manifest=invocation.manifest, dagster_dbt_translator=invocation.dagster_dbt_translator,
+                        context=context, target_path=invocation.target_path, project=invocation.project)
+            except DagsterDbtCliRuntimeError as exc:
+                # dagster-dbt's error says that the dbt process failed; dbt's events say on what
+                if failures.summary() is None:
+                    raise
+                raise DbtBuildError(failures.summary()) from exc
         progress.report(f"dbt build done in {time.perf_counter() - started:.1f}s")
         if engine == "spark":
             imported = import_spark_tables(build, spark_dir, target_path / "manifest.json")

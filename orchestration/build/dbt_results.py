@@ -1,0 +1,49 @@
+"""Which nodes a dbt build failed on, from dbt's own events.
+
+A refresh on DuckDB does not have dbt write its JSON artifacts (run_results.json, manifest.json):
+writing the manifest twice per build was a good share of dbt's fixed cost, and nothing reads
+them. dbt names each failed or errored node in its summary at the end (`RunResultError`, with the
+node and the same message run_results.json would hold), and that is where the failure comes from.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+# "Runtime Error in model x (path)" heads a model's error; the line after it says what went wrong
+_ERROR_HEADING = re.compile(r"^\w+ Error in \w+ ")
+MAX_NAMED = 3
+
+
+class DbtBuildError(RuntimeError):
+    """dbt build ended with failed or errored nodes; the message names them (`node: what`)."""
+
+
+@dataclass
+class NodeFailures:
+    """Feed it each raw dbt event; `summary()` then names the nodes that failed, if any."""
+
+    found: dict[str, str] = field(default_factory=dict)  # node name -> what went wrong
+
+    def on_event(self, raw_event: dict) -> None:
+        info, data = raw_event.get("info") or {}, raw_event.get("data") or {}
+        if info.get("name") != "RunResultError":
+            return
+        unique_id = (data.get("node_info") or {}).get("unique_id")
+        if unique_id:
+            self.found.setdefault(unique_id.split(".")[2], _what_went_wrong(data.get("msg") or ""))
+
+    def summary(self) -> str | None:
+        if not self.found:
+            return None
+        named = [f"{node}: {what}" for node, what in list(self.found.items())[:MAX_NAMED]]
+        more = len(self.found) - MAX_NAMED
+        return "; ".join(named) + (f" (and {more} more)" if more > 0 else "")
+
+
+def _what_went_wrong(message: str) -> str:
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    if len(lines) > 1 and _ERROR_HEADING.match(lines[0]):
+        lines = lines[1:]
+    return lines[0] if lines else "failed"
