@@ -89,7 +89,8 @@ def raw_exports(context: AssetExecutionContext, warehouse: WarehouseResource) ->
         yield MaterializeResult(asset_key=key, metadata=metadata if key.path[-1] == "events" else None)
 
 
-ROUTINE_GENERIC_TESTS = ("not_null", "accepted_values", "relationships")
+# not_null_columns: the not_null checks of a model grouped in one node (tests/generic/not_null_columns.sql)
+ROUTINE_GENERIC_TESTS = ("not_null_columns", "not_null", "accepted_values", "relationships")
 # A warning that lists orphan feedback for review; data_quality_daily.orphan_feedback counts the
 # same on every refresh, and the test reads the whole history (it cannot be scoped by user).
 REVIEW_TESTS = ("assert_feedback_rates_known_answers",)
@@ -115,7 +116,7 @@ class LayeredTranslator(DagsterDbtTranslator):
         return super().get_group_name(dbt_resource_props)
 
     def get_asset_check_spec(self, asset_spec, manifest, unique_id, project):
-        # The routine column tests (hundreds) are not Dagster asset checks: every run logs a
+        # The routine column tests are not Dagster asset checks: every run logs a
         # "planned" event per check, run or not, and an incremental refresh does not run these. They
         # still run in a full rebuild (a failure fails dbt build, so the run) and show as
         # observations; the KPI and uniqueness tests stay checks.
@@ -191,7 +192,7 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
             # query over every core: two at once would only share (and overrun) one memory pool.
             args += ["--full-refresh", "--threads", str(dbt_threads_full())]
         if dbt_tests() != "all" and (not full or engine == "spark"):
-            # A few hundred column checks cost a fixed time each whatever the data size: an
+            # The column checks (about a hundred nodes) cost a fixed time each whatever the data size: an
             # incremental refresh runs the KPI (singular) and uniqueness tests, a full rebuild on
             # DuckDB runs them all. On Spark each check is a Spark job of its own (seconds on a
             # cluster), so every build runs only the KPI and uniqueness tests, unless
