@@ -38,6 +38,11 @@ def refreshed(module_workspace: Workspace) -> Workspace:
     return ws
 
 
+def change_one_row(ws: Workspace, mart: str, assignment: str, where: str) -> None:
+    """Sets `assignment` on the one row of ACME's `mart` that `where` picks in the build file."""
+    assert tamper(ws, f"update marts.{mart} set {assignment} where assistant_id = '{ACME}' and {where}") == 1
+
+
 def test_user_day_kpi_tests_pass_then_fail_on_a_broken_row(refreshed: Workspace):
     ws = refreshed
     proc = dbt_test_by_hand(ws, " ".join(sorted(KPI_TESTS)))
@@ -46,28 +51,21 @@ def test_user_day_kpi_tests_pass_then_fail_on_a_broken_row(refreshed: Workspace)
     # A's second day: its first chat date in the channel is day 1; B's browser: none was known;
     # A's first day: one more chat with a handover request than A's chats have; B's one traffic
     # cell: one message more.
-    assert tamper(ws, f"update marts.fct_engagement set first_chat_local_date_in_channel = date '{DAY2}' "
-                      f"where assistant_id = '{ACME}' and user_id = '{A['user']}' "
-                      f"and chat_local_date = date '{DAY2}'") == 1
-    assert tamper(ws, f"update marts.fct_users set browser = 'Netscape' "
-                      f"where assistant_id = '{ACME}' and user_id = '{B['user']}'") == 1
-    assert tamper(ws, "update marts.fct_users set chats_with_handover_requests = chats_with_handover_requests + 1 "
-                      f"where assistant_id = '{ACME}' and user_id = '{A['user']}' "
-                      f"and chat_local_date = date '{DAY1}'") == 1
-    assert tamper(ws, f"update marts.fct_traffic set messages = messages + 1 "
-                      f"where assistant_id = '{ACME}' and user_id = '{B['user']}'") == 1
+    a_day1 = f"user_id = '{A['user']}' and chat_local_date = date '{DAY1}'"
+    a_day2 = f"user_id = '{A['user']}' and chat_local_date = date '{DAY2}'"
+    b = f"user_id = '{B['user']}'"
+    change_one_row(ws, "fct_engagement", f"first_chat_local_date_in_channel = date '{DAY2}'", a_day2)
+    change_one_row(ws, "fct_users", "browser = 'Netscape'", b)
+    change_one_row(ws, "fct_users", "chats_with_handover_requests = chats_with_handover_requests + 1", a_day1)
+    change_one_row(ws, "fct_traffic", "messages = messages + 1", b)
     # A's second day forgets the first: A would be counted twice in a period holding both days
-    assert tamper(ws, f"update marts.fct_users set previous_chat_local_date = null "
-                      f"where assistant_id = '{ACME}' and user_id = '{A['user']}' "
-                      f"and chat_local_date = date '{DAY2}'") == 1
+    change_one_row(ws, "fct_users", "previous_chat_local_date = null", a_day2)
 
     # the daily sums: day 1 gets a resolved chat more than its chats (a count that must cover the
     # chats); day 2 a user message more than its chats hold (a recounted sum); a day after day 2,
     # without chats, gets a row
-    assert tamper(ws, f"update marts.fct_chats_daily set resolved_chats = resolved_chats + 1 "
-                      f"where assistant_id = '{ACME}' and chat_local_date = date '{DAY1}'") == 1
-    assert tamper(ws, f"update marts.fct_chats_daily set user_messages = user_messages + 1 "
-                      f"where assistant_id = '{ACME}' and chat_local_date = date '{DAY2}'") == 1
+    change_one_row(ws, "fct_chats_daily", "resolved_chats = resolved_chats + 1", f"chat_local_date = date '{DAY1}'")
+    change_one_row(ws, "fct_chats_daily", "user_messages = user_messages + 1", f"chat_local_date = date '{DAY2}'")
     assert tamper(ws, f"insert into marts.fct_chats_daily "
                       f"select * replace (chat_local_date + 1 as chat_local_date) from marts.fct_chats_daily "
                       f"where assistant_id = '{ACME}' and chat_local_date = date '{DAY2}'") == 1

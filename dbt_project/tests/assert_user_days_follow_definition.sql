@@ -46,7 +46,7 @@ user_channel_dates as (
         assistant_id,
         channel,
         user_id,
-        started_local_date,
+        started_local_date as chat_local_date,
         count(*) as chats,
         count(*) filter (where has_handover_request) as chats_with_handover_requests
     from sessions
@@ -55,18 +55,19 @@ user_channel_dates as (
 
 ),
 
-user_days as (
+-- the rows fct_users must hold
+expected_users as (
 
     select
         dates.assistant_id,
         dates.channel,
         dates.user_id,
-        dates.started_local_date,
+        dates.chat_local_date,
         dates.chats,
         dates.chats_with_handover_requests,
-        min(dates.started_local_date) over (partition by dates.assistant_id, dates.user_id)
+        min(dates.chat_local_date) over (partition by dates.assistant_id, dates.user_id)
             as first_chat_local_date,
-        min(dates.started_local_date) over (partition by dates.assistant_id, dates.user_id, dates.channel)
+        min(dates.chat_local_date) over (partition by dates.assistant_id, dates.user_id, dates.channel)
             as first_chat_local_date_in_channel,
         users.device_type,
         users.user_agent_device_type,
@@ -76,65 +77,69 @@ user_days as (
 
 ),
 
--- fct_engagement has fct_users' rows with fewer columns: the columns it lacks are null on both sides
-expected as (
+-- the rows fct_engagement must hold: fct_users' rows without the columns only fct_users has
+expected_engagement as (
 
-    select 'fct_users' as mart, * from user_days
-    union all
-    select
-        'fct_engagement' as mart,
-        assistant_id,
-        channel,
-        user_id,
-        started_local_date,
-        chats,
-        null as chats_with_handover_requests,
-        first_chat_local_date,
-        first_chat_local_date_in_channel,
-        null as device_type,
-        null as user_agent_device_type,
-        null as browser
-    from user_days
+    select {{ star_except(['chats_with_handover_requests', 'device_type', 'user_agent_device_type', 'browser']) }}
+    from expected_users
 
 ),
 
-actual as (
+-- the marts' rows: every column but the bookkeeping stamp and those that
+-- assert_fct_users_previous_dates_follow_definition checks, so that a column added to a mart fails
+-- this test (another column count) until a test recomputes it
+actual_users as (
 
     select
-        'fct_users' as mart,
-        assistant_id,
-        channel,
-        user_id,
-        chat_local_date,
-        chats,
-        chats_with_handover_requests,
-        first_chat_local_date,
-        first_chat_local_date_in_channel,
-        device_type,
-        user_agent_device_type,
-        browser
+        {{ star_except([
+            'is_first_row_of_day', 'is_first_handover_row_of_day',
+            'previous_chat_local_date', 'previous_chat_local_date_in_channel',
+            'previous_handover_chat_local_date', 'previous_handover_chat_local_date_in_channel',
+            'refreshed_at'
+        ]) }}
     from {{ recomputed_rows(ref('fct_users')) }} as fct_users
-    union all
-    select
-        'fct_engagement' as mart,
-        assistant_id,
-        channel,
-        user_id,
-        chat_local_date,
-        chats,
-        null as chats_with_handover_requests,
-        first_chat_local_date,
-        first_chat_local_date_in_channel,
-        null as device_type,
-        null as user_agent_device_type,
-        null as browser
+
+),
+
+actual_engagement as (
+
+    select {{ star_except(['refreshed_at']) }}
     from {{ recomputed_rows(ref('fct_engagement')) }} as fct_engagement
 
 ),
 
+users_problems as (
+
+    {{ rows_missing_or_extra('expected_users', 'actual_users') }}
+
+),
+
+engagement_problems as (
+
+    {{ rows_missing_or_extra('expected_engagement', 'actual_engagement') }}
+
+),
+
+-- one result for both marts: fct_engagement's rows lack fct_users' other columns, so they are null
 final as (
 
-    {{ rows_missing_or_extra('expected', 'actual') }}
+    select 'fct_users' as mart, * from users_problems
+    union all
+    select
+        'fct_engagement' as mart,
+        problem,
+        assistant_id,
+        channel,
+        user_id,
+        chat_local_date,
+        chats,
+        null as chats_with_handover_requests,
+        first_chat_local_date,
+        first_chat_local_date_in_channel,
+        null as device_type,
+        null as user_agent_device_type,
+        null as browser
+    from engagement_problems
 
 )
 

@@ -9,6 +9,6 @@ select
     sum(chats_with_fallback) as chats_with_fallback
 from marts.fct_chats_daily
 where assistant_id = $assistant
-  and chat_local_date between $prev_from and $date_to
-  and ($channel is null or channel = $channel)
+    and chat_local_date between $prev_from and $date_to
+    and ($channel is null or channel = $channel)
 group by grouping sets ((is_current), (is_current, chat_local_date))

@@ -8,6 +8,6 @@ select
     sum(duration_microseconds) / 1000000.0 / nullif(sum(chats_with_duration), 0) as avg_duration_seconds
 from marts.fct_chats_daily
 where assistant_id = $assistant
-  and chat_local_date between $prev_from and $date_to
-  and ($channel is null or channel = $channel)
+    and chat_local_date between $prev_from and $date_to
+    and ($channel is null or channel = $channel)
 group by grouping sets ((is_current), (is_current, chat_local_date))

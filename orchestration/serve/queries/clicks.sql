@@ -6,6 +6,6 @@ select
     sum(clicks) as clicks
 from marts.fct_clicks
 where assistant_id = $assistant
-  and chat_local_date between $prev_from and $date_to
-  and ($channel is null or channel = $channel)
+    and chat_local_date between $prev_from and $date_to
+    and ($channel is null or channel = $channel)
 group by all

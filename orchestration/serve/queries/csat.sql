@@ -13,6 +13,6 @@ select
     sum(csat_score_5) as s5
 from marts.fct_chats_daily
 where assistant_id = $assistant
-  and chat_local_date between $prev_from and $date_to
-  and ($channel is null or channel = $channel)
+    and chat_local_date between $prev_from and $date_to
+    and ($channel is null or channel = $channel)
 group by grouping sets ((is_current), (is_current, chat_local_date))

@@ -15,6 +15,6 @@ select
     sum(no_feedback_chats) as no_feedback_chats
 from marts.fct_chats_daily
 where assistant_id = $assistant
-  and chat_local_date between $prev_from and $date_to
-  and ($channel is null or channel = $channel)
+    and chat_local_date between $prev_from and $date_to
+    and ($channel is null or channel = $channel)
 group by is_current

@@ -59,39 +59,61 @@ select
     round(retention.returned_30d / nullif(retention.cohort, 0), 6) as rate_30d,
     -- interfaces.md orders: traffic by weekday, hour; clicks by clicks descending, then the four
     -- key fields; agents by views descending, then agent_id
-    (select list(struct_pack(weekday, hour, messages) order by weekday, hour)
-     from traffic where traffic.is_current = periods.is_current) as traffic_cells,
-    (select coalesce(list(struct_pack(click_type, title, destination_type, destination, clicks)
-                          order by clicks desc, click_type, title, destination_type, destination), [])
-     from clicks where clicks.is_current = periods.is_current) as click_rows,
-    (select coalesce(list(struct_pack(agent_id, name, kind, views, positive, negative)
-                          order by views desc, agent_id), [])
-     from agents where agents.is_current = periods.is_current) as agent_rows,
+    (
+        select list(struct_pack(weekday, hour, messages) order by weekday, hour)
+        from traffic
+        where traffic.is_current = periods.is_current
+    ) as traffic_cells,
+    (
+        select
+            coalesce(list(
+                struct_pack(click_type, title, destination_type, destination, clicks)
+                order by clicks desc, click_type asc, title asc, destination_type asc, destination asc
+            ), [])
+        from clicks
+        where clicks.is_current = periods.is_current
+    ) as click_rows,
+    (
+        select
+            coalesce(list(
+                struct_pack(agent_id, name, kind, views, positive, negative)
+                order by views desc, agent_id asc
+            ), [])
+        from agents
+        where agents.is_current = periods.is_current
+    ) as agent_rows,
     -- kpis.md "Daily series": every local date of the period, zeros included, by chat start date
     case when periods.is_current then (
-        select list(struct_pack(
-                   date := strftime(days.local_date, '%Y-%m-%d'),
-                   users := coalesce(day_users.users, 0),
-                   new_users := coalesce(day_users.new_users, 0),
-                   chats := coalesce(day_chats.chats, 0),
-                   user_messages := coalesce(day_messages.user_messages, 0),
-                   handover_requests := coalesce(day_handover.requests, 0),
-                   escalated_chats := coalesce(day_outcomes.escalated, 0),
-                   fallbacks := coalesce(day_answers.fallbacks, 0),
-                   csat_votes := coalesce(day_csat.votes, 0),
-                   csat_score := round(day_csat.score, 6)) order by days.local_date)
-        from (select cast(d as date) as local_date
-              from range(cast($date_from as timestamp), cast($date_to as timestamp) + interval 1 day,
-                         interval 1 day) as t(d)) as days
-        left join users as day_users on day_users.chat_local_date = days.local_date
-        left join chats as day_chats on day_chats.chat_local_date = days.local_date
-        left join messages as day_messages on day_messages.chat_local_date = days.local_date
-        left join handover as day_handover on day_handover.chat_local_date = days.local_date
-        left join outcomes as day_outcomes on day_outcomes.chat_local_date = days.local_date
-        left join answers as day_answers on day_answers.chat_local_date = days.local_date
-        left join csat as day_csat on day_csat.chat_local_date = days.local_date
-    ) end as daily
-from (values (true), (false)) as periods(is_current)
+            select
+                list(struct_pack(
+                    date := strftime(days.local_date, '%Y-%m-%d'),
+                    users := coalesce(day_users.users, 0),
+                    new_users := coalesce(day_users.new_users, 0),
+                    chats := coalesce(day_chats.chats, 0),
+                    user_messages := coalesce(day_messages.user_messages, 0),
+                    handover_requests := coalesce(day_handover.requests, 0),
+                    escalated_chats := coalesce(day_outcomes.escalated, 0),
+                    fallbacks := coalesce(day_answers.fallbacks, 0),
+                    csat_votes := coalesce(day_csat.votes, 0),
+                    csat_score := round(day_csat.score, 6)
+                ) order by days.local_date)
+            from (
+                select cast(d as date) as local_date
+                from range(
+                        cast($date_from as timestamp), cast($date_to as timestamp) + interval 1 day,
+                        interval 1 day
+                    ) as t (d)
+            ) as days
+            left join users as day_users on day_users.chat_local_date = days.local_date
+            left join chats as day_chats on day_chats.chat_local_date = days.local_date
+            left join messages as day_messages on day_messages.chat_local_date = days.local_date
+            left join handover as day_handover on day_handover.chat_local_date = days.local_date
+            left join outcomes as day_outcomes on day_outcomes.chat_local_date = days.local_date
+            left join answers as day_answers on day_answers.chat_local_date = days.local_date
+            left join csat as day_csat on day_csat.chat_local_date = days.local_date
+        )
+    end as daily
+from (values (true), (false)) as periods (is_current)
 left join users on users.is_current = periods.is_current and users.chat_local_date is null
 left join chats on chats.is_current = periods.is_current and chats.chat_local_date is null
 left join messages on messages.is_current = periods.is_current and messages.chat_local_date is null

@@ -6,16 +6,20 @@
 with cohort as (
     select
         case when $channel is null then first_chat_local_date
-             else first_chat_local_date_in_channel end as cohort_date,
+            else first_chat_local_date_in_channel
+        end as cohort_date,
         case when $channel is null then returned_within_7d
-             else returned_within_7d_in_channel end as returned_7d,
+            else returned_within_7d_in_channel
+        end as returned_7d,
         case when $channel is null then returned_within_30d
-             else returned_within_30d_in_channel end as returned_30d
+            else returned_within_30d_in_channel
+        end as returned_30d
     from marts.fct_retention
     where assistant_id = $assistant
-      and first_chat_local_date <= $date_to
-      and (($channel is null and is_first_chat_channel) or channel = $channel)
+        and first_chat_local_date <= $date_to
+        and (($channel is null and is_first_chat_channel) or channel = $channel)
 )
+
 select
     cohort_date >= $date_from as is_current,
     count(*) as cohort,

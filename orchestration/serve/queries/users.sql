@@ -32,30 +32,43 @@ with in_either_period as materialized (
             case when chat_local_date >= $date_from then $date_from else $prev_from end as period_from,
             $channel is not null or is_first_row_of_day as is_day_row,
             case when $channel is null then previous_chat_local_date
-                 else previous_chat_local_date_in_channel end as previous_date,
+                else previous_chat_local_date_in_channel
+            end as previous_date,
             case when $channel is null then is_first_handover_row_of_day
-                 else chats_with_handover_requests > 0 end as is_handover_day_row,
+                else chats_with_handover_requests > 0
+            end as is_handover_day_row,
             case when $channel is null then previous_handover_chat_local_date
-                 else previous_handover_chat_local_date_in_channel end as previous_handover_date,
+                else previous_handover_chat_local_date_in_channel
+            end as previous_handover_date,
             case when $channel is null then first_chat_local_date
-                 else first_chat_local_date_in_channel end as first_date,
+                else first_chat_local_date_in_channel
+            end as first_date,
             coalesce(user_agent_device_type, $channel, device_type) as device_type,
             browser
         from marts.fct_users
         where assistant_id = $assistant
-          and chat_local_date between $prev_from and $date_to
-          and ($channel is null or channel = $channel)
-    )
+            and chat_local_date between $prev_from and $date_to
+            and ($channel is null or channel = $channel)
+    ) as user_days
 ),
+
 device_list as (
     -- interfaces.md order: users descending, then device_type, then browser
-    select is_current,
-           list(struct_pack(device_type, browser, users)
-                order by users desc, device_type, browser nulls last) as by_device
-    from (select is_current, device_type, browser, count(*) as users
-          from in_either_period where is_users_first_row_in_period group by all)
+    select
+        is_current,
+        list(
+            struct_pack(device_type, browser, users)
+            order by users desc, device_type asc, browser asc nulls last
+        ) as by_device
+    from (
+        select is_current, device_type, browser, count(*) as users
+        from in_either_period
+        where is_users_first_row_in_period
+        group by all
+    ) as device_users
     group by is_current
 ),
+
 period_users as (
     select
         is_current,
@@ -67,6 +80,7 @@ period_users as (
     from in_either_period
     group by is_current
 ),
+
 day_users as (
     select
         chat_local_date,
@@ -76,8 +90,10 @@ day_users as (
     where is_current
     group by chat_local_date
 )
-select period_users.is_current, null::date as chat_local_date, period_users.users, period_users.new_users,
-       period_users.returning_users, period_users.users_with_handover_requests, device_list.by_device
+
+select
+    period_users.is_current, null::date as chat_local_date, period_users.users, period_users.new_users,
+    period_users.returning_users, period_users.users_with_handover_requests, device_list.by_device
 from period_users
 left join device_list using (is_current)
 union all
