@@ -102,3 +102,32 @@ def test_privacy_test_fails_on_a_text_or_json_column(refreshed: Workspace):
     proc = dbt_test_by_hand(ws, "assert_no_user_text_in_marts")
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0 and "Got 2 results" in output, output
+
+
+def test_required_columns_test_passes_then_names_the_columns_with_nulls(refreshed: Workspace):
+    """not_null_columns (tests/generic/): one test per model for its required columns; a column
+    required on some rows only (`where`) fails only on those. The other tests here do not break
+    these two tables."""
+    ws = refreshed
+    tests = "dim_chats_not_null int_events_deduplicated_not_null"
+    proc = dbt_test_by_hand(ws, tests)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+    assert tamper(ws, f"update marts.dim_chats set channel = null "
+                      f"where assistant_id = '{ACME}' and user_id = '{A['user']}' "
+                      f"and chat_local_date = date '{DAY1}'") == 1
+    # message_id is required on messages only: a bot message without one fails, and so would a
+    # user message, but no other event type is checked
+    events = "intermediate.int_events_deduplicated"
+    assert tamper(ws, f"update {events} set message_id = null where event_id = 'ka1-2'") == 1
+    conn = duckdb.connect(str(build_path_for(ws.warehouse)))
+    try:
+        conn.execute(f"insert into {events} select * replace ('csat' as event_type, 'kx-1' as event_id, "
+                     f"null as message_id) from {events} where event_id = 'ka1-1'")
+    finally:
+        conn.close()
+    proc = dbt_test_by_hand(ws, tests)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output
+    failures = dict(re.findall(r"Failure in test (\w+).*?Got (\d+) results?", output, flags=re.S))
+    assert failures == {"dim_chats_not_null": "1", "int_events_deduplicated_not_null": "1"}, output
