@@ -117,13 +117,13 @@ def test_required_columns_test_passes_then_names_the_columns_with_nulls(refreshe
                       f"where assistant_id = '{ACME}' and user_id = '{A['user']}' "
                       f"and chat_local_date = date '{DAY1}'") == 1
     # message_id is required on messages only: a bot message without one fails, and so would a
-    # user message, but no other event type is checked
+    # user message, but an event of another type (here one of a type unknown to this version) is not
     events = "intermediate.int_events_deduplicated"
     assert tamper(ws, f"update {events} set message_id = null where event_id = 'ka1-2'") == 1
     conn = duckdb.connect(str(build_path_for(ws.warehouse)))
     try:
-        conn.execute(f"insert into {events} select * replace ('csat' as event_type, 'kx-1' as event_id, "
-                     f"null as message_id) from {events} where event_id = 'ka1-1'")
+        conn.execute(f"insert into {events} select * replace ('survey_shown' as event_type, false as is_known_type, "
+                     f"'kx-1' as event_id, null as message_id) from {events} where event_id = 'ka1-1'")
     finally:
         conn.close()
     proc = dbt_test_by_hand(ws, tests)

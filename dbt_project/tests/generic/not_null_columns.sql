@@ -8,29 +8,24 @@
 with null_counts as (
 
     select
-        {%- for column in columns %}
-        {%- set name = column.name if column is mapping else column %}
-        {%- set required = "(" ~ column.where ~ ") and " if column is mapping and column.where else "" %}
-        sum(case when {{ required }}{{ name }} is null then 1 else 0 end) as {{ name }}
-        {{- "," if not loop.last }}
-        {%- endfor %}
-
+        {% for column in columns -%}
+            {%- set name = column.name if column is mapping else column %}
+            {%- set condition = "(" ~ column.where ~ ") and " if column is mapping and column.where else "" %}
+            sum(case when {{ condition }}{{ name }} is null then 1 else 0 end) as {{ name }}{{ "," if not loop.last }}
+        {% endfor %}
     from {{ model }}
 
 ),
 
 columns_with_nulls as (
 
-    {%- for column in columns %}
-    {%- set name = column.name if column is mapping else column %}
-    select
-        '{{ name }}' as column_name,
-        {{ name }} as null_rows
-    from null_counts
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
-    {%- endfor %}
+    {% for column in columns -%}
+        select
+            '{{ column.name if column is mapping else column }}' as column_name,
+            {{ column.name if column is mapping else column }} as null_rows
+        from null_counts
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 
 )
 
