@@ -334,8 +334,9 @@ def load_export_day_spark(spark: SparkSession, exports_dir: Path, day: dt.date):
         other_days = F.col("export_date") != F.lit(day)
         events_after = events.where(other_days).unionByName(judged.events)
         owners_after = owners.where(other_days).unionByName(owners_new)
-        _insert(spark, "pending_users", _pending_users(events, owners, day))  # the old copy of the day's
-        _insert(spark, "pending_users", _pending_users(events_after, owners_after, day))  # the new copy's
+        # the users of the day's old copy and of its new one, each set distinct, as raw.py's two inserts
+        _insert(spark, "pending_users", _pending_users(events, owners, day).unionAll(
+            _pending_users(events_after, owners_after, day)))
         for table in DAY_TABLES:
             rows, has_rows = new[table]
             _replace_day(spark, table, rows, day, has_rows)
