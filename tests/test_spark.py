@@ -129,9 +129,12 @@ def test_spark_loader_wrote_the_duckdb_loaders_raw_tables(spark_demo: Workspace,
             columns = [c for c in columns_of(conn, "duck", "raw", table) if c not in RUN_STAMPS]
             files = str(table_folder(spark_dir, "raw", table) / "*" / "*.parquet")
             parquet = f"read_parquet('{files}', hive_partitioning = true)"
+            copied = json_values(rows_of(conn, f"spark.raw.{table}", columns), columns)
+            assert json_values(rows_of(conn, parquet, columns), columns) == copied, table
+            # a day's fingerprint holds its files' modification times, which differ between workspaces
+            columns = [c for c in columns if c != "fingerprint"]
             duck_rows = json_values(rows_of(conn, f"duck.raw.{table}", columns), columns)
             assert json_values(rows_of(conn, f"spark.raw.{table}", columns), columns) == duck_rows, table
-            assert json_values(rows_of(conn, parquet, columns), columns) == duck_rows, table
             if table != "rejected_lines":
                 assert duck_rows, f"raw.{table} is empty: the comparison would prove nothing"
         assert conn.execute("select count(*) from spark.raw.pending_users").fetchone() == (0,)

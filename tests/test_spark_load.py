@@ -1,14 +1,17 @@
-"""The Spark loader's first step (orchestration/load/spark_load.py, docs/spark.md): every line of the
-same export files is judged on Spark as the DuckDB loader judges it: the same loaded rows, the same
-rejects (file, line, raw text, reason) and the same per-file rows (lines read, damage).
+"""The Spark loader (orchestration/load/spark_load.py, docs/spark.md) against the DuckDB loader.
+
+Judging the lines: every line of the same export files is judged on Spark as the DuckDB loader
+judges it: the same loaded rows, the same rejects (file, line, raw text, reason) and the same
+per-file rows (lines read, damage). Writing the raw tables: the same loads, day after day and days
+delivered again, give the same counts, pending users and rows in every raw table (below).
 
 The exports are the hand-made days of tests/test_load.py (bad input, files, line format,
 duplicates), every line of tests/test_validation.py (each field and property of events.md broken in
 every way a JSON value can be), and lines and files that are not valid UTF-8 or not what their name
 says. The DuckDB loader is called in process (`load_export_day`, an in-memory database); one local
-SparkSession serves the module. Expected values come from the DuckDB loader, which tests/test_load.py
-checks against hand-counted numbers; this file adds that every reason the rules can give occurs.
-"""
+SparkSession, started as a refresh starts the loader's, serves the module. Expected values come
+from the DuckDB loader, which tests/test_load.py checks against hand-counted numbers; this file
+adds that every reason the rules can give occurs."""
 
 from __future__ import annotations
 

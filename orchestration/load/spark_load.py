@@ -1,11 +1,13 @@
-"""Judging an export day's lines on Spark (issue #23, docs/spark.md): the first step of a Spark loader.
+"""The Spark loader (issue #23, docs/spark.md): an export day loaded into Spark's raw tables.
 
 `classify_export_day` reads the day's export files into a SparkSession and judges every line as the
 DuckDB loader (raw.py) does: the same files (exports.py), the same physical line numbers, the same
 blank lines, the same rules and reasons (validation.py's CASE, generated for Spark), the same
 columns as raw.events and raw.rejected_lines, and the same per-file rows as raw.export_files.
-Writing the raw tables (a day replaced by a dynamic partition overwrite), the duplicate count and
-raw.pending_users are not built yet.
+`load_export_day_spark` writes them: Spark's raw tables are Parquet tables partitioned by
+export_date, a day replaced by a dynamic partition overwrite (the Parquet form of raw.py's delete
++ insert of a day), with raw.answer_owners, raw.pending_users and the duplicate count computed as
+raw.py computes them. A refresh runs it as a job of its own process (spark_job.py).
 
 How each file is read:
 - Spark reads a file whose content is what its name says (plain `.jsonl`, intact gzip `.jsonl.gz`;
