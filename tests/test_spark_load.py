@@ -353,3 +353,15 @@ def test_spark_raw_tables_equal_the_duckdb_loaders(loaded_twice):
     assert FILES_DAY not in days_of["export_files"] and FILES_DAY in days_of["export_days"]
     assert ("2026-11-10", "acme-support", "m-ans", "bystander") in {
         (r[0].isoformat(), *r[1:]) for r in duck["answer_owners"]}
+
+
+def test_the_spark_job_stops_with_the_loaders_one_line_error(exports, tmp_path):
+    """run_spark_load, as a refresh runs the loader (a process of its own, the profile's settings):
+    an export day without its folder stops the job with the loader's one-line error, nothing loaded."""
+    from orchestration.errors import LoadError
+    from orchestration.load.spark_job import run_spark_load, spark_loaded_days
+
+    spark_dir = tmp_path / "w.duckdb.spark"
+    with pytest.raises(LoadError, match=r"^export day 2026-10-01 not found: no folder "):
+        list(run_spark_load(exports, spark_dir, [dt.date(2026, 10, 1)]))
+    assert spark_loaded_days(spark_dir) == {}

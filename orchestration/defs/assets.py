@@ -46,6 +46,7 @@ def _load_days(warehouse: WarehouseResource, days: list[dt.date]) -> Iterator[Lo
                 for day in days:
                     yield load_export_day(conn, warehouse.exports, day)
             return
+        check_spark_runnable()
         spark_dir = check_spark_dir(spark_dir_for(warehouse.warehouse))
         build = prepare_build_file(warehouse.warehouse)
         # Spark's raw tables brought level with the build file's first, in the same Spark job: the
