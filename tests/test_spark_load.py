@@ -1,14 +1,17 @@
-"""The Spark loader's first step (orchestration/load/spark_load.py, docs/spark.md): every line of the
-same export files is judged on Spark as the DuckDB loader judges it: the same loaded rows, the same
-rejects (file, line, raw text, reason) and the same per-file rows (lines read, damage).
+"""The Spark loader (orchestration/load/spark_load.py, docs/spark.md) against the DuckDB loader.
+
+Judging the lines: every line of the same export files is judged on Spark as the DuckDB loader
+judges it: the same loaded rows, the same rejects (file, line, raw text, reason) and the same
+per-file rows (lines read, damage). Writing the raw tables: the same loads, day after day and days
+delivered again, give the same counts, pending users and rows in every raw table (below).
 
 The exports are the hand-made days of tests/test_load.py (bad input, files, line format,
 duplicates), every line of tests/test_validation.py (each field and property of events.md broken in
 every way a JSON value can be), and lines and files that are not valid UTF-8 or not what their name
 says. The DuckDB loader is called in process (`load_export_day`, an in-memory database); one local
-SparkSession serves the module. Expected values come from the DuckDB loader, which tests/test_load.py
-checks against hand-counted numbers; this file adds that every reason the rules can give occurs.
-"""
+SparkSession, started as a refresh starts the loader's, serves the module. Expected values come
+from the DuckDB loader, which tests/test_load.py checks against hand-counted numbers; this file
+adds that every reason the rules can give occurs."""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ import gzip
 import importlib.util
 import json
 import re
-import sys
+import shutil
 
 import duckdb
 import pytest
@@ -99,21 +102,23 @@ def exports(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def spark():
-    from pyspark.sql import SparkSession
+def spark_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("spark_load") / "warehouse.duckdb.spark"
 
-    # the settings of profiles.yml's spark target that matter here; and small file blocks, so that
-    # Spark reads the rules file in several blocks and several small files in one task (lines are
-    # numbered across blocks: spark_load.py)
-    session = (SparkSession.builder.master("local[2]").appName("test_spark_load")
-               .config("spark.sql.shuffle.partitions", "2").config("spark.sql.session.timeZone", "UTC")
-               .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
-               .config("spark.sql.files.maxPartitionBytes", str(BLOCK_BYTES))
-               .config("spark.sql.files.openCostInBytes", "1024")
-               # Python workers (createDataFrame of the careful path's rows) run this venv's Python,
-               # not the first python3 on PATH, which may be another version
-               .config("spark.pyspark.python", sys.executable)
-               .getOrCreate())
+
+@pytest.fixture(scope="module")
+def spark(spark_dir):
+    from orchestration.build.spark_session import start_spark
+
+    # The loader's session as a refresh starts it (profiles.yml's spark target: Hive catalog, Derby
+    # metastore and tables in spark_dir), with more than one shuffle partition and small file
+    # blocks, so that Spark reads the rules file in several blocks and several small files in one
+    # task (lines are numbered across blocks: spark_load.py)
+    session = start_spark(spark_dir, "test_spark_load", {
+        "spark.sql.shuffle.partitions": "2",
+        "spark.sql.files.maxPartitionBytes": str(BLOCK_BYTES),
+        "spark.sql.files.openCostInBytes": "1024",
+    })
     yield session
     session.stop()
 
@@ -213,3 +218,150 @@ def test_json_duckdb_reads_leniently_is_invalid_json_on_spark(spark, tmp_path):
     on_spark = sorted((r[2], r[4]) for r in classify_export_day(spark, tmp_path, day).rejected_lines.collect())
     assert on_spark == [(1, "invalid_json"), (2, "invalid_json"), (3, "invalid_json")]
     assert all(not reason.startswith("invalid_json") for _, reason in duck)  # parsed, then judged
+
+
+# ------------------------------------------------- the raw tables, loaded on Spark ---------------
+# The same loads, day after day and days delivered again, by the DuckDB loader (in an in-memory
+# database) and by the Spark loader (its tables copied into a DuckDB file after each load, as a
+# refresh copies them into the build file): after each load the same counts and the same pending
+# users (then emptied, as a completed build empties them); after all of them the same rows in
+# every raw table.
+
+ANSWERS_DAY, COPY_DAY, FEEDBACK_DAY = "2026-11-10", "2026-11-11", "2026-11-12"
+
+
+def write_answer_days(exports) -> None:
+    """Answers, a copy of one under another user on a later day, and feedback that rates them on a
+    third day (the answers' owners are pending users of the feedback's day: raw.answer_owners)."""
+    at = f"{ANSWERS_DAY}T10:00:00Z"
+    write_export(exports, ANSWERS_DAY, "part-0000.jsonl", [
+        ev("a-1", "bot_message", at, user="owner", message_id="m-ans"),
+        ev("a-2", "bot_message", at, assistant="globex-sales", user="stranger", message_id="m-ans"),
+        ev("a-3", "bot_message", at, user="bystander", message_id="m-other"),
+    ])
+    write_export(exports, COPY_DAY, "part-0000.jsonl", [ev("a-1", "bot_message", at, user="copycat",
+                                                           message_id="m-ans")])
+    write_export(exports, FEEDBACK_DAY, "part-0000.jsonl", [
+        ev("u-9", "user_message", f"{FEEDBACK_DAY}T10:00:00Z", user="talker"),
+        ev("f-1", "feedback", f"{FEEDBACK_DAY}T10:00:00Z", user="rater", message_id="m-ans", value="positive"),
+    ])
+
+
+def redeliver(exports) -> list[str]:
+    """Days delivered again, each changed in another way; returns the days to load again."""
+    shutil.rmtree(exports / f"dt={ANSWERS_DAY}")  # the answer is now bystander's, the others gone
+    write_export(exports, ANSWERS_DAY, "part-0000.jsonl", [
+        ev("a-1", "bot_message", f"{ANSWERS_DAY}T10:00:00Z", user="bystander", message_id="m-ans")])
+    shutil.rmtree(exports / f"dt={DUP_DAY_1}")  # b.jsonl gone; a copy of a later day's event, a reject
+    write_export(exports, DUP_DAY_1, "a.jsonl", [
+        ev("dup-in-file", "x_future_type", at="2026-11-26T09:00:00Z"), ev("d27-2", at="2026-11-26T09:00:00Z"),
+        "not json"])
+    shutil.rmtree(exports / f"dt={EDGE_DAY}")  # every line rejected: the day keeps no event
+    write_export(exports, EDGE_DAY, "part-0000.jsonl", ["{}", "not json"])
+    shutil.rmtree(exports / f"dt={FILES_DAY}")  # no file at all
+    (exports / f"dt={FILES_DAY}").mkdir()
+    return [ANSWERS_DAY, DUP_DAY_1, EDGE_DAY, FILES_DAY, FEEDBACK_DAY]
+
+
+STATS = ("files", "lines_read", "events_valid", "lines_rejected", "duplicates", "rejects_by_reason",
+         "damaged_files", "pending_users")
+
+
+def raw_rows(conn) -> dict[str, list[tuple]]:
+    """Every raw table's rows, comparable (properties as JSON values; loaded_at, the clock, left out)."""
+    events = conn.execute(
+        "select export_date, file_name, line_number, event_id, event_type, epoch_us(occurred_at), assistant_id, "
+        "channel, user_id, conversation_id, user_agent, properties::varchar from raw.events").fetchall()
+    return {
+        "events": comparable(events, json_column=11),
+        "rejected_lines": comparable(conn.execute("select * from raw.rejected_lines").fetchall()),
+        "export_files": comparable(conn.execute("select * from raw.export_files").fetchall()),
+        "export_days": comparable(conn.execute(
+            "select export_date, fingerprint, files, lines_read from raw.export_days").fetchall()),
+        "answer_owners": comparable(conn.execute("select * from raw.answer_owners").fetchall()),
+    }
+
+
+@pytest.fixture(scope="module")
+def loaded_twice(spark, spark_dir, exports, tmp_path_factory):
+    from orchestration.load.raw import load_export_day
+    from orchestration.load.spark_job import clear_spark_pending_users, mirror_days
+    from orchestration.load.spark_load import load_export_day_spark
+
+    copy = tmp_path_factory.mktemp("redelivered") / "exports"
+    shutil.copytree(exports, copy)
+    write_answer_days(copy)
+    build = spark_dir.parent / "build.duckdb"
+    duck = duckdb.connect()
+    steps = []
+
+    def load_both(day: str) -> None:
+        date = dt.date.fromisoformat(day)
+        on_duck = load_export_day(duck, copy, date)
+        on_spark = load_export_day_spark(spark, copy, date)
+        mirror_days(build, spark_dir, [date])
+        pending = "select export_date, assistant_id, user_id from raw.pending_users"
+        check = duckdb.connect(str(build), read_only=True)
+        try:
+            spark_pending = sorted(check.execute(pending).fetchall())
+        finally:
+            check.close()
+        steps.append((day, {k: getattr(on_duck, k) for k in STATS}, {k: getattr(on_spark, k) for k in STATS},
+                      sorted(duck.execute(pending).fetchall()), spark_pending))
+        # a completed build empties the pending users
+        duck.execute("delete from raw.pending_users")
+        clear_spark_pending_users(spark_dir)
+        spark.catalog.refreshTable("raw.pending_users")
+
+    loads = [*DAYS, ANSWERS_DAY, COPY_DAY, FEEDBACK_DAY]
+    try:
+        for day in loads:
+            load_both(day)
+        again = redeliver(copy)
+        for day in again:
+            load_both(day)
+        check = duckdb.connect(str(build), read_only=True)
+        try:
+            return steps, raw_rows(duck), raw_rows(check), len(loads) + len(again)
+        finally:
+            check.close()
+    finally:
+        duck.close()
+
+
+def test_spark_loads_give_the_same_counts_and_pending_users(loaded_twice):
+    steps, _, _, loads = loaded_twice
+    assert len(steps) == loads
+    for day, duck_stats, spark_stats, duck_pending, spark_pending in steps:
+        assert spark_stats == duck_stats, day
+        assert spark_pending == duck_pending, day
+    # the cases are there: duplicates, answer owners marked by feedback, a re-delivered day's users
+    assert any(duck_stats["duplicates"] for _, duck_stats, _, _, _ in steps)
+    feedback = [p for day, _, _, p, _ in steps if day == FEEDBACK_DAY]
+    assert {u for _, _, u in feedback[0]} >= {"talker", "rater", "owner", "copycat"}
+    assert {u for _, _, u in feedback[1]} >= {"bystander", "copycat"}
+
+
+def test_spark_raw_tables_equal_the_duckdb_loaders(loaded_twice):
+    _, duck, spark, _ = loaded_twice
+    assert duck.keys() == spark.keys()
+    for table in duck:
+        assert spark[table] == duck[table], table
+    # the re-deliveries emptied days of some tables (their Spark partitions dropped), not every table
+    days_of = {t: {r[0].isoformat() for r in rows} for t, rows in duck.items()}
+    assert EDGE_DAY not in days_of["events"] and EDGE_DAY in days_of["rejected_lines"]
+    assert FILES_DAY not in days_of["export_files"] and FILES_DAY in days_of["export_days"]
+    assert ("2026-11-10", "acme-support", "m-ans", "bystander") in {
+        (r[0].isoformat(), *r[1:]) for r in duck["answer_owners"]}
+
+
+def test_the_spark_job_stops_with_the_loaders_one_line_error(exports, tmp_path):
+    """run_spark_load, as a refresh runs the loader (a process of its own, the profile's settings):
+    an export day without its folder stops the job with the loader's one-line error, nothing loaded."""
+    from orchestration.errors import LoadError
+    from orchestration.load.spark_job import run_spark_load, spark_loaded_days
+
+    spark_dir = tmp_path / "w.duckdb.spark"
+    with pytest.raises(LoadError, match=r"^export day 2026-10-01 not found: no folder "):
+        list(run_spark_load(exports, spark_dir, [dt.date(2026, 10, 1)]))
+    assert spark_loaded_days(spark_dir) == {}

@@ -71,7 +71,7 @@
 
 {#- Where the columns of an empty user-keyed table are kept (orchestration/build/spark_models.py
     reads them there): the Spark folder (var spark_dir, as in profiles.yml) checked by
-    orchestration/build/spark_raw.py's check_spark_dir, so the literal holds no quote. -#}
+    orchestration/build/spark_session.py's check_spark_dir, so the literal holds no quote. -#}
 {% macro empty_table_folder() -%}
     {%- set spark_dir = var('spark_dir', env_var('ANALYTICS_WAREHOUSE', '../data/warehouse.duckdb') ~ '.spark') -%}
     {{ spark_dir }}/empty_tables/{{ this.schema }}.{{ this.identifier }}

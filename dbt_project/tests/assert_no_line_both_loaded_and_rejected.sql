@@ -6,6 +6,9 @@
 -- the export day, so when a refresh tests only the recomputed users (docs/incremental.md) it checks
 -- the export days of raw.pending_users: a day loaded without a valid event has no loaded line
 -- that a rejected one could collide with.
+-- The ref below sits in a branch that a parse under --full-refresh leaves out (a Spark target's
+-- first parse is its first, full, build's), so dbt records it here for the later refreshes.
+-- depends_on: {{ ref('stg_platform__pending_users') }}
 
 with
 

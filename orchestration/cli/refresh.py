@@ -102,7 +102,7 @@ def run_refresh(days: list[dt.date], *, warehouse: Path, exports: Path, full: bo
     check_refresh_settings()  # a bad setting fails here, before anything is loaded
     if analytics_engine() == "spark":
         from ..build.spark_models import check_spark_runnable
-        from ..build.spark_raw import check_spark_dir
+        from ..build.spark_session import check_spark_dir
 
         check_spark_runnable()
         check_spark_dir(spark_dir_for(warehouse))

@@ -25,9 +25,10 @@ from ..build.build_file import build_connection, prepare_build_file, refresh_loc
 from ..build.dbt_project import dbt_project, refresh_target_path
 from ..build.dbt_results import DbtBuildError, NodeFailures
 from ..build.spark_models import check_spark_runnable, import_spark_tables
-from ..build.spark_raw import check_spark_dir, raw_parquet_folder, register_raw_tables, write_raw_parquet
+from ..build.spark_session import check_spark_dir
 from ..errors import LoadError
-from ..load.raw import load_export_day
+from ..load.raw import LoadStats, load_export_day
+from ..load.spark_job import clear_spark_pending_users, days_behind, mirror_days, run_spark_load
 from ..publish.publish import publish
 from ..settings import analytics_engine, check_dbt_settings, dbt_tests, dbt_threads_full, spark_dir_for, verbose
 from .partitions import export_day_partitions
@@ -35,6 +36,52 @@ from .resources import WarehouseResource
 
 RAW_TABLES = ["events", "rejected_lines", "export_files", "export_days", "pending_users"]
 RAW_KEYS = [AssetKey(["raw", t]) for t in RAW_TABLES]
+
+
+def _load_days(warehouse: WarehouseResource, days: list[dt.date]) -> Iterator[LoadStats]:
+    """Loads the export days one after the other, with the engine's loader (docs/spark.md); yields
+    each day's counts. On Spark the loaded days' raw rows are then copied into the build file, whose
+    raw tables every reader and check reads on both engines."""
+    try:
+        if analytics_engine() != "spark":
+            with build_connection(warehouse.warehouse) as conn:
+                for day in days:
+                    yield load_export_day(conn, warehouse.exports, day)
+            return
+        check_spark_runnable()
+        spark_dir = check_spark_dir(spark_dir_for(warehouse.warehouse))
+        build = prepare_build_file(warehouse.warehouse)
+        # Spark's raw tables brought level with the build file's first, in the same Spark job: the
+        # export days whose rows differ (loaded by the DuckDB loader before a switch of engine, or a
+        # Spark load cut short before its copy into the build file) are loaded again from their files.
+        behind = [d for d in days_behind(_loaded_days(build), spark_dir) if d not in days]
+        if behind:
+            progress.report(f"{len(behind)} export day(s) loaded on Spark again, to match the build file's raw")
+        loaded = []
+        progress.report("loading on Spark (a Spark job in a process of its own) ...")
+        try:
+            for stats in run_spark_load(warehouse.exports, spark_dir, [*behind, *days]):
+                loaded.append(stats.export_date)
+                if stats.export_date in days:
+                    yield stats
+        finally:
+            # the days loaded, also when a later one failed: the build file's raw stays Spark's
+            mirror_days(build, spark_dir, loaded)
+    except LoadError as exc:
+        raise RuntimeError(str(exc)) from exc
+
+
+def _loaded_days(build) -> dict[dt.date, str]:
+    """The build file's raw.export_days: export day -> fingerprint of its files when loaded."""
+    import duckdb
+
+    conn = duckdb.connect(str(build), read_only=True)
+    try:
+        return dict(conn.execute("select export_date, fingerprint from raw.export_days").fetchall())
+    except duckdb.CatalogException:
+        return {}
+    finally:
+        conn.close()
 
 
 @multi_asset(
@@ -55,12 +102,9 @@ def raw_exports(context: AssetExecutionContext, warehouse: WarehouseResource) ->
     rejects: dict[str, int] = {}
     damaged: list[str] = []
     started = time.perf_counter()
-    with refresh_lock(warehouse.warehouse), build_connection(warehouse.warehouse) as conn:
-        for i, day in enumerate(days, start=1):
-            try:
-                stats = load_export_day(conn, warehouse.exports, day)
-            except LoadError as exc:
-                raise RuntimeError(str(exc)) from exc
+    with refresh_lock(warehouse.warehouse):
+        for i, stats in enumerate(_load_days(warehouse, days), start=1):
+            day = stats.export_date
             for k in totals:
                 totals[k] += getattr(stats, k)
             for reason, n in stats.rejects_by_reason.items():
@@ -138,8 +182,8 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
     """`dbt build` on the build file: incremental models recompute the users in raw.pending_users.
 
     With ANALYTICS_ENGINE=spark (docs/spark.md) the same build runs on Spark (`--target spark`): raw
-    is copied to Spark as Parquet first, and Spark's tables are copied into the build file after, so
-    that publishing and every reader stay the same."""
+    was loaded by the Spark loader (the raw asset), and Spark's tables are copied into the build file
+    after, so that publishing and every reader stay the same."""
     from ..build.refresh_state import (
         clear_pending,
         engine_changed,
@@ -169,7 +213,7 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
         switched = engine_changed(build, engine)
         if switched and not config.full_refresh:
             progress.report(f"the models were last built by another engine than {engine}: rebuilding every model")
-        new_spark = engine == "spark" and not (spark_dir / "warehouse").is_dir()
+        new_spark = engine == "spark" and not (spark_dir / "warehouse" / "marts.db").is_dir()  # no model built here
         full = config.full_refresh or reseeded or switched or new_spark or full_refresh_owed(build)
         if full:
             mark_full_refresh_owed(build)
@@ -183,10 +227,7 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
             target_path = refresh_target_path(build, engine)
             args = ["build", "--target", "spark", "--vars", json.dumps({"spark_dir": str(spark_dir)})]
             excluded.append("tag:duckdb_only")  # DuckDB-only ways of checking (docs/spark.md)
-            progress.report("copying raw to Spark (Parquet) ...")
-            write_raw_parquet(build, raw_parquet_folder(spark_dir))
-            if full:
-                register_raw_tables(spark_dir, target_path)
+            _catch_up_spark_raw(warehouse, build, spark_dir)
         if full:
             # Every node of a full rebuild reads the whole history and DuckDB already spreads one
             # query over every core: two at once would only share (and overrun) one memory pool.
@@ -230,7 +271,18 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
         if engine == "spark":
             imported = import_spark_tables(build, spark_dir, target_path / "manifest.json")
             progress.report(f"Spark's tables copied into the build file in {imported['seconds']:.1f}s")
+            clear_spark_pending_users(spark_dir)
         clear_pending(build, seeds, engine)
+
+
+def _catch_up_spark_raw(warehouse: WarehouseResource, build, spark_dir) -> None:
+    """Before a Spark build, Spark's raw tables level with the build file's (see _load_days): for a
+    run without a load (`refresh --full` alone, the rebuild_models job); after a load, nothing is left."""
+    behind = days_behind(_loaded_days(build), spark_dir)
+    if behind:
+        progress.report(f"{len(behind)} export day(s) loaded on Spark again, to match the build file's raw")
+        for _ in _load_days(warehouse, behind):
+            pass
 
 
 @asset(

@@ -1,11 +1,13 @@
-"""Judging an export day's lines on Spark (issue #23, docs/spark.md): the first step of a Spark loader.
+"""The Spark loader (issue #23, docs/spark.md): an export day loaded into Spark's raw tables.
 
 `classify_export_day` reads the day's export files into a SparkSession and judges every line as the
 DuckDB loader (raw.py) does: the same files (exports.py), the same physical line numbers, the same
 blank lines, the same rules and reasons (validation.py's CASE, generated for Spark), the same
 columns as raw.events and raw.rejected_lines, and the same per-file rows as raw.export_files.
-Writing the raw tables (a day replaced by a dynamic partition overwrite), the duplicate count and
-raw.pending_users are not built yet.
+`load_export_day_spark` writes them: Spark's raw tables are Parquet tables partitioned by
+export_date, a day replaced by a dynamic partition overwrite (the Parquet form of raw.py's delete
++ insert of a day), with raw.answer_owners, raw.pending_users and the duplicate count computed as
+raw.py computes them. A refresh runs it as a job of its own process (spark_job.py).
 
 How each file is read:
 - Spark reads a file whose content is what its name says (plain `.jsonl`, intact gzip `.jsonl.gz`;
@@ -22,6 +24,7 @@ How each file is read:
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +33,7 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from ..errors import LoadError
-from .exports import day_folder, export_files, is_export_day, unreadable
+from .exports import day_folder, export_files, fingerprint, is_export_day, unreadable
 from .raw import _decompress_gzip, _format_note, _gzip_size, _holds_gzip, _invalid_utf8_note, _utf8_text
 from .validation import BLANK_LINE, SPARK, reason_case_sql, spark_extracted_lines_sql
 
@@ -161,6 +164,7 @@ select file_name, line_number, invalid_utf8, reason,
     case when reason is null then occurred_at end as occurred_at,
     s_e_assistant_id as assistant_id, s_e_channel as channel, s_e_user_id as user_id,
     s_e_conversation_id as conversation_id,
+    case when reason is null and s_e_event_type = 'bot_message' then s_p_message_id end as message_id,
     case when t_e_user_agent = 'VARCHAR' then s_e_user_agent end as user_agent,
     case when reason is not null then null
          when t_e_properties = 'OBJECT' then s_e_properties
@@ -219,3 +223,128 @@ def classify_export_day(spark: SparkSession, exports_dir: Path, day: dt.date) ->
         f["lines_read"] = lines_read
         f["damage"] = "; ".join(f.pop("notes")) or None
     return SparkExportDay(day, classified, events, rejected, files)
+
+
+# The raw tables on Spark: raw.py's tables and columns (JSON as text, instants as `timestamp` in the
+# UTC session), each partitioned by export_date, so that loading a day again replaces its folder
+# (a dynamic partition overwrite), the Parquet form of the DuckDB loader's delete + insert of the
+# day. raw.pending_users is appended to, and emptied after a completed build, as on DuckDB.
+SPARK_RAW_TABLES = {
+    "events": "export_date date, file_name string, line_number bigint, event_id string, event_type string, "
+              "occurred_at timestamp, assistant_id string, channel string, user_id string, "
+              "conversation_id string, user_agent string, properties string",
+    "answer_owners": "export_date date, assistant_id string, message_id string, user_id string",
+    "rejected_lines": "export_date date, file_name string, line_number bigint, raw_line string, reason string",
+    "export_files": "export_date date, file_name string, size_bytes bigint, lines_read bigint, damage string",
+    "export_days": "export_date date, fingerprint string, files int, lines_read bigint, loaded_at timestamp",
+    "pending_users": "export_date date, assistant_id string, user_id string",
+}
+# Replaced per day, in this order: export_days last, so that a load cut short leaves the day with its
+# old fingerprint (or none), which the next refresh sees as a day to load again.
+DAY_TABLES = ("events", "answer_owners", "rejected_lines", "export_files", "export_days")
+
+
+def ensure_spark_raw_tables(spark: SparkSession) -> None:
+    spark.sql("create database if not exists raw")
+    for table, columns in SPARK_RAW_TABLES.items():
+        partitioned = " partitioned by (export_date)" if table in DAY_TABLES else ""
+        spark.sql(f"create table if not exists raw.{table} ({columns}) using parquet{partitioned}")
+
+
+def _day_copies(events: DataFrame, day: dt.date) -> DataFrame:
+    """Every copy, in any export day, of an event the day holds (raw.py COPIES_OF_DAY_SQL)."""
+    return events.join(events.where(F.col("export_date") == F.lit(day)).select("event_id"), "event_id", "left_semi")
+
+
+def _pending_users(events: DataFrame, owners: DataFrame, day: dt.date) -> DataFrame:
+    """raw.py PENDING_USERS_SQL over these tables: the users of every copy of the day's events, and
+    the owners of every answer that a copy of the day's feedback events rates."""
+    copies = _day_copies(events, day)
+    rated_messages = (events.where("event_type = 'feedback'")
+                      .join(copies.where("event_type = 'feedback'").select("event_id"), "event_id", "left_semi")
+                      .selectExpr("assistant_id", "get_json_object(properties, '$.message_id') as message_id")
+                      .distinct())
+    rated_owners = owners.join(rated_messages, ["assistant_id", "message_id"], "left_semi")
+    return (copies.select("assistant_id", "user_id").unionByName(rated_owners.select("assistant_id", "user_id"))
+            .distinct().select(F.lit(day).alias("export_date"), "assistant_id", "user_id"))
+
+
+def _duplicates(events: DataFrame, day: dt.date) -> int:
+    """raw.py DUPLICATES_SQL: a copy in the day is a duplicate unless it is the event's first copy."""
+    row = (_day_copies(events, day).groupBy("event_id")
+           .agg(F.count_if(F.col("export_date") == F.lit(day)).alias("in_day"), F.min("export_date").alias("first"))
+           .where("in_day > 0")
+           .select(F.sum(F.col("in_day") - F.when(F.col("first") == F.lit(day), 1).otherwise(0))).first())
+    return int(row[0] or 0)
+
+
+def _insert(spark: SparkSession, table: str, rows: DataFrame, *, overwrite: bool = False) -> None:
+    """Rows into raw.<table> by column name (insertInto maps columns by position, and a partitioned
+    table has its partition column last)."""
+    columns = spark.table(f"raw.{table}").columns
+    rows.select(*columns).write.insertInto(f"raw.{table}", overwrite=overwrite)
+
+
+def _replace_day(spark: SparkSession, table: str, rows: DataFrame, day: dt.date, has_rows: bool) -> None:
+    """The day's folder of raw.<table> replaced by `rows`. A dynamic partition overwrite replaces the
+    partitions it writes rows to, so a day left with no row of the table is dropped instead."""
+    if has_rows:
+        _insert(spark, table, rows, overwrite=True)
+    else:
+        spark.sql(f"alter table raw.{table} drop if exists partition (export_date = date'{day.isoformat()}')")
+
+
+def load_export_day_spark(spark: SparkSession, exports_dir: Path, day: dt.date):
+    """Loads (or re-loads) export day `day` into Spark's raw tables, as raw.py's `load_export_day`
+    loads it into DuckDB's: the same rows in every table, the same pending users and counts.
+
+    Spark has no transaction over several tables. The pending users of the day's old and new rows
+    are appended first (both computed from the tables as they are and as they will be), then the
+    day's partitions are replaced, raw.export_days last: a load cut short leaves at most users
+    pending for nothing, and the day not marked as loaded with its files' fingerprint.
+    """
+    from .raw import LoadStats
+
+    started = time.perf_counter()
+    spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
+    ensure_spark_raw_tables(spark)
+    judged = classify_export_day(spark, exports_dir, day)
+    try:
+        stats = LoadStats(export_date=day, files=len(judged.export_files))
+        stats.lines_read = sum(f["lines_read"] for f in judged.export_files)
+        stats.damaged_files = [f"{f['file_name']}: {f['damage']}" for f in judged.export_files if f["damage"]]
+        stats.rejects_by_reason = {r["reason"]: r["n"] for r in judged.classified.where("reason is not null")
+                                   .groupBy("reason").agg(F.count(F.lit(1)).alias("n")).orderBy("reason").collect()}
+        stats.lines_rejected = sum(stats.rejects_by_reason.values())
+        stats.events_valid = stats.lines_read - stats.lines_rejected
+        owners_new = judged.classified.where("reason is null and event_type = 'bot_message'").select(
+            "export_date", "assistant_id", "message_id", "user_id")
+        files = spark.createDataFrame(
+            [(day, f["file_name"], f["size_bytes"], f["lines_read"], f["damage"]) for f in judged.export_files],
+            "export_date date, file_name string, size_bytes bigint, lines_read bigint, damage string")
+        export_day = spark.createDataFrame(
+            [(day, fingerprint(day_folder(exports_dir, day)), stats.files, stats.lines_read)],
+            "export_date date, fingerprint string, files int, lines_read bigint",
+        ).withColumn("loaded_at", F.current_timestamp())
+        new = {"events": (judged.events, stats.events_valid > 0),
+               "answer_owners": (owners_new, not owners_new.isEmpty()),
+               "rejected_lines": (judged.rejected_lines, stats.lines_rejected > 0),
+               "export_files": (files, stats.files > 0),
+               "export_days": (export_day, True)}
+
+        events, owners = spark.table("raw.events"), spark.table("raw.answer_owners")
+        other_days = F.col("export_date") != F.lit(day)
+        events_after = events.where(other_days).unionByName(judged.events)
+        owners_after = owners.where(other_days).unionByName(owners_new)
+        # the users of the day's old copy and of its new one, each set distinct, as raw.py's two inserts
+        _insert(spark, "pending_users", _pending_users(events, owners, day).unionAll(
+            _pending_users(events_after, owners_after, day)))
+        for table in DAY_TABLES:
+            rows, has_rows = new[table]
+            _replace_day(spark, table, rows, day, has_rows)
+        stats.duplicates = _duplicates(spark.table("raw.events"), day)
+        stats.pending_users = spark.table("raw.pending_users").select("assistant_id", "user_id").distinct().count()
+    finally:
+        judged.release()
+    stats.seconds = time.perf_counter() - started
+    return stats

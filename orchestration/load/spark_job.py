@@ -1,0 +1,182 @@
+"""The Spark loader as a refresh runs it (ANALYTICS_ENGINE=spark, docs/spark.md).
+
+`run_spark_load` runs the export days' load (spark_load.py `load_export_day_spark`) as a Spark job
+in a process of its own (`python -m orchestration.load.spark_job`), then `mirror_days` copies the
+loaded days' rows of Spark's raw tables into the build file, so that everything that reads raw
+there (the Dagster checks, status, report, dashboard, the sensor, publish) stays as it is.
+
+Why a process of its own: the loader's Spark and dbt's (profiles.yml's `spark` target, started
+inside dbt's process) share one Derby metastore, which one JVM at a time can open, and a JVM
+started inside the refresh's own process would live, with the metastore open, until the refresh
+ends. Both take their settings from the profile (build/spark_session.py), so they see the same
+tables. The cost is a second Spark start per refresh (docs/spark.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from ..errors import LoadError
+from .raw import LoadStats
+
+_DAY_DONE = "loaded "  # a line of the job's output: "loaded <LoadStats as JSON>"
+_FAILED = "failed "  # "failed <one-line error>"
+
+
+def _table_folder(spark_dir: Path, table: str) -> Path:
+    from ..build.spark_models import table_folder
+
+    return table_folder(spark_dir, "raw", table)
+
+
+def run_spark_load(exports: Path, spark_dir: Path, days: list[dt.date]) -> Iterator[LoadStats]:
+    """Loads the days on Spark, one after the other, in a Spark job of its own process; yields each
+    day's counts as soon as it is loaded. A load error stops the job and raises LoadError."""
+    from ..settings import PROJECT_ROOT
+
+    args = json.dumps({"exports": str(exports.resolve()), "spark_dir": str(spark_dir),
+                       "days": [d.isoformat() for d in days]})
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen([sys.executable, "-m", "orchestration.load.spark_job", args], cwd=PROJECT_ROOT,
+                                stdout=subprocess.PIPE, stderr=log, text=True)
+        failed = None
+        try:
+            for line in proc.stdout:
+                if line.startswith(_DAY_DONE):
+                    fields = json.loads(line.removeprefix(_DAY_DONE))
+                    fields["export_date"] = dt.date.fromisoformat(fields["export_date"])
+                    yield LoadStats(**fields)
+                elif line.startswith(_FAILED):
+                    failed = line.removeprefix(_FAILED).strip()
+        except BaseException:  # the run failed or stopped reading: the job stops with it
+            proc.kill()
+            raise
+        finally:
+            proc.stdout.close()
+            rc = proc.wait()
+        if failed:
+            raise LoadError(failed)
+        if rc != 0:
+            log.seek(0)
+            tail = log.read().decode("utf-8", "replace")[-4000:]
+            raise RuntimeError(f"the Spark load failed (exit {rc}):\n{tail}")
+
+
+def mirror_days(build: Path, spark_dir: Path, days: list[dt.date]) -> None:
+    """The days' rows of Spark's raw tables, and its raw.pending_users, copied over the build file's
+    (one transaction; DuckDB reads Spark's Parquet files, no Spark process)."""
+    import duckdb
+
+    from .raw import ensure_raw_schema
+    from .spark_load import DAY_TABLES
+
+    conn = duckdb.connect(str(build))
+    try:
+        ensure_raw_schema(conn)
+        conn.execute("begin transaction")
+        for table in (*DAY_TABLES, "pending_users"):
+            columns = [r[0] for r in conn.execute(
+                "select column_name from information_schema.columns where table_schema = 'raw' and table_name = ? "
+                "order by ordinal_position", [table]).fetchall()]
+            names = ", ".join(f'"{c}"' for c in columns)
+            if table in DAY_TABLES:
+                # a day's files hold every column but export_date, their folder's name
+                select = ", ".join("$day::date" if c == "export_date" else f'"{c}"' for c in columns)
+                for day in days:
+                    conn.execute(f"delete from raw.{table} where export_date = ?", [day])
+                    folder = _table_folder(spark_dir, table) / f"export_date={day.isoformat()}"
+                    files = sorted(str(p) for p in folder.glob("*.parquet"))
+                    if files:
+                        conn.execute(f"insert into raw.{table} ({names}) select {select} from read_parquet($files)",
+                                     {"day": day, "files": files})
+            else:
+                conn.execute(f"delete from raw.{table}")
+                files = sorted(str(p) for p in _table_folder(spark_dir, table).glob("*.parquet"))
+                if files:
+                    conn.execute(f"insert into raw.{table} ({names}) select {names} from read_parquet(?)", [files])
+        conn.execute("commit")
+    finally:
+        conn.close()
+
+
+def spark_loaded_days(spark_dir: Path) -> dict[dt.date, str]:
+    """Spark's raw.export_days (export day: fingerprint), read from its files (no Spark process)."""
+    import duckdb
+
+    folder = _table_folder(spark_dir, "export_days")
+    files = sorted(str(p) for p in folder.glob("export_date=*/*.parquet"))
+    if not files:
+        return {}
+    conn = duckdb.connect()
+    try:
+        rows = conn.execute("select export_date::date, fingerprint from read_parquet(?, hive_partitioning = true)",
+                            [files]).fetchall()
+    finally:
+        conn.close()
+    return dict(rows)
+
+
+def days_behind(build_days: dict[dt.date, str], spark_dir: Path) -> list[dt.date]:
+    """The export days whose rows differ between the build file's raw tables and Spark's (a day the
+    other engine loaded, a Spark load cut short before its copy into the build file): loaded again
+    on Spark before a Spark build."""
+    on_spark = spark_loaded_days(spark_dir)
+    return sorted(d for d in set(build_days) | set(on_spark) if build_days.get(d) != on_spark.get(d))
+
+
+def clear_spark_pending_users(spark_dir: Path) -> None:
+    """After a completed Spark build: Spark's raw.pending_users emptied (its files removed; the
+    table, its folder and its columns in the catalog stay)."""
+    folder = _table_folder(spark_dir, "pending_users")
+    for path in folder.glob("*"):
+        if path.is_file() and not path.name.startswith("_"):
+            path.unlink()
+
+
+def _own_stdout() -> Callable[[str], None]:
+    """The JVM this process starts writes to stdout at any time; it gets stderr as its stdout, and
+    the job's lines alone go to the real stdout."""
+    ours = os.dup(1)
+    os.dup2(2, 1)
+    out = os.fdopen(ours, "w", buffering=1, encoding="utf-8")
+
+    def say(line: str) -> None:
+        out.write(line + "\n")
+        out.flush()
+
+    return say
+
+
+def main() -> None:
+    from ..build.dbt_child import _end_with_parent
+
+    _end_with_parent()
+    say = _own_stdout()
+    args = json.loads(sys.argv[1])
+    from ..build.spark_session import start_spark
+    from .spark_load import load_export_day_spark
+
+    spark = start_spark(Path(args["spark_dir"]), "assistant-analytics-load")
+    spark.sparkContext.setLogLevel("ERROR")
+    try:
+        for day in args["days"]:
+            stats = load_export_day_spark(spark, Path(args["exports"]), dt.date.fromisoformat(day))
+            fields = dataclasses.asdict(stats)
+            fields["export_date"] = stats.export_date.isoformat()
+            say(_DAY_DONE + json.dumps(fields))
+    except LoadError as exc:
+        say(_FAILED + str(exc).replace("\n", " "))
+    finally:
+        spark.stop()
+
+
+if __name__ == "__main__":
+    main()
