@@ -19,7 +19,7 @@ import sys
 _PR_SET_PDEATHSIG = 1
 
 
-def _end_with_parent() -> None:
+def end_with_parent() -> None:
     if not sys.platform.startswith("linux"):
         return
     libc = ctypes.CDLL(None, use_errno=True)
@@ -40,7 +40,7 @@ def _stdout_for_dbt_only() -> None:
 
 
 def main() -> None:
-    _end_with_parent()
+    end_with_parent()
     _stdout_for_dbt_only()
     from dbt.cli.main import cli
 

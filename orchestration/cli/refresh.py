@@ -184,13 +184,15 @@ _ERROR_CLASS_PREFIX = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception): ")
 def _failure_summary(result) -> str:
     """The failed dbt nodes (dbt_results.py) or else the first failed step and the innermost error's
     first line, without the class name."""
+    from ..build.dbt_results import DbtBuildError
+
     for event in result.all_events:
         if event.is_step_failure:
             chain, err = [], event.step_failure_data.error
             while err is not None:
                 chain.append(err)
                 err = err.cause
-            failed_nodes = next((e for e in chain if e.cls_name == "DbtBuildError"), None)
+            failed_nodes = next((e for e in chain if e.cls_name == DbtBuildError.__name__), None)
             if failed_nodes is not None:
                 return _ERROR_CLASS_PREFIX.sub("", failed_nodes.message.strip().splitlines()[0])
             message = chain[-1].message if chain else "unknown error"
@@ -217,8 +219,7 @@ def _dbt_error_line(message: str) -> str | None:
 
 
 def _loaded_days(warehouse: Path) -> list[dt.date]:
-    import duckdb
-
+    from ..load.raw import loaded_export_days
     from ..publish.publish import connect_published
     from ..settings import build_path_for
 
@@ -227,8 +228,6 @@ def _loaded_days(warehouse: Path) -> list[dt.date]:
         return []
     conn = connect_published(path)  # the build file, or else the published one
     try:
-        return [r[0] for r in conn.execute("select export_date from raw.export_days order by 1").fetchall()]
-    except duckdb.CatalogException:
-        return []
+        return sorted(loaded_export_days(conn))
     finally:
         conn.close()

@@ -27,7 +27,7 @@ from ..build.dbt_results import DbtBuildError, NodeFailures
 from ..build.spark_models import check_spark_runnable, import_spark_tables
 from ..build.spark_session import check_spark_dir
 from ..errors import LoadError
-from ..load.raw import LoadStats, load_export_day
+from ..load.raw import LoadStats, load_export_day, loaded_export_days
 from ..load.spark_job import clear_spark_pending_users, days_behind, mirror_days, run_spark_load
 from ..publish.publish import publish
 from ..settings import analytics_engine, check_dbt_settings, dbt_tests, dbt_threads_full, spark_dir_for, verbose
@@ -77,9 +77,7 @@ def _loaded_days(build) -> dict[dt.date, str]:
 
     conn = duckdb.connect(str(build), read_only=True)
     try:
-        return dict(conn.execute("select export_date, fingerprint from raw.export_days").fetchall())
-    except duckdb.CatalogException:
-        return {}
+        return loaded_export_days(conn)
     finally:
         conn.close()
 

@@ -3,10 +3,10 @@
 
 import time
 
-import duckdb
 from dagster import RunRequest, SensorEvaluationContext, SkipReason, sensor
 
 from ..load.exports import day_folder, export_files, fingerprint, list_export_days
+from ..load.raw import loaded_export_days
 from ..publish.publish import connect_published
 from ..settings import sensor_interval_seconds, sensor_max_runs, sensor_settle_seconds
 from .jobs import refresh_job
@@ -19,12 +19,9 @@ def loaded_fingerprints(warehouse: WarehouseResource) -> dict[str, str]:
         return {}
     conn = connect_published(warehouse.warehouse)
     try:
-        rows = conn.execute("select export_date, fingerprint from raw.export_days").fetchall()
-    except duckdb.CatalogException:
-        rows = []
+        return {str(day): fp for day, fp in loaded_export_days(conn).items()}
     finally:
         conn.close()
-    return {str(day): fp for day, fp in rows}
 
 
 # Dagster needs the interval when it loads the definitions (validated there).

@@ -117,6 +117,15 @@ def ensure_raw_schema(conn: duckdb.DuckDBPyConnection) -> None:
             raise
 
 
+def loaded_export_days(conn: duckdb.DuckDBPyConnection) -> dict[dt.date, str]:
+    """raw.export_days of the file `conn` opened: each loaded export day and the fingerprint of its
+    files when it was loaded; empty when nothing was ever loaded there."""
+    try:
+        return dict(conn.execute("select export_date, fingerprint from raw.export_days").fetchall())
+    except duckdb.CatalogException:
+        return {}
+
+
 def _decompress_gzip(src: Path, sink) -> str | None:
     """Feeds what can be decompressed, member after member, to `sink`; returns the damage, if any."""
     if src.stat().st_size == 0:

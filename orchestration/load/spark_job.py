@@ -156,9 +156,9 @@ def _own_stdout() -> Callable[[str], None]:
 
 
 def main() -> None:
-    from ..build.dbt_child import _end_with_parent
+    from ..build.dbt_child import end_with_parent
 
-    _end_with_parent()
+    end_with_parent()
     say = _own_stdout()
     args = json.loads(sys.argv[1])
     from ..build.spark_session import start_spark

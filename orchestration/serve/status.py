@@ -109,6 +109,7 @@ def _query(conn: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
 def collect_status(warehouse: Path, exports: Path) -> dict:
     """The status as one JSON-ready object (keys documented in README's "The command line")."""
     from ..load.exports import day_folder, fingerprint, list_export_days
+    from ..load.raw import loaded_export_days
 
     if not warehouse.is_file():
         raise UserError(f"warehouse file not found: {warehouse} (run `assistant-analytics refresh` first)")
@@ -119,7 +120,7 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
     except duckdb.Error as exc:
         raise UserError(f"cannot open warehouse {warehouse}: {str(exc).strip().splitlines()[0]}") from None
     try:
-        loaded = {day: fp for day, fp in _query(conn, "select export_date, fingerprint from raw.export_days")}
+        loaded = loaded_export_days(conn)
         latest = _query(conn, f"""
             select export_date, lines_read, lines_rejected from marts.data_quality_daily
             order by export_date desc limit {LATEST_DAYS}""")
