@@ -39,12 +39,24 @@ def _stdout_for_dbt_only() -> None:
     sys.stdout = io.TextIOWrapper(os.fdopen(dbt_stdout, "wb"), encoding="utf-8", line_buffering=True)
 
 
+def _freeze_the_parsed_project(event) -> None:
+    """dbt says how many threads it runs the nodes on once the project is parsed and its graph
+    compiled, before the first node: those live until the process ends (gc_tuning.py)."""
+    if event.info.name == "ConcurrencyLine":
+        from .gc_tuning import freeze_what_lives_until_exit
+
+        freeze_what_lives_until_exit()
+
+
 def main() -> None:
     end_with_parent()
     _stdout_for_dbt_only()
-    from dbt.cli.main import cli
+    from .gc_tuning import long_lived_set_up
 
-    sys.exit(cli())
+    with long_lived_set_up():
+        from dbt.cli.main import cli
+
+    sys.exit(cli(obj={"callbacks": [_freeze_the_parsed_project]}))
 
 
 if __name__ == "__main__":

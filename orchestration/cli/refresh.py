@@ -107,8 +107,11 @@ def run_refresh(days: list[dt.date], *, warehouse: Path, exports: Path, full: bo
         check_spark_runnable()
         check_spark_dir(spark_dir_for(warehouse))
     _check_partition_days(days)
-    ensure_manifest()
-    from ..definitions import defs
+    from ..build.gc_tuning import long_lived_set_up
+
+    with long_lived_set_up():  # Dagster's, dagster-dbt's and dbt's modules, the job's definitions
+        ensure_manifest()
+        from ..definitions import defs
 
     def show(message: str) -> None:
         if not quiet:
