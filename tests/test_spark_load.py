@@ -21,6 +21,7 @@ import importlib.util
 import json
 import re
 import shutil
+from typing import NamedTuple
 
 import duckdb
 import pytest
@@ -123,42 +124,6 @@ def spark(spark_dir):
     session.stop()
 
 
-def duckdb_loaded(exports) -> dict[str, list[tuple]]:
-    from orchestration.load.raw import load_export_day
-
-    conn = duckdb.connect()
-    try:
-        for day in DAYS:
-            load_export_day(conn, exports, dt.date.fromisoformat(day))
-        return {
-            "events": conn.execute(
-                "select export_date, file_name, line_number, event_id, event_type, epoch_us(occurred_at), "
-                "assistant_id, channel, user_id, conversation_id, user_agent, properties::varchar "
-                "from raw.events").fetchall(),
-            "rejected": conn.execute("select * from raw.rejected_lines").fetchall(),
-            "files": conn.execute(
-                "select export_date, file_name, size_bytes, lines_read, damage from raw.export_files").fetchall(),
-        }
-    finally:
-        conn.close()
-
-
-def spark_loaded(spark, exports) -> dict[str, list[tuple]]:
-    from orchestration.load.spark_load import classify_export_day
-
-    out = {"events": [], "rejected": [], "files": []}
-    for day in DAYS:
-        judged = classify_export_day(spark, exports, dt.date.fromisoformat(day))
-        out["events"] += [tuple(r) for r in judged.events.selectExpr(
-            "export_date", "file_name", "line_number", "event_id", "event_type", "unix_micros(occurred_at)",
-            "assistant_id", "channel", "user_id", "conversation_id", "user_agent", "properties").collect()]
-        out["rejected"] += [tuple(r) for r in judged.rejected_lines.collect()]
-        out["files"] += [(f["export_date"], f["file_name"], f["size_bytes"], f["lines_read"], f["damage"])
-                         for f in judged.export_files]
-        judged.release()
-    return out
-
-
 def comparable(rows: list[tuple], json_column: int | None = None) -> list[tuple]:
     """Sorted rows; a JSON text as its value (the engines write the same object with other spacing,
     key order or number forms: 3.0 or 3)."""
@@ -168,8 +133,12 @@ def comparable(rows: list[tuple], json_column: int | None = None) -> list[tuple]
 
 
 @pytest.fixture(scope="module")
-def both(spark, exports):
-    return duckdb_loaded(exports), spark_loaded(spark, exports)
+def both(loaded_twice):
+    """The days of DAYS as each loader wrote them, before any other load (below): every line judged,
+    loaded or rejected, and every file's row; comparable rows of raw.events, raw.rejected_lines and
+    raw.export_files (columns in that order), DuckDB's then Spark's."""
+    return tuple({"events": rows["events"], "rejected": rows["rejected_lines"], "files": rows["export_files"]}
+                 for rows in loaded_twice.first_days)
 
 
 def test_the_exports_reach_every_reason_the_rules_give(both):
@@ -181,17 +150,17 @@ def test_the_exports_reach_every_reason_the_rules_give(both):
 
 def test_spark_rejects_the_same_lines_for_the_same_reasons(both):
     duck, spark = both
-    assert comparable(spark["rejected"]) == comparable(duck["rejected"])
+    assert spark["rejected"] == duck["rejected"]
 
 
 def test_spark_loads_the_same_events(both):
     duck, spark = both
-    assert comparable(spark["events"], json_column=11) == comparable(duck["events"], json_column=11)
+    assert spark["events"] == duck["events"]
 
 
 def test_spark_reads_the_same_lines_and_damage_per_file(both):
     duck, spark = both
-    assert comparable(spark["files"]) == comparable(duck["files"])
+    assert spark["files"] == duck["files"]
     # the files that take the careful path are there, damaged or misnamed, with what was readable
     damaged = {r[1] for r in duck["files"] if r[4]}
     assert {"part-0003.jsonl.gz", "part-0004.jsonl.gz", "crc.jsonl.gz", "gzip-named-plain.jsonl",
@@ -282,8 +251,16 @@ def raw_rows(conn) -> dict[str, list[tuple]]:
     }
 
 
+class Loads(NamedTuple):
+    steps: list[tuple]  # (day, DuckDB's counts, Spark's counts, DuckDB's pending users, Spark's)
+    duck: dict[str, list[tuple]]  # every raw table's rows after the last load, DuckDB's loader
+    spark: dict[str, list[tuple]]  # the same, the Spark loader's (its tables copied into DuckDB)
+    count: int  # loads done
+    first_days: tuple[dict, dict]  # DuckDB's and Spark's rows after the loads of DAYS only
+
+
 @pytest.fixture(scope="module")
-def loaded_twice(spark, spark_dir, exports, tmp_path_factory):
+def loaded_twice(spark, spark_dir, exports, tmp_path_factory) -> Loads:
     from orchestration.load.raw import load_export_day
     from orchestration.load.spark_job import clear_spark_pending_users, mirror_days
     from orchestration.load.spark_load import load_export_day_spark
@@ -313,24 +290,30 @@ def loaded_twice(spark, spark_dir, exports, tmp_path_factory):
         clear_spark_pending_users(spark_dir)
         spark.catalog.refreshTable("raw.pending_users")
 
+    def mirrored_rows() -> dict[str, list[tuple]]:
+        check = duckdb.connect(str(build), read_only=True)
+        try:
+            return raw_rows(check)
+        finally:
+            check.close()
+
     loads = [*DAYS, ANSWERS_DAY, COPY_DAY, FEEDBACK_DAY]
     try:
-        for day in loads:
+        for day in DAYS:
+            load_both(day)
+        first_days = (raw_rows(duck), mirrored_rows())
+        for day in loads[len(DAYS):]:
             load_both(day)
         again = redeliver(copy)
         for day in again:
             load_both(day)
-        check = duckdb.connect(str(build), read_only=True)
-        try:
-            return steps, raw_rows(duck), raw_rows(check), len(loads) + len(again)
-        finally:
-            check.close()
+        return Loads(steps, raw_rows(duck), mirrored_rows(), len(loads) + len(again), first_days)
     finally:
         duck.close()
 
 
 def test_spark_loads_give_the_same_counts_and_pending_users(loaded_twice):
-    steps, _, _, loads = loaded_twice
+    steps, loads = loaded_twice.steps, loaded_twice.count
     assert len(steps) == loads
     for day, duck_stats, spark_stats, duck_pending, spark_pending in steps:
         assert spark_stats == duck_stats, day
@@ -343,7 +326,7 @@ def test_spark_loads_give_the_same_counts_and_pending_users(loaded_twice):
 
 
 def test_spark_raw_tables_equal_the_duckdb_loaders(loaded_twice):
-    _, duck, spark, _ = loaded_twice
+    duck, spark = loaded_twice.duck, loaded_twice.spark
     assert duck.keys() == spark.keys()
     for table in duck:
         assert spark[table] == duck[table], table
