@@ -16,6 +16,8 @@ import os
 import signal
 import sys
 
+from .gc_tuning import freeze_what_lives_until_exit, long_lived_set_up
+
 _PR_SET_PDEATHSIG = 1
 
 
@@ -43,16 +45,12 @@ def _freeze_the_parsed_project(event) -> None:
     """dbt says how many threads it runs the nodes on once the project is parsed and its graph
     compiled, before the first node: those live until the process ends (gc_tuning.py)."""
     if event.info.name == "ConcurrencyLine":
-        from .gc_tuning import freeze_what_lives_until_exit
-
         freeze_what_lives_until_exit()
 
 
 def main() -> None:
     end_with_parent()
     _stdout_for_dbt_only()
-    from .gc_tuning import long_lived_set_up
-
     with long_lived_set_up():
         from dbt.cli.main import cli
 

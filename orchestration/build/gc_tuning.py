@@ -22,17 +22,13 @@ import contextlib
 import gc
 from collections.abc import Iterator
 
-_frozen_at_exit = False
-
 
 def freeze_what_lives_until_exit() -> None:
     """Call once the process's long-lived objects exist: no collection walks them from now on, nor
     walks the whole heap at exit."""
-    global _frozen_at_exit
     gc.freeze()
-    if not _frozen_at_exit:
-        atexit.register(gc.freeze)
-        _frozen_at_exit = True
+    atexit.unregister(gc.freeze)  # registered once, however often this is called
+    atexit.register(gc.freeze)
 
 
 @contextlib.contextmanager
