@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 
+from . import warm_dbt
 from .gc_tuning import freeze_what_lives_until_exit, long_lived_set_up
 
 _PR_SET_PDEATHSIG = 1
@@ -31,7 +32,7 @@ def end_with_parent() -> None:
         os._exit(1)  # the parent died before the prctl: nobody waits for this dbt
 
 
-def _stdout_for_dbt_only() -> None:
+def stdout_for_dbt_only() -> None:
     """dbt writes its events to stdout, one JSON line each, which dagster-dbt parses; a line it cannot
     parse is dropped, and with it a node's result. On the spark target dbt starts a JVM that inherits
     stdout and writes to it (Spark's warnings, progress), at any time, into the middle of dbt's lines.
@@ -48,13 +49,41 @@ def _freeze_the_parsed_project(event) -> None:
         freeze_what_lives_until_exit()
 
 
-def main() -> None:
-    end_with_parent()
-    _stdout_for_dbt_only()
+def run_dbt_cli(argv: list[str]) -> int:
+    """dbt's own command line on `argv`; its exit status."""
     with long_lived_set_up():
         from dbt.cli.main import cli
 
-    sys.exit(cli(obj={"callbacks": [_freeze_the_parsed_project]}))
+    try:
+        cli.main(args=argv, prog_name="dbt", obj={"callbacks": [_freeze_the_parsed_project]})
+    except SystemExit as done:  # click ends the command this way, with dbt's status
+        return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    return 0
+
+
+def wait_for_build() -> int:
+    """The dbt a refresh makes ready ahead (warm_dbt.py): imports dbt, takes one build, runs it."""
+    listener = warm_dbt.listen()
+    with long_lived_set_up():
+        import dbt.adapters.duckdb  # noqa: F401 (the default target's adapter, imported ahead too)
+        import dbt.cli.main  # noqa: F401
+    build = warm_dbt.Build(listener)
+    stdout_for_dbt_only()
+    status = run_dbt_cli(build.argv)
+    build.finish(status)
+    return status
+
+
+def main() -> None:
+    end_with_parent()
+    if sys.argv[1:] == [warm_dbt.WAIT_FOR_BUILD]:
+        sys.exit(wait_for_build())
+    # the dbt that the refresh made ready ahead, when there is one; else dbt runs here
+    status = warm_dbt.hand_over(sys.argv[1:])
+    if status is None:
+        stdout_for_dbt_only()
+        status = run_dbt_cli(sys.argv[1:])
+    sys.exit(status)
 
 
 if __name__ == "__main__":

@@ -86,18 +86,7 @@ def _check_partition_days(days: list[dt.date]) -> None:
 
 def run_refresh(days: list[dt.date], *, warehouse: Path, exports: Path, full: bool, quiet: bool = False) -> None:
     """Runs the refresh job once per contiguous range of export days (a single-run backfill each)."""
-    from ..build import progress
-    from ..build.build_file import refresh_lock
-    from ..build.dbt_project import ensure_manifest
-    from ..errors import RefreshBusyError
-    from ..serve.status import recording_refresh
-    from ..settings import (
-        analytics_engine,
-        check_refresh_settings,
-        max_days_per_run,
-        max_export_bytes_per_run,
-        spark_dir_for,
-    )
+    from ..settings import analytics_engine, check_refresh_settings, spark_dir_for
 
     check_refresh_settings()  # a bad setting fails here, before anything is loaded
     if analytics_engine() == "spark":
@@ -107,7 +96,21 @@ def run_refresh(days: list[dt.date], *, warehouse: Path, exports: Path, full: bo
         check_spark_runnable()
         check_spark_dir(spark_dir_for(warehouse))
     _check_partition_days(days)
+    from ..build.warm_dbt import WarmDbt
+
+    # dbt's process of the first run imports dbt from now on, beside this process's imports and the load
+    with WarmDbt() as warm_dbt:
+        _run_job(days, warehouse=warehouse, exports=exports, full=full, quiet=quiet, warm_dbt=warm_dbt)
+
+
+def _run_job(days: list[dt.date], *, warehouse: Path, exports: Path, full: bool, quiet: bool, warm_dbt) -> None:
+    from ..build import progress
+    from ..build.build_file import refresh_lock
+    from ..build.dbt_project import ensure_manifest
     from ..build.gc_tuning import long_lived_set_up
+    from ..errors import RefreshBusyError
+    from ..serve.status import recording_refresh
+    from ..settings import max_days_per_run, max_export_bytes_per_run
 
     with long_lived_set_up():  # Dagster's, dagster-dbt's and dbt's modules, the job's definitions
         ensure_manifest()
@@ -147,14 +150,16 @@ def run_refresh(days: list[dt.date], *, warehouse: Path, exports: Path, full: bo
     try:
         # One lock for the whole job: a second refresh waits here, before it loads anything.
         with refresh_lock(warehouse), recording_refresh(warehouse, days, full=full):
-            _run_ranges(job, ranges, run_config, instance, show)
+            _run_ranges(job, ranges, run_config, instance, show, warm_dbt)
     except RefreshBusyError as exc:
         raise UserError(str(exc)) from None
     finally:
         progress.set_listener(None)
 
 
-def _run_ranges(job, ranges, run_config, instance, show) -> None:
+def _run_ranges(job, ranges, run_config, instance, show, warm_dbt) -> None:
+    """Runs the ranges one after the other; `warm_dbt` (build/warm_dbt.py), started for the first
+    run's dbt build, is replaced by a new one for each later run (a waiting dbt serves one build)."""
     from dagster._core.storage.tags import (
         ASSET_PARTITION_RANGE_END_TAG,
         ASSET_PARTITION_RANGE_START_TAG,
@@ -163,6 +168,9 @@ def _run_ranges(job, ranges, run_config, instance, show) -> None:
     from ..settings import verbose
 
     for i, (start, end) in enumerate(ranges, start=1):
+        if i > 1:
+            warm_dbt.restart()
+        warm_dbt.wait_until_listening()  # at once for the first run (its imports took seconds)
         n_days = (end - start).days + 1
         show(f"run {i}/{len(ranges)}: export days {start} .. {end} ({n_days} day{'s' * (n_days > 1)})")
         started = time.perf_counter()

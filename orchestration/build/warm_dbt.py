@@ -1,0 +1,191 @@
+"""A dbt process started ahead of its build (docs/refresh.md, "A dbt made ready ahead").
+
+A refresh runs `dbt build` as a process of its own (dagster-dbt starts `assistant-analytics-dbt`,
+dbt_child.py), and that process spends seconds importing dbt before it reads the project: time in
+which the refresh waits. So the refresh starts one more process first thing (`WarmDbt`), which
+imports dbt while the refresh's own process imports Dagster and loads the export days, then waits.
+When dagster-dbt starts `assistant-analytics-dbt build ...`, that process does not import dbt: it
+hands its command line, environment, working directory and standard streams to the waiting one,
+which becomes the dbt of that build (it writes the events to dagster-dbt's pipe itself), and it
+relays Ctrl-C and the exit status. The waiting process serves one build, then ends; a refresh of
+several runs starts one per run.
+
+Without a waiting process (a run launched from Dagster's UI, a platform without Linux's abstract
+sockets, a process that failed to start), `assistant-analytics-dbt` runs dbt itself, as before.
+
+Who may hand a build over: a process of the same user whose parent is the refresh's process (the
+one dagster-dbt starts), checked by the kernel's peer credentials; the socket's name carries the
+refresh's process id. Both processes end with the refresh's (dbt_child.end_with_parent), and the
+waiting one ends when the process that handed it the build ends before it (killed by Dagster, say).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+
+LISTENING = b"listening\n"
+WAIT_FOR_BUILD = "--wait-for-build"  # dbt_child's argument for the waiting process (no dbt flag)
+_MAX_REQUEST_BYTES = 1 << 20
+_FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _socket_name(refresh_pid: int) -> str:
+    # Linux's abstract namespace: no file to clean up, gone when the listening socket closes
+    return f"\0assistant-analytics-dbt-{os.getuid()}-{refresh_pid}"
+
+
+def _available() -> bool:
+    return sys.platform.startswith("linux") and hasattr(socket, "send_fds")
+
+
+class WarmDbt:
+    """The refresh's side: a process importing dbt from now on, for the next `assistant-analytics-dbt`
+    this process starts. `restart()` makes a new one for the next build; leaving the `with` ends
+    one that no build took."""
+
+    def __init__(self) -> None:
+        self._process: subprocess.Popen | None = None
+        self._start()
+
+    def _start(self) -> None:
+        if _available():
+            # stderr too: what it would print before it takes a build is nobody's business (a
+            # process that failed is not there to take one, and dbt runs in dbt_child as before)
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "orchestration.build.dbt_child", WAIT_FOR_BUILD],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+    def wait_until_listening(self) -> bool:
+        """Before the build starts dbt: the waiting process's socket is there (it says so on its
+        stdout once bound, well before it has imported dbt), or it ended. Not waited for at the
+        start, so that this process's own imports begin at once."""
+        if self._process is None or self._process.stdout is None:
+            return False
+        with self._process.stdout:
+            return self._process.stdout.readline() == LISTENING
+
+    def restart(self) -> None:
+        self.stop()
+        self._start()
+
+    def stop(self) -> None:
+        if self._process is None:
+            return
+        if self._process.poll() is None:
+            self._process.kill()  # still waiting (no build took it): it has done nothing yet
+        self._process.wait()
+        if self._process.stdout is not None:
+            self._process.stdout.close()
+        self._process = None
+
+    def __enter__(self) -> WarmDbt:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.stop()
+
+
+def hand_over(argv: list[str]) -> int | None:
+    """In `assistant-analytics-dbt`: runs `dbt <argv>` in the waiting dbt of the refresh that
+    started this process; its exit status, or None when there is none (run dbt here instead)."""
+    if not _available():
+        return None
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        conn.connect(_socket_name(os.getppid()))
+        request = json.dumps({"argv": argv, "env": dict(os.environ), "cwd": os.getcwd()}).encode()
+        socket.send_fds(conn, [request], [0, 1, 2])
+        reply = conn.recv(4096)
+    except OSError:
+        conn.close()
+        return None
+    if not reply:  # refused, or ended before it started dbt: nothing ran
+        conn.close()
+        return None
+    dbt_pid = json.loads(reply)["pid"]
+    for signum in _FORWARDED_SIGNALS:
+        signal.signal(signum, lambda received, _frame: os.kill(dbt_pid, received))
+    status = conn.recv(64)
+    # then the end of that process (its last connection and file closed) before this one ends:
+    # the refresh goes on with the build file as soon as this process ends
+    while conn.recv(64):
+        pass
+    conn.close()
+    if not status:
+        print("assistant-analytics-dbt: the dbt process ended without an exit status", file=sys.stderr)
+        return 1
+    return int(status)
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            # pid (comm) state ppid ...: comm may hold spaces and parentheses, so split after the last ")"
+            return int(stat.read().rsplit(b")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _accept_sibling(listener: socket.socket) -> socket.socket:
+    """The next connection from a process of this user that the refresh started (a sibling)."""
+    creds_size = struct.calcsize("3i")
+    while True:
+        conn, _ = listener.accept()
+        pid, uid, _gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, creds_size))
+        if uid == os.getuid() and _parent_of(pid) == os.getppid():
+            return conn
+        conn.close()
+
+
+def listen() -> socket.socket:
+    """The waiting process's socket, named for the refresh that started it (its parent). Bound before
+    dbt is imported: a build that comes early waits in the backlog."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener.bind(_socket_name(os.getppid()))
+    listener.listen(1)
+    os.write(1, LISTENING)  # to WarmDbt.wait_until_listening, through the pipe that stdout is until a build
+    return listener
+
+
+class Build:
+    """A build handed over to this process: its standard streams, working directory and environment
+    are now this process's; `argv` is dbt's command line; `finish` reports dbt's exit status."""
+
+    def __init__(self, listener: socket.socket) -> None:
+        conn = _accept_sibling(listener)
+        listener.close()
+        message, fds, _flags, _address = socket.recv_fds(conn, _MAX_REQUEST_BYTES, 3)
+        request = json.loads(message)
+        for target, fd in enumerate(fds):  # stdin, stdout (dagster-dbt's pipe) and stderr
+            os.dup2(fd, target)
+            os.close(fd)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        self.argv: list[str] = request["argv"]
+        self._conn = conn
+        self._finished = threading.Event()
+        threading.Thread(target=self._end_with_client, daemon=True).start()
+        conn.send(json.dumps({"pid": os.getpid()}).encode())
+
+    def finish(self, status: int) -> None:
+        """After dbt: its exit status to the process that handed the build over, which then waits
+        for this process to end."""
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self._finished.set()
+        self._conn.send(str(status).encode())
+
+    def _end_with_client(self) -> None:
+        """The process that handed the build over ended first (killed): dbt ends too, as it would have."""
+        while self._conn.recv(64):
+            pass
+        if not self._finished.is_set():
+            os._exit(1)

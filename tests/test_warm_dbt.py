@@ -1,0 +1,147 @@
+"""The dbt that a refresh makes ready ahead (orchestration/build/warm_dbt.py): `assistant-analytics-dbt`
+hands its command to it and behaves as if it had run dbt itself.
+
+Here pytest's process plays the refresh: it starts the waiting dbt (`WarmDbt`) and then
+`assistant-analytics-dbt`, as dagster-dbt does, so both are its children. The dbt commands are
+small ones, on a project of one macro in a temporary folder (DuckDB in memory).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from orchestration.build.warm_dbt import WarmDbt
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's abstract sockets")
+
+DBT = str(Path(sys.executable).parent / "assistant-analytics-dbt")
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    """A dbt project with a macro that waits (a dbt command that is still running when we act)."""
+    root = tmp_path_factory.mktemp("warm_dbt")
+    (root / "dbt_project.yml").write_text("name: warm\nversion: '1.0'\nprofile: warm\nconfig-version: 2\n")
+    (root / "profiles.yml").write_text(textwrap.dedent("""\
+        warm:
+          target: mem
+          outputs:
+            mem:
+              type: duckdb
+              path: ":memory:"
+        """))
+    (root / "macros").mkdir()
+    # busy until interrupted: Jinja has no sleep, and Python code is what a signal interrupts at once
+    (root / "macros" / "wait.sql").write_text(
+        "{% macro wait() %}{{ log('waiting', info=True) }}"
+        "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}{% endmacro %}\n")
+    return root
+
+
+def dbt(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen([DBT, *args], cwd=cwd, env={**os.environ, **(env or {})},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def waiting_dbt_of(warm: WarmDbt) -> subprocess.Popen:
+    assert warm.wait_until_listening()  # as a refresh waits before its run starts dbt
+    return warm._process
+
+
+def ended_within(process: subprocess.Popen, seconds: float) -> bool:
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
+
+
+def served(warm: WarmDbt, *args: str, **kwargs) -> tuple[int, str]:
+    """`assistant-analytics-dbt <args>`'s exit status and output, once the waiting dbt listens;
+    checks that the waiting dbt ran it."""
+    waiting = waiting_dbt_of(warm)
+    command = dbt(*args, **kwargs)
+    out, _ = command.communicate(timeout=120)
+    assert ended_within(waiting, 30), "the waiting dbt did not take the command"
+    return command.returncode, out
+
+
+def test_the_command_runs_in_the_waiting_dbt_with_the_callers_directory_environment_and_status(
+        project: Path, tmp_path: Path):
+    # dbt reads profiles.yml from the working directory, unless DBT_PROFILES_DIR says where: the
+    # waiting process was started in pytest's directory, without that variable
+    with WarmDbt() as warm:
+        status, out = served(warm, "debug", "--config-dir", cwd=project)
+        assert status == 0 and str(project) in out, out
+    with WarmDbt() as warm:
+        status, out = served(warm, "debug", "--config-dir", cwd=tmp_path, env={"DBT_PROFILES_DIR": str(project)})
+        assert status == 0 and str(project) in out, out
+    # dbt's own exit status comes back: a usage error is 2, as a dbt run here gives it
+    with WarmDbt() as warm:
+        status, out = served(warm, "--no-such-flag")
+    cold = dbt("--no-such-flag")
+    cold_out, _ = cold.communicate(timeout=120)
+    assert status == cold.returncode == 2, (out, cold_out)
+
+
+def test_ctrl_c_reaches_dbt_and_a_killed_caller_ends_it(project: Path):
+    wait = ("run-operation", "wait", "--project-dir", str(project), "--profiles-dir", str(project))
+    statuses = []
+    for warm in (WarmDbt(), None):  # the same Ctrl-C to a dbt run here: the same status
+        with warm or contextlib.nullcontext():
+            if warm:
+                waiting_dbt_of(warm)
+            proc = dbt(*wait)
+            assert _wait_for_line(proc, "waiting")
+            proc.send_signal(signal.SIGINT)  # as dagster-dbt stops dbt when a run is stopped
+            out, _ = proc.communicate(timeout=30)
+            assert "KeyboardInterrupt" in out  # dbt's own report of it
+            statuses.append(proc.returncode)
+            if warm:
+                assert ended_within(warm._process, 30), "the waiting dbt did not take the command"
+    assert statuses[0] == statuses[1] != 0
+    with WarmDbt() as warm:
+        waiting = waiting_dbt_of(warm)
+        proc = dbt(*wait)
+        assert _wait_for_line(proc, "waiting")
+        proc.kill()
+        proc.wait()
+        assert ended_within(waiting, 30), "dbt went on after the process that handed it the command was killed"
+
+
+def _wait_for_line(proc: subprocess.Popen, text: str) -> bool:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            return False
+        if text in line:
+            return True
+    return False
+
+
+def test_only_a_process_the_refresh_started_can_hand_over_a_command():
+    """A process of this user whose parent is not the refresh's process (here a grandchild of
+    pytest's) is refused, and runs dbt itself; the waiting dbt still waits for the refresh's."""
+    with WarmDbt() as warm:
+        waiting = waiting_dbt_of(warm)
+        code = textwrap.dedent(f"""
+            import os
+            os.getppid = lambda: {os.getpid()}  # the socket's name of pytest's waiting dbt
+            from orchestration.build.warm_dbt import hand_over
+            print("handed over:", hand_over(["--version"]))
+        """)
+        # not the shell's last command, so that the shell does not become Python (exec) but stays its parent
+        grandchild = subprocess.run(["sh", "-c", f'"{sys.executable}" -c "$0"; exit $?', code], capture_output=True,
+                                    text=True, timeout=120)
+        assert grandchild.stdout.strip() == "handed over: None", grandchild.stderr
+        assert waiting.poll() is None
