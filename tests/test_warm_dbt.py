@@ -69,6 +69,7 @@ def served(warm: WarmDbt, *args: str, **kwargs) -> tuple[int, str]:
     """`assistant-analytics-dbt <args>`'s exit status and output, once the waiting dbt listens;
     checks that the waiting dbt ran it."""
     waiting = waiting_dbt_of(warm)
+    assert waiting.poll() is None
     command = dbt(*args, **kwargs)
     out, _ = command.communicate(timeout=120)
     assert ended_within(waiting, 30), "the waiting dbt did not take the command"
@@ -82,7 +83,8 @@ def test_the_command_runs_in_the_waiting_dbt_with_the_callers_directory_environm
     with WarmDbt() as warm:
         status, out = served(warm, "debug", "--config-dir", cwd=project)
         assert status == 0 and str(project) in out, out
-    with WarmDbt() as warm:
+        # a refresh of several runs: a new waiting dbt for the next one, the last having taken a build
+        assert warm.ready_for_next_build()
         status, out = served(warm, "debug", "--config-dir", cwd=tmp_path, env={"DBT_PROFILES_DIR": str(project)})
         assert status == 0 and str(project) in out, out
     # dbt's own exit status comes back: a usage error is 2, as a dbt run here gives it

@@ -47,8 +47,8 @@ def _available() -> bool:
 
 class WarmDbt:
     """The refresh's side: a process importing dbt from now on, for the next `assistant-analytics-dbt`
-    this process starts. `restart()` makes a new one for the next build; leaving the `with` ends
-    one that no build took."""
+    this process starts. `ready_for_next_build()` before each run; leaving the `with` ends one that
+    no build took."""
 
     def __init__(self) -> None:
         self._process: subprocess.Popen | None = None
@@ -63,17 +63,21 @@ class WarmDbt:
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
 
     def wait_until_listening(self) -> bool:
-        """Before the build starts dbt: the waiting process's socket is there (it says so on its
-        stdout once bound, well before it has imported dbt), or it ended. Not waited for at the
-        start, so that this process's own imports begin at once."""
-        if self._process is None or self._process.stdout is None:
-            return False
+        """The waiting process's socket is there (it says so on its stdout once bound, well before it
+        has imported dbt), or it ended. Not waited for at its start, so that this process's own
+        imports begin at once; a build that starts dbt before it listens runs dbt cold."""
+        if self._process is None or self._process.stdout is None or self._process.stdout.closed:
+            return self._process is not None and self._process.poll() is None
         with self._process.stdout:
             return self._process.stdout.readline() == LISTENING
 
-    def restart(self) -> None:
-        self.stop()
-        self._start()
+    def ready_for_next_build(self) -> bool:
+        """Before a run: a new waiting process if the last one is gone (it took a build: the last
+        run's, or `dbt parse` of a project that changed), then until it listens."""
+        if self._process is not None and self._process.poll() is not None:
+            self.stop()
+            self._start()
+        return self.wait_until_listening()
 
     def stop(self) -> None:
         if self._process is None:

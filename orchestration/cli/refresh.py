@@ -159,7 +159,7 @@ def _run_job(days: list[dt.date], *, warehouse: Path, exports: Path, full: bool,
 
 def _run_ranges(job, ranges, run_config, instance, show, warm_dbt) -> None:
     """Runs the ranges one after the other; `warm_dbt` (build/warm_dbt.py), started for the first
-    run's dbt build, is replaced by a new one for each later run (a waiting dbt serves one build)."""
+    run's dbt build, is replaced by a new one for each later run (a waiting dbt takes one build)."""
     from dagster._core.storage.tags import (
         ASSET_PARTITION_RANGE_END_TAG,
         ASSET_PARTITION_RANGE_START_TAG,
@@ -168,9 +168,7 @@ def _run_ranges(job, ranges, run_config, instance, show, warm_dbt) -> None:
     from ..settings import verbose
 
     for i, (start, end) in enumerate(ranges, start=1):
-        if i > 1:
-            warm_dbt.restart()
-        warm_dbt.wait_until_listening()  # at once for the first run (its imports took seconds)
+        warm_dbt.ready_for_next_build()  # at once for the first run (its imports took seconds)
         n_days = (end - start).days + 1
         show(f"run {i}/{len(ranges)}: export days {start} .. {end} ({n_days} day{'s' * (n_days > 1)})")
         started = time.perf_counter()
