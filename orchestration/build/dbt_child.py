@@ -6,6 +6,9 @@ the next refresh would fail on that lock. On Linux this asks the kernel to kill 
 parent ends (PR_SET_PDEATHSIG, kept across dbt's start-up since it runs in this same process).
 The kernel sends it when the parent's forking thread ends: dagster-dbt starts dbt from the thread
 that runs the dbt step, which lives as long as the step waits for dbt.
+
+When the refresh has made a dbt ready ahead (warm_dbt.py, `--wait-for-build`), this process hands
+it the command and waits for it instead of importing dbt itself.
 """
 
 from __future__ import annotations
