@@ -101,8 +101,9 @@ def publish(warehouse: Path) -> Published:
 
 
 # A publish happens once per refresh, so an open that a publish tore succeeds when repeated; the
-# pause lets a publish that is renaming files finish first.
-_OPEN_ATTEMPTS = 10
+# pause lets a publish that is renaming files finish first. The opens are repeated for a time, not
+# a number of times: on a busy machine a publish's renames can outlast a few quick attempts.
+_OPEN_PATIENCE_SECONDS = 5.0
 _OPEN_RETRY_PAUSE_SECONDS = 0.05
 
 
@@ -116,20 +117,22 @@ def connect_published(warehouse: Path, config: dict | None = None) -> duckdb.Duc
     renames one there (a new inode, or a new change time), so when the path names the same file
     before and after the connection opened, all three opens read that file; else it is opened again.
     """
-    for attempt in range(1, _OPEN_ATTEMPTS + 1):
+    deadline = time.monotonic() + _OPEN_PATIENCE_SECONDS
+    while True:
         before = _file_identity(warehouse)
         try:
             conn = duckdb.connect(str(warehouse), read_only=True, config=config or {})
         except duckdb.IOException:
-            if attempt == _OPEN_ATTEMPTS or _file_identity(warehouse) == before:
+            if time.monotonic() >= deadline or _file_identity(warehouse) == before:
                 raise
         else:
             if _file_identity(warehouse) == before:
                 return conn
             conn.close()
+            if time.monotonic() >= deadline:
+                raise duckdb.IOException(f"{warehouse} was replaced by a publish each time it was opened "
+                                         f"for {_OPEN_PATIENCE_SECONDS:.0f} s")
         time.sleep(_OPEN_RETRY_PAUSE_SECONDS)
-    raise duckdb.IOException(f"{warehouse} was replaced by a publish each of the {_OPEN_ATTEMPTS} "
-                             "times it was opened")
 
 
 def _file_identity(path: Path) -> tuple[int, int, int] | None:
