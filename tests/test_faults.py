@@ -21,8 +21,10 @@ from conftest import CLI, Workspace, event, write_export
 
 from orchestration import settings
 from orchestration.build.build_file import build_connection, refresh_lock
+from orchestration.build.warm_dbt import WAIT_FOR_BUILD
 from orchestration.cli.refresh import _check_partition_days, _dbt_error_line, _split_ranges
 from orchestration.errors import UserError
+from orchestration.settings import DBT_PROJECT_DIR
 
 INJECTION = "1GB'; create table raw.pwned as select 42 as x; select '1"
 
@@ -207,20 +209,23 @@ def test_a_killed_cli_takes_its_dbt_with_it(workspace: Workspace):
                             str(workspace.exports), "--day", "2026-11-01"],
                            env=env, cwd=workspace.root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline, dbt = time.monotonic() + 300, None
-        while dbt is None and time.monotonic() < deadline and cli.poll() is None:
+        # dbt build's process (dagster-dbt's), and the dbt made ready ahead (warm_dbt.py) once that
+        # process has handed it the build: it is then in dbt's project folder, where dagster-dbt runs dbt
+        deadline, dbt, handed_over = time.monotonic() + 300, None, None
+        while handed_over is None and time.monotonic() < deadline and cli.poll() is None:
             children = _children(cli.pid)
             for child in children:
                 try:
                     cmdline = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+                    cwd = Path(os.readlink(f"/proc/{child}/cwd"))
                 except FileNotFoundError:  # the child ended after it was listed
                     continue
                 if any(b"dbt" in part for part in cmdline[:2]) and b"build" in cmdline:
                     dbt = child
+                if WAIT_FOR_BUILD.encode() in cmdline and cwd == DBT_PROJECT_DIR.resolve():
+                    handed_over = child
             time.sleep(0.05)
-        assert dbt is not None, "the refresh never started dbt build"
-        # dbt build's process, and the dbt made ready ahead that it handed the build to (warm_dbt.py)
-        assert len(children) >= 2, children
+        assert dbt is not None and handed_over is not None, "the refresh never handed dbt build over"
         os.kill(cli.pid, signal.SIGKILL)
         cli.wait()
         deadline = time.monotonic() + 10
