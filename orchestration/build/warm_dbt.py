@@ -7,8 +7,8 @@ imports dbt while the refresh's own process imports Dagster and loads the export
 When dagster-dbt starts `assistant-analytics-dbt build ...`, that process does not import dbt: it
 hands its command line, environment, working directory and standard streams to the waiting one,
 which becomes the dbt of that build (it writes the events to dagster-dbt's pipe itself), and it
-relays Ctrl-C and the exit status. The waiting process serves one build, then ends; a refresh of
-several runs starts one per run.
+relays Ctrl-C and the exit status. The waiting process takes one build, then ends; a refresh of
+several runs starts another before a run once the last one has taken its build.
 
 Without a waiting process (a run launched from Dagster's UI, a platform without Linux's abstract
 sockets, a process that failed to start), `assistant-analytics-dbt` runs dbt itself, as before.
