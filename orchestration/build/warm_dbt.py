@@ -66,8 +66,10 @@ class WarmDbt:
         """The waiting process's socket is there (it says so on its stdout once bound, well before it
         has imported dbt), or it ended. Not waited for at its start, so that this process's own
         imports begin at once; a build that starts dbt before it listens runs dbt cold."""
-        if self._process is None or self._process.stdout is None or self._process.stdout.closed:
-            return self._process is not None and self._process.poll() is None
+        if self._process is None:
+            return False
+        if self._process.stdout.closed:  # read before: it listened, and is still there if not ended
+            return self._process.poll() is None
         with self._process.stdout:
             return self._process.stdout.readline() == LISTENING
 
@@ -85,8 +87,7 @@ class WarmDbt:
         if self._process.poll() is None:
             self._process.kill()  # still waiting (no build took it): it has done nothing yet
         self._process.wait()
-        if self._process.stdout is not None:
-            self._process.stdout.close()
+        self._process.stdout.close()
         self._process = None
 
     def __enter__(self) -> WarmDbt:
