@@ -18,6 +18,8 @@ import gzip
 import importlib.util
 import json
 import shutil
+import sys
+import threading
 from pathlib import Path
 
 import duckdb
@@ -52,13 +54,60 @@ def demo(module_workspace: Workspace) -> Workspace:
     return module_workspace
 
 
+class SparkStarts:
+    """The Spark drivers (a `java` running SparkSubmit) that the `with` sees running for a Spark
+    folder: its path is in their command line (profiles.yml: Derby's home). Not drivers: the
+    scripts and the short launcher JVM that start one (spark-class), and a driver's own forks
+    (their command line is the driver's until they exec). Polled: a driver lives for a whole load
+    or build, seconds at least."""
+
+    def __init__(self, spark_dir: Path) -> None:
+        self._marker = f"-Dderby.system.home={spark_dir}".encode()
+        self._seen: dict[int, tuple[int, str]] = {}  # process id: its parent's id and command line
+        self._stop = threading.Event()
+
+    def _looks_like_a_driver(self, argv: list[bytes]) -> bool:
+        return (Path(argv[0].decode(errors="replace")).name == "java" and b"org.apache.spark.deploy.SparkSubmit" in argv
+                and b"org.apache.spark.launcher.Main" not in argv and any(self._marker in a for a in argv))
+
+    def _poll(self) -> None:
+        while not self._stop.wait(0.2):
+            for proc in Path("/proc").iterdir():
+                try:
+                    if not proc.name.isdigit() or int(proc.name) in self._seen:
+                        continue
+                    if self._looks_like_a_driver((proc / "cmdline").read_bytes().split(b"\0")):
+                        parent = (proc / "stat").read_bytes().rsplit(b")", 1)[1].split()[1].decode()
+                        command = (Path("/proc") / parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                        self._seen[int(proc.name)] = (int(parent), command[:200])
+                except (OSError, IndexError):
+                    continue  # ended meanwhile
+
+    @property
+    def drivers(self) -> dict[int, str]:
+        """Each driver's process id: its parent's id and command line (which process started it)."""
+        return {pid: f"{parent}: {command}" for pid, (parent, command) in self._seen.items()
+                if parent not in self._seen}
+
+    def __enter__(self) -> SparkStarts:
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 @pytest.fixture(scope="module")
 @slow_fixture
 def spark_demo(tmp_path_factory) -> Workspace:
     if importlib.util.find_spec("pyspark") is None:
         pytest.skip("pyspark is not installed (pip extra `spark`, docs/spark.md)")
     workspace = Workspace(tmp_path_factory.mktemp("spark_demo"))
-    workspace.demo_stdout = workspace.cli(*DEMO, env={"ANALYTICS_ENGINE": "spark"}, timeout=3600).stdout
+    with SparkStarts(spark_dir_for(workspace.warehouse.resolve())) as starts:
+        workspace.demo_stdout = workspace.cli(*DEMO, env={"ANALYTICS_ENGINE": "spark"}, timeout=3600).stdout
+    workspace.spark_starts = starts.drivers
     return workspace
 
 
@@ -141,6 +190,14 @@ def test_spark_loader_wrote_the_duckdb_loaders_raw_tables(spark_demo: Workspace,
         assert not list(table_folder(spark_dir, "raw", "pending_users").glob("*.parquet"))
     finally:
         conn.close()
+
+
+@needs_spark
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="dbt made ready ahead: Linux's abstract sockets")
+def test_the_loader_and_dbt_share_one_spark_in_a_run(spark_demo: Workspace):
+    """The CLI hands the Spark load to the dbt process it made ready ahead (build/warm_dbt.py), whose
+    Spark then serves dbt's build: one JVM for the demo's run, not one for the load and one for dbt."""
+    assert len(spark_demo.spark_starts) == 1, spark_demo.spark_starts
 
 
 @needs_spark

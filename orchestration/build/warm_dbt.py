@@ -10,17 +10,23 @@ which becomes the dbt of that build (it writes the events to dagster-dbt's pipe 
 relays Ctrl-C and the exit status. The waiting process takes one build, then ends; a refresh of
 several runs starts another before a run once the last one has taken its build.
 
+On Spark the waiting process runs the run's Spark loads too (`kind` SPARK_LOAD, from
+load/spark_job.py, handed over the same way), before its build: the loader's Spark stays in that
+process, and dbt's Spark target, started there, is that same Spark. A run starts one JVM, not two,
+and dbt's queries run in a JVM that the load has warmed.
+
 Without a waiting process (a run launched from Dagster's UI, a platform without Linux's abstract
 sockets, a process that failed to start), `assistant-analytics-dbt` runs dbt itself, as before.
 
 Who may hand a build over: a process of the same user whose parent is the refresh's process (the
 one dagster-dbt starts), checked by the kernel's peer credentials; the socket's name carries the
-refresh's process id. Both processes end with the refresh's (dbt_child.end_with_parent), and the
-waiting one ends when the process that handed it the build ends before it (killed by Dagster, say).
+refresh's process id. Both processes end with the refresh's (child_process.end_with_parent), and the
+waiting one ends when the process that handed it a command ends before it (killed by Dagster, say).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -32,6 +38,7 @@ import threading
 
 LISTENING = b"listening\n"
 WAIT_FOR_BUILD = "--wait-for-build"  # dbt_child's argument for the waiting process (no dbt flag)
+DBT_BUILD, SPARK_LOAD = "dbt", "spark-load"  # what a command handed over is
 _MAX_REQUEST_BYTES = 1 << 20
 _FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -97,15 +104,16 @@ class WarmDbt:
         self.stop()
 
 
-def hand_over(argv: list[str]) -> int | None:
+def hand_over(argv: list[str], kind: str = DBT_BUILD) -> int | None:
     """In `assistant-analytics-dbt`: runs `dbt <argv>` in the waiting dbt of the refresh that
-    started this process; its exit status, or None when there is none (run dbt here instead)."""
+    started this process (in the Spark loader's job: the load, `kind` SPARK_LOAD); its exit status,
+    or None when there is none (run it here instead)."""
     if not _available():
         return None
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
         conn.connect(_socket_name(os.getppid()))
-        request = json.dumps({"argv": argv, "env": dict(os.environ), "cwd": os.getcwd()}).encode()
+        request = json.dumps({"kind": kind, "argv": argv, "env": dict(os.environ), "cwd": os.getcwd()}).encode()
         socket.send_fds(conn, [request], [0, 1, 2])
         reply = conn.recv(4096)
     except OSError:
@@ -119,7 +127,8 @@ def hand_over(argv: list[str]) -> int | None:
         signal.signal(signum, lambda received, _frame: os.kill(dbt_pid, received))
     status = conn.recv(64)
     # then the end of that process (its last connection and file closed) before this one ends:
-    # the refresh goes on with the build file as soon as this process ends
+    # the refresh goes on with the build file as soon as this process ends (a load: the end of
+    # the load, which leaves the process waiting for the build)
     while conn.recv(64):
         pass
     conn.close()
@@ -159,37 +168,72 @@ def listen() -> socket.socket:
     return listener
 
 
-class Build:
-    """A build handed over to this process: its standard streams, working directory and environment
-    are now this process's; `argv` is dbt's command line; `finish` reports dbt's exit status."""
+class Handed:
+    """The next command handed over to this process (`kind`, `argv`: dbt's command line, or the
+    Spark loader's arguments); its caller's working directory and environment are now this
+    process's, and its standard streams are taken (a build, for good) or lent (a load);
+    `finish` reports the exit status."""
 
     def __init__(self, listener: socket.socket) -> None:
-        conn = _accept_sibling(listener)
-        listener.close()
-        message, fds, _flags, _address = socket.recv_fds(conn, _MAX_REQUEST_BYTES, 3)
-        request = json.loads(message)
-        for target, fd in enumerate(fds):  # stdin, stdout (dagster-dbt's pipe) and stderr
-            os.dup2(fd, target)
-            os.close(fd)
+        while True:
+            conn = _accept_sibling(listener)
+            message, fds, _flags, _address = socket.recv_fds(conn, _MAX_REQUEST_BYTES, 3)
+            request = json.loads(message)
+            if request.get("kind") in (DBT_BUILD, SPARK_LOAD) and len(fds) == 3:
+                break
+            for fd in fds:  # not a command of this version: its caller runs it itself
+                os.close(fd)
+            conn.close()
+        self.kind: str = request["kind"]
+        self.argv: list[str] = request["argv"]
+        self._fds = fds  # stdin, stdout (dagster-dbt's pipe, or the loader's) and stderr
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
-        self.argv: list[str] = request["argv"]
         self._conn = conn
         self._finished = threading.Event()
-        threading.Thread(target=self._end_with_client, daemon=True).start()
+        self._watcher = threading.Thread(target=self._end_with_client, daemon=True)
+        self._watcher.start()
         conn.send(json.dumps({"pid": os.getpid()}).encode())
 
+    def take_streams(self) -> None:
+        """The caller's standard streams become this process's (a build: the process ends after it)."""
+        for target, fd in enumerate(self._fds):
+            os.dup2(fd, target)
+            os.close(fd)
+
+    @contextlib.contextmanager
+    def streams_lent(self):
+        """The caller's standard streams are this process's for the `with`, then its own again; the
+        caller's stdout reaches its end of file once what ran here closes its copies."""
+        sys.stdout.flush()
+        sys.stderr.flush()
+        own = [os.dup(target) for target in range(3)]
+        self.take_streams()
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            for target, fd in enumerate(own):
+                os.dup2(fd, target)
+                os.close(fd)
+
     def finish(self, status: int) -> None:
-        """After dbt: its exit status to the process that handed the build over, which then waits
-        for this process to end."""
+        """The exit status to the caller. After a build the caller then waits for this process to
+        end; after a load the connection ends here, and this process waits for the next command."""
         sys.stdout.flush()
         sys.stderr.flush()
         self._finished.set()
         self._conn.send(str(status).encode())
+        if self.kind == SPARK_LOAD:
+            self._conn.shutdown(socket.SHUT_RDWR)  # the caller's end of file; the watcher's too
+            self._watcher.join()
+            self._conn.close()
 
     def _end_with_client(self) -> None:
-        """The process that handed the build over ended first (killed): dbt ends too, as it would have."""
+        """The process that handed the command over ended first (killed): it ends here too, as it
+        would have there."""
         while self._conn.recv(64):
             pass
         if not self._finished.is_set():

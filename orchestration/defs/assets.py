@@ -58,7 +58,7 @@ def _load_days(warehouse: WarehouseResource, days: list[dt.date]) -> Iterator[Lo
         if behind:
             progress.report(f"{len(behind)} export day(s) loaded on Spark again, to match the build file's raw")
         loaded = []
-        progress.report("loading on Spark (a Spark job in a process of its own) ...")
+        progress.report("loading on Spark ...")
         try:
             for stats in run_spark_load(warehouse.exports, spark_dir, [*behind, *days]):
                 loaded.append(stats.export_date)

@@ -5,11 +5,14 @@ in a process of its own (`python -m orchestration.load.spark_job`), then `mirror
 loaded days' rows of Spark's raw tables into the build file, so that everything that reads raw
 there (the Dagster checks, status, report, dashboard, the sensor, publish) stays as it is.
 
-Why a process of its own: the loader's Spark and dbt's (profiles.yml's `spark` target, started
-inside dbt's process) share one Derby metastore, which one JVM at a time can open, and a JVM
-started inside the refresh's own process would live, with the metastore open, until the refresh
-ends. Both take their settings from the profile (build/spark_session.py), so they see the same
-tables. The cost is a second Spark start per refresh (docs/spark.md).
+Why not in the refresh's own process: the loader's Spark and dbt's (profiles.yml's `spark` target,
+started inside dbt's process) share one Derby metastore, which one JVM at a time can open, and a
+JVM started inside the refresh's own process would live, with the metastore open, until the
+refresh ends. Both take their settings from the profile (build/spark_session.py), so they see the
+same tables. When the CLI has made dbt's process ready ahead (build/warm_dbt.py), the job hands
+the load over to that process, whose Spark then serves the run's build too: one Spark start per
+run. Otherwise (a run launched from Dagster's UI) the job loads in its own process, and dbt
+starts a second Spark (docs/spark.md).
 """
 
 from __future__ import annotations
@@ -17,18 +20,21 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
+from ..build.child_process import end_with_parent, stdout_kept_from_children
+from ..build.warm_dbt import SPARK_LOAD, hand_over
 from ..errors import LoadError
 from .raw import LoadStats
 
 _DAY_DONE = "loaded "  # a line of the job's output: "loaded <LoadStats as JSON>"
 _FAILED = "failed "  # "failed <one-line error>"
+_APP_NAME = "assistant-analytics"
 
 
 def _table_folder(spark_dir: Path, table: str) -> Path:
@@ -141,41 +147,48 @@ def clear_spark_pending_users(spark_dir: Path) -> None:
             path.unlink()
 
 
-def _own_stdout() -> Callable[[str], None]:
-    """The JVM this process starts writes to stdout at any time; it gets stderr as its stdout, and
-    the job's lines alone go to the real stdout."""
-    ours = os.dup(1)
-    os.dup2(2, 1)
-    out = os.fdopen(ours, "w", buffering=1, encoding="utf-8")
-
-    def say(line: str) -> None:
-        out.write(line + "\n")
-        out.flush()
-
-    return say
-
-
-def main() -> None:
-    from ..build.dbt_child import end_with_parent
-
-    end_with_parent()
-    say = _own_stdout()
-    args = json.loads(sys.argv[1])
+def _run_job(args: dict, out: TextIO, *, keep_spark: bool) -> None:
+    """The job: the days loaded one after the other, a line on `out` for each (or for the load
+    error that stopped it). The loads run in a session of their own (its settings, its views), so
+    that a Spark kept for dbt's build is as dbt would have started it."""
     from ..build.spark_session import start_spark
     from .spark_load import load_export_day_spark
 
-    spark = start_spark(Path(args["spark_dir"]), "assistant-analytics-load")
+    def say(line: str) -> None:
+        out.write(line + "\n")
+
+    spark = start_spark(Path(args["spark_dir"]), _APP_NAME)
     spark.sparkContext.setLogLevel("ERROR")
     try:
+        loads = spark.newSession()
         for day in args["days"]:
-            stats = load_export_day_spark(spark, Path(args["exports"]), dt.date.fromisoformat(day))
+            stats = load_export_day_spark(loads, Path(args["exports"]), dt.date.fromisoformat(day))
             fields = dataclasses.asdict(stats)
             fields["export_date"] = stats.export_date.isoformat()
             say(_DAY_DONE + json.dumps(fields))
     except LoadError as exc:
         say(_FAILED + str(exc).replace("\n", " "))
     finally:
-        spark.stop()
+        if not keep_spark:
+            spark.stop()
+
+
+def load_in_this_process(argv: list[str]) -> None:
+    """In the dbt process made ready ahead (build/dbt_child.py), with the job's streams: the job,
+    its Spark kept for the build."""
+    out = stdout_kept_from_children()
+    try:
+        _run_job(json.loads(argv[0]), out, keep_spark=True)
+    finally:
+        out.close()
+
+
+def main() -> None:
+    end_with_parent()
+    status = hand_over(sys.argv[1:], kind=SPARK_LOAD)  # to the dbt process made ready ahead, if any
+    if status is not None:
+        sys.exit(status)
+    _run_job(json.loads(sys.argv[1]), stdout_kept_from_children(), keep_spark=False)
 
 
 if __name__ == "__main__":

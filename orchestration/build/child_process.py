@@ -1,0 +1,39 @@
+"""What a process that a refresh starts does first: dbt's (dbt_child.py), the Spark loader's
+(load/spark_job.py) and the one made ready ahead for both (warm_dbt.py)."""
+
+from __future__ import annotations
+
+import ctypes
+import io
+import os
+import signal
+import sys
+
+_PR_SET_PDEATHSIG = 1
+
+
+def end_with_parent() -> None:
+    """If the refresh's process is killed outright (SIGKILL, the OOM killer), a child left running
+    would go on writing the build file and holding DuckDB's lock on it, and the next refresh would
+    fail on that lock. On Linux this asks the kernel to kill this process when its parent ends
+    (PR_SET_PDEATHSIG, kept across the imports since it is this same process). The kernel sends it
+    when the parent's forking thread ends: dagster-dbt starts dbt from the thread that runs the dbt
+    step, which lives as long as the step waits for dbt."""
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        return  # not allowed here: the process runs unbound, as it would without this
+    if os.getppid() == 1:
+        os._exit(1)  # the parent died before the prctl: nobody waits for this process
+
+
+def stdout_kept_from_children() -> io.TextIOWrapper:
+    """This process's stdout carries lines that its reader parses (dbt's JSON events, the Spark
+    loader's counts); a line it cannot parse is lost. A JVM this process starts inherits stdout and
+    writes to it (Spark's warnings, progress) at any time, into the middle of those lines. So the
+    processes this one starts from now on get stderr as their stdout, and the stdout returned here
+    (line-buffered) is this process's alone."""
+    ours = os.dup(1)
+    os.dup2(2, 1)
+    return io.TextIOWrapper(os.fdopen(ours, "wb"), encoding="utf-8", line_buffering=True)
