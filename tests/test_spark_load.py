@@ -340,7 +340,8 @@ def test_spark_raw_tables_equal_the_duckdb_loaders(loaded_twice):
 
 def test_the_spark_job_stops_with_the_loaders_one_line_error(exports, tmp_path):
     """run_spark_load, as a refresh runs the loader (a process of its own, the profile's settings):
-    an export day without its folder stops the job with the loader's one-line error, nothing loaded."""
+    an export day without its folder stops the job with the loader's one-line error, nothing loaded
+    (and no Spark started for it: the job checks each day's folder before it starts Spark)."""
     from orchestration.errors import LoadError
     from orchestration.load.spark_job import run_spark_load, spark_loaded_days
 

@@ -57,6 +57,14 @@ def is_export_day(exports_dir: Path, day: dt.date) -> bool:
     return found
 
 
+def check_export_day(exports_dir: Path, day: dt.date) -> Path:
+    """The day's folder; LoadError, before anything of the day is loaded, when there is none."""
+    folder = day_folder(exports_dir, day)
+    if not is_export_day(exports_dir, day):
+        raise LoadError(f"export day {day.isoformat()} not found: no folder {folder} (links are not read)")
+    return folder
+
+
 def is_export_file_name(name: str) -> bool:
     # Names starting with "." or "_" are a writer's temporary files and markers (`_SUCCESS`), as
     # data-lake readers have it; events.md says so too.

@@ -20,8 +20,7 @@ from pathlib import Path
 
 import duckdb
 
-from ..errors import LoadError
-from .exports import day_folder, export_files, fingerprint, is_export_day, unreadable
+from .exports import check_export_day, export_files, fingerprint, unreadable
 from .validation import BLANK_LINE, DUCKDB, extracted_lines_sql, reason_case_sql
 
 RAW_DDL = """
@@ -433,9 +432,7 @@ def _mark_pending_users(conn: duckdb.DuckDBPyConnection, params: dict) -> None:
 def load_export_day(conn: duckdb.DuckDBPyConnection, exports_dir: Path, day: dt.date) -> LoadStats:
     """Loads (or re-loads) one export day in a single transaction."""
     started = time.perf_counter()
-    folder = day_folder(exports_dir, day)
-    if not is_export_day(exports_dir, day):
-        raise LoadError(f"export day {day.isoformat()} not found: no folder {folder} (links are not read)")
+    folder = check_export_day(exports_dir, day)
     ensure_raw_schema(conn)
     stats = LoadStats(export_date=day)
     with tempfile.TemporaryDirectory(prefix="aa-load-") as tmp:

@@ -30,6 +30,7 @@ from typing import TextIO
 from ..build.child_process import end_with_parent, stdout_kept_from_children
 from ..build.warm_dbt import SPARK_LOAD, hand_over
 from ..errors import LoadError
+from .exports import check_export_day
 from .raw import LoadStats
 
 _DAY_DONE = "loaded "  # a line of the job's output: "loaded <LoadStats as JSON>"
@@ -157,19 +158,22 @@ def _run_job(args: dict, out: TextIO, *, keep_spark: bool) -> None:
     def say(line: str) -> None:
         out.write(line + "\n")
 
-    spark = start_spark(Path(args["spark_dir"]), _APP_NAME)
-    spark.sparkContext.setLogLevel("ERROR")
+    exports, spark = Path(args["exports"]), None
     try:
-        loads = spark.newSession()
-        for day in args["days"]:
-            stats = load_export_day_spark(loads, Path(args["exports"]), dt.date.fromisoformat(day))
+        for day in map(dt.date.fromisoformat, args["days"]):
+            check_export_day(exports, day)  # a day without its folder stops the job before Spark starts for it
+            if spark is None:
+                spark = start_spark(Path(args["spark_dir"]), _APP_NAME)
+                spark.sparkContext.setLogLevel("ERROR")
+                loads = spark.newSession()
+            stats = load_export_day_spark(loads, exports, day)
             fields = dataclasses.asdict(stats)
             fields["export_date"] = stats.export_date.isoformat()
             say(_DAY_DONE + json.dumps(fields))
     except LoadError as exc:
         say(_FAILED + str(exc).replace("\n", " "))
     finally:
-        if not keep_spark:
+        if spark is not None and not keep_spark:
             spark.stop()
 
 

@@ -32,8 +32,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from ..errors import LoadError
-from .exports import day_folder, export_files, fingerprint, is_export_day, unreadable
+from .exports import check_export_day, day_folder, export_files, fingerprint, unreadable
 from .raw import _decompress_gzip, _format_note, _gzip_size, _holds_gzip, _invalid_utf8_note, _utf8_text
 from .validation import BLANK_LINE, SPARK, reason_case_sql, spark_extracted_lines_sql
 
@@ -176,9 +175,7 @@ where not is_blank
 
 def classify_export_day(spark: SparkSession, exports_dir: Path, day: dt.date) -> SparkExportDay:
     """Judges every line of export day `day` on `spark` (see the module's docstring)."""
-    folder = day_folder(exports_dir, day)
-    if not is_export_day(exports_dir, day):
-        raise LoadError(f"export day {day.isoformat()} not found: no folder {folder} (links are not read)")
+    folder = check_export_day(exports_dir, day)
     direct, careful_rows, files = [], [], []
     try:
         for path in export_files(folder):
