@@ -95,10 +95,10 @@ def test_the_command_runs_in_the_waiting_dbt_with_the_callers_directory_environm
     assert status == cold.returncode == 2, (out, cold_out)
 
 
-def test_ctrl_c_reaches_dbt_and_a_killed_caller_ends_it(project: Path):
-    wait = ("run-operation", "wait", "--project-dir", str(project), "--profiles-dir", str(project))
+def ctrl_c_statuses(wait: tuple[str, ...]) -> list[int]:
+    """The exit statuses of a dbt command stopped by SIGINT, run by the waiting dbt, then run here."""
     statuses = []
-    for warm in (WarmDbt(), None):  # the same Ctrl-C to a dbt run here: the same status
+    for warm in (WarmDbt(), None):
         with warm or contextlib.nullcontext():
             if warm:
                 waiting_dbt_of(warm)
@@ -110,6 +110,12 @@ def test_ctrl_c_reaches_dbt_and_a_killed_caller_ends_it(project: Path):
             statuses.append(proc.returncode)
             if warm:
                 assert ended_within(warm._process, 30), "the waiting dbt did not take the command"
+    return statuses
+
+
+def test_ctrl_c_reaches_dbt_and_a_killed_caller_ends_it(project: Path):
+    wait = ("run-operation", "wait", "--project-dir", str(project), "--profiles-dir", str(project))
+    statuses = ctrl_c_statuses(wait)  # the same Ctrl-C to a dbt run here: the same status
     assert statuses[0] == statuses[1] != 0
     with WarmDbt() as warm:
         waiting = waiting_dbt_of(warm)
@@ -118,6 +124,19 @@ def test_ctrl_c_reaches_dbt_and_a_killed_caller_ends_it(project: Path):
         proc.kill()
         proc.wait()
         assert ended_within(waiting, 30), "dbt went on after the process that handed it the command was killed"
+
+
+def test_dbt_stops_on_sigint_when_the_refresh_was_started_with_it_ignored(project: Path):
+    """A refresh started in the background of a non-interactive shell (or under nohup) has SIGINT
+    ignored, and its children inherit that: dbt still stops on dagster-dbt's SIGINT, handed over or
+    not (child_process.interruptible)."""
+    wait = ("run-operation", "wait", "--project-dir", str(project), "--profiles-dir", str(project))
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)  # pytest's process plays that refresh
+    try:
+        statuses = ctrl_c_statuses(wait)
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert statuses[0] == statuses[1] != 0
 
 
 def _wait_for_line(proc: subprocess.Popen, text: str) -> bool:

@@ -1,5 +1,6 @@
 """What a process that a refresh starts does first: dbt's (dbt_child.py), the Spark loader's
-(load/spark_job.py) and the one made ready ahead for both (warm_dbt.py)."""
+(load/spark_job.py) and the one made ready ahead for both (warm_dbt.py): it ends with the refresh
+(`end_with_parent`), a SIGINT stops it (`interruptible`), and its stdout is its own."""
 
 from __future__ import annotations
 
@@ -26,6 +27,15 @@ def end_with_parent() -> None:
         return  # not allowed here: the process runs unbound, as it would without this
     if os.getppid() == 1:
         os._exit(1)  # the parent died before the prctl: nobody waits for this process
+
+
+def interruptible() -> None:
+    """A refresh started with SIGINT ignored (in the background of a non-interactive shell, under
+    `nohup`) passes that on to the processes it starts, and Python then leaves SIGINT ignored: dbt
+    would not stop on the SIGINT with which dagster-dbt stops it when a run is stopped, nor the
+    Spark load. So such a process takes Python's own handler back (KeyboardInterrupt)."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def stdout_kept_from_children() -> io.TextIOWrapper:

@@ -12,7 +12,7 @@ import sys
 import traceback
 
 from . import warm_dbt
-from .child_process import end_with_parent, stdout_kept_from_children
+from .child_process import end_with_parent, interruptible, stdout_kept_from_children
 from .gc_tuning import freeze_what_lives_until_exit, long_lived_set_up
 
 
@@ -72,6 +72,7 @@ def wait_for_build() -> int:
 
 def main() -> None:
     end_with_parent()
+    interruptible()
     if sys.argv[1:] == [warm_dbt.WAIT_FOR_BUILD]:
         sys.exit(wait_for_build())
     # the dbt that the refresh made ready ahead, when there is one; else dbt runs here

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
-from ..build.child_process import end_with_parent, stdout_kept_from_children
+from ..build.child_process import end_with_parent, interruptible, stdout_kept_from_children
 from ..build.warm_dbt import SPARK_LOAD, hand_over
 from ..errors import LoadError
 from .exports import check_export_day
@@ -189,6 +189,7 @@ def load_in_this_process(argv: list[str]) -> None:
 
 def main() -> None:
     end_with_parent()
+    interruptible()
     status = hand_over(sys.argv[1:], kind=SPARK_LOAD)  # to the dbt process made ready ahead, if any
     if status is not None:
         sys.exit(status)
