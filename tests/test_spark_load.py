@@ -338,14 +338,31 @@ def test_spark_raw_tables_equal_the_duckdb_loaders(loaded_twice):
         (r[0].isoformat(), *r[1:]) for r in duck["answer_owners"]}
 
 
-def test_the_spark_job_stops_with_the_loaders_one_line_error(exports, tmp_path):
-    """run_spark_load, as a refresh runs the loader (a process of its own, the profile's settings):
-    an export day without its folder stops the job with the loader's one-line error, nothing loaded
-    (and no Spark started for it: the job checks each day's folder before it starts Spark)."""
+def test_the_spark_job_loads_in_its_own_process_and_stops_with_the_loaders_one_line_error(exports, tmp_path):
+    """run_spark_load as a run launched from Dagster's UI runs it, with no dbt process made ready
+    ahead: the job loads in a process of its own (its own Spark, the profile's settings). A day is
+    loaded with the DuckDB loader's counts; then an export day without its folder stops the job
+    with the loader's one-line error, the day before it kept. A job whose first day has no folder
+    stops before it starts Spark."""
     from orchestration.errors import LoadError
+    from orchestration.load.raw import load_export_day
     from orchestration.load.spark_job import run_spark_load, spark_loaded_days
 
+    day, missing = dt.date.fromisoformat(EDGE_DAY), dt.date(2026, 10, 1)
+    duck = duckdb.connect()
+    try:
+        expected = load_export_day(duck, exports, day)
+    finally:
+        duck.close()
     spark_dir = tmp_path / "w.duckdb.spark"
+    loaded = []
     with pytest.raises(LoadError, match=r"^export day 2026-10-01 not found: no folder "):
-        list(run_spark_load(exports, spark_dir, [dt.date(2026, 10, 1)]))
-    assert spark_loaded_days(spark_dir) == {}
+        for stats in run_spark_load(exports, spark_dir, [day, missing]):
+            loaded.append(stats)
+    assert [{k: getattr(s, k) for k in STATS} for s in loaded] == [{k: getattr(expected, k) for k in STATS}]
+    assert list(spark_loaded_days(spark_dir)) == [day]
+
+    other_dir = tmp_path / "other.duckdb.spark"
+    with pytest.raises(LoadError, match=r"^export day 2026-10-01 not found: no folder "):
+        list(run_spark_load(exports, other_dir, [missing, day]))
+    assert spark_loaded_days(other_dir) == {} and not (other_dir / "metastore_db").exists()
