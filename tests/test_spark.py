@@ -30,6 +30,7 @@ from ua_parser import parse
 from orchestration.build.dbt_project import refresh_target_path
 from orchestration.build.spark_models import SPARK_ONLY_COLUMNS, import_spark_tables, table_files, table_folder
 from orchestration.build.spark_session import check_spark_dir
+from orchestration.build.warm_dbt import _parent_of
 from orchestration.defs.assets import REVIEW_TESTS, ROUTINE_GENERIC_TESTS
 from orchestration.errors import UserError
 from orchestration.load.exports import day_folder, list_export_days
@@ -77,10 +78,12 @@ class SparkStarts:
                     if not proc.name.isdigit() or int(proc.name) in self._seen:
                         continue
                     if self._looks_like_a_driver((proc / "cmdline").read_bytes().split(b"\0")):
-                        parent = (proc / "stat").read_bytes().rsplit(b")", 1)[1].split()[1].decode()
-                        command = (Path("/proc") / parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-                        self._seen[int(proc.name)] = (int(parent), command[:200])
-                except (OSError, IndexError):
+                        parent = _parent_of(int(proc.name))
+                        if parent is None:
+                            continue  # ended meanwhile
+                        command = Path(f"/proc/{parent}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+                        self._seen[int(proc.name)] = (parent, command[:200])
+                except OSError:
                     continue  # ended meanwhile
 
     @property

@@ -161,8 +161,10 @@ def _run_job(args: dict, out: TextIO, *, keep_spark: bool) -> None:
     exports, spark = Path(args["exports"]), None
     try:
         for day in map(dt.date.fromisoformat, args["days"]):
-            check_export_day(exports, day)  # a day without its folder stops the job before Spark starts for it
             if spark is None:
+                # a first day without its folder stops the job before Spark starts (the load checks
+                # every day's folder itself, with the same error)
+                check_export_day(exports, day)
                 spark = start_spark(Path(args["spark_dir"]), _APP_NAME)
                 spark.sparkContext.setLogLevel("ERROR")
                 loads = spark.newSession()
