@@ -14,6 +14,7 @@ import gzip
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -147,10 +148,23 @@ def pytest_runtest_protocol(item, nextitem):
             return (yield)
         finally:
             _current_test = None
+            _restore_sigterm()
             if exclusive:
                 from orchestration.build.dbt_project import ensure_manifest
 
                 ensure_manifest()
+
+
+# A Dagster run in a test's own process (dagster's `setup_interrupt_handlers`) leaves SIGTERM with
+# SIGINT's handler; where the suite was started with SIGINT ignored (a background job of a
+# non-interactive shell), that is "ignore", which every later child process inherits: a sqlfluff
+# whose worker pool could then not be terminated hung the suite. Put back after every test.
+_SIGTERM_AT_START = signal.getsignal(signal.SIGTERM)
+
+
+def _restore_sigterm() -> None:
+    if signal.getsignal(signal.SIGTERM) != _SIGTERM_AT_START:
+        signal.signal(signal.SIGTERM, _SIGTERM_AT_START)
 
 
 @contextmanager
