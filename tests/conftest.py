@@ -14,7 +14,6 @@ import gzip
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from orchestration.build.child_process import sigterm_kept
 from orchestration.publish.publish import spare_path_for
 from orchestration.serve.report import ReportParams, build_report, connect_read_only
 from orchestration.serve.status import record_path_for
@@ -143,28 +143,17 @@ def pytest_runtest_protocol(item, nextitem):
     global _current_test
     exclusive = item.get_closest_marker("exclusive") is not None
     _current_test = item
-    with _checkout_lock(exclusive):
+    # sigterm_kept: a Dagster run in a test's own process (tests/test_dagster.py) would leave SIGTERM
+    # ignored, for every later child of this process, when the suite was started with SIGINT ignored
+    with _checkout_lock(exclusive), sigterm_kept():
         try:
             return (yield)
         finally:
             _current_test = None
-            _restore_sigterm()
             if exclusive:
                 from orchestration.build.dbt_project import ensure_manifest
 
                 ensure_manifest()
-
-
-# A Dagster run in a test's own process (dagster's `setup_interrupt_handlers`) leaves SIGTERM with
-# SIGINT's handler; where the suite was started with SIGINT ignored (a background job of a
-# non-interactive shell), that is "ignore", which every later child process inherits: a sqlfluff
-# whose worker pool could then not be terminated hung the suite. Put back after every test.
-_SIGTERM_AT_START = signal.getsignal(signal.SIGTERM)
-
-
-def _restore_sigterm() -> None:
-    if signal.getsignal(signal.SIGTERM) != _SIGTERM_AT_START:
-        signal.signal(signal.SIGTERM, _SIGTERM_AT_START)
 
 
 @contextmanager

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestration.build.child_process import sigterm_kept
 from orchestration.build.warm_dbt import WarmDbt
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's abstract sockets")
@@ -137,6 +138,37 @@ def test_dbt_stops_on_sigint_when_the_refresh_was_started_with_it_ignored(projec
     finally:
         signal.signal(signal.SIGINT, before)
     assert statuses[0] == statuses[1] != 0
+
+
+@pytest.mark.slow  # a Dagster run
+def test_sigterm_is_kept_across_a_dagster_run_in_a_process_started_with_sigint_ignored():
+    """Dagster ends a run in its caller's process by giving SIGTERM SIGINT's handler: "ignore" in a
+    refresh started in the background, so that a kill no longer stopped it between its runs and the
+    next run's dbt inherited it. The CLI runs each of its runs inside child_process.sigterm_kept."""
+    from dagster import job, op
+
+    @op
+    def nothing() -> None:
+        pass
+
+    @job
+    def one_step():
+        nothing()
+
+    before_int = signal.signal(signal.SIGINT, signal.SIG_IGN)  # pytest's process plays that refresh
+    before_term = signal.getsignal(signal.SIGTERM)
+    try:
+        assert one_step.execute_in_process().success
+        left_by_dagster = signal.getsignal(signal.SIGTERM)
+        signal.signal(signal.SIGTERM, before_term)
+        with sigterm_kept():
+            assert one_step.execute_in_process().success
+        kept = signal.getsignal(signal.SIGTERM)
+    finally:
+        signal.signal(signal.SIGINT, before_int)
+        signal.signal(signal.SIGTERM, before_term)
+    assert left_by_dagster == signal.SIG_IGN  # the fault, as Dagster leaves it
+    assert kept == before_term != signal.SIG_IGN
 
 
 def _wait_for_line(proc: subprocess.Popen, text: str) -> bool:

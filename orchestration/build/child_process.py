@@ -1,14 +1,17 @@
 """What a process that a refresh starts does first: dbt's (dbt_child.py), the Spark loader's
 (load/spark_job.py) and the one made ready ahead for both (warm_dbt.py): it ends with the refresh
-(`end_with_parent`), a SIGINT stops it (`interruptible`), and its stdout is its own."""
+(`end_with_parent`), a SIGINT stops it (`interruptible`), and its stdout is its own. And what the
+refresh's own process keeps for them across its Dagster runs (`sigterm_kept`)."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import io
 import os
 import signal
 import sys
+from collections.abc import Iterator
 
 _PR_SET_PDEATHSIG = 1
 
@@ -36,6 +39,21 @@ def interruptible() -> None:
     Spark load. So such a process takes Python's own handler back (KeyboardInterrupt)."""
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@contextlib.contextmanager
+def sigterm_kept() -> Iterator[None]:
+    """A Dagster run in this process (`execute_in_process`) ends by giving SIGTERM the handler that
+    SIGINT has (dagster's `setup_interrupt_handlers`). In a process started with SIGINT ignored (see
+    `interruptible`) SIGTERM was then ignored too: a `kill` no longer stopped the refresh between
+    its runs, and the processes it started next (the next run's dbt) inherited it. So SIGTERM gets
+    back the handler it had before the run."""
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        yield
+    finally:
+        if before is not None:  # None: a handler not set from Python, which Python cannot put back
+            signal.signal(signal.SIGTERM, before)
 
 
 def stdout_kept_from_children() -> io.TextIOWrapper:

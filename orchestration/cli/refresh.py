@@ -165,6 +165,7 @@ def _run_ranges(job, ranges, run_config, instance, show, warm_dbt) -> None:
         ASSET_PARTITION_RANGE_START_TAG,
     )
 
+    from ..build.child_process import sigterm_kept
     from ..settings import verbose
 
     for i, (start, end) in enumerate(ranges, start=1):
@@ -173,7 +174,8 @@ def _run_ranges(job, ranges, run_config, instance, show, warm_dbt) -> None:
         show(f"run {i}/{len(ranges)}: export days {start} .. {end} ({n_days} day{'s' * (n_days > 1)})")
         started = time.perf_counter()
         # dbt's own log goes to stdout through dagster-dbt; keep stdout for the report.
-        with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(sys.stderr if verbose() else devnull):
+        with (open(os.devnull, "w") as devnull, contextlib.redirect_stdout(sys.stderr if verbose() else devnull),
+              sigterm_kept()):
             result = job.execute_in_process(
                 run_config=run_config,
                 instance=instance,
