@@ -92,10 +92,14 @@ class SparkExportDay:
     export_files: list[dict]  # raw.export_files' columns, one dict per file
 
     def release(self) -> None:
-        # A local checkpoint's rows are those of a cached RDD, which DataFrame.unpersist does not
-        # reach (it knows the cached plans only); Spark frees them itself only once that RDD is
-        # garbage collected, so a load of many days would keep every day's rows until then.
-        self.classified._jdf.queryExecution().analyzed().rdd().unpersist(False)
+        _release(self.classified)
+
+
+def _release(checkpointed: DataFrame) -> None:
+    """Frees a local checkpoint's rows. They are those of a cached RDD, which DataFrame.unpersist
+    does not reach (it knows the cached plans only); Spark frees them itself only once that RDD is
+    garbage collected, so a load of many days would keep every day's rows until then."""
+    checkpointed._jdf.queryExecution().analyzed().rdd().unpersist(False)
 
 
 def _hadoop_path(path: Path) -> str:
@@ -259,17 +263,39 @@ def _day_copies(events: DataFrame, day: dt.date) -> DataFrame:
     return events.join(events.where(F.col("export_date") == F.lit(day)).select("event_id"), "event_id", "left_semi")
 
 
-def _pending_users(events: DataFrame, owners: DataFrame, day: dt.date) -> DataFrame:
-    """raw.py PENDING_USERS_SQL over these tables: the users of every copy of the day's events, and
-    the owners of every answer that a copy of the day's feedback events rates."""
-    copies = _day_copies(events, day)
-    rated_messages = (events.where("event_type = 'feedback'")
-                      .join(copies.where("event_type = 'feedback'").select("event_id"), "event_id", "left_semi")
+def _pending_users(copies: DataFrame, owners: DataFrame, day: dt.date) -> DataFrame:
+    """raw.py PENDING_USERS_SQL over these tables: the users of every copy of the day's events
+    (`copies`, _day_copies), and the owners of every answer that a copy of the day's feedback
+    events rates. raw.py finds those feedback events as the feedback rows of raw.events whose
+    event_id is a feedback copy's; each such row is itself a copy (its event_id is one of the day's),
+    so they are the feedback rows of `copies`."""
+    rated_messages = (copies.where("event_type = 'feedback'")
                       .selectExpr("assistant_id", "get_json_object(properties, '$.message_id') as message_id")
                       .distinct())
     rated_owners = owners.join(rated_messages, ["assistant_id", "message_id"], "left_semi")
     return (copies.select("assistant_id", "user_id").unionByName(rated_owners.select("assistant_id", "user_id"))
             .distinct().select(F.lit(day).alias("export_date"), "assistant_id", "user_id"))
+
+
+def _insert_pending_users(spark: SparkSession, day_events: DataFrame, day_owners: DataFrame, day: dt.date) -> None:
+    """Appends to raw.pending_users the pending users of the day's old rows (the tables as they are)
+    and of its new rows (`day_events` and `day_owners` in place of the day's), each set distinct, as
+    raw.py's two inserts. The copies of both states come from one scan of raw.events, kept (a local
+    checkpoint) for the steps after it: each scan of a table costs Spark a fixed time, whatever its
+    size."""
+    events, owners = spark.table("raw.events"), spark.table("raw.answer_owners")
+    old_ids = events.where(F.col("export_date") == F.lit(day)).select("event_id")
+    new_ids = day_events.select("event_id")
+    candidates = events.join(old_ids.unionByName(new_ids).distinct(), "event_id", "left_semi").localCheckpoint()
+    try:
+        other_days = F.col("export_date") != F.lit(day)
+        old_copies = candidates.join(candidates.where(~other_days).select("event_id"), "event_id", "left_semi")
+        new_copies = candidates.where(other_days).unionByName(day_events).join(new_ids, "event_id", "left_semi")
+        owners_after = owners.where(other_days).unionByName(day_owners)
+        _insert(spark, "pending_users", _pending_users(old_copies, owners, day).unionAll(
+            _pending_users(new_copies, owners_after, day)))
+    finally:
+        _release(candidates)
 
 
 def _duplicates(events: DataFrame, day: dt.date) -> int:
@@ -335,13 +361,7 @@ def load_export_day_spark(spark: SparkSession, exports_dir: Path, day: dt.date):
                "export_files": (files, stats.files > 0),
                "export_days": (export_day, True)}
 
-        events, owners = spark.table("raw.events"), spark.table("raw.answer_owners")
-        other_days = F.col("export_date") != F.lit(day)
-        events_after = events.where(other_days).unionByName(judged.events)
-        owners_after = owners.where(other_days).unionByName(owners_new)
-        # the users of the day's old copy and of its new one, each set distinct, as raw.py's two inserts
-        _insert(spark, "pending_users", _pending_users(events, owners, day).unionAll(
-            _pending_users(events_after, owners_after, day)))
+        _insert_pending_users(spark, judged.events, owners_new, day)
         for table in DAY_TABLES:
             rows, has_rows = new[table]
             _replace_day(spark, table, rows, day, has_rows)
