@@ -87,6 +87,9 @@ def test_a_mistyped_command_is_one_line_with_a_suggestion(capsys, typed, suggest
     (["refresh", "--dya", D1], "--day"),
     (["report", "--assistant", ACME, "--from", D1, "--to", D2, "--formt=json"], "--format"),
     (["report", "--assistant", ACME, "--from", D1, "--to", D2, "--zzz"], None),
+    # a required option mistyped: the typo is named, not the option it left missing
+    (["report", "--assistant", ACME, "--from", D1, "--too", D2], "--to"),
+    (["export", "--asistant", ACME, "--from", D1, "--to", D2, "--out", "x.csv"], "--assistant"),
 ])
 def test_a_mistyped_option_is_one_line_with_a_suggestion(capsys, argv, suggestion):
     with pytest.raises(SystemExit) as exc:

@@ -199,17 +199,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             close = difflib.get_close_matches(argv[0], names, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else f" (commands: {', '.join(names)})"
             parser.error(f"unknown command {argv[0]!r}{hint}")
+        # Before argparse: it reports a missing required option ahead of an unknown one, so a typo
+        # in a required option (`--too`) would read "the following arguments are required: --to"
+        unknown = _unknown_options(_commands(parser)[argv[0]], argv[1:])
+        if unknown:
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}{_option_hint(parser, argv[0], unknown)}")
     args, unknown = parser.parse_known_args(argv)
     if unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}{_option_hint(parser, args.command, unknown)}")
     return args
 
 
+def _unknown_options(command: argparse.ArgumentParser, words: list[str]) -> list[str]:
+    """The words that look like long options the command does not have (argparse takes a prefix of
+    one of its options as that option, so a prefix is not unknown)."""
+    options = [o for a in command._actions for o in a.option_strings]
+    unknown = []
+    for word in words:
+        if word == "--":
+            break
+        name = word.split("=", 1)[0]
+        if word.startswith("--") and not any(o.startswith(name) for o in options):
+            unknown.append(word)
+    return unknown
+
+
 def _option_hint(parser: argparse.ArgumentParser, command: str, unknown: list[str]) -> str:
     """"; did you mean '--channel'?" for the first mistyped option that is close to one of the command's."""
     options = [o for a in _commands(parser)[command]._actions for o in a.option_strings if o.startswith("--")]
     for word in unknown:
-        if word.startswith("--"):
+        if word.startswith("--") and word != "--":
             close = difflib.get_close_matches(word.split("=", 1)[0], options, n=1)
             if close:
                 return f"; did you mean {close[0]!r}?"
