@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -258,14 +259,9 @@ def ensure_spark_raw_tables(spark: SparkSession) -> None:
         spark.sql(f"create table if not exists raw.{table} ({columns}) using parquet{partitioned}")
 
 
-def _day_copies(events: DataFrame, day: dt.date) -> DataFrame:
-    """Every copy, in any export day, of an event the day holds (raw.py COPIES_OF_DAY_SQL)."""
-    return events.join(events.where(F.col("export_date") == F.lit(day)).select("event_id"), "event_id", "left_semi")
-
-
 def _pending_users(copies: DataFrame, owners: DataFrame, day: dt.date) -> DataFrame:
     """raw.py PENDING_USERS_SQL over these tables: the users of every copy of the day's events
-    (`copies`, _day_copies), and the owners of every answer that a copy of the day's feedback
+    (`copies`, _copies_before_and_after), and the owners of every answer that a copy of the day's feedback
     events rates. raw.py finds those feedback events as the feedback rows of raw.events whose
     event_id is a feedback copy's; each such row is itself a copy (its event_id is one of the day's),
     so they are the feedback rows of `copies`."""
@@ -277,30 +273,29 @@ def _pending_users(copies: DataFrame, owners: DataFrame, day: dt.date) -> DataFr
             .distinct().select(F.lit(day).alias("export_date"), "assistant_id", "user_id"))
 
 
-def _insert_pending_users(spark: SparkSession, day_events: DataFrame, day_owners: DataFrame, day: dt.date) -> None:
-    """Appends to raw.pending_users the pending users of the day's old rows (the tables as they are)
-    and of its new rows (`day_events` and `day_owners` in place of the day's), each set distinct, as
-    raw.py's two inserts. The copies of both states come from one scan of raw.events, kept (a local
-    checkpoint) for the steps after it: each scan of a table costs Spark a fixed time, whatever its
-    size."""
-    events, owners = spark.table("raw.events"), spark.table("raw.answer_owners")
+@contextmanager
+def _copies_before_and_after(spark: SparkSession, day_events: DataFrame, day: dt.date):
+    """Every copy, in any export day, of an event the day holds (raw.py COPIES_OF_DAY_SQL): with the
+    tables as they are, and with `day_events` in place of the day's rows. Both come from one scan
+    of raw.events (the rows whose event_id is one of the day's, old or new), kept (a local
+    checkpoint) for the steps after it and released on leaving: each scan of a table costs Spark
+    a fixed time, whatever its size."""
+    events = spark.table("raw.events")
     old_ids = events.where(F.col("export_date") == F.lit(day)).select("event_id")
     new_ids = day_events.select("event_id")
     candidates = events.join(old_ids.unionByName(new_ids).distinct(), "event_id", "left_semi").localCheckpoint()
     try:
         other_days = F.col("export_date") != F.lit(day)
-        old_copies = candidates.join(candidates.where(~other_days).select("event_id"), "event_id", "left_semi")
-        new_copies = candidates.where(other_days).unionByName(day_events).join(new_ids, "event_id", "left_semi")
-        owners_after = owners.where(other_days).unionByName(day_owners)
-        _insert(spark, "pending_users", _pending_users(old_copies, owners, day).unionAll(
-            _pending_users(new_copies, owners_after, day)))
+        yield (candidates.join(candidates.where(~other_days).select("event_id"), "event_id", "left_semi"),
+               candidates.where(other_days).unionByName(day_events).join(new_ids, "event_id", "left_semi"))
     finally:
         _release(candidates)
 
 
-def _duplicates(events: DataFrame, day: dt.date) -> int:
-    """raw.py DUPLICATES_SQL: a copy in the day is a duplicate unless it is the event's first copy."""
-    row = (_day_copies(events, day).groupBy("event_id")
+def _duplicates(copies: DataFrame, day: dt.date) -> int:
+    """raw.py DUPLICATES_SQL over the day's copies: a copy in the day is a duplicate unless it is the
+    event's first copy."""
+    row = (copies.groupBy("event_id")
            .agg(F.count_if(F.col("export_date") == F.lit(day)).alias("in_day"), F.min("export_date").alias("first"))
            .where("in_day > 0")
            .select(F.sum(F.col("in_day") - F.when(F.col("first") == F.lit(day), 1).otherwise(0))).first())
@@ -361,11 +356,16 @@ def load_export_day_spark(spark: SparkSession, exports_dir: Path, day: dt.date):
                "export_files": (files, stats.files > 0),
                "export_days": (export_day, True)}
 
-        _insert_pending_users(spark, judged.events, owners_new, day)
+        owners = spark.table("raw.answer_owners")
+        owners_after = owners.where(F.col("export_date") != F.lit(day)).unionByName(owners_new)
+        with _copies_before_and_after(spark, judged.events, day) as (copies_before, copies_after):
+            # the users of the day's old copy and of its new one, each set distinct, as raw.py's two inserts
+            _insert(spark, "pending_users", _pending_users(copies_before, owners, day).unionAll(
+                _pending_users(copies_after, owners_after, day)))
+            stats.duplicates = _duplicates(copies_after, day)
         for table in DAY_TABLES:
             rows, has_rows = new[table]
             _replace_day(spark, table, rows, day, has_rows)
-        stats.duplicates = _duplicates(spark.table("raw.events"), day)
         stats.pending_users = spark.table("raw.pending_users").select("assistant_id", "user_id").distinct().count()
     finally:
         judged.release()
