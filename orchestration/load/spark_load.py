@@ -261,10 +261,10 @@ def ensure_spark_raw_tables(spark: SparkSession) -> None:
 
 def _pending_users(copies: DataFrame, owners: DataFrame, day: dt.date) -> DataFrame:
     """raw.py PENDING_USERS_SQL over these tables: the users of every copy of the day's events
-    (`copies`, _copies_before_and_after), and the owners of every answer that a copy of the day's feedback
-    events rates. raw.py finds those feedback events as the feedback rows of raw.events whose
-    event_id is a feedback copy's; each such row is itself a copy (its event_id is one of the day's),
-    so they are the feedback rows of `copies`."""
+    (`copies`, from _copies_before_and_after), and the owners of every answer that a copy of the
+    day's feedback events rates. raw.py finds those feedback events as the feedback rows of
+    raw.events whose event_id is a feedback copy's; each such row is itself a copy (its event_id is
+    one of the day's), so they are the feedback rows of `copies`."""
     rated_messages = (copies.where("event_type = 'feedback'")
                       .selectExpr("assistant_id", "get_json_object(properties, '$.message_id') as message_id")
                       .distinct())
