@@ -92,6 +92,15 @@ def analytics_engine() -> str:
     return _choice("ANALYTICS_ENGINE", "duckdb", ENGINES)
 
 
+def spark_class_archive_dir() -> Path | None:
+    """Where the Spark JVM's class archive is kept (docs/spark.md, "Class data sharing"): the user's
+    cache folder ($XDG_CACHE_HOME, else ~/.cache), or None with ANALYTICS_SPARK_CLASS_ARCHIVE=off."""
+    if _choice("ANALYTICS_SPARK_CLASS_ARCHIVE", "on", ("on", "off")) == "off":
+        return None
+    cache = os.environ.get("XDG_CACHE_HOME", "").strip()
+    return (Path(cache) if cache and Path(cache).is_absolute() else Path.home() / ".cache") / "assistant-analytics"
+
+
 # A refresh ---------------------------------------------------------------------------------------
 
 def first_export_day() -> dt.date:
@@ -200,6 +209,7 @@ def check_dbt_settings() -> None:
 def check_refresh_settings() -> None:
     """Every setting a refresh reads, checked before it loads anything."""
     first_export_day()
+    spark_class_archive_dir()
     lock_timeout_seconds()
     max_days_per_run()
     max_export_bytes_per_run()

@@ -42,6 +42,7 @@ BAD_SETTINGS = [
     ("ANALYTICS_DBT_THREADS_FULL", "two", settings.dbt_threads_full),
     ("ANALYTICS_DBT_TESTS", "some", settings.dbt_tests),
     ("ANALYTICS_ENGINE", "postgres", settings.analytics_engine),
+    ("ANALYTICS_SPARK_CLASS_ARCHIVE", "yes", settings.spark_class_archive_dir),
     ("ANALYTICS_DUCKDB_MEMORY_LIMIT", INJECTION, settings.DuckDBLimits.from_env),
     ("ANALYTICS_DUCKDB_MEMORY_LIMIT", "4", settings.DuckDBLimits.from_env),
     ("ANALYTICS_DUCKDB_MEMORY_LIMIT", "0GB", settings.DuckDBLimits.from_env),

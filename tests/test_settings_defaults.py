@@ -33,3 +33,13 @@ def test_unset_engine_is_duckdb(monkeypatch):
     assert settings.analytics_engine() == "duckdb"
     monkeypatch.setenv("ANALYTICS_ENGINE", "spark")
     assert settings.analytics_engine() == "spark"
+
+
+def test_the_spark_class_archive_is_in_the_users_cache_folder_unless_off(monkeypatch, tmp_path):
+    monkeypatch.delenv("ANALYTICS_SPARK_CLASS_ARCHIVE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert settings.spark_class_archive_dir() == tmp_path / "assistant-analytics"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")  # not absolute: ignored, as the XDG spec says
+    assert settings.spark_class_archive_dir() == Path.home() / ".cache" / "assistant-analytics"
+    monkeypatch.setenv("ANALYTICS_SPARK_CLASS_ARCHIVE", "off")
+    assert settings.spark_class_archive_dir() is None

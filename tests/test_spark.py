@@ -17,6 +17,7 @@ import decimal
 import gzip
 import importlib.util
 import json
+import os
 import shutil
 import sys
 import threading
@@ -29,13 +30,18 @@ from ua_parser import parse
 
 from orchestration.build.dbt_project import refresh_target_path
 from orchestration.build.spark_models import SPARK_ONLY_COLUMNS, import_spark_tables, table_files, table_folder
-from orchestration.build.spark_session import check_spark_dir
+from orchestration.build.spark_session import (
+    _DYNAMIC_ARCHIVE_MAGIC,
+    check_spark_dir,
+    class_archive_options,
+    class_archive_path,
+)
 from orchestration.build.warm_dbt import _parent_of
 from orchestration.defs.assets import REVIEW_TESTS, ROUTINE_GENERIC_TESTS
 from orchestration.errors import UserError
 from orchestration.load.exports import day_folder, list_export_days
 from orchestration.load.spark_load import DAY_TABLES
-from orchestration.settings import build_path_for, spark_dir_for
+from orchestration.settings import build_path_for, spark_class_archive_dir, spark_dir_for
 
 needs_spark = pytest.mark.skipif(importlib.util.find_spec("pyspark") is None,
                                  reason="pyspark is not installed (pip extra `spark`, docs/spark.md)")
@@ -65,6 +71,7 @@ class SparkStarts:
     def __init__(self, spark_dir: Path) -> None:
         self._marker = f"-Dderby.system.home={spark_dir}".encode()
         self._seen: dict[int, tuple[int, str]] = {}  # process id: its parent's id and command line
+        self.arguments: dict[int, list[str]] = {}  # a driver's process id: its own arguments
         self._stop = threading.Event()
 
     def _looks_like_a_driver(self, argv: list[bytes]) -> bool:
@@ -77,14 +84,21 @@ class SparkStarts:
                 try:
                     if not proc.name.isdigit() or int(proc.name) in self._seen:
                         continue
-                    if self._looks_like_a_driver((proc / "cmdline").read_bytes().split(b"\0")):
+                    argv = (proc / "cmdline").read_bytes().split(b"\0")
+                    if self._looks_like_a_driver(argv):
                         parent = _parent_of(int(proc.name))
                         if parent is None:
                             continue  # ended meanwhile
                         command = Path(f"/proc/{parent}/cmdline").read_bytes().replace(b"\0", b" ").decode()
                         self._seen[int(proc.name)] = (parent, command[:200])
+                        self.arguments[int(proc.name)] = [a.decode(errors="replace") for a in argv]
                 except OSError:
                     continue  # ended meanwhile
+
+    def class_archive_options(self) -> list[list[str]]:
+        """Each driver's class-archive options (-XX:SharedArchiveFile=..., -XX:ArchiveClassesAtExit=...)."""
+        return [[a for a in argv if a.startswith(("-XX:SharedArchiveFile=", "-XX:ArchiveClassesAtExit="))]
+                for pid, argv in self.arguments.items() if pid in self.drivers]
 
     @property
     def drivers(self) -> dict[int, str]:
@@ -371,6 +385,7 @@ class LateRefresh:
     removed_user: tuple[str, str]
     their_bucket: int
     buckets_before: dict[int, set[tuple[str, str]]]
+    class_archive_options: list[list[str]]  # of the refresh's Spark driver
 
 
 @pytest.fixture(scope="module")
@@ -387,9 +402,10 @@ def refreshed_late(spark_demo: Workspace, demo: Workspace) -> LateRefresh:
         redeliver_without(workspace.exports, their_day, user)
     assert their_day in days  # one range of days: one run
     day_args = [a for d in days for a in ("--day", d)]
-    spark_demo.cli("refresh", *day_args, env={"ANALYTICS_ENGINE": "spark"}, timeout=3600)
+    with SparkStarts(spark_dir_for(spark_demo.warehouse.resolve())) as starts:
+        spark_demo.cli("refresh", *day_args, env={"ANALYTICS_ENGINE": "spark"}, timeout=3600)
     demo.cli("refresh", *day_args, "--full")
-    return LateRefresh(spark_demo, demo, user, bucket, before)
+    return LateRefresh(spark_demo, demo, user, bucket, before, starts.class_archive_options())
 
 
 @needs_spark
@@ -418,6 +434,16 @@ def test_a_bucket_left_with_no_rows_is_dropped(refreshed_late: LateRefresh):
     assert bucket not in after
     assert not (table_folder(spark_dir_for(spark.warehouse), *EMPTIED_TABLE) / f"user_bucket={bucket}").exists()
     assert after  # the table's other buckets are still there
+
+
+@needs_spark
+def test_a_spark_run_reads_the_class_archive_an_earlier_one_wrote(refreshed_late: LateRefresh, monkeypatch):
+    """The Spark demo's run read the class archive, or wrote it before it ended (its JVM waited for,
+    so no JVM is left writing after a run); the late refresh's JVM, started after it, read it."""
+    monkeypatch.delenv("ANALYTICS_SPARK_CLASS_ARCHIVE", raising=False)  # as the CLI ran (Workspace.cli)
+    archive = class_archive_path(spark_class_archive_dir())
+    assert archive.read_bytes()[:4] == _DYNAMIC_ARCHIVE_MAGIC
+    assert refreshed_late.class_archive_options == [[f"-XX:SharedArchiveFile={archive}"]]
 
 
 def uap_core_classification(user_agent: str) -> tuple[str, str]:
@@ -449,6 +475,38 @@ def test_spark_folder_path_that_would_break_the_sql_literal_is_refused(tmp_path:
     with pytest.raises(UserError, match="must not contain quotes"):
         check_spark_dir(spark_dir)
     assert not spark_dir.exists()
+
+
+@needs_spark
+def test_one_jvm_writes_the_class_archive_and_the_others_read_it_once_complete(tmp_path: Path):
+    folder = tmp_path / "cache"
+    archive = class_archive_path(folder)
+    assert class_archive_options(None, may_write=True) == ("", False)  # ANALYTICS_SPARK_CLASS_ARCHIVE=off
+    assert class_archive_options(folder, may_write=False) == ("", False)  # a JVM that outlives its run
+    options, writes = class_archive_options(folder, may_write=True)
+    assert writes and options.split()[0] == f"-XX:ArchiveClassesAtExit={archive}"
+    # nothing of the JVM's on stdout, which is dbt's (dagster-dbt parses it)
+    assert options.split()[1:] == ["-Xlog:disable", "-Xlog:all=warning:stderr", "-Xlog:cds*=off:stderr"]
+    assert class_archive_options(folder, may_write=True) == ("", False)  # claimed: neither writes nor reads
+    archive.write_bytes(bytes(8192))  # being written: the JVM writes the header last
+    assert class_archive_options(folder, may_write=True) == ("", False)
+    archive.write_bytes(_DYNAMIC_ARCHIVE_MAGIC + bytes(8188))
+    options, writes = class_archive_options(folder, may_write=False)
+    assert not writes and options.split()[0] == f"-XX:SharedArchiveFile={archive}"
+    assert [p.name for p in folder.iterdir()] == [archive.name]  # the claim is gone
+
+
+@needs_spark
+def test_a_class_archive_claim_older_than_an_hour_is_taken_again(tmp_path: Path):
+    """A JVM that claimed the archive and was killed before it wrote it leaves its claim: after an
+    hour another JVM writes it."""
+    folder = tmp_path / "cache"
+    assert class_archive_options(folder, may_write=True)[1]
+    assert class_archive_options(folder, may_write=True) == ("", False)
+    claim = class_archive_path(folder).with_name(class_archive_path(folder).name + ".claim")
+    hours_ago = claim.stat().st_mtime - 2 * 3600
+    os.utime(claim, (hours_ago, hours_ago))
+    assert class_archive_options(folder, may_write=True)[1]
 
 
 @pytest.mark.parametrize("engine", ["Spark", "duckdb;spark", "trino"])

@@ -114,12 +114,13 @@ def spark(spark_dir):
     # The loader's session as a refresh starts it (profiles.yml's spark target: Hive catalog, Derby
     # metastore and tables in spark_dir), with more than one shuffle partition and small file
     # blocks, so that Spark reads the rules file in several blocks and several small files in one
-    # task (lines are numbered across blocks: spark_load.py)
+    # task (lines are numbered across blocks: spark_load.py). Its JVM lives as long as this test
+    # process, so it reads the class archive if there is one but does not write it.
     session = start_spark(spark_dir, "test_spark_load", {
         "spark.sql.shuffle.partitions": "2",
         "spark.sql.files.maxPartitionBytes": str(BLOCK_BYTES),
         "spark.sql.files.openCostInBytes": "1024",
-    })
+    }, may_write_class_archive=False)
     yield session
     session.stop()
 
@@ -338,15 +339,24 @@ def test_spark_raw_tables_equal_the_duckdb_loaders(loaded_twice):
         (r[0].isoformat(), *r[1:]) for r in duck["answer_owners"]}
 
 
-def test_the_spark_job_loads_in_its_own_process_and_stops_with_the_loaders_one_line_error(exports, tmp_path):
+def test_the_spark_job_loads_in_its_own_process_and_stops_with_the_loaders_one_line_error(exports, tmp_path,
+                                                                                           monkeypatch):
     """run_spark_load as a run launched from Dagster's UI runs it, with no dbt process made ready
     ahead: the job loads in a process of its own (its own Spark, the profile's settings). A day is
     loaded with the DuckDB loader's counts; then an export day without its folder stops the job
     with the loader's one-line error, the day before it kept. A job whose first day has no folder
-    stops before it starts Spark."""
+    stops before it starts Spark. With an empty cache folder, the job's JVM writes the class
+    archive, and has written it when the job ends (docs/spark.md)."""
+    from orchestration.build.spark_session import _DYNAMIC_ARCHIVE_MAGIC, class_archive_path
     from orchestration.errors import LoadError
     from orchestration.load.raw import load_export_day
     from orchestration.load.spark_job import run_spark_load, spark_loaded_days
+    from orchestration.settings import spark_class_archive_dir
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the job's process inherits it
+    monkeypatch.delenv("ANALYTICS_SPARK_CLASS_ARCHIVE", raising=False)
+    archive = class_archive_path(spark_class_archive_dir())
+    assert archive.parent == tmp_path / "cache" / "assistant-analytics" and not archive.exists()
 
     day, missing = dt.date.fromisoformat(EDGE_DAY), dt.date(2026, 10, 1)
     duck = duckdb.connect()
@@ -361,6 +371,7 @@ def test_the_spark_job_loads_in_its_own_process_and_stops_with_the_loaders_one_l
             loaded.append(stats)
     assert [{k: getattr(s, k) for k in STATS} for s in loaded] == [{k: getattr(expected, k) for k in STATS}]
     assert list(spark_loaded_days(spark_dir)) == [day]
+    assert archive.read_bytes()[:4] == _DYNAMIC_ARCHIVE_MAGIC
 
     other_dir = tmp_path / "other.duckdb.spark"
     with pytest.raises(LoadError, match=r"^export day 2026-10-01 not found: no folder "):

@@ -14,6 +14,7 @@ import traceback
 from . import warm_dbt
 from .child_process import end_with_parent, interruptible, stdout_kept_from_children
 from .gc_tuning import freeze_what_lives_until_exit, long_lived_set_up
+from .spark_session import end_jvm_writing_class_archive
 
 
 def _freeze_the_parsed_project(event) -> None:
@@ -48,6 +49,8 @@ def _run_spark_load(handed: warm_dbt.Handed) -> bool:
         except Exception:
             traceback.print_exc()
             status = 1
+    if status != 0:
+        end_jvm_writing_class_archive()  # this process ends next
     handed.finish(status)
     return status == 0
 
@@ -66,6 +69,7 @@ def wait_for_build() -> int:
     handed.take_streams()
     sys.stdout = stdout_kept_from_children()
     status = run_dbt_cli(handed.argv)
+    end_jvm_writing_class_archive()  # the run's Spark, if it writes the class archive: before the run ends
     handed.finish(status)
     return status
 

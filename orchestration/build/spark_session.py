@@ -10,11 +10,16 @@ var a refresh gives dbt): profiles.yml stays the one place where Spark is config
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
+import shutil
+import subprocess
+import time
 from pathlib import Path
 
 from ..errors import UserError
-from ..settings import PROJECT_ROOT
+from ..settings import PROJECT_ROOT, spark_class_archive_dir
 
 # A path that goes into Spark SQL as a literal: no quote, backslash or control character.
 _SAFE_PATH = re.compile(r"[^'\\\x00-\x1f]+")
@@ -43,17 +48,112 @@ def spark_conf(spark_dir: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in rendered["server_side_parameters"].items()}
 
 
-def start_spark(spark_dir: Path, app_name: str, overrides: dict[str, str] | None = None):
+def start_spark(spark_dir: Path, app_name: str, overrides: dict[str, str] | None = None, *,
+                may_write_class_archive: bool = True):
     """A SparkSession as dbt-spark's session method starts it (Hive catalog, the profile's settings),
-    plus `overrides`."""
+    plus `overrides`. A JVM started here reads the class archive, or writes it when it ends if there
+    is none yet and `may_write_class_archive` (a process that ends after its run: see
+    `end_jvm_writing_class_archive`)."""
     import sys
 
+    from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
+    global _jvm_writing_class_archive
     builder = SparkSession.builder.enableHiveSupport().appName(app_name)
     # Python workers (createDataFrame of the careful path's rows) run this Python, not the first
     # python3 on PATH, which may be another version
     conf = {**spark_conf(spark_dir), "spark.pyspark.python": sys.executable, **(overrides or {})}
+    writes_archive = False
+    if SparkContext._active_spark_context is None:  # else getOrCreate returns it: no JVM starts
+        archive_options, writes_archive = class_archive_options(spark_class_archive_dir(), may_write_class_archive)
+        if archive_options:
+            conf["spark.driver.extraJavaOptions"] = f"{conf.get('spark.driver.extraJavaOptions', '')} {archive_options}"
     for key, value in conf.items():
         builder = builder.config(key, value)
-    return builder.getOrCreate()
+    session = builder.getOrCreate()
+    if writes_archive:
+        _jvm_writing_class_archive = SparkContext._gateway.proc
+    return session
+
+
+# Class data sharing (docs/spark.md): a Spark JVM spends seconds of its start and of its first
+# queries loading and verifying the same classes from Spark's jars. The JVM can map them from an
+# archive instead, which a JVM writes when it ends (-XX:ArchiveClassesAtExit). The archive belongs to
+# one Java runtime and one Spark install (its file name says which); it is kept in the user's cache
+# folder and shared by every warehouse. The JVM checks an archive before it uses it and runs without
+# one otherwise. Its messages about the archive are off, and its other warnings go to stderr, not
+# to stdout (the JVM's stdout is dbt's, which dagster-dbt parses).
+_JVM_QUIET = "-Xlog:disable -Xlog:all=warning:stderr -Xlog:cds*=off:stderr"
+# A dynamic archive's header (CDS_DYNAMIC_ARCHIVE_MAGIC), which the JVM writes last: a file without
+# it is still being written, or was left half-written by a JVM that was killed.
+_DYNAMIC_ARCHIVE_MAGIC = (0xF00BABA8).to_bytes(4, "little")
+# A claim older than this is a writer that was killed before it wrote the archive: claimed again.
+_CLAIM_STALE_SECONDS = 3600.0
+_jvm_writing_class_archive: subprocess.Popen | None = None
+
+
+def class_archive_path(folder: Path) -> Path:
+    """The archive for this Java runtime (JAVA_HOME's, else the `java` on PATH, as Spark's launcher
+    picks it) and this pyspark (its version and its jars' folder)."""
+    import pyspark
+
+    java_home = os.environ.get("JAVA_HOME", "")
+    java = Path(java_home) / "bin" / "java" if java_home else Path(shutil.which("java") or "java")
+    java = java.resolve()
+    stat = java.stat() if java.exists() else None
+    identity = [str(java), str(stat and stat.st_size), str(stat and stat.st_mtime_ns),
+                pyspark.__version__, str(Path(pyspark.__file__).resolve().parent)]
+    return folder / f"spark-classes-{hashlib.sha256(chr(0).join(identity).encode()).hexdigest()[:16]}.jsa"
+
+
+def class_archive_options(folder: Path | None, may_write: bool) -> tuple[str, bool]:
+    """The JVM options for the class archive in `folder` (None: none), and whether the JVM they
+    start writes it: read it when it is complete; else write it, if this caller may and no other
+    JVM has claimed it (a claim file, created atomically); else nothing."""
+    if folder is None:
+        return "", False
+    archive = class_archive_path(folder)
+    claim = archive.with_name(archive.name + ".claim")
+    try:
+        with open(archive, "rb") as f:
+            complete = f.read(4) == _DYNAMIC_ARCHIVE_MAGIC
+    except OSError:
+        complete = False
+    if complete:
+        claim.unlink(missing_ok=True)
+        return f"-XX:SharedArchiveFile={archive} {_JVM_QUIET}", False
+    if not may_write or not _claim(claim):
+        return "", False
+    return f"-XX:ArchiveClassesAtExit={archive} {_JVM_QUIET}", True
+
+
+def _claim(claim: Path) -> bool:
+    try:
+        claim.parent.mkdir(parents=True, exist_ok=True)
+        if claim.exists() and time.time() - claim.stat().st_mtime > _CLAIM_STALE_SECONDS:
+            claim.unlink(missing_ok=True)
+        os.close(os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+        return True
+    except OSError:  # claimed by another JVM meanwhile, or the folder is not writable
+        return False
+
+
+def end_jvm_writing_class_archive(timeout: float = 600.0) -> None:
+    """If this process's Spark JVM writes the class archive when it ends: ends it now and waits.
+    Before the process tells its run that it is done: a JVM left writing after the run would still
+    hold the Derby metastore, and a Spark run started meanwhile could not open it."""
+    global _jvm_writing_class_archive
+    proc, _jvm_writing_class_archive = _jvm_writing_class_archive, None
+    if proc is None or proc.poll() is not None:
+        return
+    from pyspark import SparkContext
+
+    if SparkContext._active_spark_context is not None:
+        SparkContext._active_spark_context.stop()
+    proc.stdin.close()  # pyspark's gateway server exits the JVM when its stdin ends
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

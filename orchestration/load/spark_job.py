@@ -152,7 +152,7 @@ def _run_job(args: dict, out: TextIO, *, keep_spark: bool) -> None:
     """The job: the days loaded one after the other, a line on `out` for each (or for the load
     error that stopped it). The loads run in a session of their own (its settings, its views), so
     that a Spark kept for dbt's build is as dbt would have started it."""
-    from ..build.spark_session import start_spark
+    from ..build.spark_session import end_jvm_writing_class_archive, start_spark
     from .spark_load import load_export_day_spark
 
     def say(line: str) -> None:
@@ -177,6 +177,7 @@ def _run_job(args: dict, out: TextIO, *, keep_spark: bool) -> None:
     finally:
         if spark is not None and not keep_spark:
             spark.stop()
+            end_jvm_writing_class_archive()
 
 
 def load_in_this_process(argv: list[str]) -> None:
