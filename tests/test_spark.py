@@ -494,6 +494,8 @@ def test_one_jvm_writes_the_class_archive_and_the_others_read_it_once_complete(t
     options, writes = class_archive_options(folder, may_write=False)
     assert not writes and options.split()[0] == f"-XX:SharedArchiveFile={archive}"
     assert [p.name for p in folder.iterdir()] == [archive.name]  # the claim is gone
+    # a folder whose path Spark would split into two options goes without an archive
+    assert class_archive_options(tmp_path / "my cache", may_write=True) == ("", False)
 
 
 @needs_spark

@@ -90,6 +90,7 @@ _JVM_QUIET = "-Xlog:disable -Xlog:all=warning:stderr -Xlog:cds*=off:stderr"
 _DYNAMIC_ARCHIVE_MAGIC = (0xF00BABA8).to_bytes(4, "little")
 # A claim older than this is a writer that was killed before it wrote the archive: claimed again.
 _CLAIM_STALE_SECONDS = 3600.0
+_OPTION_SAFE_PATH = re.compile(r"[^\s'\"\\]+")
 _jvm_writing_class_archive: subprocess.Popen | None = None
 
 
@@ -114,6 +115,8 @@ def class_archive_options(folder: Path | None, may_write: bool) -> tuple[str, bo
     if folder is None:
         return "", False
     archive = class_archive_path(folder)
+    if not _OPTION_SAFE_PATH.fullmatch(str(archive)):
+        return "", False  # Spark splits its Java options at blanks: such a cache folder goes without
     claim = archive.with_name(archive.name + ".claim")
     try:
         with open(archive, "rb") as f:
