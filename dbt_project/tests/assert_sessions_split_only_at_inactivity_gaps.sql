@@ -4,10 +4,12 @@
 -- at every event more than the channel's inactivity timeout after the previous one (channels
 -- seed; null = no timeout, as for voice; a channel missing from the seed: 30 minutes), and
 -- nowhere else; an event belongs to the session of the latest start at or before it.
--- Recomputed by ASOF joins, not by int_events_sessionized's lag() and last_value() windows: an
--- instant's previous instant is the latest earlier occurred_at of its conversation, and of the
--- events at one instant only the smallest event_id can start a session. Returns the events of
--- int_events_sessionized whose session (first event or session_id) is not the one so computed.
+-- Recomputed over the conversation's distinct instants, not by int_events_sessionized's lag() and
+-- last_value() windows over its events: an instant's previous instant is the latest strictly
+-- earlier occurred_at (a maximum over a range of instants), of the events at one instant only the
+-- smallest event_id can start a session, and sessions are numbered by counting the starts up to
+-- each instant. Returns the events of int_events_sessionized whose session (first event or
+-- session_id) is not the one so computed. (Two ASOF joins did the same at twice the cost.)
 -- Scope: a conversation belongs to one user, so an incremental refresh checks the affected users'
 -- events (docs/incremental.md). After an edit of the channels seed only a full rebuild
 -- (`refresh --full`, as README says) recomputes, and checks, the other users.
@@ -41,38 +43,65 @@ instants as (
 with_previous_instant as (
 
     select
-        instants.*,
-        earlier.occurred_at as previous_instant
+        *,
+        max(occurred_at) over (
+            partition by assistant_id, channel, user_id, conversation_id
+            order by occurred_at
+            range between unbounded preceding and interval 1 microsecond preceding
+        ) as previous_instant
 
     from instants
-    asof left join instants as earlier
-        on instants.assistant_id = earlier.assistant_id
-            and instants.channel = earlier.channel
-            and instants.user_id = earlier.user_id
-            and instants.conversation_id = earlier.conversation_id
-            and instants.occurred_at > earlier.occurred_at
+
+),
+
+starts_flagged as (
+
+    select
+        with_previous_instant.*,
+        -- a channel without a timeout (null, as voice) never starts a session after the first
+        coalesce(
+            with_previous_instant.previous_instant is null
+            or with_previous_instant.occurred_at > with_previous_instant.previous_instant + case
+                when channels.channel is null then interval 30 minute
+                else to_minutes(channels.inactivity_timeout_minutes)
+            end,
+            false
+        ) as is_session_start
+
+    from with_previous_instant
+    left join channels on with_previous_instant.channel = channels.channel
+
+),
+
+numbered as (
+
+    select
+        *,
+        sum(case when is_session_start then 1 else 0 end) over (
+            partition by assistant_id, channel, user_id, conversation_id
+            order by occurred_at
+            rows between unbounded preceding and current row
+        ) as session_number
+
+    from starts_flagged
 
 ),
 
 session_starts as (
 
+    -- each session's first event, and the session_id the model gave it
     select
-        starts.assistant_id,
-        starts.channel,
-        starts.user_id,
-        starts.conversation_id,
-        starts.occurred_at,
-        starts.event_id,
-        events.session_id
+        numbered.assistant_id,
+        numbered.channel,
+        numbered.user_id,
+        numbered.conversation_id,
+        numbered.session_number,
+        numbered.event_id,
+        first_events.session_id
 
-    from with_previous_instant as starts
-    inner join events on starts.event_id = events.event_id
-    left join channels on starts.channel = channels.channel
-    where starts.previous_instant is null
-        or starts.occurred_at > starts.previous_instant + case
-            when channels.channel is null then interval 30 minute
-            else to_minutes(channels.inactivity_timeout_minutes)
-        end
+    from numbered
+    inner join events as first_events on numbered.event_id = first_events.event_id
+    where numbered.is_session_start
 
 ),
 
@@ -86,12 +115,18 @@ expected as (
         starts.session_id as expected_session_id
 
     from events
-    asof left join session_starts as starts
-        on events.assistant_id = starts.assistant_id
-            and events.channel = starts.channel
-            and events.user_id = starts.user_id
-            and events.conversation_id = starts.conversation_id
-            and events.occurred_at >= starts.occurred_at
+    inner join numbered as instant
+        on events.assistant_id = instant.assistant_id
+            and events.channel = instant.channel
+            and events.user_id = instant.user_id
+            and events.conversation_id = instant.conversation_id
+            and events.occurred_at = instant.occurred_at
+    left join session_starts as starts
+        on instant.assistant_id = starts.assistant_id
+            and instant.channel = starts.channel
+            and instant.user_id = starts.user_id
+            and instant.conversation_id = starts.conversation_id
+            and instant.session_number = starts.session_number
 
 )
 
