@@ -14,10 +14,25 @@ with
 
 copies as (
 
-    select event_id, assistant_id, user_id, export_date, file_name, line_number
-    from {{ ref('stg_platform__events') }}
+    select
+        staged.event_id, staged.assistant_id, staged.user_id,
+        staged.export_date, staged.file_name, staged.line_number,
+        -- whether the copy itself is of a recomputed user, from a join with the affected users:
+        -- first_copies then needs no second join with the ranked copies (DuckDB built that one on
+        -- the ranked copies and, with the join to raw below, ran out of memory on a backfill of
+        -- six days of 3M events)
+        {% if is_incremental() -%}
+            affected.user_id is not null
+        {%- else -%}
+            true
+        {%- endif %} as is_of_recomputed_user
+
+    from {{ ref('stg_platform__events') }} as staged
     {% if is_incremental() %}
-        where event_id in (
+        left join {{ ref('int_users_affected') }} as affected
+            on staged.assistant_id = affected.assistant_id
+                and staged.user_id = affected.user_id
+        where staged.event_id in (
                 select event_id from {{ recomputed_rows(ref('stg_platform__events')) }} as of_recomputed_users
             )
     {% endif %}
@@ -40,8 +55,9 @@ ranked as (
 first_copies as (
 
     select export_date, file_name, line_number
-    from {{ recomputed_rows('ranked') }} as of_recomputed_users
+    from ranked
     where copy_number = 1
+        and is_of_recomputed_user
 
 ),
 
