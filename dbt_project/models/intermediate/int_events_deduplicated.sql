@@ -19,8 +19,8 @@ copies as (
         staged.export_date, staged.file_name, staged.line_number,
         -- whether the copy itself is of a recomputed user, from a join with the affected users:
         -- first_copies then needs no second join with the ranked copies (DuckDB built that one on
-        -- the ranked copies and, with the join to raw below, ran out of memory on a backfill of
-        -- six days of 3M events)
+        -- the ranked copies and, with the join to raw below, ran out of memory on large backfills;
+        -- docs/benchmark.md, "2026-12-03, later")
         {% if is_incremental() -%}
             affected.user_id is not null
         {%- else -%}
