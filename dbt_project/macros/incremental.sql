@@ -60,9 +60,9 @@
 {% endmacro %}
 
 
-{#- The recomputed users' rows of `relation` (a relation or a CTE's name), keyed by (assistant_id,
-    user_id). A user-keyed incremental model is filtered on the stamp; anything else (raw events, the
-    staging view of them, a CTE) by a semi join on the affected users. -#}
+{#- The recomputed users' rows of `relation`, keyed by (assistant_id, user_id). A user-keyed
+    incremental model is filtered on the stamp; anything else (raw events, the staging view of them)
+    by a semi join on the affected users. -#}
 {% macro recomputed_rows(relation) %}
     {%- set every_row = not execute or not recomputing_some_users_only() -%}
     {%- set columns = user_keyed_columns() if execute and is_user_keyed_model(relation) else none -%}
@@ -174,9 +174,6 @@
 
 {#- True when `relation` is one of this project's user-keyed (incremental) models. -#}
 {% macro is_user_keyed_model(relation) %}
-    {%- if relation is string -%}
-        {{ return(false) }}
-    {%- endif -%}
     {%- for node in graph.nodes.values() -%}
         {%- if node.resource_type == 'model' and node.package_name == project_name
               and node.alias == relation.identifier and node.schema == relation.schema
