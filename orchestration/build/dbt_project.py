@@ -9,9 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dagster_dbt import DbtProject
-
 from ..settings import DBT_PROJECT_DIR, PROJECT_ROOT
+from .dagster_dbt_import import import_dagster_dbt_without_dbt_core
+
+import_dagster_dbt_without_dbt_core()  # before dagster_dbt's first import here
+
+from dagster_dbt import DbtProject  # noqa: E402
 
 # No `dbt_project.prepare_if_dev()`: under `dagster dev` it runs `dbt parse` with the `dbt` found
 # on PATH, and the Quickstart's venv, used without activating it, puts none there (the code
