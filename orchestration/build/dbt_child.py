@@ -60,8 +60,12 @@ def wait_for_build() -> int:
     over, then takes one build and runs it."""
     listener = warm_dbt.listen()
     with long_lived_set_up():
-        import dbt.adapters.duckdb  # noqa: F401 (the default target's adapter, imported ahead too)
+        # the default target's adapter too, and what `dbt build` would import only once handed its
+        # command (its task, the test runner's table diffing, agate's helpers)
+        import dbt.adapters.duckdb  # noqa: F401
         import dbt.cli.main  # noqa: F401
+        import dbt.task.build  # noqa: F401
+        import dbt_common.clients.agate_helper  # noqa: F401
     while (handed := warm_dbt.Handed(listener)).kind == warm_dbt.SPARK_LOAD:
         if not _run_spark_load(handed):
             return 1  # in an unknown state: a build runs dbt in a process of its own
