@@ -198,3 +198,34 @@ def test_only_a_process_the_refresh_started_can_hand_over_a_command():
                                     text=True, timeout=120)
         assert grandchild.stdout.strip() == "handed over: None", grandchild.stderr
         assert waiting.poll() is None
+
+
+# A dbt command in this process, after the waiting dbt's schema building or without it: its exit
+# status and how many JSON schemas of dbt's dataclasses it still had to build.
+SCHEMAS_A_COMMAND_BUILDS = r"""
+import sys
+from dbt_common.dataclass_schema import dbtClassMixin
+from orchestration.build import dbt_child
+if sys.argv[1] == "ahead":
+    dbt_child._build_validation_schemas()
+schemas = dbtClassMixin.json_schema.__func__  # one cache for every class's schema
+built_before = schemas.cache_info().misses
+status = dbt_child.run_dbt_cli(sys.argv[2:])
+print(status, schemas.cache_info().misses - built_before)
+"""
+
+
+def test_the_waiting_dbt_builds_every_schema_dbt_checks_a_project_with(project: Path, tmp_path: Path):
+    """dbt checks the profile, the project and its flags against JSON schemas built on first use: the
+    waiting dbt builds them ahead, all of them (a dbt that checks one more would build it here)."""
+    def run(when: str) -> list[str]:
+        proc = subprocess.run([sys.executable, "-c", SCHEMAS_A_COMMAND_BUILDS, when, "ls", "--project-dir",
+                               str(project), "--profiles-dir", str(project), "--target-path", str(tmp_path / when)],
+                              capture_output=True, text=True, cwd=project, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.strip().splitlines()[-1].split()
+
+    status, built = run("ahead")
+    assert status == "0" and built == "0", f"dbt built {built} schemas the waiting dbt had not"
+    status, built = run("on-demand")
+    assert status == "0" and int(built) >= 5

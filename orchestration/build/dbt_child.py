@@ -55,6 +55,21 @@ def _run_spark_load(handed: warm_dbt.Handed) -> bool:
     return status == 0
 
 
+def _build_validation_schemas() -> None:
+    """dbt checks the profile and its credentials, the project and its flags (and each test's result)
+    against JSON schemas that it builds from their dataclasses on first use, cached per class for the
+    process: tenths of a second each at the start of every dbt command, built here ahead, while the
+    refresh still loads."""
+    from dbt.adapters.duckdb.credentials import DuckDBCredentials
+    from dbt.contracts.project import Configuration, PackageConfig, ProfileConfig, Project, ProjectFlags
+    from dbt.contracts.selection import SelectorFile
+    from dbt.task.test import TestResultData
+
+    for validated in (ProjectFlags, DuckDBCredentials, ProfileConfig, Project, PackageConfig, SelectorFile,
+                      Configuration, TestResultData):
+        validated.json_schema()
+
+
 def wait_for_build() -> int:
     """The dbt a refresh makes ready ahead (warm_dbt.py): imports dbt, runs the Spark loads handed
     over, then takes one build and runs it."""
@@ -66,6 +81,8 @@ def wait_for_build() -> int:
         import dbt.cli.main  # noqa: F401
         import dbt.task.build  # noqa: F401
         import dbt_common.clients.agate_helper  # noqa: F401
+
+        _build_validation_schemas()
     while (handed := warm_dbt.Handed(listener)).kind == warm_dbt.SPARK_LOAD:
         if not _run_spark_load(handed):
             return 1  # in an unknown state: a build runs dbt in a process of its own
