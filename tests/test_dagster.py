@@ -644,6 +644,10 @@ def test_dagster_dev_as_the_readme_runs_it(tmp_path):
     home = tmp_path / "dagster_home"
     home.mkdir()
     env = user_environment(home, tmp_path)
+    # the README's step 1: the new folder's storage created once, before two processes could at once
+    migrate = subprocess.run([str(venv_bin / "dagster"), "instance", "migrate"], cwd=REPO, env=env,
+                             capture_output=True, text=True, timeout=300)
+    assert migrate.returncode == 0, migrate.stdout + migrate.stderr
     write_single_day(tmp_path / "exports")
     port = free_port()
     log = tmp_path / "dagster-dev.log"
