@@ -8,7 +8,7 @@ dbt's node types and statuses as its own string enums (compared with the strings
 as with dbt-core's), the default selection read from the manifest; the dbt version it would ask a
 process for comes from ProjectDbtCliResource (the installed package's). What it cannot do without
 dbt-core (`fetch_row_counts`, `fetch_column_metadata`, a dbt selection string in `@dbt_assets`) this
-project does not use; tests/test_dagster.py checks the asset graph against dbt-core's.
+project does not use; tests/test_dbt_resource.py checks the asset graph against dbt-core's.
 """
 
 from __future__ import annotations
