@@ -13,6 +13,7 @@ import traceback
 
 from . import warm_dbt
 from .child_process import end_with_parent, interruptible, stdout_kept_from_children
+from .dbt_log_lines import build_only_written_lines
 from .gc_tuning import freeze_what_lives_until_exit, long_lived_set_up
 from .spark_session import end_jvm_writing_class_archive
 
@@ -28,6 +29,7 @@ def run_dbt_cli(argv: list[str]) -> int:
     """dbt's own command line on `argv`; its exit status."""
     with long_lived_set_up():
         from dbt.cli.main import cli
+    build_only_written_lines()
 
     try:
         cli.main(args=argv, prog_name="dbt", obj={"callbacks": [_freeze_the_parsed_project]})
