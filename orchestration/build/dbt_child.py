@@ -25,6 +25,9 @@ def _freeze_the_parsed_project(event) -> None:
         freeze_what_lives_until_exit()
 
 
+_freeze_the_parsed_project.takes_debug_events = False  # dbt_log_lines.py
+
+
 def run_dbt_cli(argv: list[str]) -> int:
     """dbt's own command line on `argv`; its exit status."""
     with long_lived_set_up():
