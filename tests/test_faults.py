@@ -21,6 +21,7 @@ from conftest import CLI, Workspace, event, write_export
 
 from orchestration import settings
 from orchestration.build.build_file import build_connection, refresh_lock
+from orchestration.build.dbt_project import ensure_manifest
 from orchestration.build.warm_dbt import WAIT_FOR_BUILD
 from orchestration.cli.refresh import _check_partition_days, _dbt_error_line, _split_ranges
 from orchestration.errors import UserError
@@ -206,6 +207,10 @@ def test_a_killed_cli_takes_its_dbt_with_it(workspace: Workspace):
     ])
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
     env["DAGSTER_HOME"] = str(workspace.dagster_home)
+    # A refresh that finds the project newer than its manifest (an edit in this checkout; a fresh
+    # clone) runs `dbt parse` first, which takes the dbt made ready ahead: its build would then run
+    # dbt itself, with nothing handed over to wait for here.
+    ensure_manifest()
     cli = subprocess.Popen([CLI, "refresh", "--warehouse", str(workspace.warehouse), "--exports",
                             str(workspace.exports), "--day", "2026-11-01"],
                            env=env, cwd=workspace.root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
