@@ -24,17 +24,24 @@ pytestmark = pytest.mark.slow  # every test here works on a refreshed warehouse
 
 KPI_TESTS = {"assert_user_days_follow_definition", "assert_fct_users_previous_dates_follow_definition",
              "assert_traffic_cells_follow_definition", "assert_chats_daily_sums_follow_definition"}
+PRIVACY_TEST = "assert_no_user_text_in_marts"
+REQUIRED_COLUMNS_TESTS = "dim_chats_not_null int_events_deduplicated_not_null"
 
 
 @pytest.fixture(scope="module")
 def refreshed(module_workspace: Workspace) -> Workspace:
-    """One refreshed warehouse for the tests below: each breaks it in its own way (rows of the
-    marts; added columns) that the other's tests do not read."""
+    """One refreshed warehouse for the tests below, on which every test they break passes first
+    (one `dbt test` run for all, before any is broken); each test then breaks it in its own way
+    (rows of the marts; added columns) that the other's tests do not read."""
     ws = module_workspace
     write_export(ws.exports, DAY1, "part-0000.jsonl",
                  chat("ka1", "2026-11-02T09:00", "ka-c1", A) + chat("kb1", "2026-11-02T10:00", "kb-c1", B))
     write_export(ws.exports, DAY2, "part-0000.jsonl", chat("ka2", "2026-11-03T09:00", "ka-c2", A))
     assert_ok(refresh(ws, "--all"), "refresh --all")
+    proc = dbt_test_by_hand(ws, " ".join([*sorted(KPI_TESTS), PRIVACY_TEST, REQUIRED_COLUMNS_TESTS]))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    passed = len(re.findall(r" PASS ", proc.stdout))
+    assert passed == len(KPI_TESTS) + 1 + len(REQUIRED_COLUMNS_TESTS.split()), proc.stdout
     return ws
 
 
@@ -44,9 +51,7 @@ def change_one_row(ws: Workspace, mart: str, assignment: str, where: str) -> Non
 
 
 def test_user_day_kpi_tests_pass_then_fail_on_a_broken_row(refreshed: Workspace):
-    ws = refreshed
-    proc = dbt_test_by_hand(ws, " ".join(sorted(KPI_TESTS)))
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    ws = refreshed  # the tests passed on it as built
 
     # A's second day: its first chat date in the channel is day 1; B's browser: none was known;
     # A's first day: one more chat with a handover request than A's chats have; B's one traffic
@@ -87,32 +92,26 @@ def test_user_day_kpi_tests_pass_then_fail_on_a_broken_row(refreshed: Workspace)
 
 
 def test_privacy_test_fails_on_a_text_or_json_column(refreshed: Workspace):
-    """assert_no_user_text_in_marts passes on a correct build, then names the two columns added to
-    the build file: a mart column named like user text, an intermediate column of type JSON."""
+    """assert_no_user_text_in_marts passes on a correct build (the fixture), then names the two
+    columns added to the build file: a mart column named like user text, an intermediate column of
+    type JSON."""
     ws = refreshed
-    proc = dbt_test_by_hand(ws, "assert_no_user_text_in_marts")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-
     conn = duckdb.connect(str(build_path_for(ws.warehouse)))
     try:
         conn.execute("alter table marts.fct_messages add column message_text varchar")
         conn.execute("alter table intermediate.int_sessions_aggregated add column payload json")
     finally:
         conn.close()
-    proc = dbt_test_by_hand(ws, "assert_no_user_text_in_marts")
+    proc = dbt_test_by_hand(ws, PRIVACY_TEST)
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0 and "Got 2 results" in output, output
 
 
 def test_required_columns_test_passes_then_names_the_columns_with_nulls(refreshed: Workspace):
-    """not_null_columns (tests/generic/): one test per model for its required columns; a column
-    required on some rows only (`where`) fails only on those. The other tests here do not break
-    these two tables."""
+    """not_null_columns (tests/generic/): one test per model for its required columns, passed on the
+    build (the fixture); a column required on some rows only (`where`) fails only on those. The
+    other tests here do not break these two tables."""
     ws = refreshed
-    tests = "dim_chats_not_null int_events_deduplicated_not_null"
-    proc = dbt_test_by_hand(ws, tests)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-
     assert tamper(ws, f"update marts.dim_chats set channel = null "
                       f"where assistant_id = '{ACME}' and user_id = '{A['user']}' "
                       f"and chat_local_date = date '{DAY1}'") == 1
@@ -126,7 +125,7 @@ def test_required_columns_test_passes_then_names_the_columns_with_nulls(refreshe
                      f"'kx-1' as event_id, null as message_id) from {events} where event_id = 'ka1-1'")
     finally:
         conn.close()
-    proc = dbt_test_by_hand(ws, tests)
+    proc = dbt_test_by_hand(ws, REQUIRED_COLUMNS_TESTS)
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0, output
     failures = dict(re.findall(r"Failure in test (\w+).*?Got (\d+) results?", output, flags=re.S))
