@@ -24,10 +24,6 @@ import functools
 import logging
 import os
 
-# dbt_common's send_to_logger: the logging call (hence the level) each event level goes out with
-_PYTHON_LEVEL = {"debug": logging.DEBUG, "test": logging.DEBUG, "info": logging.INFO,
-                 "warn": logging.WARNING, "error": logging.ERROR}
-
 
 def build_only_written_lines() -> bool:
     """Makes dbt build lines and messages only for the loggers and callbacks that take them, for the
@@ -40,6 +36,8 @@ def build_only_written_lines() -> bool:
 
         write_line = dbt_logger._Logger.write_line
         is_print_event = dbt_logger._is_print_event
+        # each event level's Python logging level, as send_to_logger logs it (EventLevel is a str)
+        python_level = dbt_logger._log_level_map
         fire_event = EventManager.fire_event
     except (ImportError, AttributeError):
         return False
@@ -50,8 +48,8 @@ def build_only_written_lines() -> bool:
     def write_line_if_written(self, msg) -> None:
         python_logger = getattr(self, "_python_logger", None)
         level = "error" if is_print_event(msg) else msg.info.level
-        if python_logger is not None and level in _PYTHON_LEVEL \
-                and not python_logger.isEnabledFor(_PYTHON_LEVEL[level]):
+        if python_logger is not None and level in python_level \
+                and not python_logger.isEnabledFor(python_level[level]):
             return  # the line would be built, then dropped
         write_line(self, msg)
 
