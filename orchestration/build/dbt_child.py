@@ -14,6 +14,7 @@ import traceback
 from . import warm_dbt
 from .child_process import end_with_parent, interruptible, stdout_kept_from_children
 from .dbt_log_lines import build_only_written_lines
+from .dbt_templates import reuse_compiled_templates, save_compiled_templates
 from .gc_tuning import freeze_what_lives_until_exit, long_lived_set_up
 from .spark_session import end_jvm_writing_class_archive
 
@@ -33,11 +34,13 @@ def run_dbt_cli(argv: list[str]) -> int:
     with long_lived_set_up():
         from dbt.cli.main import cli
     build_only_written_lines()
-
+    reuse_compiled_templates()
     try:
         cli.main(args=argv, prog_name="dbt", obj={"callbacks": [_freeze_the_parsed_project]})
     except SystemExit as done:  # click ends the command this way, with dbt's status
         return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    finally:
+        save_compiled_templates()
     return 0
 
 
