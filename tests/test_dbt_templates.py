@@ -31,6 +31,7 @@ def fresh_process(monkeypatch):
         monkeypatch.setattr(dbt_templates, "_codes", {})
         monkeypatch.setattr(dbt_templates, "_used", set())
         monkeypatch.setattr(dbt_templates, "_compiled_here", 0)
+        monkeypatch.setattr(dbt_templates, "_in_place", False)
 
     return start
 
@@ -115,3 +116,22 @@ def test_a_template_that_does_not_compile_raises_as_before_and_is_not_kept(fresh
         rendered("select {{ 1 + }}", {})
     assert str(after.value) == str(before.value)
     assert dbt_templates._codes == {}
+
+
+def test_past_the_limit_a_save_keeps_only_the_templates_its_process_used(fresh_process, tmp_path, monkeypatch):
+    cache = tmp_path / "templates.marshal"
+    fresh_process()
+    dbt_templates.reuse_compiled_templates(cache)
+    for n in range(3):
+        rendered(f"select {n} -- {{{{ n }}}}", {"n": n})
+    dbt_templates.save_compiled_templates(cache)
+    assert len(marshal.loads(cache.read_bytes())[1]) == 3
+
+    fresh_process()
+    monkeypatch.setattr(dbt_templates, "MAX_TEMPLATES", 3)
+    dbt_templates.reuse_compiled_templates(cache)
+    assert rendered("select 0 -- {{ n }}", {"n": 0}) == "select 0 -- 0"  # from the file
+    assert rendered("select 9 -- {{ n }}", {"n": 9}) == "select 9 -- 9"  # compiled: four held
+    dbt_templates.save_compiled_templates(cache)
+    kept = marshal.loads(cache.read_bytes())[1]
+    assert len(kept) == 2 and kept.keys() == dbt_templates._used

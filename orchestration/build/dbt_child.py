@@ -91,6 +91,7 @@ def wait_for_build() -> int:
         import dbt_common.clients.agate_helper  # noqa: F401
 
         _build_validation_schemas()
+        reuse_compiled_templates()  # the cache file read now, not once the build is handed over
     while (handed := warm_dbt.Handed(listener)).kind == warm_dbt.SPARK_LOAD:
         if not _run_spark_load(handed):
             return 1  # in an unknown state: a build runs dbt in a process of its own

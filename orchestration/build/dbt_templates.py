@@ -29,25 +29,34 @@ import hashlib
 import marshal
 import os
 import sys
-import tempfile
-from importlib import metadata
 from pathlib import Path
 from types import CodeType
 
-from ..settings import PROJECT_ROOT
+# Imported by assistant-analytics-dbt, whose start is on every refresh's path even when it only hands
+# its command to the dbt made ready ahead: what the cache needs beyond this is imported when used.
 
-CACHE_FILE = PROJECT_ROOT / "dbt_project" / "target" / "jinja_templates.marshal"
+CACHE_FILE_NAME = "jinja_templates.marshal"  # in the dbt project's target folder
 # When the cache holds more templates than this (texts of old project versions pile up), the next
-# save keeps only those the saving process used.
-MAX_TEMPLATES = 4096
+# save keeps only those the saving process used. Loading the file takes about a millisecond per
+# ten templates (the dbt made ready ahead loads it while it waits).
+MAX_TEMPLATES = 2000
 _FORMAT = 1
 
 _codes: dict[str, CodeType] = {}
 _used: set[str] = set()
 _compiled_here = 0
+_in_place = False
+
+
+def cache_file() -> Path:
+    from ..settings import PROJECT_ROOT
+
+    return PROJECT_ROOT / "dbt_project" / "target" / CACHE_FILE_NAME
 
 
 def _versions() -> str:
+    from importlib import metadata
+
     return (f"{_FORMAT} {sys.implementation.cache_tag} jinja2={metadata.version('jinja2')} "
             f"dbt-common={metadata.version('dbt-common')}")
 
@@ -67,14 +76,17 @@ def _load(path: Path) -> dict[str, CodeType]:
     return {k: v for k, v in codes.items() if isinstance(k, str) and isinstance(v, CodeType)}
 
 
-def reuse_compiled_templates(path: Path = CACHE_FILE) -> None:
-    """dbt's templates from the cache file's code objects from now on, in this process."""
+def reuse_compiled_templates(path: Path | None = None) -> None:
+    """dbt's templates from the cache file's code objects (cache_file() unless `path`) from now on,
+    in this process; a second call does nothing."""
+    global _in_place
     import dbt.clients.jinja as dbt_jinja
     import dbt_common.clients.jinja as common_jinja
 
-    if getattr(common_jinja, "MACRO_DEBUGGING", None):
+    if _in_place or getattr(common_jinja, "MACRO_DEBUGGING", None):
         return
-    _codes.update(_load(path))
+    _in_place = True
+    _codes.update(_load(path or cache_file()))
 
     def get_template(string, ctx, node=None, capture_macros=False, native=False):
         global _compiled_here
@@ -95,10 +107,14 @@ def reuse_compiled_templates(path: Path = CACHE_FILE) -> None:
     dbt_jinja.get_template = get_template
 
 
-def save_compiled_templates(path: Path = CACHE_FILE) -> None:
-    """Writes the cache file when this process compiled templates it did not hold."""
+def save_compiled_templates(path: Path | None = None) -> None:
+    """Writes the cache file (cache_file() unless `path`) when this process compiled templates it
+    did not hold."""
+    import tempfile
+
     if not _compiled_here:
         return
+    path = path or cache_file()
     codes = _codes if len(_codes) <= MAX_TEMPLATES else {k: _codes[k] for k in _used}
     with contextlib.suppress(OSError):
         path.parent.mkdir(parents=True, exist_ok=True)
