@@ -1,4 +1,4 @@
-"""dbt's Jinja templates compiled once, not in every dbt process (docs/refresh.md, "dbt's fixed cost").
+"""dbt's Jinja templates compiled once, not in every dbt process (docs/refresh.md, "2. dbt build").
 
 dbt renders every node's SQL and every macro it calls from a Jinja template, and compiles each
 template from its text (Jinja's parser and code generator, then Python's `compile`) in every process:
