@@ -24,7 +24,7 @@ which compiles templates under names of their own) nothing is cached.
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import hashlib
 import marshal
 import os
@@ -54,6 +54,7 @@ def cache_file() -> Path:
     return PROJECT_ROOT / "dbt_project" / "target" / CACHE_FILE_NAME
 
 
+@functools.cache
 def _versions() -> str:
     from importlib import metadata
 
@@ -110,21 +111,15 @@ def reuse_compiled_templates(path: Path | None = None) -> None:
 def save_compiled_templates(path: Path | None = None) -> None:
     """Writes the cache file (cache_file() unless `path`) when this process compiled templates it
     did not hold."""
-    import tempfile
-
     if not _compiled_here:
         return
     path = path or cache_file()
     codes = _codes if len(_codes) <= MAX_TEMPLATES else {k: _codes[k] for k in _used}
-    with contextlib.suppress(OSError):
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # as status.py writes its record
+    try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(prefix=path.name + ".", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(marshal.dumps((_versions(), codes)))
-            os.chmod(temporary, 0o644)  # as a file dbt writes (mkstemp's is the owner's alone)
-            os.replace(temporary, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            raise
+        temporary.write_bytes(marshal.dumps((_versions(), codes)))
+        os.replace(temporary, path)
+    except OSError:
+        # only a cache: the next dbt process compiles its templates again
+        temporary.unlink(missing_ok=True)
