@@ -499,6 +499,29 @@ def test_one_jvm_writes_the_class_archive_and_the_others_read_it_once_complete(t
 
 
 @needs_spark
+def test_a_spark_installed_again_gets_an_archive_of_its_own(tmp_path: Path, monkeypatch):
+    """The JVM runs without an archive whose class path's jars changed size or modification time
+    (a venv made again in the same place), and never writes a complete one again: so the archive's
+    name follows the jars of the Spark home that pyspark's launcher finds."""
+    spark_home = tmp_path / "spark"
+    (spark_home / "jars").mkdir(parents=True)
+    jar = spark_home / "jars" / "spark-core.jar"
+    jar.write_bytes(b"classes")
+    monkeypatch.setenv("SPARK_HOME", str(spark_home))  # the launcher's choice first (find_spark_home)
+    folder = tmp_path / "cache"
+    first = class_archive_path(folder)
+    assert class_archive_path(folder) == first
+    later = jar.stat().st_mtime + 60
+    os.utime(jar, (later, later))  # the same bytes, installed again
+    reinstalled = class_archive_path(folder)
+    assert reinstalled != first and reinstalled.parent == folder
+    (spark_home / "jars" / "extra.jar").write_bytes(b"more")
+    assert class_archive_path(folder) not in (first, reinstalled)
+    monkeypatch.delenv("SPARK_HOME")
+    assert class_archive_path(folder) not in (first, reinstalled)  # pyspark's own Spark
+
+
+@needs_spark
 def test_a_class_archive_claim_older_than_an_hour_is_taken_again(tmp_path: Path):
     """A JVM that claimed the archive and was killed before it wrote it leaves its claim: after an
     hour another JVM writes it."""

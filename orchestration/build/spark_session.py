@@ -96,16 +96,39 @@ _jvm_writing_class_archive: subprocess.Popen | None = None
 
 def class_archive_path(folder: Path) -> Path:
     """The archive for this Java runtime (JAVA_HOME's, else the `java` on PATH, as Spark's launcher
-    picks it) and this pyspark (its version and its jars' folder)."""
+    picks it) and this Spark install (the SPARK_HOME that pyspark's launcher finds: its version and
+    every jar of its class path, by size and modification time). The JVM checks each jar of an
+    archive's class path by size and modification time and, where one differs, runs without the
+    archive; so a Spark installed again (a venv made again in the same place) gets an archive of
+    its own rather than one that no JVM would ever read again."""
     import pyspark
+    from pyspark.find_spark_home import _find_spark_home
 
     java_home = os.environ.get("JAVA_HOME", "")
     java = Path(java_home) / "bin" / "java" if java_home else Path(shutil.which("java") or "java")
     java = java.resolve()
     stat = java.stat() if java.exists() else None
+    spark_home = Path(_find_spark_home()).resolve()
     identity = [str(java), str(stat and stat.st_size), str(stat and stat.st_mtime_ns),
-                pyspark.__version__, str(Path(pyspark.__file__).resolve().parent)]
+                pyspark.__version__, str(spark_home), *_jar_stamps(spark_home / "jars")]
     return folder / f"spark-classes-{hashlib.sha256(chr(0).join(identity).encode()).hexdigest()[:16]}.jsa"
+
+
+def _jar_stamps(jars: Path) -> list[str]:
+    """Each jar of Spark's class path as the JVM checks it against an archive: name, size and
+    modification time."""
+    try:
+        entries = sorted(os.scandir(jars), key=lambda entry: entry.name)
+    except OSError:
+        return []
+    stamps = []
+    for entry in entries:
+        try:
+            stat = entry.stat()
+        except OSError:  # removed meanwhile
+            continue
+        stamps.append(f"{entry.name}:{stat.st_size}:{stat.st_mtime_ns}")
+    return stamps
 
 
 def class_archive_options(folder: Path | None, may_write: bool) -> tuple[str, bool]:
