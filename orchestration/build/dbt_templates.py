@@ -24,13 +24,15 @@ which compiles templates under names of their own) nothing is cached.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import marshal
-import os
 import sys
 from pathlib import Path
 from types import CodeType
+
+from ..files import replace_file_or_skip
 
 # Imported by assistant-analytics-dbt, whose start is on every refresh's path even when it only hands
 # its command to the dbt made ready ahead: what the cache needs beyond this is imported when used.
@@ -115,11 +117,7 @@ def save_compiled_templates(path: Path | None = None) -> None:
         return
     path = path or cache_file()
     codes = _codes if len(_codes) <= MAX_TEMPLATES else {k: _codes[k] for k in _used}
-    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # as status.py writes its record
-    try:
+    # only a cache: where it cannot be written, the next dbt process compiles its templates again
+    with contextlib.suppress(OSError):
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary.write_bytes(marshal.dumps((_versions(), codes)))
-        os.replace(temporary, path)
-    except OSError:
-        # only a cache: the next dbt process compiles its templates again
-        temporary.unlink(missing_ok=True)
+    replace_file_or_skip(path, marshal.dumps((_versions(), codes)))

@@ -23,6 +23,7 @@ from pathlib import Path
 import duckdb
 
 from ..errors import UserError
+from ..files import replace_file_or_skip
 from ..publish.publish import connect_published
 
 LATEST_DAYS = 7  # export days shown with their rejected lines
@@ -37,15 +38,9 @@ def _now() -> dt.datetime:
 
 
 def _write_record(warehouse: Path, record: dict) -> None:
-    path = record_path_for(warehouse)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(record, indent=2) + "\n")
-        os.replace(tmp, path)
-    except OSError:
-        # The record only informs `status`; a refresh that can write its build file but not this
-        # small file beside it still does its job.
-        tmp.unlink(missing_ok=True)
+    # The record only informs `status`; a refresh that can write its build file but not this small
+    # file beside it still does its job.
+    replace_file_or_skip(record_path_for(warehouse), (json.dumps(record, indent=2) + "\n").encode())
 
 
 @contextlib.contextmanager
