@@ -3,9 +3,12 @@
 -- the first by export day, then file name, then line number. Returns the staged events that are
 -- no loaded copy (no copy in raw has their position and content), those that have an earlier
 -- copy, and the first copies loaded in raw that staging lost. Joins of the staged rows with raw's
--- copies on event_id and a comparison of positions, (export_date, file_name, line_number) rows
--- (DuckDB compares rows field by field), not int_events_deduplicated's row_number()
--- window (nor an aggregate over the copies, which cost several times more at 3M events a day).
+-- copies on event_id and a comparison of positions (export_date, then file_name, then line_number),
+-- not int_events_deduplicated's row_number() window (nor an aggregate over the copies, which cost
+-- several times more at 3M events a day). The join compares the positions' fields one by one: a
+-- row value (export_date, file_name, line_number) built for each pair cost DuckDB about as much
+-- again. raw's copies are imported twice, for the two steps that read them: DuckDB would keep a
+-- CTE read twice whole in memory (several GB at 3M events a day, spilled to disk).
 -- Scope: per event_id. An incremental refresh looks at every copy of the events that have a copy
 -- of an affected user (a user affected for another reason may hold a later copy of an event whose
 -- first copy belongs to an unaffected user, so copies are not narrowed by user), and compares them
@@ -39,6 +42,19 @@ copies as (
 
 ),
 
+copies_again as (
+
+    select
+        event_id, export_date, file_name, line_number,
+        event_type, occurred_at, assistant_id, channel, user_id, conversation_id
+
+    from {{ source('platform', 'events') }}
+    {% if recomputing_some_users_only() %}
+    where event_id in (select event_id from event_ids_in_scope)
+    {% endif %}
+
+),
+
 -- noqa: enable=LT02,LT14
 staged as (
 
@@ -59,8 +75,16 @@ not_first_or_not_loaded as (
     from staged
     left join copies
         on staged.event_id = copies.event_id
-            and (copies.export_date, copies.file_name, copies.line_number)
-            <= (staged.export_date, staged.file_name, staged.line_number)
+            and (
+                copies.export_date < staged.export_date
+                or (
+                    copies.export_date = staged.export_date
+                    and (
+                        copies.file_name < staged.file_name
+                        or (copies.file_name = staged.file_name and copies.line_number <= staged.line_number)
+                    )
+                )
+            )
     where copies.event_id is null
         or copies.export_date <> staged.export_date
         or copies.file_name <> staged.file_name
@@ -77,10 +101,10 @@ not_first_or_not_loaded as (
 unstaged_copies as (
 
     -- the copies of the events staging has no row of (none when staging is right)
-    select * from copies
+    select * from copies_again
     where not exists (
             select 1 from staged
-            where staged.event_id = copies.event_id
+            where staged.event_id = copies_again.event_id
         )
 
 ),
