@@ -5,10 +5,9 @@
 -- copy, and the first copies loaded in raw that staging lost. Joins of the staged rows with raw's
 -- copies on event_id and a comparison of positions (export_date, then file_name, then line_number),
 -- not int_events_deduplicated's row_number() window (nor an aggregate over the copies, which cost
--- several times more at 3M events a day). The join compares the positions' fields one by one: a
--- row value (export_date, file_name, line_number) built for each pair cost DuckDB about as much
--- again. raw's copies are imported twice, for the two steps that read them: DuckDB would keep a
--- CTE read twice whole in memory (several GB at 3M events a day, spilled to disk).
+-- several times more at 3M events a day). Positions compare field by field (export_position_before).
+-- raw's copies are imported twice, for the two steps that read them: DuckDB would keep a CTE read
+-- twice whole in memory (several GB at 3M events a day, spilled to disk).
 -- Scope: per event_id. An incremental refresh looks at every copy of the events that have a copy
 -- of an affected user (a user affected for another reason may hold a later copy of an event whose
 -- first copy belongs to an unaffected user, so copies are not narrowed by user), and compares them
@@ -75,16 +74,7 @@ not_first_or_not_loaded as (
     from staged
     left join copies
         on staged.event_id = copies.event_id
-            and (
-                copies.export_date < staged.export_date
-                or (
-                    copies.export_date = staged.export_date
-                    and (
-                        copies.file_name < staged.file_name
-                        or (copies.file_name = staged.file_name and copies.line_number <= staged.line_number)
-                    )
-                )
-            )
+            and {{ export_position_before('copies', 'staged', or_same=true) }}
     where copies.event_id is null
         or copies.export_date <> staged.export_date
         or copies.file_name <> staged.file_name
@@ -119,8 +109,7 @@ lost_first_copies as (
     where not exists (
             select 1 from unstaged_copies as earlier
             where earlier.event_id = lost.event_id
-                and (earlier.export_date, earlier.file_name, earlier.line_number)
-                < (lost.export_date, lost.file_name, lost.line_number)
+                and {{ export_position_before('earlier', 'lost') }}
         )
         {% if recomputing_some_users_only() %}and {{ is_affected_user('lost') }}{% endif %}
 

@@ -83,7 +83,7 @@ starts_flagged as (
             with_previous_instant.previous_instant is null
             or with_previous_instant.occurred_at > with_previous_instant.previous_instant + case
                 when channels.channel is null then interval 30 minute
-                else to_minutes(channels.inactivity_timeout_minutes)
+                else {{ minutes_interval('channels.inactivity_timeout_minutes') }}
             end,
             false
         ) as is_session_start

@@ -224,7 +224,6 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
         if engine == "spark":
             target_path = refresh_target_path(build, engine)
             args = ["build", "--target", "spark", "--vars", json.dumps({"spark_dir": str(spark_dir)})]
-            excluded.append("tag:duckdb_only")  # DuckDB-only ways of checking (docs/spark.md)
             _catch_up_spark_raw(warehouse, build, spark_dir)
         if full:
             # Every node of a full rebuild reads the whole history and DuckDB already spreads one
