@@ -17,6 +17,18 @@
 
 -- The linter lays out each variant of the jinja conditionals below on its own: no layout rules there
 -- noqa: disable=LT02,LT14
+{#- raw's copies in scope, imported twice below (copies, copies_again) -#}
+{% set copies_in_scope %}
+    select
+        event_id, export_date, file_name, line_number,
+        event_type, occurred_at, assistant_id, channel, user_id, conversation_id
+
+    from {{ source('platform', 'events') }}
+    {% if recomputing_some_users_only() %}
+    where event_id in (select event_id from event_ids_in_scope)
+    {% endif %}
+{% endset %}
+
 with
 
 {% if recomputing_some_users_only() %}
@@ -29,29 +41,11 @@ event_ids_in_scope as (
 {% endif %}
 
 copies as (
-
-    select
-        event_id, export_date, file_name, line_number,
-        event_type, occurred_at, assistant_id, channel, user_id, conversation_id
-
-    from {{ source('platform', 'events') }}
-    {% if recomputing_some_users_only() %}
-    where event_id in (select event_id from event_ids_in_scope)
-    {% endif %}
-
+{{ copies_in_scope }}
 ),
 
 copies_again as (
-
-    select
-        event_id, export_date, file_name, line_number,
-        event_type, occurred_at, assistant_id, channel, user_id, conversation_id
-
-    from {{ source('platform', 'events') }}
-    {% if recomputing_some_users_only() %}
-    where event_id in (select event_id from event_ids_in_scope)
-    {% endif %}
-
+{{ copies_in_scope }}
 ),
 
 -- noqa: enable=LT02,LT14
