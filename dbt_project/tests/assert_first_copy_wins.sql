@@ -6,8 +6,8 @@
 -- copies on event_id and a comparison of positions (export_date, then file_name, then line_number),
 -- not int_events_deduplicated's row_number() window (nor an aggregate over the copies, which cost
 -- several times more at 3M events a day). Positions compare field by field (export_position_before).
--- raw's copies are imported twice, for the two steps that read them: DuckDB would keep a CTE read
--- twice whole in memory (several GB at 3M events a day, spilled to disk).
+-- raw's copies are imported twice, for the two steps that read them: DuckDB keeps a CTE that is read
+-- more than once whole in memory, and spilled it to disk at large volumes.
 -- Scope: per event_id. An incremental refresh looks at every copy of the events that have a copy
 -- of an affected user (a user affected for another reason may hold a later copy of an event whose
 -- first copy belongs to an unaffected user, so copies are not narrowed by user), and compares them

@@ -11,7 +11,7 @@
 -- each instant. Returns the events of int_events_sessionized whose session (first event or
 -- session_id) is not the one so computed. (Two ASOF joins did the same at twice the cost.)
 -- The sessionized events are imported three times, each with the columns one step uses: DuckDB
--- would keep a CTE read three times whole in memory (a few GB at 3M events a day, spilled to disk).
+-- keeps a CTE that is read more than once whole in memory, and spilled it to disk at large volumes.
 -- Scope: a conversation belongs to one user, so an incremental refresh checks the affected users'
 -- events (docs/incremental.md). After an edit of the channels seed only a full rebuild
 -- (`refresh --full`, as README says) recomputes, and checks, the other users.
