@@ -9,22 +9,28 @@ import subprocess
 import sys
 import textwrap
 
+# An object is frozen when it has left the collected generations: gc.get_objects() lists only those.
+# (Counting the permanent generation instead is thrown off by frozen objects that die.)
+WALKED = """
+import gc
+
+def walked(obj):
+    return any(o is obj for o in gc.get_objects())
+"""
+
 
 def run_python(code: str) -> str:
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120)
+    """Runs `code` in a Python process of its own, with `walked` defined."""
+    proc = subprocess.run([sys.executable, "-c", WALKED + textwrap.dedent(code)], capture_output=True, text=True,
+                          timeout=120)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
 
 def test_the_set_up_runs_without_collections_and_its_objects_are_frozen_after():
-    # An object is frozen when it has left the collected generations: gc.get_objects() lists only
-    # those. (Counting the permanent generation instead is thrown off by frozen objects that die.)
     out = run_python("""
         import atexit, gc
         from orchestration.build.gc_tuning import long_lived_set_up
-
-        def walked(obj):
-            return any(o is obj for o in gc.get_objects())
 
         # registered first, so it runs after gc_tuning's own exit handler
         atexit.register(lambda: print("frozen at exit:", not walked(later)))
@@ -73,9 +79,6 @@ def test_dbt_child_freezes_the_parsed_project_when_dbt_announces_its_threads():
         from dbt.events.types import ConcurrencyLine, MainReportVersion
         from dbt_common.events.base_types import msg_from_base_event
         from orchestration.build.dbt_child import _freeze_the_parsed_project
-
-        def walked(obj):
-            return any(o is obj for o in gc.get_objects())
 
         parsed = [[i] for i in range(10_000)]
         _freeze_the_parsed_project(msg_from_base_event(MainReportVersion(version="1", log_version=3)))
