@@ -282,7 +282,8 @@ def assert_same_rows(spark: Workspace, duck: Workspace, schema: str, skip: tuple
 
 def day_one_lines(workspace: Workspace) -> list[dict]:
     """The events of the first export file of the first export day (the late input copies some);
-    not the lines the demo damaged on purpose (events.md's rejects)."""
+    not the lines that are not JSON objects with a properties object (some of the lines the demo
+    damages on purpose)."""
     days = list_export_days(workspace.exports)
     first = sorted(day_folder(workspace.exports, days[0]).glob("*.jsonl*"))[0]
     opener = gzip.open if first.name.endswith(".gz") else open
