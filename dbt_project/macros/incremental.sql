@@ -44,8 +44,7 @@
         partition_by=['user_bucket'],
         file_format='parquet',
         on_schema_change='fail',
-        pre_hook=["{{ spark_drop_kept_rows() }}", "{{ spark_keep_unaffected_rows() }}"],
-        post_hook=["{{ spark_finish_user_buckets() }}", "{{ spark_drop_kept_rows() }}"]
+        post_hook="{{ spark_finish_user_buckets() }}"
     ) }}
 {% endmacro %}
 

@@ -5,12 +5,13 @@
   kept as its last column. A refresh overwrites the affected buckets (dbt-spark's insert_overwrite,
   dynamic partition overwrite) with the rows that a delete + append would leave there:
 
-    1. pre-hook: <model>__kept = the affected buckets' rows of the users not recomputed, as they are
-       (Spark refuses to overwrite a table that the same statement reads, hence a table first);
-    2. the model's rows for the recomputed users (recomputed_rows(), as on DuckDB) plus <model>__kept
-       overwrite exactly the affected buckets; the other buckets keep their files;
-    3. post-hooks: the affected buckets that step 2 wrote no row to are dropped, and <model>__kept
-       is dropped (spark_finish_user_buckets, below).
+    1. one statement overwrites exactly the affected buckets with the model's rows for the
+       recomputed users (recomputed_rows(), as on DuckDB) and, read from the table itself, the
+       affected buckets' rows of the users not recomputed, as they are; the other buckets keep
+       their files. A dynamic partition overwrite may read the table it writes: it writes to a
+       staging folder and replaces a bucket's folder only once every task has finished;
+    2. post-hook: the affected buckets that step 1 wrote no row to are dropped
+       (spark_finish_user_buckets, below).
 
   Whole buckets are not recomputed: a row of one user can depend on another user's events (feedback
   on another user's answer), so only the users the loader marked are recomputed, as on DuckDB.
@@ -20,16 +21,6 @@
 {% macro user_bucket(relation_alias) -%}
     pmod(xxhash64({{ relation_alias }}.assistant_id, {{ relation_alias }}.user_id), {{ var('user_buckets') | int }})
 {%- endmacro %}
-
-
-{% macro kept_rows_relation() %}
-    {{ return(this.incorporate(path={"identifier": this.identifier ~ '__kept'})) }}
-{% endmacro %}
-
-
-{% macro spark_drop_kept_rows() %}
-    drop table if exists {{ kept_rows_relation() }}
-{% endmacro %}
 
 
 {#- Post-hook. A dynamic partition overwrite replaces only the partitions it writes rows to: an
@@ -78,21 +69,6 @@
 {%- endmacro %}
 
 
-{% macro spark_keep_unaffected_rows() %}
-    {%- if is_incremental() -%}
-        create table {{ kept_rows_relation() }} using parquet as
-        select * from {{ this }} as t
-        where t.user_bucket in (
-            select distinct {{ user_bucket('affected') }}
-            from {{ project_relation('int_users_affected') }} as affected
-        )
-            and not {{ is_affected_user('t') }}
-    {%- else -%}
-        select 1
-    {%- endif -%}
-{% endmacro %}
-
-
 {#- True while dbt builds one of this project's user-keyed models on Spark. -#}
 {% macro building_user_keyed_spark_table() %}
     {{ return(model is defined and model.resource_type == 'model' and model.package_name == project_name
@@ -119,6 +95,12 @@
     from ({{ compiled_code }}) as keyed
     {%- if is_incremental() %}
     union all
-    select * from {{ kept_rows_relation() }}
+    -- the affected buckets' rows of the users not recomputed, kept as they are
+    select * from {{ this }} as kept
+    where kept.user_bucket in (
+        select distinct {{ user_bucket('affected') }}
+        from {{ project_relation('int_users_affected') }} as affected
+    )
+        and not {{ is_affected_user('kept') }}
     {%- endif %}
 {% endmacro %}
