@@ -128,7 +128,7 @@ def spark_demo(tmp_path_factory) -> Workspace:
     return workspace
 
 
-def spark_files(workspace: Workspace, schema: str, table: str) -> str:
+def spark_files(workspace: Workspace, schema: str, table: str) -> list[str]:
     """The Parquet files of a Spark table (partitioned tables: user_bucket=<n>/ folders; an empty
     one: the empty file of its columns)."""
     return table_files(spark_dir_for(workspace.warehouse), schema, table)
@@ -260,7 +260,8 @@ def assert_same_rows(spark: Workspace, duck: Workspace, schema: str, skip: tuple
         for table in tables:
             duck_columns = columns_of(conn, "duck", schema, table)
             assert columns_of(conn, "spark", schema, table) == duck_columns, f"{schema}.{table}: columns differ"
-            parquet = f"read_parquet('{spark_files(spark, schema, table)}', hive_partitioning = true)"
+            files = ", ".join(f"'{f}'" for f in spark_files(spark, schema, table))  # test folders: no quote
+            parquet = f"read_parquet([{files}], hive_partitioning = true)"
             parquet_columns = [r[0] for r in conn.execute(f"describe select * from {parquet}").fetchall()]
             assert [c for c in parquet_columns if c not in SPARK_ONLY_COLUMNS] == duck_columns
             compared = [c for c in duck_columns if c not in RUN_STAMPS]
@@ -328,8 +329,8 @@ def buckets_of(workspace: Workspace, schema: str, table: str) -> dict[int, set[t
     conn = duckdb.connect()
     try:
         rows = conn.execute(
-            f"select user_bucket, list(distinct (assistant_id, user_id)) from read_parquet("
-            f"'{spark_files(workspace, schema, table)}', hive_partitioning = true) group by all").fetchall()
+            "select user_bucket, list(distinct (assistant_id, user_id)) from read_parquet(?, hive_partitioning = true) "
+            "group by all", [spark_files(workspace, schema, table)]).fetchall()
     finally:
         conn.close()
     return {bucket: {tuple(u) for u in users} for bucket, users in rows}
@@ -602,6 +603,47 @@ def test_spark_tables_replace_the_build_files_copies_in_one_transaction(tmp_path
     conn = duckdb.connect(str(build), read_only=True)
     try:  # rolled back: fct_a still holds the first import's rows, not u9
         assert conn.execute("select * from marts.fct_a order by 1").fetchall() == [("u1", 1), ("u2", 2)]
+    finally:
+        conn.close()
+
+
+def test_files_an_interrupted_spark_write_left_are_not_imported(tmp_path: Path):
+    """A Spark write cut short (a refresh interrupted, its JVM gone) can leave its files in the
+    table's folder: a dynamic partition overwrite's `.spark-staging-<job>/user_bucket=<n>/`, a
+    committer's `_temporary/`. Spark's readers skip every path with a part starting with `.` or `_`;
+    the import into the build file skips the same ones, so a later refresh publishes the table's
+    rows once, not with the left-over copies."""
+    spark_dir, build = tmp_path / "w.spark", tmp_path / "build.duckdb"
+    conn = duckdb.connect()
+    plain = table_folder(spark_dir, "marts", "fct_a")
+    keyed = table_folder(spark_dir, "intermediate", "int_b")
+    written = [(plain, "'u1' as user_id, 1 as n"), (keyed / "user_bucket=3", "'u2' as user_id, 2 as n")]
+    left_over = [
+        (keyed / ".spark-staging-0b1c" / "user_bucket=3", "'u2' as user_id, 99 as n"),
+        (keyed / "_temporary" / "0" / "task_01", "'u2' as user_id, 98 as n"),
+        (plain / "_temporary" / "0" / "_temporary" / "attempt_01", "'u1' as user_id, 97 as n"),
+        (plain / ".hidden", "'u1' as user_id, 96 as n"),
+    ]
+    for folder, row in written + left_over:
+        folder.mkdir(parents=True)
+        conn.execute(f"copy (select {row}) to '{folder}/part-00000.snappy.parquet'")
+    conn.close()
+    nodes = {
+        "model.p.fct_a": {"resource_type": "model", "schema": "marts", "alias": "fct_a",
+                          "config": {"materialized": "table"}},
+        "model.p.int_b": {"resource_type": "model", "schema": "intermediate", "alias": "int_b",
+                          "config": {"materialized": "incremental"}},
+    }
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"nodes": nodes}))
+
+    counts = import_spark_tables(build, spark_dir, manifest)
+
+    assert {k: v for k, v in counts.items() if k != "seconds"} == {"marts.fct_a": 1, "intermediate.int_b": 1}
+    conn = duckdb.connect(str(build), read_only=True)
+    try:
+        assert conn.execute("select * from marts.fct_a").fetchall() == [("u1", 1)]
+        assert conn.execute("select * from intermediate.int_b").fetchall() == [("u2", 2)]
     finally:
         conn.close()
 

@@ -59,19 +59,26 @@ def empty_table_folder(spark_dir: Path, schema: str, table: str) -> Path:
     return spark_dir / "empty_tables" / f"{schema}.{table}"
 
 
-def table_files(spark_dir: Path, schema: str, table: str) -> str:
-    """The Parquet files of a Spark table, as a glob (user-keyed tables are partitioned by bucket:
+def table_files(spark_dir: Path, schema: str, table: str) -> list[str]:
+    """The Parquet files of a Spark table (user-keyed tables are partitioned by bucket:
     user_bucket=<n>/part-*.parquet); for a partitioned table left with no partition, the empty
-    file of its columns."""
+    file of its columns.
+
+    Only the files Spark itself reads: none under a folder or with a name starting with `.` or `_`,
+    where a write cut short leaves its files (a dynamic partition overwrite's
+    `.spark-staging-<job>/`, a committer's `_temporary/`), which Spark's readers skip."""
     folder = table_folder(spark_dir, schema, table)
     if not folder.is_dir():
         raise RuntimeError(f"Spark built no table {schema}.{table} (no folder {folder})")
-    if next(folder.glob("**/*.parquet"), None) is None:
-        empty = empty_table_folder(spark_dir, schema, table)
-        if next(empty.glob("*.parquet"), None) is None:
-            raise RuntimeError(f"Spark's table {schema}.{table} has no Parquet file in {folder} nor in {empty}")
-        return str(empty / "*.parquet")
-    return str(folder / "**" / "*.parquet")
+    files = sorted(str(path) for path in folder.rglob("*.parquet")
+                   if not any(part.startswith((".", "_")) for part in path.relative_to(folder).parts))
+    if files:
+        return files
+    empty = empty_table_folder(spark_dir, schema, table)
+    files = sorted(str(path) for path in empty.glob("*.parquet"))
+    if not files:
+        raise RuntimeError(f"Spark's table {schema}.{table} has no Parquet file in {folder} nor in {empty}")
+    return files
 
 
 def import_spark_tables(build: Path, spark_dir: Path, manifest: Path) -> dict[str, float]:
