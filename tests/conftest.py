@@ -92,17 +92,14 @@ def slow_fixture(fixture_function):
 # The order in which the files go to the pytest-xdist workers (pyproject: --dist loadfile
 # --no-loadscope-reorder): the longest files first, so that the many short ones fill in behind them
 # and the two workers finish together (longest-processing-time first), not one long file starting
-# last. The test that holds the checkout alone (marker exclusive) goes first, beside a file of short
-# tests, so that it waits for one short test of the other worker, not for a long module set-up.
-# Unlisted files follow in collection order.
+# last. Unlisted files follow in collection order.
 FILE_ORDER = (
-    "test_seed_changes.py",
-    "test_progress.py",
     "test_incremental.py",
     "test_spark.py",
     "test_spark_load.py",
     "test_serving.py",
     "test_test_scope.py",
+    "test_seed_changes.py",
     "test_load.py",
     "test_dagster.py",
     "test_dashboard.py",
@@ -137,9 +134,8 @@ _current_test: pytest.Item | None = None
 def pytest_runtest_protocol(item, nextitem):
     """Workspace.cli checks the marker of the test it runs for, module fixtures' set-up included.
 
-    A test marked `exclusive` edits files of the checkout that every refresh reads (the seeds): it
-    holds the checkout's lock alone, the others share it, so that no test of another process (under
-    pytest-xdist) runs meanwhile; it leaves the dbt manifest rebuilt for the restored files."""
+    A test marked `exclusive` needs the machine alone: it holds the checkout's lock alone, the
+    others share it, so that no test of another process (under pytest-xdist) runs meanwhile."""
     global _current_test
     exclusive = item.get_closest_marker("exclusive") is not None
     _current_test = item
@@ -150,10 +146,6 @@ def pytest_runtest_protocol(item, nextitem):
             return (yield)
         finally:
             _current_test = None
-            if exclusive:
-                from orchestration.build.dbt_project import ensure_manifest
-
-                ensure_manifest()
 
 
 @contextmanager
