@@ -554,6 +554,24 @@ def test_an_unknown_engine_stops_the_cli_with_one_line(workspace: Workspace, eng
     assert not workspace.warehouse.exists() and not spark_dir_for(workspace.warehouse).exists()
 
 
+def model_node(schema: str, alias: str, materialized: str) -> dict:
+    """A model's entry in dbt's manifest, with what spark_models.spark_tables reads of it."""
+    return {"resource_type": "model", "schema": schema, "alias": alias, "config": {"materialized": materialized}}
+
+
+def imported_rows(tmp_path: Path, spark_dir: Path, build: Path, nodes: dict) -> tuple[dict, dict]:
+    """import_spark_tables with a manifest of `nodes`: the rows it counted per table, and each
+    imported table's rows as the build file then holds them, sorted."""
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"nodes": nodes}))
+    counts = {k: v for k, v in import_spark_tables(build, spark_dir, manifest).items() if k != "seconds"}
+    conn = duckdb.connect(str(build), read_only=True)
+    try:
+        return counts, {name: sorted(conn.execute(f"select * from {name}").fetchall()) for name in counts}
+    finally:
+        conn.close()
+
+
 def test_spark_tables_replace_the_build_files_copies_in_one_transaction(tmp_path: Path):
     """spark_models.import_spark_tables without a Spark: Parquet files laid out as Spark's warehouse
     folder (a plain table, a table partitioned by user bucket), a manifest naming them and a view.
@@ -569,29 +587,16 @@ def test_spark_tables_replace_the_build_files_copies_in_one_transaction(tmp_path
         folder.mkdir(parents=True)
         conn.execute(f"copy (select '{user}' as user_id, {bucket} * 10 as n) to '{folder}/part-0.parquet'")
     conn.close()
-    nodes = {
-        "model.p.fct_a": {"resource_type": "model", "schema": "marts", "alias": "fct_a",
-                          "config": {"materialized": "table"}},
-        "model.p.int_b": {"resource_type": "model", "schema": "intermediate", "alias": "int_b",
-                          "config": {"materialized": "incremental"}},
-        "model.p.stg_c": {"resource_type": "model", "schema": "staging", "alias": "stg_c",
-                          "config": {"materialized": "view"}},
-    }
+    nodes = {"model.p.fct_a": model_node("marts", "fct_a", "table"),
+             "model.p.int_b": model_node("intermediate", "int_b", "incremental"),
+             "model.p.stg_c": model_node("staging", "stg_c", "view")}
+    counts, rows = imported_rows(tmp_path, spark_dir, build, nodes)
+
+    assert counts == {"marts.fct_a": 2, "intermediate.int_b": 2}
+    assert rows == {"marts.fct_a": [("u1", 1), ("u2", 2)], "intermediate.int_b": [("u1", 30), ("u2", 70)]}
+
+    nodes["model.p.fct_missing"] = model_node("marts", "fct_missing", "table")
     manifest = tmp_path / "manifest.json"
-    manifest.write_text(json.dumps({"nodes": nodes}))
-
-    counts = import_spark_tables(build, spark_dir, manifest)
-
-    assert {k: v for k, v in counts.items() if k != "seconds"} == {"marts.fct_a": 2, "intermediate.int_b": 2}
-    conn = duckdb.connect(str(build), read_only=True)
-    try:
-        assert conn.execute("select * from marts.fct_a order by 1").fetchall() == [("u1", 1), ("u2", 2)]
-        assert conn.execute("select * from intermediate.int_b order by 1").fetchall() == [("u1", 30), ("u2", 70)]
-    finally:
-        conn.close()
-
-    nodes["model.p.fct_missing"] = {"resource_type": "model", "schema": "marts", "alias": "fct_missing",
-                                    "config": {"materialized": "table"}}
     manifest.write_text(json.dumps({"nodes": nodes}))
     shutil.rmtree(plain)
     plain.mkdir()
@@ -628,24 +633,10 @@ def test_files_an_interrupted_spark_write_left_are_not_imported(tmp_path: Path):
         folder.mkdir(parents=True)
         conn.execute(f"copy (select {row}) to '{folder}/part-00000.snappy.parquet'")
     conn.close()
-    nodes = {
-        "model.p.fct_a": {"resource_type": "model", "schema": "marts", "alias": "fct_a",
-                          "config": {"materialized": "table"}},
-        "model.p.int_b": {"resource_type": "model", "schema": "intermediate", "alias": "int_b",
-                          "config": {"materialized": "incremental"}},
-    }
-    manifest = tmp_path / "manifest.json"
-    manifest.write_text(json.dumps({"nodes": nodes}))
-
-    counts = import_spark_tables(build, spark_dir, manifest)
-
-    assert {k: v for k, v in counts.items() if k != "seconds"} == {"marts.fct_a": 1, "intermediate.int_b": 1}
-    conn = duckdb.connect(str(build), read_only=True)
-    try:
-        assert conn.execute("select * from marts.fct_a").fetchall() == [("u1", 1)]
-        assert conn.execute("select * from intermediate.int_b").fetchall() == [("u2", 2)]
-    finally:
-        conn.close()
+    nodes = {"model.p.fct_a": model_node("marts", "fct_a", "table"),
+             "model.p.int_b": model_node("intermediate", "int_b", "incremental")}
+    assert imported_rows(tmp_path, spark_dir, build, nodes) == (
+        {"marts.fct_a": 1, "intermediate.int_b": 1}, {"marts.fct_a": [("u1", 1)], "intermediate.int_b": [("u2", 2)]})
 
 
 def test_a_spark_table_with_no_partition_is_imported_empty_with_its_columns(tmp_path: Path):
@@ -657,9 +648,8 @@ def test_a_spark_table_with_no_partition_is_imported_empty_with_its_columns(tmp_
     folder.mkdir(parents=True)
     (folder / "_SUCCESS").touch()
     manifest = tmp_path / "manifest.json"
-    node = {"resource_type": "model", "schema": "intermediate", "alias": "int_empty",
-            "config": {"materialized": "incremental"}}
-    manifest.write_text(json.dumps({"nodes": {"model.p.int_empty": node}}))
+    manifest.write_text(json.dumps({"nodes": {"model.p.int_empty": model_node("intermediate", "int_empty",
+                                                                               "incremental")}}))
     with pytest.raises(RuntimeError, match="no Parquet file"):
         import_spark_tables(build, spark_dir, manifest)
 
