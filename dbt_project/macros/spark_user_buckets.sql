@@ -23,6 +23,12 @@
 {%- endmacro %}
 
 
+{#- The buckets of the recomputed users (int_users_affected), as a subquery to test a bucket against. -#}
+{% macro affected_user_buckets() -%}
+    (select distinct {{ user_bucket('affected') }} from {{ project_relation('int_users_affected') }} as affected)
+{%- endmacro %}
+
+
 {#- Post-hook. A dynamic partition overwrite replaces only the partitions it writes rows to: an
     affected bucket left with neither a kept nor a recomputed row (its affected users lost every row
     of this table, and it holds no other user's) would keep its old files. After the overwrite such
@@ -39,8 +45,7 @@
     {%- if is_incremental() -%}
         {%- set stale = run_query(
             "select distinct t.user_bucket from " ~ this ~ " as t"
-            ~ " where t.user_bucket in (select " ~ user_bucket('affected') ~ " from "
-            ~ project_relation('int_users_affected') ~ " as affected)"
+            ~ " where t.user_bucket in " ~ affected_user_buckets()
             ~ " and " ~ is_affected_user('t') ~ " and not (" ~ stamped_for_affected_users('t') ~ ")") -%}
         {%- set buckets = stale.columns[0].values() | map('int') | sort -%}
         {%- if buckets -%}
@@ -97,10 +102,7 @@
     union all
     -- the affected buckets' rows of the users not recomputed, kept as they are
     select * from {{ this }} as kept
-    where kept.user_bucket in (
-        select distinct {{ user_bucket('affected') }}
-        from {{ project_relation('int_users_affected') }} as affected
-    )
+    where kept.user_bucket in {{ affected_user_buckets() }}
         and not {{ is_affected_user('kept') }}
     {%- endif %}
 {% endmacro %}
