@@ -141,12 +141,13 @@ def verbose() -> bool:
 
 
 def dbt_threads() -> int:
-    """dbt nodes at once in an incremental build (profiles.yml reads the same variable)."""
+    """dbt nodes at once in an incremental build, and in every build on Spark (profiles.yml reads
+    the same variable)."""
     return _int("ANALYTICS_DBT_THREADS", 2, 1)
 
 
 def dbt_threads_full() -> int:
-    """dbt nodes at once in a full rebuild."""
+    """dbt nodes at once in a full rebuild on DuckDB (on Spark: dbt_threads, profiles.yml)."""
     return _int("ANALYTICS_DBT_THREADS_FULL", 1, 1)
 
 

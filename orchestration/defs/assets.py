@@ -226,9 +226,12 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
             args = ["build", "--target", "spark", "--vars", json.dumps({"spark_dir": str(spark_dir)})]
             _catch_up_spark_raw(warehouse, build, spark_dir)
         if full:
+            args.append("--full-refresh")
+        if full and engine == "duckdb":
             # Every node of a full rebuild reads the whole history and DuckDB already spreads one
             # query over every core: two at once would only share (and overrun) one memory pool.
-            args += ["--full-refresh", "--threads", str(dbt_threads_full())]
+            # (A local Spark runs one task per query: its queries share the cores, the profile's threads.)
+            args += ["--threads", str(dbt_threads_full())]
         if dbt_tests() != "all" and (not full or engine == "spark"):
             # The column checks (about a hundred nodes) cost a fixed time each whatever the data size: an
             # incremental refresh runs the KPI (singular) and uniqueness tests, a full rebuild on
