@@ -9,7 +9,6 @@ marked slow and still completes a refresh fails with a line that says so (see `W
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import gzip
 import json
 import os
@@ -17,8 +16,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +29,6 @@ from orchestration.serve.status import record_path_for
 from orchestration.settings import build_path_for
 
 REPO = Path(__file__).resolve().parent.parent
-LOCK = REPO / "tmp" / "tests.lock"  # see pytest_runtest_protocol
 CLI = str(Path(sys.executable).parent / "assistant-analytics")
 
 
@@ -132,31 +128,16 @@ _current_test: pytest.Item | None = None
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item, nextitem):
-    """Workspace.cli checks the marker of the test it runs for, module fixtures' set-up included.
-
-    A test marked `exclusive` needs the machine alone: it holds the checkout's lock alone, the
-    others share it, so that no test of another process (under pytest-xdist) runs meanwhile."""
+    """Workspace.cli checks the marker of the test it runs for, module fixtures' set-up included."""
     global _current_test
-    exclusive = item.get_closest_marker("exclusive") is not None
     _current_test = item
     # sigterm_kept: a Dagster run in a test's own process (tests/test_dagster.py) would leave SIGTERM
     # ignored, for every later child of this process, when the suite was started with SIGINT ignored
-    with _checkout_lock(exclusive), sigterm_kept():
+    with sigterm_kept():
         try:
             return (yield)
         finally:
             _current_test = None
-
-
-@contextmanager
-def _checkout_lock(exclusive: bool) -> Iterator[None]:
-    LOCK.parent.mkdir(exist_ok=True)
-    with open(LOCK, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def pytest_configure(config):
