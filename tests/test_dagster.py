@@ -631,8 +631,7 @@ def stop_group(process: subprocess.Popen) -> bool:
 
 # Started as a terminal starts it, SIGINT at its default: a suite started with SIGINT ignored (in
 # the background of a non-interactive shell) passes that on, and dagster dev's Python processes then
-# ignored Ctrl-C (its process group stayed up after two). It once ran alone for this; since it starts
-# as a terminal does, it stops on the first Ctrl-C beside the other worker's refreshes too.
+# ignore Ctrl-C (its process group stayed up after a second one).
 @pytest.mark.slow
 def test_dagster_dev_as_the_readme_runs_it(tmp_path):
     """`.venv/bin/dagster dev` from the repo, venv not activated, DAGSTER_HOME set: the code location

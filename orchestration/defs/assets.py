@@ -230,7 +230,8 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
         if full and engine == "duckdb":
             # Every node of a full rebuild reads the whole history and DuckDB already spreads one
             # query over every core: two at once would only share (and overrun) one memory pool.
-            # (A local Spark runs one task per query: its queries share the cores, the profile's threads.)
+            # On Spark the profile's threads apply: a local Spark runs each query as one task, so two
+            # queries share the cores, not a memory pool.
             args += ["--threads", str(dbt_threads_full())]
         if dbt_tests() != "all" and (not full or engine == "spark"):
             # The column checks (about a hundred nodes) cost a fixed time each whatever the data size: an
