@@ -559,12 +559,18 @@ def model_node(schema: str, alias: str, materialized: str) -> dict:
     return {"resource_type": "model", "schema": schema, "alias": alias, "config": {"materialized": materialized}}
 
 
+def write_manifest(tmp_path: Path, nodes: dict) -> Path:
+    """A dbt manifest of `nodes` (model_node entries), as import_spark_tables reads it."""
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"nodes": nodes}))
+    return manifest
+
+
 def imported_rows(tmp_path: Path, spark_dir: Path, build: Path, nodes: dict) -> tuple[dict, dict]:
     """import_spark_tables with a manifest of `nodes`: the rows it counted per table, and each
     imported table's rows as the build file then holds them, sorted."""
-    manifest = tmp_path / "manifest.json"
-    manifest.write_text(json.dumps({"nodes": nodes}))
-    counts = {k: v for k, v in import_spark_tables(build, spark_dir, manifest).items() if k != "seconds"}
+    counts = {k: v for k, v in import_spark_tables(build, spark_dir, write_manifest(tmp_path, nodes)).items()
+              if k != "seconds"}
     conn = duckdb.connect(str(build), read_only=True)
     try:
         return counts, {name: sorted(conn.execute(f"select * from {name}").fetchall()) for name in counts}
@@ -596,8 +602,7 @@ def test_spark_tables_replace_the_build_files_copies_in_one_transaction(tmp_path
     assert rows == {"marts.fct_a": [("u1", 1), ("u2", 2)], "intermediate.int_b": [("u1", 30), ("u2", 70)]}
 
     nodes["model.p.fct_missing"] = model_node("marts", "fct_missing", "table")
-    manifest = tmp_path / "manifest.json"
-    manifest.write_text(json.dumps({"nodes": nodes}))
+    manifest = write_manifest(tmp_path, nodes)
     shutil.rmtree(plain)
     plain.mkdir()
     conn = duckdb.connect(str(build))
@@ -647,9 +652,7 @@ def test_a_spark_table_with_no_partition_is_imported_empty_with_its_columns(tmp_
     folder = table_folder(spark_dir, "intermediate", "int_empty")
     folder.mkdir(parents=True)
     (folder / "_SUCCESS").touch()
-    manifest = tmp_path / "manifest.json"
-    manifest.write_text(json.dumps({"nodes": {"model.p.int_empty": model_node("intermediate", "int_empty",
-                                                                               "incremental")}}))
+    manifest = write_manifest(tmp_path, {"model.p.int_empty": model_node("intermediate", "int_empty", "incremental")})
     with pytest.raises(RuntimeError, match="no Parquet file"):
         import_spark_tables(build, spark_dir, manifest)
 
