@@ -145,7 +145,7 @@ def pytest_configure(config):
     if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
         from orchestration.build.dbt_project import ensure_manifest
 
-        ensure_manifest()
+        ensure_manifest(Path("warehouse.duckdb"))  # parsed for the name of every workspace's warehouse
 
 
 # Dagster's run history of the tests' CLI runs lives on tmpfs when the machine has one: each run

@@ -25,7 +25,6 @@ from orchestration.build.dbt_project import ensure_manifest
 from orchestration.build.warm_dbt import WAIT_FOR_BUILD
 from orchestration.cli.refresh import _check_partition_days, _dbt_error_line, _split_ranges
 from orchestration.errors import UserError
-from orchestration.settings import DBT_PROJECT_DIR
 
 INJECTION = "1GB'; create table raw.pwned as select 42 as x; select '1"
 
@@ -211,12 +210,17 @@ def test_a_killed_cli_takes_its_dbt_with_it(workspace: Workspace):
     # clone) runs `dbt parse` first, which takes the dbt made ready ahead: its build would then run
     # dbt itself, with nothing handed over to wait for here.
     ensure_manifest()
+    # started elsewhere than the warehouse's folder, which the dbt made ready ahead moves to only
+    # when it takes the build
+    elsewhere = workspace.root / "elsewhere"
+    elsewhere.mkdir()
     cli = subprocess.Popen([CLI, "refresh", "--warehouse", str(workspace.warehouse), "--exports",
                             str(workspace.exports), "--day", "2026-11-01"],
-                           env=env, cwd=workspace.root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                           env=env, cwd=elsewhere, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         # dbt build's process (dagster-dbt's), and the dbt made ready ahead (warm_dbt.py) once that
-        # process has handed it the build: it is then in dbt's project folder, where dagster-dbt runs dbt
+        # process has handed it the build: it is then in the build file's folder, where
+        # assistant-analytics-dbt runs a refresh's dbt (dbt_child.in_build_file_folder)
         deadline, dbt, handed_over = time.monotonic() + 300, None, None
         while handed_over is None and time.monotonic() < deadline and cli.poll() is None:
             children = _children(cli.pid)
@@ -228,7 +232,7 @@ def test_a_killed_cli_takes_its_dbt_with_it(workspace: Workspace):
                     continue
                 if any(b"dbt" in part for part in cmdline[:2]) and b"build" in cmdline:
                     dbt = child
-                if WAIT_FOR_BUILD.encode() in cmdline and cwd == DBT_PROJECT_DIR.resolve():
+                if WAIT_FOR_BUILD.encode() in cmdline and cwd == workspace.warehouse.resolve().parent:
                     handed_over = child
             time.sleep(0.05)
         assert dbt is not None and handed_over is not None, "the refresh never handed dbt build over"

@@ -8,8 +8,11 @@ the refresh's Spark loads too, before its build (`wait_for_build`).
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 import traceback
+from pathlib import Path
 
 from . import warm_dbt
 from .child_process import end_with_parent, interruptible, stdout_kept_from_children
@@ -42,6 +45,29 @@ def run_dbt_cli(argv: list[str]) -> int:
     finally:
         save_compiled_templates()
     return 0
+
+
+def in_build_file_folder(argv: list[str]) -> tuple[Path | None, list[str]]:
+    """The folder to run dbt in, and `argv` with the build file (var build_file, an absolute path)
+    named relative to it; (None, `argv`) when `argv` names no build file that way.
+
+    dbt parses the whole project again when its vars or its profile (the file's path is in both)
+    differ from those of the parse it kept (partial_parse.msgpack). Named by its file name alone,
+    every warehouse of the same name gives dbt the same vars and profile, so the first refresh of a
+    new warehouse takes up the project's own parse (`ensure_manifest`, with that same name), which
+    dagster-dbt copies into the refresh's target folder, and parses only what changed."""
+    if "--vars" not in argv[:-1]:
+        return None, argv
+    at = argv.index("--vars") + 1
+    try:
+        dbt_vars = json.loads(argv[at])
+    except ValueError:
+        return None, argv  # dbt reports it
+    build_file = dbt_vars.get("build_file") if isinstance(dbt_vars, dict) else None
+    if not isinstance(build_file, str) or not Path(build_file).is_absolute():
+        return None, argv
+    named = json.dumps({**dbt_vars, "build_file": Path(build_file).name})
+    return Path(build_file).parent, [*argv[:at], named, *argv[at + 1:]]
 
 
 def _run_spark_load(handed: warm_dbt.Handed) -> bool:
@@ -109,11 +135,14 @@ def main() -> None:
     interruptible()
     if sys.argv[1:] == [warm_dbt.WAIT_FOR_BUILD]:
         sys.exit(wait_for_build())
+    folder, argv = in_build_file_folder(sys.argv[1:])
+    if folder is not None:
+        os.chdir(folder)  # before the hand-over, which passes the working directory on
     # the dbt that the refresh made ready ahead, when there is one; else dbt runs here
-    status = warm_dbt.hand_over(sys.argv[1:])
+    status = warm_dbt.hand_over(argv)
     if status is None:
         sys.stdout = stdout_kept_from_children()
-        status = run_dbt_cli(sys.argv[1:])
+        status = run_dbt_cli(argv)
     sys.exit(status)
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from ..settings import DBT_PROJECT_DIR, PROJECT_ROOT
+from ..settings import DBT_PROJECT_DIR, PROJECT_ROOT, build_path_for, default_warehouse
 from .dagster_dbt_import import import_dagster_dbt_without_dbt_core
 
 import_dagster_dbt_without_dbt_core()  # before dagster_dbt's first import here
@@ -55,18 +56,30 @@ def _sources_newer_than(path: Path) -> bool:
     return any(f.stat().st_mtime > stamp for f in files)
 
 
-def ensure_manifest() -> Path:
-    """`dbt parse` when the manifest is missing or older than the project (partial parsing stays on)."""
+PARSED_FOR_FILE_NAME = "parsed_for.json"  # beside the manifest: the vars it was parsed with
+
+
+def ensure_manifest(warehouse: Path | None = None) -> Path:
+    """`dbt parse` when the manifest is missing or older than the project (partial parsing stays on).
+
+    Parsed with the vars a refresh of `warehouse` (default: ANALYTICS_WAREHOUSE's) gives dbt, the
+    build file's name (dbt_child.in_build_file_folder): the parse it keeps (partial_parse.msgpack)
+    is then one that the first refresh of any warehouse of that name can take up."""
     manifest = dbt_project.manifest_path
-    if manifest.exists() and not _sources_newer_than(manifest):
+    # Parsed for another name, it is not parsed again: refreshes of warehouses of two names would
+    # each parse the whole project here. The mark is missing only after a parse without a name.
+    parsed_for = manifest.with_name(PARSED_FOR_FILE_NAME)
+    if manifest.exists() and parsed_for.exists() and not _sources_newer_than(manifest):
         return manifest
     env = dict(os.environ)
     env.setdefault("ANALYTICS_WAREHOUSE", str(PROJECT_ROOT / "data" / "warehouse.duckdb"))
+    dbt_vars = json.dumps({"build_file": build_path_for(warehouse or default_warehouse()).name})
     proc = subprocess.run(
-        [dbt_executable(), "parse", "--quiet",
+        [dbt_executable(), "parse", "--quiet", "--vars", dbt_vars,
          "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(PROJECT_ROOT)],
         cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True,
     )
     if proc.returncode != 0:
         raise RuntimeError(f"dbt parse failed:\n{proc.stdout}\n{proc.stderr}")
+    parsed_for.write_text(dbt_vars + "\n", encoding="utf-8")
     return manifest

@@ -113,7 +113,7 @@ def _run_job(days: list[dt.date], *, warehouse: Path, exports: Path, full: bool,
     from ..settings import max_days_per_run, max_export_bytes_per_run
 
     with long_lived_set_up():  # Dagster's, dagster-dbt's and dbt's modules, the job's definitions
-        ensure_manifest()
+        ensure_manifest(warehouse)
         from ..definitions import defs
 
     def show(message: str) -> None:
