@@ -30,6 +30,7 @@ from orchestration.settings import build_path_for
 
 REPO = Path(__file__).resolve().parent.parent
 CLI = str(Path(sys.executable).parent / "assistant-analytics")
+WAREHOUSE_NAME = "warehouse.duckdb"  # every workspace's warehouse file
 
 
 def event(event_id, event_type, occurred_at, *, assistant="acme-support", channel="web", user="u1",
@@ -145,7 +146,7 @@ def pytest_configure(config):
     if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
         from orchestration.build.dbt_project import ensure_manifest
 
-        ensure_manifest(Path("warehouse.duckdb"))  # parsed for the name of every workspace's warehouse
+        ensure_manifest(Path(WAREHOUSE_NAME))  # parsed for the name of every workspace's warehouse
 
 
 # Dagster's run history of the tests' CLI runs lives on tmpfs when the machine has one: each run
@@ -220,7 +221,7 @@ class Workspace:
 
     @property
     def warehouse(self) -> Path:
-        return self.root / "warehouse.duckdb"
+        return self.root / WAREHOUSE_NAME
 
     @property
     def dagster_home(self) -> Path:
