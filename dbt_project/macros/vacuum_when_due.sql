@@ -4,8 +4,9 @@
     rows from every user-keyed table, and those rows lie all over the history, so each refresh
     rewrote nearly every user-keyed table whole: a cost that follows the history, not the day.
     So a run vacuums only when it is due: when a table built incrementally holds deleted rows as
-    many as half its live rows (the first run after that compacts every such table, as each run did
-    before). Otherwise the run sets DuckDB's max_vacuum_tasks to 0, and a deleted row stays in its
+    many as half its live rows, and at least a row group's worth (fewer can free no row group: a
+    table of one row group keeps its deleted rows whether it is vacuumed or not). The first run
+    after that compacts every table it writes, as each run did before. Otherwise the run sets DuckDB's max_vacuum_tasks to 0, and a deleted row stays in its
     row group, skipped by every scan, until the next run that is due. The decision is read from the
     build file itself (estimated_size counts the deleted rows, count(*) does not), so it needs no
     var and dbt's partial parsing holds. On Spark there is nothing to vacuum: no hook. -#}
@@ -22,6 +23,10 @@
 
 {#- deleted rows, as a share of a table's live rows, that make a run vacuum -#}
 {% macro vacuum_due_share() %}{{ return(0.5) }}{% endmacro %}
+
+
+{#- and as a count: DuckDB's row group size -#}
+{% macro vacuum_due_rows() %}{{ return(122880) }}{% endmacro %}
 
 
 {% macro duckdb__vacuum_when_due() %}
@@ -50,14 +55,14 @@
         {%- endfor -%}
         {%- for row in run_query(counts | join(' union all ')).rows -%}
             {%- set deleted_rows = stored[(row[0], row[1])] - row[2] -%}
-            {%- if deleted_rows > 0 and deleted_rows >= vacuum_due_share() * row[2] -%}
+            {%- if deleted_rows >= vacuum_due_rows() and deleted_rows >= vacuum_due_share() * row[2] -%}
                 {%- do due.append(row[0] ~ '.' ~ row[1]) -%}
             {%- endif -%}
         {%- endfor -%}
     {%- endif -%}
     {%- if due -%}
-        {%- do log('vacuum due: deleted rows at least ' ~ vacuum_due_share() ~ ' of the live rows in '
-                   ~ due | join(', '), info=true) -%}
+        {%- do log('vacuum due: deleted rows at least ' ~ vacuum_due_share() ~ ' of the live rows and '
+                   ~ vacuum_due_rows() ~ ' in ' ~ due | join(', '), info=true) -%}
         {{- return('reset global max_vacuum_tasks') -}}
     {%- else -%}
         {%- do log('vacuum not due', info=true) -%}
