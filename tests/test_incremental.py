@@ -64,13 +64,16 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import Workspace, event, write_export
+from conftest import REPO, Workspace, event, write_export
 from conftest import bot_message as bm
 from conftest import user_message as um
 
@@ -435,6 +438,76 @@ def test_every_table_is_identical_after_incremental_and_full(runs):
     finally:
         ca.close()
         cb.close()
+
+
+def deleted_rows_by_incremental_table(db: Path, manifest: Path) -> dict[str, tuple[int, int]]:
+    """Each table dbt builds incrementally (by dbt's manifest): its deleted rows still stored
+    (DuckDB's estimated_size counts them, count(*) does not) and its live rows."""
+    nodes = json.loads(manifest.read_text(encoding="utf-8"))["nodes"].values()
+    tables = [(n["schema"], n["alias"]) for n in nodes
+              if n["resource_type"] == "model" and n["config"]["materialized"] == "incremental"]
+    assert ("marts", "fct_chats") in tables
+    conn = duckdb.connect(str(db), read_only=True)
+    try:
+        counts = {}
+        for schema, table in tables:
+            stored = conn.execute("select estimated_size from duckdb_tables() where schema_name = ? "
+                                  "and table_name = ?", [schema, table]).fetchone()[0]
+            live = conn.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
+            counts[f"{schema}.{table}"] = (stored - live, live)
+        return counts
+    finally:
+        conn.close()
+
+
+def vacuum_verdict(db: Path, target: Path) -> str:
+    """The line macros/vacuum_when_due.sql logs for the build file `db` (run by hand, as an engineer
+    runs dbt from dbt_project/)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
+    env["ANALYTICS_WAREHOUSE"] = str(db)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    proc = subprocess.run(["dbt", "run-operation", "vacuum_when_due", "--profiles-dir", "..",
+                           "--target-path", str(target), "--log-path", str(target / "logs")],
+                          cwd=REPO / "dbt_project", env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = [line for line in proc.stdout.splitlines() if "vacuum " in line]
+    assert len(lines) == 1, proc.stdout
+    return lines[0]
+
+
+def test_a_refresh_compacts_deleted_rows_only_once_they_have_piled_up(runs, tmp_path):
+    """macros/vacuum_when_due.sql, the on-run-start hook of every dbt run: DuckDB's vacuum runs only
+    when an incrementally built table stores deleted rows at least half its live rows and a row
+    group's worth (122,880). The incremental refreshes' build file (small tables) is not due; then
+    fct_chats, grown and two thirds deleted in a copy with DuckDB's vacuum off, is due, alone."""
+    a, *_ = runs
+    db = tmp_path / "vacuum.duckdb"
+    shutil.copy(a.warehouse, db)
+    verdict = vacuum_verdict(db, tmp_path / "target")
+    counts = deleted_rows_by_incremental_table(db, tmp_path / "target" / "manifest.json")
+    assert not [t for t, (deleted, live) in counts.items() if deleted >= 122880 and deleted >= live / 2]
+    assert verdict.endswith("vacuum not due"), verdict
+
+    conn = duckdb.connect(str(db))
+    try:
+        conn.execute("set max_vacuum_tasks = 0")  # what the hook sets: deleted rows stay stored
+        live = conn.execute("select count(*) from marts.fct_chats").fetchone()[0]
+        copies = -(-400_000 // live)
+        conn.execute("insert into marts.fct_chats select f.* from marts.fct_chats as f, range(?)", [copies - 1])
+        conn.execute("checkpoint")
+        # two rows in three of every row group: no row group is emptied (an empty one is dropped)
+        conn.execute("delete from marts.fct_chats where rowid % 3 <> 0")
+        conn.execute("checkpoint")
+    finally:
+        conn.close()
+    verdict = vacuum_verdict(db, tmp_path / "target")
+    counts = deleted_rows_by_incremental_table(db, tmp_path / "target" / "manifest.json")
+    deleted, live = counts["marts.fct_chats"]
+    assert deleted >= 122880 and deleted >= live / 2, counts["marts.fct_chats"]
+    due = sorted(t for t, (deleted, live) in counts.items() if deleted >= 122880 and deleted >= live / 2)
+    assert due == ["marts.fct_chats"]
+    assert verdict.endswith("vacuum due: deleted rows at least 0.5 of the live rows and 122880 in marts.fct_chats"), \
+        verdict
 
 
 def test_the_redelivery_really_moved_first_copies(runs):
