@@ -475,7 +475,7 @@ def vacuum_verdict(db: Path, target: Path) -> str:
     return lines[0]
 
 
-def test_a_refresh_compacts_deleted_rows_only_once_they_have_piled_up(runs, tmp_path):
+def test_vacuum_is_due_only_once_deleted_rows_have_piled_up(runs, tmp_path):
     """macros/vacuum_when_due.sql, the on-run-start hook of every dbt run: DuckDB's vacuum runs only
     when an incrementally built table stores deleted rows at least half its live rows and a row
     group's worth (122,880). The incremental refreshes' build file (small tables) is not due; then

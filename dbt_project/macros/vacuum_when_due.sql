@@ -6,10 +6,12 @@
     So a run vacuums only when it is due: when a table built incrementally holds deleted rows as
     many as half its live rows, and at least a row group's worth (fewer can free no row group: a
     table of one row group keeps its deleted rows whether it is vacuumed or not). The first run
-    after that compacts every table it writes, as each run did before. Otherwise the run sets DuckDB's max_vacuum_tasks to 0, and a deleted row stays in its
-    row group, skipped by every scan, until the next run that is due. The decision is read from the
-    build file itself (estimated_size counts the deleted rows, count(*) does not), so it needs no
-    var and dbt's partial parsing holds. On Spark there is nothing to vacuum: no hook. -#}
+    after that compacts every table it writes, as each run did before. Otherwise the run sets
+    DuckDB's max_vacuum_tasks to 0 (for its own process), and a deleted row stays in its row group,
+    skipped by every scan, until the next run that is due. The decision is read from the build file
+    itself (estimated_size counts the deleted rows, count(*) does not), so it needs no var and dbt's
+    partial parsing holds. On Spark there is nothing to vacuum: the hook's SQL is empty, which dbt
+    skips. -#}
 
 {% macro vacuum_when_due() %}
     {{- return(adapter.dispatch('vacuum_when_due')()) -}}
