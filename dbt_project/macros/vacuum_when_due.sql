@@ -3,7 +3,7 @@
     deleted rows is rewritten, merged with its neighbours. A refresh deletes the recomputed users'
     rows from every user-keyed table, and those rows lie all over the history, so each refresh
     rewrote nearly every user-keyed table whole: a cost that follows the history, not the day.
-    So a run vacuums only when it is due: when a table built incrementally holds deleted rows as
+    So a run vacuums only when it is due: when a user-keyed (incremental) table holds deleted rows as
     many as half its live rows, and at least a row group's worth (fewer can free no row group: a
     table of one row group keeps its deleted rows whether it is vacuumed or not). The first run
     after that compacts every table it writes, as each run did before. Otherwise the run sets
@@ -35,16 +35,12 @@
     {%- if not execute -%}
         {{- return('') -}}
     {%- endif -%}
-    {%- set incremental_tables = [] -%}
-    {%- for node in graph.nodes.values()
-          if node.resource_type == 'model' and node.config.materialized == 'incremental' -%}
-        {%- do incremental_tables.append((node.schema, node.alias)) -%}
-    {%- endfor -%}
     {%- set stored = {} -%}
     {%- set catalog = run_query(
         "select schema_name, table_name, estimated_size from duckdb_tables()"
         ~ " where database_name = current_database() and not temporary") -%}
-    {%- for row in catalog.rows if (row[0], row[1]) in incremental_tables -%}
+    {%- for row in catalog.rows
+          if is_user_keyed_model(api.Relation.create(schema=row[0], identifier=row[1])) -%}
         {%- do stored.update({(row[0], row[1]): row[2]}) -%}
     {%- endfor -%}
     {%- set due = [] -%}
