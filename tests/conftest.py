@@ -79,6 +79,17 @@ def write_export(exports: Path, day: str, name: str, lines: list) -> Path:
     return path
 
 
+def dbt_by_hand(warehouse: Path, target: Path, *args: str) -> subprocess.CompletedProcess:
+    """dbt on `warehouse` as an engineer runs it by hand: from dbt_project/, the venv's dbt, the
+    file given by $ANALYTICS_WAREHOUSE (profiles.yml). Its target and logs go to `target`, so the
+    checkout's dbt_project/target is left alone."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
+    env["ANALYTICS_WAREHOUSE"] = str(warehouse)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    cmd = ["dbt", *args, "--profiles-dir", "..", "--target-path", str(target), "--log-path", str(target / "logs")]
+    return subprocess.run(cmd, cwd=REPO / "dbt_project", env=env, capture_output=True, text=True, timeout=600)
+
+
 def slow_fixture(fixture_function):
     """Under @pytest.fixture: the fixture runs a refresh (or another slow process), so every test
     that uses it, directly or through another fixture, is marked `slow`."""

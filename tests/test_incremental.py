@@ -64,16 +64,13 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import REPO, Workspace, event, write_export
+from conftest import Workspace, dbt_by_hand, event, write_export
 from conftest import bot_message as bm
 from conftest import user_message as um
 
@@ -460,15 +457,14 @@ def deleted_rows_by_incremental_table(db: Path, manifest: Path) -> dict[str, tup
         conn.close()
 
 
+def due(counts: dict[str, tuple[int, int]]) -> list[str]:
+    """The tables of `counts` whose deleted rows are at least half their live rows and 122,880."""
+    return sorted(t for t, (deleted, live) in counts.items() if deleted >= 122880 and deleted >= live / 2)
+
+
 def vacuum_verdict(db: Path, target: Path) -> str:
-    """The line macros/vacuum_when_due.sql logs for the build file `db` (run by hand, as an engineer
-    runs dbt from dbt_project/)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
-    env["ANALYTICS_WAREHOUSE"] = str(db)
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    proc = subprocess.run(["dbt", "run-operation", "vacuum_when_due", "--profiles-dir", "..",
-                           "--target-path", str(target), "--log-path", str(target / "logs")],
-                          cwd=REPO / "dbt_project", env=env, capture_output=True, text=True, timeout=600)
+    """The line macros/vacuum_when_due.sql logs for the build file `db` (run by hand)."""
+    proc = dbt_by_hand(db, target, "run-operation", "vacuum_when_due")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = [line for line in proc.stdout.splitlines() if "vacuum " in line]
     assert len(lines) == 1, proc.stdout
@@ -484,8 +480,7 @@ def test_vacuum_is_due_only_once_deleted_rows_have_piled_up(runs, tmp_path):
     db = tmp_path / "vacuum.duckdb"
     shutil.copy(a.warehouse, db)
     verdict = vacuum_verdict(db, tmp_path / "target")
-    counts = deleted_rows_by_incremental_table(db, tmp_path / "target" / "manifest.json")
-    assert not [t for t, (deleted, live) in counts.items() if deleted >= 122880 and deleted >= live / 2]
+    assert due(deleted_rows_by_incremental_table(db, tmp_path / "target" / "manifest.json")) == []
     assert verdict.endswith("vacuum not due"), verdict
 
     conn = duckdb.connect(str(db))
@@ -502,10 +497,7 @@ def test_vacuum_is_due_only_once_deleted_rows_have_piled_up(runs, tmp_path):
         conn.close()
     verdict = vacuum_verdict(db, tmp_path / "target")
     counts = deleted_rows_by_incremental_table(db, tmp_path / "target" / "manifest.json")
-    deleted, live = counts["marts.fct_chats"]
-    assert deleted >= 122880 and deleted >= live / 2, counts["marts.fct_chats"]
-    due = sorted(t for t, (deleted, live) in counts.items() if deleted >= 122880 and deleted >= live / 2)
-    assert due == ["marts.fct_chats"]
+    assert due(counts) == ["marts.fct_chats"], counts
     assert verdict.endswith("vacuum due: deleted rows at least 0.5 of the live rows and 122880 in marts.fct_chats"), \
         verdict
 

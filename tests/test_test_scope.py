@@ -27,12 +27,10 @@ import dataclasses
 import os
 import re
 import subprocess
-import sys
-from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import CLI, REPO, Workspace, event, write_export
+from conftest import CLI, Workspace, dbt_by_hand, event, write_export
 
 from orchestration.settings import build_path_for
 
@@ -85,14 +83,10 @@ def tamper(ws: Workspace, sql: str) -> int:
 
 
 def dbt_test_by_hand(ws: Workspace, *tests: str) -> subprocess.CompletedProcess:
-    """`dbt test` of every row (test_scope all) on the build file, as an engineer runs it from dbt_project/. Its
-    target and log folders are the workspace's, so the checkout's dbt_project/target is left alone."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
-    env["ANALYTICS_WAREHOUSE"] = str(build_path_for(ws.warehouse))  # dbt by hand writes to $ANALYTICS_WAREHOUSE
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    cmd = ["dbt", "test", "--select", *tests, "--vars", "{test_scope: all}", "--profiles-dir", "..",
-           "--target-path", str(ws.root / "dbt_target"), "--log-path", str(ws.root / "dbt_logs")]
-    return subprocess.run(cmd, cwd=REPO / "dbt_project", env=env, capture_output=True, text=True, timeout=600)
+    """`dbt test` of every row (test_scope all) on the build file, as an engineer runs it from
+    dbt_project/; its target folder is the workspace's."""
+    return dbt_by_hand(build_path_for(ws.warehouse), ws.root / "dbt_target",
+                       "test", "--select", *tests, "--vars", "{test_scope: all}")
 
 
 def b_first_chats(ws: Workspace) -> list[tuple]:
