@@ -540,8 +540,14 @@ def test_second_refresh_fails_clearly_when_the_lock_timeout_is_short(ref: Refere
     ws = ref.clone("busy")
     first = Running(ws, *refresh_args(NEW_FROM, LAST_DAY), ANALYTICS_LOCK_TIMEOUT_SECONDS="1")
     assert first.wait_for("dbt build") is not None, first.stderr  # the first holds the lock in dbt
-    second = Running(ws, *refresh_args(NEW_FROM, LAST_DAY), ANALYTICS_LOCK_TIMEOUT_SECONDS="1")
-    rc2 = second.finish()
+    # Paused, the first keeps the lock however long the second takes to start: on a busy machine
+    # the first could otherwise publish before the second asks, and the second rightly goes on.
+    os.killpg(first.proc.pid, signal.SIGSTOP)
+    try:
+        second = Running(ws, *refresh_args(NEW_FROM, LAST_DAY), ANALYTICS_LOCK_TIMEOUT_SECONDS="1")
+        rc2 = second.finish()
+    finally:
+        os.killpg(first.proc.pid, signal.SIGCONT)
     rc1 = first.finish()
     assert second.first("dbt build") is None, "the second refresh got past the load while the first was in dbt"
     assert rc2 == 2, f"second refresh exited {rc2}:\n{second.stderr}"
