@@ -8,7 +8,8 @@ by hand from the exports below (see the comments); none is computed with the cod
 A dbt build is what costs, so only three runs build the models:
 
     workspace "single"    2026-11-23 through `materialize(...)` with explicit resources, then the
-                          `refresh` job again with `full_refresh: True` (resources from the environment)
+                          `refresh` job again with `full_refresh: True` for its load and its dbt
+                          build (resources from the environment)
     workspace "backfill"  2026-11-23 .. 2026-11-25 in ONE run (a single-run backfill of the range);
                           2026-11-25 has mostly bad lines (rejected-share check); the sensor is
                           evaluated before it, after it, and after a re-delivery
@@ -225,7 +226,9 @@ def single(defs, tmp_path_factory):
         set_paths(mp, root)  # the job's resources are the defs' ones: paths from the environment
         full = defs.resolve_job_def("refresh").execute_in_process(
             partition_key=DAY,
-            run_config={"ops": {"warehouse_dbt_models": {"config": {"full_refresh": True}}}},
+            # as `refresh --full` runs it: the load need not mark pending users before a full build
+            run_config={"ops": {"raw_exports": {"config": {"full_refresh": True}},
+                                "warehouse_dbt_models": {"config": {"full_refresh": True}}}},
             instance=instance,
         )
     assert full.success, error_messages(full)

@@ -443,6 +443,34 @@ def test_refresh_killed_at_any_point_leaves_the_warehouse_unchanged_and_the_next
     assert ws.query("select count(*) - count(distinct event_id) from intermediate.int_events_deduplicated") == [(0,)]
 
 
+def test_a_full_rebuild_killed_after_its_load_is_finished_by_the_next_refresh(ref: Reference):
+    """A full rebuild's load does not find which users each day changes (the build recomputes them
+    all): it records the full rebuild as owed first, so a refresh after a kill rebuilds every user."""
+    ws = ref.clone("fullkilled")
+    run = Running(ws, "refresh", "--all", "--full", ANALYTICS_VERBOSE="1")
+    try:
+        # a day the published marts never saw, loaded without its users marked pending
+        assert run.wait_for(f"loaded export day {NEW_FROM}") is not None, run.stderr
+    finally:
+        run.kill_group()
+    run.finish()
+    assert run.group_gone()
+    assert run.first("dbt build") is None, f"the kill came after the load:\n{run.stderr}"
+    assert observe(ws.warehouse) == ref.before
+
+    # the days after it: NEW_FROM's users are recomputed only if the full rebuild is still owed
+    ws.cli(*refresh_args(NEW_FROM + dt.timedelta(days=1), LAST_DAY), timeout=RUN_TIMEOUT)
+    assert observe(ws.warehouse) == ref.after
+    got, want = tables(ws.warehouse), dict(ref.after_tables)
+    for work_queue in ("intermediate.int_users_affected", "raw.pending_users"):
+        got.pop(work_queue, None)
+        want.pop(work_queue, None)
+    problems = diff_tables(got, want)
+    assert not problems, "the refresh after the killed full rebuild differs from a finished one:\n" + \
+        "\n".join(problems)
+    assert ws.query("select count(*) from raw.pending_users") == [(0,)]
+
+
 # ---------------------------------------------------------------------------------------------
 # 4 and 5. personal text stays raw; the data-quality line
 

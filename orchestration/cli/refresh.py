@@ -131,6 +131,7 @@ def _run_job(days: list[dt.date], *, warehouse: Path, exports: Path, full: bool,
     }
     if days:
         job, ranges = defs.resolve_job_def("refresh"), _contiguous_ranges(days)
+        run_config["ops"]["raw_exports"] = {"config": {"full_refresh": full}}
         if not full:
             # A full rebuild recomputes everything in its one dbt build whatever its runs; an
             # incremental backfill in runs of a few days gives the same result in bounded memory.

@@ -38,15 +38,22 @@ RAW_TABLES = ["events", "rejected_lines", "export_files", "export_days", "pendin
 RAW_KEYS = [AssetKey(["raw", t]) for t in RAW_TABLES]
 
 
-def _load_days(warehouse: WarehouseResource, days: list[dt.date]) -> Iterator[LoadStats]:
+def _load_days(warehouse: WarehouseResource, days: list[dt.date], *, full: bool) -> Iterator[LoadStats]:
     """Loads the export days one after the other, with the engine's loader (docs/spark.md); yields
     each day's counts. On Spark the loaded days' raw rows are then copied into the build file, whose
     raw tables every reader and check reads on both engines."""
     try:
         if analytics_engine() != "spark":
+            if full:
+                from ..build.refresh_state import mark_full_refresh_owed
+
+                # A full rebuild follows and recomputes every user: the loader need not find which
+                # users the days change. Owed before the first day is loaded, so that a run cut
+                # short anywhere after it still rebuilds every user on the next refresh.
+                mark_full_refresh_owed(prepare_build_file(warehouse.warehouse))
             with build_connection(warehouse.warehouse) as conn:
                 for day in days:
-                    yield load_export_day(conn, warehouse.exports, day)
+                    yield load_export_day(conn, warehouse.exports, day, mark_pending=not full)
             return
         check_spark_runnable()
         spark_dir = check_spark_dir(spark_dir_for(warehouse.warehouse))
@@ -82,6 +89,11 @@ def _loaded_days(build) -> dict[dt.date, str]:
         conn.close()
 
 
+class LoadConfig(Config):
+    # the run rebuilds every model from scratch after the load (`refresh --full`)
+    full_refresh: bool = False
+
+
 @multi_asset(
     name="raw_exports",
     specs=[
@@ -93,7 +105,8 @@ def _loaded_days(build) -> dict[dt.date, str]:
     backfill_policy=BackfillPolicy.single_run(),
     can_subset=False,
 )
-def raw_exports(context: AssetExecutionContext, warehouse: WarehouseResource) -> Iterator[MaterializeResult]:
+def raw_exports(context: AssetExecutionContext, warehouse: WarehouseResource,
+                config: LoadConfig) -> Iterator[MaterializeResult]:
     """Loads each export day of the run into the raw schema, replacing what an earlier load of it brought."""
     days = [dt.date.fromisoformat(k) for k in context.partition_keys]
     totals = {"lines_read": 0, "events_valid": 0, "duplicates": 0, "lines_rejected": 0}
@@ -101,7 +114,7 @@ def raw_exports(context: AssetExecutionContext, warehouse: WarehouseResource) ->
     damaged: list[str] = []
     started = time.perf_counter()
     with refresh_lock(warehouse.warehouse):
-        for i, stats in enumerate(_load_days(warehouse, days), start=1):
+        for i, stats in enumerate(_load_days(warehouse, days, full=config.full_refresh), start=1):
             day = stats.export_date
             for k in totals:
                 totals[k] += getattr(stats, k)

@@ -429,8 +429,14 @@ def _mark_pending_users(conn: duckdb.DuckDBPyConnection, params: dict) -> None:
     conn.execute(PENDING_USERS_SQL, params)
 
 
-def load_export_day(conn: duckdb.DuckDBPyConnection, exports_dir: Path, day: dt.date) -> LoadStats:
-    """Loads (or re-loads) one export day in a single transaction."""
+def load_export_day(conn: duckdb.DuckDBPyConnection, exports_dir: Path, day: dt.date, *,
+                    mark_pending: bool = True) -> LoadStats:
+    """Loads (or re-loads) one export day in a single transaction.
+
+    `mark_pending=False` is for a load that a full rebuild follows, which recomputes every user: the
+    caller must have recorded that full rebuild as owed first (refresh_state.mark_full_refresh_owed),
+    so that a run cut short after the load still rebuilds every user next time.
+    """
     started = time.perf_counter()
     folder = check_export_day(exports_dir, day)
     ensure_raw_schema(conn)
@@ -442,7 +448,8 @@ def load_export_day(conn: duckdb.DuckDBPyConnection, exports_dir: Path, day: dt.
     params = {"day": day}
     conn.execute("begin transaction")
     try:
-        _mark_pending_users(conn, params)  # users the old copy of the day touched
+        if mark_pending:
+            _mark_pending_users(conn, params)  # users the old copy of the day touched
         for table in ("events", "answer_owners", "rejected_lines", "export_files", "export_days"):
             conn.execute(f"delete from raw.{table} where export_date = $day", params)
         conn.execute(
@@ -477,7 +484,10 @@ def load_export_day(conn: duckdb.DuckDBPyConnection, exports_dir: Path, day: dt.
                 "insert into raw.export_files values (?, ?, ?, ?, ?)",
                 [[day, f["file_name"], f["size_bytes"], f["lines_read"], f["damage"]] for f in files],
             )
-        _mark_pending_users(conn, params)  # users the new copy touches
+        if mark_pending:
+            _mark_pending_users(conn, params)  # users the new copy touches
+        else:
+            conn.execute(COPIES_OF_DAY_SQL, params)  # for the count of duplicates below
         stats.lines_read = sum(f["lines_read"] for f in files)
         conn.execute(
             "insert into raw.export_days values ($day, $fp, $files, $lines, now())",
