@@ -484,10 +484,9 @@ def load_export_day(conn: duckdb.DuckDBPyConnection, exports_dir: Path, day: dt.
                 "insert into raw.export_files values (?, ?, ?, ?, ?)",
                 [[day, f["file_name"], f["size_bytes"], f["lines_read"], f["damage"]] for f in files],
             )
+        conn.execute(COPIES_OF_DAY_SQL, params)  # the day's copies: for its pending users and its duplicates
         if mark_pending:
-            _mark_pending_users(conn, params)  # users the new copy touches
-        else:
-            conn.execute(COPIES_OF_DAY_SQL, params)  # for the count of duplicates below
+            conn.execute(PENDING_USERS_SQL, params)  # users the new copy touches
         stats.lines_read = sum(f["lines_read"] for f in files)
         conn.execute(
             "insert into raw.export_days values ($day, $fp, $files, $lines, now())",
