@@ -24,6 +24,14 @@ from ..build import progress
 from ..build.build_file import build_connection, prepare_build_file, refresh_lock
 from ..build.dbt_project import dbt_project, refresh_target_path
 from ..build.dbt_results import DbtBuildError, NodeFailures
+from ..build.refresh_state import (
+    clear_pending,
+    engine_changed,
+    full_refresh_owed,
+    mark_full_refresh_owed,
+    seeds_changed,
+    seeds_fingerprint,
+)
 from ..build.spark_models import check_spark_runnable, import_spark_tables
 from ..build.spark_session import check_spark_dir
 from ..errors import LoadError
@@ -45,8 +53,6 @@ def _load_days(warehouse: WarehouseResource, days: list[dt.date], *, full: bool)
     try:
         if analytics_engine() != "spark":
             if full:
-                from ..build.refresh_state import mark_full_refresh_owed
-
                 # A full rebuild follows and recomputes every user: the loader need not find which
                 # users the days change. Owed before the first day is loaded, so that a run cut
                 # short anywhere after it still rebuilds every user on the next refresh.
@@ -195,15 +201,6 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
     With ANALYTICS_ENGINE=spark (docs/spark.md) the same build runs on Spark (`--target spark`): raw
     was loaded by the Spark loader (the raw asset), and Spark's tables are copied into the build file
     after, so that publishing and every reader stay the same."""
-    from ..build.refresh_state import (
-        clear_pending,
-        engine_changed,
-        full_refresh_owed,
-        mark_full_refresh_owed,
-        seeds_changed,
-        seeds_fingerprint,
-    )
-
     check_dbt_settings()  # profiles.yml hands them to dbt, which reports a bad one late and obscurely
     engine = analytics_engine()
     if engine == "spark":
