@@ -27,7 +27,7 @@ ACME = "acme-support"
 # What a refresh reads from the checkout; of dbt's target folder, what the checkout's refreshes
 # start from (copied with their times, so that the manifest is as current as the checkout's).
 CHECKOUT_PARTS = ("orchestration", "dbt_project", "seeds", "profiles.yml")
-TARGET_FILES = ("manifest.json", "partial_parse.msgpack", "jinja_templates.marshal")
+TARGET_FILES = ("manifest.json", "parsed_for.json", "partial_parse.msgpack", "jinja_templates.marshal")
 
 
 def chat(prefix: str, at: str, user: str) -> list[dict]:
