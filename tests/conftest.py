@@ -98,27 +98,35 @@ def slow_fixture(fixture_function):
 
 
 # The order in which the files go to the pytest-xdist workers (pyproject: --dist loadfile
-# --no-loadscope-reorder): the longest files first, so that the many short ones fill in behind them
-# and the two workers finish together (longest-processing-time first), not one long file starting
-# last. Unlisted files follow in collection order.
+# --no-loadscope-reorder): every file that takes seconds, longest first (their times in a CI run),
+# so that the short ones fill in behind them and the two workers finish together
+# (longest-processing-time first), not a file of half a minute starting last. Unlisted files (under
+# a second each) follow in collection order.
 FILE_ORDER = (
-    "test_incremental.py",
     "test_spark.py",
-    "test_spark_load.py",
     "test_serving.py",
-    "test_test_scope.py",
-    "test_seed_changes.py",
+    "test_spark_load.py",
+    "test_incremental.py",
     "test_load.py",
     "test_dagster.py",
+    "test_test_scope.py",
+    "test_seed_changes.py",
     "test_dashboard.py",
+    "test_kpi_tests_fail_on_wrong_marts.py",
+    "test_warm_dbt.py",
     "test_cli.py",
     "test_report_kpis.py",
-    "test_faults.py",
-    "test_beyond_kpis.py",
+    "test_publish.py",
+    "test_lint_sql.py",
     "test_bi_tools.py",
-    "test_load_faults.py",
-    "test_kpi_tests_fail_on_wrong_marts.py",
+    "test_faults.py",
     "test_dbt_partial_parse.py",
+    "test_beyond_kpis.py",
+    "test_load_faults.py",
+    "test_dbt_resource.py",
+    "test_validation.py",
+    "test_demo_data.py",
+    "test_dbt_log_lines.py",
 )
 
 
