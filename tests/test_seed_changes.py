@@ -21,13 +21,16 @@ import shutil
 import pytest
 from conftest import REPO, event, write_export
 
+from orchestration.build.dbt_project import PARSED_FOR_FILE_NAME
+from orchestration.build.dbt_templates import CACHE_FILE_NAME as TEMPLATES_FILE_NAME
+
 pytestmark = pytest.mark.slow  # refreshes
 
 ACME = "acme-support"
 # What a refresh reads from the checkout; of dbt's target folder, what the checkout's refreshes
 # start from (copied with their times, so that the manifest is as current as the checkout's).
 CHECKOUT_PARTS = ("orchestration", "dbt_project", "seeds", "profiles.yml")
-TARGET_FILES = ("manifest.json", "parsed_for.json", "partial_parse.msgpack", "jinja_templates.marshal")
+TARGET_FILES = ("manifest.json", PARSED_FOR_FILE_NAME, "partial_parse.msgpack", TEMPLATES_FILE_NAME)
 
 
 def chat(prefix: str, at: str, user: str) -> list[dict]:
