@@ -92,13 +92,19 @@ def analytics_engine() -> str:
     return _choice("ANALYTICS_ENGINE", "duckdb", ENGINES)
 
 
-def spark_class_archive_dir() -> Path | None:
-    """Where the Spark JVM's class archive is kept (docs/spark.md, "Class data sharing"): the user's
-    cache folder ($XDG_CACHE_HOME, else ~/.cache), or None with ANALYTICS_SPARK_CLASS_ARCHIVE=off."""
-    if _choice("ANALYTICS_SPARK_CLASS_ARCHIVE", "on", ("on", "off")) == "off":
-        return None
+def user_cache_dir() -> Path:
+    """The user's cache folder for what the Spark engine builds once per machine (docs/spark.md):
+    $XDG_CACHE_HOME, else ~/.cache, then assistant-analytics."""
     cache = os.environ.get("XDG_CACHE_HOME", "").strip()
     return (Path(cache) if cache and Path(cache).is_absolute() else Path.home() / ".cache") / "assistant-analytics"
+
+
+def spark_class_archive_dir() -> Path | None:
+    """Where the Spark JVM's class archive is kept (docs/spark.md, "Class data sharing"): the user's
+    cache folder, or None with ANALYTICS_SPARK_CLASS_ARCHIVE=off."""
+    if _choice("ANALYTICS_SPARK_CLASS_ARCHIVE", "on", ("on", "off")) == "off":
+        return None
+    return user_cache_dir()
 
 
 # A refresh ---------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import os
 import shutil
 import sys
 import threading
+import zipfile
 from pathlib import Path
 
 import duckdb
@@ -32,16 +33,19 @@ from orchestration.build.dbt_project import refresh_target_path
 from orchestration.build.spark_models import SPARK_ONLY_COLUMNS, import_spark_tables, table_files, table_folder
 from orchestration.build.spark_session import (
     _DYNAMIC_ARCHIVE_MAGIC,
+    FILE_SYSTEM_CLASS,
+    _java_runtime,
     check_spark_dir,
     class_archive_options,
     class_archive_path,
+    file_system_jar,
 )
 from orchestration.build.warm_dbt import _parent_of
 from orchestration.defs.assets import REVIEW_TESTS, ROUTINE_GENERIC_TESTS
 from orchestration.errors import UserError
 from orchestration.load.exports import day_folder, list_export_days
 from orchestration.load.spark_load import DAY_TABLES
-from orchestration.settings import build_path_for, spark_class_archive_dir, spark_dir_for
+from orchestration.settings import build_path_for, spark_class_archive_dir, spark_dir_for, user_cache_dir
 
 needs_spark = pytest.mark.skipif(importlib.util.find_spec("pyspark") is None,
                                  reason="pyspark is not installed (pip extra `spark`, docs/spark.md)")
@@ -122,9 +126,16 @@ def spark_demo(tmp_path_factory) -> Workspace:
     if importlib.util.find_spec("pyspark") is None:
         pytest.skip("pyspark is not installed (pip extra `spark`, docs/spark.md)")
     workspace = Workspace(tmp_path_factory.mktemp("spark_demo"))
+    # every `chmod` the run starts (Hadoop runs the one on PATH) is written down
+    shims = tmp_path_factory.mktemp("chmod_shim")
+    workspace.chmod_log = shims / "chmod.log"
+    (shims / "chmod").write_text(f'#!/bin/sh\necho "$*" >> {workspace.chmod_log}\nexec {shutil.which("chmod")} "$@"\n')
+    (shims / "chmod").chmod(0o755)
+    env = {"ANALYTICS_ENGINE": "spark", "PATH": f"{shims}{os.pathsep}{os.environ['PATH']}"}
     with SparkStarts(spark_dir_for(workspace.warehouse.resolve())) as starts:
-        workspace.demo_stdout = workspace.cli(*DEMO, env={"ANALYTICS_ENGINE": "spark"}, timeout=3600).stdout
+        workspace.demo_stdout = workspace.cli(*DEMO, env=env, timeout=3600).stdout
     workspace.spark_starts = starts.drivers
+    workspace.spark_arguments = [starts.arguments[pid] for pid in starts.drivers]
     return workspace
 
 
@@ -238,6 +249,48 @@ def test_dbt_build_passes_on_spark(spark_demo: Workspace):
     assert len(expected) > 40
     assert set(statuses["model"]) == {"success"}
     assert set(statuses["seed"]) == {"success"}
+
+
+@needs_spark
+def test_spark_sets_file_permissions_without_a_chmod_process(spark_demo: Workspace):
+    """Hadoop without its native library runs a `chmod` for every file and folder Spark writes; the
+    run's Spark sets the same bits inside its JVM (InProcessChmodFileSystem, docs/spark.md): the
+    demo's load and build started no `chmod`, and every file and folder of its tables has the
+    mode Hadoop gives (0644, 0755: its default umask 022)."""
+    if file_system_jar(user_cache_dir()) is None:
+        pytest.skip("no javac beside the java Spark runs on: Spark keeps Hadoop's chmod processes")
+    assert spark_demo.spark_arguments
+    for argv in spark_demo.spark_arguments:
+        assert f"spark.hadoop.fs.file.impl={FILE_SYSTEM_CLASS}" in argv
+    assert not spark_demo.chmod_log.exists(), spark_demo.chmod_log.read_text()[:500]
+    tables = spark_dir_for(spark_demo.warehouse) / "warehouse"
+    modes = {oct(path.stat().st_mode & 0o7777) for path in tables.rglob("*") if path.is_file()}
+    assert modes == {"0o644"}
+    modes = {oct(path.stat().st_mode & 0o7777) for path in tables.rglob("*") if path.is_dir()}
+    assert modes == {"0o755"}
+
+
+@needs_spark
+def test_the_file_system_jar_is_compiled_once_by_the_javac_of_sparks_java(tmp_path: Path, monkeypatch):
+    if not _java_runtime().with_name("javac").exists():
+        pytest.skip("no javac beside the java Spark runs on (a Java runtime without its JDK)")
+    cache = tmp_path / "cache"
+    jar = file_system_jar(cache)
+    assert jar is not None and jar.parent == cache
+    with zipfile.ZipFile(jar) as archive:
+        assert archive.namelist() == [FILE_SYSTEM_CLASS.replace(".", "/") + ".class"]
+    built = jar.stat().st_mtime_ns
+    assert file_system_jar(cache) == jar and jar.stat().st_mtime_ns == built  # not compiled again
+    assert list(cache.iterdir()) == [jar]  # nothing of the build left beside it
+    # a folder whose path could not go on a class path
+    assert file_system_jar(tmp_path / "my cache") is None
+    assert file_system_jar(tmp_path / "a:b") is None
+    # a Java runtime without its JDK: no javac beside its java, so no jar (Spark keeps Hadoop's own)
+    runtime = tmp_path / "jre"
+    (runtime / "bin").mkdir(parents=True)
+    (runtime / "bin" / "java").write_text("#!/bin/sh\n")
+    monkeypatch.setenv("JAVA_HOME", str(runtime))
+    assert file_system_jar(cache) is None
 
 
 @needs_spark
@@ -450,7 +503,7 @@ def test_a_spark_run_reads_the_class_archive_an_earlier_one_wrote(refreshed_late
     """The Spark demo's run read the class archive, or wrote it before it ended (its JVM waited for,
     so no JVM is left writing after a run); the late refresh's JVM, started after it, read it."""
     monkeypatch.delenv("ANALYTICS_SPARK_CLASS_ARCHIVE", raising=False)  # as the CLI ran (Workspace.cli)
-    archive = class_archive_path(spark_class_archive_dir())
+    archive = class_archive_path(spark_class_archive_dir(), str(file_system_jar(user_cache_dir()) or ""))
     assert archive.read_bytes()[:4] == _DYNAMIC_ARCHIVE_MAGIC
     assert refreshed_late.class_archive_options == [[f"-XX:SharedArchiveFile={archive}"]]
 

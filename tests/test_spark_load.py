@@ -350,14 +350,14 @@ def test_the_spark_job_loads_in_its_own_process_and_stops_with_the_loaders_one_l
     the call a CLI run makes too). Not an empty cache folder of its own: writing an archive is most
     of a JVM's time here, and a suite run on a fresh venv (CI) writes one already, in its first
     Spark run (test_spark.py's demo, as a rule)."""
-    from orchestration.build.spark_session import _DYNAMIC_ARCHIVE_MAGIC, class_archive_path
+    from orchestration.build.spark_session import _DYNAMIC_ARCHIVE_MAGIC, class_archive_path, file_system_jar
     from orchestration.errors import LoadError
     from orchestration.load.raw import load_export_day
     from orchestration.load.spark_job import run_spark_load, spark_loaded_days
-    from orchestration.settings import spark_class_archive_dir
+    from orchestration.settings import spark_class_archive_dir, user_cache_dir
 
     monkeypatch.delenv("ANALYTICS_SPARK_CLASS_ARCHIVE", raising=False)  # the job's process inherits the environment
-    archive = class_archive_path(spark_class_archive_dir())
+    archive = class_archive_path(spark_class_archive_dir(), str(file_system_jar(user_cache_dir()) or ""))
 
     day, missing = dt.date.fromisoformat(EDGE_DAY), dt.date(2026, 10, 1)
     duck = duckdb.connect()

@@ -15,11 +15,13 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 from ..errors import UserError
-from ..settings import PROJECT_ROOT, spark_class_archive_dir
+from ..settings import PROJECT_ROOT, spark_class_archive_dir, user_cache_dir
 
 # A path that goes into Spark SQL as a literal: no quote, backslash or control character.
 _SAFE_PATH = re.compile(r"[^'\\\x00-\x1f]+")
@@ -66,7 +68,13 @@ def start_spark(spark_dir: Path, app_name: str, overrides: dict[str, str] | None
     conf = {**spark_conf(spark_dir), "spark.pyspark.python": sys.executable, **(overrides or {})}
     writes_archive = False
     if SparkContext._active_spark_context is None:  # else getOrCreate returns it: no JVM starts
-        archive_options, writes_archive = class_archive_options(spark_class_archive_dir(), may_write_class_archive)
+        jar = file_system_jar(user_cache_dir())
+        if jar is not None:
+            conf["spark.hadoop.fs.file.impl"] = FILE_SYSTEM_CLASS
+            conf["spark.driver.extraClassPath"] = os.pathsep.join(
+                p for p in (str(jar), conf.get("spark.driver.extraClassPath", "")) if p)
+        archive_options, writes_archive = class_archive_options(
+            spark_class_archive_dir(), may_write_class_archive, conf.get("spark.driver.extraClassPath", ""))
         if archive_options:
             conf["spark.driver.extraJavaOptions"] = f"{conf.get('spark.driver.extraJavaOptions', '')} {archive_options}"
     for key, value in conf.items():
@@ -94,24 +102,47 @@ _OPTION_SAFE_PATH = re.compile(r"[^\s'\"\\]+")
 _jvm_writing_class_archive: subprocess.Popen | None = None
 
 
-def class_archive_path(folder: Path) -> Path:
-    """The archive for this Java runtime (JAVA_HOME's, else the `java` on PATH, as Spark's launcher
-    picks it) and this Spark install (the SPARK_HOME that pyspark's launcher finds: its version and
-    every jar of its class path, by size and modification time). The JVM checks each jar of an
-    archive's class path by size and modification time and, where one differs, runs without the
-    archive; so a Spark installed again (a venv made again in the same place) gets an archive of
-    its own rather than one that no JVM would ever read again."""
-    import pyspark
-    from pyspark.find_spark_home import _find_spark_home
-
+def _java_runtime() -> Path:
+    """The `java` that Spark's launcher runs: JAVA_HOME's, else the one on PATH (links resolved)."""
     java_home = os.environ.get("JAVA_HOME", "")
     java = Path(java_home) / "bin" / "java" if java_home else Path(shutil.which("java") or "java")
-    java = java.resolve()
-    stat = java.stat() if java.exists() else None
-    spark_home = Path(_find_spark_home()).resolve()
-    identity = [str(java), str(stat and stat.st_size), str(stat and stat.st_mtime_ns),
-                pyspark.__version__, str(spark_home), *_jar_stamps(spark_home / "jars")]
-    return folder / f"spark-classes-{hashlib.sha256(chr(0).join(identity).encode()).hexdigest()[:16]}.jsa"
+    return java.resolve()
+
+
+def _file_stamp(path: Path) -> list[str]:
+    stat = path.stat() if path.exists() else None
+    return [str(path), str(stat and stat.st_size), str(stat and stat.st_mtime_ns)]
+
+
+def _spark_home() -> Path:
+    """The SPARK_HOME that pyspark's launcher finds."""
+    from pyspark.find_spark_home import _find_spark_home
+
+    return Path(_find_spark_home()).resolve()
+
+
+def _spark_install_stamps(spark_home: Path) -> list[str]:
+    """The Spark install: its version, its folder and every jar of its class path."""
+    import pyspark
+
+    return [pyspark.__version__, str(spark_home), *_jar_stamps(spark_home / "jars")]
+
+
+def _digest(identity: list[str]) -> str:
+    return hashlib.sha256(chr(0).join(identity).encode()).hexdigest()[:16]
+
+
+def class_archive_path(folder: Path, class_path: str = "") -> Path:
+    """The archive for this Java runtime (JAVA_HOME's, else the `java` on PATH, as Spark's launcher
+    picks it), this Spark install (the SPARK_HOME that pyspark's launcher finds: its version and
+    every jar of its class path, by size and modification time) and what `class_path` puts before
+    Spark's jars. The JVM checks each jar of an archive's class path by size and modification time
+    and, where one differs, runs without the archive; so a Spark installed again (a venv made again
+    in the same place) gets an archive of its own rather than one that no JVM would ever read
+    again."""
+    identity = [*_file_stamp(_java_runtime()), *_spark_install_stamps(_spark_home()),
+                *(stamp for entry in class_path.split(os.pathsep) if entry for stamp in _file_stamp(Path(entry)))]
+    return folder / f"spark-classes-{_digest(identity)}.jsa"
 
 
 def _jar_stamps(jars: Path) -> list[str]:
@@ -131,13 +162,14 @@ def _jar_stamps(jars: Path) -> list[str]:
     return stamps
 
 
-def class_archive_options(folder: Path | None, may_write: bool) -> tuple[str, bool]:
-    """The JVM options for the class archive in `folder` (None: none), and whether the JVM they
-    start writes it: read it when it is complete; else write it, if this caller may and no other
-    JVM has claimed it (a claim file, created atomically); else nothing."""
+def class_archive_options(folder: Path | None, may_write: bool, class_path: str = "") -> tuple[str, bool]:
+    """The JVM options for the class archive in `folder` (None: none) of a JVM with `class_path`
+    before Spark's jars, and whether the JVM they start writes it: read it when it is complete; else
+    write it, if this caller may and no other JVM has claimed it (a claim file, created atomically);
+    else nothing."""
     if folder is None:
         return "", False
-    archive = class_archive_path(folder)
+    archive = class_archive_path(folder, class_path)
     if not _OPTION_SAFE_PATH.fullmatch(str(archive)):
         return "", False  # Spark splits its Java options at blanks: such a cache folder goes without
     claim = archive.with_name(archive.name + ".claim")
@@ -183,3 +215,49 @@ def end_jvm_writing_class_archive(timeout: float = 600.0) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+# Hadoop's local file system without a process per file (docs/spark.md, "Permissions set inside the
+# JVM"): pyspark ships no Hadoop native library, so Hadoop sets the permissions of every file and
+# folder Spark writes by running `chmod`, a process each, most of the processes a local run starts.
+# InProcessChmodFileSystem (java/) sets the same bits inside the JVM. Its jar is compiled once per
+# Java and Spark install, by the javac of the Java runtime Spark runs on, into the user's cache
+# folder; without a javac there (a Java runtime without its JDK), Spark keeps the profile's
+# RawLocalFileSystem and its chmod processes.
+FILE_SYSTEM_CLASS = "assistant_analytics.spark.InProcessChmodFileSystem"
+_FILE_SYSTEM_SOURCE = Path(__file__).with_name("java") / "InProcessChmodFileSystem.java"
+_JAVAC_TIMEOUT_SECONDS = 300
+
+
+def file_system_jar(folder: Path) -> Path | None:
+    """The jar of FILE_SYSTEM_CLASS for this Java runtime and Spark install in `folder`, compiled
+    there first if it is not yet; None if it cannot be (no javac beside the runtime's java, a
+    folder that is not writable, a compile error) or if its path cannot go on a class path."""
+    javac = _java_runtime().with_name("javac")
+    spark_home = _spark_home()
+    try:
+        source = _FILE_SYSTEM_SOURCE.read_bytes()
+        identity = [source.hex(), *_file_stamp(javac), *_spark_install_stamps(spark_home)]
+        jar = folder / f"spark-file-system-{_digest(identity)}.jar"
+        if not _OPTION_SAFE_PATH.fullmatch(str(jar)) or os.pathsep in str(jar):
+            return None
+        if jar.exists():
+            return jar
+        if not javac.exists():
+            return None
+        folder.mkdir(parents=True, exist_ok=True)
+        # built aside, then renamed: two runs that build it at once each put a whole jar in place
+        with tempfile.TemporaryDirectory(dir=folder, prefix=".spark-file-system-") as tmp:
+            classes = Path(tmp) / "classes"
+            hadoop = sorted((spark_home / "jars").glob("hadoop-client-api-*.jar")) or [spark_home / "jars" / "*"]
+            subprocess.run([str(javac), "-nowarn", "-cp", os.pathsep.join(map(str, hadoop)), "-d", str(classes),
+                            str(_FILE_SYSTEM_SOURCE)],
+                           check=True, capture_output=True, timeout=_JAVAC_TIMEOUT_SECONDS)
+            staged = Path(tmp) / jar.name
+            with zipfile.ZipFile(staged, "w") as archive:
+                for path in sorted(classes.rglob("*.class")):
+                    archive.write(path, path.relative_to(classes).as_posix())
+            os.replace(staged, jar)
+        return jar
+    except (OSError, subprocess.SubprocessError):
+        return None
