@@ -11,6 +11,7 @@ var a refresh gives dbt): profiles.yml stays the one place where Spark is config
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import shutil
@@ -21,6 +22,7 @@ import zipfile
 from pathlib import Path
 
 from ..errors import UserError
+from ..files import replace_file_or_skip
 from ..settings import PROJECT_ROOT, spark_class_archive_dir, user_cache_dir
 
 # A path that goes into Spark SQL as a literal: no quote, backslash or control character.
@@ -246,18 +248,17 @@ def file_system_jar(folder: Path) -> Path | None:
         if not javac.exists():
             return None
         folder.mkdir(parents=True, exist_ok=True)
-        # built aside, then renamed: two runs that build it at once each put a whole jar in place
-        with tempfile.TemporaryDirectory(dir=folder, prefix=".spark-file-system-") as tmp:
-            classes = Path(tmp) / "classes"
+        with tempfile.TemporaryDirectory(prefix="aa-javac-") as classes:
             hadoop = sorted((spark_home / "jars").glob("hadoop-client-api-*.jar")) or [spark_home / "jars" / "*"]
-            subprocess.run([str(javac), "-nowarn", "-cp", os.pathsep.join(map(str, hadoop)), "-d", str(classes),
+            subprocess.run([str(javac), "-nowarn", "-cp", os.pathsep.join(map(str, hadoop)), "-d", classes,
                             str(_FILE_SYSTEM_SOURCE)],
                            check=True, capture_output=True, timeout=_JAVAC_TIMEOUT_SECONDS)
-            staged = Path(tmp) / jar.name
-            with zipfile.ZipFile(staged, "w") as archive:
-                for path in sorted(classes.rglob("*.class")):
+            packed = io.BytesIO()
+            with zipfile.ZipFile(packed, "w") as archive:
+                for path in sorted(Path(classes).rglob("*.class")):
                     archive.write(path, path.relative_to(classes).as_posix())
-            os.replace(staged, jar)
-        return jar
+        # whole or not at all: two runs that build it at once each put a whole jar in place
+        replace_file_or_skip(jar, packed.getvalue())
+        return jar if jar.exists() else None
     except (OSError, subprocess.SubprocessError):
         return None
