@@ -3,6 +3,11 @@
 from dagster import Definitions
 
 from .build.dbt_project import ensure_manifest
+from .settings import check_dagster_settings
+
+# A bad setting of the schedule, the sensor or the checks stops the code location's load with its
+# one line, as the cron and the sensor's interval do where Dagster reads them.
+check_dagster_settings()
 
 # The dbt assets read the manifest at import: build it when missing or older than the project
 # (a fresh clone, `dagster definitions validate`, a model edited under `dagster dev`).

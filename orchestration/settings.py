@@ -222,6 +222,7 @@ def check_refresh_settings() -> None:
     max_export_bytes_per_run()
     verbose()
     check_dbt_settings()
+    check_dagster_settings()  # a refresh runs the asset checks; the sensor's ones for consistency
 
 
 # Dagster schedule, sensor and checks -------------------------------------------------------------
@@ -266,3 +267,15 @@ def max_rejected_share() -> float:
 
 def freshness_days() -> int:
     return _int("ANALYTICS_FRESHNESS_DAYS", 2, 0)
+
+
+def check_dagster_settings() -> None:
+    """Every setting of the schedule, the sensor and the asset checks, checked where the definitions
+    load and before a refresh loads anything (not first when a check or the sensor runs)."""
+    nightly_cron()
+    schedule_timezone()
+    sensor_interval_seconds()
+    sensor_settle_seconds()
+    sensor_max_runs()
+    max_rejected_share()
+    freshness_days()

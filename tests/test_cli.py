@@ -104,6 +104,26 @@ def test_a_mistyped_option_is_one_line_with_a_suggestion(capsys, argv, suggestio
 
 
 @pytest.mark.parametrize("argv", [
+    ["report", "--assistant", ACME, "--from", "20261101", "--to", D2],  # Python's fromisoformat takes these
+    ["report", "--assistant", ACME, "--from", "2026-W47-1", "--to", D2],
+    ["export", "fct_chats", "-o", "x.csv", "--from", D1, "--to", "2026W471"],
+    ["refresh", "--day", "2026-W47-7"],
+    ["refresh", "--day", "2026-11-1"],
+    ["refresh", "--day", "2026-02-30"],
+    ["dashboard", "--port", "99999"],
+    ["dashboard", "--port", "0"],
+    ["dashboard", "--port", "http"],
+], ids=["basic-form", "week-date", "compact-week-date", "refresh-week-date", "one-digit-day", "no-such-day",
+        "port-too-large", "port-zero", "port-not-a-number"])
+def test_a_malformed_date_or_port_is_one_line_naming_the_form(capsys, argv):
+    with pytest.raises(SystemExit) as exc:
+        cli.parse_args(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and ("not a date (YYYY-MM-DD)" in err[0] or "not a port number (1-65535)" in err[0]), err
+
+
+@pytest.mark.parametrize("argv", [
     ["--day", D1, "--all"],
     ["--from", D1, "--to", D2, "--all"],
     ["--day", D1, "--from", D1, "--to", D2],
@@ -264,6 +284,20 @@ def test_export_checks_its_filters_as_report_does(ws, tmp_path, filters, says):
     export_error = one_line_error(ws.cli("export", "fct_chats", "-o", str(out), *filters, check=False))
     assert report_error == export_error and says in report_error
     assert not out.exists()
+
+
+@pytest.mark.parametrize("date_from, date_to", [("0001-01-01", "0001-01-01"), ("1000-01-01", "9999-12-31")])
+def test_a_period_without_a_previous_period_is_one_line(ws, tmp_path, date_from, date_to):
+    """The report's previous period (kpis.md) of a period that starts too near year 1 would begin
+    before the calendar does: report and its export say so in one line (it was a traceback)."""
+    period = ["--assistant", ACME, "--from", date_from, "--to", date_to]
+    report_error = one_line_error(ws.cli("report", *period, check=False))
+    out = tmp_path / "report.csv"
+    assert one_line_error(ws.cli("export", "report", "-o", str(out), *period, check=False)) == report_error
+    assert f"the period {date_from} .. {date_to} has no previous period" in report_error
+    assert not out.exists()
+    # a mart export has no previous period: the same dates filter it
+    assert ws.cli("export", "fct_chats", "-o", str(tmp_path / "chats.csv"), *period).returncode == 0
 
 
 def test_a_filter_the_mart_cannot_apply_is_an_error_not_ignored(ws, tmp_path):

@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from orchestration import settings
 from orchestration.build.build_file import build_connection, refresh_lock
 from orchestration.build.dbt_project import ensure_manifest
 from orchestration.build.warm_dbt import WAIT_FOR_BUILD
-from orchestration.cli.refresh import _check_partition_days, _dbt_error_line, _split_ranges
+from orchestration.cli.refresh import _check_partition_days, _dbt_error_line, _split_ranges, check_warehouse_path
 from orchestration.errors import UserError
 
 INJECTION = "1GB'; create table raw.pwned as select 42 as x; select '1"
@@ -66,6 +67,25 @@ def test_a_bad_setting_is_a_user_error_naming_it(monkeypatch, name, value, read)
     message = str(caught.value)
     assert name in message and repr(value) in message and "expected" in message
     assert "\n" not in message
+
+
+@pytest.mark.parametrize("name,value,read", BAD_SETTINGS, ids=[f"{n}={v}" for n, v, _ in BAD_SETTINGS])
+def test_a_refresh_checks_every_setting_before_it_loads(monkeypatch, name, value, read):
+    """Those of the asset checks and the sensor too: a bad freshness limit once failed the run's
+    check after the refresh had published, and a bad sensor setting passed unnoticed."""
+    monkeypatch.setenv(name, value)
+    with pytest.raises(UserError, match=name):
+        settings.check_refresh_settings()
+
+
+def test_the_dagster_definitions_load_only_with_good_sensor_settings():
+    """As `dagster dev` loads the code location: a bad sensor setting stops it with its one line
+    (the sensor itself reads it only when it runs)."""
+    env = {**os.environ, "ANALYTICS_SENSOR_MAX_RUNS": "0"}
+    proc = subprocess.run([sys.executable, "-c", "import orchestration.definitions"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "ANALYTICS_SENSOR_MAX_RUNS='0' is not valid" in proc.stderr
 
 
 @pytest.mark.parametrize("limit", ["512MB", "3GB", "1.5GiB", "2 GB", "75%"])
@@ -117,6 +137,30 @@ def test_a_bad_lock_timeout_fails_before_the_lock_is_taken(monkeypatch, tmp_path
             pass
 
 
+@pytest.mark.parametrize("where, says", [
+    ("under-a-file", "cannot make the warehouse's folder"),
+    ("a-directory", "is a directory: give the path of a DuckDB file"),
+    ("single-quote", "has a quote"),
+    ("double-quote", "has a quote"),
+])
+def test_a_warehouse_a_refresh_cannot_write_is_refused_before_anything_runs(tmp_path: Path, where, says):
+    """Refresh and demo check the path first: a file in the folder's place was a traceback, a
+    quote in the file name a dbt failure after the load."""
+    (tmp_path / "a-file").write_text("")
+    warehouse = {"under-a-file": tmp_path / "a-file" / "w.duckdb", "a-directory": tmp_path,
+                 "single-quote": tmp_path / "o'brien.duckdb", "double-quote": tmp_path / 'say"cheese.duckdb'}[where]
+    before = sorted(tmp_path.iterdir())
+    with pytest.raises(UserError, match=says):
+        check_warehouse_path(warehouse)
+    assert sorted(tmp_path.iterdir()) == before  # no lock, no record of a refresh
+
+
+def test_a_lock_that_cannot_be_made_is_a_user_error():
+    with pytest.raises(UserError, match="cannot make the refresh lock /proc/w.duckdb.lock"):
+        with refresh_lock(Path("/proc/w.duckdb")):
+            pass
+
+
 def test_the_last_day_of_the_calendar_splits_without_overflow():
     last = dt.date.max
     assert _split_ranges([(last - dt.timedelta(days=2), last)], max_days=2, max_bytes=10**9,
@@ -156,6 +200,8 @@ CLI_CASES = [
     ({"ANALYTICS_FIRST_EXPORT_DAY": "garbage"}, "2026-11-01", "ANALYTICS_FIRST_EXPORT_DAY='garbage'"),
     ({"ANALYTICS_DUCKDB_MEMORY_LIMIT": INJECTION}, "2026-11-01", "ANALYTICS_DUCKDB_MEMORY_LIMIT="),
     ({"ANALYTICS_DBT_THREADS": "-1"}, "2026-11-01", "ANALYTICS_DBT_THREADS='-1'"),
+    # read by an asset check of the run: it once failed the run after the refresh had published
+    ({"ANALYTICS_FRESHNESS_DAYS": "-1"}, "2026-11-01", "ANALYTICS_FRESHNESS_DAYS='-1'"),
     ({}, "9999-12-31", "export day 9999-12-31 is outside"),
 ]
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import duckdb
 
-from ..errors import RefreshBusyError
+from ..errors import RefreshBusyError, UserError
 from ..settings import DuckDBLimits, build_path_for, lock_timeout_seconds
 
 _held: dict[str, tuple[int, int]] = {}  # lock path -> (fd, depth): re-entrant within a process
@@ -42,8 +42,11 @@ def refresh_lock(warehouse: Path, timeout: float | None = None) -> Iterator[None
         else:
             reentered = False
     if not reentered:
-        warehouse.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            warehouse.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:  # a folder that cannot hold files (/proc), or a file in the path
+            raise UserError(f"cannot make the refresh lock {lock_path}: {exc.strerror or exc}") from None
         deadline = time.monotonic() + timeout
         while True:
             try:

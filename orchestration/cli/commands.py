@@ -19,7 +19,7 @@ from ..serve.report import (
     format_table,
     period_notice,
 )
-from .refresh import run_refresh
+from .refresh import check_warehouse_path, ensure_folder, run_refresh
 
 
 def check_refresh_days(args: argparse.Namespace) -> None:
@@ -103,6 +103,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from ..demo.generator import generate_exports
 
     started = time.perf_counter()
+    check_warehouse_path(args.warehouse)  # before the exports are written, not after
+    ensure_folder(args.exports, "the exports'")
     print(f"generating {args.days} days of sample exports in {args.exports} ...", file=sys.stderr)
     summary = generate_exports(args.exports, days=args.days, seed=args.seed)
     print(f"  {summary['events']:,} lines over {summary['days']} export days "

@@ -66,11 +66,17 @@ examples:
 }
 
 
+_YYYY_MM_DD = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def _date(value: str) -> dt.date:
+    # the form alone first: fromisoformat also takes 20261101 and week dates (2026-W47-1)
     try:
-        return dt.date.fromisoformat(value)
+        if _YYYY_MM_DD.fullmatch(value):
+            return dt.date.fromisoformat(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+        pass
+    raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}")
 
 
 _HOSTNAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*")
@@ -83,6 +89,16 @@ def _host(value: str) -> str:
         if _HOSTNAME.fullmatch(value):
             return value
     raise argparse.ArgumentTypeError(f"not an IP address or host name: {value!r}")
+
+
+def _port(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if not 1 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port number (1-65535): {value!r}")
+    return number
 
 
 def _positive_int(value: str) -> int:
@@ -173,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["json", "table"], default="table", help="output format (default table)")
 
     p = _command(sub, "dashboard", "the Analytics screens in a browser (Streamlit)")
-    p.add_argument("--port", type=int, default=8501, help="port to listen on (default 8501)")
+    p.add_argument("--port", type=_port, default=8501, help="port to listen on (default 8501)")
     p.add_argument("--host", type=_host, default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this machine only; "
                         "0.0.0.0 shares it on every interface)")

@@ -71,6 +71,34 @@ def _instance():
     return DagsterInstance.ephemeral()
 
 
+# dbt-duckdb names the build file's database after the file and writes that name into SQL text
+# unescaped: a quote in it breaks the refresh's first statements.
+_QUOTES = ("'", '"')
+
+
+def check_warehouse_path(warehouse: Path) -> None:
+    """The warehouse a refresh writes: a file (or none yet) whose folder exists or can be made, and
+    whose name dbt can use; else one line, before anything is loaded or recorded."""
+    if warehouse.is_dir():
+        raise UserError(f"the warehouse {warehouse} is a directory: give the path of a DuckDB file")
+    if any(quote in warehouse.name for quote in _QUOTES):
+        raise UserError(f"the warehouse file name {warehouse.name!r} has a quote, which dbt cannot take in "
+                        "a database name: rename the file")
+    ensure_folder(warehouse.parent, "the warehouse's")
+
+
+def ensure_folder(folder: Path, whose: str) -> None:
+    """`folder` exists (made if missing) and this process can write in it; else one line."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise UserError(f"cannot make {whose} folder {folder}: a file is in the way") from None
+    except OSError as exc:
+        raise UserError(f"cannot make {whose} folder {folder}: {exc.strerror or exc}") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UserError(f"cannot write in {whose} folder {folder}: permission denied")
+
+
 def _check_partition_days(days: list[dt.date]) -> None:
     """Export days are Dagster's daily partitions: from ANALYTICS_FIRST_EXPORT_DAY to tomorrow (UTC;
     today's export may already be there). A folder dated outside is misdated, not an export day."""
@@ -89,6 +117,7 @@ def run_refresh(days: list[dt.date], *, warehouse: Path, exports: Path, full: bo
     from ..settings import analytics_engine, check_refresh_settings, spark_dir_for
 
     check_refresh_settings()  # a bad setting fails here, before anything is loaded
+    check_warehouse_path(warehouse)
     if analytics_engine() == "spark":
         from ..build.spark_models import check_spark_runnable
         from ..build.spark_session import check_spark_dir

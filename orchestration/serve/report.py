@@ -153,8 +153,12 @@ def period_notice(conn: duckdb.DuckDBPyConnection, *, assistant: str | None = No
 
 
 def previous_period(params: ReportParams) -> tuple[dt.date, dt.date]:
-    """kpis.md "Previous period": the n days just before `from`, for a period of n days."""
+    """kpis.md "Previous period": the n days just before `from`, for a period of n days. A period
+    whose previous one would begin before the calendar's first day (year 1) has none: an error."""
     days = (params.date_to - params.date_from).days + 1
+    if (params.date_from - dt.date.min).days < days:
+        raise ReportError(f"the period {params.date_from} .. {params.date_to} has no previous period of "
+                          f"{days} days (it would begin before {dt.date.min}): give a later --from or a shorter period")
     return params.date_from - dt.timedelta(days=days), params.date_from - dt.timedelta(days=1)
 
 
