@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import hashlib
 import json
 import os
 import shutil
 import subprocess
+import zlib
 from pathlib import Path
 
 import duckdb
@@ -23,7 +25,7 @@ from conftest import CLI, Workspace, event, slow_fixture, write_export
 
 from orchestration.errors import LoadError
 from orchestration.load.exports import export_files, fingerprint, list_export_days
-from orchestration.load.raw import load_export_day
+from orchestration.load.raw import _decompress_gzip, _gzip_size, load_export_day
 
 DAY = dt.date(2026, 11, 23)
 AT = "2026-11-23T10:00:00Z"
@@ -316,3 +318,57 @@ def test_healthy_files_are_read_by_duckdb_alone(tmp_path, monkeypatch):
     ]
     assert rejects(conn) == [("part-0001.jsonl", 2, "not json", "invalid_json")]
     assert (stats.lines_read, stats.events_valid, stats.lines_rejected, stats.damaged_files) == (5, 4, 1, [])
+
+
+# Damaged gzip: every byte before the damage is kept ------------------------------------------------
+
+def _event_lines(prefix: str, count: int) -> bytes:
+    # a hash in each line, so that deflate cannot shrink the text to almost nothing
+    return b"".join(json.dumps(event(f"{prefix}-{i}", "user_message", "2026-11-24T09:00:00Z", message_id=f"m-{i}",
+                                     input="text", text=hashlib.sha256(f"{prefix}{i}".encode()).hexdigest())).encode()
+                    + b"\n" for i in range(count))
+
+
+def _salvaged(path: Path) -> tuple[bytes, str | None]:
+    out = []
+    damage = _decompress_gzip(path, out.append)
+    return b"".join(out), damage
+
+
+def test_a_gzip_with_a_wrong_checksum_keeps_every_line(tmp_path: Path):
+    """All the data is there, only the trailer's CRC is wrong: zlib refuses the call that reaches the
+    trailer, and every line of that call's input was once lost with it."""
+    text = _event_lines("crc", 300)
+    data = bytearray(gzip.compress(text, mtime=0))
+    data[-8] ^= 0xFF
+    path = tmp_path / "crc.jsonl.gz"
+    path.write_bytes(bytes(data))
+    kept, damage = _salvaged(path)
+    assert kept == text
+    assert damage.startswith("corrupt gzip data") and "incorrect data check" in damage
+    assert _gzip_size(path) is None  # not intact: the fast path does not take it
+
+
+def test_a_gzip_damaged_mid_stream_keeps_every_line_before_the_damage(tmp_path: Path):
+    before, after = _event_lines("before", 8000), _event_lines("after", 300)
+    deflate = zlib.compressobj(wbits=31)
+    head = deflate.compress(before) + deflate.flush(zlib.Z_FULL_FLUSH)  # a block boundary: all of `before` decodable
+    tail = deflate.compress(after) + deflate.flush()
+    assert len(head) > 3 * (1 << 16)  # the damage is pieces past the start, and inside a piece
+    path = tmp_path / "part-0000.jsonl.gz"
+    path.write_bytes(head + b"\xff" * 8 + tail[8:])
+    kept, damage = _salvaged(path)
+    assert kept.startswith(before) and (before + after).startswith(kept)
+    assert damage.startswith("corrupt gzip data") and damage.endswith("kept the lines before it")
+    # through the loader: the day's lines before the damage are loaded, the file marked damaged
+    day = dt.date(2026, 11, 24)
+    (tmp_path / "exports" / f"dt={day}").mkdir(parents=True)
+    shutil.move(path, tmp_path / "exports" / f"dt={day}" / path.name)
+    conn = duckdb.connect()
+    try:
+        load_export_day(conn, tmp_path / "exports", day)
+        loaded = conn.execute("select count(*) from raw.events where event_id like 'before-%'").fetchone()[0]
+        [(lines_read, file_damage)] = conn.execute("select lines_read, damage from raw.export_files").fetchall()
+    finally:
+        conn.close()
+    assert loaded == 8000 and lines_read >= 8000 and file_damage == damage

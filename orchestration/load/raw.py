@@ -125,19 +125,28 @@ def loaded_export_days(conn: duckdb.DuckDBPyConnection) -> dict[dt.date, str]:
         return {}
 
 
-def _decompress_gzip(src: Path, sink) -> str | None:
-    """Feeds what can be decompressed, member after member, to `sink`; returns the damage, if any."""
+def _decompress_gzip(src: Path, sink, *, salvage: bool = True) -> str | None:
+    """Feeds what can be decompressed, member after member, to `sink`; returns the damage, if any.
+
+    zlib gives nothing of a `decompress` call that fails, so with `salvage` the input goes in in
+    small pieces, and a piece that fails goes in again a byte at a time from the state before it:
+    every byte before the damage reaches `sink` (a wrong CRC in the trailer loses no line at all).
+    Without it (a check that the file is intact) the pieces are large and nothing is kept."""
     if src.stat().st_size == 0:
         return "empty gzip file (0 bytes)"
+    piece_bytes = (1 << 16) if salvage else (1 << 20)
     with src.open("rb") as fin:
         d = zlib.decompressobj(wbits=31)
         in_member = False
-        while chunk := fin.read(1 << 20):
+        while chunk := fin.read(piece_bytes):
             while chunk:
                 in_member = True
+                before = d.copy() if salvage else None
                 try:
                     sink(d.decompress(chunk))
                 except zlib.error as exc:
+                    if before is not None:
+                        _salvage_piece(before, chunk, sink)
                     return f"corrupt gzip data: {exc}; kept the lines before it"
                 chunk = b""
                 if d.eof:  # another gzip member may follow
@@ -146,6 +155,15 @@ def _decompress_gzip(src: Path, sink) -> str | None:
             sink(d.flush())
             return "truncated gzip file: kept the lines before the cut"
     return None
+
+
+def _salvage_piece(d, piece: bytes, sink) -> None:
+    """What `d` decompresses of `piece` up to the byte zlib refuses."""
+    for at in range(len(piece)):
+        try:
+            sink(d.decompress(piece[at:at + 1]))
+        except zlib.error:
+            return
 
 
 def _gunzip(src: Path, dst: Path) -> str | None:
@@ -240,7 +258,7 @@ def _gzip_size(path: Path) -> int | None:
         nonlocal size
         size += len(data)
 
-    return None if _decompress_gzip(path, count) else size
+    return None if _decompress_gzip(path, count, salvage=False) else size
 
 
 def _read_fast(conn: duckdb.DuckDBPyConnection, path: Path, gzipped: bool, day: dt.date) -> bool:
