@@ -201,8 +201,11 @@ class Running:
         cmd = [CLI, args[0], "--warehouse", str(ws.warehouse), "--exports", str(ws.exports), *args[1:]]
         self.started = time.monotonic()
         self.stdout = open(ws.root / f"stdout-{time.time_ns()}.txt", "w")
+        # SIGINT at its default, as a terminal starts a command (a suite started in the background
+        # of a shell has it ignored, and its children would inherit that)
         self.proc = subprocess.Popen(cmd, stdout=self.stdout, stderr=subprocess.PIPE, text=True,
-                                     env=cli_env(ws, **env), cwd=ws.root, start_new_session=True)
+                                     env=cli_env(ws, **env), cwd=ws.root, start_new_session=True,
+                                     preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         self.lines: list[tuple[float, str]] = []
         self._cond = threading.Condition()
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -239,6 +242,10 @@ class Running:
             os.killpg(self.proc.pid, signal.SIGKILL)  # start_new_session: pgid == pid
         except ProcessLookupError:
             pass
+
+    def interrupt_group(self) -> None:
+        """Ctrl-C as a terminal sends it: SIGINT to the whole process group."""
+        os.killpg(self.proc.pid, signal.SIGINT)
 
     def finish(self, timeout: float = RUN_TIMEOUT) -> int:
         rc = self.proc.wait(timeout)
@@ -452,6 +459,29 @@ def test_refresh_killed_at_any_point_leaves_the_warehouse_unchanged_and_the_next
     # No duplicates and no lost days.
     assert ws.query("select count(*), count(distinct export_date) from raw.export_days") == [(8, 8)]
     assert ws.query("select count(*) - count(distinct event_id) from intermediate.int_events_deduplicated") == [(0,)]
+
+
+@pytest.mark.parametrize("during, line", [
+    ("load", "loaded export day"),
+    ("dbt", "START sql incremental model intermediate.int_events_deduplicated"),
+])
+def test_ctrl_c_during_the_run_is_an_interrupted_refresh(ref: Reference, during, line):
+    """Ctrl-C in the terminal while the run loads or dbt builds: "interrupted" and exit 130, as
+    before the run starts, the refresh recorded as interrupted, the published file unchanged. (It
+    was exit 2 with "failed: ... DagsterExecutionInterruptedError", or DuckDB's "Query interrupted".)"""
+    ws = ref.clone(f"interrupted-{during}")
+    run = Running(ws, *refresh_args(NEW_FROM, LAST_DAY), ANALYTICS_VERBOSE="1")
+    try:
+        assert run.wait_for(line) is not None, run.stderr
+    finally:
+        run.interrupt_group()
+    rc = run.finish()
+    assert run.group_gone(), "processes of the interrupted refresh still running"
+    assert rc == 130, (rc, run.stderr)
+    assert run.stderr.strip().splitlines()[-1] == "assistant-analytics: interrupted", run.stderr
+    assert checksums(ws.warehouse) == ref.before_checksums
+    status = json.loads(ws.cli("status", "--format", "json").stdout)
+    assert status["last_refresh"]["outcome"] == "interrupted", status["last_refresh"]
 
 
 def test_a_full_rebuild_killed_after_its_load_is_finished_by_the_next_refresh(ref: Reference):

@@ -214,12 +214,34 @@ def _run_ranges(job, ranges, run_config, instance, show, warm_dbt) -> None:
                 raise_on_error=False,
             )
         if not result.success:
+            if _interrupted(result):
+                raise KeyboardInterrupt  # Ctrl-C in the run: "interrupted", status 130, as before it
             raise UserError(f"refresh of {start} .. {end} failed: "
                             f"{_failure_summary(result)}")
         show(f"run {i}/{len(ranges)} done in {time.perf_counter() - started:.1f}s")
 
 
 _ERROR_CLASS_PREFIX = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception): ")
+
+
+# What a step fails with when SIGINT reaches the run: Dagster's handler stops the step (dbt's
+# too), DuckDB's Python client stops the query it was running ("RuntimeError: Query interrupted"),
+# Python stops the rest.
+_INTERRUPTIONS = {"DagsterExecutionInterruptedError", "InterruptException", "KeyboardInterrupt"}
+_QUERY_INTERRUPTED = "Query interrupted"
+
+
+def _interrupted(result) -> bool:
+    """Whether a failed run was stopped by SIGINT (Ctrl-C) rather than by an error."""
+    for event in result.all_events:
+        if event.is_step_failure:
+            err = event.step_failure_data.error
+            while err is not None:
+                if err.cls_name in _INTERRUPTIONS or (err.cls_name == "RuntimeError"
+                                                      and err.message.strip().endswith(_QUERY_INTERRUPTED)):
+                    return True
+                err = err.cause
+    return False
 
 
 def _failure_summary(result) -> str:
