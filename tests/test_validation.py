@@ -92,3 +92,46 @@ def test_the_shortcut_names_the_same_reason_as_the_full_case():
     # an integer score beyond BIGINT is outside 1..5 too (it once passed: its cast gave NULL)
     huge_score = json.dumps({**valid_event("csat"), "properties": {"score": 2**63 + 3}})
     assert [full for line, _, full in rows if line == huge_score] == ["invalid_value:csat.score"]
+
+
+# What DuckDB's JSON parser reads and JSON has not (RFC 8259): such a line is invalid_json, as on
+# Spark, whose parser is strict. The same characters inside strings are text, and the line valid.
+VALID_LINE = json.dumps(valid_event("user_message"))
+NOT_JSON = [
+    VALID_LINE[:-1] + ",}",  # a comma before the closing brace
+    VALID_LINE[:-1] + ",\n\t }",
+    VALID_LINE[:-1] + ', "extra": [1, 2,]}',
+    VALID_LINE[:-1] + ', "extra": NaN}',  # in a field the contract does not read
+    VALID_LINE[:-1] + ', "extra": {"deep": [-Infinity]}}',
+    VALID_LINE[:-1] + ', "extra": inf}',
+    VALID_LINE[:-1] + ', "extra": -nAn}',
+    VALID_LINE[:-1] + ', "extra": 4.5, "other": INF}',
+    VALID_LINE[:-1] + ', "text\\\\": NaN}',  # a string ending in an escaped backslash, then NaN
+]
+STILL_JSON = [
+    VALID_LINE[:-1] + ', "extra": "a,}"}',
+    VALID_LINE[:-1] + ', "extra": "NaN, Infinity, information, banana"}',
+    VALID_LINE[:-1] + ', "extra": "say \\"NaN\\",}"}',
+    VALID_LINE[:-1] + ', "extra": 4.5, "more": 1e999, "none": null, "yes": true, "list": []}',
+]
+
+
+def test_a_trailing_comma_or_nan_is_invalid_json_and_the_same_in_a_string_is_text():
+    for line in NOT_JSON:
+        try:
+            json.loads(line, parse_constant=lambda name: (_ for _ in ()).throw(ValueError(name)))
+        except ValueError:
+            continue
+        raise AssertionError(f"the case is JSON after all: {line}")
+    conn = duckdb.connect()
+    conn.execute(
+        "create table export_lines (file_name varchar, line_number bigint, line varchar, invalid_utf8 boolean)"
+    )
+    conn.executemany("insert into export_lines values ('f', ?, ?, false)",
+                     [[i, line] for i, line in enumerate(NOT_JSON + STILL_JSON)])
+    reasons = dict(conn.execute(
+        f"select line, {reason_case_sql()} from ({extracted_lines_sql('export_lines')})",
+        {"export_day": EXPORT_DAY},
+    ).fetchall())
+    assert {line: reasons[line] for line in NOT_JSON} == {line: "invalid_json" for line in NOT_JSON}
+    assert {line: reasons[line] for line in STILL_JSON} == {line: None for line in STILL_JSON}

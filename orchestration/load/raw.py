@@ -125,51 +125,80 @@ def loaded_export_days(conn: duckdb.DuckDBPyConnection) -> dict[dt.date, str]:
         return {}
 
 
-def _decompress_gzip(src: Path, sink, *, salvage: bool = True) -> str | None:
-    """Feeds what can be decompressed, member after member, to `sink`; returns the damage, if any.
-
-    zlib gives nothing of a `decompress` call that fails, so with `salvage` the input goes in in
-    small pieces, and a piece that fails goes in again a byte at a time from the state before it:
-    every byte before the damage reaches `sink` (a wrong CRC in the trailer loses no line at all).
-    Without it (a check that the file is intact) the pieces are large and nothing is kept."""
+def _decompress_gzip(src: Path, sink) -> str | None:
+    """Feeds the decompressed bytes, member after member, to `sink`; returns the damage, if any, at
+    the first (a check that a file is intact: what came before the damage is not kept apart)."""
     if src.stat().st_size == 0:
         return "empty gzip file (0 bytes)"
-    piece_bytes = (1 << 16) if salvage else (1 << 20)
     with src.open("rb") as fin:
         d = zlib.decompressobj(wbits=31)
         in_member = False
-        while chunk := fin.read(piece_bytes):
+        while chunk := fin.read(1 << 20):
             while chunk:
                 in_member = True
-                before = d.copy() if salvage else None
                 try:
                     sink(d.decompress(chunk))
                 except zlib.error as exc:
-                    if before is not None:
-                        _salvage_piece(before, chunk, sink)
-                    return f"corrupt gzip data: {exc}; kept the lines before it"
+                    return f"corrupt gzip data: {exc}"
                 chunk = b""
                 if d.eof:  # another gzip member may follow
                     chunk, d, in_member = d.unused_data, zlib.decompressobj(wbits=31), False
         if in_member:
             sink(d.flush())
-            return "truncated gzip file: kept the lines before the cut"
+            return "truncated gzip file"
     return None
 
 
-def _salvage_piece(d, piece: bytes, sink) -> None:
-    """What `d` decompresses of `piece` up to the byte zlib refuses."""
+# zlib's messages for a member whose deflate data ended but whose trailer does not match it
+_CHECK_FAILURES = ("incorrect data check", "incorrect length check")
+
+
+def _read_gzip(src: Path) -> tuple[bytes, str | None]:
+    """The bytes of a gzip file (every member) that can be kept, and the damage, if any.
+
+    zlib gives nothing of a `decompress` call that fails, so the input goes in in small pieces, and
+    a piece that fails goes in again a byte at a time from the state before it: every byte before a
+    break in the deflate data is kept, the cut line with it. A member whose data is whole but whose
+    CRC or length does not match has damaged bytes somewhere in it: its lines are left out (the
+    note says how many), not loaded as they read."""
+    if src.stat().st_size == 0:
+        return b"", "empty gzip file (0 bytes)"
+    out, member_start = bytearray(), 0
+    with src.open("rb") as fin:
+        d = zlib.decompressobj(wbits=31)
+        in_member = False
+        while chunk := fin.read(1 << 16):
+            while chunk:
+                in_member = True
+                before = d.copy()
+                try:
+                    out += d.decompress(chunk)
+                except zlib.error as exc:
+                    _salvage_piece(before, chunk, out)
+                    if any(failure in str(exc) for failure in _CHECK_FAILURES):
+                        member = out[member_start:]
+                        lines = member.count(b"\n") + (not member.endswith(b"\n"))
+                        del out[member_start:]
+                        return bytes(out), (f"corrupt gzip data: {exc}; the {lines} line(s) of that gzip "
+                                            "member left out, as their bytes are damaged somewhere")
+                    return bytes(out), f"corrupt gzip data: {exc}; kept the lines before it"
+                chunk = b""
+                if d.eof:  # another gzip member may follow
+                    chunk, d, in_member = d.unused_data, zlib.decompressobj(wbits=31), False
+                    member_start = len(out)
+        if in_member:
+            out += d.flush()
+            return bytes(out), "truncated gzip file: kept the lines before the cut"
+    return bytes(out), None
+
+
+def _salvage_piece(d, piece: bytes, out: bytearray) -> None:
+    """What `d` decompresses of `piece` up to the byte zlib refuses, appended to `out`."""
     for at in range(len(piece)):
         try:
-            sink(d.decompress(piece[at:at + 1]))
+            out += d.decompress(piece[at:at + 1])
         except zlib.error:
             return
-
-
-def _gunzip(src: Path, dst: Path) -> str | None:
-    """Decompresses what can be read into dst; returns a description of the damage, if any."""
-    with dst.open("wb") as fout:
-        return _decompress_gzip(src, fout.write)
 
 
 # One physical line per row: a delimiter no line holds, no quoting, and only "\n" ends a line. Strict
@@ -258,7 +287,7 @@ def _gzip_size(path: Path) -> int | None:
         nonlocal size
         size += len(data)
 
-    return None if _decompress_gzip(path, count, salvage=False) else size
+    return None if _decompress_gzip(path, count) else size
 
 
 def _read_fast(conn: duckdb.DuckDBPyConnection, path: Path, gzipped: bool, day: dt.date) -> bool:
@@ -335,15 +364,17 @@ def _read_careful(conn: duckdb.DuckDBPyConnection, path: Path, gzipped: bool, tm
     """
     damage = []
     if gzipped:
-        text_path = tmpdir / (path.name + ".txt")
-        damage.append(_gunzip(path, text_path))
+        data, gzip_damage = _read_gzip(path)
+        damage.append(gzip_damage)
     else:
-        text_path = path
-    text, bad_lines = _utf8_text(text_path.read_bytes())
+        data = path.read_bytes()
+    text, bad_lines = _utf8_text(data)
     if bad_lines:
-        text_path = tmpdir / (path.name + ".utf8.txt")
-        text_path.write_text(text, encoding="utf-8")
         damage.append(_invalid_utf8_note(len(bad_lines)))
+    text_path = path
+    if gzipped or bad_lines:
+        text_path = tmpdir / (path.name + ".txt")
+        text_path.write_text(text, encoding="utf-8")
     conn.execute(
         """
         create or replace temp table careful_lines as

@@ -33,7 +33,7 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from .exports import check_export_day, day_folder, export_files, fingerprint, unreadable
-from .raw import _decompress_gzip, _format_note, _gzip_size, _holds_gzip, _invalid_utf8_note, _utf8_text
+from .raw import _format_note, _gzip_size, _holds_gzip, _invalid_utf8_note, _read_gzip, _utf8_text
 from .validation import BLANK_LINE, SPARK, reason_case_sql, spark_extracted_lines_sql
 
 LINES_SCHEMA = "file_name string, line_number bigint, line string, invalid_utf8 boolean"
@@ -116,9 +116,8 @@ def _careful_lines(path: Path, gzipped: bool) -> tuple[list[tuple], str | None]:
     read (file_name, line_number, line, invalid_utf8) and the damage, if any."""
     damage = []
     if gzipped:
-        chunks: list[bytes] = []
-        damage.append(_decompress_gzip(path, chunks.append))
-        data = b"".join(chunks)
+        data, gzip_damage = _read_gzip(path)
+        damage.append(gzip_damage)
     else:
         data = path.read_bytes()
     text, bad_lines = _utf8_text(data)

@@ -287,6 +287,13 @@ def _paths() -> list[tuple[str, str]]:
     return out
 
 
+# RE2 patterns (no quote in them: they go into the SQL text as literals)
+_TRAILING_COMMA = r",[ \t\r\n]*[}\]]"
+_JSON_STRING = r'"(?:[^"\\]|\\.)*"'
+# outside its strings JSON has no letters but those of true, false, null and an exponent's e
+_NOT_JSON_OUTSIDE_STRINGS = r"(?i),[ \t\r\n]*[}\]]|nan|inf"
+
+
 def extracted_lines_sql(lines_table: str) -> str:
     """Parses each line a few times in all (validity, types, texts), whatever the number of fields.
 
@@ -301,14 +308,26 @@ def extracted_lines_sql(lines_table: str) -> str:
     )
     # Two parses of each line: its types (the line's own first; `try` turns the error that a line
     # which is not JSON raises into NULL) and its values' texts, only for the lines that are JSON.
+    # DuckDB's parser (yyjson) also reads what JSON does not have: a comma before `}` or `]`, and
+    # NaN or Infinity (any case) as a number. Such a line is not JSON (events.md: invalid_json). A
+    # cheap sign of either (the comma in the text; a floating-point value anywhere in the line)
+    # picks the few lines to look at closely: outside their strings, where the sign may be text.
     return f"""
     with src as (
         select file_name, line_number, line, invalid_utf8, try(json_type(line, {path_list})) as types
         from {lines_table}
     ),
     parsed as (
-        select *,
-            types is not null as is_json,
+        select file_name, line_number, line, invalid_utf8, types,
+            case
+                when types is null then false
+                -- a CASE, so that only the lines with a sign are looked at closely
+                when regexp_matches(line, '{_TRAILING_COMMA}') or types[1] = 'DOUBLE'
+                    or list_contains(json_type(line, '$..*'), 'DOUBLE')
+                    then not regexp_matches(regexp_replace(line, '{_JSON_STRING}', '""', 'g'),
+                                            '{_NOT_JSON_OUTSIDE_STRINGS}')
+                else true
+            end as is_json,
             types[1] as top_type,
             case when types is not null then json_extract_string(line, {text_list}) end as texts
         from src
