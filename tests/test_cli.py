@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+import subprocess
 import time
 import tomllib
 from argparse import _SubParsersAction
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import REPO, Workspace, event, slow_fixture, write_export
+from conftest import CLI, REPO, Workspace, event, slow_fixture, write_export
 
 from orchestration.cli import main as cli
 from orchestration.cli.commands import check_refresh_days
@@ -342,12 +343,16 @@ def test_a_period_without_data_or_past_the_newest_day_says_so_in_one_line(ws, tm
     assert _notes(quiet) == [], quiet.stderr
 
 
-@pytest.mark.parametrize("where", ["directory", "under-a-file", "warehouse", "unwritable"])
+@pytest.mark.parametrize("where", ["directory", "under-a-file", "warehouse", "refresh-lock", "refresh-record",
+                                   "unwritable"])
 def test_export_to_a_path_that_cannot_be_written_is_one_line(ws, tmp_path, where):
     a_file = tmp_path / "notes.txt"
     a_file.write_text("x")
     output = {"directory": tmp_path, "under-a-file": a_file / "out.csv", "warehouse": ws.warehouse,
+              "refresh-lock": ws.warehouse.with_name(ws.warehouse.name + ".lock"),
+              "refresh-record": record_path_for(ws.warehouse),
               "unwritable": Path("/sys/assistant-analytics-export.csv")}[where]
+    kept = output.read_bytes() if where.startswith("refresh-") else None  # the refresh left them there
     if where == "unwritable":
         # Tests run as root, whom mode bits do not stop; sysfs refuses new files to root too.
         try:
@@ -363,6 +368,25 @@ def test_export_to_a_path_that_cannot_be_written_is_one_line(ws, tmp_path, where
     assert str(output.name) in error or str(output) in error
     assert _digest(ws.warehouse) == before
     assert a_file.read_text() == "x"
+    if kept is not None:
+        assert output.read_bytes() == kept
+
+
+@pytest.mark.parametrize("typed, suggestion", [("fct_chat", "fct_chats"), ("reprot", "report"),
+                                               ("dim_user", "dim_users")])
+def test_a_mistyped_mart_is_one_line_with_a_suggestion(ws, tmp_path, typed, suggestion):
+    error = one_line_error(ws.cli("export", typed, "-o", str(tmp_path / "x.csv"), check=False))
+    assert f"unknown mart '{typed}' (did you mean '{suggestion}'?)" in error and "fct_chats" in error
+
+
+def test_a_warehouse_without_marts_or_that_is_a_directory_is_one_line(workspace, tmp_path):
+    duckdb.connect(str(workspace.warehouse)).close()  # a DuckDB file, empty
+    error = one_line_error(workspace.cli("export", "fct_chats", "-o", str(tmp_path / "x.csv"), check=False))
+    assert "the warehouse has no marts yet" in error
+    for command in (["status"], ["report", "--assistant", ACME, "--from", D1, "--to", D2]):
+        proc = subprocess.run([CLI, *command[:1], "--warehouse", str(tmp_path), *command[1:]],
+                              capture_output=True, text=True, timeout=120)
+        assert f"the warehouse {tmp_path} is a directory" in one_line_error(proc)
 
 
 def test_report_export_is_tidy_with_numbers_typed_as_numbers(ws, tmp_path):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import difflib
 import os
 import re
 from pathlib import Path
@@ -41,11 +42,16 @@ def _format(args: argparse.Namespace) -> str:
 def check_output(output: Path, warehouse: Path) -> None:
     """A destination that can never be written is an error before any work; so is the warehouse."""
     from ..publish.publish import spare_path_for
+    from .status import record_path_for
 
     target = output.resolve()
     protected = {warehouse.resolve(), build_path_for(warehouse).resolve(), spare_path_for(warehouse).resolve()}
     if target in protected or (target.exists() and any(p.exists() and target.samefile(p) for p in protected)):
         raise UserError(f"refusing to write over the warehouse: {output}")
+    # the files a refresh keeps beside the warehouse: its lock and its record (status)
+    beside = {warehouse.with_name(warehouse.name + ".lock").resolve(), record_path_for(warehouse).resolve()}
+    if target in beside or (target.exists() and any(p.exists() and target.samefile(p) for p in beside)):
+        raise UserError(f"refusing to write over a file the warehouse's refreshes keep: {output}")
     if target.is_dir():
         raise UserError(f"--output {output} is a directory: give a file name (e.g. {output / 'export.csv'})")
     for parent in target.parents:
@@ -96,8 +102,12 @@ def _mart_relation(conn: duckdb.DuckDBPyConnection, args: argparse.Namespace) ->
     name = args.what.removeprefix("marts.")
     marts = {r[0] for r in conn.execute(
         "select table_name from information_schema.tables where table_schema = 'marts'").fetchall()}
+    if not marts:
+        raise UserError("the warehouse has no marts yet (run `assistant-analytics refresh`)")
     if not _NAME.match(name) or name not in marts:
-        raise UserError(f"unknown mart {args.what!r}; marts: {', '.join(sorted(marts))}")
+        close = difflib.get_close_matches(name, [*marts, "report"], n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise UserError(f"unknown mart {args.what!r}{hint}; marts: {', '.join(sorted(marts))}")
     columns = {r[0] for r in conn.execute(
         "select column_name from information_schema.columns where table_schema = 'marts' and table_name = ?",
         [name]).fetchall()}

@@ -32,6 +32,8 @@ class ReportParams:
 
 
 def connect_read_only(warehouse: Path) -> duckdb.DuckDBPyConnection:
+    if warehouse.is_dir():
+        raise ReportError(f"the warehouse {warehouse} is a directory: give the path of a DuckDB file")
     if not warehouse.is_file():
         raise ReportError(f"warehouse file not found: {warehouse} (run `assistant-analytics refresh` first)")
     try:

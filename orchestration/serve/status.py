@@ -2,7 +2,7 @@
 
 Everything is read from the published file (opened read-only and closed at once, so a refresh is
 never blocked), from the export folders, and from the refresh record: a small JSON file beside the
-warehouse (`.<stem>.refresh.json`) that each CLI refresh writes when it starts and when it ends. A
+warehouse (`.<file name>.refresh.json`) that each CLI refresh writes when it starts and when it ends. A
 failed refresh publishes nothing, so only that record can tell that it ran and how it ended.
 
 Pending work is what a refresh would load: export day folders not loaded yet, or whose files
@@ -30,7 +30,9 @@ LATEST_DAYS = 7  # export days shown with their rejected lines
 
 
 def record_path_for(warehouse: Path) -> Path:
-    return warehouse.with_name(f".{warehouse.stem}.refresh.json")
+    """`.<file name>.refresh.json` beside the warehouse (by its whole name: `w.db` and `w.duckdb`
+    in one folder keep records of their own)."""
+    return warehouse.with_name(f".{warehouse.name}.refresh.json")
 
 
 def _now() -> dt.datetime:
@@ -106,6 +108,8 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
     from ..load.exports import day_folder, fingerprint, list_export_days
     from ..load.raw import loaded_export_days
 
+    if warehouse.is_dir():
+        raise UserError(f"the warehouse {warehouse} is a directory: give the path of a DuckDB file")
     if not warehouse.is_file():
         raise UserError(f"warehouse file not found: {warehouse} (run `assistant-analytics refresh` first)")
     now = _now()
