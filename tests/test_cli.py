@@ -457,18 +457,24 @@ def test_status_says_what_the_warehouse_holds_and_how_the_refresh_went(ws):
     table = ws.cli("status").stdout
     assert "2026-11-22" in table and "succeeded" in table, table
 
-    # A day delivered since, and a day re-delivered (its files changed): pending, as the sensor sees them.
+    # A day delivered since, and a day re-delivered (its files changed): pending, as the sensor sees
+    # them; and a folder dated before the export days, which a refresh would refuse: named as such.
     write_export(ws.exports, "2026-11-24", "part-0000.jsonl", _chat("e", "2026-11-24", "09:00", user="u-e"))
     write_export(ws.exports, D2, "part-0001.jsonl", _chat("f", D2, "11:00", user="u-f"))
+    write_export(ws.exports, "2023-12-31", "part-0000.jsonl", _chat("g", "2023-12-31", "09:00", user="u-g"))
     try:
         pending = json.loads(ws.cli("status", "--format", "json").stdout)["pending"]["export_days"]
-        assert pending == [{"export_date": D2, "reason": "redelivered"},
+        assert pending == [{"export_date": "2023-12-31", "reason": "outside"},
+                           {"export_date": D2, "reason": "redelivered"},
                            {"export_date": "2026-11-24", "reason": "new"}]
+        table = ws.cli("status").stdout
+        assert "outside the export days (a refresh refuses them): 2023-12-31" in table, table
     finally:
         (ws.exports / f"dt={D2}" / "part-0001.jsonl").unlink()
-        for p in (ws.exports / "dt=2026-11-24").iterdir():
-            p.unlink()
-        (ws.exports / "dt=2026-11-24").rmdir()
+        for day in ("2026-11-24", "2023-12-31"):
+            for p in (ws.exports / f"dt={day}").iterdir():
+                p.unlink()
+            (ws.exports / f"dt={day}").rmdir()
 
 
 def test_status_of_a_missing_warehouse_is_one_line(workspace):

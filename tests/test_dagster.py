@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -513,6 +514,20 @@ def test_sensor_after_refresh_then_redelivery(backfill, monkeypatch):
     # evaluated again, the sensor asks for the same run (same key): Dagster runs it once
     again = backfill.evaluate_sensor()
     assert [r.run_key for r in again.run_requests] == [redelivered.run_requests[0].run_key]
+
+
+def test_the_sensor_passes_by_a_folder_outside_the_export_days(backfill, monkeypatch):
+    """A folder dated before ANALYTICS_FIRST_EXPORT_DAY is no partition: a run of it could not
+    start, and its request failed the whole tick, so a stray folder stopped every refresh."""
+    monkeypatch.setenv("ANALYTICS_SENSOR_SETTLE_SECONDS", "0")
+    before = [r.partition_key for r in backfill.evaluate_sensor().run_requests]
+    stray = backfill.root / "exports" / "dt=2023-12-31"
+    write_export(backfill.root / "exports", "2023-12-31", "part-0000.jsonl",
+                 [um("s1", "2023-12-31T09:00:00Z", user="u9", conversation="c9")])
+    try:
+        assert [r.partition_key for r in backfill.evaluate_sensor().run_requests] == before
+    finally:
+        shutil.rmtree(stray)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -102,14 +102,14 @@ def ensure_folder(folder: Path, whose: str) -> None:
 def _check_partition_days(days: list[dt.date]) -> None:
     """Export days are Dagster's daily partitions: from ANALYTICS_FIRST_EXPORT_DAY to tomorrow (UTC;
     today's export may already be there). A folder dated outside is misdated, not an export day."""
+    from ..load.exports import is_partition_day
     from ..settings import first_export_day
 
-    first = first_export_day()
-    last = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
-    outside = sorted(d for d in days if not first <= d <= last)
+    outside = sorted(d for d in days if not is_partition_day(d))
     if outside:
-        raise UserError(f"export day {outside[0]} is outside the export days {first} .. {last} (from "
-                        "ANALYTICS_FIRST_EXPORT_DAY to tomorrow, UTC)")
+        last = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
+        raise UserError(f"export day {outside[0]} is outside the export days {first_export_day()} .. {last} "
+                        "(from ANALYTICS_FIRST_EXPORT_DAY to tomorrow, UTC)")
 
 
 def run_refresh(days: list[dt.date], *, warehouse: Path, exports: Path, full: bool, quiet: bool = False) -> None:

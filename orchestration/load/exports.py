@@ -16,6 +16,15 @@ from ..errors import LoadError
 DAY_DIR = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
 
 
+def is_partition_day(day: dt.date) -> bool:
+    """Whether `day` is one of Dagster's daily partitions (defs/partitions.py): from
+    ANALYTICS_FIRST_EXPORT_DAY to tomorrow, UTC (today's export may already be there). A folder
+    dated outside is misdated: a refresh refuses it, the sensor passes it by, status names it."""
+    from ..settings import first_export_day
+
+    return first_export_day() <= day <= dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
+
+
 def day_folder(exports_dir: Path, day: dt.date) -> Path:
     return exports_dir / f"dt={day.isoformat()}"
 

@@ -29,6 +29,10 @@ from ..publish.publish import connect_published
 LATEST_DAYS = 7  # export days shown with their rejected lines
 
 
+# status's table says what a folder outside the export days means for a refresh
+_REASON_SHOWN = {"outside": "outside the export days (a refresh refuses them)"}
+
+
 def record_path_for(warehouse: Path) -> Path:
     """`.<file name>.refresh.json` beside the warehouse (by its whole name: `w.db` and `w.duckdb`
     in one folder keep records of their own)."""
@@ -105,7 +109,7 @@ def _query(conn: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
 
 def collect_status(warehouse: Path, exports: Path) -> dict:
     """The status as one JSON-ready object (keys documented in README's "The command line")."""
-    from ..load.exports import day_folder, fingerprint, list_export_days
+    from ..load.exports import day_folder, fingerprint, is_partition_day, list_export_days
     from ..load.raw import loaded_export_days
 
     if warehouse.is_dir():
@@ -142,7 +146,9 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
     pending = []
     found = list_export_days(exports)
     for day in found:
-        if day not in loaded:
+        if not is_partition_day(day):  # refused by a refresh: not work it would do
+            pending.append({"export_date": day.isoformat(), "reason": "outside"})
+        elif day not in loaded:
             pending.append({"export_date": day.isoformat(), "reason": "new"})
         elif fingerprint(day_folder(exports, day)) != loaded[day]:
             pending.append({"export_date": day.isoformat(), "reason": "redelivered"})
@@ -224,7 +230,8 @@ def format_status(status: dict) -> str:
         by_reason = {}
         for p in pending["export_days"]:
             by_reason.setdefault(p["reason"], []).append(p["export_date"])
-        lines.append("pending        " + "; ".join(f"{reason}: {_ranges(d)}" for reason, d in by_reason.items()))
+        lines.append("pending        " + "; ".join(f"{_REASON_SHOWN.get(reason, reason)}: {_ranges(d)}"
+                                                   for reason, d in by_reason.items()))
     else:
         lines.append("pending        nothing: every export day folder is loaded as delivered")
     rej = status["rejected_lines"]
