@@ -125,78 +125,69 @@ def loaded_export_days(conn: duckdb.DuckDBPyConnection) -> dict[dt.date, str]:
         return {}
 
 
-def _decompress_gzip(src: Path, sink) -> str | None:
-    """Feeds the decompressed bytes, member after member, to `sink`; returns the damage, if any, at
-    the first (a check that a file is intact: what came before the damage is not kept apart)."""
-    if src.stat().st_size == 0:
-        return "empty gzip file (0 bytes)"
-    with src.open("rb") as fin:
-        d = zlib.decompressobj(wbits=31)
-        in_member = False
-        while chunk := fin.read(1 << 20):
-            while chunk:
-                in_member = True
-                try:
-                    sink(d.decompress(chunk))
-                except zlib.error as exc:
-                    return f"corrupt gzip data: {exc}"
-                chunk = b""
-                if d.eof:  # another gzip member may follow
-                    chunk, d, in_member = d.unused_data, zlib.decompressobj(wbits=31), False
-        if in_member:
-            sink(d.flush())
-            return "truncated gzip file"
-    return None
-
-
 # zlib's messages for a member whose deflate data ended but whose trailer does not match it
 _CHECK_FAILURES = ("incorrect data check", "incorrect length check")
 
 
-def _read_gzip(src: Path) -> tuple[bytes, str | None]:
-    """The bytes of a gzip file (every member) that can be kept, and the damage, if any.
+def _inflate(src: Path, sink, *, salvage: bool) -> tuple[str | None, int | None]:
+    """Feeds the decompressed bytes of a gzip file, member after member, to `sink`. Returns the
+    damage, if any, and for a member whose check (CRC or length) failed, how many of the bytes sunk
+    came before it (None otherwise).
 
-    zlib gives nothing of a `decompress` call that fails, so the input goes in in small pieces, and
-    a piece that fails goes in again a byte at a time from the state before it: every byte before a
-    break in the deflate data is kept, the cut line with it. A member whose data is whole but whose
-    CRC or length does not match has damaged bytes somewhere in it: its lines are left out (the
-    note says how many), not loaded as they read."""
+    zlib gives nothing of a `decompress` call that fails. With `salvage` the input goes in in small
+    pieces, and a piece that fails goes in again a byte at a time from the state before it: every
+    byte before a break in the deflate data reaches `sink`. Without it (a check that the file is
+    intact) the pieces are large."""
     if src.stat().st_size == 0:
-        return b"", "empty gzip file (0 bytes)"
-    out, member_start = bytearray(), 0
+        return "empty gzip file (0 bytes)", None
+    sunk = member_start = 0
     with src.open("rb") as fin:
         d = zlib.decompressobj(wbits=31)
         in_member = False
-        while chunk := fin.read(1 << 16):
+        while chunk := fin.read((1 << 16) if salvage else (1 << 20)):
             while chunk:
                 in_member = True
-                before = d.copy()
+                before = d.copy() if salvage else None
                 try:
-                    out += d.decompress(chunk)
+                    data = d.decompress(chunk)
                 except zlib.error as exc:
-                    _salvage_piece(before, chunk, out)
+                    if before is not None:
+                        _salvage_piece(before, chunk, sink)
                     if any(failure in str(exc) for failure in _CHECK_FAILURES):
-                        member = out[member_start:]
-                        lines = member.count(b"\n") + (not member.endswith(b"\n"))
-                        del out[member_start:]
-                        return bytes(out), (f"corrupt gzip data: {exc}; the {lines} line(s) of that gzip "
-                                            "member left out, as their bytes are damaged somewhere")
-                    return bytes(out), f"corrupt gzip data: {exc}; kept the lines before it"
+                        return f"corrupt gzip data: {exc}", member_start
+                    return f"corrupt gzip data: {exc}; kept the lines before it", None
+                sink(data)
+                sunk += len(data)
                 chunk = b""
                 if d.eof:  # another gzip member may follow
                     chunk, d, in_member = d.unused_data, zlib.decompressobj(wbits=31), False
-                    member_start = len(out)
+                    member_start = sunk
         if in_member:
-            out += d.flush()
-            return bytes(out), "truncated gzip file: kept the lines before the cut"
-    return bytes(out), None
+            sink(d.flush())
+            return "truncated gzip file: kept the lines before the cut", None
+    return None, None
 
 
-def _salvage_piece(d, piece: bytes, out: bytearray) -> None:
-    """What `d` decompresses of `piece` up to the byte zlib refuses, appended to `out`."""
+def _read_gzip(src: Path) -> tuple[bytes, str | None]:
+    """The bytes of a gzip file (every member) that can be kept, and the damage, if any: every byte
+    before a break in the deflate data, the cut line with it. A member whose data is whole but whose
+    CRC or length does not match has damaged bytes somewhere in it: its lines are left out (the note
+    says how many), not loaded as they read."""
+    out = bytearray()
+    damage, failed_member_start = _inflate(src, out.extend, salvage=True)
+    if failed_member_start is not None:
+        member = out[failed_member_start:]
+        lines = member.count(b"\n") + (not member.endswith(b"\n"))
+        del out[failed_member_start:]
+        damage += f"; the {lines} line(s) of that gzip member left out, as their bytes are damaged somewhere"
+    return bytes(out), damage
+
+
+def _salvage_piece(d, piece: bytes, sink) -> None:
+    """What `d` decompresses of `piece` up to the byte zlib refuses, fed to `sink`."""
     for at in range(len(piece)):
         try:
-            out += d.decompress(piece[at:at + 1])
+            sink(d.decompress(piece[at:at + 1]))
         except zlib.error:
             return
 
@@ -287,7 +278,8 @@ def _gzip_size(path: Path) -> int | None:
         nonlocal size
         size += len(data)
 
-    return None if _decompress_gzip(path, count) else size
+    damage, _ = _inflate(path, count, salvage=False)
+    return None if damage else size
 
 
 def _read_fast(conn: duckdb.DuckDBPyConnection, path: Path, gzipped: bool, day: dt.date) -> bool:
