@@ -712,6 +712,29 @@ def test_dashboard_serves_a_page_chromium_can_render(demo, chromium, tmp_path):
         assert int.from_bytes(data[16:20], "big") == 1400 and int.from_bytes(data[20:24], "big") > 2000
         assert len(data) > 100_000, f"a screenshot of {len(data)} bytes: the page did not render"
         assert proc.poll() is None, log.read_text()
+        # The CLI alone stopped (a `kill`, a service manager): the server stops with it, and frees
+        # its port (it once kept serving, its parent gone).
+        proc.terminate()
+        proc.wait(timeout=20)
+        deadline = time.monotonic() + 20
+        while listening_addresses(port) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not listening_addresses(port), "the Streamlit server outlived the dashboard command"
     finally:
         stop_group(proc)
     assert "Traceback" not in log.read_text(), log.read_text()
+
+
+@pytest.mark.parametrize("where", ["taken", "not-this-machine", "unknown-host"])
+def test_an_address_the_dashboard_cannot_listen_on_is_one_line(tmp_path, where):
+    """Streamlit said so in a log line or a traceback, with exit 1."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        host, port = {"taken": ("127.0.0.1", taken.getsockname()[1]), "not-this-machine": ("10.255.255.1", free_port()),
+                      "unknown-host": ("nosuchhost.invalid", free_port())}[where]
+        proc = subprocess.run([CLI, "dashboard", "--warehouse", str(tmp_path / "w.duckdb"), "--host", host,
+                               "--port", str(port)], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"assistant-analytics: error: cannot listen on {host} port {port}: ")

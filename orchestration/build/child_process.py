@@ -23,13 +23,31 @@ def end_with_parent() -> None:
     (PR_SET_PDEATHSIG, kept across the imports since it is this same process). The kernel sends it
     when the parent's forking thread ends: dagster-dbt starts dbt from the thread that runs the dbt
     step, which lives as long as the step waits for dbt."""
-    if not sys.platform.startswith("linux"):
-        return
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-        return  # not allowed here: the process runs unbound, as it would without this
+    if not _signal_when_parent_ends(signal.SIGKILL):
+        return  # not Linux, or not allowed here: the process runs unbound, as it would without this
     if os.getppid() == 1:
         os._exit(1)  # the parent died before the prctl: nobody waits for this process
+
+
+def _signal_when_parent_ends(sig: int) -> bool:
+    """Asks Linux to send `sig` to this process when its parent ends (PR_SET_PDEATHSIG)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    return ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0) == 0
+
+
+def ended_with_this_process(sig: int = signal.SIGTERM):
+    """A `preexec_fn` for a server this process starts and waits on (the dashboard's Streamlit):
+    the server gets `sig` when this process ends, however it ends. Killed on its own (a `kill`, a
+    service manager stopping it), this process would otherwise leave the server running, and
+    holding its port, with no one to stop it."""
+    parent = os.getpid()
+
+    def in_the_child() -> None:
+        if _signal_when_parent_ends(sig) and os.getppid() != parent:
+            os._exit(1)  # the parent ended before the prctl
+
+    return in_the_child
 
 
 def interruptible() -> None:

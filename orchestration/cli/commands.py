@@ -134,10 +134,28 @@ def streamlit_command(port: int, host: str, warehouse: Path) -> list[str]:
             "--client.toolbarMode", "viewer", "--", "--warehouse", str(warehouse)]
 
 
+def check_listen_address(host: str, port: int) -> None:
+    """Streamlit reports an address it cannot listen on as a log line or a traceback, and exits 1:
+    the address is tried here first, for one line and status 2 (taken, or not this machine's)."""
+    import socket
+
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Streamlit's server binds
+            probe.bind((host, port))
+    except OSError as exc:
+        raise UserError(f"cannot listen on {host} port {port}: {exc.strerror or exc}") from None
+
+
 def cmd_dashboard(args: argparse.Namespace) -> int:
     import subprocess
 
-    return subprocess.call(streamlit_command(args.port, args.host, args.warehouse))
+    from ..build.child_process import ended_with_this_process
+
+    check_listen_address(args.host, args.port)
+    return subprocess.call(streamlit_command(args.port, args.host, args.warehouse),
+                           preexec_fn=ended_with_this_process())
 
 
 COMMANDS = {
