@@ -3,11 +3,12 @@
 from dagster import Definitions
 
 from .build.dbt_project import ensure_manifest
-from .settings import check_dagster_settings
+from .settings import check_refresh_settings
 
-# A bad setting of the schedule, the sensor or the checks stops the code location's load with its
-# one line, as the cron and the sensor's interval do where Dagster reads them.
-check_dagster_settings()
+# A bad setting stops the code location's load with its one line, as the cron and the sensor's
+# interval do where Dagster reads them: not a run that has loaded its day (the refresh's settings),
+# nor a sensor's or a check's evaluation (theirs). check_refresh_settings checks both kinds.
+check_refresh_settings()
 
 # The dbt assets read the manifest at import: build it when missing or older than the project
 # (a fresh clone, `dagster definitions validate`, a model edited under `dagster dev`).

@@ -270,8 +270,9 @@ def freshness_days() -> int:
 
 
 def check_dagster_settings() -> None:
-    """Every setting of the schedule, the sensor and the asset checks, checked where the definitions
-    load and before a refresh loads anything (not first when a check or the sensor runs)."""
+    """Every setting of the schedule, the sensor and the asset checks, checked with the refresh's
+    (check_refresh_settings), where the definitions load and before a CLI refresh loads anything:
+    not first when a check or the sensor runs."""
     nightly_cron()
     schedule_timezone()
     sensor_interval_seconds()

@@ -78,14 +78,15 @@ def test_a_refresh_checks_every_setting_before_it_loads(monkeypatch, name, value
         settings.check_refresh_settings()
 
 
-def test_the_dagster_definitions_load_only_with_good_sensor_settings():
-    """As `dagster dev` loads the code location: a bad sensor setting stops it with its one line
-    (the sensor itself reads it only when it runs)."""
-    env = {**os.environ, "ANALYTICS_SENSOR_MAX_RUNS": "0"}
+@pytest.mark.parametrize("name, value", [("ANALYTICS_SENSOR_MAX_RUNS", "0"), ("ANALYTICS_DBT_THREADS", "0")])
+def test_the_dagster_definitions_load_only_with_good_settings(name, value):
+    """As `dagster dev` loads the code location: a bad setting stops it with its one line. Not the
+    sensor's when it runs, nor a run's dbt step after the run has loaded its day."""
+    env = {**os.environ, name: value}
     proc = subprocess.run([sys.executable, "-c", "import orchestration.definitions"], env=env,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0
-    assert "ANALYTICS_SENSOR_MAX_RUNS='0' is not valid" in proc.stderr
+    assert f"{name}='{value}' is not valid" in proc.stderr
 
 
 @pytest.mark.parametrize("limit", ["512MB", "3GB", "1.5GiB", "2 GB", "75%"])
