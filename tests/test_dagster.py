@@ -516,6 +516,48 @@ def test_sensor_after_refresh_then_redelivery(backfill, monkeypatch):
     assert [r.run_key for r in again.run_requests] == [redelivered.run_requests[0].run_key]
 
 
+def test_a_day_whose_sensor_run_failed_is_asked_for_again_after_a_wait(backfill, monkeypatch):
+    """Dagster starts a run key once, failed or not: a re-delivered day whose run failed (a lock
+    held too long, a bad setting since fixed) was never asked for again while its files stayed the
+    same. Now a failed attempt is followed, RETRY_FAILED_AFTER_SECONDS after it ended, by one of a
+    key of its own; a running attempt, or a recent failure, gets none."""
+    import uuid
+
+    from dagster import DagsterRun, DagsterRunStatus
+    from dagster._core.storage.tags import PARTITION_NAME_TAG, RUN_KEY_TAG
+
+    from orchestration.defs import sensors
+
+    monkeypatch.setenv("ANALYTICS_SENSOR_SETTLE_SECONDS", "0")
+    day = "2026-11-23"
+    path = backfill.root / "exports" / f"dt={day}" / "late.jsonl"
+    write_export(backfill.root / "exports", day, "late.jsonl",
+                 [um("r1", f"{day}T12:00:00Z", user="u8", conversation="c8")])
+
+    def requested() -> list[str]:
+        return [r.run_key for r in backfill.evaluate_sensor().run_requests if r.partition_key == day]
+
+    def attempt(key: str, status: DagsterRunStatus) -> DagsterRun:
+        return backfill.instance.add_run(DagsterRun(job_name="refresh", run_id=str(uuid.uuid4()), status=status,
+                                                    tags={RUN_KEY_TAG: key, PARTITION_NAME_TAG: day}))
+
+    try:
+        [key] = requested()
+        going = attempt(key, DagsterRunStatus.STARTED)
+        assert requested() == []  # its run is going
+        backfill.instance.delete_run(going.run_id)
+        attempt(key, DagsterRunStatus.FAILURE)
+        assert requested() == []  # failed a moment ago: waits
+        monkeypatch.setattr(sensors, "RETRY_FAILED_AFTER_SECONDS", 0)
+        assert requested() == [f"{key}:1"]
+        attempt(f"{key}:1", DagsterRunStatus.FAILURE)
+        assert requested() == [f"{key}:2"]
+        attempt(f"{key}:2", DagsterRunStatus.SUCCESS)
+        assert requested() == []  # loaded by that run
+    finally:
+        path.unlink()
+
+
 def test_the_sensor_passes_by_a_folder_outside_the_export_days(backfill, monkeypatch):
     """A folder dated before ANALYTICS_FIRST_EXPORT_DAY is no partition: a run of it could not
     start, and its request failed the whole tick, so a stray folder stopped every refresh."""
