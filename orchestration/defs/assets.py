@@ -177,12 +177,13 @@ class LayeredTranslator(DagsterDbtTranslator):
         return super().get_group_name(dbt_resource_props)
 
     def get_asset_check_spec(self, asset_spec, manifest, unique_id, project):
-        # The routine column tests are not Dagster asset checks: every run logs a
-        # "planned" event per check, run or not, and an incremental refresh does not run these. They
-        # still run in a full rebuild (a failure fails dbt build, so the run) and show as
-        # observations; the KPI and uniqueness tests stay checks.
-        test_metadata = manifest["nodes"].get(unique_id, {}).get("test_metadata") or {}
-        if test_metadata.get("name") in ROUTINE_GENERIC_TESTS:
+        # The routine column tests and the review tests are not Dagster asset checks: every run
+        # plans each check, run or not, and an incremental refresh does not run these (Dagster then
+        # warned of a missing output and showed the check as skipped, every run). They still run
+        # in a full rebuild (a failure fails dbt build, so the run) and show as observations; the
+        # KPI and uniqueness tests stay checks.
+        node = manifest["nodes"].get(unique_id, {})
+        if (node.get("test_metadata") or {}).get("name") in ROUTINE_GENERIC_TESTS or node.get("name") in REVIEW_TESTS:
             return None
         return super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
 
