@@ -109,17 +109,24 @@ def spark_class_archive_dir() -> Path | None:
 
 # A refresh ---------------------------------------------------------------------------------------
 
+def iso_day(text: str) -> dt.date | None:
+    """`text` as a date if it is exactly YYYY-MM-DD and a real day, else None. (`fromisoformat`
+    alone also takes 20261101 and week dates such as 2026-W47-1.)"""
+    try:
+        return dt.date.fromisoformat(text) if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text) else None
+    except ValueError:
+        return None
+
+
 def first_export_day() -> dt.date:
     """The first day of the export-day partitions."""
     raw = _raw("ANALYTICS_FIRST_EXPORT_DAY")
     if raw is None:
         return dt.date(2024, 1, 1)
-    try:
-        if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", raw):
-            return dt.date.fromisoformat(raw)
-    except ValueError:
-        pass
-    raise _bad("ANALYTICS_FIRST_EXPORT_DAY", raw, "a date YYYY-MM-DD")
+    day = iso_day(raw)
+    if day is None:
+        raise _bad("ANALYTICS_FIRST_EXPORT_DAY", raw, "a date YYYY-MM-DD")
+    return day
 
 
 def lock_timeout_seconds() -> float:

@@ -66,17 +66,13 @@ examples:
 }
 
 
-_YYYY_MM_DD = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
 def _date(value: str) -> dt.date:
-    # the form alone first: fromisoformat also takes 20261101 and week dates (2026-W47-1)
-    try:
-        if _YYYY_MM_DD.fullmatch(value):
-            return dt.date.fromisoformat(value)
-    except ValueError:
-        pass
-    raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}")
+    from ..settings import iso_day
+
+    day = iso_day(value)
+    if day is None:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}")
+    return day
 
 
 _HOSTNAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*")

@@ -45,12 +45,15 @@ def check_output(output: Path, warehouse: Path) -> None:
     from .status import record_path_for
 
     target = output.resolve()
-    protected = {warehouse.resolve(), build_path_for(warehouse).resolve(), spare_path_for(warehouse).resolve()}
-    if target in protected or (target.exists() and any(p.exists() and target.samefile(p) for p in protected)):
+
+    def is_one_of(paths: list[Path]) -> bool:
+        resolved = {p.resolve() for p in paths}
+        return target in resolved or (target.exists() and any(p.exists() and target.samefile(p) for p in resolved))
+
+    if is_one_of([warehouse, build_path_for(warehouse), spare_path_for(warehouse)]):
         raise UserError(f"refusing to write over the warehouse: {output}")
     # the files a refresh keeps beside the warehouse: its lock and its record (status)
-    beside = {warehouse.with_name(warehouse.name + ".lock").resolve(), record_path_for(warehouse).resolve()}
-    if target in beside or (target.exists() and any(p.exists() and target.samefile(p) for p in beside)):
+    if is_one_of([warehouse.with_name(warehouse.name + ".lock"), record_path_for(warehouse)]):
         raise UserError(f"refusing to write over a file the warehouse's refreshes keep: {output}")
     if target.is_dir():
         raise UserError(f"--output {output} is a directory: give a file name (e.g. {output / 'export.csv'})")

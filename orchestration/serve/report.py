@@ -31,11 +31,16 @@ class ReportParams:
                 "channel": self.channel}
 
 
-def connect_read_only(warehouse: Path) -> duckdb.DuckDBPyConnection:
+def check_published_file(warehouse: Path) -> None:
+    """The published warehouse is a file that exists; else one line (report, export, status)."""
     if warehouse.is_dir():
         raise ReportError(f"the warehouse {warehouse} is a directory: give the path of a DuckDB file")
     if not warehouse.is_file():
         raise ReportError(f"warehouse file not found: {warehouse} (run `assistant-analytics refresh` first)")
+
+
+def connect_read_only(warehouse: Path) -> duckdb.DuckDBPyConnection:
+    check_published_file(warehouse)
     try:
         # No Python replacement scans: a table the file lacks must be a catalog error, not a
         # Python variable of the same name found in the caller's frame.

@@ -111,11 +111,9 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
     """The status as one JSON-ready object (keys documented in README's "The command line")."""
     from ..load.exports import day_folder, fingerprint, is_partition_day, list_export_days
     from ..load.raw import loaded_export_days
+    from .report import check_published_file
 
-    if warehouse.is_dir():
-        raise UserError(f"the warehouse {warehouse} is a directory: give the path of a DuckDB file")
-    if not warehouse.is_file():
-        raise UserError(f"warehouse file not found: {warehouse} (run `assistant-analytics refresh` first)")
+    check_published_file(warehouse)
     now = _now()
     stat = warehouse.stat()
     try:
