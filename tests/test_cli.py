@@ -124,6 +124,28 @@ def test_a_malformed_date_or_port_is_one_line_naming_the_form(capsys, argv):
     assert len(err) == 1 and ("not a date (YYYY-MM-DD)" in err[0] or "not a port number (1-65535)" in err[0]), err
 
 
+@pytest.mark.parametrize("argv, option", [
+    (["report", "--assistant", ACME, "--assistant", "globex-sales", "--from", D1, "--to", D2], "--assistant"),
+    (["report", "--assistant", ACME, "--from", D1, "--to", D2, "--to", D1], "--to"),
+    (["report", "--assistant", ACME, "--from", D1, "--to", D2, "--chan", "web", "--channel", "sms"], "--channel"),
+    (["export", "fct_chats", "-o", "a.csv", "--output", "b.csv"], "--output/-o"),
+    (["status", "--format", "json", "--format", "table"], "--format"),
+    (["demo", "--days", "3", "--days", "5"], "--days"),
+], ids=["assistant", "to", "channel-by-prefix", "output-by-alias", "format", "days"])
+def test_an_option_given_twice_is_one_line_not_its_last_value(capsys, argv, option):
+    with pytest.raises(SystemExit) as exc:
+        cli.parse_args(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"assistant-analytics: error: argument {option}: given more than once; give it once"]
+
+
+def test_repeatable_and_flag_options_may_be_given_again():
+    args = cli.parse_args(["refresh", "--day", D1, "--day", D2, "--full", "--full"])
+    assert args.day == [dt.date.fromisoformat(D1), dt.date.fromisoformat(D2)] and args.full
+    assert not hasattr(args, "_options_given")
+
+
 @pytest.mark.parametrize("argv", [
     ["--day", D1, "--all"],
     ["--from", D1, "--to", D2, "--all"],

@@ -116,10 +116,24 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
+class _StoreOnce(argparse._StoreAction):
+    """An option that takes one value, refused when given again: argparse would keep the last one
+    silently, and `--assistant a --assistant b` is more likely a slip than a choice."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        given = vars(namespace).setdefault("_options_given", set())
+        if self.dest in given:
+            raise argparse.ArgumentError(self, "given more than once; give it once")
+        given.add(self.dest)
+        super().__call__(parser, namespace, values, option_string)
+
+
 class _Parser(argparse.ArgumentParser):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
         super().__init__(*args, **kwargs)
+        self.register("action", None, _StoreOnce)
+        self.register("action", "store", _StoreOnce)
 
     def error(self, message: str) -> None:  # one line, exit 2
         print(f"{PROG}: error: {message}", file=sys.stderr)
@@ -219,6 +233,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args, unknown = parser.parse_known_args(argv)
     if unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}{_option_hint(parser, args.command, unknown)}")
+    vars(args).pop("_options_given", None)
     return args
 
 
