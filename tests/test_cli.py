@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import time
 import tomllib
@@ -502,3 +503,33 @@ def test_status_says_what_the_warehouse_holds_and_how_the_refresh_went(ws):
 def test_status_of_a_missing_warehouse_is_one_line(workspace):
     error = one_line_error(workspace.cli("status", check=False))
     assert "warehouse file not found" in error
+
+
+def test_demo_refuses_real_exports_and_a_warehouse_it_did_not_build(workspace):
+    """events.md: the warehouse never writes exports. The demo writes sample export days, replacing
+    any folder of the same date, and loads them: a folder of real exports, or a warehouse built
+    from them, is refused before anything is written (the demo's own folder is marked)."""
+    real = write_export(workspace.exports, "2026-11-22", "mine.jsonl",
+                        [event("mine", "user_message", "2026-11-22T09:00:00Z")])
+    proc = workspace.cli("demo", "--days", "1", check=False)
+    assert proc.returncode == 2 and proc.stderr.splitlines() == [
+        f"assistant-analytics: error: {workspace.exports} holds export days the demo did not write (2026-11-22 ...): "
+        "the demo would replace them with sample data; give it an empty folder with --exports"]
+    assert real.read_text() and sorted(p.name for p in real.parent.iterdir()) == ["mine.jsonl"]
+
+    shutil.rmtree(workspace.exports)
+    workspace.warehouse.write_bytes(b"")
+    proc = workspace.cli("demo", "--days", "1", check=False)
+    assert proc.returncode == 2 and proc.stderr.splitlines() == [
+        f"assistant-analytics: error: {workspace.warehouse} exists and was not built by the demo: the demo would "
+        "load sample data into it; give it a new file with --warehouse"]
+    assert not workspace.exports.exists()
+
+
+def test_the_demos_exports_are_marked_as_its_own(tmp_path):
+    from orchestration.demo.generator import generate_exports
+    from orchestration.demo.writer import written_by_the_demo
+
+    assert not written_by_the_demo(tmp_path)
+    generate_exports(tmp_path, days=1)
+    assert written_by_the_demo(tmp_path)

@@ -104,6 +104,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     check_warehouse_path(args.warehouse)  # before the exports are written, not after
+    check_demo_target(args.exports, args.warehouse)
     ensure_folder(args.exports, "the exports'")
     print(f"generating {args.days} days of sample exports in {args.exports} ...", file=sys.stderr)
     summary = generate_exports(args.exports, days=args.days, seed=args.seed)
@@ -122,6 +123,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
           f"--to {summary['last_day']} --format table\n"
           f"  assistant-analytics dashboard", file=sys.stderr)
     return 0
+
+
+def check_demo_target(exports: Path, warehouse: Path) -> None:
+    """The demo writes sample export days (replacing any of the same date) and loads them: not into
+    a folder of real exports, nor into a warehouse built from them. A folder it wrote before is
+    marked (demo/writer.py), and so is the warehouse built with it."""
+    from ..demo.writer import written_by_the_demo
+
+    if written_by_the_demo(exports):
+        return
+    days = list_export_days(exports) if exports.is_dir() else []
+    if days:
+        raise UserError(f"{exports} holds export days the demo did not write ({days[0].isoformat()} ...): the demo "
+                        "would replace them with sample data; give it an empty folder with --exports")
+    if warehouse.exists():
+        raise UserError(f"{warehouse} exists and was not built by the demo: the demo would load sample data "
+                        "into it; give it a new file with --warehouse")
 
 
 def streamlit_command(port: int, host: str, warehouse: Path) -> list[str]:

@@ -10,10 +10,19 @@ import shutil
 from pathlib import Path
 from random import Random
 
+# Written into an exports folder the demo writes to: the demo replaces its own days there, and
+# refuses a folder of real exports (events.md: the warehouse never writes exports).
+DEMO_MARK = ".assistant-analytics-demo"
+
+
+def written_by_the_demo(out_dir: Path) -> bool:
+    return (out_dir / DEMO_MARK).is_file()
+
 
 def write_days(rng: Random, out_dir: Path, first_day: datetime.date, parts_by_day: list[list[list[str]]]) -> int:
     """Writes every day's parts; returns the number of lines written."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / DEMO_MARK).write_text("sample exports written by `assistant-analytics demo`\n", encoding="utf-8")
     empty_day = rng.randrange(len(parts_by_day))
     total = 0
     for d, parts in enumerate(parts_by_day):
