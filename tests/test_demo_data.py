@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from orchestration.demo.generator import generate_exports
+from orchestration.demo.writer import DEMO_MARK
 
 ENVELOPE = ("event_id", "event_type", "occurred_at", "assistant_id", "channel", "user_id", "conversation_id")
 KNOWN_TYPES = {"user_message", "bot_message", "operator_message", "handover_request", "feedback", "csat",
@@ -50,11 +51,12 @@ def test_same_seed_gives_identical_bytes(tmp_path: Path):
 def test_folders_cover_the_days_up_to_end_date(small):
     root, summary = small
     expected = [f"dt={dt.date(2026, 3, 5) - dt.timedelta(days=i)}" for i in range(9, -1, -1)]
-    assert sorted(p.name for p in root.iterdir()) == expected
+    # and the mark that tells `demo` the folder is its own (cli: it refuses a folder of real exports)
+    assert sorted(p.name for p in root.iterdir()) == [DEMO_MARK, *expected]
     assert summary["days"] == 10
     assert summary["first_day"] == "2026-02-24" and summary["last_day"] == "2026-03-05"
     assert summary["assistants"] == ["acme-support", "globex-sales", "initech-help"]
-    for folder in root.iterdir():
+    for folder in root.glob("dt=*"):
         names = sorted(p.name for p in folder.iterdir())
         assert names[:2] == ["part-0000.jsonl.gz", "part-0001.jsonl"]
     empties = [p for p in root.rglob("part-0009.jsonl")]

@@ -817,3 +817,82 @@ def test_a_warehouse_loaded_before_answer_owners_existed_gets_them_from_raw_even
     conn.execute("drop table raw.answer_owners")  # as an older loader left the warehouse
     assert ("acme-support", "owner") in _pending_after_load(conn, exports, "2026-11-23")
     assert conn.execute("select count(*) from raw.answer_owners where export_date = '2026-11-20'").fetchone() == (3,)
+
+
+# ------------------------------------------------- user agents parsed by uap-core (raw.user_agents) ---
+# kpis.md "Users": device and browser by uap-core's rules, which the loader applies with the
+# `ua-parser` package to each User-Agent string it has not seen (load/user_agents.py). Strings whose
+# families SQL substring tests got wrong: a browser named after the Chrome or Safari it is built on,
+# an app's own client, a crawler, an OS named by its device.
+UAP_CORE_CASES = {  # user agent: (browser, OS family, device family), as uap-core 202610 names them
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 "
+    "YaBrowser/24.1.0.0 Safari/537.36": ("Yandex Browser", "Windows", "Other"),
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Mobile/15E148 [FBAN/FBIOS;FBAV/400.0]": ("Facebook", "iOS", "iPhone"),
+    "Mozilla/5.0 (Windows NT 6.1; Trident/7.0; rv:11.0) like Gecko": ("IE", "Windows", "Other"),
+    "MyApp/1.0 CFNetwork/1335.0.3 Darwin/21.6.0": ("MyApp", "iOS", "iOS-Device"),
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)": ("Googlebot", "Other", "Spider"),
+    "curl/8.4.0": ("curl", "Other", "Other"),
+    "not a browser at all": ("Other", "Other", "Other"),
+}
+
+
+def test_each_new_user_agent_is_parsed_once_with_uap_core(tmp_path):
+    import duckdb
+    from ua_parser import parse
+
+    from orchestration.load.raw import load_export_day
+    from orchestration.load.user_agents import parser_version
+
+    exports = tmp_path / "exports"
+    agents = list(UAP_CORE_CASES)
+    write_export(exports, "2026-11-20", "part-0000.jsonl",
+                 [ev(f"ua-{n}", at="2026-11-20T10:00:00Z", user=f"u{n}", user_agent=ua) for n, ua in enumerate(agents)]
+                 + [ev("no-ua", at="2026-11-20T10:00:00Z", user="plain")])
+    write_export(exports, "2026-11-21", "part-0000.jsonl",
+                 [ev("again", at="2026-11-21T10:00:00Z", user_agent=agents[0])])
+    conn = duckdb.connect()
+    for day in (dt.date(2026, 11, 20), dt.date(2026, 11, 21)):
+        load_export_day(conn, exports, day)
+    rows = conn.execute(
+        "select user_agent, browser, os_family, device_family, parsed_by from raw.user_agents").fetchall()
+    assert sorted(r[0] for r in rows) == sorted(agents)  # one row a string, none for an event without one
+    assert {r[0]: r[1:4] for r in rows} == UAP_CORE_CASES
+    assert {r[4] for r in rows} == {parser_version()}
+    for ua, browser, os_family, device, _ in rows:  # the package, as it says itself
+        result = parse(ua)
+        assert (browser, os_family, device) == tuple(
+            part.family if part else "Other" for part in (result.user_agent, result.os, result.device))
+
+
+def test_user_agents_are_parsed_for_an_older_warehouse_and_again_after_a_parser_upgrade(tmp_path):
+    import duckdb
+
+    from orchestration.load.raw import ensure_raw_schema, load_export_day
+    from orchestration.load.user_agents import parser_version
+
+    exports = tmp_path / "exports"
+    first, second = list(UAP_CORE_CASES)[:2]
+    write_export(exports, "2026-11-20", "part-0000.jsonl", [ev("a", at="2026-11-20T10:00:00Z", user_agent=first)])
+    conn = duckdb.connect()
+    load_export_day(conn, exports, dt.date(2026, 11, 20))
+    conn.execute("drop table raw.user_agents")  # as a loader before the table left the warehouse
+    ensure_raw_schema(conn)
+    assert conn.execute("select user_agent, browser from raw.user_agents").fetchall() == [
+        (first, UAP_CORE_CASES[first][0])]
+    # rows of another parser (an upgrade of ua-parser or of uap-core's rules) are parsed again
+    conn.execute("update raw.user_agents set browser = 'stale', parsed_by = 'ua-parser 0.0'")
+    write_export(exports, "2026-11-21", "part-0000.jsonl", [ev("b", at="2026-11-21T10:00:00Z", user_agent=second)])
+    load_export_day(conn, exports, dt.date(2026, 11, 21))
+    assert sorted(conn.execute("select user_agent, browser, parsed_by from raw.user_agents").fetchall()) == sorted([
+        (first, UAP_CORE_CASES[first][0], parser_version()), (second, UAP_CORE_CASES[second][0], parser_version())])
+
+
+def test_a_parser_upgrade_changes_the_fingerprint_that_owes_a_full_rebuild(monkeypatch):
+    """Every user's device may change with the parser: its version is in the fingerprint of the
+    build's inputs, whose change rebuilds every model (refresh_state.seeds_changed)."""
+    from orchestration.build import refresh_state
+
+    before = refresh_state.seeds_fingerprint()
+    monkeypatch.setattr(refresh_state, "parser_version", lambda: "ua-parser 9.9, uap-core 209912")
+    assert refresh_state.seeds_fingerprint() != before

@@ -722,3 +722,28 @@ def test_a_spark_table_with_no_partition_is_imported_empty_with_its_columns(tmp_
             ("user_id", "VARCHAR"), ("n", "INTEGER")]
     finally:
         conn.close()
+
+
+def test_spark_user_agents_of_another_parser_are_found_without_spark(tmp_path):
+    """After an upgrade of ua-parser, a Spark build with no day to load (`refresh --full` alone)
+    reloads one, so that the Spark loader parses every string again before the models are rebuilt
+    (orchestration/defs/assets.py): the stale rows are found in Spark's files by DuckDB."""
+    from orchestration.load.spark_job import spark_user_agents_stale
+    from orchestration.load.user_agents import parser_version
+
+    spark_dir = tmp_path / "w.duckdb.spark"
+    raw = table_folder(spark_dir, "raw", "export_days").parent
+    assert not spark_user_agents_stale(spark_dir)  # nothing loaded
+    day = raw / "export_days" / "export_date=2026-11-20"
+    day.mkdir(parents=True)
+    conn = duckdb.connect()
+    try:
+        conn.execute(f"copy (select 'fp' as fingerprint) to '{day / 'part-0.parquet'}' (format parquet)")
+        assert spark_user_agents_stale(spark_dir)  # loaded before the table existed
+        (raw / "user_agents").mkdir()
+        for by, stale in ((parser_version(), False), ("ua-parser 0.0", True)):
+            conn.execute(f"copy (select 'curl/8' as user_agent, ? as parsed_by) "
+                         f"to '{raw / 'user_agents' / 'part-0.parquet'}' (format parquet)", [by])
+            assert spark_user_agents_stale(spark_dir) is stale, by
+    finally:
+        conn.close()

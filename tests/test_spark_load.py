@@ -33,6 +33,7 @@ from test_load import (
     DUP_DAY_2,
     EDGE_DAY,
     FILES_DAY,
+    UAP_CORE_CASES,
     ev,
     write_duplicate_days,
     write_edge_day,
@@ -82,6 +83,9 @@ def write_odd_day(exports) -> None:
     (folder / "cr.jsonl").write_bytes((cr_line + "\n" + json.dumps(ev("after-cr", at=T25))).encode())
     # a name Hadoop would read as a glob, and that a URI spells otherwise
     write_export(exports, ODD_DAY, "part [0]{a}+1%.jsonl", [ev("odd-name", at=T25)])
+    # User-Agent strings, each parsed once by the loader (raw.user_agents), one of them twice over
+    write_export(exports, ODD_DAY, "agents.jsonl", [ev(f"ua-{n}", at=T25, user_agent=ua)
+                                                    for n, ua in enumerate([*UAP_CORE_CASES, *UAP_CORE_CASES])])
 
 
 DAYS = [EDGE_DAY, BAD_DAY, FILES_DAY, ODD_DAY, DUP_DAY_1, DUP_DAY_2]
@@ -251,6 +255,7 @@ def raw_rows(conn) -> dict[str, list[tuple]]:
         "export_days": comparable(conn.execute(
             "select export_date, fingerprint, files, lines_read from raw.export_days").fetchall()),
         "answer_owners": comparable(conn.execute("select * from raw.answer_owners").fetchall()),
+        "user_agents": comparable(conn.execute("select * from raw.user_agents").fetchall()),
     }
 
 
@@ -334,11 +339,12 @@ def test_spark_raw_tables_equal_the_duckdb_loaders(loaded_twice):
     for table in duck:
         assert spark[table] == duck[table], table
     # the re-deliveries emptied days of some tables (their Spark partitions dropped), not every table
-    days_of = {t: {r[0].isoformat() for r in rows} for t, rows in duck.items()}
+    days_of = {t: {r[0].isoformat() for r in rows} for t, rows in duck.items() if t != "user_agents"}
     assert EDGE_DAY not in days_of["events"] and EDGE_DAY in days_of["rejected_lines"]
     assert FILES_DAY not in days_of["export_files"] and FILES_DAY in days_of["export_days"]
     assert ("2026-11-10", "acme-support", "m-ans", "bystander") in {
         (r[0].isoformat(), *r[1:]) for r in duck["answer_owners"]}
+    assert {r[0] for r in duck["user_agents"]} >= set(UAP_CORE_CASES)  # each string once: compared above
 
 
 def test_the_spark_job_loads_in_its_own_process_and_stops_with_the_loaders_one_line_error(exports, tmp_path,

@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 
 from ..load.raw import ensure_raw_schema
+from ..load.user_agents import parser_version
 from ..settings import PROJECT_ROOT
 
 SEEDS_DIR = PROJECT_ROOT / "seeds"
@@ -43,11 +44,23 @@ def mark_full_refresh_owed(build: Path) -> None:
 
 
 def seeds_fingerprint() -> str:
-    """Changes when a deployment edits a seed (a time zone, a timeout, a new assistant)."""
+    """Changes when a deployment edits a seed (a time zone, a timeout, a new assistant), or upgrades
+    the user-agent parser (load/user_agents.py): inputs of every user's rows besides the events."""
     h = hashlib.sha256()
     for path in sorted(SEEDS_DIR.glob("*.csv")):
         h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    h.update(b"user agents parsed by\0" + parser_version().encode())
     return h.hexdigest()
+
+
+def ensure_raw_tables(build: Path) -> None:
+    """The build file's raw tables as this code writes them, raw.user_agents parsed by this parser
+    among them: for a build that runs without a load (`refresh --full` alone after an upgrade)."""
+    conn = _connect(build)
+    try:
+        ensure_raw_schema(conn)
+    finally:
+        conn.close()
 
 
 def seeds_changed(build: Path, fingerprint: str) -> bool:

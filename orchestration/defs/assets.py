@@ -27,6 +27,7 @@ from ..build.dbt_results import DbtBuildError, NodeFailures
 from ..build.refresh_state import (
     clear_pending,
     engine_changed,
+    ensure_raw_tables,
     full_refresh_owed,
     mark_full_refresh_owed,
     seeds_changed,
@@ -36,13 +37,20 @@ from ..build.spark_models import check_spark_runnable, import_spark_tables
 from ..build.spark_session import check_spark_dir
 from ..errors import LoadError
 from ..load.raw import LoadStats, load_export_day, loaded_export_days
-from ..load.spark_job import clear_spark_pending_users, days_behind, mirror_days, run_spark_load
+from ..load.spark_job import (
+    clear_spark_pending_users,
+    days_behind,
+    mirror_days,
+    run_spark_load,
+    spark_loaded_days,
+    spark_user_agents_stale,
+)
 from ..publish.publish import publish
 from ..settings import analytics_engine, check_dbt_settings, dbt_tests, dbt_threads_full, spark_dir_for, verbose
 from .partitions import export_day_partitions
 from .resources import WarehouseResource
 
-RAW_TABLES = ["events", "rejected_lines", "export_files", "export_days", "pending_users"]
+RAW_TABLES = ["events", "rejected_lines", "export_files", "export_days", "pending_users", "user_agents"]
 RAW_KEYS = [AssetKey(["raw", t]) for t in RAW_TABLES]
 
 
@@ -216,7 +224,7 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
         seeds = seeds_fingerprint()
         reseeded = not config.full_refresh and seeds_changed(build, seeds)
         if reseeded:
-            progress.report("seeds changed since the last build: rebuilding every model")
+            progress.report("seeds or the user-agent parser changed since the last build: rebuilding every model")
         # The other engine's last build cleared pending users this engine's tables never saw; a
         # new Spark folder has no tables (nor raw tables registered) at all.
         switched = engine_changed(build, engine)
@@ -226,6 +234,8 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
         full = config.full_refresh or reseeded or switched or new_spark or full_refresh_owed(build)
         if full:
             mark_full_refresh_owed(build)
+        if engine == "duckdb":
+            ensure_raw_tables(build)
         # profiles.yml reads the build file from this var (a by-hand dbt run uses $ANALYTICS_WAREHOUSE).
         # Nothing else: what to recompute is in raw.pending_users, and vars that change from one
         # refresh to the next would make dbt parse the whole project again every time.
@@ -291,6 +301,9 @@ def _catch_up_spark_raw(warehouse: WarehouseResource, build, spark_dir) -> None:
     """Before a Spark build, Spark's raw tables level with the build file's (see _load_days): for a
     run without a load (`refresh --full` alone, the rebuild_models job); after a load, nothing is left."""
     behind = days_behind(_loaded_days(build), spark_dir)
+    if not behind and spark_user_agents_stale(spark_dir):
+        # the day's load parses Spark's user agents again (the models are rebuilt in full after)
+        behind = [max(spark_loaded_days(spark_dir))]
     if behind:
         progress.report(f"{len(behind)} export day(s) loaded on Spark again, to match the build file's raw")
         for _ in _load_days(warehouse, behind):

@@ -229,6 +229,15 @@ USER_AGENTS = (
      "Version/26.1 Mobile/15E148 Safari/604.1", 4),
     ("Mozilla/5.0 (Linux; Android 14; SM-X710) AppleWebKit/537.36 (KHTML, like Gecko) "
      "SamsungBrowser/28.0 Chrome/130.0.0.0 Safari/537.36", 2),
+    # rarer ones, each a family of its own to uap-core though its string names Chrome or Safari
+    ("Mozilla/5.0 (iPhone; CPU iPhone OS 18_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+     "Mobile/15E148 [FBAN/FBIOS;FBAV/400.0.0.0]", 2),
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/140.0.0.0 YaBrowser/25.10.0.0 Safari/537.36", 1),
+    ("Mozilla/5.0 (Linux; Android 14; SM-G991B) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/140.0.0.0 Mobile Safari/537.36 OPR/90.0.4750.80", 1),
+    ("Mozilla/5.0 (Linux; Android 11; KFTRWI) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Silk/140.2.1 like Chrome/140.0.0.0 Safari/537.36", 1),
 )
 UA_CUM = list(accumulate(weight for _, weight in USER_AGENTS))  # cumulative weights for one draw
 

@@ -5,7 +5,8 @@ Duplicates are kept in `raw.events` and resolved by dbt (first copy by export da
 so that re-delivering any day moves first copies correctly. The users whose results a load can change
 are written to `raw.pending_users`; dbt recomputes exactly those and the refresh clears the table.
 The loader reads nothing dbt builds: the owners of answers that feedback can rate are kept in its own
-`raw.answer_owners`.
+`raw.answer_owners`, and every User-Agent string of raw.events, parsed by uap-core's rules, in
+`raw.user_agents` (user_agents.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 import duckdb
 
 from .exports import check_export_day, export_files, fingerprint, unreadable
+from .user_agents import parsed, parser_version
 from .validation import BLANK_LINE, DUCKDB, extracted_lines_sql, reason_case_sql
 
 RAW_DDL = """
@@ -65,6 +67,17 @@ create table if not exists raw.pending_users (
     assistant_id varchar not null,
     user_id varchar not null
 );
+"""
+# One row per distinct user_agent of raw.events (user_agents.py); a string a re-delivery took out
+# of raw.events may stay: the models read the strings of the events they keep.
+USER_AGENTS_DDL = """
+create table raw.user_agents (
+    user_agent varchar not null,
+    browser varchar not null,
+    os_family varchar not null,
+    device_family varchar not null,
+    parsed_by varchar not null
+)
 """
 
 # Who wrote each answer a feedback can rate: one row per valid bot_message line (assistant,
@@ -114,6 +127,43 @@ def ensure_raw_schema(conn: duckdb.DuckDBPyConnection) -> None:
         except BaseException:
             conn.execute("rollback")
             raise
+    ensure_user_agents(conn)
+
+
+def ensure_user_agents(conn: duckdb.DuckDBPyConnection) -> None:
+    """raw.user_agents holds every user_agent of raw.events as this parser parses it: created and
+    filled from raw.events on a warehouse loaded before the table existed, and parsed again after
+    an upgrade of the parser (the models are then rebuilt in full: refresh_state.seeds_fingerprint)."""
+    has_table = conn.execute(
+        "select count(*) from duckdb_tables() where schema_name = 'raw' and table_name = 'user_agents'"
+    ).fetchone()[0]
+    by = parser_version()
+    if has_table and not conn.execute(
+            "select count(*) from raw.user_agents where parsed_by <> ?", [by]).fetchone()[0]:
+        return
+    conn.execute("begin transaction")
+    try:
+        if has_table:
+            conn.execute("delete from raw.user_agents where parsed_by <> ?", [by])
+        else:
+            conn.execute(USER_AGENTS_DDL)
+        add_user_agents(conn, "select user_agent from raw.events")
+        conn.execute("commit")
+    except BaseException:
+        conn.execute("rollback")
+        raise
+
+
+def add_user_agents(conn: duckdb.DuckDBPyConnection, user_agents_sql: str) -> None:
+    """The strings of `user_agents_sql` (a query of one column, user_agent) that raw.user_agents
+    lacks, parsed and added."""
+    new = [ua for (ua,) in conn.execute(
+        f"select distinct user_agent from ({user_agents_sql}) where user_agent is not null "
+        "except select user_agent from raw.user_agents").fetchall()]
+    if new:
+        columns = list(zip(*parsed(new), strict=True))
+        conn.execute("insert into raw.user_agents select unnest(?), unnest(?), unnest(?), unnest(?), unnest(?)",
+                     [list(c) for c in columns])
 
 
 def loaded_export_days(conn: duckdb.DuckDBPyConnection) -> dict[dt.date, str]:
@@ -512,6 +562,7 @@ def load_export_day(conn: duckdb.DuckDBPyConnection, exports_dir: Path, day: dt.
             """,
             params,
         )
+        add_user_agents(conn, "select user_agent from classified where reason is null and not is_blank")
         conn.execute(
             """
             insert into raw.rejected_lines

@@ -78,8 +78,9 @@ def run_spark_load(exports: Path, spark_dir: Path, days: list[dt.date]) -> Itera
 
 
 def mirror_days(build: Path, spark_dir: Path, days: list[dt.date]) -> None:
-    """The days' rows of Spark's raw tables, and its raw.pending_users, copied over the build file's
-    (one transaction; DuckDB reads Spark's Parquet files, no Spark process)."""
+    """The days' rows of Spark's raw tables, and the whole of its raw.pending_users and
+    raw.user_agents, copied over the build file's (one transaction; DuckDB reads Spark's Parquet
+    files, no Spark process)."""
     import duckdb
 
     from .raw import ensure_raw_schema
@@ -89,7 +90,7 @@ def mirror_days(build: Path, spark_dir: Path, days: list[dt.date]) -> None:
     try:
         ensure_raw_schema(conn)
         conn.execute("begin transaction")
-        for table in (*DAY_TABLES, "pending_users"):
+        for table in (*DAY_TABLES, "pending_users", "user_agents"):
             columns = [r[0] for r in conn.execute(
                 "select column_name from information_schema.columns where table_schema = 'raw' and table_name = ? "
                 "order by ordinal_position", [table]).fetchall()]
@@ -137,6 +138,31 @@ def days_behind(build_days: dict[dt.date, str], spark_dir: Path) -> list[dt.date
     on Spark before a Spark build."""
     on_spark = spark_loaded_days(spark_dir)
     return sorted(d for d in set(build_days) | set(on_spark) if build_days.get(d) != on_spark.get(d))
+
+
+def spark_user_agents_stale(spark_dir: Path) -> bool:
+    """Spark has loaded days, and its raw.user_agents is missing or holds strings another version of
+    the parser parsed (read from its files, no Spark process). A Spark load parses them again
+    (spark_load._ensure_user_agents); a build with no day to load (`refresh --full` alone, after an
+    upgrade) reloads one for that, or it would rebuild every model from the old parser's families."""
+    import duckdb
+
+    from .user_agents import parser_version
+
+    if not spark_loaded_days(spark_dir):
+        return False
+    folder = _table_folder(spark_dir, "user_agents")
+    if not folder.is_dir():
+        return True
+    files = sorted(str(p) for p in folder.glob("*.parquet"))
+    if not files:
+        return False
+    conn = duckdb.connect()
+    try:
+        return bool(conn.execute("select count(*) from read_parquet(?) where parsed_by <> ?",
+                                 [files, parser_version()]).fetchone()[0])
+    finally:
+        conn.close()
 
 
 def clear_spark_pending_users(spark_dir: Path) -> None:

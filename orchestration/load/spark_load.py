@@ -34,6 +34,7 @@ from pyspark.sql import functions as F
 
 from .exports import check_export_day, day_folder, export_files, fingerprint, unreadable
 from .raw import _format_note, _gzip_size, _holds_gzip, _invalid_utf8_note, _read_gzip, _utf8_text
+from .user_agents import parsed, parser_version
 from .validation import BLANK_LINE, SPARK, reason_case_sql, spark_extracted_lines_sql
 
 LINES_SCHEMA = "file_name string, line_number bigint, line string, invalid_utf8 boolean"
@@ -245,6 +246,8 @@ SPARK_RAW_TABLES = {
     "export_files": "export_date date, file_name string, size_bytes bigint, lines_read bigint, damage string",
     "export_days": "export_date date, fingerprint string, files int, lines_read bigint, loaded_at timestamp",
     "pending_users": "export_date date, assistant_id string, user_id string",
+    # every user_agent of raw.events parsed by uap-core's rules (user_agents.py), as raw.py keeps it
+    "user_agents": "user_agent string, browser string, os_family string, device_family string, parsed_by string",
 }
 # Replaced per day, in this order: export_days last, so that a load cut short leaves the day with its
 # old fingerprint (or none), which the next refresh sees as a day to load again.
@@ -253,9 +256,39 @@ DAY_TABLES = ("events", "answer_owners", "rejected_lines", "export_files", "expo
 
 def ensure_spark_raw_tables(spark: SparkSession) -> None:
     spark.sql("create database if not exists raw")
+    had_user_agents = spark.catalog.tableExists("raw.user_agents")
     for table, columns in SPARK_RAW_TABLES.items():
         partitioned = " partitioned by (export_date)" if table in DAY_TABLES else ""
         spark.sql(f"create table if not exists raw.{table} ({columns}) using parquet{partitioned}")
+    _ensure_user_agents(spark, created=not had_user_agents)
+
+
+def _ensure_user_agents(spark: SparkSession, *, created: bool) -> None:
+    """raw.py `ensure_user_agents` on Spark: every user_agent of raw.events, as this parser parses
+    it, for a Spark folder loaded before the table existed or after an upgrade of the parser."""
+    by = F.lit(parser_version())
+    agents = spark.table("raw.user_agents")
+    if not created and agents.where(F.col("parsed_by") != by).isEmpty():
+        return
+    kept = agents.where(F.col("parsed_by") == by).localCheckpoint()
+    try:
+        _add_user_agents(spark, spark.table("raw.events").select("user_agent"), known=kept, overwrite=True)
+    finally:
+        _release(kept)
+
+
+def _add_user_agents(spark: SparkSession, user_agents: DataFrame, *, known: DataFrame | None = None,
+                     overwrite: bool = False) -> None:
+    """The strings of `user_agents` (one column) that `known` (raw.user_agents) lacks, parsed on the
+    driver (a handful a day) and added; with `overwrite`, raw.user_agents becomes `known` and them."""
+    known = spark.table("raw.user_agents") if known is None else known
+    new = [row[0] for row in user_agents.where("user_agent is not null").distinct()
+           .join(known.select("user_agent"), "user_agent", "left_anti").collect()]
+    rows = spark.createDataFrame(parsed(new), SPARK_RAW_TABLES["user_agents"])
+    if overwrite:
+        _insert(spark, "user_agents", known.unionByName(rows), overwrite=True)
+    elif new:
+        _insert(spark, "user_agents", rows)
 
 
 def _pending_users(copies: DataFrame, owners: DataFrame, day: dt.date) -> DataFrame:
@@ -362,6 +395,7 @@ def load_export_day_spark(spark: SparkSession, exports_dir: Path, day: dt.date):
             _insert(spark, "pending_users", _pending_users(copies_before, owners, day).unionAll(
                 _pending_users(copies_after, owners_after, day)))
             stats.duplicates = _duplicates(copies_after, day)
+        _add_user_agents(spark, judged.events.select("user_agent"))
         for table in DAY_TABLES:
             rows, has_rows = new[table]
             _replace_day(spark, table, rows, day, has_rows)

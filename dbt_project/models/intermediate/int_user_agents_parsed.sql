@@ -1,63 +1,50 @@
-{#- Device type and browser of each distinct User-Agent string: the rules of uap-core (ua-parser)
-    for the browser families web users send, as substring tests that read the same on DuckDB and
-    Spark (a Python model would not run on Spark's session method). A string none of them matches
-    is browser 'Other', as uap-core says of a string it does not know. Rebuilt each run, so a string
-    whose events a re-delivery removed disappears, exactly as in a full rebuild. #}
+{#- Device type and browser of each distinct User-Agent string of the kept events (kpis.md
+    "Users"). The families are uap-core's, as the `ua-parser` package gave them to the loader
+    (stg_platform__user_agents); the device type follows kpis.md's rule over them. A string the
+    loader did not parse gets null families, which the not-null test reports, rather than a guess.
+    Rebuilt each run, so a string whose events a re-delivery removed disappears, exactly as in a
+    full rebuild. #}
 
 with
+
+events as (
+
+    select * from {{ ref('int_events_deduplicated') }}
+
+),
+
+parsed_user_agents as (
+
+    select * from {{ ref('stg_platform__user_agents') }}
+
+),
 
 user_agents as (
 
     select distinct user_agent
-    from {{ ref('int_events_deduplicated') }}
+    from events
     where user_agent is not null
-
-),
-
-with_platform as (
-
-    select
-        user_agent,
-        user_agent like '%iPhone%' or user_agent like '%iPad%' or user_agent like '%iPod%' as is_ios,
-        user_agent like '%Android%' as is_android,
-        user_agent like '%Mobile%' as has_mobile
-
-    from user_agents
 
 ),
 
 final as (
 
     select
-        user_agent,
-        -- kpis.md "Users": tablet for an iPad or an Android without "Mobile"; mobile for iOS,
-        -- Android or "Mobile"; else desktop
+        user_agents.user_agent,
+        -- kpis.md "Users": tablet for an iPad device or an Android OS without "Mobile" in the
+        -- string; mobile for an iOS or Android OS or "Mobile" in the string; else desktop
         case
-            when user_agent like '%iPad%' or (is_android and not has_mobile) then 'tablet'
-            when is_ios or is_android or has_mobile then 'mobile'
+            when parsed.device_family is null then null
+            when parsed.device_family = 'iPad'
+                or (parsed.os_family = 'Android' and user_agents.user_agent not like '%Mobile%') then 'tablet'
+            when parsed.os_family in ('iOS', 'Android') or user_agents.user_agent like '%Mobile%' then 'mobile'
             else 'desktop'
         end as device_type,
-        -- the first family whose marker the string has, in uap-core's order (a Chromium browser
-        -- also says Chrome and Safari, Chrome also says Safari)
-        case
-            when user_agent like '%EdgA/%' or user_agent like '%EdgiOS/%' then 'Edge Mobile'
-            when user_agent like '%Edg/%' or user_agent like '%Edge/%' then 'Edge'
-            when user_agent like '%SamsungBrowser/%' then 'Samsung Internet'
-            when user_agent like '%OPR/%' then 'Opera'
-            when user_agent like '%CriOS/%' then 'Chrome Mobile iOS'
-            when user_agent like '%FxiOS/%' then 'Firefox iOS'
-            when user_agent like '%Firefox/%' and has_mobile then 'Firefox Mobile'
-            when user_agent like '%Firefox/%' then 'Firefox'
-            when user_agent like '%; wv)%' and user_agent like '%Chrome/%' then 'Chrome Mobile WebView'
-            when is_android and has_mobile and user_agent like '%Chrome/%' then 'Chrome Mobile'
-            when user_agent like '%Chrome/%' then 'Chrome'
-            when is_ios and user_agent like '%Safari/%' then 'Mobile Safari'
-            when is_ios then 'Mobile Safari UI/WKWebView'
-            when user_agent like '%Version/%Safari/%' then 'Safari'
-            else 'Other'
-        end as browser
+        parsed.browser
 
-    from with_platform
+    from user_agents
+    left join parsed_user_agents as parsed
+        on user_agents.user_agent = parsed.user_agent
 
 )
 
