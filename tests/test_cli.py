@@ -491,7 +491,8 @@ def test_status_says_what_the_warehouse_holds_and_how_the_refresh_went(ws):
                            {"export_date": D2, "reason": "redelivered"},
                            {"export_date": "2026-11-24", "reason": "new"}]
         table = ws.cli("status").stdout
-        assert "outside the export days (a refresh refuses them): 2023-12-31" in table, table
+        shown = "outside the export days (misdated: refresh --all and the sensor pass them by): 2023-12-31"
+        assert shown in table, table
     finally:
         (ws.exports / f"dt={D2}" / "part-0001.jsonl").unlink()
         for day in ("2026-11-24", "2023-12-31"):
@@ -533,3 +534,45 @@ def test_the_demos_exports_are_marked_as_its_own(tmp_path):
     assert not written_by_the_demo(tmp_path)
     generate_exports(tmp_path, days=1)
     assert written_by_the_demo(tmp_path)
+
+
+def test_a_range_loads_the_days_it_has_and_names_the_gaps(tmp_path, capsys):
+    """events.md: a missing export day is expected and may not stop a load. A backfill's range
+    loads the days that have a folder and names the others in a note; a range with none is an
+    error (exit 2), as a missing day asked for by --day is (interfaces.md)."""
+    from orchestration.cli.commands import _days_of_range
+
+    exports = tmp_path / "exports"
+    for day in ("2026-11-20", "2026-11-22", "2026-11-27"):
+        (exports / f"dt={day}").mkdir(parents=True)
+    assert _days_of_range(exports, dt.date(2026, 11, 20), dt.date(2026, 11, 22)) == [
+        dt.date(2026, 11, 20), dt.date(2026, 11, 22)]
+    assert capsys.readouterr().err.splitlines() == [
+        "assistant-analytics: note: no folder for 1 export day(s) of the range, not loaded: 2026-11-21"]
+    _days_of_range(exports, dt.date(2026, 11, 20), dt.date(2026, 11, 27))
+    assert capsys.readouterr().err.splitlines() == [
+        "assistant-analytics: note: no folder for 5 export day(s) of the range, not loaded: 2026-11-21, "
+        "2026-11-23, 2026-11-24, 2026-11-25, 2026-11-26"]
+    _days_of_range(exports, dt.date(2026, 11, 20), dt.date(2026, 11, 20))
+    assert capsys.readouterr().err == ""
+
+    assert cli.main(["refresh", "--from", "2026-11-23", "--to", "2026-11-26", "--exports", str(exports),
+                     "--warehouse", str(tmp_path / "w.duckdb")]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"assistant-analytics: error: no export day between 2026-11-23 and 2026-11-26: no dt=YYYY-MM-DD folder "
+        f"in {exports}"]
+
+
+def test_all_passes_by_folders_dated_outside_the_export_days(tmp_path, capsys):
+    from orchestration.cli.commands import _days_of_all
+
+    exports = tmp_path / "exports"
+    for day in ("2023-12-31", "2026-11-20", "2030-01-01"):
+        (exports / f"dt={day}").mkdir(parents=True)
+    assert _days_of_all(exports) == [dt.date(2026, 11, 20)]
+    assert capsys.readouterr().err.splitlines() == [
+        "assistant-analytics: note: passing by 2 folder(s) dated outside the export days "
+        "(ANALYTICS_FIRST_EXPORT_DAY to tomorrow, UTC): dt=2023-12-31, dt=2030-01-01"]
+    (exports / "dt=2026-11-20").rmdir()
+    with pytest.raises(UserError, match="^no export day in .* is within the export days"):
+        _days_of_all(exports)

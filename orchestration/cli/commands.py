@@ -38,11 +38,9 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     check_refresh_days(args)
     days: list[dt.date] = list(args.day)
     if args.from_:
-        days += [args.from_ + dt.timedelta(days=i) for i in range((args.to - args.from_).days + 1)]
+        days += _days_of_range(args.exports, args.from_, args.to)
     if args.all:
-        days += list_export_days(args.exports)
-        if not days:
-            raise UserError(f"no export days (dt=YYYY-MM-DD folders) found in {args.exports}")
+        days += _days_of_all(args.exports)
     if not days and not args.full:
         raise UserError("say which export days: --day YYYY-MM-DD, --from/--to, or --all")
     missing = [d for d in days if not is_export_day(args.exports, d)]
@@ -50,6 +48,42 @@ def cmd_refresh(args: argparse.Namespace) -> int:
         raise UserError(f"export day {missing[0]} not found: no folder {day_folder(args.exports, missing[0])}")
     run_refresh(days, warehouse=args.warehouse, exports=args.exports, full=args.full)
     return 0
+
+
+def _days_of_range(exports: Path, first: dt.date, last: dt.date) -> list[dt.date]:
+    """The export days of a backfill's range that have a folder. A day the platform did not export
+    is expected (events.md) and must not stop the others: it is named in a note, and `status` lists
+    it among the missing days. A range without any is an error, as a missing day asked for by --day."""
+    days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+    found = [d for d in days if is_export_day(exports, d)]
+    if not found:
+        raise UserError(f"no export day between {first} and {last}: no dt=YYYY-MM-DD folder in {exports}")
+    if len(found) < len(days):
+        gaps = [d.isoformat() for d in days if d not in found]
+        note(f"no folder for {len(gaps)} export day(s) of the range, not loaded: {_listed(gaps)}")
+    return found
+
+
+def _days_of_all(exports: Path) -> list[dt.date]:
+    """Every export day under the exports root; a folder dated outside the export days (misdated:
+    load/exports.is_partition_day) is passed by with a note, as the sensor passes it by."""
+    from ..load.exports import is_partition_day
+
+    listed = list_export_days(exports)
+    if not listed:
+        raise UserError(f"no export days (dt=YYYY-MM-DD folders) found in {exports}")
+    days = [d for d in listed if is_partition_day(d)]
+    outside = [d.isoformat() for d in listed if not is_partition_day(d)]
+    if outside:
+        note(f"passing by {len(outside)} folder(s) dated outside the export days (ANALYTICS_FIRST_EXPORT_DAY "
+             f"to tomorrow, UTC): {_listed(['dt=' + d for d in outside])}")
+    if not days:
+        raise UserError(f"no export day in {exports} is within the export days: every dt= folder is dated outside")
+    return days
+
+
+def _listed(items: list[str], shown: int = 5) -> str:
+    return ", ".join(items[:shown]) + (f" and {len(items) - shown} more" if len(items) > shown else "")
 
 
 def note(message: str | None) -> None:

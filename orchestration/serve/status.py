@@ -30,7 +30,7 @@ LATEST_DAYS = 7  # export days shown with their rejected lines
 
 
 # status's table says what a folder outside the export days means for a refresh
-_REASON_SHOWN = {"outside": "outside the export days (a refresh refuses them)"}
+_REASON_SHOWN = {"outside": "outside the export days (misdated: refresh --all and the sensor pass them by)"}
 
 
 def record_path_for(warehouse: Path) -> Path:
