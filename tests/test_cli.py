@@ -485,15 +485,20 @@ def test_status_says_what_the_warehouse_holds_and_how_the_refresh_went(ws):
     write_export(ws.exports, "2026-11-24", "part-0000.jsonl", _chat("e", "2026-11-24", "09:00", user="u-e"))
     write_export(ws.exports, D2, "part-0001.jsonl", _chat("f", D2, "11:00", user="u-f"))
     write_export(ws.exports, "2023-12-31", "part-0000.jsonl", _chat("g", "2023-12-31", "09:00", user="u-g"))
+    (ws.exports / "dt=2026-11-31").mkdir()  # no such date: not read, but named
     try:
-        pending = json.loads(ws.cli("status", "--format", "json").stdout)["pending"]["export_days"]
-        assert pending == [{"export_date": "2023-12-31", "reason": "outside"},
-                           {"export_date": D2, "reason": "redelivered"},
-                           {"export_date": "2026-11-24", "reason": "new"}]
+        pending = json.loads(ws.cli("status", "--format", "json").stdout)["pending"]
+        assert pending["export_days"] == [{"export_date": "2023-12-31", "reason": "outside"},
+                                          {"export_date": D2, "reason": "redelivered"},
+                                          {"export_date": "2026-11-24", "reason": "new"}]
+        assert pending["misnamed_folders"] == ["dt=2026-11-31"]
         table = ws.cli("status").stdout
         shown = "outside the export days (misdated: refresh --all and the sensor pass them by): 2023-12-31"
         assert shown in table, table
+        assert ("named like an export day but not dt=YYYY-MM-DD with a real date (not read): dt=2026-11-31"
+                in table), table
     finally:
+        (ws.exports / "dt=2026-11-31").rmdir()
         (ws.exports / f"dt={D2}" / "part-0001.jsonl").unlink()
         for day in ("2026-11-24", "2023-12-31"):
             for p in (ws.exports / f"dt={day}").iterdir():
@@ -573,6 +578,14 @@ def test_all_passes_by_folders_dated_outside_the_export_days(tmp_path, capsys):
     assert capsys.readouterr().err.splitlines() == [
         "assistant-analytics: note: passing by 2 folder(s) dated outside the export days "
         "(ANALYTICS_FIRST_EXPORT_DAY to tomorrow, UTC): dt=2023-12-31, dt=2030-01-01"]
+    (exports / "dt=2026-11-31").mkdir()
+    (exports / "dt=2026-11-5").mkdir()
+    (exports / "dt=notes").mkdir()
+    (exports / "exports-readme").mkdir()  # not named like an export day: not named either
+    assert _days_of_all(exports) == [dt.date(2026, 11, 20)]
+    assert capsys.readouterr().err.splitlines()[0] == (
+        "assistant-analytics: note: not reading 3 folder(s) named like an export day that are not "
+        "dt=YYYY-MM-DD with a real date: dt=2026-11-31, dt=2026-11-5, dt=notes")
     (exports / "dt=2026-11-20").rmdir()
     with pytest.raises(UserError, match="^no export day in .* is within the export days"):
         _days_of_all(exports)

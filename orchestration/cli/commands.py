@@ -67,8 +67,12 @@ def _days_of_range(exports: Path, first: dt.date, last: dt.date) -> list[dt.date
 def _days_of_all(exports: Path) -> list[dt.date]:
     """Every export day under the exports root; a folder dated outside the export days (misdated:
     load/exports.is_partition_day) is passed by with a note, as the sensor passes it by."""
-    from ..load.exports import is_partition_day
+    from ..load.exports import is_partition_day, misnamed_day_folders
 
+    misnamed = misnamed_day_folders(exports)
+    if misnamed:
+        note(f"not reading {len(misnamed)} folder(s) named like an export day that are not dt=YYYY-MM-DD "
+             f"with a real date: {_listed(misnamed)}")
     listed = list_export_days(exports)
     if not listed:
         raise UserError(f"no export days (dt=YYYY-MM-DD folders) found in {exports}")

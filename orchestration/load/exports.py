@@ -51,6 +51,29 @@ def list_export_days(exports_dir: Path) -> list[dt.date]:
     return sorted(days)
 
 
+def misnamed_day_folders(exports_dir: Path) -> list[str]:
+    """Folders named like an export day whose name is not `dt=YYYY-MM-DD` with a date that exists
+    (`dt=2026-11-31`, `dt=2026-11-5`): not export days, so never read, but named by `status` and
+    `refresh --all` rather than passed over unseen."""
+    try:
+        if not exports_dir.is_dir():
+            return []
+        names = []
+        for child in exports_dir.iterdir():
+            if not child.name.startswith("dt=") or child.is_symlink() or not child.is_dir():
+                continue
+            m = DAY_DIR.match(child.name)
+            try:
+                if m and dt.date.fromisoformat(m.group(1)):
+                    continue
+            except ValueError:
+                pass
+            names.append(child.name)
+    except OSError as exc:
+        raise unreadable("the exports folder", exports_dir, exc) from None
+    return sorted(names)
+
+
 def is_export_day(exports_dir: Path, day: dt.date) -> bool:
     """True when the day's folder is there and is a real folder (a link to one is not read).
 

@@ -109,7 +109,7 @@ def _query(conn: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
 
 def collect_status(warehouse: Path, exports: Path) -> dict:
     """The status as one JSON-ready object (keys documented in README's "The command line")."""
-    from ..load.exports import day_folder, fingerprint, is_partition_day, list_export_days
+    from ..load.exports import day_folder, fingerprint, is_partition_day, list_export_days, misnamed_day_folders
     from ..load.raw import loaded_export_days
     from .report import check_published_file
 
@@ -169,7 +169,8 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
         },
         "last_refresh": _last_refresh(warehouse, running),
         "refresh_running": running,
-        "pending": {"exports": str(exports), "exports_found": exports.is_dir(), "export_days": pending},
+        "pending": {"exports": str(exports), "exports_found": exports.is_dir(), "export_days": pending,
+                    "misnamed_folders": misnamed_day_folders(exports)},
         "rejected_lines": {
             "export_days": latest_days,
             "lines_read": sum(d["lines_read"] for d in latest_days),
@@ -224,12 +225,15 @@ def format_status(status: dict) -> str:
     pending = status["pending"]
     if not pending["exports_found"]:
         lines.append(f"pending        unknown: no exports folder {pending['exports']}")
-    elif pending["export_days"]:
+    elif pending["export_days"] or pending["misnamed_folders"]:
         by_reason = {}
         for p in pending["export_days"]:
             by_reason.setdefault(p["reason"], []).append(p["export_date"])
-        lines.append("pending        " + "; ".join(f"{_REASON_SHOWN.get(reason, reason)}: {_ranges(d)}"
-                                                   for reason, d in by_reason.items()))
+        parts = [f"{_REASON_SHOWN.get(reason, reason)}: {_ranges(d)}" for reason, d in by_reason.items()]
+        if pending["misnamed_folders"]:
+            parts.append("named like an export day but not dt=YYYY-MM-DD with a real date (not read): "
+                         + ", ".join(pending["misnamed_folders"]))
+        lines.append("pending        " + "; ".join(parts))
     else:
         lines.append("pending        nothing: every export day folder is loaded as delivered")
     rej = status["rejected_lines"]
