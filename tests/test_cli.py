@@ -249,6 +249,32 @@ def test_output_paths_that_cannot_be_written_are_refused_before_any_work(tmp_pat
     check_output(tmp_path / "new" / "out.csv", warehouse)  # a folder to create is fine
 
 
+@pytest.mark.parametrize("output, fmt, says", [
+    ("chats.csv", "parquet",
+     "--format parquet contradicts --output 'chats.csv' (a .csv name): give one or make them agree"),
+    ("chats.PARQUET", "csv",
+     "--format csv contradicts --output 'chats.PARQUET' (a .parquet name): give one or make them agree"),
+    ("chats.txt", None, "cannot tell the format from 'chats.txt': give --format csv|parquet"),
+])
+def test_an_export_format_that_contradicts_the_file_name_is_refused(output, fmt, says):
+    from orchestration.serve.exporting import _format
+
+    args = cli.parse_args(["export", "fct_chats", "-o", output, *(["--format", fmt] if fmt else [])])
+    with pytest.raises(UserError, match=f"^{re.escape(says)}$"):
+        _format(args)
+
+
+@pytest.mark.parametrize("output, fmt, written", [
+    ("chats.csv", None, "csv"), ("chats.Parquet", None, "parquet"), ("chats.csv", "csv", "csv"),
+    ("chats.txt", "parquet", "parquet"), ("chats", "csv", "csv"),
+])
+def test_the_export_format_comes_from_the_name_or_an_agreeing_format(output, fmt, written):
+    from orchestration.serve.exporting import _format
+
+    args = cli.parse_args(["export", "fct_chats", "-o", output, *(["--format", fmt] if fmt else [])])
+    assert _format(args) == written
+
+
 # ----------------------------------------------------------------------------- one warehouse
 
 def _chat(prefix: str, day: str, hour: str, *, user: str, channel: str = "web") -> list[dict]:

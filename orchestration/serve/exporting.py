@@ -31,11 +31,16 @@ _DATE_COLUMNS = ("chat_local_date", "local_date", "export_date")  # a mart's dat
 
 
 def _format(args: argparse.Namespace) -> str:
-    if args.format:
-        return args.format
     suffix = args.output.suffix.lower()
-    if suffix in (".csv", ".parquet"):
-        return suffix[1:]
+    named = suffix[1:] if suffix in (".csv", ".parquet") else None
+    if args.format:
+        # Parquet in a file called .csv (or the other way round) opens as garbage in the next tool
+        if named and named != args.format:
+            raise UserError(f"--format {args.format} contradicts --output {args.output.name!r} "
+                            f"(a .{named} name): give one or make them agree")
+        return args.format
+    if named:
+        return named
     raise UserError(f"cannot tell the format from {args.output.name!r}: give --format csv|parquet")
 
 
