@@ -166,7 +166,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def check_demo_target(exports: Path, warehouse: Path) -> None:
     """The demo writes sample export days (replacing any of the same date) and loads them: not into
     a folder of real exports, nor into a warehouse built from them. A folder it wrote before is
-    marked (demo/writer.py), and so is the warehouse built with it."""
+    marked (demo/writer.py); an existing warehouse beside a folder without the mark is not its own."""
     from ..demo.writer import written_by_the_demo
 
     if written_by_the_demo(exports):
