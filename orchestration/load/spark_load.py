@@ -92,6 +92,8 @@ class SparkExportDay:
     events: DataFrame  # raw.events' columns (properties: the JSON object's text)
     rejected_lines: DataFrame  # raw.rejected_lines' columns
     export_files: list[dict]  # raw.export_files' columns, one dict per file
+    rejects_by_reason: dict[str, int]  # lines rejected, by reason
+    answers: int  # loaded bot_message lines (raw.answer_owners' rows)
 
     def release(self) -> None:
         _release(self.classified)
@@ -220,17 +222,28 @@ def classify_export_day(spark: SparkSession, exports_dir: Path, day: dt.date) ->
     rejected = classified.where("reason is not null").selectExpr(
         "export_date", "file_name", "line_number", "line as raw_line", "reason")
 
-    # lines read per file; the lines Spark itself found not UTF-8 are damage as in the careful path
+    # Lines read per file (the lines Spark itself found not UTF-8 are damage as in the careful path),
+    # rejects per reason and loaded answers, from one aggregate: each Spark job costs a fixed time
     direct_names = {p.name for p in direct}
-    counts = {r["file_name"]: (r["lines"], r["not_utf8"]) for r in classified.groupBy("file_name").agg(
-        F.count(F.lit(1)).alias("lines"), F.count_if("invalid_utf8").alias("not_utf8")).collect()}
+    counts: dict[str, list[int]] = {}
+    rejects: dict[str, int] = {}
+    answers = 0
+    for r in classified.groupBy("file_name", "reason").agg(
+            F.count(F.lit(1)).alias("lines"), F.count_if("invalid_utf8").alias("not_utf8"),
+            F.count_if(F.expr("reason is null and event_type = 'bot_message'")).alias("answers")).collect():
+        file_counts = counts.setdefault(r["file_name"], [0, 0])
+        file_counts[0] += r["lines"]
+        file_counts[1] += r["not_utf8"]
+        if r["reason"] is not None:
+            rejects[r["reason"]] = rejects.get(r["reason"], 0) + r["lines"]
+        answers += r["answers"]
     for f in files:
         lines_read, not_utf8 = counts.get(f["file_name"], (0, 0))
         if not_utf8 and f["file_name"] in direct_names:
             f["notes"].append(_invalid_utf8_note(not_utf8))
         f["lines_read"] = lines_read
         f["damage"] = "; ".join(f.pop("notes")) or None
-    return SparkExportDay(day, classified, events, rejected, files)
+    return SparkExportDay(day, classified, events, rejected, files, dict(sorted(rejects.items())), answers)
 
 
 # The raw tables on Spark: raw.py's tables and columns (JSON as text, instants as `timestamp` in the
@@ -263,18 +276,29 @@ def ensure_spark_raw_tables(spark: SparkSession) -> None:
     _ensure_user_agents(spark, created=not had_user_agents)
 
 
+# The Spark folders (their warehouse dir) whose raw.user_agents this process has found parsed by
+# this parser: the parser cannot change while the process runs, so the check is one Spark job per
+# folder and process, not one per load.
+_USER_AGENTS_CURRENT: set[str] = set()
+
+
 def _ensure_user_agents(spark: SparkSession, *, created: bool) -> None:
     """raw.py `ensure_user_agents` on Spark: every user_agent of raw.events, as this parser parses
     it, for a Spark folder loaded before the table existed or after an upgrade of the parser."""
+    folder = spark.conf.get("spark.sql.warehouse.dir")
+    if not created and folder in _USER_AGENTS_CURRENT:
+        return
     by = F.lit(parser_version())
     agents = spark.table("raw.user_agents")
     if not created and agents.where(F.col("parsed_by") != by).isEmpty():
+        _USER_AGENTS_CURRENT.add(folder)
         return
     kept = agents.where(F.col("parsed_by") == by).localCheckpoint()
     try:
         _add_user_agents(spark, spark.table("raw.events").select("user_agent"), known=kept, overwrite=True)
     finally:
         _release(kept)
+    _USER_AGENTS_CURRENT.add(folder)
 
 
 def _add_user_agents(spark: SparkSession, user_agents: DataFrame, *, known: DataFrame | None = None,
@@ -369,8 +393,7 @@ def load_export_day_spark(spark: SparkSession, exports_dir: Path, day: dt.date):
         stats = LoadStats(export_date=day, files=len(judged.export_files))
         stats.lines_read = sum(f["lines_read"] for f in judged.export_files)
         stats.damaged_files = [f"{f['file_name']}: {f['damage']}" for f in judged.export_files if f["damage"]]
-        stats.rejects_by_reason = {r["reason"]: r["n"] for r in judged.classified.where("reason is not null")
-                                   .groupBy("reason").agg(F.count(F.lit(1)).alias("n")).orderBy("reason").collect()}
+        stats.rejects_by_reason = judged.rejects_by_reason
         stats.lines_rejected = sum(stats.rejects_by_reason.values())
         stats.events_valid = stats.lines_read - stats.lines_rejected
         owners_new = judged.classified.where("reason is null and event_type = 'bot_message'").select(
@@ -383,7 +406,7 @@ def load_export_day_spark(spark: SparkSession, exports_dir: Path, day: dt.date):
             "export_date date, fingerprint string, files int, lines_read bigint",
         ).withColumn("loaded_at", F.current_timestamp())
         new = {"events": (judged.events, stats.events_valid > 0),
-               "answer_owners": (owners_new, not owners_new.isEmpty()),
+               "answer_owners": (owners_new, judged.answers > 0),
                "rejected_lines": (judged.rejected_lines, stats.lines_rejected > 0),
                "export_files": (files, stats.files > 0),
                "export_days": (export_day, True)}
