@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -27,11 +26,12 @@ def refresh_target_path(build: Path, engine: str = "duckdb") -> Path:
     """dbt's target folder for the refreshes of one build file, the same every time: the
     partial_parse.msgpack a refresh leaves there lets the next one re-parse only what changed.
     (dagster-dbt otherwise gives every run a new folder with a copy of the project's msgpack, from a
-    `dbt parse` run with other vars, so every refresh parsed the whole project.) Under the project's
-    target folder, with the refresh's dbt.log. Each engine has its own (dbt parses a project anew
-    for another target)."""
-    digest = hashlib.sha256(str(build.resolve()).encode()).hexdigest()[:16]
-    return DBT_PROJECT_DIR / "target" / (f"refresh-{digest}" if engine == "duckdb" else f"refresh-{engine}-{digest}")
+    `dbt parse` run with other vars, so every refresh parsed the whole project.) Beside the build
+    file, hidden as it is (`.<warehouse>.build.duckdb.dbt/`), with the refresh's dbt.log: it goes
+    with the warehouse's folder, where under dbt_project/target a folder for every warehouse ever
+    refreshed piled up. Each engine has its own (dbt parses a project anew for another target)."""
+    build = build.resolve()
+    return build.with_name(build.name + (".dbt" if engine == "duckdb" else f".dbt-{engine}"))
 
 
 def dbt_executable() -> str:
