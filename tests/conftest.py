@@ -181,13 +181,12 @@ _RUN_HISTORY_PREFIX = "assistant-analytics-tests-"
 # and a connection per event), on tmpfs too. No test reads the events of a workspace's CLI run;
 # the runs themselves are still recorded (run storage), and the tests that check the run history
 # a user sees (tests/test_dagster.py: `dagster dev`, the CLI's default home) use Dagster's defaults.
+# The compute logs are Dagster's default, as a user's home has them (the CLI's runs leave them out:
+# cli/refresh.py `_instance`).
 _EVENTS_IN_MEMORY = """\
 event_log_storage:
   module: dagster._core.storage.event_log
   class: InMemoryEventLogStorage
-compute_logs:
-  module: dagster._core.storage.noop_compute_log_manager
-  class: NoOpComputeLogManager
 telemetry:
   enabled: false
 """

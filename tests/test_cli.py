@@ -226,6 +226,12 @@ def test_the_refresh_record_says_how_a_refresh_ended(tmp_path):
     assert (failed["outcome"], failed["error"], failed["full"]) == (
         "failed", "refresh of 2026-11-20 .. 2026-11-20 failed: fct_chats: boom", True)
 
+    # Ctrl-C or a `kill` (a KeyboardInterrupt without words): interrupted, no error to show
+    with pytest.raises(KeyboardInterrupt), recording_refresh(warehouse, days, full=False):
+        raise KeyboardInterrupt
+    interrupted = json.loads(record_path_for(warehouse).read_text())
+    assert (interrupted["outcome"], interrupted["error"]) == ("interrupted", None)
+
 
 # ----------------------------------------------------------------------------- output paths
 

@@ -539,6 +539,57 @@ def test_spark_folder_path_that_would_break_the_sql_literal_is_refused(tmp_path:
     assert not spark_dir.exists()
 
 
+def test_a_spark_folder_spark_could_not_use_is_refused_before_spark_starts(tmp_path: Path):
+    """Spark splits the JVM's options at blanks (Derby's home, the Spark folder, would be cut: the
+    JVM then fails to start, with nothing on the refresh's error line), and Derby cannot make its
+    metastore in a file: both are refused first, with one line that says what to do."""
+    with pytest.raises(UserError, match=r"must not contain blanks \(Spark splits its Java options at them\)"):
+        check_spark_dir(tmp_path / "my exports" / "w.duckdb.spark")
+    a_file = tmp_path / "w.duckdb.spark"
+    a_file.write_text("")
+    with pytest.raises(UserError, match=r"is a file: Spark keeps its tables and metastore in a folder"):
+        check_spark_dir(a_file)
+    assert check_spark_dir(tmp_path / "new.duckdb.spark") == tmp_path / "new.duckdb.spark"
+
+
+def test_a_java_home_without_java_is_refused_even_with_java_on_path(tmp_path: Path, monkeypatch):
+    """Spark's launcher runs $JAVA_HOME/bin/java when JAVA_HOME is set, not the java on PATH."""
+    from orchestration.build.spark_models import check_spark_runnable
+
+    if importlib.util.find_spec("pyspark") is None:
+        pytest.skip("pyspark is not installed: the Java check comes after it")
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-jdk"))
+    with pytest.raises(UserError, match=r"^JAVA_HOME=.*no-jdk has no bin/java to run, and Spark runs that one"):
+        check_spark_runnable()
+    (tmp_path / "jdk" / "bin").mkdir(parents=True)
+    (tmp_path / "jdk" / "bin" / "java").write_text("#!/bin/sh\n")
+    (tmp_path / "jdk" / "bin" / "java").chmod(0o755)
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "jdk"))
+    check_spark_runnable()
+
+
+def test_a_failed_spark_start_names_its_reason_on_the_error_line():
+    """The refresh shows an error's first line: a Spark job that failed puts there the line of its
+    output that says why, not Python's last words."""
+    from orchestration.load.spark_job import _reason
+
+    gateway = ("Error: Could not find or load main class ace.wh.duckdb.spark\n"
+               "Caused by: java.lang.ClassNotFoundException: ace.wh.duckdb.spark\n"
+               "Traceback (most recent call last):\n  File \"x.py\", line 1, in <module>\n"
+               "pyspark.errors.exceptions.base.PySparkRuntimeError: [JAVA_GATEWAY_EXITED] Java gateway process "
+               "exited before sending its port number.\n")
+    assert _reason(gateway) == "Caused by: java.lang.ClassNotFoundException: ace.wh.duckdb.spark"
+    assert _reason("spark-class: line 71: /x/bin/java: No such file or directory\n") == \
+        "spark-class: line 71: /x/bin/java: No such file or directory"
+    derby = ("26/12/05 14:00:00 WARN Utils: Your hostname resolves to a loopback address\n"
+             "Traceback (most recent call last):\n"
+             "pyspark.errors.exceptions.captured.AnalysisException: java.sql.SQLException: Failed to start "
+             "database 'metastore_db'\n")
+    assert _reason(derby).startswith("pyspark.errors.exceptions.captured.AnalysisException: java.sql.SQLException")
+    assert _reason("") == "no output"
+    assert len(_reason("error " * 100)) == 300
+
+
 @needs_spark
 def test_one_jvm_writes_the_class_archive_and_the_others_read_it_once_complete(tmp_path: Path):
     folder = tmp_path / "cache"

@@ -33,7 +33,13 @@ def check_spark_runnable() -> None:
         raise UserError("ANALYTICS_ENGINE=spark needs pyspark and dbt-spark: pip install -e '.[spark]' "
                         "(README, docs/spark.md)")
     java_home = os.environ.get("JAVA_HOME", "")
-    if not ((java_home and (Path(java_home) / "bin" / "java").exists()) or shutil.which("java")):
+    if java_home:
+        # Spark's launcher runs $JAVA_HOME/bin/java when JAVA_HOME is set, whatever PATH holds
+        java = Path(java_home) / "bin" / "java"
+        if not (java.is_file() and os.access(java, os.X_OK)):
+            raise UserError(f"JAVA_HOME={java_home} has no bin/java to run, and Spark runs that one: point it "
+                            "at a Java 17+ runtime or unset it (README, docs/spark.md)")
+    elif not shutil.which("java"):
         raise UserError("ANALYTICS_ENGINE=spark needs a Java 17+ runtime on PATH (or JAVA_HOME): "
                         "e.g. apt-get install openjdk-17-jre-headless (README, docs/spark.md)")
 

@@ -30,12 +30,20 @@ _SAFE_PATH = re.compile(r"[^'\\\x00-\x1f]+")
 
 
 def check_spark_dir(spark_dir: Path) -> Path:
-    """The Spark folder, absolute; its path goes into Spark SQL as a literal, so a quote in it is
-    refused before any file is written or any process started."""
+    """The Spark folder, absolute, refused before any file is written or any process started when
+    Spark could not use it: its path goes into Spark SQL as a literal (no quote) and into the JVM's
+    options, which Spark splits at blanks (no white space: Derby's home would be cut there), and it
+    must be a folder (Derby cannot make its metastore in a file)."""
     spark_dir = spark_dir.resolve()
     if not _SAFE_PATH.fullmatch(str(spark_dir)):
         raise UserError(f"the Spark folder's path must not contain quotes, backslashes or control characters: "
-                        f"{spark_dir!r}")
+                        f"{str(spark_dir)!r}")
+    if any(ch.isspace() for ch in str(spark_dir)):
+        raise UserError(f"the Spark folder's path must not contain blanks (Spark splits its Java options at "
+                        f"them): {str(spark_dir)!r}; move the warehouse to a path without them")
+    if spark_dir.exists() and not spark_dir.is_dir():
+        raise UserError(f"the Spark folder {spark_dir} is a file: Spark keeps its tables and metastore in a "
+                        "folder of that name beside the warehouse; move the file away")
     return spark_dir
 
 

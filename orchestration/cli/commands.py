@@ -19,7 +19,7 @@ from ..serve.report import (
     format_table,
     period_notice,
 )
-from .refresh import check_warehouse_path, ensure_folder, run_refresh
+from .refresh import check_engine_ready, check_warehouse_path, ensure_folder, run_refresh
 
 
 def check_refresh_days(args: argparse.Namespace) -> None:
@@ -142,6 +142,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     check_warehouse_path(args.warehouse)  # before the exports are written, not after
+    check_engine_ready(args.warehouse)
     check_demo_target(args.exports, args.warehouse)
     ensure_folder(args.exports, "the exports'")
     print(f"generating {args.days} days of sample exports in {args.exports} ...", file=sys.stderr)

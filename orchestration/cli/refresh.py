@@ -52,11 +52,20 @@ def _export_bytes(exports: Path, day: dt.date) -> int:
     return sum(p.stat().st_size for p in export_files(folder)) if folder.is_dir() else 0
 
 
+# A CLI run's steps print their progress on the terminal themselves. Capturing their output for
+# Dagster's UI (the instance's compute log manager, by default) starts a `tail` and a Python watcher
+# process per step, which a Ctrl-C on the terminal reaches too: each printed a KeyboardInterrupt
+# traceback above the CLI's one line. The run's events and history are recorded as configured.
+_NO_COMPUTE_LOGS = {"compute_logs": {"module": "dagster._core.storage.noop_compute_log_manager",
+                                     "class": "NoOpComputeLogManager"}}
+
+
 def _instance():
     """Where the refresh's runs are recorded: the Dagster instance of `$DAGSTER_HOME`, else the
     clone's `.dagster_home` when it exists (README "Run it nightly"), else nowhere on disk. A
     refresh from cron or a shell without DAGSTER_HOME so still lands in the deployment's history."""
     from dagster import DagsterInstance
+    from dagster._core.instance.ref import InstanceRef
 
     from ..settings import PROJECT_ROOT
 
@@ -65,10 +74,11 @@ def _instance():
         if not (Path(home).is_absolute() and Path(home).is_dir()):
             raise UserError(f"DAGSTER_HOME={home!r} is not an absolute path to a directory: "
                             "create it (mkdir -p) or unset DAGSTER_HOME")
-        return DagsterInstance.get()
-    if (PROJECT_ROOT / ".dagster_home").is_dir():
-        return DagsterInstance.from_config(str(PROJECT_ROOT / ".dagster_home"))
-    return DagsterInstance.ephemeral()
+    elif (PROJECT_ROOT / ".dagster_home").is_dir():
+        home = str(PROJECT_ROOT / ".dagster_home")
+    else:
+        return DagsterInstance.ephemeral()
+    return DagsterInstance.from_ref(InstanceRef.from_dir(home, overrides=_NO_COMPUTE_LOGS))
 
 
 # dbt-duckdb names the build file's database after the file and writes that name into SQL text
@@ -112,18 +122,26 @@ def _check_partition_days(days: list[dt.date]) -> None:
                         "(from ANALYTICS_FIRST_EXPORT_DAY to tomorrow, UTC)")
 
 
-def run_refresh(days: list[dt.date], *, warehouse: Path, exports: Path, full: bool, quiet: bool = False) -> None:
-    """Runs the refresh job once per contiguous range of export days (a single-run backfill each)."""
-    from ..settings import analytics_engine, check_refresh_settings, spark_dir_for
+def check_engine_ready(warehouse: Path) -> None:
+    """What the engine (ANALYTICS_ENGINE) needs for this warehouse, before any work: on Spark, pyspark,
+    a Java runtime Spark can start, and a Spark folder it can use."""
+    from ..settings import analytics_engine, spark_dir_for
 
-    check_refresh_settings()  # a bad setting fails here, before anything is loaded
-    check_warehouse_path(warehouse)
     if analytics_engine() == "spark":
         from ..build.spark_models import check_spark_runnable
         from ..build.spark_session import check_spark_dir
 
         check_spark_runnable()
         check_spark_dir(spark_dir_for(warehouse))
+
+
+def run_refresh(days: list[dt.date], *, warehouse: Path, exports: Path, full: bool, quiet: bool = False) -> None:
+    """Runs the refresh job once per contiguous range of export days (a single-run backfill each)."""
+    from ..settings import check_refresh_settings
+
+    check_refresh_settings()  # a bad setting fails here, before anything is loaded
+    check_warehouse_path(warehouse)
+    check_engine_ready(warehouse)
     _check_partition_days(days)
     from ..build.warm_dbt import WarmDbt
 

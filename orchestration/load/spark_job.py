@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -74,7 +75,25 @@ def run_spark_load(exports: Path, spark_dir: Path, days: list[dt.date]) -> Itera
         if rc != 0:
             log.seek(0)
             tail = log.read().decode("utf-8", "replace")[-4000:]
-            raise RuntimeError(f"the Spark load failed (exit {rc}):\n{tail}")
+            raise RuntimeError(f"the Spark load failed (exit {rc}): {_reason(tail)}\n{tail}")
+
+
+# Lines of a failed Spark start or job that say why (Spark's launcher, the JVM, Derby, Python): the
+# refresh shows one line, so the last such line of the job's output goes on it.
+_REASON_LINE = re.compile(r"error|exception|no such file|not found|cannot|could not|failed|denied", re.IGNORECASE)
+
+
+def _reason(output: str) -> str:
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    telling = [line for line in lines if _REASON_LINE.search(line) and not line.startswith(("at ", "File \""))]
+    chosen = (telling or lines or ["no output"])[-1]
+    if "JAVA_GATEWAY_EXITED" in chosen:
+        # the JVM ended before Spark started: why is what it (or Spark's launcher) printed first
+        started = lines.index("Traceback (most recent call last):") if "Traceback (most recent call last):" in lines \
+            else len(lines)
+        before = [line for line in lines[:started] if line in telling]
+        chosen = before[-1] if before else chosen
+    return chosen if len(chosen) <= 300 else chosen[:297] + "..."
 
 
 def mirror_days(build: Path, spark_dir: Path, days: list[dt.date]) -> None:

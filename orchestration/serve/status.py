@@ -60,9 +60,11 @@ def recording_refresh(warehouse: Path, days: list[dt.date], *, full: bool) -> It
     try:
         yield
     except BaseException as exc:
-        record["outcome"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        record["outcome"] = "interrupted" if interrupted else "failed"
         lines = str(exc).strip().splitlines()
-        record["error"] = lines[0] if lines else type(exc).__name__
+        # an interruption without words (Ctrl-C, a `kill`) has no error: the outcome says it all
+        record["error"] = lines[0] if lines else (None if interrupted else type(exc).__name__)
         raise
     else:
         record["outcome"] = "succeeded"
