@@ -896,3 +896,28 @@ def test_a_parser_upgrade_changes_the_fingerprint_that_owes_a_full_rebuild(monke
     before = refresh_state.seeds_fingerprint()
     monkeypatch.setattr(refresh_state, "parser_version", lambda: "ua-parser 9.9, uap-core 209912")
     assert refresh_state.seeds_fingerprint() != before
+
+
+def test_a_day_delivered_again_drops_the_user_agents_no_event_holds(tmp_path):
+    """raw.user_agents holds exactly the strings of raw.events, as a full reload leaves it."""
+    import duckdb
+
+    from orchestration.load.raw import load_export_day
+
+    exports = tmp_path / "exports"
+    a, b, c = list(UAP_CORE_CASES)[:3]
+    write_export(exports, "2026-11-20", "part-0000.jsonl", [ev("e1", at="2026-11-20T10:00:00Z", user_agent=a),
+                                                            ev("e2", at="2026-11-20T10:00:00Z", user_agent=b)])
+    write_export(exports, "2026-11-21", "part-0000.jsonl", [ev("e3", at="2026-11-21T10:00:00Z", user_agent=a)])
+    conn = duckdb.connect()
+    for day in ("2026-11-20", "2026-11-21"):
+        load_export_day(conn, exports, dt.date.fromisoformat(day))
+    shutil.rmtree(exports / "dt=2026-11-20")  # delivered again: b gone, a still on the 21st, c new
+    write_export(exports, "2026-11-20", "part-0000.jsonl", [ev("e4", at="2026-11-20T10:00:00Z", user_agent=c)])
+    load_export_day(conn, exports, dt.date(2026, 11, 20))
+    assert sorted(r[0] for r in conn.execute("select user_agent from raw.user_agents").fetchall()) == sorted([a, c])
+    reloaded = duckdb.connect()
+    for day in ("2026-11-20", "2026-11-21"):
+        load_export_day(reloaded, exports, dt.date.fromisoformat(day))
+    assert sorted(conn.execute("select * from raw.user_agents").fetchall()) == sorted(
+        reloaded.execute("select * from raw.user_agents").fetchall())

@@ -204,6 +204,7 @@ def test_not_json_is_invalid_json_on_both_engines_and_a_key_twice_only_on_spark(
 # every raw table.
 
 ANSWERS_DAY, COPY_DAY, FEEDBACK_DAY = "2026-11-10", "2026-11-11", "2026-11-12"
+GONE_AGENT = "GoneAfterRedelivery/1.0"  # on the answers' day only, which is delivered again without it
 
 
 def write_answer_days(exports) -> None:
@@ -213,7 +214,7 @@ def write_answer_days(exports) -> None:
     write_export(exports, ANSWERS_DAY, "part-0000.jsonl", [
         ev("a-1", "bot_message", at, user="owner", message_id="m-ans"),
         ev("a-2", "bot_message", at, assistant="globex-sales", user="stranger", message_id="m-ans"),
-        ev("a-3", "bot_message", at, user="bystander", message_id="m-other"),
+        ev("a-3", "bot_message", at, user="bystander", message_id="m-other", user_agent=GONE_AGENT),
     ])
     write_export(exports, COPY_DAY, "part-0000.jsonl", [ev("a-1", "bot_message", at, user="copycat",
                                                            message_id="m-ans")])
@@ -265,6 +266,7 @@ class Loads(NamedTuple):
     spark: dict[str, list[tuple]]  # the same, the Spark loader's (its tables copied into DuckDB)
     count: int  # loads done
     first_days: tuple[dict, dict]  # DuckDB's and Spark's rows after the loads of DAYS only
+    before_redelivery: tuple[dict, dict]  # the same, after every day's first load
 
 
 @pytest.fixture(scope="module")
@@ -312,10 +314,11 @@ def loaded_twice(spark, spark_dir, exports, tmp_path_factory) -> Loads:
         first_days = (raw_rows(duck), mirrored_rows())
         for day in loads[len(DAYS):]:
             load_both(day)
+        before_redelivery = (raw_rows(duck), mirrored_rows())
         again = redeliver(copy)
         for day in again:
             load_both(day)
-        return Loads(steps, raw_rows(duck), mirrored_rows(), len(loads) + len(again), first_days)
+        return Loads(steps, raw_rows(duck), mirrored_rows(), len(loads) + len(again), first_days, before_redelivery)
     finally:
         duck.close()
 
@@ -345,6 +348,10 @@ def test_spark_raw_tables_equal_the_duckdb_loaders(loaded_twice):
     assert ("2026-11-10", "acme-support", "m-ans", "bystander") in {
         (r[0].isoformat(), *r[1:]) for r in duck["answer_owners"]}
     assert {r[0] for r in duck["user_agents"]} >= set(UAP_CORE_CASES)  # each string once: compared above
+    # a string only the answers' day held is dropped when that day is delivered again without it
+    for rows in loaded_twice.before_redelivery:
+        assert GONE_AGENT in {r[0] for r in rows["user_agents"]}
+    assert GONE_AGENT not in {r[0] for r in duck["user_agents"]}
 
 
 def test_the_spark_job_loads_in_its_own_process_and_stops_with_the_loaders_one_line_error(exports, tmp_path,

@@ -68,8 +68,7 @@ create table if not exists raw.pending_users (
     user_id varchar not null
 );
 """
-# One row per distinct user_agent of raw.events (user_agents.py); a string a re-delivery took out
-# of raw.events may stay: the models read the strings of the events they keep.
+# One row per distinct user_agent of raw.events (user_agents.py), kept to exactly those strings.
 USER_AGENTS_DDL = """
 create table raw.user_agents (
     user_agent varchar not null,
@@ -78,6 +77,18 @@ create table raw.user_agents (
     device_family varchar not null,
     parsed_by varchar not null
 )
+"""
+
+# After a day is loaded again: the strings of its old copy that no event holds any more (only those
+# are looked for in raw.events, and only on a day loaded before), so that raw.user_agents stays
+# exactly the strings of raw.events, as a full reload leaves it.
+DROP_UNUSED_AGENTS_SQL = """
+delete from raw.user_agents
+where user_agent in (select user_agent from replaced_day_agents)
+    and user_agent not in (
+        select user_agent from raw.events
+        where user_agent in (select user_agent from replaced_day_agents)
+    )
 """
 
 # Who wrote each answer a feedback can rate: one row per valid bot_message line (assistant,
@@ -541,6 +552,9 @@ def load_export_day(conn: duckdb.DuckDBPyConnection, exports_dir: Path, day: dt.
     try:
         if mark_pending:
             _mark_pending_users(conn, params)  # users the old copy of the day touched
+        # the user agents of the day's old copy: those no event holds after the load are dropped
+        conn.execute("create or replace temp table replaced_day_agents as select distinct user_agent "
+                     "from raw.events where export_date = $day and user_agent is not null", params)
         for table in ("events", "answer_owners", "rejected_lines", "export_files", "export_days"):
             conn.execute(f"delete from raw.{table} where export_date = $day", params)
         conn.execute(
@@ -563,6 +577,7 @@ def load_export_day(conn: duckdb.DuckDBPyConnection, exports_dir: Path, day: dt.
             params,
         )
         add_user_agents(conn, "select user_agent from classified where reason is null and not is_blank")
+        conn.execute(DROP_UNUSED_AGENTS_SQL)
         conn.execute(
             """
             insert into raw.rejected_lines
@@ -598,6 +613,7 @@ def load_export_day(conn: duckdb.DuckDBPyConnection, exports_dir: Path, day: dt.
     stats.pending_users = conn.execute(
         "select count(*) from (select distinct assistant_id, user_id from raw.pending_users)"
     ).fetchone()[0]
-    conn.execute("drop table if exists classified; drop table if exists day_copies")
+    conn.execute("drop table if exists classified; drop table if exists day_copies; "
+                 "drop table if exists replaced_day_agents")
     stats.seconds = time.perf_counter() - started
     return stats

@@ -315,6 +315,25 @@ def _add_user_agents(spark: SparkSession, user_agents: DataFrame, *, known: Data
         _insert(spark, "user_agents", rows)
 
 
+def _agents_of(events: DataFrame) -> set[str]:
+    return {row[0] for row in events.where("user_agent is not null").select("user_agent").distinct().collect()}
+
+
+def _drop_unused_agents(spark: SparkSession, candidates: set[str]) -> None:
+    """raw.py DROP_UNUSED_AGENTS_SQL: the strings of a reloaded day's old copy that no event of
+    raw.events holds any more leave raw.user_agents (a small table, rewritten whole)."""
+    if not candidates:
+        return
+    unused = candidates - _agents_of(spark.table("raw.events").where(F.col("user_agent").isin(list(candidates))))
+    if not unused:
+        return
+    kept = spark.table("raw.user_agents").where(~F.col("user_agent").isin(list(unused))).localCheckpoint()
+    try:
+        _insert(spark, "user_agents", kept, overwrite=True)
+    finally:
+        _release(kept)
+
+
 def _pending_users(copies: DataFrame, owners: DataFrame, day: dt.date) -> DataFrame:
     """raw.py PENDING_USERS_SQL over these tables: the users of every copy of the day's events
     (`copies`, from _copies_before_and_after), and the owners of every answer that a copy of the
@@ -419,9 +438,12 @@ def load_export_day_spark(spark: SparkSession, exports_dir: Path, day: dt.date):
                 _pending_users(copies_after, owners_after, day)))
             stats.duplicates = _duplicates(copies_after, day)
         _add_user_agents(spark, judged.events.select("user_agent"))
+        replaced_agents = _agents_of(spark.table("raw.events").where(F.col("export_date") == F.lit(day)))
         for table in DAY_TABLES:
             rows, has_rows = new[table]
             _replace_day(spark, table, rows, day, has_rows)
+        if replaced_agents:  # a day loaded before
+            _drop_unused_agents(spark, replaced_agents - _agents_of(judged.events))
         stats.pending_users = spark.table("raw.pending_users").select("assistant_id", "user_id").distinct().count()
     finally:
         judged.release()
