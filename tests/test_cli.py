@@ -621,3 +621,37 @@ def test_all_passes_by_folders_dated_outside_the_export_days(tmp_path, capsys):
     (exports / "dt=2026-11-20").rmdir()
     with pytest.raises(UserError, match="^no export day in .* is within the export days"):
         _days_of_all(exports)
+
+
+def test_the_report_of_dagster_dbts_closed_reader_is_left_out_and_no_other(monkeypatch):
+    """Ctrl-C during dbt's build: dagster-dbt's reader of dbt's output swallows GeneratorExit (a bare
+    `except`) and yields again, which Python reported with a traceback above "interrupted"."""
+    import gc
+    import sys
+
+    from orchestration.cli.refresh import _leave_out_closed_dbt_stream_reports
+
+    reported = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda unraisable: reported.append(repr(unraisable.object)))
+    _leave_out_closed_dbt_stream_reports()
+
+    class DbtCliInvocation:  # the shape of dagster-dbt's reader
+        def _stream_stdout(self):
+            try:
+                yield "a line"
+            except:  # noqa: E722 (as dagster-dbt has it)
+                yield "another"
+
+    class Other:
+        def _stream_stdout(self):
+            try:
+                yield "a line"
+            except:  # noqa: E722
+                yield "another"
+
+    for owner in (DbtCliInvocation(), Other()):
+        reader = owner._stream_stdout()
+        next(reader)
+        del reader  # closed: GeneratorExit, ignored
+        gc.collect()
+    assert len(reported) == 1 and "Other._stream_stdout" in reported[0], reported

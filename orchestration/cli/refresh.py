@@ -145,9 +145,30 @@ def run_refresh(days: list[dt.date], *, warehouse: Path, exports: Path, full: bo
     _check_partition_days(days)
     from ..build.warm_dbt import WarmDbt
 
+    _leave_out_closed_dbt_stream_reports()
     # dbt's process of the first run imports dbt from now on, beside this process's imports and the load
     with WarmDbt() as warm_dbt:
         _run_job(days, warehouse=warehouse, exports=exports, full=full, quiet=quiet, warm_dbt=warm_dbt)
+
+
+def _leave_out_closed_dbt_stream_reports() -> None:
+    """A Ctrl-C during dbt's build closes dagster-dbt's reader of dbt's output mid-line. That reader
+    (`DbtCliInvocation._stream_stdout`) catches everything with a bare `except`, GeneratorExit too,
+    and yields once more, which Python reports as "Exception ignored in: <generator object ...>" with
+    a traceback, above the CLI's "interrupted" or after it (whenever the reader is collected: so for
+    the rest of the process). Only that report is left out; any other still shows."""
+    default = sys.unraisablehook
+    if getattr(default, "leaves_out_closed_dbt_streams", False):
+        return
+
+    def hook(unraisable) -> None:
+        if not (isinstance(unraisable.exc_value, RuntimeError)
+                and str(unraisable.exc_value) == "generator ignored GeneratorExit"
+                and "DbtCliInvocation._stream_stdout" in repr(unraisable.object)):
+            default(unraisable)
+
+    hook.leaves_out_closed_dbt_streams = True
+    sys.unraisablehook = hook
 
 
 def _run_job(days: list[dt.date], *, warehouse: Path, exports: Path, full: bool, quiet: bool, warm_dbt) -> None:
