@@ -67,17 +67,16 @@ def _days_of_range(exports: Path, first: dt.date, last: dt.date) -> list[dt.date
 def _days_of_all(exports: Path) -> list[dt.date]:
     """Every export day under the exports root; a folder dated outside the export days (misdated:
     load/exports.is_partition_day) is passed by with a note, as the sensor passes it by."""
-    from ..load.exports import is_partition_day, misnamed_day_folders
+    from ..load.exports import is_partition_day, scan_day_folders
 
-    misnamed = misnamed_day_folders(exports)
+    listed, misnamed = scan_day_folders(exports)
     if misnamed:
         note(f"not reading {len(misnamed)} folder(s) named like an export day that are not dt=YYYY-MM-DD "
              f"with a real date: {_listed(misnamed)}")
-    listed = list_export_days(exports)
     if not listed:
         raise UserError(f"no export days (dt=YYYY-MM-DD folders) found in {exports}")
     days = [d for d in listed if is_partition_day(d)]
-    outside = [d.isoformat() for d in listed if not is_partition_day(d)]
+    outside = [d.isoformat() for d in listed if d not in days]
     if outside:
         note(f"passing by {len(outside)} folder(s) dated outside the export days (ANALYTICS_FIRST_EXPORT_DAY "
              f"to tomorrow, UTC): {_listed(['dt=' + d for d in outside])}")

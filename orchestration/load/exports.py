@@ -8,20 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
 from pathlib import Path
 
 from ..errors import LoadError
-
-DAY_DIR = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
+from ..settings import first_export_day, iso_day
 
 
 def is_partition_day(day: dt.date) -> bool:
     """Whether `day` is one of Dagster's daily partitions (defs/partitions.py): from
     ANALYTICS_FIRST_EXPORT_DAY to tomorrow, UTC (today's export may already be there). A folder
     dated outside is misdated: a refresh refuses it, the sensor passes it by, status names it."""
-    from ..settings import first_export_day
-
     return first_export_day() <= day <= dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
 
 
@@ -35,43 +31,29 @@ def unreadable(what: str, path: Path, exc: OSError) -> LoadError:
 
 def list_export_days(exports_dir: Path) -> list[dt.date]:
     """The `dt=YYYY-MM-DD` folders of the exports root; links are not followed (README)."""
-    try:
-        if not exports_dir.is_dir():
-            return []
-        days = []
-        for child in exports_dir.iterdir():
-            m = DAY_DIR.match(child.name)
-            if m and not child.is_symlink() and child.is_dir():
-                try:
-                    days.append(dt.date.fromisoformat(m.group(1)))
-                except ValueError:
-                    continue
-    except OSError as exc:
-        raise unreadable("the exports folder", exports_dir, exc) from None
-    return sorted(days)
+    return scan_day_folders(exports_dir)[0]
 
 
-def misnamed_day_folders(exports_dir: Path) -> list[str]:
-    """Folders named like an export day whose name is not `dt=YYYY-MM-DD` with a date that exists
-    (`dt=2026-11-31`, `dt=2026-11-5`): not export days, so never read, but named by `status` and
-    `refresh --all` rather than passed over unseen."""
+def scan_day_folders(exports_dir: Path) -> tuple[list[dt.date], list[str]]:
+    """The exports root's day folders, in one pass: the export days, sorted, and the names of the
+    folders named like one whose name is not `dt=YYYY-MM-DD` with a date that exists (`dt=2026-11-31`,
+    `dt=2026-11-5`), which are not export days, so never read, but named by `status` and `refresh
+    --all` rather than passed over unseen. Links are not followed (README)."""
     try:
         if not exports_dir.is_dir():
-            return []
-        names = []
+            return [], []
+        days, misnamed = [], []
         for child in exports_dir.iterdir():
             if not child.name.startswith("dt=") or child.is_symlink() or not child.is_dir():
                 continue
-            m = DAY_DIR.match(child.name)
-            try:
-                if m and dt.date.fromisoformat(m.group(1)):
-                    continue
-            except ValueError:
-                pass
-            names.append(child.name)
+            day = iso_day(child.name.removeprefix("dt="))
+            if day is None:
+                misnamed.append(child.name)
+            else:
+                days.append(day)
     except OSError as exc:
         raise unreadable("the exports folder", exports_dir, exc) from None
-    return sorted(names)
+    return sorted(days), sorted(misnamed)
 
 
 def is_export_day(exports_dir: Path, day: dt.date) -> bool:

@@ -111,7 +111,7 @@ def _query(conn: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
 
 def collect_status(warehouse: Path, exports: Path) -> dict:
     """The status as one JSON-ready object (keys documented in README's "The command line")."""
-    from ..load.exports import day_folder, fingerprint, is_partition_day, list_export_days, misnamed_day_folders
+    from ..load.exports import day_folder, fingerprint, is_partition_day, scan_day_folders
     from ..load.raw import loaded_export_days
     from .report import check_published_file
 
@@ -144,7 +144,7 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
             if day not in loaded:
                 missing.append(day.isoformat())
     pending = []
-    found = list_export_days(exports)
+    found, misnamed = scan_day_folders(exports)
     for day in found:
         if not is_partition_day(day):  # refused by a refresh: not work it would do
             pending.append({"export_date": day.isoformat(), "reason": "outside"})
@@ -172,7 +172,7 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
         "last_refresh": _last_refresh(warehouse, running),
         "refresh_running": running,
         "pending": {"exports": str(exports), "exports_found": exports.is_dir(), "export_days": pending,
-                    "misnamed_folders": misnamed_day_folders(exports)},
+                    "misnamed_folders": misnamed},
         "rejected_lines": {
             "export_days": latest_days,
             "lines_read": sum(d["lines_read"] for d in latest_days),
