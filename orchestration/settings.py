@@ -76,6 +76,11 @@ def build_path_for(warehouse: Path) -> Path:
     return warehouse.with_name(f".{warehouse.stem}.build{warehouse.suffix}")
 
 
+def lock_path_for(warehouse: Path) -> Path:
+    """The file whose lock one refresh at a time holds (build/build_file.refresh_lock)."""
+    return warehouse.with_name(warehouse.name + ".lock")
+
+
 def spark_dir_for(warehouse: Path) -> Path:
     """The Spark engine's folder for a warehouse (its tables, metastore and raw Parquet): the
     warehouse file's path + `.spark`, as profiles.yml's default for a by-hand dbt run."""

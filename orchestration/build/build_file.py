@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 
 from ..errors import RefreshBusyError, UserError
-from ..settings import DuckDBLimits, build_path_for, lock_timeout_seconds
+from ..settings import DuckDBLimits, build_path_for, lock_path_for, lock_timeout_seconds
 
 _held: dict[str, tuple[int, int]] = {}  # lock path -> (fd, depth): re-entrant within a process
 _held_guard = threading.Lock()
@@ -33,7 +33,7 @@ def refresh_lock(warehouse: Path, timeout: float | None = None) -> Iterator[None
     """One refresh at a time per warehouse; a second one waits, then fails with a clear message."""
     if timeout is None:
         timeout = lock_timeout_seconds()
-    lock_path = str(warehouse.with_name(warehouse.name + ".lock"))
+    lock_path = str(lock_path_for(warehouse))
     with _held_guard:
         if lock_path in _held:
             fd, depth = _held[lock_path]

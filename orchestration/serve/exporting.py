@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 
 from ..errors import UserError
-from ..settings import build_path_for
+from ..settings import build_path_for, lock_path_for
 from .report import (
     ReportParams,
     build_report,
@@ -58,7 +58,7 @@ def check_output(output: Path, warehouse: Path) -> None:
     if is_one_of([warehouse, build_path_for(warehouse), spare_path_for(warehouse)]):
         raise UserError(f"refusing to write over the warehouse: {output}")
     # the files a refresh keeps beside the warehouse: its lock and its record (status)
-    if is_one_of([warehouse.with_name(warehouse.name + ".lock"), record_path_for(warehouse)]):
+    if is_one_of([lock_path_for(warehouse), record_path_for(warehouse)]):
         raise UserError(f"refusing to write over a file the warehouse's refreshes keep: {output}")
     if target.is_dir():
         raise UserError(f"--output {output} is a directory: give a file name (e.g. {output / 'export.csv'})")

@@ -25,6 +25,7 @@ import duckdb
 from ..errors import UserError
 from ..files import replace_file_or_skip
 from ..publish.publish import connect_published
+from ..settings import lock_path_for
 
 LATEST_DAYS = 7  # export days shown with their rejected lines
 
@@ -76,7 +77,7 @@ def recording_refresh(warehouse: Path, days: list[dt.date], *, full: bool) -> It
 
 def _refresh_running(warehouse: Path) -> bool:
     """Whether a refresh holds the warehouse's lock (tried without waiting, released at once)."""
-    lock = warehouse.with_name(warehouse.name + ".lock")
+    lock = lock_path_for(warehouse)
     try:
         fd = os.open(lock, os.O_RDONLY)
     except OSError:
