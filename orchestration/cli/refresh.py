@@ -112,13 +112,13 @@ def ensure_folder(folder: Path, whose: str) -> None:
 def _check_partition_days(days: list[dt.date]) -> None:
     """Export days are Dagster's daily partitions: from ANALYTICS_FIRST_EXPORT_DAY to tomorrow (UTC;
     today's export may already be there). A folder dated outside is misdated, not an export day."""
-    from ..load.exports import is_partition_day
+    from ..load.exports import is_partition_day, last_partition_day
     from ..settings import first_export_day
 
     outside = sorted(d for d in days if not is_partition_day(d))
     if outside:
-        last = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
-        raise UserError(f"export day {outside[0]} is outside the export days {first_export_day()} .. {last} "
+        raise UserError(f"export day {outside[0]} is outside the export days {first_export_day()} .. "
+                        f"{last_partition_day()} "
                         "(from ANALYTICS_FIRST_EXPORT_DAY to tomorrow, UTC)")
 
 

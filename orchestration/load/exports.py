@@ -18,7 +18,12 @@ def is_partition_day(day: dt.date) -> bool:
     """Whether `day` is one of Dagster's daily partitions (defs/partitions.py): from
     ANALYTICS_FIRST_EXPORT_DAY to tomorrow, UTC (today's export may already be there). A folder
     dated outside is misdated: a refresh refuses it, the sensor passes it by, status names it."""
-    return first_export_day() <= day <= dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
+    return first_export_day() <= day <= last_partition_day()
+
+
+def last_partition_day() -> dt.date:
+    """The last daily partition: tomorrow, UTC (today's export may already be there)."""
+    return dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
 
 
 def day_folder(exports_dir: Path, day: dt.date) -> Path:
