@@ -345,6 +345,38 @@ def test_a_gzip_member_whose_checksum_fails_is_left_out_and_counted(tmp_path: Pa
     assert _gzip_size(path) is None  # not intact: the fast path does not take it
 
 
+@pytest.mark.parametrize("padding", [512, 3 * (1 << 20) + 1])  # one read of the check, and across reads
+def test_zero_bytes_after_a_gzip_member_are_padding_not_damage(tmp_path: Path, padding: int):
+    """A file padded with zero bytes to a block size, after its last member or between two: every
+    line loads, and the file is not damaged, as `gzip -t` and Python's gzip module read it. DuckDB's
+    reader refuses such a file (the careful path reads it). Other bytes after the padding must start
+    a member: damage."""
+    first, second = _event_lines("first", 50), _event_lines("second", 50)
+    day = dt.date(2026, 11, 24)  # the lines' day
+    folder = tmp_path / "exports" / f"dt={day}"
+    folder.mkdir(parents=True)
+    padded = folder / "part-0000.jsonl.gz"
+    padded.write_bytes(gzip.compress(first, mtime=0) + b"\0" * padding + gzip.compress(second, mtime=0)
+                       + b"\0" * padding)
+    assert gzip.decompress(padded.read_bytes()) == first + second
+    assert _read_gzip(padded) == (first + second, None)
+    assert _gzip_size(padded) is None  # DuckDB's and Spark's readers refuse it: the careful path reads it
+    conn, stats = load(tmp_path / "exports", day)
+    try:
+        assert conn.execute("select count(*), count(damage) from raw.export_files").fetchone() == (1, 0)
+    finally:
+        conn.close()
+    assert (stats.lines_read, stats.events_valid, stats.damaged_files) == (100, 100, [])
+
+    garbage = tmp_path / "garbage.jsonl.gz"
+    garbage.write_bytes(gzip.compress(first, mtime=0) + b"\0" * padding + b"not gzip")
+    kept, damage = _read_gzip(garbage)
+    assert kept == first
+    assert damage == ("corrupt gzip data: Error -3 while decompressing data: incorrect header check; "
+                      "kept the lines before it")
+    assert _gzip_size(garbage) is None
+
+
 def test_a_gzip_damaged_mid_stream_keeps_every_line_before_the_damage(tmp_path: Path):
     before, after = _event_lines("before", 8000), _event_lines("after", 300)
     deflate = zlib.compressobj(wbits=31)

@@ -72,6 +72,8 @@ def write_odd_day(exports) -> None:
     (folder / "not-utf8.jsonl.gz").write_bytes(gzip.compress(text))
     member = lambda ids: gzip.compress("".join(json.dumps(ev(i, at=T25)) + "\n" for i in ids).encode())  # noqa: E731
     (folder / "members.jsonl.gz").write_bytes(member(["mm-1", "mm-2"]) + member(["mm-3"]))
+    # zero-byte padding between members and after the last: read whole, not damage (Spark's reader refuses it)
+    (folder / "padded.jsonl.gz").write_bytes(member(["pad-1"]) + b"\0" * 100 + member(["pad-2"]) + b"\0" * 4000)
     (folder / "gzip-named-plain.jsonl").write_bytes(member(["gz-as-plain"]))
     (folder / "plain-named-gzip.jsonl.gz").write_text(json.dumps(ev("plain-as-gz", at=T25)) + "\n")
     # a byte flipped inside a stored gzip: only its CRC tells
@@ -170,6 +172,8 @@ def test_spark_reads_the_same_lines_and_damage_per_file(both):
     damaged = {r[1] for r in duck["files"] if r[4]}
     assert {"part-0003.jsonl.gz", "part-0004.jsonl.gz", "crc.jsonl.gz", "gzip-named-plain.jsonl",
             "plain-named-gzip.jsonl.gz", "not-utf8.jsonl", "not-utf8.jsonl.gz"} <= damaged
+    assert "padded.jsonl.gz" not in damaged
+    assert {"pad-1", "pad-2"} <= {r[3] for r in spark["events"]}
 
 
 # JSON text both loaders refuse though DuckDB's parser (yyjson) reads it (a comma before `}`, NaN),

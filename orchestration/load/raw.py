@@ -190,24 +190,34 @@ def loaded_export_days(conn: duckdb.DuckDBPyConnection) -> dict[dt.date, str]:
 _CHECK_FAILURES = ("incorrect data check", "incorrect length check")
 
 
-def _inflate(src: Path, sink, *, salvage: bool) -> tuple[str | None, int | None]:
+def _inflate(src: Path, sink, *, salvage: bool) -> tuple[str | None, int | None, bool]:
     """Feeds the decompressed bytes of a gzip file, member after member, to `sink`. Returns the
-    damage, if any, and for a member whose check (CRC or length) failed, how many of the bytes sunk
-    came before it (None otherwise).
+    damage, if any; for a member whose check (CRC or length) failed, how many of the bytes sunk
+    came before it (None otherwise); and whether the file holds zero-byte padding.
 
     zlib gives nothing of a `decompress` call that fails. With `salvage` the input goes in in small
     pieces, and a piece that fails goes in again a byte at a time from the state before it: every
     byte before a break in the deflate data reaches `sink`. Without it (a check that the file is
-    intact) the pieces are large."""
+    intact) the pieces are large.
+
+    Zero bytes after a whole member are padding (a block device's, a tape's), as gzip and Python's
+    gzip module read them: not damage. Any other byte there must start a member. (DuckDB's and
+    Spark's readers refuse such a file: the careful path reads it.)"""
     if src.stat().st_size == 0:
-        return "empty gzip file (0 bytes)", None
+        return "empty gzip file (0 bytes)", None, False
     sunk = member_start = 0
+    padded = False
     with src.open("rb") as fin:
         d = zlib.decompressobj(wbits=31)
-        in_member = False
+        in_member = after_member = False
         while chunk := fin.read((1 << 16) if salvage else (1 << 20)):
             while chunk:
-                in_member = True
+                if after_member:  # no member starts with a zero byte (its magic is 1f 8b)
+                    padded |= chunk[0] == 0
+                    chunk = chunk.lstrip(b"\0")
+                    if not chunk:
+                        break
+                in_member, after_member = True, False
                 before = d.copy() if salvage else None
                 try:
                     data = d.decompress(chunk)
@@ -215,18 +225,18 @@ def _inflate(src: Path, sink, *, salvage: bool) -> tuple[str | None, int | None]
                     if before is not None:
                         _salvage_piece(before, chunk, sink)
                     if any(failure in str(exc) for failure in _CHECK_FAILURES):
-                        return f"corrupt gzip data: {exc}", member_start
-                    return f"corrupt gzip data: {exc}; kept the lines before it", None
+                        return f"corrupt gzip data: {exc}", member_start, padded
+                    return f"corrupt gzip data: {exc}; kept the lines before it", None, padded
                 sink(data)
                 sunk += len(data)
                 chunk = b""
                 if d.eof:  # another gzip member may follow
-                    chunk, d, in_member = d.unused_data, zlib.decompressobj(wbits=31), False
+                    chunk, d, in_member, after_member = d.unused_data, zlib.decompressobj(wbits=31), False, True
                     member_start = sunk
         if in_member:
             sink(d.flush())
-            return "truncated gzip file: kept the lines before the cut", None
-    return None, None
+            return "truncated gzip file: kept the lines before the cut", None, padded
+    return None, None, padded
 
 
 def _read_gzip(src: Path) -> tuple[bytes, str | None]:
@@ -235,7 +245,7 @@ def _read_gzip(src: Path) -> tuple[bytes, str | None]:
     CRC or length does not match has damaged bytes somewhere in it: its lines are left out (the note
     says how many), not loaded as they read."""
     out = bytearray()
-    damage, failed_member_start = _inflate(src, out.extend, salvage=True)
+    damage, failed_member_start, _ = _inflate(src, out.extend, salvage=True)
     if failed_member_start is not None:
         member = out[failed_member_start:]
         lines = member.count(b"\n") + (not member.endswith(b"\n"))
@@ -332,15 +342,16 @@ def _format_note(path: Path, gzipped: bool) -> str | None:
 
 
 def _gzip_size(path: Path) -> int | None:
-    """The decompressed size of an intact gzip file (every member, CRC checked); None if damaged."""
+    """The decompressed size of a gzip file that DuckDB's and Spark's readers read whole: intact (every
+    member, CRC checked) and without padding; else None (the careful path reads it)."""
     size = 0
 
     def count(data: bytes) -> None:
         nonlocal size
         size += len(data)
 
-    damage, _ = _inflate(path, count, salvage=False)
-    return None if damage else size
+    damage, _, padded = _inflate(path, count, salvage=False)
+    return None if damage or padded else size
 
 
 def _read_fast(conn: duckdb.DuckDBPyConnection, path: Path, gzipped: bool, day: dt.date) -> bool:
