@@ -139,8 +139,6 @@ def period_notice(conn: duckdb.DuckDBPyConnection, *, assistant: str | None = No
     if newest is None:
         return "no export day is loaded yet: the warehouse holds no data"
     period = f"{date_from or '...'} .. {date_to or '...'}"
-    if date_from and date_from > newest:
-        return f"no data: the period {period} starts after the newest loaded export day ({newest})"
     filters = {"assistant": assistant, "date_from": date_from, "date_to": date_to, "channel": channel}
     in_period = """
         ($assistant is null or assistant_id = $assistant) and ($channel is null or channel = $channel)
@@ -149,6 +147,10 @@ def period_notice(conn: duckdb.DuckDBPyConnection, *, assistant: str | None = No
         select exists (select 1 from marts.fct_chats where {in_period.format(col='chat_local_date')})
             or exists (select 1 from marts.fct_traffic where {in_period.format(col='local_date')})""",
         filters).fetchall()[0][0]
+    # A period that starts after the newest export day may still hold data: a local date runs ahead
+    # of its UTC export day for an assistant east of UTC (the evening of that day, there).
+    if not has_data and date_from and date_from > newest:
+        return f"no data: the period {period} starts after the newest loaded export day ({newest})"
     if not has_data:
         who = " for " + ", ".join(f"{k} {v}" for k, v in (("assistant", assistant), ("channel", channel)) if v) \
             if assistant or channel else ""

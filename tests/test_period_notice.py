@@ -1,0 +1,49 @@
+"""The report's one line on stderr about its period (serve/report.py `period_notice`), over hand-made
+mart rows: plain DuckDB, no refresh. Export days are UTC days; the marts' dates are the assistant's
+local dates, which run ahead of UTC east of it: a chat at 2026-11-22 20:00 UTC in Tokyo is on the
+local date 2026-11-23, after the newest export day (2026-11-22), and a period of that date has data."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import pytest
+
+from orchestration.serve.report import period_notice
+
+D = dt.date.fromisoformat
+NEWEST = "2026-11-22"
+
+
+@pytest.fixture(scope="module")
+def conn():
+    conn = duckdb.connect()
+    conn.execute("create schema marts")
+    conn.execute("create table marts.data_quality_daily (export_date date)")
+    conn.execute("insert into marts.data_quality_daily values ('2026-11-21'), ('2026-11-22')")
+    conn.execute("create table marts.fct_chats (assistant_id varchar, channel varchar, chat_local_date date)")
+    conn.execute("insert into marts.fct_chats values ('initech-help', 'web', '2026-11-23'), "
+                 "('acme-support', 'web', '2026-11-21')")
+    conn.execute("create table marts.fct_traffic (assistant_id varchar, channel varchar, local_date date)")
+    conn.execute("insert into marts.fct_traffic values ('initech-help', 'web', '2026-11-23'), "
+                 "('acme-support', 'web', '2026-11-21')")
+    yield conn
+    conn.close()
+
+
+@pytest.mark.parametrize(("assistant", "date_from", "date_to", "says"), [
+    # the local date after the newest export day holds the Tokyo chat: no "no data"
+    ("initech-help", "2026-11-23", "2026-11-23",
+     f"the period 2026-11-23 .. 2026-11-23 reaches past the newest loaded export day ({NEWEST})"),
+    ("acme-support", "2026-11-23", "2026-11-23",
+     f"no data: the period 2026-11-23 .. 2026-11-23 starts after the newest loaded export day ({NEWEST})"),
+    ("acme-support", "2026-11-22", "2026-11-22", "no data for assistant acme-support in the period"),
+    ("acme-support", "2026-11-21", "2026-11-22", None),
+])
+def test_the_note_says_no_data_only_when_the_period_has_none(conn, assistant, date_from, date_to, says):
+    note = period_notice(conn, assistant=assistant, date_from=D(date_from), date_to=D(date_to))
+    if says is None:
+        assert note is None
+    else:
+        assert note is not None and note.startswith(says), note
