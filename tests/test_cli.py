@@ -241,7 +241,15 @@ def test_output_paths_that_cannot_be_written_are_refused_before_any_work(tmp_pat
     a_file = tmp_path / "notes.txt"
     a_file.write_text("x")
     os.link(warehouse, tmp_path / "alias.duckdb")
+    exports = tmp_path / "exports"
+    (exports / "dt=2026-11-20").mkdir(parents=True)
+    os.mkfifo(tmp_path / "fifo.csv")
+    (tmp_path / "null.csv").symlink_to(os.devnull)
     for output, says in [
+        (tmp_path / "fifo.csv", "not a regular file"),
+        (tmp_path / "null.csv", "not a regular file"),  # a link to a device: the device is not replaced
+        (exports / "dt=2026-11-20" / "part-0000.jsonl", "into an export day folder"),
+        (exports / "dt=2026-11-21" / "out.csv", "into an export day folder"),
         (tmp_path, "is a directory"),
         (a_file / "out.csv", "is a file, not a directory"),
         (a_file / "deeper" / "out.csv", "is a file, not a directory"),
@@ -251,8 +259,32 @@ def test_output_paths_that_cannot_be_written_are_refused_before_any_work(tmp_pat
         (tmp_path / ".wh.build.duckdb", "over the warehouse"),
     ]:
         with pytest.raises(UserError, match=re.escape(says)):
-            check_output(output, warehouse)
-    check_output(tmp_path / "new" / "out.csv", warehouse)  # a folder to create is fine
+            check_output(output, warehouse, exports)
+    assert (tmp_path / "fifo.csv").is_fifo() and Path(os.devnull).is_char_device()
+    check_output(tmp_path / "new" / "out.csv", warehouse, exports)  # a folder to create is fine
+    check_output(exports / "out.csv", warehouse, exports)  # beside the export days, not in one
+
+
+def test_export_through_a_symbolic_link_writes_its_target_and_keeps_the_link(ws, tmp_path):
+    target = tmp_path / "target.csv"
+    target.write_text("old")
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    ws.cli("export", "dim_assistants", "-o", str(link))
+    assert link.is_symlink() and target.read_text().startswith("assistant_id")
+
+
+@pytest.mark.parametrize("option", ["--warehouse", "--exports", "--output"])
+@pytest.mark.parametrize("path", ["too-long", "loop"])
+def test_a_path_the_system_cannot_look_up_is_one_line(ws, tmp_path, option, path):
+    given = {"too-long": tmp_path / ("x" * 300) / "w.duckdb", "loop": tmp_path / "loop"}[path]
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    args = {"--warehouse": str(ws.warehouse), "--exports": str(ws.exports), "--output": str(tmp_path / "x.csv")}
+    args[option] = str(given)
+    proc = subprocess.run([CLI, "export", "dim_assistants", "--format", "csv",
+                           *(x for item in args.items() for x in item)], capture_output=True, text=True, timeout=120)
+    error = one_line_error(proc)
+    assert f"{option} {given}" in error and ("too long" in error or "symbolic links" in error), error
 
 
 @pytest.mark.parametrize("output, fmt, says", [

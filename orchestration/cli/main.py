@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import difflib
+import errno
 import ipaddress
 import os
 import re
@@ -262,22 +263,40 @@ def _option_hint(parser: argparse.ArgumentParser, command: str, unknown: list[st
     return ""
 
 
+def _resolved(path: Path, option: str) -> Path:
+    """`path` made absolute, its links followed; a path the system cannot look up at all (a name
+    too long, a loop of symbolic links) is one line here, not a traceback wherever it is first used."""
+    try:
+        resolved = path.resolve()
+        os.stat(resolved)
+    except (FileNotFoundError, NotADirectoryError):
+        return resolved  # made later, or refused by the command's own check
+    except RuntimeError:  # Python 3.11's resolve() on a loop
+        raise UserError(f"{option} {path}: too many levels of symbolic links") from None
+    except OSError as exc:
+        if exc.errno in (errno.ENAMETOOLONG, errno.ELOOP):
+            raise UserError(f"{option} {path}: {exc.strerror.lower()}") from None
+    return resolved
+
+
 def _resolve_paths(args: argparse.Namespace) -> None:
     # Flags win over the environment; the commands pass these paths on (to the Dagster run as config).
     from ..settings import default_exports, default_warehouse
 
-    args.warehouse = (args.warehouse or default_warehouse()).resolve()
-    args.exports = (args.exports or default_exports()).resolve()
+    args.warehouse = _resolved(args.warehouse or default_warehouse(), "--warehouse")
+    args.exports = _resolved(args.exports or default_exports(), "--exports")
+    if getattr(args, "output", None) is not None:
+        _resolved(args.output, "--output")  # checked only: the name as given tells the format
 
 
 def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=".*is currently in beta.*")
     warnings.filterwarnings("ignore", message=".*is currently in preview.*")
     args = parse_args(argv)
-    _resolve_paths(args)
-    from .commands import run_command  # heavy imports only after the arguments are good
-
     try:
+        _resolve_paths(args)
+        from .commands import run_command  # heavy imports only after the arguments are good
+
         return run_command(args)
     except UserError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

@@ -44,8 +44,10 @@ def _format(args: argparse.Namespace) -> str:
     raise UserError(f"cannot tell the format from {args.output.name!r}: give --format csv|parquet")
 
 
-def check_output(output: Path, warehouse: Path) -> None:
-    """A destination that can never be written is an error before any work; so is the warehouse."""
+def check_output(output: Path, warehouse: Path, exports: Path) -> None:
+    """A destination that can never be written is an error before any work; so are the warehouse,
+    the platform's export days, and anything but a regular file (a device, a FIFO: the export
+    renames its file over the destination, which would replace such a file, not write into it)."""
     from ..publish.publish import spare_path_for
     from .status import record_path_for
 
@@ -60,8 +62,14 @@ def check_output(output: Path, warehouse: Path) -> None:
     # the files a refresh keeps beside the warehouse: its lock and its record (status)
     if is_one_of([lock_path_for(warehouse), record_path_for(warehouse)]):
         raise UserError(f"refusing to write over a file the warehouse's refreshes keep: {output}")
+    # the export files are the platform's: this warehouse reads them, it never writes them (events.md)
+    inside_exports = target.relative_to(exports).parts if target.is_relative_to(exports) else ()
+    if inside_exports and inside_exports[0].startswith("dt="):
+        raise UserError(f"refusing to write into an export day folder of {exports}: {output}")
     if target.is_dir():
         raise UserError(f"--output {output} is a directory: give a file name (e.g. {output / 'export.csv'})")
+    if target.exists() and not target.is_file():
+        raise UserError(f"cannot write {output}: not a regular file (a device, a FIFO or a socket)")
     for parent in target.parents:
         if parent.exists():
             if not parent.is_dir():
@@ -71,7 +79,7 @@ def check_output(output: Path, warehouse: Path) -> None:
 
 def export(args: argparse.Namespace) -> str | None:
     """Writes the file; returns a note for stderr when the period has no data (else None)."""
-    check_output(args.output, args.warehouse)
+    check_output(args.output, args.warehouse, args.exports)
     fmt = _format(args)
     conn = connect_read_only(args.warehouse)
     try:
@@ -80,7 +88,7 @@ def export(args: argparse.Namespace) -> str | None:
         notice = period_notice(conn, assistant=args.assistant, date_from=args.from_, date_to=args.to,
                                channel=args.channel)
         relation = _report_relation(conn, args, timezone) if args.what == "report" else _mart_relation(conn, args)
-        _write_atomically(relation, args.output, fmt)
+        _write_atomically(relation, args.output.resolve(), fmt)  # through a symbolic link, which stays
     finally:
         conn.close()
     return notice
