@@ -27,7 +27,7 @@ from orchestration.cli import main as cli
 from orchestration.cli.commands import check_refresh_days
 from orchestration.errors import UserError
 from orchestration.serve.exporting import check_output, tidy_report
-from orchestration.serve.status import record_path_for, recording_refresh
+from orchestration.serve.status import collect_status, record_path_for, recording_refresh
 
 ACME = "acme-support"  # Europe/Rome in seeds/assistants.csv
 D1, D2, D4 = "2026-11-20", "2026-11-21", "2026-11-23"  # 2026-11-22 is not delivered
@@ -231,6 +231,19 @@ def test_the_refresh_record_says_how_a_refresh_ended(tmp_path):
         raise KeyboardInterrupt
     interrupted = json.loads(record_path_for(warehouse).read_text())
     assert (interrupted["outcome"], interrupted["error"]) == ("interrupted", None)
+
+
+def test_status_without_a_warehouse_names_the_refresh_that_failed_to_make_it(tmp_path):
+    warehouse = tmp_path / "wh.duckdb"
+    with pytest.raises(UserError, match=r"^warehouse file not found: .*\(run `assistant-analytics refresh` first\)$"):
+        collect_status(warehouse, tmp_path)  # nothing ever ran
+    with pytest.raises(RuntimeError), recording_refresh(warehouse, [dt.date(2026, 11, 20)], full=False):
+        raise RuntimeError("the load failed: memory_limit 1MB is too small")
+    with pytest.raises(UserError) as refused:
+        collect_status(warehouse, tmp_path)
+    started = json.loads(record_path_for(warehouse).read_text())["started_at"]
+    assert str(refused.value) == (f"warehouse file not found: {warehouse}; its last refresh, started {started}, "
+                                  "failed: the load failed: memory_limit 1MB is too small")
 
 
 # ----------------------------------------------------------------------------- output paths

@@ -116,6 +116,13 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
     from ..load.raw import loaded_export_days
     from .report import check_published_file
 
+    if not warehouse.exists():
+        # A first refresh that failed published nothing, but its record says why: the one line does too.
+        last = _last_refresh(warehouse, _refresh_running(warehouse))
+        if last is not None and last.get("outcome") != "succeeded":
+            said = f": {last['error']}" if last.get("error") else ""
+            raise UserError(f"warehouse file not found: {warehouse}; its last refresh, started "
+                            f"{last.get('started_at', '?')}, {last.get('outcome')}{said}")
     check_published_file(warehouse)
     now = _now()
     stat = warehouse.stat()
