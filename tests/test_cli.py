@@ -7,8 +7,10 @@ days with a gap (2026-11-20, 2026-11-21, 2026-11-23), built by one `refresh --al
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
+import io
 import json
 import os
 import re
@@ -276,6 +278,17 @@ def test_output_paths_that_cannot_be_written_are_refused_before_any_work(tmp_pat
     assert (tmp_path / "fifo.csv").is_fifo() and Path(os.devnull).is_char_device()
     check_output(tmp_path / "new" / "out.csv", warehouse, exports)  # a folder to create is fine
     check_output(exports / "out.csv", warehouse, exports)  # beside the export days, not in one
+
+
+def test_an_exported_csv_writes_instants_in_utc_whatever_the_machines_time_zone(ws, tmp_path):
+    written = {}
+    for zone in ("Asia/Tokyo", "America/New_York"):
+        out = tmp_path / f"chats-{zone.replace('/', '-')}.csv"
+        ws.cli("export", "dim_chats", "-o", str(out), env={"TZ": zone})
+        written[zone] = out.read_text()
+    assert written["Asia/Tokyo"] == written["America/New_York"]
+    rows = list(csv.DictReader(io.StringIO(written["Asia/Tokyo"])))
+    assert rows and all(row["started_at"].endswith("+00") for row in rows)
 
 
 def test_export_through_a_symbolic_link_writes_its_target_and_keeps_the_link(ws, tmp_path):

@@ -49,6 +49,9 @@ def connect_read_only(warehouse: Path) -> duckdb.DuckDBPyConnection:
         raise ReportError(f"cannot open warehouse {warehouse}: {exc}") from None
     # no progress bar: DuckDB draws one on stdout for a query that runs long, into the JSON
     conn.execute("set enable_progress_bar = false")
+    # instants written as text (an export's CSV) in UTC, not in the time zone of the machine that
+    # happens to run the command: the same file everywhere
+    conn.execute("set TimeZone = 'UTC'")
     return conn
 
 
