@@ -29,6 +29,7 @@ from orchestration.cli import main as cli
 from orchestration.cli.commands import check_refresh_days
 from orchestration.errors import UserError
 from orchestration.serve.exporting import check_output, tidy_report
+from orchestration.serve.report import format_table
 from orchestration.serve.status import collect_status, record_path_for, recording_refresh
 
 ACME = "acme-support"  # Europe/Rome in seeds/assistants.csv
@@ -278,6 +279,19 @@ def test_output_paths_that_cannot_be_written_are_refused_before_any_work(tmp_pat
     assert (tmp_path / "fifo.csv").is_fifo() and Path(os.devnull).is_char_device()
     check_output(tmp_path / "new" / "out.csv", warehouse, exports)  # a folder to create is fine
     check_output(exports / "out.csv", warehouse, exports)  # beside the export days, not in one
+
+
+def test_the_table_shows_a_text_of_the_data_on_one_line(ws):
+    report = json.loads(ws.cli("report", "--assistant", ACME, "--from", D1, "--to", D4).stdout)
+    report["clicks"]["rows"] = [{"click_type": "link", "title": "Two\nlines\tand \x1b[31mred",
+                                 "destination_type": "url", "destination": "https://example.com", "clicks": 3}]
+    report["agents"]["rows"] = [{"agent_id": "a", "name": "Billing\r\nagent", "kind": "agent", "views": 1,
+                                 "positive": 0, "negative": 0}]
+    report["users"]["by_device"] = [{"device_type": "desktop", "browser": "Odd\u2028browser", "users": 2}]
+    table = format_table(report)
+    assert all(ch.isprintable() for line in table.splitlines() for ch in line)
+    assert "link: Two\\nlines\\tand \\x1b[31" in table and "Billing\\r\\nagent" in table
+    assert "desktop / Odd\\u2028browser" in table
 
 
 def test_an_exported_csv_writes_instants_in_utc_whatever_the_machines_time_zone(ws, tmp_path):

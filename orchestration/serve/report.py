@@ -251,6 +251,14 @@ def data_quality_summary(conn: duckdb.DuckDBPyConnection, params: ReportParams) 
     return {k: _num(v) for k, v in run_query(conn, queries.read("data_quality"), params)[0].items()}
 
 
+def _one_line(text: str | None) -> str | None:
+    """A text of the data (a title, an agent's name) as it can sit in one row of the table: a line
+    break, tab or other control character shown escaped (`\\n`), not acted on by the terminal."""
+    if text is None:
+        return None
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+
+
 def format_table(report: dict, quality: dict | None = None) -> str:
     """A readable summary of the report for a terminal."""
     r = report
@@ -294,7 +302,7 @@ def format_table(report: dict, quality: dict | None = None) -> str:
             row(label, value)
     lines.append("Users by device")
     for d in r["users"]["by_device"][:10]:
-        row(f"{d['device_type']} / {d['browser'] or '-'}", d["users"])
+        row(f"{_one_line(d['device_type'])} / {_one_line(d['browser']) or '-'}", d["users"])
     busiest = sorted(r["traffic"]["cells"], key=lambda c: -c["messages"])[:3]
     lines.append("Traffic (busiest local hours)")
     days = ["", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
@@ -302,10 +310,10 @@ def format_table(report: dict, quality: dict | None = None) -> str:
         row(f"{days[c['weekday']]} {c['hour']:02d}:00", c["messages"])
     lines.append("Clicks (top 5)")
     for c in r["clicks"]["rows"][:5]:
-        row(f"{c['click_type']}: {c['title']}"[:34], c["clicks"])
+        row(f"{c['click_type']}: {_one_line(c['title'])}"[:34], c["clicks"])
     lines.append("Agents / workflows (views, +, -)")
     for a in r["agents"]["rows"]:
-        lines.append(f"  {(a['name'] or a['agent_id'])[:26]:<26} {a['kind'] or '-':<9}"
+        lines.append(f"  {_one_line(a['name'] or a['agent_id'])[:26]:<26} {a['kind'] or '-':<9}"
                      f"{a['views']:>9,} {a['positive']:>6,} {a['negative']:>6,}")
     lines.append("Daily (users, new, chats, user messages, handover requests, escalated, fallbacks, csat votes)")
     for d in r["daily"]:
