@@ -400,3 +400,64 @@ def test_a_gzip_damaged_mid_stream_keeps_every_line_before_the_damage(tmp_path: 
     finally:
         conn.close()
     assert loaded == 8000 and lines_read >= 8000 and file_damage == damage
+
+
+# A day's files as delivered: what the load records ---------------------------------------------------
+
+def test_a_file_that_changes_while_the_day_loads_leaves_the_day_to_load_again(tmp_path: Path, monkeypatch):
+    """The platform re-delivers (here: adds a file) while the load reads the day. The day's recorded
+    fingerprint is that of the files before they were read, so it is not the folder's now: the
+    sensor and `status` see the day as re-delivered, and the next refresh loads the new file."""
+    import orchestration.load.raw as raw
+
+    write_export(tmp_path / "exports", DAY.isoformat(), "part-0000.jsonl", [json.loads(line("a-1"))])
+    folder = tmp_path / "exports" / f"dt={DAY}"
+    read_files = raw._classify_lines
+
+    def read_then_redelivered(conn, folder_, tmpdir, day):
+        result = read_files(conn, folder_, tmpdir, day)
+        (folder / "part-0001.jsonl").write_text(line("a-2") + "\n")  # arrives after the reading
+        return result
+
+    monkeypatch.setattr(raw, "_classify_lines", read_then_redelivered)
+    conn, _ = load(tmp_path / "exports")
+    try:
+        [(recorded,)] = conn.execute("select fingerprint from raw.export_days").fetchall()
+        assert loaded_ids(conn) == [("part-0000.jsonl", 1, "a-1")]
+        assert recorded != fingerprint(folder)  # re-delivered, to load again
+        monkeypatch.setattr(raw, "_classify_lines", read_files)
+        load_export_day(conn, tmp_path / "exports", DAY)
+        assert loaded_ids(conn) == [("part-0000.jsonl", 1, "a-1"), ("part-0001.jsonl", 1, "a-2")]
+        assert conn.execute("select fingerprint from raw.export_days").fetchall() == [(fingerprint(folder),)]
+    finally:
+        conn.close()
+
+
+class _CommitFails:
+    """A connection whose commit of the day's load fails as a full disk makes it fail: DuckDB ends
+    the transaction (its set-up's commits, before, go through)."""
+
+    def __init__(self, conn):
+        self._conn = conn
+        self._day_written = False
+
+    def execute(self, sql, *args):
+        self._day_written |= sql.startswith("insert into raw.export_days")
+        if sql == "commit" and self._day_written:
+            self._conn.execute("rollback")
+            raise duckdb.IOException('Could not write file "wh.build.duckdb.wal": No space left on device')
+        return self._conn.execute(sql, *args)
+
+    def __getattr__(self, name):
+        return getattr(self._conn, name)
+
+
+def test_a_failed_commit_is_the_error_told_not_the_rollback_after_it(tmp_path: Path):
+    write_export(tmp_path / "exports", DAY.isoformat(), "part-0000.jsonl", [json.loads(line("a-1"))])
+    conn = duckdb.connect()
+    try:
+        with pytest.raises(duckdb.IOException, match="No space left on device"):
+            load_export_day(_CommitFails(conn), tmp_path / "exports", DAY)
+        assert conn.execute("select count(*) from raw.export_days").fetchone() == (0,)
+    finally:
+        conn.close()

@@ -397,3 +397,28 @@ def test_the_spark_job_loads_in_its_own_process_and_stops_with_the_loaders_one_l
     with pytest.raises(LoadError, match=r"^export day 2026-10-01 not found: no folder "):
         list(run_spark_load(exports, other_dir, [missing, day]))
     assert spark_loaded_days(other_dir) == {} and not (other_dir / "metastore_db").exists()
+
+
+def test_a_file_that_changes_while_spark_loads_the_day_leaves_the_day_to_load_again(spark, spark_dir, tmp_path,
+                                                                                   monkeypatch):
+    """As the DuckDB loader (test_load_faults.py): the day's fingerprint is its files' before Spark
+    read them, so a file added meanwhile leaves the day re-delivered, to be loaded again."""
+    import orchestration.load.spark_load as spark_load
+    from orchestration.load.exports import fingerprint
+    from orchestration.load.spark_job import spark_loaded_days
+
+    day = "2026-11-05"  # no other test loads it
+    write_export(tmp_path / "exports", day, "part-0000.jsonl", [ev("changing-1", at="2026-11-05T09:00:00Z")])
+    folder = tmp_path / "exports" / f"dt={day}"
+    classify = spark_load.classify_export_day
+
+    def read_then_redelivered(*args):
+        judged = classify(*args)
+        write_export(tmp_path / "exports", day, "part-0001.jsonl", [ev("changing-2", at="2026-11-05T09:00:00Z")])
+        return judged
+
+    monkeypatch.setattr(spark_load, "classify_export_day", read_then_redelivered)
+    stats = spark_load.load_export_day_spark(spark, tmp_path / "exports", dt.date.fromisoformat(day))
+    assert stats.lines_read == 1
+    recorded = spark_loaded_days(spark_dir)[dt.date.fromisoformat(day)]
+    assert recorded != fingerprint(folder)

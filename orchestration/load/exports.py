@@ -108,5 +108,6 @@ def fingerprint(folder: Path) -> str:
             st = p.stat()
         except OSError as exc:
             raise unreadable("the export file", p, exc) from None
-        h.update(f"{p.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        # a name's own bytes, also where they are not UTF-8 (surrogate escapes in Python's str)
+        h.update(f"{p.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
     return h.hexdigest()

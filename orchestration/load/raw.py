@@ -11,6 +11,7 @@ The loader reads nothing dbt builds: the owners of answers that feedback can rat
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import tempfile
 import time
@@ -123,6 +124,21 @@ class LoadStats:
     seconds: float = 0.0
 
 
+@contextlib.contextmanager
+def transaction(conn: duckdb.DuckDBPyConnection):
+    """The statements of the `with` block as one transaction: committed at its end, rolled back on
+    any error. A commit that fails (a full disk) has ended the transaction already: its error is
+    the one to tell, not the rollback's "no transaction is active"."""
+    conn.execute("begin transaction")
+    try:
+        yield
+        conn.execute("commit")
+    except BaseException:
+        with contextlib.suppress(duckdb.TransactionException):
+            conn.execute("rollback")
+        raise
+
+
 def ensure_raw_schema(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(RAW_DDL)
     has_owners = conn.execute(
@@ -130,14 +146,9 @@ def ensure_raw_schema(conn: duckdb.DuckDBPyConnection) -> None:
     ).fetchone()[0]
     if not has_owners:
         # A warehouse loaded before the table existed: its answers are filled in once, from raw.events.
-        conn.execute("begin transaction")
-        try:
+        with transaction(conn):
             conn.execute(ANSWER_OWNERS_DDL)
             conn.execute(ANSWER_OWNERS_OF_EVENTS_SQL)
-            conn.execute("commit")
-        except BaseException:
-            conn.execute("rollback")
-            raise
     ensure_user_agents(conn)
 
 
@@ -152,17 +163,12 @@ def ensure_user_agents(conn: duckdb.DuckDBPyConnection) -> None:
     if has_table and not conn.execute(
             "select count(*) from raw.user_agents where parsed_by <> ?", [by]).fetchone()[0]:
         return
-    conn.execute("begin transaction")
-    try:
+    with transaction(conn):
         if has_table:
             conn.execute("delete from raw.user_agents where parsed_by <> ?", [by])
         else:
             conn.execute(USER_AGENTS_DDL)
         add_user_agents(conn, "select user_agent from raw.events")
-        conn.execute("commit")
-    except BaseException:
-        conn.execute("rollback")
-        raise
 
 
 def add_user_agents(conn: duckdb.DuckDBPyConnection, user_agents_sql: str) -> None:
@@ -554,13 +560,17 @@ def load_export_day(conn: duckdb.DuckDBPyConnection, exports_dir: Path, day: dt.
     folder = check_export_day(exports_dir, day)
     ensure_raw_schema(conn)
     stats = LoadStats(export_date=day)
+    # The files as they are before any is read: a file that changes while the load reads it then
+    # leaves the day with a fingerprint other than its files', which the sensor and `status` see
+    # as re-delivered, and the next refresh loads again. Taken after the reading, it would record
+    # the change as loaded, and it never would be.
+    delivered = fingerprint(folder)
     with tempfile.TemporaryDirectory(prefix="aa-load-") as tmp:
         files, damaged = _classify_lines(conn, folder, Path(tmp), day)
     stats.files = len(files)
     stats.damaged_files = damaged
     params = {"day": day}
-    conn.execute("begin transaction")
-    try:
+    with transaction(conn):
         if mark_pending:
             _mark_pending_users(conn, params)  # users the old copy of the day touched
         # the user agents of the day's old copy: those no event holds after the load are dropped
@@ -608,12 +618,8 @@ def load_export_day(conn: duckdb.DuckDBPyConnection, exports_dir: Path, day: dt.
         stats.lines_read = sum(f["lines_read"] for f in files)
         conn.execute(
             "insert into raw.export_days values ($day, $fp, $files, $lines, now())",
-            {**params, "fp": fingerprint(folder), "files": len(files), "lines": stats.lines_read},
+            {**params, "fp": delivered, "files": len(files), "lines": stats.lines_read},
         )
-        conn.execute("commit")
-    except BaseException:
-        conn.execute("rollback")
-        raise
     rows = conn.execute(
         "select reason, count(*) from classified where reason is not null group by 1 order by 1"
     ).fetchall()

@@ -32,7 +32,7 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from .exports import check_export_day, day_folder, export_files, fingerprint, unreadable
+from .exports import check_export_day, export_files, fingerprint, unreadable
 from .raw import _format_note, _gzip_size, _holds_gzip, _invalid_utf8_note, _read_gzip, _utf8_text
 from .user_agents import parsed, parser_version
 from .validation import BLANK_LINE, SPARK, reason_case_sql, spark_extracted_lines_sql
@@ -407,6 +407,7 @@ def load_export_day_spark(spark: SparkSession, exports_dir: Path, day: dt.date):
     started = time.perf_counter()
     spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
     ensure_spark_raw_tables(spark)
+    delivered = fingerprint(check_export_day(exports_dir, day))  # before any file is read: raw.py says why
     judged = classify_export_day(spark, exports_dir, day)
     try:
         stats = LoadStats(export_date=day, files=len(judged.export_files))
@@ -421,7 +422,7 @@ def load_export_day_spark(spark: SparkSession, exports_dir: Path, day: dt.date):
             [(day, f["file_name"], f["size_bytes"], f["lines_read"], f["damage"]) for f in judged.export_files],
             "export_date date, file_name string, size_bytes bigint, lines_read bigint, damage string")
         export_day = spark.createDataFrame(
-            [(day, fingerprint(day_folder(exports_dir, day)), stats.files, stats.lines_read)],
+            [(day, delivered, stats.files, stats.lines_read)],
             "export_date date, fingerprint string, files int, lines_read bigint",
         ).withColumn("loaded_at", F.current_timestamp())
         new = {"events": (judged.events, stats.events_valid > 0),
