@@ -24,7 +24,7 @@ import pytest
 from conftest import CLI, Workspace, event, slow_fixture, write_export
 
 from orchestration.errors import LoadError
-from orchestration.load.exports import export_files, fingerprint, list_export_days
+from orchestration.load.exports import export_files, fingerprint, list_export_days, scan_day_folders
 from orchestration.load.raw import _gzip_size, _read_gzip, load_export_day
 
 DAY = dt.date(2026, 11, 23)
@@ -461,3 +461,31 @@ def test_a_failed_commit_is_the_error_told_not_the_rollback_after_it(tmp_path: P
         assert conn.execute("select count(*) from raw.export_days").fetchone() == (0,)
     finally:
         conn.close()
+
+
+def test_a_file_whose_name_is_not_utf8_loads_under_its_name_with_the_bytes_escaped(tmp_path: Path):
+    """A name is bytes; one that is not UTF-8 (no text column holds it, and DuckDB takes no such path)
+    loads like any other file, named with `\\xNN` for its bad bytes, as a line's bad bytes are kept.
+    The day's fingerprint and the scan of the exports root take such names too."""
+    folder = tmp_path / "exports" / f"dt={DAY}"
+    folder.mkdir(parents=True)
+    (folder / "ok.jsonl").write_text(line("ok-1") + "\n")
+    plain = folder / os.fsdecode(b"part\xff\xfe.jsonl")
+    plain.write_text(line("odd-1") + "\n" + line("odd-2") + "\n")
+    gzipped = folder / os.fsdecode(b"gz-\xe9t\xe9.jsonl.gz")  # Latin-1 bytes, and a line that is not UTF-8
+    gzipped.write_bytes(gzip.compress((line("gz-1") + "\n").encode() + b'{"event_id": "\xff"}\n'))
+    (tmp_path / "exports" / os.fsdecode(b"dt=2026-11-\xff")).mkdir()
+    conn, stats = load(tmp_path / "exports")
+    try:
+        assert loaded_ids(conn) == [("gz-\\xe9t\\xe9.jsonl.gz", 1, "gz-1"), ("ok.jsonl", 1, "ok-1"),
+                                    ("part\\xff\\xfe.jsonl", 1, "odd-1"), ("part\\xff\\xfe.jsonl", 2, "odd-2")]
+        assert conn.execute("select file_name, line_number, reason from raw.rejected_lines").fetchall() == [
+            ("gz-\\xe9t\\xe9.jsonl.gz", 2, "invalid_utf8")]
+        assert sorted(r[0] for r in conn.execute("select file_name from raw.export_files").fetchall()) == [
+            "gz-\\xe9t\\xe9.jsonl.gz", "ok.jsonl", "part\\xff\\xfe.jsonl"]
+        [(recorded,)] = conn.execute("select fingerprint from raw.export_days").fetchall()
+    finally:
+        conn.close()
+    assert (stats.lines_read, stats.events_valid) == (5, 4)
+    assert recorded == fingerprint(folder)
+    assert scan_day_folders(tmp_path / "exports") == ([DAY], ["dt=2026-11-\\xff"])

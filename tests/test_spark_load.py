@@ -19,6 +19,7 @@ import datetime as dt
 import gzip
 import importlib.util
 import json
+import os
 import re
 import shutil
 from typing import NamedTuple
@@ -72,6 +73,10 @@ def write_odd_day(exports) -> None:
     (folder / "not-utf8.jsonl.gz").write_bytes(gzip.compress(text))
     member = lambda ids: gzip.compress("".join(json.dumps(ev(i, at=T25)) + "\n" for i in ids).encode())  # noqa: E731
     (folder / "members.jsonl.gz").write_bytes(member(["mm-1", "mm-2"]) + member(["mm-3"]))
+    # names that are not UTF-8 (kept with \xNN for their bad bytes; no path Spark can be given)
+    (folder / os.fsdecode(b"part\xff\xfe.jsonl")).write_text(json.dumps(ev("name-not-utf8", at=T25)) + "\n")
+    (folder / os.fsdecode(b"gz-\xe9.jsonl.gz")).write_bytes(gzip.compress(
+        (json.dumps(ev("gz-name-not-utf8", at=T25)) + "\n").encode()))
     # zero-byte padding between members and after the last: read whole, not damage (Spark's reader refuses it)
     (folder / "padded.jsonl.gz").write_bytes(member(["pad-1"]) + b"\0" * 100 + member(["pad-2"]) + b"\0" * 4000)
     (folder / "gzip-named-plain.jsonl").write_bytes(member(["gz-as-plain"]))
@@ -174,6 +179,8 @@ def test_spark_reads_the_same_lines_and_damage_per_file(both):
             "plain-named-gzip.jsonl.gz", "not-utf8.jsonl", "not-utf8.jsonl.gz"} <= damaged
     assert "padded.jsonl.gz" not in damaged
     assert {"pad-1", "pad-2"} <= {r[3] for r in spark["events"]}
+    assert {("part\\xff\\xfe.jsonl", "name-not-utf8"), ("gz-\\xe9.jsonl.gz", "gz-name-not-utf8")} <= {
+        (r[1], r[3]) for r in spark["events"]}
 
 
 # JSON text both loaders refuse though DuckDB's parser (yyjson) reads it (a comma before `}`, NaN),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 from pathlib import Path
 
 from ..errors import LoadError
@@ -39,6 +40,22 @@ def list_export_days(exports_dir: Path) -> list[dt.date]:
     return scan_day_folders(exports_dir)[0]
 
 
+def shown_name(path: Path) -> str:
+    """A file or folder name as the warehouse keeps and prints it: the name itself, or, for bytes of
+    it that are not UTF-8 (which no text column or terminal holds), `\\xNN` in their place, as a line's
+    bytes that are not UTF-8 are kept (README)."""
+    return os.fsencode(path.name).decode("utf-8", "backslashreplace")
+
+
+def is_utf8_path(path: Path) -> bool:
+    """Whether the path's text is UTF-8 throughout: only such a path can be given to DuckDB or Spark."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def scan_day_folders(exports_dir: Path) -> tuple[list[dt.date], list[str]]:
     """The exports root's day folders, in one pass: the export days, sorted, and the names of the
     folders named like one whose name is not `dt=YYYY-MM-DD` with a date that exists (`dt=2026-11-31`,
@@ -53,7 +70,7 @@ def scan_day_folders(exports_dir: Path) -> tuple[list[dt.date], list[str]]:
                 continue
             day = iso_day(child.name.removeprefix("dt="))
             if day is None:
-                misnamed.append(child.name)
+                misnamed.append(shown_name(child))
             else:
                 days.append(day)
     except OSError as exc:

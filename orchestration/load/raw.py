@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
+import os
 import tempfile
 import time
 import zlib
@@ -22,7 +24,7 @@ from pathlib import Path
 
 import duckdb
 
-from .exports import check_export_day, export_files, fingerprint, unreadable
+from .exports import check_export_day, export_files, fingerprint, is_utf8_path, shown_name, unreadable
 from .user_agents import parsed, parser_version
 from .validation import BLANK_LINE, DUCKDB, extracted_lines_sql, reason_case_sql
 
@@ -360,7 +362,7 @@ def _gzip_size(path: Path) -> int | None:
     return None if damage or padded else size
 
 
-def _read_fast(conn: duckdb.DuckDBPyConnection, path: Path, gzipped: bool, day: dt.date) -> bool:
+def _read_fast(conn: duckdb.DuckDBPyConnection, path: Path, name: str, gzipped: bool, day: dt.date) -> bool:
     """Reads and judges the file with DuckDB's own (gzip-aware) reader; False if it must take the
     careful path (nothing of the file is then left in `classified`).
 
@@ -368,7 +370,7 @@ def _read_fast(conn: duckdb.DuckDBPyConnection, path: Path, gzipped: bool, day: 
     in a thread meanwhile (it releases the GIL), and the characters DuckDB read must add up to the
     file's size.
     """
-    params = {"file_name": path.name, "path": str(path), "compression": "gzip" if gzipped else "none",
+    params = {"file_name": name, "path": str(path), "compression": "gzip" if gzipped else "none",
               "export_day": day}
     with ThreadPoolExecutor(max_workers=1) as pool:
         expected = pool.submit(_gzip_size, path) if gzipped else None
@@ -391,12 +393,12 @@ def _read_fast(conn: duckdb.DuckDBPyConnection, path: Path, gzipped: bool, day: 
     if failed:
         return False
     rows, chars = conn.execute(
-        "select count(*), coalesce(sum(line_chars), 0) from classified where file_name = ?", [path.name]
+        "select count(*), coalesce(sum(line_chars), 0) from classified where file_name = ?", [name]
     ).fetchone()
     # every row but possibly the last ended with "\n"
     if size in {chars + rows, chars + rows - 1}:
         return True
-    conn.execute("delete from classified where file_name = ?", [path.name])
+    conn.execute("delete from classified where file_name = ?", [name])
     return False
 
 
@@ -426,7 +428,7 @@ def _invalid_utf8_note(lines: int) -> str:
     return f"{lines} line(s) not valid UTF-8: rejected as invalid_utf8"
 
 
-def _read_careful(conn: duckdb.DuckDBPyConnection, path: Path, gzipped: bool, tmpdir: Path,
+def _read_careful(conn: duckdb.DuckDBPyConnection, path: Path, name: str, gzipped: bool, tmpdir: Path,
                   day: dt.date) -> str | None:
     """Python gunzip that keeps what can be read of a damaged file; returns the damage, if any.
 
@@ -458,19 +460,31 @@ def _read_careful(conn: duckdb.DuckDBPyConnection, path: Path, gzipped: bool, tm
                list_contains($bad_lines::bigint[], line_number) as invalid_utf8
         from numbered
         """,
-        {"path": str(text_path), "file_name": path.name, "bad_lines": bad_lines},
+        {"path": str(text_path), "file_name": name, "bad_lines": bad_lines},
     )
     _classify(conn, "careful_lines", {"export_day": day})
     conn.execute("drop table careful_lines")
     return "; ".join(d for d in damage if d) or None
 
 
+def _utf8_path(path: Path, tmpdir: Path) -> Path:
+    """`path`, or where its text is not UTF-8 (a name's bytes, which DuckDB cannot take as a path), a
+    link to it in `tmpdir` with a name that is."""
+    if is_utf8_path(path):
+        return path
+    link = tmpdir / f"linked-{hashlib.sha256(os.fsencode(path)).hexdigest()[:16]}"
+    link.symlink_to(path)
+    return link
+
+
 def _read_file(conn: duckdb.DuckDBPyConnection, path: Path, tmpdir: Path, day: dt.date) -> str | None:
     """Judges one file's lines, fast if DuckDB can read it whole; returns what data quality should know."""
+    name = shown_name(path)
     try:
         gzipped = _holds_gzip(path)
-        fast = _read_fast(conn, path, gzipped, day)
-        damage = None if fast else _read_careful(conn, path, gzipped, tmpdir, day)
+        source = _utf8_path(path, tmpdir)
+        fast = _read_fast(conn, source, name, gzipped, day)
+        damage = None if fast else _read_careful(conn, source, name, gzipped, tmpdir, day)
         notes = [n for n in (_format_note(path, gzipped), damage) if n]
     except OSError as exc:
         raise unreadable("the export file", path, exc) from None
@@ -484,9 +498,9 @@ def _classify_lines(conn: duckdb.DuckDBPyConnection, folder: Path, tmpdir: Path,
     files, damaged = [], []
     for path in export_files(folder):
         damage = _read_file(conn, path, tmpdir, day)
-        files.append({"file_name": path.name, "size_bytes": path.stat().st_size, "damage": damage})
+        files.append({"file_name": shown_name(path), "size_bytes": path.stat().st_size, "damage": damage})
         if damage:
-            damaged.append(f"{path.name}: {damage}")
+            damaged.append(f"{shown_name(path)}: {damage}")
     counts = dict(conn.execute("select file_name, count(*) from classified where not is_blank group by 1").fetchall())
     for f in files:
         f["lines_read"] = counts.get(f["file_name"], 0)

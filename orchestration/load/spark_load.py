@@ -32,7 +32,7 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from .exports import check_export_day, export_files, fingerprint, unreadable
+from .exports import check_export_day, export_files, fingerprint, is_utf8_path, shown_name, unreadable
 from .raw import _format_note, _gzip_size, _holds_gzip, _invalid_utf8_note, _read_gzip, _utf8_text
 from .user_agents import parsed, parser_version
 from .validation import BLANK_LINE, SPARK, reason_case_sql, spark_extracted_lines_sql
@@ -127,7 +127,7 @@ def _careful_lines(path: Path, gzipped: bool) -> tuple[list[tuple], str | None]:
     if bad_lines:
         damage.append(_invalid_utf8_note(len(bad_lines)))
     bad = set(bad_lines)
-    rows = [(path.name, number, line.rstrip("\r"), number in bad)
+    rows = [(shown_name(path), number, line.rstrip("\r"), number in bad)
             for number, line in enumerate(text.split("\n"), start=1)]
     return rows, "; ".join(d for d in damage if d) or None
 
@@ -194,13 +194,15 @@ def classify_export_day(spark: SparkSession, exports_dir: Path, day: dt.date) ->
         for path in export_files(folder):
             gzipped = _holds_gzip(path)
             damage = None
-            if gzipped == path.name.endswith(".gz") and (not gzipped or _gzip_size(path) is not None):
+            # a path that is not UTF-8 (a name's bytes: shown_name) cannot be given to Spark: Python reads it
+            if (gzipped == path.name.endswith(".gz") and is_utf8_path(path)
+                    and (not gzipped or _gzip_size(path) is not None)):
                 direct.append(path)
             else:
                 rows, damage = _careful_lines(path, gzipped)
                 careful_rows += rows
             notes = [n for n in (_format_note(path, gzipped), damage) if n]
-            files.append({"export_date": day, "file_name": path.name, "size_bytes": path.stat().st_size,
+            files.append({"export_date": day, "file_name": shown_name(path), "size_bytes": path.stat().st_size,
                           "notes": notes})
     except OSError as exc:
         raise unreadable("the export file", path, exc) from None
