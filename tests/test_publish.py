@@ -187,6 +187,35 @@ def test_a_killed_publish_leaves_no_spare_to_trust(warehouse: Path):
     assert filecmp.cmp(build_path_for(warehouse), warehouse, shallow=False)
 
 
+@pytest.mark.parametrize("fails_in", ["sync_blocks", "copyfile"])
+def test_a_publish_that_runs_out_of_space_leaves_no_partial_file(warehouse: Path, monkeypatch, fails_in: str):
+    """The disk fills while the spare is brought up to date, or while the build file is copied
+    (no free spare): the publish fails with the system's error, the published file is the one
+    before, and no partial temporary file is left to keep the disk full."""
+    import orchestration.publish.publish as publishing
+
+    before = warehouse.read_bytes()
+
+    def out_of_space(src, dst, *args, **kwargs):
+        with open(dst, "r+b" if Path(dst).exists() else "wb") as f:
+            f.write(b"\0" * 100_000)  # a part written, then the disk is full
+        raise OSError(28, "No space left on device")
+
+    if fails_in == "sync_blocks":
+        monkeypatch.setattr(publishing, "sync_blocks", out_of_space)
+    else:
+        spare_path_for(warehouse).unlink()
+        monkeypatch.setattr(publishing.shutil, "copyfile", out_of_space)
+    _build(warehouse, "update t set v = 2 where k < 10")
+    with pytest.raises(OSError, match="No space left on device"):
+        publish(warehouse)
+    assert warehouse.read_bytes() == before
+    assert not list(warehouse.parent.glob(f".{warehouse.name}.publish-*.tmp"))
+    monkeypatch.undo()
+    publish(warehouse)  # once there is room, the next publish copies the whole file
+    assert filecmp.cmp(build_path_for(warehouse), warehouse, shallow=False)
+
+
 # Renames files of a ring into place at the path, as fast as it can, `burst` at a time with a pause
 # between bursts. Its own process: the renames must not wait for the opener's interpreter.
 SWAPPER = r"""

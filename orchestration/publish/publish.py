@@ -67,20 +67,26 @@ def publish(warehouse: Path) -> Published:
         conn.close()
     tmp = warehouse.with_name(f".{warehouse.name}.publish-{os.getpid()}.tmp")
     written = None
-    if spare.exists():
-        with _unread(spare) as free:
-            if free:
-                # Claimed by rename first: a kill from here on leaves a stale tmp, never a spare
-                # whose blocks are half-written.
-                os.replace(spare, tmp)
-                written = sync_blocks(build, tmp, block_size)
-    synced = written is not None
-    if not synced:
-        tmp.unlink(missing_ok=True)  # a claimed spare of another layout
-        shutil.copyfile(build, tmp)
-        written = build.stat().st_size
-    with open(tmp, "rb+") as f:
-        os.fsync(f.fileno())
+    try:
+        if spare.exists():
+            with _unread(spare) as free:
+                if free:
+                    # Claimed by rename first: a kill from here on leaves a stale tmp, never a spare
+                    # whose blocks are half-written.
+                    os.replace(spare, tmp)
+                    written = sync_blocks(build, tmp, block_size)
+        synced = written is not None
+        if not synced:
+            tmp.unlink(missing_ok=True)  # a claimed spare of another layout
+            shutil.copyfile(build, tmp)
+            written = build.stat().st_size
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+    except BaseException:
+        # A copy that failed (a full disk) is not left to keep the disk full until the next publish;
+        # the spare it may have been is gone, and the next publish copies the whole file.
+        tmp.unlink(missing_ok=True)
+        raise
     outgoing = spare.with_name(f"{spare.name}.{os.getpid()}.tmp")
     keep_outgoing = False
     if warehouse.exists():
