@@ -222,10 +222,12 @@ def tables(section) -> list[pd.DataFrame]:
     return [d.value for d in section.dataframe]
 
 
-def check_page(at: AppTest, report: dict) -> int:
+def check_page(at: AppTest, report: dict, reaches_past: bool = False) -> int:
     """Every metric and table of every module section against the report JSON; returns how many
-    metrics show a change against the previous period."""
+    metrics show a change against the previous period (none when the period reaches past the
+    newest loaded export day: docs/dashboard.md)."""
     changes = 0
+    changes_shown = previous_has_data(report) and not reaches_past
     for key, expected in METRICS.items():
         section = at.get_by_key(f"section-{key}")
         shown = {m.label: m.value for m in section.metric}
@@ -237,7 +239,7 @@ def check_page(at: AppTest, report: dict) -> int:
             value = report[module][field]
             assert shown_equals(shown[label], value), f"{key}: {label} shows {shown[label]!r}, report {value!r}"
             previous = report["previous"][module][field]
-            if value is None or previous is None or not previous_has_data(report):
+            if value is None or previous is None or not changes_shown:
                 assert not deltas[label], f"{key}: {label} shows a change {deltas[label]!r}, previous {previous!r}"
             else:
                 assert change_equals(deltas[label], value - previous), \
@@ -266,13 +268,14 @@ def check_page(at: AppTest, report: dict) -> int:
            [c["messages"] for c in cells]
     busiest = max(cells, key=lambda c: c["messages"])  # the first maximal cell, as the report orders them
     shown = {m.label: m.value for m in traffic.metric}
-    assert shown["Busiest hour"] == f"{WEEKDAYS[busiest['weekday'] - 1]} {busiest['hour']:02d}:00"
+    assert shown["Busiest hour"] == (f"{WEEKDAYS[busiest['weekday'] - 1]} {busiest['hour']:02d}:00"
+                                     if busiest["messages"] else "—")  # no message at all: no busiest hour
     assert shown_equals(shown["Messages in the busiest hour"], busiest["messages"])
     deltas = {m.label: m.delta for m in traffic.metric}
     assert not deltas["Busiest hour"]
     # against the previous period's own busiest weekday and hour
     previous_busiest = max(c["messages"] for c in report["previous"]["traffic"]["cells"])
-    if previous_has_data(report):
+    if changes_shown:
         assert change_equals(deltas["Messages in the busiest hour"], busiest["messages"] - previous_busiest)
         changes += 1
     else:
@@ -385,6 +388,42 @@ def test_a_previous_period_without_data_shows_no_change(demo, app):
     before = report["previous"]
     assert (f"Under each number: its change against the previous period, {before['from']} to {before['to']}: "
             "none shown, that period has no data.") in [c.value for c in app.caption]
+
+
+@pytest.mark.parametrize("days_after", [1, 2])
+def test_a_period_past_the_newest_export_day_says_so_and_shows_no_change(demo, app, days_after):
+    """The period's last days are not loaded yet: the page says so, as `report` does on stderr, and
+    no number shows a change against the previous period (its fall would be the days not loaded)."""
+    ws, summary = demo
+    last = dt.date.fromisoformat(summary["last_day"])
+    date_from, date_to = last + dt.timedelta(days=days_after), last + dt.timedelta(days=days_after + 6)
+    report = ws.report("initech-help", date_from.isoformat(), date_to.isoformat())
+    assert previous_has_data(report)
+    app.query_params = {"assistant": "initech-help", "from": date_from.isoformat(), "to": date_to.isoformat()}
+    run_ok(app)
+    assert check_page(app, report, reaches_past=True) == 0
+    assert not [m.delta for m in app.metric if m.delta]
+    (warning,) = [w.value for w in app.warning]
+    # Tokyo's local date after the newest UTC export day holds that day's evening there
+    says = ("The period {} .. {} reaches past the newest loaded export day ({})" if days_after == 1 else
+            "No data: the period {} .. {} starts after the newest loaded export day ({})")
+    assert warning.startswith(says.format(date_from, date_to, last)), warning
+    assert any(c.value.endswith("none shown, this period reaches past the loaded export days.") for c in app.caption)
+
+
+def test_a_one_day_period_and_a_period_picked_backwards(demo, app):
+    ws, summary = demo
+    last = dt.date.fromisoformat(summary["last_day"])
+    app.query_params = {"assistant": "acme-support", "from": last.isoformat(), "to": last.isoformat()}
+    run_ok(app)
+    assert "(1 day, local)" in page_text(app)
+    set_custom_range(app, last, last)
+    app.date_input(key="dates").set_value((last, last - dt.timedelta(days=3)))
+    run_page(app)
+    assert not app.exception
+    assert [e.value for e in app.error] == [
+        f"The period's first day ({last}) is after its last day ({last - dt.timedelta(days=3)}): "
+        "pick the two days again in the sidebar."]
 
 
 def test_presets_this_month_and_channel_reset(demo, app):

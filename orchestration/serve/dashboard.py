@@ -34,6 +34,7 @@ from orchestration.serve.report import (
     build_report,
     connect_read_only,
     data_quality_summary,
+    period_notice,
 )
 from orchestration.settings import default_warehouse
 
@@ -60,6 +61,8 @@ class View:
     report: dict
     daily: pd.DataFrame  # report["daily"], its dates as timestamps for the charts
     quality: dict
+    notice: str | None  # `report`'s line on stderr about the period: no data, or past the loaded days
+    reaches_past: bool  # the period ends after the newest loaded export day: its last days are incomplete
 
 
 # ------------------------------------------------------------------------------------------
@@ -206,6 +209,11 @@ def _sidebar_filters(conn: duckdb.DuckDBPyConnection) -> tuple[ReportParams, str
             st.info("Pick the last day of the period in the sidebar.")
             st.stop()
         date_from, date_to = picked
+        if date_from > date_to:
+            st.title("Analytics")
+            st.error(f"The period's first day ({date_from:%Y-%m-%d}) is after its last day ({date_to:%Y-%m-%d}): "
+                     "pick the two days again in the sidebar.")
+            st.stop()
     else:
         date_from, date_to = _preset_range(preset, end)
         sb.caption(f"{date_from:%a %Y-%m-%d} to {date_to:%a %Y-%m-%d}")
@@ -222,8 +230,11 @@ def _read(conn: duckdb.DuckDBPyConnection, warehouse: Path) -> View:
     daily = pd.DataFrame(report["daily"])
     daily["date"] = pd.to_datetime(daily["date"])
     quality = data_quality_summary(conn, params)
+    notice = period_notice(conn, assistant=params.assistant, date_from=params.date_from, date_to=params.date_to,
+                           channel=params.channel)
+    export_day = _newest_export_day(conn)
     return View(warehouse, dt.datetime.fromtimestamp(warehouse.stat().st_mtime), name, params, newest,
-                report, daily, quality)
+                report, daily, quality, notice, export_day is not None and params.date_to > export_day)
 
 
 def warehouse_from_arguments(argv: list[str]) -> Path:
@@ -351,7 +362,7 @@ def module_metrics(view: View, module: str) -> None:
     """The module's metrics of metrics.toml, one row of the page per `row`: each shows the report
     field's value and its change against the same field of the report's previous period."""
     report, before = view.report, view.report["previous"]
-    known = previous_has_data(report)
+    known = changes_shown(view)
     specs = definitions(module)["metrics"]
     for row in sorted({spec.get("row", 1) for spec in specs}):
         shown = [spec for spec in specs if spec.get("row", 1) == row]
@@ -360,6 +371,13 @@ def module_metrics(view: View, module: str) -> None:
                 metric(spec, report[module][spec["key"]],
                        previous=before[module][spec["key"]] if known else NO_PREVIOUS,
                        period=(before["from"], before["to"]))
+
+
+def changes_shown(view: View) -> bool:
+    """Whether the numbers show their change against the previous period: only when it has data,
+    and the period itself does not reach past the loaded export days (its last days, not loaded
+    yet, would show as a fall)."""
+    return previous_has_data(view.report) and not view.reaches_past
 
 
 def previous_has_data(report: dict) -> bool:
@@ -429,20 +447,28 @@ def section(module: str):
 # ------------------------------------------------------------------------------------------
 
 
+def _days(p: ReportParams) -> str:
+    days = (p.date_to - p.date_from).days + 1
+    return "1 day" if days == 1 else f"{days:,} days"
+
+
 def draw_header(view: View) -> None:
     r, p = view.report, view.params
     st.title("Analytics")
     st.markdown(
         f"**{view.assistant_name}** (`{p.assistant}`, {r['timezone']}) · "
-        f"{p.date_from:%a %d %b %Y} to {p.date_to:%a %d %b %Y} ({(p.date_to - p.date_from).days + 1} days, local) · "
+        f"{p.date_from:%a %d %b %Y} to {p.date_to:%a %d %b %Y} ({_days(p)}, local) · "
         f"{('channel **' + p.channel + '**') if p.channel else 'all channels'}"
     )
     st.caption("Every KPI counts what belongs to chats that started in the period (Traffic: messages by their "
                "own local time). Hover a number for its definition. Newest chat in the warehouse: "
                f"{view.newest_chat or 'none'}.")
+    if view.notice:
+        st.warning(view.notice[:1].upper() + view.notice[1:] + ".")
     before = r["previous"]
     st.caption(f"Under each number: its change against the previous period, {before['from']} to {before['to']}"
-               + (" (percentage points for a rate)." if previous_has_data(r)
+               + (" (percentage points for a rate)." if changes_shown(view)
+                  else ": none shown, this period reaches past the loaded export days." if view.reaches_past
                   else ": none shown, that period has no data."), help=CHANGE_HELP)
 
 
@@ -533,7 +559,7 @@ def draw_traffic(view: View) -> None:
                    detail=f" Its messages: {int(top['messages']) if top is not None else 0:,}.")
         with right:
             metric(definition("traffic", "busiest_hour_messages"), int(top["messages"]) if top is not None else None,
-                   previous=previous_top if previous_has_data(r) else NO_PREVIOUS,
+                   previous=previous_top if changes_shown(view) else NO_PREVIOUS,
                    period=(before["from"], before["to"]))
         heat = (
             alt.Chart(cells)
