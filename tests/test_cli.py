@@ -236,6 +236,20 @@ def test_the_refresh_record_says_how_a_refresh_ended(tmp_path):
     assert (interrupted["outcome"], interrupted["error"]) == ("interrupted", None)
 
 
+def test_a_warehouse_folder_on_a_read_only_file_system_is_named_so(tmp_path, monkeypatch):
+    import orchestration.cli.refresh as refresh
+
+    read_only = os.statvfs(tmp_path)
+    monkeypatch.setattr(refresh.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(refresh.os, "statvfs", lambda path: os.statvfs_result(
+        (*read_only[:8], read_only.f_flag | os.ST_RDONLY, read_only.f_namemax)))
+    with pytest.raises(UserError, match=f"^cannot write in the warehouse's folder {tmp_path}: read-only file system$"):
+        refresh.check_warehouse_path(tmp_path / "wh.duckdb")
+    monkeypatch.setattr(refresh.os, "statvfs", lambda path: read_only)
+    with pytest.raises(UserError, match="permission denied$"):
+        refresh.check_warehouse_path(tmp_path / "wh.duckdb")
+
+
 def test_status_without_a_warehouse_names_the_refresh_that_failed_to_make_it(tmp_path):
     warehouse = tmp_path / "wh.duckdb"
     with pytest.raises(UserError, match=r"^warehouse file not found: .*\(run `assistant-analytics refresh` first\)$"):

@@ -489,3 +489,22 @@ def test_a_file_whose_name_is_not_utf8_loads_under_its_name_with_the_bytes_escap
     assert (stats.lines_read, stats.events_valid) == (5, 4)
     assert recorded == fingerprint(folder)
     assert scan_day_folders(tmp_path / "exports") == ([DAY], ["dt=2026-11-\\xff"])
+
+
+def test_a_full_temporary_folder_is_named_as_such_not_blamed_on_the_export_file(tmp_path: Path, monkeypatch):
+    """A gzip file is read through a text copy in the temporary folder (TMPDIR); when that cannot be
+    written (a full disk), the error names the temporary folder, not the export file."""
+    folder = tmp_path / "exports" / f"dt={DAY}"
+    folder.mkdir(parents=True)
+    (folder / "part-0000.jsonl.gz").write_bytes(gzip.compress((line("a-1") + "\n").encode() + b"\xff\n"))
+    write_text = Path.write_text
+
+    def disk_full(self, *args, **kwargs):
+        if self.name.endswith(".txt"):
+            raise OSError(28, "No space left on device")
+        return write_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", disk_full)
+    with pytest.raises(LoadError, match=r"^cannot write the loader's temporary copy of part-0000\.jsonl\.gz in "
+                                        r".* \(TMPDIR\): No space left on device$"):
+        load(tmp_path / "exports")

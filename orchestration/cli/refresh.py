@@ -106,7 +106,15 @@ def ensure_folder(folder: Path, whose: str) -> None:
     except OSError as exc:
         raise UserError(f"cannot make {whose} folder {folder}: {exc.strerror or exc}") from None
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise UserError(f"cannot write in {whose} folder {folder}: permission denied")
+        reason = "read-only file system" if _read_only_file_system(folder) else "permission denied"
+        raise UserError(f"cannot write in {whose} folder {folder}: {reason}")
+
+
+def _read_only_file_system(folder: Path) -> bool:
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def _check_partition_days(days: list[dt.date]) -> None:

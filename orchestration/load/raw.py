@@ -24,6 +24,7 @@ from pathlib import Path
 
 import duckdb
 
+from ..errors import LoadError
 from .exports import check_export_day, export_files, fingerprint, is_utf8_path, shown_name, unreadable
 from .user_agents import parsed, parser_version
 from .validation import BLANK_LINE, DUCKDB, extracted_lines_sql, reason_case_sql
@@ -446,7 +447,11 @@ def _read_careful(conn: duckdb.DuckDBPyConnection, path: Path, name: str, gzippe
     text_path = path
     if gzipped or bad_lines:
         text_path = tmpdir / (path.name + ".txt")
-        text_path.write_text(text, encoding="utf-8")
+        try:
+            text_path.write_text(text, encoding="utf-8")
+        except OSError as exc:  # the temporary folder's fault (full, say), not the export file's
+            raise LoadError(f"cannot write the loader's temporary copy of {name} in {tmpdir.parent} "
+                            f"(TMPDIR): {exc.strerror or exc}") from None
     conn.execute(
         """
         create or replace temp table careful_lines as
