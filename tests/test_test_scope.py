@@ -179,6 +179,9 @@ def test_unaffected_users_rows_are_checked_by_full_rebuild_and_by_hand_only(run:
 
     # A full rebuild recomputes (and checks) every user: B is repaired.
     assert_ok(run.full, "refresh --full")
+    # `--full` alone loads nothing: its line says what it rebuilds from
+    assert f"run 1/1: every model rebuilt from the loaded export days {DAY1} .. {DAY2} (2 days), none loaded again" \
+        in run.full.stderr
     assert run.full_first_chats == [(True, 1)]
     proc = run.by_hand_after_full
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -227,16 +227,17 @@ def _run_job(days: list[dt.date], *, warehouse: Path, exports: Path, full: bool,
     try:
         # One lock for the whole job: a second refresh waits here, before it loads anything.
         with refresh_lock(warehouse), recording_refresh(warehouse, days, full=full):
-            _run_ranges(job, ranges, run_config, instance, show, warm_dbt)
+            _run_ranges(job, ranges, run_config, instance, show, warm_dbt, reloading=bool(days))
     except RefreshBusyError as exc:
         raise UserError(str(exc)) from None
     finally:
         progress.set_listener(None)
 
 
-def _run_ranges(job, ranges, run_config, instance, show, warm_dbt) -> None:
+def _run_ranges(job, ranges, run_config, instance, show, warm_dbt, *, reloading: bool) -> None:
     """Runs the ranges one after the other; `warm_dbt` (build/warm_dbt.py), started for the first
-    run's dbt build, is replaced by a new one for each later run (a waiting dbt takes one build)."""
+    run's dbt build, is replaced by a new one for each later run (a waiting dbt takes one build).
+    Without `reloading` (`--full` alone) the range is the loaded days the models are rebuilt from."""
     from dagster._core.storage.tags import (
         ASSET_PARTITION_RANGE_END_TAG,
         ASSET_PARTITION_RANGE_START_TAG,
@@ -248,7 +249,9 @@ def _run_ranges(job, ranges, run_config, instance, show, warm_dbt) -> None:
     for i, (start, end) in enumerate(ranges, start=1):
         warm_dbt.ready_for_next_build()  # at once for the first run (its imports took seconds)
         n_days = (end - start).days + 1
-        show(f"run {i}/{len(ranges)}: export days {start} .. {end} ({n_days} day{'s' * (n_days > 1)})")
+        days = f"export days {start} .. {end} ({n_days} day{'s' * (n_days > 1)})"
+        show(f"run {i}/{len(ranges)}: {days}" if reloading else
+             f"run {i}/{len(ranges)}: every model rebuilt from the loaded {days}, none loaded again")
         started = time.perf_counter()
         # dbt's own log goes to stdout through dagster-dbt; keep stdout for the report.
         with (open(os.devnull, "w") as devnull, contextlib.redirect_stdout(sys.stderr if verbose() else devnull),
