@@ -440,6 +440,42 @@ def test_rejected_share_check_passes_with_a_raised_threshold(defs, backfill, mon
     assert materialized == {"raw"}, materialized
 
 
+def test_a_backfill_loads_the_days_of_its_range_that_have_a_folder(defs, tmp_path, monkeypatch):
+    """A range from the UI with days the platform did not export (before, between and after the
+    ones it did): the run loads the others and names the missing ones in its log, as `refresh
+    --from/--to` does. A range without any folder fails, naming the range. The raw assets alone:
+    no dbt build, no publish."""
+    from dagster import DagsterInstance
+
+    from orchestration.defs.assets import RAW_KEYS
+
+    write_backfill_days(tmp_path / "exports")
+    shutil.rmtree(tmp_path / "exports" / f"dt={RANGE[1]}")
+    set_paths(monkeypatch, tmp_path)
+
+    instance = DagsterInstance.ephemeral()
+
+    def run(first: str, last: str):
+        return defs.resolve_job_def("refresh").execute_in_process(
+            tags={RANGE_START_TAG: first, RANGE_END_TAG: last}, asset_selection=RAW_KEYS,
+            instance=instance, raise_on_error=False)
+
+    result = run("2026-11-22", "2026-11-26")
+    assert result.success, error_messages(result)
+    assert raw_events_metadata(result)["export_days"] == [RANGE[0], RANGE[2]]
+    logged = [entry.user_message for entry in instance.all_logs(result.run_id)]
+    assert ("no folder for 3 export day(s) of the range, not loaded: 2026-11-22, 2026-11-24, 2026-11-26"
+            in logged), logged
+    from orchestration.settings import build_path_for
+
+    build = build_path_for(tmp_path / "warehouse.duckdb")
+    assert query(build, "select export_date::varchar from raw.export_days order by 1") == [(RANGE[0],), (RANGE[2],)]
+
+    nothing = run("2026-11-27", "2026-11-28")
+    assert not nothing.success
+    assert "no export day between 2026-11-27 and 2026-11-28" in error_messages(nothing)
+
+
 def test_missing_export_day_fails_the_run_naming_the_day(defs, tmp_path, monkeypatch):
     from dagster import DagsterInstance
 

@@ -36,6 +36,7 @@ from ..build.refresh_state import (
 from ..build.spark_models import check_spark_runnable, import_spark_tables
 from ..build.spark_session import check_spark_dir
 from ..errors import LoadError
+from ..load.exports import is_export_day
 from ..load.raw import LoadStats, load_export_day, loaded_export_days
 from ..load.spark_job import (
     clear_spark_pending_users,
@@ -103,6 +104,27 @@ def _loaded_days(build) -> dict[dt.date, str]:
         conn.close()
 
 
+def _days_with_folders(context: AssetExecutionContext, warehouse: WarehouseResource,
+                       days: list[dt.date]) -> list[dt.date]:
+    """A range of days (a backfill) loads the days that have a folder and names the others in the
+    run's log, as `refresh --from/--to` does: a day the platform did not export is expected
+    (events.md) and must not stop the rest. One day asked for alone, or a range with no folder at
+    all, fails the run naming it (the loader's error)."""
+    if len(days) < 2:
+        return days
+    try:
+        found = [d for d in days if is_export_day(warehouse.exports, d)]
+    except LoadError as exc:
+        raise RuntimeError(str(exc)) from exc
+    if not found:
+        raise RuntimeError(f"no export day between {days[0]} and {days[-1]}: "
+                           f"no dt=YYYY-MM-DD folder in {warehouse.exports}")
+    if len(found) < len(days):
+        gaps = [d.isoformat() for d in days if d not in found]
+        context.log.warning(f"no folder for {len(gaps)} export day(s) of the range, not loaded: {', '.join(gaps)}")
+    return found
+
+
 class LoadConfig(Config):
     # the run rebuilds every model from scratch after the load (`refresh --full`)
     full_refresh: bool = False
@@ -122,7 +144,7 @@ class LoadConfig(Config):
 def raw_exports(context: AssetExecutionContext, warehouse: WarehouseResource,
                 config: LoadConfig) -> Iterator[MaterializeResult]:
     """Loads each export day of the run into the raw schema, replacing what an earlier load of it brought."""
-    days = [dt.date.fromisoformat(k) for k in context.partition_keys]
+    days = _days_with_folders(context, warehouse, [dt.date.fromisoformat(k) for k in context.partition_keys])
     totals = {"lines_read": 0, "events_valid": 0, "duplicates": 0, "lines_rejected": 0}
     rejects: dict[str, int] = {}
     damaged: list[str] = []
