@@ -599,6 +599,39 @@ def test_a_day_whose_sensor_run_failed_is_asked_for_again_after_a_wait(backfill,
         path.unlink()
 
 
+@pytest.mark.parametrize("origin", ["sensor, other files", "UI", "backfill", "schedule"])
+def test_the_sensor_asks_for_no_day_a_run_of_which_is_going_or_queued(backfill, monkeypatch, origin):
+    """Whatever started the run of a day (this sensor when its files were other, the UI with no run
+    key, a backfill over a range, the schedule), the sensor asks for no second run while it is not
+    finished (docs/nightly.md), and says why in its skip reason; once that run ends, it asks."""
+    import uuid
+
+    from dagster import DagsterEvent, DagsterEventType, DagsterRun, DagsterRunStatus
+    from dagster._core.storage.tags import PARTITION_NAME_TAG, RUN_KEY_TAG
+
+    monkeypatch.setenv("ANALYTICS_SENSOR_SETTLE_SECONDS", "0")
+    day = "2026-11-24"
+    path = backfill.root / "exports" / f"dt={day}" / "late.jsonl"
+    write_export(backfill.root / "exports", day, "late.jsonl",
+                 [um("q1", f"{day}T12:00:00Z", user="u7", conversation="c7")])
+    tags = {"sensor, other files": {RUN_KEY_TAG: f"{day}:0123456789abcdef", PARTITION_NAME_TAG: day},
+            "UI": {PARTITION_NAME_TAG: day},
+            "backfill": {RANGE_START_TAG: RANGE[0], RANGE_END_TAG: RANGE[-1]},
+            "schedule": {RUN_KEY_TAG: f"nightly-{day}", PARTITION_NAME_TAG: day}}[origin]
+    run = backfill.instance.add_run(DagsterRun(job_name="refresh", run_id=str(uuid.uuid4()),
+                                               status=DagsterRunStatus.STARTED, tags=tags))
+    try:
+        waiting = backfill.evaluate_sensor()
+        assert [r.partition_key for r in waiting.run_requests] == []
+        assert waiting.skip_message == f"new or re-delivered export days waiting: a run of it going or queued: {day}"
+        backfill.instance.handle_run_event(run.run_id, DagsterEvent(
+            DagsterEventType.RUN_SUCCESS.value, job_name="refresh", message="ended"))
+        assert [r.partition_key for r in backfill.evaluate_sensor().run_requests] == [day]
+    finally:
+        path.unlink()
+        backfill.instance.delete_run(run.run_id)
+
+
 def test_the_sensor_passes_by_a_folder_outside_the_export_days(backfill, monkeypatch):
     """A folder dated before ANALYTICS_FIRST_EXPORT_DAY is no partition: a run of it could not
     start, and its request failed the whole tick, so a stray folder stopped every refresh."""

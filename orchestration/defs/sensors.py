@@ -1,10 +1,17 @@
 """Notices new and re-delivered export days: a day whose files differ from what was loaded."""
 
 
+import datetime as dt
 import time
 
 from dagster import DagsterRunStatus, RunRequest, RunsFilter, SensorEvaluationContext, SkipReason, sensor
-from dagster._core.storage.tags import PARTITION_NAME_TAG, RUN_KEY_TAG
+from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    PARTITION_NAME_TAG,
+    RUN_KEY_TAG,
+)
 
 from ..load.exports import day_folder, export_files, fingerprint, is_partition_day, list_export_days
 from ..load.raw import loaded_export_days
@@ -25,6 +32,12 @@ def loaded_fingerprints(warehouse: WarehouseResource) -> dict[str, str]:
         conn.close()
 
 
+# Why a day whose files differ from its load is not asked for at this tick (the tick's skip reason)
+_SETTLING = "still being written"
+_BEING_RUN = "a run of it going or queued"
+_ASKED = "asked for already (a failed run is asked for again an hour after it ended)"
+
+
 # Dagster needs the interval when it loads the definitions (validated there).
 @sensor(job=refresh_job, minimum_interval_seconds=sensor_interval_seconds(),
         description="Refreshes an export day that is new, or re-delivered (its files changed since it was loaded).")
@@ -33,7 +46,9 @@ def new_or_redelivered_export_days(context: SensorEvaluationContext, warehouse: 
     max_runs = sensor_max_runs()
     loaded = loaded_fingerprints(warehouse)
     now = time.time()
+    being_run = _days_being_run(context)
     requests = []
+    waiting: dict[str, list[str]] = {_SETTLING: [], _BEING_RUN: [], _ASKED: []}
     for day in list_export_days(warehouse.exports):
         if not is_partition_day(day):
             # a run of it could not start (no such partition), and would fail the whole tick
@@ -42,17 +57,40 @@ def new_or_redelivered_export_days(context: SensorEvaluationContext, warehouse: 
         folder = day_folder(warehouse.exports, day)
         files = export_files(folder)
         newest = max([folder.stat().st_mtime] + [p.stat().st_mtime for p in files])
-        if now - newest < settle:
-            continue  # still being written
         fp = fingerprint(folder)
-        if loaded.get(day.isoformat()) != fp:
-            run_key = _run_key(context, day.isoformat(), fp, now)
-            if run_key is not None:
-                requests.append(RunRequest(run_key=run_key, partition_key=day.isoformat(),
-                                           tags={"trigger": "new_or_redelivered"}))
+        if loaded.get(day.isoformat()) == fp:
+            continue
+        if now - newest < settle:
+            waiting[_SETTLING].append(day.isoformat())
+        elif day.isoformat() in being_run:
+            # whatever started it (this sensor with other files, the UI, a backfill, the schedule):
+            # its load may read the files as they are now; if not, the next tick after it sees them
+            waiting[_BEING_RUN].append(day.isoformat())
+        elif (run_key := _run_key(context, day.isoformat(), fp, now)) is None:
+            waiting[_ASKED].append(day.isoformat())
+        else:
+            requests.append(RunRequest(run_key=run_key, partition_key=day.isoformat(),
+                                       tags={"trigger": "new_or_redelivered"}))
     if not requests:
-        return SkipReason("every export day is loaded as delivered, or its run is going or waits to retry")
+        why = "; ".join(f"{reason}: {', '.join(days)}" for reason, days in waiting.items() if days)
+        return SkipReason(f"new or re-delivered export days waiting: {why}" if why else
+                          "every export day is loaded as delivered")
     return requests[:max_runs]
+
+
+def _days_being_run(context: SensorEvaluationContext) -> set[str]:
+    """The export days of every run not finished (queued, starting, going), from wherever it was
+    started: a day's partition tag, or every day of a backfill's range."""
+    days = set()
+    for record in context.instance.get_run_records(RunsFilter(statuses=NOT_FINISHED_STATUSES)):
+        tags = record.dagster_run.tags
+        if PARTITION_NAME_TAG in tags:
+            days.add(tags[PARTITION_NAME_TAG])
+        elif ASSET_PARTITION_RANGE_START_TAG in tags and ASSET_PARTITION_RANGE_END_TAG in tags:
+            first = dt.date.fromisoformat(tags[ASSET_PARTITION_RANGE_START_TAG])
+            last = dt.date.fromisoformat(tags[ASSET_PARTITION_RANGE_END_TAG])
+            days.update((first + dt.timedelta(days=i)).isoformat() for i in range((last - first).days + 1))
+    return days
 
 
 # A run of a day that failed is asked for again this long after it ended (same files): a fault
