@@ -472,21 +472,25 @@ def test_a_file_whose_name_is_not_utf8_loads_under_its_name_with_the_bytes_escap
     (folder / "ok.jsonl").write_text(line("ok-1") + "\n")
     plain = folder / os.fsdecode(b"part\xff\xfe.jsonl")
     plain.write_text(line("odd-1") + "\n" + line("odd-2") + "\n")
+    # a name one can write that reads as the escaped one: the name that is not UTF-8 gets a suffix
+    (folder / "part\\xff\\xfe.jsonl").write_text(line("literal-1") + "\n")
+    suffixed = "part\\xff\\xfe.jsonl~" + hashlib.sha256(b"part\xff\xfe.jsonl").hexdigest()[:8]
     gzipped = folder / os.fsdecode(b"gz-\xe9t\xe9.jsonl.gz")  # Latin-1 bytes, and a line that is not UTF-8
     gzipped.write_bytes(gzip.compress((line("gz-1") + "\n").encode() + b'{"event_id": "\xff"}\n'))
     (tmp_path / "exports" / os.fsdecode(b"dt=2026-11-\xff")).mkdir()
     conn, stats = load(tmp_path / "exports")
     try:
         assert loaded_ids(conn) == [("gz-\\xe9t\\xe9.jsonl.gz", 1, "gz-1"), ("ok.jsonl", 1, "ok-1"),
-                                    ("part\\xff\\xfe.jsonl", 1, "odd-1"), ("part\\xff\\xfe.jsonl", 2, "odd-2")]
+                                    ("part\\xff\\xfe.jsonl", 1, "literal-1"),
+                                    (suffixed, 1, "odd-1"), (suffixed, 2, "odd-2")]
         assert conn.execute("select file_name, line_number, reason from raw.rejected_lines").fetchall() == [
             ("gz-\\xe9t\\xe9.jsonl.gz", 2, "invalid_utf8")]
         assert sorted(r[0] for r in conn.execute("select file_name from raw.export_files").fetchall()) == [
-            "gz-\\xe9t\\xe9.jsonl.gz", "ok.jsonl", "part\\xff\\xfe.jsonl"]
+            "gz-\\xe9t\\xe9.jsonl.gz", "ok.jsonl", "part\\xff\\xfe.jsonl", suffixed]
         [(recorded,)] = conn.execute("select fingerprint from raw.export_days").fetchall()
     finally:
         conn.close()
-    assert (stats.lines_read, stats.events_valid) == (5, 4)
+    assert (stats.lines_read, stats.events_valid) == (6, 5)
     assert recorded == fingerprint(folder)
     assert scan_day_folders(tmp_path / "exports") == ([DAY], ["dt=2026-11-\\xff"])
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+from collections import Counter
 from pathlib import Path
 
 from ..errors import LoadError
@@ -45,6 +46,18 @@ def shown_name(path: Path) -> str:
     it that are not UTF-8 (which no text column or terminal holds), `\\xNN` in their place, as a line's
     bytes that are not UTF-8 are kept (README)."""
     return os.fsencode(path.name).decode("utf-8", "backslashreplace")
+
+
+def shown_names(paths: list[Path]) -> dict[Path, str]:
+    """shown_name of each file of a day, made unique: a name that is not UTF-8 whose shown name is
+    another file's (`a\\xff.jsonl` is also a name one can write) gets a suffix from its bytes, so
+    that no two files' lines are ever taken for one file's."""
+    names = {path: shown_name(path) for path in paths}
+    taken = Counter(names.values())
+    for path, name in names.items():
+        if taken[name] > 1 and not is_utf8_path(Path(path.name)):
+            names[path] = f"{name}~{hashlib.sha256(os.fsencode(path.name)).hexdigest()[:8]}"
+    return names
 
 
 def is_utf8_path(path: Path) -> bool:

@@ -25,7 +25,7 @@ from pathlib import Path
 import duckdb
 
 from ..errors import LoadError
-from .exports import check_export_day, export_files, fingerprint, is_utf8_path, shown_name, unreadable
+from .exports import check_export_day, export_files, fingerprint, is_utf8_path, shown_names, unreadable
 from .user_agents import parsed, parser_version
 from .validation import BLANK_LINE, DUCKDB, extracted_lines_sql, reason_case_sql
 
@@ -478,13 +478,13 @@ def _utf8_path(path: Path, tmpdir: Path) -> Path:
     if is_utf8_path(path):
         return path
     link = tmpdir / f"linked-{hashlib.sha256(os.fsencode(path)).hexdigest()[:16]}"
-    link.symlink_to(path)
+    link.symlink_to(path.absolute())
     return link
 
 
-def _read_file(conn: duckdb.DuckDBPyConnection, path: Path, tmpdir: Path, day: dt.date) -> str | None:
-    """Judges one file's lines, fast if DuckDB can read it whole; returns what data quality should know."""
-    name = shown_name(path)
+def _read_file(conn: duckdb.DuckDBPyConnection, path: Path, name: str, tmpdir: Path, day: dt.date) -> str | None:
+    """Judges one file's lines (as file `name`), fast if DuckDB can read it whole; returns what data
+    quality should know."""
     try:
         gzipped = _holds_gzip(path)
         source = _utf8_path(path, tmpdir)
@@ -501,11 +501,12 @@ def _classify_lines(conn: duckdb.DuckDBPyConnection, folder: Path, tmpdir: Path,
     """Fills temp table `classified` with the day's lines, each judged valid or rejected (or blank)."""
     conn.execute(CLASSIFIED_DDL)
     files, damaged = [], []
-    for path in export_files(folder):
-        damage = _read_file(conn, path, tmpdir, day)
-        files.append({"file_name": shown_name(path), "size_bytes": path.stat().st_size, "damage": damage})
+    paths = export_files(folder)
+    for path, name in shown_names(paths).items():
+        damage = _read_file(conn, path, name, tmpdir, day)
+        files.append({"file_name": name, "size_bytes": path.stat().st_size, "damage": damage})
         if damage:
-            damaged.append(f"{shown_name(path)}: {damage}")
+            damaged.append(f"{name}: {damage}")
     counts = dict(conn.execute("select file_name, count(*) from classified where not is_blank group by 1").fetchall())
     for f in files:
         f["lines_read"] = counts.get(f["file_name"], 0)

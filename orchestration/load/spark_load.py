@@ -32,7 +32,7 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from .exports import check_export_day, export_files, fingerprint, is_utf8_path, shown_name, unreadable
+from .exports import check_export_day, export_files, fingerprint, is_utf8_path, shown_names, unreadable
 from .raw import _format_note, _gzip_size, _holds_gzip, _invalid_utf8_note, _read_gzip, _utf8_text
 from .user_agents import parsed, parser_version
 from .validation import BLANK_LINE, SPARK, reason_case_sql, spark_extracted_lines_sql
@@ -114,7 +114,7 @@ def _hadoop_path(path: Path) -> str:
     return text
 
 
-def _careful_lines(path: Path, gzipped: bool) -> tuple[list[tuple], str | None]:
+def _careful_lines(path: Path, name: str, gzipped: bool) -> tuple[list[tuple], str | None]:
     """The DuckDB loader's careful path (raw.py `_read_careful`) without DuckDB: the lines that can be
     read (file_name, line_number, line, invalid_utf8) and the damage, if any."""
     damage = []
@@ -127,7 +127,7 @@ def _careful_lines(path: Path, gzipped: bool) -> tuple[list[tuple], str | None]:
     if bad_lines:
         damage.append(_invalid_utf8_note(len(bad_lines)))
     bad = set(bad_lines)
-    rows = [(shown_name(path), number, line.rstrip("\r"), number in bad)
+    rows = [(name, number, line.rstrip("\r"), number in bad)
             for number, line in enumerate(text.split("\n"), start=1)]
     return rows, "; ".join(d for d in damage if d) or None
 
@@ -191,7 +191,7 @@ def classify_export_day(spark: SparkSession, exports_dir: Path, day: dt.date) ->
     folder = check_export_day(exports_dir, day)
     direct, careful_rows, files = [], [], []
     try:
-        for path in export_files(folder):
+        for path, name in shown_names(export_files(folder)).items():
             gzipped = _holds_gzip(path)
             damage = None
             # a path that is not UTF-8 (a name's bytes: shown_name) cannot be given to Spark: Python reads it
@@ -199,10 +199,10 @@ def classify_export_day(spark: SparkSession, exports_dir: Path, day: dt.date) ->
                     and (not gzipped or _gzip_size(path) is not None)):
                 direct.append(path)
             else:
-                rows, damage = _careful_lines(path, gzipped)
+                rows, damage = _careful_lines(path, name, gzipped)
                 careful_rows += rows
             notes = [n for n in (_format_note(path, gzipped), damage) if n]
-            files.append({"export_date": day, "file_name": shown_name(path), "size_bytes": path.stat().st_size,
+            files.append({"export_date": day, "file_name": name, "size_bytes": path.stat().st_size,
                           "notes": notes})
     except OSError as exc:
         raise unreadable("the export file", path, exc) from None
