@@ -632,6 +632,40 @@ def test_the_sensor_asks_for_no_day_a_run_of_which_is_going_or_queued(backfill, 
         backfill.instance.delete_run(run.run_id)
 
 
+def test_a_killed_cli_refresh_or_another_jobs_run_holds_no_day_back(backfill, monkeypatch):
+    """A CLI refresh's run left "started" by a kill (no daemon watches that process) holds its days
+    back only while a refresh holds the warehouse's lock; a run of other partitions (hourly, say)
+    neither holds a day back nor fails the tick."""
+    import uuid
+
+    from dagster import DagsterRun, DagsterRunStatus
+
+    from orchestration.build.build_file import refresh_lock
+    from orchestration.defs.jobs import CLI_TRIGGER, TRIGGER_TAG
+
+    monkeypatch.setenv("ANALYTICS_SENSOR_SETTLE_SECONDS", "0")
+    day = "2026-11-25"
+    path = backfill.root / "exports" / f"dt={day}" / "late.jsonl"
+    write_export(backfill.root / "exports", day, "late.jsonl",
+                 [um("k1", f"{day}T12:00:00Z", user="u6", conversation="c6")])
+    runs = [backfill.instance.add_run(DagsterRun(job_name=job, run_id=str(uuid.uuid4()),
+                                                 status=DagsterRunStatus.STARTED, tags=tags))
+            for job, tags in [("refresh", {RANGE_START_TAG: RANGE[0], RANGE_END_TAG: RANGE[-1],
+                                           TRIGGER_TAG: CLI_TRIGGER}),
+                              ("other", {RANGE_START_TAG: "2026-11-25-00:00", RANGE_END_TAG: "2026-11-25-05:00"})]]
+    try:
+        # killed: no lock is held (another test's re-delivered day may be asked for too)
+        assert day in [r.partition_key for r in backfill.evaluate_sensor().run_requests]
+        with refresh_lock(backfill.warehouse):  # the CLI refresh is going
+            held = backfill.evaluate_sensor()
+        assert not held.run_requests and "a run of it going or queued: " in held.skip_message
+        assert held.skip_message.endswith(day)
+    finally:
+        path.unlink()
+        for run in runs:
+            backfill.instance.delete_run(run.run_id)
+
+
 def test_the_sensor_passes_by_a_folder_outside_the_export_days(backfill, monkeypatch):
     """A folder dated before ANALYTICS_FIRST_EXPORT_DAY is no partition: a run of it could not
     start, and its request failed the whole tick, so a stray folder stopped every refresh."""

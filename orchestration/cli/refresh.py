@@ -244,6 +244,7 @@ def _run_ranges(job, ranges, run_config, instance, show, warm_dbt, *, reloading:
     )
 
     from ..build.child_process import sigterm_kept
+    from ..defs.jobs import CLI_TRIGGER, TRIGGER_TAG
     from ..settings import verbose
 
     for i, (start, end) in enumerate(ranges, start=1):
@@ -260,7 +261,7 @@ def _run_ranges(job, ranges, run_config, instance, show, warm_dbt, *, reloading:
                 run_config=run_config,
                 instance=instance,
                 tags={ASSET_PARTITION_RANGE_START_TAG: start.isoformat(),
-                      ASSET_PARTITION_RANGE_END_TAG: end.isoformat()},
+                      ASSET_PARTITION_RANGE_END_TAG: end.isoformat(), TRIGGER_TAG: CLI_TRIGGER},
                 raise_on_error=False,
             )
         if not result.success:

@@ -2,6 +2,10 @@
 
 from dagster import AssetSelection, define_asset_job
 
+# What started a run, in its tags: the sensor, the schedule, or `assistant-analytics refresh`
+TRIGGER_TAG = "trigger"
+CLI_TRIGGER = "cli"
+
 refresh_job = define_asset_job(
     name="refresh",
     selection=AssetSelection.all(),

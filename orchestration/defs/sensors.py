@@ -16,8 +16,9 @@ from dagster._core.storage.tags import (
 from ..load.exports import day_folder, export_files, fingerprint, is_partition_day, list_export_days
 from ..load.raw import loaded_export_days
 from ..publish.publish import connect_published
+from ..serve.status import refresh_running
 from ..settings import sensor_interval_seconds, sensor_max_runs, sensor_settle_seconds
-from .jobs import refresh_job
+from .jobs import CLI_TRIGGER, TRIGGER_TAG, refresh_job
 from .resources import WarehouseResource
 
 
@@ -46,7 +47,7 @@ def new_or_redelivered_export_days(context: SensorEvaluationContext, warehouse: 
     max_runs = sensor_max_runs()
     loaded = loaded_fingerprints(warehouse)
     now = time.time()
-    being_run = _days_being_run(context)
+    being_run = _days_being_run(context, warehouse)
     requests = []
     waiting: dict[str, list[str]] = {_SETTLING: [], _BEING_RUN: [], _ASKED: []}
     for day in list_export_days(warehouse.exports):
@@ -70,7 +71,7 @@ def new_or_redelivered_export_days(context: SensorEvaluationContext, warehouse: 
             waiting[_ASKED].append(day.isoformat())
         else:
             requests.append(RunRequest(run_key=run_key, partition_key=day.isoformat(),
-                                       tags={"trigger": "new_or_redelivered"}))
+                                       tags={TRIGGER_TAG: "new_or_redelivered"}))
     if not requests:
         why = "; ".join(f"{reason}: {', '.join(days)}" for reason, days in waiting.items() if days)
         return SkipReason(f"new or re-delivered export days waiting: {why}" if why else
@@ -78,18 +79,30 @@ def new_or_redelivered_export_days(context: SensorEvaluationContext, warehouse: 
     return requests[:max_runs]
 
 
-def _days_being_run(context: SensorEvaluationContext) -> set[str]:
+def _days_being_run(context: SensorEvaluationContext, warehouse: WarehouseResource) -> set[str]:
     """The export days of every run not finished (queued, starting, going), from wherever it was
-    started: a day's partition tag, or every day of a backfill's range."""
-    days = set()
+    started: a day's partition tag, or every day of a backfill's range. A run of `assistant-analytics
+    refresh` runs in that command's process, which no daemon watches: killed, it stays "started"
+    for good, so it counts only while a refresh holds the warehouse's lock (the command holds it
+    from its first run to its last)."""
+    days: set[str] = set()
+    cli_refresh_running = None
     for record in context.instance.get_run_records(RunsFilter(statuses=NOT_FINISHED_STATUSES)):
         tags = record.dagster_run.tags
-        if PARTITION_NAME_TAG in tags:
-            days.add(tags[PARTITION_NAME_TAG])
-        elif ASSET_PARTITION_RANGE_START_TAG in tags and ASSET_PARTITION_RANGE_END_TAG in tags:
-            first = dt.date.fromisoformat(tags[ASSET_PARTITION_RANGE_START_TAG])
-            last = dt.date.fromisoformat(tags[ASSET_PARTITION_RANGE_END_TAG])
-            days.update((first + dt.timedelta(days=i)).isoformat() for i in range((last - first).days + 1))
+        if tags.get(TRIGGER_TAG) == CLI_TRIGGER:
+            if cli_refresh_running is None:
+                cli_refresh_running = refresh_running(warehouse.warehouse)
+            if not cli_refresh_running:
+                continue
+        try:
+            if PARTITION_NAME_TAG in tags:
+                days.add(dt.date.fromisoformat(tags[PARTITION_NAME_TAG]).isoformat())
+            elif ASSET_PARTITION_RANGE_START_TAG in tags and ASSET_PARTITION_RANGE_END_TAG in tags:
+                first = dt.date.fromisoformat(tags[ASSET_PARTITION_RANGE_START_TAG])
+                last = dt.date.fromisoformat(tags[ASSET_PARTITION_RANGE_END_TAG])
+                days.update((first + dt.timedelta(days=i)).isoformat() for i in range((last - first).days + 1))
+        except ValueError:
+            continue  # a run of another kind of partitions (another job): not an export day
     return days
 
 

@@ -75,7 +75,7 @@ def recording_refresh(warehouse: Path, days: list[dt.date], *, full: bool) -> It
         _write_record(warehouse, record)
 
 
-def _refresh_running(warehouse: Path) -> bool:
+def refresh_running(warehouse: Path) -> bool:
     """Whether a refresh holds the warehouse's lock (tried without waiting, released at once)."""
     lock = lock_path_for(warehouse)
     try:
@@ -118,7 +118,7 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
 
     if not warehouse.exists():
         # A first refresh that failed published nothing, but its record says why: the one line does too.
-        last = _last_refresh(warehouse, _refresh_running(warehouse))
+        last = _last_refresh(warehouse, refresh_running(warehouse))
         if last is not None and last.get("outcome") != "succeeded":
             said = f": {last['error']}" if last.get("error") else ""
             raise UserError(f"warehouse file not found: {warehouse}; its last refresh, started "
@@ -162,7 +162,7 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
             pending.append({"export_date": day.isoformat(), "reason": "redelivered"})
     newest_ms = newest[0][0] if newest else None
     newest_at = dt.datetime.fromtimestamp(newest_ms / 1000, dt.UTC) if newest_ms is not None else None
-    running = _refresh_running(warehouse)
+    running = refresh_running(warehouse)
     latest_days = [{"export_date": d.isoformat(), "lines_read": int(r), "lines_rejected": int(x)}
                    for d, r, x in sorted(latest)]
     return {
