@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -256,7 +257,13 @@ def _one_line(text: str | None) -> str | None:
     break, tab or other control character shown escaped (`\\n`), not acted on by the terminal."""
     if text is None:
         return None
-    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+    # control and format characters, and the line and paragraph separators; not the spaces of other
+    # scripts (no-break, ideographic) nor characters newer than this Python's Unicode tables
+    return "".join(ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) in _ESCAPED else ch
+                   for ch in text)
+
+
+_ESCAPED = {"Cc", "Cf", "Zl", "Zp"}
 
 
 def format_table(report: dict, quality: dict | None = None) -> str:
