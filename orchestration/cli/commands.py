@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from ..errors import UserError
-from ..load.exports import day_folder, is_export_day, list_export_days
+from ..load.exports import day_folder, days_with_folders, is_export_day, list_export_days
 from ..serve.report import (
     ReportParams,
     build_report,
@@ -51,16 +51,12 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 
 
 def _days_of_range(exports: Path, first: dt.date, last: dt.date) -> list[dt.date]:
-    """The export days of a backfill's range that have a folder. A day the platform did not export
-    is expected (events.md) and must not stop the others: it is named in a note, and `status` lists
-    it among the missing days. A range without any is an error, as a missing day asked for by --day."""
-    days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
-    found = [d for d in days if is_export_day(exports, d)]
-    if not found:
-        raise UserError(f"no export day between {first} and {last}: no dt=YYYY-MM-DD folder in {exports}")
-    if len(found) < len(days):
-        gaps = [d.isoformat() for d in days if d not in found]
-        note(f"no folder for {len(gaps)} export day(s) of the range, not loaded: {_listed(gaps)}")
+    """The export days of a backfill's range that have a folder (load/exports.days_with_folders); the
+    others are named in a note, and `status` lists them among the missing days."""
+    found, gaps = days_with_folders(exports, [first + dt.timedelta(days=i) for i in range((last - first).days + 1)])
+    if gaps:
+        note(f"no folder for {len(gaps)} export day(s) of the range, not loaded: "
+             f"{_listed([d.isoformat() for d in gaps])}")
     return found
 
 

@@ -36,7 +36,7 @@ from ..build.refresh_state import (
 from ..build.spark_models import check_spark_runnable, import_spark_tables
 from ..build.spark_session import check_spark_dir
 from ..errors import LoadError
-from ..load.exports import is_export_day
+from ..load.exports import days_with_folders
 from ..load.raw import LoadStats, load_export_day, loaded_export_days
 from ..load.spark_job import (
     clear_spark_pending_users,
@@ -107,21 +107,17 @@ def _loaded_days(build) -> dict[dt.date, str]:
 def _days_with_folders(context: AssetExecutionContext, warehouse: WarehouseResource,
                        days: list[dt.date]) -> list[dt.date]:
     """A range of days (a backfill) loads the days that have a folder and names the others in the
-    run's log, as `refresh --from/--to` does: a day the platform did not export is expected
-    (events.md) and must not stop the rest. One day asked for alone, or a range with no folder at
-    all, fails the run naming it (the loader's error)."""
+    run's log, as `refresh --from/--to` does (load/exports.days_with_folders). One day asked for
+    alone fails the run naming it (the loader's error)."""
     if len(days) < 2:
         return days
     try:
-        found = [d for d in days if is_export_day(warehouse.exports, d)]
+        found, gaps = days_with_folders(warehouse.exports, days)
     except LoadError as exc:
         raise RuntimeError(str(exc)) from exc
-    if not found:
-        raise RuntimeError(f"no export day between {days[0]} and {days[-1]}: "
-                           f"no dt=YYYY-MM-DD folder in {warehouse.exports}")
-    if len(found) < len(days):
-        gaps = [d.isoformat() for d in days if d not in found]
-        context.log.warning(f"no folder for {len(gaps)} export day(s) of the range, not loaded: {', '.join(gaps)}")
+    if gaps:
+        context.log.warning(f"no folder for {len(gaps)} export day(s) of the range, not loaded: "
+                            f"{', '.join(d.isoformat() for d in gaps)}")
     return found
 
 

@@ -91,6 +91,16 @@ def scan_day_folders(exports_dir: Path) -> tuple[list[dt.date], list[str]]:
     return sorted(days), sorted(misnamed)
 
 
+def days_with_folders(exports_dir: Path, days: list[dt.date]) -> tuple[list[dt.date], list[dt.date]]:
+    """The days of a range (a backfill) that have a folder, and the others: a day the platform did
+    not export is expected (events.md) and must not stop the rest; the caller names it. A range
+    without any folder is an error, as a day asked for alone without its folder is."""
+    found = [d for d in days if is_export_day(exports_dir, d)]
+    if not found:
+        raise LoadError(f"no export day between {days[0]} and {days[-1]}: no dt=YYYY-MM-DD folder in {exports_dir}")
+    return found, [d for d in days if d not in found]
+
+
 def is_export_day(exports_dir: Path, day: dt.date) -> bool:
     """True when the day's folder is there and is a real folder (a link to one is not read).
 

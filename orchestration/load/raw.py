@@ -209,9 +209,9 @@ def _inflate(src: Path, sink, *, salvage: bool) -> tuple[str | None, int | None,
     byte before a break in the deflate data reaches `sink`. Without it (a check that the file is
     intact) the pieces are large.
 
-    Zero bytes after a whole member are padding (a block device's, a tape's), as gzip and Python's
-    gzip module read them: not damage. Any other byte there must start a member. (DuckDB's and
-    Spark's readers refuse such a file: the careful path reads it.)"""
+    Zero bytes after a whole member are padding (a block device's, a tape's), as Python's gzip
+    module reads them: not damage. Any other byte there must start a member. (DuckDB's and Spark's
+    readers refuse such a file: the careful path reads it.)"""
     if src.stat().st_size == 0:
         return "empty gzip file (0 bytes)", None, False
     sunk = member_start = 0
