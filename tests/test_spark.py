@@ -271,6 +271,17 @@ def test_spark_sets_file_permissions_without_a_chmod_process(spark_demo: Workspa
 
 
 @needs_spark
+def test_hives_session_folder_is_the_spark_folders_not_a_new_one_in_tmp(spark_demo: Workspace):
+    """Hive's default folder for a session's added resources is a new /tmp/<session id>_resources
+    in every Spark process, which a local session never removes: one more in /tmp per refresh."""
+    folder = spark_dir_for(spark_demo.warehouse) / "hive_resources"
+    assert spark_demo.spark_arguments
+    for argv in spark_demo.spark_arguments:
+        assert f"spark.hadoop.hive.downloaded.resources.dir={folder}" in argv
+    assert folder.is_dir()
+
+
+@needs_spark
 def test_the_file_system_jar_is_compiled_once_by_the_javac_of_sparks_java(tmp_path: Path, monkeypatch):
     if not _java_runtime().with_name("javac").exists():
         pytest.skip("no javac beside the java Spark runs on (a Java runtime without its JDK)")
