@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import zlib
 from pathlib import Path
 
@@ -512,3 +513,31 @@ def test_a_full_temporary_folder_is_named_as_such_not_blamed_on_the_export_file(
     with pytest.raises(LoadError, match=r"^cannot write the loader's temporary copy of part-0000\.jsonl\.gz in "
                                         r".* \(TMPDIR\): No space left on device$"):
         load(tmp_path / "exports")
+
+
+def test_a_load_removes_the_temporary_folders_of_killed_loads_only(tmp_path: Path, monkeypatch):
+    """A load killed outright leaves its temporary folder (maybe a day's inflated text) behind; the
+    next load removes the folders of loads whose process is gone, not those of running ones."""
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    gone = temp / f"aa-load-{_pid_of_ended_process()}-k1ll3d"  # a killed load's
+    gone.mkdir()
+    (gone / "part-0000.jsonl.gz.txt").write_text("inflated text")
+    running = temp / f"aa-load-{os.getppid()}-running"
+    running.mkdir()
+    unrelated = temp / "aa-load-oldname"
+    unrelated.mkdir()
+    folder = tmp_path / "exports" / f"dt={DAY}"
+    folder.mkdir(parents=True)
+    (folder / "part-0000.jsonl.gz").write_bytes(gzip.compress((line("a-1") + "\n").encode() + b"\xff\n"))
+    conn, stats = load(tmp_path / "exports")
+    conn.close()
+    assert stats.events_valid == 1
+    assert sorted(p.name for p in temp.iterdir()) == sorted([running.name, unrelated.name])
+
+
+def _pid_of_ended_process() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid

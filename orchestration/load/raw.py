@@ -15,6 +15,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import os
+import shutil
 import tempfile
 import time
 import zlib
@@ -568,6 +569,30 @@ def _mark_pending_users(conn: duckdb.DuckDBPyConnection, params: dict) -> None:
     conn.execute(PENDING_USERS_SQL, params)
 
 
+_TEMPORARY_PREFIX = "aa-load-"
+
+
+def _temporary_folder() -> tempfile.TemporaryDirectory:
+    """The load's folder for the text copies of gzip files (TMPDIR), named with this process's id.
+    A load killed outright cannot remove its folder, which may hold a day's inflated text; each load
+    first removes the folders of loads whose process is gone."""
+    for stale in Path(tempfile.gettempdir()).glob(f"{_TEMPORARY_PREFIX}*-*"):
+        pid, _, _ = stale.name.removeprefix(_TEMPORARY_PREFIX).partition("-")
+        if pid.isdigit() and not _process_exists(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    return tempfile.TemporaryDirectory(prefix=f"{_TEMPORARY_PREFIX}{os.getpid()}-")
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 def load_export_day(conn: duckdb.DuckDBPyConnection, exports_dir: Path, day: dt.date, *,
                     mark_pending: bool = True) -> LoadStats:
     """Loads (or re-loads) one export day in a single transaction.
@@ -585,7 +610,7 @@ def load_export_day(conn: duckdb.DuckDBPyConnection, exports_dir: Path, day: dt.
     # as re-delivered, and the next refresh loads again. Taken after the reading, it would record
     # the change as loaded, and it never would be.
     delivered = fingerprint(folder)
-    with tempfile.TemporaryDirectory(prefix="aa-load-") as tmp:
+    with _temporary_folder() as tmp:
         files, damaged = _classify_lines(conn, folder, Path(tmp), day)
     stats.files = len(files)
     stats.damaged_files = damaged
