@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from ..load.raw import ensure_raw_schema
+from ..load.raw import ensure_raw_schema, transaction
 from ..load.user_agents import parser_version
 from ..settings import PROJECT_ROOT
 
@@ -101,13 +101,12 @@ def clear_pending(build: Path, seeds: str, engine: str = "duckdb") -> None:
     conn = _connect(build)
     try:
         ensure_raw_schema(conn)
-        conn.execute("begin transaction")
-        conn.execute("delete from raw.pending_users")
-        conn.execute("delete from raw.refresh_state")
-        conn.execute("delete from raw.built_with_seeds")
-        conn.execute("insert into raw.built_with_seeds values (?)", [seeds])
-        conn.execute("delete from raw.built_with_engine")
-        conn.execute("insert into raw.built_with_engine values (?)", [engine])
-        conn.execute("commit")
+        with transaction(conn):
+            conn.execute("delete from raw.pending_users")
+            conn.execute("delete from raw.refresh_state")
+            conn.execute("delete from raw.built_with_seeds")
+            conn.execute("insert into raw.built_with_seeds values (?)", [seeds])
+            conn.execute("delete from raw.built_with_engine")
+            conn.execute("insert into raw.built_with_engine values (?)", [engine])
     finally:
         conn.close()

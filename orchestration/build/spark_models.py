@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 
 from ..errors import UserError
+from ..load.raw import transaction
 from ..settings import DuckDBLimits
 
 # A physical layout column of the user-keyed Spark tables (docs/spark.md, user buckets): not a
@@ -96,17 +97,16 @@ def import_spark_tables(build: Path, spark_dir: Path, manifest: Path) -> dict[st
     counts: dict[str, float] = {}
     conn = duckdb.connect(str(build), config=DuckDBLimits.from_env().config())
     try:
-        conn.execute("begin transaction")
-        for schema, table in tables:
-            files = table_files(spark_dir, schema, table)
-            source = conn.sql("select * from read_parquet(?, hive_partitioning = true)", params=[files])
-            columns = [c for c in source.columns if c not in SPARK_ONLY_COLUMNS]
-            select = ", ".join(f'"{c}"' for c in columns)
-            conn.execute(f'create schema if not exists "{schema}"')
-            conn.execute(f'create or replace table "{schema}"."{table}" as '
-                         f"select {select} from read_parquet(?, hive_partitioning = true)", [files])
-            counts[f"{schema}.{table}"] = conn.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
-        conn.execute("commit")
+        with transaction(conn):
+            for schema, table in tables:
+                files = table_files(spark_dir, schema, table)
+                source = conn.sql("select * from read_parquet(?, hive_partitioning = true)", params=[files])
+                columns = [c for c in source.columns if c not in SPARK_ONLY_COLUMNS]
+                select = ", ".join(f'"{c}"' for c in columns)
+                conn.execute(f'create schema if not exists "{schema}"')
+                conn.execute(f'create or replace table "{schema}"."{table}" as '
+                             f"select {select} from read_parquet(?, hive_partitioning = true)", [files])
+                counts[f"{schema}.{table}"] = conn.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
     finally:
         conn.close()
     counts["seconds"] = round(time.perf_counter() - started, 3)

@@ -102,34 +102,33 @@ def mirror_days(build: Path, spark_dir: Path, days: list[dt.date]) -> None:
     files, no Spark process)."""
     import duckdb
 
-    from .raw import ensure_raw_schema
+    from .raw import ensure_raw_schema, transaction
     from .spark_load import DAY_TABLES
 
     conn = duckdb.connect(str(build))
     try:
         ensure_raw_schema(conn)
-        conn.execute("begin transaction")
-        for table in (*DAY_TABLES, "pending_users", "user_agents"):
-            columns = [r[0] for r in conn.execute(
-                "select column_name from information_schema.columns where table_schema = 'raw' and table_name = ? "
-                "order by ordinal_position", [table]).fetchall()]
-            names = ", ".join(f'"{c}"' for c in columns)
-            if table in DAY_TABLES:
-                # a day's files hold every column but export_date, their folder's name
-                select = ", ".join("$day::date" if c == "export_date" else f'"{c}"' for c in columns)
-                for day in days:
-                    conn.execute(f"delete from raw.{table} where export_date = ?", [day])
-                    folder = _table_folder(spark_dir, table) / f"export_date={day.isoformat()}"
-                    files = sorted(str(p) for p in folder.glob("*.parquet"))
+        with transaction(conn):
+            for table in (*DAY_TABLES, "pending_users", "user_agents"):
+                columns = [r[0] for r in conn.execute(
+                    "select column_name from information_schema.columns where table_schema = 'raw' and table_name = ? "
+                    "order by ordinal_position", [table]).fetchall()]
+                names = ", ".join(f'"{c}"' for c in columns)
+                if table in DAY_TABLES:
+                    # a day's files hold every column but export_date, their folder's name
+                    select = ", ".join("$day::date" if c == "export_date" else f'"{c}"' for c in columns)
+                    for day in days:
+                        conn.execute(f"delete from raw.{table} where export_date = ?", [day])
+                        folder = _table_folder(spark_dir, table) / f"export_date={day.isoformat()}"
+                        files = sorted(str(p) for p in folder.glob("*.parquet"))
+                        if files:
+                            conn.execute(f"insert into raw.{table} ({names}) select {select} from read_parquet($files)",
+                                         {"day": day, "files": files})
+                else:
+                    conn.execute(f"delete from raw.{table}")
+                    files = sorted(str(p) for p in _table_folder(spark_dir, table).glob("*.parquet"))
                     if files:
-                        conn.execute(f"insert into raw.{table} ({names}) select {select} from read_parquet($files)",
-                                     {"day": day, "files": files})
-            else:
-                conn.execute(f"delete from raw.{table}")
-                files = sorted(str(p) for p in _table_folder(spark_dir, table).glob("*.parquet"))
-                if files:
-                    conn.execute(f"insert into raw.{table} ({names}) select {names} from read_parquet(?)", [files])
-        conn.execute("commit")
+                        conn.execute(f"insert into raw.{table} ({names}) select {names} from read_parquet(?)", [files])
     finally:
         conn.close()
 
