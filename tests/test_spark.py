@@ -270,6 +270,37 @@ def test_spark_sets_file_permissions_without_a_chmod_process(spark_demo: Workspa
     assert modes == {"0o755"}
 
 
+def test_a_spark_build_without_a_load_first_loads_the_days_spark_lacks(tmp_path: Path, monkeypatch):
+    """`refresh --full` alone (or the rebuild_models job) on Spark, when the build file holds days
+    that Spark's raw tables lack (the DuckDB loader's, before a switch of engine): those days are
+    loaded on Spark and copied back before dbt builds. The Spark job and the copy are stand-ins here
+    (what they do is test_spark_load's); this checks the wiring between them, which a call without
+    its `full` argument broke with a TypeError."""
+    from orchestration.defs import assets
+    from orchestration.defs.resources import WarehouseResource
+
+    day = dt.date(2026, 11, 20)
+    build = tmp_path / ".warehouse.build.duckdb"
+    spark_dir = tmp_path / "warehouse.duckdb.spark"
+    calls = []
+
+    def spark_load(exports, folder, days):
+        calls.append(("load", folder, list(days)))
+        yield from (assets.LoadStats(export_date=d) for d in days)
+
+    monkeypatch.setattr(assets, "analytics_engine", lambda: "spark")
+    monkeypatch.setattr(assets, "check_spark_runnable", lambda: None)
+    monkeypatch.setattr(assets, "prepare_build_file", lambda warehouse: build)
+    monkeypatch.setattr(assets, "_loaded_days", lambda path: {day: "fingerprint"})
+    monkeypatch.setattr(assets, "days_behind", lambda loaded, folder: sorted(loaded))
+    monkeypatch.setattr(assets, "run_spark_load", spark_load)
+    monkeypatch.setattr(assets, "mirror_days", lambda path, folder, days: calls.append(("copy", path, list(days))))
+    warehouse = WarehouseResource(warehouse_path=str(tmp_path / "warehouse.duckdb"),
+                                  exports_dir=str(tmp_path / "exports"))
+    assets._catch_up_spark_raw(warehouse, build, spark_dir)
+    assert calls == [("load", spark_dir, [day]), ("copy", build, [day])]
+
+
 @needs_spark
 def test_hives_session_folder_is_the_spark_folders_not_a_new_one_in_tmp(spark_demo: Workspace):
     """Hive's default folder for a session's added resources is a new /tmp/<session id>_resources

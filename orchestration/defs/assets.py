@@ -324,7 +324,8 @@ def _catch_up_spark_raw(warehouse: WarehouseResource, build, spark_dir) -> None:
         behind = [max(spark_loaded_days(spark_dir))]
     if behind:
         progress.report(f"{len(behind)} export day(s) loaded on Spark again, to match the build file's raw")
-        for _ in _load_days(warehouse, behind):
+        # `full` is the DuckDB loader's (pending users left out); the Spark loader has no such mode
+        for _ in _load_days(warehouse, behind, full=False):
             pass
 
 
