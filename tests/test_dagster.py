@@ -500,6 +500,8 @@ def test_missing_export_day_fails_the_run_naming_the_day(defs, tmp_path, monkeyp
 def test_nightly_schedule(defs, tmp_path):
     from dagster import build_schedule_context
 
+    from orchestration.defs.jobs import TRIGGER_TAG
+
     schedule = defs.resolve_schedule_def("nightly_refresh")
     at = dt.datetime(2026, 11, 24, 2, 30, tzinfo=dt.UTC)
 
@@ -518,10 +520,17 @@ def test_nightly_schedule(defs, tmp_path):
     data = evaluate()
     assert not data.run_requests and "2026-11-23" in data.skip_message
 
+    # a link in the day's place is not an export day (the loader refuses it): no run that would fail
+    (tmp_path / "exports" / "dt=2026-11-23").symlink_to(tmp_path / "exports" / "dt=2026-11-24")
+    data = evaluate()
+    assert not data.run_requests and "2026-11-23" in data.skip_message and "link" in data.skip_message
+    (tmp_path / "exports" / "dt=2026-11-23").unlink()
+
     write_single_day(tmp_path / "exports", "2026-11-23")
     data = evaluate()
     assert [r.partition_key for r in data.run_requests] == ["2026-11-23"]
     assert data.run_requests[0].job_name in (None, "refresh")
+    assert data.run_requests[0].tags[TRIGGER_TAG] == "nightly"
 
 
 def test_sensor_before_any_load(backfill):

@@ -5,9 +5,10 @@ import datetime as dt
 
 from dagster import RunRequest, ScheduleEvaluationContext, SkipReason, schedule
 
-from ..load.exports import day_folder
+from ..errors import LoadError
+from ..load.exports import day_folder, is_export_day
 from ..settings import nightly_cron, schedule_timezone
-from .jobs import refresh_job
+from .jobs import TRIGGER_TAG, refresh_job
 from .resources import WarehouseResource
 
 
@@ -21,7 +22,14 @@ from .resources import WarehouseResource
 def nightly_refresh(context: ScheduleEvaluationContext, warehouse: WarehouseResource):
     scheduled = context.scheduled_execution_time.astimezone(dt.UTC)
     day = scheduled.date() - dt.timedelta(days=1)
-    if not day_folder(warehouse.exports, day).is_dir():
-        return SkipReason(f"export day {day} has not arrived in {warehouse.exports}")
+    # the loader's test of an export day: a run the loader would refuse is not requested
+    try:
+        arrived = is_export_day(warehouse.exports, day)
+    except LoadError as exc:  # the exports folder or the day's folder cannot be read
+        return SkipReason(str(exc))
+    if not arrived:
+        linked = day_folder(warehouse.exports, day).is_symlink()
+        return SkipReason(f"export day {day} has not arrived in {warehouse.exports}"
+                          + (" (its folder is a link, which the loader does not read)" if linked else ""))
     return RunRequest(run_key=f"nightly-{day.isoformat()}", partition_key=day.isoformat(),
-                      tags={"trigger": "nightly"})
+                      tags={TRIGGER_TAG: "nightly"})
