@@ -176,10 +176,16 @@ def test_the_ticker_names_a_node_that_runs_long_without_events(printed):
     assert printed[1] == "dbt build: node 0/1 done; model marts.fct_chats still running after 5.0s"
 
 
-def test_nothing_is_shown_without_a_listener():
+def test_nothing_is_shown_without_a_listener(capfd):
     progress.set_listener(None)
-    with progress.dbt_build(terminal=None) as build:
+    clock = FakeClock()
+    with progress.dbt_build(terminal=None, clock=clock, tick_seconds=0.01) as build:
         build.on_event(concurrency(1))  # accepted, ignored
+        build.on_event(start("fct_chats", 1, 1))
+        clock.now = 5.0
+        time.sleep(0.05)  # the ticker's turns, had it a listener, would name the long node
+    progress.report("loading ...")
+    assert capfd.readouterr() == ("", "")
 
 
 def test_the_bar_goes_to_stderr_only_when_it_is_a_terminal(monkeypatch):
