@@ -8,6 +8,7 @@
 -- export day has a row. Returns the export days that disagree.
 -- Not scoped to the affected users (docs/incremental.md): it is keyed by export day, and
 -- data_quality_daily is rebuilt whole on every run.
+{%- set utc_date = 'cast(' ~ local_timestamp('occurred_at', "'UTC'") ~ ' as date)' %}
 
 with
 
@@ -54,9 +55,9 @@ assistants as (
 ),
 
 -- the first copies' per-day figures, each by its own rule: events.md's list of types (not
--- staging's is_known_type flag), "older than 7 days at arrival" as an instant before midnight UTC
--- of export_date - 7 (not the model's epoch arithmetic), the assistants seed by a lookup (not the
--- model's join of per-assistant counts)
+-- staging's is_known_type flag), "older than 7 days at arrival" as a UTC calendar date more than 7
+-- days before export_date (not the model's comparison of epoch microseconds), the assistants seed
+-- by a lookup (not the model's join of per-assistant counts)
 first_copies as (
 
     select
@@ -69,8 +70,7 @@ first_copies as (
             )
         ) as unknown_event_types,
         count(*) filter (
-            where {{ epoch_microseconds('occurred_at') }}
-            < {{ epoch_microseconds('cast(export_date as timestamp) - interval 7 day') }}
+            where {{ days_between(utc_date, 'export_date') }} > 7
         ) as late_events,
         count(*) filter (
             where assistant_id not in (select assistant_id from assistants)
