@@ -273,12 +273,16 @@ def sensor_max_runs() -> int:
     return _int("ANALYTICS_SENSOR_MAX_RUNS", 31, 1)
 
 
+DEFAULT_MAX_REJECTED_SHARE = 0.02
+DEFAULT_FRESHNESS_DAYS = 2
+
+
 def max_rejected_share() -> float:
-    return _float("ANALYTICS_MAX_REJECTED_SHARE", 0.02, 0.0, 1.0)
+    return _float("ANALYTICS_MAX_REJECTED_SHARE", DEFAULT_MAX_REJECTED_SHARE, 0.0, 1.0)
 
 
 def freshness_days() -> int:
-    return _int("ANALYTICS_FRESHNESS_DAYS", 2, 0)
+    return _int("ANALYTICS_FRESHNESS_DAYS", DEFAULT_FRESHNESS_DAYS, 0)
 
 
 def check_dagster_settings() -> None:

@@ -13,7 +13,7 @@ from dagster import (
 )
 
 from ..build.build_file import refresh_lock
-from ..settings import freshness_days, max_rejected_share
+from ..settings import DEFAULT_FRESHNESS_DAYS, DEFAULT_MAX_REJECTED_SHARE, freshness_days, max_rejected_share
 from .resources import WarehouseResource
 
 
@@ -28,8 +28,8 @@ def _read(warehouse: WarehouseResource, sql: str) -> list[tuple]:
 
 @asset_check(asset=AssetKey(["raw", "rejected_lines"]), blocking=False,
              description="Per export day, rejected lines / lines read stays under "
-                         "ANALYTICS_MAX_REJECTED_SHARE (default 0.02). A breach fails the check; "
-                         "the good lines stay loaded.")
+                         f"ANALYTICS_MAX_REJECTED_SHARE (default {DEFAULT_MAX_REJECTED_SHARE}). "
+                         "A breach fails the check; the good lines stay loaded.")
 def rejected_share_under_threshold(warehouse: WarehouseResource) -> AssetCheckResult:
     threshold = max_rejected_share()
     rows = _read(warehouse, """
@@ -54,7 +54,7 @@ def rejected_share_under_threshold(warehouse: WarehouseResource) -> AssetCheckRe
 
 @asset_check(asset=AssetKey(["raw", "export_days"]), blocking=False,
              description="The newest loaded export day is at most ANALYTICS_FRESHNESS_DAYS "
-                         "(default 2) days old.")
+                         f"(default {DEFAULT_FRESHNESS_DAYS}) days old.")
 def exports_are_fresh(warehouse: WarehouseResource) -> AssetCheckResult:
     max_age = freshness_days()
     newest = _read(warehouse, "select max(export_date) from raw.export_days")[0][0]

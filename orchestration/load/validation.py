@@ -58,7 +58,6 @@ PROPERTY_RULES: dict[str, list[tuple]] = {
         ("agent_kind", "required_enum", ("agent", "workflow")),
     ],
 }
-KNOWN_EVENT_TYPES = tuple(PROPERTY_RULES)
 PROPERTY_NAMES = sorted({name for rules in PROPERTY_RULES.values() for name, _, _ in rules})
 
 # RFC 3339 date-time with a mandatory offset (hours 00-23, minutes 00-59, as for the time of day);

@@ -10,7 +10,8 @@ labels and help texts come from serve/queries/metrics.toml, beside the report's 
 The DuckDB file is opened read-only at the start of each rerun and closed before anything is
 drawn, so the page never holds it open and a refresh that atomically replaces the file shows up
 on the next rerun (any widget change, or the sidebar's "Reload" button).
-Warehouse: $ANALYTICS_WAREHOUSE, else data/warehouse.duckdb (the CLI's --warehouse sets it).
+Warehouse: the `--warehouse PATH` script argument the CLI passes (`streamlit run ... -- --warehouse
+PATH`); the page run by hand, $ANALYTICS_WAREHOUSE, else data/warehouse.duckdb.
 """
 
 from __future__ import annotations
