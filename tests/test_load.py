@@ -898,6 +898,16 @@ def test_a_parser_upgrade_changes_the_fingerprint_that_owes_a_full_rebuild(monke
     assert refresh_state.seeds_fingerprint() != before
 
 
+def test_a_new_models_revision_changes_the_fingerprint_that_owes_a_full_rebuild(monkeypatch):
+    """A change of the models that alters rows an incremental refresh keeps (an id's derivation)
+    raises MODELS_REVISION: a warehouse built at another revision is rebuilt whole by its next refresh."""
+    from orchestration.build import refresh_state
+
+    before = refresh_state.seeds_fingerprint()
+    monkeypatch.setattr(refresh_state, "MODELS_REVISION", str(int(refresh_state.MODELS_REVISION) + 1))
+    assert refresh_state.seeds_fingerprint() != before
+
+
 def test_a_day_delivered_again_drops_the_user_agents_no_event_holds(tmp_path):
     """raw.user_agents holds exactly the strings of raw.events, as a full reload leaves it."""
     import duckdb

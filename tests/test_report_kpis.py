@@ -61,6 +61,7 @@ from conftest import bot_message as bm
 from conftest import user_message as um
 
 ACME, GLOBEX, INITECH, UMBRELLA = "acme-support", "globex-sales", "initech-help", "umbrella-bot"
+PIPES = "pipes-bot"  # not in the seed (UTC): ids that hold the separator of a naive derived id
 
 # User agents and what uap-core (ua-parser) makes of them.
 CHROME_WIN = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -344,6 +345,22 @@ def day_2026_11_24() -> list:
     ]
 
 
+def day_2026_11_24_pipes() -> list:
+    """Two conversations of one user whose ids, joined by '|', read the same: (c, e1|e2) and (c|e1, e2)
+    as (conversation, first event). Two chats, each with its own rating and vote."""
+    one, two = who("u_p", "c", assistant=PIPES), who("u_p", "c|e1", assistant=PIPES)
+    return [
+        um("e1|e2", "2026-11-24T10:00:00Z", **one),
+        bm("p-b1", "2026-11-24T10:00:01Z", **one, reviewable=True),
+        vote("p-v1", "2026-11-24T10:00:02Z", 5, **one),
+        fb("p-f1", "2026-11-24T10:00:03Z", "p-b1", "positive", **one),
+        um("e2", "2026-11-24T10:00:00Z", **two),
+        bm("p-b2", "2026-11-24T10:00:01Z", **two, reviewable=True),
+        vote("p-v2", "2026-11-24T10:00:03Z", 1, **two),
+        fb("p-f2", "2026-11-24T10:00:03Z", "p-b2", "negative", **two),
+    ]
+
+
 def days_dst() -> dict[str, list]:
     # Rome: +02:00 until 2026-10-25T01:00Z, then +01:00. Users without UA on web -> web / null.
     d1, d2, d3 = who("u_dst1", "c-dst1"), who("u_dst2", "c-dst2"), who("u_dst3", "c-dst3")
@@ -381,6 +398,7 @@ def ws(module_workspace: Workspace) -> Workspace:
     write_export(exports, "2026-11-23", "part-0000.jsonl", day_2026_11_23())
     write_export(exports, "2026-11-23", "part-0001.jsonl.gz", day_2026_11_23_part1())
     write_export(exports, "2026-11-24", "part-0000.jsonl", day_2026_11_24())
+    write_export(exports, "2026-11-24", "part-0001.jsonl", day_2026_11_24_pipes())
     for day, lines in days_dst().items():
         write_export(exports, day, "part-0000.jsonl", lines)
     module_workspace.cli("refresh", "--all")
@@ -764,6 +782,18 @@ def test_other_assistants_use_their_own_time_zone(report):
     assert r["chats"]["total"] == 1
     assert r["traffic"]["cells"] == cells({(1, 23): 1})
     assert report(UMBRELLA, "2026-11-24")["chats"]["total"] == 0
+
+
+def test_ids_that_hold_a_pipe_give_each_chat_its_own_id(report, ws):
+    """kpis.md "Chats": a chat's id is derived from its conversation and first event. Joined by '|'
+    alone, (c, e1|e2) and (c|e1, e2) gave one id: the refresh failed on its uniqueness test."""
+    r = report(PIPES, "2026-11-24")
+    assert r["chats"]["total"] == 2
+    assert r["feedback"]["chats_by_class"] == classes(1, 0, 0, 0, 1, 0)
+    assert (r["feedback"]["positive"], r["feedback"]["negative"]) == (1, 1)
+    assert r["csat"]["votes"] == 2 and r["csat"]["score"] == approx(3.0)
+    ids = ws.query("select chat_id from marts.dim_chats where assistant_id = ? order by conversation_id", [PIPES])
+    assert len({chat_id for (chat_id,) in ids}) == 2
 
 
 def test_period_without_chats_has_zero_counts_and_null_ratios(report):

@@ -83,7 +83,8 @@ def test_incremental_refresh_after_a_seed_edit_rebuilds_in_full(workspace, check
 
     seed.write_text(_with_timezone(original_seed, ACME, "UTC"), encoding="utf-8")
     edited = ws.cli("refresh", "--day", "2026-11-05", env=env)
-    assert "seeds or the user-agent parser changed since the last build" in edited.stderr, edited.stderr
+    assert "seeds, the user-agent parser or the models' revision changed since the last build" in edited.stderr, \
+        edited.stderr
     assert "dbt build --full-refresh" in edited.stderr
     assert chat_date(ws, "u_tz") == ("2026-11-02", "UTC")
     report = ws.report(ACME, "2026-11-02", "2026-11-02")
@@ -93,7 +94,7 @@ def test_incremental_refresh_after_a_seed_edit_rebuilds_in_full(workspace, check
     # Restoring the seed is an edit too: back to Rome, without --full.
     seed.write_text(original_seed, encoding="utf-8")
     restored = ws.cli("refresh", "--day", "2026-11-05", env=env)
-    assert "seeds or the user-agent parser changed since the last build" in restored.stderr
+    assert "seeds, the user-agent parser or the models' revision changed since the last build" in restored.stderr
     assert chat_date(ws, "u_tz") == ("2026-11-03", "Europe/Rome")
 
     # And once rebuilt, the next refresh with the same seeds is incremental again: every completed

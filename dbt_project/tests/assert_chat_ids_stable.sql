@@ -1,11 +1,13 @@
 {{ config(meta={'dagster': {'ref': {'name': 'dim_chats'}}}) }}
 -- kpis.md "Chats": a chat's id is stable across rebuilds because it is derived from the
 -- conversation and the chat's first event: chat_id = md5 of
--- 'assistant_id|channel|user_id|conversation_id|first_event_id'. The first event must be a
--- loaded event (staging) of that conversation whose occurred_at is the chat's started_at.
+-- 'len(assistant_id)|assistant_id|len(channel)|channel|...|len(first_event_id)|first_event_id'
+-- (each length in characters: values that hold a '|' still give one text each). The first event
+-- must be a loaded event (staging) of that conversation whose occurred_at is the chat's started_at.
 -- Returns the chats that break this. Scope: per chat, so an incremental refresh checks the
 -- affected users' chats against their own events (docs/incremental.md); a first event of
 -- another user is still reported (as not found).
+{%- set text = dbt.type_string() %}
 
 with
 
@@ -31,8 +33,11 @@ select
 from chats
 left join events on chats.first_event_id = events.event_id
 where chats.chat_id <> md5(
-        chats.assistant_id || '|' || chats.channel || '|' || chats.user_id || '|'
-        || chats.conversation_id || '|' || chats.first_event_id
+        cast(length(chats.assistant_id) as {{ text }}) || '|' || chats.assistant_id || '|'
+        || cast(length(chats.channel) as {{ text }}) || '|' || chats.channel || '|'
+        || cast(length(chats.user_id) as {{ text }}) || '|' || chats.user_id || '|'
+        || cast(length(chats.conversation_id) as {{ text }}) || '|' || chats.conversation_id || '|'
+        || cast(length(chats.first_event_id) as {{ text }}) || '|' || chats.first_event_id
     )
     or events.event_id is null
     or events.assistant_id <> chats.assistant_id

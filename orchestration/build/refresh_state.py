@@ -43,13 +43,21 @@ def mark_full_refresh_owed(build: Path) -> None:
         conn.close()
 
 
+# Raised when a change of the models alters rows that an incremental refresh leaves as they are (an
+# id's derivation): a build file whose models were built at another revision is rebuilt whole by its
+# next refresh, so that no mart mixes rows of two revisions. 2: ids from values after their lengths.
+MODELS_REVISION = "2"
+
+
 def seeds_fingerprint() -> str:
-    """Changes when a deployment edits a seed (a time zone, a timeout, a new assistant), or upgrades
-    the user-agent parser (load/user_agents.py): inputs of every user's rows besides the events."""
+    """Changes when a deployment edits a seed (a time zone, a timeout, a new assistant), upgrades
+    the user-agent parser (load/user_agents.py) or the models' revision (MODELS_REVISION): inputs
+    of every user's rows besides the events."""
     h = hashlib.sha256()
     for path in sorted(SEEDS_DIR.glob("*.csv")):
         h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     h.update(b"user agents parsed by\0" + parser_version().encode())
+    h.update(b"models revision\0" + MODELS_REVISION.encode())
     return h.hexdigest()
 
 

@@ -242,7 +242,8 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
         seeds = seeds_fingerprint()
         reseeded = not config.full_refresh and seeds_changed(build, seeds)
         if reseeded:
-            progress.report("seeds or the user-agent parser changed since the last build: rebuilding every model")
+            progress.report("seeds, the user-agent parser or the models' revision changed since the last build: "
+                            "rebuilding every model")
         # The other engine's last build cleared pending users this engine's tables never saw; a
         # new Spark folder has no tables (nor raw tables registered) at all.
         switched = engine_changed(build, engine)

@@ -100,10 +100,10 @@ session_starts as (
 final as (
 
     select
-        md5(concat_ws(
-            '|', events.assistant_id, events.channel, events.user_id, events.conversation_id,
-            session_starts.session_first_event_id
-        )) as session_id,
+        {{ derived_id([
+            'events.assistant_id', 'events.channel', 'events.user_id', 'events.conversation_id',
+            'session_starts.session_first_event_id'
+        ]) }} as session_id,
         session_starts.session_first_event_id,
         events.event_id,
         events.event_type,
