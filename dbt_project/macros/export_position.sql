@@ -1,7 +1,7 @@
 {#- Whether the export line of `earlier` (a relation alias) comes before that of `later` (or is the
     same line, with or_same): by export_date, then file_name, then line_number (kpis.md "Ground
     rules" 1: the first copy of an event wins). Field by field, not as row values: DuckDB builds two
-    row values for every pair a join compares, which made a large join several times slower; plain
+    row values for every pair a join compares, which made a large join much slower; plain
     comparisons are also the same SQL on Spark. -#}
 {% macro export_position_before(earlier, later, or_same=false) -%}
     (

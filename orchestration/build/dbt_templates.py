@@ -2,8 +2,8 @@
 
 dbt renders every node's SQL and every macro it calls from a Jinja template, and compiles each
 template from its text (Jinja's parser and code generator, then Python's `compile`) in every process:
-a few hundred templates per `dbt build`, about a tenth of a small build's CPU, the same templates
-each time. Jinja's own bytecode cache serves only templates loaded by name from a loader; dbt
+a few hundred templates per `dbt build`, a share of a small build's CPU worth saving (docs/benchmark.md),
+the same templates each time. Jinja's own bytecode cache serves only templates loaded by name from a loader; dbt
 builds its templates from strings (`Environment.from_string`), so this module keeps what that
 compilation gives, a Python code object, for each template text.
 
@@ -39,8 +39,8 @@ from ..files import replace_file_or_skip
 
 CACHE_FILE_NAME = "jinja_templates.marshal"  # in the dbt project's target folder
 # When the cache holds more templates than this (texts of old project versions pile up), the next
-# save keeps only those the saving process used. Loading the file takes about a millisecond per
-# ten templates (the dbt made ready ahead loads it while it waits).
+# save keeps only those the saving process used: loading the file costs time per template (the dbt
+# made ready ahead loads it while it waits).
 MAX_TEMPLATES = 2000
 _FORMAT = 1
 

@@ -274,7 +274,7 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
             # queries share the cores, not a memory pool.
             args += ["--threads", str(dbt_threads_full())]
         if dbt_tests() != "all" and (not full or engine == "spark"):
-            # The column checks (about a hundred nodes) cost a fixed time each whatever the data size: an
+            # The column checks (most of the tests) cost a fixed time each whatever the data size: an
             # incremental refresh runs the KPI (singular) and uniqueness tests, a full rebuild on
             # DuckDB runs them all. On Spark each check is a Spark job of its own (seconds on a
             # cluster), so every build runs only the KPI and uniqueness tests, unless
