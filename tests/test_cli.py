@@ -24,7 +24,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import CLI, REPO, Workspace, event, slow_fixture, write_export
+from conftest import CLI, REPO, Workspace, copy_warehouse, event, slow_fixture, write_export
 
 from orchestration.cli import main as cli
 from orchestration.cli.commands import check_refresh_days
@@ -627,6 +627,21 @@ def test_status_says_what_the_warehouse_holds_and_how_the_refresh_went(ws):
             for p in (ws.exports / f"dt={day}").iterdir():
                 p.unlink()
             (ws.exports / f"dt={day}").rmdir()
+
+
+def test_days_an_earlier_loader_judged_are_pending_to_load_again(ws, tmp_path):
+    """A day loaded by an earlier revision of the loader (its rules may judge some lines otherwise)
+    is pending until it is loaded again: `status` names it as such, and the sensor, which compares
+    the same fingerprints, asks for a run of it. Revision 1 recorded the bare digest."""
+    upgraded = Workspace(tmp_path)
+    copy_warehouse(ws.warehouse, upgraded.warehouse)
+    upgraded.exports.symlink_to(ws.exports, target_is_directory=True)
+    with duckdb.connect(str(upgraded.warehouse)) as conn:
+        conn.execute("update raw.export_days set fingerprint = split_part(fingerprint, ':', 2) "
+                     "where export_date = ?", [D1])
+    pending = json.loads(upgraded.cli("status", "--format", "json").stdout)["pending"]
+    assert pending["export_days"] == [{"export_date": D1, "reason": "older_loader"}]
+    assert f"loaded by an earlier version of the loader (to load again): {D1}" in upgraded.cli("status").stdout
 
 
 def test_status_of_a_missing_warehouse_is_one_line(workspace):

@@ -118,7 +118,8 @@ def _run_key(context: SensorEvaluationContext, day: str, fp: str, now: float) ->
     failure is recent. Dagster runs a key once, failed or not: a day whose run failed was never
     asked for again while its files stayed the same, so each attempt after a failure has a key
     of its own (`<day>:<files>:<n>`)."""
-    key = f"{day}:{fp[:16]}"
+    files = fp.replace(":", "-")  # `r<loader revision>-<digest>`: the key's parts are split at ':'
+    key = f"{day}:{files[:20]}"
     attempts = [r for r in context.instance.get_run_records(RunsFilter(tags={PARTITION_NAME_TAG: day}), limit=100)
                 if r.dagster_run.tags.get(RUN_KEY_TAG, "").split(":")[:2] == key.split(":")]
     if not attempts:

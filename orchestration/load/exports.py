@@ -140,8 +140,16 @@ def export_files(folder: Path) -> list[Path]:
         raise unreadable("the export day folder", folder, exc) from None
 
 
+# Raised when a change of the loader judges some lines otherwise (a rule of events.md read anew, a
+# file read another way): every export day loaded at an earlier revision is then pending again, and
+# its next load judges its lines as this loader does. The revision heads a day's fingerprint:
+# `r2:<sha256>`; revision 1 (before it was recorded) is the bare digest.
+LOADER_REVISION = 2
+
+
 def fingerprint(folder: Path) -> str:
-    """Changes when a day is re-delivered: names, sizes and modification times of its files."""
+    """Changes when a day is re-delivered (names, sizes and modification times of its files) and
+    with the loader's revision (LOADER_REVISION)."""
     h = hashlib.sha256()
     for p in export_files(folder):
         try:
@@ -150,4 +158,10 @@ def fingerprint(folder: Path) -> str:
             raise unreadable("the export file", p, exc) from None
         # a name's own bytes, also where they are not UTF-8 (surrogate escapes in Python's str)
         h.update(f"{p.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
-    return h.hexdigest()
+    return f"r{LOADER_REVISION}:{h.hexdigest()}"
+
+
+def loaded_by_older_loader(recorded: str, current: str) -> bool:
+    """True when a day's files are the ones it was loaded from, but an earlier revision of the
+    loader judged them (fingerprint)."""
+    return recorded != current and recorded.rpartition(":")[2] == current.rpartition(":")[2]

@@ -5,8 +5,9 @@ never blocked), from the export folders, and from the refresh record: a small JS
 warehouse (`.<file name>.refresh.json`) that each CLI refresh writes when it starts and when it ends. A
 failed refresh publishes nothing, so only that record can tell that it ran and how it ended.
 
-Pending work is what a refresh would load: export day folders not loaded yet, or whose files
-changed since they were loaded (re-delivered), by the fingerprint the sensor compares.
+Pending work is what a refresh would load: export day folders not loaded yet, whose files
+changed since they were loaded (re-delivered), or loaded by an earlier revision of the loader, by
+the fingerprint the sensor compares.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ LATEST_DAYS = 7  # export days shown with their rejected lines
 
 
 # status's table says what a folder outside the export days means for a refresh
-_REASON_SHOWN = {"outside": "outside the export days (misdated: refresh --all and the sensor pass them by)"}
+_REASON_SHOWN = {"outside": "outside the export days (misdated: refresh --all and the sensor pass them by)",
+                 "older_loader": "loaded by an earlier version of the loader (to load again)"}
 
 
 def record_path_for(warehouse: Path) -> Path:
@@ -112,7 +114,7 @@ def _query(conn: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
 
 def collect_status(warehouse: Path, exports: Path) -> dict:
     """The status as one JSON-ready object (keys documented in README's "The command line")."""
-    from ..load.exports import day_folder, fingerprint, is_partition_day, scan_day_folders
+    from ..load.exports import day_folder, fingerprint, is_partition_day, loaded_by_older_loader, scan_day_folders
     from ..load.raw import loaded_export_days
     from .report import check_published_file
 
@@ -158,8 +160,9 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
             pending.append({"export_date": day.isoformat(), "reason": "outside"})
         elif day not in loaded:
             pending.append({"export_date": day.isoformat(), "reason": "new"})
-        elif fingerprint(day_folder(exports, day)) != loaded[day]:
-            pending.append({"export_date": day.isoformat(), "reason": "redelivered"})
+        elif (current := fingerprint(day_folder(exports, day))) != loaded[day]:
+            reason = "older_loader" if loaded_by_older_loader(loaded[day], current) else "redelivered"
+            pending.append({"export_date": day.isoformat(), "reason": reason})
     newest_ms = newest[0][0] if newest else None
     newest_at = dt.datetime.fromtimestamp(newest_ms / 1000, dt.UTC) if newest_ms is not None else None
     running = refresh_running(warehouse)
