@@ -670,6 +670,38 @@ def test_demo_refuses_real_exports_and_a_warehouse_it_did_not_build(workspace):
     assert not workspace.exports.exists()
 
 
+def test_a_marked_demo_folder_does_not_make_any_warehouse_or_day_the_demos(tmp_path):
+    """A folder the demo wrote is marked with its days and the warehouses it loaded them into: a
+    warehouse built from other exports (ANALYTICS_WAREHOUSE pointing at production), or a day the
+    demo never wrote, is refused all the same; a warehouse loaded from the folder's files as they
+    are (a demo before the mark named warehouses) is the demo's."""
+    from orchestration.cli.commands import check_demo_target
+    from orchestration.demo.writer import mark
+    from orchestration.load.exports import fingerprint
+
+    exports, production = tmp_path / "exports", tmp_path / "production.duckdb"
+    folder = write_export(exports, "2026-11-22", "part-0000.jsonl",
+                          [event("d-1", "user_message", "2026-11-22T09:00:00Z")]).parent
+    mark(exports, [dt.date(2026, 11, 22)])
+    with duckdb.connect(str(production)) as conn:
+        conn.execute("create schema raw; create table raw.export_days (export_date date, fingerprint varchar)")
+        conn.execute("insert into raw.export_days values ('2026-11-22', 'r2:other-files')")
+    with pytest.raises(UserError, match="production.duckdb exists and was not built by the demo"):
+        check_demo_target(exports, production)
+
+    with duckdb.connect(str(production)) as conn:  # loaded from these very files: the demo's own
+        conn.execute("update raw.export_days set fingerprint = ?", [fingerprint(folder)])
+    check_demo_target(exports, production)
+    with duckdb.connect(str(production)) as conn:  # a demo cut short, after it named the warehouse
+        conn.execute("update raw.export_days set fingerprint = 'r2:files-written-since'")
+    mark(exports, warehouse=production)
+    check_demo_target(exports, production)
+
+    write_export(exports, "2026-11-23", "mine.jsonl", [event("mine", "user_message", "2026-11-23T09:00:00Z")])
+    with pytest.raises(UserError, match=r"holds export days the demo did not write \(2026-11-23 \.\.\.\)"):
+        check_demo_target(exports, tmp_path / "new.duckdb")
+
+
 def test_the_demos_exports_are_marked_as_its_own(tmp_path):
     from orchestration.demo.generator import generate_exports
     from orchestration.demo.writer import written_by_the_demo

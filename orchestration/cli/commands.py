@@ -134,6 +134,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from ..demo.generator import generate_exports
+    from ..demo.writer import mark
 
     started = time.perf_counter()
     check_warehouse_path(args.warehouse)  # before the exports are written, not after
@@ -142,6 +143,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     ensure_folder(args.exports, "the exports'")
     print(f"generating {args.days} days of sample exports in {args.exports} ...", file=sys.stderr)
     summary = generate_exports(args.exports, days=args.days, seed=args.seed)
+    mark(args.exports, warehouse=args.warehouse)  # before the refresh: a demo cut short is still its own
     print(f"  {summary['events']:,} lines over {summary['days']} export days "
           f"({summary['first_day']} .. {summary['last_day']}), {summary['bad_lines']} bad lines, "
           f"{summary['duplicates']} duplicates, {summary['late_events']} late events", file=sys.stderr)
@@ -162,18 +164,42 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def check_demo_target(exports: Path, warehouse: Path) -> None:
     """The demo writes sample export days (replacing any of the same date) and loads them: not into
     a folder of real exports, nor into a warehouse built from them. A folder it wrote before is
-    marked (demo/writer.py); an existing warehouse beside a folder without the mark is not its own."""
-    from ..demo.writer import written_by_the_demo
+    marked with the days it wrote and the warehouses it loaded them into (demo/writer.py); an
+    existing warehouse is its own when the mark names it, or (a demo before the mark did) when each
+    day it holds was loaded from that folder's files as they are."""
+    from ..demo.writer import days_the_demo_wrote, loaded_by_the_demo, written_by_the_demo
 
-    if written_by_the_demo(exports):
-        return
     days = list_export_days(exports) if exports.is_dir() else []
-    if days:
-        raise UserError(f"{exports} holds export days the demo did not write ({days[0].isoformat()} ...): the demo "
-                        "would replace them with sample data; give it an empty folder with --exports")
-    if warehouse.exists():
+    marked = written_by_the_demo(exports)
+    written = days_the_demo_wrote(exports) if marked else set()
+    foreign = [d for d in days if written is not None and d not in written]
+    if foreign:
+        raise UserError(f"{exports} holds export days the demo did not write ({foreign[0].isoformat()} ...): the "
+                        "demo would replace them with sample data; give it an empty folder with --exports")
+    if warehouse.exists() and not (marked and (loaded_by_the_demo(exports, warehouse)
+                                               or _loaded_from(warehouse, exports))):
         raise UserError(f"{warehouse} exists and was not built by the demo: the demo would load sample data "
                         "into it; give it a new file with --warehouse")
+
+
+def _loaded_from(warehouse: Path, exports: Path) -> bool:
+    """Whether every export day the warehouse holds was loaded from this folder's files as they are
+    now (the same files; the loader's revision aside)."""
+    import duckdb
+
+    from ..load.exports import fingerprint
+    from ..load.raw import loaded_export_days
+
+    try:
+        with duckdb.connect(str(warehouse), read_only=True) as conn:
+            loaded = loaded_export_days(conn)
+    except duckdb.Error:
+        return False  # not a DuckDB file this driver reads
+    for day, recorded in loaded.items():
+        folder = day_folder(exports, day)
+        if not folder.is_dir() or recorded.rpartition(":")[2] != fingerprint(folder).rpartition(":")[2]:
+            return False
+    return True
 
 
 def streamlit_command(port: int, host: str, warehouse: Path) -> list[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import gzip
 import io
+import json
 import shutil
 from pathlib import Path
 from random import Random
@@ -19,10 +20,46 @@ def written_by_the_demo(out_dir: Path) -> bool:
     return (out_dir / DEMO_MARK).is_file()
 
 
+def _read_mark(out_dir: Path) -> dict:
+    """The mark's record: {"days": [...], "warehouses": [...]}; {} for a mark written before it held
+    one (a line of text)."""
+    try:
+        record = json.loads((out_dir / DEMO_MARK).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def days_the_demo_wrote(out_dir: Path) -> set[datetime.date] | None:
+    """The export days the mark lists (every day any demo wrote there); None for a mark that lists
+    none (written before it did)."""
+    try:
+        return {datetime.date.fromisoformat(day) for day in _read_mark(out_dir)["days"]}
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def loaded_by_the_demo(out_dir: Path, warehouse: Path) -> bool:
+    """Whether a demo loaded this folder's days into `warehouse` (or began to: the mark names the
+    warehouse before the refresh starts)."""
+    warehouses = _read_mark(out_dir).get("warehouses")
+    return isinstance(warehouses, list) and str(warehouse.resolve()) in warehouses
+
+
+def mark(out_dir: Path, days: list[datetime.date] = (), warehouse: Path | None = None) -> None:
+    """Adds days written, or a warehouse loaded, to the folder's mark."""
+    record = _read_mark(out_dir)
+    record = {"about": "sample exports written by `assistant-analytics demo`",
+              "days": sorted({*map(str, days), *(record.get("days") or [])}),
+              "warehouses": sorted({*([str(warehouse.resolve())] if warehouse else []),
+                                    *(record.get("warehouses") or [])})}
+    (out_dir / DEMO_MARK).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+
+
 def write_days(rng: Random, out_dir: Path, first_day: datetime.date, parts_by_day: list[list[list[str]]]) -> int:
     """Writes every day's parts; returns the number of lines written."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / DEMO_MARK).write_text("sample exports written by `assistant-analytics demo`\n", encoding="utf-8")
+    mark(out_dir, [first_day + datetime.timedelta(days=d) for d in range(len(parts_by_day))])
     empty_day = rng.randrange(len(parts_by_day))
     total = 0
     for d, parts in enumerate(parts_by_day):
