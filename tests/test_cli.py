@@ -793,3 +793,13 @@ def test_the_report_of_dagster_dbts_closed_reader_is_left_out_and_no_other(monke
         del reader  # closed: GeneratorExit, ignored
         gc.collect()
     assert len(reported) == 1 and "Other._stream_stdout" in reported[0], reported
+
+
+def test_the_run_line_counts_the_loaded_days_not_the_span_for_full_alone():
+    from orchestration.cli.refresh import run_line
+
+    first, last = dt.date(2026, 11, 1), dt.date(2026, 11, 22)
+    assert run_line(1, 2, first, last, None) == "run 1/2: export days 2026-11-01 .. 2026-11-22 (22 days)"
+    assert run_line(1, 1, first, last, 3) == ("run 1/1: every model rebuilt from the loaded export days "
+                                              "2026-11-01 .. 2026-11-22 (3 days), none loaded again")
+    assert run_line(1, 1, first, first, 1).endswith("(1 day), none loaded again")

@@ -227,17 +227,29 @@ def _run_job(days: list[dt.date], *, warehouse: Path, exports: Path, full: bool,
     try:
         # One lock for the whole job: a second refresh waits here, before it loads anything.
         with refresh_lock(warehouse), recording_refresh(warehouse, days, full=full):
-            _run_ranges(job, ranges, run_config, instance, show, warm_dbt, reloading=bool(days))
+            _run_ranges(job, ranges, run_config, instance, show, warm_dbt,
+                        loaded_days=None if days else len(loaded))
     except RefreshBusyError as exc:
         raise UserError(str(exc)) from None
     finally:
         progress.set_listener(None)
 
 
-def _run_ranges(job, ranges, run_config, instance, show, warm_dbt, *, reloading: bool) -> None:
+def run_line(i: int, runs: int, start: dt.date, end: dt.date, loaded_days: int | None) -> str:
+    """The line that starts a run: its export days; for `--full` alone, the loaded days (gaps are
+    not loaded days) the models are rebuilt from."""
+    n_days = (end - start).days + 1 if loaded_days is None else loaded_days
+    days = f"export days {start} .. {end} ({n_days} day{'s' * (n_days != 1)})"
+    if loaded_days is None:
+        return f"run {i}/{runs}: {days}"
+    return f"run {i}/{runs}: every model rebuilt from the loaded {days}, none loaded again"
+
+
+def _run_ranges(job, ranges, run_config, instance, show, warm_dbt, *, loaded_days: int | None) -> None:
     """Runs the ranges one after the other; `warm_dbt` (build/warm_dbt.py), started for the first
     run's dbt build, is replaced by a new one for each later run (a waiting dbt takes one build).
-    Without `reloading` (`--full` alone) the range is the loaded days the models are rebuilt from."""
+    With `loaded_days` (`--full` alone) the one range spans the loaded days, that many, the models
+    are rebuilt from."""
     from dagster._core.storage.tags import (
         ASSET_PARTITION_RANGE_END_TAG,
         ASSET_PARTITION_RANGE_START_TAG,
@@ -249,10 +261,7 @@ def _run_ranges(job, ranges, run_config, instance, show, warm_dbt, *, reloading:
 
     for i, (start, end) in enumerate(ranges, start=1):
         warm_dbt.ready_for_next_build()  # at once for the first run (its imports took seconds)
-        n_days = (end - start).days + 1
-        days = f"export days {start} .. {end} ({n_days} day{'s' * (n_days > 1)})"
-        show(f"run {i}/{len(ranges)}: {days}" if reloading else
-             f"run {i}/{len(ranges)}: every model rebuilt from the loaded {days}, none loaded again")
+        show(run_line(i, len(ranges), start, end, loaded_days))
         started = time.perf_counter()
         # dbt's own log goes to stdout through dagster-dbt; keep stdout for the report.
         with (open(os.devnull, "w") as devnull, contextlib.redirect_stdout(sys.stderr if verbose() else devnull),
