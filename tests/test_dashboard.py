@@ -764,9 +764,20 @@ def test_dashboard_serves_a_page_chromium_can_render(demo, chromium, tmp_path):
     assert "Traceback" not in log.read_text(), log.read_text()
 
 
+def test_the_dashboard_of_a_missing_warehouse_is_one_line(tmp_path):
+    """interfaces.md: a missing warehouse file is an error (one line, exit 2), not a page that says so."""
+    proc = subprocess.run([CLI, "dashboard", "--warehouse", str(tmp_path / "w.duckdb"), "--port", str(free_port())],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert proc.stderr.splitlines() == [
+        f"assistant-analytics: error: warehouse file not found: {tmp_path / 'w.duckdb'} "
+        "(run `assistant-analytics demo` or `assistant-analytics refresh --all` first)"]
+
+
 @pytest.mark.parametrize("where", ["taken", "not-this-machine", "unknown-host"])
 def test_an_address_the_dashboard_cannot_listen_on_is_one_line(tmp_path, where):
     """Streamlit said so in a log line or a traceback, with exit 1."""
+    (tmp_path / "w.duckdb").touch()
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()

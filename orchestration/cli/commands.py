@@ -231,6 +231,10 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
     from ..build.child_process import ended_with_this_process
 
+    if not args.warehouse.is_file():  # interfaces.md: a missing warehouse file is an error (the page
+        # itself still says so when the file goes away while it runs)
+        raise UserError(f"warehouse file not found: {args.warehouse} (run `assistant-analytics demo` or "
+                        "`assistant-analytics refresh --all` first)")
     check_listen_address(args.host, args.port)
     return subprocess.call(streamlit_command(args.port, args.host, args.warehouse),
                            preexec_fn=ended_with_this_process())
