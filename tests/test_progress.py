@@ -232,3 +232,17 @@ def test_more_than_three_failed_nodes_are_counted():
         failures.on_event(run_result_error(f"assert_{i}", "the same node again"))
     assert failures.summary() == ("assert_0: Got 1 results; assert_1: Got 2 results; "
                                   "assert_2: Got 3 results (and 2 more)")
+
+
+def test_a_model_whose_columns_changed_is_named_with_what_to_do():
+    """A warehouse built by another version of the models fails an incremental refresh on the
+    schema change (on_schema_change='fail'); the line says that a full rebuild mends it."""
+    failures = NodeFailures()
+    failures.on_event(run_result_error(
+        "int_sessions_aggregated",
+        "Compilation Error in model int_sessions_aggregated (models/intermediate/int_sessions_aggregated.sql)\n"
+        "  The source and target schemas on this incremental model are out of sync!\n"
+        "  They can be reconciled in several ways:", kind="model"))
+    assert failures.summary() == (
+        "int_sessions_aggregated: The source and target schemas on this incremental model are out of sync!; "
+        "run `assistant-analytics refresh --full` once (a model's columns changed)")

@@ -14,6 +14,10 @@ from dataclasses import dataclass, field
 # "Runtime Error in model x (path)" heads a model's error; the line after it says what went wrong
 _ERROR_HEADING = re.compile(r"^\w+ Error in \w+ ")
 MAX_NAMED = 3
+# dbt's words when an incremental model's columns differ from the table's (on_schema_change='fail'):
+# models of another version than the one that built the table, which only a full rebuild mends
+_SCHEMA_CHANGED = "The source and target schemas on this incremental model are out of sync"
+SCHEMA_CHANGE_REMEDY = "run `assistant-analytics refresh --full` once (a model's columns changed)"
 
 
 class DbtBuildError(RuntimeError):
@@ -39,7 +43,9 @@ class NodeFailures:
             return None
         named = [f"{node}: {what}" for node, what in list(self.found.items())[:MAX_NAMED]]
         more = len(self.found) - MAX_NAMED
-        return "; ".join(named) + (f" (and {more} more)" if more > 0 else "")
+        remedy = any(_SCHEMA_CHANGED in what for what in self.found.values())
+        return ("; ".join(named) + (f" (and {more} more)" if more > 0 else "")
+                + (f"; {SCHEMA_CHANGE_REMEDY}" if remedy else ""))
 
 
 def _what_went_wrong(message: str) -> str:
