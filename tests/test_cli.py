@@ -737,6 +737,13 @@ def test_a_range_loads_the_days_it_has_and_names_the_gaps(tmp_path, capsys):
         f"assistant-analytics: error: no export day between 2026-11-23 and 2026-11-26: no dt=YYYY-MM-DD folder "
         f"in {exports}"]
 
+    # a range that reaches outside the export days is the error alone, not a note of its gaps first
+    (exports / "dt=2023-06-01").mkdir()
+    assert cli.main(["refresh", "--from", "2023-01-01", "--to", "2026-11-22", "--exports", str(exports),
+                     "--warehouse", str(tmp_path / "w.duckdb")]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("assistant-analytics: error: export day 2023-01-01 is outside the export days "), line
+
 
 def test_all_passes_by_folders_dated_outside_the_export_days(tmp_path, capsys):
     from orchestration.cli.commands import _days_of_all

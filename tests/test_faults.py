@@ -24,7 +24,7 @@ from orchestration import settings
 from orchestration.build.build_file import build_connection, refresh_lock
 from orchestration.build.dbt_project import ensure_manifest
 from orchestration.build.warm_dbt import WAIT_FOR_BUILD
-from orchestration.cli.refresh import _check_partition_days, _dbt_error_line, _split_ranges, check_warehouse_path
+from orchestration.cli.refresh import _dbt_error_line, _split_ranges, check_partition_days, check_warehouse_path
 from orchestration.errors import UserError
 
 INJECTION = "1GB'; create table raw.pwned as select 42 as x; select '1"
@@ -172,10 +172,10 @@ def test_the_last_day_of_the_calendar_splits_without_overflow():
 def test_export_days_outside_the_partitions_are_refused(monkeypatch):
     monkeypatch.setenv("ANALYTICS_FIRST_EXPORT_DAY", "2024-01-01")
     tomorrow = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
-    _check_partition_days([dt.date(2024, 1, 1), tomorrow])
+    check_partition_days([dt.date(2024, 1, 1), tomorrow])
     for day in (dt.date.max, tomorrow + dt.timedelta(days=1), dt.date(2023, 12, 31)):
         with pytest.raises(UserError, match=f"export day {day} is outside"):
-            _check_partition_days([dt.date(2024, 5, 1), day])
+            check_partition_days([dt.date(2024, 5, 1), day])
 
 
 @pytest.mark.slow

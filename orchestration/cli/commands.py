@@ -19,7 +19,7 @@ from ..serve.report import (
     format_table,
     period_notice,
 )
-from .refresh import check_engine_ready, check_warehouse_path, ensure_folder, run_refresh
+from .refresh import check_engine_ready, check_partition_days, check_warehouse_path, ensure_folder, run_refresh
 
 
 def check_refresh_days(args: argparse.Namespace) -> None:
@@ -38,6 +38,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     check_refresh_days(args)
     days: list[dt.date] = list(args.day)
     if args.from_:
+        check_partition_days([args.from_, args.to])  # before the gaps' note: one line, the error's
         days += _days_of_range(args.exports, args.from_, args.to)
     if args.all:
         days += _days_of_all(args.exports)

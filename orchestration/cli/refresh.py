@@ -117,7 +117,7 @@ def _read_only_file_system(folder: Path) -> bool:
         return False
 
 
-def _check_partition_days(days: list[dt.date]) -> None:
+def check_partition_days(days: list[dt.date]) -> None:
     """Export days are Dagster's daily partitions: from ANALYTICS_FIRST_EXPORT_DAY to tomorrow (UTC;
     today's export may already be there). A folder dated outside is misdated, not an export day."""
     from ..load.exports import is_partition_day, last_partition_day
@@ -150,7 +150,7 @@ def run_refresh(days: list[dt.date], *, warehouse: Path, exports: Path, full: bo
     check_refresh_settings()  # a bad setting fails here, before anything is loaded
     check_warehouse_path(warehouse)
     check_engine_ready(warehouse)
-    _check_partition_days(days)
+    check_partition_days(days)
     from ..build.warm_dbt import WarmDbt
 
     _leave_out_closed_dbt_stream_reports()
