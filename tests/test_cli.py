@@ -688,6 +688,10 @@ def test_a_marked_demo_folder_does_not_make_any_warehouse_or_day_the_demos(tmp_p
         conn.execute("insert into raw.export_days values ('2026-11-22', 'r2:other-files')")
     with pytest.raises(UserError, match="production.duckdb exists and was not built by the demo"):
         check_demo_target(exports, production)
+    other = tmp_path / "other.duckdb"  # a DuckDB file of something else: no export day loaded
+    duckdb.connect(str(other)).close()
+    with pytest.raises(UserError, match="other.duckdb exists and was not built by the demo"):
+        check_demo_target(exports, other)
 
     with duckdb.connect(str(production)) as conn:  # loaded from these very files: the demo's own
         conn.execute("update raw.export_days set fingerprint = ?", [fingerprint(folder)])

@@ -184,8 +184,8 @@ def check_demo_target(exports: Path, warehouse: Path) -> None:
 
 
 def _loaded_from(warehouse: Path, exports: Path) -> bool:
-    """Whether every export day the warehouse holds was loaded from this folder's files as they are
-    now (the same files; the loader's revision aside)."""
+    """Whether the warehouse holds export days, each loaded from this folder's files as they are now
+    (the same files; the loader's revision aside)."""
     import duckdb
 
     from ..load.exports import fingerprint
@@ -196,6 +196,8 @@ def _loaded_from(warehouse: Path, exports: Path) -> bool:
             loaded = loaded_export_days(conn)
     except duckdb.Error:
         return False  # not a DuckDB file this driver reads
+    if not loaded:
+        return False  # no day loaded from anywhere: some other DuckDB file
     for day, recorded in loaded.items():
         folder = day_folder(exports, day)
         if not folder.is_dir() or recorded.rpartition(":")[2] != fingerprint(folder).rpartition(":")[2]:
