@@ -814,3 +814,16 @@ def test_the_run_line_counts_the_loaded_days_not_the_span_for_full_alone():
     assert run_line(1, 1, first, last, 3) == ("run 1/1: every model rebuilt from the loaded export days "
                                               "2026-11-01 .. 2026-11-22 (3 days), none loaded again")
     assert run_line(1, 1, first, first, 1).endswith("(1 day), none loaded again")
+
+
+def test_a_report_while_the_first_refresh_runs_says_so(tmp_path):
+    """Before the first publish the file does not exist: while a refresh holds the warehouse, the
+    line says that one is running, not to run one."""
+    from orchestration.build.build_file import refresh_lock
+    from orchestration.serve.report import check_published_file
+
+    warehouse = tmp_path / "w.duckdb"
+    with pytest.raises(UserError, match=r"\(run `assistant-analytics refresh` first\)$"):
+        check_published_file(warehouse)
+    with refresh_lock(warehouse), pytest.raises(UserError, match=r"\(a refresh of it is running; "):
+        check_published_file(warehouse)
