@@ -706,6 +706,21 @@ def test_a_marked_demo_folder_does_not_make_any_warehouse_or_day_the_demos(tmp_p
         check_demo_target(exports, tmp_path / "new.duckdb")
 
 
+def test_a_demo_folder_of_an_earlier_version_stays_the_demos_after_a_shorter_demo(tmp_path):
+    """An earlier demo's mark was a line of text, listing no days: its folder's days are the demo's,
+    also once a demo of fewer days has written the mark anew."""
+    from orchestration.cli.commands import check_demo_target
+    from orchestration.demo.writer import DEMO_MARK, mark
+
+    exports = tmp_path / "exports"
+    for day in ("2026-11-20", "2026-11-21", "2026-11-22"):
+        write_export(exports, day, "part-0000.jsonl", [event(f"e-{day}", "user_message", f"{day}T09:00:00Z")])
+    (exports / DEMO_MARK).write_text("sample exports written by `assistant-analytics demo`\n", encoding="utf-8")
+    check_demo_target(exports, tmp_path / "w.duckdb")
+    mark(exports, [dt.date(2026, 11, 22)])  # a demo of one day
+    check_demo_target(exports, tmp_path / "w.duckdb")
+
+
 def test_the_demos_exports_are_marked_as_its_own(tmp_path):
     from orchestration.demo.generator import generate_exports
     from orchestration.demo.writer import written_by_the_demo

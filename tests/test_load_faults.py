@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import zlib
 from pathlib import Path
 
@@ -526,8 +527,11 @@ def test_a_load_removes_the_temporary_folders_of_killed_loads_only(tmp_path: Pat
     (gone / "part-0000.jsonl.gz.txt").write_text("inflated text")
     running = temp / f"aa-load-{os.getppid()}-running"
     running.mkdir()
-    unrelated = temp / "aa-load-oldname"
+    unrelated = temp / "aa-load-oldname"  # an earlier version's name, of a load that may still run
     unrelated.mkdir()
+    old = temp / "aa-load-l0ng0ne"  # an earlier version's, a day old: no load lasts that long
+    old.mkdir()
+    os.utime(old, (time.time() - 90_000, time.time() - 90_000))
     folder = tmp_path / "exports" / f"dt={DAY}"
     folder.mkdir(parents=True)
     (folder / "part-0000.jsonl.gz").write_bytes(gzip.compress((line("a-1") + "\n").encode() + b"\xff\n"))

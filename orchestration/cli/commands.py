@@ -14,6 +14,7 @@ from ..load.exports import day_folder, days_with_folders, is_export_day, list_ex
 from ..serve.report import (
     ReportParams,
     build_report,
+    check_published_file,
     connect_read_only,
     data_quality_summary,
     format_table,
@@ -234,10 +235,9 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
     from ..build.child_process import ended_with_this_process
 
-    if not args.warehouse.is_file():  # interfaces.md: a missing warehouse file is an error (the page
-        # itself still says so when the file goes away while it runs)
-        raise UserError(f"warehouse file not found: {args.warehouse} (run `assistant-analytics demo` or "
-                        "`assistant-analytics refresh --all` first)")
+    # interfaces.md: a missing warehouse file is an error, as for report and export (the page itself
+    # still says so when the file goes away while it runs)
+    check_published_file(args.warehouse)
     check_listen_address(args.host, args.port)
     return subprocess.call(streamlit_command(args.port, args.host, args.warehouse),
                            preexec_fn=ended_with_this_process())

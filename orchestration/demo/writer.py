@@ -47,10 +47,17 @@ def loaded_by_the_demo(out_dir: Path, warehouse: Path) -> bool:
 
 
 def mark(out_dir: Path, days: list[datetime.date] = (), warehouse: Path | None = None) -> None:
-    """Adds days written, or a warehouse loaded, to the folder's mark."""
+    """Adds days written, or a warehouse loaded, to the folder's mark. A mark of an earlier demo
+    that lists no days (a line of text) takes the folder's days as the demo's, as check_demo_target
+    did before this demo wrote."""
+    from ..load.exports import list_export_days
+
     record = _read_mark(out_dir)
+    earlier = record.get("days")
+    if earlier is None and written_by_the_demo(out_dir):
+        earlier = [day.isoformat() for day in list_export_days(out_dir)]
     record = {"about": "sample exports written by `assistant-analytics demo`",
-              "days": sorted({*map(str, days), *(record.get("days") or [])}),
+              "days": sorted({*map(str, days), *(earlier or [])}),
               "warehouses": sorted({*([str(warehouse.resolve())] if warehouse else []),
                                     *(record.get("warehouses") or [])})}
     (out_dir / DEMO_MARK).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")

@@ -575,11 +575,16 @@ _TEMPORARY_PREFIX = "aa-load-"
 def _temporary_folder() -> tempfile.TemporaryDirectory:
     """The load's folder for the text copies of gzip files (TMPDIR), named with this process's id.
     A load killed outright cannot remove its folder, which may hold a day's inflated text; each load
-    first removes the folders of loads whose process is gone."""
-    for stale in Path(tempfile.gettempdir()).glob(f"{_TEMPORARY_PREFIX}*-*"):
-        pid, _, _ = stale.name.removeprefix(_TEMPORARY_PREFIX).partition("-")
-        if pid.isdigit() and not _process_exists(int(pid)):
-            shutil.rmtree(stale, ignore_errors=True)
+    first removes the folders of loads whose process is gone (and those of loads before the folders
+    were named so, once a day old: no load lasts that long)."""
+    day_ago = time.time() - 86_400
+    for stale in Path(tempfile.gettempdir()).glob(f"{_TEMPORARY_PREFIX}*"):
+        pid, named, _ = stale.name.removeprefix(_TEMPORARY_PREFIX).partition("-")
+        with contextlib.suppress(OSError):
+            gone = (not _process_exists(int(pid)) if named and pid.isdigit()
+                    else stale.is_dir() and stale.stat().st_mtime < day_ago)
+            if gone:
+                shutil.rmtree(stale, ignore_errors=True)
     return tempfile.TemporaryDirectory(prefix=f"{_TEMPORARY_PREFIX}{os.getpid()}-")
 
 
