@@ -26,6 +26,7 @@ import gzip
 import json
 import shutil
 
+import duckdb
 import pytest
 from conftest import Workspace, event, slow_fixture, write_export
 
@@ -906,6 +907,20 @@ def test_a_new_models_revision_changes_the_fingerprint_that_owes_a_full_rebuild(
     before = refresh_state.seeds_fingerprint()
     monkeypatch.setattr(refresh_state, "MODELS_REVISION", str(int(refresh_state.MODELS_REVISION) + 1))
     assert refresh_state.seeds_fingerprint() != before
+
+
+def test_models_new_to_a_warehouse_are_found_for_a_full_rebuild(tmp_path):
+    """A model the build file lacks although its models were built (new in an upgrade) owes a full
+    rebuild; a build file with no models yet owes nothing (its first build is complete anyway)."""
+    from orchestration.build.refresh_state import models_missing
+
+    build = tmp_path / ".w.build.duckdb"
+    relations = [("intermediate", "int_a"), ("marts", "fct_b"), ("marts", "fct_c")]
+    assert models_missing(build, relations) == []
+    with duckdb.connect(str(build)) as conn:
+        conn.execute("create schema marts; create schema intermediate; create table marts.fct_b (x int)")
+        conn.execute("create view intermediate.int_a as select 1 as x")
+    assert models_missing(build, relations) == ["marts.fct_c"]
 
 
 def test_a_day_delivered_again_drops_the_user_agents_no_event_holds(tmp_path):

@@ -87,6 +87,22 @@ def seeds_changed(build: Path, fingerprint: str) -> bool:
         conn.close()
 
 
+def models_missing(build: Path, relations: list[tuple[str, str]]) -> list[str]:
+    """The project's models (schema, name) that a build file whose models were built lacks: models
+    new since its last build, which an incremental refresh would build from the recomputed users
+    alone. Empty for a build file with no models yet (its first build is complete anyway)."""
+    conn = _connect(build)
+    try:
+        present = set(conn.execute(
+            "select schema_name, table_name from duckdb_tables() "
+            "union all select schema_name, view_name from duckdb_views()").fetchall())
+    finally:
+        conn.close()
+    if not any(schema == "marts" for schema, _ in present):
+        return []
+    return [f"{schema}.{name}" for schema, name in relations if (schema, name) not in present]
+
+
 def engine_changed(build: Path, engine: str) -> bool:
     """True when the last completed build ran on another engine (ANALYTICS_ENGINE): the users it
     recomputed were cleared from raw.pending_users, but this engine's own tables (Spark's Parquet

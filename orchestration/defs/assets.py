@@ -30,6 +30,7 @@ from ..build.refresh_state import (
     ensure_raw_tables,
     full_refresh_owed,
     mark_full_refresh_owed,
+    models_missing,
     seeds_changed,
     seeds_fingerprint,
 )
@@ -251,6 +252,15 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
             progress.report(f"the models were last built by another engine than {engine}: rebuilding every model")
         new_spark = engine == "spark" and not (spark_dir / "warehouse" / "marts.db").is_dir()  # no model built here
         full = config.full_refresh or reseeded or switched or new_spark or full_refresh_owed(build)
+        if not full and engine == "duckdb":
+            # a model new to this warehouse (an upgrade that did not raise MODELS_REVISION) would be
+            # built from the recomputed users alone (Spark keeps its models in a folder of its own)
+            missing = models_missing(build, [(key.path[0], key.path[-1]) for key in warehouse_dbt_models.keys
+                                             if key.path[0] in ("intermediate", "marts")])
+            if missing:
+                progress.report(f"models new to this warehouse ({', '.join(missing[:3])}"
+                                f"{' ...' if len(missing) > 3 else ''}): rebuilding every model")
+                full = True
         if full:
             mark_full_refresh_owed(build)
         if engine == "duckdb":
