@@ -35,6 +35,7 @@ from orchestration.build.spark_session import (
     _DYNAMIC_ARCHIVE_MAGIC,
     FILE_SYSTEM_CLASS,
     _java_runtime,
+    _spark_home,
     check_spark_dir,
     class_archive_options,
     class_archive_path,
@@ -648,7 +649,7 @@ def test_one_jvm_writes_the_class_archive_and_the_others_read_it_once_complete(t
     archive.write_bytes(_DYNAMIC_ARCHIVE_MAGIC + bytes(8188))
     options, writes = class_archive_options(folder, may_write=False)
     assert not writes and options.split()[0] == f"-XX:SharedArchiveFile={archive}"
-    assert [p.name for p in folder.iterdir()] == [archive.name]  # the claim is gone
+    assert sorted(p.name for p in folder.iterdir()) == [archive.name, archive.name + ".source"]  # the claim is gone
     # a folder whose path Spark would split into two options goes without an archive
     assert class_archive_options(tmp_path / "my cache", may_write=True) == ("", False)
 
@@ -687,6 +688,25 @@ def test_a_class_archive_claim_older_than_an_hour_is_taken_again(tmp_path: Path)
     hours_ago = claim.stat().st_mtime - 2 * 3600
     os.utime(claim, (hours_ago, hours_ago))
     assert class_archive_options(folder, may_write=True)[1]
+
+
+@needs_spark
+def test_a_new_class_archive_removes_those_of_spark_installs_that_are_gone(tmp_path: Path):
+    """Each archive names the Spark home it was made for; a venv made anew (a clean clone's) makes
+    one of a few hundred MB, which nothing reads once that venv is gone: writing a new archive
+    removes those, and keeps the archives of installs still there and of unknown source."""
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    gone, kept, unknown = (folder / f"spark-classes-{name}.jsa" for name in ("0gone", "1kept", "2unknown"))
+    for archive in (gone, kept, unknown):
+        archive.write_bytes(_DYNAMIC_ARCHIVE_MAGIC)
+    (folder / "spark-classes-0gone.jsa.source").write_text(f"{tmp_path / 'removed-venv' / 'pyspark'}\n")
+    (folder / "spark-classes-1kept.jsa.source").write_text(f"{tmp_path}\n")
+    assert class_archive_options(folder, may_write=True)[1]
+    written = class_archive_path(folder)
+    assert not gone.exists() and not (folder / "spark-classes-0gone.jsa.source").exists()
+    assert kept.exists() and unknown.exists()
+    assert written.with_name(written.name + ".source").read_text().strip() == str(_spark_home())
 
 
 @pytest.mark.parametrize("engine", ["Spark", "duckdb;spark", "trino"])

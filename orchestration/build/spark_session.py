@@ -10,6 +10,7 @@ var a refresh gives dbt): profiles.yml stays the one place where Spark is config
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -193,7 +194,23 @@ def class_archive_options(folder: Path | None, may_write: bool, class_path: str 
         return f"-XX:SharedArchiveFile={archive} {_JVM_QUIET}", False
     if not may_write or not _claim(claim):
         return "", False
+    _remove_archives_of_removed_installs(folder)
+    with contextlib.suppress(OSError):
+        archive.with_name(archive.name + ".source").write_text(f"{_spark_home()}\n", encoding="utf-8")
     return f"-XX:ArchiveClassesAtExit={archive} {_JVM_QUIET}", True
+
+
+def _remove_archives_of_removed_installs(folder: Path) -> None:
+    """Each archive's `.source` names the Spark home it was made for: an archive whose Spark home
+    is gone (its venv removed) is never read again, and goes when a new one is written (each is a
+    few hundred MB; a venv made anew, as a clean clone's is, makes one)."""
+    for source in folder.glob("spark-classes-*.jsa.source"):
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            home = Path(source.read_text(encoding="utf-8").strip())
+            if home.is_absolute() and not home.exists():
+                archive = source.with_name(source.name.removesuffix(".source"))
+                for path in (archive, archive.with_name(archive.name + ".claim"), source):
+                    path.unlink(missing_ok=True)
 
 
 def _claim(claim: Path) -> bool:
