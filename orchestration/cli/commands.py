@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from ..errors import UserError
-from ..load.exports import day_folder, days_with_folders, is_export_day, list_export_days
+from ..load.exports import day_folder, days_from_to, days_with_folders, is_export_day, list_export_days
 from ..serve.report import (
     ReportParams,
     build_report,
@@ -55,7 +55,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 def _days_of_range(exports: Path, first: dt.date, last: dt.date) -> list[dt.date]:
     """The export days of a backfill's range that have a folder (load/exports.days_with_folders); the
     others are named in a note, and `status` lists them among the missing days."""
-    found, gaps = days_with_folders(exports, [first + dt.timedelta(days=i) for i in range((last - first).days + 1)])
+    found, gaps = days_with_folders(exports, days_from_to(first, last))
     if gaps:
         note(f"no folder for {len(gaps)} export day(s) of the range, not loaded: "
              f"{_listed([d.isoformat() for d in gaps])}")
@@ -189,7 +189,7 @@ def _loaded_from(warehouse: Path, exports: Path) -> bool:
     (the same files; the loader's revision aside)."""
     import duckdb
 
-    from ..load.exports import fingerprint
+    from ..load.exports import fingerprint, same_files
     from ..load.raw import loaded_export_days
 
     try:
@@ -201,7 +201,7 @@ def _loaded_from(warehouse: Path, exports: Path) -> bool:
         return False  # no day loaded from anywhere: some other DuckDB file
     for day, recorded in loaded.items():
         folder = day_folder(exports, day)
-        if not folder.is_dir() or recorded.rpartition(":")[2] != fingerprint(folder).rpartition(":")[2]:
+        if not folder.is_dir() or not same_files(recorded, fingerprint(folder)):
             return False
     return True
 

@@ -13,7 +13,7 @@ from dagster._core.storage.tags import (
     RUN_KEY_TAG,
 )
 
-from ..load.exports import day_folder, export_files, fingerprint, is_partition_day, list_export_days
+from ..load.exports import day_folder, days_from_to, export_files, fingerprint, is_partition_day, list_export_days
 from ..load.raw import loaded_export_days
 from ..publish.publish import connect_published
 from ..serve.status import refresh_running
@@ -100,7 +100,7 @@ def _days_being_run(context: SensorEvaluationContext, warehouse: WarehouseResour
             elif ASSET_PARTITION_RANGE_START_TAG in tags and ASSET_PARTITION_RANGE_END_TAG in tags:
                 first = dt.date.fromisoformat(tags[ASSET_PARTITION_RANGE_START_TAG])
                 last = dt.date.fromisoformat(tags[ASSET_PARTITION_RANGE_END_TAG])
-                days.update((first + dt.timedelta(days=i)).isoformat() for i in range((last - first).days + 1))
+                days.update(day.isoformat() for day in days_from_to(first, last))
         except ValueError:
             continue  # a run of another kind of partitions (another job): not an export day
     return days

@@ -91,6 +91,11 @@ def scan_day_folders(exports_dir: Path) -> tuple[list[dt.date], list[str]]:
     return sorted(days), sorted(misnamed)
 
 
+def days_from_to(first: dt.date, last: dt.date) -> list[dt.date]:
+    """Every day from `first` to `last`, both included (a backfill's range)."""
+    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+
 def days_with_folders(exports_dir: Path, days: list[dt.date]) -> tuple[list[dt.date], list[dt.date]]:
     """The days of a range (a backfill) that have a folder, and the others: a day the platform did
     not export is expected (events.md) and must not stop the rest; the caller names it. A range
@@ -161,7 +166,12 @@ def fingerprint(folder: Path) -> str:
     return f"r{LOADER_REVISION}:{h.hexdigest()}"
 
 
+def same_files(recorded: str, current: str) -> bool:
+    """Whether two fingerprints are of the same files, whichever revision of the loader took each."""
+    return recorded.rpartition(":")[2] == current.rpartition(":")[2]
+
+
 def loaded_by_older_loader(recorded: str, current: str) -> bool:
     """True when a day's files are the ones it was loaded from, but an earlier revision of the
     loader judged them (fingerprint)."""
-    return recorded != current and recorded.rpartition(":")[2] == current.rpartition(":")[2]
+    return recorded != current and same_files(recorded, current)
