@@ -614,7 +614,7 @@ def test_a_java_home_without_java_is_refused_even_with_java_on_path(tmp_path: Pa
 def test_a_failed_spark_start_names_its_reason_on_the_error_line():
     """The refresh shows an error's first line: a Spark job that failed puts there the line of its
     output that says why, not Python's last words."""
-    from orchestration.load.spark_job import _reason
+    from orchestration.build.spark_job import _reason
 
     gateway = ("Error: Could not find or load main class ace.wh.duckdb.spark\n"
                "Caused by: java.lang.ClassNotFoundException: ace.wh.duckdb.spark\n"
@@ -841,7 +841,7 @@ def test_spark_user_agents_of_another_parser_are_found_without_spark(tmp_path):
     """After an upgrade of ua-parser, a Spark build with no day to load (`refresh --full` alone)
     reloads one, so that the Spark loader parses every string again before the models are rebuilt
     (orchestration/defs/assets.py): the stale rows are found in Spark's files by DuckDB."""
-    from orchestration.load.spark_job import spark_user_agents_stale
+    from orchestration.build.spark_job import spark_user_agents_stale
     from orchestration.load.user_agents import parser_version
 
     spark_dir = tmp_path / "w.duckdb.spark"

@@ -284,8 +284,8 @@ class Loads(NamedTuple):
 
 @pytest.fixture(scope="module")
 def loaded_twice(spark, spark_dir, exports, tmp_path_factory) -> Loads:
+    from orchestration.build.spark_job import clear_spark_pending_users, mirror_days
     from orchestration.load.raw import load_export_day
-    from orchestration.load.spark_job import clear_spark_pending_users, mirror_days
     from orchestration.load.spark_load import load_export_day_spark
 
     copy = tmp_path_factory.mktemp("redelivered") / "exports"
@@ -378,10 +378,10 @@ def test_the_spark_job_loads_in_its_own_process_and_stops_with_the_loaders_one_l
     the call a CLI run makes too). Not an empty cache folder of its own: writing an archive is most
     of a JVM's time here, and a suite run on a fresh venv (CI) writes one already, in its first
     Spark run (test_spark.py's demo, as a rule)."""
+    from orchestration.build.spark_job import run_spark_load, spark_loaded_days
     from orchestration.build.spark_session import _DYNAMIC_ARCHIVE_MAGIC, class_archive_path, file_system_jar
     from orchestration.errors import LoadError
     from orchestration.load.raw import load_export_day
-    from orchestration.load.spark_job import run_spark_load, spark_loaded_days
     from orchestration.settings import spark_class_archive_dir, user_cache_dir
 
     monkeypatch.delenv("ANALYTICS_SPARK_CLASS_ARCHIVE", raising=False)  # the job's process inherits the environment
@@ -413,8 +413,8 @@ def test_a_file_that_changes_while_spark_loads_the_day_leaves_the_day_to_load_ag
     """As the DuckDB loader (test_load_faults.py): the day's fingerprint is its files' before Spark
     read them, so a file added meanwhile leaves the day re-delivered, to be loaded again."""
     import orchestration.load.spark_load as spark_load
+    from orchestration.build.spark_job import spark_loaded_days
     from orchestration.load.exports import fingerprint
-    from orchestration.load.spark_job import spark_loaded_days
 
     day = "2026-11-05"  # no other test loads it
     write_export(tmp_path / "exports", day, "part-0000.jsonl", [ev("changing-1", at="2026-11-05T09:00:00Z")])

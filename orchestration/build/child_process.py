@@ -1,5 +1,5 @@
 """What a process that a refresh starts does first: dbt's (dbt_child.py), the Spark loader's
-(load/spark_job.py) and the one made ready ahead for both (warm_dbt.py): it ends with the refresh
+(spark_job.py) and the one made ready ahead for both (warm_dbt.py): it ends with the refresh
 (`end_with_parent`), a SIGINT stops it (`interruptible`), and its stdout is its own. And what the
 refresh's own process keeps for them across its Dagster runs (`sigterm_kept`)."""
 

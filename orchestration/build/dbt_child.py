@@ -71,10 +71,10 @@ def in_build_file_folder(argv: list[str]) -> tuple[Path | None, list[str]]:
 
 
 def _run_spark_load(handed: warm_dbt.Handed) -> bool:
-    """A Spark load handed over (load/spark_job.py), run here with the caller's streams: its Spark
+    """A Spark load handed over (spark_job.py), run here with the caller's streams: its Spark
     stays, for dbt's Spark target in the build that follows (one JVM per run, not two). False if
     it failed other than with a load error (its traceback on the caller's stderr)."""
-    from ..load.spark_job import load_in_this_process
+    from .spark_job import load_in_this_process
 
     with handed.streams_lent():
         try:

@@ -1,7 +1,7 @@
 """The Spark engine's folder and its Spark configuration, from one place (docs/spark.md).
 
 Two processes start a Spark for a refresh, one after the other: the Spark loader's job
-(orchestration/load/spark_job.py) and dbt (profiles.yml's `spark` target, dbt-spark's session
+(orchestration/build/spark_job.py) and dbt (profiles.yml's `spark` target, dbt-spark's session
 method, inside dbt's process). Both must see the same tables: the same warehouse folder and the
 same Derby metastore, which one process at a time can open. So the loader takes its settings from
 the profile's `spark` target (`server_side_parameters`, rendered by dbt with the same `spark_dir`

@@ -11,7 +11,7 @@ relays Ctrl-C and the exit status. The waiting process takes one build, then end
 several runs starts another before a run once the last one has taken its build.
 
 On Spark the waiting process runs the run's Spark loads too (`kind` SPARK_LOAD, from
-load/spark_job.py, handed over the same way), before its build: the loader's Spark stays in that
+spark_job.py, handed over the same way), before its build: the loader's Spark stays in that
 process, and dbt's Spark target, started there, is that same Spark. A run starts one JVM, not two,
 and dbt's queries run in a JVM that the load has warmed.
 

@@ -34,12 +34,7 @@ from ..build.refresh_state import (
     seeds_changed,
     seeds_fingerprint,
 )
-from ..build.spark_models import check_spark_runnable, import_spark_tables
-from ..build.spark_session import check_spark_dir
-from ..errors import LoadError
-from ..load.exports import days_with_folders
-from ..load.raw import LoadStats, load_export_day, loaded_export_days
-from ..load.spark_job import (
+from ..build.spark_job import (
     clear_spark_pending_users,
     days_behind,
     mirror_days,
@@ -47,6 +42,11 @@ from ..load.spark_job import (
     spark_loaded_days,
     spark_user_agents_stale,
 )
+from ..build.spark_models import check_spark_runnable, import_spark_tables
+from ..build.spark_session import check_spark_dir
+from ..errors import LoadError
+from ..load.exports import days_with_folders
+from ..load.raw import LoadStats, load_export_day, loaded_export_days
 from ..publish.publish import publish
 from ..settings import analytics_engine, check_dbt_settings, dbt_tests, dbt_threads_full, spark_dir_for, verbose
 from .partitions import export_day_partitions

@@ -15,8 +15,7 @@ from dagster._core.storage.tags import (
 
 from ..load.exports import day_folder, days_from_to, export_files, fingerprint, is_partition_day, list_export_days
 from ..load.raw import loaded_export_days
-from ..publish.publish import connect_published
-from ..serve.status import refresh_running
+from ..publish.publish import connect_published, refresh_running
 from ..settings import sensor_interval_seconds, sensor_max_runs, sensor_settle_seconds
 from .jobs import CLI_TRIGGER, TRIGGER_TAG, refresh_job
 from .resources import WarehouseResource

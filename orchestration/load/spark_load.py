@@ -7,7 +7,7 @@ columns as raw.events and raw.rejected_lines, and the same per-file rows as raw.
 `load_export_day_spark` writes them: Spark's raw tables are Parquet tables partitioned by
 export_date, a day replaced by a dynamic partition overwrite (the Parquet form of raw.py's delete
 + insert of a day), with raw.answer_owners, raw.pending_users and the duplicate count computed as
-raw.py computes them. A refresh runs it as a job of its own process (spark_job.py).
+raw.py computes them. A refresh runs it as a job of its own process (build/spark_job.py).
 
 How each file is read:
 - Spark reads a file whose content is what its name says (plain `.jsonl`, intact gzip `.jsonl.gz`;

@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 
 from ..errors import UnfinishedBuildError
-from ..settings import build_path_for
+from ..settings import build_path_for, lock_path_for
 
 
 @dataclass(frozen=True)
@@ -254,3 +254,20 @@ def _write_exactly(fd: int, data: memoryview, offset: int) -> int:
     while done < len(data):
         done += os.pwrite(fd, data[done:], offset + done)
     return done
+
+
+def refresh_running(warehouse: Path) -> bool:
+    """Whether a refresh holds the warehouse's lock (tried without waiting, released at once): the
+    lock a refresh holds from its load to its publish."""
+    lock = lock_path_for(warehouse)
+    try:
+        fd = os.open(lock, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # releases a lock taken here

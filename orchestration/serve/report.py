@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 
 from ..errors import ReportError
-from ..publish.publish import connect_published
+from ..publish.publish import connect_published, refresh_running
 from . import queries
 
 
@@ -37,8 +37,6 @@ def check_published_file(warehouse: Path) -> None:
     if warehouse.is_dir():
         raise ReportError(f"the warehouse {warehouse} is a directory: give the path of a DuckDB file")
     if not warehouse.is_file():
-        from .status import refresh_running
-
         if refresh_running(warehouse):  # its first refresh: the file comes when that one publishes
             raise ReportError(f"warehouse file not found: {warehouse} (a refresh of it is running; "
                               "its file comes when that refresh publishes)")

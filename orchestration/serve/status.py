@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import json
 import os
 import time
@@ -25,8 +24,7 @@ import duckdb
 
 from ..errors import UserError
 from ..files import replace_file_or_skip
-from ..publish.publish import connect_published
-from ..settings import lock_path_for
+from ..publish.publish import connect_published, refresh_running
 
 LATEST_DAYS = 7  # export days shown with their rejected lines
 
@@ -75,22 +73,6 @@ def recording_refresh(warehouse: Path, days: list[dt.date], *, full: bool) -> It
         record["finished_at"] = _now().isoformat(timespec="seconds")
         record["seconds"] = round(time.monotonic() - clock, 1)
         _write_record(warehouse, record)
-
-
-def refresh_running(warehouse: Path) -> bool:
-    """Whether a refresh holds the warehouse's lock (tried without waiting, released at once)."""
-    lock = lock_path_for(warehouse)
-    try:
-        fd = os.open(lock, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        return False
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)  # releases a lock taken here
 
 
 def _last_refresh(warehouse: Path, running: bool) -> dict | None:

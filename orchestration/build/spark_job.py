@@ -1,18 +1,21 @@
 """The Spark loader as a refresh runs it (ANALYTICS_ENGINE=spark, docs/spark.md).
 
-`run_spark_load` runs the export days' load (spark_load.py `load_export_day_spark`) as a Spark job
-in a process of its own (`python -m orchestration.load.spark_job`), then `mirror_days` copies the
+`run_spark_load` runs the export days' load (load/spark_load.py `load_export_day_spark`) as a Spark job
+in a process of its own (`python -m orchestration.build.spark_job`), then `mirror_days` copies the
 loaded days' rows of Spark's raw tables into the build file, so that everything that reads raw
 there (the Dagster checks, status, report, dashboard, the sensor, publish) stays as it is.
 
 Why not in the refresh's own process: the loader's Spark and dbt's (profiles.yml's `spark` target,
 started inside dbt's process) share one Derby metastore, which one JVM at a time can open, and a
 JVM started inside the refresh's own process would live, with the metastore open, until the
-refresh ends. Both take their settings from the profile (build/spark_session.py), so they see the
-same tables. When the CLI has made dbt's process ready ahead (build/warm_dbt.py), the job hands
+refresh ends. Both take their settings from the profile (spark_session.py), so they see the
+same tables. When the CLI has made dbt's process ready ahead (warm_dbt.py), the job hands
 the load over to that process, whose Spark then serves the run's build too: one Spark start per
 run. Otherwise (a run launched from Dagster's UI) the job loads in its own process, and dbt
 starts a second Spark (docs/spark.md).
+
+Here in `build`, not in `load`, because the job is how the build's processes run the loader (the
+Spark and the waiting dbt process are the build's): `load` imports nothing of `build`.
 """
 
 from __future__ import annotations
@@ -28,11 +31,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
-from ..build.child_process import end_with_parent, interruptible, stdout_kept_from_children
-from ..build.warm_dbt import SPARK_LOAD, hand_over
 from ..errors import LoadError
-from .exports import check_export_day
-from .raw import LoadStats
+from ..load.exports import check_export_day
+from ..load.raw import LoadStats
+from .child_process import end_with_parent, interruptible, stdout_kept_from_children
+from .warm_dbt import SPARK_LOAD, hand_over
 
 _DAY_DONE = "loaded "  # a line of the job's output: "loaded <LoadStats as JSON>"
 _FAILED = "failed "  # "failed <one-line error>"
@@ -40,7 +43,7 @@ _APP_NAME = "assistant-analytics"
 
 
 def _table_folder(spark_dir: Path, table: str) -> Path:
-    from ..build.spark_models import table_folder
+    from .spark_models import table_folder
 
     return table_folder(spark_dir, "raw", table)
 
@@ -53,7 +56,7 @@ def run_spark_load(exports: Path, spark_dir: Path, days: list[dt.date]) -> Itera
     args = json.dumps({"exports": str(exports.resolve()), "spark_dir": str(spark_dir),
                        "days": [d.isoformat() for d in days]})
     with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen([sys.executable, "-m", "orchestration.load.spark_job", args], cwd=PROJECT_ROOT,
+        proc = subprocess.Popen([sys.executable, "-m", "orchestration.build.spark_job", args], cwd=PROJECT_ROOT,
                                 stdout=subprocess.PIPE, stderr=log, text=True)
         failed = None
         try:
@@ -102,8 +105,8 @@ def mirror_days(build: Path, spark_dir: Path, days: list[dt.date]) -> None:
     files, no Spark process)."""
     import duckdb
 
-    from .raw import ensure_raw_schema, transaction
-    from .spark_load import DAY_TABLES
+    from ..load.raw import ensure_raw_schema, transaction
+    from ..load.spark_load import DAY_TABLES
 
     conn = duckdb.connect(str(build))
     try:
@@ -165,7 +168,7 @@ def spark_user_agents_stale(spark_dir: Path) -> bool:
     upgrade) reloads one for that, or it would rebuild every model from the old parser's families."""
     import duckdb
 
-    from .user_agents import parser_version
+    from ..load.user_agents import parser_version
 
     if not spark_loaded_days(spark_dir):
         return False
@@ -196,8 +199,8 @@ def _run_job(args: dict, out: TextIO, *, keep_spark: bool) -> None:
     """The job: the days loaded one after the other, a line on `out` for each (or for the load
     error that stopped it). The loads run in a session of their own (its settings, its views), so
     that a Spark kept for dbt's build is as dbt would have started it."""
-    from ..build.spark_session import end_jvm_writing_class_archive, start_spark
-    from .spark_load import load_export_day_spark
+    from ..load.spark_load import load_export_day_spark
+    from .spark_session import end_jvm_writing_class_archive, start_spark
 
     def say(line: str) -> None:
         out.write(line + "\n")
