@@ -38,6 +38,12 @@ D1, D2, D4 = "2026-11-20", "2026-11-21", "2026-11-23"  # 2026-11-22 is not deliv
 NEWEST_EVENT = f"{D4}T15:30:00Z"
 
 
+SETTINGS_SET_TO_NOTHING = ("ANALYTICS_DBT_THREADS", "ANALYTICS_DBT_THREADS_FULL", "ANALYTICS_DUCKDB_MEMORY_LIMIT",
+                           "ANALYTICS_DUCKDB_THREADS", "ANALYTICS_DBT_TESTS", "ANALYTICS_ENGINE", "ANALYTICS_VERBOSE",
+                           "ANALYTICS_LOCK_TIMEOUT_SECONDS", "ANALYTICS_MAX_DAYS_PER_RUN",
+                           "ANALYTICS_MAX_EXPORT_MB_PER_RUN")
+
+
 def one_line_error(proc) -> str:
     """The single stderr line of a user error (exit 2, no traceback)."""
     assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
@@ -396,7 +402,8 @@ def ws(module_workspace: Workspace) -> Workspace:
                  _chat("d", D4, "09:00", user="u-d")
                  + [event("d-3", "user_message", NEWEST_EVENT, user="u-d", conversation="conv-d2",
                           message_id="m-d-3", text="late", input="text")])
-    ws.cli("refresh", "--all", timeout=900)
+    # as a shell or a compose file sets a variable to nothing: each setting's default (README), dbt's too
+    ws.cli("refresh", "--all", timeout=900, env={name: "" for name in SETTINGS_SET_TO_NOTHING})
     return ws
 
 
