@@ -532,6 +532,19 @@ def test_a_mistyped_mart_is_one_line_with_a_suggestion(ws, tmp_path, typed, sugg
     assert f"unknown mart '{typed}' (did you mean '{suggestion}'?)" in error and "fct_chats" in error
 
 
+@pytest.mark.parametrize("typed, hint", [
+    ("stg_events", None),  # shares letters with fct_agents: no suggestion
+    ("stg_platform__events", "'stg_platform__events' is in staging, not in marts: export writes marts"),
+    ("intermediate.int_events_sessionized",
+     "'int_events_sessionized' is in intermediate, not in marts: export writes marts"),
+])
+def test_a_table_of_another_layer_is_named_as_such_and_a_far_name_gets_no_suggestion(ws, tmp_path, typed, hint):
+    error = one_line_error(ws.cli("export", typed, "-o", str(tmp_path / "x.csv"), check=False))
+    assert error.startswith(f"assistant-analytics: error: unknown mart '{typed}'") and "did you mean" not in error
+    assert (hint in error) if hint else "(" not in error.split(";")[0]
+    assert not (tmp_path / "x.csv").exists()
+
+
 def test_a_warehouse_without_marts_or_that_is_a_directory_is_one_line(workspace, tmp_path):
     duckdb.connect(str(workspace.warehouse)).close()  # a DuckDB file, empty
     error = one_line_error(workspace.cli("export", "fct_chats", "-o", str(tmp_path / "x.csv"), check=False))
