@@ -133,9 +133,10 @@ def _mart_relation(conn: duckdb.DuckDBPyConnection, args: argparse.Namespace) ->
         else:
             hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise UserError(f"unknown mart {args.what!r}{hint}; marts: {', '.join(sorted(marts))}")
-    columns = {r[0] for r in conn.execute(
-        "select column_name from information_schema.columns where table_schema = 'marts' and table_name = ?",
-        [name]).fetchall()}
+    ordered_columns = [r[0] for r in conn.execute(
+        "select column_name from information_schema.columns where table_schema = 'marts' and table_name = ? "
+        "order by ordinal_position", [name]).fetchall()]
+    columns = set(ordered_columns)
     date_col = next((c for c in _DATE_COLUMNS if c in columns), None)
     # A filter the mart cannot apply is a mistake, never silently ignored. Column names come from
     # the catalog; the values are parameters.
@@ -151,7 +152,10 @@ def _mart_relation(conn: duckdb.DuckDBPyConnection, args: argparse.Namespace) ->
         filters.append(f'"{column}" {op} ?')
         params.append(value)
     where = f" where {' and '.join(filters)}" if filters else ""
-    return conn.sql(f"select * from marts.{name}{where}", params=params)
+    # Rows in date order, then by every column: the same file for the same data, whatever order a
+    # full or an incremental build left the rows in.
+    sort = ", ".join(f'"{c}"' for c in [*([date_col] if date_col else []), *ordered_columns])
+    return conn.sql(f"select * from marts.{name}{where} order by {sort}", params=params)
 
 
 # Fields of a breakdown row that say which cell its numbers belong to, with their column types;
