@@ -143,17 +143,19 @@ def tables(path: Path, schemas=MODEL_SCHEMAS, drop_columns=("loaded_at", "refres
         conn.close()
 
 
-def checksums(path: Path) -> dict:
-    """The file's bytes and every table's rows (all schemas), as digests: 'unchanged' means equal."""
-    digest = {"file_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
-    conn = duckdb.connect(str(path), read_only=True)
+def file_digest(path: Path) -> str:
+    """The file's bytes: equal digests are an unchanged file, every table's rows included."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def tables_changed(path: Path, before: Path) -> list[str]:
+    """For a failure's message: the tables (every schema) whose rows differ from those of `before`."""
+    conn = duckdb.connect(str(before), read_only=True)
     try:
-        names = conn.execute("select schema_name from duckdb_schemas() where not internal").fetchall()
+        schemas = [n for (n,) in conn.execute("select schema_name from duckdb_schemas() where not internal").fetchall()]
     finally:
         conn.close()
-    for name, rows in tables(path, schemas=[n for (n,) in names], drop_columns=()).items():
-        digest[name] = (len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
-    return digest
+    return diff_tables(tables(path, schemas=schemas, drop_columns=()), tables(before, schemas=schemas, drop_columns=()))
 
 
 # The users the last run recomputed: its work list, not a result. Runs that end in the same state
@@ -296,7 +298,7 @@ class Reference:
                 shutil.copy2(f, self.base / f.name)
         self.base_warehouse = self.base / self.ws.warehouse.name
         self.before = observe(self.base_warehouse)
-        self.before_checksums = checksums(self.base_warehouse)
+        self.before_digest = file_digest(self.base_warehouse)
         run = Running(self.ws, *refresh_args(NEW_FROM, LAST_DAY))
         assert run.finish() == 0, run.stderr
         self.after = observe(self.ws.warehouse)
@@ -435,16 +437,15 @@ def test_refresh_killed_at_any_point_leaves_the_warehouse_unchanged_and_the_next
             run.kill_group()
         rc = run.finish()
         assert run.group_gone(), f"{name}: processes of the killed refresh still running"
-        published = checksums(ws.warehouse)
         if rc == -signal.SIGKILL:
             killed_at.append(name)
         assert rc == -signal.SIGKILL or may_finish, \
             f"{name}: the refresh ended (rc {rc}) before the kill:\n{run.stderr}"
-        if published != ref.before_checksums:
+        if file_digest(ws.warehouse) != ref.before_digest:
             # Only a kill after the rename may leave the new state, and then the whole of it.
             assert may_finish and observe(ws.warehouse) == ref.after, (
                 f"killed at {name}: the published warehouse changed: "
-                f"{[k for k in published if published[k] != ref.before_checksums.get(k)][:5]}")
+                f"{tables_changed(ws.warehouse, ref.base_warehouse)[:5]}")
         else:
             assert observe(ws.warehouse) == ref.before  # readable, same numbers
     # every point before dbt's end was a kill, not a finished run
@@ -484,7 +485,7 @@ def test_ctrl_c_during_the_run_is_an_interrupted_refresh(ref: Reference, during,
     # Dagster's capture of a step's output (a `tail` and a Python watcher per step, the default of
     # a user's Dagster home) printed a KeyboardInterrupt traceback each
     assert "Traceback" not in run.stderr and "KeyboardInterrupt" not in run.stderr, run.stderr
-    assert checksums(ws.warehouse) == ref.before_checksums
+    assert file_digest(ws.warehouse) == ref.before_digest, tables_changed(ws.warehouse, ref.base_warehouse)[:5]
     status = json.loads(ws.cli("status", "--format", "json").stdout)
     assert status["last_refresh"]["outcome"] == "interrupted", status["last_refresh"]
 
