@@ -222,12 +222,17 @@ def tables(section) -> list[pd.DataFrame]:
     return [d.value for d in section.dataframe]
 
 
-def check_page(at: AppTest, report: dict, reaches_past: bool = False) -> int:
+def first_export_day(ws: Workspace) -> dt.date:
+    return ws.query("select min(export_date) from marts.data_quality_daily")[0][0]
+
+
+def check_page(at: AppTest, report: dict, first_export_day: dt.date, reaches_past: bool = False) -> int:
     """Every metric and table of every module section against the report JSON; returns how many
     metrics show a change against the previous period (none when the period reaches past the
-    newest loaded export day: docs/dashboard.md)."""
+    newest loaded export day, or the previous period begins before the first one: docs/dashboard.md)."""
     changes = 0
-    changes_shown = previous_has_data(report) and not reaches_past
+    previous_complete = dt.date.fromisoformat(report["previous"]["from"]) >= first_export_day
+    changes_shown = previous_has_data(report) and not reaches_past and previous_complete
     for key, expected in METRICS.items():
         section = at.get_by_key(f"section-{key}")
         shown = {m.label: m.value for m in section.metric}
@@ -311,7 +316,9 @@ def set_custom_range(at: AppTest, date_from: dt.date, date_to: dt.date) -> None:
 def test_filtered_page_matches_report(demo, app):
     ws, summary = demo
     first, last = dt.date.fromisoformat(summary["first_day"]), dt.date.fromisoformat(summary["last_day"])
-    date_from, date_to = first + dt.timedelta(days=2), last - dt.timedelta(days=1)
+    # the second half of the export days: the previous period lies within them too
+    date_from, date_to = first + (last - first) // 2 + dt.timedelta(days=1), last - dt.timedelta(days=1)
+    assert date_from - (date_to - date_from) - dt.timedelta(days=1) >= first
     run_ok(app)
     ids = [r[0] for r in ws.query("select assistant_id from marts.dim_assistants order by 1")]
     options = app.selectbox(key="assistant").options  # shown as "Name (id)", or the id when nameless
@@ -329,7 +336,7 @@ def test_filtered_page_matches_report(demo, app):
     # the new modules have something to show, in both periods
     assert report["outcomes"]["resolved"] and report["outcomes"]["escalated"] and report["answers"]["fallbacks"]
     assert report["retention"]["cohort"] and report["previous"]["chats"]["total"]
-    assert check_page(app, report) > 30  # nearly every metric shows its change
+    assert check_page(app, report, first) > 30  # nearly every metric shows its change
     daily = app.dataframe[-1].value  # the trend points: one row per day of the period
     assert list(daily["date"]) == [(date_from + dt.timedelta(days=i)).isoformat()
                                    for i in range((date_to - date_from).days + 1)]
@@ -360,7 +367,7 @@ def test_default_period_ends_on_the_last_complete_local_day(demo, app):
     # partial day, which the default period leaves out
     assert assistant == "acme-support" and end < newest_chat_date(ws, assistant)
     report = ws.report(assistant, (end - dt.timedelta(days=6)).isoformat(), end.isoformat())
-    check_page(app, report)
+    check_page(app, report, first_export_day(ws))
     assert app.dataframe[-1].value["date"].max() == end.isoformat()
     assert app.query_params == {"assistant": assistant, "period": "last-7-days"}
     # behind the newest export day (America/New_York): its last local day ends after it
@@ -383,11 +390,33 @@ def test_a_previous_period_without_data_shows_no_change(demo, app):
     assert not any(c["messages"] for c in report["previous"]["traffic"]["cells"])
     app.query_params = {"assistant": "acme-support", "from": first.isoformat(), "to": date_to.isoformat()}
     run_ok(app)
-    assert check_page(app, report) == 0
+    assert check_page(app, report, first) == 0
     assert not [m.delta for m in app.metric if m.delta]
     before = report["previous"]
     assert (f"Under each number: its change against the previous period, {before['from']} to {before['to']}: "
             "none shown, that period has no data.") in [c.value for c in app.caption]
+
+
+def test_a_previous_period_begun_before_the_first_export_day_shows_no_change(demo, app):
+    """The previous period holds data, but its first days were never loaded (before the first export
+    day): its numbers are low for want of data, not of chats, so no metric shows a change and the
+    page says why; `report` says it in a note on stderr."""
+    ws, summary = demo
+    first = dt.date.fromisoformat(summary["first_day"])
+    date_from, date_to = first + dt.timedelta(days=2), first + dt.timedelta(days=5)
+    report = ws.report("globex-sales", date_from.isoformat(), date_to.isoformat())
+    before = report["previous"]
+    assert dt.date.fromisoformat(before["from"]) < first and previous_has_data(report)
+    app.query_params = {"assistant": "globex-sales", "from": date_from.isoformat(), "to": date_to.isoformat()}
+    run_ok(app)
+    assert check_page(app, report, first) == 0
+    assert not [m.delta for m in app.metric if m.delta]
+    assert (f"Under each number: its change against the previous period, {before['from']} to {before['to']}: "
+            f"none shown, that period begins before the first loaded export day ({first}).") \
+        in [c.value for c in app.caption]
+    proc = ws.cli("report", "--assistant", "globex-sales", "--from", date_from.isoformat(), "--to", date_to.isoformat())
+    assert (f"assistant-analytics: note: the previous period {before['from']} .. {before['to']} begins before the "
+            f"first loaded export day ({first})") in proc.stderr
 
 
 @pytest.mark.parametrize("days_after", [1, 2])
@@ -401,7 +430,7 @@ def test_a_period_past_the_newest_export_day_says_so_and_shows_no_change(demo, a
     assert previous_has_data(report)
     app.query_params = {"assistant": "initech-help", "from": date_from.isoformat(), "to": date_to.isoformat()}
     run_ok(app)
-    assert check_page(app, report, reaches_past=True) == 0
+    assert check_page(app, report, first_export_day(ws), reaches_past=True) == 0
     assert not [m.delta for m in app.metric if m.delta]
     (warning,) = [w.value for w in app.warning]
     # Tokyo's local date after the newest UTC export day holds that day's evening there
@@ -435,7 +464,8 @@ def test_presets_this_month_and_channel_reset(demo, app):
     app.radio(key="preset").set_value("This month")
     run_ok(app)
     end = default_end(ws, "initech-help")
-    check_page(app, ws.report("initech-help", end.replace(day=1).isoformat(), end.isoformat(), channel="voice"))
+    check_page(app, ws.report("initech-help", end.replace(day=1).isoformat(), end.isoformat(), channel="voice"),
+               first_export_day(ws))
     assert app.query_params == {"assistant": "initech-help", "channel": "voice", "period": "this-month"}
     # umbrella-labs (not in the seed) has web chats only: the channel filter falls back to All.
     app.selectbox(key="assistant").set_value("umbrella-labs")
@@ -460,7 +490,8 @@ def test_a_linked_view_opens_with_its_filters(demo, app):
     assert app.selectbox(key="channel").value == "web"
     assert app.radio(key="preset").value == "Custom"
     assert tuple(app.date_input(key="dates").value) == (date_from, date_to)
-    check_page(app, ws.report("globex-sales", date_from.isoformat(), date_to.isoformat(), channel="web"))
+    report = ws.report("globex-sales", date_from.isoformat(), date_to.isoformat(), channel="web")
+    assert check_page(app, report, first) == 0  # its previous period begins before the first export day
     assert app.query_params == link
     # the URL follows the filters
     app.radio(key="preset").set_value("Last 30 days")

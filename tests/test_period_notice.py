@@ -10,7 +10,7 @@ import datetime as dt
 import duckdb
 import pytest
 
-from orchestration.serve.report import period_notice
+from orchestration.serve.report import ReportParams, period_notice, previous_period_notice
 
 D = dt.date.fromisoformat
 NEWEST = "2026-11-22"
@@ -43,6 +43,21 @@ def conn():
 ])
 def test_the_note_says_no_data_only_when_the_period_has_none(conn, assistant, date_from, date_to, says):
     note = period_notice(conn, assistant=assistant, date_from=D(date_from), date_to=D(date_to))
+    if says is None:
+        assert note is None
+    else:
+        assert note is not None and note.startswith(says), note
+
+
+@pytest.mark.parametrize(("date_from", "date_to", "says"), [
+    # the previous period of 2026-11-22 .. 2026-11-22 is 2026-11-21, the first loaded export day
+    ("2026-11-22", "2026-11-22", None),
+    ("2026-11-22", "2026-11-23", "the previous period 2026-11-20 .. 2026-11-21 begins before the first loaded "
+                                 "export day (2026-11-21)"),
+    ("2026-11-21", "2026-11-21", "the previous period 2026-11-20 .. 2026-11-20 begins before"),
+])
+def test_a_note_when_the_previous_period_begins_before_the_first_export_day(conn, date_from, date_to, says):
+    note = previous_period_notice(conn, ReportParams("acme-support", D(date_from), D(date_to)))
     if says is None:
         assert note is None
     else:

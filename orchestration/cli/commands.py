@@ -19,6 +19,7 @@ from ..serve.report import (
     data_quality_summary,
     format_table,
     period_notice,
+    previous_period_notice,
 )
 from .refresh import check_engine_ready, check_partition_days, check_warehouse_path, ensure_folder, run_refresh
 
@@ -102,6 +103,7 @@ def print_report(warehouse: Path, params: ReportParams, fmt: str) -> None:
         quality = data_quality_summary(conn, params)
         notice = period_notice(conn, assistant=params.assistant, date_from=params.date_from,
                                date_to=params.date_to, channel=params.channel)
+        previous_notice = previous_period_notice(conn, params)
     finally:
         conn.close()
     if fmt == "json":
@@ -112,6 +114,7 @@ def print_report(warehouse: Path, params: ReportParams, fmt: str) -> None:
     else:
         print(format_table(report, quality))
     note(notice)
+    note(previous_notice)
 
 
 def cmd_report(args: argparse.Namespace) -> int:

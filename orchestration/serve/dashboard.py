@@ -35,6 +35,7 @@ from orchestration.serve.report import (
     build_report,
     connect_read_only,
     data_quality_summary,
+    first_loaded_export_day,
     period_notice,
 )
 from orchestration.settings import default_warehouse
@@ -64,6 +65,7 @@ class View:
     quality: dict
     notice: str | None  # `report`'s line on stderr about the period: no data, or past the loaded days
     reaches_past: bool  # the period ends after the newest loaded export day: its last days are incomplete
+    first_export_day: dt.date | None  # the first loaded export day: a previous period before it is incomplete
 
 
 # ------------------------------------------------------------------------------------------
@@ -235,7 +237,8 @@ def _read(conn: duckdb.DuckDBPyConnection, warehouse: Path) -> View:
                            channel=params.channel)
     export_day = _newest_export_day(conn)
     return View(warehouse, dt.datetime.fromtimestamp(warehouse.stat().st_mtime), name, params, newest,
-                report, daily, quality, notice, export_day is not None and params.date_to > export_day)
+                report, daily, quality, notice, export_day is not None and params.date_to > export_day,
+                first_loaded_export_day(conn))
 
 
 def warehouse_from_arguments(argv: list[str]) -> Path:
@@ -376,9 +379,15 @@ def module_metrics(view: View, module: str) -> None:
 
 def changes_shown(view: View) -> bool:
     """Whether the numbers show their change against the previous period: only when it has data,
-    and the period itself does not reach past the loaded export days (its last days, not loaded
-    yet, would show as a fall)."""
-    return previous_has_data(view.report) and not view.reaches_past
+    the period itself does not reach past the loaded export days (its last days, not loaded yet,
+    would show as a fall), and the previous period does not begin before the first loaded export
+    day (its first days, never loaded, would show as a rise)."""
+    return previous_has_data(view.report) and not view.reaches_past and not previous_begins_too_early(view)
+
+
+def previous_begins_too_early(view: View) -> bool:
+    first = view.first_export_day
+    return first is not None and dt.date.fromisoformat(view.report["previous"]["from"]) < first
 
 
 def previous_has_data(report: dict) -> bool:
@@ -470,7 +479,9 @@ def draw_header(view: View) -> None:
     st.caption(f"Under each number: its change against the previous period, {before['from']} to {before['to']}"
                + (" (percentage points for a rate)." if changes_shown(view)
                   else ": none shown, this period reaches past the loaded export days." if view.reaches_past
-                  else ": none shown, that period has no data."), help=CHANGE_HELP)
+                  else ": none shown, that period has no data." if not previous_has_data(view.report)
+                  else f": none shown, that period begins before the first loaded export day "
+                       f"({view.first_export_day})."), help=CHANGE_HELP)
 
 
 def draw_users(view: View) -> None:

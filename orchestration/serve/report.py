@@ -168,6 +168,22 @@ def period_notice(conn: duckdb.DuckDBPyConnection, *, assistant: str | None = No
     return None
 
 
+def first_loaded_export_day(conn: duckdb.DuckDBPyConnection) -> dt.date | None:
+    return conn.execute("select min(export_date) from marts.data_quality_daily").fetchall()[0][0]
+
+
+def previous_period_notice(conn: duckdb.DuckDBPyConnection, params: ReportParams) -> str | None:
+    """One line for stderr when the previous period begins before the first loaded export day: its
+    first days hold nothing because nothing was loaded, so a change against it is not like for like
+    (kpis.md's `previous` is still those n days, as defined). None otherwise."""
+    first = first_loaded_export_day(conn)
+    prev_from, prev_to = previous_period(params)
+    if first is None or prev_from >= first:
+        return None
+    return (f"the previous period {prev_from} .. {prev_to} begins before the first loaded export day ({first}): "
+            "its earlier days are empty, so a change against it is not like for like")
+
+
 def previous_period(params: ReportParams) -> tuple[dt.date, dt.date]:
     """kpis.md "Previous period": the n days just before `from`, for a period of n days. A period
     whose previous one would begin before the calendar's first day (year 1) has none: an error."""
