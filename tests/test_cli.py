@@ -102,6 +102,10 @@ def test_a_mistyped_command_is_one_line_with_a_suggestion(capsys, typed, suggest
     # a required option mistyped: the typo is named, not the option it left missing
     (["report", "--assistant", ACME, "--from", D1, "--too", D2], "--to"),
     (["export", "--asistant", ACME, "--from", D1, "--to", D2, "--out", "x.csv"], "--assistant"),
+    # a prefix is not taken as the option it begins (argparse's default), nor a typo as another option
+    (["report", "--assistant", ACME, "--fro", D1, "--to", D2], "--from"),
+    (["export", "fct_chats", "--out", "x.csv"], "--output"),
+    (["report", "--assistant", ACME, "--form", D1, "--to", D2], "--format' or '--from"),
 ])
 def test_a_mistyped_option_is_one_line_with_a_suggestion(capsys, argv, suggestion):
     with pytest.raises(SystemExit) as exc:

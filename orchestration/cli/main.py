@@ -132,6 +132,9 @@ class _StoreOnce(argparse._StoreAction):
 class _Parser(argparse.ArgumentParser):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        # An option is its whole name: argparse would take a prefix (`--fro`) as the option it begins,
+        # and a typo that is a prefix of another option (`--form` of `--format`) as that other one.
+        kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
         self.register("action", None, _StoreOnce)
         self.register("action", "store", _StoreOnce)
@@ -239,15 +242,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def _unknown_options(command: argparse.ArgumentParser, words: list[str]) -> list[str]:
-    """The words that look like long options the command does not have (argparse takes a prefix of
-    one of its options as that option, so a prefix is not unknown)."""
+    """The words that look like long options the command does not have (a prefix of one is not one:
+    `allow_abbrev` is off)."""
     options = [o for a in command._actions for o in a.option_strings]
     unknown = []
     for word in words:
         if word == "--":
             break
         name = word.split("=", 1)[0]
-        if word.startswith("--") and not any(o.startswith(name) for o in options):
+        if word.startswith("--") and name not in options:
             unknown.append(word)
     return unknown
 
@@ -257,7 +260,12 @@ def _option_hint(parser: argparse.ArgumentParser, command: str, unknown: list[st
     options = [o for a in _commands(parser)[command]._actions for o in a.option_strings if o.startswith("--")]
     for word in unknown:
         if word.startswith("--") and word != "--":
-            close = difflib.get_close_matches(word.split("=", 1)[0], options, n=1)
+            name = word.split("=", 1)[0]
+            # two when both are about as close (`--form`: `--format` or `--from`)
+            close = difflib.get_close_matches(name, options, n=2, cutoff=0.75)
+            if len(close) == 2:
+                return f"; did you mean {close[0]!r} or {close[1]!r}?"
+            close = difflib.get_close_matches(name, options, n=1)
             if close:
                 return f"; did you mean {close[0]!r}?"
     return ""
