@@ -897,3 +897,18 @@ def test_cli_run_history_defaults_to_the_clones_dagster_home(tmp_path, monkeypat
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "missing"))
     with pytest.raises(UserError, match="DAGSTER_HOME"):
         _instance()
+
+
+def test_dagsters_export_days_are_the_loaders_from_the_first_day_to_tomorrow():
+    """A folder dated tomorrow (UTC) is an export day for `refresh` (load/exports.py); Dagster's
+    partitions must have it too, else the sensor's tick fails on it (DagsterUnknownPartitionError)."""
+    from orchestration.defs.partitions import export_day_partitions
+    from orchestration.load.exports import is_partition_day
+    from orchestration.settings import first_export_day
+
+    today = dt.datetime.now(dt.UTC).date()
+    first = first_export_day()
+    for day in (first - dt.timedelta(days=1), first, today - dt.timedelta(days=1), today,
+                today + dt.timedelta(days=1), today + dt.timedelta(days=2)):
+        assert export_day_partitions.has_partition_key(day.isoformat()) == is_partition_day(day), day
+    assert export_day_partitions.get_last_partition_key() == (today + dt.timedelta(days=1)).isoformat()

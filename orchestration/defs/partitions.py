@@ -9,5 +9,7 @@ from ..settings import first_export_day
 export_day_partitions = DailyPartitionsDefinition(
     start_date=first_export_day().isoformat(),
     timezone="UTC",
-    end_offset=1,  # today's export may already be there
+    # to tomorrow, UTC, as the loader takes them (load/exports.py `last_partition_day`): offset 1 is
+    # the day in progress (today), 2 the one after it
+    end_offset=2,
 )
