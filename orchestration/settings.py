@@ -29,12 +29,19 @@ def _bad(name: str, value: str, allowed: str) -> UserError:
     return UserError(f"{name}={value!r} is not valid: expected {allowed}")
 
 
-def _int(name: str, default: int, minimum: int) -> int:
+# Beyond any sensible value, and within what every consumer takes (a thread pool, a timer, a C
+# integer): a value past it is a mistake, refused here rather than failing deep in a run.
+_LARGEST = 10**9
+_MOST_THREADS = 256
+
+
+def _int(name: str, default: int, minimum: int, maximum: int = _LARGEST) -> int:
     raw = _raw(name)
     if raw is None:
         return default
-    if not re.fullmatch(r"[0-9]+", raw) or int(raw) < minimum:
-        raise _bad(name, raw, f"a whole number >= {minimum}")
+    # the length first: Python refuses to convert a number of thousands of digits
+    if not re.fullmatch(r"[0-9]{1,18}", raw) or not minimum <= int(raw) <= maximum:
+        raise _bad(name, raw, f"a whole number >= {minimum} and <= {maximum:,}".replace(",", "_"))
     return int(raw)
 
 
@@ -47,16 +54,16 @@ def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     return raw
 
 
-def _float(name: str, default: float, minimum: float, maximum: float | None = None) -> float:
+def _float(name: str, default: float, minimum: float, maximum: float = _LARGEST) -> float:
     raw = _raw(name)
     if raw is None:
         return default
-    allowed = f"a number >= {minimum:g}" + (f" and <= {maximum:g}" if maximum is not None else "")
+    allowed = f"a number >= {minimum:g} and <= {maximum:g}"
     # Plain decimals only: float() would also take 'nan', 'inf' and '1_0'.
     if not re.fullmatch(r"[0-9]+(\.[0-9]*)?|\.[0-9]+", raw):
         raise _bad(name, raw, allowed)
     value = float(raw)
-    if value < minimum or (maximum is not None and value > maximum):
+    if not minimum <= value <= maximum:
         raise _bad(name, raw, allowed)
     return value
 
@@ -129,8 +136,9 @@ def first_export_day() -> dt.date:
     if raw is None:
         return dt.date(2024, 1, 1)
     day = iso_day(raw)
-    if day is None:
-        raise _bad("ANALYTICS_FIRST_EXPORT_DAY", raw, "a date YYYY-MM-DD")
+    # Dagster's partitions take years of four digits, and end the day after tomorrow
+    if day is None or not dt.date(1970, 1, 1) <= day <= dt.date(2999, 12, 31):
+        raise _bad("ANALYTICS_FIRST_EXPORT_DAY", raw, "a date YYYY-MM-DD from 1970-01-01 to 2999-12-31")
     return day
 
 
@@ -161,12 +169,12 @@ def verbose() -> bool:
 def dbt_threads() -> int:
     """dbt nodes at once in an incremental build, and in every build on Spark (profiles.yml reads
     the same variable)."""
-    return _int("ANALYTICS_DBT_THREADS", 2, 1)
+    return _int("ANALYTICS_DBT_THREADS", 2, 1, _MOST_THREADS)
 
 
 def dbt_threads_full() -> int:
     """dbt nodes at once in a full rebuild on DuckDB (on Spark: dbt_threads, profiles.yml)."""
-    return _int("ANALYTICS_DBT_THREADS_FULL", 1, 1)
+    return _int("ANALYTICS_DBT_THREADS_FULL", 1, 1, _MOST_THREADS)
 
 
 def dbt_tests() -> str:
@@ -177,8 +185,21 @@ def dbt_tests() -> str:
 
 # DuckDB's own units; a share of the machine's memory ends in %.
 _MEMORY_LIMIT = re.compile(r"(?:[0-9]+(?:\.[0-9]+)?\s*(?:[KMGT]i?B)|[0-9]+(?:\.[0-9]+)?%)", re.IGNORECASE)
-_MEMORY_LIMIT_ALLOWED = ("a size such as 512MB, 3GB or 1.5GiB (units KB, MB, GB, TB, KiB, MiB, GiB, "
-                         "TiB) or a share of the machine's memory such as 75%")
+_MEMORY_LIMIT_ALLOWED = ("a size from 64MB to 1024TB such as 512MB, 3GB or 1.5GiB (units KB, MB, GB, TB, "
+                         "KiB, MiB, GiB, TiB) or a share of the machine's memory from 1% to 100% such as 75%")
+_UNIT_BYTES = {"KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+               "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+
+
+def _memory_limit_usable(limit: str) -> bool:
+    """Within what DuckDB can run a refresh in and can represent: a size of at least 64MB (less
+    fails the first query with "out of memory") and at most 1024TB (DuckDB refuses much more as out
+    of range), or a share from 1% to 100%."""
+    number = float(re.match(r"[0-9.]+", limit)[0])
+    if limit.endswith("%"):
+        return 1 <= number <= 100
+    unit = re.search(r"[A-Za-z]+$", limit)[0].upper()
+    return 64 * 10**6 <= number * _UNIT_BYTES[unit] <= 1024 * 10**12
 
 
 DEFAULT_DUCKDB_MEMORY_LIMIT = "3GB"  # profiles.yml repeats it (dbt reads only the environment)
@@ -200,11 +221,9 @@ class DuckDBLimits:
     @classmethod
     def from_env(cls) -> DuckDBLimits:
         memory_limit = _raw("ANALYTICS_DUCKDB_MEMORY_LIMIT") or DEFAULT_DUCKDB_MEMORY_LIMIT
-        percent = memory_limit.endswith("%")
-        if (not _MEMORY_LIMIT.fullmatch(memory_limit) or float(re.match(r"[0-9.]+", memory_limit)[0]) <= 0
-                or (percent and float(memory_limit[:-1]) > 100)):
+        if not _MEMORY_LIMIT.fullmatch(memory_limit) or not _memory_limit_usable(memory_limit):
             raise _bad("ANALYTICS_DUCKDB_MEMORY_LIMIT", memory_limit, _MEMORY_LIMIT_ALLOWED)
-        return cls(memory_limit=memory_limit, threads=_int("ANALYTICS_DUCKDB_THREADS", 0, 1) or None)
+        return cls(memory_limit=memory_limit, threads=_int("ANALYTICS_DUCKDB_THREADS", 0, 1, _MOST_THREADS) or None)
 
     def config(self) -> dict[str, str | int]:
         """For `duckdb.connect(path, config=...)`: values, never SQL text."""

@@ -49,6 +49,18 @@ BAD_SETTINGS = [
     ("ANALYTICS_DUCKDB_MEMORY_LIMIT", "0GB", settings.DuckDBLimits.from_env),
     ("ANALYTICS_DUCKDB_MEMORY_LIMIT", "150%", settings.DuckDBLimits.from_env),
     ("ANALYTICS_DUCKDB_THREADS", "0", settings.DuckDBLimits.from_env),
+    # values past what a run can use, which failed deep in a run (a traceback, or DuckDB's own error
+    # after the load) instead of here
+    ("ANALYTICS_DUCKDB_THREADS", "100000000000000000000", settings.DuckDBLimits.from_env),
+    ("ANALYTICS_DBT_THREADS", "100000", settings.dbt_threads),
+    ("ANALYTICS_DUCKDB_MEMORY_LIMIT", "99999999999999999999TB", settings.DuckDBLimits.from_env),
+    ("ANALYTICS_DUCKDB_MEMORY_LIMIT", "1KB", settings.DuckDBLimits.from_env),
+    ("ANALYTICS_DUCKDB_MEMORY_LIMIT", "0.5%", settings.DuckDBLimits.from_env),
+    ("ANALYTICS_MAX_EXPORT_MB_PER_RUN", "1" * 400, settings.max_export_bytes_per_run),
+    ("ANALYTICS_MAX_DAYS_PER_RUN", "1" * 5000, settings.max_days_per_run),
+    ("ANALYTICS_LOCK_TIMEOUT_SECONDS", "1" * 30, settings.lock_timeout_seconds),
+    ("ANALYTICS_FIRST_EXPORT_DAY", "0001-01-01", settings.first_export_day),
+    ("ANALYTICS_FIRST_EXPORT_DAY", "9999-12-31", settings.first_export_day),
     ("ANALYTICS_NIGHTLY_CRON", "every night", settings.nightly_cron),
     ("ANALYTICS_SCHEDULE_TIMEZONE", "Mars/Olympus", settings.schedule_timezone),
     ("ANALYTICS_SENSOR_INTERVAL", "0", settings.sensor_interval_seconds),
@@ -59,7 +71,7 @@ BAD_SETTINGS = [
 ]
 
 
-@pytest.mark.parametrize("name,value,read", BAD_SETTINGS, ids=[f"{n}={v}" for n, v, _ in BAD_SETTINGS])
+@pytest.mark.parametrize("name,value,read", BAD_SETTINGS, ids=[f"{n}={v[:24]}" for n, v, _ in BAD_SETTINGS])
 def test_a_bad_setting_is_a_user_error_naming_it(monkeypatch, name, value, read):
     monkeypatch.setenv(name, value)
     with pytest.raises(UserError) as caught:
@@ -69,7 +81,7 @@ def test_a_bad_setting_is_a_user_error_naming_it(monkeypatch, name, value, read)
     assert "\n" not in message
 
 
-@pytest.mark.parametrize("name,value,read", BAD_SETTINGS, ids=[f"{n}={v}" for n, v, _ in BAD_SETTINGS])
+@pytest.mark.parametrize("name,value,read", BAD_SETTINGS, ids=[f"{n}={v[:24]}" for n, v, _ in BAD_SETTINGS])
 def test_a_refresh_checks_every_setting_before_it_loads(monkeypatch, name, value, read):
     """Those of the asset checks and the sensor too: a bad freshness limit once failed the run's
     check after the refresh had published, and a bad sensor setting passed unnoticed."""
