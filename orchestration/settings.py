@@ -8,6 +8,7 @@ Unset or empty means the default.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import os
 import re
 import zoneinfo
@@ -70,12 +71,32 @@ def _float(name: str, default: float, minimum: float, maximum: float = _LARGEST)
 
 # Paths -------------------------------------------------------------------------------------------
 
+def resolved_path(path: Path, given_as: str) -> Path:
+    """`path` made absolute, its links followed; a path the system cannot look up at all (a name too
+    long, a loop of symbolic links) is one line naming where it was given (an option or a variable),
+    not a traceback wherever it is first used. A path made later, or one a command checks itself
+    (a missing file), is returned as it is."""
+    try:
+        resolved = path.resolve()
+        os.stat(resolved)
+    except (FileNotFoundError, NotADirectoryError):
+        return resolved  # made later, or refused by the command's own check
+    except RuntimeError:  # Python 3.11's resolve() on a loop
+        raise UserError(f"{given_as} {path}: too many levels of symbolic links") from None
+    except OSError as exc:
+        if exc.errno in (errno.ENAMETOOLONG, errno.ELOOP):
+            raise UserError(f"{given_as} {path}: {exc.strerror.lower()}") from None
+    return resolved
+
+
 def default_warehouse() -> Path:
-    return Path(_raw("ANALYTICS_WAREHOUSE") or "data/warehouse.duckdb").resolve()
+    raw = _raw("ANALYTICS_WAREHOUSE")
+    return resolved_path(Path(raw), "ANALYTICS_WAREHOUSE") if raw else Path("data/warehouse.duckdb").resolve()
 
 
 def default_exports() -> Path:
-    return Path(_raw("ANALYTICS_EXPORTS") or "data/exports").resolve()
+    raw = _raw("ANALYTICS_EXPORTS")
+    return resolved_path(Path(raw), "ANALYTICS_EXPORTS") if raw else Path("data/exports").resolve()
 
 
 def build_path_for(warehouse: Path) -> Path:

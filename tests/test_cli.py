@@ -376,6 +376,32 @@ def test_a_path_the_system_cannot_look_up_is_one_line(ws, tmp_path, option, path
     assert f"{option} {given}" in error and ("too long" in error or "symbolic links" in error), error
 
 
+@pytest.mark.parametrize("variable", ["ANALYTICS_WAREHOUSE", "ANALYTICS_EXPORTS"])
+@pytest.mark.parametrize("path", ["too-long", "loop"])
+def test_such_a_path_in_a_variable_is_one_line_naming_the_variable(tmp_path, variable, path):
+    """Not a traceback (a loop was Python's RuntimeError, exit 1), nor `--warehouse` named when none was given."""
+    given = {"too-long": tmp_path / ("x" * 300) / "w.duckdb", "loop": tmp_path / "loop"}[path]
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
+    proc = subprocess.run([CLI, "status"], env={**env, variable: str(given)}, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    error = one_line_error(proc)
+    assert f"{variable} {given}" in error and ("too long" in error or "symbolic links" in error), error
+
+
+@pytest.mark.parametrize("given_as", ["--warehouse", "ANALYTICS_WAREHOUSE"])
+def test_a_warehouse_path_with_a_backslash_is_one_line(tmp_path, given_as):
+    """DuckDB reads a backslash as a folder separator: a refresh failed after its load, naming another file."""
+    warehouse = tmp_path / "w\\x.duckdb"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
+    args, extra = (["--warehouse", str(warehouse)], {}) if given_as == "--warehouse" else \
+        ([], {"ANALYTICS_WAREHOUSE": str(warehouse)})
+    proc = subprocess.run([CLI, "refresh", "--all", "--exports", str(tmp_path), *args], env={**env, **extra},
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert one_line_error(proc) == (f"assistant-analytics: error: {given_as} {warehouse}: a path with a backslash "
+                                    "(\\) cannot be a DuckDB file's: DuckDB reads it as a folder separator")
+
+
 @pytest.mark.parametrize("output, fmt, says", [
     ("chats.csv", "parquet",
      "--format parquet contradicts --output 'chats.csv' (a .csv name): give one or make them agree"),

@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import difflib
-import errno
 import ipaddress
 import os
 import re
@@ -271,30 +270,19 @@ def _option_hint(parser: argparse.ArgumentParser, command: str, unknown: list[st
     return ""
 
 
-def _resolved(path: Path, option: str) -> Path:
-    """`path` made absolute, its links followed; a path the system cannot look up at all (a name
-    too long, a loop of symbolic links) is one line here, not a traceback wherever it is first used."""
-    try:
-        resolved = path.resolve()
-        os.stat(resolved)
-    except (FileNotFoundError, NotADirectoryError):
-        return resolved  # made later, or refused by the command's own check
-    except RuntimeError:  # Python 3.11's resolve() on a loop
-        raise UserError(f"{option} {path}: too many levels of symbolic links") from None
-    except OSError as exc:
-        if exc.errno in (errno.ENAMETOOLONG, errno.ELOOP):
-            raise UserError(f"{option} {path}: {exc.strerror.lower()}") from None
-    return resolved
-
-
 def _resolve_paths(args: argparse.Namespace) -> None:
     # Flags win over the environment; the commands pass these paths on (to the Dagster run as config).
-    from ..settings import default_exports, default_warehouse
+    from ..settings import default_exports, default_warehouse, resolved_path
 
-    args.warehouse = _resolved(args.warehouse or default_warehouse(), "--warehouse")
-    args.exports = _resolved(args.exports or default_exports(), "--exports")
+    warehouse_given_as = "--warehouse" if args.warehouse else "ANALYTICS_WAREHOUSE"
+    args.warehouse = resolved_path(args.warehouse, "--warehouse") if args.warehouse else default_warehouse()
+    args.exports = resolved_path(args.exports, "--exports") if args.exports else default_exports()
+    if "\\" in str(args.warehouse):
+        # DuckDB takes a backslash in a file's path for a folder separator: it would open another file
+        raise UserError(f"{warehouse_given_as} {args.warehouse}: a path with a backslash (\\) cannot be a "
+                        "DuckDB file's: DuckDB reads it as a folder separator")
     if getattr(args, "output", None) is not None:
-        _resolved(args.output, "--output")  # checked only: the name as given tells the format
+        resolved_path(args.output, "--output")  # checked only: the name as given tells the format
 
 
 def main(argv: list[str] | None = None) -> int:
