@@ -817,6 +817,7 @@ def test_dagster_dev_as_the_readme_runs_it(tmp_path):
     venv_bin = Path(sys.executable).parent
     home = tmp_path / "dagster_home"
     home.mkdir()
+    (home / "dagster.yaml").touch()
     env = user_environment(home, tmp_path)
     # the README's step 1: the new folder's storage created once, before two processes could at once
     migrate = subprocess.run([str(venv_bin / "dagster"), "instance", "migrate"], cwd=REPO, env=env,
@@ -835,6 +836,7 @@ def test_dagster_dev_as_the_readme_runs_it(tmp_path):
         refresh = subprocess.run([str(venv_bin / "assistant-analytics"), "refresh", "--all"], cwd=tmp_path,
                                  env=env, capture_output=True, text=True, timeout=600)
         assert refresh.returncode == 0, refresh.stderr
+        assert "No dagster instance configuration file" not in refresh.stderr, refresh.stderr
         wait_for_location(port, process, log)
 
         nodes = graphql(port, ASSETS_QUERY)["assetNodes"]

@@ -307,3 +307,22 @@ def test_a_killed_cli_takes_its_dbt_with_it(workspace: Workspace):
             cli.wait()
     workspace.cli("refresh", "--day", "2026-11-01")
     assert workspace.query("select export_date, lines_read from raw.export_days") == [(dt.date(2026, 11, 1), 2)]
+
+
+@pytest.mark.parametrize("dagster_yaml", ["run_storage: [\n", "run_storage:\n  module: no_such_module\n  class: X\n"])
+def test_a_dagster_yaml_dagster_refuses_is_one_line_before_the_refresh_loads(tmp_path, dagster_yaml):
+    """A user's $DAGSTER_HOME/dagster.yaml that does not parse, or names a class that is not there:
+    one line and exit 2, not Dagster's traceback (exit 1)."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(dagster_yaml)
+    write_export(tmp_path / "exports", "2026-11-20", "part-0000.jsonl", [])
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}, "DAGSTER_HOME": str(home)}
+    proc = subprocess.run([CLI, "refresh", "--all", "--warehouse", str(tmp_path / "w.duckdb"),
+                           "--exports", str(tmp_path / "exports")], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith(f"assistant-analytics: error: cannot open the Dagster instance of {home} "
+                           "(its dagster.yaml?): ")
+    assert not (tmp_path / "w.duckdb").exists()

@@ -78,7 +78,11 @@ def _instance():
         home = str(PROJECT_ROOT / ".dagster_home")
     else:
         return DagsterInstance.ephemeral()
-    return DagsterInstance.from_ref(InstanceRef.from_dir(home, overrides=_NO_COMPUTE_LOGS))
+    try:
+        return DagsterInstance.from_ref(InstanceRef.from_dir(home, overrides=_NO_COMPUTE_LOGS))
+    except Exception as exc:  # noqa: BLE001 - a user's dagster.yaml: bad YAML, a setting or class Dagster refuses
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UserError(f"cannot open the Dagster instance of {home} (its dagster.yaml?): {first_line}") from None
 
 
 # dbt-duckdb names the build file's database after the file and writes that name into SQL text
