@@ -42,7 +42,7 @@ def _int(name: str, default: int, minimum: int, maximum: int = _LARGEST) -> int:
         return default
     # the length first: Python refuses to convert a number of thousands of digits
     if not re.fullmatch(r"[0-9]{1,18}", raw) or not minimum <= int(raw) <= maximum:
-        raise _bad(name, raw, f"a whole number >= {minimum} and <= {maximum:,}".replace(",", "_"))
+        raise _bad(name, raw, f"a whole number >= {minimum} and <= {maximum}")
     return int(raw)
 
 

@@ -719,6 +719,20 @@ def test_status_of_a_missing_warehouse_is_one_line(workspace):
     assert "warehouse file not found" in error
 
 
+@pytest.mark.parametrize("env, says", [
+    ({"ANALYTICS_SENSOR_MAX_RUNS": "0"}, "ANALYTICS_SENSOR_MAX_RUNS='0' is not valid"),
+    ({"ANALYTICS_FIRST_EXPORT_DAY": "2099-01-01x"}, "ANALYTICS_FIRST_EXPORT_DAY='2099-01-01x' is not valid"),
+    ({"DAGSTER_HOME": "relative/home"}, "DAGSTER_HOME='relative/home' is not an absolute path"),
+])
+def test_demo_checks_the_settings_before_it_writes_anything(workspace, env, says):
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_") and k != "DAGSTER_HOME"}
+    proc = subprocess.run([CLI, "demo", "--days", "1", "--warehouse", str(workspace.warehouse),
+                           "--exports", str(workspace.exports)], env={**clean, **env}, cwd=workspace.root,
+                          capture_output=True, text=True, timeout=120)
+    assert says in one_line_error(proc)
+    assert not workspace.exports.exists() and not workspace.warehouse.exists()
+
+
 def test_demo_refuses_real_exports_and_a_warehouse_it_did_not_build(workspace):
     """events.md: the warehouse never writes exports. The demo writes sample export days, replacing
     any folder of the same date, and loads them: a folder of real exports, or a warehouse built

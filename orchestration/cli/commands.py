@@ -21,7 +21,14 @@ from ..serve.report import (
     period_notice,
     previous_period_notice,
 )
-from .refresh import check_engine_ready, check_partition_days, check_warehouse_path, ensure_folder, run_refresh
+from .refresh import (
+    check_dagster_home,
+    check_engine_ready,
+    check_partition_days,
+    check_warehouse_path,
+    ensure_folder,
+    run_refresh,
+)
 
 
 def check_refresh_days(args: argparse.Namespace) -> None:
@@ -140,9 +147,13 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from ..demo.generator import generate_exports
     from ..demo.writer import mark
+    from ..settings import check_refresh_settings
 
     started = time.perf_counter()
-    check_warehouse_path(args.warehouse)  # before the exports are written, not after
+    # what the refresh checks, before the exports are written, not after
+    check_refresh_settings()
+    check_dagster_home()
+    check_warehouse_path(args.warehouse)
     check_engine_ready(args.warehouse)
     check_demo_target(args.exports, args.warehouse)
     ensure_folder(args.exports, "the exports'")

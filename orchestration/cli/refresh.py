@@ -60,6 +60,15 @@ _NO_COMPUTE_LOGS = {"compute_logs": {"module": "dagster._core.storage.noop_compu
                                      "class": "NoOpComputeLogManager"}}
 
 
+def check_dagster_home() -> str:
+    """$DAGSTER_HOME, when set: an absolute path to a directory; else one line."""
+    home = os.environ.get("DAGSTER_HOME", "")
+    if home and not (Path(home).is_absolute() and Path(home).is_dir()):
+        raise UserError(f"DAGSTER_HOME={home!r} is not an absolute path to a directory: "
+                        "create it (mkdir -p) or unset DAGSTER_HOME")
+    return home
+
+
 def _instance():
     """Where the refresh's runs are recorded: the Dagster instance of `$DAGSTER_HOME`, else the
     clone's `.dagster_home` when it exists (README "Run it nightly"), else nowhere on disk. A
@@ -69,14 +78,10 @@ def _instance():
 
     from ..settings import PROJECT_ROOT
 
-    home = os.environ.get("DAGSTER_HOME", "")
-    if home:
-        if not (Path(home).is_absolute() and Path(home).is_dir()):
-            raise UserError(f"DAGSTER_HOME={home!r} is not an absolute path to a directory: "
-                            "create it (mkdir -p) or unset DAGSTER_HOME")
-    elif (PROJECT_ROOT / ".dagster_home").is_dir():
+    home = check_dagster_home()
+    if not home and (PROJECT_ROOT / ".dagster_home").is_dir():
         home = str(PROJECT_ROOT / ".dagster_home")
-    else:
+    if not home:
         return DagsterInstance.ephemeral()
     try:
         return DagsterInstance.from_ref(InstanceRef.from_dir(home, overrides=_NO_COMPUTE_LOGS))
