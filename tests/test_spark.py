@@ -18,7 +18,9 @@ import gzip
 import importlib.util
 import json
 import os
+import shlex
 import shutil
+import subprocess
 import sys
 import threading
 import zipfile
@@ -26,7 +28,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import Workspace, slow_fixture, write_export
+from conftest import CLI, Workspace, slow_fixture, write_export
 from ua_parser import parse
 
 from orchestration.build.dbt_project import refresh_target_path
@@ -62,7 +64,8 @@ WORK_QUEUES = ("int_users_affected",)
 @pytest.fixture(scope="module")
 @slow_fixture
 def demo(module_workspace: Workspace) -> Workspace:
-    module_workspace.demo_stdout = module_workspace.cli(*DEMO).stdout
+    proc = module_workspace.cli(*DEMO)
+    module_workspace.demo_stdout, module_workspace.demo_stderr = proc.stdout, proc.stderr
     return module_workspace
 
 
@@ -564,6 +567,18 @@ def uap_core_classification(user_agent: str) -> tuple[str, str]:
     if os_family in ("iOS", "Android") or has_mobile:
         return "mobile", browser
     return "desktop", browser
+
+
+def test_the_demos_hints_run_as_printed_from_another_folder(demo: Workspace, tmp_path):
+    """Its --warehouse is not the default one: each hint names it, so a hint pasted anywhere reads
+    the demo's warehouse, not whatever data/warehouse.duckdb the shell's folder has."""
+    hints = demo.demo_stderr.split("; try:\n", 1)[1].strip().splitlines()
+    assert [h.split()[:3] for h in hints] == [["assistant-analytics", "report", "--warehouse"],
+                                              ["assistant-analytics", "dashboard", "--warehouse"]]
+    report = shlex.split(hints[0])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
+    proc = subprocess.run([CLI, *report[1:]], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "Users" in proc.stdout, proc.stderr
 
 
 def test_user_agents_classified_as_uap_core_does(demo: Workspace):

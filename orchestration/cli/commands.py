@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -147,7 +148,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from ..demo.generator import generate_exports
     from ..demo.writer import mark
-    from ..settings import check_refresh_settings
+    from ..settings import check_refresh_settings, default_warehouse
 
     started = time.perf_counter()
     # what the refresh checks, before the exports are written, not after
@@ -170,10 +171,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     last = dt.date.fromisoformat(summary["last_day"])
     print(f"\nreport for {assistant}, last 7 days:\n", file=sys.stderr)
     print_report(args.warehouse, ReportParams(assistant, last - dt.timedelta(days=6), last), args.format)
+    # the hints work where they are pasted: they name the warehouse unless it is the one found by default
+    where = "" if args.warehouse == default_warehouse() else f" --warehouse {shlex.quote(str(args.warehouse))}"
     print(f"\ndemo finished in {time.perf_counter() - started:.1f}s; try:\n"
-          f"  assistant-analytics report --assistant {assistant} --from {summary['first_day']} "
+          f"  assistant-analytics report{where} --assistant {assistant} --from {summary['first_day']} "
           f"--to {summary['last_day']} --format table\n"
-          f"  assistant-analytics dashboard", file=sys.stderr)
+          f"  assistant-analytics dashboard{where}", file=sys.stderr)
     return 0
 
 
