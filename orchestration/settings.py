@@ -205,7 +205,7 @@ def dbt_tests() -> str:
 
 
 # DuckDB's own units; a share of the machine's memory ends in %.
-_MEMORY_LIMIT = re.compile(r"(?:[0-9]+(?:\.[0-9]+)?\s*(?:[KMGT]i?B)|[0-9]+(?:\.[0-9]+)?%)", re.IGNORECASE)
+_MEMORY_LIMIT = re.compile(r"(?:[0-9]+(?:\.[0-9]+)?\s*(?:[KMGT]i?B)|[0-9]+(?:\.[0-9]+)?\s*%)", re.IGNORECASE)
 _MEMORY_LIMIT_ALLOWED = ("a size from 64MB to 1024TB such as 512MB, 3GB or 1.5GiB (units KB, MB, GB, TB, "
                          "KiB, MiB, GiB, TiB) or a share of the machine's memory from 1% to 100% such as 75%")
 _UNIT_BYTES = {"KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,

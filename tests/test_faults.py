@@ -101,7 +101,7 @@ def test_the_dagster_definitions_load_only_with_good_settings(name, value):
     assert f"{name}='{value}' is not valid" in proc.stderr
 
 
-@pytest.mark.parametrize("limit", ["512MB", "3GB", "1.5GiB", "2 GB", "75%"])
+@pytest.mark.parametrize("limit", ["512MB", "3GB", "1.5GiB", "2 GB", "75%", "75 %"])
 def test_memory_limits_duckdb_takes_are_accepted_and_given_as_values(monkeypatch, limit):
     monkeypatch.setenv("ANALYTICS_DUCKDB_MEMORY_LIMIT", limit)
     monkeypatch.setenv("ANALYTICS_DUCKDB_THREADS", "1")
