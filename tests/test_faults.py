@@ -326,3 +326,20 @@ def test_a_dagster_yaml_dagster_refuses_is_one_line_before_the_refresh_loads(tmp
     assert line.startswith(f"assistant-analytics: error: cannot open the Dagster instance of {home} "
                            "(its dagster.yaml?): ")
     assert not (tmp_path / "w.duckdb").exists()
+
+
+@pytest.mark.parametrize("command", [["refresh", "--all"], ["demo", "--days", "1"]])
+def test_a_warehouse_that_is_not_a_duckdb_file_is_one_line_and_left_as_it_is(tmp_path, command):
+    """Not DuckDB's error from inside the run, naming the build file it had copied it to (left behind)."""
+    (tmp_path / "w").mkdir()
+    warehouse = tmp_path / "w" / "notes.duckdb"
+    warehouse.write_text("my notes, not a database\n")
+    write_export(tmp_path / "exports", "2026-11-20", "part-0000.jsonl", [])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
+    proc = subprocess.run([CLI, *command[:1], "--warehouse", str(warehouse), "--exports", str(tmp_path / "exports"),
+                           *command[1:]], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stderr.splitlines() == [
+        f"assistant-analytics: error: the warehouse {warehouse} is not a DuckDB file: give the path of the "
+        "warehouse, or of a file that does not exist yet"], proc.stderr
+    assert sorted(p.name for p in warehouse.parent.iterdir()) == ["notes.duckdb"]
+    assert warehouse.read_text() == "my notes, not a database\n"

@@ -104,6 +104,16 @@ def check_warehouse_path(warehouse: Path) -> None:
         raise UserError(f"the warehouse file name {warehouse.name!r} has a quote, which dbt cannot take in "
                         "a database name: rename the file")
     ensure_folder(warehouse.parent, "the warehouse's")
+    try:
+        with open(warehouse, "rb") as file:
+            head = file.read(12)
+    except FileNotFoundError:
+        return  # the first refresh makes it
+    except OSError as exc:
+        raise UserError(f"cannot read the warehouse {warehouse}: {exc.strerror or exc}") from None
+    if head and head[8:12] != b"DUCK":  # a DuckDB file's magic bytes (an empty file is a new database)
+        raise UserError(f"the warehouse {warehouse} is not a DuckDB file: give the path of the warehouse, "
+                        "or of a file that does not exist yet")
 
 
 def ensure_folder(folder: Path, whose: str) -> None:
