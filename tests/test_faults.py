@@ -343,3 +343,15 @@ def test_a_warehouse_that_is_not_a_duckdb_file_is_one_line_and_left_as_it_is(tmp
         "warehouse, or of a file that does not exist yet"], proc.stderr
     assert sorted(p.name for p in warehouse.parent.iterdir()) == ["notes.duckdb"]
     assert warehouse.read_text() == "my notes, not a database\n"
+
+
+def test_a_warehouse_path_that_is_a_fifo_is_one_line_without_waiting(tmp_path):
+    warehouse = tmp_path / "w.duckdb"
+    os.mkfifo(warehouse)
+    write_export(tmp_path / "exports", "2026-11-20", "part-0000.jsonl", [])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
+    proc = subprocess.run([CLI, "refresh", "--all", "--warehouse", str(warehouse),
+                           "--exports", str(tmp_path / "exports")],
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stderr.splitlines() == [
+        f"assistant-analytics: error: the warehouse {warehouse} is not a regular file: give the path of a DuckDB file"]

@@ -104,11 +104,13 @@ def check_warehouse_path(warehouse: Path) -> None:
         raise UserError(f"the warehouse file name {warehouse.name!r} has a quote, which dbt cannot take in "
                         "a database name: rename the file")
     ensure_folder(warehouse.parent, "the warehouse's")
+    if not warehouse.exists():
+        return  # the first refresh makes it
+    if not warehouse.is_file():  # a FIFO or a device: opening it to look would wait, or read forever
+        raise UserError(f"the warehouse {warehouse} is not a regular file: give the path of a DuckDB file")
     try:
         with open(warehouse, "rb") as file:
             head = file.read(12)
-    except FileNotFoundError:
-        return  # the first refresh makes it
     except OSError as exc:
         raise UserError(f"cannot read the warehouse {warehouse}: {exc.strerror or exc}") from None
     if head and head[8:12] != b"DUCK":  # a DuckDB file's magic bytes (an empty file is a new database)
