@@ -70,6 +70,30 @@ def assert_every_line_counted_once(conn) -> None:
         assert lines_read == events + rejected, (name, lines_read, events, rejected)
 
 
+# ------------------------------------------------- file names DuckDB takes as patterns -----------
+
+
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_a_file_name_duckdb_would_take_as_a_pattern_is_read_as_that_file_alone(tmp_path, gzipped):
+    """`part-[0].jsonl` was read as `part-0.jsonl` (its own line lost, the other's loaded twice), and
+    `*.jsonl` or `part-000?.jsonl` as several files, hidden ones too, which failed every refresh after."""
+    folder = tmp_path / "exports" / f"dt={DAY}"
+    folder.mkdir(parents=True)
+    suffix = ".jsonl.gz" if gzipped else ".jsonl"
+    files = {"part-[0]": "bracket", "part-0": "plain-0", "part-000?": "question", "part-0001": "plain-1",
+             "*": "star"}
+    for stem, eid in files.items():
+        text = (line(eid) + "\n").encode()
+        (folder / f"{stem}{suffix}").write_bytes(gzip.compress(text) if gzipped else text)
+    (folder / ".part-0002.jsonl").write_text('{"partial\n')  # hidden: ignored (events.md)
+    (folder / "_tmp.jsonl").write_text(line("ignored") + "\n")
+    conn, stats = load(tmp_path / "exports")
+    assert loaded_ids(conn) == sorted((f"{stem}{suffix}", 1, eid) for stem, eid in files.items())
+    assert rejects(conn) == []
+    assert stats.lines_read == len(files)
+    assert_every_line_counted_once(conn)
+
+
 # ------------------------------------------------- invalid UTF-8 and what the content is ---------
 
 

@@ -473,10 +473,16 @@ def _read_careful(conn: duckdb.DuckDBPyConnection, path: Path, name: str, gzippe
     return "; ".join(d for d in damage if d) or None
 
 
-def _utf8_path(path: Path, tmpdir: Path) -> Path:
-    """`path`, or where its text is not UTF-8 (a name's bytes, which DuckDB cannot take as a path), a
-    link to it in `tmpdir` with a name that is."""
-    if is_utf8_path(path):
+# DuckDB's readers take a path with one of these as a pattern: `part-[0].jsonl` read `part-0.jsonl`,
+# and `*.jsonl` every file of the folder, hidden ones too
+_GLOB_CHARACTERS = ("*", "?", "[")
+
+
+def _duckdb_path(path: Path, tmpdir: Path) -> Path:
+    """`path`, or where DuckDB would misread it, a link to it in `tmpdir` with a plain name: a path
+    whose text is not UTF-8 (a name's bytes, which DuckDB cannot take as a path), or that holds a
+    character DuckDB's readers take as a pattern. The lines keep the file's own name."""
+    if is_utf8_path(path) and not any(c in str(path) for c in _GLOB_CHARACTERS):
         return path
     link = tmpdir / f"linked-{hashlib.sha256(os.fsencode(path)).hexdigest()[:16]}"
     link.symlink_to(path.absolute())
@@ -488,7 +494,7 @@ def _read_file(conn: duckdb.DuckDBPyConnection, path: Path, name: str, tmpdir: P
     quality should know."""
     try:
         gzipped = _holds_gzip(path)
-        source = _utf8_path(path, tmpdir)
+        source = _duckdb_path(path, tmpdir)
         fast = _read_fast(conn, source, name, gzipped, day)
         damage = None if fast else _read_careful(conn, source, name, gzipped, tmpdir, day)
         notes = [n for n in (_format_note(path, gzipped), damage) if n]
