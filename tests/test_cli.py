@@ -142,11 +142,10 @@ def test_a_malformed_date_or_port_is_one_line_naming_the_form(capsys, argv):
 @pytest.mark.parametrize("argv, option", [
     (["report", "--assistant", ACME, "--assistant", "globex-sales", "--from", D1, "--to", D2], "--assistant"),
     (["report", "--assistant", ACME, "--from", D1, "--to", D2, "--to", D1], "--to"),
-    (["report", "--assistant", ACME, "--from", D1, "--to", D2, "--chan", "web", "--channel", "sms"], "--channel"),
     (["export", "fct_chats", "-o", "a.csv", "--output", "b.csv"], "--output/-o"),
     (["status", "--format", "json", "--format", "table"], "--format"),
     (["demo", "--days", "3", "--days", "5"], "--days"),
-], ids=["assistant", "to", "channel-by-prefix", "output-by-alias", "format", "days"])
+], ids=["assistant", "to", "output-by-alias", "format", "days"])
 def test_an_option_given_twice_is_one_line_not_its_last_value(capsys, argv, option):
     with pytest.raises(SystemExit) as exc:
         cli.parse_args(argv)
@@ -523,13 +522,17 @@ def _notes(proc) -> list[str]:
 
 
 def test_a_period_without_data_or_past_the_newest_day_says_so_in_one_line(ws, tmp_path):
+    previous_too_early = f"begins before the first loaded export day ({D1})"
     cases = {
         # after the newest loaded export day (2026-11-23)
         ("2026-12-01", "2026-12-07"): "starts after the newest loaded export day (2026-11-23)",
         # inside the loaded range, no chat of the assistant on these days
         ("2026-11-22", "2026-11-22"): "no data for assistant acme-support",
-        # reaches past the newest day: its last days are empty or incomplete
+        # reaches past the newest day: its last days are empty or incomplete; and its previous period
+        # (2026-11-19 .. 2026-11-22) begins before the first export day (report's note alone)
         (D4, "2026-11-26"): "reaches past the newest loaded export day (2026-11-23)",
+        # its previous period (2026-11-16 .. 2026-11-19) holds no loaded day
+        (D1, D4): "the previous period 2026-11-16 .. 2026-11-19 " + previous_too_early,
     }
     for (date_from, date_to), says in cases.items():
         period = ["--assistant", ACME, "--from", date_from, "--to", date_to]
@@ -538,11 +541,15 @@ def test_a_period_without_data_or_past_the_newest_day_says_so_in_one_line(ws, tm
         out = tmp_path / f"chats-{date_from}.csv"
         export = ws.cli("export", "fct_chats", "-o", str(out), *period)
         assert out.exists()
-        for proc in (report, export):
-            notes = _notes(proc)
-            assert len(notes) == 1 and says in notes[0], (date_from, proc.stderr)
-    # A period with data, inside the loaded days: nothing to say.
-    quiet = ws.cli("report", "--assistant", ACME, "--from", D1, "--to", D4)
+        notes = _notes(report)
+        assert says in notes[0] and len(notes) == 1 + (date_from == D4 and previous_too_early not in says), \
+            (date_from, report.stderr)
+        if len(notes) == 2:
+            assert previous_too_early in notes[1], report.stderr
+        if previous_too_early not in says:
+            assert len(_notes(export)) == 1 and says in _notes(export)[0], (date_from, export.stderr)
+    # A period with data, inside the loaded days, its previous period too: nothing to say.
+    quiet = ws.cli("report", "--assistant", ACME, "--from", D4, "--to", D4)
     assert _notes(quiet) == [], quiet.stderr
 
 
