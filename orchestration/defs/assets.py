@@ -44,7 +44,7 @@ from ..build.spark_job import (
 )
 from ..build.spark_models import check_spark_runnable, import_spark_tables
 from ..build.spark_session import check_spark_dir
-from ..errors import LoadError
+from ..errors import LoadError, UserError
 from ..load.exports import days_with_folders
 from ..load.raw import LoadStats, load_export_day, loaded_export_days
 from ..publish.publish import publish
@@ -230,6 +230,7 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
     was loaded by the Spark loader (the raw asset), and Spark's tables are copied into the build file
     after, so that publishing and every reader stay the same."""
     check_dbt_settings()  # profiles.yml hands them to dbt, which reports a bad one late and obscurely
+    _check_the_whole_build(context)
     engine = analytics_engine()
     if engine == "spark":
         check_spark_runnable()
@@ -324,6 +325,19 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
             progress.report(f"Spark's tables copied into the build file in {imported['seconds']:.1f}s")
             clear_spark_pending_users(spark_dir)
         clear_pending(build, seeds, engine)
+
+
+def _check_the_whole_build(context: AssetExecutionContext) -> None:
+    """A run builds every model or none: before dbt starts, one line otherwise. The models recompute
+    the users pending since the last build, and the build then clears them: a run that built some
+    models only (Dagster's UI lets one select a single mart) left every other model out of step with
+    raw, with nothing pending to mend it, and the next refreshes' KPI tests failing."""
+    left_out = sorted(key.to_user_string() for key in set(warehouse_dbt_models.keys) - context.selected_asset_keys)
+    if left_out:
+        raise UserError(f"the dbt models are built together or not at all: this run leaves out {len(left_out)} of "
+                        f"them ({', '.join(left_out[:3])}{' ...' if len(left_out) > 3 else ''}), which would no "
+                        "longer follow raw; select them all (the groups seeds, staging, intermediate and marts, "
+                        "as the jobs refresh and rebuild_models do) or none")
 
 
 def _catch_up_spark_raw(warehouse: WarehouseResource, build, spark_dir) -> None:
