@@ -597,6 +597,14 @@ def test_spark_folder_path_that_would_break_the_sql_literal_is_refused(tmp_path:
     assert not spark_dir.exists()
 
 
+@pytest.mark.parametrize("name", ["w[1]", "w*", "w?", "w{a,b}"])
+def test_a_spark_folder_path_its_readers_would_take_as_a_pattern_is_refused(tmp_path: Path, name):
+    """Spark's raw tables are copied into the build file by DuckDB's read_parquet over their files'
+    paths, which DuckDB (and Hadoop) take as patterns: `w[1]` would read another folder's files."""
+    with pytest.raises(UserError, match=r"must not contain \* \? \[ or \{"):
+        check_spark_dir(tmp_path / name / "warehouse.duckdb.spark")
+
+
 def test_a_spark_folder_spark_could_not_use_is_refused_before_spark_starts(tmp_path: Path):
     """Spark splits the JVM's options at blanks (Derby's home, the Spark folder, would be cut: the
     JVM then fails to start, with nothing on the refresh's error line), and Derby cannot make its

@@ -42,6 +42,10 @@ def check_spark_dir(spark_dir: Path) -> Path:
     if any(ch.isspace() for ch in str(spark_dir)):
         raise UserError(f"the Spark folder's path must not contain blanks (Spark splits its Java options at "
                         f"them): {str(spark_dir)!r}; move the warehouse to a path without them")
+    if any(ch in str(spark_dir) for ch in "*?[{"):
+        # DuckDB (the copy of Spark's tables into the build file) and Hadoop read these as patterns
+        raise UserError(f"the Spark folder's path must not contain * ? [ or {{, which its readers take as a "
+                        f"pattern: {str(spark_dir)!r}; move the warehouse to a path without them")
     if spark_dir.exists() and not spark_dir.is_dir():
         raise UserError(f"the Spark folder {spark_dir} is a file: Spark keeps its tables and metastore in a "
                         "folder of that name beside the warehouse; move the file away")
