@@ -753,7 +753,7 @@ def test_demo_refuses_real_exports_and_a_warehouse_it_did_not_build(workspace):
     assert real.read_text() and sorted(p.name for p in real.parent.iterdir()) == ["mine.jsonl"]
 
     shutil.rmtree(workspace.exports)
-    workspace.warehouse.write_bytes(b"")
+    duckdb.connect(str(workspace.warehouse)).close()  # a DuckDB file, empty
     proc = workspace.cli("demo", "--days", "1", check=False)
     assert proc.returncode == 2 and proc.stderr.splitlines() == [
         f"assistant-analytics: error: {workspace.warehouse} exists and was not built by the demo: the demo would "

@@ -345,6 +345,23 @@ def test_a_warehouse_that_is_not_a_duckdb_file_is_one_line_and_left_as_it_is(tmp
     assert warehouse.read_text() == "my notes, not a database\n"
 
 
+def test_an_empty_warehouse_file_is_one_line_and_leaves_no_build_file(tmp_path):
+    """DuckDB takes an empty file for a damaged database: the refresh failed inside the run, and left
+    an empty build file that failed every later refresh, the empty warehouse removed or not."""
+    (tmp_path / "w").mkdir()
+    warehouse = tmp_path / "w" / "w.duckdb"
+    warehouse.touch()
+    write_export(tmp_path / "exports", "2026-11-20", "part-0000.jsonl", [])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
+    proc = subprocess.run([CLI, "refresh", "--all", "--warehouse", str(warehouse),
+                           "--exports", str(tmp_path / "exports")],
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stderr.splitlines() == [
+        f"assistant-analytics: error: the warehouse {warehouse} is an empty file, not a DuckDB file: remove it "
+        "(the first refresh makes the file)"], proc.stderr
+    assert sorted(p.name for p in warehouse.parent.iterdir()) == ["w.duckdb"]
+
+
 def test_a_warehouse_path_that_is_a_fifo_is_one_line_without_waiting(tmp_path):
     warehouse = tmp_path / "w.duckdb"
     os.mkfifo(warehouse)

@@ -113,7 +113,10 @@ def check_warehouse_path(warehouse: Path) -> None:
             head = file.read(12)
     except OSError as exc:
         raise UserError(f"cannot read the warehouse {warehouse}: {exc.strerror or exc}") from None
-    if head and head[8:12] != b"DUCK":  # a DuckDB file's magic bytes (an empty file is a new database)
+    if not head:  # DuckDB takes an empty file for a damaged database, not for a new one
+        raise UserError(f"the warehouse {warehouse} is an empty file, not a DuckDB file: remove it (the first "
+                        "refresh makes the file)")
+    if head[8:12] != b"DUCK":  # a DuckDB file's magic bytes
         raise UserError(f"the warehouse {warehouse} is not a DuckDB file: give the path of the warehouse, "
                         "or of a file that does not exist yet")
 
