@@ -114,7 +114,7 @@ def test_a_mistyped_option_is_one_line_with_a_suggestion(capsys, argv, suggestio
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "unrecognized arguments" in err[0], err
     if suggestion:
-        assert f"did you mean '{suggestion}'" in err[0], err
+        assert err[0].endswith(f"; did you mean '{suggestion}'?"), err
     else:
         assert "did you mean" not in err[0], err
 
@@ -548,6 +548,10 @@ def test_a_period_without_data_or_past_the_newest_day_says_so_in_one_line(ws, tm
             assert previous_too_early in notes[1], report.stderr
         if previous_too_early not in says:
             assert len(_notes(export)) == 1 and says in _notes(export)[0], (date_from, export.stderr)
+    # the report's file holds the previous period's rows too: the same note as `report`
+    tidy = ws.cli("export", "report", "-o", str(tmp_path / "report.csv"), "--assistant", ACME, "--from", D1, "--to", D4)
+    assert _notes(tidy) == [n for n in _notes(ws.cli("report", "--assistant", ACME, "--from", D1, "--to", D4))]
+    assert len(_notes(tidy)) == 1 and previous_too_early in _notes(tidy)[0]
     # A period with data, inside the loaded days, its previous period too: nothing to say.
     quiet = ws.cli("report", "--assistant", ACME, "--from", D4, "--to", D4)
     assert _notes(quiet) == [], quiet.stderr

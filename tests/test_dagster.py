@@ -937,3 +937,19 @@ def test_a_run_of_some_dbt_models_only_stops_before_dbt_naming_what_it_left_out(
     assert "the dbt models are built together or not at all: this run leaves out" in errors, errors
     assert "marts/fct_chats" in errors or " ..." in errors
     assert single.warehouse.read_bytes() == published
+
+
+def test_the_dbt_step_takes_every_model_or_stops_naming_why():
+    """The guard the dbt step runs first (a run of one mart: the test above, through Dagster), on the
+    selections Dagster's UI can make: every model (the jobs), some, or none (its "Execute checks",
+    whose run Dagster cannot build outside a job with a partitioned asset's checks alone)."""
+    from orchestration.defs.assets import _check_the_whole_build, warehouse_dbt_models
+    from orchestration.errors import UserError
+
+    every = set(warehouse_dbt_models.keys)
+    _check_the_whole_build(SimpleNamespace(selected_asset_keys=every))
+    with pytest.raises(UserError, match="executes the dbt models' checks without building the models"):
+        _check_the_whole_build(SimpleNamespace(selected_asset_keys=set()))
+    one = {next(iter(every))}
+    with pytest.raises(UserError, match=f"this run leaves out {len(every) - 1} of them"):
+        _check_the_whole_build(SimpleNamespace(selected_asset_keys=one))

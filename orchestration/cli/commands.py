@@ -133,7 +133,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from ..serve.exporting import export
 
-    note(export(args))
+    for message in export(args):
+        note(message)
     return 0
 
 
@@ -171,7 +172,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     last = dt.date.fromisoformat(summary["last_day"])
     print(f"\nreport for {assistant}, last 7 days:\n", file=sys.stderr)
     print_report(args.warehouse, ReportParams(assistant, last - dt.timedelta(days=6), last), args.format)
-    # the hints work where they are pasted: they name the warehouse unless it is the one found by default
+    # the hints name the warehouse unless it is the default one (the folder's data/warehouse.duckdb)
     where = "" if args.warehouse == default_warehouse() else f" --warehouse {shlex.quote(str(args.warehouse))}"
     print(f"\ndemo finished in {time.perf_counter() - started:.1f}s; try:\n"
           f"  assistant-analytics report{where} --assistant {assistant} --from {summary['first_day']} "

@@ -332,6 +332,11 @@ def _check_the_whole_build(context: AssetExecutionContext) -> None:
     the users pending since the last build, and the build then clears them: a run that built some
     models only (Dagster's UI lets one select a single mart) left every other model out of step with
     raw, with nothing pending to mend it, and the next refreshes' KPI tests failing."""
+    if not context.selected_asset_keys:
+        # "Execute checks" in the UI: dbt would run the tests alone, then clear the pending users
+        raise UserError("this run executes the dbt models' checks without building the models: their checks "
+                        "run with every build, after it recomputes the users pending since the last one; launch "
+                        "the job refresh or rebuild_models instead")
     left_out = sorted(key.to_user_string() for key in set(warehouse_dbt_models.keys) - context.selected_asset_keys)
     if left_out:
         raise UserError(f"the dbt models are built together or not at all: this run leaves out {len(left_out)} of "

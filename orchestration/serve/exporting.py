@@ -23,6 +23,7 @@ from .report import (
     build_report,
     connect_read_only,
     period_notice,
+    previous_period_notice,
     validate_filters,
 )
 
@@ -77,8 +78,9 @@ def check_output(output: Path, warehouse: Path, exports: Path) -> None:
             break
 
 
-def export(args: argparse.Namespace) -> str | None:
-    """Writes the file; returns a note for stderr when the period has no data (else None)."""
+def export(args: argparse.Namespace) -> list[str]:
+    """Writes the file; returns the notes for stderr about its period (no data, past the loaded
+    days; for the report, a previous period that begins before them), as `report` prints them."""
     check_output(args.output, args.warehouse, args.exports)
     fmt = _format(args)
     conn = connect_read_only(args.warehouse)
@@ -87,11 +89,17 @@ def export(args: argparse.Namespace) -> str | None:
                                     channel=args.channel)
         notice = period_notice(conn, assistant=args.assistant, date_from=args.from_, date_to=args.to,
                                channel=args.channel)
-        relation = _report_relation(conn, args, timezone) if args.what == "report" else _mart_relation(conn, args)
+        notes = [notice] if notice else []
+        if args.what == "report":
+            relation = _report_relation(conn, args, timezone)
+            previous = previous_period_notice(conn, ReportParams(args.assistant, args.from_, args.to, args.channel))
+            notes += [previous] if previous else []
+        else:
+            relation = _mart_relation(conn, args)
         _write_atomically(relation, args.output.resolve(), fmt)  # through a symbolic link, which stays
     finally:
         conn.close()
-    return notice
+    return notes
 
 
 def _write_atomically(relation: duckdb.DuckDBPyRelation, output: Path, fmt: str) -> None:
