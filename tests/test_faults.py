@@ -328,47 +328,35 @@ def test_a_dagster_yaml_dagster_refuses_is_one_line_before_the_refresh_loads(tmp
     assert not (tmp_path / "w.duckdb").exists()
 
 
+def make_notes(path: Path) -> None:
+    path.write_text("my notes, not a database\n")
+
+
+# What a warehouse path may hold that is no DuckDB file, and the line a refresh or the demo says.
+NOT_A_WAREHOUSE = {
+    # DuckDB's error came from inside the run, naming the build file it had copied it to (left behind)
+    "text": (make_notes, "is not a DuckDB file: give the path of the warehouse, or of a file that does not exist yet"),
+    # DuckDB takes an empty file for a damaged database: the empty build file left behind failed every
+    # later refresh, the empty warehouse removed or not
+    "empty": (Path.touch, "is an empty file, not a DuckDB file: remove it (the first refresh makes the file)"),
+    # looking at its first bytes would wait for a writer
+    "fifo": (os.mkfifo, "is not a regular file: give the path of a DuckDB file"),
+}
+
+
 @pytest.mark.parametrize("command", [["refresh", "--all"], ["demo", "--days", "1"]])
-def test_a_warehouse_that_is_not_a_duckdb_file_is_one_line_and_left_as_it_is(tmp_path, command):
-    """Not DuckDB's error from inside the run, naming the build file it had copied it to (left behind)."""
+@pytest.mark.parametrize("kind", NOT_A_WAREHOUSE)
+def test_a_warehouse_path_that_holds_no_duckdb_file_is_one_line_and_left_as_it_is(tmp_path, command, kind):
+    make, says = NOT_A_WAREHOUSE[kind]
     (tmp_path / "w").mkdir()
-    warehouse = tmp_path / "w" / "notes.duckdb"
-    warehouse.write_text("my notes, not a database\n")
+    warehouse = tmp_path / "w" / "w.duckdb"
+    make(warehouse)
     write_export(tmp_path / "exports", "2026-11-20", "part-0000.jsonl", [])
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
     proc = subprocess.run([CLI, *command[:1], "--warehouse", str(warehouse), "--exports", str(tmp_path / "exports"),
-                           *command[1:]], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+                           *command[1:]], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and proc.stderr.splitlines() == [
-        f"assistant-analytics: error: the warehouse {warehouse} is not a DuckDB file: give the path of the "
-        "warehouse, or of a file that does not exist yet"], proc.stderr
-    assert sorted(p.name for p in warehouse.parent.iterdir()) == ["notes.duckdb"]
-    assert warehouse.read_text() == "my notes, not a database\n"
-
-
-def test_an_empty_warehouse_file_is_one_line_and_leaves_no_build_file(tmp_path):
-    """DuckDB takes an empty file for a damaged database: the refresh failed inside the run, and left
-    an empty build file that failed every later refresh, the empty warehouse removed or not."""
-    (tmp_path / "w").mkdir()
-    warehouse = tmp_path / "w" / "w.duckdb"
-    warehouse.touch()
-    write_export(tmp_path / "exports", "2026-11-20", "part-0000.jsonl", [])
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
-    proc = subprocess.run([CLI, "refresh", "--all", "--warehouse", str(warehouse),
-                           "--exports", str(tmp_path / "exports")],
-                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2 and proc.stderr.splitlines() == [
-        f"assistant-analytics: error: the warehouse {warehouse} is an empty file, not a DuckDB file: remove it "
-        "(the first refresh makes the file)"], proc.stderr
+        f"assistant-analytics: error: the warehouse {warehouse} {says}"], proc.stderr
     assert sorted(p.name for p in warehouse.parent.iterdir()) == ["w.duckdb"]
-
-
-def test_a_warehouse_path_that_is_a_fifo_is_one_line_without_waiting(tmp_path):
-    warehouse = tmp_path / "w.duckdb"
-    os.mkfifo(warehouse)
-    write_export(tmp_path / "exports", "2026-11-20", "part-0000.jsonl", [])
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
-    proc = subprocess.run([CLI, "refresh", "--all", "--warehouse", str(warehouse),
-                           "--exports", str(tmp_path / "exports")],
-                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 2 and proc.stderr.splitlines() == [
-        f"assistant-analytics: error: the warehouse {warehouse} is not a regular file: give the path of a DuckDB file"]
+    if kind == "text":
+        assert warehouse.read_text() == "my notes, not a database\n"
