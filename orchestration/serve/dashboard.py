@@ -35,8 +35,8 @@ from orchestration.serve.report import (
     build_report,
     connect_read_only,
     data_quality_summary,
-    first_loaded_export_day,
     period_notice,
+    previous_begins_before_loaded_days,
 )
 from orchestration.settings import default_warehouse
 
@@ -65,7 +65,8 @@ class View:
     quality: dict
     notice: str | None  # `report`'s line on stderr about the period: no data, or past the loaded days
     reaches_past: bool  # the period ends after the newest loaded export day: its last days are incomplete
-    first_export_day: dt.date | None  # the first loaded export day: a previous period before it is incomplete
+    # the first loaded export day when the previous period begins before it (its first days never loaded)
+    previous_begins_before: dt.date | None
 
 
 # ------------------------------------------------------------------------------------------
@@ -238,7 +239,7 @@ def _read(conn: duckdb.DuckDBPyConnection, warehouse: Path) -> View:
     export_day = _newest_export_day(conn)
     return View(warehouse, dt.datetime.fromtimestamp(warehouse.stat().st_mtime), name, params, newest,
                 report, daily, quality, notice, export_day is not None and params.date_to > export_day,
-                first_loaded_export_day(conn))
+                previous_begins_before_loaded_days(conn, params))
 
 
 def warehouse_from_arguments(argv: list[str]) -> Path:
@@ -382,12 +383,7 @@ def changes_shown(view: View) -> bool:
     the period itself does not reach past the loaded export days (its last days, not loaded yet,
     would show as a fall), and the previous period does not begin before the first loaded export
     day (its first days, never loaded, would show as a rise)."""
-    return previous_has_data(view.report) and not view.reaches_past and not previous_begins_too_early(view)
-
-
-def previous_begins_too_early(view: View) -> bool:
-    first = view.first_export_day
-    return first is not None and dt.date.fromisoformat(view.report["previous"]["from"]) < first
+    return previous_has_data(view.report) and not view.reaches_past and view.previous_begins_before is None
 
 
 def previous_has_data(report: dict) -> bool:
@@ -481,7 +477,7 @@ def draw_header(view: View) -> None:
                   else ": none shown, this period reaches past the loaded export days." if view.reaches_past
                   else ": none shown, that period has no data." if not previous_has_data(view.report)
                   else f": none shown, that period begins before the first loaded export day "
-                       f"({view.first_export_day})."), help=CHANGE_HELP)
+                       f"({view.previous_begins_before})."), help=CHANGE_HELP)
 
 
 def draw_users(view: View) -> None:

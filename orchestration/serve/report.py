@@ -168,18 +168,21 @@ def period_notice(conn: duckdb.DuckDBPyConnection, *, assistant: str | None = No
     return None
 
 
-def first_loaded_export_day(conn: duckdb.DuckDBPyConnection) -> dt.date | None:
-    return conn.execute("select min(export_date) from marts.data_quality_daily").fetchall()[0][0]
+def previous_begins_before_loaded_days(conn: duckdb.DuckDBPyConnection, params: ReportParams) -> dt.date | None:
+    """The first loaded export day when the previous period begins before it (its first days hold
+    nothing because nothing was loaded: a change against it is not like for like; kpis.md's
+    `previous` is still those n days, as defined), else None. The report's note and the
+    dashboard's changes both follow it."""
+    first = conn.execute("select min(export_date) from marts.data_quality_daily").fetchall()[0][0]
+    return first if first is not None and previous_period(params)[0] < first else None
 
 
 def previous_period_notice(conn: duckdb.DuckDBPyConnection, params: ReportParams) -> str | None:
-    """One line for stderr when the previous period begins before the first loaded export day: its
-    first days hold nothing because nothing was loaded, so a change against it is not like for like
-    (kpis.md's `previous` is still those n days, as defined). None otherwise."""
-    first = first_loaded_export_day(conn)
-    prev_from, prev_to = previous_period(params)
-    if first is None or prev_from >= first:
+    """One line for stderr when the previous period begins before the first loaded export day."""
+    first = previous_begins_before_loaded_days(conn, params)
+    if first is None:
         return None
+    prev_from, prev_to = previous_period(params)
     return (f"the previous period {prev_from} .. {prev_to} begins before the first loaded export day ({first}): "
             "its earlier days are empty, so a change against it is not like for like")
 
