@@ -89,6 +89,11 @@ def resolved_path(path: Path, given_as: str) -> Path:
     return resolved
 
 
+def default_warehouse_given_as() -> str:
+    """Where the warehouse path came from when no --warehouse was given, for an error naming it."""
+    return "ANALYTICS_WAREHOUSE" if _raw("ANALYTICS_WAREHOUSE") else "the default warehouse"
+
+
 def default_warehouse() -> Path:
     raw = _raw("ANALYTICS_WAREHOUSE")
     return resolved_path(Path(raw), "ANALYTICS_WAREHOUSE") if raw else Path("data/warehouse.duckdb").resolve()

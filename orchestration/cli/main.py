@@ -260,24 +260,23 @@ def _option_hint(parser: argparse.ArgumentParser, command: str, unknown: list[st
     for word in unknown:
         if word.startswith("--") and word != "--":
             name = word.split("=", 1)[0]
-            close = difflib.get_close_matches(name, options, n=2, cutoff=0.75)
-            scores = [difflib.SequenceMatcher(None, name, option).ratio() for option in close]
+            # the closest options first, as difflib.get_close_matches orders them (every command has
+            # --help, --warehouse and --exports: two at least)
+            (best, first), (second, other) = sorted(
+                ((difflib.SequenceMatcher(None, name, option).ratio(), option) for option in options), reverse=True)[:2]
             # two when both are about as close (`--form`: `--format` or `--from`), else the closer one
-            if len(close) == 2 and scores[0] - scores[1] < 0.05:
-                return f"; did you mean {close[0]!r} or {close[1]!r}?"
-            close = difflib.get_close_matches(name, options, n=1)
-            if close:
-                return f"; did you mean {close[0]!r}?"
+            if second >= 0.75 and best - second < 0.05:
+                return f"; did you mean {first!r} or {other!r}?"
+            if best >= 0.6:  # get_close_matches' cutoff
+                return f"; did you mean {first!r}?"
     return ""
 
 
 def _resolve_paths(args: argparse.Namespace) -> None:
     # Flags win over the environment; the commands pass these paths on (to the Dagster run as config).
-    from ..settings import default_exports, default_warehouse, resolved_path
+    from ..settings import default_exports, default_warehouse, default_warehouse_given_as, resolved_path
 
-    warehouse_given_as = ("--warehouse" if args.warehouse else
-                          "ANALYTICS_WAREHOUSE" if os.environ.get("ANALYTICS_WAREHOUSE", "").strip() else
-                          "the default warehouse")
+    warehouse_given_as = "--warehouse" if args.warehouse else default_warehouse_given_as()
     args.warehouse = resolved_path(args.warehouse, "--warehouse") if args.warehouse else default_warehouse()
     args.exports = resolved_path(args.exports, "--exports") if args.exports else default_exports()
     if "\\" in str(args.warehouse):

@@ -133,12 +133,12 @@ def _mart_relation(conn: duckdb.DuckDBPyConnection, args: argparse.Namespace) ->
         elsewhere = [r[0] for r in conn.execute(
             "select distinct table_schema from information_schema.tables where table_name = ? "
             "and table_schema <> 'marts' order by 1", [name.rsplit(".", 1)[-1]]).fetchall()]
-        # a close name only when it is likely the one meant (`fct_chat`, `users`), not any name
-        # that shares a few letters (`stg_events` and `fct_agents`)
-        close = difflib.get_close_matches(name, [*marts, "report"], n=1, cutoff=0.65)
         if elsewhere:
             hint = f" ({name.rsplit('.', 1)[-1]!r} is in {', '.join(elsewhere)}, not in marts: export writes marts)"
         else:
+            # a close name only when it is likely the one meant (`fct_chat`, `users`), not any name
+            # that shares a few letters (`stg_events` and `fct_agents`)
+            close = difflib.get_close_matches(name, [*marts, "report"], n=1, cutoff=0.65)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise UserError(f"unknown mart {args.what!r}{hint}; marts: {', '.join(sorted(marts))}")
     ordered_columns = [r[0] for r in conn.execute(
