@@ -79,11 +79,17 @@ def write_export(exports: Path, day: str, name: str, lines: list) -> Path:
     return path
 
 
+def environment_without_settings() -> dict[str, str]:
+    """This process's environment without any ANALYTICS_* setting: a CLI or dbt started with it
+    sees the defaults, whatever the shell that runs the suite has set."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
+
+
 def dbt_by_hand(warehouse: Path, target: Path, *args: str) -> subprocess.CompletedProcess:
     """dbt on `warehouse` as an engineer runs it by hand: from dbt_project/, the venv's dbt, the
     file given by $ANALYTICS_WAREHOUSE (profiles.yml). Its target and logs go to `target`, so the
     checkout's dbt_project/target is left alone."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
+    env = environment_without_settings()
     env["ANALYTICS_WAREHOUSE"] = str(warehouse)
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     cmd = ["dbt", *args, "--profiles-dir", "..", "--target-path", str(target), "--log-path", str(target / "logs")]
@@ -258,7 +264,7 @@ class Workspace:
     def cli(self, *args: str, check: bool = True, timeout: float = 600,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         """The CLI on this workspace; no ANALYTICS_* setting of the caller leaks in, only `env`'s."""
-        env = {**{k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}, **(env or {})}
+        env = {**environment_without_settings(), **(env or {})}
         env["DAGSTER_HOME"] = str(self.dagster_home)
         cmd = [CLI, args[0], "--warehouse", str(self.warehouse), "--exports", str(self.exports), *args[1:]]
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, cwd=self.root)

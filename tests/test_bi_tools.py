@@ -20,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import REPO, Workspace, event, slow_fixture, write_export
+from conftest import REPO, Workspace, environment_without_settings, event, slow_fixture, write_export
 
 LTS_DUCKDB = ["duckdb>=1.4,<1.5", "duckdb-cli>=1.4,<1.5"]  # the Python package and the CLI
 DAY = "2026-11-23"
@@ -255,13 +255,11 @@ def test_an_older_format_is_left_as_it_is(tmp_path):
 @pytest.mark.slow
 def test_a_file_dbt_creates_is_in_the_lts_format(tmp_path):
     """dbt run by hand on a new path (profiles.yml): the file it creates is one 1.4 reads."""
-    import os
-
     from orchestration.build.build_file import storage_version
     from orchestration.build.dbt_project import dbt_executable
 
     target = tmp_path / "by_hand.duckdb"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
+    env = environment_without_settings()
     env["ANALYTICS_WAREHOUSE"] = str(target)
     proc = subprocess.run([dbt_executable(), "debug", "--project-dir", str(REPO / "dbt_project"),
                            "--profiles-dir", str(REPO)], cwd=REPO / "dbt_project", env=env,

@@ -24,7 +24,16 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import CLI, REPO, Workspace, copy_warehouse, event, slow_fixture, write_export
+from conftest import (
+    CLI,
+    REPO,
+    Workspace,
+    copy_warehouse,
+    environment_without_settings,
+    event,
+    slow_fixture,
+    write_export,
+)
 
 from orchestration.cli import main as cli
 from orchestration.cli.commands import check_refresh_days
@@ -381,7 +390,7 @@ def test_such_a_path_in_a_variable_is_one_line_naming_the_variable(tmp_path, var
     """Not a traceback (a loop was Python's RuntimeError, exit 1), nor `--warehouse` named when none was given."""
     given = {"too-long": tmp_path / ("x" * 300) / "w.duckdb", "loop": tmp_path / "loop"}[path]
     (tmp_path / "loop").symlink_to(tmp_path / "loop")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
+    env = environment_without_settings()
     proc = subprocess.run([CLI, "status"], env={**env, variable: str(given)}, cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
     error = one_line_error(proc)
@@ -392,7 +401,7 @@ def test_such_a_path_in_a_variable_is_one_line_naming_the_variable(tmp_path, var
 def test_a_warehouse_path_with_a_backslash_is_one_line(tmp_path, given_as):
     """DuckDB reads a backslash as a folder separator: a refresh failed after its load, naming another file."""
     warehouse = tmp_path / "w\\x.duckdb"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
+    env = environment_without_settings()
     args, extra = (["--warehouse", str(warehouse)], {}) if given_as == "--warehouse" else \
         ([], {"ANALYTICS_WAREHOUSE": str(warehouse)})
     proc = subprocess.run([CLI, "refresh", "--all", "--exports", str(tmp_path), *args], env={**env, **extra},

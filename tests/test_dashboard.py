@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pandas as pd
 import pytest
-from conftest import CLI, REPO, Workspace, slow_fixture
+from conftest import CLI, REPO, Workspace, environment_without_settings, slow_fixture
 from streamlit.testing.v1 import AppTest
 
 from orchestration.demo.generator import generate_exports
@@ -692,7 +692,7 @@ def test_dashboard_listens_on_localhost_only_by_default(demo, tmp_path):
     ws, _ = demo
     port = free_port()
     log = tmp_path / "dashboard.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
+    env = environment_without_settings()
     env["HOME"] = str(tmp_path)
     with open(log, "w") as out:
         proc = subprocess.Popen([CLI, "dashboard", "--warehouse", str(ws.warehouse), "--port", str(port)],
@@ -765,7 +765,7 @@ def test_dashboard_serves_a_page_chromium_can_render(demo, chromium, tmp_path):
     ws, _ = demo
     port = free_port()
     log = tmp_path / "dashboard.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
+    env = environment_without_settings()
     env["HOME"] = str(tmp_path)  # Streamlit's ~/.streamlit stays in the test's directory
     with open(log, "w") as out:
         proc = subprocess.Popen([CLI, "dashboard", "--warehouse", str(ws.warehouse), "--port", str(port)],

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import CLI, Workspace, event, write_export
+from conftest import CLI, Workspace, environment_without_settings, event, write_export
 
 from orchestration import settings
 from orchestration.build.build_file import build_connection, refresh_lock
@@ -263,7 +263,7 @@ def test_a_killed_cli_takes_its_dbt_with_it(workspace: Workspace):
         event("e1", "chat_started", "2026-11-01T10:00:00Z"),
         event("e2", "user_message", "2026-11-01T10:00:05Z", text="hi"),
     ])
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
+    env = environment_without_settings()
     env["DAGSTER_HOME"] = str(workspace.dagster_home)
     # A refresh that finds the project newer than its manifest (an edit in this checkout; a fresh
     # clone) runs `dbt parse` first, which takes the dbt made ready ahead: its build would then run
@@ -317,7 +317,7 @@ def test_a_dagster_yaml_dagster_refuses_is_one_line_before_the_refresh_loads(tmp
     home.mkdir()
     (home / "dagster.yaml").write_text(dagster_yaml)
     write_export(tmp_path / "exports", "2026-11-20", "part-0000.jsonl", [])
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}, "DAGSTER_HOME": str(home)}
+    env = {**environment_without_settings(), "DAGSTER_HOME": str(home)}
     proc = subprocess.run([CLI, "refresh", "--all", "--warehouse", str(tmp_path / "w.duckdb"),
                            "--exports", str(tmp_path / "exports")], env=env, cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
@@ -352,7 +352,7 @@ def test_a_warehouse_path_that_holds_no_duckdb_file_is_one_line_and_left_as_it_i
     warehouse = tmp_path / "w" / "w.duckdb"
     make(warehouse)
     write_export(tmp_path / "exports", "2026-11-20", "part-0000.jsonl", [])
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
+    env = environment_without_settings()
     proc = subprocess.run([CLI, *command[:1], "--warehouse", str(warehouse), "--exports", str(tmp_path / "exports"),
                            *command[1:]], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and proc.stderr.splitlines() == [

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import CLI, Workspace, event, slow_fixture, write_export
+from conftest import CLI, Workspace, environment_without_settings, event, slow_fixture, write_export
 
 from orchestration.errors import LoadError
 from orchestration.load.exports import export_files, fingerprint, list_export_days, scan_day_folders
@@ -284,7 +284,7 @@ def test_an_unreadable_folder_is_one_line_and_exit_2(unreadable, args, tmp_path)
     try:
         write_export(root / "exports", DAY.isoformat(), "part-0000.jsonl", [line("e1")])
         (root / unreadable).chmod(0o000)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
+        env = environment_without_settings()
         env |= {"DAGSTER_HOME": str(root / "dagster_home"), "HOME": str(root)}
         proc = run_bound_by_permissions([CLI, "refresh", "--warehouse", str(root / "warehouse.duckdb"),
                                          "--exports", str(root / "exports"), *args], env)

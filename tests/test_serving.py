@@ -36,7 +36,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import CLI, Workspace, event, write_export
+from conftest import CLI, Workspace, environment_without_settings, event, write_export
 
 from orchestration.demo.generator import generate_exports
 
@@ -185,7 +185,7 @@ def diff_tables(got: dict, want: dict) -> list[str]:
 
 
 def cli_env(ws: Workspace, **extra: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
+    env = environment_without_settings()
     env["DAGSTER_HOME"] = str(ws.dagster_home)
     env.update(extra)
     return env

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import CLI, Workspace, slow_fixture, write_export
+from conftest import CLI, Workspace, environment_without_settings, slow_fixture, write_export
 from ua_parser import parse
 
 from orchestration.build.dbt_project import refresh_target_path
@@ -576,7 +576,7 @@ def test_the_demos_hints_run_as_printed_from_another_folder(demo: Workspace, tmp
     assert [h.split()[:3] for h in hints] == [["assistant-analytics", "report", "--warehouse"],
                                               ["assistant-analytics", "dashboard", "--warehouse"]]
     report = shlex.split(hints[0])
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
+    env = environment_without_settings()
     proc = subprocess.run([CLI, *report[1:]], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "Users" in proc.stdout, proc.stderr
 

@@ -24,13 +24,12 @@ rows are of different tables and tests, so one run (the module's fixture) serves
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import subprocess
 
 import duckdb
 import pytest
-from conftest import CLI, Workspace, dbt_by_hand, event, write_export
+from conftest import CLI, Workspace, dbt_by_hand, environment_without_settings, event, write_export
 
 from orchestration.settings import build_path_for
 
@@ -58,7 +57,7 @@ def chat(prefix: str, when: str, conversation: str, who: dict) -> list[dict]:
 
 def refresh(ws: Workspace, *args: str) -> subprocess.CompletedProcess:
     """`refresh` through the CLI, with dbt's log on stderr (ANALYTICS_VERBOSE) to name a failed test."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
+    env = environment_without_settings()
     env["ANALYTICS_VERBOSE"] = "1"
     env["DAGSTER_HOME"] = str(ws.dagster_home)
     cmd = [CLI, "refresh", "--warehouse", str(ws.warehouse), "--exports", str(ws.exports), *args]
