@@ -282,6 +282,33 @@ def test_status_without_a_warehouse_names_the_refresh_that_failed_to_make_it(tmp
                                   "failed: the load failed: memory_limit 1MB is too small")
 
 
+
+@pytest.mark.parametrize("events, newest", [
+    ([], None),
+    # the latest export days are empty or hold only a late copy: the newest event is an older day's
+    ([("2026-11-20", "2026-11-20T10:00:00Z")], "2026-11-20T10:00:00Z"),
+    ([("2026-11-24", "2026-11-24T10:00:00Z"), ("2026-11-26", "2026-11-23T10:00:00Z")], "2026-11-24T10:00:00Z"),
+    # an event of the day after its export day, newer than every event of the next export day
+    ([("2026-11-20", "2026-11-21T23:00:00Z"), ("2026-11-21", "2026-11-21T08:00:00Z")], "2026-11-21T23:00:00Z"),
+    # the newest of the latest export day, older days' late events not newer
+    ([("2026-11-10", "2026-11-03T10:00:00Z"), ("2026-11-21", "2026-11-21T08:00:00Z")], "2026-11-21T08:00:00Z"),
+])
+def test_status_finds_the_newest_event_whichever_export_day_holds_it(events, newest):
+    from orchestration.load.raw import ensure_raw_schema
+    from orchestration.serve.status import newest_event_ms
+
+    conn = duckdb.connect()
+    try:
+        ensure_raw_schema(conn)
+        for i, (export_date, occurred_at) in enumerate(events):
+            conn.execute("insert into raw.events values (?, 'part-0000.jsonl', 1, ?, 'user_message', ?, "
+                         "'acme-support', 'web', 'u1', 'c1', null, '{}')", [export_date, f"e{i}", occurred_at])
+        found = newest_event_ms(conn)
+    finally:
+        conn.close()
+    expected = newest and int(dt.datetime.fromisoformat(newest.replace("Z", "+00:00")).timestamp() * 1000)
+    assert found == expected
+
 # ----------------------------------------------------------------------------- output paths
 
 def test_output_paths_that_cannot_be_written_are_refused_before_any_work(tmp_path):

@@ -87,11 +87,26 @@ def _last_refresh(warehouse: Path, running: bool) -> dict | None:
     return record
 
 
-def _query(conn: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
+def _query(conn: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[tuple]:
     try:
-        return conn.execute(sql).fetchall()
+        return conn.execute(sql, params or []).fetchall()
     except duckdb.CatalogException:  # a file without these tables yet
         return []
+
+
+def newest_event_ms(conn: duckdb.DuckDBPyConnection) -> int | None:
+    """The instant (epoch milliseconds) of the newest loaded event, None without one; from a few
+    export days, not the whole history. An export day holds no event later than the end of the day
+    after it (a later one is rejected as occurred_in_future), so once the newest event of the latest
+    export day that holds any is known, only the export days from two days before it can hold a
+    newer one. Not simply the latest two export days: those may be empty, or hold late events only."""
+    latest_day = _query(conn, "select max(export_date) from raw.events")
+    if not latest_day or latest_day[0][0] is None:
+        return None
+    candidate_ms = _query(conn, "select epoch_ms(max(occurred_at)) from raw.events where export_date = ?",
+                          [latest_day[0][0]])[0][0]
+    since = dt.datetime.fromtimestamp(candidate_ms / 1000, dt.UTC).date() - dt.timedelta(days=2)
+    return _query(conn, "select epoch_ms(max(occurred_at)) from raw.events where export_date >= ?", [since])[0][0]
 
 
 def collect_status(warehouse: Path, exports: Path) -> dict:
@@ -119,11 +134,7 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
         latest = _query(conn, f"""
             select export_date, lines_read, lines_rejected from marts.data_quality_daily
             order by export_date desc limit {LATEST_DAYS}""")
-        # An event occurs before the end of the day after its export day (later ones are rejected),
-        # so the newest one is in the latest two export days: no scan of the whole history.
-        newest = _query(conn, """
-            select epoch_ms(max(occurred_at)) from raw.events
-            where export_date >= (select max(export_date) - 1 from raw.export_days)""")
+        newest_ms = newest_event_ms(conn)
     finally:
         conn.close()
 
@@ -145,7 +156,6 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
         elif (current := fingerprint(day_folder(exports, day))) != loaded[day]:
             reason = "older_loader" if loaded_by_older_loader(loaded[day], current) else "redelivered"
             pending.append({"export_date": day.isoformat(), "reason": reason})
-    newest_ms = newest[0][0] if newest else None
     newest_at = dt.datetime.fromtimestamp(newest_ms / 1000, dt.UTC) if newest_ms is not None else None
     running = refresh_running(warehouse)
     latest_days = [{"export_date": d.isoformat(), "lines_read": int(r), "lines_rejected": int(x)}
