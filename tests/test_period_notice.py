@@ -10,7 +10,7 @@ import datetime as dt
 import duckdb
 import pytest
 
-from orchestration.serve.report import ReportParams, period_notice, previous_period_notice
+from orchestration.serve.report import ReportParams, period_notice, previous_period_notice, report_notices
 
 D = dt.date.fromisoformat
 NEWEST = "2026-11-22"
@@ -62,3 +62,18 @@ def test_a_note_when_the_previous_period_begins_before_the_first_export_day(conn
         assert note is None
     else:
         assert note is not None and note.startswith(says), note
+
+
+@pytest.mark.parametrize(("assistant", "date_from", "date_to", "says"), [
+    # no data at all: that one line, not the previous period's too (interfaces.md: one line)
+    ("acme-support", "2026-11-19", "2026-11-20", ["no data for assistant acme-support in the period"]),
+    # data, and a previous period before the first export day: its note
+    ("acme-support", "2026-11-21", "2026-11-21", ["the previous period 2026-11-20 .. 2026-11-20 begins before"]),
+    # data past the newest export day, and a previous period before the first: both things said
+    ("initech-help", "2026-11-21", "2026-11-23",
+     ["the period 2026-11-21 .. 2026-11-23 reaches past", "the previous period 2026-11-18 .. 2026-11-20 begins"]),
+])
+def test_the_reports_notes_leave_out_the_previous_period_of_a_period_without_data(conn, assistant, date_from,
+                                                                                  date_to, says):
+    notes = report_notices(conn, ReportParams(assistant, D(date_from), D(date_to)))
+    assert len(notes) == len(says) and all(n.startswith(s) for n, s in zip(notes, says, strict=True)), notes

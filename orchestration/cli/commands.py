@@ -19,8 +19,7 @@ from ..serve.report import (
     connect_read_only,
     data_quality_summary,
     format_table,
-    period_notice,
-    previous_period_notice,
+    report_notices,
 )
 from .refresh import (
     check_dagster_home,
@@ -109,9 +108,7 @@ def print_report(warehouse: Path, params: ReportParams, fmt: str) -> None:
     try:
         report = build_report(conn, params)  # validates the filters (report.validate_filters)
         quality = data_quality_summary(conn, params)
-        notice = period_notice(conn, assistant=params.assistant, date_from=params.date_from,
-                               date_to=params.date_to, channel=params.channel)
-        previous_notice = previous_period_notice(conn, params)
+        notices = report_notices(conn, params)
     finally:
         conn.close()
     if fmt == "json":
@@ -121,8 +118,8 @@ def print_report(warehouse: Path, params: ReportParams, fmt: str) -> None:
                   f"period's export days (see raw.rejected_lines)", file=sys.stderr)
     else:
         print(format_table(report, quality))
-    note(notice)
-    note(previous_notice)
+    for notice in notices:
+        note(notice)
 
 
 def cmd_report(args: argparse.Namespace) -> int:

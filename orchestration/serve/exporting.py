@@ -23,7 +23,7 @@ from .report import (
     build_report,
     connect_read_only,
     period_notice,
-    previous_period_notice,
+    report_notices,
     validate_filters,
 )
 
@@ -87,15 +87,14 @@ def export(args: argparse.Namespace) -> list[str]:
     try:
         timezone = validate_filters(conn, assistant=args.assistant, date_from=args.from_, date_to=args.to,
                                     channel=args.channel)
-        notice = period_notice(conn, assistant=args.assistant, date_from=args.from_, date_to=args.to,
-                               channel=args.channel)
-        notes = [notice] if notice else []
         if args.what == "report":
             relation = _report_relation(conn, args, timezone)
-            previous = previous_period_notice(conn, ReportParams(args.assistant, args.from_, args.to, args.channel))
-            notes += [previous] if previous else []
+            notes = report_notices(conn, ReportParams(args.assistant, args.from_, args.to, args.channel))
         else:
             relation = _mart_relation(conn, args)
+            notice = period_notice(conn, assistant=args.assistant, date_from=args.from_, date_to=args.to,
+                                   channel=args.channel)
+            notes = [notice] if notice else []
         _write_atomically(relation, args.output.resolve(), fmt)  # through a symbolic link, which stays
     finally:
         conn.close()

@@ -139,12 +139,28 @@ def period_notice(conn: duckdb.DuckDBPyConnection, *, assistant: str | None = No
                   channel: str | None = None) -> str | None:
     """One line for stderr when the period has no data at all, or reaches past the newest loaded
     export day (its last days are then empty or incomplete); None when there is nothing to say."""
+    return _period_notice_and_data(conn, assistant, date_from, date_to, channel)[0]
+
+
+def report_notices(conn: duckdb.DuckDBPyConnection, params: ReportParams) -> list[str]:
+    """The report's lines for stderr: the period's (period_notice), then the previous period's
+    (previous_period_notice), unless the period holds no data at all: the one line that says so is
+    then the report's only note (interfaces.md), as there is no change to read against it."""
+    notice, has_data = _period_notice_and_data(conn, params.assistant, params.date_from, params.date_to,
+                                               params.channel)
+    previous = previous_period_notice(conn, params) if has_data else None
+    return [line for line in (notice, previous) if line]
+
+
+def _period_notice_and_data(conn: duckdb.DuckDBPyConnection, assistant: str | None, date_from: dt.date | None,
+                            date_to: dt.date | None, channel: str | None) -> tuple[str | None, bool]:
+    """period_notice's line, and whether the period holds any data."""
     if date_from is None and date_to is None:
-        return None
+        return None, True
     [(newest, first)] = conn.execute(
         "select max(export_date), min(export_date) from marts.data_quality_daily").fetchall()
     if newest is None:
-        return "no export day is loaded yet: the warehouse holds no data"
+        return "no export day is loaded yet: the warehouse holds no data", False
     period = f"{date_from or '...'} .. {date_to or '...'}"
     filters = {"assistant": assistant, "date_from": date_from, "date_to": date_to, "channel": channel}
     in_period = """
@@ -157,15 +173,15 @@ def period_notice(conn: duckdb.DuckDBPyConnection, *, assistant: str | None = No
     # A period that starts after the newest export day may still hold data: a local date runs ahead
     # of its UTC export day for an assistant east of UTC (the evening of that day, there).
     if not has_data and date_from and date_from > newest:
-        return f"no data: the period {period} starts after the newest loaded export day ({newest})"
+        return f"no data: the period {period} starts after the newest loaded export day ({newest})", False
     if not has_data:
         who = " for " + ", ".join(f"{k} {v}" for k, v in (("assistant", assistant), ("channel", channel)) if v) \
             if assistant or channel else ""
-        return f"no data{who} in the period {period} (loaded export days: {first} .. {newest})"
+        return f"no data{who} in the period {period} (loaded export days: {first} .. {newest})", False
     if date_to is not None and date_to > newest:
         return (f"the period {period} reaches past the newest loaded export day ({newest}): "
-                "its later days are empty or incomplete")
-    return None
+                "its later days are empty or incomplete"), True
+    return None, True
 
 
 def previous_begins_before_loaded_days(conn: duckdb.DuckDBPyConnection, params: ReportParams) -> dt.date | None:
