@@ -63,6 +63,7 @@ def run_query(conn: duckdb.DuckDBPyConnection, sql: str, params: ReportParams) -
     """The rows of a report query (queries.read(name), queries.report_sql()) for these filters, as
     dicts; the query gets the parameters it names."""
     values = {**params.sql(), "prev_from": previous_period(params)[0]}
+    conn.execute(queries.read("ratio"))  # the ratio_6 macro, a temporary one: the file is read-only
     try:
         cur = conn.execute(sql, {k: v for k, v in values.items() if f"${k}" in sql})
     except (duckdb.BinderException, duckdb.CatalogException) as exc:

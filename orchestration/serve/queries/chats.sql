@@ -1,11 +1,13 @@
 -- Chats (kpis.md "Chats": total, avg_duration_seconds) and the daily series' chats.
 -- Reads marts.fct_chats_daily, fct_chats summed per channel and local start date: the average
--- duration is the period's summed durations (whole microseconds) over its chats that have one.
+-- duration (report.sql) is the period's summed durations (whole microseconds) over its chats that
+-- have one.
 select
     chat_local_date >= $date_from as is_current,
     chat_local_date,
     sum(chats) as chats,
-    sum(duration_microseconds) / 1000000.0 / nullif(sum(chats_with_duration), 0) as avg_duration_seconds
+    sum(duration_microseconds) as duration_microseconds,
+    sum(chats_with_duration) as chats_with_duration
 from marts.fct_chats_daily
 where assistant_id = $assistant
     and chat_local_date between $prev_from and $date_to

@@ -1,11 +1,11 @@
 -- CSAT (kpis.md "CSAT": votes, score, distribution) and the daily series' csat_votes and
 -- csat_score. Reads marts.fct_chats_daily, fct_csat (one vote per chat, its latest) summed per
--- channel and local start date: the score is the summed scores over the votes.
+-- channel and local start date: the score (report.sql) is the summed scores over the votes.
 select
     chat_local_date >= $date_from as is_current,
     chat_local_date,
     sum(csat_votes) as votes,
-    sum(csat_score_sum) / nullif(sum(csat_votes), 0) as score,
+    sum(csat_score_sum) as score_sum,
     sum(csat_score_1) as s1,
     sum(csat_score_2) as s2,
     sum(csat_score_3) as s3,

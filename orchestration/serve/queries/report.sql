@@ -4,7 +4,8 @@
 -- is the query of the file of that name in this folder, put in front of this one as a CTE
 -- (`with users as (<users.sql>), ...`): every mart is read once for both periods and all days.
 -- Rows of those queries with a null chat_local_date are a period's; the others a local date's.
--- Ratios are rounded to 6 decimals and null when their denominator is 0 (kpis.md rule 6).
+-- Ratios are rounded to 6 decimals and null when their denominator is 0 (kpis.md rule 6): ratio_6
+-- (ratio.sql), on the whole numbers.
 select
     periods.is_current,
     coalesce(users.users, 0) as users_total,
@@ -12,13 +13,13 @@ select
     coalesce(users.returning_users, 0) as users_returning,
     coalesce(users.by_device, []) as by_device,
     coalesce(messages.user_messages, 0) as user_messages,
-    round(messages.user_messages / nullif(users.users, 0), 6) as messages_per_user,
-    round(messages.user_messages / nullif(chats.chats, 0), 6) as messages_per_chat,
+    ratio_6(messages.user_messages, users.users) as messages_per_user,
+    ratio_6(messages.user_messages, chats.chats) as messages_per_chat,
     coalesce(chats.chats, 0) as chats_total,
-    round(chats.avg_duration_seconds, 6) as chats_avg_duration_seconds,
-    round(chats.chats / nullif(users.users, 0), 6) as chats_per_user,
+    ratio_6(chats.duration_microseconds, chats.chats_with_duration * 1000000) as chats_avg_duration_seconds,
+    ratio_6(chats.chats, users.users) as chats_per_user,
     coalesce(handover.requests, 0) as handover_requests,
-    round(users.users_with_handover_requests / nullif(users.users, 0), 6) as handover_rate,
+    ratio_6(users.users_with_handover_requests, users.users) as handover_rate,
     coalesce(handover.chats_with_requests, 0) as chats_with_requests,
     coalesce(handover.chats_without_requests, 0) as chats_without_requests,
     coalesce(handover.direct, 0) as direct,
@@ -26,7 +27,7 @@ select
     coalesce(handover.operator_button, 0) as operator_button,
     coalesce(handover.human_takeover, 0) as human_takeover,
     coalesce(handover.ticket, 0) as ticket,
-    round(users.returning_users / nullif(users.users, 0), 6) as returning_rate,
+    ratio_6(users.returning_users, users.users) as returning_rate,
     coalesce(feedback.reviewable, 0) as reviewable,
     coalesce(feedback.positive, 0) as positive,
     coalesce(feedback.negative, 0) as negative,
@@ -38,25 +39,25 @@ select
     coalesce(feedback.only_negative, 0) as only_negative,
     coalesce(feedback.no_feedback_chats, 0) as no_feedback_chats,
     coalesce(csat.votes, 0) as csat_votes,
-    round(csat.score, 6) as csat_score,
+    ratio_6(csat.score_sum, csat.votes) as csat_score,
     coalesce(csat.s1, 0) as s1, coalesce(csat.s2, 0) as s2, coalesce(csat.s3, 0) as s3,
     coalesce(csat.s4, 0) as s4, coalesce(csat.s5, 0) as s5,
     coalesce(outcomes.resolved, 0) as resolved,
     coalesce(outcomes.abandoned, 0) as abandoned,
     coalesce(outcomes.escalated, 0) as escalated,
-    round((outcomes.resolved + outcomes.abandoned) / nullif(outcomes.chats, 0), 6) as containment_rate,
-    round(outcomes.resolved / nullif(outcomes.chats, 0), 6) as resolution_rate,
-    round(outcomes.abandoned / nullif(outcomes.chats, 0), 6) as abandonment_rate,
-    round(outcomes.escalated / nullif(outcomes.chats, 0), 6) as escalation_rate,
+    ratio_6(outcomes.resolved + outcomes.abandoned, outcomes.chats) as containment_rate,
+    ratio_6(outcomes.resolved, outcomes.chats) as resolution_rate,
+    ratio_6(outcomes.abandoned, outcomes.chats) as abandonment_rate,
+    ratio_6(outcomes.escalated, outcomes.chats) as escalation_rate,
     coalesce(answers.answers, 0) as answers,
     coalesce(answers.fallbacks, 0) as fallbacks,
-    round(answers.fallbacks / nullif(answers.answers, 0), 6) as fallback_rate,
+    ratio_6(answers.fallbacks, answers.answers) as fallback_rate,
     coalesce(answers.chats_with_fallback, 0) as chats_with_fallback,
     coalesce(retention.cohort, 0) as retention_cohort,
     coalesce(retention.returned_7d, 0) as returned_7d,
     coalesce(retention.returned_30d, 0) as returned_30d,
-    round(retention.returned_7d / nullif(retention.cohort, 0), 6) as rate_7d,
-    round(retention.returned_30d / nullif(retention.cohort, 0), 6) as rate_30d,
+    ratio_6(retention.returned_7d, retention.cohort) as rate_7d,
+    ratio_6(retention.returned_30d, retention.cohort) as rate_30d,
     -- interfaces.md orders: traffic by weekday, hour; clicks by clicks descending, then the four
     -- key fields; agents by views descending, then agent_id
     (
@@ -95,7 +96,7 @@ select
                     escalated_chats := coalesce(day_outcomes.escalated, 0),
                     fallbacks := coalesce(day_answers.fallbacks, 0),
                     csat_votes := coalesce(day_csat.votes, 0),
-                    csat_score := round(day_csat.score, 6)
+                    csat_score := ratio_6(day_csat.score_sum, day_csat.votes)
                 ) order by days.local_date)
             from (
                 select cast(d as date) as local_date
