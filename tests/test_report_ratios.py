@@ -1,8 +1,8 @@
 """The report's ratios (orchestration/serve/queries/ratio.sql, `ratio_6`): a ratio of two whole
 numbers rounded to 6 decimals, halves up, null over 0, as two people rounding by hand get it: the
 exact fraction's digits, not a binary fraction's (DuckDB's round() of a DOUBLE gave 0.004687 for
-3/640 = 0.0046875, and 0.039063 for 5/128 = 0.0390625). Plain DuckDB, no refresh; the report reads
-every ratio through it (test_report_kpis checks the report's numbers)."""
+3/640 = 0.0046875, though 0.039063 for 5/128 = 0.0390625, exact in binary). Plain DuckDB, no
+refresh; the report reads every ratio through it (test_report_kpis checks the report's numbers)."""
 
 from __future__ import annotations
 
