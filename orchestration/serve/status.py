@@ -95,11 +95,12 @@ def _query(conn: duckdb.DuckDBPyConnection, sql: str, params: list | None = None
 
 
 def newest_event_ms(conn: duckdb.DuckDBPyConnection) -> int | None:
-    """The instant (epoch milliseconds) of the newest loaded event, None without one; from a few
-    export days, not the whole history. An export day holds no event later than the end of the day
-    after it (a later one is rejected as occurred_in_future), so once the newest event of the latest
-    export day that holds any is known, only the export days from two days before it can hold a
-    newer one. Not simply the latest two export days: those may be empty, or hold late events only."""
+    """The instant (epoch milliseconds) of the newest loaded event, None without one; the instants of
+    a few export days are read, not the whole history's. An export day holds no event later than the
+    end of the day after it (a later one is rejected as occurred_in_future), so once the newest event
+    of the latest export day that holds any is known, only the export days from two days before it
+    can hold a newer one. Not simply the latest two export days: those may be empty, or hold late
+    events only."""
     latest_day = _query(conn, "select max(export_date) from raw.events")
     if not latest_day or latest_day[0][0] is None:
         return None
