@@ -40,7 +40,7 @@ from orchestration.cli.commands import check_refresh_days
 from orchestration.errors import UserError
 from orchestration.serve.exporting import check_output, tidy_report
 from orchestration.serve.report import format_table
-from orchestration.serve.status import collect_status, record_path_for, recording_refresh
+from orchestration.serve.status import collect_status, format_status, record_path_for, recording_refresh
 
 ACME = "acme-support"  # Europe/Rome in seeds/assistants.csv
 D1, D2, D4 = "2026-11-20", "2026-11-21", "2026-11-23"  # 2026-11-22 is not delivered
@@ -700,7 +700,7 @@ def test_report_export_is_tidy_with_numbers_typed_as_numbers(ws, tmp_path):
     assert csv_types["value"] == "DOUBLE"  # a spreadsheet reads numbers, not quoted JSON
 
 
-def test_status_says_what_the_warehouse_holds_and_how_the_refresh_went(ws):
+def test_status_says_what_the_warehouse_holds_and_how_the_refresh_went(ws, tmp_path):
     proc = ws.cli("status", "--format", "json")
     status = json.loads(proc.stdout)
     assert status["export_days"] == {"first": D1, "last": D4, "count": 3, "missing": ["2026-11-22"]}
@@ -719,6 +719,11 @@ def test_status_says_what_the_warehouse_holds_and_how_the_refresh_went(ws):
 
     table = ws.cli("status").stdout
     assert "2026-11-22" in table and "succeeded" in table, table
+    assert "pending        nothing: every export day folder is loaded as delivered" in table, table
+    # an exports folder without any day folder: nothing pending, and not "every folder loaded"
+    (tmp_path / "no_days").mkdir()
+    table = format_status(collect_status(ws.warehouse, tmp_path / "no_days"))
+    assert f"pending        nothing: no export day folder (dt=YYYY-MM-DD) in {tmp_path / 'no_days'}" in table, table
 
     # A day delivered since, and a day re-delivered (its files changed): pending, as the sensor sees
     # them; and a folder dated before the export days, which a refresh would refuse: named as such.

@@ -175,8 +175,8 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
         },
         "last_refresh": _last_refresh(warehouse, running),
         "refresh_running": running,
-        "pending": {"exports": str(exports), "exports_found": exports.is_dir(), "export_days": pending,
-                    "misnamed_folders": misnamed},
+        "pending": {"exports": str(exports), "exports_found": exports.is_dir(), "export_day_folders": len(found),
+                    "export_days": pending, "misnamed_folders": misnamed},
         "rejected_lines": {
             "export_days": latest_days,
             "lines_read": sum(d["lines_read"] for d in latest_days),
@@ -240,6 +240,8 @@ def format_status(status: dict) -> str:
             parts.append("named like an export day but not dt=YYYY-MM-DD with a real date (not read): "
                          + ", ".join(pending["misnamed_folders"]))
         lines.append("pending        " + "; ".join(parts))
+    elif not pending["export_day_folders"]:
+        lines.append(f"pending        nothing: no export day folder (dt=YYYY-MM-DD) in {pending['exports']}")
     else:
         lines.append("pending        nothing: every export day folder is loaded as delivered")
     rej = status["rejected_lines"]
