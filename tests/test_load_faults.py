@@ -26,7 +26,13 @@ import pytest
 from conftest import CLI, Workspace, environment_without_settings, event, slow_fixture, write_export
 
 from orchestration.errors import LoadError
-from orchestration.load.exports import export_files, fingerprint, list_export_days, scan_day_folders
+from orchestration.load.exports import (
+    export_files,
+    fingerprint,
+    linked_export_names,
+    list_export_days,
+    scan_day_folders,
+)
 from orchestration.load.raw import _gzip_size, _read_gzip, load_export_day
 
 DAY = dt.date(2026, 11, 23)
@@ -232,6 +238,7 @@ def test_dotfiles_underscore_files_and_links_are_not_export_files(tmp_path):
     before = fingerprint(folder)
 
     assert [p.name for p in export_files(folder)] == ["part-0000.jsonl"]
+    assert linked_export_names(folder) == ["inside-link.jsonl", "passwd.jsonl"]  # named by the run
     conn, _ = load(exports)
     assert loaded_ids(conn) == [("part-0000.jsonl", 1, "real")]
     assert rejects(conn) == []
@@ -310,7 +317,8 @@ def refreshed(module_workspace: Workspace) -> Workspace:
     (folder / "c-gzip-named-plain.jsonl").write_bytes(gzip.compress(bad_utf8_text("c")))
     write_export(ws.exports, DAY.isoformat(), "d-future.jsonl", [line("d-1"), line("d-2", "9999-12-31T23:59:59Z")])
     write_export(ws.exports, DAY.isoformat(), ".e-temporary.jsonl", [line("e-1")])
-    ws.cli("refresh", "--all")
+    (folder / "f-link.jsonl").symlink_to(folder / "d-future.jsonl")
+    ws.refresh_stderr = ws.cli("refresh", "--all").stderr
     return ws
 
 
@@ -324,6 +332,12 @@ def test_bad_bytes_and_far_future_dates_do_not_stop_the_refresh(refreshed):
     assert (lines_read, events_loaded, duplicates, rejected, damaged_files) == (11, 7, 0, 4, 3)
     assert json.loads(by_reason) == {"invalid_utf8": 3, "occurred_in_future": 1}
     assert refreshed.query("select count(*) from raw.events where event_id = 'e-1'") == [(0,)]
+
+
+def test_a_link_named_like_an_export_file_is_not_read_and_the_refresh_says_so(refreshed):
+    assert (f"export day {DAY}: not reading 1 symbolic link(s) named like an export file (links are not read; "
+            "copy the file in): f-link.jsonl") in refreshed.refresh_stderr, refreshed.refresh_stderr
+    assert refreshed.query("select count(*) from raw.export_files where file_name = 'f-link.jsonl'") == [(0,)]
 
 
 def test_healthy_files_are_read_by_duckdb_alone(tmp_path, monkeypatch):

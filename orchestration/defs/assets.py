@@ -45,7 +45,7 @@ from ..build.spark_job import (
 from ..build.spark_models import check_spark_runnable, import_spark_tables
 from ..build.spark_session import check_spark_dir
 from ..errors import LoadError, UserError
-from ..load.exports import days_with_folders
+from ..load.exports import day_folder, days_with_folders, linked_export_names
 from ..load.raw import LoadStats, load_export_day, loaded_export_days
 from ..publish.publish import publish
 from ..settings import analytics_engine, check_dbt_settings, dbt_tests, dbt_threads_full, spark_dir_for, verbose
@@ -160,6 +160,12 @@ def raw_exports(context: AssetExecutionContext, warehouse: WarehouseResource,
                        f"{stats.lines_rejected} rejected, {stats.duplicates} duplicates; {rate:,.0f} lines/s")
             context.log.info(message)
             progress.report(message)
+            linked = linked_export_names(day_folder(warehouse.exports, day))
+            if linked:
+                warning = (f"export day {day}: not reading {len(linked)} symbolic link(s) named like an export "
+                           f"file (links are not read; copy the file in): {', '.join(linked)}")
+                context.log.warning(warning)
+                progress.report(warning)
     elapsed = time.perf_counter() - started
     progress.report(f"load done in {elapsed:.1f}s")
     metadata = {

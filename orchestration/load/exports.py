@@ -145,6 +145,15 @@ def export_files(folder: Path) -> list[Path]:
         raise unreadable("the export day folder", folder, exc) from None
 
 
+def linked_export_names(folder: Path) -> list[str]:
+    """Names in the day's folder that an export file would have but that are symbolic links, which
+    are not read (export_files): the run names them, so that no file is passed by unseen."""
+    try:
+        return sorted(p.name for p in folder.iterdir() if is_export_file_name(p.name) and p.is_symlink())
+    except OSError:
+        return []  # a folder that cannot be read stops its load with a line of its own
+
+
 # Raised when a change of the loader judges some lines otherwise (a rule of events.md read anew, a
 # file read another way): every export day loaded at an earlier revision is then pending again, and
 # its next load judges its lines as this loader does. The revision heads a day's fingerprint:
