@@ -209,6 +209,38 @@ def test_not_json_is_invalid_json_on_both_engines_and_a_key_twice_only_on_spark(
     assert duck[0][0] == 1 and duck[0][1] != "invalid_json"  # parsed, then judged: fields missing
 
 
+
+# A whole event, then more after it: not one JSON value, so invalid_json (RFC 8259: a JSON text is
+# one value), as DuckDB judges it; Spark's parse_json reads the first value and stopped there. A
+# byte order mark first: not JSON either (docs/decisions.md), in a line and at a file's start
+# (plain or gzip), where Hadoop's line reader dropped it.
+WHOLE_EVENT = json.dumps(ev("trailing", at="2026-11-23T09:00:00Z"))
+TRAILING = [WHOLE_EVENT, f"{WHOLE_EVENT} x", f"{WHOLE_EVENT}{{}}", f"{WHOLE_EVENT}[1]", f"{WHOLE_EVENT}] {{}}",
+            f"{WHOLE_EVENT}}} x]", f'{WHOLE_EVENT}, {{"a": 1}}', f"{WHOLE_EVENT} 1", f"\ufeff{WHOLE_EVENT}",
+            f"  {WHOLE_EVENT}\t "]
+
+
+def test_a_line_with_more_than_one_json_value_is_invalid_json_on_both_engines(spark, tmp_path):
+    from orchestration.load.raw import load_export_day
+    from orchestration.load.spark_load import classify_export_day
+
+    day = dt.date(2026, 11, 23)
+    write_export(tmp_path, day.isoformat(), "trailing.jsonl", TRAILING)
+    for name in ("bom.jsonl", "bom.jsonl.gz"):
+        write_export(tmp_path, day.isoformat(), name, [f"\ufeff{WHOLE_EVENT}", WHOLE_EVENT])
+    conn = duckdb.connect()
+    try:
+        load_export_day(conn, tmp_path, day)
+        duck = sorted(conn.execute("select file_name, line_number, reason from raw.rejected_lines").fetchall())
+    finally:
+        conn.close()
+    on_spark = sorted((r[1], r[2], r[4])
+                      for r in classify_export_day(spark, tmp_path, day).rejected_lines.collect())
+    # the first line alone is a whole event, and so is the last, blanks around it
+    assert duck == [("bom.jsonl", 1, "invalid_json"), ("bom.jsonl.gz", 1, "invalid_json"),
+                    *(("trailing.jsonl", n, "invalid_json") for n in range(2, len(TRAILING)))]
+    assert on_spark == duck
+
 # ------------------------------------------------- the raw tables, loaded on Spark ---------------
 # The same loads, day after day and days delivered again, by the DuckDB loader (in an in-memory
 # database) and by the Spark loader (its tables copied into a DuckDB file after each load, as a

@@ -24,7 +24,9 @@ How each file is read:
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import time
+import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,6 +116,20 @@ def _hadoop_path(path: Path) -> str:
     return text
 
 
+_UTF8_BYTE_ORDER_MARK = b"\xef\xbb\xbf"
+
+
+def _starts_with_byte_order_mark(path: Path, gzipped: bool) -> bool:
+    """Hadoop's line reader drops a UTF-8 byte order mark at the start of a file, which the DuckDB
+    loader keeps (that first line is then not JSON: docs/decisions.md): such a file is read by the
+    careful path, as DuckDB reads it."""
+    try:
+        with gzip.open(path) if gzipped else open(path, "rb") as f:
+            return f.read(len(_UTF8_BYTE_ORDER_MARK)) == _UTF8_BYTE_ORDER_MARK
+    except (OSError, EOFError, zlib.error):
+        return False  # a damaged gzip: the careful path's already
+
+
 def _careful_lines(path: Path, name: str, gzipped: bool) -> tuple[list[tuple], str | None]:
     """The DuckDB loader's careful path (raw.py `_read_careful`) without DuckDB: the lines that can be
     read (file_name, line_number, line, invalid_utf8) and the damage, if any."""
@@ -196,7 +212,8 @@ def classify_export_day(spark: SparkSession, exports_dir: Path, day: dt.date) ->
             damage = None
             # a path that is not UTF-8 (a name's bytes: shown_name) cannot be given to Spark: Python reads it
             if (gzipped == path.name.endswith(".gz") and is_utf8_path(path)
-                    and (not gzipped or _gzip_size(path) is not None)):
+                    and (not gzipped or _gzip_size(path) is not None)
+                    and not _starts_with_byte_order_mark(path, gzipped)):
                 direct.append(path)
             else:
                 rows, damage = _careful_lines(path, name, gzipped)

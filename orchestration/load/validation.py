@@ -343,6 +343,12 @@ def spark_extracted_lines_sql(lines_view: str) -> str:
     """The columns of `extracted_lines_sql`, in Spark SQL: each line parsed once into a VARIANT
     (`try_parse_json`: NULL when the line is not JSON), each value's type and text read from it.
 
+    `try_parse_json` reads a line's first value and passes over whatever follows it (`{...} x`,
+    `{...}{}`), which is not JSON (RFC 8259: a JSON text is one value; DuckDB's parser refuses it).
+    So a line is JSON only if it also parses inside `[...]` and inside `{"_": ...}`: text after its
+    first value would have to start with `]` for the one and with `}` for the other, so only blanks
+    can follow it in both.
+
     `lines_view` has the columns file_name, line_number, line and invalid_utf8.
     """
     cols = ",\n        ".join(
@@ -355,7 +361,15 @@ def spark_extracted_lines_sql(lines_view: str) -> str:
         {SPARK.json_type("v")} as top_type,
         {cols},
         {occurred_at} as occurred_at
-    from (select file_name, line_number, line, invalid_utf8, try_parse_json(line) as v from {lines_view})
+    from (
+        select file_name, line_number, line, invalid_utf8,
+            case
+                when try_parse_json('[' || line || ']') is not null
+                    and try_parse_json('{{"_": ' || line || '}}') is not null
+                    then try_parse_json(line)
+            end as v
+        from {lines_view}
+    )
     """
 
 
