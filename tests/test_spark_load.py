@@ -191,23 +191,28 @@ def test_spark_reads_the_same_lines_and_damage_per_file(both):
 LENIENT_JSON = ['{"event_id": "dup", "event_id": "dup"}', '{"score": NaN}', '{"event_id": "x",}']
 
 
-def test_not_json_is_invalid_json_on_both_engines_and_a_key_twice_only_on_spark(spark, tmp_path):
+def rejected_on_both(spark, exports, day: dt.date) -> tuple[list[tuple], list[tuple]]:
+    """The day's rejected lines (file name, line number, reason) by the DuckDB loader and by Spark's."""
     from orchestration.load.raw import load_export_day
     from orchestration.load.spark_load import classify_export_day
 
-    day = dt.date(2026, 11, 23)
-    write_export(tmp_path, day.isoformat(), "lenient.jsonl", LENIENT_JSON)
     conn = duckdb.connect()
     try:
-        load_export_day(conn, tmp_path, day)
-        duck = sorted(conn.execute("select line_number, reason from raw.rejected_lines").fetchall())
+        load_export_day(conn, exports, day)
+        duck = sorted(conn.execute("select file_name, line_number, reason from raw.rejected_lines").fetchall())
     finally:
         conn.close()
-    on_spark = sorted((r[2], r[4]) for r in classify_export_day(spark, tmp_path, day).rejected_lines.collect())
-    assert on_spark == [(1, "invalid_json"), (2, "invalid_json"), (3, "invalid_json")]
-    assert duck[1:] == [(2, "invalid_json"), (3, "invalid_json")]
-    assert duck[0][0] == 1 and duck[0][1] != "invalid_json"  # parsed, then judged: fields missing
+    on_spark = sorted((r[1], r[2], r[4]) for r in classify_export_day(spark, exports, day).rejected_lines.collect())
+    return duck, on_spark
 
+
+def test_not_json_is_invalid_json_on_both_engines_and_a_key_twice_only_on_spark(spark, tmp_path):
+    day = dt.date(2026, 11, 23)
+    write_export(tmp_path, day.isoformat(), "lenient.jsonl", LENIENT_JSON)
+    duck, on_spark = rejected_on_both(spark, tmp_path, day)
+    assert on_spark == [("lenient.jsonl", n, "invalid_json") for n in (1, 2, 3)]
+    assert duck[1:] == [("lenient.jsonl", 2, "invalid_json"), ("lenient.jsonl", 3, "invalid_json")]
+    assert duck[0][1] == 1 and duck[0][2] != "invalid_json"  # parsed, then judged: fields missing
 
 
 # A whole event, then more after it: not one JSON value, so invalid_json (RFC 8259: a JSON text is
@@ -221,21 +226,11 @@ TRAILING = [WHOLE_EVENT, f"{WHOLE_EVENT} x", f"{WHOLE_EVENT}{{}}", f"{WHOLE_EVEN
 
 
 def test_a_line_with_more_than_one_json_value_is_invalid_json_on_both_engines(spark, tmp_path):
-    from orchestration.load.raw import load_export_day
-    from orchestration.load.spark_load import classify_export_day
-
     day = dt.date(2026, 11, 23)
     write_export(tmp_path, day.isoformat(), "trailing.jsonl", TRAILING)
     for name in ("bom.jsonl", "bom.jsonl.gz"):
         write_export(tmp_path, day.isoformat(), name, [f"\ufeff{WHOLE_EVENT}", WHOLE_EVENT])
-    conn = duckdb.connect()
-    try:
-        load_export_day(conn, tmp_path, day)
-        duck = sorted(conn.execute("select file_name, line_number, reason from raw.rejected_lines").fetchall())
-    finally:
-        conn.close()
-    on_spark = sorted((r[1], r[2], r[4])
-                      for r in classify_export_day(spark, tmp_path, day).rejected_lines.collect())
+    duck, on_spark = rejected_on_both(spark, tmp_path, day)
     # the first line alone is a whole event, and so is the last, blanks around it
     assert duck == [("bom.jsonl", 1, "invalid_json"), ("bom.jsonl.gz", 1, "invalid_json"),
                     *(("trailing.jsonl", n, "invalid_json") for n in range(2, len(TRAILING)))]
