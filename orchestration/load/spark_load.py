@@ -16,9 +16,10 @@ How each file is read:
   `invalid_utf8` with its bad bytes shown as `\\xNN`, as the DuckDB loader keeps it.
 - Every other file takes the DuckDB loader's careful path, in Python on the driver, with its own
   functions: an empty or truncated or corrupt gzip (the lines before the damage are kept), gzip
-  content under a plain name and plain text under a gzip name. Whether a gzip file is intact is
-  checked on the driver by zlib, as the DuckDB loader checks it (a full decompression): on a
-  cluster that check belongs on the executors (left, docs/spark.md).
+  content under a plain name, plain text under a gzip name, and a file that starts with a UTF-8
+  byte order mark (Hadoop's line reader drops it; DuckDB keeps it, so that line is not JSON).
+  Whether a gzip file is intact is checked on the driver by zlib, as the DuckDB loader checks it (a
+  full decompression): on a cluster that check belongs on the executors (left, docs/spark.md).
 """
 
 from __future__ import annotations
