@@ -98,6 +98,8 @@ _QUOTES = ("'", '"')
 def check_warehouse_path(warehouse: Path) -> None:
     """The warehouse a refresh writes: a file (or none yet) whose folder exists or can be made, and
     whose name dbt can use; else one line, before anything is loaded or recorded."""
+    from ..publish.publish import is_duckdb_header  # it imports DuckDB: not at the CLI's start
+
     if warehouse.is_dir():
         raise UserError(f"the warehouse {warehouse} is a directory: give the path of a DuckDB file")
     if any(quote in warehouse.name for quote in _QUOTES):
@@ -116,7 +118,7 @@ def check_warehouse_path(warehouse: Path) -> None:
     if not head:  # DuckDB takes an empty file for a damaged database, not for a new one
         raise UserError(f"the warehouse {warehouse} is an empty file, not a DuckDB file: remove it (the first "
                         "refresh makes the file)")
-    if head[8:12] != b"DUCK":  # a DuckDB file's magic bytes
+    if not is_duckdb_header(head):
         raise UserError(f"the warehouse {warehouse} is not a DuckDB file: give the path of the warehouse, "
                         "or of a file that does not exist yet")
 

@@ -173,6 +173,11 @@ def _unread(path: Path) -> Iterator[bool]:
 
 
 _HEADER_BYTES = 3 * 4096  # DuckDB's main header and its two database headers
+
+
+def is_duckdb_header(head: bytes) -> bool:
+    """Whether a file's first bytes are a DuckDB file's: its magic bytes, after the checksum."""
+    return head[8:12] == b"DUCK"
 _COMPARE_RUN_BLOCKS = 64  # blocks read from each file at a time
 
 
@@ -190,7 +195,7 @@ def sync_blocks(source: Path, target: Path, block_size: int) -> int | None:
     dst = os.open(target, os.O_RDWR)
     try:
         src_head, dst_head = os.pread(src, _HEADER_BYTES, 0), os.pread(dst, _HEADER_BYTES, 0)
-        if (src_head[8:20] != dst_head[8:20] or src_head[8:12] != b"DUCK"  # magic + storage version
+        if (src_head[8:20] != dst_head[8:20] or not is_duckdb_header(src_head)  # magic + storage version
                 or (src_size - _HEADER_BYTES) % block_size or (dst_size - _HEADER_BYTES) % block_size):
             return None
         for fd in (src, dst):
