@@ -6,13 +6,15 @@ import os
 from pathlib import Path
 
 
-def replace_file_or_skip(path: Path, data: bytes) -> None:
+def replace_file_or_skip(path: Path, data: bytes) -> bool:
     """Writes `data` to a temporary named for this process beside `path`, then renames it over
-    `path`. For files that only inform or only save time: on an OSError the temporary is removed
-    and `path` is left as it was."""
+    `path`; True once done. For files that only inform or only save time: on an OSError the
+    temporary is removed, `path` is left as it was, and the answer is False."""
     temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
         temporary.write_bytes(data)
         os.replace(temporary, path)
     except OSError:
         temporary.unlink(missing_ok=True)
+        return False
+    return True

@@ -255,6 +255,45 @@ def test_the_refresh_record_says_how_a_refresh_ended(tmp_path):
     assert (interrupted["outcome"], interrupted["error"]) == ("interrupted", None)
 
 
+def test_a_refresh_that_fails_on_a_full_disk_is_recorded_as_failed_with_its_error(tmp_path, monkeypatch):
+    """On a full disk no new file can be written beside the record to replace it: the refresh's end
+    is written over the record's own bytes (its blocks), so `status` shows the failure and its error,
+    not a refresh "interrupted" (killed?) because its record still said running."""
+    import orchestration.serve.status as status
+
+    warehouse = tmp_path / "wh.duckdb"
+    days = [dt.date(2026, 11, 21)]
+    disk_error = 'refresh of 2026-11-21 .. 2026-11-21 failed: Could not write file "wh.duckdb.wal": ' \
+                 'No space left on device ' + "x" * 3000  # longer than the record's room: cut
+    with pytest.raises(UserError), recording_refresh(warehouse, days, full=False):
+        size = record_path_for(warehouse).stat().st_size
+        monkeypatch.setattr(status, "replace_file_or_skip", lambda path, data: False)  # the disk is full
+        raise UserError(disk_error)
+    assert record_path_for(warehouse).stat().st_size == size  # no block more
+    failed = json.loads(record_path_for(warehouse).read_text())
+    assert failed["outcome"] == "failed" and failed["finished_at"] and failed["seconds"] is not None
+    assert failed["error"].startswith(disk_error[:120]) and failed["error"].endswith("...")
+    assert status._last_refresh(warehouse, running=False)["outcome"] == "failed"  # as `status` reads it
+
+    # a short error fits whole; with no record to write over, nothing is written
+    with pytest.raises(UserError), recording_refresh(warehouse, days, full=False):
+        raise UserError("No space left on device")
+    assert json.loads(record_path_for(warehouse).read_text())["error"] == "No space left on device"
+    record_path_for(warehouse).unlink()
+    with pytest.raises(UserError), recording_refresh(warehouse, days, full=False):
+        raise UserError("No space left on device")
+    assert not record_path_for(warehouse).exists()
+
+
+def test_replace_file_or_skip_says_whether_it_replaced_the_file(tmp_path):
+    from orchestration.files import replace_file_or_skip
+
+    path = tmp_path / "f.json"
+    assert replace_file_or_skip(path, b"new") and path.read_bytes() == b"new"
+    assert not replace_file_or_skip(tmp_path / "missing" / "f.json", b"x")  # a folder that is not there
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.json"]  # no temporary left
+
+
 def test_a_warehouse_folder_on_a_read_only_file_system_is_named_so(tmp_path, monkeypatch):
     import orchestration.cli.refresh as refresh
 

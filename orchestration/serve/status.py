@@ -44,10 +44,43 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+# Blanks a record is written with beyond its JSON (which allows them): room for the longer record
+# a refresh writes when it ends (its end, its length, an error line) in the blocks the file already
+# has, for when the disk is too full for a new file (`_write_over`).
+_RECORD_ROOM = 1024
+
+
+def _record_text(record: dict) -> bytes:
+    return (json.dumps(record, indent=2) + "\n").encode()
+
+
 def _write_record(warehouse: Path, record: dict) -> None:
     # The record only informs `status`; a refresh that can write its build file but not this small
     # file beside it still does its job.
-    replace_file_or_skip(record_path_for(warehouse), (json.dumps(record, indent=2) + "\n").encode())
+    data = _record_text(record)
+    if not replace_file_or_skip(record_path_for(warehouse), data + b" " * _RECORD_ROOM):
+        _write_over(record_path_for(warehouse), record)
+
+
+def _write_over(path: Path, record: dict) -> None:
+    """The record written over the file's own bytes, where no new block is needed: a refresh that
+    failed on a full disk (the usual reason a new file cannot be written) is then recorded as
+    failed, with its error, not left "running" for `status` to call interrupted. An error line too
+    long for the room is cut. A reader at that moment may find the file unreadable, as if there were
+    no record."""
+    try:
+        with open(path, "r+b") as file:
+            room = os.fstat(file.fileno()).st_size
+            data = _record_text(record)
+            error = record.get("error") or ""
+            if len(data) > room and error:
+                # every character is at least one byte of the text: this many fewer make it fit
+                kept = max(0, len(error) - (len(data) - room) - len("..."))
+                data = _record_text({**record, "error": error[:kept] + "..."})
+            if len(data) <= room:
+                file.write(data.ljust(room, b" "))
+    except OSError:
+        pass  # no record to write over, or not even that: `status` says what it last knew
 
 
 @contextlib.contextmanager
