@@ -292,7 +292,7 @@ def test_dagster_definitions_validate(defs, tmp_path):
 def test_asset_graph(defs):
     from dagster import AssetKey, TimeWindowPartitionsDefinition
 
-    from orchestration.defs.assets import REVIEW_TESTS
+    from orchestration.build.dbt_build import REVIEW_TESTS
 
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}

@@ -31,6 +31,7 @@ import pytest
 from conftest import CLI, Workspace, environment_without_settings, slow_fixture, write_export
 from ua_parser import parse
 
+from orchestration.build.dbt_build import REVIEW_TESTS, ROUTINE_GENERIC_TESTS
 from orchestration.build.dbt_project import refresh_target_path
 from orchestration.build.spark_models import SPARK_ONLY_COLUMNS, import_spark_tables, table_files, table_folder
 from orchestration.build.spark_session import (
@@ -44,7 +45,6 @@ from orchestration.build.spark_session import (
     file_system_jar,
 )
 from orchestration.build.warm_dbt import _parent_of
-from orchestration.defs.assets import REVIEW_TESTS, ROUTINE_GENERIC_TESTS
 from orchestration.errors import UserError
 from orchestration.load.exports import day_folder, list_export_days
 from orchestration.load.spark_load import DAY_TABLES
@@ -280,8 +280,7 @@ def test_a_spark_build_without_a_load_first_loads_the_days_spark_lacks(tmp_path:
     loaded on Spark and copied back before dbt builds. The Spark job and the copy are stand-ins here
     (what they do is test_spark_load's); this checks the wiring between them, which a call without
     its `full` argument broke with a TypeError."""
-    from orchestration.defs import assets
-    from orchestration.defs.resources import WarehouseResource
+    from orchestration.build import loading
 
     day = dt.date(2026, 11, 20)
     build = tmp_path / ".warehouse.build.duckdb"
@@ -290,18 +289,16 @@ def test_a_spark_build_without_a_load_first_loads_the_days_spark_lacks(tmp_path:
 
     def spark_load(exports, folder, days):
         calls.append(("load", folder, list(days)))
-        yield from (assets.LoadStats(export_date=d) for d in days)
+        yield from (loading.LoadStats(export_date=d) for d in days)
 
-    monkeypatch.setattr(assets, "analytics_engine", lambda: "spark")
-    monkeypatch.setattr(assets, "check_spark_runnable", lambda: None)
-    monkeypatch.setattr(assets, "prepare_build_file", lambda warehouse: build)
-    monkeypatch.setattr(assets, "_loaded_days", lambda path: {day: "fingerprint"})
-    monkeypatch.setattr(assets, "days_behind", lambda loaded, folder: sorted(loaded))
-    monkeypatch.setattr(assets, "run_spark_load", spark_load)
-    monkeypatch.setattr(assets, "mirror_days", lambda path, folder, days: calls.append(("copy", path, list(days))))
-    warehouse = WarehouseResource(warehouse_path=str(tmp_path / "warehouse.duckdb"),
-                                  exports_dir=str(tmp_path / "exports"))
-    assets._catch_up_spark_raw(warehouse, build, spark_dir)
+    monkeypatch.setattr(loading, "analytics_engine", lambda: "spark")
+    monkeypatch.setattr(loading, "check_spark_runnable", lambda: None)
+    monkeypatch.setattr(loading, "prepare_build_file", lambda warehouse: build)
+    monkeypatch.setattr(loading, "loaded_days", lambda path: {day: "fingerprint"})
+    monkeypatch.setattr(loading, "days_behind", lambda loaded, folder: sorted(loaded))
+    monkeypatch.setattr(loading, "run_spark_load", spark_load)
+    monkeypatch.setattr(loading, "mirror_days", lambda path, folder, days: calls.append(("copy", path, list(days))))
+    loading.catch_up_spark_raw(tmp_path / "warehouse.duckdb", tmp_path / "exports", build, spark_dir)
     assert calls == [("load", spark_dir, [day]), ("copy", build, [day])]
 
 
@@ -863,7 +860,7 @@ def test_a_spark_table_with_no_partition_is_imported_empty_with_its_columns(tmp_
 def test_spark_user_agents_of_another_parser_are_found_without_spark(tmp_path):
     """After an upgrade of ua-parser, a Spark build with no day to load (`refresh --full` alone)
     reloads one, so that the Spark loader parses every string again before the models are rebuilt
-    (orchestration/defs/assets.py): the stale rows are found in Spark's files by DuckDB."""
+    (orchestration/build/loading.py): the stale rows are found in Spark's files by DuckDB."""
     from orchestration.build.spark_job import spark_user_agents_stale
     from orchestration.load.user_agents import parser_version
 

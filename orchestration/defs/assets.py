@@ -2,7 +2,6 @@
 
 
 import datetime as dt
-import json
 import time
 from collections.abc import Iterator
 
@@ -21,34 +20,16 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
 from ..build import progress
-from ..build.build_file import build_connection, prepare_build_file, refresh_lock
-from ..build.dbt_project import dbt_project, refresh_target_path
+from ..build.build_file import refresh_lock
+from ..build.dbt_build import REVIEW_TESTS, ROUTINE_GENERIC_TESTS, finish_dbt_build, plan_dbt_build
+from ..build.dbt_project import dbt_project
 from ..build.dbt_results import DbtBuildError, NodeFailures
-from ..build.refresh_state import (
-    clear_pending,
-    engine_changed,
-    ensure_raw_tables,
-    full_refresh_owed,
-    mark_full_refresh_owed,
-    models_missing,
-    seeds_changed,
-    seeds_fingerprint,
-)
-from ..build.spark_job import (
-    clear_spark_pending_users,
-    days_behind,
-    mirror_days,
-    run_spark_load,
-    spark_loaded_days,
-    spark_user_agents_stale,
-)
-from ..build.spark_models import check_spark_runnable, import_spark_tables
-from ..build.spark_session import check_spark_dir
+from ..build.loading import load_days
 from ..errors import LoadError, UserError
 from ..load.exports import day_folder, days_with_folders, linked_export_names
-from ..load.raw import LoadStats, load_export_day, loaded_export_days
+from ..load.raw import LoadStats
 from ..publish.publish import publish
-from ..settings import analytics_engine, check_dbt_settings, dbt_tests, dbt_threads_full, spark_dir_for, verbose
+from ..settings import check_dbt_settings
 from .partitions import export_day_partitions
 from .resources import WarehouseResource
 
@@ -56,53 +37,12 @@ RAW_TABLES = ["events", "rejected_lines", "export_files", "export_days", "pendin
 RAW_KEYS = [AssetKey(["raw", t]) for t in RAW_TABLES]
 
 
-def _load_days(warehouse: WarehouseResource, days: list[dt.date], *, full: bool) -> Iterator[LoadStats]:
-    """Loads the export days one after the other, with the engine's loader (docs/spark.md); yields
-    each day's counts. On Spark the loaded days' raw rows are then copied into the build file, whose
-    raw tables every reader and check reads on both engines."""
+def _loads(stats: Iterator[LoadStats]) -> Iterator[LoadStats]:
+    """The loader's counts, a day that cannot be loaded at all failing the run with its one line."""
     try:
-        if analytics_engine() != "spark":
-            if full:
-                # A full rebuild follows and recomputes every user: the loader need not find which
-                # users the days change. Owed before the first day is loaded, so that a run cut
-                # short anywhere after it still rebuilds every user on the next refresh.
-                mark_full_refresh_owed(prepare_build_file(warehouse.warehouse))
-            with build_connection(warehouse.warehouse) as conn:
-                for day in days:
-                    yield load_export_day(conn, warehouse.exports, day, mark_pending=not full)
-            return
-        check_spark_runnable()
-        spark_dir = check_spark_dir(spark_dir_for(warehouse.warehouse))
-        build = prepare_build_file(warehouse.warehouse)
-        # Spark's raw tables brought level with the build file's first, in the same Spark job: the
-        # export days whose rows differ (loaded by the DuckDB loader before a switch of engine, or a
-        # Spark load cut short before its copy into the build file) are loaded again from their files.
-        behind = [d for d in days_behind(_loaded_days(build), spark_dir) if d not in days]
-        if behind:
-            progress.report(f"{len(behind)} export day(s) loaded on Spark again, to match the build file's raw")
-        loaded = []
-        progress.report("loading on Spark ...")
-        try:
-            for stats in run_spark_load(warehouse.exports, spark_dir, [*behind, *days]):
-                loaded.append(stats.export_date)
-                if stats.export_date in days:
-                    yield stats
-        finally:
-            # the days loaded, also when a later one failed: the build file's raw stays Spark's
-            mirror_days(build, spark_dir, loaded)
+        yield from stats
     except LoadError as exc:
         raise RuntimeError(str(exc)) from exc
-
-
-def _loaded_days(build) -> dict[dt.date, str]:
-    """The build file's raw.export_days: export day -> fingerprint of its files when loaded."""
-    import duckdb
-
-    conn = duckdb.connect(str(build), read_only=True)
-    try:
-        return loaded_export_days(conn)
-    finally:
-        conn.close()
 
 
 def _days_with_folders(context: AssetExecutionContext, warehouse: WarehouseResource,
@@ -147,7 +87,8 @@ def raw_exports(context: AssetExecutionContext, warehouse: WarehouseResource,
     damaged: list[str] = []
     started = time.perf_counter()
     with refresh_lock(warehouse.warehouse):
-        for i, stats in enumerate(_load_days(warehouse, days, full=config.full_refresh), start=1):
+        for i, stats in enumerate(_loads(load_days(warehouse.warehouse, warehouse.exports, days,
+                                                      full=config.full_refresh)), start=1):
             day = stats.export_date
             for k in totals:
                 totals[k] += getattr(stats, k)
@@ -181,13 +122,6 @@ def raw_exports(context: AssetExecutionContext, warehouse: WarehouseResource,
     }
     for key in RAW_KEYS:
         yield MaterializeResult(asset_key=key, metadata=metadata if key.path[-1] == "events" else None)
-
-
-# not_null_columns: the not_null checks of a model grouped in one node (tests/generic/not_null_columns.sql)
-ROUTINE_GENERIC_TESTS = ("not_null_columns", "not_null", "accepted_values", "relationships")
-# A warning that lists orphan feedback for review; data_quality_daily.orphan_feedback counts the
-# same on every refresh, and the test reads the whole history (it cannot be scoped by user).
-REVIEW_TESTS = ("assert_feedback_rates_known_answers",)
 
 
 class DbtBuildConfig(Config):
@@ -237,82 +171,19 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
     after, so that publishing and every reader stay the same."""
     check_dbt_settings()  # profiles.yml hands them to dbt, which reports a bad one late and obscurely
     _check_the_whole_build(context)
-    engine = analytics_engine()
-    if engine == "spark":
-        check_spark_runnable()
     with refresh_lock(warehouse.warehouse):
-        build = prepare_build_file(warehouse.warehouse)
-        spark_dir = spark_dir_for(warehouse.warehouse)
-        if engine == "spark":
-            spark_dir = check_spark_dir(spark_dir)
-        # A full rebuild that was killed is owed until one completes; an edited seed (a time
-        # zone, a timeout) changes every user's chats, so it needs one too.
-        seeds = seeds_fingerprint()
-        reseeded = not config.full_refresh and seeds_changed(build, seeds)
-        if reseeded:
-            progress.report("seeds, the user-agent parser or the models' revision changed since the last build: "
-                            "rebuilding every model")
-        # The other engine's last build cleared pending users this engine's tables never saw; a
-        # new Spark folder has no tables (nor raw tables registered) at all.
-        switched = engine_changed(build, engine)
-        if switched and not config.full_refresh:
-            progress.report(f"the models were last built by another engine than {engine}: rebuilding every model")
-        new_spark = engine == "spark" and not (spark_dir / "warehouse" / "marts.db").is_dir()  # no model built here
-        full = config.full_refresh or reseeded or switched or new_spark or full_refresh_owed(build)
-        if not full and engine == "duckdb":
-            # a model new to this warehouse (an upgrade that did not raise MODELS_REVISION) would be
-            # built from the recomputed users alone (Spark keeps its models in a folder of its own)
-            missing = models_missing(build, [(key.path[0], key.path[-1]) for key in warehouse_dbt_models.keys
-                                             if key.path[0] in ("intermediate", "marts")])
-            if missing:
-                progress.report(f"models new to this warehouse ({', '.join(missing[:3])}"
-                                f"{' ...' if len(missing) > 3 else ''}): rebuilding every model")
-                full = True
-        if full:
-            mark_full_refresh_owed(build)
-        if engine == "duckdb":
-            ensure_raw_tables(build)
-        # profiles.yml reads the build file from this var (a by-hand dbt run uses $ANALYTICS_WAREHOUSE).
-        # Nothing else: what to recompute is in raw.pending_users, and vars that change from one
-        # refresh to the next would make dbt parse the whole project again every time.
-        args = ["build", "--vars", json.dumps({"build_file": str(build)})]
-        target_path = refresh_target_path(build)
-        excluded: list[str] = []
-        if engine == "spark":
-            target_path = refresh_target_path(build, engine)
-            args = ["build", "--target", "spark", "--vars", json.dumps({"spark_dir": str(spark_dir)})]
-            _catch_up_spark_raw(warehouse, build, spark_dir)
-        if full:
-            args.append("--full-refresh")
-        if full and engine == "duckdb":
-            # Every node of a full rebuild reads the whole history and DuckDB already spreads one
-            # query over every core: two at once would only share (and overrun) one memory pool.
-            # On Spark the profile's threads apply: a local Spark runs each query as one task, so two
-            # queries share the cores, not a memory pool.
-            args += ["--threads", str(dbt_threads_full())]
-        if dbt_tests() != "all" and (not full or engine == "spark"):
-            # The column checks (most of the tests) cost a fixed time each whatever the data size: an
-            # incremental refresh runs the KPI (singular) and uniqueness tests, a full rebuild on
-            # DuckDB runs them all. On Spark each check is a Spark job of its own (seconds on a
-            # cluster), so every build runs only the KPI and uniqueness tests, unless
-            # ANALYTICS_DBT_TESTS=all (docs/spark.md).
-            excluded += [*(f"test_name:{t}" for t in ROUTINE_GENERIC_TESTS), *REVIEW_TESTS]
-        if excluded:
-            args += ["--exclude", " ".join(excluded)]
-        # dbt.log in the run's target folder: node results and errors; every query's SQL and event
-        # (debug) only with ANALYTICS_VERBOSE, since writing those took a good share of the run's CPU
-        args += ["--log-level-file", "debug" if verbose() else "info"]
-        if engine == "duckdb" and not verbose():
-            # run_results.json and manifest.json: nothing reads them (a failure is named from dbt's
-            # events, dbt_results.py), and dbt spent a good share of its fixed cost writing the
-            # manifest twice per build. Spark's tables are imported by the manifest's relations.
-            args.append("--no-write-json")
+        try:
+            plan = plan_dbt_build(warehouse.warehouse, warehouse.exports, full_refresh=config.full_refresh,
+                                  models=[(key.path[0], key.path[-1]) for key in warehouse_dbt_models.keys])
+        except LoadError as exc:  # Spark's raw tables brought level by a load first
+            raise RuntimeError(str(exc)) from exc
+        full, engine = plan.full, plan.engine
         progress.report(f"dbt build{' --full-refresh' if full else ''}{' on Spark' * (engine == 'spark')} ...")
         started = time.perf_counter()
         # dbt's own events, each shown as progress, then turned into Dagster's as `.stream()` does
         failures = NodeFailures()
         with progress.dbt_build() as build_progress:
-            invocation = dbt.cli(args, context=context, target_path=target_path)
+            invocation = dbt.cli(plan.args, context=context, target_path=plan.target_path)
             try:
                 for event in invocation.stream_raw_events():
                     failures.on_event(event.raw_event)
@@ -326,11 +197,7 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
                     raise
                 raise DbtBuildError(failures.summary()) from exc
         progress.report(f"dbt build done in {time.perf_counter() - started:.1f}s")
-        if engine == "spark":
-            imported = import_spark_tables(build, spark_dir, target_path / "manifest.json")
-            progress.report(f"Spark's tables copied into the build file in {imported['seconds']:.1f}s")
-            clear_spark_pending_users(spark_dir)
-        clear_pending(build, seeds, engine)
+        finish_dbt_build(plan)
 
 
 def _check_the_whole_build(context: AssetExecutionContext) -> None:
@@ -349,20 +216,6 @@ def _check_the_whole_build(context: AssetExecutionContext) -> None:
                         f"them ({', '.join(left_out[:3])}{' ...' if len(left_out) > 3 else ''}), which would no "
                         "longer follow raw; select them all (the groups seeds, staging, intermediate and marts, "
                         "as the jobs refresh and rebuild_models do) or none")
-
-
-def _catch_up_spark_raw(warehouse: WarehouseResource, build, spark_dir) -> None:
-    """Before a Spark build, Spark's raw tables level with the build file's (see _load_days): for a
-    run without a load (`refresh --full` alone, the rebuild_models job); after a load, nothing is left."""
-    behind = days_behind(_loaded_days(build), spark_dir)
-    if not behind and spark_user_agents_stale(spark_dir):
-        # the day's load parses Spark's user agents again (the models are rebuilt in full after)
-        behind = [max(spark_loaded_days(spark_dir))]
-    if behind:
-        progress.report(f"{len(behind)} export day(s) loaded on Spark again, to match the build file's raw")
-        # `full` is the DuckDB loader's (pending users left out); the Spark loader has no such mode
-        for _ in _load_days(warehouse, behind, full=False):
-            pass
 
 
 @asset(
