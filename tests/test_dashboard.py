@@ -819,3 +819,49 @@ def test_an_address_the_dashboard_cannot_listen_on_is_one_line(tmp_path, where):
     assert proc.returncode == 2, (proc.returncode, proc.stderr)
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"assistant-analytics: error: cannot listen on {host} port {port}: ")
+
+
+# ------------------------------------------------------------------------------------------
+# docs/bi-tools.md's SQL, as an analyst runs it
+# ------------------------------------------------------------------------------------------
+
+
+def bi_tools_statements() -> list[str]:
+    """The statements of docs/bi-tools.md's "Querying the marts" example, in order, without the
+    comment lines."""
+    section = (REPO / "docs" / "bi-tools.md").read_text().split("## Querying the marts", 1)[1]
+    block = section.split("```sql\n", 1)[1].split("```", 1)[0]
+    code = "\n".join(line for line in block.splitlines() if not line.lstrip().startswith("--"))
+    return [statement.strip() for statement in code.split(";") if statement.strip()]
+
+
+def test_the_sql_examples_of_bi_tools_md_give_the_reports_numbers(demo_refresh):
+    """Every query of the docs' example runs as written on a read-only connection (as a BI tool
+    holds the file) and gives the report's numbers for the same assistant and period: the rates
+    rounded as the report rounds them (the docs' macro is the report's), the daily series a row for
+    every date, zeros included."""
+    ws, _, _ = demo_refresh
+    macro, *queries = bi_tools_statements()
+    report_macro = (REPO / "orchestration" / "serve" / "queries" / "ratio.sql").read_text()
+    report_macro = "\n".join(line for line in report_macro.splitlines() if not line.startswith("--"))
+    assert " ".join(macro.split()) == " ".join(report_macro.rstrip().rstrip(";").split())
+    conn = duckdb.connect(str(ws.warehouse), read_only=True)
+    try:
+        conn.execute(macro)
+        users, handover_by_user, handover_by_row, outcomes, answers, retention, daily = (
+            conn.execute(query).fetchall() for query in queries)
+    finally:
+        conn.close()
+    report = ws.report_in_process("acme-support", "2026-11-01", "2026-11-30")
+    assert report["users"]["total"] > 0 and report["handover"]["requests"] > 0  # numbers worth comparing
+    assert users == [(report["users"]["total"], report["users"]["new"], report["users"]["returning"])]
+    expected_handover = [(report["users"]["total"], report["users"]["returning"], report["handover"]["rate"])]
+    assert handover_by_user == expected_handover and handover_by_row == expected_handover
+    assert outcomes == [tuple(report["outcomes"][k] for k in ("resolved", "abandoned", "escalated",
+                                                                "containment_rate"))]
+    assert answers == [tuple(report["answers"][k] for k in ("answers", "fallbacks", "fallback_rate",
+                                                              "chats_with_fallback"))]
+    assert retention == [tuple(report["retention"][k] for k in ("cohort", "returned_7d", "returned_30d"))]
+    assert [(day.isoformat(), *counts) for day, *counts in daily] == [
+        (d["date"], d["users"], d["new_users"], d["chats"]) for d in report["daily"]]
+    assert len(daily) == 30
