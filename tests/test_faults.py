@@ -360,3 +360,65 @@ def test_a_warehouse_path_that_holds_no_duckdb_file_is_one_line_and_left_as_it_i
     assert sorted(p.name for p in warehouse.parent.iterdir()) == ["w.duckdb"]
     if kind == "text":
         assert warehouse.read_text() == "my notes, not a database\n"
+
+
+# ----------------------------------------------------------------------------- the build file
+
+def test_refresh_full_waits_for_the_refresh_that_holds_the_warehouse(workspace: Workspace):
+    """`refresh --full` (no days) reads the loaded days from the build file under the refresh lock:
+    while another refresh holds the warehouse (its lock, and the build file open in DuckDB), it waits
+    and gives up with the lock's one line, not a traceback from opening the build file beside it."""
+    from orchestration.settings import build_path_for
+
+    build = build_path_for(workspace.warehouse)
+    holder = duckdb.connect(str(build))  # as the other refresh's loader or dbt holds it
+    try:
+        with refresh_lock(workspace.warehouse, timeout=0):
+            proc = workspace.cli("refresh", "--full", check=False, env={"ANALYTICS_LOCK_TIMEOUT_SECONDS": "1"})
+    finally:
+        holder.close()
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.splitlines() == [f"assistant-analytics: error: another refresh of {workspace.warehouse} "
+                                        f"is running (lock {settings.lock_path_for(workspace.warehouse)}); "
+                                        "gave up after waiting 1s"]
+
+
+DAMAGED_BUILD_FILES = {
+    "text": lambda path: path.write_text("not a database\n"),
+    "cut short": lambda path: path.write_bytes(path.read_bytes()[:5000]),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGED_BUILD_FILES)
+@pytest.mark.parametrize("args", [["--full"], ["--day", "2026-11-20"]], ids=["full alone", "a day"])
+def test_a_damaged_build_file_is_one_line_that_says_what_to_do(workspace: Workspace, damage, args):
+    """A build file DuckDB cannot read would stop every refresh: one line names it and says that
+    deleting it is the remedy (the next refresh starts from the published file), for `--full` alone
+    (which reads its loaded days first) and for a refresh that loads (its load opens it)."""
+    from orchestration.settings import build_path_for
+
+    write_export(workspace.exports, "2026-11-20", "part-0000.jsonl", [])
+    build = build_path_for(workspace.warehouse)
+    with duckdb.connect(str(build)) as conn:
+        conn.execute("create schema raw; create table raw.export_days (export_date date, fingerprint varchar)")
+    DAMAGED_BUILD_FILES[damage](build)
+    proc = workspace.cli("refresh", *args, check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    [line] = [line for line in proc.stderr.splitlines() if line.startswith("assistant-analytics: error: ")]
+    assert f"the build file {build} is damaged (" in line and "delete it and refresh again" in line, line
+
+
+@pytest.mark.parametrize("message, damaged", [
+    ('IO Error: The file "b.duckdb" exists, but it is not a valid DuckDB database file!', True),
+    ("IO Error: Could not read enough bytes from file \"b.duckdb\": attempted to read 4096 bytes", True),
+    ("Error: Corrupt database file: computed checksum 1 does not match stored checksum 2 in block 3", True),
+    ('IO Error: Could not set lock on file "b.duckdb": Conflicting lock is held in python3 (PID 1)', False),
+])
+def test_only_a_damaged_build_file_is_called_damaged(message, damaged):
+    """Deleting the build file is the remedy for damage only: a lock another process holds is named
+    as it is (the file is in use, not broken)."""
+    from orchestration.build.build_file import build_file_error
+
+    line = str(build_file_error(Path("b.duckdb"), duckdb.IOException(message)))
+    assert ("is damaged" in line and "delete it" in line) == damaged, line
+    assert message in line

@@ -83,9 +83,27 @@ def refresh_lock(warehouse: Path, timeout: float | None = None) -> Iterator[None
 STORAGE_VERSION = "v1.4.0"
 
 
+# DuckDB's words for a file it cannot read as a database: not one at all, cut short, or a block whose
+# checksum fails. A lock another process holds is not among them.
+_DAMAGE = ("not a valid DuckDB database file", "Could not read enough bytes", "Corrupt database file",
+           "checksum")
+
+
+def build_file_error(build: Path, exc: duckdb.Error) -> UserError:
+    """The one line for a build file that DuckDB cannot open or read. A damaged one would stop every
+    refresh until removed: the line says so, and what removing it costs (nothing published is lost)."""
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if any(words in first for words in _DAMAGE):
+        return UserError(f"the build file {build} is damaged ({first}): delete it and refresh again; the "
+                         "next refresh starts from the published warehouse, and export days loaded since it was "
+                         "published are loaded again by `refresh --all`")
+    return UserError(f"cannot open the build file {build}: {first}")
+
+
 def prepare_build_file(warehouse: Path) -> Path:
     """Returns the build file in STORAGE_VERSION's format, seeding it from the published warehouse
-    (or creating it empty) when it is missing, converting it when it is in a newer format."""
+    (or creating it empty) when it is missing, converting it when it is in a newer format. A build
+    file DuckDB cannot open is a UserError (build_file_error)."""
     build = build_path_for(warehouse)
     build.parent.mkdir(parents=True, exist_ok=True)
     if not build.exists():
@@ -96,7 +114,10 @@ def prepare_build_file(warehouse: Path) -> Path:
         else:
             duckdb.connect(str(tmp), config={"storage_compatibility_version": STORAGE_VERSION}).close()
         os.replace(tmp, build)
-    found = storage_version(build)
+    try:
+        found = storage_version(build)
+    except duckdb.Error as exc:
+        raise build_file_error(build, exc) from None
     if _newer_than_chosen(found):
         convert_storage(build)
         from . import progress

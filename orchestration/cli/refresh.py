@@ -243,18 +243,20 @@ def _run_job(days: list[dt.date], *, warehouse: Path, exports: Path, full: bool,
                 max_bytes=max_export_bytes_per_run(),
                 day_bytes=lambda day: _export_bytes(exports, day),
             )
-    else:
-        # `--full` alone: rebuild the models from what is loaded, without reloading exports.
-        loaded = _loaded_days(warehouse)
-        if not loaded:
-            raise UserError("nothing is loaded yet: run `refresh --all` (or give --day)")
-        job, ranges = defs.resolve_job_def("rebuild_models"), [(loaded[0], loaded[-1])]
     instance = _instance()
     try:
-        # One lock for the whole job: a second refresh waits here, before it loads anything.
-        with refresh_lock(warehouse), recording_refresh(warehouse, days, full=full):
-            _run_ranges(job, ranges, run_config, instance, show, warm_dbt,
-                        loaded_days=None if days else len(loaded))
+        # One lock for the whole job: a second refresh waits here, before it reads or loads anything.
+        with refresh_lock(warehouse):
+            loaded = None
+            if not days:
+                # `--full` alone: rebuild the models from what is loaded, without reloading exports.
+                loaded = _loaded_days(warehouse)
+                if not loaded:
+                    raise UserError("nothing is loaded yet: run `refresh --all` (or give --day)")
+                job, ranges = defs.resolve_job_def("rebuild_models"), [(loaded[0], loaded[-1])]
+            with recording_refresh(warehouse, days, full=full):
+                _run_ranges(job, ranges, run_config, instance, show, warm_dbt,
+                            loaded_days=None if loaded is None else len(loaded))
     except RefreshBusyError as exc:
         raise UserError(str(exc)) from None
     finally:
@@ -368,15 +370,27 @@ def _dbt_error_line(message: str) -> str | None:
 
 
 def _loaded_days(warehouse: Path) -> list[dt.date]:
+    """The export days the build file holds (the published file's when there is no build file yet);
+    under the refresh lock, so that no other refresh is writing it."""
+    import duckdb
+
+    from ..build.build_file import build_file_error
     from ..load.raw import loaded_export_days
     from ..publish.publish import connect_published
     from ..settings import build_path_for
 
-    path = build_path_for(warehouse) if build_path_for(warehouse).exists() else warehouse
+    build = build_path_for(warehouse)
+    path = build if build.exists() else warehouse
     if not path.exists():
         return []
-    conn = connect_published(path)  # the build file, or else the published one
     try:
-        return sorted(loaded_export_days(conn))
-    finally:
-        conn.close()
+        conn = connect_published(path)  # the build file, or else the published one
+        try:
+            return sorted(loaded_export_days(conn))
+        finally:
+            conn.close()
+    except duckdb.Error as exc:
+        if path == build:
+            raise build_file_error(build, exc) from None
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UserError(f"cannot read the export days loaded into {warehouse}: {first}") from None
