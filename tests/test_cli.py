@@ -1017,3 +1017,61 @@ def test_a_report_while_the_first_refresh_runs_says_so(tmp_path):
         check_published_file(warehouse)
     with refresh_lock(warehouse), pytest.raises(UserError, match=r"\(a refresh of it is running; "):
         check_published_file(warehouse)
+
+
+# ----------------------------------------------------------------------------- a damaged published file
+
+DUCKDB_HEADERS = 3 * 4096  # a DuckDB file's headers, then its blocks
+DUCKDB_BLOCK = 256 * 1024
+
+
+def _with_a_damaged_block(source: Path, target: Path, block: int) -> Path:
+    shutil.copyfile(source, target)
+    with open(target, "r+b") as file:
+        file.seek(DUCKDB_HEADERS + block * DUCKDB_BLOCK + 8)  # past the block's own checksum
+        file.write(b"\xa5" * 64)
+    return target
+
+
+def _a_block_status_cannot_read(source: Path, target: Path) -> int:
+    """A block whose damage lets the file open but fails a query of `status` (which one depends on
+    the file's layout: looked for, in process)."""
+    blocks = (source.stat().st_size - DUCKDB_HEADERS) // DUCKDB_BLOCK
+    for block in range(blocks):
+        damaged = _with_a_damaged_block(source, target, block)
+        try:
+            duckdb.connect(str(damaged), read_only=True).close()
+        except duckdb.Error:
+            continue  # the file does not even open: another case, tested elsewhere
+        try:
+            collect_status(damaged, target.parent)
+        except duckdb.Error:
+            return block
+    pytest.fail(f"no block of {source} whose damage fails a query of status alone")
+
+
+def test_a_damaged_block_of_the_published_file_is_one_line_in_every_read_command(ws: Workspace, tmp_path):
+    """A block that fails DuckDB's checksum once a query reaches it (a disk fault): `status`,
+    `report` and `export` each give one line naming the file, never a traceback; `export` does not
+    blame the file it writes."""
+    damaged = Workspace(tmp_path)
+    block = _a_block_status_cannot_read(ws.warehouse, damaged.warehouse)
+    _with_a_damaged_block(ws.warehouse, damaged.warehouse, block)
+    error = one_line_error(damaged.cli("status", check=False))
+    assert error.startswith(f"assistant-analytics: error: cannot read the warehouse {damaged.warehouse}: "), error
+    assert "the next refresh" in error
+    for command in (["report", "--assistant", ACME, "--from", D1, "--to", D4],
+                    ["export", "dim_chats", "-o", str(tmp_path / "chats.csv")]):
+        proc = damaged.cli(*command, check=False)
+        if proc.returncode != 0:  # the query may not reach the damaged block
+            assert one_line_error(proc).startswith("assistant-analytics: error: cannot read the warehouse ")
+
+
+def test_reading_the_warehouse_turns_duckdbs_errors_into_one_line(tmp_path):
+    from orchestration.cli.commands import reading_warehouse
+
+    with pytest.raises(UserError, match=r"^cannot read the warehouse .*w\.duckdb: Corrupt database file: x \("):
+        with reading_warehouse(tmp_path / "w.duckdb"):
+            raise duckdb.Error("Corrupt database file: x\nmore")
+    with pytest.raises(UserError, match="^unknown assistant"), reading_warehouse(tmp_path / "w.duckdb"):
+        raise UserError("unknown assistant")  # the errors a command expects pass as they are

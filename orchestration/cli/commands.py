@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import shlex
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import UserError
@@ -101,14 +103,30 @@ def note(message: str | None) -> None:
         print(f"assistant-analytics: note: {message}", file=sys.stderr)
 
 
+@contextlib.contextmanager
+def reading_warehouse(warehouse: Path) -> Iterator[None]:
+    """A query on the published file that DuckDB fails (a damaged block, an I/O error: the errors a
+    command expects are UserErrors already) is one line naming the file, not a traceback. The next
+    publish writes every block that differs from the build file, so any refresh mends the file."""
+    import duckdb
+
+    try:
+        yield
+    except duckdb.Error as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UserError(f"cannot read the warehouse {warehouse}: {first} (a damaged file is written anew by "
+                        "the next refresh's publish)") from None
+
+
 def print_report(warehouse: Path, params: ReportParams, fmt: str) -> None:
     """The report of `params` on stdout (JSON or a table), its data-quality line and any note on
     stderr: what `report` prints, and `demo` at its end."""
     conn = connect_read_only(warehouse)
     try:
-        report = build_report(conn, params)  # validates the filters (report.validate_filters)
-        quality = data_quality_summary(conn, params)
-        notices = report_notices(conn, params)
+        with reading_warehouse(warehouse):
+            report = build_report(conn, params)  # validates the filters (report.validate_filters)
+            quality = data_quality_summary(conn, params)
+            notices = report_notices(conn, params)
     finally:
         conn.close()
     if fmt == "json":
@@ -130,7 +148,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from ..serve.exporting import export
 
-    for message in export(args):
+    with reading_warehouse(args.warehouse):
+        messages = export(args)
+    for message in messages:
         note(message)
     return 0
 
@@ -138,7 +158,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from ..serve.status import collect_status, format_status
 
-    status = collect_status(args.warehouse, args.exports)
+    with reading_warehouse(args.warehouse):
+        status = collect_status(args.warehouse, args.exports)
     print(json.dumps(status, indent=2) if args.format == "json" else format_status(status))
     return 0
 
