@@ -285,6 +285,57 @@ def test_a_refresh_that_fails_on_a_full_disk_is_recorded_as_failed_with_its_erro
     assert not record_path_for(warehouse).exists()
 
 
+RECORDS_STATUS_CANNOT_READ = {
+    "a list": ("[1, 2]", "not a JSON object"),
+    "no days": ('{"outcome": "running", "started_at": "2026-11-20T01:00:00+00:00"}', "it has no days"),
+    "seconds as text": ('{"outcome": "failed", "started_at": "2026-11-20T01:00:00+00:00", "days": [], "seconds": "x"}',
+                        "its seconds is a string"),
+    "a day that is no date": ('{"outcome": "failed", "started_at": "2026-11-20T01:00:00+00:00", "days": ["x"]}',
+                              "its days or start are not ISO dates"),
+    "an outcome of its own": ('{"outcome": "done", "started_at": "2026-11-20T01:00:00+00:00", "days": []}',
+                              "its outcome 'done' is not one of running, succeeded, failed, interrupted"),
+    "not JSON": ("{not json", "not JSON"),
+    "bytes": (b"\xff\xfe\x00", "not JSON"),
+}
+
+
+def _published_without_marts(warehouse: Path) -> Path:
+    from orchestration.load.raw import ensure_raw_schema
+
+    with duckdb.connect(str(warehouse)) as conn:
+        ensure_raw_schema(conn)
+    return warehouse
+
+
+@pytest.mark.parametrize("case", RECORDS_STATUS_CANNOT_READ)
+def test_status_says_when_the_refresh_record_cannot_be_read(tmp_path, case):
+    """A record that is not what a refresh writes (edited by hand, damaged) or cannot be opened: the
+    last refresh is `unknown` with the reason, in both formats; never a traceback, never "none
+    recorded" when there is a record."""
+    warehouse = _published_without_marts(tmp_path / "wh.duckdb")
+    content, reason = RECORDS_STATUS_CANNOT_READ[case]
+    record = record_path_for(warehouse)
+    record.write_bytes(content if isinstance(content, bytes) else content.encode())
+    status = collect_status(warehouse, tmp_path / "exports")
+    assert status["last_refresh"]["outcome"] == "unknown"
+    assert status["last_refresh"]["error"] == f"the refresh record {record} cannot be read ({reason})"
+    assert f"last refresh   unknown: the refresh record {record} cannot be read ({reason})" \
+        in format_status(status).splitlines()
+
+
+def test_a_record_of_an_older_version_without_its_later_keys_is_read(tmp_path):
+    warehouse = _published_without_marts(tmp_path / "wh.duckdb")
+    record_path_for(warehouse).write_text(
+        '{"outcome": "succeeded", "started_at": "2026-11-20T01:00:00+00:00", "days": ["2026-11-19"]}')
+    last = collect_status(warehouse, tmp_path / "exports")["last_refresh"]
+    assert last == {"started_at": "2026-11-20T01:00:00+00:00", "finished_at": None, "days": ["2026-11-19"],
+                    "full": None, "seconds": None, "outcome": "succeeded", "error": None, "pid": None}
+    record_path_for(warehouse).unlink()
+    record_path_for(warehouse).mkdir()  # a folder in its place
+    assert collect_status(warehouse, tmp_path / "exports")["last_refresh"]["error"].endswith(
+        "cannot be read (Is a directory)")
+
+
 def test_replace_file_or_skip_says_whether_it_replaced_the_file(tmp_path):
     from orchestration.files import replace_file_or_skip
 

@@ -108,16 +108,64 @@ def recording_refresh(warehouse: Path, days: list[dt.date], *, full: bool) -> It
         _write_record(warehouse, record)
 
 
+_OUTCOMES = ("running", "succeeded", "failed", "interrupted")
+# what a record holds, and what each value may be (null: an older version's record may lack it)
+_REQUIRED = ("started_at", "days", "outcome")
+_JSON_KINDS = {str: "a string", int: "a number", float: "a number", bool: "a boolean", type(None): "null",
+               list: "an array", dict: "an object"}
+_KINDS = {"started_at": (str,), "finished_at": (str, type(None)), "days": (list,), "full": (bool, type(None)),
+          "seconds": (int, float, type(None)), "outcome": (str,), "error": (str, type(None)),
+          "pid": (int, type(None))}
+
+
 def _last_refresh(warehouse: Path, running: bool) -> dict | None:
+    """The refresh record, None when there is none; a record that cannot be read, or is not what a
+    refresh writes (edited by hand, another program's file), is shown as such, outcome `unknown`."""
+    path = record_path_for(warehouse)
     try:
-        record = json.loads(record_path_for(warehouse).read_text())
-    except (OSError, ValueError):
+        record = json.loads(path.read_text())
+    except FileNotFoundError:
         return None
-    if record.get("outcome") == "running" and not running:
+    except OSError as exc:  # permissions, a folder in its place
+        return _unreadable_record(path, exc.strerror or type(exc).__name__)
+    except ValueError:  # not JSON, or not UTF-8
+        return _unreadable_record(path, "not JSON")
+    problem = _record_problem(record)
+    if problem:
+        return _unreadable_record(path, problem)
+    record = {key: record.get(key) for key in _KINDS}
+    if record["outcome"] == "running" and not running:
         # Started and never finished: the process was killed. Its build file keeps what it owes.
         record["outcome"] = "interrupted"
         record["error"] = record.get("error") or "the refresh stopped before it finished (killed?)"
     return record
+
+
+def _record_problem(record) -> str | None:
+    """What makes `record` other than a record `recording_refresh` writes; None if nothing."""
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    for key in _REQUIRED:
+        if key not in record:
+            return f"it has no {key}"
+    for key, allowed in _KINDS.items():
+        value = record.get(key)
+        if not isinstance(value, allowed) or isinstance(value, bool) and bool not in allowed:
+            return f"its {key} is {_JSON_KINDS.get(type(value), 'of another kind')}"
+    if record["outcome"] not in _OUTCOMES:
+        return f"its outcome {record['outcome']!r} is not one of {', '.join(_OUTCOMES)}"
+    try:
+        for day in record["days"]:
+            dt.date.fromisoformat(day)
+        dt.datetime.fromisoformat(record["started_at"])
+    except (TypeError, ValueError):
+        return "its days or start are not ISO dates"
+    return None
+
+
+def _unreadable_record(path: Path, reason: str) -> dict:
+    return {"started_at": None, "finished_at": None, "days": [], "full": None, "seconds": None,
+            "outcome": "unknown", "error": f"the refresh record {path} cannot be read ({reason})", "pid": None}
 
 
 def _query(conn: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[tuple]:
@@ -155,7 +203,7 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
         if last is not None and last.get("outcome") != "succeeded":
             said = f": {last['error']}" if last.get("error") else ""
             raise UserError(f"warehouse file not found: {warehouse}; its last refresh, started "
-                            f"{last.get('started_at', '?')}, {last.get('outcome')}{said}")
+                            f"{last['started_at'] or '?'}, {last['outcome']}{said}")
     check_published_file(warehouse)
     now = _now()
     stat = warehouse.stat()
@@ -249,7 +297,9 @@ def format_status(status: dict) -> str:
         lines.append(f"export days    {days['first']} .. {days['last']}: {days['count']} loaded, {gaps}")
     else:
         lines.append("export days    none loaded")
-    if last:
+    if last and last["outcome"] == "unknown":
+        lines.append(f"last refresh   unknown: {last['error']}")
+    elif last:
         what = f"export days {_ranges(last['days'])}" if last["days"] else "no export day"
         took = f", {last['seconds']:g} s" if last.get("seconds") is not None else ""
         line = (f"last refresh   {last['outcome']}: started {last['started_at']}{took}, {what}"
