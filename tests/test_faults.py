@@ -26,6 +26,7 @@ from orchestration.build.dbt_project import ensure_manifest
 from orchestration.build.warm_dbt import WAIT_FOR_BUILD
 from orchestration.cli.refresh import _dbt_error_line, _split_ranges, check_partition_days, check_warehouse_path
 from orchestration.errors import UserError
+from orchestration.serve.status import record_path_for
 
 INJECTION = "1GB'; create table raw.pwned as select 42 as x; select '1"
 
@@ -256,6 +257,28 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _dbt_handed_the_build(cli: subprocess.Popen, workspace: Workspace) -> tuple[int, list[int]]:
+    """The dbt made ready ahead (warm_dbt.py) once dbt build's process (dagster-dbt's) has handed it
+    the build: it is then in the build file's folder, where assistant-analytics-dbt runs a refresh's
+    dbt (dbt_child.in_build_file_folder); and the CLI's children then."""
+    deadline, dbt, handed_over, children = time.monotonic() + 300, None, None, []
+    while handed_over is None and time.monotonic() < deadline and cli.poll() is None:
+        children = _children(cli.pid)
+        for child in children:
+            try:
+                cmdline = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+                cwd = Path(os.readlink(f"/proc/{child}/cwd"))
+            except FileNotFoundError:  # the child ended after it was listed
+                continue
+            if any(b"dbt" in part for part in cmdline[:2]) and b"build" in cmdline:
+                dbt = child
+            if WAIT_FOR_BUILD.encode() in cmdline and cwd == workspace.warehouse.resolve().parent:
+                handed_over = child
+        time.sleep(0.05)
+    assert dbt is not None and handed_over is not None, "the refresh never handed dbt build over"
+    return handed_over, children
+
+
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
 @pytest.mark.slow
 def test_a_killed_cli_takes_its_dbt_with_it(workspace: Workspace):
@@ -277,24 +300,7 @@ def test_a_killed_cli_takes_its_dbt_with_it(workspace: Workspace):
                             str(workspace.exports), "--day", "2026-11-01"],
                            env=env, cwd=elsewhere, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        # dbt build's process (dagster-dbt's), and the dbt made ready ahead (warm_dbt.py) once that
-        # process has handed it the build: it is then in the build file's folder, where
-        # assistant-analytics-dbt runs a refresh's dbt (dbt_child.in_build_file_folder)
-        deadline, dbt, handed_over = time.monotonic() + 300, None, None
-        while handed_over is None and time.monotonic() < deadline and cli.poll() is None:
-            children = _children(cli.pid)
-            for child in children:
-                try:
-                    cmdline = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
-                    cwd = Path(os.readlink(f"/proc/{child}/cwd"))
-                except FileNotFoundError:  # the child ended after it was listed
-                    continue
-                if any(b"dbt" in part for part in cmdline[:2]) and b"build" in cmdline:
-                    dbt = child
-                if WAIT_FOR_BUILD.encode() in cmdline and cwd == workspace.warehouse.resolve().parent:
-                    handed_over = child
-            time.sleep(0.05)
-        assert dbt is not None and handed_over is not None, "the refresh never handed dbt build over"
+        _, children = _dbt_handed_the_build(cli, workspace)
         os.kill(cli.pid, signal.SIGKILL)
         cli.wait()
         deadline = time.monotonic() + 10
@@ -422,3 +428,33 @@ def test_only_a_damaged_build_file_is_called_damaged(message, damaged):
     line = str(build_file_error(Path("b.duckdb"), duckdb.IOException(message)))
     assert ("is damaged" in line and "delete it" in line) == damaged, line
     assert message in line
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+@pytest.mark.slow
+def test_dbt_killed_from_outside_is_named_in_the_refresh_line(workspace: Workspace):
+    """dbt's process killed during its build (the out-of-memory killer's SIGKILL): the refresh's one
+    line and its record say so, where dagster-dbt's message said only that dbt failed."""
+    write_export(workspace.exports, "2026-11-01", "a.jsonl", [event("e1", "user_message", "2026-11-01T10:00:05Z")])
+    env = environment_without_settings()
+    env["DAGSTER_HOME"] = str(workspace.dagster_home)
+    ensure_manifest()  # else `dbt parse` takes the dbt made ready ahead (test above)
+    elsewhere = workspace.root / "elsewhere"  # not the warehouse's folder (test above)
+    elsewhere.mkdir()
+    cli = subprocess.Popen([CLI, "refresh", "--warehouse", str(workspace.warehouse), "--exports",
+                            str(workspace.exports), "--day", "2026-11-01"],
+                           env=env, cwd=elsewhere, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        dbt, _ = _dbt_handed_the_build(cli, workspace)
+        os.kill(dbt, signal.SIGKILL)
+        _, stderr = cli.communicate(timeout=120)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+            cli.wait()
+    said = ("assistant-analytics: error: refresh of 2026-11-01 .. 2026-11-01 failed: warehouse_dbt_models: dbt's "
+            "process was killed by SIGKILL (the system kills a process so when memory runs out: a lower "
+            "ANALYTICS_DUCKDB_MEMORY_LIMIT makes DuckDB spill to disk sooner)")
+    assert cli.returncode == 2 and said in stderr.splitlines() and "Traceback" not in stderr, stderr
+    record = json.loads(record_path_for(workspace.warehouse).read_text())
+    assert record["outcome"] == "failed" and said.endswith(record["error"])

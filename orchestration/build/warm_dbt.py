@@ -88,6 +88,13 @@ class WarmDbt:
             self._start()
         return self.wait_until_listening()
 
+    def killed_by(self) -> int | None:
+        """The signal that ended the waiting process (it ran the last run's build), if one did: dbt
+        killed from outside, which the process that handed it the build cannot tell."""
+        if self._process is None or self._process.poll() is None or self._process.returncode >= 0:
+            return None
+        return -self._process.returncode
+
     def stop(self) -> None:
         if self._process is None:
             return

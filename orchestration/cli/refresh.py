@@ -8,6 +8,7 @@ import datetime as dt
 import logging
 import os
 import re
+import signal
 import sys
 import time
 from pathlib import Path
@@ -304,9 +305,24 @@ def _run_ranges(job, ranges, run_config, instance, show, warm_dbt, *, loaded_day
         if not result.success:
             if _interrupted(result):
                 raise KeyboardInterrupt  # Ctrl-C in the run: "interrupted", status 130, as before it
-            raise UserError(f"refresh of {start} .. {end} failed: "
-                            f"{_failure_summary(result)}")
+            signum = warm_dbt.killed_by()
+            summary = _killed_dbt_line(signum) if signum else _failure_summary(result)
+            raise UserError(f"refresh of {start} .. {end} failed: {summary}")
         show(f"run {i}/{len(ranges)} done in {time.perf_counter() - started:.1f}s")
+
+
+def _killed_dbt_line(signum: int) -> str:
+    """dbt's process killed from outside: dagster-dbt only says that dbt failed. The system's
+    out-of-memory killer is the usual sender of SIGKILL."""
+    try:
+        name = signal.Signals(signum).name
+    except ValueError:
+        name = f"signal {signum}"
+    line = f"warehouse_dbt_models: dbt's process was killed by {name}"
+    if signum == signal.SIGKILL:
+        line += (" (the system kills a process so when memory runs out: a lower ANALYTICS_DUCKDB_MEMORY_LIMIT "
+                 "makes DuckDB spill to disk sooner)")
+    return line
 
 
 _ERROR_CLASS_PREFIX = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception): ")
