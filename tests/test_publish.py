@@ -187,6 +187,34 @@ def test_a_killed_publish_leaves_no_spare_to_trust(warehouse: Path):
     assert filecmp.cmp(build_path_for(warehouse), warehouse, shallow=False)
 
 
+@pytest.mark.parametrize("unusable", ["not writable", "a folder"])
+def test_a_spare_this_process_cannot_write_is_left_and_the_build_file_copied(warehouse: Path, monkeypatch,
+                                                                               unusable: str):
+    """The spare only saves time: one this process may not open for writing (its permissions; as
+    root the test stands in for that by refusing the open) or that is a folder leaves the publish a
+    whole copy of the build file, not a failed refresh."""
+    import orchestration.publish.publish as publishing
+
+    spare = spare_path_for(warehouse)
+    if unusable == "a folder":
+        spare.unlink()
+        spare.mkdir()
+    else:
+        opened = os.open
+
+        def refused(path, flags, *args):
+            if Path(path) == spare and flags & os.O_RDWR:
+                raise PermissionError(13, "Permission denied", str(path))
+            return opened(path, flags, *args)
+
+        monkeypatch.setattr(publishing.os, "open", refused)
+    _build(warehouse, "update t set v = 2 where k < 10")
+    done = publish(warehouse)
+    assert not done.reused_spare
+    assert filecmp.cmp(build_path_for(warehouse), warehouse, shallow=False)
+    assert sorted(p.name for p in warehouse.parent.iterdir() if p.name.endswith(".tmp")) == []
+
+
 @pytest.mark.parametrize("fails_in", ["sync_blocks", "copyfile"])
 def test_a_publish_that_runs_out_of_space_leaves_no_partial_file(warehouse: Path, monkeypatch, fails_in: str):
     """The disk fills while the spare is brought up to date, or while the build file is copied

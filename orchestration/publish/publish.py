@@ -97,7 +97,10 @@ def publish(warehouse: Path) -> Published:
             pass  # no hard links here: every publish copies the whole file
     os.replace(tmp, warehouse)
     if keep_outgoing:
-        os.replace(outgoing, spare)
+        try:
+            os.replace(outgoing, spare)
+        except OSError:  # a folder in the spare's place, say: the next publish copies the whole file
+            outgoing.unlink(missing_ok=True)
     dir_fd = os.open(warehouse.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
@@ -151,7 +154,8 @@ def _file_identity(path: Path) -> tuple[int, int, int] | None:
 
 @contextlib.contextmanager
 def _unread(path: Path) -> Iterator[bool]:
-    """Whether no DuckDB connection, in any process (this one too), holds `path`; holds it meanwhile.
+    """Whether no DuckDB connection, in any process (this one too), holds `path`, and this process
+    may write it; holds it meanwhile.
 
     DuckDB locks its file with fcntl for as long as a database is open; an open-file-description
     lock conflicts with those locks whoever holds them, so it also sees this process's own readers.
@@ -160,7 +164,11 @@ def _unread(path: Path) -> Iterator[bool]:
     if ofd_setlk is None:
         yield False
         return
-    fd = os.open(path, os.O_RDWR)
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except OSError:  # a spare this process may not write (its permissions), or no file at all
+        yield False
+        return
     try:
         try:
             fcntl.fcntl(fd, ofd_setlk, struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0))
