@@ -336,6 +336,23 @@ def test_a_record_of_an_older_version_without_its_later_keys_is_read(tmp_path):
         "cannot be read (Is a directory)")
 
 
+def test_a_refresh_whose_process_is_gone_is_interrupted_though_another_holds_the_lock(tmp_path):
+    """The record says running, and the warehouse's lock is held, but by another process (a run from
+    Dagster's UI, which records nothing here): the recorded refresh's process is gone, so it was
+    interrupted; the lock still says that a refresh is running now."""
+    from orchestration.build.build_file import refresh_lock
+
+    warehouse = _published_without_marts(tmp_path / "wh.duckdb")
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    for pid, outcome in ((gone.pid, "interrupted"), (os.getpid(), "running")):
+        record_path_for(warehouse).write_text(json.dumps(
+            {"outcome": "running", "started_at": "2026-11-20T01:00:00+00:00", "days": [], "pid": pid}))
+        with refresh_lock(warehouse, timeout=0):  # another open of the lock file: held, as by another process
+            status = collect_status(warehouse, tmp_path / "exports")
+        assert (status["last_refresh"]["outcome"], status["refresh_running"]) == (outcome, True), pid
+
+
 def test_replace_file_or_skip_says_whether_it_replaced_the_file(tmp_path):
     from orchestration.files import replace_file_or_skip
 

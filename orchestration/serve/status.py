@@ -134,11 +134,26 @@ def _last_refresh(warehouse: Path, running: bool) -> dict | None:
     if problem:
         return _unreadable_record(path, problem)
     record = {key: record.get(key) for key in _KINDS}
-    if record["outcome"] == "running" and not running:
-        # Started and never finished: the process was killed. Its build file keeps what it owes.
+    if record["outcome"] == "running" and not (running and _may_be_running(record["pid"])):
+        # Started and never finished: the process was killed. Its build file keeps what it owes. (The
+        # lock held is not enough: a run from Dagster takes it too, and records nothing here.)
         record["outcome"] = "interrupted"
         record["error"] = record.get("error") or "the refresh stopped before it finished (killed?)"
     return record
+
+
+def _may_be_running(pid: int | None) -> bool:
+    """False once the recorded refresh's process is gone from this machine; True if it is there,
+    or cannot be told (no pid recorded, another user's process)."""
+    if pid is None or pid <= 0:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def _record_problem(record) -> str | None:
