@@ -353,6 +353,39 @@ def test_a_refresh_whose_process_is_gone_is_interrupted_though_another_holds_the
         assert (status["last_refresh"]["outcome"], status["refresh_running"]) == (outcome, True), pid
 
 
+def test_status_names_export_folders_it_cannot_read_and_shows_the_rest(tmp_path, monkeypatch):
+    """A loaded day's folder that cannot be read (its permissions: as root the test stands in for
+    that), or an exports folder that cannot be listed, is said where the pending work would be; the
+    rest of the status is still shown (it stopped at the first such folder)."""
+    import orchestration.load.exports as exports_module
+    from orchestration.errors import LoadError
+
+    warehouse = _published_without_marts(tmp_path / "wh.duckdb")
+    with duckdb.connect(str(warehouse)) as conn:
+        conn.execute("insert into raw.export_days values ('2026-11-20', 'r1:x', 1, 1, now())")
+    exports = tmp_path / "exports"
+    (exports / "dt=2026-11-20").mkdir(parents=True)
+
+    def cannot_read(folder):
+        raise LoadError(f"cannot read the export day folder {folder}: Permission denied")
+
+    monkeypatch.setattr(exports_module, "fingerprint", cannot_read)
+    status = collect_status(warehouse, exports)
+    assert status["pending"]["export_days"] == [{"export_date": "2026-11-20", "reason": "unreadable"}]
+    assert status["export_days"]["count"] == 1 and status["last_refresh"] is None
+    assert ("pending        loaded, but their folder or files cannot be read now (a refresh of them fails): "
+            "2026-11-20") in format_status(status).splitlines()
+
+    def cannot_list(folder):
+        raise LoadError(f"cannot read the exports folder {folder}: Permission denied")
+
+    monkeypatch.setattr(exports_module, "scan_day_folders", cannot_list)
+    status = collect_status(warehouse, exports)
+    assert status["pending"]["exports_error"] == f"cannot read the exports folder {exports}: Permission denied"
+    assert f"pending        unknown: cannot read the exports folder {exports}: Permission denied" \
+        in format_status(status).splitlines()
+
+
 def test_replace_file_or_skip_says_whether_it_replaced_the_file(tmp_path):
     from orchestration.files import replace_file_or_skip
 

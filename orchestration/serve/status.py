@@ -22,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 
-from ..errors import UserError
+from ..errors import LoadError, UserError
 from ..files import replace_file_or_skip
 from ..publish.publish import connect_published, refresh_running
 
@@ -31,6 +31,7 @@ LATEST_DAYS = 7  # export days shown with their rejected lines
 
 # status's table says what a folder outside the export days means for a refresh
 _REASON_SHOWN = {"outside": "outside the export days (misdated: refresh --all and the sensor pass them by)",
+                 "unreadable": "loaded, but their folder or files cannot be read now (a refresh of them fails)",
                  "older_loader": "loaded by an earlier version of the loader (to load again)"}
 
 
@@ -243,16 +244,27 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
             day += dt.timedelta(days=1)
             if day not in loaded:
                 missing.append(day.isoformat())
-    pending = []
-    found, misnamed = scan_day_folders(exports)
+    # An exports folder or day folder that cannot be read is said in its place: the rest of the status
+    # is what an operator needs most then.
+    pending, exports_error = [], None
+    try:
+        found, misnamed = scan_day_folders(exports)
+    except LoadError as exc:
+        found, misnamed, exports_error = [], [], str(exc)
     for day in found:
         if not is_partition_day(day):  # refused by a refresh: not work it would do
             pending.append({"export_date": day.isoformat(), "reason": "outside"})
         elif day not in loaded:
             pending.append({"export_date": day.isoformat(), "reason": "new"})
-        elif (current := fingerprint(day_folder(exports, day))) != loaded[day]:
-            reason = "older_loader" if loaded_by_older_loader(loaded[day], current) else "redelivered"
-            pending.append({"export_date": day.isoformat(), "reason": reason})
+        else:
+            try:
+                current = fingerprint(day_folder(exports, day))
+            except LoadError:
+                pending.append({"export_date": day.isoformat(), "reason": "unreadable"})
+                continue
+            if current != loaded[day]:
+                reason = "older_loader" if loaded_by_older_loader(loaded[day], current) else "redelivered"
+                pending.append({"export_date": day.isoformat(), "reason": reason})
     newest_at = dt.datetime.fromtimestamp(newest_ms / 1000, dt.UTC) if newest_ms is not None else None
     running = refresh_running(warehouse)
     latest_days = [{"export_date": d.isoformat(), "lines_read": int(r), "lines_rejected": int(x)}
@@ -271,7 +283,8 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
         },
         "last_refresh": _last_refresh(warehouse, running),
         "refresh_running": running,
-        "pending": {"exports": str(exports), "exports_found": exports.is_dir(), "export_day_folders": len(found),
+        "pending": {"exports": str(exports), "exports_found": exports.is_dir(), "exports_error": exports_error,
+                    "export_day_folders": len(found),
                     "export_days": pending, "misnamed_folders": misnamed},
         "rejected_lines": {
             "export_days": latest_days,
@@ -329,6 +342,8 @@ def format_status(status: dict) -> str:
     pending = status["pending"]
     if not pending["exports_found"]:
         lines.append(f"pending        unknown: no exports folder {pending['exports']}")
+    elif pending["exports_error"]:
+        lines.append(f"pending        unknown: {pending['exports_error']}")
     elif pending["export_days"] or pending["misnamed_folders"]:
         by_reason = {}
         for p in pending["export_days"]:
