@@ -334,6 +334,24 @@ def test_a_dagster_yaml_dagster_refuses_is_one_line_before_the_refresh_loads(tmp
     assert not (tmp_path / "w.duckdb").exists()
 
 
+def test_a_run_history_dagster_cannot_open_is_named_so_not_its_yaml(tmp_path):
+    """The YAML was read; its storage could not be opened (a full disk, a file it may not write; here
+    a folder where the run history's SQLite file goes): the line names the run history, not the
+    dagster.yaml, which is fine."""
+    home = tmp_path / "dagster_home"
+    (home / "history" / "runs.db").mkdir(parents=True)
+    (home / "dagster.yaml").write_text("")
+    write_export(tmp_path / "exports", "2026-11-20", "part-0000.jsonl", [])
+    env = {**environment_without_settings(), "DAGSTER_HOME": str(home)}
+    proc = subprocess.run([CLI, "refresh", "--all", "--warehouse", str(tmp_path / "w.duckdb"),
+                           "--exports", str(tmp_path / "exports")], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith(f"assistant-analytics: error: cannot open the Dagster instance's run history in {home}: "
+                           "(sqlite3.OperationalError) "), line
+
+
 def make_notes(path: Path) -> None:
     path.write_text("my notes, not a database\n")
 

@@ -88,6 +88,9 @@ def _instance():
         return DagsterInstance.from_ref(InstanceRef.from_dir(home, overrides=_NO_COMPUTE_LOGS))
     except Exception as exc:  # noqa: BLE001 - a user's dagster.yaml: bad YAML, a setting or class Dagster refuses
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        if isinstance(exc, OSError) or "sqlite3." in first_line:
+            # its run history's storage: a full disk, a file it may not write; the YAML was read
+            raise UserError(f"cannot open the Dagster instance's run history in {home}: {first_line}") from None
         raise UserError(f"cannot open the Dagster instance of {home} (its dagster.yaml?): {first_line}") from None
 
 
