@@ -953,3 +953,32 @@ def test_the_dbt_step_takes_every_model_or_stops_naming_why():
     one = {next(iter(every))}
     with pytest.raises(UserError, match=f"this run leaves out {len(every) - 1} of them"):
         _check_the_whole_build(SimpleNamespace(selected_asset_keys=one))
+
+
+@pytest.mark.slow  # a Dagster run, in process
+def test_a_publish_that_finds_a_later_loads_users_pending_succeeds_without_publishing(tmp_path):
+    """Runs from Dagster take the lock per step: another run may load a day between this run's dbt
+    build and its publish. This run's work is in the build file, published with that run's: its
+    publish step says so and succeeds, with no materialization (it failed the run, an alert for
+    nothing), and the published file is left as it was."""
+    from dagster import DagsterInstance, materialize
+
+    from orchestration.defs.assets import published_warehouse
+    from orchestration.load.raw import ensure_raw_schema
+    from orchestration.settings import build_path_for
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as conn:
+        ensure_raw_schema(conn)
+    shutil.copyfile(warehouse, build_path_for(warehouse))
+    with duckdb.connect(str(build_path_for(warehouse))) as conn:
+        conn.execute("insert into raw.pending_users values (date '2026-11-23', 'acme-support', 'u1')")
+    before = warehouse.read_bytes()
+    instance = DagsterInstance.ephemeral()
+    result = materialize([published_warehouse], partition_key=DAY, instance=instance,
+                         resources={"warehouse": warehouse_resource(tmp_path)})
+    assert result.success, error_messages(result)
+    assert result.asset_materializations_for_node("published_warehouse") == []
+    assert warehouse.read_bytes() == before
+    assert "not published by this run: the build file has 1 pending users from a later load" in \
+        run_logs(instance, result.run_id)

@@ -55,8 +55,8 @@ def publish(warehouse: Path) -> Published:
         pending = conn.execute("select count(*) from raw.pending_users").fetchone()[0]
         if pending:
             raise UnfinishedBuildError(
-                f"the build file has {pending} pending users from a later load; the run that loaded "
-                "them publishes when its dbt build is done")
+                f"the build file has {pending} pending users from a later load; the next dbt build (the "
+                "run that loaded them, or the next refresh) recomputes and publishes them")
         for schema, table in conn.execute(
             "select schema_name, table_name from duckdb_tables() where table_name like '%\\_\\_dbt\\_tmp%' escape '\\'"
         ).fetchall():
