@@ -260,7 +260,7 @@ def _run_job(days: list[dt.date], *, warehouse: Path, exports: Path, full: bool,
                 job, ranges = defs.resolve_job_def("rebuild_models"), [(loaded[0], loaded[-1])]
             with recording_refresh(warehouse, days, full=full):
                 _run_ranges(job, ranges, run_config, instance, show, warm_dbt,
-                            loaded_days=None if loaded is None else len(loaded))
+                            loaded_days=None if loaded is None else len(loaded), loads_first=bool(days) and full)
     except RefreshBusyError as exc:
         raise UserError(str(exc)) from None
     finally:
@@ -277,33 +277,40 @@ def run_line(i: int, runs: int, start: dt.date, end: dt.date, loaded_days: int |
     return f"run {i}/{runs}: every model rebuilt from the loaded {days}, none loaded again"
 
 
-def _run_ranges(job, ranges, run_config, instance, show, warm_dbt, *, loaded_days: int | None) -> None:
+def _run_ranges(job, ranges, run_config, instance, show, warm_dbt, *, loaded_days: int | None,
+                loads_first: bool = False) -> None:
     """Runs the ranges one after the other; `warm_dbt` (build/warm_dbt.py), started for the first
     run's dbt build, is replaced by a new one for each later run (a waiting dbt takes one build).
     With `loaded_days` (`--full` alone) the one range spans the loaded days, that many, the models
-    are rebuilt from."""
+    are rebuilt from. With `loads_first` (a full rebuild of days in several ranges) every run but the
+    last only loads its days: the last one rebuilds every model once, and publishes."""
     from dagster._core.storage.tags import (
         ASSET_PARTITION_RANGE_END_TAG,
         ASSET_PARTITION_RANGE_START_TAG,
     )
 
     from ..build.child_process import sigterm_kept
+    from ..defs.assets import RAW_KEYS
     from ..defs.jobs import CLI_TRIGGER, TRIGGER_TAG
     from ..settings import verbose
 
     for i, (start, end) in enumerate(ranges, start=1):
+        load_only = loads_first and i < len(ranges)
         warm_dbt.ready_for_next_build()  # at once for the first run (its imports took seconds)
-        show(run_line(i, len(ranges), start, end, loaded_days))
+        show(run_line(i, len(ranges), start, end, loaded_days)
+             + (", loaded only (every model is rebuilt once, in the last run)" if load_only else ""))
         started = time.perf_counter()
         # dbt's own log goes to stdout through dagster-dbt; keep stdout for the report.
         with (open(os.devnull, "w") as devnull, contextlib.redirect_stdout(sys.stderr if verbose() else devnull),
               sigterm_kept()):
             result = job.execute_in_process(
-                run_config=run_config,
+                run_config={**run_config, "ops": {"raw_exports": run_config["ops"]["raw_exports"]}}
+                if load_only else run_config,
                 instance=instance,
                 tags={ASSET_PARTITION_RANGE_START_TAG: start.isoformat(),
                       ASSET_PARTITION_RANGE_END_TAG: end.isoformat(), TRIGGER_TAG: CLI_TRIGGER},
                 raise_on_error=False,
+                asset_selection=RAW_KEYS if load_only else None,
             )
         if not result.success:
             if _interrupted(result):
