@@ -856,11 +856,14 @@ def test_dagster_dev_as_the_readme_runs_it(tmp_path):
         automation = graphql(port, AUTOMATION_QUERY, {"repo": REPOSITORY})
         schedules = {s["name"]: s for s in automation["schedulesOrError"]["results"]}
         sensors = {s["name"]: s for s in automation["sensorsOrError"]["results"]}
-        assert set(schedules) == {"nightly_refresh"} and set(sensors) == {"new_or_redelivered_export_days"}
+        recorders = {"record_run_started", "record_run_succeeded", "record_run_failed", "record_run_canceled"}
+        assert set(schedules) == {"nightly_refresh"} and set(sensors) == {"new_or_redelivered_export_days", *recorders}
         assert schedules["nightly_refresh"]["cronSchedule"] == "30 2 * * *"
         # stopped until a deployment turns them on (README "Run it nightly")
         assert schedules["nightly_refresh"]["scheduleState"]["status"] == "STOPPED"
         assert sensors["new_or_redelivered_export_days"]["sensorState"]["status"] == "STOPPED"
+        # what only records runs for `status` is on from the start
+        assert {sensors[name]["sensorState"]["status"] for name in recorders} == {"RUNNING"}
 
         # the README's way of turning the schedule on, from another shell
         started = subprocess.run([str(venv_bin / "dagster"), "schedule", "start", "nightly_refresh"], cwd=REPO,
@@ -982,3 +985,52 @@ def test_a_publish_that_finds_a_later_loads_users_pending_succeeds_without_publi
     assert warehouse.read_bytes() == before
     assert "not published by this run: the build file has 1 pending users from a later load" in \
         run_logs(instance, result.run_id)
+
+
+@pytest.mark.slow  # a Dagster run, in process
+def test_runs_from_dagster_are_recorded_for_status_and_cli_ones_left_to_the_cli(defs, tmp_path, monkeypatch):
+    """The record `status` shows as the last refresh is written for a run from Dagster (the schedule's,
+    the sensor's, the UI's) by its run status sensors: here a run that fails (its day has no folder),
+    with its days, times and one-line error; the sensor that sees the run start, ticking after the
+    one that saw it end, leaves the end recorded. A CLI run is left to the CLI's own record."""
+    from dagster import DagsterEventType, DagsterInstance, build_run_status_sensor_context
+
+    from orchestration.defs.jobs import CLI_TRIGGER, TRIGGER_TAG
+    from orchestration.defs.sensors import record_run_failed, record_run_started
+    from orchestration.load.raw import ensure_raw_schema
+    from orchestration.serve.status import collect_status, record_path_for
+
+    set_paths(monkeypatch, tmp_path)
+    warehouse = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as conn:
+        ensure_raw_schema(conn)
+    (tmp_path / "exports").mkdir()
+    instance = DagsterInstance.ephemeral()
+    job = defs.resolve_job_def("refresh")
+
+    def failed_run(tags: dict):
+        result = job.execute_in_process(partition_key=DAY, instance=instance, raise_on_error=False, tags=tags)
+        assert not result.success
+        run = instance.get_run_by_id(result.run_id)
+        event = next(e for e in result.all_events if e.event_type == DagsterEventType.RUN_FAILURE)
+        started = next(e for e in result.all_events if e.event_type == DagsterEventType.RUN_START)
+        return run, event, started
+
+    run, failure, start = failed_run({})
+    context = build_run_status_sensor_context(sensor_name="record_run_failed", dagster_event=failure,
+                                              dagster_instance=instance, dagster_run=run).for_run_failure()
+    record_run_failed(context)
+    build_context = build_run_status_sensor_context(sensor_name="record_run_started", dagster_event=start,
+                                                    dagster_instance=instance, dagster_run=run)
+    record_run_started(build_context)
+    last = collect_status(warehouse, tmp_path / "exports")["last_refresh"]
+    assert (last["outcome"], last["days"], last["full"]) == ("failed", [DAY], False), last
+    assert last["error"].startswith(f"raw_exports: export day {DAY} not found: no folder "
+                                    f"{tmp_path / 'exports' / f'dt={DAY}'}"), last["error"]
+    assert last["seconds"] is not None and last["finished_at"] >= last["started_at"]
+
+    record_path_for(warehouse).unlink()
+    run, failure, _ = failed_run({TRIGGER_TAG: CLI_TRIGGER})
+    record_run_failed(build_run_status_sensor_context(sensor_name="record_run_failed", dagster_event=failure,
+                                                      dagster_instance=instance, dagster_run=run).for_run_failure())
+    assert not record_path_for(warehouse).exists()

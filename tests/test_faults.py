@@ -23,8 +23,9 @@ from conftest import CLI, Workspace, environment_without_settings, event, write_
 from orchestration import settings
 from orchestration.build.build_file import build_connection, refresh_lock
 from orchestration.build.dbt_project import ensure_manifest
+from orchestration.build.dbt_results import dbt_error_line
 from orchestration.build.warm_dbt import WAIT_FOR_BUILD
-from orchestration.cli.refresh import _dbt_error_line, _split_ranges, check_partition_days, check_warehouse_path
+from orchestration.cli.refresh import _split_ranges, check_partition_days, check_warehouse_path
 from orchestration.errors import UserError
 from orchestration.serve.status import record_path_for
 
@@ -203,8 +204,8 @@ def test_a_dbt_start_up_error_shows_dbts_own_line(monkeypatch, tmp_path: Path):
                                              raise_on_error=False)
     error = str(invocation.get_error())
     assert error.startswith("The dbt CLI process with command")
-    assert _dbt_error_line(error) == "max_workers must be greater than 0"
-    assert _dbt_error_line("some other failure\nwith lines") is None
+    assert dbt_error_line(error) == "max_workers must be greater than 0"
+    assert dbt_error_line("some other failure\nwith lines") is None
 
 
 # End to end: the CLI ------------------------------------------------------------------------------

@@ -53,3 +53,42 @@ def _what_went_wrong(message: str) -> str:
     if len(lines) > 1 and _ERROR_HEADING.match(lines[0]):
         lines = lines[1:]
     return lines[0] if lines else "failed"
+
+
+# A Dagster error's message starts with its class name ("RuntimeError: ..."), which says nothing
+_ERROR_CLASS_PREFIX = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception): ")
+
+
+def step_failure_summary(events) -> str:
+    """A failed run's one line from its Dagster events: the failed dbt nodes (DbtBuildError), or
+    else the first failed step and the innermost error's first line, without the class name."""
+    for event in events:
+        if event.is_step_failure:
+            chain, err = [], event.step_failure_data.error
+            while err is not None:
+                chain.append(err)
+                err = err.cause
+            failed_nodes = next((e for e in chain if e.cls_name == DbtBuildError.__name__), None)
+            if failed_nodes is not None:
+                return _ERROR_CLASS_PREFIX.sub("", failed_nodes.message.strip().splitlines()[0])
+            message = chain[-1].message if chain else "unknown error"
+            dbt_error = dbt_error_line(message)
+            if dbt_error:
+                return f"{event.step_key}: dbt failed: {dbt_error}"
+            lines = message.strip().splitlines() or ["error"]
+            first = _ERROR_CLASS_PREFIX.sub("", lines[0])
+            return f"{event.step_key}: {first}"
+    return "unknown error"
+
+
+def dbt_error_line(message: str) -> str | None:
+    """dbt's own error in dagster-dbt's message, whose first line only says that the dbt process
+    failed: dagster-dbt appends the messages of dbt's error events (e.g. a failure before any node
+    ran, which leaves no run_results.json) after "Errors parsed from dbt logs:"."""
+    _, found, errors = message.partition("Errors parsed from dbt logs:")
+    for line in errors.splitlines() if found else []:
+        line = line.strip()
+        # "Encountered an error:" heads the line that says what; a traceback follows it
+        if line and not line.endswith(":") and not line.startswith("Traceback"):
+            return line
+    return None

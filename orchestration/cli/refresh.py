@@ -7,7 +7,6 @@ import contextlib
 import datetime as dt
 import logging
 import os
-import re
 import signal
 import sys
 import time
@@ -335,9 +334,6 @@ def _killed_dbt_line(signum: int) -> str:
     return line
 
 
-_ERROR_CLASS_PREFIX = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception): ")
-
-
 # What a step fails with when SIGINT reaches the run: Dagster's handler stops the step (dbt's
 # too), DuckDB's Python client stops the query it was running ("RuntimeError: Query interrupted"),
 # Python stops the rest.
@@ -359,40 +355,10 @@ def _interrupted(result) -> bool:
 
 
 def _failure_summary(result) -> str:
-    """The failed dbt nodes (dbt_results.py) or else the first failed step and the innermost error's
-    first line, without the class name."""
-    from ..build.dbt_results import DbtBuildError
+    """The failed dbt nodes, or else the first failed step and its error's first line."""
+    from ..build.dbt_results import step_failure_summary
 
-    for event in result.all_events:
-        if event.is_step_failure:
-            chain, err = [], event.step_failure_data.error
-            while err is not None:
-                chain.append(err)
-                err = err.cause
-            failed_nodes = next((e for e in chain if e.cls_name == DbtBuildError.__name__), None)
-            if failed_nodes is not None:
-                return _ERROR_CLASS_PREFIX.sub("", failed_nodes.message.strip().splitlines()[0])
-            message = chain[-1].message if chain else "unknown error"
-            dbt_error = _dbt_error_line(message)
-            if dbt_error:
-                return f"{event.step_key}: dbt failed: {dbt_error}"
-            lines = message.strip().splitlines() or ["error"]
-            first = _ERROR_CLASS_PREFIX.sub("", lines[0])
-            return f"{event.step_key}: {first}"
-    return "unknown error"
-
-
-def _dbt_error_line(message: str) -> str | None:
-    """dbt's own error in dagster-dbt's message, whose first line only says that the dbt process
-    failed: dagster-dbt appends the messages of dbt's error events (e.g. a failure before any node
-    ran, which leaves no run_results.json) after "Errors parsed from dbt logs:"."""
-    _, found, errors = message.partition("Errors parsed from dbt logs:")
-    for line in errors.splitlines() if found else []:
-        line = line.strip()
-        # "Encountered an error:" heads the line that says what; a traceback follows it
-        if line and not line.endswith(":") and not line.startswith("Traceback"):
-            return line
-    return None
+    return step_failure_summary(result.all_events)
 
 
 def _loaded_days(warehouse: Path) -> list[dt.date]:

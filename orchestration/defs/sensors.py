@@ -4,7 +4,19 @@
 import datetime as dt
 import time
 
-from dagster import DagsterRunStatus, RunRequest, RunsFilter, SensorEvaluationContext, SkipReason, sensor
+from dagster import (
+    DagsterRunStatus,
+    DefaultSensorStatus,
+    RunFailureSensorContext,
+    RunRequest,
+    RunsFilter,
+    RunStatusSensorContext,
+    SensorEvaluationContext,
+    SkipReason,
+    run_failure_sensor,
+    run_status_sensor,
+    sensor,
+)
 from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
@@ -13,9 +25,11 @@ from dagster._core.storage.tags import (
     RUN_KEY_TAG,
 )
 
+from ..build.dbt_results import step_failure_summary
 from ..load.exports import day_folder, days_from_to, export_files, fingerprint, is_partition_day, list_export_days
 from ..load.raw import loaded_export_days
 from ..publish.publish import connect_published, refresh_running
+from ..serve.status import record_run
 from ..settings import sensor_interval_seconds, sensor_max_runs, sensor_settle_seconds
 from .jobs import CLI_TRIGGER, TRIGGER_TAG, refresh_job
 from .resources import WarehouseResource
@@ -132,3 +146,56 @@ def _run_key(context: SensorEvaluationContext, day: str, fp: str, now: float) ->
     if now - ended < RETRY_FAILED_AFTER_SECONDS:
         return None
     return f"{key}:{len(attempts)}"
+
+
+# The refresh record (`status`'s "last refresh") of the runs that are not CLI refreshes, which
+# record themselves: the schedule's, the sensor's, a backfill's, the UI's. On by default: `status`
+# tells the truth about the nightly runs without a step in the README.
+_RECORDED_JOBS = ("refresh", "rebuild_models")
+
+
+def _recorded_run(context: RunStatusSensorContext, outcome: str, error: str | None = None) -> None:
+    run = context.dagster_run
+    if run.job_name not in _RECORDED_JOBS or run.tags.get(TRIGGER_TAG) == CLI_TRIGGER:
+        return
+    stats = context.instance.get_run_record_by_id(run.run_id)
+    started = stats.start_time if stats and stats.start_time else time.time()
+    ended = (stats.end_time if stats and stats.end_time else time.time()) if outcome != "running" else None
+    first = run.tags.get(ASSET_PARTITION_RANGE_START_TAG) or run.tags.get(PARTITION_NAME_TAG)
+    last = run.tags.get(ASSET_PARTITION_RANGE_END_TAG) or first
+    days = days_from_to(dt.date.fromisoformat(first), dt.date.fromisoformat(last)) if first else []
+    config = run.run_config or {}
+    full = bool((config.get("ops", {}).get("warehouse_dbt_models", {}).get("config") or {}).get("full_refresh"))
+    # the run's warehouse: its run config's when it names one, else the settings' (as the run took it)
+    path = (config.get("resources", {}).get("warehouse", {}).get("config") or {}).get("warehouse_path") or ""
+    record_run(WarehouseResource(warehouse_path=path).warehouse,
+               started_at=dt.datetime.fromtimestamp(started, dt.UTC),
+               finished_at=dt.datetime.fromtimestamp(ended, dt.UTC) if ended else None,
+               days=days, full=full, outcome=outcome, error=error)
+
+
+@run_status_sensor(run_status=DagsterRunStatus.STARTED, default_status=DefaultSensorStatus.RUNNING,
+                   description="Records a refresh run's start for `assistant-analytics status`.")
+def record_run_started(context: RunStatusSensorContext):
+    _recorded_run(context, "running")
+
+
+@run_status_sensor(run_status=DagsterRunStatus.SUCCESS, default_status=DefaultSensorStatus.RUNNING,
+                   description="Records a refresh run's success for `assistant-analytics status`.")
+def record_run_succeeded(context: RunStatusSensorContext):
+    _recorded_run(context, "succeeded")
+
+
+@run_failure_sensor(default_status=DefaultSensorStatus.RUNNING,
+                    description="Records a refresh run's failure, with its error, for `assistant-analytics status`.")
+def record_run_failed(context: RunFailureSensorContext):
+    _recorded_run(context, "failed", step_failure_summary(context.get_step_failure_events()))
+
+
+@run_status_sensor(run_status=DagsterRunStatus.CANCELED, default_status=DefaultSensorStatus.RUNNING,
+                   description="Records a refresh run's cancellation for `assistant-analytics status`.")
+def record_run_canceled(context: RunStatusSensorContext):
+    _recorded_run(context, "interrupted")
+
+
+RUN_RECORD_SENSORS = [record_run_started, record_run_succeeded, record_run_failed, record_run_canceled]

@@ -109,6 +109,27 @@ def recording_refresh(warehouse: Path, days: list[dt.date], *, full: bool) -> It
         _write_record(warehouse, record)
 
 
+def record_run(warehouse: Path, *, started_at: dt.datetime, finished_at: dt.datetime | None,
+               days: list[dt.date], full: bool, outcome: str, error: str | None = None) -> None:
+    """The record of a run that is not a CLI refresh (the schedule's, the sensor's, a backfill's or
+    one from the UI: Dagster's run status sensors write it, when it starts and when it ends), the
+    same record as `recording_refresh` writes. Left as it is when it holds a refresh that started
+    later (the last refresh is the one started last), or this run's end already (the sensors that
+    see a run start and end tick apart)."""
+    current = _last_refresh(warehouse, running=True)
+    start_text = started_at.astimezone(dt.UTC).isoformat(timespec="seconds")
+    if current is not None and current["outcome"] != "unknown":
+        if current["started_at"] > start_text or (current["started_at"] == start_text and outcome == "running"
+                                                   and current["outcome"] != "running"):
+            return
+    _write_record(warehouse, {
+        "started_at": start_text,
+        "finished_at": finished_at.astimezone(dt.UTC).isoformat(timespec="seconds") if finished_at else None,
+        "days": sorted({d.isoformat() for d in days}), "full": full,
+        "seconds": round((finished_at - started_at).total_seconds(), 1) if finished_at else None,
+        "outcome": outcome, "error": error, "pid": None})
+
+
 _OUTCOMES = ("running", "succeeded", "failed", "interrupted")
 # what a record holds, and what each value may be (null: an older version's record may lack it)
 _REQUIRED = ("started_at", "days", "outcome")
