@@ -316,13 +316,31 @@ def test_a_killed_cli_takes_its_dbt_with_it(workspace: Workspace):
     assert workspace.query("select export_date, lines_read from raw.export_days") == [(dt.date(2026, 11, 1), 2)]
 
 
-@pytest.mark.parametrize("dagster_yaml", ["run_storage: [\n", "run_storage:\n  module: no_such_module\n  class: X\n"])
-def test_a_dagster_yaml_dagster_refuses_is_one_line_before_the_refresh_loads(tmp_path, dagster_yaml):
-    """A user's $DAGSTER_HOME/dagster.yaml that does not parse, or names a class that is not there:
-    one line and exit 2, not Dagster's traceback (exit 1)."""
+def _runs_db_a_folder(home: Path) -> None:
+    (home / "history" / "runs.db").mkdir(parents=True)
+
+
+# A Dagster home the CLI cannot use, and what its one line then says after "cannot open the Dagster
+# instance": a dagster.yaml that does not parse, or names a class that is not there; or its run
+# history's storage that cannot be opened, the YAML read (a full disk, a file it may not write; here
+# a folder where the SQLite file goes), where the YAML is not to blame.
+DAGSTER_HOMES_REFUSED = {
+    "yaml that does not parse": ("run_storage: [\n", None, " of {home} (its dagster.yaml?): "),
+    "a class not there": ("run_storage:\n  module: no_such_module\n  class: X\n", None,
+                          " of {home} (its dagster.yaml?): "),
+    "run history": ("", _runs_db_a_folder, "'s run history in {home}: (sqlite3.OperationalError) "),
+}
+
+
+@pytest.mark.parametrize("case", DAGSTER_HOMES_REFUSED)
+def test_a_dagster_home_the_cli_cannot_use_is_one_line_before_the_refresh_loads(tmp_path, case):
+    """One line and exit 2, not Dagster's traceback (exit 1), before anything is loaded."""
+    dagster_yaml, prepare, says = DAGSTER_HOMES_REFUSED[case]
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text(dagster_yaml)
+    if prepare:
+        prepare(home)
     write_export(tmp_path / "exports", "2026-11-20", "part-0000.jsonl", [])
     env = {**environment_without_settings(), "DAGSTER_HOME": str(home)}
     proc = subprocess.run([CLI, "refresh", "--all", "--warehouse", str(tmp_path / "w.duckdb"),
@@ -330,27 +348,9 @@ def test_a_dagster_yaml_dagster_refuses_is_one_line_before_the_refresh_loads(tmp
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     (line,) = proc.stderr.strip().splitlines()
-    assert line.startswith(f"assistant-analytics: error: cannot open the Dagster instance of {home} "
-                           "(its dagster.yaml?): ")
+    said = "assistant-analytics: error: cannot open the Dagster instance" + says.format(home=home)
+    assert line.startswith(said), line
     assert not (tmp_path / "w.duckdb").exists()
-
-
-def test_a_run_history_dagster_cannot_open_is_named_so_not_its_yaml(tmp_path):
-    """The YAML was read; its storage could not be opened (a full disk, a file it may not write; here
-    a folder where the run history's SQLite file goes): the line names the run history, not the
-    dagster.yaml, which is fine."""
-    home = tmp_path / "dagster_home"
-    (home / "history" / "runs.db").mkdir(parents=True)
-    (home / "dagster.yaml").write_text("")
-    write_export(tmp_path / "exports", "2026-11-20", "part-0000.jsonl", [])
-    env = {**environment_without_settings(), "DAGSTER_HOME": str(home)}
-    proc = subprocess.run([CLI, "refresh", "--all", "--warehouse", str(tmp_path / "w.duckdb"),
-                           "--exports", str(tmp_path / "exports")], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
-    (line,) = proc.stderr.strip().splitlines()
-    assert line.startswith(f"assistant-analytics: error: cannot open the Dagster instance's run history in {home}: "
-                           "(sqlite3.OperationalError) "), line
 
 
 def make_notes(path: Path) -> None:
