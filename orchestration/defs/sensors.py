@@ -1,4 +1,5 @@
-"""Notices new and re-delivered export days: a day whose files differ from what was loaded."""
+"""Notices new and re-delivered export days (a day whose files differ from what was loaded), and
+records the runs from Dagster for `assistant-analytics status` (run status sensors)."""
 
 
 import datetime as dt
@@ -189,7 +190,9 @@ def record_run_succeeded(context: RunStatusSensorContext):
 @run_failure_sensor(default_status=DefaultSensorStatus.RUNNING,
                     description="Records a refresh run's failure, with its error, for `assistant-analytics status`.")
 def record_run_failed(context: RunFailureSensorContext):
-    _recorded_run(context, "failed", step_failure_summary(context.get_step_failure_events()))
+    steps = context.get_step_failure_events()
+    # a run that failed before any step (its launch, its config) has no step to name
+    _recorded_run(context, "failed", step_failure_summary(steps) if steps else context.failure_event.message)
 
 
 @run_status_sensor(run_status=DagsterRunStatus.CANCELED, default_status=DefaultSensorStatus.RUNNING,
