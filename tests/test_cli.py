@@ -329,7 +329,8 @@ def test_a_record_of_an_older_version_without_its_later_keys_is_read(tmp_path):
         '{"outcome": "succeeded", "started_at": "2026-11-20T01:00:00+00:00", "days": ["2026-11-19"]}')
     last = collect_status(warehouse, tmp_path / "exports")["last_refresh"]
     assert last == {"started_at": "2026-11-20T01:00:00+00:00", "finished_at": None, "days": ["2026-11-19"],
-                    "full": None, "seconds": None, "outcome": "succeeded", "error": None, "pid": None}
+                    "full": None, "seconds": None, "outcome": "succeeded", "error": None, "pid": None,
+                    "run_id": None}
     record_path_for(warehouse).unlink()
     record_path_for(warehouse).mkdir()  # a folder in its place
     assert collect_status(warehouse, tmp_path / "exports")["last_refresh"]["error"].endswith(
@@ -351,6 +352,12 @@ def test_a_refresh_whose_process_is_gone_is_interrupted_though_another_holds_the
         with refresh_lock(warehouse, timeout=0):  # another open of the lock file: held, as by another process
             status = collect_status(warehouse, tmp_path / "exports")
         assert (status["last_refresh"]["outcome"], status["refresh_running"]) == (outcome, True), pid
+    # a run from Dagster (its run id recorded, no process) takes the lock step by step: between its
+    # steps nothing holds it, and it is still running (its run status sensors record its end)
+    record_path_for(warehouse).write_text(json.dumps(
+        {"outcome": "running", "started_at": "2026-11-20T01:00:00+00:00", "days": [], "pid": None, "run_id": "r1"}))
+    status = collect_status(warehouse, tmp_path / "exports")
+    assert (status["last_refresh"]["outcome"], status["refresh_running"]) == ("running", False)
 
 
 def test_status_names_export_folders_it_cannot_read_and_shows_the_rest(tmp_path, monkeypatch):

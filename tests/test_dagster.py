@@ -1024,7 +1024,7 @@ def test_runs_from_dagster_are_recorded_for_status_and_cli_ones_left_to_the_cli(
                                                     dagster_instance=instance, dagster_run=run)
     record_run_started(build_context)
     last = collect_status(warehouse, tmp_path / "exports")["last_refresh"]
-    assert (last["outcome"], last["days"], last["full"]) == ("failed", [DAY], False), last
+    assert (last["outcome"], last["days"], last["full"], last["run_id"]) == ("failed", [DAY], False, run.run_id), last
     assert last["error"].startswith(f"raw_exports: export day {DAY} not found: no folder "
                                     f"{tmp_path / 'exports' / f'dt={DAY}'}"), last["error"]
     assert last["seconds"] is not None and last["finished_at"] >= last["started_at"]

@@ -169,7 +169,7 @@ def _recorded_run(context: RunStatusSensorContext, outcome: str, error: str | No
     full = bool((config.get("ops", {}).get("warehouse_dbt_models", {}).get("config") or {}).get("full_refresh"))
     # the run's warehouse: its run config's when it names one, else the settings' (as the run took it)
     path = (config.get("resources", {}).get("warehouse", {}).get("config") or {}).get("warehouse_path") or ""
-    record_run(WarehouseResource(warehouse_path=path).warehouse,
+    record_run(WarehouseResource(warehouse_path=path).warehouse, run_id=run.run_id,
                started_at=dt.datetime.fromtimestamp(started, dt.UTC),
                finished_at=dt.datetime.fromtimestamp(ended, dt.UTC) if ended else None,
                days=days, full=full, outcome=outcome, error=error)

@@ -90,7 +90,7 @@ def recording_refresh(warehouse: Path, days: list[dt.date], *, full: bool) -> It
     started, clock = _now(), time.monotonic()
     record = {"started_at": started.isoformat(timespec="seconds"), "finished_at": None,
               "days": sorted({d.isoformat() for d in days}), "full": full, "seconds": None,
-              "outcome": "running", "error": None, "pid": os.getpid()}
+              "outcome": "running", "error": None, "pid": os.getpid(), "run_id": None}
     _write_record(warehouse, record)
     try:
         yield
@@ -109,7 +109,7 @@ def recording_refresh(warehouse: Path, days: list[dt.date], *, full: bool) -> It
         _write_record(warehouse, record)
 
 
-def record_run(warehouse: Path, *, started_at: dt.datetime, finished_at: dt.datetime | None,
+def record_run(warehouse: Path, *, run_id: str, started_at: dt.datetime, finished_at: dt.datetime | None,
                days: list[dt.date], full: bool, outcome: str, error: str | None = None) -> None:
     """The record of a run that is not a CLI refresh (the schedule's, the sensor's, a backfill's or
     one from the UI: Dagster's run status sensors write it, when it starts and when it ends), the
@@ -127,7 +127,7 @@ def record_run(warehouse: Path, *, started_at: dt.datetime, finished_at: dt.date
         "finished_at": finished_at.astimezone(dt.UTC).isoformat(timespec="seconds") if finished_at else None,
         "days": sorted({d.isoformat() for d in days}), "full": full,
         "seconds": round((finished_at - started_at).total_seconds(), 1) if finished_at else None,
-        "outcome": outcome, "error": error, "pid": None})
+        "outcome": outcome, "error": error, "pid": None, "run_id": run_id})
 
 
 _OUTCOMES = ("running", "succeeded", "failed", "interrupted")
@@ -137,7 +137,7 @@ _JSON_KINDS = {str: "a string", int: "a number", float: "a number", bool: "a boo
                list: "an array", dict: "an object"}
 _KINDS = {"started_at": (str,), "finished_at": (str, type(None)), "days": (list,), "full": (bool, type(None)),
           "seconds": (int, float, type(None)), "outcome": (str,), "error": (str, type(None)),
-          "pid": (int, type(None))}
+          "pid": (int, type(None)), "run_id": (str, type(None))}
 
 
 def _last_refresh(warehouse: Path, running: bool) -> dict | None:
@@ -156,9 +156,11 @@ def _last_refresh(warehouse: Path, running: bool) -> dict | None:
     if problem:
         return _unreadable_record(path, problem)
     record = {key: record.get(key) for key in _KINDS}
-    if record["outcome"] == "running" and not (running and _may_be_running(record["pid"])):
-        # Started and never finished: the process was killed. Its build file keeps what it owes. (The
-        # lock held is not enough: a run from Dagster takes it too, and records nothing here.)
+    if record["outcome"] == "running" and record["run_id"] is None \
+            and not (running and _may_be_running(record["pid"])):
+        # A CLI refresh started and never finished: its process was killed. Its build file keeps what
+        # it owes. (The lock held is not enough: a run from Dagster takes it too.) A run from Dagster
+        # is not judged by the lock, which it takes step by step: its sensors record its end.
         record["outcome"] = "interrupted"
         record["error"] = record.get("error") or "the refresh stopped before it finished (killed?)"
     return record
@@ -202,7 +204,8 @@ def _record_problem(record) -> str | None:
 
 def _unreadable_record(path: Path, reason: str) -> dict:
     return {"started_at": None, "finished_at": None, "days": [], "full": None, "seconds": None,
-            "outcome": "unknown", "error": f"the refresh record {path} cannot be read ({reason})", "pid": None}
+            "outcome": "unknown", "error": f"the refresh record {path} cannot be read ({reason})", "pid": None,
+            "run_id": None}
 
 
 def _query(conn: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[tuple]:
