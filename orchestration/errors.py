@@ -23,3 +23,8 @@ class RefreshBusyError(UserError):
 
 class UnfinishedBuildError(UserError):
     """The build file holds work no dbt build has finished: publishing it would show a half-built state."""
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's first line of text, for a one-line message (its class name when it has none)."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

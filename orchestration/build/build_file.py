@@ -21,7 +21,7 @@ from pathlib import Path
 
 import duckdb
 
-from ..errors import RefreshBusyError, UserError
+from ..errors import RefreshBusyError, UserError, first_line
 from ..settings import DuckDBLimits, build_path_for, lock_path_for, lock_timeout_seconds
 
 _held: dict[str, tuple[int, int]] = {}  # lock path -> (fd, depth): re-entrant within a process
@@ -92,7 +92,7 @@ _DAMAGE = ("not a valid DuckDB database file", "Could not read enough bytes", "C
 def build_file_error(build: Path, exc: duckdb.Error) -> UserError:
     """The one line for a build file that DuckDB cannot open or read. A damaged one would stop every
     refresh until removed: the line says so, and what removing it costs (nothing published is lost)."""
-    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    first = first_line(exc)
     if any(words in first for words in _DAMAGE):
         return UserError(f"the build file {build} is damaged ({first}): delete it and refresh again; the "
                          "next refresh starts from the published warehouse, and export days loaded since it was "

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import UserError
+from ..errors import UserError, first_line
 from ..load.exports import day_folder, days_from_to, days_with_folders, is_export_day, list_export_days
 from ..serve.report import (
     ReportParams,
@@ -113,7 +113,7 @@ def reading_warehouse(warehouse: Path) -> Iterator[None]:
     try:
         yield
     except duckdb.Error as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        first = first_line(exc)
         raise UserError(f"cannot read the warehouse {warehouse}: {first} (a damaged file is written anew by "
                         "the next refresh's publish)") from None
 

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..errors import UserError
+from ..errors import UserError, first_line
 from ..load.exports import day_folder
 
 
@@ -86,11 +86,11 @@ def _instance():
     try:
         return DagsterInstance.from_ref(InstanceRef.from_dir(home, overrides=_NO_COMPUTE_LOGS))
     except Exception as exc:  # noqa: BLE001 - a user's dagster.yaml: bad YAML, a setting or class Dagster refuses
-        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        if isinstance(exc, OSError) or "sqlite3." in first_line:
+        said = first_line(exc)
+        if isinstance(exc, OSError) or "sqlite3." in said:
             # its run history's storage: a full disk, a file it may not write; the YAML was read
-            raise UserError(f"cannot open the Dagster instance's run history in {home}: {first_line}") from None
-        raise UserError(f"cannot open the Dagster instance of {home} (its dagster.yaml?): {first_line}") from None
+            raise UserError(f"cannot open the Dagster instance's run history in {home}: {said}") from None
+        raise UserError(f"cannot open the Dagster instance of {home} (its dagster.yaml?): {said}") from None
 
 
 # dbt-duckdb names the build file's database after the file and writes that name into SQL text
@@ -384,5 +384,5 @@ def _loaded_days(warehouse: Path) -> list[dt.date]:
     except duckdb.Error as exc:
         if path == build:
             raise build_file_error(build, exc) from None
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        first = first_line(exc)
         raise UserError(f"cannot read the export days loaded into {warehouse}: {first}") from None

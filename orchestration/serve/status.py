@@ -22,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 
-from ..errors import LoadError, UserError
+from ..errors import LoadError, UserError, first_line
 from ..files import replace_file_or_skip
 from ..publish.publish import connect_published, refresh_running
 
@@ -250,7 +250,7 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
     try:
         conn = connect_published(warehouse)
     except duckdb.Error as exc:
-        raise UserError(f"cannot open warehouse {warehouse}: {str(exc).strip().splitlines()[0]}") from None
+        raise UserError(f"cannot open warehouse {warehouse}: {first_line(exc)}") from None
     try:
         loaded = loaded_export_days(conn)
         latest = _query(conn, f"""
