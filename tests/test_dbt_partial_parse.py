@@ -14,6 +14,7 @@ Black-box: two refreshes through the CLI, then dbt's own log of the second one (
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
@@ -21,9 +22,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import event, write_export
+from conftest import Workspace, event, write_export
 
-from orchestration.build.dbt_project import dbt_project, refresh_target_path
+from orchestration.build.dbt_project import PARSED_FOR_FILE_NAME, dbt_project, ensure_manifest, refresh_target_path
 from orchestration.settings import build_path_for
 
 pytestmark = pytest.mark.slow  # refreshes through the CLI
@@ -66,11 +67,32 @@ def dbt_runs_since(target: Path, started: float) -> list[list[dict]]:
             if any(e["name"] == "MainReportVersion" for e in inv)]
 
 
+@dataclasses.dataclass
+class NamedWorkspace(Workspace):
+    warehouse_name: str = "warehouse.duckdb"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.root / self.warehouse_name
+
+
+def warehouse_name_of_the_projects_parse() -> str:
+    """The name of the warehouses whose first refresh can take up the project's parse: the one whose
+    build file the parse was made for (ensure_manifest). A checkout whose first refresh was of
+    another name (a demo with --warehouse /tmp/x.duckdb) keeps a parse for that name."""
+    ensure_manifest()
+    parsed_for = json.loads(dbt_project.manifest_path.with_name(PARSED_FOR_FILE_NAME).read_text())
+    build_name = Path(parsed_for["build_file"]).name  # .<stem>.build.duckdb (build_path_for)
+    name = build_name.removeprefix(".").removesuffix(".build.duckdb") + ".duckdb"
+    assert build_path_for(Path(name)).name == build_name, build_name
+    return name
+
+
 @pytest.fixture(scope="module")
-def two_refreshes(module_workspace):
+def two_refreshes(tmp_path_factory):
     """Two refreshes of one new warehouse (the first builds it, the second is incremental); the
-    events of each one's dbt runs."""
-    ws = module_workspace
+    events of each one's dbt runs. The warehouse has the name the project's parse was made for."""
+    ws = NamedWorkspace(tmp_path_factory.mktemp("ws"), warehouse_name_of_the_projects_parse())
     write_export(ws.exports, "2026-11-02", "part-0.jsonl", chat("a", "2026-11-02", "u1"))
     write_export(ws.exports, "2026-11-03", "part-0.jsonl", chat("b", "2026-11-03", "u2"))
     # dbt's debug events (parsing, every query) reach its log file with ANALYTICS_VERBOSE only
