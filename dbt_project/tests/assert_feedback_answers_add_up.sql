@@ -1,7 +1,9 @@
 -- kpis.md "Feedback": per chat, positive + negative + no_feedback = reviewable (every reviewable
--- answer has exactly one final state), no count is negative, and feedback_class follows from the
--- counts: no_feedback when nothing is rated, only_positive / only_negative when one side is 0,
--- else more_positive / balanced / more_negative by comparing positive and negative.
+-- answer has exactly one final state: a final rating other than positive, negative or none breaks
+-- it, and the accepted_values test that also rules it out runs on full rebuilds only), and
+-- feedback_class follows from the counts: no_feedback when nothing is rated, only_positive /
+-- only_negative when one side is 0, else more_positive / balanced / more_negative by comparing
+-- positive and negative.
 -- Returns the fct_feedback rows that break this. Scope: per chat, so an incremental refresh
 -- checks the affected users' chats (docs/incremental.md).
 
@@ -26,5 +28,4 @@ feedback as (
 
 select * from feedback
 where positive + negative + no_feedback <> reviewable
-    or least(reviewable, positive, negative, no_feedback) < 0
     or feedback_class is distinct from expected_feedback_class
