@@ -77,6 +77,7 @@ def served(warm: WarmDbt, *args: str, **kwargs) -> tuple[int, str]:
     return command.returncode, out
 
 
+@pytest.mark.slow  # runs dbt commands
 def test_the_command_runs_in_the_waiting_dbt_with_the_callers_directory_environment_and_status(
         project: Path, tmp_path: Path):
     # dbt reads profiles.yml from the working directory, unless DBT_PROFILES_DIR says where: the
@@ -114,6 +115,7 @@ def ctrl_c_statuses(wait: tuple[str, ...]) -> list[int]:
     return statuses
 
 
+@pytest.mark.slow  # runs dbt commands
 def test_ctrl_c_reaches_dbt_and_a_killed_caller_ends_it(project: Path):
     wait = ("run-operation", "wait", "--project-dir", str(project), "--profiles-dir", str(project))
     statuses = ctrl_c_statuses(wait)  # the same Ctrl-C to a dbt run here: the same status
@@ -127,6 +129,7 @@ def test_ctrl_c_reaches_dbt_and_a_killed_caller_ends_it(project: Path):
         assert ended_within(waiting, 30), "dbt went on after the process that handed it the command was killed"
 
 
+@pytest.mark.slow  # runs dbt commands
 def test_dbt_stops_on_sigint_when_the_refresh_was_started_with_it_ignored(project: Path):
     """A refresh started in the background of a non-interactive shell (or under nohup) has SIGINT
     ignored, and its children inherit that: dbt still stops on dagster-dbt's SIGINT, handed over or
@@ -215,6 +218,7 @@ print(status, schemas.cache_info().misses - built_before)
 """
 
 
+@pytest.mark.slow  # runs dbt commands
 def test_the_waiting_dbt_builds_every_schema_dbt_checks_a_project_with(project: Path, tmp_path: Path):
     """dbt checks the profile, the project and its flags against JSON schemas built on first use: the
     waiting dbt builds them ahead, all of them (a dbt that checks one more would build it here)."""
