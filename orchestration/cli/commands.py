@@ -7,6 +7,7 @@ import contextlib
 import datetime as dt
 import json
 import shlex
+import shutil
 import sys
 import time
 from collections.abc import Iterator
@@ -192,11 +193,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print_report(args.warehouse, ReportParams(assistant, last - dt.timedelta(days=6), last), args.format)
     # the hints name the warehouse unless it is the default one (the folder's data/warehouse.duckdb)
     where = "" if args.warehouse == default_warehouse() else f" --warehouse {shlex.quote(str(args.warehouse))}"
+    program = shown_program()
     print(f"\ndemo finished in {time.perf_counter() - started:.1f}s; try:\n"
-          f"  assistant-analytics report{where} --assistant {assistant} --from {summary['first_day']} "
+          f"  {program} report{where} --assistant {assistant} --from {summary['first_day']} "
           f"--to {summary['last_day']} --format table\n"
-          f"  assistant-analytics dashboard{where}", file=sys.stderr)
+          f"  {program} dashboard{where}", file=sys.stderr)
     return 0
+
+
+def shown_program() -> str:
+    """This program as a hint names it, to be pasted into a shell: `assistant-analytics` when the
+    shell finds this one under that name, else its absolute path (the Quickstart does not activate
+    the venv, so its bin folder is not on PATH)."""
+    running = Path(sys.argv[0])
+    if running.name != "assistant-analytics" or not running.is_file():
+        return "assistant-analytics"  # not started as the installed command (python -m, a test)
+    found = shutil.which("assistant-analytics")
+    if found and Path(found).resolve() == running.resolve():
+        return "assistant-analytics"
+    return shlex.quote(str(running.absolute()))
 
 
 def check_demo_target(exports: Path, warehouse: Path) -> None:
