@@ -14,6 +14,7 @@ import io
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import time
@@ -84,6 +85,10 @@ def test_every_option_has_help_and_every_help_shows_examples():
         # Examples keep their lines (RawDescriptionHelpFormatter): each starts with the program.
         example_lines = text.split("examples:", 1)[1].strip().splitlines()
         assert example_lines[0].strip().startswith("assistant-analytics"), text
+        # each runs as pasted into a shell: its words parse, a comment after `#` is the shell's
+        for line in example_lines:
+            if line.strip().startswith("assistant-analytics "):
+                cli.parse_args(shlex.split(line, comments=True)[1:])
 
 
 def test_version_prints_the_package_version(capsys):

@@ -39,7 +39,7 @@ examples:
   assistant-analytics refresh --day 2026-11-22 --day 2026-11-23
   assistant-analytics refresh --from 2026-11-01 --to 2026-11-30
   assistant-analytics refresh --all --full
-  assistant-analytics refresh --full          (rebuild the models without reloading)
+  assistant-analytics refresh --full          # rebuild the models without reloading
 
 Give the days one way only: --day (repeatable), --from/--to, or --all.""",
     "report": """\
