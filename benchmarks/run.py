@@ -170,7 +170,10 @@ def main() -> None:
     p.add_argument("--events-per-day", type=int, default=3_000_000)
     p.add_argument("--history", type=int, nargs="+", default=[3, 20])
     p.add_argument("--workdir", type=Path, default=Path("/tmp/assistant-analytics-bench"))
-    p.add_argument("--out", type=Path, default=Path(__file__).with_name("results.json"))
+    p.add_argument("--out", type=Path, default=None,
+                   help="the JSON file written (default: benchmarks/results.json, the figures docs/benchmark.md "
+                        "gives; with --small-day-only or --report-only, results.json in --workdir, so that a "
+                        "quick run does not replace them)")
     p.add_argument("--days", type=int, default=None,
                    help="export days to generate (default: the largest --history + 1, at least "
                         "2 x --report-days: the report's period and its previous period)")
@@ -192,6 +195,9 @@ def main() -> None:
     p.add_argument("--low-memory-limit", default="1GB",
                    help="DuckDB memory_limit of the spill check (empty: skip it)")
     args = p.parse_args()
+    if args.out is None:
+        quick = args.small_day_only or args.report_only
+        args.out = args.workdir / "results.json" if quick else Path(__file__).with_name("results.json")
 
     work = args.workdir
     exports = work / "exports"
@@ -409,7 +415,9 @@ def finish(args: argparse.Namespace, env: dict, rows: list[dict], work: Path) ->
         "summary": summary,
         "ran_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out}", file=sys.stderr)
     print(f"{'step':<60}{'events':>12}{'seconds':>10}{'events/s':>12}{'peak RSS MB':>13}")
     for r in rows:
         ev = f"{r['events']:,}" if r["events"] else "-"
