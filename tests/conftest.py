@@ -3,7 +3,8 @@
 Tiers: a test that runs a refresh (or the demo), dbt or a Dagster command, Streamlit or a
 browser, or builds a venv is marked `slow` (directly, by `pytestmark`, or through a fixture marked
 with `slow_fixture`); `pytest -m "not slow"` runs the others on every change. A test that is not
-marked slow and still completes a refresh fails with a line that says so (see `Workspace.cli`).
+marked slow and still completes a refresh or demo, whichever way it starts it, fails with a line
+that says so (see `pytest_runtest_makereport`).
 """
 
 from __future__ import annotations
@@ -149,24 +150,63 @@ def pytest_collection_modifyitems(items):
 
 
 _RUNS = ("refresh", "demo")  # the commands that run the Dagster job
-_current_test: pytest.Item | None = None
+# The runs of the current test (its fixtures' set-up included) that completed: CLI processes started
+# in any way (Workspace.cli, subprocess.run, Popen) and `cli.main` called in this process. A test not
+# marked slow fails when one of them completed (`pytest_runtest_makereport`): the fast tier runs no
+# refresh, whichever way a test starts it.
+_run_processes: list[subprocess.Popen] = []
+_runs_in_process: list[str] = []
+_popen_init = subprocess.Popen.__init__
+
+
+def _recording_popen_init(self, args, *more, **kwargs):
+    _popen_init(self, args, *more, **kwargs)
+    argv = [args] if isinstance(args, (str, bytes, os.PathLike)) else list(args)
+    if len(argv) > 1 and Path(os.fsdecode(argv[0])).name == "assistant-analytics" and argv[1] in _RUNS:
+        _run_processes.append(self)
+
+
+def _recording_cli_main(main):
+    def recorded(argv=None):
+        status = main(argv)
+        if argv and argv[0] in _RUNS and status == 0:
+            _runs_in_process.append(argv[0])
+        return status
+    return recorded
+
+
+def _completed_runs() -> list[str]:
+    done = [" ".join(map(os.fsdecode, p.args[1:2])) for p in _run_processes if p.returncode == 0]
+    return done + _runs_in_process
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item, nextitem):
-    """Workspace.cli checks the marker of the test it runs for, module fixtures' set-up included."""
-    global _current_test
-    _current_test = item
+    _run_processes.clear()
+    _runs_in_process.clear()
     # sigterm_kept: a Dagster run in a test's own process (tests/test_dagster.py) would leave SIGTERM
     # ignored, for every later child of this process, when the suite was started with SIGINT ignored
     with sigterm_kept():
-        try:
-            return (yield)
-        finally:
-            _current_test = None
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if call.when == "teardown" and report.passed and not item.get_closest_marker("slow"):
+        runs = _completed_runs()
+        if runs:
+            report.outcome = "failed"
+            report.longrepr = (f"{item.nodeid} completed `{runs[0]}` (a Dagster run): mark it "
+                               "@pytest.mark.slow, or test the rule without a run")
+    return report
 
 
 def pytest_configure(config):
+    from orchestration.cli import main as cli_main
+
+    subprocess.Popen.__init__ = _recording_popen_init
+    cli_main.main = _recording_cli_main(cli_main.main)
     # Under pytest-xdist, once before its workers start: a manifest their refreshes only read.
     if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
         from orchestration.build.dbt_project import ensure_manifest
@@ -268,9 +308,6 @@ class Workspace:
         env["DAGSTER_HOME"] = str(self.dagster_home)
         cmd = [CLI, args[0], "--warehouse", str(self.warehouse), "--exports", str(self.exports), *args[1:]]
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, cwd=self.root)
-        if args[0] in _RUNS and proc.returncode == 0 and _current_test and not _current_test.get_closest_marker("slow"):
-            raise AssertionError(f"{_current_test.nodeid} ran `{args[0]}` (a Dagster run): mark it "
-                                 "@pytest.mark.slow, or test the rule without a run")
         if check and proc.returncode != 0:
             raise AssertionError(f"{cmd} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
         return proc
