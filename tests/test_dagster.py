@@ -628,7 +628,8 @@ def test_the_sensor_asks_for_no_day_a_run_of_which_is_going_or_queued(backfill, 
             "backfill": {RANGE_START_TAG: RANGE[0], RANGE_END_TAG: RANGE[-1]},
             "schedule": {RUN_KEY_TAG: f"nightly-{day}", PARTITION_NAME_TAG: day}}[origin]
     run = backfill.instance.add_run(DagsterRun(job_name="refresh", run_id=str(uuid.uuid4()),
-                                               status=DagsterRunStatus.STARTED, tags=tags))
+                                               status=DagsterRunStatus.STARTED, tags=tags,
+                                               remote_job_origin=launched_from_the_code_location("refresh")))
     try:
         waiting = backfill.evaluate_sensor()
         assert [r.partition_key for r in waiting.run_requests] == []
@@ -641,10 +642,23 @@ def test_the_sensor_asks_for_no_day_a_run_of_which_is_going_or_queued(backfill, 
         backfill.instance.delete_run(run.run_id)
 
 
-def test_a_killed_cli_refresh_or_another_jobs_run_holds_no_day_back(backfill, monkeypatch):
+def launched_from_the_code_location(job_name: str):
+    """The origin a run launched by the daemon, the UI or a backfill has (the code location its run
+    worker loads the job from); a run executed in its own process, as the CLI's, has none."""
+    from dagster._core.remote_origin import RegisteredCodeLocationOrigin, RemoteJobOrigin, RemoteRepositoryOrigin
+
+    return RemoteJobOrigin(repository_origin=RemoteRepositoryOrigin(
+        code_location_origin=RegisteredCodeLocationOrigin(LOCATION), repository_name="__repository__"),
+        job_name=job_name)
+
+
+@pytest.mark.parametrize("version", ["tagged", "before the tag"])
+def test_a_killed_cli_refresh_or_another_jobs_run_holds_no_day_back(backfill, monkeypatch, version):
     """A CLI refresh's run left "started" by a kill (no daemon watches that process) holds its days
     back only while a refresh holds the warehouse's lock; a run of other partitions (hourly, say)
-    neither holds a day back nor fails the tick."""
+    neither holds a day back nor fails the tick. A version before the CLI tagged its runs left runs
+    without the tag: known by their lack of a code location (an upgrade audit found a day the
+    sensor never loaded again)."""
     import uuid
 
     from dagster import DagsterRun, DagsterRunStatus
@@ -660,7 +674,7 @@ def test_a_killed_cli_refresh_or_another_jobs_run_holds_no_day_back(backfill, mo
     runs = [backfill.instance.add_run(DagsterRun(job_name=job, run_id=str(uuid.uuid4()),
                                                  status=DagsterRunStatus.STARTED, tags=tags))
             for job, tags in [("refresh", {RANGE_START_TAG: RANGE[0], RANGE_END_TAG: RANGE[-1],
-                                           TRIGGER_TAG: CLI_TRIGGER}),
+                                           **({TRIGGER_TAG: CLI_TRIGGER} if version == "tagged" else {})}),
                               ("other", {RANGE_START_TAG: "2026-11-25-00:00", RANGE_END_TAG: "2026-11-25-05:00"})]]
     try:
         # killed: no lock is held (another test's re-delivered day may be asked for too)

@@ -98,12 +98,13 @@ def _days_being_run(context: SensorEvaluationContext, warehouse: WarehouseResour
     started: a day's partition tag, or every day of a backfill's range. A run of `assistant-analytics
     refresh` runs in that command's process, which no daemon watches: killed, it stays "started"
     for good, so it counts only while a refresh holds the warehouse's lock (the command holds it
-    from its first run to its last)."""
+    from its first run to its last). Such a run is tagged as the CLI's; one of a version before the
+    tag is known by its lack of a code location to launch it from (a run executed in its process)."""
     days: set[str] = set()
     cli_refresh_running = None
     for record in context.instance.get_run_records(RunsFilter(statuses=NOT_FINISHED_STATUSES)):
         tags = record.dagster_run.tags
-        if tags.get(TRIGGER_TAG) == CLI_TRIGGER:
+        if tags.get(TRIGGER_TAG) == CLI_TRIGGER or record.dagster_run.remote_job_origin is None:
             if cli_refresh_running is None:
                 cli_refresh_running = refresh_running(warehouse.warehouse)
             if not cli_refresh_running:
