@@ -342,6 +342,23 @@ def test_a_record_of_an_older_version_without_its_later_keys_is_read(tmp_path):
         "cannot be read (Is a directory)")
 
 
+def test_the_record_of_a_version_before_its_rename_is_read_until_a_refresh_writes_todays(tmp_path):
+    """Versions up to 2026-12-05 named the record by the warehouse's stem (`.wh.refresh.json`):
+    after an upgrade `status` showed "none recorded", and a refresh killed before it was no longer
+    shown as interrupted (an upgrade audit)."""
+    warehouse = _published_without_marts(tmp_path / "wh.duckdb")
+    old = tmp_path / ".wh.refresh.json"
+    old.write_text('{"outcome": "running", "started_at": "2026-11-20T01:00:00+00:00", "days": ["2026-11-19"]}')
+    assert not record_path_for(warehouse).exists()
+    last = collect_status(warehouse, tmp_path / "exports")["last_refresh"]
+    assert (last["outcome"], last["days"]) == ("interrupted", ["2026-11-19"])  # killed: no refresh holds the lock
+    with recording_refresh(warehouse, [dt.date(2026, 11, 21)], full=False):
+        pass
+    assert not old.exists()
+    last = collect_status(warehouse, tmp_path / "exports")["last_refresh"]
+    assert (last["outcome"], last["days"]) == ("succeeded", ["2026-11-21"])
+
+
 def test_a_refresh_whose_process_is_gone_is_interrupted_though_another_holds_the_lock(tmp_path):
     """The record says running, and the warehouse's lock is held, but by another process (a run from
     Dagster's UI, which records nothing here): the recorded refresh's process is gone, so it was

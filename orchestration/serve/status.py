@@ -41,6 +41,13 @@ def record_path_for(warehouse: Path) -> Path:
     return warehouse.with_name(f".{warehouse.name}.refresh.json")
 
 
+def _record_path_before_its_rename(warehouse: Path) -> Path:
+    """Where versions before the record took the warehouse's whole name kept it: `.<stem>.refresh.json`.
+    Read when there is no record under today's name (the last refresh before an upgrade); removed
+    once a refresh writes today's."""
+    return warehouse.with_name(f".{warehouse.stem}.refresh.json")
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -61,6 +68,8 @@ def _write_record(warehouse: Path, record: dict) -> None:
     data = _record_text(record)
     if not replace_file_or_skip(record_path_for(warehouse), data + b" " * _RECORD_ROOM):
         _write_over(record_path_for(warehouse), record)
+    with contextlib.suppress(OSError):
+        _record_path_before_its_rename(warehouse).unlink(missing_ok=True)
 
 
 def _write_over(path: Path, record: dict) -> None:
@@ -144,6 +153,8 @@ def _last_refresh(warehouse: Path, running: bool) -> dict | None:
     """The refresh record, None when there is none; a record that cannot be read, or is not what a
     refresh writes (edited by hand, another program's file), is shown as such, outcome `unknown`."""
     path = record_path_for(warehouse)
+    if not path.exists() and not path.is_symlink() and _record_path_before_its_rename(warehouse).is_file():
+        path = _record_path_before_its_rename(warehouse)
     try:
         record = json.loads(path.read_text())
     except FileNotFoundError:
