@@ -18,6 +18,7 @@ import gzip
 import importlib.util
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -634,6 +635,33 @@ def test_a_java_home_without_java_is_refused_even_with_java_on_path(tmp_path: Pa
     (tmp_path / "jdk" / "bin" / "java").chmod(0o755)
     monkeypatch.setenv("JAVA_HOME", str(tmp_path / "jdk"))
     check_spark_runnable()
+
+
+@pytest.mark.parametrize("banner, refused", [
+    ('java version "1.8.0_292"\nJava(TM) SE Runtime Environment', "Java 8"),
+    ('openjdk version "11.0.2" 2019-01-15', "Java 11"),
+    ('openjdk version "17.0.15" 2025-04-15', None),
+    ('openjdk version "21" 2023-09-19', None),
+    ("no version said", None),  # cannot be told: the JVM gives its own error, if any
+])
+def test_a_java_older_than_17_is_refused_before_anything_runs(tmp_path: Path, monkeypatch, banner, refused):
+    """Spark 4 does not start on Java 8 or 11, and its launcher says only that the gateway process
+    exited (a Spark audit: the refresh began, then failed with that line)."""
+    from orchestration.build.spark_models import check_spark_runnable
+
+    if importlib.util.find_spec("pyspark") is None:
+        pytest.skip("pyspark is not installed: the Java check comes after it")
+    java = tmp_path / "jdk" / "bin" / "java"
+    java.parent.mkdir(parents=True)
+    java.write_text(f"#!/bin/sh\ncat >&2 <<'EOF'\n{banner}\nEOF\n")
+    java.chmod(0o755)
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "jdk"))
+    if refused:
+        expected = rf"^ANALYTICS_ENGINE=spark needs a Java 17\+ runtime, and {re.escape(str(java))} is {refused}:"
+        with pytest.raises(UserError, match=expected):
+            check_spark_runnable()
+    else:
+        check_spark_runnable()
 
 
 def test_a_failed_spark_start_names_its_reason_on_the_error_line():

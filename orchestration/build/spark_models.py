@@ -10,10 +10,13 @@ keeps the published file whole and self-contained (the atomic publish of publish
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
+import re
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -40,9 +43,32 @@ def check_spark_runnable() -> None:
         if not (java.is_file() and os.access(java, os.X_OK)):
             raise UserError(f"JAVA_HOME={java_home} has no bin/java to run, and Spark runs that one: point it "
                             "at a Java 17+ runtime or unset it (README, docs/spark.md)")
-    elif not shutil.which("java"):
+    elif shutil.which("java"):
+        java = Path(shutil.which("java"))
+    else:
         raise UserError("ANALYTICS_ENGINE=spark needs a Java 17+ runtime on PATH (or JAVA_HOME): "
                         "e.g. apt-get install openjdk-17-jre-headless (README, docs/spark.md)")
+    version = java_major_version(str(java))
+    if version is not None and version < 17:
+        # Spark 4 does not start on it: its launcher's only word is that the gateway exited
+        raise UserError(f"ANALYTICS_ENGINE=spark needs a Java 17+ runtime, and {java} is Java {version}: "
+                        "install one (e.g. apt-get install openjdk-17-jre-headless) and put it first on PATH "
+                        "or in JAVA_HOME (README, docs/spark.md)")
+
+
+@functools.cache
+def java_major_version(java: str) -> int | None:
+    """The major version `java -version` names (8 for "1.8.0_292", 17 for "17.0.15"); None when it
+    cannot be told (the JVM then gives its own error, if any)."""
+    try:
+        proc = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    found = re.search(r'version "(\d+)(?:\.(\d+))?', proc.stderr + proc.stdout)
+    if not found:
+        return None
+    major = int(found.group(1))
+    return int(found.group(2) or 0) if major == 1 else major
 
 
 def spark_tables(manifest: Path) -> list[tuple[str, str]]:
