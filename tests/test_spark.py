@@ -913,3 +913,13 @@ def test_spark_user_agents_of_another_parser_are_found_without_spark(tmp_path):
             assert spark_user_agents_stale(spark_dir) is stale, by
     finally:
         conn.close()
+
+
+def test_the_days_spark_loads_again_are_named_on_the_progress_line():
+    """A switch of engine (or a Spark load cut short) has Spark load days again: the line says which
+    (a Spark audit: it said only how many)."""
+    from orchestration.build.loading import _loaded_again
+
+    days = [dt.date(2026, 11, d) for d in (8, 1, 2, 3, 4, 5, 6)]
+    assert _loaded_again(days[:1]) == "1 export day(s) loaded on Spark again, to match the build file's raw: 2026-11-08"
+    assert _loaded_again(days).endswith(": 2026-11-01, 2026-11-02, 2026-11-03, 2026-11-04, 2026-11-05 and 2 more")

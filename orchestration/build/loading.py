@@ -43,7 +43,7 @@ def load_days(warehouse: Path, exports: Path, days: list[dt.date], *, full: bool
     # Spark load cut short before its copy into the build file) are loaded again from their files.
     behind = [d for d in days_behind(loaded_days(build), spark_dir) if d not in days]
     if behind:
-        progress.report(f"{len(behind)} export day(s) loaded on Spark again, to match the build file's raw")
+        progress.report(_loaded_again(behind))
     loaded = []
     progress.report("loading on Spark ...")
     try:
@@ -75,7 +75,14 @@ def catch_up_spark_raw(warehouse: Path, exports: Path, build: Path, spark_dir: P
         # the day's load parses Spark's user agents again (the models are rebuilt in full after)
         behind = [max(spark_loaded_days(spark_dir))]
     if behind:
-        progress.report(f"{len(behind)} export day(s) loaded on Spark again, to match the build file's raw")
+        progress.report(_loaded_again(behind))
         # `full` is the DuckDB loader's (pending users left out); the Spark loader has no such mode
         for _ in load_days(warehouse, exports, behind, full=False):
             pass
+
+
+def _loaded_again(days: list[dt.date]) -> str:
+    """The progress line of the days Spark loads again, naming them (the first few)."""
+    days = sorted(days)
+    named = ", ".join(d.isoformat() for d in days[:5]) + (f" and {len(days) - 5} more" if len(days) > 5 else "")
+    return f"{len(days)} export day(s) loaded on Spark again, to match the build file's raw: {named}"
