@@ -357,6 +357,11 @@ def test_the_record_of_a_version_before_its_rename_is_read_until_a_refresh_write
     assert not old.exists()
     last = collect_status(warehouse, tmp_path / "exports")["last_refresh"]
     assert (last["outcome"], last["days"]) == ("succeeded", ["2026-11-21"])
+    # a warehouse whose name has no suffix: both names are one, and the record stays
+    bare = _published_without_marts(tmp_path / "bare")
+    with recording_refresh(bare, [dt.date(2026, 11, 21)], full=False):
+        pass
+    assert collect_status(bare, tmp_path / "exports")["last_refresh"]["outcome"] == "succeeded"
 
 
 def test_a_refresh_whose_process_is_gone_is_interrupted_though_another_holds_the_lock(tmp_path):

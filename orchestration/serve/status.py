@@ -68,8 +68,9 @@ def _write_record(warehouse: Path, record: dict) -> None:
     data = _record_text(record)
     if not replace_file_or_skip(record_path_for(warehouse), data + b" " * _RECORD_ROOM):
         _write_over(record_path_for(warehouse), record)
-    with contextlib.suppress(OSError):
-        _record_path_before_its_rename(warehouse).unlink(missing_ok=True)
+    if _record_path_before_its_rename(warehouse) != record_path_for(warehouse):  # a name with no suffix: the same
+        with contextlib.suppress(OSError):
+            _record_path_before_its_rename(warehouse).unlink(missing_ok=True)
 
 
 def _write_over(path: Path, record: dict) -> None:
