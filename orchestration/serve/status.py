@@ -98,9 +98,8 @@ def _write_over(path: Path, record: dict) -> None:
 def recording_refresh(warehouse: Path, days: list[dt.date], *, full: bool) -> Iterator[None]:
     """Records a refresh's start, then its end: when, which days, how long, and how it ended."""
     started, clock = _now(), time.monotonic()
-    record = {"started_at": started.isoformat(timespec="seconds"), "finished_at": None,
-              "days": sorted({d.isoformat() for d in days}), "full": full, "seconds": None,
-              "outcome": "running", "error": None, "pid": os.getpid(), "run_id": None}
+    record = _record(started_at=started.isoformat(timespec="seconds"), days=sorted({d.isoformat() for d in days}),
+                     full=full, outcome="running", pid=os.getpid())
     _write_record(warehouse, record)
     try:
         yield
@@ -132,12 +131,12 @@ def record_run(warehouse: Path, *, run_id: str, started_at: dt.datetime, finishe
         if current["started_at"] > start_text or (current["started_at"] == start_text and outcome == "running"
                                                    and current["outcome"] != "running"):
             return
-    _write_record(warehouse, {
-        "started_at": start_text,
-        "finished_at": finished_at.astimezone(dt.UTC).isoformat(timespec="seconds") if finished_at else None,
-        "days": sorted({d.isoformat() for d in days}), "full": full,
-        "seconds": round((finished_at - started_at).total_seconds(), 1) if finished_at else None,
-        "outcome": outcome, "error": error, "pid": None, "run_id": run_id})
+    _write_record(warehouse, _record(
+        started_at=start_text,
+        finished_at=finished_at.astimezone(dt.UTC).isoformat(timespec="seconds") if finished_at else None,
+        days=sorted({d.isoformat() for d in days}), full=full,
+        seconds=round((finished_at - started_at).total_seconds(), 1) if finished_at else None,
+        outcome=outcome, error=error, run_id=run_id))
 
 
 _OUTCOMES = ("running", "succeeded", "failed", "interrupted")
@@ -214,10 +213,16 @@ def _record_problem(record) -> str | None:
     return None
 
 
+def _record(**values) -> dict:
+    """A refresh record: every key `_KINDS` lists, in its order, null where not given."""
+    unknown = set(values) - set(_KINDS)
+    if unknown:
+        raise TypeError(f"not keys of a refresh record: {sorted(unknown)}")
+    return {key: values.get(key) for key in _KINDS}
+
+
 def _unreadable_record(path: Path, reason: str) -> dict:
-    return {"started_at": None, "finished_at": None, "days": [], "full": None, "seconds": None,
-            "outcome": "unknown", "error": f"the refresh record {path} cannot be read ({reason})", "pid": None,
-            "run_id": None}
+    return _record(days=[], outcome="unknown", error=f"the refresh record {path} cannot be read ({reason})")
 
 
 def _query(conn: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[tuple]:
