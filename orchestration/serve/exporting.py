@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from ..errors import UserError
+from ..errors import UserError, first_line
 from ..settings import build_path_for, lock_path_for
 from .report import (
     ReportParams,
@@ -117,7 +117,7 @@ def _write_atomically(relation: duckdb.DuckDBPyRelation, output: Path, fmt: str)
     except (duckdb.Error, OSError) as exc:
         if isinstance(exc, duckdb.Error) and str(tmp) not in str(exc):
             raise  # reading the warehouse failed (a damaged block), not writing the file: the command says so
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).strip().splitlines()[0]
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else first_line(exc)
         raise UserError(f"cannot write {output}: {reason}") from None
     finally:
         tmp.unlink(missing_ok=True)

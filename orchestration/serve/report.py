@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from ..errors import ReportError
+from ..errors import ReportError, first_line
 from ..publish.publish import connect_published, refresh_running
 from . import queries
 
@@ -68,8 +68,7 @@ def run_query(conn: duckdb.DuckDBPyConnection, sql: str, params: ReportParams) -
         cur = conn.execute(sql, {k: v for k, v in values.items() if f"${k}" in sql})
     except (duckdb.BinderException, duckdb.CatalogException) as exc:
         # a warehouse built by an older version lacks a mart or column the queries read
-        first_line = str(exc).splitlines()[0]
-        raise ReportError(f"the warehouse lacks what this version's report reads ({first_line}); "
+        raise ReportError(f"the warehouse lacks what this version's report reads ({first_line(exc)}); "
                           "run `assistant-analytics refresh --full` once") from None
     cols = [d[0] for d in cur.description]
     return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
