@@ -176,7 +176,7 @@ def _recording_cli_main(main):
 
 
 def _completed_runs() -> list[str]:
-    done = [" ".join(map(os.fsdecode, p.args[1:2])) for p in _run_processes if p.returncode == 0]
+    done = [os.fsdecode(p.args[1]) for p in _run_processes if p.returncode == 0]
     return done + _runs_in_process
 
 

@@ -65,12 +65,12 @@ def _record_text(record: dict) -> bytes:
 def _write_record(warehouse: Path, record: dict) -> None:
     # The record only informs `status`; a refresh that can write its build file but not this small
     # file beside it still does its job.
-    data = _record_text(record)
-    if not replace_file_or_skip(record_path_for(warehouse), data + b" " * _RECORD_ROOM):
-        _write_over(record_path_for(warehouse), record)
-    if _record_path_before_its_rename(warehouse) != record_path_for(warehouse):  # a name with no suffix: the same
+    path, before_its_rename = record_path_for(warehouse), _record_path_before_its_rename(warehouse)
+    if not replace_file_or_skip(path, _record_text(record) + b" " * _RECORD_ROOM):
+        _write_over(path, record)
+    if before_its_rename != path:  # a name with no suffix: the same
         with contextlib.suppress(OSError):
-            _record_path_before_its_rename(warehouse).unlink(missing_ok=True)
+            before_its_rename.unlink(missing_ok=True)
 
 
 def _write_over(path: Path, record: dict) -> None:
@@ -152,9 +152,9 @@ _KINDS = {"started_at": (str,), "finished_at": (str, type(None)), "days": (list,
 def _last_refresh(warehouse: Path, running: bool) -> dict | None:
     """The refresh record, None when there is none; a record that cannot be read, or is not what a
     refresh writes (edited by hand, another program's file), is shown as such, outcome `unknown`."""
-    path = record_path_for(warehouse)
-    if not path.exists() and not path.is_symlink() and _record_path_before_its_rename(warehouse).is_file():
-        path = _record_path_before_its_rename(warehouse)
+    path, before_its_rename = record_path_for(warehouse), _record_path_before_its_rename(warehouse)
+    if not path.exists() and not path.is_symlink() and before_its_rename.is_file():
+        path = before_its_rename
     try:
         record = json.loads(path.read_text())
     except FileNotFoundError:
