@@ -387,6 +387,33 @@ def test_a_warehouse_path_that_holds_no_duckdb_file_is_one_line_and_left_as_it_i
         assert warehouse.read_text() == "my notes, not a database\n"
 
 
+# The read commands on a file that is no DuckDB file: DuckDB said "Cannot launch in-memory database in
+# read-only mode" for a name ending in .csv or .parquet (it takes those for data files to query).
+READ_COMMANDS = {
+    "status": ["status"],
+    "report": ["report", "--assistant", "acme-support", "--from", "2026-11-20", "--to", "2026-11-20"],
+    "export": ["export", "fct_chats", "-o", "chats.csv"],
+    "dashboard": ["dashboard", "--port", "8799"],
+}
+
+
+@pytest.mark.parametrize("name, make, says", [
+    ("w.csv", make_notes, "is not a DuckDB file"),
+    ("w.parquet", make_notes, "is not a DuckDB file"),
+    ("w.duckdb", Path.touch, "is an empty file, not a DuckDB file"),
+])
+@pytest.mark.parametrize("command", READ_COMMANDS)
+def test_a_read_command_on_a_file_that_is_no_duckdb_file_says_so_in_one_line(tmp_path, command, name, make, says):
+    warehouse = tmp_path / name
+    make(warehouse)
+    proc = subprocess.run([CLI, *READ_COMMANDS[command], "--warehouse", str(warehouse)], env=environment_without_settings(),
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stderr.splitlines() == [
+        f"assistant-analytics: error: the warehouse {warehouse} {says}: give the path of the warehouse that a "
+        "refresh publishes"], proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # nothing written, the file left as it was
+
+
 # ----------------------------------------------------------------------------- the build file
 
 def test_refresh_full_waits_for_the_refresh_that_holds_the_warehouse(workspace: Workspace):

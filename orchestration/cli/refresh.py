@@ -101,7 +101,7 @@ _QUOTES = ("'", '"')
 def check_warehouse_path(warehouse: Path) -> None:
     """The warehouse a refresh writes: a file (or none yet) whose folder exists or can be made, and
     whose name dbt can use; else one line, before anything is loaded or recorded."""
-    from ..publish.publish import is_duckdb_header  # it imports DuckDB: not at the CLI's start
+    from ..publish.publish import check_duckdb_file  # it imports DuckDB: not at the CLI's start
 
     if warehouse.is_dir():
         raise UserError(f"the warehouse {warehouse} is a directory: give the path of a DuckDB file")
@@ -113,17 +113,8 @@ def check_warehouse_path(warehouse: Path) -> None:
         return  # the first refresh makes it
     if not warehouse.is_file():  # a FIFO or a device: opening it to look would wait, or read forever
         raise UserError(f"the warehouse {warehouse} is not a regular file: give the path of a DuckDB file")
-    try:
-        with open(warehouse, "rb") as file:
-            head = file.read(12)
-    except OSError as exc:
-        raise UserError(f"cannot read the warehouse {warehouse}: {exc.strerror or exc}") from None
-    if not head:  # DuckDB takes an empty file for a damaged database, not for a new one
-        raise UserError(f"the warehouse {warehouse} is an empty file, not a DuckDB file: remove it (the first "
-                        "refresh makes the file)")
-    if not is_duckdb_header(head):
-        raise UserError(f"the warehouse {warehouse} is not a DuckDB file: give the path of the warehouse, "
-                        "or of a file that does not exist yet")
+    check_duckdb_file(warehouse, if_empty="remove it (the first refresh makes the file)",
+                      otherwise="give the path of the warehouse, or of a file that does not exist yet")
 
 
 def ensure_folder(folder: Path, whose: str) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from ..errors import UnfinishedBuildError
+from ..errors import UnfinishedBuildError, UserError
 from ..settings import build_path_for, lock_path_for
 
 
@@ -186,6 +186,21 @@ _HEADER_BYTES = 3 * 4096  # DuckDB's main header and its two database headers
 def is_duckdb_header(head: bytes) -> bool:
     """Whether a file's first bytes are a DuckDB file's: its magic bytes, after the checksum."""
     return head[8:12] == b"DUCK"
+
+
+def check_duckdb_file(warehouse: Path, *, if_empty: str, otherwise: str, error: type[UserError] = UserError) -> None:
+    """One line (`error`, with the advice given) unless the regular file `warehouse` begins as a
+    DuckDB file does. DuckDB's own errors for such a file mislead: it takes an empty file for a
+    damaged database, and a name ending in .csv or .parquet for a data file to query in memory."""
+    try:
+        with open(warehouse, "rb") as file:
+            head = file.read(12)
+    except OSError as exc:
+        raise error(f"cannot read the warehouse {warehouse}: {exc.strerror or exc}") from None
+    if not head:
+        raise error(f"the warehouse {warehouse} is an empty file, not a DuckDB file: {if_empty}")
+    if not is_duckdb_header(head):
+        raise error(f"the warehouse {warehouse} is not a DuckDB file: {otherwise}")
 _COMPARE_RUN_BLOCKS = 64  # blocks read from each file at a time
 
 

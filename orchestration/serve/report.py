@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 
 from ..errors import ReportError, first_line
-from ..publish.publish import connect_published, refresh_running
+from ..publish.publish import check_duckdb_file, connect_published, refresh_running
 from . import queries
 
 
@@ -32,8 +32,12 @@ class ReportParams:
                 "channel": self.channel}
 
 
+_THE_PUBLISHED_FILE = "give the path of the warehouse that a refresh publishes"
+
+
 def check_published_file(warehouse: Path) -> None:
-    """The published warehouse is a file that exists; else one line (report, export, status)."""
+    """The published warehouse is a DuckDB file that exists; else one line (report, export, status,
+    dashboard)."""
     if warehouse.is_dir():
         raise ReportError(f"the warehouse {warehouse} is a directory: give the path of a DuckDB file")
     if not warehouse.is_file():
@@ -41,6 +45,7 @@ def check_published_file(warehouse: Path) -> None:
             raise ReportError(f"warehouse file not found: {warehouse} (a refresh of it is running; "
                               "its file comes when that refresh publishes)")
         raise ReportError(f"warehouse file not found: {warehouse} (run `assistant-analytics refresh` first)")
+    check_duckdb_file(warehouse, error=ReportError, if_empty=_THE_PUBLISHED_FILE, otherwise=_THE_PUBLISHED_FILE)
 
 
 def connect_read_only(warehouse: Path) -> duckdb.DuckDBPyConnection:
