@@ -120,6 +120,13 @@ def test_a_mistyped_command_is_one_line_with_a_suggestion(capsys, typed, suggest
     (["report", "--assistant", ACME, "--fro", D1, "--to", D2], "--from"),
     (["export", "fct_chats", "--out", "x.csv"], "--output"),
     (["report", "--assistant", ACME, "--form", D1, "--to", D2], "--format' or '--from"),
+    # a short option, named though the one it stands for is required and now missing
+    (["export", "fct_chats", "-O", "x.csv"], "-o"),
+    (["report", "--assistant", ACME, "--from", D1, "--to", D2, "-x"], None),
+    # before any command (argparse said only that COMMAND was missing)
+    (["--versoin"], "--version"),
+    (["--hlep"], "--help"),
+    (["-v", "status"], None),
 ])
 def test_a_mistyped_option_is_one_line_with_a_suggestion(capsys, argv, suggestion):
     with pytest.raises(SystemExit) as exc:
@@ -131,6 +138,26 @@ def test_a_mistyped_option_is_one_line_with_a_suggestion(capsys, argv, suggestio
         assert err[0].endswith(f"; did you mean '{suggestion}'?"), err
     else:
         assert "did you mean" not in err[0], err
+
+
+@pytest.mark.parametrize("argv, example", [
+    (["--warehouse", "x.duckdb", "status"], "assistant-analytics status --warehouse ..."),
+    (["--warehouse=x.duckdb"], "assistant-analytics COMMAND --warehouse ..."),
+    (["--assistant", ACME, "report", "--from", D1, "--to", D2], "assistant-analytics report --assistant ..."),
+])
+def test_a_commands_option_before_the_command_is_one_line_that_says_where_it_goes(capsys, argv, example):
+    """argparse took the option's value for the command ("invalid choice: 'x.duckdb'") or said only
+    that COMMAND was missing."""
+    with pytest.raises(SystemExit) as exc:
+        cli.parse_args(argv)
+    assert exc.value.code == 2
+    name = argv[0].split("=")[0]
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"assistant-analytics: error: {name} is an option of the commands: give it after the command ({example})"]
+
+
+def test_a_negative_number_is_a_value_not_an_option():
+    assert cli.parse_args(["demo", "--seed", "-5"]).seed == -5
 
 
 @pytest.mark.parametrize("argv", [

@@ -222,6 +222,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The arguments, or one line on stderr and exit 2; a mistyped command gets a suggestion."""
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
+        _refuse_a_word_before_the_command(parser, argv)
     if argv and not argv[0].startswith("-"):
         names = command_names(parser)
         if argv[0] not in names:
@@ -240,24 +242,56 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _refuse_a_word_before_the_command(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    """One line for an option before the command: argparse's would name the missing COMMAND, or
+    take the option's value for the command (`--warehouse x status`: "invalid choice: 'x'")."""
+    name = argv[0].split("=", 1)[0]
+    commands = _commands(parser)
+    if any(name in _option_names(command) for command in commands.values()):
+        command = next((word for word in argv if word in commands), "COMMAND")
+        parser.error(f"{name} is an option of the commands: give it after the command ({PROG} {command} {name} ...)")
+    close = difflib.get_close_matches(name, ["--help", "--version"], n=1)
+    parser.error(f"unrecognized arguments: {argv[0]}" + (f"; did you mean {close[0]!r}?" if close else ""))
+
+
+def _option_names(command: argparse.ArgumentParser) -> list[str]:
+    return [o for a in command._actions for o in a.option_strings]
+
+
+# A word that argparse reads as a negative number, not as an option (`--seed -5`)
+_NEGATIVE_NUMBER = re.compile(r"-[0-9.]+")
+
+
 def _unknown_options(command: argparse.ArgumentParser, words: list[str]) -> list[str]:
-    """The words that look like long options the command does not have (a prefix of one is not one:
-    `allow_abbrev` is off)."""
-    options = [o for a in command._actions for o in a.option_strings]
+    """The words that look like options the command does not have: long ones (a prefix of one is
+    not one: `allow_abbrev` is off) and short ones (`-O` for `-o`; a short option may carry its
+    value, `-ox.csv`)."""
+    options = _option_names(command)
     unknown = []
     for word in words:
         if word == "--":
             break
-        name = word.split("=", 1)[0]
-        if word.startswith("--") and name not in options:
+        if word.startswith("--"):
+            name = word.split("=", 1)[0]
+        elif word.startswith("-") and len(word) > 1 and not _NEGATIVE_NUMBER.fullmatch(word):
+            name = word[:2]
+        else:
+            continue
+        if name not in options:
             unknown.append(word)
     return unknown
 
 
 def _option_hint(parser: argparse.ArgumentParser, command: str, unknown: list[str]) -> str:
-    """"; did you mean '--channel'?" for the first mistyped option that is close to one of the command's."""
-    options = [o for a in _commands(parser)[command]._actions for o in a.option_strings if o.startswith("--")]
+    """"; did you mean '--channel'?" for the first mistyped option that is close to one of the command's
+    (a short one that differs only in case: `-O` for `-o`)."""
+    all_options = _option_names(_commands(parser)[command])
+    options = [o for o in all_options if o.startswith("--")]
     for word in unknown:
+        if not word.startswith("--") and word.startswith("-"):
+            same_letter = [o for o in all_options if len(o) == 2 and o.lower() == word[:2].lower()]
+            if same_letter:
+                return f"; did you mean {same_letter[0]!r}?"
         if word.startswith("--") and word != "--":
             name = word.split("=", 1)[0]
             # the closest options first, as difflib.get_close_matches orders them (every command has
