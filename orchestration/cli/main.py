@@ -35,8 +35,8 @@ examples:
   assistant-analytics demo --days 7 --exports /tmp/exports --warehouse /tmp/demo.duckdb""",
     "refresh": """\
 examples:
-  assistant-analytics refresh --day 2026-11-23
-  assistant-analytics refresh --day 2026-11-22 --day 2026-11-23
+  assistant-analytics refresh --day 2026-11-22
+  assistant-analytics refresh --day 2026-11-21 --day 2026-11-22
   assistant-analytics refresh --from 2026-11-01 --to 2026-11-30
   assistant-analytics refresh --all --full
   assistant-analytics refresh --full          # rebuild the models without reloading
