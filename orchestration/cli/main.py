@@ -9,6 +9,7 @@ import argparse
 import datetime as dt
 import difflib
 import ipaddress
+import logging
 import os
 import re
 import sys
@@ -321,9 +322,20 @@ def _resolve_paths(args: argparse.Namespace) -> None:
         resolved_path(args.output, "--output")  # checked only: the name as given tells the format
 
 
+def quiet_library_logs() -> None:
+    """A library's log record with no handler to take it prints through logging's last resort,
+    traceback and all. SQLAlchemy's pool logs one ("Exception closing connection") when Ctrl-C
+    lands while Dagster closes its SQLite storage: the interruption is this command's one line
+    ("interrupted"), and a failure to close a connection is nothing a user can act on."""
+    pool_logs = logging.getLogger("sqlalchemy")
+    pool_logs.addHandler(logging.NullHandler())
+    pool_logs.propagate = False
+
+
 def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=".*is currently in beta.*")
     warnings.filterwarnings("ignore", message=".*is currently in preview.*")
+    quiet_library_logs()
     args = parse_args(argv)
     try:
         _resolve_paths(args)
