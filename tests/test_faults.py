@@ -406,8 +406,8 @@ READ_COMMANDS = {
 def test_a_read_command_on_a_file_that_is_no_duckdb_file_says_so_in_one_line(tmp_path, command, name, make, says):
     warehouse = tmp_path / name
     make(warehouse)
-    proc = subprocess.run([CLI, *READ_COMMANDS[command], "--warehouse", str(warehouse)], env=environment_without_settings(),
-                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([CLI, *READ_COMMANDS[command], "--warehouse", str(warehouse)],
+                          env=environment_without_settings(), cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and proc.stderr.splitlines() == [
         f"assistant-analytics: error: the warehouse {warehouse} {says}: give the path of the warehouse that a "
         "refresh publishes"], proc.stderr
