@@ -725,6 +725,28 @@ def test_files_duckdb_would_misread_take_the_careful_path(tmp_path):
         (4 + 2 + 249_750, 4 + 2 + 249_750)]
 
 
+def test_the_longest_file_names_take_the_careful_path_too(tmp_path):
+    """Names of 255 and 252 bytes (the file system's longest is 255) whose files the careful path
+    reads: its text copy was named after the file, with ".txt" added, too long a name to write, and
+    the load stopped. A loader rule: load_export_day on a DuckDB of its own, no refresh."""
+    from orchestration.load.raw import load_export_day
+
+    day, at = "2026-11-24", "2026-11-24T09:00:00Z"
+    folder = tmp_path / "exports" / f"dt={day}"
+    folder.mkdir(parents=True)
+    plain, gzipped = "p" * 249 + ".jsonl", "g" * 243 + ".jsonl.gz"
+    assert (len(plain), len(gzipped)) == (255, 252)
+    (folder / plain).write_bytes(dumps(ev("long-1", at=at)).encode() + b"\n\xff\n")  # a line not UTF-8
+    (folder / gzipped).write_bytes(gzip.compress(
+        "".join(dumps(ev(f"long-gz-{n}", at=at)) + "\r\n" for n in (1, 2)).encode()))  # CRLF line ends
+    conn = duckdb.connect()
+    load_export_day(conn, tmp_path / "exports", dt.date.fromisoformat(day))
+    assert conn.execute("select file_name, line_number, event_id from raw.events order by all").fetchall() == [
+        (gzipped, 1, "long-gz-1"), (gzipped, 2, "long-gz-2"), (plain, 1, "long-1")]
+    assert conn.execute("select file_name, line_number, reason from raw.rejected_lines").fetchall() == [
+        (plain, 2, "invalid_utf8")]
+
+
 # ------------------------------------------------- owners of rated answers (raw.answer_owners) ---
 # The loader marks the owner of every answer a loaded feedback rates, whatever export day brought
 # the answer, from its own table (no dbt relation). Plain DuckDB, load_export_day called directly;

@@ -447,7 +447,9 @@ def _read_careful(conn: duckdb.DuckDBPyConnection, path: Path, name: str, gzippe
         damage.append(_invalid_utf8_note(len(bad_lines)))
     text_path = path
     if gzipped or bad_lines:
-        text_path = tmpdir / (path.name + ".txt")
+        # named by the path's digest, as _duckdb_path's links: the file's own name with ".txt" added
+        # could pass the file system's longest name (255 bytes) and stop the load
+        text_path = tmpdir / f"text-{hashlib.sha256(os.fsencode(path)).hexdigest()[:16]}.txt"
         try:
             text_path.write_text(text, encoding="utf-8")
         except OSError as exc:  # the temporary folder's fault (full, say), not the export file's
