@@ -372,17 +372,40 @@ def _event_lines(prefix: str, count: int) -> bytes:
 def test_a_gzip_member_whose_checksum_fails_is_left_out_and_counted(tmp_path: Path):
     """Its data decompresses, but the CRC says a byte of it is not what was written: its lines are
     not loaded as they read (test_load.py has one whose event_id changed), and the note says how
-    many were left out. A member before it, whose check passed, is kept."""
-    good, bad = _event_lines("good", 40), _event_lines("bad", 300)
+    many were left out; each is a blank line, so the lines after it keep their numbers. The members
+    before and after it, whose checks pass, are kept (those after it were lost)."""
+    good, bad, after = _event_lines("good", 40), _event_lines("bad", 300), _event_lines("after", 7)
     damaged = bytearray(gzip.compress(bad, mtime=0))
     damaged[-8] ^= 0xFF  # the CRC32 of the trailer
     path = tmp_path / "crc.jsonl.gz"
-    path.write_bytes(gzip.compress(good, mtime=0) + bytes(damaged))
+    path.write_bytes(gzip.compress(good, mtime=0) + bytes(damaged) + gzip.compress(after, mtime=0))
     kept, damage = _read_gzip(path)
-    assert kept == good
+    assert kept == good + b"\n" * 300 + after
     assert damage == ("corrupt gzip data: Error -3 while decompressing data: incorrect data check; the 300 "
-                      "line(s) of that gzip member left out, as their bytes are damaged somewhere")
+                      "line(s) of a gzip member whose check failed left out, as their bytes are damaged somewhere")
     assert _gzip_size(path) is None  # not intact: the fast path does not take it
+
+
+def test_the_gzip_members_after_a_break_in_one_are_kept(tmp_path: Path):
+    """A member whose deflate data breaks (a stretch of bytes overwritten) keeps its lines before the
+    break, and the members after it are read, each line whole: the cut line ends at the break."""
+    before, lost, after = _event_lines("before", 2000), _event_lines("lost", 50), _event_lines("after", 9)
+    deflate = zlib.compressobj(wbits=31)
+    head = deflate.compress(before) + deflate.flush(zlib.Z_FULL_FLUSH)
+    tail = deflate.compress(lost) + deflate.flush()
+    path = tmp_path / "part-0000.jsonl.gz"
+    path.write_bytes(head + b"\xff" * 8 + tail[8:] + gzip.compress(after, mtime=0))
+    kept, damage = _read_gzip(path)
+    assert kept.startswith(before) and kept.endswith(after)
+    assert kept.count(b"\n") == before.count(b"\n") + after.count(b"\n") + (len(kept) > len(before + after))
+    assert damage.startswith("corrupt gzip data") and damage.endswith("kept the lines before it")
+    assert damage.count("corrupt gzip data") == 1  # no note for bytes that only look like a header
+    assert _read_gzip(_written(tmp_path / "end.jsonl.gz", head + b"\xff" * 8)) == (before, damage)
+
+
+def _written(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
 
 
 @pytest.mark.parametrize("padding", [512, 3 * (1 << 20) + 1])  # one read of the check, and across reads

@@ -200,27 +200,21 @@ def loaded_export_days(conn: duckdb.DuckDBPyConnection) -> dict[dt.date, str]:
 _CHECK_FAILURES = ("incorrect data check", "incorrect length check")
 
 
-def _inflate(src: Path, sink, *, salvage: bool) -> tuple[str | None, int | None, bool]:
-    """Feeds the decompressed bytes of a gzip file, member after member, to `sink`. Returns the
-    damage, if any; for a member whose check (CRC or length) failed, how many of the bytes sunk
-    came before it (None otherwise); and whether the file holds zero-byte padding.
-
-    zlib gives nothing of a `decompress` call that fails. With `salvage` the input goes in in small
-    pieces, and a piece that fails goes in again a byte at a time from the state before it: every
-    byte before a break in the deflate data reaches `sink`. Without it (a check that the file is
-    intact) the pieces are large.
+def _inflate(src: Path, sink) -> tuple[str | None, bool]:
+    """Feeds the decompressed bytes of a gzip file, member after member, to `sink`, in large pieces;
+    returns the damage, if any (the first: it stops there), and whether the file holds zero-byte
+    padding. A check that the file is intact (_gzip_size); _salvage_gzip reads a damaged one.
 
     Zero bytes after a whole member are padding (a block device's, a tape's), as Python's gzip
     module reads them: not damage. Any other byte there must start a member. (DuckDB's and Spark's
     readers refuse such a file: the careful path reads it.)"""
     if src.stat().st_size == 0:
-        return "empty gzip file (0 bytes)", None, False
-    sunk = member_start = 0
+        return "empty gzip file (0 bytes)", False
     padded = False
     with src.open("rb") as fin:
         d = zlib.decompressobj(wbits=31)
         in_member = after_member = False
-        while chunk := fin.read((1 << 16) if salvage else (1 << 20)):
+        while chunk := fin.read(1 << 20):
             while chunk:
                 if after_member:  # no member starts with a zero byte (its magic is 1f 8b)
                     padded |= chunk[0] == 0
@@ -228,49 +222,101 @@ def _inflate(src: Path, sink, *, salvage: bool) -> tuple[str | None, int | None,
                     if not chunk:
                         break
                 in_member, after_member = True, False
-                before = d.copy() if salvage else None
                 try:
-                    data = d.decompress(chunk)
+                    sink(d.decompress(chunk))
                 except zlib.error as exc:
-                    if before is not None:
-                        _salvage_piece(before, chunk, sink)
-                    if any(failure in str(exc) for failure in _CHECK_FAILURES):
-                        return f"corrupt gzip data: {exc}", member_start, padded
-                    return f"corrupt gzip data: {exc}; kept the lines before it", None, padded
-                sink(data)
-                sunk += len(data)
+                    return f"corrupt gzip data: {exc}", padded
                 chunk = b""
                 if d.eof:  # another gzip member may follow
                     chunk, d, in_member, after_member = d.unused_data, zlib.decompressobj(wbits=31), False, True
-                    member_start = sunk
         if in_member:
-            sink(d.flush())
-            return "truncated gzip file: kept the lines before the cut", None, padded
-    return None, None, padded
+            return "truncated gzip file", padded
+    return None, padded
+
+
+# A gzip member's first bytes: its magic and the deflate method (the only one gzip has)
+_MEMBER_HEADER = b"\x1f\x8b\x08"
+_SALVAGE_PIECE = 1 << 16
+
+
+def _salvage_gzip(data: bytes) -> tuple[bytearray, list[str], list[tuple[int, int]]]:
+    """The decompressed bytes of gzip file content `data` that can be read, the damage notes, and
+    the spans of those bytes that belong to members whose check (CRC or length) failed.
+
+    zlib gives nothing of a `decompress` call that fails, so the input goes in in small pieces, and
+    a piece that fails goes in again a byte at a time from the state before it: every byte before a
+    break in the deflate data is kept. After a break, reading goes on at the next member's header
+    (a file of members one after another, `cat a.gz b.gz`, where one was damaged): a line the break
+    cut ends there, and the lines after it are numbered as read. Bytes that only look like a header
+    (nothing decompresses from them) are passed over."""
+    out = bytearray()
+    notes: list[str] = []
+    failed: list[tuple[int, int]] = []
+    pos, resumed = 0, False
+    while pos < len(data):
+        if data[pos] == 0:  # padding after a member (_inflate)
+            pos = len(data) - len(data[pos:].lstrip(b"\0"))
+            continue
+        member_start, d, error = len(out), zlib.decompressobj(wbits=31), None
+        while pos < len(data) and not d.eof:
+            piece = data[pos:pos + _SALVAGE_PIECE]
+            before = d.copy()
+            try:
+                out += d.decompress(piece)
+            except zlib.error as exc:
+                error, pos = exc, pos + _salvage_piece(before, piece, out.extend) + 1
+                break
+            pos += len(piece) - len(d.unused_data)
+        if error is None and d.eof:
+            resumed = False
+            continue
+        if error is None:
+            out += d.flush()
+            notes.append("truncated gzip file: kept the lines before the cut")
+            break
+        if not (resumed and len(out) == member_start):  # not a header's look-alike
+            if any(failure in str(error) for failure in _CHECK_FAILURES):
+                notes.append(f"corrupt gzip data: {error}")
+                failed.append((member_start, len(out)))
+            else:
+                notes.append(f"corrupt gzip data: {error}; kept the lines before it")
+        following = data.find(_MEMBER_HEADER, pos)
+        if following < 0:
+            break
+        if out and not out.endswith(b"\n"):
+            out += b"\n"
+        pos, resumed = following, True
+    return out, notes, failed
 
 
 def _read_gzip(src: Path) -> tuple[bytes, str | None]:
     """The bytes of a gzip file (every member) that can be kept, and the damage, if any: every byte
-    before a break in the deflate data, the cut line with it. A member whose data is whole but whose
-    CRC or length does not match has damaged bytes somewhere in it: its lines are left out (the note
+    before a break in the deflate data, the cut line with it, and the members after the break. A
+    member whose data is whole but whose CRC or length does not match has damaged bytes somewhere in
+    it: its lines are left out (each a blank line, so the lines after it keep their numbers; the note
     says how many), not loaded as they read."""
-    out = bytearray()
-    damage, failed_member_start, _ = _inflate(src, out.extend, salvage=True)
-    if failed_member_start is not None:
-        member = out[failed_member_start:]
-        lines = member.count(b"\n") + (not member.endswith(b"\n"))
-        del out[failed_member_start:]
-        damage += f"; the {lines} line(s) of that gzip member left out, as their bytes are damaged somewhere"
-    return bytes(out), damage
+    if src.stat().st_size == 0:
+        return b"", "empty gzip file (0 bytes)"
+    out, notes, failed = _salvage_gzip(src.read_bytes())
+    left_out = []
+    for start, end in failed:
+        lines = out.count(b"\n", start, end) + (end > start and out[end - 1] != ord("\n"))
+        left_out.append(f"the {lines} line(s) of a gzip member whose check failed left out, as their bytes "
+                        "are damaged somewhere")
+    for start, end in reversed(failed):  # from the last: each span keeps its place
+        out[start:end] = b"\n" * out.count(b"\n", start, end)
+    return bytes(out), "; ".join(notes + left_out) or None
 
 
-def _salvage_piece(d, piece: bytes, sink) -> None:
-    """What `d` decompresses of `piece` up to the byte zlib refuses, fed to `sink`."""
+def _salvage_piece(d, piece: bytes, sink) -> int:
+    """Feeds `sink` what `d` decompresses of `piece` up to the byte zlib refuses; returns that byte's
+    place in `piece`."""
     for at in range(len(piece)):
         try:
             sink(d.decompress(piece[at:at + 1]))
         except zlib.error:
-            return
+            return at
+    return len(piece) - 1
 
 
 # One physical line per row: a delimiter no line holds, no quoting, and only "\n" ends a line. Strict
@@ -360,7 +406,7 @@ def _gzip_size(path: Path) -> int | None:
         nonlocal size
         size += len(data)
 
-    damage, _, padded = _inflate(path, count, salvage=False)
+    damage, padded = _inflate(path, count)
     return None if damage or padded else size
 
 
