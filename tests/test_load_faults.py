@@ -558,20 +558,42 @@ def test_a_file_whose_name_is_not_utf8_loads_under_its_name_with_the_bytes_escap
     assert scan_day_folders(tmp_path / "exports") == ([DAY], ["dt=2026-11-\\xff"])
 
 
+def test_the_careful_path_holds_no_python_copy_of_a_plain_utf8_file(tmp_path: Path, monkeypatch):
+    """A plain file the careful path reads (CRLF line ends: DuckDB's line reader refuses a CR) is
+    checked as UTF-8 a piece at a time and then read by DuckDB from where it is: Python never reads
+    it whole. Python's copy of a large file beside DuckDB's read of it took the load past the memory
+    target (a 1.2 GB CRLF export day: 4.8 GB)."""
+    folder = tmp_path / "exports" / f"dt={DAY}"
+    folder.mkdir(parents=True)
+    (folder / "part-0000.jsonl").write_bytes(b"".join(line(f"crlf-{n}").encode() + b"\r\n" for n in range(3)))
+    read_bytes = Path.read_bytes
+
+    def not_the_export_file(self):
+        assert "exports" not in self.parts, f"read whole into Python: {self}"
+        return read_bytes(self)
+
+    monkeypatch.setattr(Path, "read_bytes", not_the_export_file)
+    conn, stats = load(tmp_path / "exports")
+    try:
+        assert loaded_ids(conn) == [("part-0000.jsonl", n + 1, f"crlf-{n}") for n in range(3)]
+    finally:
+        conn.close()
+
+
 def test_a_full_temporary_folder_is_named_as_such_not_blamed_on_the_export_file(tmp_path: Path, monkeypatch):
     """A gzip file is read through a text copy in the temporary folder (TMPDIR); when that cannot be
     written (a full disk), the error names the temporary folder, not the export file."""
     folder = tmp_path / "exports" / f"dt={DAY}"
     folder.mkdir(parents=True)
     (folder / "part-0000.jsonl.gz").write_bytes(gzip.compress((line("a-1") + "\n").encode() + b"\xff\n"))
-    write_text = Path.write_text
+    write_bytes = Path.write_bytes
 
     def disk_full(self, *args, **kwargs):
         if self.name.endswith(".txt"):
             raise OSError(28, "No space left on device")
-        return write_text(self, *args, **kwargs)
+        return write_bytes(self, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "write_text", disk_full)
+    monkeypatch.setattr(Path, "write_bytes", disk_full)
     with pytest.raises(LoadError, match=r"^cannot write the loader's temporary copy of part-0000\.jsonl\.gz in "
                                         r".* \(TMPDIR\): No space left on device$"):
         load(tmp_path / "exports")

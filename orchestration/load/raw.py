@@ -11,6 +11,7 @@ The loader reads nothing dbt builds: the owners of answers that feedback can rat
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import datetime as dt
 import hashlib
@@ -289,14 +290,14 @@ def _salvage_gzip(data: bytes) -> tuple[bytearray, list[str], list[tuple[int, in
     return out, notes, failed
 
 
-def _read_gzip(src: Path) -> tuple[bytes, str | None]:
+def _read_gzip(src: Path) -> tuple[bytearray, str | None]:
     """The bytes of a gzip file (every member) that can be kept, and the damage, if any: every byte
     before a break in the deflate data, the cut line with it, and the members after the break. A
     member whose data is whole but whose CRC or length does not match has damaged bytes somewhere in
     it: its lines are left out (each a blank line, so the lines after it keep their numbers; the note
     says how many), not loaded as they read."""
     if src.stat().st_size == 0:
-        return b"", "empty gzip file (0 bytes)"
+        return bytearray(), "empty gzip file (0 bytes)"
     out, notes, failed = _salvage_gzip(src.read_bytes())
     left_out = []
     for start, end in failed:
@@ -305,7 +306,7 @@ def _read_gzip(src: Path) -> tuple[bytes, str | None]:
                         "are damaged somewhere")
     for start, end in reversed(failed):  # from the last: each span keeps its place
         out[start:end] = b"\n" * out.count(b"\n", start, end)
-    return bytes(out), "; ".join(notes + left_out) or None
+    return out, "; ".join(notes + left_out) or None
 
 
 def _salvage_piece(d, piece: bytes, sink) -> int:
@@ -476,31 +477,62 @@ def _invalid_utf8_note(lines: int) -> str:
     return f"{lines} line(s) not valid UTF-8: rejected as invalid_utf8"
 
 
+_UTF8_CHECK_BYTES = 1 << 24
+
+
+def _is_utf8(chunks) -> bool:
+    """Whether the bytes of `chunks`, one after another, are UTF-8: checked a chunk at a time, so
+    that no text of the whole is made."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        for chunk in chunks:
+            decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _careful_text(path: Path, name: str, gzipped: bool, tmpdir: Path) -> tuple[Path, list[int], list[str]]:
+    """The file DuckDB reads for the careful path (UTF-8, every byte a gzip file gave): the export
+    file itself when it is plain UTF-8 text, else a copy in `tmpdir`; the numbers of the lines that
+    were not UTF-8; the damage notes. Python's copies of the text end with this call: DuckDB's read
+    of it takes several times its size again, and a large file read this way (a CRLF one, say) must
+    not hold both."""
+    damage = []
+    if not gzipped:
+        with path.open("rb") as file:
+            if _is_utf8(iter(lambda: file.read(_UTF8_CHECK_BYTES), b"")):
+                return path, [], damage
+        data = path.read_bytes()
+    else:
+        data, gzip_damage = _read_gzip(path)
+        damage.append(gzip_damage)
+    with memoryview(data) as view:
+        utf8 = _is_utf8(view[at:at + _UTF8_CHECK_BYTES] for at in range(0, len(data), _UTF8_CHECK_BYTES))
+    bad_lines = []
+    if not utf8:
+        text, bad_lines = _utf8_text(data)
+        data = text.encode("utf-8")
+        damage.append(_invalid_utf8_note(len(bad_lines)))
+    # named by the path's digest, as _duckdb_path's links: the file's own name with ".txt" added
+    # could pass the file system's longest name (255 bytes) and stop the load
+    text_path = tmpdir / f"text-{hashlib.sha256(os.fsencode(path)).hexdigest()[:16]}.txt"
+    try:
+        text_path.write_bytes(data)
+    except OSError as exc:  # the temporary folder's fault (full, say), not the export file's
+        raise LoadError(f"cannot write the loader's temporary copy of {name} in {tmpdir.parent} "
+                        f"(TMPDIR): {exc.strerror or exc}") from None
+    return text_path, bad_lines, damage
+
+
 def _read_careful(conn: duckdb.DuckDBPyConnection, path: Path, name: str, gzipped: bool, tmpdir: Path,
                   day: dt.date) -> str | None:
     """Python gunzip that keeps what can be read of a damaged file; returns the damage, if any.
 
     A line that is not valid UTF-8 is kept with `invalid_utf8` set, to be rejected with that reason.
     """
-    damage = []
-    if gzipped:
-        data, gzip_damage = _read_gzip(path)
-        damage.append(gzip_damage)
-    else:
-        data = path.read_bytes()
-    text, bad_lines = _utf8_text(data)
-    if bad_lines:
-        damage.append(_invalid_utf8_note(len(bad_lines)))
-    text_path = path
-    if gzipped or bad_lines:
-        # named by the path's digest, as _duckdb_path's links: the file's own name with ".txt" added
-        # could pass the file system's longest name (255 bytes) and stop the load
-        text_path = tmpdir / f"text-{hashlib.sha256(os.fsencode(path)).hexdigest()[:16]}.txt"
-        try:
-            text_path.write_text(text, encoding="utf-8")
-        except OSError as exc:  # the temporary folder's fault (full, say), not the export file's
-            raise LoadError(f"cannot write the loader's temporary copy of {name} in {tmpdir.parent} "
-                            f"(TMPDIR): {exc.strerror or exc}") from None
+    text_path, bad_lines, damage = _careful_text(path, name, gzipped, tmpdir)
     conn.execute(
         """
         create or replace temp table careful_lines as
