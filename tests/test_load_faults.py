@@ -580,20 +580,40 @@ def test_the_careful_path_holds_no_python_copy_of_a_plain_utf8_file(tmp_path: Pa
         conn.close()
 
 
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_crs_that_end_lines_are_trimmed_as_the_careful_path_always_did(tmp_path: Path, gzipped: bool):
+    """The careful path's copy leaves out the CRs that end lines, so that DuckDB's line reader takes
+    it: every line keeps its number, a reject keeps its text without them, LF and CRLF lines may
+    mix, and a last line without "\\n" loses its CRs too."""
+    folder = tmp_path / "exports" / f"dt={DAY}"
+    folder.mkdir(parents=True)
+    text = (line("e-1").encode() + b"\r\r\n" + b"not json\r\n" + b"\r\n" + line("e-4").encode() + b"\n"
+            + b"garbage\r")
+    name = "part-0000.jsonl" + ".gz" * gzipped
+    (folder / name).write_bytes(gzip.compress(text) if gzipped else text)
+    conn, stats = load(tmp_path / "exports")
+    try:
+        assert loaded_ids(conn) == [(name, 1, "e-1"), (name, 4, "e-4")]
+        assert [r[1:] for r in rejects(conn)] == [(2, "not json", "invalid_json"), (5, "garbage", "invalid_json")]
+    finally:
+        conn.close()
+    assert (stats.lines_read, stats.damaged_files) == (4, [])
+
+
 def test_a_full_temporary_folder_is_named_as_such_not_blamed_on_the_export_file(tmp_path: Path, monkeypatch):
     """A gzip file is read through a text copy in the temporary folder (TMPDIR); when that cannot be
     written (a full disk), the error names the temporary folder, not the export file."""
     folder = tmp_path / "exports" / f"dt={DAY}"
     folder.mkdir(parents=True)
     (folder / "part-0000.jsonl.gz").write_bytes(gzip.compress((line("a-1") + "\n").encode() + b"\xff\n"))
-    write_bytes = Path.write_bytes
+    import orchestration.load.raw as raw
 
-    def disk_full(self, *args, **kwargs):
-        if self.name.endswith(".txt"):
+    def disk_full(file, mode="r", *args, **kwargs):
+        if str(file).endswith(".txt") and "w" in mode:
             raise OSError(28, "No space left on device")
-        return write_bytes(self, *args, **kwargs)
+        return open(file, mode, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "write_bytes", disk_full)
+    monkeypatch.setattr(raw, "open", disk_full, raising=False)  # the module's name `open`, not the builtin
     with pytest.raises(LoadError, match=r"^cannot write the loader's temporary copy of part-0000\.jsonl\.gz in "
                                         r".* \(TMPDIR\): No space left on device$"):
         load(tmp_path / "exports")

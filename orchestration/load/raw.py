@@ -16,10 +16,12 @@ import contextlib
 import datetime as dt
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 import time
 import zlib
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -493,33 +495,60 @@ def _is_utf8(chunks) -> bool:
     return True
 
 
+# The CRs that end a line (before its "\n"): the careful path's SQL trims them from each line
+_LINE_END_CRS = re.compile(rb"\r+(?=\n)")
+
+
+def _write_without_line_end_crs(chunks, file) -> None:
+    """Writes the bytes of `chunks`, one after another, to `file`, without the CRs that end a line:
+    a CRLF file's copy that DuckDB's line reader takes (it refuses any CR)."""
+    carry = b""
+    for chunk in chunks:
+        text = carry + bytes(chunk)
+        cut = text.rfind(b"\n") + 1  # a line's CRs may end one chunk and its "\n" start the next
+        file.write(_LINE_END_CRS.sub(b"", text[:cut]))
+        carry = text[cut:]
+    file.write(carry.rstrip(b"\r"))  # the last line, with no "\n" after it
+
+
+def _pieces(data) -> Iterator[memoryview]:
+    with memoryview(data) as view:
+        for at in range(0, len(data), _UTF8_CHECK_BYTES):
+            yield view[at:at + _UTF8_CHECK_BYTES]
+
+
 def _careful_text(path: Path, name: str, gzipped: bool, tmpdir: Path) -> tuple[Path, list[int], list[str]]:
-    """The file DuckDB reads for the careful path (UTF-8, every byte a gzip file gave): the export
-    file itself when it is plain UTF-8 text, else a copy in `tmpdir`; the numbers of the lines that
-    were not UTF-8; the damage notes. Python's copies of the text end with this call: DuckDB's read
-    of it takes several times its size again, and a large file read this way (a CRLF one, say) must
-    not hold both."""
+    """The copy in `tmpdir` that DuckDB reads for the careful path: UTF-8 (every byte a gzip file
+    gave; a line that is not UTF-8 with `\\xNN` for its bad bytes), without the CRs that end lines;
+    the numbers of the lines that were not UTF-8; the damage notes. The text goes through Python a
+    piece at a time where it can (a plain file), and Python's copies of it end with this call:
+    DuckDB's read of it comes after, and a large file read this way (a CRLF one, say) must not be
+    held twice."""
     damage = []
-    if not gzipped:
-        with path.open("rb") as file:
-            if _is_utf8(iter(lambda: file.read(_UTF8_CHECK_BYTES), b"")):
-                return path, [], damage
-        data = path.read_bytes()
-    else:
+    data = None
+    if gzipped:
         data, gzip_damage = _read_gzip(path)
         damage.append(gzip_damage)
-    with memoryview(data) as view:
-        utf8 = _is_utf8(view[at:at + _UTF8_CHECK_BYTES] for at in range(0, len(data), _UTF8_CHECK_BYTES))
+        utf8 = _is_utf8(_pieces(data))
+    else:
+        with path.open("rb") as file:
+            utf8 = _is_utf8(iter(lambda: file.read(_UTF8_CHECK_BYTES), b""))
     bad_lines = []
     if not utf8:
-        text, bad_lines = _utf8_text(data)
+        text, bad_lines = _utf8_text(data if data is not None else path.read_bytes())
         data = text.encode("utf-8")
+        del text
         damage.append(_invalid_utf8_note(len(bad_lines)))
     # named by the path's digest, as _duckdb_path's links: the file's own name with ".txt" added
     # could pass the file system's longest name (255 bytes) and stop the load
     text_path = tmpdir / f"text-{hashlib.sha256(os.fsencode(path)).hexdigest()[:16]}.txt"
     try:
-        text_path.write_bytes(data)
+        with open(text_path, "wb") as copy:
+            if data is not None:
+                _write_without_line_end_crs(_pieces(data), copy)
+            else:
+                with path.open("rb") as file:
+                    _write_without_line_end_crs(iter(lambda: file.read(_UTF8_CHECK_BYTES), b""), copy)
     except OSError as exc:  # the temporary folder's fault (full, say), not the export file's
         raise LoadError(f"cannot write the loader's temporary copy of {name} in {tmpdir.parent} "
                         f"(TMPDIR): {exc.strerror or exc}") from None
@@ -533,6 +562,10 @@ def _read_careful(conn: duckdb.DuckDBPyConnection, path: Path, name: str, gzippe
     A line that is not valid UTF-8 is kept with `invalid_utf8` set, to be rejected with that reason.
     """
     text_path, bad_lines, damage = _careful_text(path, name, gzipped, tmpdir)
+    # the copy through DuckDB's line reader, a piece at a time, as the fast path reads a file: it
+    # takes one with no CR left in a line, no bad UTF-8 to mark and nothing it would misread
+    if not bad_lines and _read_fast(conn, text_path, name, False, day):
+        return "; ".join(d for d in damage if d) or None
     conn.execute(
         """
         create or replace temp table careful_lines as
