@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -598,6 +599,23 @@ def test_crs_that_end_lines_are_trimmed_as_the_careful_path_always_did(tmp_path:
     finally:
         conn.close()
     assert (stats.lines_read, stats.damaged_files) == (4, [])
+
+
+def test_the_copys_line_end_crs_go_wherever_the_pieces_split_the_text():
+    """The copy leaves out exactly what the careful path's SQL trims from each line (its CRs at the
+    end), however the text is cut into pieces: a CR at a piece's end may end a line or sit inside one."""
+    import random
+
+    from orchestration.load.raw import _write_without_line_end_crs
+
+    rng = random.Random(1)
+    for _ in range(2000):
+        text = bytes(rng.choice(b"ab\r\n") for _ in range(rng.randint(0, 40)))
+        trimmed = b"\n".join(line.rstrip(b"\r") for line in text.split(b"\n"))
+        for size in (1, 2, 3, 7, 64):
+            copy = io.BytesIO()
+            _write_without_line_end_crs((text[at:at + size] for at in range(0, len(text), size)), copy)
+            assert copy.getvalue() == trimmed, (text, size)
 
 
 def test_a_full_temporary_folder_is_named_as_such_not_blamed_on_the_export_file(tmp_path: Path, monkeypatch):

@@ -502,13 +502,13 @@ _LINE_END_CRS = re.compile(rb"\r+(?=\n)")
 def _write_without_line_end_crs(chunks, file) -> None:
     """Writes the bytes of `chunks`, one after another, to `file`, without the CRs that end a line:
     a CRLF file's copy that DuckDB's line reader takes (it refuses any CR)."""
-    carry = b""
+    crs = b""  # the CRs that end a chunk: they end a line if the next chunk starts with its "\n"
     for chunk in chunks:
-        text = carry + bytes(chunk)
-        cut = text.rfind(b"\n") + 1  # a line's CRs may end one chunk and its "\n" start the next
-        file.write(_LINE_END_CRS.sub(b"", text[:cut]))
-        carry = text[cut:]
-    file.write(carry.rstrip(b"\r"))  # the last line, with no "\n" after it
+        text = _LINE_END_CRS.sub(b"", crs + bytes(chunk))
+        kept = text.rstrip(b"\r")
+        file.write(kept)
+        crs = text[len(kept):]
+    # CRs at the very end end the last line, which has no "\n": left out too
 
 
 def _pieces(data) -> Iterator[memoryview]:
