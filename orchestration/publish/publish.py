@@ -201,6 +201,8 @@ def check_duckdb_file(warehouse: Path, *, if_empty: str, otherwise: str, error: 
         raise error(f"the warehouse {warehouse} is an empty file, not a DuckDB file: {if_empty}")
     if not is_duckdb_header(head):
         raise error(f"the warehouse {warehouse} is not a DuckDB file: {otherwise}")
+
+
 _COMPARE_RUN_BLOCKS = 64  # blocks read from each file at a time
 
 
