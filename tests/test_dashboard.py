@@ -808,7 +808,7 @@ def test_the_dashboard_of_a_missing_warehouse_is_one_line(tmp_path):
 @pytest.mark.parametrize("where", ["taken", "not-this-machine", "unknown-host"])
 def test_an_address_the_dashboard_cannot_listen_on_is_one_line(tmp_path, where):
     """Streamlit said so in a log line or a traceback, with exit 1."""
-    (tmp_path / "w.duckdb").touch()
+    duckdb.connect(str(tmp_path / "w.duckdb")).close()  # a DuckDB file: the command looks at the address next
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
