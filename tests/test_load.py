@@ -701,7 +701,7 @@ def test_files_duckdb_would_misread_take_the_careful_path(tmp_path):
         "select file_name, lines_read, damage is not null from raw.export_files order by file_name"
     ) == [
         ("a-members.jsonl.gz", 4, False),
-        ("b-crc.jsonl.gz", 0, True),  # zlib stops at the bad check; Python kept nothing before it
+        ("b-crc.jsonl.gz", 3, True),  # its one member's check fails: its lines are rejected (below)
         ("c-cr.jsonl", 2, False),
         ("d-big.jsonl", 250_000 - 250, False),
     ]
@@ -718,11 +718,15 @@ def test_files_duckdb_would_misread_take_the_careful_path(tmp_path):
         "select count(*), count(*) filter (where event_id = 'big-' || line_number) "
         "from raw.events where file_name = 'd-big.jsonl'"
     ) == [(249_750, 249_750)]
-    assert query("select count(*) from raw.rejected_lines") == [(0,)]
+    # the text of the damaged member as it reads, "brc-2" with it: not loaded, nothing lost
+    assert query("select file_name, line_number, json_extract_string(raw_line, '$.event_id'), reason "
+                 "from raw.rejected_lines order by all") == [
+        ("b-crc.jsonl.gz", n, event_id, "damaged_gzip_member")
+        for n, event_id in ((1, "crc-1"), (2, "brc-2"), (3, "crc-3"))]
     # every line read is an event or a reject (duplicates are dropped later, by the models)
     assert query("select (select sum(lines_read) from raw.export_files), "
                  "(select count(*) from raw.events) + (select count(*) from raw.rejected_lines)") == [
-        (4 + 2 + 249_750, 4 + 2 + 249_750)]
+        (4 + 3 + 2 + 249_750, 4 + 3 + 2 + 249_750)]
 
 
 def test_the_longest_file_names_take_the_careful_path_too(tmp_path):

@@ -370,21 +370,31 @@ def _event_lines(prefix: str, count: int) -> bytes:
                     + b"\n" for i in range(count))
 
 
-def test_a_gzip_member_whose_checksum_fails_is_left_out_and_counted(tmp_path: Path):
+def test_the_lines_of_a_gzip_member_whose_checksum_fails_are_rejected(tmp_path: Path):
     """Its data decompresses, but the CRC says a byte of it is not what was written: its lines are
-    not loaded as they read (test_load.py has one whose event_id changed), and the note says how
-    many were left out; each is a blank line, so the lines after it keep their numbers. The members
-    before and after it, whose checks pass, are kept (those after it were lost)."""
+    not loaded as they read (test_load.py has one whose event_id changed) but rejected as
+    damaged_gzip_member, with their text (they were left out, counted in a note only). The members
+    before and after it, whose checks pass, are loaded (those after it were lost)."""
     good, bad, after = _event_lines("good", 40), _event_lines("bad", 300), _event_lines("after", 7)
     damaged = bytearray(gzip.compress(bad, mtime=0))
     damaged[-8] ^= 0xFF  # the CRC32 of the trailer
-    path = tmp_path / "crc.jsonl.gz"
+    folder = tmp_path / "exports" / f"dt={DAY}"
+    folder.mkdir(parents=True)
+    path = folder / "crc.jsonl.gz"
     path.write_bytes(gzip.compress(good, mtime=0) + bytes(damaged) + gzip.compress(after, mtime=0))
-    kept, damage = _read_gzip(path)
-    assert kept == good + b"\n" * 300 + after
-    assert damage == ("corrupt gzip data: Error -3 while decompressing data: incorrect data check; the 300 "
-                      "line(s) of a gzip member whose check failed left out, as their bytes are damaged somewhere")
+    kept, damage, damaged_lines = _read_gzip(path)
+    assert kept == good + bad + after and damaged_lines == list(range(41, 341))
+    assert damage == ("corrupt gzip data: Error -3 while decompressing data: incorrect data check; 300 "
+                      "line(s) of a gzip member whose check failed: rejected as damaged_gzip_member")
     assert _gzip_size(path) is None  # not intact: the fast path does not take it
+    conn, stats = load(tmp_path / "exports")
+    try:
+        assert [event_id.split("-")[0] for _, _, event_id in loaded_ids(conn)] == ["good"] * 40 + ["after"] * 7
+        assert [r[1:] for r in rejects(conn)] == [(n, line.decode(), "damaged_gzip_member")
+                                                  for n, line in enumerate(bad.splitlines(), start=41)]
+    finally:
+        conn.close()
+    assert (stats.lines_read, stats.events_valid, stats.lines_rejected) == (347, 47, 300)
 
 
 def test_the_gzip_members_after_a_break_in_one_are_kept(tmp_path: Path):
@@ -396,12 +406,12 @@ def test_the_gzip_members_after_a_break_in_one_are_kept(tmp_path: Path):
     tail = deflate.compress(lost) + deflate.flush()
     path = tmp_path / "part-0000.jsonl.gz"
     path.write_bytes(head + b"\xff" * 8 + tail[8:] + gzip.compress(after, mtime=0))
-    kept, damage = _read_gzip(path)
+    kept, damage, _ = _read_gzip(path)
     assert kept.startswith(before) and kept.endswith(after)
     assert kept.count(b"\n") == before.count(b"\n") + after.count(b"\n") + (len(kept) > len(before + after))
     assert damage.startswith("corrupt gzip data") and damage.endswith("kept the lines before it")
     assert damage.count("corrupt gzip data") == 1  # no note for bytes that only look like a header
-    assert _read_gzip(_written(tmp_path / "end.jsonl.gz", head + b"\xff" * 8)) == (before, damage)
+    assert _read_gzip(_written(tmp_path / "end.jsonl.gz", head + b"\xff" * 8)) == (before, damage, [])
 
 
 def _written(path: Path, data: bytes) -> Path:
@@ -423,7 +433,7 @@ def test_zero_bytes_after_a_gzip_member_are_padding_not_damage(tmp_path: Path, p
     padded.write_bytes(gzip.compress(first, mtime=0) + b"\0" * padding + gzip.compress(second, mtime=0)
                        + b"\0" * padding)
     assert gzip.decompress(padded.read_bytes()) == first + second
-    assert _read_gzip(padded) == (first + second, None)
+    assert _read_gzip(padded) == (first + second, None, [])
     assert _gzip_size(padded) is None  # DuckDB's and Spark's readers refuse it: the careful path reads it
     conn, stats = load(tmp_path / "exports", day)
     try:
@@ -434,7 +444,7 @@ def test_zero_bytes_after_a_gzip_member_are_padding_not_damage(tmp_path: Path, p
 
     garbage = tmp_path / "garbage.jsonl.gz"
     garbage.write_bytes(gzip.compress(first, mtime=0) + b"\0" * padding + b"not gzip")
-    kept, damage = _read_gzip(garbage)
+    kept, damage, _ = _read_gzip(garbage)
     assert kept == first
     assert damage == ("corrupt gzip data: Error -3 while decompressing data: incorrect header check; "
                       "kept the lines before it")
@@ -449,7 +459,7 @@ def test_a_gzip_damaged_mid_stream_keeps_every_line_before_the_damage(tmp_path: 
     assert len(head) > 3 * (1 << 16)  # the damage is pieces past the start, and inside a piece
     path = tmp_path / "part-0000.jsonl.gz"
     path.write_bytes(head + b"\xff" * 8 + tail[8:])
-    kept, damage = _read_gzip(path)
+    kept, damage, _ = _read_gzip(path)
     assert kept.startswith(before) and (before + after).startswith(kept)
     assert damage.startswith("corrupt gzip data") and damage.endswith("kept the lines before it")
     # through the loader: the day's lines before the damage are loaded, the file marked damaged

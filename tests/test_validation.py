@@ -68,13 +68,14 @@ def lines() -> list[str]:
 
 def test_the_shortcut_names_the_same_reason_as_the_full_case():
     conn = duckdb.connect()
-    conn.execute(
-        "create table export_lines (file_name varchar, line_number bigint, line varchar, invalid_utf8 boolean)"
-    )
-    # every line once as read, and the valid-looking ones again as if their bytes were not UTF-8
-    rows = [[i, s, False] for i, s in enumerate(lines())]
-    rows += [[len(rows) + i, s, True] for i, s in enumerate(lines()[:50])]
-    conn.executemany("insert into export_lines values ('f', ?, ?, ?)", rows)
+    conn.execute("create table export_lines (file_name varchar, line_number bigint, line varchar, "
+                 "invalid_utf8 boolean, damaged_gzip boolean)")
+    # every line once as read, and the valid-looking ones again as if their bytes were not UTF-8, and
+    # as if their gzip member's check had failed
+    rows = [[i, s, False, False] for i, s in enumerate(lines())]
+    rows += [[len(rows) + i, s, True, False] for i, s in enumerate(lines()[:50])]
+    rows += [[len(rows) + i, s, False, True] for i, s in enumerate(lines()[:50])]
+    conn.executemany("insert into export_lines values ('f', ?, ?, ?, ?)", rows)
     rows = conn.execute(
         f"""
         with x as ({extracted_lines_sql('export_lines')})
@@ -88,7 +89,7 @@ def test_the_shortcut_names_the_same_reason_as_the_full_case():
     # the lines exercise both outcomes, and most reasons
     reasons = {full for _, _, full in rows}
     assert None in reasons and len(reasons) > 40, sorted(map(str, reasons))
-    assert {"invalid_utf8", "invalid_timestamp", "occurred_in_future"} <= reasons
+    assert {"damaged_gzip_member", "invalid_utf8", "invalid_timestamp", "occurred_in_future"} <= reasons
     # an integer score beyond BIGINT is outside 1..5 too (it once passed: its cast gave NULL)
     huge_score = json.dumps({**valid_event("csat"), "properties": {"score": 2**63 + 3}})
     assert [full for line, _, full in rows if line == huge_score] == ["invalid_value:csat.score"]
@@ -124,10 +125,9 @@ def test_a_trailing_comma_or_nan_is_invalid_json_and_the_same_in_a_string_is_tex
             continue
         raise AssertionError(f"the case is JSON after all: {line}")
     conn = duckdb.connect()
-    conn.execute(
-        "create table export_lines (file_name varchar, line_number bigint, line varchar, invalid_utf8 boolean)"
-    )
-    conn.executemany("insert into export_lines values ('f', ?, ?, false)",
+    conn.execute("create table export_lines (file_name varchar, line_number bigint, line varchar, "
+                 "invalid_utf8 boolean, damaged_gzip boolean)")
+    conn.executemany("insert into export_lines values ('f', ?, ?, false, false)",
                      [[i, line] for i, line in enumerate(NOT_JSON + STILL_JSON)])
     reasons = dict(conn.execute(
         f"select line, {reason_case_sql()} from ({extracted_lines_sql('export_lines')})",

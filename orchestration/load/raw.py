@@ -292,23 +292,22 @@ def _salvage_gzip(data: bytes) -> tuple[bytearray, list[str], list[tuple[int, in
     return out, notes, failed
 
 
-def _read_gzip(src: Path) -> tuple[bytearray, str | None]:
-    """The bytes of a gzip file (every member) that can be kept, and the damage, if any: every byte
-    before a break in the deflate data, the cut line with it, and the members after the break. A
-    member whose data is whole but whose CRC or length does not match has damaged bytes somewhere in
-    it: its lines are left out (each a blank line, so the lines after it keep their numbers; the note
-    says how many), not loaded as they read."""
+def _read_gzip(src: Path) -> tuple[bytearray, str | None, list[int]]:
+    """The bytes of a gzip file (every member) that can be read, the damage, if any, and the numbers
+    of the lines of members whose check failed: every byte before a break in the deflate data, the
+    cut line with it, and the members after the break. A member whose data is whole but whose CRC
+    or length does not match has damaged bytes somewhere in it: its lines are rejected as
+    damaged_gzip_member (kept, as every line read is, not loaded as they read)."""
     if src.stat().st_size == 0:
-        return bytearray(), "empty gzip file (0 bytes)"
+        return bytearray(), "empty gzip file (0 bytes)", []
     out, notes, failed = _salvage_gzip(src.read_bytes())
-    left_out = []
+    damaged_lines = []
     for start, end in failed:
+        first = out.count(b"\n", 0, start) + 1
         lines = out.count(b"\n", start, end) + (end > start and out[end - 1] != ord("\n"))
-        left_out.append(f"the {lines} line(s) of a gzip member whose check failed left out, as their bytes "
-                        "are damaged somewhere")
-    for start, end in reversed(failed):  # from the last: each span keeps its place
-        out[start:end] = b"\n" * out.count(b"\n", start, end)
-    return out, "; ".join(notes + left_out) or None
+        damaged_lines += range(first, first + lines)
+        notes.append(f"{lines} line(s) of a gzip member whose check failed: rejected as damaged_gzip_member")
+    return out, "; ".join(notes) or None, damaged_lines
 
 
 def _salvage_piece(d, piece: bytes, sink) -> int:
@@ -326,7 +325,8 @@ def _salvage_piece(d, piece: bytes, sink) -> int:
 # mode makes anything else (a CR, the delimiter, invalid UTF-8) an error, which sends the file to the
 # careful path below. The compression is the one the file's first bytes show, never its name's.
 READ_LINES_SQL = """
-(select $file_name as file_name, ordinality as line_number, line, false as invalid_utf8
+(select $file_name as file_name, ordinality as line_number, line, false as invalid_utf8,
+        false as damaged_gzip
  from read_csv($path, columns = {'line': 'VARCHAR'}, delim = chr(1) || chr(2), quote = '', escape = '',
                header = false, auto_detect = false, strict_mode = true, new_line = '\\n',
                compression = $compression) with ordinality)
@@ -373,7 +373,8 @@ create or replace temp table classified (
 
 
 def _classify(conn: duckdb.DuckDBPyConnection, lines_sql: str, params: dict) -> None:
-    """Appends the judged lines of `lines_sql` (file_name, line_number, line, invalid_utf8) to `classified`."""
+    """Appends the judged lines of `lines_sql` (file_name, line_number, line, invalid_utf8, damaged_gzip)
+    to `classified`."""
     sql = CLASSIFY_SQL.format(extracted=extracted_lines_sql(lines_sql), is_blank=IS_BLANK_SQL,
                               reason=reason_case_sql())
     conn.execute(sql, params)
@@ -517,17 +518,18 @@ def _pieces(data) -> Iterator[memoryview]:
             yield view[at:at + _UTF8_CHECK_BYTES]
 
 
-def _careful_text(path: Path, name: str, gzipped: bool, tmpdir: Path) -> tuple[Path, list[int], list[str]]:
+def _careful_text(path: Path, name: str, gzipped: bool, tmpdir: Path) -> tuple[Path, list[int], list[int], list[str]]:
     """The copy in `tmpdir` that DuckDB reads for the careful path: UTF-8 (every byte a gzip file
     gave; a line that is not UTF-8 with `\\xNN` for its bad bytes), without the CRs that end lines;
-    the numbers of the lines that were not UTF-8; the damage notes. The text goes through Python a
+    the numbers of the lines that were not UTF-8, and of those of gzip members whose check failed;
+    the damage notes. The text goes through Python a
     piece at a time where it can (a plain file), and Python's copies of it end with this call:
     DuckDB's read of it comes after, and a large file read this way (a CRLF one, say) must not be
     held twice."""
-    damage = []
+    damage, damaged_lines = [], []
     data = None
     if gzipped:
-        data, gzip_damage = _read_gzip(path)
+        data, gzip_damage, damaged_lines = _read_gzip(path)
         damage.append(gzip_damage)
         utf8 = _is_utf8(_pieces(data))
     else:
@@ -552,7 +554,7 @@ def _careful_text(path: Path, name: str, gzipped: bool, tmpdir: Path) -> tuple[P
     except OSError as exc:  # the temporary folder's fault (full, say), not the export file's
         raise LoadError(f"cannot write the loader's temporary copy of {name} in {tmpdir.parent} "
                         f"(TMPDIR): {exc.strerror or exc}") from None
-    return text_path, bad_lines, damage
+    return text_path, bad_lines, damaged_lines, damage
 
 
 def _read_careful(conn: duckdb.DuckDBPyConnection, path: Path, name: str, gzipped: bool, tmpdir: Path,
@@ -561,10 +563,10 @@ def _read_careful(conn: duckdb.DuckDBPyConnection, path: Path, name: str, gzippe
 
     A line that is not valid UTF-8 is kept with `invalid_utf8` set, to be rejected with that reason.
     """
-    text_path, bad_lines, damage = _careful_text(path, name, gzipped, tmpdir)
+    text_path, bad_lines, damaged_lines, damage = _careful_text(path, name, gzipped, tmpdir)
     # the copy through DuckDB's line reader, a piece at a time, as the fast path reads a file: it
-    # takes one with no CR left in a line, no bad UTF-8 to mark and nothing it would misread
-    if not bad_lines and _read_fast(conn, text_path, name, False, day):
+    # takes one with no CR left in a line, no line to mark and nothing it would misread
+    if not bad_lines and not damaged_lines and _read_fast(conn, text_path, name, False, day):
         return "; ".join(d for d in damage if d) or None
     conn.execute(
         """
@@ -576,10 +578,11 @@ def _read_careful(conn: duckdb.DuckDBPyConnection, path: Path, name: str, gzippe
         )
         select $file_name as file_name, line_number,
                case when ends_with(line, chr(13)) then rtrim(line, chr(13)) else line end as line,
-               list_contains($bad_lines::bigint[], line_number) as invalid_utf8
+               list_contains($bad_lines::bigint[], line_number) as invalid_utf8,
+               list_contains($damaged_lines::bigint[], line_number) as damaged_gzip
         from numbered
         """,
-        {"path": str(text_path), "file_name": name, "bad_lines": bad_lines},
+        {"path": str(text_path), "file_name": name, "bad_lines": bad_lines, "damaged_lines": damaged_lines},
     )
     _classify(conn, "careful_lines", {"export_day": day})
     conn.execute("drop table careful_lines")

@@ -40,7 +40,7 @@ from .raw import _format_note, _gzip_size, _holds_gzip, _invalid_utf8_note, _rea
 from .user_agents import parsed, parser_version
 from .validation import BLANK_LINE, SPARK, reason_case_sql, spark_extracted_lines_sql
 
-LINES_SCHEMA = "file_name string, line_number bigint, line string, invalid_utf8 boolean"
+LINES_SCHEMA = "file_name string, line_number bigint, line string, invalid_utf8 boolean, damaged_gzip boolean"
 
 # The bytes of a line that is not valid UTF-8, as Python's decode(errors="backslashreplace") gives
 # them (the DuckDB loader's careful path): each byte outside a well-formed UTF-8 sequence (Unicode
@@ -133,18 +133,18 @@ def _starts_with_byte_order_mark(path: Path, gzipped: bool) -> bool:
 
 def _careful_lines(path: Path, name: str, gzipped: bool) -> tuple[list[tuple], str | None]:
     """The DuckDB loader's careful path (raw.py `_read_careful`) without DuckDB: the lines that can be
-    read (file_name, line_number, line, invalid_utf8) and the damage, if any."""
-    damage = []
+    read (file_name, line_number, line, invalid_utf8, damaged_gzip) and the damage, if any."""
+    damage, damaged_lines = [], []
     if gzipped:
-        data, gzip_damage = _read_gzip(path)
+        data, gzip_damage, damaged_lines = _read_gzip(path)
         damage.append(gzip_damage)
     else:
         data = path.read_bytes()
     text, bad_lines = _utf8_text(data)
     if bad_lines:
         damage.append(_invalid_utf8_note(len(bad_lines)))
-    bad = set(bad_lines)
-    rows = [(name, number, line.rstrip("\r"), number in bad)
+    bad, damaged = set(bad_lines), set(damaged_lines)
+    rows = [(name, number, line.rstrip("\r"), number in bad, number in damaged)
             for number, line in enumerate(text.split("\n"), start=1)]
     return rows, "; ".join(d for d in damage if d) or None
 
@@ -176,7 +176,8 @@ def _numbered_lines(spark: SparkSession, folder: Path, paths: list[Path]) -> Dat
     # only "\n" ends a line: CRs before it (a CRLF line end) are not part of the line
     return numbered.selectExpr(
         "file_name", "line_number",
-        r"regexp_replace(case when invalid_utf8 then shown else value end, r'\r+\z', '') as line", "invalid_utf8")
+        r"regexp_replace(case when invalid_utf8 then shown else value end, r'\r+\z', '') as line", "invalid_utf8",
+        "false as damaged_gzip")
 
 
 CLASSIFY_SQL = """

@@ -228,7 +228,7 @@ def _passes_sql(dialect: Dialect) -> str:
     Most lines are valid: this settles them with a few comparisons, and only the others walk the
     long CASE that names the first reason. tests/test_validation.py holds it to the CASE.
     """
-    parts = ["not invalid_utf8", "is_json", "top_type = 'OBJECT'"]
+    parts = ["not damaged_gzip", "not invalid_utf8", "is_json", "top_type = 'OBJECT'"]
     parts += [f"t_e_{f} = 'VARCHAR' and s_e_{f} <> ''" for f in ENVELOPE_FIELDS]
     parts += [
         "(t_e_user_agent is null or t_e_user_agent in ('VARCHAR', 'NULL'))",
@@ -253,6 +253,9 @@ def reason_case_sql(*, fast_exit: bool = True, dialect: Dialect = DUCKDB) -> str
     It needs the query parameter `export_day` (a DATE): the day the lines were exported.
     """
     whens: list[tuple[str, str]] = [
+        # a line of a gzip member whose check (CRC or length) failed: its bytes may not be what was
+        # written, whatever it reads as (raw.py `_read_gzip`)
+        ("damaged_gzip", "damaged_gzip_member"),
         ("invalid_utf8", "invalid_utf8"),
         ("not is_json", "invalid_json"),
         ("top_type <> 'OBJECT'", "not_an_object"),
@@ -296,8 +299,8 @@ _NOT_JSON_OUTSIDE_STRINGS = r"(?i),[ \t\r\n]*[}\]]|nan|inf"
 def extracted_lines_sql(lines_table: str) -> str:
     """Parses each line a few times in all (validity, types, texts), whatever the number of fields.
 
-    `lines_table` has the columns file_name, line_number, line and invalid_utf8 (the line's bytes
-    were not UTF-8; its text shows them escaped).
+    `lines_table` has the columns file_name, line_number, line, invalid_utf8 (the line's bytes
+    were not UTF-8; its text shows them escaped) and damaged_gzip (its gzip member's check failed).
     """
     paths = _paths()
     path_list = "['$', " + ", ".join(f"'{p}'" for _, p in paths) + "]"
@@ -313,11 +316,11 @@ def extracted_lines_sql(lines_table: str) -> str:
     # picks the few lines to look at closely: outside their strings, where the sign may be text.
     return f"""
     with src as (
-        select file_name, line_number, line, invalid_utf8, try(json_type(line, {path_list})) as types
+        select file_name, line_number, line, invalid_utf8, damaged_gzip, try(json_type(line, {path_list})) as types
         from {lines_table}
     ),
     parsed as (
-        select file_name, line_number, line, invalid_utf8, types,
+        select file_name, line_number, line, invalid_utf8, damaged_gzip, types,
             case
                 when types is null then false
                 -- a CASE, so that only the lines with a sign are looked at closely
@@ -331,7 +334,7 @@ def extracted_lines_sql(lines_table: str) -> str:
             case when types is not null then json_extract_string(line, {text_list}) end as texts
         from src
     )
-    select file_name, line_number, line, invalid_utf8, is_json, top_type,
+    select file_name, line_number, line, invalid_utf8, damaged_gzip, is_json, top_type,
         {cols},
         -- the timestamp, parsed once for the check and the load (NULL when it is not one)
         try_cast(upper(texts[{1 + [c for c, _ in paths].index("e_occurred_at")}]) as timestamptz) as occurred_at
@@ -349,7 +352,7 @@ def spark_extracted_lines_sql(lines_view: str) -> str:
     first value would have to start with `]` for the one and with `}` for the other, so only blanks
     can follow it in both.
 
-    `lines_view` has the columns file_name, line_number, line and invalid_utf8.
+    `lines_view` has the columns file_name, line_number, line, invalid_utf8 and damaged_gzip.
     """
     cols = ",\n        ".join(
         f"{SPARK.json_type(f'variant_get(v, {path!r})')} as t_{c}, try_variant_get(v, {path!r}, 'string') as s_{c}"
@@ -357,12 +360,12 @@ def spark_extracted_lines_sql(lines_view: str) -> str:
     )
     occurred_at = SPARK.parse_instant("try_variant_get(v, '$.occurred_at', 'string')")
     return f"""
-    select file_name, line_number, line, invalid_utf8, v is not null as is_json,
+    select file_name, line_number, line, invalid_utf8, damaged_gzip, v is not null as is_json,
         {SPARK.json_type("v")} as top_type,
         {cols},
         {occurred_at} as occurred_at
     from (
-        select file_name, line_number, line, invalid_utf8,
+        select file_name, line_number, line, invalid_utf8, damaged_gzip,
             case
                 when try_parse_json('[' || line || ']') is not null
                     and try_parse_json('{{"_": ' || line || '}}') is not null
