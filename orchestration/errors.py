@@ -28,3 +28,8 @@ class UnfinishedBuildError(UserError):
 def first_line(exc: BaseException) -> str:
     """An exception's first line of text, for a one-line message (its class name when it has none)."""
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def listed(items: list[str], shown: int = 5) -> str:
+    """The first `shown` items, comma-separated, and how many more: a list kept to one line."""
+    return ", ".join(items[:shown]) + (f" and {len(items) - shown} more" if len(items) > shown else "")

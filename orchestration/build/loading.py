@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..errors import listed
 from ..load.raw import LoadStats, load_export_day, loaded_export_days
 from ..settings import analytics_engine, spark_dir_for
 from . import progress
@@ -83,6 +84,5 @@ def catch_up_spark_raw(warehouse: Path, exports: Path, build: Path, spark_dir: P
 
 def _loaded_again(days: list[dt.date]) -> str:
     """The progress line of the days Spark loads again, naming them (the first few)."""
-    days = sorted(days)
-    named = ", ".join(d.isoformat() for d in days[:5]) + (f" and {len(days) - 5} more" if len(days) > 5 else "")
-    return f"{len(days)} export day(s) loaded on Spark again, to match the build file's raw: {named}"
+    return (f"{len(days)} export day(s) loaded on Spark again, to match the build file's raw: "
+            f"{listed([d.isoformat() for d in sorted(days)])}")

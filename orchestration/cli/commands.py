@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import UserError, first_line
+from ..errors import UserError, first_line, listed
 from ..load.exports import day_folder, days_from_to, days_with_folders, is_export_day, list_export_days
 from ..serve.report import (
     ReportParams,
@@ -69,7 +69,7 @@ def _days_of_range(exports: Path, first: dt.date, last: dt.date) -> list[dt.date
     found, gaps = days_with_folders(exports, days_from_to(first, last))
     if gaps:
         note(f"no folder for {len(gaps)} export day(s) of the range, not loaded: "
-             f"{_listed([d.isoformat() for d in gaps])}")
+             f"{listed([d.isoformat() for d in gaps])}")
     return found
 
 
@@ -78,24 +78,20 @@ def _days_of_all(exports: Path) -> list[dt.date]:
     load/exports.is_partition_day) is passed by with a note, as the sensor passes it by."""
     from ..load.exports import is_partition_day, scan_day_folders
 
-    listed, misnamed = scan_day_folders(exports)
+    folder_days, misnamed = scan_day_folders(exports)
     if misnamed:
         note(f"not reading {len(misnamed)} folder(s) named like an export day that are not dt=YYYY-MM-DD "
-             f"with a real date: {_listed(misnamed)}")
-    if not listed:
+             f"with a real date: {listed(misnamed)}")
+    if not folder_days:
         raise UserError(f"no export days (dt=YYYY-MM-DD folders) found in {exports}")
-    days = [d for d in listed if is_partition_day(d)]
-    outside = [d.isoformat() for d in listed if d not in days]
+    days = [d for d in folder_days if is_partition_day(d)]
+    outside = [d.isoformat() for d in folder_days if d not in days]
     if outside:
         note(f"passing by {len(outside)} folder(s) dated outside the export days (ANALYTICS_FIRST_EXPORT_DAY "
-             f"to tomorrow, UTC): {_listed(['dt=' + d for d in outside])}")
+             f"to tomorrow, UTC): {listed(['dt=' + d for d in outside])}")
     if not days:
         raise UserError(f"no export day in {exports} is within the export days: every dt= folder is dated outside")
     return days
-
-
-def _listed(items: list[str], shown: int = 5) -> str:
-    return ", ".join(items[:shown]) + (f" and {len(items) - shown} more" if len(items) > shown else "")
 
 
 def note(message: str | None) -> None:
