@@ -480,7 +480,7 @@ def _invalid_utf8_note(lines: int) -> str:
     return f"{lines} line(s) not valid UTF-8: rejected as invalid_utf8"
 
 
-_UTF8_CHECK_BYTES = 1 << 24
+_TEXT_PIECE_BYTES = 1 << 24  # the careful path checks and copies a file this much at a time
 
 
 def _is_utf8(chunks) -> bool:
@@ -514,8 +514,8 @@ def _write_without_line_end_crs(chunks, file) -> None:
 
 def _pieces(data) -> Iterator[memoryview]:
     with memoryview(data) as view:
-        for at in range(0, len(data), _UTF8_CHECK_BYTES):
-            yield view[at:at + _UTF8_CHECK_BYTES]
+        for at in range(0, len(data), _TEXT_PIECE_BYTES):
+            yield view[at:at + _TEXT_PIECE_BYTES]
 
 
 def _careful_text(path: Path, name: str, gzipped: bool, tmpdir: Path) -> tuple[Path, list[int], list[int], list[str]]:
@@ -534,7 +534,7 @@ def _careful_text(path: Path, name: str, gzipped: bool, tmpdir: Path) -> tuple[P
         utf8 = _is_utf8(_pieces(data))
     else:
         with path.open("rb") as file:
-            utf8 = _is_utf8(iter(lambda: file.read(_UTF8_CHECK_BYTES), b""))
+            utf8 = _is_utf8(iter(lambda: file.read(_TEXT_PIECE_BYTES), b""))
     bad_lines = []
     if not utf8:
         text, bad_lines = _utf8_text(data if data is not None else path.read_bytes())
@@ -550,7 +550,7 @@ def _careful_text(path: Path, name: str, gzipped: bool, tmpdir: Path) -> tuple[P
                 _write_without_line_end_crs(_pieces(data), copy)
             else:
                 with path.open("rb") as file:
-                    _write_without_line_end_crs(iter(lambda: file.read(_UTF8_CHECK_BYTES), b""), copy)
+                    _write_without_line_end_crs(iter(lambda: file.read(_TEXT_PIECE_BYTES), b""), copy)
     except OSError as exc:  # the temporary folder's fault (full, say), not the export file's
         raise LoadError(f"cannot write the loader's temporary copy of {name} in {tmpdir.parent} "
                         f"(TMPDIR): {exc.strerror or exc}") from None
