@@ -1043,6 +1043,12 @@ def test_demo_refuses_real_exports_and_a_warehouse_it_did_not_build(workspace):
         f"assistant-analytics: error: {workspace.exports} holds export days the demo did not write (2026-11-22 ...): "
         "the demo would replace them with sample data; give it an empty folder with --exports"]
     assert real.read_text() and sorted(p.name for p in real.parent.iterdir()) == ["mine.jsonl"]
+    # not even the folder of a warehouse path that has none yet
+    elsewhere = workspace.root / "new" / "warehouse.duckdb"
+    proc = subprocess.run([CLI, "demo", "--days", "1", "--exports", str(workspace.exports), "--warehouse",
+                           str(elsewhere)], capture_output=True, text=True, env=environment_without_settings())
+    assert proc.returncode == 2 and "holds export days the demo did not write" in proc.stderr
+    assert not elsewhere.parent.exists()
 
     shutil.rmtree(workspace.exports)
     duckdb.connect(str(workspace.warehouse)).close()  # a DuckDB file, empty

@@ -167,12 +167,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from ..settings import check_refresh_settings, default_warehouse
 
     started = time.perf_counter()
-    # what the refresh checks, before the exports are written, not after
+    # what the refresh checks, before the exports are written, not after; a refused target first,
+    # as the warehouse's check makes its folder
     check_refresh_settings()
     check_dagster_home()
+    check_demo_target(args.exports, args.warehouse)
     check_warehouse_path(args.warehouse)
     check_engine_ready(args.warehouse)
-    check_demo_target(args.exports, args.warehouse)
     ensure_folder(args.exports, "the exports'")
     print(f"generating {args.days} days of sample exports in {args.exports} ...", file=sys.stderr)
     summary = generate_exports(args.exports, days=args.days, seed=args.seed)
