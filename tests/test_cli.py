@@ -1176,6 +1176,20 @@ def test_all_passes_by_folders_dated_outside_the_export_days(tmp_path, capsys):
         _days_of_all(exports)
 
 
+def test_a_first_export_day_after_tomorrow_is_named_as_why_no_day_is_an_export_day(tmp_path, capsys, monkeypatch):
+    """A first export day after tomorrow leaves no export day; the refusal says so, where it gave
+    the range of export days backwards (from that day to tomorrow)."""
+    exports = tmp_path / "exports"
+    (exports / "dt=2026-11-20").mkdir(parents=True)
+    monkeypatch.setenv("ANALYTICS_FIRST_EXPORT_DAY", "2999-12-31")
+    tomorrow = (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)).isoformat()
+    why = (f"assistant-analytics: error: no day is an export day yet: ANALYTICS_FIRST_EXPORT_DAY=2999-12-31 is "
+           f"after tomorrow ({tomorrow}, UTC)")
+    for days in (["--day", "2026-11-20"], ["--all"]):
+        assert cli.main(["refresh", *days, "--exports", str(exports), "--warehouse", str(tmp_path / "w.duckdb")]) == 2
+        assert capsys.readouterr().err.splitlines() == [why]
+
+
 def test_the_report_of_dagster_dbts_closed_reader_is_left_out_and_no_other(monkeypatch):
     """Ctrl-C during dbt's build: dagster-dbt's reader of dbt's output swallows GeneratorExit (a bare
     `except`) and yields again, which Python reported with a traceback above "interrupted"."""

@@ -27,6 +27,7 @@ from ..serve.report import (
 from .refresh import (
     check_dagster_home,
     check_engine_ready,
+    check_export_days_begin,
     check_partition_days,
     check_warehouse_path,
     ensure_folder,
@@ -78,6 +79,7 @@ def _days_of_all(exports: Path) -> list[dt.date]:
     load/exports.is_partition_day) is passed by with a note, as the sensor passes it by."""
     from ..load.exports import is_partition_day, scan_day_folders
 
+    check_export_days_begin()
     folder_days, misnamed = scan_day_folders(exports)
     if misnamed:
         note(f"not reading {len(misnamed)} folder(s) named like an export day that are not dt=YYYY-MM-DD "

@@ -143,11 +143,24 @@ def check_partition_days(days: list[dt.date]) -> None:
     from ..load.exports import is_partition_day, last_partition_day
     from ..settings import first_export_day
 
+    check_export_days_begin()
     outside = sorted(d for d in days if not is_partition_day(d))
     if outside:
         raise UserError(f"export day {outside[0]} is outside the export days {first_export_day()} .. "
                         f"{last_partition_day()} "
                         "(from ANALYTICS_FIRST_EXPORT_DAY to tomorrow, UTC)")
+
+
+def check_export_days_begin() -> None:
+    """One line when no day is an export day yet: a first export day after tomorrow, which the
+    settings take (any date Dagster's partitions can name), leaves none."""
+    from ..load.exports import last_partition_day
+    from ..settings import first_export_day
+
+    first, last = first_export_day(), last_partition_day()
+    if first > last:
+        raise UserError(f"no day is an export day yet: ANALYTICS_FIRST_EXPORT_DAY={first} is after tomorrow "
+                        f"({last}, UTC)")
 
 
 def check_engine_ready(warehouse: Path) -> None:
