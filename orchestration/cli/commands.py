@@ -169,12 +169,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from ..settings import check_refresh_settings, default_warehouse
 
     started = time.perf_counter()
-    # what the refresh checks, before the exports are written, not after; a refused target first,
-    # as the warehouse's check makes its folder
+    # what the refresh checks, before the exports are written, not after; nothing is made (the
+    # warehouse's folder, Spark's) before the demo's target is known not to be refused
     check_refresh_settings()
     check_dagster_home()
+    check_warehouse_path(args.warehouse, make_folder=False)
     check_demo_target(args.exports, args.warehouse)
-    check_warehouse_path(args.warehouse)
+    ensure_folder(args.warehouse.parent, "the warehouse's")
     check_engine_ready(args.warehouse)
     ensure_folder(args.exports, "the exports'")
     print(f"generating {args.days} days of sample exports in {args.exports} ...", file=sys.stderr)

@@ -98,9 +98,10 @@ def _instance():
 _QUOTES = ("'", '"')
 
 
-def check_warehouse_path(warehouse: Path) -> None:
-    """The warehouse a refresh writes: a file (or none yet) whose folder exists or can be made, and
-    whose name dbt can use; else one line, before anything is loaded or recorded."""
+def check_warehouse_path(warehouse: Path, *, make_folder: bool = True) -> None:
+    """The warehouse a refresh writes: a file (or none yet) whose folder exists or can be made (made
+    here unless not `make_folder`), and whose name dbt can use; else one line, before anything is
+    loaded or recorded."""
     from ..publish.publish import check_duckdb_file  # it imports DuckDB: not at the CLI's start
 
     if warehouse.is_dir():
@@ -108,7 +109,8 @@ def check_warehouse_path(warehouse: Path) -> None:
     if any(quote in warehouse.name for quote in _QUOTES):
         raise UserError(f"the warehouse file name {warehouse.name!r} has a quote, which dbt cannot take in "
                         "a database name: rename the file")
-    ensure_folder(warehouse.parent, "the warehouse's")
+    if make_folder:
+        ensure_folder(warehouse.parent, "the warehouse's")
     if not warehouse.exists():
         return  # the first refresh makes it
     if not warehouse.is_file():  # a FIFO or a device: opening it to look would wait, or read forever
