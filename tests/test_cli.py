@@ -493,6 +493,83 @@ def test_status_names_export_folders_it_cannot_read_and_shows_the_rest(tmp_path,
         in format_status(status).splitlines()
 
 
+
+
+@pytest.mark.parametrize("stdout, said", [
+    ("> /dev/full", "cannot write the result to standard output: No space left on device"),
+    (">&-", "standard output is closed: the result has nowhere to go"),
+])
+def test_a_result_that_cannot_be_written_is_one_line(tmp_path, stdout, said):
+    """A full disk under `status > file` was a traceback (exit 1); a closed stdout lost the result
+    without a word (exit 0)."""
+    warehouse = _published_without_marts(tmp_path / "wh.duckdb")
+    proc = subprocess.run(["bash", "-c", f'"$0" status --warehouse "$1" --exports "$2" {stdout}', CLI,
+                           str(warehouse), str(tmp_path / "exports")],
+                          capture_output=True, text=True, env=environment_without_settings(), timeout=120)
+    assert (proc.returncode, proc.stderr.splitlines()) == (2, [f"assistant-analytics: error: {said}"])
+
+
+def test_a_deleted_working_folder_is_one_line(tmp_path):
+    """The shell's folder deleted under it: relative paths and the default warehouse start from it,
+    and each use of it was a traceback (exit 1) or, in a refresh, dbt's bare "No such file"."""
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    proc = subprocess.run(["bash", "-c", 'cd "$1" && rmdir "$1" && exec "$0" status', CLI, str(gone)],
+                          capture_output=True, text=True, env=environment_without_settings(), timeout=120)
+    assert (proc.returncode, proc.stderr.splitlines()) == (2, [
+        "assistant-analytics: error: the current folder no longer exists (deleted after the shell changed into "
+        "it): change to a folder that exists"])
+
+
+def test_a_path_with_a_line_break_stays_on_the_error_line(tmp_path, capsys):
+    assert cli.main(["status", "--warehouse", str(tmp_path / "a\nb.duckdb")]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("assistant-analytics: error: warehouse file not found: ") and "a\\nb.duckdb" in line
+
+
+def test_run_history_that_cannot_be_written_is_one_line_naming_where():
+    """A full disk under DAGSTER_HOME failed the run with SQLAlchemy's traceback from Dagster's
+    storage; any other error goes on as it was."""
+    import sqlite3
+    import types
+
+    from orchestration.cli.refresh import _run_history_written
+
+    instance = types.SimpleNamespace(root_directory="/srv/dagster")
+    with pytest.raises(UserError, match=r"^cannot write the refresh's run history in /srv/dagster: disk I/O error$"):
+        with _run_history_written(instance):
+            raise sqlite3.OperationalError("disk I/O error")
+    with pytest.raises(ValueError):
+        with _run_history_written(instance):
+            raise ValueError("not the storage's")
+
+
+def test_out_of_memory_reading_the_warehouse_is_not_called_a_damaged_file(tmp_path):
+    from orchestration.cli.commands import reading_warehouse
+
+    with pytest.raises(UserError, match="^out of memory reading the warehouse .*: Out of Memory Error: x$"):
+        with reading_warehouse(tmp_path / "wh.duckdb"):
+            raise duckdb.OutOfMemoryException("Out of Memory Error: x")
+    with pytest.raises(UserError, match="damaged file is written anew"):
+        with reading_warehouse(tmp_path / "wh.duckdb"):
+            raise duckdb.IOException("IO Error: Corrupt database file: block checksum mismatch")
+
+
+def test_an_export_file_duckdb_cannot_write_is_named_not_the_warehouse(tmp_path):
+    """DuckDB writes the export under a name of its own beside the one given (`tmp_<name>`): its
+    failure (a file size limit, a full disk) was taken for the warehouse's and called damaged."""
+    from orchestration.serve.exporting import _write_atomically
+
+    class Relation:
+        def write_csv(self, path, header):
+            folder, name = os.path.split(path)
+            raise duckdb.IOException(f'IO Error: Could not write file "{folder}/tmp_{name}": File too large')
+
+    output = tmp_path / "out" / "big.csv"
+    with pytest.raises(UserError, match=f"^cannot write {re.escape(str(output))}: IO Error: .*File too large"):
+        _write_atomically(Relation(), output, "csv")
+    assert list(output.parent.iterdir()) == []
+
 def test_replace_file_or_skip_says_whether_it_replaced_the_file(tmp_path):
     from orchestration.files import replace_file_or_skip
 

@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import datetime as dt
 import json
+import os
 import shlex
 import shutil
 import sys
@@ -111,6 +112,8 @@ def reading_warehouse(warehouse: Path) -> Iterator[None]:
 
     try:
         yield
+    except duckdb.OutOfMemoryException as exc:  # the process's memory, not the file
+        raise UserError(f"out of memory reading the warehouse {warehouse}: {first_line(exc)}") from None
     except duckdb.Error as exc:
         first = first_line(exc)
         raise UserError(f"cannot read the warehouse {warehouse}: {first} (a damaged file is written anew by "
@@ -129,12 +132,12 @@ def print_report(warehouse: Path, params: ReportParams, fmt: str) -> None:
     finally:
         conn.close()
     if fmt == "json":
-        print(json.dumps(report, indent=2))
+        write_result(json.dumps(report, indent=2))
         if quality["lines_rejected"]:
             print(f"data quality: {quality['lines_rejected']} of {quality['lines_read']} lines rejected on the "
                   f"period's export days (see raw.rejected_lines)", file=sys.stderr)
     else:
-        print(format_table(report, quality))
+        write_result(format_table(report, quality))
     for notice in notices:
         note(notice)
 
@@ -159,8 +162,24 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     with reading_warehouse(args.warehouse):
         status = collect_status(args.warehouse, args.exports)
-    print(json.dumps(status, indent=2) if args.format == "json" else format_status(status))
+    write_result(json.dumps(status, indent=2) if args.format == "json" else format_status(status))
     return 0
+
+
+def write_result(text: str) -> None:
+    """A command's result on stdout. A stdout that is closed, or that cannot take it (a full disk),
+    is one line, not a traceback nor a result silently lost; a closed pipe (`| head`) is main's."""
+    if sys.stdout is None:  # the command was started with its stdout closed (`>&-`)
+        raise UserError("standard output is closed: the result has nowhere to go")
+    try:
+        print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        # what is left in stdout's buffer would fail again when Python flushes it at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise UserError(f"cannot write the result to standard output: {exc.strerror or exc}") from None
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

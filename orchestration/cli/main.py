@@ -332,18 +332,30 @@ def quiet_library_logs() -> None:
     pool_logs.propagate = False
 
 
+def _check_working_folder() -> None:
+    """Relative paths, the default warehouse and dbt's process all start from the working folder: one
+    that was deleted after the shell changed into it is one line, not a traceback wherever it is used."""
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        raise UserError("the current folder no longer exists (deleted after the shell changed into it): "
+                        "change to a folder that exists") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=".*is currently in beta.*")
     warnings.filterwarnings("ignore", message=".*is currently in preview.*")
     quiet_library_logs()
     args = parse_args(argv)
     try:
+        _check_working_folder()
         _resolve_paths(args)
         from .commands import run_command  # heavy imports only after the arguments are good
 
         return run_command(args)
     except UserError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        # one line, whatever the paths or values it names hold
+        print(f"{PROG}: error: {exc}".replace("\r", "\\r").replace("\n", "\\n"), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

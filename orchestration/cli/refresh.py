@@ -307,7 +307,7 @@ def _run_ranges(job, ranges, run_config, instance, show, warm_dbt, *, loaded_day
         started = time.perf_counter()
         # dbt's own log goes to stdout through dagster-dbt; keep stdout for the report.
         with (open(os.devnull, "w") as devnull, contextlib.redirect_stdout(sys.stderr if verbose() else devnull),
-              sigterm_kept()):
+              sigterm_kept(), _run_history_written(instance)):
             result = job.execute_in_process(
                 run_config={**run_config, "ops": {"raw_exports": run_config["ops"]["raw_exports"]}}
                 if load_only else run_config,
@@ -324,6 +324,20 @@ def _run_ranges(job, ranges, run_config, instance, show, warm_dbt, *, loaded_day
             summary = _killed_dbt_line(signum) if signum else _failure_summary(result)
             raise UserError(f"refresh of {start} .. {end} failed: {summary}")
         show(f"run {i}/{len(ranges)} done in {time.perf_counter() - started:.1f}s")
+
+
+@contextlib.contextmanager
+def _run_history_written(instance):
+    """Dagster writes the run's events to its instance's storage as they come; one it cannot write (a
+    full disk under DAGSTER_HOME) fails the run with the storage's traceback: one line instead, which
+    says where. The warehouse is left as it was: the run publishes only at its end."""
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - only the storage's errors are turned into a line
+        if not type(exc).__module__.startswith(("sqlalchemy", "sqlite3")):
+            raise
+        where = getattr(instance, "root_directory", None) or "the Dagster instance"
+        raise UserError(f"cannot write the refresh's run history in {where}: {first_line(exc)}") from None
 
 
 def _killed_dbt_line(signum: int) -> str:

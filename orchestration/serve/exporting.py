@@ -115,7 +115,8 @@ def _write_atomically(relation: duckdb.DuckDBPyRelation, output: Path, fmt: str)
             relation.write_csv(str(tmp), header=True)
         os.replace(tmp, output)
     except (duckdb.Error, OSError) as exc:
-        if isinstance(exc, duckdb.Error) and str(tmp) not in str(exc):
+        # DuckDB writes the file it is given under a name of its own beside it (`tmp_<name>`)
+        if isinstance(exc, duckdb.Error) and tmp.name not in str(exc):
             raise  # reading the warehouse failed (a damaged block), not writing the file: the command says so
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else first_line(exc)
         raise UserError(f"cannot write {output}: {reason}") from None
