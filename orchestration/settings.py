@@ -209,23 +209,24 @@ def dbt_tests() -> str:
     return _choice("ANALYTICS_DBT_TESTS", "kpi", ("kpi", "all"))
 
 
-# DuckDB's own units; a share of the machine's memory ends in %.
-_MEMORY_LIMIT = re.compile(r"(?:[0-9]+(?:\.[0-9]+)?\s*(?:[KMGT]i?B)|[0-9]+(?:\.[0-9]+)?\s*%)", re.IGNORECASE)
-_MEMORY_LIMIT_ALLOWED = ("a size from 64MB to 1024TB such as 512MB, 3GB or 1.5GiB (units KB, MB, GB, TB, "
+# DuckDB's own units; a share of the machine's memory ends in %. Spaces only between number and unit:
+# DuckDB reads no other blank there (a Unicode space passed here, then failed the run's load).
+_MEMORY_LIMIT = re.compile(r"(?:[0-9]+(?:\.[0-9]+)? *(?:[KMGT]i?B)|[0-9]+(?:\.[0-9]+)? *%)", re.IGNORECASE)
+_MEMORY_LIMIT_ALLOWED = ("a size from 128MB to 1024TB such as 512MB, 3GB or 1.5GiB (units KB, MB, GB, TB, "
                          "KiB, MiB, GiB, TiB) or a share of the machine's memory from 1% to 100% such as 75%")
 _UNIT_BYTES = {"KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
                "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
 
 
 def _memory_limit_usable(limit: str) -> bool:
-    """Within what DuckDB can run a refresh in and can represent: a size of at least 64MB (less
-    fails the first query with "out of memory") and at most 1024TB (DuckDB refuses much more as out
-    of range), or a share from 1% to 100%."""
+    """Within what DuckDB can run a refresh in and can represent: a size of at least 128MB (the
+    demo's refresh fails its KPI tests at 64MB with "failed to pin block"; a larger warehouse needs
+    more) and at most 1024TB (DuckDB refuses much more as out of range), or a share from 1% to 100%."""
     number = float(re.match(r"[0-9.]+", limit)[0])
     if limit.endswith("%"):
         return 1 <= number <= 100
     unit = re.search(r"[A-Za-z]+$", limit)[0].upper()
-    return 64 * 10**6 <= number * _UNIT_BYTES[unit] <= 1024 * 10**12
+    return 128 * 10**6 <= number * _UNIT_BYTES[unit] <= 1024 * 10**12
 
 
 DEFAULT_DUCKDB_MEMORY_LIMIT = "3GB"  # profiles.yml repeats it (dbt reads only the environment)
@@ -301,7 +302,7 @@ def schedule_timezone() -> str:
         return "UTC"
     try:
         zoneinfo.ZoneInfo(raw)
-    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+    except (ValueError, OSError, zoneinfo.ZoneInfoNotFoundError):  # OSError: a folder (`Europe`), a name too long
         raise _bad("ANALYTICS_SCHEDULE_TIMEZONE", raw, "an IANA time zone such as UTC or Europe/Berlin") from None
     return raw
 

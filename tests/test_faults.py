@@ -65,6 +65,12 @@ BAD_SETTINGS = [
     ("ANALYTICS_FIRST_EXPORT_DAY", "9999-12-31", settings.first_export_day),
     ("ANALYTICS_NIGHTLY_CRON", "every night", settings.nightly_cron),
     ("ANALYTICS_SCHEDULE_TIMEZONE", "Mars/Olympus", settings.schedule_timezone),
+    # a folder of the time zone database, and a name longer than a file name: the system's errors
+    ("ANALYTICS_SCHEDULE_TIMEZONE", "Europe", settings.schedule_timezone),
+    ("ANALYTICS_SCHEDULE_TIMEZONE", "Europe/" + "x" * 300, settings.schedule_timezone),
+    # a blank DuckDB does not read (it failed the run after its load), and less than a refresh needs
+    ("ANALYTICS_DUCKDB_MEMORY_LIMIT", "3\u2003GB", settings.DuckDBLimits.from_env),
+    ("ANALYTICS_DUCKDB_MEMORY_LIMIT", "64MB", settings.DuckDBLimits.from_env),
     ("ANALYTICS_SENSOR_INTERVAL", "0", settings.sensor_interval_seconds),
     ("ANALYTICS_SENSOR_SETTLE_SECONDS", "soon", settings.sensor_settle_seconds),
     ("ANALYTICS_SENSOR_MAX_RUNS", "-3", settings.sensor_max_runs),
