@@ -494,6 +494,34 @@ def test_status_names_export_folders_it_cannot_read_and_shows_the_rest(tmp_path,
 
 
 
+def test_status_names_a_loaded_day_with_a_file_it_cannot_read(tmp_path):
+    """A file of a loaded day that cannot be read now (its folder can): a refresh of that day fails,
+    so status says `unreadable`, where it said the day was loaded as delivered (its fingerprint reads
+    only names, sizes and times). Run as the user would, with file permissions applying (as root the
+    DAC capabilities are dropped)."""
+    from orchestration.load.exports import fingerprint
+
+    warehouse = _published_without_marts(tmp_path / "wh.duckdb")
+    exports = tmp_path / "exports"
+    folder = write_export(exports, "2026-11-20", "part-0000.jsonl",
+                          [event("e1", "user_message", "2026-11-20T09:00:00Z")]).parent
+    with duckdb.connect(str(warehouse)) as conn:
+        conn.execute("insert into raw.export_days values ('2026-11-20', ?, 1, 1, now())", [fingerprint(folder)])
+    prefix = []
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("running as root without setpriv: cannot make a file unreadable")
+        prefix = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"]
+    (folder / "part-0000.jsonl").chmod(0o000)
+    try:
+        proc = subprocess.run([*prefix, CLI, "status", "--format", "json", "--warehouse", str(warehouse),
+                               "--exports", str(exports)], capture_output=True, text=True,
+                              env=environment_without_settings(), timeout=120)
+    finally:
+        (folder / "part-0000.jsonl").chmod(0o644)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["pending"]["export_days"] == [{"export_date": "2026-11-20", "reason": "unreadable"}]
+
 
 @pytest.mark.parametrize("stdout, said", [
     ("> /dev/full", "cannot write the result to standard output: No space left on device"),

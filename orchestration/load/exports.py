@@ -175,6 +175,17 @@ def fingerprint(folder: Path) -> str:
     return f"r{LOADER_REVISION}:{h.hexdigest()}"
 
 
+def check_files_readable(folder: Path) -> None:
+    """Each export file of the folder can be opened for reading now (a LoadError naming the first
+    that cannot): the fingerprint reads only names, sizes and times. Opened without waiting, so a
+    FIFO among them is not waited on."""
+    for p in export_files(folder):
+        try:
+            os.close(os.open(p, os.O_RDONLY | os.O_NONBLOCK))
+        except OSError as exc:
+            raise unreadable("the export file", p, exc) from None
+
+
 def same_files(recorded: str, current: str) -> bool:
     """Whether two fingerprints are of the same files, whichever revision of the loader took each."""
     return recorded.rpartition(":")[2] == current.rpartition(":")[2]

@@ -250,7 +250,14 @@ def newest_event_ms(conn: duckdb.DuckDBPyConnection) -> int | None:
 
 def collect_status(warehouse: Path, exports: Path) -> dict:
     """The status as one JSON-ready object (keys documented in README's "The command line")."""
-    from ..load.exports import day_folder, fingerprint, is_partition_day, loaded_by_older_loader, scan_day_folders
+    from ..load.exports import (
+        check_files_readable,
+        day_folder,
+        fingerprint,
+        is_partition_day,
+        loaded_by_older_loader,
+        scan_day_folders,
+    )
     from ..load.raw import loaded_export_days
     from .report import check_published_file
 
@@ -300,6 +307,7 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
         else:
             try:
                 current = fingerprint(day_folder(exports, day))
+                check_files_readable(day_folder(exports, day))  # a refresh would fail on such a file
             except LoadError:
                 pending.append({"export_date": day.isoformat(), "reason": "unreadable"})
                 continue
