@@ -572,6 +572,21 @@ def test_run_history_that_cannot_be_written_is_one_line_naming_where():
             raise ValueError("not the storage's")
 
 
+
+def test_a_progress_line_stderr_cannot_take_is_lost_not_the_refresh(monkeypatch):
+    """`refresh 2>log` with the log's disk full failed the run at its first progress line (exit 1)."""
+    from orchestration.cli.refresh import write_progress
+
+    class FullDisk:
+        def write(self, text):
+            raise OSError(28, "No space left on device")
+
+        def flush(self):
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sys, "stderr", FullDisk())
+    write_progress("run 1/1: export days 2026-11-22 .. 2026-11-22 (1 day)")
+
 def test_out_of_memory_reading_the_warehouse_is_not_called_a_damaged_file(tmp_path):
     from orchestration.cli.commands import reading_warehouse
 

@@ -229,7 +229,7 @@ def _run_job(days: list[dt.date], *, warehouse: Path, exports: Path, full: bool,
 
     def show(message: str) -> None:
         if not quiet:
-            print(f"  {message}", file=sys.stderr, flush=True)
+            write_progress(message)
 
     progress.set_listener(show)
     # A refresh skips the routine column tests on purpose; Dagster would warn once per skipped check.
@@ -270,6 +270,15 @@ def _run_job(days: list[dt.date], *, warehouse: Path, exports: Path, full: bool,
         raise UserError(str(exc)) from None
     finally:
         progress.set_listener(None)
+
+
+def write_progress(message: str) -> None:
+    """A refresh's progress line on stderr. One stderr cannot take (a nightly job's log file on a full
+    disk) is lost, not the refresh: it failed the run at its first line."""
+    try:
+        print(f"  {message}", file=sys.stderr, flush=True)
+    except OSError:
+        pass
 
 
 def run_line(i: int, runs: int, start: dt.date, end: dt.date, loaded_days: int | None) -> str:
