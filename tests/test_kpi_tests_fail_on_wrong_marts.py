@@ -15,7 +15,7 @@ import re
 
 import duckdb
 import pytest
-from conftest import Workspace, write_export
+from conftest import Workspace, dbt_by_hand, write_export
 from test_test_scope import ACME, DAY1, DAY2, A, B, assert_ok, chat, dbt_test_by_hand, refresh, tamper
 
 from orchestration.settings import build_path_for
@@ -106,6 +106,31 @@ def test_privacy_test_fails_on_a_text_or_json_column(refreshed: Workspace):
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0 and "Got 2 results" in output, output
 
+
+
+def test_first_copy_test_names_the_first_copy_staging_lost(refreshed: Workspace):
+    """assert_first_copy_wins' second half: a first copy in raw that int_events_deduplicated has no
+    row of is "lost by staging", and of that event's copies only the first (by export position) is
+    named, not a later copy added in another file of the day. Before the required-columns test, which
+    adds a staged row of no loaded copy; the other tests here read neither table."""
+    ws = refreshed
+    assert tamper(ws, "insert into raw.events select * replace ('zz-later.jsonl' as file_name) "
+                      "from raw.events where event_id = 'ka2-1'") == 1
+    assert tamper(ws, "delete from intermediate.int_events_deduplicated where event_id = 'ka2-1'") == 1
+    proc = dbt_by_hand(build_path_for(ws.warehouse), ws.root / "dbt_target", "test", "--select",
+                       "assert_first_copy_wins", "--vars", "{test_scope: all}", "--store-failures")
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and re.search(r"Failure in test assert_first_copy_wins.*?Got 1 result", output,
+                                              flags=re.S), output
+    conn = duckdb.connect(str(build_path_for(ws.warehouse)), read_only=True)
+    try:
+        [schema] = [r[0] for r in conn.execute("select table_schema from information_schema.tables "
+                                                "where table_name = 'assert_first_copy_wins'").fetchall()]
+        failures = conn.execute(
+            f'select problem, event_id, file_name from "{schema}".assert_first_copy_wins').fetchall()
+    finally:
+        conn.close()
+    assert failures == [("lost by staging", "ka2-1", "part-0000.jsonl")]
 
 def test_required_columns_test_passes_then_names_the_columns_with_nulls(refreshed: Workspace):
     """not_null_columns (tests/generic/): one test per model for its required columns, passed on the

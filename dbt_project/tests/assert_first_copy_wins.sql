@@ -6,6 +6,9 @@
 -- copies on event_id and a comparison of positions (export_date, then file_name, then line_number),
 -- not int_events_deduplicated's row_number() window (nor an aggregate over the copies, which cost
 -- several times more at 3M events a day). Positions compare field by field (export_position_before).
+-- The copies staging has no row of are ranked by position to find their first ones: few rows, but
+-- all the copies of an event delivered tens of thousands of times, which a comparison of pairs
+-- could not hold in memory.
 -- raw's copies are imported twice, for the two steps that read them: DuckDB keeps a CTE that is read
 -- more than once whole in memory, and spilled it to disk at large volumes.
 -- Scope: per event_id. An incremental refresh looks at every copy of the events that have a copy
@@ -93,18 +96,31 @@ unstaged_copies as (
 
 ),
 
+unstaged_copies_ranked as (
+
+    -- each copy's place among the copies of its event, by export position. Ranked, not compared
+    -- with every earlier copy: an incremental refresh holds every copy of an event whose first copy
+    -- is an unaffected user's, and a pairwise comparison of one event_id delivered tens of thousands
+    -- of times ran out of memory.
+    select
+        *,
+        row_number() over (
+            partition by event_id order by export_date, file_name, line_number
+        ) as copy_rank
+    from unstaged_copies
+
+),
+
 lost_first_copies as (
 
-    -- of those, the first copies: no copy of the same event sits earlier. Only a first copy of a
-    -- recomputed user must have a row of this refresh (the user filter on these few rows: at a
-    -- first build every user is affected)
-    select 'lost by staging' as problem, lost.*
-    from unstaged_copies as lost
-    where not exists (
-            select 1 from unstaged_copies as earlier
-            where earlier.event_id = lost.event_id
-                and {{ export_position_before('earlier', 'lost') }}
-        )
+    -- of those, the first copies. Only a first copy of a recomputed user must have a row of this
+    -- refresh (the user filter on these few rows: at a first build every user is affected)
+    select
+        'lost by staging' as problem,
+        lost.event_id, lost.export_date, lost.file_name, lost.line_number,
+        lost.event_type, lost.occurred_at, lost.assistant_id, lost.channel, lost.user_id, lost.conversation_id
+    from unstaged_copies_ranked as lost
+    where lost.copy_rank = 1
         {% if recomputing_some_users_only() %}and {{ is_affected_user('lost') }}{% endif %}
 
 )
