@@ -518,6 +518,13 @@ def _pieces(data) -> Iterator[memoryview]:
             yield view[at:at + _TEXT_PIECE_BYTES]
 
 
+def _file_pieces(path: Path) -> Iterator[bytes]:
+    """The bytes of the file at `path`, read a piece at a time (as `_pieces` cuts a buffer)."""
+    with path.open("rb") as file:
+        while piece := file.read(_TEXT_PIECE_BYTES):
+            yield piece
+
+
 def _careful_text(path: Path, name: str, gzipped: bool, tmpdir: Path) -> tuple[Path, list[int], list[int], list[str]]:
     """The copy in `tmpdir` that DuckDB reads for the careful path: UTF-8 (every byte a gzip file
     gave; a line that is not UTF-8 with `\\xNN` for its bad bytes), without the CRs that end lines;
@@ -533,8 +540,7 @@ def _careful_text(path: Path, name: str, gzipped: bool, tmpdir: Path) -> tuple[P
         damage.append(gzip_damage)
         utf8 = _is_utf8(_pieces(data))
     else:
-        with path.open("rb") as file:
-            utf8 = _is_utf8(iter(lambda: file.read(_TEXT_PIECE_BYTES), b""))
+        utf8 = _is_utf8(_file_pieces(path))
     bad_lines = []
     if not utf8:
         text, bad_lines = _utf8_text(data if data is not None else path.read_bytes())
@@ -546,11 +552,7 @@ def _careful_text(path: Path, name: str, gzipped: bool, tmpdir: Path) -> tuple[P
     text_path = tmpdir / f"text-{hashlib.sha256(os.fsencode(path)).hexdigest()[:16]}.txt"
     try:
         with open(text_path, "wb") as copy:
-            if data is not None:
-                _write_without_line_end_crs(_pieces(data), copy)
-            else:
-                with path.open("rb") as file:
-                    _write_without_line_end_crs(iter(lambda: file.read(_TEXT_PIECE_BYTES), b""), copy)
+            _write_without_line_end_crs(_pieces(data) if data is not None else _file_pieces(path), copy)
     except OSError as exc:  # the temporary folder's fault (full, say), not the export file's
         raise LoadError(f"cannot write the loader's temporary copy of {name} in {tmpdir.parent} "
                         f"(TMPDIR): {exc.strerror or exc}") from None
