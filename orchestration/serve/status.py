@@ -305,9 +305,10 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
         elif day not in loaded:
             pending.append({"export_date": day.isoformat(), "reason": "new"})
         else:
+            folder = day_folder(exports, day)
             try:
-                current = fingerprint(day_folder(exports, day))
-                check_files_readable(day_folder(exports, day))  # a refresh would fail on such a file
+                current = fingerprint(folder)
+                check_files_readable(folder)  # a refresh would fail on such a file
             except LoadError:
                 pending.append({"export_date": day.isoformat(), "reason": "unreadable"})
                 continue
