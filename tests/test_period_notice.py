@@ -27,7 +27,11 @@ def conn():
                  "('acme-support', 'web', '2026-11-21')")
     conn.execute("create table marts.fct_traffic (assistant_id varchar, channel varchar, local_date date)")
     conn.execute("insert into marts.fct_traffic values ('initech-help', 'web', '2026-11-23'), "
-                 "('acme-support', 'web', '2026-11-21')")
+                 "('acme-support', 'web', '2026-11-21'), ('zz-unseeded', 'web', '2026-11-21')")
+    conn.execute("insert into marts.fct_chats values ('zz-unseeded', 'web', '2026-11-21')")
+    conn.execute("create table marts.dim_assistants (assistant_id varchar, is_in_seed boolean)")
+    conn.execute("insert into marts.dim_assistants values ('initech-help', true), ('acme-support', true), "
+                 "('zz-unseeded', false)")
     yield conn
     conn.close()
 
@@ -72,6 +76,12 @@ def test_a_note_when_the_previous_period_begins_before_the_first_export_day(conn
     # data past the newest export day, and a previous period before the first: both things said
     ("initech-help", "2026-11-21", "2026-11-23",
      ["the period 2026-11-21 .. 2026-11-23 reaches past", "the previous period 2026-11-18 .. 2026-11-20 begins"]),
+    # an assistant of the exports that the seed lacks: reported in UTC (interfaces.md), and told why
+    ("zz-unseeded", "2026-11-21", "2026-11-22",
+     ["assistant zz-unseeded is not in seeds/assistants.csv: its local dates and hours are UTC's",
+      "the previous period 2026-11-19 .. 2026-11-20 begins"]),
+    # ... but a period without data says that alone
+    ("zz-unseeded", "2026-11-22", "2026-11-22", ["no data for assistant zz-unseeded in the period"]),
 ])
 def test_the_reports_notes_leave_out_the_previous_period_of_a_period_without_data(conn, assistant, date_from,
                                                                                   date_to, says):
