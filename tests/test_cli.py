@@ -911,6 +911,10 @@ def test_a_filter_the_mart_cannot_apply_is_an_error_not_ignored(ws, tmp_path):
     error = one_line_error(ws.cli("export", "data_quality_daily", "-o", str(out), "--channel", "web", check=False))
     assert "--channel cannot filter data_quality_daily" in error
     assert not out.exists()
+    # a mart with a date of another meaning (a user's first chat) names the dates the filter uses
+    error = one_line_error(ws.cli("export", "dim_users", "-o", str(out), "--from", "2026-11-20", check=False))
+    assert "--from cannot filter dim_users: it has none of chat_local_date, local_date, export_date" in error
+    assert not out.exists()
 
 
 def test_contradictory_refresh_options_exit_2_without_loading(ws):

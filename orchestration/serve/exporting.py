@@ -157,8 +157,11 @@ def _mart_relation(conn: duckdb.DuckDBPyConnection, args: argparse.Namespace) ->
         if value is None:
             continue
         if column is None or column not in columns:
-            has = "local or export date column" if option in ("--from", "--to") else f"{column} column"
-            raise UserError(f"{option} cannot filter {name}: it has no {has}")
+            # the dates --from and --to filter on: a mart with other dates (dim_users'
+            # first_chat_local_date) is not a mart of one row per day
+            has = ("none of " + ", ".join(_DATE_COLUMNS) if option in ("--from", "--to")
+                   else f"no {column} column")
+            raise UserError(f"{option} cannot filter {name}: it has {has}")
         filters.append(f'"{column}" {op} ?')
         params.append(value)
     where = f" where {' and '.join(filters)}" if filters else ""
