@@ -395,6 +395,8 @@ def test_a_previous_period_without_data_shows_no_change(demo, app):
     before = report["previous"]
     assert (f"Under each number: its change against the previous period, {before['from']} to {before['to']}: "
             "none shown, that period has no data.") in [c.value for c in app.caption]
+    reasons = {m.proto.help.split(" No change shown: ", 1)[-1] for m in app.metric if "No change shown" in m.proto.help}
+    assert reasons == {f"the previous period ({before['from']} to {before['to']}) has no data."}, reasons
 
 
 def test_a_previous_period_begun_before_the_first_export_day_shows_no_change(demo, app):
@@ -414,6 +416,10 @@ def test_a_previous_period_begun_before_the_first_export_day_shows_no_change(dem
     assert (f"Under each number: its change against the previous period, {before['from']} to {before['to']}: "
             f"none shown, that period begins before the first loaded export day ({first}).") \
         in [c.value for c in app.caption]
+    # each number's help gives the same reason (it used to say that the previous period had no data)
+    reasons = {m.proto.help.split(" No change shown: ", 1)[-1] for m in app.metric if "No change shown" in m.proto.help}
+    assert reasons == {f"the previous period ({before['from']} to {before['to']}) begins before the first loaded "
+                       f"export day ({first})."}, reasons
     proc = ws.cli("report", "--assistant", "globex-sales", "--from", date_from.isoformat(), "--to", date_to.isoformat())
     assert (f"assistant-analytics: note: the previous period {before['from']} .. {before['to']} begins before the "
             f"first loaded export day ({first})") in proc.stderr
@@ -438,6 +444,8 @@ def test_a_period_past_the_newest_export_day_says_so_and_shows_no_change(demo, a
             "No data: the period {} .. {} starts after the newest loaded export day ({})")
     assert warning.startswith(says.format(date_from, date_to, last)), warning
     assert any(c.value.endswith("none shown, this period reaches past the loaded export days.") for c in app.caption)
+    reasons = {m.proto.help.split(" No change shown: ", 1)[-1] for m in app.metric if "No change shown" in m.proto.help}
+    assert reasons == {"this period reaches past the loaded export days."}, reasons
 
 
 def test_a_one_day_period_and_a_period_picked_backwards(demo, app):

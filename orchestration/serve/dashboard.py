@@ -346,17 +346,18 @@ def change(value, previous, fmt) -> str | None:
 
 
 def metric(spec: dict, value, previous=NO_PREVIOUS, period: tuple[str, str] | None = None,
-           detail: str = "") -> None:
+           detail: str = "", no_change_reason: str | None = None) -> None:
     """One number as metrics.toml defines it (`spec`: label, format, help, rise), with its change
-    against `previous` unless that is NO_PREVIOUS."""
+    against `previous` unless that is NO_PREVIOUS (then its help gives `no_change_reason`, from
+    why_no_change)."""
     fmt = FORMATS[spec["format"]]
     exact = f" Exact value: {value}." if isinstance(value, float) else ""
     delta = change(value, previous, fmt)
     if period and previous is not NO_PREVIOUS:
         exact += (f" Previous period ({period[0]} to {period[1]}): {fmt(previous)}; the change shown is this "
                   "period minus it" + (", in percentage points." if fmt is fmt_percent else "."))
-    elif period:
-        exact += f" No change shown: the previous period ({period[0]} to {period[1]}) has no data."
+    elif no_change_reason:
+        exact += f" No change shown: {no_change_reason}."
     unchanged = delta is not None and delta[0] not in "+-"
     st.metric(spec["label"], fmt(value), delta=delta,
               delta_color="off" if unchanged else CHANGE_COLORS[spec["rise"]],
@@ -367,23 +368,36 @@ def module_metrics(view: View, module: str) -> None:
     """The module's metrics of metrics.toml, one row of the page per `row`: each shows the report
     field's value and its change against the same field of the report's previous period."""
     report, before = view.report, view.report["previous"]
-    known = changes_shown(view)
+    why_not = why_no_change(view)
     specs = definitions(module)["metrics"]
     for row in sorted({spec.get("row", 1) for spec in specs}):
         shown = [spec for spec in specs if spec.get("row", 1) == row]
         for col, spec in zip(st.columns(len(shown)), shown, strict=True):
             with col:
                 metric(spec, report[module][spec["key"]],
-                       previous=before[module][spec["key"]] if known else NO_PREVIOUS,
-                       period=(before["from"], before["to"]))
+                       previous=before[module][spec["key"]] if why_not is None else NO_PREVIOUS,
+                       period=(before["from"], before["to"]), no_change_reason=why_not)
+
+
+def why_no_change(view: View) -> str | None:
+    """Why the numbers show no change against the previous period, or None when they show it: only
+    when it has data, the period itself does not reach past the loaded export days (its last days,
+    not loaded yet, would show as a fall), and the previous period does not begin before the first
+    loaded export day (its first days, never loaded, would show as a rise). The caption under the
+    period and each number's help say the same reason."""
+    before = view.report["previous"]
+    if view.reaches_past:
+        return "this period reaches past the loaded export days"
+    if not previous_has_data(view.report):
+        return f"the previous period ({before['from']} to {before['to']}) has no data"
+    if view.previous_begins_before is not None:
+        return (f"the previous period ({before['from']} to {before['to']}) begins before the first loaded "
+                f"export day ({view.previous_begins_before})")
+    return None
 
 
 def changes_shown(view: View) -> bool:
-    """Whether the numbers show their change against the previous period: only when it has data,
-    the period itself does not reach past the loaded export days (its last days, not loaded yet,
-    would show as a fall), and the previous period does not begin before the first loaded export
-    day (its first days, never loaded, would show as a rise)."""
-    return previous_has_data(view.report) and not view.reaches_past and view.previous_begins_before is None
+    return why_no_change(view) is None
 
 
 def previous_has_data(report: dict) -> bool:
@@ -472,8 +486,9 @@ def draw_header(view: View) -> None:
     if view.notice:
         st.warning(view.notice[:1].upper() + view.notice[1:] + ".")
     before = r["previous"]
+    why_not = why_no_change(view)
     st.caption(f"Under each number: its change against the previous period, {before['from']} to {before['to']}"
-               + (" (percentage points for a rate)." if changes_shown(view)
+               + (" (percentage points for a rate)." if why_not is None
                   else ": none shown, this period reaches past the loaded export days." if view.reaches_past
                   else ": none shown, that period has no data." if not previous_has_data(view.report)
                   else f": none shown, that period begins before the first loaded export day "
@@ -568,7 +583,7 @@ def draw_traffic(view: View) -> None:
         with right:
             metric(definition("traffic", "busiest_hour_messages"), int(top["messages"]) if top is not None else None,
                    previous=previous_top if changes_shown(view) else NO_PREVIOUS,
-                   period=(before["from"], before["to"]))
+                   period=(before["from"], before["to"]), no_change_reason=why_no_change(view))
         heat = (
             alt.Chart(cells)
             .mark_rect()
