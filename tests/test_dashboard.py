@@ -448,6 +448,25 @@ def test_a_period_past_the_newest_export_day_says_so_and_shows_no_change(demo, a
     assert reasons == {"this period reaches past the loaded export days."}, reasons
 
 
+def test_a_period_ending_on_a_local_day_loaded_in_part_shows_no_change(demo, app):
+    """West of UTC the newest export day's local date runs on after that UTC day ends (New York's
+    evening): a period ending on it lacks those hours, so, as for a period past the newest export
+    day, no number shows a change (it would show a fall), and the page and `report` say why."""
+    ws, summary = demo
+    last = dt.date.fromisoformat(summary["last_day"])
+    report = ws.report("globex-sales", (last - dt.timedelta(days=2)).isoformat(), last.isoformat())
+    assert previous_has_data(report) and report["chats"]["total"] > 0
+    app.query_params = {"assistant": "globex-sales", "from": (last - dt.timedelta(days=2)).isoformat(),
+                        "to": last.isoformat()}
+    run_ok(app)
+    assert check_page(app, report, first_export_day(ws), reaches_past=True) == 0
+    (warning,) = [w.value for w in app.warning]
+    assert warning.startswith(f"The period {last - dt.timedelta(days=2)} .. {last} ends on a day the loaded "
+                              f"export days hold only in part: the newest ({last}, a UTC day) ends at 19:00 on "
+                              f"{last} in America/New_York"), warning
+    assert any(c.value.endswith("none shown, this period reaches past the loaded export days.") for c in app.caption)
+
+
 def test_a_one_day_period_and_a_period_picked_backwards(demo, app):
     ws, summary = demo
     last = dt.date.fromisoformat(summary["last_day"])
@@ -567,7 +586,7 @@ def test_a_chat_dated_far_in_the_future_does_not_break_the_page(demo, far_future
     # the presets end on the last complete day, as without that chat
     end = default_end(ws, "initech-help")
     assert f"to {end:%a %Y-%m-%d}" in at.sidebar.caption[0].value
-    assert f"Newest chat in the warehouse: {local_date}." in " ".join(c.value for c in at.caption)
+    assert f"Newest chat of the assistant: {local_date}." in " ".join(c.value for c in at.caption)
     for preset in ("Last 30 days", "This month"):
         at.radio(key="preset").set_value(preset)
         run_ok(at)

@@ -29,9 +29,12 @@ def conn():
     conn.execute("insert into marts.fct_traffic values ('initech-help', 'web', '2026-11-23'), "
                  "('acme-support', 'web', '2026-11-21'), ('zz-unseeded', 'web', '2026-11-21')")
     conn.execute("insert into marts.fct_chats values ('zz-unseeded', 'web', '2026-11-21')")
-    conn.execute("create table marts.dim_assistants (assistant_id varchar, is_in_seed boolean)")
-    conn.execute("insert into marts.dim_assistants values ('initech-help', true), ('acme-support', true), "
-                 "('zz-unseeded', false)")
+    conn.execute("insert into marts.fct_chats values ('globex-sales', 'web', '2026-11-21'), "
+                 "('globex-sales', 'web', '2026-11-22')")
+    conn.execute("create table marts.dim_assistants (assistant_id varchar, timezone varchar, is_in_seed boolean)")
+    conn.execute("insert into marts.dim_assistants values ('initech-help', 'Asia/Tokyo', true), "
+                 "('acme-support', 'Europe/Rome', true), ('globex-sales', 'America/New_York', true), "
+                 "('zz-unseeded', 'UTC', false)")
     yield conn
     conn.close()
 
@@ -44,6 +47,13 @@ def conn():
      f"no data: the period 2026-11-23 .. 2026-11-23 starts after the newest loaded export day ({NEWEST})"),
     ("acme-support", "2026-11-22", "2026-11-22", "no data for assistant acme-support in the period"),
     ("acme-support", "2026-11-21", "2026-11-22", None),
+    # New York's 2026-11-22 runs to 05:00 UTC on the 23rd: the newest export day holds it until 19:00
+    ("globex-sales", "2026-11-21", "2026-11-22",
+     "the period 2026-11-21 .. 2026-11-22 ends on a day the loaded export days hold only in part: the newest "
+     "(2026-11-22, a UTC day) ends at 19:00 on 2026-11-22 in America/New_York"),
+    ("globex-sales", "2026-11-21", "2026-11-21", None),
+    # an assistant not in the seed is in UTC: the newest export day is its newest whole day
+    ("zz-unseeded", "2026-11-21", "2026-11-22", None),
 ])
 def test_the_note_says_no_data_only_when_the_period_has_none(conn, assistant, date_from, date_to, says):
     note = period_notice(conn, assistant=assistant, date_from=D(date_from), date_to=D(date_to))

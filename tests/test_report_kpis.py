@@ -761,7 +761,7 @@ def test_dst_change_local_dates_hours_and_durations(report):
     assert r["traffic"]["cells"] == cells({(1, 0): 1})
 
 
-def test_other_assistants_use_their_own_time_zone(report):
+def test_other_assistants_use_their_own_time_zone(report, ws, tmp_path):
     # globex-sales: 03:00Z on 11-24 = 22:00 on Monday 11-23 in New York; its u_ret is not
     # acme's u_ret: new, no user agent -> web / null.
     r = report(GLOBEX, "2026-11-23")
@@ -782,6 +782,10 @@ def test_other_assistants_use_their_own_time_zone(report):
     assert r["chats"]["total"] == 1
     assert r["traffic"]["cells"] == cells({(1, 23): 1})
     assert report(UMBRELLA, "2026-11-24")["chats"]["total"] == 0
+    # `report` and a report's export say why its dates are UTC's, in a note
+    for command in (["report"], ["export", "report", "-o", str(tmp_path / "umbrella.csv")]):
+        proc = ws.cli(*command, "--assistant", UMBRELLA, "--from", "2026-11-23", "--to", "2026-11-23")
+        assert f"note: assistant {UMBRELLA} is not in seeds/assistants.csv" in proc.stderr, proc.stderr
 
 
 def test_ids_that_hold_a_pipe_give_each_chat_its_own_id(report, ws):

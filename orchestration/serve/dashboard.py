@@ -21,7 +21,6 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import altair as alt
 import duckdb
@@ -35,6 +34,7 @@ from orchestration.serve.report import (
     build_report,
     connect_read_only,
     data_quality_summary,
+    last_complete_local_day,
     period_notice,
     previous_begins_before_loaded_days,
 )
@@ -84,16 +84,6 @@ def as_date(value) -> dt.date | None:
     try:
         return dt.date.fromisoformat(str(value))
     except ValueError:
-        return None
-
-
-def last_complete_local_day(newest_export_day: dt.date, timezone: str) -> dt.date | None:
-    """The last local day (in `timezone`) that ends by the end of the newest loaded export day (UTC):
-    the export days loaded so far hold every event of it, bar late ones. None if it cannot be told."""
-    try:
-        end = dt.datetime.combine(newest_export_day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
-        return end.astimezone(ZoneInfo(timezone)).date() - dt.timedelta(days=1)
-    except (OverflowError, ValueError, ZoneInfoNotFoundError):
         return None
 
 
@@ -237,9 +227,11 @@ def _read(conn: duckdb.DuckDBPyConnection, warehouse: Path) -> View:
     notice = period_notice(conn, assistant=params.assistant, date_from=params.date_from, date_to=params.date_to,
                            channel=params.channel)
     export_day = _newest_export_day(conn)
+    # the period's last local day is not wholly loaded (as period_notice tells)
+    complete = last_complete_local_day(export_day, report["timezone"]) if export_day else None
+    reaches_past = export_day is not None and params.date_to > (complete or export_day)
     return View(warehouse, dt.datetime.fromtimestamp(warehouse.stat().st_mtime), name, params, newest,
-                report, daily, quality, notice, export_day is not None and params.date_to > export_day,
-                previous_begins_before_loaded_days(conn, params))
+                report, daily, quality, notice, reaches_past, previous_begins_before_loaded_days(conn, params))
 
 
 def warehouse_from_arguments(argv: list[str]) -> Path:
@@ -481,7 +473,7 @@ def draw_header(view: View) -> None:
         f"{('channel **' + p.channel + '**') if p.channel else 'all channels'}"
     )
     st.caption("Every KPI counts what belongs to chats that started in the period (Traffic: messages by their "
-               "own local time). Hover a number for its definition. Newest chat in the warehouse: "
+               "own local time). Hover a number for its definition. Newest chat of the assistant: "
                f"{view.newest_chat or 'none'}.")
     if view.notice:
         st.warning(view.notice[:1].upper() + view.notice[1:] + ".")

@@ -12,6 +12,7 @@ import datetime as dt
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
 
@@ -161,8 +162,8 @@ def report_notices(conn: duckdb.DuckDBPyConnection, params: ReportParams) -> lis
 def not_in_seed_notice(conn: duckdb.DuckDBPyConnection, assistant: str) -> str | None:
     """One line for stderr when the assistant is in the exports but not in seeds/assistants.csv: its
     report is in UTC (interfaces.md), which its `timezone` shows but does not explain."""
-    row = conn.execute("select is_in_seed from marts.dim_assistants where assistant_id = ?", [assistant]).fetchone()
-    if row is None or row[0]:
+    rows = conn.execute("select is_in_seed from marts.dim_assistants where assistant_id = ?", [assistant]).fetchall()
+    if not rows or rows[0][0]:
         return None
     return (f"assistant {assistant} is not in seeds/assistants.csv: its local dates and hours are UTC's "
             "(add it with its time zone, then refresh)")
@@ -197,7 +198,31 @@ def _period_notice_and_data(conn: duckdb.DuckDBPyConnection, assistant: str | No
     if date_to is not None and date_to > newest:
         return (f"the period {period} reaches past the newest loaded export day ({newest}): "
                 "its later days are empty or incomplete"), True
+    if date_to is not None and assistant is not None:
+        # West of UTC the local date of the newest export day runs on after that UTC day ends: its
+        # evening is not loaded yet, and the period's numbers fall for want of it.
+        rows = conn.execute("select timezone from marts.dim_assistants where assistant_id = ?", [assistant]).fetchall()
+        timezone = rows[0][0] if rows and rows[0][0] else "UTC"
+        complete = last_complete_local_day(newest, timezone)
+        if complete is not None and date_to > complete:
+            ends = _export_day_end(newest).astimezone(ZoneInfo(timezone))
+            return (f"the period {period} ends on a day the loaded export days hold only in part: the newest "
+                    f"({newest}, a UTC day) ends at {ends:%H:%M} on {ends:%Y-%m-%d} in {timezone}, so the "
+                    "hours after it are empty or incomplete"), True
     return None, True
+
+
+def _export_day_end(export_day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(export_day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+
+
+def last_complete_local_day(newest_export_day: dt.date, timezone: str) -> dt.date | None:
+    """The last local day (in `timezone`) that ends by the end of the newest loaded export day (UTC):
+    the export days loaded so far hold every event of it, bar late ones. None if it cannot be told."""
+    try:
+        return _export_day_end(newest_export_day).astimezone(ZoneInfo(timezone)).date() - dt.timedelta(days=1)
+    except (OverflowError, ValueError, ZoneInfoNotFoundError):
+        return None
 
 
 def previous_begins_before_loaded_days(conn: duckdb.DuckDBPyConnection, params: ReportParams) -> dt.date | None:
