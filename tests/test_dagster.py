@@ -1048,3 +1048,12 @@ def test_runs_from_dagster_are_recorded_for_status_and_cli_ones_left_to_the_cli(
     record_run_failed(build_run_status_sensor_context(sensor_name="record_run_failed", dagster_event=failure,
                                                       dagster_instance=instance, dagster_run=run).for_run_failure())
     assert not record_path_for(warehouse).exists()
+
+    # assets materialized from the UI's asset graph run as Dagster's implicit asset job: recorded too
+    job = defs.resolve_implicit_global_asset_job_def()
+    run, failure, _ = failed_run({})
+    assert run.job_name == "__ASSET_JOB"
+    record_run_failed(build_run_status_sensor_context(sensor_name="record_run_failed", dagster_event=failure,
+                                                      dagster_instance=instance, dagster_run=run).for_run_failure())
+    last = collect_status(warehouse, tmp_path / "exports")["last_refresh"]
+    assert (last["outcome"], last["days"], last["run_id"]) == ("failed", [DAY], run.run_id), last

@@ -18,6 +18,7 @@ from dagster import (
     run_status_sensor,
     sensor,
 )
+from dagster._core.definitions.assets.job.asset_job import IMPLICIT_ASSET_JOB_NAME
 from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
@@ -152,8 +153,10 @@ def _run_key(context: SensorEvaluationContext, day: str, fp: str, now: float) ->
 
 # The refresh record (`status`'s "last refresh") of the runs that are not CLI refreshes, which
 # record themselves: the schedule's, the sensor's, a backfill's, the UI's. On by default: `status`
-# tells the truth about the nightly runs without a step in the README.
-_RECORDED_JOBS = ("refresh", "rebuild_models")
+# tells the truth about the nightly runs without a step in the README. Assets materialized from
+# the UI's asset graph (a backfill of selected assets, one partition's Materialize) run as Dagster's
+# implicit asset job: every asset here is the warehouse's, so its runs are refreshes too.
+_RECORDED_JOBS = ("refresh", "rebuild_models", IMPLICIT_ASSET_JOB_NAME)
 
 
 def _recorded_run(context: RunStatusSensorContext, outcome: str, error: str | None = None) -> None:
