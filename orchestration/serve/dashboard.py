@@ -37,6 +37,7 @@ from orchestration.serve.report import (
     last_complete_local_day,
     period_notice,
     previous_begins_before_loaded_days,
+    window_not_elapsed,
 )
 from orchestration.settings import default_warehouse
 
@@ -65,6 +66,8 @@ class View:
     quality: dict
     notice: str | None  # `report`'s line on stderr about the period: no data, or past the loaded days
     reaches_past: bool  # the period ends after the newest loaded export day: its last days are incomplete
+    # the assistant's last local day that the loaded export days hold whole (None: none loaded)
+    last_complete_day: dt.date | None
     # the first loaded export day when the previous period begins before it (its first days never loaded)
     previous_begins_before: dt.date | None
 
@@ -231,7 +234,8 @@ def _read(conn: duckdb.DuckDBPyConnection, warehouse: Path) -> View:
     complete = last_complete_local_day(export_day, report["timezone"]) if export_day else None
     reaches_past = export_day is not None and params.date_to > (complete or export_day)
     return View(warehouse, dt.datetime.fromtimestamp(warehouse.stat().st_mtime), name, params, newest,
-                report, daily, quality, notice, reaches_past, previous_begins_before_loaded_days(conn, params))
+                report, daily, quality, notice, reaches_past, complete,
+                previous_begins_before_loaded_days(conn, params))
 
 
 def warehouse_from_arguments(argv: list[str]) -> Path:
@@ -366,9 +370,12 @@ def module_metrics(view: View, module: str) -> None:
         shown = [spec for spec in specs if spec.get("row", 1) == row]
         for col, spec in zip(st.columns(len(shown)), shown, strict=True):
             with col:
+                reason = why_not or window_not_elapsed(spec.get("window_days"), view.params.date_to,
+                                                       view.last_complete_day)
                 metric(spec, report[module][spec["key"]],
-                       previous=before[module][spec["key"]] if why_not is None else NO_PREVIOUS,
-                       period=(before["from"], before["to"]), no_change_reason=why_not)
+                       previous=before[module][spec["key"]] if reason is None else NO_PREVIOUS,
+                       period=(before["from"], before["to"]), no_change_reason=reason)
+
 
 
 def why_no_change(view: View) -> str | None:

@@ -225,6 +225,19 @@ def last_complete_local_day(newest_export_day: dt.date, timezone: str) -> dt.dat
         return None
 
 
+def window_not_elapsed(window_days: int | None, date_to: dt.date, last_complete_day: dt.date | None) -> str | None:
+    """Why the dashboard shows no change for a retention number, or None: it counts returns within
+    `window_days` after each cohort user's first chat (metrics.toml `window_days`), and for the
+    users whose first chat is on the period's last days those days are not all loaded yet (the
+    previous period's users had them), so the change would show a fall that is only time."""
+    if window_days is None:
+        return None
+    if last_complete_day is not None and date_to + dt.timedelta(days=window_days) <= last_complete_day:
+        return None
+    return (f"this period's new users have not all had {window_days} days to return yet (the loaded export days "
+            f"hold local days up to {last_complete_day or 'none'})")
+
+
 def previous_begins_before_loaded_days(conn: duckdb.DuckDBPyConnection, params: ReportParams) -> dt.date | None:
     """The first loaded export day when the previous period begins before it (its first days hold
     nothing because nothing was loaded: a change against it is not like for like; kpis.md's
