@@ -109,6 +109,23 @@ def build_path_for(warehouse: Path) -> Path:
     return warehouse.with_name(f".{warehouse.stem}.build{warehouse.suffix}")
 
 
+def check_warehouse_name(warehouse: Path) -> None:
+    """One line unless dbt can build `warehouse`'s build file. DuckDB names a file's database after
+    the first dot-separated part of its name; dbt-duckdb derives that name from the file's path
+    read as a URL (where `#` and `?` end the path, `;` ends its last part, and tabs and line breaks
+    are dropped) and writes it into SQL text unescaped. Where the two names differ, or the name
+    holds a quote, dbt's first statement fails after the load, with dbt's "Runtime Error"."""
+    from urllib.parse import urlparse
+
+    build = build_path_for(warehouse)
+    database = build.name.lstrip(".").split(".")[0]
+    as_dbt_reads_it = os.path.basename(urlparse(str(build)).path).lstrip(".").split(".")[0]
+    if as_dbt_reads_it != database or "'" in database or '"' in database:
+        raise UserError(f"the warehouse path {str(warehouse)!r} cannot be built by dbt, which takes the database's "
+                        "name from the path: rename the file (no quote, tab or line break in its name, no `;`) "
+                        "or move it (no `#` or `?` in its path)")
+
+
 def lock_path_for(warehouse: Path) -> Path:
     """The file whose lock one refresh at a time holds (build/build_file.refresh_lock)."""
     return warehouse.with_name(warehouse.name + ".lock")

@@ -1001,6 +1001,25 @@ def test_a_publish_that_finds_a_later_loads_users_pending_succeeds_without_publi
         run_logs(instance, result.run_id)
 
 
+def test_a_dagster_run_refuses_a_warehouse_dbt_cannot_name_before_it_loads(defs, tmp_path, monkeypatch):
+    """A run from Dagster (the schedule, the sensor, the UI) checks the warehouse's name as the CLI
+    does: one with `#` in its path reached dbt's SQL under another database name than DuckDB's,
+    and failed after the load with dbt's "Runtime Error" (a quote: a broken SQL statement)."""
+    from dagster import DagsterInstance
+
+    root = tmp_path / "no#1"
+    root.mkdir()
+    set_paths(monkeypatch, root)
+    write_single_day(root / "exports")
+    job = defs.resolve_job_def("refresh")
+    result = job.execute_in_process(partition_key=DAY, instance=DagsterInstance.ephemeral(), raise_on_error=False)
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert failure.step_key == "raw_exports", failure.step_key
+    assert "cannot be built by dbt" in failure.event_specific_data.error.to_string()
+    assert sorted(p.name for p in root.iterdir()) == ["exports"]  # nothing loaded, no build file
+
+
 @pytest.mark.slow  # a Dagster run, in process
 def test_runs_from_dagster_are_recorded_for_status_and_cli_ones_left_to_the_cli(defs, tmp_path, monkeypatch):
     """The record `status` shows as the last refresh is written for a run from Dagster (the schedule's,

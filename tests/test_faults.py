@@ -161,19 +161,41 @@ def test_a_bad_lock_timeout_fails_before_the_lock_is_taken(monkeypatch, tmp_path
 @pytest.mark.parametrize("where, says", [
     ("under-a-file", "cannot make the warehouse's folder"),
     ("a-directory", "is a directory: give the path of a DuckDB file"),
-    ("single-quote", "has a quote"),
-    ("double-quote", "has a quote"),
+    ("single-quote", "cannot be built by dbt"),
+    ("double-quote", "cannot be built by dbt"),
+    ("semicolon", "cannot be built by dbt"),
+    ("hash", "cannot be built by dbt"),
+    ("line-break", "cannot be built by dbt"),
+    ("tab", "cannot be built by dbt"),
+    ("question-mark-in-folder", "cannot be built by dbt"),
+    ("hash-in-folder", "cannot be built by dbt"),
 ])
 def test_a_warehouse_a_refresh_cannot_write_is_refused_before_anything_runs(tmp_path: Path, where, says):
-    """Refresh and demo check the path first: a file in the folder's place was a traceback, a
-    quote in the file name a dbt failure after the load."""
+    """Refresh and demo check the path first: a file in the folder's place was a traceback; a
+    quote in the file name, or a name dbt-duckdb reads otherwise than DuckDB (its path read as a
+    URL), a dbt failure after the load."""
     (tmp_path / "a-file").write_text("")
+    for folder in ("why?", "no#1"):
+        (tmp_path / folder).mkdir()
     warehouse = {"under-a-file": tmp_path / "a-file" / "w.duckdb", "a-directory": tmp_path,
-                 "single-quote": tmp_path / "o'brien.duckdb", "double-quote": tmp_path / 'say"cheese.duckdb'}[where]
+                 "single-quote": tmp_path / "o'brien.duckdb", "double-quote": tmp_path / 'say"cheese.duckdb',
+                 "semicolon": tmp_path / "w;x.duckdb", "hash": tmp_path / "w#x.duckdb",
+                 "line-break": tmp_path / "w\nx.duckdb", "tab": tmp_path / "w\tx.duckdb",
+                 "question-mark-in-folder": tmp_path / "why?" / "w.duckdb",
+                 "hash-in-folder": tmp_path / "no#1" / "w.duckdb"}[where]
     before = sorted(tmp_path.iterdir())
     with pytest.raises(UserError, match=says):
         check_warehouse_path(warehouse)
     assert sorted(tmp_path.iterdir()) == before  # no lock, no record of a refresh
+
+
+@pytest.mark.parametrize("name", ["w.duckdb", "my warehouse.duckdb", "w-1_(2).duckdb", "caffè.duckdb", "a;b/w.duckdb",
+                                  "w.2026.duckdb", "no suffix"])
+def test_a_warehouse_name_dbt_reads_as_duckdb_does_is_taken(tmp_path: Path, name):
+    """The names DuckDB and dbt-duckdb give the same database (a `;` in a folder's name is not
+    in the path's last part, where a URL's parameters begin)."""
+    (tmp_path / "a;b").mkdir()
+    check_warehouse_path(tmp_path / name)
 
 
 def test_a_lock_that_cannot_be_made_is_a_user_error():

@@ -93,22 +93,16 @@ def _instance():
         raise UserError(f"cannot open the Dagster instance of {home} (its dagster.yaml?): {said}") from None
 
 
-# dbt-duckdb names the build file's database after the file and writes that name into SQL text
-# unescaped: a quote in it breaks the refresh's first statements.
-_QUOTES = ("'", '"')
-
-
 def check_warehouse_path(warehouse: Path, *, make_folder: bool = True) -> None:
     """The warehouse a refresh writes: a file (or none yet) whose folder exists or can be made (made
     here unless not `make_folder`), and whose name dbt can use; else one line, before anything is
     loaded or recorded."""
     from ..publish.publish import check_duckdb_file  # it imports DuckDB: not at the CLI's start
+    from ..settings import check_warehouse_name
 
     if warehouse.is_dir():
         raise UserError(f"the warehouse {warehouse} is a directory: give the path of a DuckDB file")
-    if any(quote in warehouse.name for quote in _QUOTES):
-        raise UserError(f"the warehouse file name {warehouse.name!r} has a quote, which dbt cannot take in "
-                        "a database name: rename the file")
+    check_warehouse_name(warehouse)
     if make_folder:
         ensure_folder(warehouse.parent, "the warehouse's")
     if not warehouse.exists():

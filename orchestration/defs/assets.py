@@ -29,7 +29,7 @@ from ..errors import LoadError, UnfinishedBuildError, UserError
 from ..load.exports import day_folder, days_with_folders, linked_export_names
 from ..load.raw import LoadStats
 from ..publish.publish import publish
-from ..settings import check_dbt_settings
+from ..settings import check_dbt_settings, check_warehouse_name
 from .partitions import export_day_partitions
 from .resources import WarehouseResource
 
@@ -81,6 +81,7 @@ class LoadConfig(Config):
 def raw_exports(context: AssetExecutionContext, warehouse: WarehouseResource,
                 config: LoadConfig) -> Iterator[MaterializeResult]:
     """Loads each export day of the run into the raw schema, replacing what an earlier load of it brought."""
+    check_warehouse_name(warehouse.warehouse)  # a run from Dagster: the CLI checked its own already
     days = _days_with_folders(context, warehouse, [dt.date.fromisoformat(k) for k in context.partition_keys])
     totals = {"lines_read": 0, "events_valid": 0, "duplicates": 0, "lines_rejected": 0}
     rejects: dict[str, int] = {}
@@ -170,6 +171,7 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
     was loaded by the Spark loader (the raw asset), and Spark's tables are copied into the build file
     after, so that publishing and every reader stay the same."""
     check_dbt_settings()  # profiles.yml hands them to dbt, which reports a bad one late and obscurely
+    check_warehouse_name(warehouse.warehouse)  # rebuild_models loads nothing first
     _check_the_whole_build(context)
     with refresh_lock(warehouse.warehouse):
         try:
