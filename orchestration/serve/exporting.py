@@ -27,7 +27,7 @@ from .report import (
     validate_filters,
 )
 
-_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+_NAME = re.compile(r"[a-z_][a-z0-9_]*")  # whole names only (fullmatch): `$` would let a final line break by
 _DATE_COLUMNS = ("chat_local_date", "local_date", "export_date")  # a mart's date, in this order of preference
 
 
@@ -130,7 +130,7 @@ def _mart_relation(conn: duckdb.DuckDBPyConnection, args: argparse.Namespace) ->
         "select table_name from information_schema.tables where table_schema = 'marts'").fetchall()}
     if not marts:
         raise UserError("the warehouse has no marts yet (run `assistant-analytics refresh`)")
-    if not _NAME.match(name) or name not in marts:
+    if not _NAME.fullmatch(name) or name not in marts:
         # a table of another layer is named as such: analysts and BI tools use marts only
         elsewhere = [r[0] for r in conn.execute(
             "select distinct table_schema from information_schema.tables where table_name = ? "
