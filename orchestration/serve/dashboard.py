@@ -377,7 +377,6 @@ def module_metrics(view: View, module: str) -> None:
                        period=(before["from"], before["to"]), no_change_reason=reason)
 
 
-
 def why_no_change(view: View) -> str | None:
     """Why the numbers show no change against the previous period, or None when they show it: only
     when it has data, the period itself does not reach past the loaded export days (its last days,
