@@ -476,7 +476,7 @@ def test_status_names_export_folders_it_cannot_read_and_shows_the_rest(tmp_path,
     def cannot_read(folder):
         raise LoadError(f"cannot read the export day folder {folder}: Permission denied")
 
-    monkeypatch.setattr(exports_module, "fingerprint", cannot_read)
+    monkeypatch.setattr(exports_module, "export_files", cannot_read)
     status = collect_status(warehouse, exports)
     assert status["pending"]["export_days"] == [{"export_date": "2026-11-20", "reason": "unreadable"}]
     assert status["export_days"]["count"] == 1 and status["last_refresh"] is None

@@ -164,8 +164,13 @@ LOADER_REVISION = 2
 def fingerprint(folder: Path) -> str:
     """Changes when a day is re-delivered (names, sizes and modification times of its files) and
     with the loader's revision (LOADER_REVISION)."""
+    return files_fingerprint(export_files(folder))
+
+
+def files_fingerprint(files: list[Path]) -> str:
+    """`fingerprint` of a day folder's export files (export_files), listed by the caller."""
     h = hashlib.sha256()
-    for p in export_files(folder):
+    for p in files:
         try:
             st = p.stat()
         except OSError as exc:
@@ -175,11 +180,11 @@ def fingerprint(folder: Path) -> str:
     return f"r{LOADER_REVISION}:{h.hexdigest()}"
 
 
-def check_files_readable(folder: Path) -> None:
-    """Each export file of the folder can be opened for reading now (a LoadError naming the first
-    that cannot): the fingerprint reads only names, sizes and times. Opened without waiting, so a
-    FIFO among them is not waited on."""
-    for p in export_files(folder):
+def check_files_readable(files: list[Path]) -> None:
+    """Each of a day folder's export files (export_files) can be opened for reading now (a LoadError
+    naming the first that cannot): the fingerprint reads only names, sizes and times. Opened without
+    waiting, so a FIFO among them is not waited on."""
+    for p in files:
         try:
             os.close(os.open(p, os.O_RDONLY | os.O_NONBLOCK))
         except OSError as exc:

@@ -253,7 +253,8 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
     from ..load.exports import (
         check_files_readable,
         day_folder,
-        fingerprint,
+        export_files,
+        files_fingerprint,
         is_partition_day,
         loaded_by_older_loader,
         scan_day_folders,
@@ -305,10 +306,10 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
         elif day not in loaded:
             pending.append({"export_date": day.isoformat(), "reason": "new"})
         else:
-            folder = day_folder(exports, day)
             try:
-                current = fingerprint(folder)
-                check_files_readable(folder)  # a refresh would fail on such a file
+                files = export_files(day_folder(exports, day))  # listed once for both
+                current = files_fingerprint(files)
+                check_files_readable(files)  # a refresh would fail on such a file
             except LoadError:
                 pending.append({"export_date": day.isoformat(), "reason": "unreadable"})
                 continue
