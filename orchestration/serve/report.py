@@ -201,8 +201,7 @@ def _period_notice_and_data(conn: duckdb.DuckDBPyConnection, assistant: str | No
     if date_to is not None and assistant is not None:
         # West of UTC the local date of the newest export day runs on after that UTC day ends: its
         # evening is not loaded yet, and the period's numbers fall for want of it.
-        rows = conn.execute("select timezone from marts.dim_assistants where assistant_id = ?", [assistant]).fetchall()
-        timezone = rows[0][0] if rows and rows[0][0] else "UTC"
+        timezone = assistant_timezone(conn, assistant)  # checked by the callers' filters already
         complete = last_complete_local_day(newest, timezone)
         if complete is not None and date_to > complete:
             ends = _export_day_end(newest).astimezone(ZoneInfo(timezone))
