@@ -765,6 +765,32 @@ def test_export_through_a_symbolic_link_writes_its_target_and_keeps_the_link(ws,
     assert link.is_symlink() and target.read_text().startswith("assistant_id")
 
 
+def test_export_to_dash_writes_to_standard_output_what_a_file_would_hold(ws, tmp_path):
+    """`-o -` is standard output, as Unix tools read `-`: CSV unless --format parquet, which a pipe
+    takes and a terminal does not; `-o ./-` is still a file named "-"."""
+    ws.cli("export", "fct_chats", "-o", str(tmp_path / "chats.csv"))
+    piped = ws.cli("export", "fct_chats", "-o", "-")
+    assert piped.stdout == (tmp_path / "chats.csv").read_text() and piped.stdout.count("\n") > 2
+    assert not (ws.root / "-").exists()
+    cmd = [CLI, "export", "fct_chats", "--warehouse", str(ws.warehouse), "--exports", str(ws.exports), "-o", "-",
+           "--format", "parquet"]
+    parquet = subprocess.run(cmd, capture_output=True, env=environment_without_settings(), cwd=ws.root, check=True)
+    (tmp_path / "chats.parquet").write_bytes(parquet.stdout)
+    rows = duckdb.sql(f"select count(*) from '{tmp_path / 'chats.parquet'}'").fetchall()
+    assert rows == [(piped.stdout.count("\n") - 1,)]
+    terminal, _ = os.openpty()
+    try:
+        on_tty = subprocess.run(cmd, stdout=terminal, stderr=subprocess.PIPE, text=True,
+                                env=environment_without_settings(), cwd=ws.root)
+    finally:
+        os.close(terminal)
+    assert on_tty.returncode == 2 and on_tty.stderr == (
+        "assistant-analytics: error: -o - --format parquet: Parquet is binary, not for a terminal: pipe it or give "
+        "-o FILE.parquet\n")
+    ws.cli("export", "fct_chats", "-o", "./-", "--format", "csv")
+    assert (ws.root / "-").read_text() == piped.stdout
+
+
 @pytest.mark.parametrize("option", ["--warehouse", "--exports", "--output"])
 @pytest.mark.parametrize("path", ["too-long", "loop"])
 def test_a_path_the_system_cannot_look_up_is_one_line(ws, tmp_path, option, path):

@@ -76,6 +76,11 @@ def _date(value: str) -> dt.date:
     return day
 
 
+def _output(value: str) -> Path | str:
+    # `-` is standard output (exporting.STANDARD_OUTPUT), kept a string: `-o ./-` is a file named "-"
+    return value if value == "-" else Path(value)
+
+
 _HOSTNAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*")
 
 
@@ -190,8 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _command(sub, "export", "write a mart, or the report, to CSV or Parquet")
     p.add_argument("what", metavar="MART|report", help="a mart name (e.g. fct_chats) or 'report'")
-    p.add_argument("--output", "-o", type=Path, required=True, metavar="FILE",
-                   help="file to write (.csv or .parquet); replaced if it exists")
+    p.add_argument("--output", "-o", type=_output, required=True, metavar="FILE",
+                   help="file to write (.csv or .parquet), replaced if it exists; - for standard output "
+                   "(CSV unless --format parquet)")
     p.add_argument("--format", choices=["csv", "parquet"], default=None,
                    help="file format (default: from the output's extension)")
     p.add_argument("--assistant", metavar="ID", help="only this assistant")
@@ -318,7 +324,7 @@ def _resolve_paths(args: argparse.Namespace) -> None:
         # DuckDB takes a backslash in a file's path for a folder separator: it would open another file
         raise UserError(f"{warehouse_given_as} {args.warehouse}: a path with a backslash (\\) cannot be a "
                         "DuckDB file's: DuckDB reads it as a folder separator")
-    if getattr(args, "output", None) is not None:
+    if getattr(args, "output", None) not in (None, "-"):
         resolved_path(args.output, "--output")  # checked only: the name as given tells the format
 
 

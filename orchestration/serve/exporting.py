@@ -2,7 +2,7 @@
 
 The filters are checked by the same function as `report`'s (report.validate_filters) and reach
 DuckDB as parameters. The file is written beside its destination and renamed over it, so a failed
-export leaves no half-written file.
+export leaves no half-written file. `-o -` writes to standard output, as Unix tools take `-`.
 """
 
 from __future__ import annotations
@@ -12,6 +12,9 @@ import datetime as dt
 import difflib
 import os
 import re
+import shutil
+import sys
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -29,9 +32,12 @@ from .report import (
 
 _NAME = re.compile(r"[a-z_][a-z0-9_]*")  # whole names only (fullmatch): `$` would let a final line break by
 _DATE_COLUMNS = ("chat_local_date", "local_date", "export_date")  # a mart's date, in this order of preference
+STANDARD_OUTPUT = "-"  # `-o -` (the CLI keeps it a string: `-o ./-` is a file named "-")
 
 
 def _format(args: argparse.Namespace) -> str:
+    if args.output == STANDARD_OUTPUT:
+        return args.format or "csv"  # text for the pipe or the terminal, unless Parquet is asked for
     suffix = args.output.suffix.lower()
     named = suffix[1:] if suffix in (".csv", ".parquet") else None
     if args.format:
@@ -81,7 +87,11 @@ def check_output(output: Path, warehouse: Path, exports: Path) -> None:
 def export(args: argparse.Namespace) -> list[str]:
     """Writes the file; returns the notes for stderr about its period (no data, past the loaded
     days; for the report, a previous period that begins before them), as `report` prints them."""
-    check_output(args.output, args.warehouse, args.exports)
+    to_stdout = args.output == STANDARD_OUTPUT
+    if to_stdout:
+        check_standard_output(args.format)
+    else:
+        check_output(args.output, args.warehouse, args.exports)
     fmt = _format(args)
     conn = connect_read_only(args.warehouse)
     try:
@@ -95,10 +105,48 @@ def export(args: argparse.Namespace) -> list[str]:
             notice = period_notice(conn, assistant=args.assistant, date_from=args.from_, date_to=args.to,
                                    channel=args.channel)
             notes = [notice] if notice else []
-        _write_atomically(relation, args.output.resolve(), fmt)  # through a symbolic link, which stays
+        if to_stdout:
+            _write_to_standard_output(relation, fmt)
+        else:
+            _write_atomically(relation, args.output.resolve(), fmt)  # through a symbolic link, which stays
     finally:
         conn.close()
     return notes
+
+
+def check_standard_output(fmt: str | None) -> None:
+    """`-o -`: a standard output that exists, and Parquet (bytes) never to a terminal."""
+    if sys.stdout is None:  # started with its stdout closed (`>&-`)
+        raise UserError("-o -: standard output is closed: the export has nowhere to go")
+    if fmt == "parquet" and sys.stdout.isatty():
+        raise UserError("-o - --format parquet: Parquet is binary, not for a terminal: pipe it or give -o FILE.parquet")
+
+
+def _write_to_standard_output(relation: duckdb.DuckDBPyRelation, fmt: str) -> None:
+    """The whole file, written first (DuckDB's own CSV or Parquet), then copied to stdout: a failure
+    to read the warehouse leaves nothing printed, and a reader that stops early (`| head`) is a
+    BrokenPipeError, which main ends quietly."""
+    with tempfile.TemporaryDirectory(prefix="assistant-analytics-export-") as folder:
+        tmp = Path(folder) / f"export.{fmt}"
+        try:
+            if fmt == "parquet":
+                relation.write_parquet(str(tmp))
+            else:
+                relation.write_csv(str(tmp), header=True)
+        except duckdb.Error as exc:
+            if str(tmp) not in str(exc) and tmp.name not in str(exc):
+                raise  # reading the warehouse failed (a damaged block): the command says so
+            raise UserError(f"cannot write the export to a temporary file in {folder}: {first_line(exc)}") from None
+        sys.stdout.flush()
+        with tmp.open("rb") as written:
+            try:
+                shutil.copyfileobj(written, sys.stdout.buffer)
+                sys.stdout.buffer.flush()
+            except BrokenPipeError:
+                raise
+            except OSError as exc:  # a full disk behind a redirect (`> /dev/full`)
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                raise UserError(f"cannot write the export to standard output: {exc.strerror or exc}") from None
 
 
 def _write_atomically(relation: duckdb.DuckDBPyRelation, output: Path, fmt: str) -> None:
