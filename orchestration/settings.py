@@ -77,6 +77,13 @@ def resolved_path(path: Path, given_as: str) -> Path:
     not a traceback wherever it is first used. A path made later, or one a command checks itself
     (a missing file), is returned as it is."""
     try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        # bytes that are not UTF-8 in a name (or a locale that is not UTF-8): DuckDB opens UTF-8 paths only
+        shown = os.fsencode(path).decode("utf-8", "backslashreplace")  # the bytes as given: \xff
+        raise UserError(f"{given_as} {shown}: the path is not UTF-8 text, and DuckDB opens UTF-8 paths only "
+                        "(rename it, or use a UTF-8 locale)") from None
+    try:
         resolved = path.resolve()
         os.stat(resolved)
     except (FileNotFoundError, NotADirectoryError):
@@ -109,17 +116,27 @@ def build_path_for(warehouse: Path) -> Path:
     return warehouse.with_name(f".{warehouse.stem}.build{warehouse.suffix}")
 
 
+_NAME_MAX = 255  # bytes in a file's name, on Linux's file systems and macOS's
+
+
 def check_warehouse_name(warehouse: Path) -> None:
     """One line unless dbt can build `warehouse`'s build file. DuckDB names a file's database after
     the first dot-separated part of its name; dbt-duckdb derives that name from the file's path
     read as a URL (where `#` and `?` end the path, `;` ends its last part, and tabs and line breaks
     are dropped) and writes it into SQL text unescaped. Where the two names differ, or the name
-    holds a quote, dbt's first statement fails after the load, with dbt's "Runtime Error"."""
+    holds a quote, dbt's first statement fails after the load, with dbt's "Runtime Error". A name
+    too long for the files a refresh keeps beside it would fail at the first of them."""
     from urllib.parse import urlparse
 
     build = build_path_for(warehouse)
     database = build.name.lstrip(".").split(".")[0]
     as_dbt_reads_it = os.path.basename(urlparse(str(build)).path).lstrip(".").split(".")[0]
+    # the longest of the files a refresh keeps beside the warehouse (publish's temporary file)
+    beside = f".{warehouse.name}.publish-{2 ** 22}.tmp"
+    if len(os.fsencode(beside)) > _NAME_MAX:
+        raise UserError(f"the warehouse file name {warehouse.name!r} is too long: a refresh keeps files beside it "
+                        f"named after it with up to {len(beside) - len(warehouse.name)} more characters, over the "
+                        f"file system's {_NAME_MAX} bytes: give it a shorter name")
     if as_dbt_reads_it != database or "'" in database or '"' in database:
         raise UserError(f"the warehouse path {str(warehouse)!r} cannot be built by dbt, which takes the database's "
                         "name from the path: rename the file (no quote, tab or line break in its name, no `;`) "

@@ -16,6 +16,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -460,6 +461,18 @@ def test_a_refresh_whose_process_is_gone_is_interrupted_though_another_holds_the
     assert (status["last_refresh"]["outcome"], status["refresh_running"]) == ("running", False)
 
 
+def test_status_of_a_warehouse_name_too_long_for_a_refresh_says_none_ran(tmp_path):
+    """A warehouse file name so long that the refresh record's name (`.NAME.refresh.json`) passes the
+    file system's limit: no refresh can run on it (refused with one line), and status reads it."""
+    from orchestration.settings import check_warehouse_name
+
+    warehouse = _published_without_marts(tmp_path / f"{'w' * 243}.duckdb")
+    assert collect_status(warehouse, tmp_path / "exports")["last_refresh"] is None
+    with pytest.raises(UserError, match="^the warehouse file name '.*' is too long: a refresh keeps files beside it"):
+        check_warehouse_name(warehouse)
+    check_warehouse_name(tmp_path / f"{'w' * 227}.duckdb")  # its publish file's name is 255 bytes
+
+
 def test_status_names_export_folders_it_cannot_read_and_shows_the_rest(tmp_path, monkeypatch):
     """A loaded day's folder that cannot be read (its permissions: as root the test stands in for
     that), or an exports folder that cannot be listed, is said where the pending work would be; the
@@ -789,6 +802,101 @@ def test_export_to_dash_writes_to_standard_output_what_a_file_would_hold(ws, tmp
         "-o FILE.parquet\n")
     ws.cli("export", "fct_chats", "-o", "./-", "--format", "csv")
     assert (ws.root / "-").read_text() == piped.stdout
+
+
+# The CLI's main in a process of its own, with one part made slow on purpose (the caller sends it a
+# signal in the middle of a DuckDB query: too quick to hit with the small warehouses of these tests).
+SLOW_COMMAND = """
+import sys
+import duckdb
+import orchestration.cli.commands as commands
+import orchestration.serve.exporting as exporting
+
+def slow_query(*_args):
+    print("querying", file=sys.stderr, flush=True)
+    duckdb.connect().execute("select sum(hash(i)) from range(100000000000) t(i)").fetchall()
+
+def slow_mart(conn, _args):
+    print("querying", file=sys.stderr, flush=True)
+    return conn.sql("select hash(i) as h from range(100000000000) t(i)")
+
+if sys.argv[1] == "export":
+    exporting._mart_relation = slow_mart
+else:
+    commands.run_command = slow_query
+from orchestration.cli.main import main
+raise SystemExit(main(sys.argv[1:]))
+"""
+
+
+def _signalled_in_a_query(args: list[str], sig: int, cwd: Path) -> tuple[int, list[str]]:
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_COMMAND, *args], stderr=subprocess.PIPE, text=True,
+                            env=environment_without_settings(), cwd=cwd)
+    try:
+        assert proc.stderr.readline() == "querying\n"
+        time.sleep(1.0)  # into the query (or the file's writing)
+        proc.send_signal(sig)
+        return proc.wait(timeout=60), proc.stderr.read().splitlines()
+    finally:
+        proc.kill()
+
+
+@pytest.mark.parametrize("command, sig, code, says", [
+    (["report", "--assistant", ACME, "--from", D1, "--to", D2], signal.SIGINT, 130, "interrupted"),
+    (["status"], signal.SIGTERM, 143, "terminated"),
+])
+def test_a_signal_during_a_duckdb_query_is_one_line_not_a_traceback(tmp_path, command, sig, code, says):
+    """DuckDB turns the KeyboardInterrupt of a Ctrl-C into RuntimeError("Query interrupted"); the
+    command still ends as interrupted (130), and a read command as terminated on SIGTERM (143)."""
+    returncode, stderr = _signalled_in_a_query([*command, "--warehouse", str(tmp_path / "w.duckdb")], sig, tmp_path)
+    assert (returncode, stderr) == (code, [f"assistant-analytics: {says}"])
+
+
+def test_an_export_ended_by_sigterm_leaves_no_temporary_file(tmp_path):
+    duckdb.connect(str(tmp_path / "w.duckdb")).close()
+    out = tmp_path / "out"
+    returncode, stderr = _signalled_in_a_query(
+        ["export", "fct_chats", "-o", str(out / "chats.csv"), "--warehouse", str(tmp_path / "w.duckdb")],
+        signal.SIGTERM, tmp_path)
+    assert (returncode, stderr) == (143, ["assistant-analytics: terminated"])
+    assert list(out.iterdir()) == []  # neither its own temporary file nor DuckDB's `tmp_` one
+
+
+def test_an_export_name_near_the_limit_is_written_and_a_private_file_stays_private(tmp_path):
+    from orchestration.serve.exporting import _write_atomically
+
+    longest = tmp_path / f"{'a' * 251}.csv"  # 255 bytes: no room for the name with anything added
+    _write_atomically(duckdb.sql("select 1 as a"), longest, "csv")
+    assert longest.read_text() == "a\n1\n"
+    private = tmp_path / "private.csv"
+    private.write_text("old")
+    private.chmod(0o600)
+    _write_atomically(duckdb.sql("select 2 as b"), private, "csv")
+    assert private.read_text() == "b\n2\n" and private.stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([longest.name, private.name])
+
+
+@pytest.mark.parametrize("option", ["--warehouse", "--exports", "--output"])
+def test_a_path_that_is_not_utf8_is_one_line(tmp_path, capsys, option):
+    """DuckDB opens UTF-8 paths only (a name's other bytes failed with `std::bad_cast`)."""
+    bad = os.fsdecode(os.fsencode(str(tmp_path)) + b"/bad\xffdir/w.duckdb")
+    args = {"--warehouse": ["status", "--warehouse", bad], "--exports": ["status", "--exports", bad],
+            "--output": ["export", "fct_chats", "-o", bad]}[option]
+    assert cli.main(args) == 2
+    assert capsys.readouterr().err == (f"assistant-analytics: error: {option} {tmp_path}/bad\\xffdir/w.duckdb: the "
+                                       "path is not UTF-8 text, and DuckDB opens UTF-8 paths only (rename it, or use "
+                                       "a UTF-8 locale)\n")
+
+
+def test_a_result_the_output_encoding_lacks_is_escaped_not_a_traceback(tmp_path):
+    """A click title in Japanese under `PYTHONIOENCODING=ascii` (or a non-UTF-8 locale)."""
+    script = ("import sys\nimport orchestration.cli.commands as c\n"
+              "c.run_command = lambda args: c.write_result('\u30d1\u30b9\u30ef\u30fc\u30c9') or 0\n"
+              "from orchestration.cli.main import main\nraise SystemExit(main(sys.argv[1:]))\n")
+    proc = subprocess.run([sys.executable, "-c", script, "status", "--warehouse", str(tmp_path / "w.duckdb")],
+                          capture_output=True, text=True, env={**environment_without_settings(),
+                                                               "PYTHONIOENCODING": "ascii"}, timeout=60)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "\\u30d1\\u30b9\\u30ef\\u30fc\\u30c9\n", "")
 
 
 @pytest.mark.parametrize("option", ["--warehouse", "--exports", "--output"])

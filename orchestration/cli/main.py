@@ -12,7 +12,9 @@ import ipaddress
 import logging
 import os
 import re
+import signal
 import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -348,27 +350,79 @@ def _check_working_folder() -> None:
                         "change to a folder that exists") from None
 
 
+_signals_received: list[int] = []
+# The commands that only read: a SIGTERM (kill, timeout) ends them through their clean-up (export's
+# temporary files), not past it, and says "terminated". A refresh keeps SIGTERM as its Dagster run
+# and its dbt process need it.
+_READ_COMMANDS = ("report", "export", "status")
+
+
+def _on_signal(signum: int, _frame) -> None:
+    # Remembered, because what it interrupts may not say so: DuckDB turns an exception raised here
+    # during a query into RuntimeError("Query interrupted"), and an import cut short becomes an
+    # ImportError. Either is then this command's one line, not a traceback.
+    _signals_received.append(signum)
+    raise KeyboardInterrupt
+
+
+def _stopped_by_signal(command: str | None) -> int:
+    if command in _READ_COMMANDS and signal.SIGTERM in _signals_received:
+        print(f"{PROG}: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    print(f"{PROG}: interrupted", file=sys.stderr)
+    return 130
+
+
+def _text_stdout() -> None:
+    """A character the terminal's or the pipe's encoding lacks (an assistant's click title in
+    Japanese under `PYTHONIOENCODING=ascii`) is written as an escape, as stderr writes it, not a
+    traceback instead of the whole result."""
+    if sys.stdout is not None and hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="backslashreplace")
+
+
 def main(argv: list[str] | None = None) -> int:
-    warnings.filterwarnings("ignore", message=".*is currently in beta.*")
-    warnings.filterwarnings("ignore", message=".*is currently in preview.*")
-    quiet_library_logs()
-    args = parse_args(argv)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)} if in_main_thread else {}
+    # first, so that a Ctrl-C from the start on is "interrupted"; not where SIGINT is ignored (a
+    # background job of a non-interactive shell): child_process.interruptible decides there
+    if handlers.get(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _on_signal)
+    _signals_received.clear()
+    command = None
     try:
+        _text_stdout()
+        warnings.filterwarnings("ignore", message=".*is currently in beta.*")
+        warnings.filterwarnings("ignore", message=".*is currently in preview.*")
+        quiet_library_logs()
+        args = parse_args(argv)
+        command = args.command
+        if handlers and command in _READ_COMMANDS:
+            signal.signal(signal.SIGTERM, _on_signal)
         _check_working_folder()
         _resolve_paths(args)
         from .commands import run_command  # heavy imports only after the arguments are good
 
         return run_command(args)
     except UserError as exc:
+        if _signals_received:  # an error made of what the signal cut short
+            return _stopped_by_signal(command)
         # one line, whatever the paths or values it names hold
         print(f"{PROG}: error: {exc}".replace("\r", "\\r").replace("\n", "\\n"), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+        return _stopped_by_signal(command)
     except BrokenPipeError:  # `... | head` closed stdout: not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
         return 0
+    except Exception:
+        if _signals_received:
+            return _stopped_by_signal(command)
+        raise
+    finally:
+        for sig, handler in handlers.items():  # as they were, for a caller in this process (the tests)
+            if handler is not None:
+                signal.signal(sig, handler)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ export leaves no half-written file. `-o -` writes to standard output, as Unix to
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import difflib
 import os
@@ -154,22 +155,30 @@ def _write_atomically(relation: duckdb.DuckDBPyRelation, output: Path, fmt: str)
         output.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(f"cannot create the folder of {output}: {exc.strerror}") from None
-    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
+    # a name of its own, not the destination's with more added: a destination name near the file
+    # system's limit (255 bytes) still has room for it and for DuckDB's `tmp_` before it
+    tmp = output.with_name(f".assistant-analytics-export-{os.getpid()}.tmp")
+    duckdbs_tmp = tmp.with_name(f"tmp_{tmp.name}")  # DuckDB writes the file it is given under this name first
     try:
         tmp.touch()  # says why a destination cannot be written in the system's words, before DuckDB's
         if fmt == "parquet":
             relation.write_parquet(str(tmp))
         else:
             relation.write_csv(str(tmp), header=True)
+        with contextlib.suppress(OSError):
+            # a file the user kept private (chmod 600) stays so when the export replaces it
+            shutil.copymode(output, tmp)
         os.replace(tmp, output)
     except (duckdb.Error, OSError) as exc:
-        # DuckDB writes the file it is given under a name of its own beside it (`tmp_<name>`)
         if isinstance(exc, duckdb.Error) and tmp.name not in str(exc):
             raise  # reading the warehouse failed (a damaged block), not writing the file: the command says so
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else first_line(exc)
         raise UserError(f"cannot write {output}: {reason}") from None
     finally:
-        tmp.unlink(missing_ok=True)
+        # also when a signal ends the export (main turns SIGINT and SIGTERM into an exception)
+        for left in (tmp, duckdbs_tmp):
+            with contextlib.suppress(OSError):
+                left.unlink(missing_ok=True)
 
 
 def _mart_relation(conn: duckdb.DuckDBPyConnection, args: argparse.Namespace) -> duckdb.DuckDBPyRelation:

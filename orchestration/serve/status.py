@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import json
 import os
 import time
@@ -153,8 +154,13 @@ def _last_refresh(warehouse: Path, running: bool) -> dict | None:
     """The refresh record, None when there is none; a record that cannot be read, or is not what a
     refresh writes (edited by hand, another program's file), is shown as such, outcome `unknown`."""
     path, before_its_rename = record_path_for(warehouse), _record_path_before_its_rename(warehouse)
-    if not path.exists() and not path.is_symlink() and before_its_rename.is_file():
-        path = before_its_rename
+    try:
+        if not path.exists() and not path.is_symlink() and before_its_rename.is_file():
+            path = before_its_rename
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            return None  # a warehouse name too long for a refresh (check_warehouse_name): none ever ran on it
+        raise
     try:
         record = json.loads(path.read_text())
     except FileNotFoundError:
