@@ -1377,6 +1377,19 @@ def test_the_demos_exports_are_marked_as_its_own(tmp_path):
     assert written_by_the_demo(tmp_path)
 
 
+def test_a_demo_run_again_with_fewer_days_says_the_earlier_days_are_still_there(tmp_path):
+    from orchestration.cli.commands import earlier_demo_days_note
+    from orchestration.demo.generator import generate_exports
+
+    generate_exports(tmp_path, days=3)
+    assert earlier_demo_days_note(tmp_path, [dt.date(2026, 11, d) for d in (20, 21, 22)]) is None
+    generate_exports(tmp_path, days=1)
+    assert earlier_demo_days_note(tmp_path, [dt.date(2026, 11, 22)]) == (
+        f"2 export day(s) of an earlier demo (2026-11-20 .. 2026-11-21) are still in {tmp_path} and in the warehouse, "
+        "beside these 1: the report and the dashboard count them too; for these days alone, give the demo a new "
+        "--exports and --warehouse")
+
+
 def test_a_range_loads_the_days_it_has_and_names_the_gaps(tmp_path, capsys):
     """events.md: a missing export day is expected and may not stop a load. A backfill's range
     loads the days that have a folder and names the others in a note; a range with none is an

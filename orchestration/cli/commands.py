@@ -206,6 +206,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     days = [dt.date.fromisoformat(summary["first_day"]) + dt.timedelta(days=i) for i in range(summary["days"])]
     print(f"refreshing {args.warehouse} through the Dagster job ...", file=sys.stderr)
     run_refresh(days, warehouse=args.warehouse, exports=args.exports, full=False)
+    note(earlier_demo_days_note(args.exports, days))
     assistant = summary["assistants"][0]
     last = dt.date.fromisoformat(summary["last_day"])
     print(f"\nreport for {assistant}, last 7 days:\n", file=sys.stderr)
@@ -218,6 +219,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
           f"--to {summary['last_day']} --format table\n"
           f"  {program} dashboard{where}", file=sys.stderr)
     return 0
+
+
+def earlier_demo_days_note(exports: Path, days: list[dt.date]) -> str | None:
+    """A demo run again with fewer --days rewrites its days and leaves the earlier demo's others in
+    the folder and the warehouse (the demo deletes nothing): the report and the dashboard count them
+    too, so the user is told, with how to get a sample of these days alone."""
+    from ..demo.writer import days_the_demo_wrote
+
+    earlier = sorted((days_the_demo_wrote(exports) or set()) - set(days))
+    if not earlier:
+        return None
+    first, last = earlier[0].isoformat(), earlier[-1].isoformat()
+    return (f"{len(earlier)} export day(s) of an earlier demo ({first} .. {last}) are still in {exports} and in the "
+            f"warehouse, beside these {len(days)}: the report and the dashboard count them too; for these days alone, "
+            "give the demo a new --exports and --warehouse")
 
 
 def shown_program() -> str:
