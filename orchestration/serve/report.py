@@ -360,6 +360,28 @@ def _one_line(text: str | None) -> str | None:
 _ESCAPED = {"Cc", "Cf", "Zl", "Zp"}
 
 
+def _cells(ch: str) -> int:
+    """Columns a character takes in a terminal: two for the wide ones (CJK), none for a combining mark."""
+    if unicodedata.combining(ch):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def _cut(text: str, columns: int) -> str:
+    """The start of `text` that fits in `columns` terminal columns."""
+    used = 0
+    for i, ch in enumerate(text):
+        used += _cells(ch)
+        if used > columns:
+            return text[:i]
+    return text
+
+
+def _pad(text: str, columns: int) -> str:
+    """`text` followed by spaces up to `columns` terminal columns (as `:<` pads ASCII)."""
+    return text + " " * max(0, columns - sum(map(_cells, text)))
+
+
 def format_table(report: dict, quality: dict | None = None) -> str:
     """A readable summary of the report for a terminal."""
     r = report
@@ -373,7 +395,7 @@ def format_table(report: dict, quality: dict | None = None) -> str:
         return "-" if v is None else (f"{v:,.2f}" if isinstance(v, float) else f"{v:,}")
 
     def row(label, value):
-        lines.append(f"  {label:<34}{fmt(value):>14}")
+        lines.append(f"  {_pad(label, 34)}{fmt(value):>14}")
 
     sections = [
         ("Users", [("active users", r["users"]["total"]), ("new", r["users"]["new"]),
@@ -411,10 +433,10 @@ def format_table(report: dict, quality: dict | None = None) -> str:
         row(f"{days[c['weekday']]} {c['hour']:02d}:00", c["messages"])
     lines.append("Clicks (top 5)")
     for c in r["clicks"]["rows"][:5]:
-        row(f"{c['click_type']}: {_one_line(c['title'])}"[:34], c["clicks"])
+        row(_cut(f"{c['click_type']}: {_one_line(c['title'])}", 34), c["clicks"])
     lines.append("Agents / workflows (views, +, -)")
     for a in r["agents"]["rows"]:
-        lines.append(f"  {_one_line(a['name'] or a['agent_id'])[:26]:<26} {a['kind'] or '-':<9}"
+        lines.append(f"  {_pad(_cut(_one_line(a['name'] or a['agent_id']), 26), 26)} {_pad(a['kind'] or '-', 9)}"
                      f"{a['views']:>9,} {a['positive']:>6,} {a['negative']:>6,}")
     lines.append("Daily (users, new, chats, user messages, handover requests, escalated, fallbacks, csat votes)")
     for d in r["daily"]:
