@@ -235,8 +235,11 @@ def test_a_publish_that_runs_out_of_space_leaves_no_partial_file(warehouse: Path
         spare_path_for(warehouse).unlink()
         monkeypatch.setattr(publishing.shutil, "copyfile", out_of_space)
     _build(warehouse, "update t set v = 2 where k < 10")
-    with pytest.raises(OSError, match="No space left on device"):
+    with pytest.raises(OSError) as failed:
         publish(warehouse)
+    # the line names where the disk filled (the write's own error names no file)
+    assert str(failed.value) == (f"[Errno 28] No space left on device (writing the copy to publish): "
+                                 f"'{warehouse.parent}/.{warehouse.name}.publish-{os.getpid()}.tmp'")
     assert warehouse.read_bytes() == before
     assert not list(warehouse.parent.glob(f".{warehouse.name}.publish-*.tmp"))
     monkeypatch.undo()

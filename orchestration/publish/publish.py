@@ -82,10 +82,12 @@ def publish(warehouse: Path) -> Published:
             written = build.stat().st_size
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
-    except BaseException:
+    except BaseException as exc:
         # A copy that failed (a full disk) is not left to keep the disk full until the next publish;
         # the spare it may have been is gone, and the next publish copies the whole file.
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename is None:  # a write's error names no file: say which
+            raise OSError(exc.errno, f"{exc.strerror} (writing the copy to publish)", str(tmp)) from None
         raise
     outgoing = spare.with_name(f"{spare.name}.{os.getpid()}.tmp")
     keep_outgoing = False
