@@ -903,6 +903,25 @@ def test_an_export_name_near_the_limit_is_written_and_a_private_file_stays_priva
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([longest.name, private.name])
 
 
+def test_an_export_to_a_full_disk_says_so_in_the_systems_words(tmp_path, monkeypatch):
+    """DuckDB's IO error on a full disk, as it reads (its errno inside a JSON object), is the line's
+    reason as the system words it; the old file is kept and nothing temporary is left."""
+    from orchestration.serve.exporting import _write_atomically
+
+    def disk_full(relation, path, **_options):
+        Path(path).write_text("a part")
+        raise duckdb.IOException(
+            f'IO Error: Async write failed for range [offset=0, size=119]: {{"exception_type":"IO","exception_message":'
+            f'"Could not write file \\"{path}\\"","errno":"28"}}')
+
+    monkeypatch.setattr(duckdb.DuckDBPyRelation, "write_csv", disk_full)
+    out = tmp_path / "chats.csv"
+    out.write_text("old")
+    with pytest.raises(UserError, match=f"^cannot write {re.escape(str(out))}: No space left on device$"):
+        _write_atomically(duckdb.sql("select 1 as a"), out, "csv")
+    assert out.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["chats.csv"]
+
+
 @pytest.mark.parametrize("option", ["--warehouse", "--exports", "--output"])
 def test_a_path_that_is_not_utf8_is_one_line(tmp_path, capsys, option):
     """DuckDB opens UTF-8 paths only (a name's other bytes failed with `std::bad_cast`)."""

@@ -123,6 +123,18 @@ def check_standard_output(fmt: str | None) -> None:
         raise UserError("-o - --format parquet: Parquet is binary, not for a terminal: pipe it or give -o FILE.parquet")
 
 
+_ERRNO = re.compile(r'"errno"\s*:\s*"?(\d+)')  # in DuckDB's IO error, a JSON object after its text
+
+
+def _write_error_reason(exc: BaseException) -> str:
+    """Why a file could not be written, in the system's words: DuckDB's IO error carries the errno
+    in a JSON object (`Async write failed for range ...: {"exception_type":"IO",...,"errno":"28"}`)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    found = _ERRNO.search(str(exc))
+    return os.strerror(int(found.group(1))) if found else first_line(exc)
+
+
 def _write_to_standard_output(relation: duckdb.DuckDBPyRelation, fmt: str) -> None:
     """The whole file, written first (DuckDB's own CSV or Parquet), then copied to stdout: a failure
     to read the warehouse leaves nothing printed, and a reader that stops early (`| head`) is a
@@ -137,7 +149,8 @@ def _write_to_standard_output(relation: duckdb.DuckDBPyRelation, fmt: str) -> No
         except duckdb.Error as exc:
             if str(tmp) not in str(exc) and tmp.name not in str(exc):
                 raise  # reading the warehouse failed (a damaged block): the command says so
-            raise UserError(f"cannot write the export to a temporary file in {folder}: {first_line(exc)}") from None
+            raise UserError(f"cannot write the export to a temporary file in {folder}: {_write_error_reason(exc)}") \
+                from None
         sys.stdout.flush()
         with tmp.open("rb") as written:
             try:
@@ -172,8 +185,7 @@ def _write_atomically(relation: duckdb.DuckDBPyRelation, output: Path, fmt: str)
     except (duckdb.Error, OSError) as exc:
         if isinstance(exc, duckdb.Error) and tmp.name not in str(exc):
             raise  # reading the warehouse failed (a damaged block), not writing the file: the command says so
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else first_line(exc)
-        raise UserError(f"cannot write {output}: {reason}") from None
+        raise UserError(f"cannot write {output}: {_write_error_reason(exc)}") from None
     finally:
         # also when a signal ends the export (main turns SIGINT and SIGTERM into an exception)
         for left in (tmp, duckdbs_tmp):
