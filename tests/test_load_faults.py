@@ -676,3 +676,24 @@ def _pid_of_ended_process() -> int:
     proc = subprocess.Popen(["true"])
     proc.wait()
     return proc.pid
+
+
+def test_a_file_too_big_for_the_memory_limit_is_named_with_what_would_let_it_load(tmp_path):
+    """A gzip file that inflates to far more than DuckDB may hold (millions of blank lines: a gzip
+    bomb, or a day too big for the setting) and no disk to spill to: the load stops with a line that
+    names the file and the limit, not DuckDB's bare "Out of Memory Error" after the careful path
+    (which needs more memory still) tried it too."""
+    day = dt.date(2026, 11, 26)
+    folder = tmp_path / f"dt={day.isoformat()}"
+    folder.mkdir()
+    line = json.dumps(event("e-1", "user_message", "2026-11-26T09:00:00Z"))
+    (folder / "bomb.jsonl.gz").write_bytes(gzip.compress(("\n" * 3_000_000 + line + "\n").encode(), 1))
+    conn = duckdb.connect()
+    conn.execute("set memory_limit = '8MB'")
+    conn.execute("set temp_directory = ''")  # no disk to spill to
+    try:
+        with pytest.raises(LoadError, match=r"^cannot load the export file bomb\.jsonl\.gz of 2026-11-26: Out of "
+                                            r"Memory Error: .*: it needs more than ANALYTICS_DUCKDB_MEMORY_LIMIT"):
+            load_export_day(conn, tmp_path, day)
+    finally:
+        conn.close()

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import duckdb
 
-from ..errors import LoadError
+from ..errors import LoadError, first_line
 from .exports import check_export_day, export_files, fingerprint, is_utf8_path, shown_names, unreadable
 from .user_agents import parsed, parser_version
 from .validation import BLANK_LINE, DUCKDB, extracted_lines_sql, reason_case_sql
@@ -437,6 +437,8 @@ def _read_fast(conn: duckdb.DuckDBPyConnection, path: Path, name: str, gzipped: 
             else:
                 _classify(conn, READ_LINES_SQL, params)  # a plain file is read and judged on every thread
             failed = False
+        except duckdb.OutOfMemoryException:
+            raise  # no room to read it (memory, or disk to spill to): the careful path needs more (_read_file)
         except duckdb.Error:
             failed = True  # the statement failed as a whole: nothing of this file is in classified
         finally:
@@ -618,6 +620,11 @@ def _read_file(conn: duckdb.DuckDBPyConnection, path: Path, name: str, tmpdir: P
         notes = [n for n in (_format_note(path, gzipped), damage) if n]
     except OSError as exc:
         raise unreadable("the export file", path, exc) from None
+    except duckdb.OutOfMemoryException as exc:
+        # a file too big for the memory limit and the disk beside the build file (a gzip file that
+        # inflates to gigabytes of lines, say): named, with what would let it load
+        raise LoadError(f"cannot load the export file {name} of {day.isoformat()}: {first_line(exc)}: it needs more "
+                        "than ANALYTICS_DUCKDB_MEMORY_LIMIT and the free disk beside the warehouse allow") from None
     return "; ".join(notes) or None
 
 
