@@ -4,6 +4,8 @@ Every error a user can cause (a bad option, a bad setting, a missing file, a bus
 derives from `UserError`; the CLI catches this one base class, nowhere translates by hand.
 """
 
+import sys
+
 
 class UserError(Exception):
     """A mistake in the command line, a setting or the inputs; its message is the one line shown."""
@@ -33,3 +35,12 @@ def first_line(exc: BaseException) -> str:
 def listed(items: list[str], shown: int = 5) -> str:
     """The first `shown` items, comma-separated, and how many more: a list kept to one line."""
     return ", ".join(items[:shown]) + (f" and {len(items) - shown} more" if len(items) > shown else "")
+
+
+def say(text: str) -> None:
+    """A line for the user on stderr (an error, a note, progress). A stderr that cannot take it (closed,
+    or a log file on a full disk) loses the line, not the command: its work and its exit status stand."""
+    try:
+        print(text, file=sys.stderr, flush=True)
+    except (OSError, AttributeError):  # AttributeError: no stderr at all (started with it closed)
+        pass

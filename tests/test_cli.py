@@ -889,6 +889,30 @@ def test_an_export_ended_by_sigterm_leaves_no_temporary_file(tmp_path):
     assert list(out.iterdir()) == []  # neither its own temporary file nor DuckDB's `tmp_` one
 
 
+def test_a_stderr_that_cannot_take_the_line_leaves_the_exit_status_as_it_is(tmp_path):
+    """stderr on a full disk (`2> /dev/full`): the error line is lost, not the status a script reads."""
+    with open("/dev/full", "w") as full:
+        for args in (["report", "--from", "x"],  # the parser's error
+                     ["status", "--warehouse", str(tmp_path / "none.duckdb")]):  # a UserError
+            proc = subprocess.run([CLI, *args], stdout=subprocess.PIPE, stderr=full, env=environment_without_settings(),
+                                  cwd=tmp_path, timeout=120)
+            assert proc.returncode == 2, args
+
+
+def test_help_and_version_that_stdout_cannot_take_are_one_line(tmp_path):
+    """--version and --help are results on stdout, as a report is: a full disk under `>` or a closed
+    stdout is one line and exit 2, not silence and exit 0 (nor the help on stderr)."""
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([CLI, "--version"], stdout=full, stderr=subprocess.PIPE, text=True,
+                              env=environment_without_settings(), cwd=tmp_path, timeout=120)
+    assert (proc.returncode, proc.stderr) == (
+        2, "assistant-analytics: error: cannot write the result to standard output: No space left on device\n")
+    proc = subprocess.run(["bash", "-c", '"$0" --help >&-', CLI], capture_output=True, text=True,
+                          env=environment_without_settings(), cwd=tmp_path, timeout=120)
+    assert (proc.returncode, proc.stderr) == (
+        2, "assistant-analytics: error: standard output is closed: the result has nowhere to go\n")
+
+
 def test_an_export_name_near_the_limit_is_written_and_a_private_file_stays_private(tmp_path):
     from orchestration.serve.exporting import _write_atomically
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import UserError, first_line, listed
+from ..errors import UserError, first_line, listed, say
 from ..load.exports import day_folder, days_from_to, days_with_folders, is_export_day, list_export_days
 from ..serve.report import (
     ReportParams,
@@ -100,7 +100,7 @@ def _days_of_all(exports: Path) -> list[dt.date]:
 def note(message: str | None) -> None:
     """A hint that is not an error (a period without data): one line on stderr."""
     if message:
-        print(f"assistant-analytics: note: {message}", file=sys.stderr)
+        say(f"assistant-analytics: note: {message}")
 
 
 @contextlib.contextmanager
@@ -134,8 +134,8 @@ def print_report(warehouse: Path, params: ReportParams, fmt: str) -> None:
     if fmt == "json":
         write_result(json.dumps(report, indent=2))
         if quality["lines_rejected"]:
-            print(f"data quality: {quality['lines_rejected']} of {quality['lines_read']} lines rejected on the "
-                  f"period's export days (see raw.rejected_lines)", file=sys.stderr)
+            say(f"data quality: {quality['lines_rejected']} of {quality['lines_read']} lines rejected on the "
+                f"period's export days (see raw.rejected_lines)")
     else:
         write_result(format_table(report, quality))
     for notice in notices:
@@ -197,27 +197,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
     ensure_folder(args.warehouse.parent, "the warehouse's")
     check_engine_ready(args.warehouse)
     ensure_folder(args.exports, "the exports'")
-    print(f"generating {args.days} days of sample exports in {args.exports} ...", file=sys.stderr)
+    say(f"generating {args.days} days of sample exports in {args.exports} ...")
     summary = generate_exports(args.exports, days=args.days, seed=args.seed)
     mark(args.exports, warehouse=args.warehouse)  # before the refresh: a demo cut short is still its own
-    print(f"  {summary['events']:,} lines over {summary['days']} export days "
-          f"({summary['first_day']} .. {summary['last_day']}), {summary['bad_lines']} bad lines, "
-          f"{summary['duplicates']} duplicates, {summary['late_events']} late events", file=sys.stderr)
+    say(f"  {summary['events']:,} lines over {summary['days']} export days "
+        f"({summary['first_day']} .. {summary['last_day']}), {summary['bad_lines']} bad lines, "
+        f"{summary['duplicates']} duplicates, {summary['late_events']} late events")
     days = [dt.date.fromisoformat(summary["first_day"]) + dt.timedelta(days=i) for i in range(summary["days"])]
-    print(f"refreshing {args.warehouse} through the Dagster job ...", file=sys.stderr)
+    say(f"refreshing {args.warehouse} through the Dagster job ...")
     run_refresh(days, warehouse=args.warehouse, exports=args.exports, full=False)
     note(earlier_demo_days_note(args.exports, days))
     assistant = summary["assistants"][0]
     last = dt.date.fromisoformat(summary["last_day"])
-    print(f"\nreport for {assistant}, last 7 days:\n", file=sys.stderr)
+    say(f"\nreport for {assistant}, last 7 days:\n")
     print_report(args.warehouse, ReportParams(assistant, last - dt.timedelta(days=6), last), args.format)
     # the hints name the warehouse unless it is the default one (the folder's data/warehouse.duckdb)
     where = "" if args.warehouse == default_warehouse() else f" --warehouse {shlex.quote(str(args.warehouse))}"
     program = shown_program()
-    print(f"\ndemo finished in {time.perf_counter() - started:.1f}s; try:\n"
-          f"  {program} report{where} --assistant {assistant} --from {summary['first_day']} "
-          f"--to {summary['last_day']} --format table\n"
-          f"  {program} dashboard{where}", file=sys.stderr)
+    say(f"\ndemo finished in {time.perf_counter() - started:.1f}s; try:\n"
+        f"  {program} report{where} --assistant {assistant} --from {summary['first_day']} "
+        f"--to {summary['last_day']} --format table\n"
+        f"  {program} dashboard{where}")
     return 0
 
 

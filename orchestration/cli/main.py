@@ -18,7 +18,7 @@ import threading
 import warnings
 from pathlib import Path
 
-from ..errors import UserError
+from ..errors import UserError, say
 
 PROG = "assistant-analytics"
 
@@ -147,8 +147,27 @@ class _Parser(argparse.ArgumentParser):
         self.register("action", "store", _StoreOnce)
 
     def error(self, message: str) -> None:  # one line, exit 2
-        print(f"{PROG}: error: {message}", file=sys.stderr)
+        say(f"{PROG}: error: {message}")
         raise SystemExit(2)
+
+    def _print_message(self, message: str, file=None) -> None:
+        """The help and --version are the command's result, on stdout as `write_result` writes one:
+        a stdout that is closed or cannot take them is one line and exit 2, not silence and exit 0."""
+        if not message:
+            return
+        if file is not None and file is not sys.stdout:
+            say(message.rstrip("\n"))
+            return
+        if sys.stdout is None:  # started with its stdout closed (`>&-`)
+            raise UserError("standard output is closed: the result has nowhere to go")
+        try:
+            sys.stdout.write(message)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:  # a full disk under `> file`
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+            raise UserError(f"cannot write the result to standard output: {exc.strerror or exc}") from None
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -367,9 +386,9 @@ def _on_signal(signum: int, _frame) -> None:
 
 def _stopped_by_signal(command: str | None) -> int:
     if command in _READ_COMMANDS and signal.SIGTERM in _signals_received:
-        print(f"{PROG}: terminated", file=sys.stderr)
+        say(f"{PROG}: terminated")
         return 128 + signal.SIGTERM
-    print(f"{PROG}: interrupted", file=sys.stderr)
+    say(f"{PROG}: interrupted")
     return 130
 
 
@@ -408,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
         if _signals_received:  # an error made of what the signal cut short
             return _stopped_by_signal(command)
         # one line, whatever the paths or values it names hold
-        print(f"{PROG}: error: {exc}".replace("\r", "\\r").replace("\n", "\\n"), file=sys.stderr)
+        say(f"{PROG}: error: {exc}".replace("\r", "\\r").replace("\n", "\\n"))
         return 2
     except KeyboardInterrupt:
         return _stopped_by_signal(command)

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..errors import UserError, first_line
+from ..errors import UserError, first_line, say
 from ..load.exports import day_folder
 
 
@@ -269,10 +269,7 @@ def _run_job(days: list[dt.date], *, warehouse: Path, exports: Path, full: bool,
 def write_progress(message: str) -> None:
     """A refresh's progress line on stderr. One stderr cannot take (a nightly job's log file on a full
     disk) is lost, not the refresh: it failed the run at its first line."""
-    try:
-        print(f"  {message}", file=sys.stderr, flush=True)
-    except OSError:
-        pass
+    say(f"  {message}")
 
 
 def run_line(i: int, runs: int, start: dt.date, end: dt.date, loaded_days: int | None) -> str:
