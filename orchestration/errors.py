@@ -4,7 +4,11 @@ Every error a user can cause (a bad option, a bad setting, a missing file, a bus
 derives from `UserError`; the CLI catches this one base class, nowhere translates by hand.
 """
 
+import contextlib
+import os
 import sys
+from collections.abc import Iterator
+from typing import TextIO
 
 
 class UserError(Exception):
@@ -44,3 +48,22 @@ def say(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
     except (OSError, AttributeError):  # AttributeError: no stderr at all (started with it closed)
         pass
+
+
+@contextlib.contextmanager
+def standard_output(what: str) -> Iterator[TextIO]:
+    """stdout for a command's result (`what`: "the result", "the export"), flushed on leaving. A stdout
+    started closed (`>&-`), or that cannot take the result (a full disk under `> file`), is one line,
+    not a traceback nor a result silently lost; a reader that stops early (`| head`) is a
+    BrokenPipeError, which the CLI's main ends quietly."""
+    if sys.stdout is None:
+        raise UserError(f"standard output is closed: {what} has nowhere to go")
+    try:
+        yield sys.stdout
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        # what is left in stdout's buffer would fail again when Python flushes it at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise UserError(f"cannot write {what} to standard output: {exc.strerror or exc}") from None

@@ -6,7 +6,6 @@ import argparse
 import contextlib
 import datetime as dt
 import json
-import os
 import shlex
 import shutil
 import sys
@@ -14,7 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import UserError, first_line, listed, say
+from ..errors import UserError, first_line, listed, say, standard_output
 from ..load.exports import day_folder, days_from_to, days_with_folders, is_export_day, list_export_days
 from ..serve.report import (
     ReportParams,
@@ -167,19 +166,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def write_result(text: str) -> None:
-    """A command's result on stdout. A stdout that is closed, or that cannot take it (a full disk),
-    is one line, not a traceback nor a result silently lost; a closed pipe (`| head`) is main's."""
-    if sys.stdout is None:  # the command was started with its stdout closed (`>&-`)
-        raise UserError("standard output is closed: the result has nowhere to go")
-    try:
-        print(text)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        raise
-    except OSError as exc:
-        # what is left in stdout's buffer would fail again when Python flushes it at exit
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        raise UserError(f"cannot write the result to standard output: {exc.strerror or exc}") from None
+    """A command's result on stdout (errors.standard_output says what a stdout that cannot take it gives)."""
+    with standard_output("the result") as out:
+        print(text, file=out)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ import threading
 import warnings
 from pathlib import Path
 
-from ..errors import UserError, say
+from ..errors import UserError, say, standard_output
 
 PROG = "assistant-analytics"
 
@@ -158,16 +158,8 @@ class _Parser(argparse.ArgumentParser):
         if file is not None and file is not sys.stdout:
             say(message.rstrip("\n"))
             return
-        if sys.stdout is None:  # started with its stdout closed (`>&-`)
-            raise UserError("standard output is closed: the result has nowhere to go")
-        try:
-            sys.stdout.write(message)
-            sys.stdout.flush()
-        except BrokenPipeError:
-            raise
-        except OSError as exc:  # a full disk under `> file`
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
-            raise UserError(f"cannot write the result to standard output: {exc.strerror or exc}") from None
+        with standard_output("the result") as out:
+            out.write(message)
 
 
 def _common(p: argparse.ArgumentParser) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 
-from ..errors import UserError, first_line
+from ..errors import UserError, first_line, standard_output
 from ..settings import build_path_for, lock_path_for
 from .report import (
     ReportParams,
@@ -135,32 +135,30 @@ def _write_error_reason(exc: BaseException) -> str:
     return os.strerror(int(found.group(1))) if found else first_line(exc)
 
 
+def _write_file(relation: duckdb.DuckDBPyRelation, path: Path, fmt: str) -> None:
+    if fmt == "parquet":
+        relation.write_parquet(str(path))
+    else:
+        relation.write_csv(str(path), header=True)
+
+
 def _write_to_standard_output(relation: duckdb.DuckDBPyRelation, fmt: str) -> None:
     """The whole file, written first (DuckDB's own CSV or Parquet), then copied to stdout: a failure
-    to read the warehouse leaves nothing printed, and a reader that stops early (`| head`) is a
-    BrokenPipeError, which main ends quietly."""
+    to read the warehouse leaves nothing printed (errors.standard_output says what a stdout that
+    cannot take it gives)."""
     with tempfile.TemporaryDirectory(prefix="assistant-analytics-export-") as folder:
         tmp = Path(folder) / f"export.{fmt}"
         try:
-            if fmt == "parquet":
-                relation.write_parquet(str(tmp))
-            else:
-                relation.write_csv(str(tmp), header=True)
+            _write_file(relation, tmp, fmt)
         except duckdb.Error as exc:
             if str(tmp) not in str(exc) and tmp.name not in str(exc):
                 raise  # reading the warehouse failed (a damaged block): the command says so
             raise UserError(f"cannot write the export to a temporary file in {folder}: {_write_error_reason(exc)}") \
                 from None
-        sys.stdout.flush()
-        with tmp.open("rb") as written:
-            try:
-                shutil.copyfileobj(written, sys.stdout.buffer)
-                sys.stdout.buffer.flush()
-            except BrokenPipeError:
-                raise
-            except OSError as exc:  # a full disk behind a redirect (`> /dev/full`)
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-                raise UserError(f"cannot write the export to standard output: {exc.strerror or exc}") from None
+        with tmp.open("rb") as written, standard_output("the export") as out:
+            out.flush()  # anything printed before the bytes goes first
+            shutil.copyfileobj(written, out.buffer)
+            out.buffer.flush()
 
 
 def _write_atomically(relation: duckdb.DuckDBPyRelation, output: Path, fmt: str) -> None:
@@ -174,10 +172,7 @@ def _write_atomically(relation: duckdb.DuckDBPyRelation, output: Path, fmt: str)
     duckdbs_tmp = tmp.with_name(f"tmp_{tmp.name}")  # DuckDB writes the file it is given under this name first
     try:
         tmp.touch()  # says why a destination cannot be written in the system's words, before DuckDB's
-        if fmt == "parquet":
-            relation.write_parquet(str(tmp))
-        else:
-            relation.write_csv(str(tmp), header=True)
+        _write_file(relation, tmp, fmt)
         with contextlib.suppress(OSError):
             # a file the user kept private (chmod 600) stays so when the export replaces it
             shutil.copymode(output, tmp)
