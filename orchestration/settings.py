@@ -116,7 +116,13 @@ def build_path_for(warehouse: Path) -> Path:
     return warehouse.with_name(f".{warehouse.stem}.build{warehouse.suffix}")
 
 
+def publish_path_for(warehouse: Path, pid: int) -> Path:
+    """The temporary file a publish of process `pid` writes beside the warehouse before its rename."""
+    return warehouse.with_name(f".{warehouse.name}.publish-{pid}.tmp")
+
+
 _NAME_MAX = 255  # bytes in a file's name, on Linux's file systems and macOS's
+_PID_MAX = 2 ** 22  # Linux's largest process id: the longest publish file name
 
 
 def check_warehouse_name(warehouse: Path) -> None:
@@ -132,7 +138,7 @@ def check_warehouse_name(warehouse: Path) -> None:
     database = build.name.lstrip(".").split(".")[0]
     as_dbt_reads_it = os.path.basename(urlparse(str(build)).path).lstrip(".").split(".")[0]
     # the longest of the files a refresh keeps beside the warehouse (publish's temporary file)
-    beside = f".{warehouse.name}.publish-{2 ** 22}.tmp"
+    beside = publish_path_for(warehouse, _PID_MAX).name
     if len(os.fsencode(beside)) > _NAME_MAX:
         raise UserError(f"the warehouse file name {warehouse.name!r} is too long: a refresh keeps files beside it "
                         f"named after it with up to {len(beside) - len(warehouse.name)} more characters, over the "

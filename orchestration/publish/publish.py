@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 
 from ..errors import UnfinishedBuildError, UserError
-from ..settings import build_path_for, lock_path_for
+from ..settings import build_path_for, lock_path_for, publish_path_for
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def publish(warehouse: Path) -> Published:
         block_size = conn.execute("select block_size from pragma_database_size()").fetchone()[0]
     finally:
         conn.close()
-    tmp = warehouse.with_name(f".{warehouse.name}.publish-{os.getpid()}.tmp")
+    tmp = publish_path_for(warehouse, os.getpid())
     written = None
     try:
         if spare.exists():
