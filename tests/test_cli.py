@@ -1278,7 +1278,8 @@ def test_report_export_is_tidy_with_numbers_typed_as_numbers(ws, tmp_path):
 def test_status_says_what_the_warehouse_holds_and_how_the_refresh_went(ws, tmp_path):
     proc = ws.cli("status", "--format", "json")
     status = json.loads(proc.stdout)
-    assert status["export_days"] == {"first": D1, "last": D4, "count": 3, "missing": ["2026-11-22"]}
+    assert status["export_days"] == {"first": D1, "last": D4, "count": 3, "missing": ["2026-11-22"],
+                                     "without_folder": []}
     last = status["last_refresh"]
     assert last["outcome"] == "succeeded" and last["days"] == [D1, D2, D4] and last["error"] is None
     assert last["seconds"] > 0 and status["refresh_running"] is False
@@ -1324,6 +1325,27 @@ def test_status_says_what_the_warehouse_holds_and_how_the_refresh_went(ws, tmp_p
             for p in (ws.exports / f"dt={day}").iterdir():
                 p.unlink()
             (ws.exports / f"dt={day}").rmdir()
+
+
+def test_loaded_days_whose_folder_is_gone_are_named_by_status_and_kept_by_a_full_rebuild(ws, tmp_path):
+    """Old export folders deleted to free the disk: their days stay loaded (only a reload of a day
+    replaces its rows), even through `refresh --all --full`, and status names them; unknown (null)
+    when the exports folder cannot be listed."""
+    pruned = Workspace(tmp_path)
+    copy_warehouse(ws.warehouse, pruned.warehouse)
+    shutil.copytree(ws.exports / f"dt={D4}", pruned.exports / f"dt={D4}")  # D1 and D2 deleted
+    marts = "select count(*) from marts.fct_chats_daily", "select count(*) from marts.fct_users"
+    before = [pruned.query(sql) for sql in marts]
+    status = json.loads(pruned.cli("status", "--format", "json").stdout)
+    assert status["export_days"]["without_folder"] == [D1, D2]
+    assert status["pending"]["export_days"] == []
+    assert (f"               loaded, their folder since gone from the exports (rows kept): {D1} .. {D2}"
+            in pruned.cli("status").stdout.splitlines())
+
+    pruned.cli("refresh", "--all", "--full")
+    assert [pruned.query(sql) for sql in marts] == before
+    assert pruned.query("select export_date::varchar from raw.export_days order by 1") == [(D1,), (D2,), (D4,)]
+    assert collect_status(pruned.warehouse, tmp_path / "none")["export_days"]["without_folder"] is None
 
 
 def test_days_an_earlier_loader_judged_are_pending_to_load_again(ws, tmp_path):

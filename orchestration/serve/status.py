@@ -322,6 +322,10 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
             if current != loaded[day]:
                 reason = "older_loader" if loaded_by_older_loader(loaded[day], current) else "redelivered"
                 pending.append({"export_date": day.isoformat(), "reason": reason})
+    # A loaded day whose folder is gone (old exports deleted to free the disk) keeps its rows: only a
+    # reload of a day replaces them. Unknown (None) when the exports folder cannot be listed.
+    listed = exports.is_dir() and exports_error is None
+    without_folder = sorted(set(days) - set(found)) if listed else None
     newest_at = dt.datetime.fromtimestamp(newest_ms / 1000, dt.UTC) if newest_ms is not None else None
     running = refresh_running(warehouse)
     latest_days = [{"export_date": d.isoformat(), "lines_read": int(r), "lines_rejected": int(x)}
@@ -337,6 +341,7 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
             "last": days[-1].isoformat() if days else None,
             "count": len(days),
             "missing": missing,
+            "without_folder": None if without_folder is None else [d.isoformat() for d in without_folder],
         },
         "last_refresh": _last_refresh(warehouse, running),
         "refresh_running": running,
@@ -380,6 +385,9 @@ def format_status(status: dict) -> str:
     if days["count"]:
         gaps = f"missing between them: {_ranges(days['missing'])}" if days["missing"] else "none missing between"
         lines.append(f"export days    {days['first']} .. {days['last']}: {days['count']} loaded, {gaps}")
+        if days["without_folder"]:
+            lines.append(f"               loaded, their folder since gone from the exports (rows kept): "
+                         f"{_ranges(days['without_folder'])}")
     else:
         lines.append("export days    none loaded")
     if last and last["outcome"] == "unknown":
