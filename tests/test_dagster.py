@@ -25,6 +25,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -602,10 +603,55 @@ def test_a_day_whose_sensor_run_failed_is_asked_for_again_after_a_wait(backfill,
         assert requested() == [f"{key}:1"]
         attempt(f"{key}:1", DagsterRunStatus.FAILURE)
         assert requested() == [f"{key}:2"]
+        monkeypatch.setattr(sensors, "RETRY_FAILED_AFTER_SECONDS", 3600)
         attempt(f"{key}:2", DagsterRunStatus.SUCCESS)
         assert requested() == []  # loaded by that run
     finally:
         path.unlink()
+
+
+def test_a_day_whose_files_go_back_to_an_earlier_delivery_is_asked_for_again(backfill, monkeypatch):
+    """Files F loaded by a sensor run, then G by a later run, then F put back as they were (names,
+    sizes and times: `rsync -a`, `cp -p`): F's key had succeeded, so the sensor skipped the day for
+    good while the warehouse held G. Now F is asked for again under a key of its own, at once since a
+    later run of the day succeeded; with no later run in sight, an hour after F's run ended."""
+    import uuid
+
+    from dagster import DagsterRun, DagsterRunStatus
+    from dagster._core.storage.tags import PARTITION_NAME_TAG, RUN_KEY_TAG
+
+    from orchestration.defs import sensors
+
+    monkeypatch.setenv("ANALYTICS_SENSOR_SETTLE_SECONDS", "0")
+    day = "2026-11-23"
+    path = backfill.root / "exports" / f"dt={day}" / "restored.jsonl"
+    write_export(backfill.root / "exports", day, "restored.jsonl",
+                 [um("f1", f"{day}T12:00:00Z", user="u9", conversation="c9")])
+
+    def requested() -> list[str]:
+        return [r.run_key for r in backfill.evaluate_sensor().run_requests if r.partition_key == day]
+
+    added = []
+
+    def succeeded(key: str) -> None:
+        run = DagsterRun(job_name="refresh", run_id=str(uuid.uuid4()), status=DagsterRunStatus.SUCCESS,
+                         tags={RUN_KEY_TAG: key, PARTITION_NAME_TAG: day})
+        added.append(backfill.instance.add_run(run).run_id)
+
+    try:
+        [f_key] = requested()
+        succeeded(f_key)  # F loaded
+        assert requested() == []  # within the hour, with no later run: as loaded by that run
+        monkeypatch.setattr(sensors, "RETRY_FAILED_AFTER_SECONDS", 0)
+        assert requested() == [f"{f_key}:1"]  # an hour on, the warehouse still without F
+        monkeypatch.setattr(sensors, "RETRY_FAILED_AFTER_SECONDS", 3600)
+        time.sleep(0.01)  # a later creation time
+        succeeded(f"{day}:r9-othersfiles")  # G loaded by a later run of the day
+        assert requested() == [f"{f_key}:1"]
+    finally:
+        path.unlink()
+        for run_id in added:
+            backfill.instance.delete_run(run_id)
 
 
 @pytest.mark.parametrize("origin", ["sensor, other files", "UI", "backfill", "schedule"])

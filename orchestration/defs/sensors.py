@@ -51,7 +51,7 @@ def loaded_fingerprints(warehouse: WarehouseResource) -> dict[str, str]:
 # Why a day whose files differ from its load is not asked for at this tick (the tick's skip reason)
 _SETTLING = "still being written"
 _BEING_RUN = "a run of it going or queued"
-_ASKED = "asked for already (a failed run is asked for again an hour after it ended)"
+_ASKED = "asked for already (asked for again an hour after that run ended, if its files are still not loaded)"
 
 
 # Dagster needs the interval when it loads the definitions (validated there).
@@ -125,28 +125,33 @@ def _days_being_run(context: SensorEvaluationContext, warehouse: WarehouseResour
 # A run of a day that failed is asked for again this long after it ended (same files): a fault
 # that passes (a lock held too long, memory) heals without anyone, one that stays (a setting, a
 # damaged day) does not start a run every tick. A run from the UI or `refresh --day` needs no wait.
+# So is a run that succeeded whose files the warehouse no longer holds as loaded (the day loaded
+# again since, from other files, by a run this sensor cannot see: `refresh`'s), unless a later run
+# of the day shows that at once (files put back as an earlier delivery had them).
 RETRY_FAILED_AFTER_SECONDS = 3600
 _FINISHED = (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED)
 
 
 def _run_key(context: SensorEvaluationContext, day: str, fp: str, now: float) -> str | None:
-    """The run key to ask for `day` with these files, or None while a run of them is going or its
-    failure is recent. Dagster runs a key once, failed or not: a day whose run failed was never
-    asked for again while its files stayed the same, so each attempt after a failure has a key
-    of its own (`<day>:<files>:<n>`)."""
+    """The run key to ask for `day` with these files (which the warehouse does not hold as loaded),
+    or None while a run of them is going or its end is recent. Dagster runs a key once, failed or
+    not: a day whose run failed was never asked for again while its files stayed the same, nor a day
+    whose files went back to an earlier delivery's, so each attempt after the first has a key of
+    its own (`<day>:<files>:<n>`)."""
     files = fp.replace(":", "-")  # `r<loader revision>-<digest>`: the key's parts are split at ':'
     key = f"{day}:{files[:20]}"
-    attempts = [r for r in context.instance.get_run_records(RunsFilter(tags={PARTITION_NAME_TAG: day}), limit=100)
-                if r.dagster_run.tags.get(RUN_KEY_TAG, "").split(":")[:2] == key.split(":")]
+    runs_of_day = context.instance.get_run_records(RunsFilter(tags={PARTITION_NAME_TAG: day}), limit=100)
+    attempts = [r for r in runs_of_day if r.dagster_run.tags.get(RUN_KEY_TAG, "").split(":")[:2] == key.split(":")]
     if not attempts:
         return key
     if any(r.dagster_run.status not in _FINISHED for r in attempts):
         return None  # going, or queued
     latest = max(attempts, key=lambda r: r.create_timestamp)
-    if latest.dagster_run.status == DagsterRunStatus.SUCCESS:
-        return None  # it loaded these files (Dagster would pass its key by, as before)
+    loaded_since = latest.dagster_run.status == DagsterRunStatus.SUCCESS and any(
+        r.create_timestamp > latest.create_timestamp and r.dagster_run.status == DagsterRunStatus.SUCCESS
+        for r in runs_of_day)
     ended = latest.end_time or latest.update_timestamp.timestamp()
-    if now - ended < RETRY_FAILED_AFTER_SECONDS:
+    if not loaded_since and now - ended < RETRY_FAILED_AFTER_SECONDS:
         return None
     return f"{key}:{len(attempts)}"
 
