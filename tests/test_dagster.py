@@ -1018,6 +1018,29 @@ def test_the_dbt_step_takes_every_model_or_stops_naming_why():
         _check_the_whole_build(SimpleNamespace(selected_asset_keys=one))
 
 
+def test_a_publish_after_a_later_load_for_a_full_rebuild_publishes_nothing(tmp_path):
+    """A load for a full rebuild (a run from the UI or a backfill with full_refresh) marks no user
+    pending, only the full rebuild owed: between another run's dbt build and its publish, that
+    publish put out the new day's raw rows without its marts."""
+    from orchestration.build.refresh_state import clear_pending, mark_full_refresh_owed
+    from orchestration.errors import UnfinishedBuildError
+    from orchestration.load.raw import ensure_raw_schema
+    from orchestration.publish.publish import publish
+    from orchestration.settings import build_path_for
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    build = build_path_for(warehouse)
+    with duckdb.connect(str(build)) as conn:
+        ensure_raw_schema(conn)
+    mark_full_refresh_owed(build)
+    with pytest.raises(UnfinishedBuildError, match="owes a full rebuild from a later load"):
+        publish(warehouse)
+    assert not warehouse.exists()
+    clear_pending(build, "seeds")  # the full rebuild done
+    publish(warehouse)
+    assert warehouse.exists()
+
+
 @pytest.mark.slow  # a Dagster run, in process
 def test_a_publish_that_finds_a_later_loads_users_pending_succeeds_without_publishing(tmp_path):
     """Runs from Dagster take the lock per step: another run may load a day between this run's dbt

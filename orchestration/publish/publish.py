@@ -51,12 +51,19 @@ def publish(warehouse: Path) -> Published:
     conn = duckdb.connect(str(build))
     try:
         # Another run may have loaded a day after this run's dbt build (runs from the Dagster UI
-        # take the lock per step): its users are pending, so this build is not a finished state.
+        # take the lock per step): its users are pending, or, a load for a full rebuild, a full
+        # rebuild is owed (such a load marks no user), so this build is not a finished state.
         pending = conn.execute("select count(*) from raw.pending_users").fetchone()[0]
         if pending:
             raise UnfinishedBuildError(
                 f"the build file has {pending} pending users from a later load; the next dbt build (the "
                 "run that loaded them, or the next refresh) recomputes and publishes them")
+        if conn.execute("select count(*) from duckdb_tables() where schema_name = 'raw' "
+                        "and table_name = 'refresh_state'").fetchone()[0] and \
+                conn.execute("select count(*) from raw.refresh_state where full_refresh_owed").fetchone()[0]:
+            raise UnfinishedBuildError(
+                "the build file owes a full rebuild from a later load; the next dbt build (the run that "
+                "loaded it, or the next refresh) rebuilds every model and publishes them")
         for schema, table in conn.execute(
             "select schema_name, table_name from duckdb_tables() where table_name like '%\\_\\_dbt\\_tmp%' escape '\\'"
         ).fetchall():
