@@ -1348,6 +1348,20 @@ def test_loaded_days_whose_folder_is_gone_are_named_by_status_and_kept_by_a_full
     assert collect_status(pruned.warehouse, tmp_path / "none")["export_days"]["without_folder"] is None
 
 
+def test_a_removed_warehouse_is_built_again_from_the_exports_alone(ws, tmp_path):
+    """The published file deleted to start over: the next refresh builds from the exports that are
+    there, not from the hidden build file, which still held a day whose folder is gone too."""
+    again = Workspace(tmp_path)
+    copy_warehouse(ws.warehouse, again.warehouse)
+    for day in (D1, D4):
+        shutil.copytree(ws.exports / f"dt={day}", again.exports / f"dt={day}")
+    again.warehouse.unlink()
+    proc = again.cli("refresh", "--all", "--full")
+    assert f"{again.warehouse} was removed since the last refresh published it" in proc.stderr, proc.stderr
+    assert again.query("select export_date::varchar from raw.export_days order by 1") == [(D1,), (D4,)]
+    assert again.query("select count(*) from marts.data_quality_daily where export_date = ?", [D2]) == [(0,)]
+
+
 def test_days_an_earlier_loader_judged_are_pending_to_load_again(ws, tmp_path):
     """A day loaded by an earlier revision of the loader (its rules may judge some lines otherwise)
     is pending until it is loaded again: `status` names it as such, and the sensor, which compares

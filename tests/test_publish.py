@@ -321,3 +321,66 @@ def test_a_connection_through_connect_published_is_never_torn(tmp_path: Path):
     assert not errors
     assert set(counts) == {SMALL, LARGE}, counts
     assert overlapped > 5, f"renames overlapped only {overlapped} of {len(counts)} opens"
+
+
+def _publish_as_a_run_does(warehouse: Path) -> None:
+    from orchestration.build.build_file import published_with_newest_stamp, stamp_for_publish
+
+    stamp_for_publish(warehouse)
+    publish(warehouse)
+    published_with_newest_stamp(warehouse)
+
+
+def _days(path: Path) -> list[int]:
+    conn = duckdb.connect(str(path), read_only=True)
+    try:
+        return [d for (d,) in conn.execute("select d from raw.days order by d").fetchall()]
+    finally:
+        conn.close()
+
+
+def test_the_build_file_continues_the_published_file_only_while_it_is_the_one_it_published(tmp_path, monkeypatch):
+    """The build file holds what the next refresh builds on. A file put in the published file's
+    place since its publish (a compact copy built anew, a backup) or its removal is what the user
+    wants: the build file starts again from it (empty when removed), owing a full rebuild on Spark,
+    whose tables followed the old one. A publish killed before its rename, or one that published
+    nothing, leaves the build file in use."""
+    from orchestration.build.build_file import prepare_build_file, stamp_for_publish
+    from orchestration.build.refresh_state import full_refresh_owed
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    build = build_path_for(warehouse)
+    _build(warehouse, "create table raw.days (d int); insert into raw.days values (1)")
+    assert prepare_build_file(warehouse) == build and _days(build) == [1]  # no publish yet: in use
+    _publish_as_a_run_does(warehouse)
+    backup = tmp_path / "backup.duckdb"
+    shutil.copyfile(warehouse, backup)
+    _build(warehouse, "insert into raw.days values (2)")
+    _publish_as_a_run_does(warehouse)
+    _build(warehouse, "insert into raw.days values (3)")  # loaded, not yet published
+    stamp_for_publish(warehouse)  # a publish killed before its rename
+    prepare_build_file(warehouse)
+    assert _days(build) == [1, 2, 3] and not full_refresh_owed(build)
+
+    shutil.copyfile(backup, warehouse)  # the backup put back
+    prepare_build_file(warehouse)
+    assert _days(build) == [1] and not full_refresh_owed(build)  # DuckDB's models are the file's
+
+    _publish_as_a_run_does(warehouse)
+    warehouse.unlink()  # removed
+    monkeypatch.setenv("ANALYTICS_ENGINE", "spark")  # whose tables followed the old build file
+    prepare_build_file(warehouse)
+    assert _count(build, "select count(*) from duckdb_tables() where table_name = 'days'") == (0,)
+    assert full_refresh_owed(build)
+
+
+def test_a_build_file_from_before_the_publish_stamps_stays_in_use(tmp_path):
+    from orchestration.build.build_file import prepare_build_file
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    _build(warehouse, "create table raw.days (d int); insert into raw.days values (1)")
+    publish(warehouse)  # as versions before the stamps published
+    _build(warehouse, "insert into raw.days values (2)")
+    warehouse.unlink()
+    prepare_build_file(warehouse)
+    assert _days(build_path_for(warehouse)) == [1, 2]

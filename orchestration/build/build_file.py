@@ -16,6 +16,7 @@ import re
 import shutil
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -100,12 +101,85 @@ def build_file_error(build: Path, exc: duckdb.Error) -> UserError:
     return UserError(f"cannot open the build file {build}: {first}")
 
 
+# Each publish stamps the build file, hence the file it publishes, with an id of its own
+# (raw.publishes, numbered). The build file continues the published file only while the published
+# file's newest stamp is one of the build file's (the stamps since the last publish known to have
+# renamed its file into place, and those of publishes killed after it): a file put in the published
+# file's place since (a compact copy built anew, a backup) or its removal is what the user wants,
+# and the build file starts again from it. A build file without stamps (made before they existed,
+# or never published) is kept, as before.
+PUBLISHES_DDL = "create table if not exists raw.publishes (publish_number bigint not null, stamp varchar not null)"
+
+
+def publish_stamps(path: Path, *, read_only: bool) -> list[str] | None:
+    """The file's publish stamps, oldest first ([] when it has none); None when it cannot be read."""
+    try:
+        conn = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.Error:
+        return None
+    try:
+        if not conn.execute("select count(*) from duckdb_tables() where schema_name = 'raw' "
+                            "and table_name = 'publishes'").fetchone()[0]:
+            return []
+        rows = conn.execute("select stamp from raw.publishes order by publish_number").fetchall()
+        return [stamp for (stamp,) in rows]
+    except duckdb.Error:
+        return None
+    finally:
+        conn.close()
+
+
+def stamp_for_publish(warehouse: Path) -> None:
+    """A new publish stamp in the build file, just before its publish (under the refresh lock),
+    after the stamps from the published file's newest on: the older ones are of files published
+    before it. A publish that then publishes nothing (a later load's users pending) or is killed
+    leaves one stamp more, which the published file never has, and changes nothing else."""
+    outgoing = publish_stamps(warehouse, read_only=True) if warehouse.exists() else None
+    conn = duckdb.connect(str(build_path_for(warehouse)))
+    try:
+        conn.execute(PUBLISHES_DDL)
+        if outgoing:
+            conn.execute("delete from raw.publishes where publish_number < (select coalesce(min(publish_number), 0) "
+                         "from raw.publishes where stamp = ?)", [outgoing[-1]])
+        conn.execute("insert into raw.publishes select coalesce(max(publish_number), 0) + 1, ? from raw.publishes",
+                     [uuid.uuid4().hex])
+    finally:
+        conn.close()
+
+
+def published_with_newest_stamp(warehouse: Path) -> None:
+    """After a publish renamed its file into place: the build file keeps that publish's stamp alone,
+    so that an older published file put back (a backup) is seen as a replacement."""
+    conn = duckdb.connect(str(build_path_for(warehouse)))
+    try:
+        conn.execute("delete from raw.publishes where publish_number < (select max(publish_number) from raw.publishes)")
+    finally:
+        conn.close()
+
+
+def _published_file_replaced(build: Path, warehouse: Path) -> bool:
+    stamps = publish_stamps(build, read_only=False)
+    if not stamps:
+        return False
+    if not warehouse.exists():
+        return True
+    published = publish_stamps(warehouse, read_only=True)
+    if published is None:
+        return False  # a published file that cannot be read says nothing: its own error comes later
+    return not published or published[-1] not in stamps
+
+
 def prepare_build_file(warehouse: Path) -> Path:
     """Returns the build file in STORAGE_VERSION's format, seeding it from the published warehouse
-    (or creating it empty) when it is missing, converting it when it is in a newer format. A build
+    (or creating it empty) when it is missing, or when the published file was replaced or removed
+    since the build file last published it; converting it when it is in a newer format. A build
     file DuckDB cannot open is a UserError (build_file_error)."""
     build = build_path_for(warehouse)
     build.parent.mkdir(parents=True, exist_ok=True)
+    restarted = build.exists() and _published_file_replaced(build, warehouse)
+    if restarted:
+        build.unlink()
+        build.with_name(build.name + ".wal").unlink(missing_ok=True)
     if not build.exists():
         tmp = build.with_name(build.name + ".tmp")
         tmp.unlink(missing_ok=True)
@@ -114,6 +188,20 @@ def prepare_build_file(warehouse: Path) -> Path:
         else:
             duckdb.connect(str(tmp), config={"storage_compatibility_version": STORAGE_VERSION}).close()
         os.replace(tmp, build)
+    if restarted:
+        from ..settings import analytics_engine
+        from . import progress
+        from .refresh_state import mark_full_refresh_owed
+
+        rebuilt = ""
+        if analytics_engine() == "spark":
+            # Spark's own tables (its folder) followed the old build file: every model is rebuilt
+            # from the raw tables of the file now in place. DuckDB's models are in that file.
+            mark_full_refresh_owed(build)
+            rebuilt = ", and Spark rebuilds every model"
+        progress.report(f"{warehouse} was " + ("replaced" if warehouse.exists() else "removed")
+                        + " since the last refresh published it: the build file starts again from "
+                        + ("it" if warehouse.exists() else "nothing") + rebuilt)
     try:
         found = storage_version(build)
     except duckdb.Error as exc:

@@ -20,7 +20,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
 from ..build import progress
-from ..build.build_file import refresh_lock
+from ..build.build_file import published_with_newest_stamp, refresh_lock, stamp_for_publish
 from ..build.dbt_build import REVIEW_TESTS, ROUTINE_GENERIC_TESTS, finish_dbt_build, plan_dbt_build
 from ..build.dbt_project import dbt_project
 from ..build.dbt_results import DbtBuildError, NodeFailures
@@ -233,7 +233,9 @@ def published_warehouse(context: AssetExecutionContext, warehouse: WarehouseReso
     """The file readers open (--warehouse): a finished copy of the build file, swapped in atomically."""
     with refresh_lock(warehouse.warehouse):
         try:
+            stamp_for_publish(warehouse.warehouse)
             done = publish(warehouse.warehouse)
+            published_with_newest_stamp(warehouse.warehouse)
         except UnfinishedBuildError as exc:
             # Another run loaded days after this run's dbt build (runs from Dagster take the lock per
             # step: the sensor's and the schedule's, a backfill's): this run's work is in the build
