@@ -157,8 +157,11 @@ def linked_export_names(folder: Path) -> list[str]:
 # Raised when a change of the loader judges some lines otherwise (a rule of events.md read anew, a
 # file read another way): every export day loaded at an earlier revision is then pending again, and
 # its next load judges its lines as this loader does. The revision heads a day's fingerprint:
-# `r2:<sha256>`; revision 1 (before it was recorded) is the bare digest.
-LOADER_REVISION = 2
+# `r3:<sha256>`; revision 1 (before it was recorded) is the bare digest. 3: the lines of a damaged
+# gzip member rejected and the members after it read, file names with `*`, `?` or `[` read as
+# names, and on Spark a line with text after its JSON value invalid. tests/test_load.py holds the
+# digest of the loader's code each revision was reviewed at, so that a change of it asks for this.
+LOADER_REVISION = 3
 
 
 def fingerprint(folder: Path) -> str:
