@@ -93,9 +93,9 @@ SCHEMAS = ("staging", "intermediate", "marts")
 # Load and refresh timestamps differ between any two runs and are not results.
 LOAD_TIME_COLUMNS = {"loaded_at", "refreshed_at"}
 # Not results: `int_users_affected` is the refresh's work queue (the users the *last* build
-# recomputed: a single day's users in A, every user in B, by design); `raw.refresh_state` is the
-# refresh bookkeeping. Everything else is compared.
-NOT_RESULTS = {("intermediate", "int_users_affected"), ("raw", "refresh_state")}
+# recomputed: a single day's users in A, every user in B, by design); `raw.refresh_state` and
+# `raw.publishes` (ids each publish draws) are the refresh's bookkeeping. Everything else is compared.
+NOT_RESULTS = {("intermediate", "int_users_affected"), ("raw", "refresh_state"), ("raw", "publishes")}
 # The work queue itself, emptied by a refresh that succeeds (kept by one that fails).
 QUEUE_TABLES = {("raw", "pending_users"), ("staging", "stg_platform__pending_users")}
 # dagster-dbt meets a dbt node its manifest does not know: the project was edited mid-refresh.

@@ -123,8 +123,13 @@ def _norm(v):
     return v
 
 
+# The stamps of the publishes that made a file (build_file.py): ids drawn anew by each publish.
+PUBLISH_STAMPS = "raw.publishes"
+
+
 def tables(path: Path, schemas=MODEL_SCHEMAS, drop_columns=("loaded_at", "refreshed_at")) -> dict[str, list]:
-    """Every table and view of the schemas: sorted rows, without the columns that hold a wall clock."""
+    """Every table and view of the schemas: sorted rows, without the columns that hold a wall clock,
+    nor the publish stamps."""
     conn = duckdb.connect(str(path), read_only=True)
     try:
         rels = conn.execute(
@@ -132,6 +137,8 @@ def tables(path: Path, schemas=MODEL_SCHEMAS, drop_columns=("loaded_at", "refres
             "where table_schema in (select unnest(?)) order by 1, 2", [list(schemas)]).fetchall()
         out = {}
         for schema, name in rels:
+            if f"{schema}.{name}" == PUBLISH_STAMPS:
+                continue
             cols = [c for (c,) in conn.execute(
                 "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
                 "order by ordinal_position", [schema, name]).fetchall() if c not in drop_columns]
