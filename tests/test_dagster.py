@@ -1145,3 +1145,29 @@ def test_runs_from_dagster_are_recorded_for_status_and_cli_ones_left_to_the_cli(
                                                       dagster_instance=instance, dagster_run=run).for_run_failure())
     last = collect_status(warehouse, tmp_path / "exports")["last_refresh"]
     assert (last["outcome"], last["days"], last["run_id"]) == ("failed", [DAY], run.run_id), last
+
+
+def test_a_runs_reason_to_rebuild_every_model_is_in_its_dagster_log(tmp_path, monkeypatch):
+    """A run from Dagster that rebuilds every model after an upgrade or an edited seed said why only
+    on the CLI's terminal (progress), so the run's log showed `--full-refresh` without a reason.
+    The dbt asset's plan reports into the run's log too (progress.also_to): here, the plan on a
+    build file whose models were built with other seeds."""
+    import duckdb
+
+    from orchestration.build import progress
+    from orchestration.build.dbt_build import plan_dbt_build
+    from orchestration.settings import build_path_for
+
+    monkeypatch.delenv("ANALYTICS_ENGINE", raising=False)
+    warehouse = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(build_path_for(warehouse))) as conn:
+        conn.execute("create schema marts; create table marts.fct_chats (x int); create schema raw; "
+                     "create table raw.built_with_seeds (fingerprint varchar); "
+                     "insert into raw.built_with_seeds values ('seeds of another deployment')")
+    logged: list[str] = []
+    with progress.also_to(logged.append):
+        plan = plan_dbt_build(warehouse, tmp_path / "exports", full_refresh=False, models=[("marts", "fct_chats")])
+    assert plan.full and "--full-refresh" in plan.args
+    assert any("rebuilding every model" in line for line in logged), logged
+    progress.report("after the block")
+    assert "after the block" not in logged

@@ -38,6 +38,11 @@ _FINISHED_EVENTS = {"LogModelResult", "LogTestResult", "LogSeedResult", "LogSnap
 _FAILED_STATUSES = {"error", "fail", "runtime error"}
 
 
+# Run logs that also take the messages for a while (also_to): a Dagster run's log, so that a run
+# started from Dagster says what a CLI refresh prints (why it rebuilds every model, say).
+_run_logs: list[Callable[[str], None]] = []
+
+
 def set_listener(listener: Callable[[str], None] | None) -> None:
     global _listener
     _listener = listener
@@ -46,6 +51,18 @@ def set_listener(listener: Callable[[str], None] | None) -> None:
 def report(message: str) -> None:
     if _listener is not None:
         _listener(message)
+    for log in list(_run_logs):
+        log(message)
+
+
+@contextmanager
+def also_to(log: Callable[[str], None]) -> Iterator[None]:
+    """The messages reported inside the block go to `log` too (besides the listener)."""
+    _run_logs.append(log)
+    try:
+        yield
+    finally:
+        _run_logs.remove(log)
 
 
 def node_label(node_info: dict) -> str:

@@ -175,8 +175,10 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
     _check_the_whole_build(context)
     with refresh_lock(warehouse.warehouse):
         try:
-            plan = plan_dbt_build(warehouse.warehouse, warehouse.exports, full_refresh=config.full_refresh,
-                                  models=[(key.path[0], key.path[-1]) for key in warehouse_dbt_models.keys])
+            # its reasons for a full rebuild (an upgrade, an edited seed) in the run's log too
+            with progress.also_to(context.log.info):
+                plan = plan_dbt_build(warehouse.warehouse, warehouse.exports, full_refresh=config.full_refresh,
+                                      models=[(key.path[0], key.path[-1]) for key in warehouse_dbt_models.keys])
         except LoadError as exc:  # Spark's raw tables brought level by a load first
             raise RuntimeError(str(exc)) from exc
         full, engine = plan.full, plan.engine
