@@ -1171,3 +1171,68 @@ def test_a_runs_reason_to_rebuild_every_model_is_in_its_dagster_log(tmp_path, mo
     assert any("rebuilding every model" in line for line in logged), logged
     progress.report("after the block")
     assert "after the block" not in logged
+
+
+def _sensor_tick(defs, root: Path, cursor: str | None = None):
+    from dagster import DagsterInstance, build_sensor_context
+
+    context = build_sensor_context(instance=DagsterInstance.ephemeral(), definitions=defs, cursor=cursor,
+                                   resources={"warehouse": warehouse_resource(root)})
+    return defs.resolve_sensor_def("new_or_redelivered_export_days").evaluate_tick(context)
+
+
+def test_a_day_the_sensor_cannot_read_holds_back_no_other_day(defs, tmp_path, monkeypatch):
+    """One day folder that cannot be read (its permissions; a file removed between the listing and
+    its stat) failed the whole tick, so no other day was asked for. Now it is named in the tick's
+    log and its skip reason, and the other days are asked for."""
+    from orchestration.defs import sensors
+    from orchestration.load.exports import unreadable
+
+    monkeypatch.setenv("ANALYTICS_SENSOR_SETTLE_SECONDS", "0")
+    write_single_day(tmp_path / "exports", "2026-11-23")
+    write_single_day(tmp_path / "exports", "2026-11-24")
+    listed = sensors.export_files
+
+    def export_files(folder: Path):
+        if folder.name == "dt=2026-11-23":
+            raise unreadable("the export day folder", folder, PermissionError(13, "Permission denied"))
+        return listed(folder)
+
+    monkeypatch.setattr(sensors, "export_files", export_files)
+    tick = _sensor_tick(defs, tmp_path)
+    assert [r.partition_key for r in tick.run_requests] == ["2026-11-24"]
+    from orchestration.load.exports import fingerprint
+
+    # 2026-11-24 loaded since: the tick asks for nothing, and says why 2026-11-23 waits
+    monkeypatch.setattr(sensors, "loaded_fingerprints", lambda warehouse: {
+        "2026-11-24": fingerprint(tmp_path / "exports" / "dt=2026-11-24")})
+    tick = _sensor_tick(defs, tmp_path)
+    assert not tick.run_requests
+    assert "cannot be read now" in tick.skip_message and "2026-11-23" in tick.skip_message, tick.skip_message
+
+
+def test_files_with_a_time_ahead_of_the_clock_settle_by_the_sensors_clock(defs, tmp_path, monkeypatch):
+    """A day whose files carry a modification time ahead of the sensor's clock (a writer's clock
+    ahead, a copy that kept a future time) waited as "still being written" until the clock caught
+    up. Now such files settle once the sensor has seen them unchanged for the settle time."""
+    from orchestration.defs import sensors
+
+    monkeypatch.setenv("ANALYTICS_SENSOR_SETTLE_SECONDS", "60")
+    write_single_day(tmp_path / "exports", "2026-11-23")
+    folder = tmp_path / "exports" / "dt=2026-11-23"
+    ahead = time.time() + 3 * 3600
+    for path in folder.iterdir():
+        os.utime(path, (ahead, ahead))
+    os.utime(folder, (time.time() - 600, time.time() - 600))
+    first = _sensor_tick(defs, tmp_path)
+    assert not first.run_requests and "still being written: 2026-11-23" in first.skip_message
+    clock = time.time() + 61
+    monkeypatch.setattr(sensors.time, "time", lambda: clock)
+    later = _sensor_tick(defs, tmp_path, cursor=first.cursor)
+    assert [r.partition_key for r in later.run_requests] == ["2026-11-23"]
+    # files changed since the first sight (same future time, another size) wait again
+    with open(folder / "part-0000.jsonl", "a") as f:
+        f.write("\n")
+    os.utime(folder / "part-0000.jsonl", (ahead, ahead))
+    changed = _sensor_tick(defs, tmp_path, cursor=first.cursor)
+    assert not changed.run_requests and "still being written: 2026-11-23" in changed.skip_message

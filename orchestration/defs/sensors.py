@@ -3,6 +3,7 @@ records the runs from Dagster for `assistant-analytics status` (run status senso
 
 
 import datetime as dt
+import json
 import time
 
 from dagster import (
@@ -13,6 +14,7 @@ from dagster import (
     RunsFilter,
     RunStatusSensorContext,
     SensorEvaluationContext,
+    SensorResult,
     SkipReason,
     run_failure_sensor,
     run_status_sensor,
@@ -28,7 +30,8 @@ from dagster._core.storage.tags import (
 )
 
 from ..build.dbt_results import step_failure_summary
-from ..load.exports import day_folder, days_from_to, export_files, fingerprint, is_partition_day, list_export_days
+from ..errors import LoadError
+from ..load.exports import day_folder, days_from_to, export_files, files_fingerprint, is_partition_day, list_export_days
 from ..load.raw import loaded_export_days
 from ..publish.publish import connect_published, refresh_running
 from ..serve.status import record_run
@@ -52,6 +55,17 @@ def loaded_fingerprints(warehouse: WarehouseResource) -> dict[str, str]:
 _SETTLING = "still being written"
 _BEING_RUN = "a run of it going or queued"
 _ASKED = "asked for already (asked for again an hour after that run ended, if its files are still not loaded)"
+_UNREADABLE = "its folder or files cannot be read now (named in the tick's log)"
+
+
+def _seen_since(cursor: str | None) -> dict[str, list]:
+    """The sensor's cursor: for each day whose files carry a time ahead of the sensor's clock, its
+    fingerprint and when the sensor first saw them so."""
+    try:
+        seen = json.loads(cursor or "{}")
+    except ValueError:
+        return {}
+    return seen if isinstance(seen, dict) else {}
 
 
 # Dagster needs the interval when it loads the definitions (validated there).
@@ -63,19 +77,34 @@ def new_or_redelivered_export_days(context: SensorEvaluationContext, warehouse: 
     loaded = loaded_fingerprints(warehouse)
     now = time.time()
     being_run = _days_being_run(context, warehouse)
+    seen, ahead = _seen_since(context.cursor), {}
     requests = []
-    waiting: dict[str, list[str]] = {_SETTLING: [], _BEING_RUN: [], _ASKED: []}
+    waiting: dict[str, list[str]] = {_SETTLING: [], _BEING_RUN: [], _ASKED: [], _UNREADABLE: []}
     for day in list_export_days(warehouse.exports):
         if not is_partition_day(day):
             # a run of it could not start (no such partition), and would fail the whole tick
             context.log.warning(f"export day folder dt={day} is outside the export days: passed by")
             continue
         folder = day_folder(warehouse.exports, day)
-        files = export_files(folder)
-        newest = max([folder.stat().st_mtime] + [p.stat().st_mtime for p in files])
-        fp = fingerprint(folder)
+        try:
+            files = export_files(folder)
+            newest = max([folder.stat().st_mtime] + [p.stat().st_mtime for p in files])
+            fp = files_fingerprint(files)
+        except (LoadError, OSError) as exc:
+            # one day that cannot be read (its permissions, a file removed while listed) does not
+            # hold back the others; its run would fail, so it is named, not asked for
+            context.log.warning(f"export day {day}: {exc}")
+            waiting[_UNREADABLE].append(day.isoformat())
+            continue
         if loaded.get(day.isoformat()) == fp:
             continue
+        if newest > now:
+            # a time ahead of this clock (a writer's clock, a copy that kept a future time): the
+            # files' times cannot tell when they last changed, so the sensor's own clock does,
+            # from the tick it first saw these files
+            first_fp, first_seen = (seen.get(day.isoformat()) or [None, None])[:2]
+            newest = first_seen if first_fp == fp and isinstance(first_seen, (int, float)) else now
+            ahead[day.isoformat()] = [fp, newest]
         if now - newest < settle:
             waiting[_SETTLING].append(day.isoformat())
         elif day.isoformat() in being_run:
@@ -87,11 +116,12 @@ def new_or_redelivered_export_days(context: SensorEvaluationContext, warehouse: 
         else:
             requests.append(RunRequest(run_key=run_key, partition_key=day.isoformat(),
                                        tags={TRIGGER_TAG: "new_or_redelivered"}))
+    cursor = json.dumps(ahead, sort_keys=True)
     if not requests:
         why = "; ".join(f"{reason}: {', '.join(days)}" for reason, days in waiting.items() if days)
-        return SkipReason(f"new or re-delivered export days waiting: {why}" if why else
-                          "every export day is loaded as delivered")
-    return requests[:max_runs]
+        return SensorResult(skip_reason=SkipReason(f"new or re-delivered export days waiting: {why}" if why else
+                                                   "every export day is loaded as delivered"), cursor=cursor)
+    return SensorResult(run_requests=requests[:max_runs], cursor=cursor)
 
 
 def _days_being_run(context: SensorEvaluationContext, warehouse: WarehouseResource) -> set[str]:
