@@ -993,7 +993,8 @@ def test_a_day_delivered_again_drops_the_user_agents_no_event_holds(tmp_path):
 LOADER_SOURCES = ("orchestration/load/raw.py", "orchestration/load/validation.py",
                   "orchestration/load/exports.py", "orchestration/load/spark_load.py")
 REVIEWED_LOADER_DIGESTS = {
-    3: {"06f1bbc6a536e1e7"},
+    3: {"06f1bbc6a536e1e7",
+        "2fed18d1c96bb25e"},  # DT= folders named as misnamed: no line judged otherwise
 }
 
 

@@ -261,6 +261,9 @@ def test_only_real_dt_folders_are_export_days(tmp_path):
     assert list_export_days(exports) == [DAY]
     with pytest.raises(LoadError, match="not found"):
         load(exports, dt.date(2026, 11, 26))
+    # another case of `dt=` is not an export day, but is named as a folder nothing reads
+    (exports / "DT=2026-11-28").mkdir()
+    assert scan_day_folders(exports) == ([DAY], ["DT=2026-11-28"])
 
 
 # ------------------------------------------------- folders that cannot be read ----------------

@@ -72,17 +72,17 @@ def is_utf8_path(path: Path) -> bool:
 def scan_day_folders(exports_dir: Path) -> tuple[list[dt.date], list[str]]:
     """The exports root's day folders, in one pass: the export days, sorted, and the names of the
     folders named like one whose name is not `dt=YYYY-MM-DD` with a date that exists (`dt=2026-11-31`,
-    `dt=2026-11-5`), which are not export days, so never read, but named by `status` and `refresh
-    --all` rather than passed over unseen. Links are not followed (README)."""
+    `dt=2026-11-5`, `DT=2026-11-28`), which are not export days, so never read, but named by `status`
+    and `refresh --all` rather than passed over unseen. Links are not followed (README)."""
     try:
         if not exports_dir.is_dir():
             return [], []
         days, misnamed = [], []
         for child in exports_dir.iterdir():
-            if not child.name.startswith("dt=") or child.is_symlink() or not child.is_dir():
+            if not child.name.lower().startswith("dt=") or child.is_symlink() or not child.is_dir():
                 continue
-            day = iso_day(child.name.removeprefix("dt="))
-            if day is None:
+            day = iso_day(child.name.removeprefix("dt=")) if child.name.startswith("dt=") else None
+            if day is None:  # `DT=2026-11-28` too: the platform writes `dt=`, and nothing reads it
                 misnamed.append(shown_name(child))
             else:
                 days.append(day)
