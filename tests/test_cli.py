@@ -485,16 +485,18 @@ def test_status_names_export_folders_it_cannot_read_and_shows_the_rest(tmp_path,
         conn.execute("insert into raw.export_days values ('2026-11-20', 'r1:x', 1, 1, now())")
     exports = tmp_path / "exports"
     (exports / "dt=2026-11-20").mkdir(parents=True)
+    (exports / "dt=2026-11-21").mkdir(parents=True)  # not loaded: it was `new`, though a refresh of it fails
 
     def cannot_read(folder):
         raise LoadError(f"cannot read the export day folder {folder}: Permission denied")
 
     monkeypatch.setattr(exports_module, "export_files", cannot_read)
     status = collect_status(warehouse, exports)
-    assert status["pending"]["export_days"] == [{"export_date": "2026-11-20", "reason": "unreadable"}]
+    assert status["pending"]["export_days"] == [{"export_date": "2026-11-20", "reason": "unreadable"},
+                                                {"export_date": "2026-11-21", "reason": "unreadable"}]
     assert status["export_days"]["count"] == 1 and status["last_refresh"] is None
-    assert ("pending        loaded, but their folder or files cannot be read now (a refresh of them fails): "
-            "2026-11-20") in format_status(status).splitlines()
+    assert ("pending        their folder or files cannot be read now (a refresh of them fails): "
+            "2026-11-20 .. 2026-11-21") in format_status(status).splitlines()
 
     def cannot_list(folder):
         raise LoadError(f"cannot read the exports folder {folder}: Permission denied")

@@ -32,7 +32,7 @@ LATEST_DAYS = 7  # export days shown with their rejected lines
 
 # status's table says what a folder outside the export days means for a refresh
 _REASON_SHOWN = {"outside": "outside the export days (misdated: refresh --all and the sensor pass them by)",
-                 "unreadable": "loaded, but their folder or files cannot be read now (a refresh of them fails)",
+                 "unreadable": "their folder or files cannot be read now (a refresh of them fails)",
                  "older_loader": "loaded by an earlier version of the loader (to load again)"}
 
 
@@ -309,19 +309,19 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
     for day in found:
         if not is_partition_day(day):  # refused by a refresh: not work it would do
             pending.append({"export_date": day.isoformat(), "reason": "outside"})
-        elif day not in loaded:
+            continue
+        try:
+            files = export_files(day_folder(exports, day))  # listed once for both
+            current = files_fingerprint(files)
+            check_files_readable(files)  # a refresh would fail on such a file
+        except LoadError:
+            pending.append({"export_date": day.isoformat(), "reason": "unreadable"})
+            continue
+        if day not in loaded:
             pending.append({"export_date": day.isoformat(), "reason": "new"})
-        else:
-            try:
-                files = export_files(day_folder(exports, day))  # listed once for both
-                current = files_fingerprint(files)
-                check_files_readable(files)  # a refresh would fail on such a file
-            except LoadError:
-                pending.append({"export_date": day.isoformat(), "reason": "unreadable"})
-                continue
-            if current != loaded[day]:
-                reason = "older_loader" if loaded_by_older_loader(loaded[day], current) else "redelivered"
-                pending.append({"export_date": day.isoformat(), "reason": reason})
+        elif current != loaded[day]:
+            reason = "older_loader" if loaded_by_older_loader(loaded[day], current) else "redelivered"
+            pending.append({"export_date": day.isoformat(), "reason": reason})
     # A loaded day whose folder is gone (old exports deleted to free the disk) keeps its rows: only a
     # reload of a day replaces them. Unknown (None) when the exports folder cannot be listed.
     listed = exports.is_dir() and exports_error is None
