@@ -157,16 +157,32 @@ def published_with_newest_stamp(warehouse: Path) -> None:
         conn.close()
 
 
+# Build file -> the published file's identity (inode, size, modification time) when it was last found
+# to be this build file's: a run prepares the build file at each step, and the published file changes
+# only with a publish (or by the user's hand), so the stamps are read again only then.
+_published_file_seen: dict[str, tuple[int, int, int]] = {}
+
+
 def _published_file_replaced(build: Path, warehouse: Path) -> bool:
+    try:
+        st = warehouse.stat()
+    except FileNotFoundError:
+        return bool(publish_stamps(build, read_only=False))  # removed, after a publish of this build file
+    except OSError:
+        return False  # cannot tell: its own error comes later
+    seen = (st.st_ino, st.st_size, st.st_mtime_ns)
+    if _published_file_seen.get(str(build)) == seen:
+        return False
     stamps = publish_stamps(build, read_only=False)
     if not stamps:
         return False
-    if not warehouse.exists():
-        return True
     published = publish_stamps(warehouse, read_only=True)
     if published is None:
         return False  # a published file that cannot be read says nothing: its own error comes later
-    return not published or published[-1] not in stamps
+    if published and published[-1] in stamps:
+        _published_file_seen[str(build)] = seen
+        return False
+    return True
 
 
 def prepare_build_file(warehouse: Path) -> Path:
