@@ -97,6 +97,21 @@ def test_refresh_shows_dbt_progress_as_plain_lines(demo_refresh):
     assert "\r" not in proc.stderr and "\x1b" not in proc.stderr
 
 
+def test_the_benchmark_reads_each_phase_of_a_refresh_from_its_progress_lines(demo_refresh):
+    """benchmarks/run.py times a refresh's load, dbt build and publish from the lines the CLI prints
+    (its PHASES): a change of those lines would leave the benchmark's table without them."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("benchmark_run", REPO / "benchmarks" / "run.py")
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    *_, proc = demo_refresh
+    found = benchmark.phases(proc.stderr, 1000.0)["phases"]
+    assert set(found) == {"load", "dbt", "publish", "other"}
+    assert found["load"] > 0 and found["dbt"] > 0, proc.stderr
+    assert len(benchmark.PHASES["publish"].findall(proc.stderr)) == 1, proc.stderr
+
+
 @pytest.fixture
 def app(demo, monkeypatch):
     ws, _ = demo
