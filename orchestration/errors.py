@@ -41,6 +41,16 @@ def listed(items: list[str], shown: int = 5) -> str:
     return ", ".join(items[:shown]) + (f" and {len(items) - shown} more" if len(items) > shown else "")
 
 
+# What ends a line for a terminal or str.splitlines: shown escaped in a one-line message.
+_LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+
+
+def one_line(text: str) -> str:
+    """A message as one line, whatever the paths and values it names hold: each line break shown
+    escaped (`\\n`, `\\r`, `\\x0b`, ...), not acted on."""
+    return "".join(ch.encode("unicode_escape").decode("ascii") if ch in _LINE_BREAKS else ch for ch in text)
+
+
 def say(text: str) -> None:
     """A line for the user on stderr (an error, a note, progress). A stderr that cannot take it (closed,
     or a log file on a full disk) loses the line, not the command: its work and its exit status stand."""

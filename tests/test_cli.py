@@ -56,6 +56,20 @@ SETTINGS_SET_TO_NOTHING = ("ANALYTICS_DBT_THREADS", "ANALYTICS_DBT_THREADS_FULL"
                            "ANALYTICS_MAX_EXPORT_MB_PER_RUN")
 
 
+def test_a_line_break_in_what_an_error_or_a_note_names_is_shown_escaped(capsys):
+    """An unknown argument, or an assistant id of the exports, with a line break in it split the
+    parser's error and the report's notes over two lines (docs/cli.md: one line, `\\n` shown)."""
+    from orchestration.cli.commands import note
+
+    proc = subprocess.run([CLI, "report", "--assistant", "a", "--from", "2026-11-20", "--to", "2026-11-22",
+                           "--fo\nrmat"], capture_output=True, text=True, env=environment_without_settings(),
+                          timeout=120)
+    assert one_line_error(proc).startswith("assistant-analytics: error: unrecognized arguments: --fo\\nrmat")
+    note("no data for assistant 'evil\nco' on channel 'web\u2028x'")
+    assert capsys.readouterr().err.splitlines() == [
+        "assistant-analytics: note: no data for assistant 'evil\\nco' on channel 'web\\u2028x'"]
+
+
 def one_line_error(proc) -> str:
     """The single stderr line of a user error (exit 2, no traceback)."""
     assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
@@ -732,7 +746,10 @@ def test_the_table_shows_a_text_of_the_data_on_one_line(ws):
     report["users"]["by_device"] = [{"device_type": "desktop", "browser": "Odd\u2028browser", "users": 2},
                                     {"device_type": "mobile", "browser": "Prix\u202f: 10\u00a0\u20ac \U0001fae8",
                                      "users": 1}]
+    report["assistant_id"], report["channel"] = "evil\nco", "web\rx"  # ids are the exports' text too
     table = format_table(report)
+    assert table.splitlines()[0].startswith("Assistant evil\\nco (")
+    assert table.splitlines()[0].endswith(", channel web\\rx")
     assert not [ch for line in table.splitlines() for ch in line if unicodedata.category(ch) in ("Cc", "Cf")]
     # the spaces of other scripts, and characters newer than Python's tables, stay as they are
     assert "mobile / Prix\u202f: 10\u00a0\u20ac \U0001fae8" in table

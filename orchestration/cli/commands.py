@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import UserError, first_line, listed, say, standard_output
+from ..errors import UserError, first_line, listed, one_line, say, standard_output
 from ..load.exports import day_folder, days_from_to, days_with_folders, is_export_day, list_export_days
 from ..serve.report import (
     ReportParams,
@@ -99,7 +99,7 @@ def _days_of_all(exports: Path) -> list[dt.date]:
 def note(message: str | None) -> None:
     """A hint that is not an error (a period without data): one line on stderr."""
     if message:
-        say(f"assistant-analytics: note: {message}")
+        say(one_line(f"assistant-analytics: note: {message}"))
 
 
 @contextlib.contextmanager

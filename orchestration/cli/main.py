@@ -18,7 +18,7 @@ import threading
 import warnings
 from pathlib import Path
 
-from ..errors import UserError, say, standard_output
+from ..errors import UserError, one_line, say, standard_output
 
 PROG = "assistant-analytics"
 
@@ -147,7 +147,7 @@ class _Parser(argparse.ArgumentParser):
         self.register("action", "store", _StoreOnce)
 
     def error(self, message: str) -> None:  # one line, exit 2
-        say(f"{PROG}: error: {message}")
+        say(one_line(f"{PROG}: error: {message}"))
         raise SystemExit(2)
 
     def _print_message(self, message: str, file=None) -> None:
@@ -419,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
         if _signals_received:  # an error made of what the signal cut short
             return _stopped_by_signal(command)
         # one line, whatever the paths or values it names hold
-        say(f"{PROG}: error: {exc}".replace("\r", "\\r").replace("\n", "\\n"))
+        say(one_line(f"{PROG}: error: {exc}"))
         return 2
     except KeyboardInterrupt:
         return _stopped_by_signal(command)

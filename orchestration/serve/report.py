@@ -386,8 +386,8 @@ def format_table(report: dict, quality: dict | None = None) -> str:
     """A readable summary of the report for a terminal."""
     r = report
     lines = [
-        f"Assistant {r['assistant_id']} ({r['timezone']}), {r['from']} to {r['to']}"
-        + (f", channel {r['channel']}" if r["channel"] else ", all channels"),
+        f"Assistant {_one_line(r['assistant_id'])} ({r['timezone']}), {r['from']} to {r['to']}"
+        + (f", channel {_one_line(r['channel'])}" if r["channel"] else ", all channels"),
         "",
     ]
 
