@@ -1375,8 +1375,12 @@ def test_a_removed_warehouse_is_built_again_from_the_exports_alone(ws, tmp_path)
     for day in (D1, D4):
         shutil.copytree(ws.exports / f"dt={day}", again.exports / f"dt={day}")
     again.warehouse.unlink()
-    proc = again.cli("refresh", "--all", "--full")
-    assert f"{again.warehouse} was removed since the last refresh published it" in proc.stderr, proc.stderr
+    # `--full` alone rebuilds from what is loaded: now nothing (it read the old build file's days)
+    proc = again.cli("refresh", "--full", check=False)
+    assert proc.returncode == 2 and proc.stderr.splitlines() == [
+        f"  {again.warehouse} was removed since the last refresh published it: the build file starts again "
+        "from nothing", "assistant-analytics: error: nothing is loaded yet: run `refresh --all` (or give --day)"]
+    again.cli("refresh", "--all", "--full")
     assert again.query("select export_date::varchar from raw.export_days order by 1") == [(D1,), (D4,)]
     assert again.query("select count(*) from marts.data_quality_daily where export_date = ?", [D2]) == [(0,)]
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -1150,12 +1151,12 @@ def test_runs_from_dagster_are_recorded_for_status_and_cli_ones_left_to_the_cli(
 def test_a_runs_reason_to_rebuild_every_model_is_in_its_dagster_log(tmp_path, monkeypatch):
     """A run from Dagster that rebuilds every model after an upgrade or an edited seed said why only
     on the CLI's terminal (progress), so the run's log showed `--full-refresh` without a reason.
-    The dbt asset's plan reports into the run's log too (progress.also_to): here, the plan on a
-    build file whose models were built with other seeds."""
+    The dbt asset plans its build through _planned_build, which reports into the run's log too:
+    here on a build file whose models were built with other seeds."""
     import duckdb
 
     from orchestration.build import progress
-    from orchestration.build.dbt_build import plan_dbt_build
+    from orchestration.defs.assets import _planned_build
     from orchestration.settings import build_path_for
 
     monkeypatch.delenv("ANALYTICS_ENGINE", raising=False)
@@ -1165,19 +1166,24 @@ def test_a_runs_reason_to_rebuild_every_model_is_in_its_dagster_log(tmp_path, mo
                      "create table raw.built_with_seeds (fingerprint varchar); "
                      "insert into raw.built_with_seeds values ('seeds of another deployment')")
     logged: list[str] = []
-    with progress.also_to(logged.append):
-        plan = plan_dbt_build(warehouse, tmp_path / "exports", full_refresh=False, models=[("marts", "fct_chats")])
+    context = SimpleNamespace(log=SimpleNamespace(info=logged.append))
+    plan = _planned_build(context, warehouse_resource(tmp_path), full_refresh=False)
     assert plan.full and "--full-refresh" in plan.args
     assert any("rebuilding every model" in line for line in logged), logged
-    progress.report("after the block")
-    assert "after the block" not in logged
+    progress.report("after the build's plan")
+    assert "after the build's plan" not in logged
 
 
-def _sensor_tick(defs, root: Path, cursor: str | None = None):
+def test_a_runs_load_says_each_days_counts_in_its_dagster_log(single):
+    assert re.search(rf"loaded export day {DAY} \(1/1\): \d+ lines, \d+ rejected, \d+ duplicates", single.logs), \
+        single.logs[-3000:]
+
+
+def _sensor_tick(defs, root: Path, cursor: str | None = None, instance=None):
     from dagster import DagsterInstance, build_sensor_context
 
-    context = build_sensor_context(instance=DagsterInstance.ephemeral(), definitions=defs, cursor=cursor,
-                                   resources={"warehouse": warehouse_resource(root)})
+    context = build_sensor_context(instance=instance or DagsterInstance.ephemeral(), definitions=defs,
+                                   cursor=cursor, resources={"warehouse": warehouse_resource(root)})
     return defs.resolve_sensor_def("new_or_redelivered_export_days").evaluate_tick(context)
 
 
@@ -1236,3 +1242,24 @@ def test_files_with_a_time_ahead_of_the_clock_settle_by_the_sensors_clock(defs, 
     os.utime(folder / "part-0000.jsonl", (ahead, ahead))
     changed = _sensor_tick(defs, tmp_path, cursor=first.cursor)
     assert not changed.run_requests and "still being written: 2026-11-23" in changed.skip_message
+
+
+def test_a_retry_is_asked_for_under_a_key_not_used_before(defs, tmp_path, monkeypatch):
+    """The sensor reads a day's newest 100 runs: a retry numbered by their count repeated a key
+    used before once the first attempts were past them, and Dagster passes a used key by."""
+    import uuid
+
+    from dagster import DagsterInstance, DagsterRun, DagsterRunStatus
+    from dagster._core.storage.tags import PARTITION_NAME_TAG, RUN_KEY_TAG
+
+    from orchestration.defs import sensors
+
+    monkeypatch.setenv("ANALYTICS_SENSOR_SETTLE_SECONDS", "0")
+    monkeypatch.setattr(sensors, "RETRY_FAILED_AFTER_SECONDS", 0)
+    write_single_day(tmp_path / "exports", DAY)
+    instance = DagsterInstance.ephemeral()
+    [key] = [r.run_key for r in _sensor_tick(defs, tmp_path, instance=instance).run_requests]
+    for attempt in (f"{key}:1", f"{key}:2"):  # the first attempt's own record is past those read
+        instance.add_run(DagsterRun(job_name="refresh", run_id=str(uuid.uuid4()), status=DagsterRunStatus.FAILURE,
+                                    tags={RUN_KEY_TAG: attempt, PARTITION_NAME_TAG: DAY}))
+    assert [r.run_key for r in _sensor_tick(defs, tmp_path, instance=instance).run_requests] == [f"{key}:3"]

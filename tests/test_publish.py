@@ -342,16 +342,18 @@ def _days(path: Path) -> list[int]:
 def test_the_build_file_continues_the_published_file_only_while_it_is_the_one_it_published(tmp_path, monkeypatch):
     """The build file holds what the next refresh builds on. A file put in the published file's
     place since its publish (a compact copy built anew, a backup) or its removal is what the user
-    wants: the build file starts again from it (empty when removed), owing a full rebuild on Spark,
-    whose tables followed the old one. A publish killed before its rename, or one that published
-    nothing, leaves the build file in use."""
+    wants: the build file starts again from it (empty when removed). A publish killed or refused
+    (before or after its rename) leaves the build file in use, the first one a warehouse ever had
+    too. On Spark, whose folder followed the old build file, the user chooses: one line."""
     from orchestration.build.build_file import prepare_build_file, stamp_for_publish
-    from orchestration.build.refresh_state import full_refresh_owed
+    from orchestration.errors import UserError
 
     warehouse = tmp_path / "warehouse.duckdb"
     build = build_path_for(warehouse)
     _build(warehouse, "create table raw.days (d int); insert into raw.days values (1)")
-    assert prepare_build_file(warehouse) == build and _days(build) == [1]  # no publish yet: in use
+    stamp_for_publish(warehouse)  # the first publish, killed before its rename (or refused)
+    prepare_build_file(warehouse)
+    assert _days(build) == [1]
     _publish_as_a_run_does(warehouse)
     backup = tmp_path / "backup.duckdb"
     shutil.copyfile(warehouse, backup)
@@ -359,28 +361,43 @@ def test_the_build_file_continues_the_published_file_only_while_it_is_the_one_it
     _publish_as_a_run_does(warehouse)
     _build(warehouse, "insert into raw.days values (3)")  # loaded, not yet published
     stamp_for_publish(warehouse)  # a publish killed before its rename
+    stamp_for_publish(warehouse)  # and the next one too
     prepare_build_file(warehouse)
-    assert _days(build) == [1, 2, 3] and not full_refresh_owed(build)
+    assert _days(build) == [1, 2, 3]
+    stamp_for_publish(warehouse)
+    publish(warehouse)  # killed after its rename, before the build file knew
+    prepare_build_file(warehouse)
+    assert _days(build) == [1, 2, 3]
 
     shutil.copyfile(backup, warehouse)  # the backup put back
+    with pytest.raises(UserError, match="was replaced or removed since this run loaded its build file"):
+        stamp_for_publish(warehouse)  # a run's publish step after its load: the user's file stays
+    monkeypatch.setenv("ANALYTICS_ENGINE", "spark")
+    (tmp_path / "warehouse.duckdb.spark").mkdir()
+    with pytest.raises(UserError, match="the Spark folder .* holds what the old build file held"):
+        prepare_build_file(warehouse)
+    monkeypatch.delenv("ANALYTICS_ENGINE")
     prepare_build_file(warehouse)
-    assert _days(build) == [1] and not full_refresh_owed(build)  # DuckDB's models are the file's
+    assert _days(build) == [1]
 
     _publish_as_a_run_does(warehouse)
     warehouse.unlink()  # removed
-    monkeypatch.setenv("ANALYTICS_ENGINE", "spark")  # whose tables followed the old build file
     prepare_build_file(warehouse)
     assert _count(build, "select count(*) from duckdb_tables() where table_name = 'days'") == (0,)
-    assert full_refresh_owed(build)
 
 
 def test_a_build_file_from_before_the_publish_stamps_stays_in_use(tmp_path):
-    from orchestration.build.build_file import prepare_build_file
+    """Published by a version before the stamps: the first publish after the upgrade, refused or
+    killed, leaves the build file in use (the published file has no stamp of it)."""
+    from orchestration.build.build_file import prepare_build_file, stamp_for_publish
 
     warehouse = tmp_path / "warehouse.duckdb"
     _build(warehouse, "create table raw.days (d int); insert into raw.days values (1)")
     publish(warehouse)  # as versions before the stamps published
     _build(warehouse, "insert into raw.days values (2)")
+    stamp_for_publish(warehouse)  # the upgrade's first publish, refused (a later load's users pending)
+    prepare_build_file(warehouse)
+    assert _days(build_path_for(warehouse)) == [1, 2]
     warehouse.unlink()
     prepare_build_file(warehouse)
     assert _days(build_path_for(warehouse)) == [1, 2]

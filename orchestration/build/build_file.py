@@ -102,17 +102,21 @@ def build_file_error(build: Path, exc: duckdb.Error) -> UserError:
 
 
 # Each publish stamps the build file, hence the file it publishes, with an id of its own
-# (raw.publishes, numbered). The build file continues the published file only while the published
-# file's newest stamp is one of the build file's (the stamps since the last publish known to have
-# renamed its file into place, and those of publishes killed after it): a file put in the published
-# file's place since (a compact copy built anew, a backup) or its removal is what the user wants,
-# and the build file starts again from it. A build file without stamps (made before they existed,
-# or never published) is kept, as before.
-PUBLISHES_DDL = "create table if not exists raw.publishes (publish_number bigint not null, stamp varchar not null)"
+# (raw.publishes, numbered); a stamp is `confirmed` once its file is known to have been renamed
+# into place (after the rename, or when the next publish finds it published). The build file
+# continues the published file while the published file's newest stamp is one of the build file's
+# (its confirmed one, and those of publishes killed or refused after it). Once the build file has a
+# confirmed stamp, a published file without one of its stamps (a compact copy built anew, a backup
+# put back) or no published file at all is what the user wants: the build file starts again from
+# it. A build file with no confirmed stamp (never published, or made before the stamps) is kept,
+# as before, whatever its unconfirmed stamps.
+PUBLISHES_DDL = ("create table if not exists raw.publishes "
+                 "(publish_number bigint not null, stamp varchar not null, confirmed boolean not null)")
 
 
-def publish_stamps(path: Path, *, read_only: bool) -> list[str] | None:
-    """The file's publish stamps, oldest first ([] when it has none); None when it cannot be read."""
+def publish_stamps(path: Path, *, read_only: bool) -> list[tuple[str, bool]] | None:
+    """The file's publish stamps and whether each is confirmed, oldest first ([] when it has none);
+    None when it cannot be read."""
     try:
         conn = duckdb.connect(str(path), read_only=read_only)
     except duckdb.Error:
@@ -121,8 +125,8 @@ def publish_stamps(path: Path, *, read_only: bool) -> list[str] | None:
         if not conn.execute("select count(*) from duckdb_tables() where schema_name = 'raw' "
                             "and table_name = 'publishes'").fetchone()[0]:
             return []
-        rows = conn.execute("select stamp from raw.publishes order by publish_number").fetchall()
-        return [stamp for (stamp,) in rows]
+        return [(stamp, bool(confirmed)) for stamp, confirmed in conn.execute(
+            "select stamp, confirmed from raw.publishes order by publish_number").fetchall()]
     except duckdb.Error:
         return None
     finally:
@@ -130,29 +134,37 @@ def publish_stamps(path: Path, *, read_only: bool) -> list[str] | None:
 
 
 def stamp_for_publish(warehouse: Path) -> None:
-    """A new publish stamp in the build file, just before its publish (under the refresh lock),
-    after the stamps from the published file's newest on: the older ones are of files published
-    before it. A publish that then publishes nothing (a later load's users pending) or is killed
-    leaves one stamp more, which the published file never has, and changes nothing else."""
+    """A new publish stamp in the build file, just before its publish (under the refresh lock). The
+    published file's newest stamp is confirmed (it is in place), the older ones go. A publish that
+    then publishes nothing (a later load's users pending) or is killed leaves an unconfirmed stamp
+    more, which changes nothing. A published file replaced since this build file's load (between a
+    Dagster run's steps, which take the lock one by one) is not published over: a UserError."""
+    build = build_path_for(warehouse)
+    if _published_file_replaced(build, warehouse):
+        raise UserError(f"{warehouse} was replaced or removed since this run loaded its build file: not "
+                        "published over; the next refresh starts again from the file in place")
     outgoing = publish_stamps(warehouse, read_only=True) if warehouse.exists() else None
-    conn = duckdb.connect(str(build_path_for(warehouse)))
+    conn = duckdb.connect(str(build))
     try:
         conn.execute(PUBLISHES_DDL)
         if outgoing:
+            newest = outgoing[-1][0]
             conn.execute("delete from raw.publishes where publish_number < (select coalesce(min(publish_number), 0) "
-                         "from raw.publishes where stamp = ?)", [outgoing[-1]])
-        conn.execute("insert into raw.publishes select coalesce(max(publish_number), 0) + 1, ? from raw.publishes",
-                     [uuid.uuid4().hex])
+                         "from raw.publishes where stamp = ?)", [newest])
+            conn.execute("update raw.publishes set confirmed = true where stamp = ?", [newest])
+        conn.execute("insert into raw.publishes select coalesce(max(publish_number), 0) + 1, ?, false "
+                     "from raw.publishes", [uuid.uuid4().hex])
     finally:
         conn.close()
 
 
 def published_with_newest_stamp(warehouse: Path) -> None:
     """After a publish renamed its file into place: the build file keeps that publish's stamp alone,
-    so that an older published file put back (a backup) is seen as a replacement."""
+    confirmed, so that an older published file put back (a backup) is seen as a replacement."""
     conn = duckdb.connect(str(build_path_for(warehouse)))
     try:
         conn.execute("delete from raw.publishes where publish_number < (select max(publish_number) from raw.publishes)")
+        conn.execute("update raw.publishes set confirmed = true")
     finally:
         conn.close()
 
@@ -167,19 +179,21 @@ def _published_file_replaced(build: Path, warehouse: Path) -> bool:
     try:
         st = warehouse.stat()
     except FileNotFoundError:
-        return bool(publish_stamps(build, read_only=False))  # removed, after a publish of this build file
+        st = None
     except OSError:
         return False  # cannot tell: its own error comes later
-    seen = (st.st_ino, st.st_size, st.st_mtime_ns)
-    if _published_file_seen.get(str(build)) == seen:
+    seen = None if st is None else (st.st_ino, st.st_size, st.st_mtime_ns)
+    if seen is not None and _published_file_seen.get(str(build)) == seen:
         return False
-    stamps = publish_stamps(build, read_only=False)
-    if not stamps:
-        return False
+    stamps = publish_stamps(build, read_only=False) if build.exists() else []
+    if not stamps or not any(confirmed for _, confirmed in stamps):
+        return False  # never known to be published: nothing to compare with
+    if seen is None:
+        return True  # removed
     published = publish_stamps(warehouse, read_only=True)
     if published is None:
         return False  # a published file that cannot be read says nothing: its own error comes later
-    if published and published[-1] in stamps:
+    if published and published[-1][0] in {stamp for stamp, _ in stamps}:
         _published_file_seen[str(build)] = seen
         return False
     return True
@@ -194,8 +208,21 @@ def prepare_build_file(warehouse: Path) -> Path:
     build.parent.mkdir(parents=True, exist_ok=True)
     restarted = build.exists() and _published_file_replaced(build, warehouse)
     if restarted:
-        build.unlink()
+        from ..settings import analytics_engine, spark_dir_for
+
+        spark_dir = spark_dir_for(warehouse)
+        if analytics_engine() == "spark" and spark_dir.exists():
+            # Spark's raw tables and models followed the old build file: a refresh would load their
+            # days again into the new one (they differ from its own). The user chooses.
+            raise UserError(
+                f"{warehouse} was {'replaced' if warehouse.exists() else 'removed'} since the last refresh "
+                f"published it, and the Spark folder {spark_dir} holds what the old build file held: to start "
+                f"again from the file in place, delete {spark_dir} and {build} (the next Spark refresh loads "
+                f"the days the file holds and rebuilds every model); to go on from the old build file, put it "
+                f"in place instead")
+        # the write-ahead log first: one left beside a fresh copy would be replayed onto it
         build.with_name(build.name + ".wal").unlink(missing_ok=True)
+        build.unlink()
     if not build.exists():
         tmp = build.with_name(build.name + ".tmp")
         tmp.unlink(missing_ok=True)
@@ -205,19 +232,11 @@ def prepare_build_file(warehouse: Path) -> Path:
             duckdb.connect(str(tmp), config={"storage_compatibility_version": STORAGE_VERSION}).close()
         os.replace(tmp, build)
     if restarted:
-        from ..settings import analytics_engine
         from . import progress
-        from .refresh_state import mark_full_refresh_owed
 
-        rebuilt = ""
-        if analytics_engine() == "spark":
-            # Spark's own tables (its folder) followed the old build file: every model is rebuilt
-            # from the raw tables of the file now in place. DuckDB's models are in that file.
-            mark_full_refresh_owed(build)
-            rebuilt = ", and Spark rebuilds every model"
         progress.report(f"{warehouse} was " + ("replaced" if warehouse.exists() else "removed")
                         + " since the last refresh published it: the build file starts again from "
-                        + ("it" if warehouse.exists() else "nothing") + rebuilt)
+                        + ("it" if warehouse.exists() else "nothing"))
     try:
         found = storage_version(build)
     except duckdb.Error as exc:

@@ -48,10 +48,12 @@ def set_listener(listener: Callable[[str], None] | None) -> None:
     _listener = listener
 
 
-def report(message: str) -> None:
+def report(message: str, *, run_log: bool = True) -> None:
+    """`message` to the listener, and to the run logs of also_to unless `run_log` is False (a line
+    the caller logs itself, at another level)."""
     if _listener is not None:
         _listener(message)
-    for log in list(_run_logs):
+    for log in list(_run_logs) if run_log else []:
         log(message)
 
 

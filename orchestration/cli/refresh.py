@@ -386,12 +386,14 @@ def _loaded_days(warehouse: Path) -> list[dt.date]:
     under the refresh lock, so that no other refresh is writing it."""
     import duckdb
 
-    from ..build.build_file import build_file_error
+    from ..build.build_file import build_file_error, prepare_build_file
     from ..load.raw import loaded_export_days
     from ..publish.publish import connect_published
     from ..settings import build_path_for
 
     build = build_path_for(warehouse)
+    if build.exists():
+        prepare_build_file(warehouse)  # started again from the published file if that was replaced
     path = build if build.exists() else warehouse
     if not path.exists():
         return []

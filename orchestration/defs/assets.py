@@ -87,7 +87,8 @@ def raw_exports(context: AssetExecutionContext, warehouse: WarehouseResource,
     rejects: dict[str, int] = {}
     damaged: list[str] = []
     started = time.perf_counter()
-    with refresh_lock(warehouse.warehouse):
+    # the load's progress in the run's log too: each day's counts, and why the build file starts again
+    with refresh_lock(warehouse.warehouse), progress.also_to(context.log.info):
         for i, stats in enumerate(_loads(load_days(warehouse.warehouse, warehouse.exports, days,
                                                       full=config.full_refresh)), start=1):
             day = stats.export_date
@@ -100,14 +101,13 @@ def raw_exports(context: AssetExecutionContext, warehouse: WarehouseResource,
             rate = totals["lines_read"] / elapsed if elapsed > 0 else 0.0
             message = (f"loaded export day {day} ({i}/{len(days)}): {stats.lines_read} lines, "
                        f"{stats.lines_rejected} rejected, {stats.duplicates} duplicates; {rate:,.0f} lines/s")
-            context.log.info(message)
             progress.report(message)
             linked = linked_export_names(day_folder(warehouse.exports, day))
             if linked:
                 warning = (f"export day {day}: not reading {len(linked)} symbolic link(s) named like an export "
                            f"file (links are not read; copy the file in): {', '.join(linked)}")
                 context.log.warning(warning)
-                progress.report(warning)
+                progress.report(warning, run_log=False)
     elapsed = time.perf_counter() - started
     progress.report(f"load done in {elapsed:.1f}s")
     metadata = {
@@ -175,10 +175,7 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
     _check_the_whole_build(context)
     with refresh_lock(warehouse.warehouse):
         try:
-            # its reasons for a full rebuild (an upgrade, an edited seed) in the run's log too
-            with progress.also_to(context.log.info):
-                plan = plan_dbt_build(warehouse.warehouse, warehouse.exports, full_refresh=config.full_refresh,
-                                      models=[(key.path[0], key.path[-1]) for key in warehouse_dbt_models.keys])
+            plan = _planned_build(context, warehouse, full_refresh=config.full_refresh)
         except LoadError as exc:  # Spark's raw tables brought level by a load first
             raise RuntimeError(str(exc)) from exc
         full, engine = plan.full, plan.engine
@@ -202,6 +199,14 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
                 raise DbtBuildError(failures.summary()) from exc
         progress.report(f"dbt build done in {time.perf_counter() - started:.1f}s")
         finish_dbt_build(plan)
+
+
+def _planned_build(context: AssetExecutionContext, warehouse: WarehouseResource, *, full_refresh: bool):
+    """The run's dbt build (plan_dbt_build), its reasons for a full rebuild (an upgrade, an edited
+    seed) in the run's log too, not only on a CLI refresh's terminal."""
+    with progress.also_to(context.log.info):
+        return plan_dbt_build(warehouse.warehouse, warehouse.exports, full_refresh=full_refresh,
+                              models=[(key.path[0], key.path[-1]) for key in warehouse_dbt_models.keys])
 
 
 def _check_the_whole_build(context: AssetExecutionContext) -> None:

@@ -183,7 +183,15 @@ def _run_key(context: SensorEvaluationContext, day: str, fp: str, now: float) ->
     ended = latest.end_time or latest.update_timestamp.timestamp()
     if not loaded_since and now - ended < RETRY_FAILED_AFTER_SECONDS:
         return None
-    return f"{key}:{len(attempts)}"
+    # one more than the highest attempt number among those read (the newest ones): a key of its own
+    # also past the records read, where a count of them would repeat a key that Dagster passes by
+    return f"{key}:{max(_attempt_number(r.dagster_run.tags.get(RUN_KEY_TAG, '')) for r in attempts) + 1}"
+
+
+def _attempt_number(run_key: str) -> int:
+    """`n` of a run key `<day>:<files>:<n>`; 0 for the first attempt's `<day>:<files>`."""
+    part = run_key.split(":")[2:3]
+    return int(part[0]) if part and part[0].isdigit() else 0
 
 
 # The refresh record (`status`'s "last refresh") of the runs that are not CLI refreshes, which
