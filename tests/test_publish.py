@@ -401,3 +401,75 @@ def test_a_build_file_from_before_the_publish_stamps_stays_in_use(tmp_path):
     warehouse.unlink()
     prepare_build_file(warehouse)
     assert _days(build_path_for(warehouse)) == [1, 2]
+
+
+def _other_warehouse(path: Path, day: int) -> Path:
+    conn = duckdb.connect(str(path))
+    try:
+        conn.execute(f"create schema raw; create table raw.days as select {day} as d")
+    finally:
+        conn.close()
+    return path
+
+
+def test_a_backup_put_back_after_a_publish_the_build_file_did_not_see_confirmed_is_seen(tmp_path):
+    """A publish killed after its rename leaves its stamp unconfirmed; the next check that finds it
+    published confirms it, so the file published before it, put back, is a replacement."""
+    from orchestration.build.build_file import prepare_build_file, stamp_for_publish
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    _build(warehouse, "create table raw.days (d int); insert into raw.days values (1)")
+    _publish_as_a_run_does(warehouse)
+    backup = shutil.copyfile(warehouse, tmp_path / "backup.duckdb")
+    _build(warehouse, "insert into raw.days values (2)")
+    stamp_for_publish(warehouse)
+    publish(warehouse)  # killed after its rename, before the build file knew
+    stamp_for_publish(warehouse)  # the next publish, refused (a later load's users pending)
+    shutil.copyfile(backup, warehouse)
+    prepare_build_file(warehouse)
+    assert _days(build_path_for(warehouse)) == [1]
+
+
+def test_a_published_file_a_reader_holds_read_write_is_told_by_its_identity(tmp_path):
+    """DuckDB cannot open a file another process holds read-write (a BI tool's default): the stamps
+    cannot be read, so the file confirmed last is known by its inode, size and time."""
+    from orchestration.build.build_file import prepare_build_file
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    _build(warehouse, "create table raw.days (d int); insert into raw.days values (1)")
+    _publish_as_a_run_does(warehouse)
+    _build(warehouse, "insert into raw.days values (2)")
+    hold = [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+            "print('held', flush=True); time.sleep(60)"]
+    for replaced in (False, True):
+        if replaced:
+            os.replace(_other_warehouse(tmp_path / "new.duckdb", 9), warehouse)
+        holder = subprocess.Popen([*hold, str(warehouse)], stdout=subprocess.PIPE, text=True)
+        try:
+            assert holder.stdout.readline().strip() == "held"
+            with pytest.raises(duckdb.Error):
+                duckdb.connect(str(warehouse), read_only=True).close()
+            prepare_build_file(warehouse)
+        finally:
+            holder.kill()
+            holder.wait()
+        assert _days(build_path_for(warehouse)) == ([9] if replaced else [1, 2])
+
+
+def test_a_runs_dbt_step_does_not_drop_its_own_load_for_a_file_replaced_since(tmp_path):
+    """The published file replaced between a run's load step and its dbt step (Dagster's steps take
+    the lock one by one): starting the build file again there dropped the run's load, and the run
+    succeeded. The dbt step now fails with one line; the next run starts again from the file."""
+    from orchestration.build.build_file import prepare_build_file
+    from orchestration.errors import UserError
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    _build(warehouse, "create table raw.days (d int); insert into raw.days values (1)")
+    _publish_as_a_run_does(warehouse)
+    _build(warehouse, "insert into raw.days values (2); insert into raw.pending_users values ('u2')")  # loaded
+    os.replace(_other_warehouse(tmp_path / "new.duckdb", 9), warehouse)
+    with pytest.raises(UserError, match="during this run, after its load: its loaded days are not built"):
+        prepare_build_file(warehouse, may_drop_loads=False)
+    assert _days(build_path_for(warehouse)) == [1, 2]
+    prepare_build_file(warehouse)  # the next run's load step
+    assert _days(build_path_for(warehouse)) == [9]

@@ -10,6 +10,7 @@ finishes it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import os
 import re
@@ -103,20 +104,27 @@ def build_file_error(build: Path, exc: duckdb.Error) -> UserError:
 
 # Each publish stamps the build file, hence the file it publishes, with an id of its own
 # (raw.publishes, numbered); a stamp is `confirmed` once its file is known to have been renamed
-# into place (after the rename, or when the next publish finds it published). The build file
-# continues the published file while the published file's newest stamp is one of the build file's
-# (its confirmed one, and those of publishes killed or refused after it). Once the build file has a
-# confirmed stamp, a published file without one of its stamps (a compact copy built anew, a backup
-# put back) or no published file at all is what the user wants: the build file starts again from
-# it. A build file with no confirmed stamp (never published, or made before the stamps) is kept,
-# as before, whatever its unconfirmed stamps.
-PUBLISHES_DDL = ("create table if not exists raw.publishes "
-                 "(publish_number bigint not null, stamp varchar not null, confirmed boolean not null)")
+# into place (after the rename, or when a later check finds it published), with that file's
+# identity (inode, size, modification time). The build file continues the published file while the
+# published file's newest stamp is one of the build file's (its confirmed one, and those of
+# publishes killed or refused after it), or, when DuckDB cannot open the published file (a reader
+# holds it read-write), while the file is the one confirmed. Once the build file has a confirmed
+# stamp, another published file (a compact copy built anew, a backup put back) or none at all is
+# what the user wants: the build file starts again from it. A build file with no confirmed stamp
+# (never published, or made before the stamps) is kept, as before, whatever its unconfirmed ones.
+PUBLISHES_DDL = ("create table if not exists raw.publishes (publish_number bigint not null, stamp varchar not null, "
+                 "confirmed boolean not null, file_inode bigint, file_size bigint, file_mtime_ns bigint)")
 
 
-def publish_stamps(path: Path, *, read_only: bool) -> list[tuple[str, bool]] | None:
-    """The file's publish stamps and whether each is confirmed, oldest first ([] when it has none);
-    None when it cannot be read."""
+@dataclasses.dataclass(frozen=True)
+class PublishStamp:
+    stamp: str
+    confirmed: bool
+    file: tuple[int, int, int] | None  # the published file's (inode, size, mtime_ns) when confirmed
+
+
+def publish_stamps(path: Path, *, read_only: bool) -> list[PublishStamp] | None:
+    """The file's publish stamps, oldest first ([] when it has none); None when it cannot be read."""
     try:
         conn = duckdb.connect(str(path), read_only=read_only)
     except duckdb.Error:
@@ -125,35 +133,52 @@ def publish_stamps(path: Path, *, read_only: bool) -> list[tuple[str, bool]] | N
         if not conn.execute("select count(*) from duckdb_tables() where schema_name = 'raw' "
                             "and table_name = 'publishes'").fetchone()[0]:
             return []
-        return [(stamp, bool(confirmed)) for stamp, confirmed in conn.execute(
-            "select stamp, confirmed from raw.publishes order by publish_number").fetchall()]
+        rows = conn.execute("select stamp, confirmed, file_inode, file_size, file_mtime_ns from raw.publishes "
+                            "order by publish_number").fetchall()
+        return [PublishStamp(stamp, bool(confirmed), None if inode is None else (inode, size, mtime))
+                for stamp, confirmed, inode, size, mtime in rows]
     except duckdb.Error:
         return None
     finally:
         conn.close()
 
 
+def _file_identity(path: Path) -> tuple[int, int, int]:
+    st = path.stat()
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _confirm(build: Path, stamp: str | None, identity: tuple[int, int, int] | None) -> None:
+    """`stamp` (the newest when None) is in place: confirmed, with its file's identity, and the
+    older stamps dropped, in one transaction."""
+    number = ("(select max(publish_number) from raw.publishes where stamp = coalesce(?, stamp))")
+    inode, size, mtime = identity or (None, None, None)
+    conn = duckdb.connect(str(build))
+    try:
+        conn.execute("begin")
+        conn.execute(f"update raw.publishes set confirmed = true, file_inode = ?, file_size = ?, file_mtime_ns = ? "
+                     f"where publish_number = {number}", [inode, size, mtime, stamp])
+        conn.execute(f"delete from raw.publishes where publish_number < {number}", [stamp])
+        conn.execute("commit")
+    finally:
+        conn.close()
+
+
 def stamp_for_publish(warehouse: Path) -> None:
-    """A new publish stamp in the build file, just before its publish (under the refresh lock). The
-    published file's newest stamp is confirmed (it is in place), the older ones go. A publish that
-    then publishes nothing (a later load's users pending) or is killed leaves an unconfirmed stamp
-    more, which changes nothing. A published file replaced since this build file's load (between a
-    Dagster run's steps, which take the lock one by one) is not published over: a UserError."""
+    """A new publish stamp in the build file, just before its publish (under the refresh lock). A
+    publish that then publishes nothing (a later load's users pending) or is killed leaves an
+    unconfirmed stamp more, which changes nothing. A published file replaced since this build file's
+    load (between a Dagster run's steps, which take the lock one by one) is not published over: a
+    UserError."""
     build = build_path_for(warehouse)
     if _published_file_replaced(build, warehouse):
         raise UserError(f"{warehouse} was replaced or removed since this run loaded its build file: not "
                         "published over; the next refresh starts again from the file in place")
-    outgoing = publish_stamps(warehouse, read_only=True) if warehouse.exists() else None
     conn = duckdb.connect(str(build))
     try:
         conn.execute(PUBLISHES_DDL)
-        if outgoing:
-            newest = outgoing[-1][0]
-            conn.execute("delete from raw.publishes where publish_number < (select coalesce(min(publish_number), 0) "
-                         "from raw.publishes where stamp = ?)", [newest])
-            conn.execute("update raw.publishes set confirmed = true where stamp = ?", [newest])
-        conn.execute("insert into raw.publishes select coalesce(max(publish_number), 0) + 1, ?, false "
-                     "from raw.publishes", [uuid.uuid4().hex])
+        conn.execute("insert into raw.publishes select coalesce(max(publish_number), 0) + 1, ?, false, null, null, "
+                     "null from raw.publishes", [uuid.uuid4().hex])
     finally:
         conn.close()
 
@@ -161,65 +186,85 @@ def stamp_for_publish(warehouse: Path) -> None:
 def published_with_newest_stamp(warehouse: Path) -> None:
     """After a publish renamed its file into place: the build file keeps that publish's stamp alone,
     confirmed, so that an older published file put back (a backup) is seen as a replacement."""
-    conn = duckdb.connect(str(build_path_for(warehouse)))
-    try:
-        conn.execute("delete from raw.publishes where publish_number < (select max(publish_number) from raw.publishes)")
-        conn.execute("update raw.publishes set confirmed = true")
-    finally:
-        conn.close()
+    _confirm(build_path_for(warehouse), None, _file_identity(warehouse))
 
 
-# Build file -> the published file's identity (inode, size, modification time) when it was last found
-# to be this build file's: a run prepares the build file at each step, and the published file changes
-# only with a publish (or by the user's hand), so the stamps are read again only then.
-_published_file_seen: dict[str, tuple[int, int, int]] = {}
+# (build file's inode, published file's identity) last found to belong together: a run prepares the
+# build file at each step, and the published file changes only with a publish (or by the user's
+# hand), so the stamps are read again only then.
+_published_file_seen: dict[str, tuple] = {}
 
 
 def _published_file_replaced(build: Path, warehouse: Path) -> bool:
     try:
-        st = warehouse.stat()
+        seen = (build.stat().st_ino, _file_identity(warehouse))
     except FileNotFoundError:
-        st = None
+        seen = None
     except OSError:
         return False  # cannot tell: its own error comes later
-    seen = None if st is None else (st.st_ino, st.st_size, st.st_mtime_ns)
     if seen is not None and _published_file_seen.get(str(build)) == seen:
         return False
     stamps = publish_stamps(build, read_only=False) if build.exists() else []
-    if not stamps or not any(confirmed for _, confirmed in stamps):
+    confirmed = [s for s in stamps or [] if s.confirmed]
+    if not confirmed:
         return False  # never known to be published: nothing to compare with
-    if seen is None:
+    if not warehouse.exists():
         return True  # removed
     published = publish_stamps(warehouse, read_only=True)
     if published is None:
-        return False  # a published file that cannot be read says nothing: its own error comes later
-    if published and published[-1][0] in {stamp for stamp, _ in stamps}:
-        _published_file_seen[str(build)] = seen
-        return False
-    return True
+        # DuckDB cannot open it (a reader holds it read-write, a format it does not read): the file
+        # confirmed last is still in place, or it is another
+        return _file_identity(warehouse) != confirmed[-1].file
+    newest = published[-1].stamp if published else None
+    if newest not in {s.stamp for s in stamps}:
+        return True
+    if not next(s for s in stamps if s.stamp == newest).confirmed:
+        _confirm(build, newest, _file_identity(warehouse))  # a publish killed after its rename
+    if seen is not None:
+        _published_file_seen[str(build)] = (build.stat().st_ino, _file_identity(warehouse))
+    return False
 
 
-def prepare_build_file(warehouse: Path) -> Path:
+def _unbuilt_work(build: Path) -> bool:
+    """Loads the build file holds that no dbt build has taken in yet (users pending, a full rebuild owed)."""
+    conn = duckdb.connect(str(build), read_only=True)
+    try:
+        tables = {t for (t,) in conn.execute(
+            "select table_name from duckdb_tables() where schema_name = 'raw'").fetchall()}
+        pending = "pending_users" in tables and conn.execute("select count(*) from raw.pending_users").fetchone()[0]
+        owed = "refresh_state" in tables and conn.execute(
+            "select count(*) from raw.refresh_state where full_refresh_owed").fetchone()[0]
+        return bool(pending or owed)
+    finally:
+        conn.close()
+
+
+def prepare_build_file(warehouse: Path, *, may_drop_loads: bool = True) -> Path:
     """Returns the build file in STORAGE_VERSION's format, seeding it from the published warehouse
     (or creating it empty) when it is missing, or when the published file was replaced or removed
     since the build file last published it; converting it when it is in a newer format. A build
-    file DuckDB cannot open is a UserError (build_file_error)."""
+    file DuckDB cannot open is a UserError (build_file_error). `may_drop_loads` False (a run's dbt
+    step): a build file that must start again while it holds loads not yet built (this run's) is a
+    UserError, not loads dropped by a run that then succeeds."""
     build = build_path_for(warehouse)
     build.parent.mkdir(parents=True, exist_ok=True)
     restarted = build.exists() and _published_file_replaced(build, warehouse)
     if restarted:
         from ..settings import analytics_engine, spark_dir_for
 
+        what = "replaced" if warehouse.exists() else "removed"
         spark_dir = spark_dir_for(warehouse)
         if analytics_engine() == "spark" and spark_dir.exists():
             # Spark's raw tables and models followed the old build file: a refresh would load their
             # days again into the new one (they differ from its own). The user chooses.
             raise UserError(
-                f"{warehouse} was {'replaced' if warehouse.exists() else 'removed'} since the last refresh "
-                f"published it, and the Spark folder {spark_dir} holds what the old build file held: to start "
-                f"again from the file in place, delete {spark_dir} and {build} (the next Spark refresh loads "
-                f"the days the file holds and rebuilds every model); to go on from the old build file, put it "
-                f"in place instead")
+                f"{warehouse} was {what} since the last refresh published it, and the Spark folder {spark_dir} "
+                f"holds what the old build file held: to start again from the file in place, delete "
+                f"{spark_dir} and {build} (the next Spark refresh loads the days the file holds and rebuilds "
+                f"every model); to go on from the old build file, put it in place instead")
+        if not may_drop_loads and _unbuilt_work(build):
+            raise UserError(f"{warehouse} was {what} during this run, after its load: its loaded days are not "
+                            "built on the file in place; refresh them again")
         # the write-ahead log first: one left beside a fresh copy would be replayed onto it
         build.with_name(build.name + ".wal").unlink(missing_ok=True)
         build.unlink()

@@ -53,7 +53,7 @@ def plan_dbt_build(warehouse: Path, exports: Path, *, full_refresh: bool,
     engine = analytics_engine()
     if engine == "spark":
         check_spark_runnable()
-    build = prepare_build_file(warehouse)
+    build = prepare_build_file(warehouse, may_drop_loads=False)
     spark_dir = spark_dir_for(warehouse)
     if engine == "spark":
         spark_dir = check_spark_dir(spark_dir)
