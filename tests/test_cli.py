@@ -757,6 +757,21 @@ def test_the_table_shows_a_text_of_the_data_on_one_line(ws):
     assert "desktop / Odd\\u2028browser" in table
 
 
+def test_an_export_named_gz_is_a_gzip_csv(ws, tmp_path):
+    """`-o chats.csv.gz` (or a .gz name with --format csv) wrote plain CSV under the gzip name: the
+    export writes a temporary name first, so DuckDB could not tell the compression from it."""
+    import gzip
+
+    plain, zipped = tmp_path / "chats.csv", tmp_path / "chats.csv.gz"
+    ws.cli("export", "fct_chats_daily", "-o", str(plain))
+    ws.cli("export", "fct_chats_daily", "-o", str(zipped))
+    assert gzip.decompress(zipped.read_bytes()) == plain.read_bytes()
+    assert plain.read_text().startswith("assistant_id,")
+    error = one_line_error(ws.cli("export", "fct_chats_daily", "-o", str(tmp_path / "chats.gz"), "--format",
+                                  "parquet", check=False))
+    assert "Parquet is compressed inside" in error
+
+
 def test_the_table_lines_up_titles_of_wide_characters(ws):
     """A click title or an agent's name in Japanese (the demo's have some) takes two terminal columns
     a character: the numbers after it stay in their column."""

@@ -39,8 +39,13 @@ STANDARD_OUTPUT = "-"  # `-o -` (the CLI keeps it a string: `-o ./-` is a file n
 def _format(args: argparse.Namespace) -> str:
     if args.output == STANDARD_OUTPUT:
         return args.format or "csv"  # text for the pipe or the terminal, unless Parquet is asked for
+    name = args.output.name.lower()
     suffix = args.output.suffix.lower()
-    named = suffix[1:] if suffix in (".csv", ".parquet") else None
+    named = suffix[1:] if suffix in (".csv", ".parquet") else "csv" if name.endswith(".csv.gz") else None
+    if args.format == "parquet" and suffix == ".gz":
+        # Parquet compresses its own pages: a gzip around it is no file a tool reads as Parquet
+        raise UserError(f"--format parquet into {args.output.name!r} (a .gz name): Parquet is compressed "
+                        "inside; give a .parquet name, or --format csv for a gzip CSV")
     if args.format:
         # Parquet in a file called .csv (or the other way round) opens as garbage in the next tool
         if named and named != args.format:
@@ -135,11 +140,13 @@ def _write_error_reason(exc: BaseException) -> str:
     return os.strerror(int(found.group(1))) if found else first_line(exc)
 
 
-def _write_file(relation: duckdb.DuckDBPyRelation, path: Path, fmt: str) -> None:
+def _write_file(relation: duckdb.DuckDBPyRelation, path: Path, fmt: str, *, gzip: bool = False) -> None:
+    """`gzip`: a CSV compressed with gzip, for a destination named `.gz` (DuckDB would infer it from
+    the name, but it writes a temporary name first)."""
     if fmt == "parquet":
         relation.write_parquet(str(path))
     else:
-        relation.write_csv(str(path), header=True)
+        relation.write_csv(str(path), header=True, **({"compression": "gzip"} if gzip else {}))
 
 
 def _write_to_standard_output(relation: duckdb.DuckDBPyRelation, fmt: str) -> None:
@@ -172,7 +179,7 @@ def _write_atomically(relation: duckdb.DuckDBPyRelation, output: Path, fmt: str)
     duckdbs_tmp = tmp.with_name(f"tmp_{tmp.name}")  # DuckDB writes the file it is given under this name first
     try:
         tmp.touch()  # says why a destination cannot be written in the system's words, before DuckDB's
-        _write_file(relation, tmp, fmt)
+        _write_file(relation, tmp, fmt, gzip=output.name.lower().endswith(".gz"))
         with contextlib.suppress(OSError):
             # a file the user kept private (chmod 600) stays so when the export replaces it
             shutil.copymode(output, tmp)
