@@ -151,7 +151,7 @@ def _file_identity(path: Path) -> tuple[int, int, int]:
 def _confirm(build: Path, stamp: str | None, identity: tuple[int, int, int] | None) -> None:
     """`stamp` (the newest when None) is in place: confirmed, with its file's identity, and the
     older stamps dropped, in one transaction."""
-    number = ("(select max(publish_number) from raw.publishes where stamp = coalesce(?, stamp))")
+    number = "(select max(publish_number) from raw.publishes where stamp = coalesce(?, stamp))"
     inode, size, mtime = identity or (None, None, None)
     conn = duckdb.connect(str(build))
     try:
@@ -208,20 +208,19 @@ def _published_file_replaced(build: Path, warehouse: Path) -> bool:
     confirmed = [s for s in stamps or [] if s.confirmed]
     if not confirmed:
         return False  # never known to be published: nothing to compare with
-    if not warehouse.exists():
-        return True  # removed
+    if seen is None:
+        return True  # removed (the build file is there: it has stamps)
     published = publish_stamps(warehouse, read_only=True)
     if published is None:
         # DuckDB cannot open it (a reader holds it read-write, a format it does not read): the file
         # confirmed last is still in place, or it is another
-        return _file_identity(warehouse) != confirmed[-1].file
+        return seen[1] != confirmed[-1].file
     newest = published[-1].stamp if published else None
     if newest not in {s.stamp for s in stamps}:
         return True
     if not next(s for s in stamps if s.stamp == newest).confirmed:
-        _confirm(build, newest, _file_identity(warehouse))  # a publish killed after its rename
-    if seen is not None:
-        _published_file_seen[str(build)] = (build.stat().st_ino, _file_identity(warehouse))
+        _confirm(build, newest, seen[1])  # a publish killed after its rename
+    _published_file_seen[str(build)] = seen  # _confirm writes the build file in place: its inode stays
     return False
 
 
