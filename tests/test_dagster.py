@@ -568,30 +568,45 @@ def test_sensor_after_refresh_then_redelivery(backfill, monkeypatch):
     assert [r.run_key for r in again.run_requests] == [redelivered.run_requests[0].run_key]
 
 
+def _a_file_the_load_lacks(backfill, name: str, event_id: str, user: str):
+    """A file added to 2026-11-23 of the backfill's exports (the day's files then differ from its
+    load), and what the sensor asks for that day: its run keys."""
+    day = "2026-11-23"
+    path = backfill.root / "exports" / f"dt={day}" / name
+    write_export(backfill.root / "exports", day, name, [um(event_id, f"{day}T12:00:00Z", user=user,
+                                                           conversation=f"c-{user}")])
+
+    def requested() -> list[str]:
+        return [r.run_key for r in backfill.evaluate_sensor().run_requests if r.partition_key == day]
+
+    return path, requested
+
+
+def _attempt(instance, day: str, key: str, status):
+    """A run of `day` under run key `key` in `status`, as the sensor's request would have made it."""
+    import uuid
+
+    from dagster import DagsterRun
+    from dagster._core.storage.tags import PARTITION_NAME_TAG, RUN_KEY_TAG
+
+    return instance.add_run(DagsterRun(job_name="refresh", run_id=str(uuid.uuid4()), status=status,
+                                       tags={RUN_KEY_TAG: key, PARTITION_NAME_TAG: day}))
+
+
 def test_a_day_whose_sensor_run_failed_is_asked_for_again_after_a_wait(backfill, monkeypatch):
     """Dagster starts a run key once, failed or not: a re-delivered day whose run failed (a lock
     held too long, a bad setting since fixed) was never asked for again while its files stayed the
     same. Now a failed attempt is followed, RETRY_FAILED_AFTER_SECONDS after it ended, by one of a
     key of its own; a running attempt, or a recent failure, gets none."""
-    import uuid
-
-    from dagster import DagsterRun, DagsterRunStatus
-    from dagster._core.storage.tags import PARTITION_NAME_TAG, RUN_KEY_TAG
+    from dagster import DagsterRunStatus
 
     from orchestration.defs import sensors
 
     monkeypatch.setenv("ANALYTICS_SENSOR_SETTLE_SECONDS", "0")
-    day = "2026-11-23"
-    path = backfill.root / "exports" / f"dt={day}" / "late.jsonl"
-    write_export(backfill.root / "exports", day, "late.jsonl",
-                 [um("r1", f"{day}T12:00:00Z", user="u8", conversation="c8")])
+    path, requested = _a_file_the_load_lacks(backfill, "late.jsonl", "r1", "u8")
 
-    def requested() -> list[str]:
-        return [r.run_key for r in backfill.evaluate_sensor().run_requests if r.partition_key == day]
-
-    def attempt(key: str, status: DagsterRunStatus) -> DagsterRun:
-        return backfill.instance.add_run(DagsterRun(job_name="refresh", run_id=str(uuid.uuid4()), status=status,
-                                                    tags={RUN_KEY_TAG: key, PARTITION_NAME_TAG: day}))
+    def attempt(key: str, status: DagsterRunStatus):
+        return _attempt(backfill.instance, "2026-11-23", key, status)
 
     try:
         [key] = requested()
@@ -616,28 +631,17 @@ def test_a_day_whose_files_go_back_to_an_earlier_delivery_is_asked_for_again(bac
     sizes and times: `rsync -a`, `cp -p`): F's key had succeeded, so the sensor skipped the day for
     good while the warehouse held G. Now F is asked for again under a key of its own, at once since a
     later run of the day succeeded; with no later run in sight, an hour after F's run ended."""
-    import uuid
-
-    from dagster import DagsterRun, DagsterRunStatus
-    from dagster._core.storage.tags import PARTITION_NAME_TAG, RUN_KEY_TAG
+    from dagster import DagsterRunStatus
 
     from orchestration.defs import sensors
 
     monkeypatch.setenv("ANALYTICS_SENSOR_SETTLE_SECONDS", "0")
     day = "2026-11-23"
-    path = backfill.root / "exports" / f"dt={day}" / "restored.jsonl"
-    write_export(backfill.root / "exports", day, "restored.jsonl",
-                 [um("f1", f"{day}T12:00:00Z", user="u9", conversation="c9")])
-
-    def requested() -> list[str]:
-        return [r.run_key for r in backfill.evaluate_sensor().run_requests if r.partition_key == day]
-
+    path, requested = _a_file_the_load_lacks(backfill, "restored.jsonl", "f1", "u9")
     added = []
 
     def succeeded(key: str) -> None:
-        run = DagsterRun(job_name="refresh", run_id=str(uuid.uuid4()), status=DagsterRunStatus.SUCCESS,
-                         tags={RUN_KEY_TAG: key, PARTITION_NAME_TAG: day})
-        added.append(backfill.instance.add_run(run).run_id)
+        added.append(_attempt(backfill.instance, day, key, DagsterRunStatus.SUCCESS).run_id)
 
     try:
         [f_key] = requested()
@@ -1247,10 +1251,7 @@ def test_files_with_a_time_ahead_of_the_clock_settle_by_the_sensors_clock(defs, 
 def test_a_retry_is_asked_for_under_a_key_not_used_before(defs, tmp_path, monkeypatch):
     """The sensor reads a day's newest 100 runs: a retry numbered by their count repeated a key
     used before once the first attempts were past them, and Dagster passes a used key by."""
-    import uuid
-
-    from dagster import DagsterInstance, DagsterRun, DagsterRunStatus
-    from dagster._core.storage.tags import PARTITION_NAME_TAG, RUN_KEY_TAG
+    from dagster import DagsterInstance, DagsterRunStatus
 
     from orchestration.defs import sensors
 
@@ -1260,6 +1261,5 @@ def test_a_retry_is_asked_for_under_a_key_not_used_before(defs, tmp_path, monkey
     instance = DagsterInstance.ephemeral()
     [key] = [r.run_key for r in _sensor_tick(defs, tmp_path, instance=instance).run_requests]
     for attempt in (f"{key}:1", f"{key}:2"):  # the first attempt's own record is past those read
-        instance.add_run(DagsterRun(job_name="refresh", run_id=str(uuid.uuid4()), status=DagsterRunStatus.FAILURE,
-                                    tags={RUN_KEY_TAG: attempt, PARTITION_NAME_TAG: DAY}))
+        _attempt(instance, DAY, attempt, DagsterRunStatus.FAILURE)
     assert [r.run_key for r in _sensor_tick(defs, tmp_path, instance=instance).run_requests] == [f"{key}:3"]
