@@ -740,6 +740,77 @@ def test_a_killed_cli_refresh_or_another_jobs_run_holds_no_day_back(backfill, mo
             backfill.instance.delete_run(run.run_id)
 
 
+def test_a_launched_run_whose_process_is_gone_is_marked_failed_and_its_day_asked_for_again(defs, backfill,
+                                                                                           monkeypatch):
+    """A run launched from the code location (the schedule's, the sensor's, a backfill's, the UI's)
+    runs in a child process of the code server. Killed with it (`dagster dev` or the machine
+    restarted during the run), nothing marked the run ended: it stayed "started" for good, and the
+    sensor never asked for its day again. Now the sensor marks it failed, saying why, and asks for
+    the day; a run whose process runs is left going, and a pid that a later process has taken
+    (after a restart) is not taken for the run's. On an instance with Dagster's default run
+    launcher, as `dagster dev` has (the backfill's ephemeral one runs runs in its own process)."""
+    import uuid
+
+    from dagster import DagsterEventType, DagsterRun, DagsterRunStatus, build_sensor_context
+    from dagster._core.events import EngineEventData
+    from dagster._core.storage.tags import PARTITION_NAME_TAG
+    from dagster._core.test_utils import instance_for_test
+
+    from orchestration.serve import status
+
+    monkeypatch.setenv("ANALYTICS_SENSOR_SETTLE_SECONDS", "0")
+    path, _ = _a_file_the_load_lacks(backfill, "gone.jsonl", "g1", "u5")
+    sensor = defs.resolve_sensor_def("new_or_redelivered_export_days")
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    later = None
+    with instance_for_test() as instance:
+
+        def started_run(pid_of=None):
+            run = instance.add_run(DagsterRun(job_name="refresh", run_id=str(uuid.uuid4()),
+                                              status=DagsterRunStatus.STARTED, tags={PARTITION_NAME_TAG: DAY},
+                                              remote_job_origin=launched_from_the_code_location("refresh")))
+            pid = pid_of() if pid_of else os.getpid()
+            instance.report_engine_event(f"Started process for run (pid: {pid}).", run,
+                                         EngineEventData.in_process(pid))
+            return run.run_id
+
+        def tick() -> list[str]:
+            context = build_sensor_context(instance=instance, definitions=defs,
+                                           resources={"warehouse": warehouse_resource(backfill.root)})
+            return [r.partition_key for r in sensor.evaluate_tick(context).run_requests]
+
+        def status_of(run_id: str):
+            return instance.get_run_by_id(run_id).status
+
+        def later_process() -> int:
+            nonlocal later
+            time.sleep(2)  # after the run's creation, by more than /proc's second
+            later = subprocess.Popen(["sleep", "60"])
+            return later.pid
+
+        try:
+            going = started_run()  # this process: it runs
+            assert tick() == [] and status_of(going) == DagsterRunStatus.STARTED
+            instance.delete_run(going)
+
+            gone = started_run(lambda: ended.pid)
+            assert tick() == [DAY]
+            assert status_of(gone) == DagsterRunStatus.FAILURE
+            [failure] = instance.all_logs(gone, of_type=DagsterEventType.RUN_FAILURE)
+            assert f"the run's process (pid {ended.pid}) is gone" in failure.dagster_event.message
+            instance.delete_run(gone)
+
+            monkeypatch.setattr(status, "_PID_START_SLACK_SECONDS", 0)
+            taken = started_run(later_process)
+            assert tick() == [DAY] and status_of(taken) == DagsterRunStatus.FAILURE
+        finally:
+            path.unlink()
+            if later is not None:
+                later.kill()
+                later.wait()
+
+
 def test_the_sensor_passes_by_a_folder_outside_the_export_days(backfill, monkeypatch):
     """A folder dated before ANALYTICS_FIRST_EXPORT_DAY is no partition: a run of it could not
     start, and its request failed the whole tick, so a stray folder stopped every refresh."""

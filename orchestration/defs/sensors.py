@@ -34,7 +34,7 @@ from ..errors import LoadError
 from ..load.exports import day_folder, days_from_to, export_files, files_fingerprint, is_partition_day, list_export_days
 from ..load.raw import loaded_export_days
 from ..publish.publish import connect_published, refresh_running
-from ..serve.status import record_run
+from ..serve.status import process_gone, record_run
 from ..settings import sensor_interval_seconds, sensor_max_runs, sensor_settle_seconds
 from .jobs import CLI_TRIGGER, TRIGGER_TAG, refresh_job
 from .resources import WarehouseResource
@@ -76,6 +76,7 @@ def new_or_redelivered_export_days(context: SensorEvaluationContext, warehouse: 
     max_runs = sensor_max_runs()
     loaded = loaded_fingerprints(warehouse)
     now = time.time()
+    _fail_runs_whose_process_is_gone(context)
     being_run = _days_being_run(context, warehouse)
     seen, ahead = _seen_since(context.cursor), {}
     requests = []
@@ -122,6 +123,49 @@ def new_or_redelivered_export_days(context: SensorEvaluationContext, warehouse: 
         return SensorResult(skip_reason=SkipReason(f"new or re-delivered export days waiting: {why}" if why else
                                                    "every export day is loaded as delivered"), cursor=cursor)
     return SensorResult(run_requests=requests[:max_runs], cursor=cursor)
+
+
+def _fail_runs_whose_process_is_gone(context: SensorEvaluationContext) -> None:
+    """Marks failed each refresh run launched here (the schedule's, this sensor's, a backfill's,
+    the UI's) whose process is gone. Its process is a child of the code server; killed together
+    with it (a restart of `dagster dev` or of the machine during a run), nothing marked the run
+    ended: it stayed "started" for good and its days were never asked for again. Failed, they are
+    (this tick for a day whose files the run's own key did not name, else an hour on, as after any
+    failure), the Runs page says why, and `status` records the failure. Only with Dagster's
+    default run launcher, whose run processes run on this machine; another launcher's (a
+    container's) are not this machine's to look for."""
+    from dagster import DagsterEventType
+    from dagster._core.launcher import DefaultRunLauncher
+
+    if not isinstance(context.instance.run_launcher, DefaultRunLauncher):
+        return
+    for record in context.instance.get_run_records(RunsFilter(statuses=[DagsterRunStatus.STARTED])):
+        run = record.dagster_run
+        if run.job_name not in _RECORDED_JOBS or run.remote_job_origin is None:
+            continue  # another job's, or run in a process of its own (the CLI's: the lock tells)
+        pid = _run_process_id(context, run.run_id, DagsterEventType.ENGINE_EVENT)
+        started = record.start_time or record.create_timestamp.timestamp()
+        if pid is not None and process_gone(pid, started):
+            context.log.warning(f"run {run.run_id}: its process (pid {pid}) is gone; marked failed")
+            context.instance.report_run_failed(
+                run, f"the run's process (pid {pid}) is gone: killed, or the machine or `dagster dev` restarted "
+                     "during the run; its days are asked for again (docs/nightly.md)")
+
+
+def _run_process_id(context: SensorEvaluationContext, run_id: str, engine_event) -> int | None:
+    """The pid of the process a launched run runs in, from the event its launch writes first."""
+    for event in context.instance.get_records_for_run(run_id, of_type=engine_event, limit=10).records:
+        dagster_event = event.event_log_entry.dagster_event
+        if dagster_event is None or not (dagster_event.message or "").startswith("Started process for run"):
+            continue
+        data = dagster_event.engine_event_data
+        pid = data.metadata.get("pid") if data and data.metadata else None
+        if pid is not None:
+            try:
+                return int(pid.value)
+            except (TypeError, ValueError):
+                return None
+    return None
 
 
 def _days_being_run(context: SensorEvaluationContext, warehouse: WarehouseResource) -> set[str]:
