@@ -1341,18 +1341,22 @@ def test_status_says_what_the_warehouse_holds_and_how_the_refresh_went(ws, tmp_p
     write_export(ws.exports, D2, "part-0001.jsonl", _chat("f", D2, "11:00", user="u-f"))
     write_export(ws.exports, "2023-12-31", "part-0000.jsonl", _chat("g", "2023-12-31", "09:00", user="u-g"))
     (ws.exports / "dt=2026-11-31").mkdir()  # no such date: not read, but named
+    (ws.exports / "dt=2026-11-25").symlink_to(ws.exports / f"dt={D2}")  # a link: not read, but named
     try:
         pending = json.loads(ws.cli("status", "--format", "json").stdout)["pending"]
         assert pending["export_days"] == [{"export_date": "2023-12-31", "reason": "outside"},
                                           {"export_date": D2, "reason": "redelivered"},
                                           {"export_date": "2026-11-24", "reason": "new"}]
         assert pending["misnamed_folders"] == ["dt=2026-11-31"]
+        assert pending["linked_folders"] == ["dt=2026-11-25"]
         table = ws.cli("status").stdout
+        assert "day folders that are symbolic links (not read; copy the folder in): dt=2026-11-25" in table, table
         shown = "outside the export days (misdated: refresh --all and the sensor pass them by): 2023-12-31"
         assert shown in table, table
         assert ("named like an export day but not dt=YYYY-MM-DD with a real date (not read): dt=2026-11-31"
                 in table), table
     finally:
+        (ws.exports / "dt=2026-11-25").unlink()
         (ws.exports / "dt=2026-11-31").rmdir()
         (ws.exports / f"dt={D2}" / "part-0001.jsonl").unlink()
         for day in ("2026-11-24", "2023-12-31"):
@@ -1582,10 +1586,14 @@ def test_all_passes_by_folders_dated_outside_the_export_days(tmp_path, capsys):
     (exports / "dt=2026-11-5").mkdir()
     (exports / "dt=notes").mkdir()
     (exports / "exports-readme").mkdir()  # not named like an export day: not named either
+    (exports / "dt=2026-11-21").symlink_to(exports / "dt=2026-11-20")  # a link: not read, but named
     assert _days_of_all(exports) == [dt.date(2026, 11, 20)]
-    assert capsys.readouterr().err.splitlines()[0] == (
+    assert capsys.readouterr().err.splitlines()[:2] == [
         "assistant-analytics: note: not reading 3 folder(s) named like an export day that are not "
-        "dt=YYYY-MM-DD with a real date: dt=2026-11-31, dt=2026-11-5, dt=notes")
+        "dt=YYYY-MM-DD with a real date: dt=2026-11-31, dt=2026-11-5, dt=notes",
+        "assistant-analytics: note: not reading 1 day folder(s) that are symbolic links (links are not read; "
+        "copy the folder in): dt=2026-11-21"]
+    (exports / "dt=2026-11-21").unlink()
     (exports / "dt=2026-11-20").rmdir()
     with pytest.raises(UserError, match="^no export day in .* is within the export days"):
         _days_of_all(exports)

@@ -776,9 +776,10 @@ def test_a_launched_run_whose_process_is_gone_is_marked_failed_and_its_day_asked
             return run.run_id
 
         def tick() -> list[str]:
+            """The day's requests (another test's re-delivered day may be asked for too)."""
             context = build_sensor_context(instance=instance, definitions=defs,
                                            resources={"warehouse": warehouse_resource(backfill.root)})
-            return [r.partition_key for r in sensor.evaluate_tick(context).run_requests]
+            return [r.partition_key for r in sensor.evaluate_tick(context).run_requests if r.partition_key == DAY]
 
         def status_of(run_id: str):
             return instance.get_run_by_id(run_id).status
@@ -823,6 +824,28 @@ def test_the_sensor_passes_by_a_folder_outside_the_export_days(backfill, monkeyp
         assert [r.partition_key for r in backfill.evaluate_sensor().run_requests] == before
     finally:
         shutil.rmtree(stray)
+
+
+def test_the_sensor_names_the_day_folders_it_never_reads(defs, tmp_path, monkeypatch):
+    """A folder named like a day without a real date (`dt=2026-11-31`) and a day folder that is a
+    symbolic link are never read. `status` and `refresh --all` named the first, nothing named the
+    second, and the sensor's ticks said "every export day is loaded as delivered": a day delivered
+    as a link waited unseen. Now the tick's skip reason names both."""
+    from dagster import DagsterInstance, build_sensor_context
+
+    monkeypatch.setenv("ANALYTICS_SENSOR_SETTLE_SECONDS", "0")
+    exports = tmp_path / "exports"
+    (exports / "dt=2026-11-31").mkdir(parents=True)
+    write_single_day(tmp_path / "elsewhere", DAY)
+    (exports / f"dt={DAY}").symlink_to(tmp_path / "elsewhere" / f"dt={DAY}")
+    sensor = defs.resolve_sensor_def("new_or_redelivered_export_days")
+    tick = sensor.evaluate_tick(build_sensor_context(instance=DagsterInstance.ephemeral(), definitions=defs,
+                                                     resources={"warehouse": warehouse_resource(tmp_path)}))
+    assert not tick.run_requests, tick.run_requests
+    assert tick.skip_message == (
+        "new or re-delivered export days waiting: folders named like an export day but not dt=YYYY-MM-DD "
+        f"with a real date (not read): dt=2026-11-31; day folders that are symbolic links (not read; copy "
+        f"the folder in): dt={DAY}")
 
 
 # ---------------------------------------------------------------------------------------------

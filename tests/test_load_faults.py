@@ -259,11 +259,20 @@ def test_only_real_dt_folders_are_export_days(tmp_path):
     (exports / "dt=2026-11-27").symlink_to(exports / "dt=2026-11-23")
 
     assert list_export_days(exports) == [DAY]
-    with pytest.raises(LoadError, match="not found"):
+    # asked for, a linked day says so (it said "not found: no folder" on the CLI, for a folder there)
+    with pytest.raises(LoadError, match=r"^export day 2026-11-26 not read: .*dt=2026-11-26 is a symbolic link, "
+                                        r"and links are not read \(copy the folder in"):
         load(exports, dt.date(2026, 11, 26))
-    # another case of `dt=` is not an export day, but is named as a folder nothing reads
+    with pytest.raises(LoadError, match=r"^export day 2026-11-29 not found: no folder .*dt=2026-11-29$"):
+        load(exports, dt.date(2026, 11, 29))
+    # no exports root at all is a setting to fix, not a day that has not arrived
+    with pytest.raises(LoadError, match=r"^export day 2026-11-23 not found: no exports folder .*nowhere "
+                                        r"\(ANALYTICS_EXPORTS, or the exports folder given\)$"):
+        load(tmp_path / "nowhere", DAY)
+    # another case of `dt=` is not an export day, but is named as a folder nothing reads; so are
+    # the links (status, refresh --all and the sensor name them: none is passed by unseen)
     (exports / "DT=2026-11-28").mkdir()
-    assert scan_day_folders(exports) == ([DAY], ["DT=2026-11-28"])
+    assert scan_day_folders(exports) == ([DAY], ["DT=2026-11-28"], ["dt=2026-11-26", "dt=2026-11-27"])
 
 
 # ------------------------------------------------- folders that cannot be read ----------------
@@ -569,7 +578,7 @@ def test_a_file_whose_name_is_not_utf8_loads_under_its_name_with_the_bytes_escap
         conn.close()
     assert (stats.lines_read, stats.events_valid) == (6, 5)
     assert recorded == fingerprint(folder)
-    assert scan_day_folders(tmp_path / "exports") == ([DAY], ["dt=2026-11-\\xff"])
+    assert scan_day_folders(tmp_path / "exports") == ([DAY], ["dt=2026-11-\\xff"], [])
 
 
 def test_the_careful_path_holds_no_python_copy_of_a_plain_utf8_file(tmp_path: Path, monkeypatch):

@@ -14,7 +14,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import UserError, first_line, listed, one_line, say, standard_output
-from ..load.exports import day_folder, days_from_to, days_with_folders, is_export_day, list_export_days
+from ..load.exports import (
+    day_folder,
+    days_from_to,
+    days_with_folders,
+    is_export_day,
+    list_export_days,
+    missing_day_message,
+)
 from ..serve.report import (
     ReportParams,
     build_report,
@@ -59,7 +66,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
         raise UserError("say which export days: --day YYYY-MM-DD, --from/--to, or --all")
     missing = [d for d in days if not is_export_day(args.exports, d)]
     if missing:
-        raise UserError(f"export day {missing[0]} not found: no folder {day_folder(args.exports, missing[0])}")
+        raise UserError(missing_day_message(args.exports, missing[0]))
     run_refresh(days, warehouse=args.warehouse, exports=args.exports, full=args.full)
     return 0
 
@@ -80,10 +87,13 @@ def _days_of_all(exports: Path) -> list[dt.date]:
     from ..load.exports import is_partition_day, scan_day_folders
 
     check_export_days_begin()
-    folder_days, misnamed = scan_day_folders(exports)
+    folder_days, misnamed, linked = scan_day_folders(exports)
     if misnamed:
         note(f"not reading {len(misnamed)} folder(s) named like an export day that are not dt=YYYY-MM-DD "
              f"with a real date: {listed(misnamed)}")
+    if linked:
+        note(f"not reading {len(linked)} day folder(s) that are symbolic links (links are not read; copy the "
+             f"folder in): {listed(linked)}")
     if not folder_days:
         raise UserError(f"no export days (dt=YYYY-MM-DD folders) found in {exports}")
     days = [d for d in folder_days if is_partition_day(d)]

@@ -31,7 +31,7 @@ from dagster._core.storage.tags import (
 
 from ..build.dbt_results import step_failure_summary
 from ..errors import LoadError
-from ..load.exports import day_folder, days_from_to, export_files, files_fingerprint, is_partition_day, list_export_days
+from ..load.exports import day_folder, days_from_to, export_files, files_fingerprint, is_partition_day, scan_day_folders
 from ..load.raw import loaded_export_days
 from ..publish.publish import connect_published, refresh_running
 from ..serve.status import process_gone, record_run
@@ -56,6 +56,10 @@ _SETTLING = "still being written"
 _BEING_RUN = "a run of it going or queued"
 _ASKED = "asked for already (asked for again an hour after that run ended, if its files are still not loaded)"
 _UNREADABLE = "its folder or files cannot be read now (named in the tick's log)"
+# Entries of the exports root that look like a day and are never read: named on every tick, as
+# `status` and `refresh --all` name them, so that no day waits unseen
+_MISNAMED = "folders named like an export day but not dt=YYYY-MM-DD with a real date (not read)"
+_LINKED = "day folders that are symbolic links (not read; copy the folder in)"
 
 
 def _seen_since(cursor: str | None) -> dict[str, list]:
@@ -80,8 +84,13 @@ def new_or_redelivered_export_days(context: SensorEvaluationContext, warehouse: 
     being_run = _days_being_run(context, warehouse)
     seen, ahead = _seen_since(context.cursor), {}
     requests = []
-    waiting: dict[str, list[str]] = {_SETTLING: [], _BEING_RUN: [], _ASKED: [], _UNREADABLE: []}
-    for day in list_export_days(warehouse.exports):
+    folders = scan_day_folders(warehouse.exports)
+    waiting: dict[str, list[str]] = {_SETTLING: [], _BEING_RUN: [], _ASKED: [], _UNREADABLE: [],
+                                     _MISNAMED: folders.misnamed, _LINKED: folders.linked}
+    for reason in (_MISNAMED, _LINKED):
+        if waiting[reason]:
+            context.log.warning(f"{reason}: {', '.join(waiting[reason])}")
+    for day in folders.days:
         if not is_partition_day(day):
             # a run of it could not start (no such partition), and would fail the whole tick
             context.log.warning(f"export day folder dt={day} is outside the export days: passed by")

@@ -11,6 +11,7 @@ import hashlib
 import os
 from collections import Counter
 from pathlib import Path
+from typing import NamedTuple
 
 from ..errors import LoadError
 from ..settings import first_export_day, iso_day
@@ -69,17 +70,30 @@ def is_utf8_path(path: Path) -> bool:
     return True
 
 
-def scan_day_folders(exports_dir: Path) -> tuple[list[dt.date], list[str]]:
-    """The exports root's day folders, in one pass: the export days, sorted, and the names of the
+class DayFolders(NamedTuple):
+    """The exports root's entries named like a day folder, in one pass (scan_day_folders)."""
+    days: list[dt.date]  # the export days: `dt=YYYY-MM-DD` folders, sorted
+    misnamed: list[str]  # folders named like one, without a date that exists (never read)
+    linked: list[str]  # `dt=` names that are symbolic links (never read: docs/decisions.md)
+
+
+def scan_day_folders(exports_dir: Path) -> DayFolders:
+    """The exports root's day folders, in one pass: the export days, sorted; the names of the
     folders named like one whose name is not `dt=YYYY-MM-DD` with a date that exists (`dt=2026-11-31`,
-    `dt=2026-11-5`, `DT=2026-11-28`), which are not export days, so never read, but named by `status`
-    and `refresh --all` rather than passed over unseen. Links are not followed (README)."""
+    `dt=2026-11-5`, `DT=2026-11-28`); and the `dt=` names that are symbolic links. The last two are
+    not export days, so never read, but named by `status`, `refresh --all` and the sensor rather
+    than passed over unseen. Links are not followed (docs/decisions.md)."""
     try:
         if not exports_dir.is_dir():
-            return [], []
-        days, misnamed = [], []
+            return DayFolders([], [], [])
+        days, misnamed, linked = [], [], []
         for child in exports_dir.iterdir():
-            if not child.name.lower().startswith("dt=") or child.is_symlink() or not child.is_dir():
+            if not child.name.lower().startswith("dt="):
+                continue
+            if child.is_symlink():
+                linked.append(shown_name(child))
+                continue
+            if not child.is_dir():
                 continue
             day = iso_day(child.name.removeprefix("dt=")) if child.name.startswith("dt=") else None
             if day is None:  # `DT=2026-11-28` too: the platform writes `dt=`, and nothing reads it
@@ -88,7 +102,7 @@ def scan_day_folders(exports_dir: Path) -> tuple[list[dt.date], list[str]]:
                 days.append(day)
     except OSError as exc:
         raise unreadable("the exports folder", exports_dir, exc) from None
-    return sorted(days), sorted(misnamed)
+    return DayFolders(sorted(days), sorted(misnamed), sorted(linked))
 
 
 def days_from_to(first: dt.date, last: dt.date) -> list[dt.date]:
@@ -125,8 +139,21 @@ def check_export_day(exports_dir: Path, day: dt.date) -> Path:
     """The day's folder; LoadError, before anything of the day is loaded, when there is none."""
     folder = day_folder(exports_dir, day)
     if not is_export_day(exports_dir, day):
-        raise LoadError(f"export day {day.isoformat()} not found: no folder {folder} (links are not read)")
+        raise LoadError(missing_day_message(exports_dir, day))
     return folder
+
+
+def missing_day_message(exports_dir: Path, day: dt.date) -> str:
+    """Why a day asked for has no folder to load: the exports root is not there (a setting), its
+    folder is a link (not read), or there is none."""
+    folder = day_folder(exports_dir, day)
+    if not exports_dir.is_dir():
+        return (f"export day {day.isoformat()} not found: no exports folder {exports_dir} "
+                "(ANALYTICS_EXPORTS, or the exports folder given)")
+    if folder.is_symlink():
+        return (f"export day {day.isoformat()} not read: {folder} is a symbolic link, and links are not "
+                "read (copy the folder in: docs/decisions.md)")
+    return f"export day {day.isoformat()} not found: no folder {folder}"
 
 
 def is_export_file_name(name: str) -> bool:

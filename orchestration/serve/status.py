@@ -327,9 +327,9 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
     # is what an operator needs most then.
     pending, exports_error = [], None
     try:
-        found, misnamed = scan_day_folders(exports)
+        found, misnamed, linked = scan_day_folders(exports)
     except LoadError as exc:
-        found, misnamed, exports_error = [], [], str(exc)
+        found, misnamed, linked, exports_error = [], [], [], str(exc)
     for day in found:
         if not is_partition_day(day):  # refused by a refresh: not work it would do
             pending.append({"export_date": day.isoformat(), "reason": "outside"})
@@ -371,7 +371,7 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
         "refresh_running": running,
         "pending": {"exports": str(exports), "exports_found": exports.is_dir(), "exports_error": exports_error,
                     "export_day_folders": len(found),
-                    "export_days": pending, "misnamed_folders": misnamed},
+                    "export_days": pending, "misnamed_folders": misnamed, "linked_folders": linked},
         "rejected_lines": {
             "export_days": latest_days,
             "lines_read": sum(d["lines_read"] for d in latest_days),
@@ -433,7 +433,7 @@ def format_status(status: dict) -> str:
         lines.append(f"pending        unknown: no exports folder {pending['exports']}")
     elif pending["exports_error"]:
         lines.append(f"pending        unknown: {pending['exports_error']}")
-    elif pending["export_days"] or pending["misnamed_folders"]:
+    elif pending["export_days"] or pending["misnamed_folders"] or pending["linked_folders"]:
         by_reason = {}
         for p in pending["export_days"]:
             by_reason.setdefault(p["reason"], []).append(p["export_date"])
@@ -441,6 +441,9 @@ def format_status(status: dict) -> str:
         if pending["misnamed_folders"]:
             parts.append("named like an export day but not dt=YYYY-MM-DD with a real date (not read): "
                          + ", ".join(pending["misnamed_folders"]))
+        if pending["linked_folders"]:
+            parts.append("day folders that are symbolic links (not read; copy the folder in): "
+                         + ", ".join(pending["linked_folders"]))
         lines.append("pending        " + "; ".join(parts))
     elif not pending["export_day_folders"]:
         lines.append(f"pending        nothing: no export day folder (dt=YYYY-MM-DD) in {pending['exports']}")
