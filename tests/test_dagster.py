@@ -848,6 +848,25 @@ def test_the_sensor_names_the_day_folders_it_never_reads(defs, tmp_path, monkeyp
         f"the folder in): dt={DAY}")
 
 
+def test_a_run_without_an_export_day_stops_at_once_saying_how_to_launch_it(defs, tmp_path, monkeypatch):
+    """The Launchpad launches a job without a partition by default: the assets are partitioned, and
+    Dagster failed the run with "Cannot access partition_key for a non-partitioned run",
+    rebuild_models's only after dbt had started. Now each job's first step stops with one line."""
+    from dagster import DagsterInstance
+
+    set_paths(monkeypatch, tmp_path)
+    for job, step in (("refresh", "raw_exports"), ("rebuild_models", "warehouse_dbt_models")):
+        result = defs.resolve_job_def(job).execute_in_process(instance=DagsterInstance.ephemeral(),
+                                                              raise_on_error=False)
+        assert not result.success
+        [failure] = [e for e in result.all_events if e.is_step_failure]
+        assert failure.step_key == step
+        error = failure.step_failure_data.error.cause  # the step's own error, under Dagster's
+        assert error.message.startswith(
+            f"RuntimeError: run {job} for export days: launch it with a partition, an export day"), error.message
+    assert not (tmp_path / "warehouse.duckdb").exists()
+
+
 # ---------------------------------------------------------------------------------------------
 # `dagster dev` as its users run it (README "Run it nightly")
 # ---------------------------------------------------------------------------------------------

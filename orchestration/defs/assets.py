@@ -37,6 +37,16 @@ RAW_TABLES = ["events", "rejected_lines", "export_files", "export_days", "pendin
 RAW_KEYS = [AssetKey(["raw", t]) for t in RAW_TABLES]
 
 
+def _check_export_days_given(context: AssetExecutionContext) -> None:
+    """A run of these assets is for export days (they are partitioned); launched without one (the
+    Launchpad's default), Dagster failed it with "Cannot access partition_key for a non-partitioned
+    run", and `rebuild_models` only once dbt had started. One line before anything starts."""
+    if not (context.has_partition_key or context.has_partition_key_range):
+        raise RuntimeError(
+            f"run {context.run.job_name} for export days: launch it with a partition, an export day "
+            "(any one for rebuild_models, which loads nothing), or a range of them (a backfill)")
+
+
 def _loads(stats: Iterator[LoadStats]) -> Iterator[LoadStats]:
     """The loader's counts, a day that cannot be loaded at all failing the run with its one line."""
     try:
@@ -82,6 +92,7 @@ def raw_exports(context: AssetExecutionContext, warehouse: WarehouseResource,
                 config: LoadConfig) -> Iterator[MaterializeResult]:
     """Loads each export day of the run into the raw schema, replacing what an earlier load of it brought."""
     check_warehouse_name(warehouse.warehouse)  # a run from Dagster: the CLI checked its own already
+    _check_export_days_given(context)
     days = _days_with_folders(context, warehouse, [dt.date.fromisoformat(k) for k in context.partition_keys])
     totals = {"lines_read": 0, "events_valid": 0, "duplicates": 0, "lines_rejected": 0}
     rejects: dict[str, int] = {}
@@ -172,6 +183,7 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
     after, so that publishing and every reader stay the same."""
     check_dbt_settings()  # profiles.yml hands them to dbt, which reports a bad one late and obscurely
     check_warehouse_name(warehouse.warehouse)  # rebuild_models loads nothing first
+    _check_export_days_given(context)
     _check_the_whole_build(context)
     with refresh_lock(warehouse.warehouse):
         try:
