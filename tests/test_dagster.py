@@ -984,6 +984,33 @@ def stop_group(process: subprocess.Popen) -> bool:
     return False
 
 
+def test_the_readmes_dagster_home_runs_one_run_at_a_time(tmp_path):
+    """The README's step 1 gives $DAGSTER_HOME the dagster.yaml of deploy/: an instance made from it
+    queues each run past the first. With an empty one, Dagster started ten runs at once: the sensor
+    asks for every waiting day at once, and each run's process only waited for the warehouse's lock
+    (an audit: 7 days, 4.7 GB). Run again, the command leaves an operator's own file alone and
+    fills an empty one (a home set up before)."""
+    from dagster import DagsterInstance
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    [command] = re.findall(r"`(mkdir -p \.dagster_home && [^`]*?) && export DAGSTER_HOME=[^`]*`", readme)
+    shutil.copytree(REPO / "deploy", tmp_path / "deploy")
+    settings = tmp_path / ".dagster_home" / "dagster.yaml"
+    shipped = (REPO / "deploy" / "dagster.yaml").read_text()
+
+    def step_one() -> str:
+        subprocess.run(["bash", "-c", command], cwd=tmp_path, check=True)
+        return settings.read_text()
+
+    assert step_one() == shipped and step_one() == shipped
+    with DagsterInstance.from_config(str(settings.parent)) as instance:
+        assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1
+    settings.write_text("")
+    assert step_one() == shipped
+    settings.write_text("telemetry:\n  enabled: false\n")
+    assert step_one() == "telemetry:\n  enabled: false\n"
+
+
 # Started as a terminal starts it, SIGINT at its default: a suite started with SIGINT ignored (in
 # the background of a non-interactive shell) passes that on, and dagster dev's Python processes then
 # ignore Ctrl-C (its process group stayed up after a second one).
@@ -995,7 +1022,7 @@ def test_dagster_dev_as_the_readme_runs_it(tmp_path):
     venv_bin = Path(sys.executable).parent
     home = tmp_path / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").touch()
+    shutil.copy(REPO / "deploy" / "dagster.yaml", home)  # the README's step 1
     env = user_environment(home, tmp_path)
     # the README's step 1: the new folder's storage created once, before two processes could at once
     migrate = subprocess.run([str(venv_bin / "dagster"), "instance", "migrate"], cwd=REPO, env=env,
