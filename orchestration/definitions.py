@@ -19,13 +19,13 @@ from .defs.checks import raw_checks
 from .defs.jobs import rebuild_models_job, refresh_job
 from .defs.resources import make_resources
 from .defs.schedules import nightly_refresh
-from .defs.sensors import RUN_RECORD_SENSORS, new_or_redelivered_export_days
+from .defs.sensors import RUN_RECORD_SENSORS, fail_runs_whose_process_is_gone, new_or_redelivered_export_days
 
 defs = Definitions(
     assets=[raw_exports, warehouse_dbt_models, published_warehouse],
     asset_checks=raw_checks,
     jobs=[refresh_job, rebuild_models_job],
     schedules=[nightly_refresh],
-    sensors=[new_or_redelivered_export_days, *RUN_RECORD_SENSORS],
+    sensors=[new_or_redelivered_export_days, *RUN_RECORD_SENSORS, fail_runs_whose_process_is_gone],
     resources=make_resources(),
 )

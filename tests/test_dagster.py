@@ -805,6 +805,16 @@ def test_a_launched_run_whose_process_is_gone_is_marked_failed_and_its_day_asked
             monkeypatch.setattr(status, "_PID_START_SLACK_SECONDS", 0)
             taken = started_run(later_process)
             assert tick() == [DAY] and status_of(taken) == DagsterRunStatus.FAILURE
+            instance.delete_run(taken)
+
+            # the sensor on from the start does it too, without the export days' sensor: with one
+            # run at a time (README), such a run held the queue, the schedule's runs included
+            watcher = defs.resolve_sensor_def("fail_runs_whose_process_is_gone")
+            gone = started_run(lambda: ended.pid)
+            result = watcher.evaluate_tick(build_sensor_context(instance=instance, definitions=defs))
+            assert result.skip_message == f"marked failed: {gone}" and status_of(gone) == DagsterRunStatus.FAILURE
+            assert watcher.evaluate_tick(build_sensor_context(instance=instance, definitions=defs)).skip_message \
+                == "no started run without its process"
         finally:
             path.unlink()
             if later is not None:
@@ -1062,13 +1072,14 @@ def test_dagster_dev_as_the_readme_runs_it(tmp_path):
         schedules = {s["name"]: s for s in automation["schedulesOrError"]["results"]}
         sensors = {s["name"]: s for s in automation["sensorsOrError"]["results"]}
         recorders = {"record_run_started", "record_run_succeeded", "record_run_failed", "record_run_canceled"}
-        assert set(schedules) == {"nightly_refresh"} and set(sensors) == {"new_or_redelivered_export_days", *recorders}
+        watchers = {*recorders, "fail_runs_whose_process_is_gone"}
+        assert set(schedules) == {"nightly_refresh"} and set(sensors) == {"new_or_redelivered_export_days", *watchers}
         assert schedules["nightly_refresh"]["cronSchedule"] == "30 2 * * *"
         # stopped until a deployment turns them on (README "Run it nightly")
         assert schedules["nightly_refresh"]["scheduleState"]["status"] == "STOPPED"
         assert sensors["new_or_redelivered_export_days"]["sensorState"]["status"] == "STOPPED"
-        # what only records runs for `status` is on from the start
-        assert {sensors[name]["sensorState"]["status"] for name in recorders} == {"RUNNING"}
+        # what only records runs for `status`, or fails a run whose process is gone, is on from the start
+        assert {sensors[name]["sensorState"]["status"] for name in watchers} == {"RUNNING"}
 
         # the README's way of turning the schedule on, from another shell
         started = subprocess.run([str(venv_bin / "dagster"), "schedule", "start", "nightly_refresh"], cwd=REPO,

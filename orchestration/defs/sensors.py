@@ -134,7 +134,7 @@ def new_or_redelivered_export_days(context: SensorEvaluationContext, warehouse: 
     return SensorResult(run_requests=requests[:max_runs], cursor=cursor)
 
 
-def _fail_runs_whose_process_is_gone(context: SensorEvaluationContext) -> None:
+def _fail_runs_whose_process_is_gone(context: SensorEvaluationContext) -> list[str]:
     """Marks failed each refresh run launched here (the schedule's, this sensor's, a backfill's,
     the UI's) whose process is gone. Its process is a child of the code server; killed together
     with it (a restart of `dagster dev` or of the machine during a run), nothing marked the run
@@ -146,8 +146,9 @@ def _fail_runs_whose_process_is_gone(context: SensorEvaluationContext) -> None:
     from dagster import DagsterEventType
     from dagster._core.launcher import DefaultRunLauncher
 
+    failed: list[str] = []
     if not isinstance(context.instance.run_launcher, DefaultRunLauncher):
-        return
+        return failed
     for record in context.instance.get_run_records(RunsFilter(statuses=[DagsterRunStatus.STARTED])):
         run = record.dagster_run
         if run.job_name not in _RECORDED_JOBS or run.remote_job_origin is None:
@@ -159,6 +160,8 @@ def _fail_runs_whose_process_is_gone(context: SensorEvaluationContext) -> None:
             context.instance.report_run_failed(
                 run, f"the run's process (pid {pid}) is gone: killed, or the machine or `dagster dev` restarted "
                      "during the run; its days are asked for again (docs/nightly.md)")
+            failed.append(run.run_id)
+    return failed
 
 
 def _run_process_id(context: SensorEvaluationContext, run_id: str, engine_event) -> int | None:
@@ -299,6 +302,16 @@ def record_run_failed(context: RunFailureSensorContext):
                    description="Records a refresh run's cancellation for `assistant-analytics status`.")
 def record_run_canceled(context: RunStatusSensorContext):
     _recorded_run(context, "interrupted")
+
+
+@sensor(minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING,
+        description="Marks failed a refresh run left started after its process is gone (dagster dev or the "
+                    "machine restarted during it), so that the run queue and the sensor go on.")
+def fail_runs_whose_process_is_gone(context: SensorEvaluationContext):
+    # On from the start, as the recorders: with the README's one run at a time, such a run held the
+    # queue, the schedule's runs included, for good; the export-days sensor also does this first
+    failed = _fail_runs_whose_process_is_gone(context)
+    return SkipReason(f"marked failed: {', '.join(failed)}" if failed else "no started run without its process")
 
 
 RUN_RECORD_SENSORS = [record_run_started, record_run_succeeded, record_run_failed, record_run_canceled]
