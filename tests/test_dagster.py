@@ -744,33 +744,35 @@ def test_a_launched_run_whose_process_is_gone_is_marked_failed_and_its_day_asked
                                                                                            monkeypatch):
     """A run launched from the code location (the schedule's, the sensor's, a backfill's, the UI's)
     runs in a child process of the code server. Killed with it (`dagster dev` or the machine
-    restarted during the run), nothing marked the run ended: it stayed "started" for good, and the
-    sensor never asked for its day again. Now the sensor marks it failed, saying why, and asks for
-    the day; a run whose process runs is left going, and a pid that a later process has taken
-    (after a restart) is not taken for the run's. On an instance with Dagster's default run
-    launcher, as `dagster dev` has (the backfill's ephemeral one runs runs in its own process)."""
+    restarted during the run), nothing marked the run ended: it stayed "started" for good, the
+    sensor never asked for its day again, and with one run at a time it held the run queue. Now the
+    sensor marks it failed, saying why, and asks for the day. Left going: a run whose process runs,
+    and one whose code server is on another host; a pid that another program holds now (the pid
+    used again after a restart) is not taken for the run's. On an instance with Dagster's default
+    run launcher, as `dagster dev` has (the backfill's ephemeral one runs runs in its own process)."""
+    import json
     import uuid
 
     from dagster import DagsterEventType, DagsterRun, DagsterRunStatus, build_sensor_context
     from dagster._core.events import EngineEventData
-    from dagster._core.storage.tags import PARTITION_NAME_TAG
+    from dagster._core.storage.tags import GRPC_INFO_TAG, PARTITION_NAME_TAG
     from dagster._core.test_utils import instance_for_test
-
-    from orchestration.serve import status
 
     monkeypatch.setenv("ANALYTICS_SENSOR_SETTLE_SECONDS", "0")
     path, _ = _a_file_the_load_lacks(backfill, "gone.jsonl", "g1", "u5")
     sensor = defs.resolve_sensor_def("new_or_redelivered_export_days")
     ended = subprocess.Popen(["true"])
     ended.wait()
-    later = None
+    # a run's process as the code server starts it (multiprocessing's spawn), and another program
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", "--multiprocessing-fork"])
+    other = subprocess.Popen(["sleep", "120"])
     with instance_for_test() as instance:
 
-        def started_run(pid_of=None):
-            run = instance.add_run(DagsterRun(job_name="refresh", run_id=str(uuid.uuid4()),
-                                              status=DagsterRunStatus.STARTED, tags={PARTITION_NAME_TAG: DAY},
-                                              remote_job_origin=launched_from_the_code_location("refresh")))
-            pid = pid_of() if pid_of else os.getpid()
+        def started_run(pid: int, host: str = "localhost") -> str:
+            run = instance.add_run(DagsterRun(
+                job_name="refresh", run_id=str(uuid.uuid4()), status=DagsterRunStatus.STARTED,
+                tags={PARTITION_NAME_TAG: DAY, GRPC_INFO_TAG: json.dumps({"host": host, "port": 4266})},
+                remote_job_origin=launched_from_the_code_location("refresh")))
             instance.report_engine_event(f"Started process for run (pid: {pid}).", run,
                                          EngineEventData.in_process(pid))
             return run.run_id
@@ -784,56 +786,68 @@ def test_a_launched_run_whose_process_is_gone_is_marked_failed_and_its_day_asked
         def status_of(run_id: str):
             return instance.get_run_by_id(run_id).status
 
-        def later_process() -> int:
-            nonlocal later
-            time.sleep(2)  # after the run's creation, by more than /proc's second
-            later = subprocess.Popen(["sleep", "60"])
-            return later.pid
-
         try:
-            going = started_run()  # this process: it runs
-            assert tick() == [] and status_of(going) == DagsterRunStatus.STARTED
-            instance.delete_run(going)
+            for pid, host in ((worker.pid, "localhost"), (ended.pid, "code.elsewhere.internal")):
+                going = started_run(pid, host)  # runs, or cannot be looked for: left going
+                assert tick() == [] and status_of(going) == DagsterRunStatus.STARTED
+                instance.delete_run(going)
 
-            gone = started_run(lambda: ended.pid)
-            assert tick() == [DAY]
-            assert status_of(gone) == DagsterRunStatus.FAILURE
-            [failure] = instance.all_logs(gone, of_type=DagsterEventType.RUN_FAILURE)
-            assert f"the run's process (pid {ended.pid}) is gone" in failure.dagster_event.message
-            instance.delete_run(gone)
-
-            monkeypatch.setattr(status, "_PID_START_SLACK_SECONDS", 0)
-            taken = started_run(later_process)
-            assert tick() == [DAY] and status_of(taken) == DagsterRunStatus.FAILURE
-            instance.delete_run(taken)
+            for pid in (ended.pid, other.pid):  # gone, or its pid held by another program now
+                gone = started_run(pid)
+                assert tick() == [DAY]
+                assert status_of(gone) == DagsterRunStatus.FAILURE
+                [failure] = instance.all_logs(gone, of_type=DagsterEventType.RUN_FAILURE)
+                assert f"the run's process (pid {pid}) is gone" in failure.dagster_event.message
+                instance.delete_run(gone)
 
             # the sensor on from the start does it too, without the export days' sensor: with one
             # run at a time (README), such a run held the queue, the schedule's runs included
             watcher = defs.resolve_sensor_def("fail_runs_whose_process_is_gone")
-            gone = started_run(lambda: ended.pid)
+            gone = started_run(ended.pid)
             result = watcher.evaluate_tick(build_sensor_context(instance=instance, definitions=defs))
             assert result.skip_message == f"marked failed: {gone}" and status_of(gone) == DagsterRunStatus.FAILURE
             assert watcher.evaluate_tick(build_sensor_context(instance=instance, definitions=defs)).skip_message \
                 == "no started run without its process"
         finally:
             path.unlink()
-            if later is not None:
-                later.kill()
-                later.wait()
+            for process in (worker, other):
+                process.kill()
+                process.wait()
 
 
-def test_the_sensor_passes_by_a_folder_outside_the_export_days(backfill, monkeypatch):
-    """A folder dated before ANALYTICS_FIRST_EXPORT_DAY is no partition: a run of it could not
-    start, and its request failed the whole tick, so a stray folder stopped every refresh."""
-    monkeypatch.setenv("ANALYTICS_SENSOR_SETTLE_SECONDS", "0")
-    before = [r.partition_key for r in backfill.evaluate_sensor().run_requests]
-    stray = backfill.root / "exports" / "dt=2023-12-31"
-    write_export(backfill.root / "exports", "2023-12-31", "part-0000.jsonl",
-                 [um("s1", "2023-12-31T09:00:00Z", user="u9", conversation="c9")])
-    try:
-        assert [r.partition_key for r in backfill.evaluate_sensor().run_requests] == before
-    finally:
-        shutil.rmtree(stray)
+def test_a_cli_refreshs_run_left_started_by_a_kill_is_marked_failed_once_no_refresh_holds_the_lock(defs, tmp_path):
+    """A run of `assistant-analytics refresh` (tagged as the CLI's) runs in that command's process,
+    which holds the warehouse's lock from before its first run to after its last. Killed, its run
+    stayed "started" for good, and with the README's one run at a time held every queued run
+    (the schedule's, the sensor's). While a refresh holds the lock it is left going."""
+    import uuid
+
+    from dagster import DagsterRun, DagsterRunStatus, build_sensor_context
+    from dagster._core.test_utils import instance_for_test
+
+    from orchestration.build.build_file import refresh_lock
+    from orchestration.defs.jobs import CLI_TRIGGER, TRIGGER_TAG
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    watcher = defs.resolve_sensor_def("fail_runs_whose_process_is_gone")
+    with instance_for_test() as instance:
+
+        def cli_run(path: str) -> str:
+            return instance.add_run(DagsterRun(
+                job_name="refresh", run_id=str(uuid.uuid4()), status=DagsterRunStatus.STARTED,
+                tags={TRIGGER_TAG: CLI_TRIGGER},
+                run_config={"resources": {"warehouse": {"config": {"warehouse_path": path}}}})).run_id
+
+        def tick() -> str:
+            return watcher.evaluate_tick(build_sensor_context(instance=instance, definitions=defs)).skip_message
+
+        going = cli_run(str(warehouse))
+        with refresh_lock(warehouse):
+            assert tick() == "no started run without its process"
+        relative = cli_run("warehouse.duckdb")  # whose lock cannot be found from here: left going
+        assert tick() == f"marked failed: {going}"
+        assert instance.get_run_by_id(going).status == DagsterRunStatus.FAILURE
+        assert instance.get_run_by_id(relative).status == DagsterRunStatus.STARTED
 
 
 def test_the_sensor_names_the_day_folders_it_never_reads(defs, tmp_path, monkeypatch):
@@ -853,9 +867,9 @@ def test_the_sensor_names_the_day_folders_it_never_reads(defs, tmp_path, monkeyp
                                                      resources={"warehouse": warehouse_resource(tmp_path)}))
     assert not tick.run_requests, tick.run_requests
     assert tick.skip_message == (
-        "new or re-delivered export days waiting: folders named like an export day but not dt=YYYY-MM-DD "
-        f"with a real date (not read): dt=2026-11-31; day folders that are symbolic links (not read; copy "
-        f"the folder in): dt={DAY}")
+        "every export day is loaded as delivered; never read: folders named like an export day but not "
+        f"dt=YYYY-MM-DD with a real date: dt=2026-11-31; dt= entries that are symbolic links (copy the folder "
+        f"in): dt={DAY}")
 
 
 def test_a_run_without_an_export_day_stops_at_once_saying_how_to_launch_it(defs, tmp_path, monkeypatch):
@@ -1015,6 +1029,8 @@ def test_the_readmes_dagster_home_runs_one_run_at_a_time(tmp_path):
     assert step_one() == shipped and step_one() == shipped
     with DagsterInstance.from_config(str(settings.parent)) as instance:
         assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1
+        # a run stuck "starting" (its process killed first) is failed after a while, not held for good
+        assert instance.run_monitoring_enabled and instance.run_monitoring_start_timeout_seconds == 180
     settings.write_text("")
     assert step_one() == shipped
     settings.write_text("telemetry:\n  enabled: false\n")

@@ -4,7 +4,9 @@ records the runs from Dagster for `assistant-analytics status` (run status senso
 
 import datetime as dt
 import json
+import socket
 import time
+from pathlib import Path
 
 from dagster import (
     DagsterRunStatus,
@@ -25,6 +27,7 @@ from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
+    GRPC_INFO_TAG,
     PARTITION_NAME_TAG,
     RUN_KEY_TAG,
 )
@@ -58,8 +61,8 @@ _ASKED = "asked for already (asked for again an hour after that run ended, if it
 _UNREADABLE = "its folder or files cannot be read now (named in the tick's log)"
 # Entries of the exports root that look like a day and are never read: named on every tick, as
 # `status` and `refresh --all` name them, so that no day waits unseen
-_MISNAMED = "folders named like an export day but not dt=YYYY-MM-DD with a real date (not read)"
-_LINKED = "day folders that are symbolic links (not read; copy the folder in)"
+_MISNAMED = "folders named like an export day but not dt=YYYY-MM-DD with a real date"
+_LINKED = "dt= entries that are symbolic links (copy the folder in)"
 
 
 def _seen_since(cursor: str | None) -> dict[str, list]:
@@ -85,11 +88,11 @@ def new_or_redelivered_export_days(context: SensorEvaluationContext, warehouse: 
     seen, ahead = _seen_since(context.cursor), {}
     requests = []
     folders = scan_day_folders(warehouse.exports)
-    waiting: dict[str, list[str]] = {_SETTLING: [], _BEING_RUN: [], _ASKED: [], _UNREADABLE: [],
-                                     _MISNAMED: folders.misnamed, _LINKED: folders.linked}
-    for reason in (_MISNAMED, _LINKED):
-        if waiting[reason]:
-            context.log.warning(f"{reason}: {', '.join(waiting[reason])}")
+    waiting: dict[str, list[str]] = {_SETTLING: [], _BEING_RUN: [], _ASKED: [], _UNREADABLE: []}
+    never_read = {_MISNAMED: folders.misnamed, _LINKED: folders.linked}
+    for reason, names in never_read.items():
+        if names:
+            context.log.warning(f"never read: {reason}: {', '.join(names)}")
     for day in folders.days:
         if not is_partition_day(day):
             # a run of it could not start (no such partition), and would fail the whole tick
@@ -129,39 +132,82 @@ def new_or_redelivered_export_days(context: SensorEvaluationContext, warehouse: 
     cursor = json.dumps(ahead, sort_keys=True)
     if not requests:
         why = "; ".join(f"{reason}: {', '.join(days)}" for reason, days in waiting.items() if days)
-        return SensorResult(skip_reason=SkipReason(f"new or re-delivered export days waiting: {why}" if why else
-                                                   "every export day is loaded as delivered"), cursor=cursor)
+        unread = "; ".join(f"{reason}: {', '.join(names)}" for reason, names in never_read.items() if names)
+        message = (f"new or re-delivered export days waiting: {why}" if why else
+                   "every export day is loaded as delivered") + (f"; never read: {unread}" if unread else "")
+        return SensorResult(skip_reason=SkipReason(message), cursor=cursor)
     return SensorResult(run_requests=requests[:max_runs], cursor=cursor)
 
 
+# What a launched run's process has in its command line: the code server starts it with
+# multiprocessing's spawn (`... spawn_main(...) --multiprocessing-fork`), older launches as
+# `dagster api execute_run`. A pid held by anything else is the pid used again.
+_RUN_PROCESS_MARKS = ("--multiprocessing-fork", "execute_run")
+# How a run's code server is reached, in its launch's tag, when it is on this machine
+_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", socket.gethostname(), socket.getfqdn()}
+
+
 def _fail_runs_whose_process_is_gone(context: SensorEvaluationContext) -> list[str]:
-    """Marks failed each refresh run launched here (the schedule's, this sensor's, a backfill's,
-    the UI's) whose process is gone. Its process is a child of the code server; killed together
-    with it (a restart of `dagster dev` or of the machine during a run), nothing marked the run
-    ended: it stayed "started" for good and its days were never asked for again. Failed, they are
-    (this tick for a day whose files the run's own key did not name, else an hour on, as after any
-    failure), the Runs page says why, and `status` records the failure. Only with Dagster's
-    default run launcher, whose run processes run on this machine; another launcher's (a
-    container's) are not this machine's to look for."""
+    """Marks failed each refresh run left "started" whose process is gone, and returns their ids.
+    Nothing else marks such a run ended: it stayed "started" for good, its days were never asked
+    for again, and with one run at a time (the README's dagster.yaml) it held the run queue.
+
+    - A run launched from the code location (the schedule's, this sensor's, a backfill's, the UI's)
+      runs in a child process of the code server, killed with it (`dagster dev` or the machine
+      restarted during the run). Looked for only when that code server is on this machine (its
+      launch's tag names localhost or a socket, as under `dagster dev`) and Dagster's default run
+      launcher runs it (another launcher's runs are a container's, watched by that launcher).
+    - A run of `assistant-analytics refresh` runs in that command's process, which holds the
+      warehouse's lock from before its first run to after its last: such a run going while no
+      process holds the lock was killed with the command."""
     from dagster import DagsterEventType
     from dagster._core.launcher import DefaultRunLauncher
 
+    local_launcher = isinstance(context.instance.run_launcher, DefaultRunLauncher)
     failed: list[str] = []
-    if not isinstance(context.instance.run_launcher, DefaultRunLauncher):
-        return failed
     for record in context.instance.get_run_records(RunsFilter(statuses=[DagsterRunStatus.STARTED])):
         run = record.dagster_run
-        if run.job_name not in _RECORDED_JOBS or run.remote_job_origin is None:
-            continue  # another job's, or run in a process of its own (the CLI's: the lock tells)
-        pid = _run_process_id(context, run.run_id, DagsterEventType.ENGINE_EVENT)
-        started = record.start_time or record.create_timestamp.timestamp()
-        if pid is not None and process_gone(pid, started):
-            context.log.warning(f"run {run.run_id}: its process (pid {pid}) is gone; marked failed")
-            context.instance.report_run_failed(
-                run, f"the run's process (pid {pid}) is gone: killed, or the machine or `dagster dev` restarted "
-                     "during the run; its days are asked for again (docs/nightly.md)")
-            failed.append(run.run_id)
+        if run.job_name not in _RECORDED_JOBS:
+            continue
+        if run.tags.get(TRIGGER_TAG) == CLI_TRIGGER:
+            named = ((run.run_config or {}).get("resources", {}).get("warehouse", {}).get("config") or {}).get(
+                "warehouse_path")
+            if not named or not Path(named).is_absolute():
+                continue  # no path, or one of the command's own folder: its lock cannot be found from here
+            why = (None if refresh_running(Path(named)) else
+                   "the `assistant-analytics refresh` that ran it is gone (it holds the warehouse's lock "
+                   "while it runs)")
+        elif run.remote_job_origin is None or not local_launcher or not _launched_on_this_machine(run):
+            continue  # run in a process of its own (`dagster job execute`: it takes the lock step by
+            # step, so the lock cannot tell), or somewhere this sensor cannot look
+        else:
+            pid = _run_process_id(context, run.run_id, DagsterEventType.ENGINE_EVENT)
+            why = (f"the run's process (pid {pid}) is gone: killed, or the machine or `dagster dev` restarted "
+                   "during the run" if pid is not None and process_gone(pid, _RUN_PROCESS_MARKS) else None)
+        # read again: a run that ended meanwhile (its process gone as it ended) keeps its outcome
+        if why is None or context.instance.get_run_by_id(run.run_id).status != DagsterRunStatus.STARTED:
+            continue
+        context.log.warning(f"run {run.run_id}: {why}; marked failed")
+        context.instance.report_run_failed(run, f"{why}; its days are asked for again (docs/nightly.md)")
+        failed.append(run.run_id)
     return failed
+
+
+def _launched_on_this_machine(run) -> bool:
+    """Whether the code server that runs `run`'s process is on this machine, from its launch's tag."""
+    try:
+        where = json.loads(run.tags.get(GRPC_INFO_TAG, ""))
+    except ValueError:
+        return False
+    return isinstance(where, dict) and (bool(where.get("socket")) or where.get("host") in _LOCAL_HOSTS)
+
+
+def _run_warehouse(run) -> Path:
+    """The warehouse a run works on: its run config's when it names one (a CLI refresh's does),
+    else the settings' (as the run took it)."""
+    config = run.run_config or {}
+    path = (config.get("resources", {}).get("warehouse", {}).get("config") or {}).get("warehouse_path") or ""
+    return WarehouseResource(warehouse_path=path).warehouse
 
 
 def _run_process_id(context: SensorEvaluationContext, run_id: str, engine_event) -> int | None:
@@ -270,9 +316,7 @@ def _recorded_run(context: RunStatusSensorContext, outcome: str, error: str | No
     days = days_from_to(dt.date.fromisoformat(first), dt.date.fromisoformat(last)) if first else []
     config = run.run_config or {}
     full = bool((config.get("ops", {}).get("warehouse_dbt_models", {}).get("config") or {}).get("full_refresh"))
-    # the run's warehouse: its run config's when it names one, else the settings' (as the run took it)
-    path = (config.get("resources", {}).get("warehouse", {}).get("config") or {}).get("warehouse_path") or ""
-    record_run(WarehouseResource(warehouse_path=path).warehouse, run_id=run.run_id,
+    record_run(_run_warehouse(run), run_id=run.run_id,
                started_at=dt.datetime.fromtimestamp(started, dt.UTC),
                finished_at=dt.datetime.fromtimestamp(ended, dt.UTC) if ended else None,
                days=days, full=full, outcome=outcome, error=error)

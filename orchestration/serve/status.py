@@ -189,36 +189,25 @@ def _may_be_running(pid: int | None) -> bool:
     return pid is None or pid <= 0 or not process_gone(pid)
 
 
-# How much later than the run it served a process with the same pid may have started and still be
-# taken for the same: /proc gives the machine's start to the second and follows the clock's
-# adjustments, while a pid used again after a restart of the machine belongs to a process started
-# minutes later at least.
-_PID_START_SLACK_SECONDS = 60
-
-
-def process_gone(pid: int, started_by: float | None = None) -> bool:
-    """True when process `pid` no longer runs on this machine; with `started_by` (seconds since the
-    epoch), also when the process that has the pid now started after that (the pid used again:
-    the machine restarted). False when it runs, or when that cannot be told (another user's
-    process; no /proc for a start time)."""
+def process_gone(pid: int, command_marks: tuple[str, ...] = ()) -> bool:
+    """True when process `pid` no longer runs on this machine; with `command_marks`, also when the
+    process that has the pid now has none of them in its command line (the pid used again by
+    another program: the machine restarted). False when it runs, or when that cannot be told
+    (another user's process; no /proc to read a command line from). Not by start times: the
+    machine's start, from which /proc dates a process, moves when the clock is set."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return True
     except OSError:
         return False
-    if started_by is None:
+    if not command_marks:
         return False
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
-        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
-                    if line.startswith("btime "))
-        # fields after the command's ")" (which may hold spaces), from the third: the 22nd is the
-        # start, in clock ticks since boot
-        ticks = int(stat.rsplit(")", 1)[1].split()[19])
-    except (OSError, StopIteration, ValueError, IndexError):
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+    except OSError:
         return False
-    return boot + ticks / os.sysconf("SC_CLK_TCK") > started_by + _PID_START_SLACK_SECONDS
+    return not any(mark in command for mark in command_marks)
 
 
 def _record_problem(record) -> str | None:
