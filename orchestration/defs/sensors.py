@@ -143,8 +143,9 @@ def new_or_redelivered_export_days(context: SensorEvaluationContext, warehouse: 
 # multiprocessing's spawn (`... spawn_main(...) --multiprocessing-fork`), older launches as
 # `dagster api execute_run`. A pid held by anything else is the pid used again.
 _RUN_PROCESS_MARKS = ("--multiprocessing-fork", "execute_run")
-# How a run's code server is reached, in its launch's tag, when it is on this machine
-_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", socket.gethostname(), socket.getfqdn()}
+# How a run's code server is reached, in its launch's tag, when it is on this machine (and this
+# machine's name, asked only then: no name look-up in every process that loads the definitions)
+_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
 def _fail_runs_whose_process_is_gone(context: SensorEvaluationContext) -> list[str]:
@@ -199,7 +200,9 @@ def _launched_on_this_machine(run) -> bool:
         where = json.loads(run.tags.get(GRPC_INFO_TAG, ""))
     except ValueError:
         return False
-    return isinstance(where, dict) and (bool(where.get("socket")) or where.get("host") in _LOCAL_HOSTS)
+    if not isinstance(where, dict):
+        return False
+    return bool(where.get("socket")) or where.get("host") in _LOCAL_HOSTS or where.get("host") == socket.gethostname()
 
 
 def _run_warehouse(run) -> Path:
