@@ -248,10 +248,10 @@ def prepare_build_file(warehouse: Path, *, may_drop_loads: bool = True) -> Path:
     build = build_path_for(warehouse)
     build.parent.mkdir(parents=True, exist_ok=True)
     restarted = build.exists() and _published_file_replaced(build, warehouse)
+    what = "replaced" if warehouse.exists() else "removed"
     if restarted:
         from ..settings import analytics_engine, spark_dir_for
 
-        what = "replaced" if warehouse.exists() else "removed"
         spark_dir = spark_dir_for(warehouse)
         if analytics_engine() == "spark" and spark_dir.exists():
             # Spark's raw tables and models followed the old build file: a refresh would load their
@@ -278,9 +278,9 @@ def prepare_build_file(warehouse: Path, *, may_drop_loads: bool = True) -> Path:
     if restarted:
         from . import progress
 
-        progress.report(f"{warehouse} was " + ("replaced" if warehouse.exists() else "removed")
-                        + " since the last refresh published it: the build file starts again from "
-                        + ("it" if warehouse.exists() else "nothing"))
+        start = "it" if warehouse.exists() else "nothing"
+        progress.report(f"{warehouse} was {what} since the last refresh published it: the build file starts "
+                        f"again from {start}")
     try:
         found = storage_version(build)
     except duckdb.Error as exc:

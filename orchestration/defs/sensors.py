@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from dagster import (
+    DagsterEventType,
     DagsterRunStatus,
     DefaultSensorStatus,
     RunFailureSensorContext,
@@ -161,7 +162,6 @@ def _fail_runs_whose_process_is_gone(context: SensorEvaluationContext) -> list[s
     - A run of `assistant-analytics refresh` runs in that command's process, which holds the
       warehouse's lock from before its first run to after its last: such a run going while no
       process holds the lock was killed with the command."""
-    from dagster import DagsterEventType
     from dagster._core.launcher import DefaultRunLauncher
 
     local_launcher = isinstance(context.instance.run_launcher, DefaultRunLauncher)
@@ -171,8 +171,7 @@ def _fail_runs_whose_process_is_gone(context: SensorEvaluationContext) -> list[s
         if run.job_name not in _RECORDED_JOBS:
             continue
         if run.tags.get(TRIGGER_TAG) == CLI_TRIGGER:
-            named = ((run.run_config or {}).get("resources", {}).get("warehouse", {}).get("config") or {}).get(
-                "warehouse_path")
+            named = _named_warehouse(run)
             if not named or not Path(named).is_absolute():
                 continue  # no path, or one of the command's own folder: its lock cannot be found from here
             why = (None if refresh_running(Path(named)) else
@@ -182,7 +181,7 @@ def _fail_runs_whose_process_is_gone(context: SensorEvaluationContext) -> list[s
             continue  # run in a process of its own (`dagster job execute`: it takes the lock step by
             # step, so the lock cannot tell), or somewhere this sensor cannot look
         else:
-            pid = _run_process_id(context, run.run_id, DagsterEventType.ENGINE_EVENT)
+            pid = _run_process_id(context, run.run_id)
             why = (f"the run's process (pid {pid}) is gone: killed, or the machine or `dagster dev` restarted "
                    "during the run" if pid is not None and process_gone(pid, _RUN_PROCESS_MARKS) else None)
         # read again: a run that ended meanwhile (its process gone as it ended) keeps its outcome
@@ -205,17 +204,22 @@ def _launched_on_this_machine(run) -> bool:
     return bool(where.get("socket")) or where.get("host") in _LOCAL_HOSTS or where.get("host") == socket.gethostname()
 
 
+def _named_warehouse(run) -> str | None:
+    """The warehouse path a run's config names, as given (a CLI refresh's names one, absolute)."""
+    config = (run.run_config or {}).get("resources", {}).get("warehouse", {}).get("config") or {}
+    return config.get("warehouse_path")
+
+
 def _run_warehouse(run) -> Path:
-    """The warehouse a run works on: its run config's when it names one (a CLI refresh's does),
-    else the settings' (as the run took it)."""
-    config = run.run_config or {}
-    path = (config.get("resources", {}).get("warehouse", {}).get("config") or {}).get("warehouse_path") or ""
-    return WarehouseResource(warehouse_path=path).warehouse
+    """The warehouse a run works on: its run config's when it names one, else the settings' (as
+    the run took it)."""
+    return WarehouseResource(warehouse_path=_named_warehouse(run) or "").warehouse
 
 
-def _run_process_id(context: SensorEvaluationContext, run_id: str, engine_event) -> int | None:
+def _run_process_id(context: SensorEvaluationContext, run_id: str) -> int | None:
     """The pid of the process a launched run runs in, from the event its launch writes first."""
-    for event in context.instance.get_records_for_run(run_id, of_type=engine_event, limit=10).records:
+    for event in context.instance.get_records_for_run(run_id, of_type=DagsterEventType.ENGINE_EVENT,
+                                                      limit=10).records:
         dagster_event = event.event_log_entry.dagster_event
         if dagster_event is None or not (dagster_event.message or "").startswith("Started process for run"):
             continue
