@@ -506,15 +506,56 @@ def test_a_file_that_changes_while_the_day_loads_leaves_the_day_to_load_again(tm
         return result
 
     monkeypatch.setattr(raw, "_classify_lines", read_then_redelivered)
-    conn, _ = load(tmp_path / "exports")
+    conn, stats = load(tmp_path / "exports")
     try:
         [(recorded,)] = conn.execute("select fingerprint from raw.export_days").fetchall()
         assert loaded_ids(conn) == [("part-0000.jsonl", 1, "a-1")]
         assert recorded != fingerprint(folder)  # re-delivered, to load again
+        assert stats.changed_while_read  # and the run says so
         monkeypatch.setattr(raw, "_classify_lines", read_files)
         load_export_day(conn, tmp_path / "exports", DAY)
         assert loaded_ids(conn) == [("part-0000.jsonl", 1, "a-1"), ("part-0001.jsonl", 1, "a-2")]
         assert conn.execute("select fingerprint from raw.export_days").fetchall() == [(fingerprint(folder),)]
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("gone_when", ["before its read", "after its read"])
+def test_a_file_removed_while_the_day_loads_is_left_out_and_the_day_loads_again(tmp_path: Path, monkeypatch,
+                                                                                gone_when):
+    """A re-delivery under way (the folder emptied, then written again) removes a file the load had
+    listed: the load goes on without it (it failed the refresh with "cannot read the export file"),
+    records none of its lines, and the day loads again, with the file as delivered then."""
+    import orchestration.load.raw as raw
+
+    exports = tmp_path / "exports"
+    write_export(exports, DAY.isoformat(), "part-0000.jsonl", [json.loads(line("a-1"))])
+    write_export(exports, DAY.isoformat(), "part-0001.jsonl", [json.loads(line("a-2"))])
+    folder = exports / f"dt={DAY}"
+    read_file = raw._read_file
+
+    def read_then_part_1_removed(conn, path, name, tmpdir, day):
+        if gone_when == "before its read" and name == "part-0000.jsonl":
+            (folder / "part-0001.jsonl").unlink()
+        damage = read_file(conn, path, name, tmpdir, day)
+        if gone_when == "after its read" and name == "part-0001.jsonl":
+            (folder / "part-0001.jsonl").unlink()
+        return damage
+
+    monkeypatch.setattr(raw, "_read_file", read_then_part_1_removed)
+    conn, stats = load(exports)
+    try:
+        assert loaded_ids(conn) == [("part-0000.jsonl", 1, "a-1")]
+        assert conn.execute("select file_name from raw.export_files").fetchall() == [("part-0000.jsonl",)]
+        assert conn.execute("select count(*) from raw.rejected_lines").fetchall() == [(0,)]
+        assert (stats.files, stats.lines_read, stats.changed_while_read) == (1, 1, True)
+        [(recorded,)] = conn.execute("select fingerprint from raw.export_days").fetchall()
+        assert recorded != fingerprint(folder)  # to load again
+        monkeypatch.setattr(raw, "_read_file", read_file)
+        write_export(exports, DAY.isoformat(), "part-0001.jsonl", [json.loads(line("a-3"))])  # delivered again
+        stats = load_export_day(conn, exports, DAY)
+        assert loaded_ids(conn) == [("part-0000.jsonl", 1, "a-1"), ("part-0001.jsonl", 1, "a-3")]
+        assert not stats.changed_while_read
     finally:
         conn.close()
 

@@ -458,3 +458,29 @@ def test_a_file_that_changes_while_spark_loads_the_day_leaves_the_day_to_load_ag
     assert stats.lines_read == 1
     recorded = spark_loaded_days(spark_dir)[dt.date.fromisoformat(day)]
     assert recorded != fingerprint(folder)
+    assert stats.changed_while_read  # and the run says so
+
+
+def test_a_file_removed_while_spark_loads_the_day_is_left_out_and_the_day_loads_again(spark, spark_dir, tmp_path,
+                                                                                      monkeypatch):
+    """As the DuckDB loader (test_load_faults.py): a file of the day's listing removed before its
+    turn (a re-delivery under way) is left out, not a failed load, and the day loads again."""
+    import orchestration.load.spark_load as spark_load
+    from orchestration.build.spark_job import spark_loaded_days
+    from orchestration.load.exports import fingerprint
+
+    day = "2026-11-06"  # no other test loads it
+    for i in (1, 2):
+        write_export(tmp_path / "exports", day, f"part-000{i}.jsonl", [ev(f"removed-{i}", at="2026-11-06T09:00:00Z")])
+    folder = tmp_path / "exports" / f"dt={day}"
+    holds_gzip = spark_load._holds_gzip
+
+    def part_2_removed_at_part_1(path):
+        if path.name == "part-0001.jsonl":
+            (folder / "part-0002.jsonl").unlink()
+        return holds_gzip(path)
+
+    monkeypatch.setattr(spark_load, "_holds_gzip", part_2_removed_at_part_1)
+    stats = spark_load.load_export_day_spark(spark, tmp_path / "exports", dt.date.fromisoformat(day))
+    assert (stats.files, stats.lines_read, stats.changed_while_read) == (1, 1, True)
+    assert spark_loaded_days(spark_dir)[dt.date.fromisoformat(day)] != fingerprint(folder)

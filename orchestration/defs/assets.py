@@ -114,9 +114,13 @@ def raw_exports(context: AssetExecutionContext, warehouse: WarehouseResource,
                        f"{stats.lines_rejected} rejected, {stats.duplicates} duplicates; {rate:,.0f} lines/s")
             progress.report(message)
             linked = linked_export_names(day_folder(warehouse.exports, day))
-            if linked:
-                warning = (f"export day {day}: not reading {len(linked)} symbolic link(s) named like an export "
-                           f"file (links are not read; copy the file in): {', '.join(linked)}")
+            warnings = [f"export day {day}: not reading {len(linked)} symbolic link(s) named like an export "
+                        f"file (links are not read; copy the file in): {', '.join(linked)}"] if linked else []
+            if stats.changed_while_read:
+                warnings.append(f"export day {day} changed while it was read (files added, removed or written to: "
+                                "a delivery under way?): what was there is loaded, and the next refresh or "
+                                "sensor tick loads the day again")
+            for warning in warnings:
                 context.log.warning(warning)
                 progress.report(warning, run_log=False)
     elapsed = time.perf_counter() - started

@@ -197,6 +197,15 @@ def fingerprint(folder: Path) -> str:
     return files_fingerprint(export_files(folder))
 
 
+def changed_since(folder: Path, delivered: str) -> bool:
+    """Whether the day folder's files are no longer those of fingerprint `delivered` (a folder, or a
+    file, gone or unreadable meanwhile is a change)."""
+    try:
+        return fingerprint(folder) != delivered
+    except LoadError:
+        return True
+
+
 def files_fingerprint(files: list[Path]) -> str:
     """`fingerprint` of a day folder's export files (export_files), listed by the caller."""
     h = hashlib.sha256()

@@ -29,7 +29,7 @@ from pathlib import Path
 import duckdb
 
 from ..errors import LoadError, first_line
-from .exports import check_export_day, export_files, fingerprint, is_utf8_path, shown_names, unreadable
+from .exports import changed_since, check_export_day, export_files, fingerprint, is_utf8_path, shown_names, unreadable
 from .user_agents import parsed, parser_version
 from .validation import BLANK_LINE, DUCKDB, extracted_lines_sql, reason_case_sql
 
@@ -117,6 +117,10 @@ where event_type = 'bot_message'
 """
 
 
+class ExportFileGone(Exception):
+    """An export file of the day's listing that was gone when the load came to read it."""
+
+
 @dataclass
 class LoadStats:
     export_date: dt.date
@@ -129,6 +133,8 @@ class LoadStats:
     damaged_files: list[str] = field(default_factory=list)
     pending_users: int = 0
     seconds: float = 0.0
+    # the day's files changed (added, removed, written to) while the load read them: it loads again
+    changed_while_read: bool = False
 
 
 @contextlib.contextmanager
@@ -619,6 +625,8 @@ def _read_file(conn: duckdb.DuckDBPyConnection, path: Path, name: str, tmpdir: P
         damage = None if fast else _read_careful(conn, source, name, gzipped, tmpdir, day)
         notes = [n for n in (_format_note(path, gzipped), damage) if n]
     except OSError as exc:
+        if not os.path.lexists(path):
+            raise ExportFileGone(name) from None
         raise unreadable("the export file", path, exc) from None
     except duckdb.OutOfMemoryException as exc:
         # a file too big for the memory limit and the disk beside the build file (a gzip file that
@@ -635,8 +643,16 @@ def _classify_lines(conn: duckdb.DuckDBPyConnection, folder: Path, tmpdir: Path,
     files, damaged = [], []
     paths = export_files(folder)
     for path, name in shown_names(paths).items():
-        damage = _read_file(conn, path, name, tmpdir, day)
-        files.append({"file_name": name, "size_bytes": path.stat().st_size, "damage": damage})
+        try:
+            damage = _read_file(conn, path, name, tmpdir, day)
+            size = path.stat().st_size
+        except (ExportFileGone, FileNotFoundError):
+            # removed since the day's files were listed (a delivery under way): the day is then
+            # recorded with the fingerprint of its files before the load, which its folder no longer
+            # has, so it loads again, with whatever replaced the file (load_export_day)
+            conn.execute("delete from classified where file_name = ?", [name])
+            continue
+        files.append({"file_name": name, "size_bytes": size, "damage": damage})
         if damage:
             damaged.append(f"{name}: {damage}")
     counts = dict(conn.execute("select file_name, count(*) from classified where not is_blank group by 1").fetchall())
@@ -748,6 +764,7 @@ def load_export_day(conn: duckdb.DuckDBPyConnection, exports_dir: Path, day: dt.
     delivered = fingerprint(folder)
     with _temporary_folder() as tmp:
         files, damaged = _classify_lines(conn, folder, Path(tmp), day)
+    stats.changed_while_read = changed_since(folder, delivered)
     stats.files = len(files)
     stats.damaged_files = damaged
     params = {"day": day}

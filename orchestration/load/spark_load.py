@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import os
 import time
 import zlib
 from contextlib import contextmanager
@@ -35,7 +36,16 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from .exports import check_export_day, export_files, fingerprint, is_utf8_path, shown_names, unreadable
+from .exports import (
+    changed_since,
+    check_export_day,
+    day_folder,
+    export_files,
+    fingerprint,
+    is_utf8_path,
+    shown_names,
+    unreadable,
+)
 from .raw import _format_note, _gzip_size, _holds_gzip, _invalid_utf8_note, _read_gzip, _utf8_text
 from .user_agents import parsed, parser_version
 from .validation import BLANK_LINE, SPARK, reason_case_sql, spark_extracted_lines_sql
@@ -210,19 +220,22 @@ def classify_export_day(spark: SparkSession, exports_dir: Path, day: dt.date) ->
     direct, careful_rows, files = [], [], []
     try:
         for path, name in shown_names(export_files(folder)).items():
-            gzipped = _holds_gzip(path)
-            damage = None
-            # a path that is not UTF-8 (a name's bytes: shown_name) cannot be given to Spark: Python reads it
-            if (gzipped == path.name.endswith(".gz") and is_utf8_path(path)
-                    and (not gzipped or _gzip_size(path) is not None)
-                    and not _starts_with_byte_order_mark(path, gzipped)):
-                direct.append(path)
-            else:
-                rows, damage = _careful_lines(path, name, gzipped)
-                careful_rows += rows
-            notes = [n for n in (_format_note(path, gzipped), damage) if n]
-            files.append({"export_date": day, "file_name": name, "size_bytes": path.stat().st_size,
-                          "notes": notes})
+            try:
+                gzipped = _holds_gzip(path)
+                # a path that is not UTF-8 (a name's bytes: shown_name) cannot be given to Spark: Python reads it
+                read_by_spark = (gzipped == path.name.endswith(".gz") and is_utf8_path(path)
+                                 and (not gzipped or _gzip_size(path) is not None)
+                                 and not _starts_with_byte_order_mark(path, gzipped))
+                rows, damage = ([], None) if read_by_spark else _careful_lines(path, name, gzipped)
+                notes = [n for n in (_format_note(path, gzipped), damage) if n]
+                size = path.stat().st_size
+            except FileNotFoundError:
+                if os.path.lexists(path):
+                    raise
+                continue  # removed since the listing: the day loads again (raw.py's _classify_lines)
+            direct += [path] if read_by_spark else []
+            careful_rows += rows
+            files.append({"export_date": day, "file_name": name, "size_bytes": size, "notes": notes})
     except OSError as exc:
         raise unreadable("the export file", path, exc) from None
 
@@ -431,7 +444,8 @@ def load_export_day_spark(spark: SparkSession, exports_dir: Path, day: dt.date):
     delivered = fingerprint(check_export_day(exports_dir, day))  # before any file is read: raw.py says why
     judged = classify_export_day(spark, exports_dir, day)
     try:
-        stats = LoadStats(export_date=day, files=len(judged.export_files))
+        stats = LoadStats(export_date=day, files=len(judged.export_files),
+                          changed_while_read=changed_since(day_folder(exports_dir, day), delivered))
         stats.lines_read = sum(f["lines_read"] for f in judged.export_files)
         stats.damaged_files = [f"{f['file_name']}: {f['damage']}" for f in judged.export_files if f["damage"]]
         stats.rejects_by_reason = judged.rejects_by_reason
