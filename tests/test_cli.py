@@ -1661,18 +1661,24 @@ def test_the_run_line_counts_the_loaded_days_not_the_span_for_full_alone():
 def test_a_full_rebuild_of_days_with_gaps_builds_every_model_once(workspace: Workspace):
     """`refresh --all --full` over export days with a gap between them: one run per unbroken range
     of days, but only the last builds the models (in full, once) and publishes; the first only
-    loads. Every model was rebuilt once per range before."""
-    for day in (D1, D4):
+    loads. Every model was rebuilt once per range before. A run of several days says, before its
+    load, that Dagster records its planned materializations first (a silence that grows with the
+    days, in a Dagster home's SQLite storage)."""
+    for day in (D1, D2, D4):
         write_export(workspace.exports, day, "part-0000.jsonl", _chat(day[-2:], day, "09:00", user=f"u-{day}"))
     proc = workspace.cli("refresh", "--all", "--full")
     lines = [line.strip() for line in proc.stderr.splitlines()]
-    assert lines[0] == (f"run 1/2: export days {D1} .. {D1} (1 day), loaded only (every model is rebuilt once, "
-                        "in the last run)"), proc.stderr
+    assert lines[:2] == [f"run 1/2: export days {D1} .. {D2} (2 days), loaded only (every model is rebuilt once, "
+                         "in the last run)",
+                         "Dagster records the run's planned materializations (one per asset and export day, 2 days) "
+                         "in its run history first ..."], proc.stderr
+    assert lines[2].startswith(f"loaded export day {D1} (1/2)"), proc.stderr
     assert f"run 2/2: export days {D4} .. {D4} (1 day)" in lines
+    assert len([line for line in lines if line.startswith("Dagster records ")]) == 1  # not for a day alone
     assert [line for line in lines if line.startswith("dbt build --full-refresh")] == ["dbt build --full-refresh ..."]
     assert len([line for line in lines if line.startswith("published ")]) == 1
     assert workspace.query("select chat_local_date, count(*) from marts.fct_chats group by all order by 1") == [
-        (dt.date.fromisoformat(D1), 1), (dt.date.fromisoformat(D4), 1)]
+        (dt.date.fromisoformat(day), 1) for day in (D1, D2, D4)]
 
 
 def test_a_report_while_the_first_refresh_runs_says_so(tmp_path):
