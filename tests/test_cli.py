@@ -107,12 +107,49 @@ def test_every_option_has_help_and_every_help_shows_examples():
                 cli.parse_args(shlex.split(line, comments=True)[1:])
 
 
-def test_version_prints_the_package_version(capsys):
+def test_version_prints_the_package_version_and_the_clones_commit(capsys):
     with pytest.raises(SystemExit) as exc:
         cli.parse_args(["--version"])
     assert exc.value.code == 0
     declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
-    assert capsys.readouterr().out.strip() == f"assistant-analytics {declared}"
+    if not (REPO / ".git").exists():
+        assert capsys.readouterr().out.strip() == f"assistant-analytics {declared}"
+        return
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    assert capsys.readouterr().out.strip() == f"assistant-analytics {declared} (commit {head[:12]})"
+
+
+@pytest.mark.parametrize("layout", ["loose ref", "packed ref", "detached", "worktree"])
+def test_the_commit_is_read_from_the_clones_git_folder_without_git(tmp_path, monkeypatch, layout):
+    """A nightly job's PATH may have no git: `.git` is read as git writes it, in each layout."""
+    from orchestration.cli import main as cli_main
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    clone = tmp_path / "clone"
+    git = clone / ".git"
+    (git / "refs" / "heads").mkdir(parents=True)
+    (git / "HEAD").write_text("ref: refs/heads/main\n")
+    if layout == "loose ref":
+        (git / "refs" / "heads" / "main").write_text(commit + "\n")
+    elif layout == "packed ref":
+        (git / "packed-refs").write_text(f"# pack-refs with: peeled fully-peeled sorted\n{commit} refs/heads/main\n")
+    elif layout == "detached":
+        (git / "HEAD").write_text(commit + "\n")
+    else:  # the clone is a worktree of another clone: its .git is a file naming its own folder
+        main_git = tmp_path / "main" / ".git"
+        (main_git / "refs" / "heads").mkdir(parents=True)
+        (main_git / "refs" / "heads" / "fix").write_text(commit + "\n")
+        own = main_git / "worktrees" / "clone"
+        own.mkdir(parents=True)
+        (own / "HEAD").write_text("ref: refs/heads/fix\n")
+        (own / "commondir").write_text("../..\n")
+        shutil.rmtree(git)
+        git.write_text(f"gitdir: {own}\n")
+    monkeypatch.setattr("orchestration.settings.PROJECT_ROOT", clone)
+    assert cli_main.checkout_commit() == commit[:12]
+    shutil.rmtree(git) if git.is_dir() else git.unlink()
+    assert cli_main.checkout_commit() is None  # not a clone: the version alone
 
 
 @pytest.mark.parametrize("typed, suggestion", [("reprot", "report"), ("stauts", "status"), ("exprot", "export")])

@@ -116,12 +116,42 @@ def _positive_int(value: str) -> int:
 
 
 def _version() -> str:
+    """The package's version, and the commit of the clone it runs from: the version number alone
+    does not tell an operator whether a `git pull` took effect."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        return version(PROG)
+        number = version(PROG)
     except PackageNotFoundError:  # run from a checkout that was never installed
-        return "unknown (not installed)"
+        number = "unknown (not installed)"
+    commit = checkout_commit()
+    return f"{number} (commit {commit})" if commit else number
+
+
+def checkout_commit() -> str | None:
+    """The commit checked out in the clone the package runs from (README: installed from a clone,
+    editable), its first 12 hex digits, read from `.git` without running git (a nightly job's PATH
+    may have none); None outside a clone or when `.git` cannot be read."""
+    from ..settings import PROJECT_ROOT
+
+    git = PROJECT_ROOT / ".git"
+    try:
+        if git.is_file():  # a worktree's: "gitdir: <its folder>", whose commondir holds the refs
+            git = (PROJECT_ROOT / git.read_text().removeprefix("gitdir:").strip()).resolve()
+        common = (git / (git / "commondir").read_text().strip()).resolve() if (git / "commondir").is_file() else git
+        head = (git / "HEAD").read_text().strip()
+        if not head.startswith("ref: "):
+            return head[:12] or None  # a detached HEAD holds the commit itself
+        ref = head.removeprefix("ref: ")
+        if (common / ref).is_file():
+            return (common / ref).read_text().strip()[:12] or None
+        for line in (common / "packed-refs").read_text().splitlines():
+            commit, _, name = line.partition(" ")
+            if name == ref:
+                return commit[:12]
+    except (OSError, UnicodeDecodeError):
+        return None
+    return None
 
 
 class _StoreOnce(argparse._StoreAction):
