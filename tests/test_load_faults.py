@@ -520,44 +520,74 @@ def test_a_file_that_changes_while_the_day_loads_leaves_the_day_to_load_again(tm
         conn.close()
 
 
-@pytest.mark.parametrize("gone_when", ["before its read", "after its read"])
-def test_a_file_removed_while_the_day_loads_is_left_out_and_the_day_loads_again(tmp_path: Path, monkeypatch,
-                                                                                gone_when):
+@pytest.mark.parametrize("gone", ["a file, before its read", "a file, after its read", "the folder"])
+def test_a_day_whose_files_go_while_it_loads_is_left_as_it_was_and_loads_later(tmp_path: Path, monkeypatch, gone):
     """A re-delivery under way (the folder emptied, then written again) removes a file the load had
-    listed: the load goes on without it (it failed the refresh with "cannot read the export file"),
-    records none of its lines, and the day loads again, with the file as delivered then."""
+    listed: that load failed the refresh with "cannot read the export file". Now the day is left as
+    it was (its rows, and its recorded fingerprint: loading the rest would publish part of a day),
+    the run goes on and says why, and the day loads once delivered; put back as it was (`tar x`,
+    `cp -p`: the same names, sizes and times) it holds what it held, and nothing is pending."""
     import orchestration.load.raw as raw
 
     exports = tmp_path / "exports"
     write_export(exports, DAY.isoformat(), "part-0000.jsonl", [json.loads(line("a-1"))])
     write_export(exports, DAY.isoformat(), "part-0001.jsonl", [json.loads(line("a-2"))])
     folder = exports / f"dt={DAY}"
-    read_file = raw._read_file
-
-    def read_then_part_1_removed(conn, path, name, tmpdir, day):
-        if gone_when == "before its read" and name == "part-0000.jsonl":
-            (folder / "part-0001.jsonl").unlink()
-        damage = read_file(conn, path, name, tmpdir, day)
-        if gone_when == "after its read" and name == "part-0001.jsonl":
-            (folder / "part-0001.jsonl").unlink()
-        return damage
-
-    monkeypatch.setattr(raw, "_read_file", read_then_part_1_removed)
-    conn, stats = load(exports)
+    conn, _ = load(exports)
     try:
-        assert loaded_ids(conn) == [("part-0000.jsonl", 1, "a-1")]
-        assert conn.execute("select file_name from raw.export_files").fetchall() == [("part-0000.jsonl",)]
-        assert conn.execute("select count(*) from raw.rejected_lines").fetchall() == [(0,)]
-        assert (stats.files, stats.lines_read, stats.changed_while_read) == (1, 1, True)
-        [(recorded,)] = conn.execute("select fingerprint from raw.export_days").fetchall()
-        assert recorded != fingerprint(folder)  # to load again
-        monkeypatch.setattr(raw, "_read_file", read_file)
-        write_export(exports, DAY.isoformat(), "part-0001.jsonl", [json.loads(line("a-3"))])  # delivered again
+        [(first_load,)] = conn.execute("select fingerprint from raw.export_days").fetchall()
+        pending = conn.execute("select * from raw.pending_users order by all").fetchall()
+        saved = tmp_path / "saved"
+        shutil.copytree(folder, saved)  # copy2: names, bytes and times, as `tar x` puts them back
+        read_file = raw._read_file
+
+        def read_while_files_go(conn_, path, name, tmpdir, day):
+            if gone == "a file, before its read" and name == "part-0000.jsonl":
+                (folder / "part-0001.jsonl").unlink()
+            if gone == "the folder" and name == "part-0001.jsonl":
+                shutil.rmtree(folder)
+            damage = read_file(conn_, path, name, tmpdir, day)
+            if gone == "a file, after its read" and name == "part-0001.jsonl":
+                (folder / "part-0001.jsonl").unlink()
+            return damage
+
+        monkeypatch.setattr(raw, "_read_file", read_while_files_go)
+        os.utime(folder / "part-0000.jsonl")  # re-delivered: loaded again
         stats = load_export_day(conn, exports, DAY)
+        assert stats.not_loaded_because == ("its folder was removed while the load read it" if gone == "the folder"
+                                            else "its file part-0001.jsonl was removed while the load read the day")
+        assert (stats.files, stats.lines_read) == (0, 0)
+        assert loaded_ids(conn) == [("part-0000.jsonl", 1, "a-1"), ("part-0001.jsonl", 1, "a-2")]
+        assert conn.execute("select fingerprint from raw.export_days").fetchall() == [(first_load,)]
+        assert conn.execute("select * from raw.pending_users order by all").fetchall() == pending  # as it was
+
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.copytree(saved, folder)  # put back as it was
+        assert fingerprint(folder) == first_load  # nothing to load again: the rows are those files'
+        monkeypatch.setattr(raw, "_read_file", read_file)
+        write_export(exports, DAY.isoformat(), "part-0001.jsonl", [json.loads(line("a-3"))])  # delivered anew
+        stats = load_export_day(conn, exports, DAY)
+        assert stats.not_loaded_because is None and not stats.changed_while_read
         assert loaded_ids(conn) == [("part-0000.jsonl", 1, "a-1"), ("part-0001.jsonl", 1, "a-3")]
-        assert not stats.changed_while_read
     finally:
         conn.close()
+
+
+def test_a_file_that_cannot_be_read_is_not_taken_for_one_removed(tmp_path: Path, monkeypatch):
+    """Only a file that no longer exists is a delivery under way: any other error reading it (here
+    a permission refused, where a folder without search permission makes the file's lstat fail
+    too, as if it were gone) stops the load with its one line, as before."""
+    import orchestration.load.raw as raw
+
+    write_export(tmp_path / "exports", DAY.isoformat(), "part-0000.jsonl", [json.loads(line("a-1"))])
+
+    def refused(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(raw, "_holds_gzip", refused)
+    monkeypatch.setattr(raw.os.path, "lexists", lambda path: False)
+    with pytest.raises(LoadError, match="^cannot read the export file .*part-0000.jsonl: Permission denied$"):
+        load(tmp_path / "exports")
 
 
 class _CommitFails:

@@ -461,26 +461,38 @@ def test_a_file_that_changes_while_spark_loads_the_day_leaves_the_day_to_load_ag
     assert stats.changed_while_read  # and the run says so
 
 
-def test_a_file_removed_while_spark_loads_the_day_is_left_out_and_the_day_loads_again(spark, spark_dir, tmp_path,
-                                                                                      monkeypatch):
-    """As the DuckDB loader (test_load_faults.py): a file of the day's listing removed before its
-    turn (a re-delivery under way) is left out, not a failed load, and the day loads again."""
+@pytest.mark.parametrize("when", ["before its turn", "before Spark reads it"])
+def test_a_day_whose_file_goes_while_spark_loads_it_is_left_as_it_was(spark, spark_dir, tmp_path, monkeypatch, when):
+    """As the DuckDB loader (test_load_faults.py): a file of the day's listing removed while the
+    day loads (a re-delivery under way), before its turn or before Spark's own read of the files,
+    leaves the day as it was, not a failed load; the day loads once delivered."""
     import orchestration.load.spark_load as spark_load
     from orchestration.build.spark_job import spark_loaded_days
-    from orchestration.load.exports import fingerprint
 
-    day = "2026-11-06"  # no other test loads it
+    day = "2026-11-06" if when == "before its turn" else "2026-11-07"  # no other test loads them
     for i in (1, 2):
-        write_export(tmp_path / "exports", day, f"part-000{i}.jsonl", [ev(f"removed-{i}", at="2026-11-06T09:00:00Z")])
+        write_export(tmp_path / "exports", day, f"part-000{i}.jsonl", [ev(f"gone-{day}-{i}", at=f"{day}T09:00:00Z")])
     folder = tmp_path / "exports" / f"dt={day}"
-    holds_gzip = spark_load._holds_gzip
+    date = dt.date.fromisoformat(day)
+    first = spark_load.load_export_day_spark(spark, tmp_path / "exports", date)
+    assert first.not_loaded_because is None and first.lines_read == 2
+    recorded = spark_loaded_days(spark_dir)[date]
 
-    def part_2_removed_at_part_1(path):
-        if path.name == "part-0001.jsonl":
-            (folder / "part-0002.jsonl").unlink()
-        return holds_gzip(path)
+    def part_2_removed(original, trigger):
+        def wrapped(*args):
+            if trigger(*args):
+                (folder / "part-0002.jsonl").unlink()
+            return original(*args)
+        return wrapped
 
-    monkeypatch.setattr(spark_load, "_holds_gzip", part_2_removed_at_part_1)
-    stats = spark_load.load_export_day_spark(spark, tmp_path / "exports", dt.date.fromisoformat(day))
-    assert (stats.files, stats.lines_read, stats.changed_while_read) == (1, 1, True)
-    assert spark_loaded_days(spark_dir)[dt.date.fromisoformat(day)] != fingerprint(folder)
+    if when == "before its turn":
+        monkeypatch.setattr(spark_load, "_holds_gzip", part_2_removed(
+            spark_load._holds_gzip, lambda path: path.name == "part-0001.jsonl"))
+    else:
+        monkeypatch.setattr(spark_load, "_numbered_lines", part_2_removed(spark_load._numbered_lines, lambda *_: True))
+    os.utime(folder / "part-0001.jsonl")  # re-delivered: loaded again
+    stats = spark_load.load_export_day_spark(spark, tmp_path / "exports", date)
+    assert stats.not_loaded_because == "its file part-0002.jsonl was removed while the load read the day"
+    assert spark_loaded_days(spark_dir)[date] == recorded  # as it was: still re-delivered, to load
+    events = spark.sql(f"select event_id from raw.events where export_date = date'{day}' order by 1").collect()
+    assert [r.event_id for r in events] == [f"gone-{day}-1", f"gone-{day}-2"]

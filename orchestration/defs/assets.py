@@ -97,6 +97,7 @@ def raw_exports(context: AssetExecutionContext, warehouse: WarehouseResource,
     totals = {"lines_read": 0, "events_valid": 0, "duplicates": 0, "lines_rejected": 0}
     rejects: dict[str, int] = {}
     damaged: list[str] = []
+    not_loaded: list[str] = []
     started = time.perf_counter()
     # the load's progress in the run's log too: each day's counts, and why the build file starts again
     with refresh_lock(warehouse.warehouse), progress.also_to(context.log.info):
@@ -108,18 +109,24 @@ def raw_exports(context: AssetExecutionContext, warehouse: WarehouseResource,
             for reason, n in stats.rejects_by_reason.items():
                 rejects[reason] = rejects.get(reason, 0) + n
             damaged += [f"{day}: {d}" for d in stats.damaged_files]
+            not_loaded += [f"{day}: {stats.not_loaded_because}"] if stats.not_loaded_because else []
             elapsed = time.perf_counter() - started
             rate = totals["lines_read"] / elapsed if elapsed > 0 else 0.0
-            message = (f"loaded export day {day} ({i}/{len(days)}): {stats.lines_read} lines, "
-                       f"{stats.lines_rejected} rejected, {stats.duplicates} duplicates; {rate:,.0f} lines/s")
-            progress.report(message)
+            warnings = []
+            if stats.not_loaded_because:
+                warnings.append(f"export day {day} ({i}/{len(days)}) not loaded: {stats.not_loaded_because} (a "
+                                "delivery under way?); it keeps what it held, and loads at the next refresh or "
+                                "sensor tick")
+            else:
+                progress.report(f"loaded export day {day} ({i}/{len(days)}): {stats.lines_read} lines, "
+                                f"{stats.lines_rejected} rejected, {stats.duplicates} duplicates; {rate:,.0f} lines/s")
             linked = linked_export_names(day_folder(warehouse.exports, day))
-            warnings = [f"export day {day}: not reading {len(linked)} symbolic link(s) named like an export "
-                        f"file (links are not read; copy the file in): {', '.join(linked)}"] if linked else []
+            if linked:
+                warnings.append(f"export day {day}: not reading {len(linked)} symbolic link(s) named like an export "
+                                f"file (links are not read; copy the file in): {', '.join(linked)}")
             if stats.changed_while_read:
-                warnings.append(f"export day {day} changed while it was read (files added, removed or written to: "
-                                "a delivery under way?): what was there is loaded, and the next refresh or "
-                                "sensor tick loads the day again")
+                warnings.append(f"export day {day} changed while it was read (a delivery under way?): it is loaded "
+                                "as read, and loads again at the next refresh or sensor tick")
             for warning in warnings:
                 context.log.warning(warning)
                 progress.report(warning, run_log=False)
@@ -133,6 +140,7 @@ def raw_exports(context: AssetExecutionContext, warehouse: WarehouseResource,
         "lines_rejected": totals["lines_rejected"],
         "rejects_by_reason": MetadataValue.json(rejects),
         "damaged_files": MetadataValue.json(damaged),
+        "days_not_loaded": MetadataValue.json(not_loaded),
         "run_seconds": round(elapsed, 3),
         "lines_per_second": round(totals["lines_read"] / elapsed, 1) if elapsed > 0 else 0.0,
     }

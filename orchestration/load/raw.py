@@ -118,7 +118,19 @@ where event_type = 'bot_message'
 
 
 class ExportFileGone(Exception):
-    """An export file of the day's listing that was gone when the load came to read it."""
+    """An export file of the day's listing was gone when the load came to read it, or once it had
+    read it: the platform is delivering the day (again) while the load reads it."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def removed_while_read(folder: Path, name: str) -> str:
+    """Why a day whose files went while the load read them is not loaded (LoadStats.not_loaded_because)."""
+    if not folder.is_dir():
+        return "its folder was removed while the load read it"
+    return f"its file {name} was removed while the load read the day"
 
 
 @dataclass
@@ -133,8 +145,12 @@ class LoadStats:
     damaged_files: list[str] = field(default_factory=list)
     pending_users: int = 0
     seconds: float = 0.0
-    # the day's files changed (added, removed, written to) while the load read them: it loads again
+    # files were added or written to while the load read the day: it is loaded as read, and its
+    # recorded fingerprint (its files' before the reading) makes it load again
     changed_while_read: bool = False
+    # the day was left as it was, and why: a file of its listing went while the load read the day
+    # (a re-delivery under way), so its rows, and its recorded fingerprint, are those of before
+    not_loaded_because: str | None = None
 
 
 @contextlib.contextmanager
@@ -625,7 +641,7 @@ def _read_file(conn: duckdb.DuckDBPyConnection, path: Path, name: str, tmpdir: P
         damage = None if fast else _read_careful(conn, source, name, gzipped, tmpdir, day)
         notes = [n for n in (_format_note(path, gzipped), damage) if n]
     except OSError as exc:
-        if not os.path.lexists(path):
+        if isinstance(exc, FileNotFoundError) and not os.path.lexists(path):
             raise ExportFileGone(name) from None
         raise unreadable("the export file", path, exc) from None
     except duckdb.OutOfMemoryException as exc:
@@ -643,15 +659,11 @@ def _classify_lines(conn: duckdb.DuckDBPyConnection, folder: Path, tmpdir: Path,
     files, damaged = [], []
     paths = export_files(folder)
     for path, name in shown_names(paths).items():
+        damage = _read_file(conn, path, name, tmpdir, day)
         try:
-            damage = _read_file(conn, path, name, tmpdir, day)
             size = path.stat().st_size
-        except (ExportFileGone, FileNotFoundError):
-            # removed since the day's files were listed (a delivery under way): the day is then
-            # recorded with the fingerprint of its files before the load, which its folder no longer
-            # has, so it loads again, with whatever replaced the file (load_export_day)
-            conn.execute("delete from classified where file_name = ?", [name])
-            continue
+        except FileNotFoundError:
+            raise ExportFileGone(name) from None  # read, then removed
         files.append({"file_name": name, "size_bytes": size, "damage": damage})
         if damage:
             damaged.append(f"{name}: {damage}")
@@ -763,7 +775,17 @@ def load_export_day(conn: duckdb.DuckDBPyConnection, exports_dir: Path, day: dt.
     # the change as loaded, and it never would be.
     delivered = fingerprint(folder)
     with _temporary_folder() as tmp:
-        files, damaged = _classify_lines(conn, folder, Path(tmp), day)
+        try:
+            files, damaged = _classify_lines(conn, folder, Path(tmp), day)
+        except ExportFileGone as gone:
+            # The day is being delivered (again): loading what is left of it would replace its rows
+            # with part of a day, and a file put back as it was (`tar x`, `cp -p`) would leave its
+            # recorded fingerprint equal to the folder's, its lines lost for good. So the day is
+            # left as it was, still new or re-delivered, and the next refresh or sensor tick loads it.
+            conn.execute("drop table if exists classified")
+            stats.not_loaded_because = removed_while_read(folder, gone.name)
+            stats.seconds = time.perf_counter() - started
+            return stats
     stats.changed_while_read = changed_since(folder, delivered)
     stats.files = len(files)
     stats.damaged_files = damaged

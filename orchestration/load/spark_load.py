@@ -46,7 +46,16 @@ from .exports import (
     shown_names,
     unreadable,
 )
-from .raw import _format_note, _gzip_size, _holds_gzip, _invalid_utf8_note, _read_gzip, _utf8_text
+from .raw import (
+    ExportFileGone,
+    _format_note,
+    _gzip_size,
+    _holds_gzip,
+    _invalid_utf8_note,
+    _read_gzip,
+    _utf8_text,
+    removed_while_read,
+)
 from .user_agents import parsed, parser_version
 from .validation import BLANK_LINE, SPARK, reason_case_sql, spark_extracted_lines_sql
 
@@ -218,8 +227,9 @@ def classify_export_day(spark: SparkSession, exports_dir: Path, day: dt.date) ->
     """Judges every line of export day `day` on `spark` (see the module's docstring)."""
     folder = check_export_day(exports_dir, day)
     direct, careful_rows, files = [], [], []
+    names = shown_names(export_files(folder))
     try:
-        for path, name in shown_names(export_files(folder)).items():
+        for path, name in names.items():
             try:
                 gzipped = _holds_gzip(path)
                 # a path that is not UTF-8 (a name's bytes: shown_name) cannot be given to Spark: Python reads it
@@ -232,24 +242,32 @@ def classify_export_day(spark: SparkSession, exports_dir: Path, day: dt.date) ->
             except FileNotFoundError:
                 if os.path.lexists(path):
                     raise
-                continue  # removed since the listing: the day loads again (raw.py's _classify_lines)
+                raise ExportFileGone(name) from None  # removed since the listing (raw.py's load_export_day)
             direct += [path] if read_by_spark else []
             careful_rows += rows
             files.append({"export_date": day, "file_name": name, "size_bytes": size, "notes": notes})
     except OSError as exc:
         raise unreadable("the export file", path, exc) from None
 
-    parts = [spark.createDataFrame(careful_rows, LINES_SCHEMA)]
-    if direct:
-        parts.append(_numbered_lines(spark, folder, direct))
-    lines = parts[0] if len(parts) == 1 else parts[0].unionByName(parts[1])
     view = f"export_lines_{day.strftime('%Y%m%d')}"
-    lines.createOrReplaceTempView(view)
     sql = CLASSIFY_SQL.format(extracted=spark_extracted_lines_sql(view),
                               is_blank=f"(line is null or {SPARK.full_match('line', BLANK_LINE)})",
                               reason=reason_case_sql(dialect=SPARK))
-    classified = (spark.sql(sql, args={"export_day": day}).withColumn("export_date", F.lit(day))
-                  .localCheckpoint(eager=True))
+    try:
+        parts = [spark.createDataFrame(careful_rows, LINES_SCHEMA)]
+        if direct:
+            parts.append(_numbered_lines(spark, folder, direct))
+        lines = parts[0] if len(parts) == 1 else parts[0].unionByName(parts[1])
+        lines.createOrReplaceTempView(view)
+        classified = (spark.sql(sql, args={"export_day": day}).withColumn("export_date", F.lit(day))
+                      .localCheckpoint(eager=True))
+    except Exception:
+        # Spark reads the files it was given here: one of them removed since the listing failed
+        # the read (Spark's own error), which is the day being delivered again, not a fault
+        gone = [names[p] for p in direct if not os.path.lexists(p)]
+        if gone:
+            raise ExportFileGone(gone[0]) from None
+        raise
     events = classified.where("reason is null").select(
         "export_date", "file_name", "line_number", "event_id", "event_type", "occurred_at", "assistant_id",
         "channel", "user_id", "conversation_id", "user_agent", "properties")
@@ -442,7 +460,11 @@ def load_export_day_spark(spark: SparkSession, exports_dir: Path, day: dt.date):
     spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
     ensure_spark_raw_tables(spark)
     delivered = fingerprint(check_export_day(exports_dir, day))  # before any file is read: raw.py says why
-    judged = classify_export_day(spark, exports_dir, day)
+    try:
+        judged = classify_export_day(spark, exports_dir, day)
+    except ExportFileGone as gone:  # the day left as it was (raw.py's load_export_day says why)
+        why = removed_while_read(day_folder(exports_dir, day), gone.name)
+        return LoadStats(export_date=day, not_loaded_because=why, seconds=time.perf_counter() - started)
     try:
         stats = LoadStats(export_date=day, files=len(judged.export_files),
                           changed_while_read=changed_since(day_folder(exports_dir, day), delivered))
