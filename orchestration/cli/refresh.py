@@ -309,8 +309,8 @@ def _run_ranges(job, ranges, run_config, instance, show, warm_dbt, *, loaded_day
             # before its first step Dagster stores a planned materialization per asset and export
             # day in the run history, an event (and a commit, in its SQLite storage) each: a wait
             # that grows with the days, with nothing else to show meanwhile
-            show(f"Dagster records the run's planned materializations (one per asset and export day, "
-                 f"{(end - start).days + 1} days) in its run history first ...")
+            show(f"Dagster records the run's planned materializations (one per asset and day of {start} .. "
+                 f"{end}) in its run history first ...")
         # dbt's own log goes to stdout through dagster-dbt; keep stdout for the report.
         with (open(os.devnull, "w") as devnull, contextlib.redirect_stdout(sys.stderr if verbose() else devnull),
               sigterm_kept(), _run_history_written(instance)):
