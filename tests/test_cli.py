@@ -148,6 +148,9 @@ def test_the_commit_is_read_from_the_clones_git_folder_without_git(tmp_path, mon
         git.write_text(f"gitdir: {own}\n")
     monkeypatch.setattr("orchestration.settings.PROJECT_ROOT", clone)
     assert cli_main.checkout_commit() == commit[:12]
+    if layout == "loose ref":  # a branch that is a ref to another ref: no commit named, not its text
+        (git / "refs" / "heads" / "main").write_text("ref: refs/heads/other\n")
+        assert cli_main.checkout_commit() is None
     shutil.rmtree(git) if git.is_dir() else git.unlink()
     assert cli_main.checkout_commit() is None  # not a clone: the version alone
 

@@ -131,27 +131,29 @@ def _version() -> str:
 def checkout_commit() -> str | None:
     """The commit checked out in the clone the package runs from (README: installed from a clone,
     editable), its first 12 hex digits, read from `.git` without running git (a nightly job's PATH
-    may have none); None outside a clone or when `.git` cannot be read."""
+    may have none); None outside a clone or when `.git` cannot be read as git writes it."""
     from ..settings import PROJECT_ROOT
+
+    def read(path: Path) -> str:
+        return path.read_text(encoding="utf-8").strip()
 
     git = PROJECT_ROOT / ".git"
     try:
         if git.is_file():  # a worktree's: "gitdir: <its folder>", whose commondir holds the refs
-            git = (PROJECT_ROOT / git.read_text().removeprefix("gitdir:").strip()).resolve()
-        common = (git / (git / "commondir").read_text().strip()).resolve() if (git / "commondir").is_file() else git
-        head = (git / "HEAD").read_text().strip()
-        if not head.startswith("ref: "):
-            return head[:12] or None  # a detached HEAD holds the commit itself
-        ref = head.removeprefix("ref: ")
-        if (common / ref).is_file():
-            return (common / ref).read_text().strip()[:12] or None
-        for line in (common / "packed-refs").read_text().splitlines():
-            commit, _, name = line.partition(" ")
-            if name == ref:
-                return commit[:12]
+            git = (PROJECT_ROOT / read(git).removeprefix("gitdir:").strip()).resolve()
+        common = (git / read(git / "commondir")).resolve() if (git / "commondir").is_file() else git
+        head = read(git / "HEAD")
+        if head.startswith("ref: "):
+            ref = head.removeprefix("ref: ")
+            if (common / ref).is_file():
+                head = read(common / ref)
+            else:
+                packed = (line.partition(" ") for line in read(common / "packed-refs").splitlines())
+                head = next((commit for commit, _, name in packed if name == ref), "")
     except (OSError, UnicodeDecodeError):
         return None
-    return None
+    # a commit's hex name (SHA-1 or SHA-256), not a ref of a ref or anything else
+    return head[:12] if re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", head) else None
 
 
 class _StoreOnce(argparse._StoreAction):
