@@ -37,8 +37,9 @@ from ..build.dbt_results import step_failure_summary
 from ..errors import LoadError
 from ..load.exports import day_folder, days_from_to, export_files, files_fingerprint, is_partition_day, scan_day_folders
 from ..load.raw import loaded_export_days
+from ..processes import process_gone
 from ..publish.publish import connect_published, refresh_running
-from ..serve.status import process_gone, record_run
+from ..serve.status import record_run
 from ..settings import sensor_interval_seconds, sensor_max_runs, sensor_settle_seconds
 from .jobs import CLI_TRIGGER, TRIGGER_TAG, refresh_job
 from .resources import WarehouseResource

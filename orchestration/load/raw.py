@@ -29,6 +29,7 @@ from pathlib import Path
 import duckdb
 
 from ..errors import LoadError, first_line
+from ..processes import process_gone
 from .exports import changed_since, check_export_day, export_files, fingerprint, is_utf8_path, shown_names, unreadable
 from .user_agents import parsed, parser_version
 from .validation import BLANK_LINE, DUCKDB, extracted_lines_sql, reason_case_sql
@@ -740,21 +741,11 @@ def _temporary_folder() -> tempfile.TemporaryDirectory:
     for stale in Path(tempfile.gettempdir()).glob(f"{_TEMPORARY_PREFIX}*"):
         pid, named, _ = stale.name.removeprefix(_TEMPORARY_PREFIX).partition("-")
         with contextlib.suppress(OSError):
-            gone = (not _process_exists(int(pid)) if named and pid.isdigit()
+            gone = (process_gone(int(pid)) if named and pid.isdigit()
                     else stale.is_dir() and stale.stat().st_mtime < day_ago)
             if gone:
                 shutil.rmtree(stale, ignore_errors=True)
     return tempfile.TemporaryDirectory(prefix=f"{_TEMPORARY_PREFIX}{os.getpid()}-")
-
-
-def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
 
 
 def load_export_day(conn: duckdb.DuckDBPyConnection, exports_dir: Path, day: dt.date, *,

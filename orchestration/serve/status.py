@@ -25,6 +25,7 @@ import duckdb
 
 from ..errors import LoadError, UserError, first_line
 from ..files import replace_file_or_skip
+from ..processes import process_gone
 from ..publish.publish import connect_published, refresh_running
 
 LATEST_DAYS = 7  # export days shown with their rejected lines
@@ -187,27 +188,6 @@ def _may_be_running(pid: int | None) -> bool:
     """False once the recorded refresh's process is gone from this machine; True if it is there,
     or cannot be told (no pid recorded, another user's process)."""
     return pid is None or pid <= 0 or not process_gone(pid)
-
-
-def process_gone(pid: int, command_marks: tuple[str, ...] = ()) -> bool:
-    """True when process `pid` no longer runs on this machine; with `command_marks`, also when the
-    process that has the pid now has none of them in its command line (the pid used again by
-    another program: the machine restarted). False when it runs, or when that cannot be told
-    (another user's process; no /proc to read a command line from). Not by start times: the
-    machine's start, from which /proc dates a process, moves when the clock is set."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:
-        return False
-    if not command_marks:
-        return False
-    try:
-        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
-    except OSError:
-        return False
-    return not any(mark in command for mark in command_marks)
 
 
 def _record_problem(record) -> str | None:
