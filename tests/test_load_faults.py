@@ -674,6 +674,44 @@ def test_the_careful_path_holds_no_python_copy_of_a_plain_utf8_file(tmp_path: Pa
         conn.close()
 
 
+@pytest.mark.parametrize("delivery", ["replaced", "removed"])
+def test_a_plain_file_the_careful_path_reads_is_read_once(tmp_path: Path, monkeypatch, delivery):
+    """The careful path reads a plain file once. It read it twice (a UTF-8 check, then the copy
+    DuckDB reads), and a re-delivery between the two reads stopped the load: a file replaced by
+    another (atomically, as rsync writes one) gave the new file's bytes to a copy judged UTF-8 from
+    the old one (DuckDB's error), and a file removed was blamed on the loader's temporary folder.
+    Now the copy is of the file as it was when its read began, and the day is handled as any day
+    re-delivered while it loads: loaded as read and left to load again, or left as it was."""
+    import orchestration.load.raw as raw
+
+    folder = tmp_path / "exports" / f"dt={DAY}"
+    folder.mkdir(parents=True)
+    export = folder / "part-0000.jsonl"
+    export.write_bytes(line("crlf-1").encode() + b"\r\n")  # CRLF: the careful path reads it
+    read_pieces = raw._file_pieces
+
+    def delivered_once_read(path):
+        yield from read_pieces(path)
+        if path == export and export.read_bytes().startswith(line("crlf-1").encode()):
+            if delivery == "removed":
+                export.unlink()
+            else:
+                (folder / ".new").write_bytes(line("new-1").encode() + b"\xff\r\n")  # not UTF-8
+                os.replace(folder / ".new", export)
+
+    monkeypatch.setattr(raw, "_file_pieces", delivered_once_read)
+    conn, stats = load(tmp_path / "exports")
+    try:
+        if delivery == "removed":
+            assert stats.not_loaded_because == "its file part-0000.jsonl was removed while the load read the day"
+            assert loaded_ids(conn) == []
+        else:
+            assert stats.changed_while_read
+            assert loaded_ids(conn) == [("part-0000.jsonl", 1, "crlf-1")]
+            assert rejects(conn) == []
+    finally:
+        conn.close()
+
 @pytest.mark.parametrize("gzipped", [False, True])
 def test_crs_that_end_lines_are_trimmed_as_the_careful_path_always_did(tmp_path: Path, gzipped: bool):
     """The careful path's copy leaves out the CRs that end lines, so that DuckDB's line reader takes

@@ -508,17 +508,27 @@ def _invalid_utf8_note(lines: int) -> str:
 _TEXT_PIECE_BYTES = 1 << 24  # the careful path checks and copies a file this much at a time
 
 
-def _is_utf8(chunks) -> bool:
-    """Whether the bytes of `chunks`, one after another, are UTF-8: checked a chunk at a time, so
-    that no text of the whole is made."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    try:
+class _Utf8Check:
+    """Whether the bytes passed through `passing`, one chunk after another, are UTF-8: checked a
+    chunk at a time, so that no text of the whole is made."""
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self.is_utf8 = True
+
+    def passing(self, chunks) -> Iterator:
         for chunk in chunks:
-            decoder.decode(chunk)
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return False
-    return True
+            if self.is_utf8:
+                try:
+                    self._decoder.decode(chunk)
+                except UnicodeDecodeError:
+                    self.is_utf8 = False
+            yield chunk
+        if self.is_utf8:
+            try:
+                self._decoder.decode(b"", final=True)
+            except UnicodeDecodeError:
+                self.is_utf8 = False
 
 
 # The CRs that end a line (before its "\n"): the careful path's SQL trims them from each line
@@ -543,11 +553,32 @@ def _pieces(data) -> Iterator[memoryview]:
             yield view[at:at + _TEXT_PIECE_BYTES]
 
 
+class _ExportReadFailed(Exception):
+    """An OSError of the export file's own read (its `__cause__`), raised while the careful path writes
+    its copy: told apart from the copy's own errors, which are the temporary folder's."""
+
+
 def _file_pieces(path: Path) -> Iterator[bytes]:
     """The bytes of the file at `path`, read a piece at a time (as `_pieces` cuts a buffer)."""
-    with path.open("rb") as file:
-        while piece := file.read(_TEXT_PIECE_BYTES):
-            yield piece
+    try:
+        with path.open("rb") as file:
+            while piece := file.read(_TEXT_PIECE_BYTES):
+                yield piece
+    except OSError as exc:
+        raise _ExportReadFailed from exc
+
+
+def _write_copy(text_path: Path, chunks, name: str, tmpdir: Path) -> None:
+    """Writes `chunks` to `text_path` without the CRs that end lines; an export file that cannot be
+    read raises its own OSError (for _read_file to judge), the copy's errors a LoadError."""
+    try:
+        with open(text_path, "wb") as copy:
+            _write_without_line_end_crs(chunks, copy)
+    except _ExportReadFailed as exc:
+        raise exc.__cause__ from None
+    except OSError as exc:  # the temporary folder's fault (full, say), not the export file's
+        raise LoadError(f"cannot write the loader's temporary copy of {name} in {tmpdir.parent} "
+                        f"(TMPDIR): {exc.strerror or exc}") from None
 
 
 def _careful_text(path: Path, name: str, gzipped: bool, tmpdir: Path) -> tuple[Path, list[int], list[int], list[str]]:
@@ -557,30 +588,32 @@ def _careful_text(path: Path, name: str, gzipped: bool, tmpdir: Path) -> tuple[P
     the damage notes. The text goes through Python a
     piece at a time where it can (a plain file), and Python's copies of it end with this call:
     DuckDB's read of it comes after, and a large file read this way (a CRLF one, say) must not be
-    held twice."""
+    held twice. The export file is read once, so that the copy is of one version of it: a file
+    replaced (a re-delivery) between two reads gave a copy of the new bytes judged by the old."""
     damage, damaged_lines = [], []
-    data = None
-    if gzipped:
-        data, gzip_damage, damaged_lines = _read_gzip(path)
-        damage.append(gzip_damage)
-        utf8 = _is_utf8(_pieces(data))
-    else:
-        utf8 = _is_utf8(_file_pieces(path))
-    bad_lines = []
-    if not utf8:
-        text, bad_lines = _utf8_text(data if data is not None else path.read_bytes())
-        data = text.encode("utf-8")
-        del text
-        damage.append(_invalid_utf8_note(len(bad_lines)))
     # named by the path's digest, as _duckdb_path's links: the file's own name with ".txt" added
     # could pass the file system's longest name (255 bytes) and stop the load
     text_path = tmpdir / f"text-{hashlib.sha256(os.fsencode(path)).hexdigest()[:16]}.txt"
-    try:
-        with open(text_path, "wb") as copy:
-            _write_without_line_end_crs(_pieces(data) if data is not None else _file_pieces(path), copy)
-    except OSError as exc:  # the temporary folder's fault (full, say), not the export file's
-        raise LoadError(f"cannot write the loader's temporary copy of {name} in {tmpdir.parent} "
-                        f"(TMPDIR): {exc.strerror or exc}") from None
+    check = _Utf8Check()
+    if gzipped:
+        data, gzip_damage, damaged_lines = _read_gzip(path)
+        damage.append(gzip_damage)
+        for _ in check.passing(_pieces(data)):
+            pass
+        if check.is_utf8:
+            _write_copy(text_path, _pieces(data), name, tmpdir)
+    else:
+        _write_copy(text_path, check.passing(_file_pieces(path)), name, tmpdir)
+        # The CRs that end lines are gone from the copy: the lines that are not UTF-8, and their
+        # numbers, are those of the export file (a CR is a byte of its own in UTF-8).
+        data = None if check.is_utf8 else text_path.read_bytes()
+    bad_lines = []
+    if not check.is_utf8:
+        text, bad_lines = _utf8_text(data)
+        data = text.encode("utf-8")
+        del text
+        damage.append(_invalid_utf8_note(len(bad_lines)))
+        _write_copy(text_path, _pieces(data), name, tmpdir)
     return text_path, bad_lines, damaged_lines, damage
 
 
