@@ -303,6 +303,48 @@ def test_a_spark_build_without_a_load_first_loads_the_days_spark_lacks(tmp_path:
     assert calls == [("load", spark_dir, [day]), ("copy", build, [day])]
 
 
+def test_a_day_spark_loads_again_that_a_delivery_cuts_short_is_told(tmp_path: Path, monkeypatch):
+    """A day Spark loads again to match the build file, whose files go or change while it loads (a
+    delivery under way), is told on the progress line as the run's own days are (it was not: only
+    the run's own days' counts reached the raw_exports asset), both before a run's load and before a
+    build without one. The Spark job and the copy are stand-ins (their own tests are
+    test_spark_load's); this checks what the wiring says."""
+    import dataclasses
+
+    from orchestration.build import loading, progress
+
+    behind, own = dt.date(2026, 11, 20), dt.date(2026, 11, 21)
+    build = tmp_path / ".warehouse.build.duckdb"
+    outcome = {"not_loaded_because": "its file part-0001.jsonl was removed while the load read the day"}
+
+    def spark_load(exports, folder, days):
+        for day in days:
+            yield dataclasses.replace(loading.LoadStats(export_date=day), **(outcome if day == behind else {}))
+
+    monkeypatch.setattr(loading, "analytics_engine", lambda: "spark")
+    monkeypatch.setattr(loading, "check_spark_runnable", lambda: None)
+    monkeypatch.setattr(loading, "check_spark_dir", lambda folder: folder)
+    monkeypatch.setattr(loading, "prepare_build_file", lambda warehouse: build)
+    monkeypatch.setattr(loading, "loaded_days", lambda path: {behind: "fingerprint"})
+    monkeypatch.setattr(loading, "days_behind", lambda loaded, folder: sorted(loaded))
+    monkeypatch.setattr(loading, "run_spark_load", spark_load)
+    monkeypatch.setattr(loading, "mirror_days", lambda path, folder, days: None)
+    lines = []
+    progress.set_listener(lines.append)
+    try:
+        yielded = list(loading.load_days(tmp_path / "warehouse.duckdb", tmp_path / "exports", [own], full=False))
+        assert [stats.export_date for stats in yielded] == [own]  # the asset tells its own days
+        assert ("export day 2026-11-20, loaded on Spark again, not loaded: its file part-0001.jsonl was removed "
+                "while the load read the day (a delivery under way?); it keeps Spark's rows, and loads at the "
+                "next refresh") in lines
+        lines.clear()
+        outcome = {"changed_while_read": True}
+        loading.catch_up_spark_raw(tmp_path / "warehouse.duckdb", tmp_path / "exports", build, tmp_path / "spark")
+        assert ("export day 2026-11-20, loaded on Spark again, changed while it was read (a delivery under way?): "
+                "it is loaded as read, and loads again at the next refresh") in lines
+    finally:
+        progress.set_listener(None)
+
 @needs_spark
 def test_hives_session_folder_is_the_spark_folders_not_a_new_one_in_tmp(spark_demo: Workspace):
     """Hive's default folder for a session's added resources is a new /tmp/<session id>_resources

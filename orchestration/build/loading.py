@@ -52,6 +52,8 @@ def load_days(warehouse: Path, exports: Path, days: list[dt.date], *, full: bool
             loaded.append(stats.export_date)
             if stats.export_date in days:
                 yield stats
+            else:
+                _warn_loaded_again(stats)
     finally:
         # the days loaded, also when a later one failed: the build file's raw stays Spark's
         mirror_days(build, spark_dir, loaded)
@@ -78,8 +80,22 @@ def catch_up_spark_raw(warehouse: Path, exports: Path, build: Path, spark_dir: P
     if behind:
         progress.report(_loaded_again(behind))
         # `full` is the DuckDB loader's (pending users left out); the Spark loader has no such mode
-        for _ in load_days(warehouse, exports, behind, full=False):
-            pass
+        for stats in load_days(warehouse, exports, behind, full=False):
+            _warn_loaded_again(stats)
+
+
+def _warn_loaded_again(stats: LoadStats) -> None:
+    """What the run says of a day Spark loaded again to match the build file when that load was not
+    the whole day (the run's own days are told by the raw_exports asset): the build file's raw then
+    holds Spark's rows of the day, as the Spark build reads them, and the next refresh loads the day
+    again (its recorded fingerprint is not its folder's)."""
+    day = stats.export_date.isoformat()
+    if stats.not_loaded_because:
+        progress.report(f"export day {day}, loaded on Spark again, not loaded: {stats.not_loaded_because} (a delivery "
+                        "under way?); it keeps Spark's rows, and loads at the next refresh")
+    elif stats.changed_while_read:
+        progress.report(f"export day {day}, loaded on Spark again, changed while it was read (a delivery under "
+                        "way?): it is loaded as read, and loads again at the next refresh")
 
 
 def _loaded_again(days: list[dt.date]) -> str:
