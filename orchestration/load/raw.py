@@ -568,6 +568,12 @@ def _file_pieces(path: Path) -> Iterator[bytes]:
         raise _ExportReadFailed from exc
 
 
+def _copy_error(name: str, tmpdir: Path, exc: OSError) -> LoadError:
+    """The temporary folder's fault (full, say), not the export file's."""
+    return LoadError(f"cannot write the loader's temporary copy of {name} in {tmpdir.parent} (TMPDIR): "
+                     f"{exc.strerror or exc}")
+
+
 def _write_copy(text_path: Path, chunks, name: str, tmpdir: Path) -> None:
     """Writes `chunks` to `text_path` without the CRs that end lines; an export file that cannot be
     read raises its own OSError (for _read_file to judge), the copy's errors a LoadError."""
@@ -576,9 +582,8 @@ def _write_copy(text_path: Path, chunks, name: str, tmpdir: Path) -> None:
             _write_without_line_end_crs(chunks, copy)
     except _ExportReadFailed as exc:
         raise exc.__cause__ from None
-    except OSError as exc:  # the temporary folder's fault (full, say), not the export file's
-        raise LoadError(f"cannot write the loader's temporary copy of {name} in {tmpdir.parent} "
-                        f"(TMPDIR): {exc.strerror or exc}") from None
+    except OSError as exc:
+        raise _copy_error(name, tmpdir, exc) from None
 
 
 def _careful_text(path: Path, name: str, gzipped: bool, tmpdir: Path) -> tuple[Path, list[int], list[int], list[str]]:
@@ -606,7 +611,10 @@ def _careful_text(path: Path, name: str, gzipped: bool, tmpdir: Path) -> tuple[P
         _write_copy(text_path, check.passing(_file_pieces(path)), name, tmpdir)
         # The CRs that end lines are gone from the copy: the lines that are not UTF-8, and their
         # numbers, are those of the export file (a CR is a byte of its own in UTF-8).
-        data = None if check.is_utf8 else text_path.read_bytes()
+        try:
+            data = None if check.is_utf8 else text_path.read_bytes()
+        except OSError as exc:
+            raise _copy_error(name, tmpdir, exc) from None
     bad_lines = []
     if not check.is_utf8:
         text, bad_lines = _utf8_text(data)
