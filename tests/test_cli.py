@@ -1358,7 +1358,7 @@ def test_status_says_what_the_warehouse_holds_and_how_the_refresh_went(ws, tmp_p
     assert last["outcome"] == "succeeded" and last["days"] == [D1, D2, D4] and last["error"] is None
     assert last["seconds"] > 0 and status["refresh_running"] is False
     assert status["warehouse"]["size_bytes"] == ws.warehouse.stat().st_size
-    assert status["pending"]["export_days"] == []
+    assert status["pending"]["export_days"] == [] and status["pending"]["changing"] == []
     rejected = {d["export_date"]: (d["lines_read"], d["lines_rejected"])
                 for d in status["rejected_lines"]["export_days"]}
     assert rejected == {D1: (5, 1), D2: (2, 0), D4: (3, 0)}
@@ -1389,12 +1389,23 @@ def test_status_says_what_the_warehouse_holds_and_how_the_refresh_went(ws, tmp_p
                                           {"export_date": "2026-11-24", "reason": "new"}]
         assert pending["misnamed_folders"] == ["dt=2026-11-31"]
         assert pending["linked_folders"] == ["dt=2026-11-25"]
+        # both written just now: maybe still being delivered, which the sensor waits out
+        assert (pending["changing"], pending["settle_seconds"]) == ([D2, "2026-11-24"], 60.0)
         table = ws.cli("status").stdout
+        assert (f"               still changing: {D2}, 2026-11-24 (a file changed in the last 60 s: a delivery "
+                "under way? The sensor waits until they are still)") in table.splitlines(), table
         assert "day folders that are symbolic links (not read; copy the folder in): dt=2026-11-25" in table, table
         shown = "outside the export days (misdated: refresh --all and the sensor pass them by): 2023-12-31"
         assert shown in table, table
         assert ("named like an export day but not dt=YYYY-MM-DD with a real date (not read): dt=2026-11-31"
                 in table), table
+        an_hour_ago = time.time() - 3600
+        for day in (D2, "2026-11-24"):
+            for path in [ws.exports / f"dt={day}", *(ws.exports / f"dt={day}").iterdir()]:
+                os.utime(path, (an_hour_ago, an_hour_ago))
+        status = collect_status(ws.warehouse, ws.exports)
+        assert status["pending"]["changing"] == [] and len(status["pending"]["export_days"]) == 3
+        assert "still changing" not in format_status(status)
     finally:
         (ws.exports / "dt=2026-11-25").unlink()
         (ws.exports / "dt=2026-11-31").rmdir()

@@ -256,9 +256,11 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
         files_fingerprint,
         is_partition_day,
         loaded_by_older_loader,
+        newest_change,
         scan_day_folders,
     )
     from ..load.raw import loaded_export_days
+    from ..settings import sensor_settle_seconds
     from .report import check_published_file
 
     if not warehouse.exists():
@@ -294,7 +296,8 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
                 missing.append(day.isoformat())
     # An exports folder or day folder that cannot be read is said in its place: the rest of the status
     # is what an operator needs most then.
-    pending, exports_error = [], None
+    pending, changing, exports_error = [], [], None
+    settle = sensor_settle_seconds()
     try:
         found, misnamed, linked = scan_day_folders(exports)
     except LoadError as exc:
@@ -315,6 +318,16 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
         elif current != loaded[day]:
             reason = "older_loader" if loaded_by_older_loader(loaded[day], current) else "redelivered"
             pending.append({"export_date": day.isoformat(), "reason": reason})
+        else:
+            continue
+        # A day whose files changed within the sensor's settle time may still be being delivered:
+        # the sensor waits for them to be still (a file gone since it was listed is a change too).
+        try:
+            age = time.time() - newest_change(day_folder(exports, day), files)
+        except OSError:
+            age = 0.0
+        if 0.0 <= age < settle:
+            changing.append(day.isoformat())
     # A loaded day whose folder is gone (old exports deleted to free the disk) keeps its rows: only a
     # reload of a day replaces them. Unknown (None) when the exports folder cannot be listed.
     listed = exports.is_dir() and exports_error is None
@@ -340,7 +353,8 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
         "refresh_running": running,
         "pending": {"exports": str(exports), "exports_found": exports.is_dir(), "exports_error": exports_error,
                     "export_day_folders": len(found),
-                    "export_days": pending, "misnamed_folders": misnamed, "linked_folders": linked},
+                    "export_days": pending, "changing": changing, "settle_seconds": settle,
+                    "misnamed_folders": misnamed, "linked_folders": linked},
         "rejected_lines": {
             "export_days": latest_days,
             "lines_read": sum(d["lines_read"] for d in latest_days),
@@ -414,6 +428,10 @@ def format_status(status: dict) -> str:
             parts.append("day folders that are symbolic links (not read; copy the folder in): "
                          + ", ".join(pending["linked_folders"]))
         lines.append("pending        " + "; ".join(parts))
+        if pending["changing"]:
+            lines.append(f"               still changing: {_ranges(pending['changing'])} (a file changed in the "
+                         f"last {pending['settle_seconds']:g} s: a delivery under way? The sensor waits until they "
+                         "are still)")
     elif not pending["export_day_folders"]:
         lines.append(f"pending        nothing: no export day folder (dt=YYYY-MM-DD) in {pending['exports']}")
     else:
