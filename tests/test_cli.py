@@ -1349,7 +1349,7 @@ def test_report_export_is_tidy_with_numbers_typed_as_numbers(ws, tmp_path):
     assert csv_types["value"] == "DOUBLE"  # a spreadsheet reads numbers, not quoted JSON
 
 
-def test_status_says_what_the_warehouse_holds_and_how_the_refresh_went(ws, tmp_path):
+def test_status_says_what_the_warehouse_holds_and_how_the_refresh_went(ws, tmp_path, monkeypatch):
     proc = ws.cli("status", "--format", "json")
     status = json.loads(proc.stdout)
     assert status["export_days"] == {"first": D1, "last": D4, "count": 3, "missing": ["2026-11-22"],
@@ -1392,20 +1392,37 @@ def test_status_says_what_the_warehouse_holds_and_how_the_refresh_went(ws, tmp_p
         # both written just now: maybe still being delivered, which the sensor waits out
         assert (pending["changing"], pending["settle_seconds"]) == ([D2, "2026-11-24"], 60.0)
         table = ws.cli("status").stdout
-        assert (f"               still changing: {D2}, 2026-11-24 (a file changed in the last 60 s: a delivery "
-                "under way? The sensor waits until they are still)") in table.splitlines(), table
+        assert (f"               still changing: {D2}, 2026-11-24 (changed in the last 60 s: a delivery under "
+                "way? The sensor waits until the files are still)") in table.splitlines(), table
         assert "day folders that are symbolic links (not read; copy the folder in): dt=2026-11-25" in table, table
         shown = "outside the export days (misdated: refresh --all and the sensor pass them by): 2023-12-31"
         assert shown in table, table
         assert ("named like an export day but not dt=YYYY-MM-DD with a real date (not read): dt=2026-11-31"
                 in table), table
-        an_hour_ago = time.time() - 3600
-        for day in (D2, "2026-11-24"):
-            for path in [ws.exports / f"dt={day}", *(ws.exports / f"dt={day}").iterdir()]:
+        # still for an hour: no longer changing; a file dated ahead of the clock beside one written
+        # now hides nothing; the sensor's setting given badly leaves status without the hint only
+        folders = [ws.exports / f"dt={day}" for day in (D2, "2026-11-24")]
+        paths = [*folders, *(p for folder in folders for p in folder.iterdir())]
+        times = {p: (p.stat().st_atime_ns, p.stat().st_mtime_ns) for p in paths}  # D2's loaded file's fingerprint
+        try:
+            an_hour_ago = time.time() - 3600
+            for path in paths:
                 os.utime(path, (an_hour_ago, an_hour_ago))
-        status = collect_status(ws.warehouse, ws.exports)
-        assert status["pending"]["changing"] == [] and len(status["pending"]["export_days"]) == 3
-        assert "still changing" not in format_status(status)
+            status = collect_status(ws.warehouse, ws.exports)
+            assert status["pending"]["changing"] == [] and len(status["pending"]["export_days"]) == 3
+            assert "still changing" not in format_status(status)
+            an_hour_ahead = time.time() + 3600
+            os.utime(ws.exports / f"dt={D2}" / "part-0000.jsonl", (an_hour_ahead, an_hour_ahead))
+            assert collect_status(ws.warehouse, ws.exports)["pending"]["changing"] == []
+            os.utime(ws.exports / f"dt={D2}" / "part-0001.jsonl")  # now
+            assert collect_status(ws.warehouse, ws.exports)["pending"]["changing"] == [D2]
+            monkeypatch.setenv("ANALYTICS_SENSOR_SETTLE_SECONDS", "1m")
+            status = collect_status(ws.warehouse, ws.exports)
+            assert (status["pending"]["changing"], status["pending"]["settle_seconds"]) == ([], None)
+            assert len(status["pending"]["export_days"]) == 3
+        finally:
+            for path, (atime, mtime) in times.items():
+                os.utime(path, ns=(atime, mtime))
     finally:
         (ws.exports / "dt=2026-11-25").unlink()
         (ws.exports / "dt=2026-11-31").rmdir()

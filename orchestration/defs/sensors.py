@@ -36,12 +36,12 @@ from dagster._core.storage.tags import (
 from ..build.dbt_results import step_failure_summary
 from ..errors import LoadError
 from ..load.exports import (
+    change_times,
     day_folder,
     days_from_to,
     export_files,
     files_fingerprint,
     is_partition_day,
-    newest_change,
     scan_day_folders,
 )
 from ..load.raw import loaded_export_days
@@ -111,7 +111,7 @@ def new_or_redelivered_export_days(context: SensorEvaluationContext, warehouse: 
         folder = day_folder(warehouse.exports, day)
         try:
             files = export_files(folder)
-            newest = newest_change(folder, files)
+            newest = max(change_times(folder, files))
             fp = files_fingerprint(files)
         except (LoadError, OSError) as exc:
             # one day that cannot be read (its permissions, a file removed while listed) does not

@@ -219,10 +219,10 @@ def files_fingerprint(files: list[Path]) -> str:
     return f"r{LOADER_REVISION}:{h.hexdigest()}"
 
 
-def newest_change(folder: Path, files: list[Path]) -> float:
-    """When a day folder (its listing) or one of its export files (export_files) last changed: the
-    newest modification time, in seconds since the epoch. Raises OSError for a file gone since."""
-    return max([folder.stat().st_mtime] + [p.stat().st_mtime for p in files])
+def change_times(folder: Path, files: list[Path]) -> list[float]:
+    """When a day folder (its listing) and each of its export files (export_files) last changed:
+    their modification times, in seconds since the epoch. Raises OSError for a file gone since."""
+    return [folder.stat().st_mtime] + [p.stat().st_mtime for p in files]
 
 
 def check_files_readable(files: list[Path]) -> None:

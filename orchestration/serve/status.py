@@ -250,13 +250,13 @@ def newest_event_ms(conn: duckdb.DuckDBPyConnection) -> int | None:
 def collect_status(warehouse: Path, exports: Path) -> dict:
     """The status as one JSON-ready object (keys documented in README's "The command line")."""
     from ..load.exports import (
+        change_times,
         check_files_readable,
         day_folder,
         export_files,
         files_fingerprint,
         is_partition_day,
         loaded_by_older_loader,
-        newest_change,
         scan_day_folders,
     )
     from ..load.raw import loaded_export_days
@@ -297,7 +297,10 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
     # An exports folder or day folder that cannot be read is said in its place: the rest of the status
     # is what an operator needs most then.
     pending, changing, exports_error = [], [], None
-    settle = sensor_settle_seconds()
+    try:
+        settle = sensor_settle_seconds()
+    except UserError:  # the sensor's own setting: the sensor names it (its definitions do not load)
+        settle = None
     try:
         found, misnamed, linked = scan_day_folders(exports)
     except LoadError as exc:
@@ -320,13 +323,18 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
             pending.append({"export_date": day.isoformat(), "reason": reason})
         else:
             continue
-        # A day whose files changed within the sensor's settle time may still be being delivered:
-        # the sensor waits for them to be still (a file gone since it was listed is a change too).
+        # A day whose folder or files changed within the sensor's settle time may still be being
+        # delivered: the sensor waits for them to be still (a file gone since it was listed is a
+        # change too). A time ahead of this clock tells nothing of when the file changed: the sensor
+        # waits such a day out from when it first sees it, which status cannot know.
+        if settle is None:
+            continue
+        now_seconds = time.time()
         try:
-            age = time.time() - newest_change(day_folder(exports, day), files)
+            times = change_times(day_folder(exports, day), files)
         except OSError:
-            age = 0.0
-        if 0.0 <= age < settle:
+            times = [now_seconds]
+        if any(now_seconds - settle < t <= now_seconds for t in times):
             changing.append(day.isoformat())
     # A loaded day whose folder is gone (old exports deleted to free the disk) keeps its rows: only a
     # reload of a day replaces them. Unknown (None) when the exports folder cannot be listed.
@@ -429,8 +437,8 @@ def format_status(status: dict) -> str:
                          + ", ".join(pending["linked_folders"]))
         lines.append("pending        " + "; ".join(parts))
         if pending["changing"]:
-            lines.append(f"               still changing: {_ranges(pending['changing'])} (a file changed in the "
-                         f"last {pending['settle_seconds']:g} s: a delivery under way? The sensor waits until they "
+            lines.append(f"               still changing: {_ranges(pending['changing'])} (changed in the last "
+                         f"{pending['settle_seconds']:g} s: a delivery under way? The sensor waits until the files "
                          "are still)")
     elif not pending["export_day_folders"]:
         lines.append(f"pending        nothing: no export day folder (dt=YYYY-MM-DD) in {pending['exports']}")
