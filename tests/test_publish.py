@@ -109,6 +109,51 @@ def test_a_spare_held_by_a_reader_in_another_process_is_left_alone(warehouse: Pa
     assert reader.returncode == 0
 
 
+# Ways a reader's process loses DuckDB's lock on the file it still reads (the lock is the process's
+# fcntl lock, which any close of a descriptor of that file in the process releases)
+_LOCK_LOSING_READERS = {
+    "a second attachment of the file detached": (
+        "conn = duckdb.connect()\n"
+        "conn.execute(f\"attach '{spare}' as wh (read_only)\")\n"
+        "other = duckdb.connect()\n"
+        "other.execute(f\"attach '{spare}' as wh2 (read_only)\")\n"
+        "other.execute('detach wh2')\n"
+        "query = 'select count(*), sum(v) from wh.t'\n"),
+    "the file opened and closed beside the connection": (
+        "conn = duckdb.connect(spare, read_only=True)\n"
+        "open(spare, 'rb').close()\n"
+        "query = 'select count(*), sum(v) from t'\n"),
+}
+
+
+@pytest.mark.parametrize("reader", list(_LOCK_LOSING_READERS))
+def test_a_spare_held_by_a_reader_whose_process_lost_duckdbs_lock_is_left_alone(warehouse: Path, reader: str):
+    """A reader is told by its open file, not by DuckDB's lock: a process that closes any other
+    descriptor of the file (a second attachment detached, a plain open and close) loses that lock
+    while its connection still reads the file, and the spare was then rewritten under it (a BI
+    tool's query failed with "Corrupted ... segment", or returned other rows)."""
+    spare = spare_path_for(warehouse)
+    before = _count(spare)
+    proc = subprocess.Popen(
+        [sys.executable, "-c",
+         f"import duckdb, sys\nspare = {str(spare)!r}\n" + _LOCK_LOSING_READERS[reader] +
+         "print(conn.execute(query).fetchone(), flush=True)\n"
+         "sys.stdin.readline()\n"
+         "print(conn.execute(query).fetchone(), flush=True)\n"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == str(before)
+        _build(warehouse, "update t set v = 0 where k < 500000")
+        done = publish(warehouse)
+        assert not done.reused_spare
+        assert filecmp.cmp(build_path_for(warehouse), warehouse, shallow=False)
+        out, _ = proc.communicate("\n", timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert out.strip() == str(before)  # the reader's file was not written under it
+    assert proc.returncode == 0
+
 def test_a_spare_held_in_this_process_is_left_alone(warehouse: Path):
     spare = spare_path_for(warehouse)
     conn = duckdb.connect(str(spare), read_only=True)

@@ -6,13 +6,10 @@ refresh and never sees a half-built state.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import os
 import shutil
-import struct
 import time
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,13 +72,11 @@ def publish(warehouse: Path) -> Published:
     tmp = publish_path_for(warehouse, os.getpid())
     written = None
     try:
-        if spare.exists():
-            with _unread(spare) as free:
-                if free:
-                    # Claimed by rename first: a kill from here on leaves a stale tmp, never a spare
-                    # whose blocks are half-written.
-                    os.replace(spare, tmp)
-                    written = sync_blocks(build, tmp, block_size)
+        if spare.exists() and _unopened(spare):
+            # Claimed by rename first: a kill from here on leaves a stale tmp, never a spare whose
+            # blocks are half-written.
+            os.replace(spare, tmp)
+            written = sync_blocks(build, tmp, block_size)
         synced = written is not None
         if not synced:
             tmp.unlink(missing_ok=True)  # a claimed spare of another layout
@@ -161,32 +156,33 @@ def _file_identity(path: Path) -> tuple[int, int, int] | None:
     return st.st_dev, st.st_ino, st.st_ctime_ns
 
 
-@contextlib.contextmanager
-def _unread(path: Path) -> Iterator[bool]:
-    """Whether no DuckDB connection, in any process (this one too), holds `path`, and this process
-    may write it; holds it meanwhile.
+def _unopened(path: Path) -> bool:
+    """Whether no process (this one too) has `path` open, and this process may write it.
 
-    DuckDB locks its file with fcntl for as long as a database is open; an open-file-description
-    lock conflicts with those locks whoever holds them, so it also sees this process's own readers.
+    A write lease (Linux) is granted only while no other descriptor of the file is open, in any
+    process: it sees every reader, DuckDB's or any other. DuckDB's own fcntl lock cannot be relied
+    on for that: it is its process's, and a process loses it when it closes any descriptor of the
+    file (a second attachment detached, a plain open and close) while its connection still reads
+    the file. The lease is given back at once: the spare's name is the publish's alone, so nothing
+    opens the file between this check and its claim by rename (and a lease broken by an open would
+    signal this process).
     """
-    ofd_setlk = getattr(fcntl, "F_OFD_SETLK", None)  # Linux only; elsewhere: whole copies
-    if ofd_setlk is None:
-        yield False
-        return
+    setlease = getattr(fcntl, "F_SETLEASE", None)  # Linux only; elsewhere: whole copies
+    if setlease is None:
+        return False
     try:
         fd = os.open(path, os.O_RDWR)
     except OSError:  # a spare this process may not write (its permissions), or no file at all
-        yield False
-        return
+        return False
     try:
         try:
-            fcntl.fcntl(fd, ofd_setlk, struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0))
-            free = True
-        except OSError:
-            free = False
-        yield free
+            fcntl.fcntl(fd, setlease, fcntl.F_WRLCK)
+        except OSError:  # open elsewhere (EAGAIN), or no lease here (not the file's owner, the file system)
+            return False
+        fcntl.fcntl(fd, setlease, fcntl.F_UNLCK)
+        return True
     finally:
-        os.close(fd)  # releases the lock
+        os.close(fd)
 
 
 _HEADER_BYTES = 3 * 4096  # DuckDB's main header and its two database headers
