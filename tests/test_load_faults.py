@@ -674,7 +674,7 @@ def test_the_careful_path_holds_no_python_copy_of_a_plain_utf8_file(tmp_path: Pa
         conn.close()
 
 
-@pytest.mark.parametrize("delivery", ["replaced", "removed"])
+@pytest.mark.parametrize("delivery", ["replaced", "removed", "removed before the careful path"])
 def test_a_plain_file_the_careful_path_reads_is_read_once(tmp_path: Path, monkeypatch, delivery):
     """The careful path reads a plain file once. It read it twice (a UTF-8 check, then the copy
     DuckDB reads), and a re-delivery between the two reads stopped the load: a file replaced by
@@ -691,6 +691,8 @@ def test_a_plain_file_the_careful_path_reads_is_read_once(tmp_path: Path, monkey
     read_pieces = raw._file_pieces
 
     def delivered_once_read(path):
+        if delivery == "removed before the careful path" and path == export:
+            export.unlink()  # after the fast path's read: the careful path's own read finds it gone
         yield from read_pieces(path)
         if path == export and export.read_bytes().startswith(line("crlf-1").encode()):
             if delivery == "removed":
@@ -702,7 +704,7 @@ def test_a_plain_file_the_careful_path_reads_is_read_once(tmp_path: Path, monkey
     monkeypatch.setattr(raw, "_file_pieces", delivered_once_read)
     conn, stats = load(tmp_path / "exports")
     try:
-        if delivery == "removed":
+        if delivery.startswith("removed"):
             assert stats.not_loaded_because == "its file part-0000.jsonl was removed while the load read the day"
             assert loaded_ids(conn) == []
         else:
@@ -767,6 +769,40 @@ def test_a_full_temporary_folder_is_named_as_such_not_blamed_on_the_export_file(
                                         r".* \(TMPDIR\): No space left on device$"):
         load(tmp_path / "exports")
 
+
+def test_a_copy_that_fails_midway_closes_the_export_file_at_once(tmp_path: Path, monkeypatch):
+    """A plain file's copy that fails after it began (the disk fills up) leaves the export file
+    closed when the error is raised, not open for as long as the error is kept (a traceback held by
+    a caller, or the Dagster run that reports it)."""
+    folder = tmp_path / "exports" / f"dt={DAY}"
+    folder.mkdir(parents=True)
+    export = folder / "part-0000.jsonl"
+    export.write_bytes(line("crlf-1").encode() + b"\r\n")  # CRLF: the careful path copies it
+    import orchestration.load.raw as raw
+
+    class FillsUp:
+        def __init__(self, file):
+            self._file = file
+
+        def write(self, data):
+            raise OSError(28, "No space left on device")
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self._file.close()
+
+    def disk_full(file, mode="r", *args, **kwargs):
+        opened = open(file, mode, *args, **kwargs)
+        return FillsUp(opened) if str(file).endswith(".txt") and "w" in mode else opened
+
+    monkeypatch.setattr(raw, "open", disk_full, raising=False)  # the module's name `open`, not the builtin
+    with pytest.raises(LoadError, match=r"\(TMPDIR\): No space left on device$") as caught:
+        load(tmp_path / "exports")
+    held = {os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+            if os.path.islink(f"/proc/self/fd/{fd}")}
+    assert str(export) not in held, caught.value
 
 def test_a_load_removes_the_temporary_folders_of_killed_loads_only(tmp_path: Path, monkeypatch):
     """A load killed outright leaves its temporary folder (maybe a day's inflated text) behind; the

@@ -516,14 +516,15 @@ class _Utf8Check:
         self._decoder = codecs.getincrementaldecoder("utf-8")()
         self.is_utf8 = True
 
-    def passing(self, chunks) -> Iterator:
-        for chunk in chunks:
-            if self.is_utf8:
-                try:
-                    self._decoder.decode(chunk)
-                except UnicodeDecodeError:
-                    self.is_utf8 = False
-            yield chunk
+    def passing(self, chunks: Iterator) -> Iterator:
+        with contextlib.closing(chunks):  # stopped early (a failed write), a file's pieces close it now
+            for chunk in chunks:
+                if self.is_utf8:
+                    try:
+                        self._decoder.decode(chunk)
+                    except UnicodeDecodeError:
+                        self.is_utf8 = False
+                yield chunk
         if self.is_utf8:
             try:
                 self._decoder.decode(b"", final=True)
@@ -574,11 +575,11 @@ def _copy_error(name: str, tmpdir: Path, exc: OSError) -> LoadError:
                      f"{exc.strerror or exc}")
 
 
-def _write_copy(text_path: Path, chunks, name: str, tmpdir: Path) -> None:
+def _write_copy(text_path: Path, chunks: Iterator, name: str, tmpdir: Path) -> None:
     """Writes `chunks` to `text_path` without the CRs that end lines; an export file that cannot be
     read raises its own OSError (for _read_file to judge), the copy's errors a LoadError."""
     try:
-        with open(text_path, "wb") as copy:
+        with contextlib.closing(chunks), open(text_path, "wb") as copy:
             _write_without_line_end_crs(chunks, copy)
     except _ExportReadFailed as exc:
         raise exc.__cause__ from None
