@@ -335,8 +335,8 @@ def test_a_day_spark_loads_again_that_a_delivery_cuts_short_is_told(tmp_path: Pa
         yielded = list(loading.load_days(tmp_path / "warehouse.duckdb", tmp_path / "exports", [own], full=False))
         assert [stats.export_date for stats in yielded] == [own]  # the asset tells its own days
         assert ("export day 2026-11-20, loaded on Spark again, not loaded: its file part-0001.jsonl was removed "
-                "while the load read the day (a delivery under way?); it keeps Spark's rows, and loads at the "
-                "next refresh") in lines
+                "while the load read the day (a delivery under way?); this run builds with Spark's earlier load of "
+                "the day, or without the day if Spark has none, and the next refresh loads it") in lines
         lines.clear()
         outcome = {"changed_while_read": True}
         loading.catch_up_spark_raw(tmp_path / "warehouse.duckdb", tmp_path / "exports", build, tmp_path / "spark")

@@ -86,13 +86,16 @@ def catch_up_spark_raw(warehouse: Path, exports: Path, build: Path, spark_dir: P
 
 def _warn_loaded_again(stats: LoadStats) -> None:
     """What the run says of a day Spark loaded again to match the build file when that load was not
-    the whole day (the run's own days are told by the raw_exports asset): the build file's raw then
-    holds Spark's rows of the day, as the Spark build reads them, and the next refresh loads the day
-    again (its recorded fingerprint is not its folder's)."""
+    the whole day (the run's own days are told by the raw_exports asset). Spark's rows of the day are
+    then copied into the build file as they are, so that its raw is what the Spark build reads:
+    Spark's earlier load of the day, or nothing (a day the DuckDB loader loaded before a switch of
+    engine), until the next refresh loads the day again (its recorded fingerprint, if any, is not its
+    folder's)."""
     day = stats.export_date.isoformat()
     if stats.not_loaded_because:
         progress.report(f"export day {day}, loaded on Spark again, not loaded: {stats.not_loaded_because} (a delivery "
-                        "under way?); it keeps Spark's rows, and loads at the next refresh")
+                        "under way?); this run builds with Spark's earlier load of the day, or without the day if "
+                        "Spark has none, and the next refresh loads it")
     elif stats.changed_while_read:
         progress.report(f"export day {day}, loaded on Spark again, changed while it was read (a delivery under "
                         "way?): it is loaded as read, and loads again at the next refresh")
