@@ -296,6 +296,22 @@ def test_an_option_given_twice_is_one_line_not_its_last_value(capsys, argv, opti
     assert err == [f"assistant-analytics: error: argument {option}: given more than once; give it once"]
 
 
+@pytest.mark.parametrize("argv, argument", [
+    (["report", "--assistant", "acme\udcff", "--from", D1, "--to", D2], "--assistant"),
+    (["report", "--assistant", ACME, "--from", D1, "--to", D2, "--channel", "w\udcffeb"], "--channel"),
+    (["export", "fct\udcff", "-o", "-"], "MART|report"),
+    (["export", "fct_chats", "-o", "-", "--assistant", "acme\udcff"], "--assistant"),
+], ids=["report-assistant", "report-channel", "export-mart", "export-assistant"])
+def test_an_id_that_is_not_utf8_is_one_line_naming_it_not_a_damaged_warehouse(capsys, argv, argument):
+    """Bytes that are not UTF-8 in an id (a shell's $'acme\\xff') reach Python as lone surrogates:
+    they were passed to DuckDB, whose refusal was reported as a damaged warehouse file."""
+    with pytest.raises(SystemExit) as exc:
+        cli.parse_args(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    shown = "acme\\xff" if "acme\udcff" in argv else "fct\\xff" if "fct\udcff" in argv else "w\\xffeb"
+    assert err == [f"assistant-analytics: error: argument {argument}: not valid UTF-8: '{shown}'"]
+
 def test_repeatable_and_flag_options_may_be_given_again():
     args = cli.parse_args(["refresh", "--day", D1, "--day", D2, "--full", "--full"])
     assert args.day == [dt.date.fromisoformat(D1), dt.date.fromisoformat(D2)] and args.full

@@ -78,6 +78,18 @@ def _date(value: str) -> dt.date:
     return day
 
 
+def _text(value: str) -> str:
+    """An id or name given on the command line (an assistant, a channel, a mart): text, i.e. bytes
+    that are UTF-8. Other bytes reach Python as lone surrogates, which no query can take (DuckDB
+    refused them as if the warehouse were damaged)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(value).decode("utf-8", "backslashreplace")
+        raise argparse.ArgumentTypeError(f"not valid UTF-8: '{shown}'") from None
+    return value
+
+
 def _output(value: str) -> Path | str:
     # `-` is standard output (exporting.STANDARD_OUTPUT), kept a string: `-o ./-` is a file named "-"
     return value if value == "-" else Path(value)
@@ -231,24 +243,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rebuild every model from scratch (alone: rebuild without reloading exports)")
 
     p = _command(sub, "report", "every module's KPIs for one assistant and period")
-    p.add_argument("--assistant", required=True, metavar="ID", help="assistant id (as in seeds/assistants.csv)")
+    p.add_argument("--assistant", required=True, type=_text, metavar="ID",
+                   help="assistant id (as in seeds/assistants.csv)")
     p.add_argument("--from", dest="from_", type=_date, required=True, metavar="YYYY-MM-DD",
                    help="first local date of the period")
     p.add_argument("--to", type=_date, required=True, metavar="YYYY-MM-DD", help="last local date of the period")
-    p.add_argument("--channel", metavar="CH", help="only this channel (e.g. web); default: all channels")
+    p.add_argument("--channel", type=_text, metavar="CH", help="only this channel (e.g. web); default: all channels")
     p.add_argument("--format", choices=["json", "table"], default="json", help="output format (default json)")
 
     p = _command(sub, "export", "write a mart, or the report, to CSV or Parquet")
-    p.add_argument("what", metavar="MART|report", help="a mart name (e.g. fct_chats) or 'report'")
+    p.add_argument("what", type=_text, metavar="MART|report", help="a mart name (e.g. fct_chats) or 'report'")
     p.add_argument("--output", "-o", type=_output, required=True, metavar="FILE",
                    help="file to write (.csv or .parquet), replaced if it exists; - for standard output "
                    "(CSV unless --format parquet)")
     p.add_argument("--format", choices=["csv", "parquet"], default=None,
                    help="file format (default: from the output's extension)")
-    p.add_argument("--assistant", metavar="ID", help="only this assistant")
+    p.add_argument("--assistant", type=_text, metavar="ID", help="only this assistant")
     p.add_argument("--from", dest="from_", type=_date, metavar="YYYY-MM-DD", help="first local date to include")
     p.add_argument("--to", type=_date, metavar="YYYY-MM-DD", help="last local date to include")
-    p.add_argument("--channel", metavar="CH", help="only this channel")
+    p.add_argument("--channel", type=_text, metavar="CH", help="only this channel")
 
     p = _command(sub, "status", "what the warehouse holds and how its refreshes went")
     p.add_argument("--format", choices=["json", "table"], default="table", help="output format (default table)")
