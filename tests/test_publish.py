@@ -154,6 +154,29 @@ def test_a_spare_held_by_a_reader_whose_process_lost_duckdbs_lock_is_left_alone(
     assert out.strip() == str(before)  # the reader's file was not written under it
     assert proc.returncode == 0
 
+def test_a_file_opened_while_the_publish_holds_its_lease_does_not_end_the_refresh(tmp_path: Path):
+    """The lease that tells a spare nobody has open is held for an instant; a process that opens the
+    file then (a backup of the data folder, say) waits for it, and the kernel signals the publish's
+    process: with SIGIO by default, which would end the refresh. Run in a process of its own."""
+    spare = tmp_path / "spare.duckdb"
+    spare.write_bytes(b"x" * 4096)
+    script = (
+        "import subprocess, sys, time\n"
+        "from pathlib import Path\n"
+        "from orchestration.publish.publish import _write_lease\n"
+        f"spare = {str(spare)!r}\n"
+        "import os\n"
+        "fd = os.open(spare, os.O_RDWR)\n"
+        "with _write_lease(fd) as granted:\n"
+        "    assert granted\n"
+        "    opener = subprocess.Popen([sys.executable, '-c', f'open({spare!r}, \"rb\").close(); print(\"opened\")'],\n"
+        "                              stdout=subprocess.PIPE, text=True)\n"
+        "    time.sleep(1)  # its open waits for the lease: the kernel has signalled this process\n"
+        "os.close(fd)\n"
+        "print(opener.communicate(timeout=60)[0].strip(), 'and the lease holder lives')\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout.strip()) == (0, "opened and the lease holder lives"), done.stderr
+
 def test_a_spare_held_in_this_process_is_left_alone(warehouse: Path):
     spare = spare_path_for(warehouse)
     conn = duckdb.connect(str(spare), read_only=True)

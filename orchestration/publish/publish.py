@@ -6,10 +6,13 @@ refresh and never sees a half-built state.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
+import signal
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,31 +159,44 @@ def _file_identity(path: Path) -> tuple[int, int, int] | None:
     return st.st_dev, st.st_ino, st.st_ctime_ns
 
 
+@contextlib.contextmanager
+def _write_lease(fd: int) -> Iterator[bool]:
+    """Holds a write lease (Linux) on the file open as `fd` meanwhile, if it can be had: whether it
+    was. The kernel grants one only while no other descriptor of the file is open, in any process.
+    Another process that opens the file while the lease is held waits until it is given back, and
+    this process is signalled: with SIGURG, which it ignores (the default, SIGIO, would end it)."""
+    setlease = getattr(fcntl, "F_SETLEASE", None)  # Linux only; elsewhere: whole copies
+    if setlease is None:
+        yield False
+        return
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETSIG, signal.SIGURG)
+        fcntl.fcntl(fd, setlease, fcntl.F_WRLCK)
+    except OSError:  # open elsewhere (EAGAIN), or no lease here (not the file's owner, the file system)
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        fcntl.fcntl(fd, setlease, fcntl.F_UNLCK)
+
+
 def _unopened(path: Path) -> bool:
     """Whether no process (this one too) has `path` open, and this process may write it.
 
-    A write lease (Linux) is granted only while no other descriptor of the file is open, in any
-    process: it sees every reader, DuckDB's or any other. DuckDB's own fcntl lock cannot be relied
-    on for that: it is its process's, and a process loses it when it closes any descriptor of the
-    file (a second attachment detached, a plain open and close) while its connection still reads
-    the file. The lease is given back at once: the spare's name is the publish's alone, so nothing
-    opens the file between this check and its claim by rename (and a lease broken by an open would
-    signal this process).
+    Told by a write lease, which sees every reader, DuckDB's or any other. DuckDB's own fcntl lock
+    cannot be relied on for that: it is its process's, and a process loses it when it closes any
+    descriptor of the file (a second attachment detached, a plain open and close) while its
+    connection still reads the file. The lease is given back at once: the spare's name is the
+    publish's alone, so nothing opens the file between this check and its claim by rename.
     """
-    setlease = getattr(fcntl, "F_SETLEASE", None)  # Linux only; elsewhere: whole copies
-    if setlease is None:
-        return False
     try:
         fd = os.open(path, os.O_RDWR)
     except OSError:  # a spare this process may not write (its permissions), or no file at all
         return False
     try:
-        try:
-            fcntl.fcntl(fd, setlease, fcntl.F_WRLCK)
-        except OSError:  # open elsewhere (EAGAIN), or no lease here (not the file's owner, the file system)
-            return False
-        fcntl.fcntl(fd, setlease, fcntl.F_UNLCK)
-        return True
+        with _write_lease(fd) as granted:
+            return granted
     finally:
         os.close(fd)
 
