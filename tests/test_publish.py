@@ -8,6 +8,7 @@ one) makes the publish copy the whole file and keeps reading its own state.
 
 from __future__ import annotations
 
+import contextlib
 import filecmp
 import os
 import shutil
@@ -163,7 +164,7 @@ def test_a_file_opened_while_the_publish_holds_its_lease_does_not_end_the_refres
     script = (
         "import subprocess, sys, time\n"
         "from pathlib import Path\n"
-        "from orchestration.publish.publish import _write_lease\n"
+        "from orchestration.publish.publish import _lease_intact, _write_lease\n"
         f"spare = {str(spare)!r}\n"
         "import os\n"
         "fd = os.open(spare, os.O_RDWR)\n"
@@ -171,11 +172,76 @@ def test_a_file_opened_while_the_publish_holds_its_lease_does_not_end_the_refres
         "    assert granted\n"
         "    opener = subprocess.Popen([sys.executable, '-c', f'open({spare!r}, \"rb\").close(); print(\"opened\")'],\n"
         "                              stdout=subprocess.PIPE, text=True)\n"
-        "    time.sleep(1)  # its open waits for the lease: the kernel has signalled this process\n"
+        "    deadline = time.monotonic() + 60\n"
+        "    while _lease_intact(fd):  # until its open waits for the lease: the kernel signals this process\n"
+        "        assert time.monotonic() < deadline, 'the opener never opened the file'\n"
+        "        time.sleep(0.05)\n"
+        "    time.sleep(0.2)\n"
         "os.close(fd)\n"
         "print(opener.communicate(timeout=60)[0].strip(), 'and the lease holder lives')\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert (done.returncode, done.stdout.strip()) == (0, "opened and the lease holder lives"), done.stderr
+
+def test_a_spare_opened_while_the_publish_claims_it_is_left_alone(warehouse: Path, monkeypatch):
+    """A process that opens the spare in the instant the publish holds its lease (a backup of the
+    folder) waits, then has the file: the lease, broken by that open, is checked after the spare is
+    claimed by rename, and the claimed file is then left to that process, not written."""
+    import orchestration.publish.publish as publishing
+
+    spare = spare_path_for(warehouse)
+    before = spare.read_bytes()
+    taken = publishing._write_lease
+    opened = {}
+
+    @contextlib.contextmanager
+    def opened_meanwhile(fd):
+        with taken(fd) as granted:
+            opened["by"] = subprocess.Popen(
+                [sys.executable, "-c", "import sys, time\n"
+                 f"f = open({str(spare)!r}, 'rb')\n"  # waits for the lease
+                 "print('opened', flush=True)\n"
+                 "sys.stdin.readline()\n"
+                 "sys.stdout.buffer.write(f.read())\n"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            deadline = time.monotonic() + 60
+            while publishing._lease_intact(fd):
+                assert time.monotonic() < deadline, "the other process never opened the spare"
+                time.sleep(0.05)
+            yield granted
+
+    monkeypatch.setattr(publishing, "_write_lease", opened_meanwhile)
+    _build(warehouse, "update t set v = 0 where k < 500000")
+    reader = None
+    try:
+        done = publish(warehouse)
+        reader = opened["by"]
+        assert reader.stdout.readline() == b"opened\n"
+        assert not done.reused_spare
+        assert filecmp.cmp(build_path_for(warehouse), warehouse, shallow=False)
+        out, _ = reader.communicate(b"\n", timeout=60)
+    finally:
+        if reader is not None and reader.poll() is None:
+            reader.kill()
+    assert out == before  # the file it opened was not written under it
+
+
+@pytest.mark.parametrize("named", ["a hard link", "a symbolic link"])
+def test_a_spare_that_is_also_another_file_is_not_written(warehouse: Path, tmp_path: Path, named: str):
+    """A spare with another name (a hard link a backup made: `cp -al`, `rsync --link-dest`), or a
+    symbolic link in its place, is never written in place: the backup would change."""
+    spare = spare_path_for(warehouse)
+    backup = tmp_path / "backup.duckdb"
+    if named == "a hard link":
+        os.link(spare, backup)
+    else:
+        spare.rename(backup)
+        spare.symlink_to(backup)
+    before = backup.read_bytes()
+    _build(warehouse, "update t set v = 0 where k < 500000")
+    done = publish(warehouse)
+    assert not done.reused_spare
+    assert filecmp.cmp(build_path_for(warehouse), warehouse, shallow=False)
+    assert backup.read_bytes() == before
 
 def test_a_spare_held_in_this_process_is_left_alone(warehouse: Path):
     spare = spare_path_for(warehouse)

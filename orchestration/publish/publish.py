@@ -75,14 +75,13 @@ def publish(warehouse: Path) -> Published:
     tmp = publish_path_for(warehouse, os.getpid())
     written = None
     try:
-        if spare.exists() and _unopened(spare):
+        if spare.exists() and _claimed_unopened(spare, tmp):
             # Claimed by rename first: a kill from here on leaves a stale tmp, never a spare whose
             # blocks are half-written.
-            os.replace(spare, tmp)
             written = sync_blocks(build, tmp, block_size)
         synced = written is not None
         if not synced:
-            tmp.unlink(missing_ok=True)  # a claimed spare of another layout
+            tmp.unlink(missing_ok=True)  # a claimed spare of another layout, or opened meanwhile
             shutil.copyfile(build, tmp)
             written = build.stat().st_size
         with open(tmp, "rb+") as f:
@@ -163,14 +162,15 @@ def _file_identity(path: Path) -> tuple[int, int, int] | None:
 def _write_lease(fd: int) -> Iterator[bool]:
     """Holds a write lease (Linux) on the file open as `fd` meanwhile, if it can be had: whether it
     was. The kernel grants one only while no other descriptor of the file is open, in any process.
-    Another process that opens the file while the lease is held waits until it is given back, and
-    this process is signalled: with SIGURG, which it ignores (the default, SIGIO, would end it)."""
-    setlease = getattr(fcntl, "F_SETLEASE", None)  # Linux only; elsewhere: whole copies
-    if setlease is None:
+    Another process that opens the file while the lease is held waits until it is given back (the
+    lease is then broken: `_lease_intact`), and this process is signalled: with SIGURG, which it
+    ignores (the default, SIGIO, would end it)."""
+    setlease, setsig = getattr(fcntl, "F_SETLEASE", None), getattr(fcntl, "F_SETSIG", None)
+    if setlease is None or setsig is None:  # Linux only; elsewhere: whole copies
         yield False
         return
     try:
-        fcntl.fcntl(fd, fcntl.F_SETSIG, signal.SIGURG)
+        fcntl.fcntl(fd, setsig, signal.SIGURG)
         fcntl.fcntl(fd, setlease, fcntl.F_WRLCK)
     except OSError:  # open elsewhere (EAGAIN), or no lease here (not the file's owner, the file system)
         yield False
@@ -181,22 +181,37 @@ def _write_lease(fd: int) -> Iterator[bool]:
         fcntl.fcntl(fd, setlease, fcntl.F_UNLCK)
 
 
-def _unopened(path: Path) -> bool:
-    """Whether no process (this one too) has `path` open, and this process may write it.
+def _lease_intact(fd: int) -> bool:
+    """Whether the write lease on `fd` is still whole: no other process opened the file since."""
+    return fcntl.fcntl(fd, fcntl.F_GETLEASE) == fcntl.F_WRLCK
+
+
+def _claimed_unopened(spare: Path, tmp: Path) -> bool:
+    """Renames `spare` to `tmp` if no process (this one too) has it open, nor can open it by another
+    name, and this process may write it: whether it is to be brought up to date in place. When it
+    was renamed but is not (another process opened it meanwhile), `tmp` is left for the caller to
+    replace with a new file.
 
     Told by a write lease, which sees every reader, DuckDB's or any other. DuckDB's own fcntl lock
     cannot be relied on for that: it is its process's, and a process loses it when it closes any
     descriptor of the file (a second attachment detached, a plain open and close) while its
-    connection still reads the file. The lease is given back at once: the spare's name is the
-    publish's alone, so nothing opens the file between this check and its claim by rename.
+    connection still reads the file. The rename happens under the lease (a rename does not break
+    it), and the lease is checked after it: a process that opened the spare before it was renamed
+    has the file, so it must not be written. A file with another name (a hard link: a backup made
+    with `cp -l` or `rsync --link-dest`) or a symbolic link is never written in place either.
     """
     try:
-        fd = os.open(path, os.O_RDWR)
-    except OSError:  # a spare this process may not write (its permissions), or no file at all
+        fd = os.open(spare, os.O_RDWR | os.O_NOFOLLOW)
+    except OSError:  # a spare this process may not write (its permissions), a link, or no file at all
         return False
     try:
+        if os.fstat(fd).st_nlink != 1:
+            return False
         with _write_lease(fd) as granted:
-            return granted
+            if not granted:
+                return False
+            os.replace(spare, tmp)
+            return _lease_intact(fd)
     finally:
         os.close(fd)
 
