@@ -127,6 +127,15 @@ class ExportFileGone(Exception):
         self.name = name
 
 
+def gone_or_unreadable(exc: OSError, path: Path, name: str) -> ExportFileGone | LoadError:
+    """What an error reading a file of the day's listing (shown as `name`) means: the file removed
+    since the listing (it no longer exists: a delivery under way), or a file that cannot be read
+    (a permission, a failing disk: its one line). Both loaders judge their errors by it."""
+    if isinstance(exc, FileNotFoundError) and not os.path.lexists(path):
+        return ExportFileGone(name)
+    return unreadable("the export file", path, exc)
+
+
 def removed_while_read(folder: Path, name: str) -> str:
     """Why a day whose files went while the load read them is not loaded (LoadStats.not_loaded_because)."""
     if not folder.is_dir():
@@ -684,9 +693,7 @@ def _read_file(conn: duckdb.DuckDBPyConnection, path: Path, name: str, tmpdir: P
         damage = None if fast else _read_careful(conn, source, name, gzipped, tmpdir, day)
         notes = [n for n in (_format_note(path, gzipped), damage) if n]
     except OSError as exc:
-        if isinstance(exc, FileNotFoundError) and not os.path.lexists(path):
-            raise ExportFileGone(name) from None
-        raise unreadable("the export file", path, exc) from None
+        raise gone_or_unreadable(exc, path, name) from None
     except duckdb.OutOfMemoryException as exc:
         # a file too big for the memory limit and the disk beside the build file (a gzip file that
         # inflates to gigabytes of lines, say): named, with what would let it load

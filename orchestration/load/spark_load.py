@@ -44,7 +44,6 @@ from .exports import (
     fingerprint,
     is_utf8_path,
     shown_names,
-    unreadable,
 )
 from .raw import (
     ExportFileGone,
@@ -54,6 +53,7 @@ from .raw import (
     _invalid_utf8_note,
     _read_gzip,
     _utf8_text,
+    gone_or_unreadable,
     removed_while_read,
 )
 from .user_agents import parsed, parser_version
@@ -228,26 +228,21 @@ def classify_export_day(spark: SparkSession, exports_dir: Path, day: dt.date) ->
     folder = check_export_day(exports_dir, day)
     direct, careful_rows, files = [], [], []
     names = shown_names(export_files(folder))
-    try:
-        for path, name in names.items():
-            try:
-                gzipped = _holds_gzip(path)
-                # a path that is not UTF-8 (a name's bytes: shown_name) cannot be given to Spark: Python reads it
-                read_by_spark = (gzipped == path.name.endswith(".gz") and is_utf8_path(path)
-                                 and (not gzipped or _gzip_size(path) is not None)
-                                 and not _starts_with_byte_order_mark(path, gzipped))
-                rows, damage = ([], None) if read_by_spark else _careful_lines(path, name, gzipped)
-                notes = [n for n in (_format_note(path, gzipped), damage) if n]
-                size = path.stat().st_size
-            except FileNotFoundError:
-                if os.path.lexists(path):
-                    raise
-                raise ExportFileGone(name) from None  # removed since the listing (raw.py's load_export_day)
-            direct += [path] if read_by_spark else []
-            careful_rows += rows
-            files.append({"export_date": day, "file_name": name, "size_bytes": size, "notes": notes})
-    except OSError as exc:
-        raise unreadable("the export file", path, exc) from None
+    for path, name in names.items():
+        try:
+            gzipped = _holds_gzip(path)
+            # a path that is not UTF-8 (a name's bytes: shown_name) cannot be given to Spark: Python reads it
+            read_by_spark = (gzipped == path.name.endswith(".gz") and is_utf8_path(path)
+                             and (not gzipped or _gzip_size(path) is not None)
+                             and not _starts_with_byte_order_mark(path, gzipped))
+            rows, damage = ([], None) if read_by_spark else _careful_lines(path, name, gzipped)
+            notes = [n for n in (_format_note(path, gzipped), damage) if n]
+            size = path.stat().st_size
+        except OSError as exc:  # removed since the listing (raw.py's load_export_day), or unreadable
+            raise gone_or_unreadable(exc, path, name) from None
+        direct += [path] if read_by_spark else []
+        careful_rows += rows
+        files.append({"export_date": day, "file_name": name, "size_bytes": size, "notes": notes})
 
     view = f"export_lines_{day.strftime('%Y%m%d')}"
     sql = CLASSIFY_SQL.format(extracted=spark_extracted_lines_sql(view),
