@@ -72,10 +72,13 @@ def test_the_shortcut_names_the_same_reason_as_the_full_case():
                  "invalid_utf8 boolean, damaged_gzip boolean)")
     # every line once as read, and the valid-looking ones again as if their bytes were not UTF-8, and
     # as if their gzip member's check had failed
-    rows = [[i, s, False, False] for i, s in enumerate(lines())]
-    rows += [[len(rows) + i, s, True, False] for i, s in enumerate(lines()[:50])]
-    rows += [[len(rows) + i, s, False, True] for i, s in enumerate(lines()[:50])]
-    conn.executemany("insert into export_lines values ('f', ?, ?, ?, ?)", rows)
+    every_line = lines()
+    texts = every_line + every_line[:50] * 2
+    not_utf8 = [False] * len(every_line) + [True] * 50 + [False] * 50
+    damaged = [False] * (len(every_line) + 50) + [True] * 50
+    # one statement (executemany runs one per row: seconds for these thousands)
+    conn.execute("insert into export_lines select 'f', unnest(range(len($texts))), unnest($texts), unnest($not_utf8), "
+                 "unnest($damaged)", {"texts": texts, "not_utf8": not_utf8, "damaged": damaged})
     rows = conn.execute(
         f"""
         with x as ({extracted_lines_sql('export_lines')})
@@ -127,8 +130,8 @@ def test_a_trailing_comma_or_nan_is_invalid_json_and_the_same_in_a_string_is_tex
     conn = duckdb.connect()
     conn.execute("create table export_lines (file_name varchar, line_number bigint, line varchar, "
                  "invalid_utf8 boolean, damaged_gzip boolean)")
-    conn.executemany("insert into export_lines values ('f', ?, ?, false, false)",
-                     [[i, line] for i, line in enumerate(NOT_JSON + STILL_JSON)])
+    conn.execute("insert into export_lines select 'f', unnest(range(len($texts))), unnest($texts), false, false",
+                 {"texts": NOT_JSON + STILL_JSON})
     reasons = dict(conn.execute(
         f"select line, {reason_case_sql()} from ({extracted_lines_sql('export_lines')})",
         {"export_day": EXPORT_DAY},
