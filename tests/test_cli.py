@@ -39,7 +39,7 @@ from conftest import (
 )
 
 from orchestration.cli import main as cli
-from orchestration.cli.commands import check_refresh_days
+from orchestration.cli.commands import check_demo_days, check_refresh_days
 from orchestration.errors import UserError
 from orchestration.serve.exporting import check_output, tidy_report
 from orchestration.serve.report import format_table
@@ -1520,6 +1520,38 @@ def test_demo_checks_the_settings_before_it_writes_anything(workspace, env, says
                           capture_output=True, text=True, timeout=120)
     assert says in one_line_error(proc)
     assert not workspace.exports.exists() and not workspace.warehouse.exists()
+
+
+@pytest.mark.parametrize("days, first_export_day, says", [
+    # once a traceback: the first day before the year 1
+    ("1000000", "", "--days 1000000 reaches before the first export day 2024-01-01 (ANALYTICS_FIRST_EXPORT_DAY): "
+                    "the demo's days end on 2026-11-22, so at most --days 1057"),
+    # once refused by the refresh after the exports were written
+    ("3", "2026-11-21", "--days 3 reaches before the first export day 2026-11-21 (ANALYTICS_FIRST_EXPORT_DAY): "
+                        "the demo's days end on 2026-11-22, so at most --days 2"),
+    ("1", "2026-11-23", "the demo's export days end on 2026-11-22, outside the export days 2026-11-23 .. "),
+])
+def test_demo_days_that_are_not_export_days_are_refused_before_anything_is_written(workspace, days,
+                                                                                     first_export_day, says):
+    env = {**environment_without_settings(), "ANALYTICS_FIRST_EXPORT_DAY": first_export_day}
+    proc = subprocess.run([CLI, "demo", "--days", days, "--warehouse", str(workspace.warehouse),
+                           "--exports", str(workspace.exports)], env=env, cwd=workspace.root,
+                          capture_output=True, text=True, timeout=120)
+    assert says in one_line_error(proc)
+    assert not workspace.exports.exists() and not workspace.warehouse.exists()
+
+
+def test_the_demo_takes_every_day_from_the_first_export_day(monkeypatch):
+    monkeypatch.setenv("ANALYTICS_FIRST_EXPORT_DAY", "2026-11-21")
+    check_demo_days(2)
+    with pytest.raises(UserError, match="at most --days 2$"):
+        check_demo_days(3)
+    monkeypatch.setenv("ANALYTICS_FIRST_EXPORT_DAY", "2026-11-22")
+    check_demo_days(1)
+    monkeypatch.delenv("ANALYTICS_FIRST_EXPORT_DAY")
+    check_demo_days(1057)  # 2024-01-01 .. 2026-11-22
+    with pytest.raises(UserError, match="at most --days 1057$"):
+        check_demo_days(1058)
 
 
 def test_demo_refuses_real_exports_and_a_warehouse_it_did_not_build(workspace):

@@ -19,6 +19,8 @@ from ..load.exports import (
     days_from_to,
     days_with_folders,
     is_export_day,
+    is_partition_day,
+    last_partition_day,
     list_export_days,
     missing_day_message,
 )
@@ -190,6 +192,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     # what the refresh checks, before the exports are written, not after; nothing is made (the
     # warehouse's folder, Spark's) before the demo's target is known not to be refused
     check_refresh_settings()
+    check_demo_days(args.days)
     check_dagster_home()
     check_warehouse_path(args.warehouse, make_folder=False)
     check_demo_target(args.exports, args.warehouse)
@@ -218,6 +221,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"--to {summary['last_day']} --format table\n"
         f"  {program} dashboard{where}")
     return 0
+
+
+def check_demo_days(days: int) -> None:
+    """The demo's export days (`days` of them, up to DEMO_LAST_DAY) are export days the refresh
+    takes, checked before anything is generated: a --days reaching before ANALYTICS_FIRST_EXPORT_DAY
+    is one line with the most that fit, not a refusal after the exports were written (nor, for a
+    --days reaching before the year 1, a traceback)."""
+    from ..demo.generator import DEMO_LAST_DAY
+    from ..settings import first_export_day
+
+    check_export_days_begin()
+    first, last = first_export_day(), last_partition_day()
+    if not is_partition_day(DEMO_LAST_DAY):
+        raise UserError(f"the demo's export days end on {DEMO_LAST_DAY}, outside the export days {first} .. {last} "
+                        "(from ANALYTICS_FIRST_EXPORT_DAY to tomorrow, UTC)")
+    most = (DEMO_LAST_DAY - first).days + 1
+    if days > most:
+        raise UserError(f"--days {days} reaches before the first export day {first} (ANALYTICS_FIRST_EXPORT_DAY): "
+                        f"the demo's days end on {DEMO_LAST_DAY}, so at most --days {most}")
 
 
 def earlier_demo_days_note(exports: Path, days: list[dt.date]) -> str | None:

@@ -31,11 +31,13 @@ from .profiles import SEEDED_ASSISTANTS, UNKNOWN_ASSISTANT
 from .traffic import Traffic
 from .writer import write_days
 
-__all__ = ["generate_exports", "SEEDED_ASSISTANTS", "UNKNOWN_ASSISTANT"]
+__all__ = ["DEMO_LAST_DAY", "generate_exports", "SEEDED_ASSISTANTS", "UNKNOWN_ASSISTANT"]
+
+DEMO_LAST_DAY = datetime.date(2026, 11, 22)  # the demo's export days end here, whatever today is
 
 
 def generate_exports(out_dir: Path, *, days: int = 28, seed: int = 7,
-                     end_date: datetime.date = datetime.date(2026, 11, 22)) -> dict:
+                     end_date: datetime.date = DEMO_LAST_DAY) -> dict:
     """Writes `days` export days ending at `end_date` under out_dir; returns a summary.
 
     Each `dt=YYYY-MM-DD` folder written is replaced as a whole. The summary counts every line
