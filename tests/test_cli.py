@@ -1654,6 +1654,24 @@ def test_a_demo_run_again_with_fewer_days_says_the_earlier_days_are_still_there(
         "--exports and --warehouse")
 
 
+def test_a_range_names_a_day_folder_that_is_a_link_as_one(tmp_path, capsys):
+    """A day of the range whose folder is a symbolic link is not read (as `--all` and `status` say
+    of it), and the note says so: not "no folder", while the folder is there to see."""
+    from orchestration.cli.commands import _days_of_range
+
+    exports = tmp_path / "exports"
+    for day in ("2026-11-20", "2026-11-23"):
+        (exports / f"dt={day}").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    (exports / "dt=2026-11-21").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    assert _days_of_range(exports, dt.date(2026, 11, 20), dt.date(2026, 11, 23)) == [
+        dt.date(2026, 11, 20), dt.date(2026, 11, 23)]
+    assert capsys.readouterr().err.splitlines() == [
+        "assistant-analytics: note: no folder for 1 export day(s) of the range, not loaded: 2026-11-22",
+        "assistant-analytics: note: not reading 1 day folder(s) of the range that are symbolic links (links are "
+        "not read; copy the folder in): dt=2026-11-21"]
+
+
 def test_a_range_loads_the_days_it_has_and_names_the_gaps(tmp_path, capsys):
     """events.md: a missing export day is expected and may not stop a load. A backfill's range
     loads the days that have a folder and names the others in a note; a range with none is an

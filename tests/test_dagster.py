@@ -453,6 +453,7 @@ def test_a_backfill_loads_the_days_of_its_range_that_have_a_folder(defs, tmp_pat
 
     write_backfill_days(tmp_path / "exports")
     shutil.rmtree(tmp_path / "exports" / f"dt={RANGE[1]}")
+    (tmp_path / "exports" / "dt=2026-11-26").symlink_to(tmp_path / "exports" / f"dt={RANGE[0]}")  # not read
     set_paths(monkeypatch, tmp_path)
 
     instance = DagsterInstance.ephemeral()
@@ -466,8 +467,9 @@ def test_a_backfill_loads_the_days_of_its_range_that_have_a_folder(defs, tmp_pat
     assert result.success, error_messages(result)
     assert raw_events_metadata(result)["export_days"] == [RANGE[0], RANGE[2]]
     logged = [entry.user_message for entry in instance.all_logs(result.run_id)]
-    assert ("no folder for 3 export day(s) of the range, not loaded: 2026-11-22, 2026-11-24, 2026-11-26"
-            in logged), logged
+    assert "no folder for 2 export day(s) of the range, not loaded: 2026-11-22, 2026-11-24" in logged, logged
+    assert ("not reading 1 day folder(s) of the range that are symbolic links (links are not read; copy the folder "
+            "in): dt=2026-11-26" in logged), logged
     from orchestration.settings import build_path_for
 
     build = build_path_for(tmp_path / "warehouse.duckdb")

@@ -23,6 +23,7 @@ from ..load.exports import (
     last_partition_day,
     list_export_days,
     missing_day_message,
+    range_gap_notes,
 )
 from ..serve.report import (
     ReportParams,
@@ -77,9 +78,8 @@ def _days_of_range(exports: Path, first: dt.date, last: dt.date) -> list[dt.date
     """The export days of a backfill's range that have a folder (load/exports.days_with_folders); the
     others are named in a note, and `status` lists them among the missing days."""
     found, gaps = days_with_folders(exports, days_from_to(first, last))
-    if gaps:
-        note(f"no folder for {len(gaps)} export day(s) of the range, not loaded: "
-             f"{listed([d.isoformat() for d in gaps])}")
+    for line in range_gap_notes(exports, gaps):
+        note(line)
     return found
 
 

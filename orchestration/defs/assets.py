@@ -26,7 +26,7 @@ from ..build.dbt_project import dbt_project
 from ..build.dbt_results import DbtBuildError, NodeFailures
 from ..build.loading import load_days
 from ..errors import LoadError, UnfinishedBuildError, UserError
-from ..load.exports import day_folder, days_with_folders, linked_export_names
+from ..load.exports import day_folder, days_with_folders, linked_export_names, range_gap_notes
 from ..load.raw import LoadStats
 from ..publish.publish import publish
 from ..settings import check_dbt_settings, check_warehouse_name
@@ -66,9 +66,8 @@ def _days_with_folders(context: AssetExecutionContext, warehouse: WarehouseResou
         found, gaps = days_with_folders(warehouse.exports, days)
     except LoadError as exc:
         raise RuntimeError(str(exc)) from exc
-    if gaps:
-        context.log.warning(f"no folder for {len(gaps)} export day(s) of the range, not loaded: "
-                            f"{', '.join(d.isoformat() for d in gaps)}")
+    for line in range_gap_notes(warehouse.exports, gaps):
+        context.log.warning(line)
     return found
 
 

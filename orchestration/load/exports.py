@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import NamedTuple
 
-from ..errors import LoadError
+from ..errors import LoadError, listed
 from ..settings import first_export_day, iso_day
 
 
@@ -118,6 +118,19 @@ def days_with_folders(exports_dir: Path, days: list[dt.date]) -> tuple[list[dt.d
     if not found:
         raise LoadError(f"no export day between {days[0]} and {days[-1]}: no dt=YYYY-MM-DD folder in {exports_dir}")
     return found, [d for d in days if d not in found]
+
+
+def range_gap_notes(exports_dir: Path, gaps: list[dt.date]) -> list[str]:
+    """The lines that name a range's days not loaded (days_with_folders' others), one for each
+    kind: no folder (a day the platform did not export), or a folder that is a symbolic link (never
+    read, as `--all` and `status` say of it)."""
+    linked = [d for d in gaps if day_folder(exports_dir, d).is_symlink()]
+    absent = [d.isoformat() for d in gaps if d not in linked]
+    notes = [f"no folder for {len(absent)} export day(s) of the range, not loaded: {listed(absent)}"] if absent else []
+    if linked:
+        notes.append(f"not reading {len(linked)} day folder(s) of the range that are symbolic links (links are not "
+                     f"read; copy the folder in): {listed([day_folder(exports_dir, d).name for d in linked])}")
+    return notes
 
 
 def is_export_day(exports_dir: Path, day: dt.date) -> bool:
