@@ -723,7 +723,8 @@ def test_a_warehouse_folder_on_a_read_only_file_system_is_named_so(tmp_path, mon
 
 def test_status_without_a_warehouse_names_the_refresh_that_failed_to_make_it(tmp_path):
     warehouse = tmp_path / "wh.duckdb"
-    with pytest.raises(UserError, match=r"^warehouse file not found: .*\(run `assistant-analytics refresh` first\)$"):
+    with pytest.raises(UserError,
+                       match=r"^warehouse file not found: .*\(build it first: `assistant-analytics refresh --all`\)$"):
         collect_status(warehouse, tmp_path)  # nothing ever ran
     with pytest.raises(RuntimeError), recording_refresh(warehouse, [dt.date(2026, 11, 20)], full=False):
         raise RuntimeError("the load failed: memory_limit 1MB is too small")
@@ -1857,7 +1858,7 @@ def test_a_report_while_the_first_refresh_runs_says_so(tmp_path):
     from orchestration.serve.report import check_published_file
 
     warehouse = tmp_path / "w.duckdb"
-    with pytest.raises(UserError, match=r"\(run `assistant-analytics refresh` first\)$"):
+    with pytest.raises(UserError, match=r"\(build it first: `assistant-analytics refresh --all`\)$"):
         check_published_file(warehouse)
     with refresh_lock(warehouse), pytest.raises(UserError, match=r"\(a refresh of it is running; "):
         check_published_file(warehouse)

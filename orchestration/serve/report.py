@@ -45,7 +45,8 @@ def check_published_file(warehouse: Path) -> None:
         if refresh_running(warehouse):  # its first refresh: the file comes when that one publishes
             raise ReportError(f"warehouse file not found: {warehouse} (a refresh of it is running; "
                               "its file comes when that refresh publishes)")
-        raise ReportError(f"warehouse file not found: {warehouse} (run `assistant-analytics refresh` first)")
+        raise ReportError(f"warehouse file not found: {warehouse} "
+                          "(build it first: `assistant-analytics refresh --all`)")
     check_duckdb_file(warehouse, error=ReportError, if_empty=_THE_PUBLISHED_FILE, otherwise=_THE_PUBLISHED_FILE)
 
 
