@@ -97,8 +97,8 @@ def build_file_error(build: Path, exc: duckdb.Error) -> UserError:
     first = first_line(exc)
     if any(words in first for words in _DAMAGE):
         return UserError(f"the build file {build} is damaged ({first}): delete it and refresh again; the "
-                         "next refresh starts from the published warehouse, and export days loaded since it was "
-                         "published are loaded again by `refresh --all`")
+                         "next refresh starts from the published warehouse (anew if none was published yet), and "
+                         "export days loaded since it was published are loaded again by `refresh --all`")
     return UserError(f"cannot open the build file {build}: {first}")
 
 
