@@ -246,6 +246,8 @@ CLI_CASES = [
     # read by an asset check of the run: it once failed the run after the refresh had published
     ({"ANALYTICS_FRESHNESS_DAYS": "-1"}, "2026-11-01", "ANALYTICS_FRESHNESS_DAYS='-1'"),
     ({}, "9999-12-31", "export day 9999-12-31 is outside"),
+    # a bad setting is named before a day without a folder, not only once that day is there
+    ({"ANALYTICS_MAX_DAYS_PER_RUN": "abc"}, "2026-11-02", "ANALYTICS_MAX_DAYS_PER_RUN='abc'"),
 ]
 
 

@@ -58,7 +58,10 @@ def check_refresh_days(args: argparse.Namespace) -> None:
 
 
 def cmd_refresh(args: argparse.Namespace) -> int:
-    check_refresh_days(args)
+    from ..settings import check_refresh_settings
+
+    check_refresh_days(args)  # the options' own errors first
+    check_refresh_settings()  # then a bad setting, before a day's: not only once that day is there
     days: list[dt.date] = list(args.day)
     if args.from_:
         check_partition_days([args.from_, args.to])  # before the gaps' note: one line, the error's
