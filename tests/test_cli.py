@@ -1158,41 +1158,6 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_the_compact_copy_of_docs_incremental_holds_every_table_in_duckdb_14s_format(ws, tmp_path):
-    """docs/incremental.md's compact file, its commands run as written (from a folder whose data/
-    holds the warehouse): the same rows, column comments and views in every table, the loaded days
-    among them, in the storage format the refresh publishes (DuckDB 1.4 reads it)."""
-    from orchestration.build.build_file import STORAGE_VERSION, storage_version
-
-    text = (REPO / "docs" / "incremental.md").read_text()
-    commands = re.search(r"For a compact file.*?```\n(.*?)```", text, re.S).group(1).strip().splitlines()
-    assert commands[0].startswith(".venv/bin/python -c ") and commands[-1].startswith("mv "), commands
-    (tmp_path / "data").mkdir()
-    shutil.copyfile(ws.warehouse, tmp_path / "data" / "warehouse.duckdb")
-    for command in commands:
-        command = command.replace(".venv/bin/python", shlex.quote(sys.executable), 1)
-        subprocess.run(["bash", "-c", command], cwd=tmp_path, check=True, timeout=120)
-    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["warehouse.duckdb"]
-    assert storage_version(tmp_path / "data" / "warehouse.duckdb") == f"{STORAGE_VERSION}+"
-    conn = duckdb.connect()
-    try:
-        conn.execute("attach ? as built (read_only)", [str(ws.warehouse)])
-        conn.execute("attach ? as compact (read_only)", [str(tmp_path / "data" / "warehouse.duckdb")])
-        catalog = ("select schema_name, table_name, column_name, data_type, comment from duckdb_columns() "
-                   "where database_name = ? order by all")
-        assert conn.execute(catalog, ["compact"]).fetchall() == conn.execute(catalog, ["built"]).fetchall()
-        tables = conn.execute("select schema_name, table_name from duckdb_tables() where database_name = 'built'"
-                              ).fetchall()
-        assert ("raw", "export_days") in tables and len(tables) > 30
-        for schema, table in tables:
-            one, other = f'built."{schema}"."{table}"', f'compact."{schema}"."{table}"'
-            assert conn.execute(f"select count(*) from (select * from {one} except all select * from {other}) "
-                                f"union all select count(*) from (select * from {other} except all "
-                                f"select * from {one})").fetchall() == [(0,), (0,)], (schema, table)
-    finally:
-        conn.close()
-
-
 @pytest.mark.parametrize("channel, hint", [("sms", None), ("Web", "did you mean 'web'"),
                                            ("WHATSAPP", "did you mean 'whatsapp'")])
 def test_an_unknown_or_miscased_channel_is_refused_by_report_and_export_alike(ws, tmp_path, channel, hint):
