@@ -1671,6 +1671,14 @@ def test_a_range_names_a_day_folder_that_is_a_link_as_one(tmp_path, capsys):
         "assistant-analytics: note: no folder for 1 export day(s) of the range, not loaded: 2026-11-22",
         "assistant-analytics: note: not reading 1 day folder(s) of the range that are symbolic links (links are "
         "not read; copy the folder in): dt=2026-11-21"]
+    # a range whose only day folders are links (one of them dangling): named as such, not "no folder"
+    (exports / "dt=2026-11-25").symlink_to(tmp_path / "gone", target_is_directory=True)
+    with pytest.raises(UserError, match=r"^no export day between 2026-11-24 and 2026-11-25 to read: its day folders "
+                                        r"are symbolic links, .*: dt=2026-11-25$"):
+        _days_of_range(exports, dt.date(2026, 11, 24), dt.date(2026, 11, 25))
+    with pytest.raises(UserError, match=r"^no export day between 2026-11-21 and 2026-11-22 to read: "
+                                        r".*: dt=2026-11-21$"):
+        _days_of_range(exports, dt.date(2026, 11, 21), dt.date(2026, 11, 22))
 
 
 def test_a_range_loads_the_days_it_has_and_names_the_gaps(tmp_path, capsys):

@@ -116,6 +116,10 @@ def days_with_folders(exports_dir: Path, days: list[dt.date]) -> tuple[list[dt.d
     without any folder is an error, as a day asked for alone without its folder is."""
     found = [d for d in days if is_export_day(exports_dir, d)]
     if not found:
+        linked = [day_folder(exports_dir, d).name for d in days if day_folder(exports_dir, d).is_symlink()]
+        if linked:
+            raise LoadError(f"no export day between {days[0]} and {days[-1]} to read: its day folders are symbolic "
+                            f"links, and links are not read (copy the folders in): {listed(linked)}")
         raise LoadError(f"no export day between {days[0]} and {days[-1]}: no dt=YYYY-MM-DD folder in {exports_dir}")
     return found, [d for d in days if d not in found]
 
