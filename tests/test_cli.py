@@ -723,8 +723,8 @@ def test_a_warehouse_folder_on_a_read_only_file_system_is_named_so(tmp_path, mon
 
 def test_status_without_a_warehouse_names_the_refresh_that_failed_to_make_it(tmp_path):
     warehouse = tmp_path / "wh.duckdb"
-    with pytest.raises(UserError,
-                       match=r"^warehouse file not found: .*\(build it first: `assistant-analytics refresh --all`\)$"):
+    with pytest.raises(UserError, match=r"^warehouse file not found: (.*) \(build it first: `assistant-analytics "
+                                         r"refresh --all --warehouse \1`\)$"):
         collect_status(warehouse, tmp_path)  # nothing ever ran
     with pytest.raises(RuntimeError), recording_refresh(warehouse, [dt.date(2026, 11, 20)], full=False):
         raise RuntimeError("the load failed: memory_limit 1MB is too small")
@@ -1824,13 +1824,17 @@ def test_a_full_rebuild_of_days_with_gaps_builds_every_model_once(workspace: Wor
         (dt.date.fromisoformat(day), 1) for day in (D1, D2, D4)]
 
 
-def test_a_report_while_the_first_refresh_runs_says_so(tmp_path):
+def test_a_report_while_the_first_refresh_runs_says_so(tmp_path, monkeypatch):
     """Before the first publish the file does not exist: while a refresh holds the warehouse, the
     line says that one is running, not to run one."""
     from orchestration.build.build_file import refresh_lock
     from orchestration.serve.report import check_published_file
 
     warehouse = tmp_path / "w.duckdb"
+    with pytest.raises(UserError, match=re.escape(f"(build it first: `assistant-analytics refresh --all --warehouse "
+                                                  f"{warehouse}`)") + "$"):
+        check_published_file(warehouse)
+    monkeypatch.setenv("ANALYTICS_WAREHOUSE", str(warehouse))  # the default warehouse: not named again
     with pytest.raises(UserError, match=r"\(build it first: `assistant-analytics refresh --all`\)$"):
         check_published_file(warehouse)
     with refresh_lock(warehouse), pytest.raises(UserError, match=r"\(a refresh of it is running; "):

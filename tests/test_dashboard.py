@@ -875,7 +875,7 @@ def test_the_dashboard_of_a_missing_warehouse_is_one_line(tmp_path):
     assert proc.returncode == 2, (proc.returncode, proc.stderr)
     assert proc.stderr.splitlines() == [
         f"assistant-analytics: error: warehouse file not found: {tmp_path / 'w.duckdb'} "
-        "(build it first: `assistant-analytics refresh --all`)"]
+        f"(build it first: `assistant-analytics refresh --all --warehouse {tmp_path / 'w.duckdb'}`)"]
 
 
 @pytest.mark.parametrize("where", ["taken", "not-this-machine", "unknown-host"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import shlex
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,15 @@ class ReportParams:
 _THE_PUBLISHED_FILE = "give the path of the warehouse that a refresh publishes"
 
 
+def _build_command(warehouse: Path) -> str:
+    """The refresh that builds `warehouse` from every export day: it names the warehouse unless it is
+    the default one (the exports are the default ones, or ANALYTICS_EXPORTS)."""
+    from ..settings import default_warehouse
+
+    where = "" if warehouse == default_warehouse() else f" --warehouse {shlex.quote(str(warehouse))}"
+    return f"assistant-analytics refresh --all{where}"
+
+
 def check_published_file(warehouse: Path) -> None:
     """The published warehouse is a DuckDB file that exists; else one line (report, export, status,
     dashboard)."""
@@ -45,8 +55,7 @@ def check_published_file(warehouse: Path) -> None:
         if refresh_running(warehouse):  # its first refresh: the file comes when that one publishes
             raise ReportError(f"warehouse file not found: {warehouse} (a refresh of it is running; "
                               "its file comes when that refresh publishes)")
-        raise ReportError(f"warehouse file not found: {warehouse} "
-                          "(build it first: `assistant-analytics refresh --all`)")
+        raise ReportError(f"warehouse file not found: {warehouse} (build it first: `{_build_command(warehouse)}`)")
     check_duckdb_file(warehouse, error=ReportError, if_empty=_THE_PUBLISHED_FILE, otherwise=_THE_PUBLISHED_FILE)
 
 
