@@ -5,17 +5,18 @@ placeholder templater.
 
 A file that passed is recorded in the user's cache folder under a digest of everything its lint
 reads (the file, the configuration files, for the dbt project the macros and the templater's
-library, sqlfluff's and Python's versions), and is not linted again until one of them changes: the
-fast tier, run on every change, lints only what changed (docs/tests.md)."""
+library, the installed packages' and Python's versions), and is not linted again until one of them
+changes: the fast tier, run on every change, lints only what changed (docs/tests.md)."""
 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
+import os
 import subprocess
 import sys
 from pathlib import Path
 
-import sqlfluff
 from conftest import REPO
 
 from orchestration.settings import user_cache_dir
@@ -26,18 +27,29 @@ CONFIG_NAMES = (".sqlfluff", ".sqlfluffignore", "pyproject.toml", "setup.cfg", "
 PASSED_LINTS = user_cache_dir() / "sqlfluff-passed"
 
 
+def _user_configs() -> set[Path]:
+    """sqlfluff's configuration files of the user: ~/.sqlfluff and its folder in the user's
+    configuration folder ($XDG_CONFIG_HOME, else ~/.config)."""
+    config_home = os.environ.get("XDG_CONFIG_HOME", "").strip() or str(Path.home() / ".config")
+    folder = Path(config_home) / "sqlfluff"
+    return {Path.home() / ".sqlfluff", *(folder.rglob("*") if folder.is_dir() else [])}
+
+
 def _digest_of_inputs(files: list[Path], options: tuple[str, ...], read_too: tuple[str, ...]) -> bytes:
-    """What the lint of any of `files` reads besides the file: sqlfluff's and Python's versions, the
-    options, the configuration files of the files' folders and those above them, and `read_too`
+    """What the lint of any of `files` reads besides the file: Python's version and every installed
+    package's (sqlfluff, its templater's Jinja, the dbt builtins' modules), the options, the
+    configuration files of the user and of the files' folders and those above them, and `read_too`
     (files, or folders of them)."""
-    digest = hashlib.sha256(f"sqlfluff {sqlfluff.__version__}, python {sys.version}, {options}".encode())
+    installed = sorted(f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions())
+    digest = hashlib.sha256(f"python {sys.version}, {installed}, {options}".encode())
     folders = {folder for p in files for folder in p.parents if folder.is_relative_to(REPO)}
-    paths = {folder / name for folder in folders for name in CONFIG_NAMES}
+    paths = {folder / name for folder in folders for name in CONFIG_NAMES} | _user_configs()
     for name in read_too:
         top = REPO / name
         paths.update([top] if top.is_file() else top.rglob("*"))
     for path in sorted(p for p in paths if p.is_file() and "__pycache__" not in p.parts):
-        digest.update(f"\0{path.relative_to(REPO)}\0".encode() + path.read_bytes())
+        name = path.relative_to(REPO) if path.is_relative_to(REPO) else path  # a clone elsewhere: the same
+        digest.update(f"\0{name}\0".encode() + path.read_bytes())
     return digest.digest()
 
 
