@@ -380,12 +380,13 @@ SMALL, LARGE = 1000, 2000  # the rows of table t in the two states
 
 
 def _open_while_swapped(folder: Path, opener, ring: int, burst: int, pause: float, seconds: float,
-                        until_torn: bool = False, until_overlapped: int | None = None,
+                        until_torn: bool = False, until_overlapped: int | None = None, min_seconds: float = 0,
                         ) -> tuple[list[int], list[str], int]:
     """Opens `folder/warehouse.duckdb` again and again with `opener` while another process renames
     the `ring` files of two states into its place, for at most `seconds`. Returns the row counts
     read, the errors raised (up to the first, with `until_torn`) and how many opens a rename
-    overlapped (up to `until_overlapped`, when given, and both states read)."""
+    overlapped (with `until_overlapped`: once that many were, both states read and `min_seconds`
+    passed, it stops)."""
     for state, rows in enumerate((SMALL, LARGE)):
         conn = duckdb.connect()
         conn.execute("attach ? as f (block_size 16384)", [str(folder / f"state-{state}.duckdb")])
@@ -400,10 +401,12 @@ def _open_while_swapped(folder: Path, opener, ring: int, burst: int, pause: floa
     stop = folder / "stop"
     swapper = subprocess.Popen([sys.executable, "-c", SWAPPER, str(folder), str(stop), str(burst), str(pause)])
     counts, errors, overlapped = [], [], 0
-    deadline = time.monotonic() + seconds
+    started = time.monotonic()
+    deadline = started + seconds
     try:
         while time.monotonic() < deadline and not (until_torn and errors):
-            if until_overlapped is not None and overlapped >= until_overlapped and len(set(counts)) == 2:
+            if (until_overlapped is not None and overlapped >= until_overlapped and len(set(counts)) == 2
+                    and time.monotonic() >= started + min_seconds):
                 break
             before = os.stat(path).st_ctime_ns
             try:
@@ -432,10 +435,10 @@ def test_a_plain_duckdb_connection_opened_while_the_file_is_renamed_can_be_torn(
 def test_a_connection_through_connect_published_is_never_torn(tmp_path: Path):
     # Bursts of renames (an odd number: the state changes from pause to pause), each shorter than
     # the ring (a file returns to the path only after a pause, as a publish's file returns only
-    # after another refresh), with pauses an open fits in. Until enough opens were overlapped, not
-    # for a fixed time: on a busy machine an open that meets a burst waits it out, so few fit in.
+    # after another refresh), with pauses an open fits in. For 8 s and until enough opens were
+    # overlapped: on a busy machine an open that meets a burst waits it out, so few fit in 8 s.
     counts, errors, overlapped = _open_while_swapped(tmp_path, connect_published, ring=160, burst=151,
-                                                     pause=0.1, seconds=120, until_overlapped=20)
+                                                     pause=0.1, seconds=120, until_overlapped=20, min_seconds=8)
     assert not errors
     assert set(counts) == {SMALL, LARGE}, counts
     assert overlapped >= 20, f"renames overlapped only {overlapped} of {len(counts)} opens"
