@@ -98,7 +98,7 @@ def build_file_error(build: Path, exc: duckdb.Error) -> UserError:
     if any(words in first for words in _DAMAGE):
         return UserError(f"the build file {build} is damaged ({first}): delete it and refresh again; the "
                          "next refresh starts from the published warehouse (anew if none was published yet), and "
-                         "export days loaded since it was published are loaded again by `refresh --all`")
+                         "`refresh --all` loads again the export days loaded since the last publish")
     return UserError(f"cannot open the build file {build}: {first}")
 
 
