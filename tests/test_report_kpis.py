@@ -19,7 +19,7 @@ acme-support (Europe/Rome; November is +01:00, so every `at(23, "09:00:00")` rea
     F  u_greet   web      greeted-only session: NOT a chat, nothing counts
     G  u_click   web      a session with only a click IS a chat            1 chat   0 s
     H  u_tie     web      handover triggers, occurred_at ties              2 chats  180 s, 60 s
-    J  u_csat    whatsapp csat voted twice, handover after fallback       1 chat   360 s
+    J  u_csat    whatsapp csat voted 3 times, 2 at once; handover after fallback 1 chat 360 s
     K  u_csat2   web      csat; a duplicate and a rejected csat            1 chat   60 s
     L1-L5 u_fb   web      feedback: final ratings, all chat classes        5 chats  50,30,30,10,10 s
     M  u_agent   web      agents/workflows                                 1 chat   90 s
@@ -225,6 +225,8 @@ def day_2026_11_23() -> list:
         click("j-c1", at(23, "09:00:20"), *BILLING, **j),
         vote("j-3", at(23, "09:05:00"), 2, **j),
         vote("j-4", at(23, "09:06:00"), 4, **j),
+        # a vote at j-4's instant: kpis.md orders by (occurred_at, event_id), so j-4 (4) is still the latest
+        vote("j-0", at(23, "09:06:00"), 3, **j),
         # K: 09:00:00-09:01:00 = 60 s, votes 5 (the duplicate and the rejected line are in part-0001).
         um("k-1", at(23, "09:00:00"), **k, user_agent=IPAD),
         bm("k-2", at(23, "09:00:30"), **k),
@@ -593,7 +595,8 @@ def test_feedback(report):
 
 
 def test_csat(report):
-    # J: votes 2 then 4 -> 4; K: 5 (its duplicate with 1 and the rejected 6 do not count);
+    # J: votes 2, then 4 and 3 at one instant -> 4 (event_id j-4 after j-0); K: 5 (its duplicate
+    # with 1 and the rejected 6 do not count);
     # F's 1 is in a greeted-only session. 2 votes, mean (4 + 5) / 2 = 4.5
     assert report(ACME, "2026-11-23")["csat"] == {
         "votes": 2, "score": 4.5, "distribution": distribution(0, 0, 0, 1, 1)}
