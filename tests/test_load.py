@@ -1005,7 +1005,8 @@ REVIEWED_LOADER_DIGESTS = {
         "bcccfbfc0968255e",  # a copy that fails closes the export file at once: no line judged otherwise
         "cb84ab860c485b1c",  # both loaders judge a read error by gone_or_unreadable: no line judged otherwise
         "cf0df245729a27d3",  # range_gap_notes names a range's linked day folders: no line judged otherwise
-        "c89a1f731349ed3f"},  # a range whose only day folders are links says so: no line judged otherwise
+        "c89a1f731349ed3f",  # a range whose only day folders are links says so: no line judged otherwise
+        "136917334150e65b"},  # on_file_read after each file of a day: no line judged otherwise
 }
 
 
@@ -1019,3 +1020,28 @@ def test_a_change_of_the_loaders_code_is_reviewed_for_its_revision():
         f"the loader's code changed (digest {digest.hexdigest()[:16]}): if it judges any line otherwise, "
         "raise LOADER_REVISION in orchestration/load/exports.py; either way, add the digest to "
         "REVIEWED_LOADER_DIGESTS under the revision")
+
+
+def test_a_day_of_many_files_tells_how_many_are_read_while_it_loads(tmp_path, monkeypatch):
+    """A day is read file by file: the loader says after each file how many of the day's files it
+    has read, and a refresh's load shows that at most every 10 s (a day of thousands of small files
+    reads for minutes, with nothing else to show until the day is loaded). A loader rule: no refresh."""
+    import duckdb
+
+    from orchestration.build import loading, progress
+    from orchestration.load.raw import load_export_day
+
+    exports = tmp_path / "exports"
+    for n in range(3):
+        write_export(exports, "2026-11-20", f"part-{n:04d}.jsonl", [ev(f"e{n}", at="2026-11-20T10:00:00Z")])
+    calls = []
+    load_export_day(duckdb.connect(), exports, dt.date(2026, 11, 20), on_file_read=lambda *c: calls.append(c))
+    assert calls == [(1, 3), (2, 3), (3, 3)]
+
+    lines, now = [], [100.0]
+    monkeypatch.setattr(progress, "_listener", lines.append)
+    report = loading.files_read_reporter(dt.date(2026, 11, 20), clock=lambda: now[0])
+    for done, seconds in ((1, 4.0), (2, 6.5), (3, 2.0), (4, 12.0), (20_000, 30.0)):
+        now[0] += seconds
+        report(done, 20_000)
+    assert lines == ["export day 2026-11-20: 2 of 20,000 files read", "export day 2026-11-20: 4 of 20,000 files read"]

@@ -8,7 +8,8 @@ are then copied into the build file, whose raw tables every reader and check rea
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..errors import listed
@@ -34,7 +35,7 @@ def load_days(warehouse: Path, exports: Path, days: list[dt.date], *, full: bool
             mark_full_refresh_owed(prepare_build_file(warehouse))
         with build_connection(warehouse) as conn:
             for day in days:
-                yield load_export_day(conn, exports, day, mark_pending=not full)
+                yield load_export_day(conn, exports, day, mark_pending=not full, on_file_read=files_read_reporter(day))
         return
     check_spark_runnable()
     spark_dir = check_spark_dir(spark_dir_for(warehouse))
@@ -99,6 +100,22 @@ def _warn_loaded_again(stats: LoadStats) -> None:
     elif stats.changed_while_read:
         progress.report(f"export day {day}, loaded on Spark again, changed while it was read (a delivery under "
                         "way?): it is loaded as read, and loads again at the next refresh")
+
+
+def files_read_reporter(day: dt.date, every_seconds: float = 10.0,
+                        clock: Callable[[], float] = time.monotonic) -> Callable[[int, int], None]:
+    """A day's progress while its files are read: how many of them, at most every `every_seconds`. A
+    day is read file by file, and a day of thousands of small files reads for minutes with nothing
+    else to show (the next line comes when the day is loaded)."""
+    last = clock()
+
+    def report(done: int, total: int) -> None:
+        nonlocal last
+        if done < total and clock() - last >= every_seconds:
+            progress.report(f"export day {day}: {done:,} of {total:,} files read")
+            last = clock()
+
+    return report
 
 
 def _loaded_again(days: list[dt.date]) -> str:

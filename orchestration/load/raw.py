@@ -21,7 +21,7 @@ import shutil
 import tempfile
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -702,14 +702,17 @@ def _read_file(conn: duckdb.DuckDBPyConnection, path: Path, name: str, tmpdir: P
     return "; ".join(notes) or None
 
 
-def _classify_lines(conn: duckdb.DuckDBPyConnection, folder: Path, tmpdir: Path,
-                    day: dt.date) -> tuple[list[dict], list[str]]:
-    """Fills temp table `classified` with the day's lines, each judged valid or rejected (or blank)."""
+def _classify_lines(conn: duckdb.DuckDBPyConnection, folder: Path, tmpdir: Path, day: dt.date,
+                    on_file_read: Callable[[int, int], None] | None = None) -> tuple[list[dict], list[str]]:
+    """Fills temp table `classified` with the day's lines, each judged valid or rejected (or blank).
+    `on_file_read(files read, files)` after each file."""
     conn.execute(CLASSIFIED_DDL)
     files, damaged = [], []
     paths = export_files(folder)
-    for path, name in shown_names(paths).items():
+    for done, (path, name) in enumerate(shown_names(paths).items(), start=1):
         damage = _read_file(conn, path, name, tmpdir, day)
+        if on_file_read is not None:
+            on_file_read(done, len(paths))
         try:
             size = path.stat().st_size
         except FileNotFoundError:
@@ -798,12 +801,13 @@ def _temporary_folder() -> tempfile.TemporaryDirectory:
 
 
 def load_export_day(conn: duckdb.DuckDBPyConnection, exports_dir: Path, day: dt.date, *,
-                    mark_pending: bool = True) -> LoadStats:
+                    mark_pending: bool = True, on_file_read: Callable[[int, int], None] | None = None) -> LoadStats:
     """Loads (or re-loads) one export day in a single transaction.
 
     `mark_pending=False` is for a load that a full rebuild follows, which recomputes every user: the
     caller must have recorded that full rebuild as owed first (refresh_state.mark_full_refresh_owed),
-    so that a run cut short after the load still rebuilds every user next time.
+    so that a run cut short after the load still rebuilds every user next time. `on_file_read(files
+    read, files)` is called after each file is read (a day's progress).
     """
     started = time.perf_counter()
     folder = check_export_day(exports_dir, day)
@@ -816,7 +820,7 @@ def load_export_day(conn: duckdb.DuckDBPyConnection, exports_dir: Path, day: dt.
     delivered = fingerprint(folder)
     with _temporary_folder() as tmp:
         try:
-            files, damaged = _classify_lines(conn, folder, Path(tmp), day)
+            files, damaged = _classify_lines(conn, folder, Path(tmp), day, on_file_read)
         except ExportFileGone as gone:
             # The day is being delivered (again): loading what is left of it would replace its rows
             # with part of a day, and a file put back as it was (`tar x`, `cp -p`) would leave its
