@@ -500,8 +500,8 @@ def test_a_file_that_changes_while_the_day_loads_leaves_the_day_to_load_again(tm
     folder = tmp_path / "exports" / f"dt={DAY}"
     read_files = raw._classify_lines
 
-    def read_then_redelivered(conn, folder_, tmpdir, day):
-        result = read_files(conn, folder_, tmpdir, day)
+    def read_then_redelivered(conn, folder_, tmpdir, day, *more):
+        result = read_files(conn, folder_, tmpdir, day, *more)
         (folder / "part-0001.jsonl").write_text(line("a-2") + "\n")  # arrives after the reading
         return result
 
