@@ -11,6 +11,7 @@ import datetime as dt
 import errno
 import os
 import re
+import shlex
 import zoneinfo
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,6 +105,16 @@ def default_warehouse_given_as() -> str:
 def default_warehouse() -> Path:
     raw = _raw("ANALYTICS_WAREHOUSE")
     return resolved_path(Path(raw), "ANALYTICS_WAREHOUSE") if raw else Path("data/warehouse.duckdb").resolve()
+
+
+def warehouse_option(warehouse: Path) -> str:
+    """` --warehouse <path>` for a command that a hint prints, unless `warehouse` is the default
+    one (a default that cannot be resolved is none: the option is given, and the hint is no error)."""
+    try:
+        default = default_warehouse()
+    except UserError:
+        default = None
+    return "" if warehouse == default else f" --warehouse {shlex.quote(str(warehouse))}"
 
 
 def default_exports() -> Path:

@@ -721,7 +721,8 @@ def test_a_warehouse_folder_on_a_read_only_file_system_is_named_so(tmp_path, mon
         refresh.check_warehouse_path(tmp_path / "wh.duckdb")
 
 
-def test_status_without_a_warehouse_names_the_refresh_that_failed_to_make_it(tmp_path):
+def test_status_without_a_warehouse_names_the_refresh_that_failed_to_make_it(tmp_path, monkeypatch):
+    monkeypatch.delenv("ANALYTICS_WAREHOUSE", raising=False)
     warehouse = tmp_path / "wh.duckdb"
     with pytest.raises(UserError, match=r"^warehouse file not found: (.*) \(build it first: `assistant-analytics "
                                          r"refresh --all --warehouse \1`\)$"):
@@ -1831,8 +1832,15 @@ def test_a_report_while_the_first_refresh_runs_says_so(tmp_path, monkeypatch):
     from orchestration.serve.report import check_published_file
 
     warehouse = tmp_path / "w.duckdb"
+    monkeypatch.delenv("ANALYTICS_WAREHOUSE", raising=False)
     with pytest.raises(UserError, match=re.escape(f"(build it first: `assistant-analytics refresh --all --warehouse "
                                                   f"{warehouse}`)") + "$"):
+        check_published_file(warehouse)
+    # a default the system cannot look up (a loop of links) is not the warehouse given: the hint, not its error
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    monkeypatch.setenv("ANALYTICS_WAREHOUSE", str(tmp_path / "loop" / "w.duckdb"))
+    with pytest.raises(UserError, match=re.escape(f"not found: {warehouse} (build it first: `assistant-analytics "
+                                                  f"refresh --all --warehouse {warehouse}`)") + "$"):
         check_published_file(warehouse)
     monkeypatch.setenv("ANALYTICS_WAREHOUSE", str(warehouse))  # the default warehouse: not named again
     with pytest.raises(UserError, match=r"\(build it first: `assistant-analytics refresh --all`\)$"):

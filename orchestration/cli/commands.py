@@ -189,7 +189,7 @@ def write_result(text: str) -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     from ..demo.generator import generate_exports
     from ..demo.writer import mark
-    from ..settings import check_refresh_settings, default_warehouse
+    from ..settings import check_refresh_settings, warehouse_option
 
     started = time.perf_counter()
     # what the refresh checks, before the exports are written, not after; nothing is made (the
@@ -216,8 +216,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     last = dt.date.fromisoformat(summary["last_day"])
     say(f"\nreport for {assistant}, last 7 days:\n")
     print_report(args.warehouse, ReportParams(assistant, last - dt.timedelta(days=6), last), args.format)
-    # the hints name the warehouse unless it is the default one (the folder's data/warehouse.duckdb)
-    where = "" if args.warehouse == default_warehouse() else f" --warehouse {shlex.quote(str(args.warehouse))}"
+    where = warehouse_option(args.warehouse)  # the hints name the warehouse unless it is the default one
     program = shown_program()
     say(f"\ndemo finished in {time.perf_counter() - started:.1f}s; try:\n"
         f"  {program} report{where} --assistant {assistant} --from {summary['first_day']} "

@@ -31,6 +31,7 @@ from orchestration.serve import queries
 from orchestration.serve.report import (
     ReportError,
     ReportParams,
+    build_command,
     build_report,
     connect_read_only,
     data_quality_summary,
@@ -268,7 +269,7 @@ def load() -> View:
         st.error(str(exc))
         st.stop()
     except duckdb.CatalogException:
-        st.error(f"`{warehouse}` has no marts yet: run `assistant-analytics refresh --all`.")
+        st.error(f"`{warehouse}` has no marts yet: run `{build_command(warehouse)}`.")
         st.stop()
     except duckdb.Error as exc:
         st.error(f"Cannot read `{warehouse}`: {exc}")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import shlex
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,13 +36,12 @@ class ReportParams:
 _THE_PUBLISHED_FILE = "give the path of the warehouse that a refresh publishes"
 
 
-def _build_command(warehouse: Path) -> str:
+def build_command(warehouse: Path) -> str:
     """The refresh that builds `warehouse` from every export day: it names the warehouse unless it is
     the default one (the exports are the default ones, or ANALYTICS_EXPORTS)."""
-    from ..settings import default_warehouse
+    from ..settings import warehouse_option
 
-    where = "" if warehouse == default_warehouse() else f" --warehouse {shlex.quote(str(warehouse))}"
-    return f"assistant-analytics refresh --all{where}"
+    return f"assistant-analytics refresh --all{warehouse_option(warehouse)}"
 
 
 def check_published_file(warehouse: Path) -> None:
@@ -55,7 +53,7 @@ def check_published_file(warehouse: Path) -> None:
         if refresh_running(warehouse):  # its first refresh: the file comes when that one publishes
             raise ReportError(f"warehouse file not found: {warehouse} (a refresh of it is running; "
                               "its file comes when that refresh publishes)")
-        raise ReportError(f"warehouse file not found: {warehouse} (build it first: `{_build_command(warehouse)}`)")
+        raise ReportError(f"warehouse file not found: {warehouse} (build it first: `{build_command(warehouse)}`)")
     check_duckdb_file(warehouse, error=ReportError, if_empty=_THE_PUBLISHED_FILE, otherwise=_THE_PUBLISHED_FILE)
 
 
