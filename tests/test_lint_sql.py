@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,28 +21,31 @@ from conftest import REPO
 from orchestration.settings import user_cache_dir
 
 SQLFLUFF = str(Path(sys.executable).parent / "sqlfluff")
-# The configuration files sqlfluff reads in the repository's root and in each folder down to a file.
-CONFIG_NAMES = (".sqlfluff", ".sqlfluffignore", "pyproject.toml", "setup.cfg", "tox.ini")
+# The names of the files sqlfluff reads its configuration (and ignore lists) from in a folder.
+CONFIG_NAMES = (".sqlfluff", ".sqlfluffignore", "pyproject.toml", "setup.cfg", "tox.ini", "pep8.ini")
 PASSED_LINTS = user_cache_dir() / "sqlfluff-passed"
 
 
-def _user_configs() -> set[Path]:
-    """sqlfluff's configuration files of the user: ~/.sqlfluff and its folder in the user's
-    configuration folder ($XDG_CONFIG_HOME, else ~/.config)."""
-    config_home = os.environ.get("XDG_CONFIG_HOME", "").strip() or str(Path.home() / ".config")
-    folder = Path(config_home) / "sqlfluff"
-    return {Path.home() / ".sqlfluff", *(folder.rglob("*") if folder.is_dir() else [])}
+def _config_files(files: list[Path]) -> set[Path]:
+    """Every file sqlfluff may read its configuration from when it lints `files`, and more: those of
+    every folder above each file (sqlfluff reads the folders from the one the file shares with the
+    home folder down), of the home folder, and the user's configuration folder (sqlfluff's own
+    choice of it, and ~/.config/sqlfluff)."""
+    from sqlfluff.core.config.loader import _get_user_config_dir_path
+
+    folders = {folder for p in files for folder in p.parents} | {Path.home()}
+    user_folders = {Path(_get_user_config_dir_path(sys.platform)), Path.home() / ".config" / "sqlfluff"}
+    return ({folder / name for folder in folders for name in CONFIG_NAMES}
+            | {p for folder in user_folders if folder.is_dir() for p in folder.rglob("*")})
 
 
 def _digest_of_inputs(files: list[Path], options: tuple[str, ...], read_too: tuple[str, ...]) -> bytes:
     """What the lint of any of `files` reads besides the file: Python's version and every installed
     package's (sqlfluff, its templater's Jinja, the dbt builtins' modules), the options, the
-    configuration files of the user and of the files' folders and those above them, and `read_too`
-    (files, or folders of them)."""
+    configuration files, and `read_too` (files, or folders of them)."""
     installed = sorted(f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions())
     digest = hashlib.sha256(f"python {sys.version}, {installed}, {options}".encode())
-    folders = {folder for p in files for folder in p.parents if folder.is_relative_to(REPO)}
-    paths = {folder / name for folder in folders for name in CONFIG_NAMES} | _user_configs()
+    paths = _config_files(files)
     for name in read_too:
         top = REPO / name
         paths.update([top] if top.is_file() else top.rglob("*"))
