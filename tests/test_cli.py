@@ -1674,8 +1674,8 @@ def test_a_range_names_a_day_folder_that_is_a_link_as_one(tmp_path, capsys):
         "not read; copy the folder in): dt=2026-11-21"]
     # a range whose only day folders are links (one of them dangling): named as such, not "no folder"
     (exports / "dt=2026-11-25").symlink_to(tmp_path / "gone", target_is_directory=True)
-    with pytest.raises(UserError, match=r"^no export day between 2026-11-24 and 2026-11-25 to read: its day folders "
-                                        r"are symbolic links, .*: dt=2026-11-25$"):
+    with pytest.raises(UserError, match=r"^no export day between 2026-11-24 and 2026-11-25 to read: the range's only "
+                                        r"day folders are symbolic links, .*: dt=2026-11-25$"):
         _days_of_range(exports, dt.date(2026, 11, 24), dt.date(2026, 11, 25))
     with pytest.raises(UserError, match=r"^no export day between 2026-11-21 and 2026-11-22 to read: "
                                         r".*: dt=2026-11-21$"):

@@ -1006,7 +1006,8 @@ REVIEWED_LOADER_DIGESTS = {
         "cb84ab860c485b1c",  # both loaders judge a read error by gone_or_unreadable: no line judged otherwise
         "cf0df245729a27d3",  # range_gap_notes names a range's linked day folders: no line judged otherwise
         "c89a1f731349ed3f",  # a range whose only day folders are links says so: no line judged otherwise
-        "136917334150e65b"},  # on_file_read after each file of a day: no line judged otherwise
+        "136917334150e65b",  # on_file_read after each file of a day: no line judged otherwise
+        "cee5e8c6dd6e6c91"},  # the all-links range's wording: no line judged otherwise
 }
 
 
@@ -1035,7 +1036,8 @@ def test_a_day_of_many_files_tells_how_many_are_read_while_it_loads(tmp_path, mo
     for n in range(3):
         write_export(exports, "2026-11-20", f"part-{n:04d}.jsonl", [ev(f"e{n}", at="2026-11-20T10:00:00Z")])
     calls = []
-    load_export_day(duckdb.connect(), exports, dt.date(2026, 11, 20), on_file_read=lambda *c: calls.append(c))
+    with duckdb.connect() as conn:
+        load_export_day(conn, exports, dt.date(2026, 11, 20), on_file_read=lambda *c: calls.append(c))
     assert calls == [(1, 3), (2, 3), (3, 3)]
 
     lines, now = [], [100.0]

@@ -218,7 +218,8 @@ def day_2026_11_23() -> list:
         # no bot_message before it in H2 (h-10 is in H1) -> direct
         hr("h-12", at(23, "09:40:05"), "message", "ticket", **h),
         op("h-13", at(23, "09:41:00"), **h),
-        # J: whatsapp, 09:00:00-09:06:00 = 360 s (csat events count for sessions); votes 2 then 4.
+        # J: whatsapp, 09:00:00-09:06:00 = 360 s (csat events count for sessions); votes 2, then 4
+        # and 3 at one instant.
         um("j-1", at(23, "09:00:00"), **j),
         bm("j-2", at(23, "09:00:10"), **j, is_fallback=True),
         hr("j-h1", at(23, "09:00:15"), "message", "ticket", **j),          # after_fallback

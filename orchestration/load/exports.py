@@ -118,8 +118,8 @@ def days_with_folders(exports_dir: Path, days: list[dt.date]) -> tuple[list[dt.d
     if not found:
         linked = [day_folder(exports_dir, d).name for d in days if day_folder(exports_dir, d).is_symlink()]
         if linked:
-            raise LoadError(f"no export day between {days[0]} and {days[-1]} to read: its day folders are symbolic "
-                            f"links, and links are not read (copy the folders in): {listed(linked)}")
+            raise LoadError(f"no export day between {days[0]} and {days[-1]} to read: the range's only day folders are "
+                            f"symbolic links, and links are not read (copy the folders in): {listed(linked)}")
         raise LoadError(f"no export day between {days[0]} and {days[-1]}: no dt=YYYY-MM-DD folder in {exports_dir}")
     return found, [d for d in days if d not in found]
 
