@@ -89,7 +89,7 @@ def _days_of_range(exports: Path, first: dt.date, last: dt.date) -> list[dt.date
 def _days_of_all(exports: Path) -> list[dt.date]:
     """Every export day under the exports root; a folder dated outside the export days (misdated:
     load/exports.is_partition_day) is passed by with a note, as the sensor passes it by."""
-    from ..load.exports import is_partition_day, scan_day_folders
+    from ..load.exports import linked_day_folders_note, scan_day_folders
 
     check_export_days_begin()
     folder_days, misnamed, linked = scan_day_folders(exports)
@@ -97,8 +97,7 @@ def _days_of_all(exports: Path) -> list[dt.date]:
         note(f"not reading {len(misnamed)} folder(s) named like an export day that are not dt=YYYY-MM-DD "
              f"with a real date: {listed(misnamed)}")
     if linked:
-        note(f"not reading {len(linked)} day folder(s) that are symbolic links (links are not read; copy the "
-             f"folder in): {listed(linked)}")
+        note(linked_day_folders_note(linked))
     if not folder_days:
         raise UserError(f"no export days (dt=YYYY-MM-DD folders) found in {exports}")
     days = [d for d in folder_days if is_partition_day(d)]

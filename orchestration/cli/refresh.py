@@ -173,10 +173,9 @@ def check_engine_ready(warehouse: Path) -> None:
 
 
 def run_refresh(days: list[dt.date], *, warehouse: Path, exports: Path, full: bool, quiet: bool = False) -> None:
-    """Runs the refresh job once per contiguous range of export days (a single-run backfill each)."""
-    from ..settings import check_refresh_settings
-
-    check_refresh_settings()  # a bad setting fails here, before anything is loaded
+    """Runs the refresh job once per contiguous range of export days (a single-run backfill each).
+    Its callers (`refresh`, `demo`) have checked the settings (check_refresh_settings) before
+    anything else: a bad setting is the first line, before a day's or the warehouse's."""
     check_warehouse_path(warehouse)
     check_engine_ready(warehouse)
     check_partition_days(days)

@@ -116,7 +116,7 @@ def days_with_folders(exports_dir: Path, days: list[dt.date]) -> tuple[list[dt.d
     without any folder is an error, as a day asked for alone without its folder is."""
     found = [d for d in days if is_export_day(exports_dir, d)]
     if not found:
-        linked = [day_folder(exports_dir, d).name for d in days if day_folder(exports_dir, d).is_symlink()]
+        linked = _linked_day_folders(exports_dir, days)
         if linked:
             raise LoadError(f"no export day between {days[0]} and {days[-1]} to read: the range's only day folders are "
                             f"symbolic links, and links are not read (copy the folders in): {listed(linked)}")
@@ -124,17 +124,26 @@ def days_with_folders(exports_dir: Path, days: list[dt.date]) -> tuple[list[dt.d
     return found, [d for d in days if d not in found]
 
 
+def _linked_day_folders(exports_dir: Path, days: list[dt.date]) -> list[str]:
+    """The `dt=` names of those days whose folder is a symbolic link (never read)."""
+    return [folder.name for folder in (day_folder(exports_dir, d) for d in days) if folder.is_symlink()]
+
+
+def linked_day_folders_note(names: list[str], where: str = "") -> str:
+    """The note naming day folders that are symbolic links (`where`: " of the range"), which are
+    never read: `refresh --all`'s and a range's."""
+    return (f"not reading {len(names)} day folder(s){where} that are symbolic links (links are not read; copy the "
+            f"folder in): {listed(names)}")
+
+
 def range_gap_notes(exports_dir: Path, gaps: list[dt.date]) -> list[str]:
     """The lines that name a range's days not loaded (days_with_folders' others), one for each
     kind: no folder (a day the platform did not export), or a folder that is a symbolic link (never
     read, as `--all` and `status` say of it)."""
-    linked = [d for d in gaps if day_folder(exports_dir, d).is_symlink()]
-    absent = [d.isoformat() for d in gaps if d not in linked]
+    linked = _linked_day_folders(exports_dir, gaps)
+    absent = [d.isoformat() for d in gaps if day_folder(exports_dir, d).name not in linked]
     notes = [f"no folder for {len(absent)} export day(s) of the range, not loaded: {listed(absent)}"] if absent else []
-    if linked:
-        notes.append(f"not reading {len(linked)} day folder(s) of the range that are symbolic links (links are not "
-                     f"read; copy the folder in): {listed([day_folder(exports_dir, d).name for d in linked])}")
-    return notes
+    return notes + ([linked_day_folders_note(linked, " of the range")] if linked else [])
 
 
 def is_export_day(exports_dir: Path, day: dt.date) -> bool:
