@@ -409,6 +409,32 @@ def test_the_lines_of_a_gzip_member_whose_checksum_fails_are_rejected(tmp_path: 
     assert (stats.lines_read, stats.events_valid, stats.lines_rejected) == (347, 47, 300)
 
 
+def test_a_damaged_members_lines_are_counted_in_its_note_only_not_as_invalid_utf8(tmp_path: Path):
+    """A line that is not UTF-8 inside a gzip member whose check failed is rejected as
+    damaged_gzip_member (judged first), so the file's note counts it there and not as invalid_utf8;
+    a bad line in an intact member of the same file is invalid_utf8. Each note's count is the
+    number of rows rejected for its reason, in both loaders' careful paths."""
+    not_utf8 = b'{"event_id": "x-\xff"}\n'
+    damaged = bytearray(gzip.compress(_event_lines("bad", 3) + not_utf8 * 2, mtime=0))
+    damaged[-8] ^= 0xFF  # the CRC32 of the trailer
+    folder = tmp_path / "exports" / f"dt={DAY}"
+    folder.mkdir(parents=True)
+    path = folder / "mixed.jsonl.gz"
+    path.write_bytes(gzip.compress(_event_lines("good", 2) + not_utf8, mtime=0) + bytes(damaged))
+    notes = ("corrupt gzip data: Error -3 while decompressing data: incorrect data check; "
+             "5 line(s) of a gzip member whose check failed: rejected as damaged_gzip_member; "
+             "1 line(s) not valid UTF-8: rejected as invalid_utf8")
+    conn, _ = load(tmp_path / "exports")
+    try:
+        assert damage(conn) == {"mixed.jsonl.gz": notes}
+        by_reason = dict(conn.execute("select reason, count(*) from raw.rejected_lines group by reason").fetchall())
+    finally:
+        conn.close()
+    assert by_reason == {"invalid_utf8": 1, "damaged_gzip_member": 5}
+    spark_load = pytest.importorskip("orchestration.load.spark_load", reason="pyspark is not installed")
+    assert spark_load._careful_lines(path, path.name, True)[1] == notes  # the Spark loader's careful path
+
+
 def test_the_gzip_members_after_a_break_in_one_are_kept(tmp_path: Path):
     """A member whose deflate data breaks (a stretch of bytes overwritten) keeps its lines before the
     break, and the members after it are read, each line whole: the cut line ends at the break."""

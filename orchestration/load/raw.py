@@ -514,6 +514,14 @@ def _invalid_utf8_note(lines: int) -> str:
     return f"{lines} line(s) not valid UTF-8: rejected as invalid_utf8"
 
 
+def _careful_invalid_utf8_note(bad_lines: list[int], damaged_lines: list[int]) -> str | None:
+    """The note for the lines of a file read by the careful path that are rejected as invalid_utf8:
+    those not valid UTF-8 outside the gzip members whose check failed (those are rejected as
+    damaged_gzip_member, the reason judged first, and counted in that member's note)."""
+    lines = len(set(bad_lines) - set(damaged_lines))
+    return _invalid_utf8_note(lines) if lines else None
+
+
 _TEXT_PIECE_BYTES = 1 << 24  # the careful path checks and copies a file this much at a time
 
 
@@ -630,7 +638,7 @@ def _careful_text(path: Path, name: str, gzipped: bool, tmpdir: Path) -> tuple[P
         text, bad_lines = _utf8_text(data)
         data = text.encode("utf-8")
         del text
-        damage.append(_invalid_utf8_note(len(bad_lines)))
+        damage.append(_careful_invalid_utf8_note(bad_lines, damaged_lines))
         _write_copy(text_path, _pieces(data), name, tmpdir)
     return text_path, bad_lines, damaged_lines, damage
 

@@ -47,6 +47,7 @@ from .exports import (
 )
 from .raw import (
     ExportFileGone,
+    _careful_invalid_utf8_note,
     _format_note,
     _gzip_size,
     _holds_gzip,
@@ -160,8 +161,7 @@ def _careful_lines(path: Path, name: str, gzipped: bool) -> tuple[list[tuple], s
     else:
         data = path.read_bytes()
     text, bad_lines = _utf8_text(data)
-    if bad_lines:
-        damage.append(_invalid_utf8_note(len(bad_lines)))
+    damage.append(_careful_invalid_utf8_note(bad_lines, damaged_lines))
     bad, damaged = set(bad_lines), set(damaged_lines)
     rows = [(name, number, line.rstrip("\r"), number in bad, number in damaged)
             for number, line in enumerate(text.split("\n"), start=1)]
