@@ -579,6 +579,22 @@ def test_status_names_export_folders_it_cannot_read_and_shows_the_rest(tmp_path,
 
 
 
+@pytest.mark.parametrize("what", ["missing", "a file"])
+def test_status_of_an_exports_folder_that_is_not_there_says_why_in_json_too(tmp_path, what):
+    """No exports folder (or a file in its place): `pending unknown` with the reason, and the same
+    reason as exports_error in JSON, which a script reads (docs/cli.md), not null with no day pending."""
+    warehouse = _published_without_marts(tmp_path / "wh.duckdb")
+    exports = tmp_path / "exports"
+    if what == "a file":
+        exports.write_text("not a folder\n")
+    reason = f"no exports folder {exports}" if what == "missing" else f"{exports} is not a folder"
+    status = collect_status(warehouse, exports)
+    assert status["pending"]["exports_found"] is False
+    assert status["pending"]["exports_error"] == reason
+    assert status["export_days"]["without_folder"] is None  # unknown: nothing was listed
+    assert f"pending        unknown: {reason}" in format_status(status).splitlines()
+
+
 def test_status_names_a_loaded_day_with_a_file_it_cannot_read(tmp_path):
     """A file of a loaded day that cannot be read now (its folder can): a refresh of that day fails,
     so status says `unreadable`, where it said the day was loaded as delivered (its fingerprint reads

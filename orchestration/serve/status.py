@@ -303,8 +303,14 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
         settle = None
     try:
         found, misnamed, linked = scan_day_folders(exports)
+        exports_found = exports.is_dir()
+        if not exports_found:  # why no day is pending, for a script that reads exports_error
+            exports_error = f"{exports} is not a folder" if exports.exists() else f"no exports folder {exports}"
     except LoadError as exc:
         found, misnamed, linked, exports_error = [], [], [], str(exc)
+        exports_found = False
+        with contextlib.suppress(OSError):  # a folder above it that cannot be searched
+            exports_found = exports.is_dir()
     for day in found:
         if not is_partition_day(day):  # refused by a refresh: not work it would do
             pending.append({"export_date": day.isoformat(), "reason": "outside"})
@@ -338,7 +344,7 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
             changing.append(day.isoformat())
     # A loaded day whose folder is gone (old exports deleted to free the disk) keeps its rows: only a
     # reload of a day replaces them. Unknown (None) when the exports folder cannot be listed.
-    listed = exports.is_dir() and exports_error is None
+    listed = exports_error is None
     without_folder = sorted(set(days) - set(found)) if listed else None
     newest_at = dt.datetime.fromtimestamp(newest_ms / 1000, dt.UTC) if newest_ms is not None else None
     running = refresh_running(warehouse)
@@ -359,7 +365,7 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
         },
         "last_refresh": _last_refresh(warehouse, running),
         "refresh_running": running,
-        "pending": {"exports": str(exports), "exports_found": exports.is_dir(), "exports_error": exports_error,
+        "pending": {"exports": str(exports), "exports_found": exports_found, "exports_error": exports_error,
                     "export_day_folders": len(found),
                     "export_days": pending, "changing": changing, "settle_seconds": settle,
                     "misnamed_folders": misnamed, "linked_folders": linked},
@@ -420,9 +426,7 @@ def format_status(status: dict) -> str:
     if status["refresh_running"]:
         lines.append("               a refresh is running now")
     pending = status["pending"]
-    if not pending["exports_found"]:
-        lines.append(f"pending        unknown: no exports folder {pending['exports']}")
-    elif pending["exports_error"]:
+    if pending["exports_error"]:
         lines.append(f"pending        unknown: {pending['exports_error']}")
     elif pending["export_days"] or pending["misnamed_folders"] or pending["linked_folders"]:
         by_reason = {}
