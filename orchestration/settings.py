@@ -117,6 +117,18 @@ def warehouse_option(warehouse: Path) -> str:
     return "" if warehouse == default else f" --warehouse {shlex.quote(str(warehouse))}"
 
 
+def exports_option(exports: Path | None) -> str:
+    """` --exports <path>` for a command that a hint prints, unless `exports` is None (not known
+    where the hint is made) or the default exports folder (one that cannot be resolved is none)."""
+    if exports is None:
+        return ""
+    try:
+        default = default_exports()
+    except UserError:
+        default = None
+    return "" if exports == default else f" --exports {shlex.quote(str(exports))}"
+
+
 def default_exports() -> Path:
     raw = _raw("ANALYTICS_EXPORTS")
     return resolved_path(Path(raw), "ANALYTICS_EXPORTS") if raw else Path("data/exports").resolve()

@@ -740,8 +740,9 @@ def test_a_warehouse_folder_on_a_read_only_file_system_is_named_so(tmp_path, mon
 def test_status_without_a_warehouse_names_the_refresh_that_failed_to_make_it(tmp_path, monkeypatch):
     monkeypatch.delenv("ANALYTICS_WAREHOUSE", raising=False)
     warehouse = tmp_path / "wh.duckdb"
+    monkeypatch.delenv("ANALYTICS_EXPORTS", raising=False)
     with pytest.raises(UserError, match=r"^warehouse file not found: (.*) \(build it first: `assistant-analytics "
-                                         r"refresh --all --warehouse \1`\)$"):
+                                         r"refresh --all --warehouse \1 --exports (.*)`\)$"):
         collect_status(warehouse, tmp_path)  # nothing ever ran
     with pytest.raises(RuntimeError), recording_refresh(warehouse, [dt.date(2026, 11, 20)], full=False):
         raise RuntimeError("the load failed: memory_limit 1MB is too small")
@@ -1522,8 +1523,10 @@ def test_days_an_earlier_loader_judged_are_pending_to_load_again(ws, tmp_path):
 
 
 def test_status_of_a_missing_warehouse_is_one_line(workspace):
+    """Its hint builds the warehouse from the exports folder given, not from the default one."""
     error = one_line_error(workspace.cli("status", check=False))
-    assert "warehouse file not found" in error
+    assert error.endswith(f"warehouse file not found: {workspace.warehouse} (build it first: `assistant-analytics "
+                          f"refresh --all --warehouse {workspace.warehouse} --exports {workspace.exports}`)"), error
 
 
 @pytest.mark.parametrize("env, says", [
@@ -1861,6 +1864,14 @@ def test_a_report_while_the_first_refresh_runs_says_so(tmp_path, monkeypatch):
     monkeypatch.setenv("ANALYTICS_WAREHOUSE", str(warehouse))  # the default warehouse: not named again
     with pytest.raises(UserError, match=r"\(build it first: `assistant-analytics refresh --all`\)$"):
         check_published_file(warehouse)
+    # the exports folder the command was given, unless it is the default one
+    exports = tmp_path / "my exports"
+    with pytest.raises(UserError, match=re.escape(f"(build it first: `assistant-analytics refresh --all --exports "
+                                                  f"'{exports}'`)") + "$"):
+        check_published_file(warehouse, exports)
+    monkeypatch.setenv("ANALYTICS_EXPORTS", str(exports))
+    with pytest.raises(UserError, match=r"\(build it first: `assistant-analytics refresh --all`\)$"):
+        check_published_file(warehouse, exports)
     with refresh_lock(warehouse), pytest.raises(UserError, match=r"\(a refresh of it is running; "):
         check_published_file(warehouse)
 

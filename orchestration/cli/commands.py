@@ -133,10 +133,11 @@ def reading_warehouse(warehouse: Path) -> Iterator[None]:
                         "the next refresh's publish)") from None
 
 
-def print_report(warehouse: Path, params: ReportParams, fmt: str) -> None:
+def print_report(warehouse: Path, params: ReportParams, fmt: str, exports: Path | None = None) -> None:
     """The report of `params` on stdout (JSON or a table), its data-quality line and any note on
-    stderr: what `report` prints, and `demo` at its end."""
-    conn = connect_read_only(warehouse)
+    stderr: what `report` prints, and `demo` at its end (`exports`: the folder a missing warehouse's
+    hint builds it from)."""
+    conn = connect_read_only(warehouse, exports)
     try:
         with reading_warehouse(warehouse):
             report = build_report(conn, params)  # validates the filters (report.validate_filters)
@@ -156,7 +157,8 @@ def print_report(warehouse: Path, params: ReportParams, fmt: str) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    print_report(args.warehouse, ReportParams(args.assistant, args.from_, args.to, args.channel), args.format)
+    print_report(args.warehouse, ReportParams(args.assistant, args.from_, args.to, args.channel), args.format,
+                 args.exports)
     return 0
 
 
@@ -345,7 +347,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
     # interfaces.md: a missing warehouse file is an error, as for report and export (the page itself
     # still says so when the file goes away while it runs)
-    check_published_file(args.warehouse)
+    check_published_file(args.warehouse, args.exports)
     check_listen_address(args.host, args.port)
     return subprocess.call(streamlit_command(args.port, args.host, args.warehouse),
                            preexec_fn=ended_with_this_process())

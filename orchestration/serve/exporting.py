@@ -99,7 +99,7 @@ def export(args: argparse.Namespace) -> list[str]:
     else:
         check_output(args.output, args.warehouse, args.exports)
     fmt = _format(args)
-    conn = connect_read_only(args.warehouse)
+    conn = connect_read_only(args.warehouse, args.exports)
     try:
         timezone = validate_filters(conn, assistant=args.assistant, date_from=args.from_, date_to=args.to,
                                     channel=args.channel)

@@ -36,29 +36,30 @@ class ReportParams:
 _THE_PUBLISHED_FILE = "give the path of the warehouse that a refresh publishes"
 
 
-def build_command(warehouse: Path) -> str:
-    """The refresh that builds `warehouse` from every export day: it names the warehouse unless it is
-    the default one (the exports are the default ones, or ANALYTICS_EXPORTS)."""
-    from ..settings import warehouse_option
+def build_command(warehouse: Path, exports: Path | None = None) -> str:
+    """The refresh that builds `warehouse` from every export day: it names the warehouse and the
+    exports folder the command was given, unless they are the default ones."""
+    from ..settings import exports_option, warehouse_option
 
-    return f"assistant-analytics refresh --all{warehouse_option(warehouse)}"
+    return f"assistant-analytics refresh --all{warehouse_option(warehouse)}{exports_option(exports)}"
 
 
-def check_published_file(warehouse: Path) -> None:
+def check_published_file(warehouse: Path, exports: Path | None = None) -> None:
     """The published warehouse is a DuckDB file that exists; else one line (report, export, status,
-    dashboard)."""
+    dashboard), whose hint builds it from `exports`, the exports folder the command was given."""
     if warehouse.is_dir():
         raise ReportError(f"the warehouse {warehouse} is a directory: give the path of a DuckDB file")
     if not warehouse.is_file():
         if refresh_running(warehouse):  # its first refresh: the file comes when that one publishes
             raise ReportError(f"warehouse file not found: {warehouse} (a refresh of it is running; "
                               "its file comes when that refresh publishes)")
-        raise ReportError(f"warehouse file not found: {warehouse} (build it first: `{build_command(warehouse)}`)")
+        raise ReportError(f"warehouse file not found: {warehouse} "
+                          f"(build it first: `{build_command(warehouse, exports)}`)")
     check_duckdb_file(warehouse, error=ReportError, if_empty=_THE_PUBLISHED_FILE, otherwise=_THE_PUBLISHED_FILE)
 
 
-def connect_read_only(warehouse: Path) -> duckdb.DuckDBPyConnection:
-    check_published_file(warehouse)
+def connect_read_only(warehouse: Path, exports: Path | None = None) -> duckdb.DuckDBPyConnection:
+    check_published_file(warehouse, exports)
     try:
         # No Python replacement scans: a table the file lacks must be a catalog error, not a
         # Python variable of the same name found in the caller's frame.

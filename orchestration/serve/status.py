@@ -270,7 +270,7 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
             said = f": {last['error']}" if last.get("error") else ""
             raise UserError(f"warehouse file not found: {warehouse}; its last refresh, started "
                             f"{last['started_at'] or '?'}, {last['outcome']}{said}")
-    check_published_file(warehouse)
+    check_published_file(warehouse, exports)
     now = _now()
     stat = warehouse.stat()
     try:
