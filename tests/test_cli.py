@@ -1844,6 +1844,37 @@ def test_a_full_rebuild_of_days_with_gaps_builds_every_model_once(workspace: Wor
         (dt.date.fromisoformat(day), 1) for day in (D1, D2, D4)]
 
 
+def test_a_failed_error_check_is_one_warning_per_day_over_a_refresh_of_several_runs():
+    """Each run's rejected-share check names every loaded day over the threshold: a day is named once
+    per refresh; a failed check of severity WARN (stale exports: status says so) is no line; another
+    failed check of severity ERROR is named as it is."""
+    from dagster import AssetCheckSeverity, AssetKey, MetadataValue
+    from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluation
+
+    from orchestration.cli.refresh import failed_check_lines
+
+    def evaluation(name, severity, passed=False, **metadata):
+        return AssetCheckEvaluation(asset_key=AssetKey(["raw", "rejected_lines"]), check_name=name, passed=passed,
+                                    severity=severity, metadata=metadata)
+
+    def shares(over):
+        return evaluation("rejected_share_under_threshold", AssetCheckSeverity.ERROR,
+                          threshold=MetadataValue.float(0.02), days_over_threshold=MetadataValue.json(over))
+
+    warned: set[str] = set()
+    stale = evaluation("exports_are_fresh", AssetCheckSeverity.WARN)
+    assert failed_check_lines([shares({"2026-11-21": 0.5}), stale], warned) == [
+        "warning: rejected lines above ANALYTICS_MAX_REJECTED_SHARE (0.02) on export day(s) 2026-11-21 (50.0%); "
+        "see raw.rejected_lines (Dagster's check rejected_share_under_threshold failed)"]
+    assert failed_check_lines([shares({"2026-11-21": 0.5, "2026-11-20": 0.031})], warned) == [
+        "warning: rejected lines above ANALYTICS_MAX_REJECTED_SHARE (0.02) on export day(s) 2026-11-20 (3.1%); "
+        "see raw.rejected_lines (Dagster's check rejected_share_under_threshold failed)"]
+    assert failed_check_lines([shares({"2026-11-21": 0.5}), evaluation("ok", AssetCheckSeverity.ERROR, True)],
+                              warned) == []
+    assert failed_check_lines([evaluation("other", AssetCheckSeverity.ERROR)], set()) == [
+        "warning: Dagster's check other of raw/rejected_lines failed"]
+
+
 def test_a_report_while_the_first_refresh_runs_says_so(tmp_path, monkeypatch):
     """Before the first publish the file does not exist: while a refresh holds the warehouse, the
     line says that one is running, not to run one."""

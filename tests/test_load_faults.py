@@ -347,6 +347,14 @@ def test_bad_bytes_and_far_future_dates_do_not_stop_the_refresh(refreshed):
     assert refreshed.query("select count(*) from raw.events where event_id = 'e-1'") == [(0,)]
 
 
+def test_a_day_over_the_rejected_share_is_a_warning_line_of_the_refresh(refreshed):
+    """Dagster's check rejected_share_under_threshold fails on the day (4 of 11 lines rejected, over
+    the default 0.02); the CLI's refresh says so, once, and still succeeds (the fixture's check)."""
+    warnings = [line.strip() for line in refreshed.refresh_stderr.splitlines() if "warning" in line]
+    assert warnings == [f"warning: rejected lines above ANALYTICS_MAX_REJECTED_SHARE (0.02) on export day(s) {DAY} "
+                        "(36.4%); see raw.rejected_lines (Dagster's check rejected_share_under_threshold failed)"]
+
+
 def test_a_link_named_like_an_export_file_is_not_read_and_the_refresh_says_so(refreshed):
     assert (f"export day {DAY}: not reading 1 symbolic link(s) named like an export file (links are not read; "
             "copy the file in): f-link.jsonl") in refreshed.refresh_stderr, refreshed.refresh_stderr
