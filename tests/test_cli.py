@@ -1597,8 +1597,8 @@ def test_demo_refuses_real_exports_and_a_warehouse_it_did_not_build(workspace):
     duckdb.connect(str(workspace.warehouse)).close()  # a DuckDB file, empty
     proc = workspace.cli("demo", "--days", "1", check=False)
     assert proc.returncode == 2 and proc.stderr.splitlines() == [
-        f"assistant-analytics: error: {workspace.warehouse} exists and was not built by the demo: the demo would "
-        "load sample data into it; give it a new file with --warehouse"]
+        f"assistant-analytics: error: {workspace.warehouse} exists and was not built by the demo from "
+        f"{workspace.exports}: the demo would load sample data into it; give it a new file with --warehouse"]
     assert not workspace.exports.exists()
 
 
@@ -1618,11 +1618,12 @@ def test_a_marked_demo_folder_does_not_make_any_warehouse_or_day_the_demos(tmp_p
     with duckdb.connect(str(production)) as conn:
         conn.execute("create schema raw; create table raw.export_days (export_date date, fingerprint varchar)")
         conn.execute("insert into raw.export_days values ('2026-11-22', 'r2:other-files')")
-    with pytest.raises(UserError, match="production.duckdb exists and was not built by the demo"):
+    not_the_demos = re.escape(f".duckdb exists and was not built by the demo from {exports}: ")
+    with pytest.raises(UserError, match="production" + not_the_demos):
         check_demo_target(exports, production)
     other = tmp_path / "other.duckdb"  # a DuckDB file of something else: no export day loaded
     duckdb.connect(str(other)).close()
-    with pytest.raises(UserError, match="other.duckdb exists and was not built by the demo"):
+    with pytest.raises(UserError, match="other" + not_the_demos):
         check_demo_target(exports, other)
 
     with duckdb.connect(str(production)) as conn:  # loaded from these very files: the demo's own

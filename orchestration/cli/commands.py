@@ -290,8 +290,9 @@ def check_demo_target(exports: Path, warehouse: Path) -> None:
                         "demo would replace them with sample data; give it an empty folder with --exports")
     if warehouse.exists() and not (marked and (loaded_by_the_demo(exports, warehouse)
                                                or _loaded_from(warehouse, exports))):
-        raise UserError(f"{warehouse} exists and was not built by the demo: the demo would load sample data "
-                        "into it; give it a new file with --warehouse")
+        # "from these exports": the file may be a demo's, built from another folder
+        raise UserError(f"{warehouse} exists and was not built by the demo from {exports}: the demo would load "
+                        "sample data into it; give it a new file with --warehouse")
 
 
 def _loaded_from(warehouse: Path, exports: Path) -> bool:
