@@ -741,8 +741,9 @@ def test_status_without_a_warehouse_names_the_refresh_that_failed_to_make_it(tmp
     monkeypatch.delenv("ANALYTICS_WAREHOUSE", raising=False)
     warehouse = tmp_path / "wh.duckdb"
     monkeypatch.delenv("ANALYTICS_EXPORTS", raising=False)
-    with pytest.raises(UserError, match=r"^warehouse file not found: (.*) \(build it first: `assistant-analytics "
-                                         r"refresh --all --warehouse \1 --exports (.*)`\)$"):
+    with pytest.raises(UserError, match=re.escape(f"warehouse file not found: {warehouse} (build it first: "
+                                                  f"`assistant-analytics refresh --all --warehouse {warehouse} "
+                                                  f"--exports {tmp_path}`)") + "$"):
         collect_status(warehouse, tmp_path)  # nothing ever ran
     with pytest.raises(RuntimeError), recording_refresh(warehouse, [dt.date(2026, 11, 20)], full=False):
         raise RuntimeError("the load failed: memory_limit 1MB is too small")
@@ -1522,9 +1523,11 @@ def test_days_an_earlier_loader_judged_are_pending_to_load_again(ws, tmp_path):
     assert f"loaded by an earlier version of the loader (to load again): {D1}" in upgraded.cli("status").stdout
 
 
-def test_status_of_a_missing_warehouse_is_one_line(workspace):
-    """Its hint builds the warehouse from the exports folder given, not from the default one."""
-    error = one_line_error(workspace.cli("status", check=False))
+@pytest.mark.parametrize("command", [["status"], ["report", "--assistant", "acme-support", "--from", "2026-11-01",
+                                                  "--to", "2026-11-07"], ["export", "fct_chats", "-o", "chats.csv"]])
+def test_a_missing_warehouse_is_one_line_whose_hint_builds_it_from_the_exports_given(workspace, command):
+    """The hint builds the warehouse from the exports folder given, not from the default one."""
+    error = one_line_error(workspace.cli(*command, check=False))
     assert error.endswith(f"warehouse file not found: {workspace.warehouse} (build it first: `assistant-analytics "
                           f"refresh --all --warehouse {workspace.warehouse} --exports {workspace.exports}`)"), error
 

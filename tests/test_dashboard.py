@@ -21,6 +21,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -671,10 +672,17 @@ def test_file_is_not_held_open_and_a_replaced_file_is_picked_up(demo, app, tmp_p
 
 def test_missing_warehouse_shows_a_message(tmp_path, monkeypatch):
     monkeypatch.setenv("ANALYTICS_WAREHOUSE", str(tmp_path / "nowhere.duckdb"))
+    monkeypatch.delenv("ANALYTICS_EXPORTS", raising=False)
     at = run_page(AppTest.from_file(DASHBOARD, default_timeout=60))
     assert not at.exception
     assert len(at.error) == 1 and "No warehouse file" in at.error[0].value
-    assert "assistant-analytics refresh" in at.markdown[0].value
+    assert "`assistant-analytics refresh --all`" in at.markdown[0].value  # the page run by hand: the defaults
+    # as `assistant-analytics dashboard` starts the page: the hint builds the file it was given from
+    # the exports folder it was given
+    warehouse, exports = tmp_path / "w.duckdb", tmp_path / "exports"
+    monkeypatch.setattr(sys, "argv", [DASHBOARD, "--warehouse", str(warehouse), "--exports", str(exports)])
+    at = run_page(AppTest.from_file(DASHBOARD, default_timeout=60))
+    assert f"`assistant-analytics refresh --all --warehouse {warehouse} --exports {exports}`" in at.markdown[0].value
 
 
 # ------------------------------------------------------------------------------------------
@@ -739,15 +747,15 @@ def test_dashboard_options_build_the_streamlit_command():
 
     def command(*argv: str) -> list[str]:
         args = build_parser().parse_args(["dashboard", *argv])
-        return streamlit_command(args.port, args.host, Path("/data/w.duckdb"))
+        return streamlit_command(args.port, args.host, Path("/data/w.duckdb"), Path("/data/exports"))
 
     def option(cmd: list[str], name: str) -> str:
         return cmd[cmd.index(name) + 1]
 
     default = command()
     assert option(default, "--server.address") == "127.0.0.1" and option(default, "--server.port") == "8501"
-    # the warehouse reaches the page as its own argument, not through the environment
-    assert default[-3:] == ["--", "--warehouse", "/data/w.duckdb"]
+    # the warehouse and the exports reach the page as its own arguments, not through the environment
+    assert default[-5:] == ["--", "--warehouse", "/data/w.duckdb", "--exports", "/data/exports"]
     # "viewer" drops the developer options (Deploy, rerun, clear cache) from the toolbar and menu
     assert option(default, "--client.toolbarMode") == "viewer"
     shared = command("--host", "0.0.0.0", "--port", "9000")

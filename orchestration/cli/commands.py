@@ -317,14 +317,14 @@ def _loaded_from(warehouse: Path, exports: Path) -> bool:
     return True
 
 
-def streamlit_command(port: int, host: str, warehouse: Path) -> list[str]:
+def streamlit_command(port: int, host: str, warehouse: Path, exports: Path) -> list[str]:
     """The Streamlit server of the dashboard, on `host` only; the toolbar keeps the viewer's
     options (print, theme) and drops the developer's ("Deploy", rerun, clear cache). The warehouse
-    goes to the page as a script argument (after `--`)."""
+    and the exports folder (which the page's hints name) go to the page as script arguments (after `--`)."""
     app = Path(__file__).parent.parent / "serve" / "dashboard.py"
     return [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
             "--server.address", host, "--server.headless", "true", "--browser.gatherUsageStats", "false",
-            "--client.toolbarMode", "viewer", "--", "--warehouse", str(warehouse)]
+            "--client.toolbarMode", "viewer", "--", "--warehouse", str(warehouse), "--exports", str(exports)]
 
 
 def check_listen_address(host: str, port: int) -> None:
@@ -350,7 +350,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     # still says so when the file goes away while it runs)
     check_published_file(args.warehouse, args.exports)
     check_listen_address(args.host, args.port)
-    return subprocess.call(streamlit_command(args.port, args.host, args.warehouse),
+    return subprocess.call(streamlit_command(args.port, args.host, args.warehouse, args.exports),
                            preexec_fn=ended_with_this_process())
 
 

@@ -239,26 +239,28 @@ def _read(conn: duckdb.DuckDBPyConnection, warehouse: Path) -> View:
                 previous_begins_before_loaded_days(conn, params))
 
 
-def warehouse_from_arguments(argv: list[str]) -> Path:
-    """The file `assistant-analytics dashboard --warehouse` gives the page (`streamlit run ... --
-    --warehouse PATH`); without it (the page run by hand), $ANALYTICS_WAREHOUSE's default."""
-    if "--warehouse" in argv[:-1]:
-        return Path(argv[argv.index("--warehouse") + 1])
-    return default_warehouse()
+def paths_from_arguments(argv: list[str]) -> tuple[Path, Path | None]:
+    """The warehouse file and the exports folder that `assistant-analytics dashboard` gives the page
+    (`streamlit run ... -- --warehouse PATH --exports PATH`); without them (the page run by hand),
+    $ANALYTICS_WAREHOUSE's default, and no exports folder (the hints then name none: the default)."""
+    def given(option: str) -> Path | None:
+        return Path(argv[argv.index(option) + 1]) if option in argv[:-1] else None
+
+    return given("--warehouse") or default_warehouse(), given("--exports")
 
 
 def load() -> View:
     """Opens the warehouse read-only, reads one rerun's worth, closes it; stops with a message if it can't."""
-    warehouse = warehouse_from_arguments(sys.argv[1:])
+    warehouse, exports = paths_from_arguments(sys.argv[1:])
     if not warehouse.is_file():
         st.title("Analytics")
         st.error(f"No warehouse file at `{warehouse}`.")
         st.markdown("Build one with `assistant-analytics demo` (sample data) or "
-                    "`assistant-analytics refresh --all`, or point `--warehouse` / `$ANALYTICS_WAREHOUSE` "
+                    f"`{build_command(warehouse, exports)}`, or point `--warehouse` / `$ANALYTICS_WAREHOUSE` "
                     "at an existing file, then reload this page.")
         st.stop()
     try:
-        conn = connect_read_only(warehouse)
+        conn = connect_read_only(warehouse, exports)
     except ReportError as exc:
         st.title("Analytics")
         st.error(str(exc))
@@ -269,7 +271,7 @@ def load() -> View:
         st.error(str(exc))
         st.stop()
     except duckdb.CatalogException:
-        st.error(f"`{warehouse}` has no marts yet: run `{build_command(warehouse)}`.")
+        st.error(f"`{warehouse}` has no marts yet: run `{build_command(warehouse, exports)}`.")
         st.stop()
     except duckdb.Error as exc:
         st.error(f"Cannot read `{warehouse}`: {exc}")
