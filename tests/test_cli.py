@@ -1852,10 +1852,9 @@ def test_a_failed_error_check_is_one_warning_per_day_over_a_refresh_of_several_r
     """Each run's rejected-share check names every loaded day over the threshold: a day is named once
     per refresh; a failed check of severity WARN (stale exports: status says so) is no line; another
     failed check of severity ERROR is named as it is."""
-    from dagster import AssetCheckSeverity, AssetKey, MetadataValue
-    from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluation
+    from dagster import AssetCheckEvaluation, AssetCheckSeverity, AssetKey, MetadataValue
 
-    from orchestration.cli.refresh import failed_check_lines
+    from orchestration.cli.refresh import failed_check_messages
 
     def evaluation(name, severity, passed=False, **metadata):
         return AssetCheckEvaluation(asset_key=AssetKey(["raw", "rejected_lines"]), check_name=name, passed=passed,
@@ -1867,16 +1866,16 @@ def test_a_failed_error_check_is_one_warning_per_day_over_a_refresh_of_several_r
 
     warned: set[str] = set()
     stale = evaluation("exports_are_fresh", AssetCheckSeverity.WARN)
-    assert failed_check_lines([shares({"2026-11-21": 0.5}), stale], warned) == [
-        "warning: rejected lines above ANALYTICS_MAX_REJECTED_SHARE (0.02) on export day(s) 2026-11-21 (50.0%); "
+    assert failed_check_messages([shares({"2026-11-21": 0.5}), stale], warned) == [
+        "rejected lines above ANALYTICS_MAX_REJECTED_SHARE (0.02) on export day(s) 2026-11-21 (50.00%); "
         "see raw.rejected_lines (Dagster's check rejected_share_under_threshold failed)"]
-    assert failed_check_lines([shares({"2026-11-21": 0.5, "2026-11-20": 0.031})], warned) == [
-        "warning: rejected lines above ANALYTICS_MAX_REJECTED_SHARE (0.02) on export day(s) 2026-11-20 (3.1%); "
+    assert failed_check_messages([shares({"2026-11-21": 0.5, "2026-11-20": 0.0201})], warned) == [
+        "rejected lines above ANALYTICS_MAX_REJECTED_SHARE (0.02) on export day(s) 2026-11-20 (2.01%); "
         "see raw.rejected_lines (Dagster's check rejected_share_under_threshold failed)"]
-    assert failed_check_lines([shares({"2026-11-21": 0.5}), evaluation("ok", AssetCheckSeverity.ERROR, True)],
+    assert failed_check_messages([shares({"2026-11-21": 0.5}), evaluation("ok", AssetCheckSeverity.ERROR, True)],
                               warned) == []
-    assert failed_check_lines([evaluation("other", AssetCheckSeverity.ERROR)], set()) == [
-        "warning: Dagster's check other of raw/rejected_lines failed"]
+    assert failed_check_messages([evaluation("other", AssetCheckSeverity.ERROR)], set()) == [
+        "Dagster's check other of raw/rejected_lines failed"]
 
 
 def test_a_report_while_the_first_refresh_runs_says_so(tmp_path, monkeypatch):

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..errors import UserError, first_line, listed, say
+from ..errors import UserError, first_line, listed, one_line, say
 from ..load.exports import day_folder
 
 
@@ -330,34 +330,34 @@ def _run_ranges(job, ranges, run_config, instance, show, warm_dbt, *, loaded_day
             summary = _killed_dbt_line(signum) if signum else _failure_summary(result)
             raise UserError(f"refresh of {start} .. {end} failed: {summary}")
         show(f"run {i}/{len(ranges)} done in {time.perf_counter() - started:.1f}s")
-        for line in failed_check_lines(result.get_asset_check_evaluations(), warned_days):
-            show(line)
+        for message in failed_check_messages(result.get_asset_check_evaluations(), warned_days):
+            say(one_line(f"assistant-analytics: warning: {message}"))
 
 
-def failed_check_lines(evaluations, warned_days: set[str]) -> list[str]:
-    """A warning line for each of a run's checks that failed with severity ERROR, which Dagster's UI
+def failed_check_messages(evaluations, warned_days: set[str]) -> list[str]:
+    """A warning for each of a run's checks that failed with severity ERROR, which Dagster's UI
     flags and a CLI user would not see otherwise (the refresh still succeeds: the good lines stay
     loaded). The rejected-share check flags every loaded day over the threshold, in each run: a day
     is named once per refresh (`warned_days`, updated)."""
     from dagster import AssetCheckSeverity
 
-    lines = []
+    messages = []
     for evaluation in evaluations:
         if evaluation.passed or evaluation.severity != AssetCheckSeverity.ERROR:
             continue
         over = evaluation.metadata.get("days_over_threshold")
         if over is None:
-            lines.append(f"warning: Dagster's check {evaluation.check_name} of {evaluation.asset_key.to_user_string()} "
-                         "failed")
+            asset = evaluation.asset_key.to_user_string()
+            messages.append(f"Dagster's check {evaluation.check_name} of {asset} failed")
             continue
         new = {day: share for day, share in sorted(over.value.items()) if day not in warned_days}
         warned_days.update(new)
         if new:
             threshold = evaluation.metadata["threshold"].value
-            days = listed([f"{day} ({share:.1%})" for day, share in new.items()])
-            lines.append(f"warning: rejected lines above ANALYTICS_MAX_REJECTED_SHARE ({threshold:g}) on export "
-                         f"day(s) {days}; see raw.rejected_lines (Dagster's check {evaluation.check_name} failed)")
-    return lines
+            days = listed([f"{day} ({share:.2%})" for day, share in new.items()])
+            messages.append(f"rejected lines above ANALYTICS_MAX_REJECTED_SHARE ({threshold:g}) on export "
+                            f"day(s) {days}; see raw.rejected_lines (Dagster's check {evaluation.check_name} failed)")
+    return messages
 
 
 @contextlib.contextmanager
