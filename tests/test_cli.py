@@ -1433,7 +1433,7 @@ def test_status_says_what_the_warehouse_holds_and_how_the_refresh_went(ws, tmp_p
         assert "day folders that are symbolic links (not read; copy the folder in): dt=2026-11-25" in table, table
         shown = "outside the export days (misdated: refresh --all and the sensor pass them by): 2023-12-31"
         assert shown in table, table
-        assert ("named like an export day but not dt=YYYY-MM-DD with a real date (not read): dt=2026-11-31"
+        assert ("named like an export day but not a dt=YYYY-MM-DD folder with a real date (not read): dt=2026-11-31"
                 in table), table
         # still for an hour: no longer changing; a file dated ahead of the clock beside one written
         # now hides nothing; the sensor's setting given badly leaves status without the hint only
@@ -1752,12 +1752,13 @@ def test_all_passes_by_folders_dated_outside_the_export_days(tmp_path, capsys):
     (exports / "dt=2026-11-31").mkdir()
     (exports / "dt=2026-11-5").mkdir()
     (exports / "dt=notes").mkdir()
+    (exports / "dt=2026-11-19").write_text("a file, not a day's folder\n")  # a delivery gone wrong
     (exports / "exports-readme").mkdir()  # not named like an export day: not named either
     (exports / "dt=2026-11-21").symlink_to(exports / "dt=2026-11-20")  # a link: not read, but named
     assert _days_of_all(exports) == [dt.date(2026, 11, 20)]
     assert capsys.readouterr().err.splitlines()[:2] == [
-        "assistant-analytics: note: not reading 3 folder(s) named like an export day that are not "
-        "dt=YYYY-MM-DD with a real date: dt=2026-11-31, dt=2026-11-5, dt=notes",
+        "assistant-analytics: note: not reading 4 entries named like an export day that are not a "
+        "dt=YYYY-MM-DD folder with a real date: dt=2026-11-19, dt=2026-11-31, dt=2026-11-5, dt=notes",
         "assistant-analytics: note: not reading 1 day folder(s) that are symbolic links (links are not read; "
         "copy the folder in): dt=2026-11-21"]
     (exports / "dt=2026-11-21").unlink()

@@ -869,8 +869,8 @@ def test_the_sensor_names_the_day_folders_it_never_reads(defs, tmp_path, monkeyp
                                                      resources={"warehouse": warehouse_resource(tmp_path)}))
     assert not tick.run_requests, tick.run_requests
     assert tick.skip_message == (
-        "every export day is loaded as delivered; never read: folders named like an export day but not "
-        f"dt=YYYY-MM-DD with a real date: dt=2026-11-31; dt= entries that are symbolic links (copy the folder "
+        "every export day is loaded as delivered; never read: entries named like an export day but not "
+        f"a dt=YYYY-MM-DD folder with a real date: dt=2026-11-31; dt= entries that are symbolic links (copy the folder "
         f"in): dt={DAY}")
 
 

@@ -273,6 +273,11 @@ def test_only_real_dt_folders_are_export_days(tmp_path):
     # the links (status, refresh --all and the sensor name them: none is passed by unseen)
     (exports / "DT=2026-11-28").mkdir()
     assert scan_day_folders(exports) == ([DAY], ["DT=2026-11-28"], ["dt=2026-11-26", "dt=2026-11-27"])
+    # a file with a day folder's name (a delivery gone wrong) is named too, and asked for, says what it is
+    (exports / "dt=2026-11-30").write_text("a file\n")
+    assert scan_day_folders(exports).misnamed == ["DT=2026-11-28", "dt=2026-11-30"]
+    with pytest.raises(LoadError, match=r"^export day 2026-11-30 not read: .*dt=2026-11-30 is a file, not a folder$"):
+        load(exports, dt.date(2026, 11, 30))
 
 
 # ------------------------------------------------- folders that cannot be read ----------------

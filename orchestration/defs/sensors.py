@@ -71,7 +71,7 @@ _ASKED = "asked for already (asked for again an hour after that run ended, if it
 _UNREADABLE = "its folder or files cannot be read now (named in the tick's log)"
 # Entries of the exports root that look like a day and are never read: named on every tick, as
 # `status` and `refresh --all` name them, so that no day waits unseen
-_MISNAMED = "folders named like an export day but not dt=YYYY-MM-DD with a real date"
+_MISNAMED = "entries named like an export day but not a dt=YYYY-MM-DD folder with a real date"
 _LINKED = "dt= entries that are symbolic links (copy the folder in)"
 
 

@@ -73,14 +73,15 @@ def is_utf8_path(path: Path) -> bool:
 class DayFolders(NamedTuple):
     """The exports root's entries named like a day folder, in one pass (scan_day_folders)."""
     days: list[dt.date]  # the export days: `dt=YYYY-MM-DD` folders, sorted
-    misnamed: list[str]  # folders named like one, without a date that exists (never read)
+    misnamed: list[str]  # entries named like one, not a folder with a date that exists (never read)
     linked: list[str]  # `dt=` names that are symbolic links (never read: docs/decisions.md)
 
 
 def scan_day_folders(exports_dir: Path) -> DayFolders:
     """The exports root's day folders, in one pass: the export days, sorted; the names of the
-    folders named like one whose name is not `dt=YYYY-MM-DD` with a date that exists (`dt=2026-11-31`,
-    `dt=2026-11-5`, `DT=2026-11-28`); and the `dt=` names that are symbolic links. The last two are
+    entries named like one that are not a folder named `dt=YYYY-MM-DD` with a date that exists
+    (`dt=2026-11-31`, `dt=2026-11-5`, `DT=2026-11-28`, a file `dt=2026-11-20`); and the `dt=` names
+    that are symbolic links. The last two are
     not export days, so never read, but named by `status`, `refresh --all` and the sensor rather
     than passed over unseen. Links are not followed (docs/decisions.md)."""
     try:
@@ -93,10 +94,10 @@ def scan_day_folders(exports_dir: Path) -> DayFolders:
             if child.is_symlink():
                 linked.append(shown_name(child))
                 continue
-            if not child.is_dir():
-                continue
             day = iso_day(child.name.removeprefix("dt=")) if child.name.startswith("dt=") else None
-            if day is None:  # `DT=2026-11-28` too: the platform writes `dt=`, and nothing reads it
+            # `DT=2026-11-28` too: the platform writes `dt=`, and nothing reads it; and a file named as
+            # a day's folder (a delivery gone wrong: the day would be passed over unseen)
+            if day is None or not child.is_dir():
                 misnamed.append(shown_name(child))
             else:
                 days.append(day)
@@ -179,6 +180,8 @@ def missing_day_message(exports_dir: Path, day: dt.date) -> str:
     if folder.is_symlink():
         return (f"export day {day.isoformat()} not read: {folder} is a symbolic link, and links are not "
                 "read (copy the folder in: docs/decisions.md)")
+    if folder.exists():
+        return f"export day {day.isoformat()} not read: {folder} is a file, not a folder"
     return f"export day {day.isoformat()} not found: no folder {folder}"
 
 

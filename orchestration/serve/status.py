@@ -434,7 +434,7 @@ def format_status(status: dict) -> str:
             by_reason.setdefault(p["reason"], []).append(p["export_date"])
         parts = [f"{_REASON_SHOWN.get(reason, reason)}: {_ranges(d)}" for reason, d in by_reason.items()]
         if pending["misnamed_folders"]:
-            parts.append("named like an export day but not dt=YYYY-MM-DD with a real date (not read): "
+            parts.append("named like an export day but not a dt=YYYY-MM-DD folder with a real date (not read): "
                          + ", ".join(pending["misnamed_folders"]))
         if pending["linked_folders"]:
             parts.append("day folders that are symbolic links (not read; copy the folder in): "
