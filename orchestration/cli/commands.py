@@ -94,8 +94,8 @@ def _days_of_all(exports: Path) -> list[dt.date]:
     check_export_days_begin()
     folder_days, misnamed, linked = scan_day_folders(exports)
     if misnamed:
-        note(f"not reading {len(misnamed)} entries named like an export day that are not a dt=YYYY-MM-DD "
-             f"folder with a real date: {listed(misnamed)}")
+        note(f"not reading what is named like an export day but is not a dt=YYYY-MM-DD folder with a real "
+             f"date ({len(misnamed)}): {listed(misnamed)}")
     if linked:
         note(linked_day_folders_note(linked))
     if not folder_days:

@@ -81,9 +81,9 @@ def scan_day_folders(exports_dir: Path) -> DayFolders:
     """The exports root's day folders, in one pass: the export days, sorted; the names of the
     entries named like one that are not a folder named `dt=YYYY-MM-DD` with a date that exists
     (`dt=2026-11-31`, `dt=2026-11-5`, `DT=2026-11-28`, a file `dt=2026-11-20`); and the `dt=` names
-    that are symbolic links. The last two are
-    not export days, so never read, but named by `status`, `refresh --all` and the sensor rather
-    than passed over unseen. Links are not followed (docs/decisions.md)."""
+    that are symbolic links. The last two are not export days, so never read, but named by `status`,
+    `refresh --all` and the sensor rather than passed over unseen. Links are not followed
+    (docs/decisions.md)."""
     try:
         if not exports_dir.is_dir():
             return DayFolders([], [], [])
