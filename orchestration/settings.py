@@ -13,6 +13,7 @@ import os
 import re
 import shlex
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,23 +111,21 @@ def default_warehouse() -> Path:
 def warehouse_option(warehouse: Path) -> str:
     """` --warehouse <path>` for a command that a hint prints, unless `warehouse` is the default
     one (a default that cannot be resolved is none: the option is given, and the hint is no error)."""
-    try:
-        default = default_warehouse()
-    except UserError:
-        default = None
-    return "" if warehouse == default else f" --warehouse {shlex.quote(str(warehouse))}"
+    return _hint_option("--warehouse", warehouse, default_warehouse)
 
 
 def exports_option(exports: Path | None) -> str:
     """` --exports <path>` for a command that a hint prints, unless `exports` is None (not known
     where the hint is made) or the default exports folder (one that cannot be resolved is none)."""
-    if exports is None:
-        return ""
+    return "" if exports is None else _hint_option("--exports", exports, default_exports)
+
+
+def _hint_option(option: str, path: Path, default: Callable[[], Path]) -> str:
     try:
-        default = default_exports()
+        default_path = default()
     except UserError:
-        default = None
-    return "" if exports == default else f" --exports {shlex.quote(str(exports))}"
+        default_path = None
+    return "" if path == default_path else f" {option} {shlex.quote(str(path))}"
 
 
 def default_exports() -> Path:
