@@ -990,7 +990,8 @@ def test_a_signal_during_a_duckdb_query_is_one_line_not_a_traceback(tmp_path, co
 
 
 def test_an_export_ended_by_sigterm_leaves_no_temporary_file(tmp_path):
-    duckdb.connect(str(tmp_path / "w.duckdb")).close()
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as conn:  # a warehouse with marts: export reads it
+        conn.execute("create schema marts; create table marts.fct_chats (chat_id varchar)")
     out = tmp_path / "out"
     returncode, stderr = _signalled_in_a_query(
         ["export", "fct_chats", "-o", str(out / "chats.csv"), "--warehouse", str(tmp_path / "w.duckdb")],
@@ -1329,8 +1330,12 @@ def test_a_table_of_another_layer_is_named_as_such_and_a_far_name_gets_no_sugges
 
 def test_a_warehouse_without_marts_or_that_is_a_directory_is_one_line(workspace, tmp_path):
     duckdb.connect(str(workspace.warehouse)).close()  # a DuckDB file, empty
-    error = one_line_error(workspace.cli("export", "fct_chats", "-o", str(tmp_path / "x.csv"), check=False))
-    assert "the warehouse has no marts yet" in error
+    build = (f"(build it: `assistant-analytics refresh --all --warehouse {workspace.warehouse} "
+             f"--exports {workspace.exports}`)")
+    for command in (["export", "fct_chats", "-o", str(tmp_path / "x.csv")],
+                    ["report", "--assistant", ACME, "--from", D1, "--to", D2]):
+        error = one_line_error(workspace.cli(*command, check=False))
+        assert error == f"assistant-analytics: error: the warehouse {workspace.warehouse} has no marts yet {build}"
     for command in (["status"], ["report", "--assistant", ACME, "--from", D1, "--to", D2]):
         proc = subprocess.run([CLI, *command[:1], "--warehouse", str(tmp_path), *command[1:]],
                               capture_output=True, text=True, timeout=120)

@@ -685,6 +685,25 @@ def test_missing_warehouse_shows_a_message(tmp_path, monkeypatch):
     assert f"`assistant-analytics refresh --all --warehouse {warehouse} --exports {exports}`" in at.markdown[0].value
 
 
+def test_a_warehouse_without_marts_or_of_an_older_version_shows_the_command_that_builds_it(tmp_path, monkeypatch):
+    warehouse, exports = tmp_path / "w.duckdb", tmp_path / "exports"
+    monkeypatch.setattr(sys, "argv", [DASHBOARD, "--warehouse", str(warehouse), "--exports", str(exports)])
+    duckdb.connect(str(warehouse)).close()  # a DuckDB file, empty
+    at = run_page(AppTest.from_file(DASHBOARD, default_timeout=60))
+    assert [e.value for e in at.error] == [
+        f"the warehouse {warehouse} has no marts yet "
+        f"(build it: `assistant-analytics refresh --all --warehouse {warehouse} --exports {exports}`)"]
+    conn = duckdb.connect(str(warehouse))  # marts, but not those this version reads
+    conn.execute("create schema marts")
+    conn.execute("create table marts.dim_assistants as select 'acme-support' as assistant_id")
+    conn.close()
+    at = run_page(AppTest.from_file(DASHBOARD, default_timeout=60))
+    assert len(at.error) == 1 and at.error[0].value.startswith(
+        f"the warehouse {warehouse} lacks what this version reads (")
+    assert at.error[0].value.endswith(
+        f"; run `assistant-analytics refresh --full --warehouse {warehouse} --exports {exports}` once")
+
+
 # ------------------------------------------------------------------------------------------
 # End to end: the real server in headless Chromium
 # ------------------------------------------------------------------------------------------

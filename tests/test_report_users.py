@@ -137,15 +137,23 @@ def test_voice_filter_request_in_another_channel_does_not_count(conn):
     assert got["daily"] == {"11-11": (1, 0)}
 
 
-def test_a_warehouse_without_the_previous_dates_gets_one_clear_error():
-    """A warehouse built before fct_users had these columns: one line saying what to run, no traceback."""
+def test_a_warehouse_without_the_previous_dates_gets_one_clear_error(tmp_path):
+    """A warehouse built before fct_users had these columns: one line saying what to run on it (its
+    path and exports folder named), no traceback."""
+    from orchestration.cli.commands import reading_warehouse
+
+    warehouse, exports = tmp_path / "old one.duckdb", tmp_path / "exports"
     conn = duckdb.connect()
     conn.execute("create schema marts")
     conn.execute("create table marts.fct_users as select "
                  + ", ".join(f"null::{t} as {c}" for c, t in zip(COLUMNS[:8], TYPES[:8], strict=True))
                  + ", 'web' as device_type, null::varchar as user_agent_device_type, null::varchar as browser")
-    with pytest.raises(ReportError, match=r"is_first_row_of_day.*run `assistant-analytics refresh --full` once"):
+    with pytest.raises(ReportError) as raised, reading_warehouse(warehouse, exports):
         run_query(conn, queries.read("users"), ReportParams(ACME, FROM, TO))
+    assert str(raised.value).startswith(f"the warehouse {warehouse} lacks what this version reads (")
+    assert "is_first_row_of_day" in str(raised.value)
+    assert str(raised.value).endswith(
+        f"; run `assistant-analytics refresh --full --warehouse '{warehouse}' --exports {exports}` once")
     conn.close()
 
 

@@ -707,7 +707,8 @@ def test_the_report_connection_draws_no_progress_bar_on_stdout(tmp_path):
     from orchestration.serve.report import connect_read_only
 
     warehouse = tmp_path / "w.duckdb"
-    duckdb.connect(str(warehouse)).close()
+    with duckdb.connect(str(warehouse)) as conn:  # a warehouse with marts: the report reads it
+        conn.execute("create schema marts; create table marts.fct_chats (chat_id varchar)")
     conn = connect_read_only(warehouse)
     try:
         assert conn.execute("select current_setting('enable_progress_bar')").fetchone()[0] is False

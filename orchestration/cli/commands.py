@@ -117,14 +117,20 @@ def note(message: str | None) -> None:
 
 
 @contextlib.contextmanager
-def reading_warehouse(warehouse: Path) -> Iterator[None]:
+def reading_warehouse(warehouse: Path, exports: Path | None = None) -> Iterator[None]:
     """A query on the published file that DuckDB fails (a damaged block, an I/O error: the errors a
     command expects are UserErrors already) is one line naming the file, not a traceback. The next
-    publish writes every block that differs from the build file, so any refresh mends the file."""
+    publish writes every block that differs from the build file, so any refresh mends the file. A
+    mart or column the file lacks (an older version built it) is one line whose hint rebuilds it
+    from `exports`, the exports folder the command was given."""
     import duckdb
+
+    from ..serve.report import outdated_warehouse_error
 
     try:
         yield
+    except (duckdb.CatalogException, duckdb.BinderException) as exc:
+        raise outdated_warehouse_error(warehouse, exports, exc) from None
     except duckdb.OutOfMemoryException as exc:  # the process's memory, not the file
         raise UserError(f"out of memory reading the warehouse {warehouse}: {first_line(exc)}") from None
     except duckdb.Error as exc:
@@ -139,7 +145,7 @@ def print_report(warehouse: Path, params: ReportParams, fmt: str, exports: Path 
     hint builds it from)."""
     conn = connect_read_only(warehouse, exports)
     try:
-        with reading_warehouse(warehouse):
+        with reading_warehouse(warehouse, exports):
             report = build_report(conn, params)  # validates the filters (report.validate_filters)
             quality = data_quality_summary(conn, params)
             notices = report_notices(conn, params)
@@ -165,7 +171,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from ..serve.exporting import export
 
-    with reading_warehouse(args.warehouse):
+    with reading_warehouse(args.warehouse, args.exports):
         messages = export(args)
     for message in messages:
         note(message)
@@ -175,7 +181,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from ..serve.status import collect_status, format_status
 
-    with reading_warehouse(args.warehouse):
+    with reading_warehouse(args.warehouse, args.exports):
         status = collect_status(args.warehouse, args.exports)
     write_result(json.dumps(status, indent=2) if args.format == "json" else format_status(status))
     return 0

@@ -21,6 +21,7 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import altair as alt
 import duckdb
@@ -36,6 +37,7 @@ from orchestration.serve.report import (
     connect_read_only,
     data_quality_summary,
     last_complete_local_day,
+    outdated_warehouse_error,
     period_notice,
     previous_begins_before_loaded_days,
     window_not_elapsed,
@@ -249,6 +251,12 @@ def paths_from_arguments(argv: list[str]) -> tuple[Path, Path | None]:
     return given("--warehouse") or default_warehouse(), given("--exports")
 
 
+def _stop_with_error(message: str) -> NoReturn:
+    st.title("Analytics")
+    st.error(message)
+    st.stop()
+
+
 def load() -> View:
     """Opens the warehouse read-only, reads one rerun's worth, closes it; stops with a message if it can't."""
     warehouse, exports = paths_from_arguments(sys.argv[1:])
@@ -262,20 +270,15 @@ def load() -> View:
     try:
         conn = connect_read_only(warehouse, exports)
     except ReportError as exc:
-        st.title("Analytics")
-        st.error(str(exc))
-        st.stop()
+        _stop_with_error(str(exc))
     try:
         return _read(conn, warehouse)
     except ReportError as exc:
-        st.error(str(exc))
-        st.stop()
-    except duckdb.CatalogException:
-        st.error(f"`{warehouse}` has no marts yet: run `{build_command(warehouse, exports)}`.")
-        st.stop()
+        _stop_with_error(str(exc))
+    except (duckdb.CatalogException, duckdb.BinderException) as exc:
+        _stop_with_error(str(outdated_warehouse_error(warehouse, exports, exc)))
     except duckdb.Error as exc:
-        st.error(f"Cannot read `{warehouse}`: {exc}")
-        st.stop()
+        _stop_with_error(f"Cannot read `{warehouse}`: {exc}")
     finally:
         conn.close()
 

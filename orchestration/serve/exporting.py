@@ -199,8 +199,6 @@ def _mart_relation(conn: duckdb.DuckDBPyConnection, args: argparse.Namespace) ->
     name = args.what.removeprefix("marts.")
     marts = {r[0] for r in conn.execute(
         "select table_name from information_schema.tables where table_schema = 'marts'").fetchall()}
-    if not marts:
-        raise UserError("the warehouse has no marts yet (run `assistant-analytics refresh`)")
     if not _NAME.fullmatch(name) or name not in marts:
         # a table of another layer is named as such: analysts and BI tools use marts only
         elsewhere = [r[0] for r in conn.execute(

@@ -36,12 +36,20 @@ class ReportParams:
 _THE_PUBLISHED_FILE = "give the path of the warehouse that a refresh publishes"
 
 
-def build_command(warehouse: Path, exports: Path | None = None) -> str:
-    """The refresh that builds `warehouse` from every export day: it names the warehouse and the
-    exports folder the command was given, unless they are the default ones."""
+def build_command(warehouse: Path, exports: Path | None = None, *, rebuild: str = "--all") -> str:
+    """The refresh that builds `warehouse` from every export day (`rebuild="--full"`: builds every
+    model again): it names the warehouse and the exports folder the command was given, unless they
+    are the default ones."""
     from ..settings import exports_option, warehouse_option
 
-    return f"assistant-analytics refresh --all{warehouse_option(warehouse)}{exports_option(exports)}"
+    return f"assistant-analytics refresh {rebuild}{warehouse_option(warehouse)}{exports_option(exports)}"
+
+
+def outdated_warehouse_error(warehouse: Path, exports: Path | None, exc: duckdb.Error) -> ReportError:
+    """A query that names a mart or column the warehouse lacks: a file an older version built (the
+    queries bind values as parameters, so nothing a user gives makes such an error)."""
+    return ReportError(f"the warehouse {warehouse} lacks what this version reads ({first_line(exc)}); "
+                       f"run `{build_command(warehouse, exports, rebuild='--full')}` once")
 
 
 def check_published_file(warehouse: Path, exports: Path | None = None) -> None:
@@ -66,6 +74,10 @@ def connect_read_only(warehouse: Path, exports: Path | None = None) -> duckdb.Du
         conn = connect_published(warehouse, config={"python_enable_replacements": False})
     except duckdb.Error as exc:
         raise ReportError(f"cannot open warehouse {warehouse}: {exc}") from None
+    if not conn.execute("select count(*) from information_schema.tables where table_schema = 'marts'").fetchone()[0]:
+        conn.close()
+        raise ReportError(f"the warehouse {warehouse} has no marts yet (build it: "
+                          f"`{build_command(warehouse, exports)}`)")
     # no progress bar: DuckDB draws one on stdout for a query that runs long, into the JSON
     conn.execute("set enable_progress_bar = false")
     # instants written as text (an export's CSV) in UTC, not in the time zone of the machine that
@@ -79,12 +91,8 @@ def run_query(conn: duckdb.DuckDBPyConnection, sql: str, params: ReportParams) -
     dicts; the query gets the parameters it names."""
     values = {**params.sql(), "prev_from": previous_period(params)[0]}
     conn.execute(queries.read("ratio"))  # the ratio_6 macro, a temporary one: the file is read-only
-    try:
-        cur = conn.execute(sql, {k: v for k, v in values.items() if f"${k}" in sql})
-    except (duckdb.BinderException, duckdb.CatalogException) as exc:
-        # a warehouse built by an older version lacks a mart or column the queries read
-        raise ReportError(f"the warehouse lacks what this version's report reads ({first_line(exc)}); "
-                          "run `assistant-analytics refresh --full` once") from None
+    # a mart or column an older version's warehouse lacks: outdated_warehouse_error, by the caller
+    cur = conn.execute(sql, {k: v for k, v in values.items() if f"${k}" in sql})
     cols = [d[0] for d in cur.description]
     return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
 
@@ -98,12 +106,8 @@ def _num(x):
 
 
 def assistant_timezone(conn, assistant: str) -> str:
-    try:
-        row = conn.execute("select timezone from marts.dim_assistants where assistant_id = ?",
-                           [assistant]).fetchall()
-        row = row[0] if row else None
-    except duckdb.CatalogException:
-        raise ReportError("the warehouse has no marts yet (run `assistant-analytics refresh`)") from None
+    row = conn.execute("select timezone from marts.dim_assistants where assistant_id = ?", [assistant]).fetchall()
+    row = row[0] if row else None
     if row is None:
         known = [r[0] for r in conn.execute("select assistant_id from marts.dim_assistants order by 1").fetchall()]
         raise _unknown("assistant", assistant, known, " in seeds/assistants.csv or the exports")
@@ -140,10 +144,7 @@ def validate_filters(conn: duckdb.DuckDBPyConnection, *, assistant: str | None =
         raise ReportError(f"--from {date_from} is after --to {date_to}")
     timezone = assistant_timezone(conn, assistant) if assistant is not None else None
     if channel is not None:
-        try:
-            valid = known_channels(conn, assistant)
-        except duckdb.CatalogException:
-            raise ReportError("the warehouse has no marts yet (run `assistant-analytics refresh`)") from None
+        valid = known_channels(conn, assistant)
         if channel not in valid:
             raise _unknown("channel", channel, valid, f" of {assistant}" if assistant else "")
     return timezone
