@@ -1964,6 +1964,57 @@ def test_a_damaged_block_of_the_published_file_is_one_line_in_every_read_command
             assert one_line_error(proc).startswith("assistant-analytics: error: cannot read the warehouse ")
 
 
+def _a_block_whose_damage_the_stamps_meet(source: Path, target: Path) -> int:
+    """A block whose damage fails the read of the file's publish stamps (its catalog, or the stamps'
+    own table), which is how a refresh tells its published file from another."""
+    from orchestration.build.build_file import publish_stamps
+
+    for block in range((source.stat().st_size - DUCKDB_HEADERS) // DUCKDB_BLOCK):
+        try:
+            publish_stamps(_with_a_damaged_block(source, target, block), read_only=True)
+        except duckdb.Error as exc:
+            if "Corrupt database file" in str(exc):
+                return block
+    pytest.fail(f"no block of {source} whose damage fails the read of its publish stamps")
+
+
+def test_a_damaged_published_file_with_new_times_is_written_anew_by_the_next_refresh(ws: Workspace, tmp_path):
+    """The published file damaged where its publish stamps are read, its modification time new (a
+    broken copy put back, not a disk fault alone): the build file goes on, and the refresh's publish
+    writes the file anew, every table readable and the numbers as they were. It was taken for a
+    file the user chose to start from: every refresh then failed on its damage."""
+    from orchestration.build.build_file import damage_found
+    from orchestration.settings import build_path_for
+
+    copy = Workspace(tmp_path)
+    shutil.copytree(ws.exports, copy.exports)
+    shutil.copyfile(build_path_for(ws.warehouse), build_path_for(copy.warehouse))
+    _with_a_damaged_block(ws.warehouse, copy.warehouse, _a_block_whose_damage_the_stamps_meet(ws.warehouse,
+                                                                                             copy.warehouse))
+    assert damage_found(copy.warehouse)
+    proc = copy.cli("refresh", "--full")
+    assert "the build file starts again" not in proc.stderr
+    assert damage_found(copy.warehouse) is None
+    assert copy.report(ACME, D1, D4) == ws.report(ACME, D1, D4)
+
+
+def test_a_damaged_published_file_with_no_build_file_to_go_on_is_one_line_naming_both_remedies(ws: Workspace,
+                                                                                                   tmp_path):
+    """Nothing continues a damaged published file when its build file is gone: the refresh's one
+    line says so, and that a good copy or every export day again is the way back."""
+    copy = Workspace(tmp_path)
+    shutil.copytree(ws.exports, copy.exports)
+    _with_a_damaged_block(ws.warehouse, copy.warehouse, _a_block_status_cannot_read(ws.warehouse, copy.warehouse))
+    proc = copy.cli("refresh", "--full", check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    [error] = [line for line in proc.stderr.splitlines() if line.startswith("assistant-analytics: error: ")]
+    assert re.fullmatch(rf"assistant-analytics: error: the (build file \S+ is damaged \(.*\), and so is "
+                        rf"{re.escape(str(copy.warehouse))}, which the next refresh would start from|warehouse "
+                        rf"{re.escape(str(copy.warehouse))} is damaged \(.*\)): put back a good copy of "
+                        rf"{re.escape(str(copy.warehouse))}, or delete (both|it) and refresh every export day "
+                        r"again \(`--all`\)", error), error
+
+
 def test_reading_the_warehouse_turns_duckdbs_errors_into_one_line(tmp_path):
     from orchestration.cli.commands import reading_warehouse
 

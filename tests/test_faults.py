@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -489,6 +490,25 @@ def test_a_damaged_build_file_is_one_line_that_says_what_to_do(workspace: Worksp
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     [line] = [line for line in proc.stderr.splitlines() if line.startswith("assistant-analytics: error: ")]
     assert f"the build file {build} is damaged (" in line and "delete it and refresh again" in line, line
+
+
+def test_a_block_of_the_build_file_that_fails_its_checksum_during_the_load_is_the_damaged_build_files_line(tmp_path):
+    """The loader's connection to the build file meets a damaged block only when a query reaches it
+    (the file opens): that error is the damaged build file's one line too, not DuckDB's bare one."""
+    from orchestration.build.build_file import STORAGE_VERSION, build_connection
+    from orchestration.settings import build_path_for
+
+    warehouse = tmp_path / "w.duckdb"
+    build = build_path_for(warehouse)
+    with duckdb.connect(str(build), config={"storage_compatibility_version": STORAGE_VERSION}) as conn:
+        conn.execute("create table t as select i, md5(i::varchar) as m from range(300000) r(i)")
+    with open(build, "r+b") as file:
+        file.seek(3 * 4096 + 256 * 1024 + 8)  # inside the second block, past its checksum
+        file.write(b"\xa5" * 64)
+    with pytest.raises(UserError, match=rf"^the build file {re.escape(str(build))} is damaged \(.*checksum.*\): "
+                                        "delete it and refresh again"):
+        with build_connection(warehouse) as conn:
+            conn.execute("select sum(hash(t)) from t").fetchall()
 
 
 @pytest.mark.parametrize("message, damaged", [

@@ -91,15 +91,59 @@ _DAMAGE = ("not a valid DuckDB database file", "Could not read enough bytes", "C
            "checksum")
 
 
-def build_file_error(build: Path, exc: duckdb.Error) -> UserError:
-    """The one line for a build file that DuckDB cannot open or read. A damaged one would stop every
-    refresh until removed: the line says so, and what removing it costs (nothing published is lost)."""
+def is_damage(first: str) -> bool:
+    """DuckDB's line (or a line that holds it) says that a file is damaged."""
+    return any(words in first for words in _DAMAGE)
+
+
+def damage_found(path: Path) -> str | None:
+    """DuckDB's line for a file it cannot read as a database, or whose every table, read whole,
+    fails a block's checksum; None when it reads the file whole (or fails otherwise: a lock)."""
+    try:
+        conn = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        return first_line(exc) if is_damage(first_line(exc)) else None
+    try:
+        for schema, table in conn.execute("select schema_name, table_name from duckdb_tables()").fetchall():
+            # names from the file's own catalog, quoted as identifiers; hash(t) reads every column
+            relation = ".".join('"' + name.replace('"', '""') + '"' for name in (schema, table))
+            conn.execute(f"select sum(hash(t)) from {relation} as t").fetchall()
+        return None
+    except duckdb.Error as exc:
+        return first_line(exc) if is_damage(first_line(exc)) else None
+    finally:
+        conn.close()
+
+
+_DAMAGED_WAREHOUSE_REMEDY = "put back a good copy of {0}, or delete{1} and refresh every export day again (`--all`)"
+
+
+def damaged_warehouse_error(warehouse: Path, exc: duckdb.Error) -> UserError | None:
+    """The one line for a published file that DuckDB finds damaged where a refresh with no build
+    file starts from it (None for another error): nothing continues it, so the remedy is a good
+    copy or the export days."""
     first = first_line(exc)
-    if any(words in first for words in _DAMAGE):
-        return UserError(f"the build file {build} is damaged ({first}): delete it and refresh again; the "
-                         "next refresh starts from the published warehouse (anew if none was published yet), and "
-                         "`refresh --all` loads again the export days loaded since the last publish")
-    return UserError(f"cannot open the build file {build}: {first}")
+    if not is_damage(first):
+        return None
+    return UserError(f"the warehouse {warehouse} is damaged ({first}): "
+                     f"{_DAMAGED_WAREHOUSE_REMEDY.format(warehouse, ' it')}")
+
+
+def build_file_error(build: Path, exc: duckdb.Error | str, warehouse: Path | None = None) -> UserError:
+    """The one line for a build file that DuckDB cannot open or read. A damaged one would stop every
+    refresh until removed: the line says so, and what removing it costs (nothing published is lost).
+    When `warehouse`, the published file the next refresh would start from, is damaged as well (the
+    build file a copy of it), removing the build file alone would bring the same damage back. `exc`:
+    DuckDB's error, or a failed run's line that holds it."""
+    first = exc if isinstance(exc, str) else first_line(exc)
+    if not is_damage(first):
+        return UserError(f"cannot open the build file {build}: {first}")
+    if warehouse is not None and warehouse.exists() and damage_found(warehouse):
+        return UserError(f"the build file {build} is damaged ({first}), and so is {warehouse}, which the next "
+                         f"refresh would start from: {_DAMAGED_WAREHOUSE_REMEDY.format(warehouse, ' both')}")
+    return UserError(f"the build file {build} is damaged ({first}): delete it and refresh again; the "
+                     "next refresh starts from the published warehouse (anew if none was published yet), and "
+                     "`refresh --all` loads again the export days loaded since the last publish")
 
 
 # Each publish stamps the build file, hence the file it publishes, with an id of its own
@@ -123,12 +167,10 @@ class PublishStamp:
     file: tuple[int, int, int] | None  # the published file's (inode, size, mtime_ns) when confirmed
 
 
-def publish_stamps(path: Path, *, read_only: bool) -> list[PublishStamp] | None:
-    """The file's publish stamps, oldest first ([] when it has none); None when it cannot be read."""
-    try:
-        conn = duckdb.connect(str(path), read_only=read_only)
-    except duckdb.Error:
-        return None
+def publish_stamps(path: Path, *, read_only: bool) -> list[PublishStamp]:
+    """The file's publish stamps, oldest first ([] when it has none); a duckdb.Error when it cannot
+    be read."""
+    conn = duckdb.connect(str(path), read_only=read_only)
     try:
         if not conn.execute("select count(*) from duckdb_tables() where schema_name = 'raw' "
                             "and table_name = 'publishes'").fetchone()[0]:
@@ -137,8 +179,6 @@ def publish_stamps(path: Path, *, read_only: bool) -> list[PublishStamp] | None:
                             "order by publish_number").fetchall()
         return [PublishStamp(stamp, bool(confirmed), None if inode is None else (inode, size, mtime))
                 for stamp, confirmed, inode, size, mtime in rows]
-    except duckdb.Error:
-        return None
     finally:
         conn.close()
 
@@ -204,14 +244,22 @@ def _published_file_replaced(build: Path, warehouse: Path) -> bool:
         return False  # cannot tell: its own error comes later
     if seen is not None and _published_file_seen.get(str(build)) == seen:
         return False
-    stamps = publish_stamps(build, read_only=False) if build.exists() else []
-    confirmed = [s for s in stamps or [] if s.confirmed]
+    try:
+        stamps = publish_stamps(build, read_only=False) if build.exists() else []
+    except duckdb.Error:
+        stamps = []  # its own error comes when it is opened to be used
+    confirmed = [s for s in stamps if s.confirmed]
     if not confirmed:
         return False  # never known to be published: nothing to compare with
     if seen is None:
         return True  # removed (the build file is there: it has stamps)
-    published = publish_stamps(warehouse, read_only=True)
-    if published is None:
+    try:
+        published = publish_stamps(warehouse, read_only=True)
+    except duckdb.Error as exc:
+        if is_damage(first_line(exc)):
+            # A damaged file in place (a disk fault, a broken copy put back) is nobody's choice to
+            # start from: the build file goes on, and its publish writes the file anew.
+            return False
         # DuckDB cannot open it (a reader holds it read-write, a format it does not read): the file
         # confirmed last is still in place, or it is another
         return seen[1] != confirmed[-1].file
@@ -284,7 +332,7 @@ def prepare_build_file(warehouse: Path, *, may_drop_loads: bool = True) -> Path:
     try:
         found = storage_version(build)
     except duckdb.Error as exc:
-        raise build_file_error(build, exc) from None
+        raise build_file_error(build, exc, warehouse) from None
     if _newer_than_chosen(found):
         convert_storage(build)
         from . import progress
@@ -335,9 +383,15 @@ def convert_storage(path: Path) -> None:
 
 @contextlib.contextmanager
 def build_connection(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-write connection to the build file, closed on exit so dbt can open it next."""
-    conn = duckdb.connect(str(prepare_build_file(warehouse)), config=DuckDBLimits.from_env().config())
+    """A read-write connection to the build file, closed on exit so dbt can open it next. A block
+    of it that fails its checksum on the way is the damaged build file's one line."""
+    build = prepare_build_file(warehouse)
+    conn = duckdb.connect(str(build), config=DuckDBLimits.from_env().config())
     try:
         yield conn
+    except duckdb.Error as exc:
+        if is_damage(first_line(exc)):
+            raise build_file_error(build, exc, warehouse) from None
+        raise
     finally:
         conn.close()

@@ -257,7 +257,7 @@ def _run_job(days: list[dt.date], *, warehouse: Path, exports: Path, full: bool,
                     raise UserError("nothing is loaded yet: run `refresh --all` (or give --day)")
                 job, ranges = defs.resolve_job_def("rebuild_models"), [(loaded[0], loaded[-1])]
             with recording_refresh(warehouse, days, full=full):
-                _run_ranges(job, ranges, run_config, instance, show, warm_dbt,
+                _run_ranges(job, ranges, run_config, instance, show, warm_dbt, warehouse=warehouse,
                             loaded_days=None if loaded is None else len(loaded), loads_first=bool(days) and full)
     except RefreshBusyError as exc:
         raise UserError(str(exc)) from None
@@ -281,22 +281,24 @@ def run_line(i: int, runs: int, start: dt.date, end: dt.date, loaded_days: int |
     return f"run {i}/{runs}: every model rebuilt from the loaded {days}, none loaded again"
 
 
-def _run_ranges(job, ranges, run_config, instance, show, warm_dbt, *, loaded_days: int | None,
+def _run_ranges(job, ranges, run_config, instance, show, warm_dbt, *, warehouse: Path, loaded_days: int | None,
                 loads_first: bool = False) -> None:
     """Runs the ranges one after the other; `warm_dbt` (build/warm_dbt.py), started for the first
     run's dbt build, is replaced by a new one for each later run (a waiting dbt takes one build).
     With `loaded_days` (`--full` alone) the one range spans the loaded days, that many, the models
     are rebuilt from. With `loads_first` (a full rebuild of days in several ranges) every run but the
-    last only loads its days: the last one rebuilds every model once, and publishes."""
+    last only loads its days: the last one rebuilds every model once, and publishes. A run that
+    fails on a damaged block of `warehouse`'s build file says so (build_file_error)."""
     from dagster._core.storage.tags import (
         ASSET_PARTITION_RANGE_END_TAG,
         ASSET_PARTITION_RANGE_START_TAG,
     )
 
+    from ..build.build_file import build_file_error, is_damage
     from ..build.child_process import sigterm_kept
     from ..defs.assets import RAW_KEYS
     from ..defs.jobs import CLI_TRIGGER, TRIGGER_TAG
-    from ..settings import verbose
+    from ..settings import build_path_for, verbose
 
     warned_days: set[str] = set()
     for i, (start, end) in enumerate(ranges, start=1):
@@ -328,6 +330,8 @@ def _run_ranges(job, ranges, run_config, instance, show, warm_dbt, *, loaded_day
                 raise KeyboardInterrupt  # Ctrl-C in the run: "interrupted", status 130, as before it
             signum = warm_dbt.killed_by()
             summary = _killed_dbt_line(signum) if signum else _failure_summary(result)
+            if is_damage(summary):  # the run read and wrote the build file alone (and the exports)
+                raise build_file_error(build_path_for(warehouse), summary, warehouse)
             raise UserError(f"refresh of {start} .. {end} failed: {summary}")
         show(f"run {i}/{len(ranges)} done in {time.perf_counter() - started:.1f}s")
         for message in failed_check_messages(result.get_asset_check_evaluations(), warned_days):
@@ -420,7 +424,7 @@ def _loaded_days(warehouse: Path) -> list[dt.date]:
     under the refresh lock, so that no other refresh is writing it."""
     import duckdb
 
-    from ..build.build_file import build_file_error, prepare_build_file
+    from ..build.build_file import build_file_error, damaged_warehouse_error, prepare_build_file
     from ..load.raw import loaded_export_days
     from ..publish.publish import connect_published
     from ..settings import build_path_for
@@ -439,6 +443,9 @@ def _loaded_days(warehouse: Path) -> list[dt.date]:
             conn.close()
     except duckdb.Error as exc:
         if path == build:
-            raise build_file_error(build, exc) from None
+            raise build_file_error(build, exc, warehouse) from None
+        damaged = damaged_warehouse_error(warehouse, exc)
+        if damaged is not None:
+            raise damaged from None
         first = first_line(exc)
         raise UserError(f"cannot read the export days loaded into {warehouse}: {first}") from None
