@@ -1742,6 +1742,12 @@ def test_a_range_loads_the_days_it_has_and_names_the_gaps(tmp_path, capsys):
                      "--warehouse", str(tmp_path / "w.duckdb")]) == 2
     [line] = capsys.readouterr().err.splitlines()
     assert line.startswith("assistant-analytics: error: export day 2023-01-01 is outside the export days "), line
+    # so is a day given alone, with or without its folder: not "no folder" first, then "outside"
+    for day in ("2023-01-01", "2023-06-01", "3000-01-01"):
+        assert cli.main(["refresh", "--day", "2026-11-20", "--day", day, "--exports", str(exports),
+                         "--warehouse", str(tmp_path / "w.duckdb")]) == 2
+        [line] = capsys.readouterr().err.splitlines()
+        assert line.startswith(f"assistant-analytics: error: export day {day} is outside the export days "), line
 
 
 def test_all_passes_by_folders_dated_outside_the_export_days(tmp_path, capsys):

@@ -63,8 +63,9 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     check_refresh_days(args)  # the options' own errors first
     check_refresh_settings()  # then a bad setting, before a day's: not only once that day is there
     days: list[dt.date] = list(args.day)
+    # a day outside the export days is that, whether or not it has a folder
+    check_partition_days([*days, *([args.from_, args.to] if args.from_ else [])])  # before the gaps' note
     if args.from_:
-        check_partition_days([args.from_, args.to])  # before the gaps' note: one line, the error's
         days += _days_of_range(args.exports, args.from_, args.to)
     if args.all:
         days += _days_of_all(args.exports)
