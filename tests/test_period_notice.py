@@ -86,6 +86,11 @@ def test_a_note_when_the_previous_period_begins_before_the_first_export_day(conn
     # data past the newest export day, and a previous period before the first: both things said
     ("initech-help", "2026-11-21", "2026-11-23",
      ["the period 2026-11-21 .. 2026-11-23 reaches past", "the previous period 2026-11-18 .. 2026-11-20 begins"]),
+    # a period that itself begins before the first export day (a demo of fewer days than the report's
+    # 7): said too, before the previous period's note
+    ("acme-support", "2026-11-15", "2026-11-21",
+     ["the period 2026-11-15 .. 2026-11-21 begins before the first loaded export day (2026-11-21): its earlier "
+      "days are empty or incomplete", "the previous period 2026-11-08 .. 2026-11-14 begins"]),
     # an assistant of the exports that the seed lacks: reported in UTC (interfaces.md), and told why
     ("zz-unseeded", "2026-11-21", "2026-11-22",
      ["assistant zz-unseeded is not in seeds/assistants.csv: its local dates and hours are UTC's",

@@ -164,9 +164,24 @@ def report_notices(conn: duckdb.DuckDBPyConnection, params: ReportParams) -> lis
     then the report's only note (interfaces.md), as there is no change to read against it."""
     notice, has_data = _period_notice_and_data(conn, params.assistant, params.date_from, params.date_to,
                                                params.channel)
+    early = period_begins_before_notice(conn, params) if has_data else None
     unseeded = not_in_seed_notice(conn, params.assistant) if has_data else None
     previous = previous_period_notice(conn, params) if has_data else None
-    return [line for line in (notice, unseeded, previous) if line]
+    return [line for line in (notice, early, unseeded, previous) if line]
+
+
+def _first_loaded_day(conn: duckdb.DuckDBPyConnection) -> dt.date | None:
+    return conn.execute("select min(export_date) from marts.data_quality_daily").fetchall()[0][0]
+
+
+def period_begins_before_notice(conn: duckdb.DuckDBPyConnection, params: ReportParams) -> str | None:
+    """One line for stderr when the period (which holds data) begins before the first loaded export
+    day: a demo of 3 days read over the last 7, a warehouse whose history starts in the period."""
+    first = _first_loaded_day(conn)
+    if first is None or params.date_from >= first:
+        return None
+    return (f"the period {params.date_from} .. {params.date_to} begins before the first loaded export day "
+            f"({first}): its earlier days are empty or incomplete")
 
 
 def not_in_seed_notice(conn: duckdb.DuckDBPyConnection, assistant: str) -> str | None:
@@ -255,7 +270,7 @@ def previous_begins_before_loaded_days(conn: duckdb.DuckDBPyConnection, params: 
     dates: west of UTC the local date before the first export day holds that day's first hours
     (incomplete, not empty); east of UTC the first export day's local date lacks its first hours,
     which this does not flag (it matters only in the first days of a warehouse's history)."""
-    first = conn.execute("select min(export_date) from marts.data_quality_daily").fetchall()[0][0]
+    first = _first_loaded_day(conn)
     return first if first is not None and previous_period(params)[0] < first else None
 
 
