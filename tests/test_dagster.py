@@ -21,6 +21,7 @@ stop before dbt (the first fails in the load step; the second selects the raw as
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 import shutil
@@ -1110,9 +1111,49 @@ def test_dagster_dev_as_the_readme_runs_it(tmp_path):
         assert [(r["jobName"], r["status"]) for r in runs] == [("refresh", "SUCCESS")], runs
         tags = {t["key"]: t["value"] for t in runs[0]["tags"]}
         assert (tags.get(RANGE_START_TAG), tags.get(RANGE_END_TAG)) == (DAY, DAY)
+
+        # A run the `dagster` command line executes in a process of its own has no code location:
+        # `status` shows it all the same (here a day without its folder, so it fails in its load).
+        missing = (dt.date.fromisoformat(DAY) - dt.timedelta(days=1)).isoformat()
+        executed = subprocess.run([str(venv_bin / "dagster"), "job", "execute", "-m", "orchestration.definitions",
+                                   "-j", "refresh", "--tags", f'{{"dagster/partition": "{missing}"}}'],
+                                  cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+        assert executed.returncode != 0 and "not found: no folder" in executed.stdout + executed.stderr
+        deadline, last = time.monotonic() + 120, None
+        while time.monotonic() < deadline:
+            status = subprocess.run([str(venv_bin / "assistant-analytics"), "status", "--format", "json"],
+                                    cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+            last = json.loads(status.stdout)["last_refresh"]
+            if last["days"] == [missing] and last["outcome"] == "failed":
+                break
+            time.sleep(2)
+        assert (last["days"], last["outcome"]) == ([missing], "failed"), last
+        assert f"export day {missing} not found: no folder" in last["error"], last
     finally:
         stopped_cleanly = stop_group(process)
     assert stopped_cleanly, f"dagster dev did not stop on Ctrl-C:\n{log.read_text()[-3000:]}"
+
+
+def test_the_recorders_take_the_runs_of_these_definitions_from_anywhere_and_no_other_projects():
+    """The recording sensors watch every code location, to see the runs the `dagster` command line
+    executes in a process of its own (no code location): a run of another project's definitions in
+    the same Dagster instance is not a refresh of this warehouse."""
+    from dagster import DagsterRun
+    from dagster._core.code_pointer import FileCodePointer, ModuleCodePointer
+    from dagster._core.origin import JobPythonOrigin, RepositoryPythonOrigin
+
+    from orchestration.defs.sensors import runs_these_definitions
+
+    def run_of(pointer) -> DagsterRun:
+        origin = None if pointer is None else JobPythonOrigin("refresh", RepositoryPythonOrigin(sys.executable,
+                                                                                                pointer))
+        return DagsterRun(job_name="refresh", job_code_origin=origin)
+
+    assert runs_these_definitions(run_of(None))  # run in the caller's own process
+    assert runs_these_definitions(run_of(ModuleCodePointer("orchestration.definitions", "defs", str(REPO))))
+    assert runs_these_definitions(run_of(FileCodePointer("orchestration/definitions.py", "defs", str(REPO))))
+    assert not runs_these_definitions(run_of(ModuleCodePointer("another_project.definitions", "defs", "/srv")))
+    assert not runs_these_definitions(run_of(FileCodePointer("definitions.py", "defs", "/srv/another")))
 
 
 def test_cli_run_history_defaults_to_the_clones_dagster_home(tmp_path, monkeypatch):

@@ -318,11 +318,36 @@ def _attempt_number(run_key: str) -> int:
 # the UI's asset graph (a backfill of selected assets, one partition's Materialize) run as Dagster's
 # implicit asset job: every asset here is the warehouse's, so its runs are refreshes too.
 _RECORDED_JOBS = ("refresh", "rebuild_models", IMPLICIT_ASSET_JOB_NAME)
+# Where Dagster loads these definitions from ([tool.dagster] in pyproject.toml, or the file itself).
+_DEFINITIONS_MODULE = "orchestration.definitions"
+_DEFINITIONS_FILE = Path(__file__).resolve().parents[1] / "definitions.py"
+
+
+def runs_these_definitions(run) -> bool:
+    """The run executes this project's definitions: launched from its code location, or executed
+    by the `dagster` command line in a process of its own (`dagster asset materialize -m
+    orchestration.definitions`, `dagster job execute`), a run Dagster gives no code location; or in
+    the caller's own process (no code origin at all). The recording sensors watch every code
+    location, so as to see the command line's runs: another project's runs are passed by here."""
+    origin = run.job_code_origin
+    if origin is None:
+        return True
+    pointer = origin.repository_origin.code_pointer
+    if getattr(pointer, "module", None) is not None:
+        return pointer.module == _DEFINITIONS_MODULE
+    python_file = getattr(pointer, "python_file", None)
+    return python_file is not None and (Path(pointer.working_directory or "") / python_file).resolve() == \
+        _DEFINITIONS_FILE
+
+
+# The recording sensors: on from the start, and watching every code location (runs_these_definitions).
+_RECORDER = {"default_status": DefaultSensorStatus.RUNNING, "monitor_all_code_locations": True}
 
 
 def _recorded_run(context: RunStatusSensorContext, outcome: str, error: str | None = None) -> None:
     run = context.dagster_run
-    if run.job_name not in _RECORDED_JOBS or run.tags.get(TRIGGER_TAG) == CLI_TRIGGER:
+    if (run.job_name not in _RECORDED_JOBS or run.tags.get(TRIGGER_TAG) == CLI_TRIGGER
+            or not runs_these_definitions(run)):
         return
     stats = context.instance.get_run_record_by_id(run.run_id)
     started = stats.start_time if stats and stats.start_time else time.time()
@@ -338,19 +363,19 @@ def _recorded_run(context: RunStatusSensorContext, outcome: str, error: str | No
                days=days, full=full, outcome=outcome, error=error)
 
 
-@run_status_sensor(run_status=DagsterRunStatus.STARTED, default_status=DefaultSensorStatus.RUNNING,
+@run_status_sensor(run_status=DagsterRunStatus.STARTED, **_RECORDER,
                    description="Records a refresh run's start for `assistant-analytics status`.")
 def record_run_started(context: RunStatusSensorContext):
     _recorded_run(context, "running")
 
 
-@run_status_sensor(run_status=DagsterRunStatus.SUCCESS, default_status=DefaultSensorStatus.RUNNING,
+@run_status_sensor(run_status=DagsterRunStatus.SUCCESS, **_RECORDER,
                    description="Records a refresh run's success for `assistant-analytics status`.")
 def record_run_succeeded(context: RunStatusSensorContext):
     _recorded_run(context, "succeeded")
 
 
-@run_failure_sensor(default_status=DefaultSensorStatus.RUNNING,
+@run_failure_sensor(**_RECORDER,
                     description="Records a refresh run's failure, with its error, for `assistant-analytics status`.")
 def record_run_failed(context: RunFailureSensorContext):
     steps = context.get_step_failure_events()
@@ -358,7 +383,7 @@ def record_run_failed(context: RunFailureSensorContext):
     _recorded_run(context, "failed", step_failure_summary(steps) if steps else context.failure_event.message)
 
 
-@run_status_sensor(run_status=DagsterRunStatus.CANCELED, default_status=DefaultSensorStatus.RUNNING,
+@run_status_sensor(run_status=DagsterRunStatus.CANCELED, **_RECORDER,
                    description="Records a refresh run's cancellation for `assistant-analytics status`.")
 def record_run_canceled(context: RunStatusSensorContext):
     _recorded_run(context, "interrupted")
