@@ -380,6 +380,33 @@ def test_materialize_one_export_day(single):
     assert check_evaluation(result, REJECTED_SHARE_CHECK).passed is False
 
 
+def test_the_rejected_share_check_judges_the_runs_own_days(tmp_path):
+    """A day over ANALYTICS_MAX_REJECTED_SHARE fails the check of the run that loads it, not of every
+    later run: a clean day's run passes, and a range holding both names the bad day alone."""
+    from dagster import DagsterInstance, materialize
+
+    from orchestration.defs.assets import raw_exports
+    from orchestration.defs.checks import raw_checks
+
+    bad, clean = RANGE[0], RANGE[1]
+    write_single_day(tmp_path / "exports", bad)  # 2 of 8 lines rejected
+    write_export(tmp_path / "exports", clean, "part-0000.jsonl", [um("c1", f"{clean}T10:00:00Z")])
+    instance = DagsterInstance.ephemeral()
+
+    def check_of(**partition) -> dict:
+        result = materialize([raw_exports, *raw_checks], **partition, instance=instance,
+                             resources={"warehouse": warehouse_resource(tmp_path)})
+        assert result.success, error_messages(result)
+        evaluation = check_evaluation(result, REJECTED_SHARE_CHECK)
+        return {"passed": evaluation.passed, "days_checked": evaluation.metadata["days_checked"].value,
+                "over": evaluation.metadata["days_over_threshold"].value}
+
+    assert check_of(partition_key=bad) == {"passed": False, "days_checked": 1, "over": {bad: 0.25}}
+    assert check_of(partition_key=clean) == {"passed": True, "days_checked": 1, "over": {}}
+    both = check_of(tags={RANGE_START_TAG: bad, RANGE_END_TAG: clean})
+    assert both == {"passed": False, "days_checked": 2, "over": {bad: 0.25}}
+
+
 def test_full_refresh_run_config(single):
     result = single.full
     assert result.success
