@@ -557,6 +557,12 @@ def test_nightly_schedule(defs, tmp_path):
     data = evaluate()
     assert not data.run_requests and "2026-11-23" in data.skip_message and "link" in data.skip_message
     (tmp_path / "exports" / "dt=2026-11-23").unlink()
+    # so is a file of the day's name: the skip says what is there, as the loader would
+    (tmp_path / "exports" / "dt=2026-11-23").write_text("")
+    data = evaluate()
+    assert not data.run_requests and data.skip_message == (
+        f"export day 2026-11-23 not read: {tmp_path / 'exports' / 'dt=2026-11-23'} is a file, not a folder")
+    (tmp_path / "exports" / "dt=2026-11-23").unlink()
 
     write_single_day(tmp_path / "exports", "2026-11-23")
     data = evaluate()

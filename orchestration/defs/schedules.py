@@ -6,7 +6,7 @@ import datetime as dt
 from dagster import RunRequest, ScheduleEvaluationContext, SkipReason, schedule
 
 from ..errors import LoadError
-from ..load.exports import day_folder, is_export_day
+from ..load.exports import day_folder, is_export_day, missing_day_message
 from ..settings import nightly_cron, schedule_timezone
 from .jobs import TRIGGER_TAG, refresh_job
 from .resources import WarehouseResource
@@ -28,8 +28,11 @@ def nightly_refresh(context: ScheduleEvaluationContext, warehouse: WarehouseReso
     except LoadError as exc:  # the exports folder or the day's folder cannot be read
         return SkipReason(str(exc))
     if not arrived:
-        linked = day_folder(warehouse.exports, day).is_symlink()
-        return SkipReason(f"export day {day} has not arrived in {warehouse.exports}"
-                          + (" (its folder is a link, which the loader does not read)" if linked else ""))
+        folder = day_folder(warehouse.exports, day)
+        if folder.is_symlink() or folder.exists() or not warehouse.exports.is_dir():
+            # something in the day's place that the loader does not read (a link, a file), or no
+            # exports folder: the loader's own words
+            return SkipReason(missing_day_message(warehouse.exports, day))
+        return SkipReason(f"export day {day} has not arrived in {warehouse.exports}")
     return RunRequest(run_key=f"nightly-{day.isoformat()}", partition_key=day.isoformat(),
                       tags={TRIGGER_TAG: "nightly"})
