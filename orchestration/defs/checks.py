@@ -12,14 +12,10 @@ from dagster import (
     MetadataValue,
     asset_check,
 )
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-    PARTITION_NAME_TAG,
-)
 
 from ..build.build_file import refresh_lock
 from ..settings import DEFAULT_FRESHNESS_DAYS, DEFAULT_MAX_REJECTED_SHARE, freshness_days, max_rejected_share
+from .partitions import run_day_range
 from .resources import WarehouseResource
 
 
@@ -30,18 +26,6 @@ def _read(warehouse: WarehouseResource, sql: str, parameters: list | None = None
             return conn.execute(sql, parameters).fetchall()
         finally:
             conn.close()
-
-
-def _run_days(context: AssetCheckExecutionContext) -> tuple[dt.date | None, dt.date | None]:
-    """The first and last export day of the run's partitions, from its tags (the check itself is not
-    partitioned); (None, None) for a run without any (the checks executed alone, from the UI):
-    then every loaded day."""
-    tags = context.run.tags
-    first = tags.get(ASSET_PARTITION_RANGE_START_TAG) or tags.get(PARTITION_NAME_TAG)
-    last = tags.get(ASSET_PARTITION_RANGE_END_TAG) or first
-    if first is None:
-        return None, None
-    return dt.date.fromisoformat(first), dt.date.fromisoformat(last)
 
 
 @asset_check(asset=AssetKey(["raw", "rejected_lines"]), blocking=False,
@@ -59,7 +43,7 @@ def rejected_share_under_threshold(context: AssetCheckExecutionContext,
         left join raw.rejected_lines r on r.export_date = d.export_date
         where ($1::date is null or d.export_date >= $1) and ($2::date is null or d.export_date <= $2)
         group by all order by d.export_date
-    """, list(_run_days(context)))
+    """, list(run_day_range(context.run.tags) or (None, None)))
     shares = {str(day): (rej / lines if lines else 0.0) for day, lines, rej in rows}
     breaches = {day: round(share, 6) for day, share in shares.items() if share > threshold}
     return AssetCheckResult(

@@ -1,6 +1,14 @@
 """One partition per export day (`dt=YYYY-MM-DD`, the UTC date of the platform's export run)."""
 
+import datetime as dt
+from collections.abc import Mapping
+
 from dagster import DailyPartitionsDefinition
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    PARTITION_NAME_TAG,
+)
 
 from ..settings import first_export_day
 
@@ -13,3 +21,13 @@ export_day_partitions = DailyPartitionsDefinition(
     # the day in progress (today), 2 the one after it
     end_offset=2,
 )
+
+
+def run_day_range(tags: Mapping[str, str]) -> tuple[dt.date, dt.date] | None:
+    """The first and last export day of a run, from its tags (a range's, or one partition's); None
+    for a run without partitions (checks executed alone from the UI)."""
+    first = tags.get(ASSET_PARTITION_RANGE_START_TAG) or tags.get(PARTITION_NAME_TAG)
+    if first is None:
+        return None
+    last = tags.get(ASSET_PARTITION_RANGE_END_TAG) or first
+    return dt.date.fromisoformat(first), dt.date.fromisoformat(last)

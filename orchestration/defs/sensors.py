@@ -26,8 +26,6 @@ from dagster import (
 from dagster._core.definitions.assets.job.asset_job import IMPLICIT_ASSET_JOB_NAME
 from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES
 from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
     GRPC_INFO_TAG,
     PARTITION_NAME_TAG,
     RUN_KEY_TAG,
@@ -50,6 +48,7 @@ from ..publish.publish import connect_published, refresh_running
 from ..serve.status import record_run
 from ..settings import sensor_interval_seconds, sensor_max_runs, sensor_settle_seconds
 from .jobs import CLI_TRIGGER, TRIGGER_TAG, refresh_job
+from .partitions import run_day_range
 from .resources import WarehouseResource
 
 
@@ -259,14 +258,11 @@ def _days_being_run(context: SensorEvaluationContext, warehouse: WarehouseResour
             if not cli_refresh_running:
                 continue
         try:
-            if PARTITION_NAME_TAG in tags:
-                days.add(dt.date.fromisoformat(tags[PARTITION_NAME_TAG]).isoformat())
-            elif ASSET_PARTITION_RANGE_START_TAG in tags and ASSET_PARTITION_RANGE_END_TAG in tags:
-                first = dt.date.fromisoformat(tags[ASSET_PARTITION_RANGE_START_TAG])
-                last = dt.date.fromisoformat(tags[ASSET_PARTITION_RANGE_END_TAG])
-                days.update(day.isoformat() for day in days_from_to(first, last))
+            day_range = run_day_range(tags)
         except ValueError:
             continue  # a run of another kind of partitions (another job): not an export day
+        if day_range:
+            days.update(day.isoformat() for day in days_from_to(*day_range))
     return days
 
 
@@ -352,9 +348,8 @@ def _recorded_run(context: RunStatusSensorContext, outcome: str, error: str | No
     stats = context.instance.get_run_record_by_id(run.run_id)
     started = stats.start_time if stats and stats.start_time else time.time()
     ended = (stats.end_time if stats and stats.end_time else time.time()) if outcome != "running" else None
-    first = run.tags.get(ASSET_PARTITION_RANGE_START_TAG) or run.tags.get(PARTITION_NAME_TAG)
-    last = run.tags.get(ASSET_PARTITION_RANGE_END_TAG) or first
-    days = days_from_to(dt.date.fromisoformat(first), dt.date.fromisoformat(last)) if first else []
+    day_range = run_day_range(run.tags)
+    days = days_from_to(*day_range) if day_range else []
     config = run.run_config or {}
     full = bool((config.get("ops", {}).get("warehouse_dbt_models", {}).get("config") or {}).get("full_refresh"))
     record_run(_run_warehouse(run), run_id=run.run_id,
