@@ -1342,6 +1342,33 @@ def test_a_warehouse_without_marts_or_that_is_a_directory_is_one_line(workspace,
         assert f"the warehouse {tmp_path} is a directory" in one_line_error(proc)
 
 
+def test_a_mart_of_an_older_version_is_not_exported_as_it_is_but_named_with_the_rebuild(ws, tmp_path, capsys):
+    """A warehouse an older version built: a mart it lacks (new since) is not an `unknown mart`
+    with a wrong suggestion, nor a mart missing columns a file with the old ones; both are the
+    report's one line, whose command rebuilds it (here, a copy of a current warehouse made old)."""
+    old = tmp_path / "old.duckdb"
+    shutil.copyfile(ws.warehouse, old)
+    with duckdb.connect(str(old)) as conn:
+        conn.execute("drop table marts.fct_outcomes; alter table marts.fct_users drop column is_first_row_of_day")
+    exports = tmp_path / "exports"
+    rebuild = f"; run `assistant-analytics refresh --full --warehouse {old} --exports {exports}` once"
+    for mart, lacks in (("fct_outcomes", "no mart fct_outcomes"),
+                        ("fct_users", "marts.fct_users has no is_first_row_of_day")):
+        out = tmp_path / f"{mart}.csv"
+        assert cli.main(["export", mart, "-o", str(out), "--warehouse", str(old), "--exports", str(exports)]) == 2
+        assert capsys.readouterr().err.splitlines() == [
+            f"assistant-analytics: error: the warehouse {old} lacks what this version reads ({lacks}){rebuild}"]
+        assert not out.exists()
+    # the marts of the current version export as they are: each has every column its YAML documents
+    from orchestration.serve.exporting import marts_of_this_version
+
+    with duckdb.connect(str(ws.warehouse), read_only=True) as conn:
+        built = {mart: [c for (c,) in conn.execute(
+            "select column_name from information_schema.columns where table_schema = 'marts' and table_name = ? "
+            "order by ordinal_position", [mart]).fetchall()] for mart in marts_of_this_version()}
+    assert built == marts_of_this_version()
+
+
 def test_report_export_is_tidy_with_numbers_typed_as_numbers(ws, tmp_path):
     period = ["--assistant", ACME, "--from", D1, "--to", D4]
     report = json.loads(ws.cli("report", *period).stdout)

@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import datetime as dt
 import difflib
+import functools
 import os
 import re
 import shutil
@@ -26,6 +27,7 @@ from .report import (
     ReportParams,
     build_report,
     connect_read_only,
+    outdated_warehouse_error,
     period_notice,
     report_notices,
     validate_filters,
@@ -195,10 +197,45 @@ def _write_atomically(relation: duckdb.DuckDBPyRelation, output: Path, fmt: str)
                 left.unlink(missing_ok=True)
 
 
+@functools.cache
+def marts_of_this_version() -> dict[str, list[str]]:
+    """Each mart this version builds, with the columns its YAML documents (dbt_project/models/marts)."""
+    import yaml
+
+    from ..settings import DBT_PROJECT_DIR
+
+    marts = {}
+    for path in sorted((DBT_PROJECT_DIR / "models" / "marts").glob("*.yml")):
+        for model in yaml.safe_load(path.read_text()).get("models", []):
+            marts[model["name"]] = [column["name"] for column in model.get("columns", [])]
+    return marts
+
+
+def _check_built_by_this_version(name: str, marts: set[str], columns: set[str], args: argparse.Namespace) -> None:
+    """A mart an older version built lacks what this version's has (a mart new since, a column):
+    the report's one line and its remedy, not an `unknown mart`, nor a file with the old columns."""
+    expected = marts_of_this_version().get(name)
+    if expected is None:
+        return
+    if name not in marts:
+        lacks = f"no mart {name}"
+    else:
+        missing = [c for c in expected if c not in columns]
+        if not missing:
+            return
+        lacks = f"marts.{name} has no {', '.join(missing)}"
+    raise outdated_warehouse_error(args.warehouse, args.exports, lacks)
+
+
 def _mart_relation(conn: duckdb.DuckDBPyConnection, args: argparse.Namespace) -> duckdb.DuckDBPyRelation:
     name = args.what.removeprefix("marts.")
     marts = {r[0] for r in conn.execute(
         "select table_name from information_schema.tables where table_schema = 'marts'").fetchall()}
+    ordered_columns = [r[0] for r in conn.execute(
+        "select column_name from information_schema.columns where table_schema = 'marts' and table_name = ? "
+        "order by ordinal_position", [name]).fetchall()]
+    columns = set(ordered_columns)
+    _check_built_by_this_version(name, marts, columns, args)
     if not _NAME.fullmatch(name) or name not in marts:
         # a table of another layer is named as such: analysts and BI tools use marts only
         elsewhere = [r[0] for r in conn.execute(
@@ -212,10 +249,6 @@ def _mart_relation(conn: duckdb.DuckDBPyConnection, args: argparse.Namespace) ->
             close = difflib.get_close_matches(name, [*marts, "report"], n=1, cutoff=0.65)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise UserError(f"unknown mart {args.what!r}{hint}; marts: {', '.join(sorted(marts))}")
-    ordered_columns = [r[0] for r in conn.execute(
-        "select column_name from information_schema.columns where table_schema = 'marts' and table_name = ? "
-        "order by ordinal_position", [name]).fetchall()]
-    columns = set(ordered_columns)
     date_col = next((c for c in _DATE_COLUMNS if c in columns), None)
     # A filter the mart cannot apply is a mistake, never silently ignored. Column names come from
     # the catalog; the values are parameters.

@@ -45,10 +45,12 @@ def build_command(warehouse: Path, exports: Path | None = None, *, rebuild: str 
     return f"assistant-analytics refresh {rebuild}{warehouse_option(warehouse)}{exports_option(exports)}"
 
 
-def outdated_warehouse_error(warehouse: Path, exports: Path | None, exc: duckdb.Error) -> ReportError:
+def outdated_warehouse_error(warehouse: Path, exports: Path | None, exc: duckdb.Error | str) -> ReportError:
     """A query that names a mart or column the warehouse lacks: a file an older version built (the
-    queries bind values as parameters, so nothing a user gives makes such an error)."""
-    return ReportError(f"the warehouse {warehouse} lacks what this version reads ({first_line(exc)}); "
+    queries bind values as parameters, so nothing a user gives makes such an error). `exc`: DuckDB's
+    error, or what is lacking."""
+    lacks = exc if isinstance(exc, str) else first_line(exc)
+    return ReportError(f"the warehouse {warehouse} lacks what this version reads ({lacks}); "
                        f"run `{build_command(warehouse, exports, rebuild='--full')}` once")
 
 
