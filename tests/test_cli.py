@@ -1617,15 +1617,22 @@ def test_demo_refuses_real_exports_and_a_warehouse_it_did_not_build(workspace):
     real = write_export(workspace.exports, "2026-11-22", "mine.jsonl",
                         [event("mine", "user_message", "2026-11-22T09:00:00Z")])
     proc = workspace.cli("demo", "--days", "1", check=False)
-    assert proc.returncode == 2 and proc.stderr.splitlines() == [
-        f"assistant-analytics: error: {workspace.exports} holds export days the demo did not write (2026-11-22 ...): "
-        "the demo would replace them with sample data; give it an empty folder with --exports"]
+    refusal = (f"assistant-analytics: error: {workspace.exports} holds export days the demo did not mark as its own "
+               "(2026-11-22 ...; a demo before 2026-12-05 marked none): the demo would replace them with sample "
+               "data; give it an empty folder with --exports")
+    assert proc.returncode == 2 and proc.stderr.splitlines() == [refusal]
     assert real.read_text() and sorted(p.name for p in real.parent.iterdir()) == ["mine.jsonl"]
+    # with a warehouse there too, which a new folder would not make the demo's: both options at once
+    duckdb.connect(str(workspace.warehouse)).close()
+    proc = workspace.cli("demo", "--days", "1", check=False)
+    assert proc.returncode == 2 and proc.stderr.splitlines() == [
+        f"{refusal} and, as {workspace.warehouse} exists, a new file with --warehouse"]
+    workspace.warehouse.unlink()
     # not even the folder of a warehouse path that has none yet
     elsewhere = workspace.root / "new" / "warehouse.duckdb"
     proc = subprocess.run([CLI, "demo", "--days", "1", "--exports", str(workspace.exports), "--warehouse",
                            str(elsewhere)], capture_output=True, text=True, env=environment_without_settings())
-    assert proc.returncode == 2 and "holds export days the demo did not write" in proc.stderr
+    assert proc.returncode == 2 and "holds export days the demo did not mark as its own" in proc.stderr
     assert not elsewhere.parent.exists()
 
     shutil.rmtree(workspace.exports)
@@ -1670,7 +1677,7 @@ def test_a_marked_demo_folder_does_not_make_any_warehouse_or_day_the_demos(tmp_p
     check_demo_target(exports, production)
 
     write_export(exports, "2026-11-23", "mine.jsonl", [event("mine", "user_message", "2026-11-23T09:00:00Z")])
-    with pytest.raises(UserError, match=r"holds export days the demo did not write \(2026-11-23 \.\.\.\)"):
+    with pytest.raises(UserError, match=r"holds export days the demo did not mark as its own \(2026-11-23 \.\.\.;"):
         check_demo_target(exports, tmp_path / "new.duckdb")
 
 

@@ -293,8 +293,11 @@ def check_demo_target(exports: Path, warehouse: Path) -> None:
     written = days_the_demo_wrote(exports) if marked else set()
     foreign = [d for d in days if written is not None and d not in written]
     if foreign:
-        raise UserError(f"{exports} holds export days the demo did not write ({foreign[0].isoformat()} ...): the "
-                        "demo would replace them with sample data; give it an empty folder with --exports")
+        # an existing warehouse is refused too once the folder is another (the check below): both said at once
+        also = f" and, as {warehouse} exists, a new file with --warehouse" if warehouse.exists() else ""
+        raise UserError(f"{exports} holds export days the demo did not mark as its own ({foreign[0].isoformat()} "
+                        "...; a demo before 2026-12-05 marked none): the demo would replace them with sample data; "
+                        f"give it an empty folder with --exports{also}")
     if warehouse.exists() and not (marked and (loaded_by_the_demo(exports, warehouse)
                                                or _loaded_from(warehouse, exports))):
         # "from these exports": the file may be a demo's, built from another folder
