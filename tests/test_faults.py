@@ -490,6 +490,7 @@ def test_a_damaged_build_file_is_one_line_that_says_what_to_do(workspace: Worksp
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     [line] = [line for line in proc.stderr.splitlines() if line.startswith("assistant-analytics: error: ")]
     assert f"the build file {build} is damaged (" in line and "delete it and refresh again" in line, line
+    assert line.count(" is damaged (") == 1, line  # once: not the step's line inside the refresh's
 
 
 def test_a_block_of_the_build_file_that_fails_its_checksum_during_the_load_is_the_damaged_build_files_line(tmp_path):

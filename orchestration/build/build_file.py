@@ -104,18 +104,26 @@ def damage_found(path: Path) -> str | None:
     except duckdb.Error as exc:
         return first_line(exc) if is_damage(first_line(exc)) else None
     try:
-        for schema, table in conn.execute("select schema_name, table_name from duckdb_tables()").fetchall():
+        tables = conn.execute("select schema_name, table_name from duckdb_tables()").fetchall()
+        for schema, table in tables:
             # names from the file's own catalog, quoted as identifiers; hash(t) reads every column
             relation = ".".join('"' + name.replace('"', '""') + '"' for name in (schema, table))
-            conn.execute(f"select sum(hash(t)) from {relation} as t").fetchall()
+            try:
+                conn.execute(f"select sum(hash(t)) from {relation} as t").fetchall()
+            except duckdb.Error as exc:
+                if is_damage(first_line(exc)):
+                    return first_line(exc)
         return None
-    except duckdb.Error as exc:
+    except duckdb.Error as exc:  # its catalog
         return first_line(exc) if is_damage(first_line(exc)) else None
     finally:
         conn.close()
 
 
-_DAMAGED_WAREHOUSE_REMEDY = "put back a good copy of {0}, or delete{1} and refresh every export day again (`--all`)"
+# The way back from a damaged published file that nothing continues ({0}: the file; {1}: " too"
+# after the build file). No command line: the one that failed has the --warehouse and --exports to repeat.
+_DAMAGED_WAREHOUSE_REMEDY = ("put back a good copy of {0}, or delete it{1} and refresh every export day again "
+                             "(`--all`, with this refresh's --warehouse and --exports)")
 
 
 def damaged_warehouse_error(warehouse: Path, exc: duckdb.Error) -> UserError | None:
@@ -126,7 +134,7 @@ def damaged_warehouse_error(warehouse: Path, exc: duckdb.Error) -> UserError | N
     if not is_damage(first):
         return None
     return UserError(f"the warehouse {warehouse} is damaged ({first}): "
-                     f"{_DAMAGED_WAREHOUSE_REMEDY.format(warehouse, ' it')}")
+                     f"{_DAMAGED_WAREHOUSE_REMEDY.format(warehouse, '')}")
 
 
 def build_file_error(build: Path, exc: duckdb.Error | str, warehouse: Path | None = None) -> UserError:
@@ -134,13 +142,14 @@ def build_file_error(build: Path, exc: duckdb.Error | str, warehouse: Path | Non
     refresh until removed: the line says so, and what removing it costs (nothing published is lost).
     When `warehouse`, the published file the next refresh would start from, is damaged as well (the
     build file a copy of it), removing the build file alone would bring the same damage back. `exc`:
-    DuckDB's error, or a failed run's line that holds it."""
+    DuckDB's error, or a failed dbt node's line that holds it."""
     first = exc if isinstance(exc, str) else first_line(exc)
     if not is_damage(first):
         return UserError(f"cannot open the build file {build}: {first}")
     if warehouse is not None and warehouse.exists() and damage_found(warehouse):
         return UserError(f"the build file {build} is damaged ({first}), and so is {warehouse}, which the next "
-                         f"refresh would start from: {_DAMAGED_WAREHOUSE_REMEDY.format(warehouse, ' both')}")
+                         "refresh would start from: delete the build file, then "
+                         f"{_DAMAGED_WAREHOUSE_REMEDY.format(warehouse, ' too')}")
     return UserError(f"the build file {build} is damaged ({first}): delete it and refresh again; the "
                      "next refresh starts from the published warehouse (anew if none was published yet), and "
                      "`refresh --all` loads again the export days loaded since the last publish")

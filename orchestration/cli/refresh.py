@@ -257,7 +257,7 @@ def _run_job(days: list[dt.date], *, warehouse: Path, exports: Path, full: bool,
                     raise UserError("nothing is loaded yet: run `refresh --all` (or give --day)")
                 job, ranges = defs.resolve_job_def("rebuild_models"), [(loaded[0], loaded[-1])]
             with recording_refresh(warehouse, days, full=full):
-                _run_ranges(job, ranges, run_config, instance, show, warm_dbt, warehouse=warehouse,
+                _run_ranges(job, ranges, run_config, instance, show, warm_dbt,
                             loaded_days=None if loaded is None else len(loaded), loads_first=bool(days) and full)
     except RefreshBusyError as exc:
         raise UserError(str(exc)) from None
@@ -281,26 +281,23 @@ def run_line(i: int, runs: int, start: dt.date, end: dt.date, loaded_days: int |
     return f"run {i}/{runs}: every model rebuilt from the loaded {days}, none loaded again"
 
 
-def _run_ranges(job, ranges, run_config, instance, show, warm_dbt, *, warehouse: Path, loaded_days: int | None,
+def _run_ranges(job, ranges, run_config, instance, show, warm_dbt, *, loaded_days: int | None,
                 loads_first: bool = False) -> None:
     """Runs the ranges one after the other; `warm_dbt` (build/warm_dbt.py), started for the first
     run's dbt build, is replaced by a new one for each later run (a waiting dbt takes one build).
     With `loaded_days` (`--full` alone) the one range spans the loaded days, that many, the models
     are rebuilt from. With `loads_first` (a full rebuild of days in several ranges) every run but the
-    last only loads its days: the last one rebuilds every model once, and publishes. A run that
-    fails on a damaged block of `warehouse`'s build file says so (build_file_error)."""
+    last only loads its days: the last one rebuilds every model once, and publishes."""
     from dagster._core.storage.tags import (
         ASSET_PARTITION_RANGE_END_TAG,
         ASSET_PARTITION_RANGE_START_TAG,
     )
 
-    from ..build.build_file import build_file_error, is_damage
     from ..build.child_process import sigterm_kept
     from ..defs.assets import RAW_KEYS
     from ..defs.jobs import CLI_TRIGGER, TRIGGER_TAG
-    from ..settings import build_path_for, verbose
+    from ..settings import verbose
 
-    warned_days: set[str] = set()
     for i, (start, end) in enumerate(ranges, start=1):
         load_only = loads_first and i < len(ranges)
         warm_dbt.ready_for_next_build()  # at once for the first run (its imports took seconds)
@@ -330,19 +327,16 @@ def _run_ranges(job, ranges, run_config, instance, show, warm_dbt, *, warehouse:
                 raise KeyboardInterrupt  # Ctrl-C in the run: "interrupted", status 130, as before it
             signum = warm_dbt.killed_by()
             summary = _killed_dbt_line(signum) if signum else _failure_summary(result)
-            if is_damage(summary):  # the run read and wrote the build file alone (and the exports)
-                raise build_file_error(build_path_for(warehouse), summary, warehouse)
             raise UserError(f"refresh of {start} .. {end} failed: {summary}")
         show(f"run {i}/{len(ranges)} done in {time.perf_counter() - started:.1f}s")
-        for message in failed_check_messages(result.get_asset_check_evaluations(), warned_days):
+        for message in failed_check_messages(result.get_asset_check_evaluations()):
             say(one_line(f"assistant-analytics: warning: {message}"))
 
 
-def failed_check_messages(evaluations, warned_days: set[str]) -> list[str]:
+def failed_check_messages(evaluations) -> list[str]:
     """A warning for each of a run's checks that failed with severity ERROR, which Dagster's UI
     flags and a CLI user would not see otherwise (the refresh still succeeds: the good lines stay
-    loaded). The rejected-share check flags every loaded day over the threshold, in each run: a day
-    is named once per refresh (`warned_days`, updated)."""
+    loaded). The rejected-share check names the days of the run over the threshold."""
     from dagster import AssetCheckSeverity
 
     messages = []
@@ -354,11 +348,9 @@ def failed_check_messages(evaluations, warned_days: set[str]) -> list[str]:
             asset = evaluation.asset_key.to_user_string()
             messages.append(f"Dagster's check {evaluation.check_name} of {asset} failed")
             continue
-        new = {day: share for day, share in sorted(over.value.items()) if day not in warned_days}
-        warned_days.update(new)
-        if new:
+        if over.value:
             threshold = evaluation.metadata["threshold"].value
-            days = listed([f"{day} ({share:.2%})" for day, share in new.items()])
+            days = listed([f"{day} ({share:.2%})" for day, share in sorted(over.value.items())])
             messages.append(f"rejected lines above ANALYTICS_MAX_REJECTED_SHARE ({threshold:g}) on export "
                             f"day(s) {days}; see raw.rejected_lines (Dagster's check {evaluation.check_name} failed)")
     return messages

@@ -20,7 +20,13 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
 from ..build import progress
-from ..build.build_file import published_with_newest_stamp, refresh_lock, stamp_for_publish
+from ..build.build_file import (
+    build_file_error,
+    is_damage,
+    published_with_newest_stamp,
+    refresh_lock,
+    stamp_for_publish,
+)
 from ..build.dbt_build import REVIEW_TESTS, ROUTINE_GENERIC_TESTS, finish_dbt_build, plan_dbt_build
 from ..build.dbt_project import dbt_project
 from ..build.dbt_results import DbtBuildError, NodeFailures
@@ -219,6 +225,10 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
                 # dagster-dbt's error says that the dbt process failed; dbt's events say on what
                 if failures.summary() is None:
                     raise
+                # a block of the build file that fails DuckDB's checksum: the damaged build file's line
+                damage = next((what for what in failures.found.values() if is_damage(what)), None)
+                if damage is not None and engine == "duckdb":
+                    raise build_file_error(warehouse.build_file, damage, warehouse.warehouse) from None
                 raise DbtBuildError(failures.summary()) from exc
         progress.report(f"dbt build done in {time.perf_counter() - started:.1f}s")
         finish_dbt_build(plan)

@@ -6,7 +6,7 @@ import datetime as dt
 from dagster import RunRequest, ScheduleEvaluationContext, SkipReason, schedule
 
 from ..errors import LoadError
-from ..load.exports import day_folder, is_export_day, missing_day_message
+from ..load.exports import is_export_day, missing_day_message
 from ..settings import nightly_cron, schedule_timezone
 from .jobs import TRIGGER_TAG, refresh_job
 from .resources import WarehouseResource
@@ -27,12 +27,7 @@ def nightly_refresh(context: ScheduleEvaluationContext, warehouse: WarehouseReso
         arrived = is_export_day(warehouse.exports, day)
     except LoadError as exc:  # the exports folder or the day's folder cannot be read
         return SkipReason(str(exc))
-    if not arrived:
-        folder = day_folder(warehouse.exports, day)
-        if folder.is_symlink() or folder.exists() or not warehouse.exports.is_dir():
-            # something in the day's place that the loader does not read (a link, a file), or no
-            # exports folder: the loader's own words
-            return SkipReason(missing_day_message(warehouse.exports, day))
-        return SkipReason(f"export day {day} has not arrived in {warehouse.exports}")
+    if not arrived:  # in the loader's words: no folder yet, or a link or a file in its place
+        return SkipReason(missing_day_message(warehouse.exports, day))
     return RunRequest(run_key=f"nightly-{day.isoformat()}", partition_key=day.isoformat(),
                       tags={TRIGGER_TAG: "nightly"})
