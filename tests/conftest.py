@@ -259,6 +259,25 @@ def pytest_sessionfinish(session):
     shutil.rmtree(_TMPFS / f"{_RUN_HISTORY_PREFIX}{os.getpid()}", ignore_errors=True)
 
 
+_DUCKDB_HEADERS = 3 * 4096  # a DuckDB file's headers, then its blocks
+_DUCKDB_BLOCK = 256 * 1024
+
+
+def duckdb_blocks(warehouse: Path) -> int:
+    """How many blocks the DuckDB file holds."""
+    return (warehouse.stat().st_size - _DUCKDB_HEADERS) // _DUCKDB_BLOCK
+
+
+def with_a_damaged_block(source: Path, target: Path, block: int) -> Path:
+    """A copy of `source` at `target` whose `block` fails DuckDB's checksum once a query reads it (a
+    disk fault); returns target."""
+    shutil.copyfile(source, target)
+    with open(target, "r+b") as file:
+        file.seek(_DUCKDB_HEADERS + block * _DUCKDB_BLOCK + 8)  # past the block's own checksum
+        file.write(b"\xa5" * 64)
+    return target
+
+
 def _beside_warehouse(warehouse: Path) -> list[Path]:
     """The files a refresh leaves for a warehouse: the published file, the build file, the spare of
     the last publish, the refresh record, and the databases' write-ahead logs."""

@@ -32,9 +32,11 @@ from conftest import (
     REPO,
     Workspace,
     copy_warehouse,
+    duckdb_blocks,
     environment_without_settings,
     event,
     slow_fixture,
+    with_a_damaged_block,
     write_export,
 )
 
@@ -689,7 +691,7 @@ def test_a_progress_line_stderr_cannot_take_is_lost_not_the_refresh(monkeypatch)
     write_progress("run 1/1: export days 2026-11-22 .. 2026-11-22 (1 day)")
 
 def test_out_of_memory_reading_the_warehouse_is_not_called_a_damaged_file(tmp_path):
-    from orchestration.cli.commands import reading_warehouse
+    from orchestration.serve.report import reading_warehouse
 
     with pytest.raises(UserError, match="^out of memory reading the warehouse .*: Out of Memory Error: x$"):
         with reading_warehouse(tmp_path / "wh.duckdb"):
@@ -1956,24 +1958,12 @@ def test_a_report_while_the_first_refresh_runs_says_so(tmp_path, monkeypatch):
 
 # ----------------------------------------------------------------------------- a damaged published file
 
-DUCKDB_HEADERS = 3 * 4096  # a DuckDB file's headers, then its blocks
-DUCKDB_BLOCK = 256 * 1024
-
-
-def _with_a_damaged_block(source: Path, target: Path, block: int) -> Path:
-    shutil.copyfile(source, target)
-    with open(target, "r+b") as file:
-        file.seek(DUCKDB_HEADERS + block * DUCKDB_BLOCK + 8)  # past the block's own checksum
-        file.write(b"\xa5" * 64)
-    return target
-
-
 def _a_block_status_cannot_read(source: Path, target: Path) -> int:
     """A block whose damage lets the file open but fails a query of `status` (which one depends on
     the file's layout: looked for, in process)."""
-    blocks = (source.stat().st_size - DUCKDB_HEADERS) // DUCKDB_BLOCK
+    blocks = duckdb_blocks(source)
     for block in range(blocks):
-        damaged = _with_a_damaged_block(source, target, block)
+        damaged = with_a_damaged_block(source, target, block)
         try:
             duckdb.connect(str(damaged), read_only=True).close()
         except duckdb.Error:
@@ -1991,7 +1981,7 @@ def test_a_damaged_block_of_the_published_file_is_one_line_in_every_read_command
     blame the file it writes."""
     damaged = Workspace(tmp_path)
     block = _a_block_status_cannot_read(ws.warehouse, damaged.warehouse)
-    _with_a_damaged_block(ws.warehouse, damaged.warehouse, block)
+    with_a_damaged_block(ws.warehouse, damaged.warehouse, block)
     error = one_line_error(damaged.cli("status", check=False))
     assert error.startswith(f"assistant-analytics: error: cannot read the warehouse {damaged.warehouse}: "), error
     assert "the next refresh" in error
@@ -2007,9 +1997,9 @@ def _a_block_whose_damage_the_stamps_meet(source: Path, target: Path) -> int:
     own table), which is how a refresh tells its published file from another."""
     from orchestration.build.build_file import publish_stamps
 
-    for block in range((source.stat().st_size - DUCKDB_HEADERS) // DUCKDB_BLOCK):
+    for block in range(duckdb_blocks(source)):
         try:
-            publish_stamps(_with_a_damaged_block(source, target, block), read_only=True)
+            publish_stamps(with_a_damaged_block(source, target, block), read_only=True)
         except duckdb.Error as exc:
             if "Corrupt database file" in str(exc):
                 return block
@@ -2027,7 +2017,7 @@ def test_a_damaged_published_file_with_new_times_is_written_anew_by_the_next_ref
     copy = Workspace(tmp_path)
     shutil.copytree(ws.exports, copy.exports)
     shutil.copyfile(build_path_for(ws.warehouse), build_path_for(copy.warehouse))
-    _with_a_damaged_block(ws.warehouse, copy.warehouse, _a_block_whose_damage_the_stamps_meet(ws.warehouse,
+    with_a_damaged_block(ws.warehouse, copy.warehouse, _a_block_whose_damage_the_stamps_meet(ws.warehouse,
                                                                                              copy.warehouse))
     assert damage_found(copy.warehouse)
     proc = copy.cli("refresh", "--full")
@@ -2044,7 +2034,7 @@ def test_a_damaged_published_file_with_no_build_file_to_go_on_is_one_line_naming
 
     copy = Workspace(tmp_path)
     shutil.copytree(ws.exports, copy.exports)
-    _with_a_damaged_block(ws.warehouse, copy.warehouse, _a_block_status_cannot_read(ws.warehouse, copy.warehouse))
+    with_a_damaged_block(ws.warehouse, copy.warehouse, _a_block_status_cannot_read(ws.warehouse, copy.warehouse))
     proc = copy.cli("refresh", "--full", check=False)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     [error] = [line for line in proc.stderr.splitlines() if line.startswith("assistant-analytics: error: ")]
@@ -2058,7 +2048,7 @@ def test_a_damaged_published_file_with_no_build_file_to_go_on_is_one_line_naming
 
 
 def test_reading_the_warehouse_turns_duckdbs_errors_into_one_line(tmp_path):
-    from orchestration.cli.commands import reading_warehouse
+    from orchestration.serve.report import reading_warehouse
 
     with pytest.raises(UserError, match=r"^cannot read the warehouse .*w\.duckdb: Corrupt database file: x \("):
         with reading_warehouse(tmp_path / "w.duckdb"):

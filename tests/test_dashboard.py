@@ -30,7 +30,15 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pandas as pd
 import pytest
-from conftest import CLI, REPO, Workspace, environment_without_settings, slow_fixture
+from conftest import (
+    CLI,
+    REPO,
+    Workspace,
+    duckdb_blocks,
+    environment_without_settings,
+    slow_fixture,
+    with_a_damaged_block,
+)
 from streamlit.testing.v1 import AppTest
 
 from orchestration.demo.generator import generate_exports
@@ -702,6 +710,38 @@ def test_a_warehouse_without_marts_or_of_an_older_version_shows_the_command_that
         f"the warehouse {warehouse} lacks what this version reads (")
     assert at.error[0].value.endswith(
         f"; run `assistant-analytics refresh --full --warehouse {warehouse} --exports {exports}` once")
+
+
+def test_a_damaged_block_the_page_reads_is_the_read_commands_one_line(demo, tmp_path, monkeypatch):
+    """A block that fails DuckDB's checksum once the page's queries reach it (a disk fault): the page
+    shows the line `report` gives, naming the file and that the next refresh's publish mends it, not
+    DuckDB's bare error. The blocks the page reads depend on the file's layout: looked for."""
+    ws, _ = demo
+    damaged = tmp_path / "w.duckdb"
+    monkeypatch.setattr(sys, "argv", [DASHBOARD, "--warehouse", str(damaged)])
+    for block in range(duckdb_blocks(ws.warehouse)):
+        with_a_damaged_block(ws.warehouse, damaged, block)
+        try:  # the page's queries read the marts: a block they hold, in a file that opens
+            conn = duckdb.connect(str(damaged), read_only=True)
+        except duckdb.Error:
+            continue
+        try:
+            conn.execute("select * from marts.fct_chats").fetchall()
+            conn.execute("select * from marts.fct_traffic").fetchall()
+            continue
+        except duckdb.Error:
+            pass
+        finally:
+            conn.close()
+        at = run_page(AppTest.from_file(DASHBOARD, default_timeout=60))
+        if at.error:
+            break
+    else:
+        pytest.fail(f"no block of {ws.warehouse} whose damage the page meets")
+    assert not at.exception
+    [error] = [e.value for e in at.error]
+    assert error.startswith(f"cannot read the warehouse {damaged}: "), error
+    assert error.endswith("(a damaged file is written anew by the next refresh's publish)"), error
 
 
 # ------------------------------------------------------------------------------------------

@@ -10,7 +10,13 @@ import datetime as dt
 import duckdb
 import pytest
 
-from orchestration.serve.report import ReportParams, period_notice, previous_period_notice, report_notices
+from orchestration.serve.report import (
+    ReportParams,
+    loaded_export_days,
+    period_notice,
+    previous_period_notice,
+    report_notices,
+)
 
 D = dt.date.fromisoformat
 NEWEST = "2026-11-22"
@@ -56,7 +62,8 @@ def conn():
     ("zz-unseeded", "2026-11-21", "2026-11-22", None),
 ])
 def test_the_note_says_no_data_only_when_the_period_has_none(conn, assistant, date_from, date_to, says):
-    note = period_notice(conn, assistant=assistant, date_from=D(date_from), date_to=D(date_to))
+    note = period_notice(conn, loaded_export_days(conn), assistant=assistant, date_from=D(date_from),
+                         date_to=D(date_to))
     if says is None:
         assert note is None
     else:
@@ -71,7 +78,8 @@ def test_the_note_says_no_data_only_when_the_period_has_none(conn, assistant, da
     ("2026-11-21", "2026-11-21", "the previous period 2026-11-20 .. 2026-11-20 begins before"),
 ])
 def test_a_note_when_the_previous_period_begins_before_the_first_export_day(conn, date_from, date_to, says):
-    note = previous_period_notice(conn, ReportParams("acme-support", D(date_from), D(date_to)))
+    params = ReportParams("acme-support", D(date_from), D(date_to))
+    note = previous_period_notice(params, loaded_export_days(conn).first)
     if says is None:
         assert note is None
     else:

@@ -140,7 +140,7 @@ def test_voice_filter_request_in_another_channel_does_not_count(conn):
 def test_a_warehouse_without_the_previous_dates_gets_one_clear_error(tmp_path):
     """A warehouse built before fct_users had these columns: one line saying what to run on it (its
     path and exports folder named), no traceback."""
-    from orchestration.cli.commands import reading_warehouse
+    from orchestration.serve.report import reading_warehouse
 
     warehouse, exports = tmp_path / "old one.duckdb", tmp_path / "exports"
     conn = duckdb.connect()

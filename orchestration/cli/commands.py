@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
 import shlex
 import shutil
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import UserError, first_line, listed, one_line, say, standard_output
+from ..errors import UserError, listed, one_line, say, standard_output
 from ..load.exports import (
     day_folder,
     days_from_to,
@@ -32,6 +30,7 @@ from ..serve.report import (
     connect_read_only,
     data_quality_summary,
     format_table,
+    reading_warehouse,
     report_notices,
 )
 from .refresh import (
@@ -115,29 +114,6 @@ def note(message: str | None) -> None:
     """A hint that is not an error (a period without data): one line on stderr."""
     if message:
         say(one_line(f"assistant-analytics: note: {message}"))
-
-
-@contextlib.contextmanager
-def reading_warehouse(warehouse: Path, exports: Path | None = None) -> Iterator[None]:
-    """A query on the published file that DuckDB fails (a damaged block, an I/O error: the errors a
-    command expects are UserErrors already) is one line naming the file, not a traceback. The next
-    publish writes every block that differs from the build file, so any refresh mends the file. A
-    mart or column the file lacks (an older version built it) is one line whose hint rebuilds it
-    from `exports`, the exports folder the command was given."""
-    import duckdb
-
-    from ..serve.report import outdated_warehouse_error
-
-    try:
-        yield
-    except (duckdb.CatalogException, duckdb.BinderException) as exc:
-        raise outdated_warehouse_error(warehouse, exports, exc) from None
-    except duckdb.OutOfMemoryException as exc:  # the process's memory, not the file
-        raise UserError(f"out of memory reading the warehouse {warehouse}: {first_line(exc)}") from None
-    except duckdb.Error as exc:
-        first = first_line(exc)
-        raise UserError(f"cannot read the warehouse {warehouse}: {first} (a damaged file is written anew by "
-                        "the next refresh's publish)") from None
 
 
 def print_report(warehouse: Path, params: ReportParams, fmt: str, exports: Path | None = None) -> None:

@@ -28,18 +28,19 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
+from orchestration.errors import UserError
 from orchestration.serve import queries
 from orchestration.serve.report import (
-    ReportError,
     ReportParams,
     build_command,
     build_report,
     connect_read_only,
     data_quality_summary,
     last_complete_local_day,
-    outdated_warehouse_error,
+    loaded_export_days,
     period_notice,
     previous_begins_before_loaded_days,
+    reading_warehouse,
     window_not_elapsed,
 )
 from orchestration.settings import default_warehouse
@@ -230,15 +231,16 @@ def _read(conn: duckdb.DuckDBPyConnection, warehouse: Path) -> View:
     daily = pd.DataFrame(report["daily"])
     daily["date"] = pd.to_datetime(daily["date"])
     quality = data_quality_summary(conn, params)
-    notice = period_notice(conn, assistant=params.assistant, date_from=params.date_from, date_to=params.date_to,
-                           channel=params.channel)
+    loaded = loaded_export_days(conn)
+    notice = period_notice(conn, loaded, assistant=params.assistant, date_from=params.date_from,
+                           date_to=params.date_to, channel=params.channel)
     export_day = _newest_export_day(conn)
     # the period's last local day is not wholly loaded (as period_notice tells)
     complete = last_complete_local_day(export_day, report["timezone"]) if export_day else None
     reaches_past = export_day is not None and params.date_to > (complete or export_day)
     return View(warehouse, dt.datetime.fromtimestamp(warehouse.stat().st_mtime), name, params, newest,
                 report, daily, quality, notice, reaches_past, complete,
-                previous_begins_before_loaded_days(conn, params))
+                previous_begins_before_loaded_days(params, loaded.first))
 
 
 def paths_from_arguments(argv: list[str]) -> tuple[Path, Path | None]:
@@ -268,19 +270,14 @@ def load() -> View:
                     "at an existing file, then reload this page.")
         st.stop()
     try:
-        conn = connect_read_only(warehouse, exports)
-    except ReportError as exc:
+        with reading_warehouse(warehouse, exports):  # the CLI's read commands' one lines
+            conn = connect_read_only(warehouse, exports)
+            try:
+                return _read(conn, warehouse)
+            finally:
+                conn.close()
+    except UserError as exc:
         _stop_with_error(str(exc))
-    try:
-        return _read(conn, warehouse)
-    except ReportError as exc:
-        _stop_with_error(str(exc))
-    except (duckdb.CatalogException, duckdb.BinderException) as exc:
-        _stop_with_error(str(outdated_warehouse_error(warehouse, exports, exc)))
-    except duckdb.Error as exc:
-        _stop_with_error(f"Cannot read `{warehouse}`: {exc}")
-    finally:
-        conn.close()
 
 
 # ------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from .report import (
     ReportParams,
     build_report,
     connect_read_only,
+    loaded_export_days,
     outdated_warehouse_error,
     period_notice,
     report_notices,
@@ -110,8 +111,8 @@ def export(args: argparse.Namespace) -> list[str]:
             notes = report_notices(conn, ReportParams(args.assistant, args.from_, args.to, args.channel))
         else:
             relation = _mart_relation(conn, args)
-            notice = period_notice(conn, assistant=args.assistant, date_from=args.from_, date_to=args.to,
-                                   channel=args.channel)
+            notice = period_notice(conn, loaded_export_days(conn), assistant=args.assistant, date_from=args.from_,
+                                   date_to=args.to, channel=args.channel)
             notes = [notice] if notice else []
         if to_stdout:
             _write_to_standard_output(relation, fmt)

@@ -10,13 +10,15 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
 
-from ..errors import ReportError, first_line
+from ..errors import ReportError, UserError, first_line
 from ..publish.publish import check_duckdb_file, connect_published, refresh_running
 from . import queries
 
@@ -52,6 +54,25 @@ def outdated_warehouse_error(warehouse: Path, exports: Path | None, exc: duckdb.
     lacks = exc if isinstance(exc, str) else first_line(exc)
     return ReportError(f"the warehouse {warehouse} lacks what this version reads ({lacks}); "
                        f"run `{build_command(warehouse, exports, rebuild='--full')}` once")
+
+
+@contextlib.contextmanager
+def reading_warehouse(warehouse: Path, exports: Path | None = None) -> Iterator[None]:
+    """A query on the published file that DuckDB fails (a damaged block, an I/O error: the errors a
+    command expects are UserErrors already) is one line naming the file, not a traceback. The next
+    publish writes every block that differs from the build file, so any refresh mends the file. A
+    mart or column the file lacks (an older version built it) is one line whose hint rebuilds it
+    from `exports`, the exports folder the command was given."""
+    try:
+        yield
+    except (duckdb.CatalogException, duckdb.BinderException) as exc:
+        raise outdated_warehouse_error(warehouse, exports, exc) from None
+    except duckdb.OutOfMemoryException as exc:  # the process's memory, not the file
+        raise UserError(f"out of memory reading the warehouse {warehouse}: {first_line(exc)}") from None
+    except duckdb.Error as exc:
+        first = first_line(exc)
+        raise UserError(f"cannot read the warehouse {warehouse}: {first} (a damaged file is written anew by "
+                        "the next refresh's publish)") from None
 
 
 def check_published_file(warehouse: Path, exports: Path | None = None) -> None:
@@ -152,38 +173,48 @@ def validate_filters(conn: duckdb.DuckDBPyConnection, *, assistant: str | None =
     return timezone
 
 
-def period_notice(conn: duckdb.DuckDBPyConnection, *, assistant: str | None = None,
+class LoadedDays(NamedTuple):
+    """The first and the newest loaded export day (both None before any is loaded)."""
+    first: dt.date | None
+    newest: dt.date | None
+
+
+def loaded_export_days(conn: duckdb.DuckDBPyConnection) -> LoadedDays:
+    """Read once per page or command, for every note that needs them."""
+    return LoadedDays(*conn.execute(
+        "select min(export_date), max(export_date) from marts.data_quality_daily").fetchall()[0])
+
+
+def period_notice(conn: duckdb.DuckDBPyConnection, loaded: LoadedDays, *, assistant: str | None = None,
                   date_from: dt.date | None = None, date_to: dt.date | None = None,
                   channel: str | None = None) -> str | None:
     """One line for stderr when the period has no data at all, or reaches past the newest loaded
     export day (its last days are then empty or incomplete); None when there is nothing to say."""
-    return _period_notice_and_data(conn, assistant, date_from, date_to, channel)[0]
+    return _period_notice_and_data(conn, loaded, assistant, date_from, date_to, channel)[0]
 
 
 def report_notices(conn: duckdb.DuckDBPyConnection, params: ReportParams) -> list[str]:
     """The report's lines for stderr: the period's (period_notice), then the previous period's
     (previous_period_notice), unless the period holds no data at all: the one line that says so is
     then the report's only note (interfaces.md), as there is no change to read against it."""
-    notice, has_data = _period_notice_and_data(conn, params.assistant, params.date_from, params.date_to,
+    loaded = loaded_export_days(conn)
+    notice, has_data = _period_notice_and_data(conn, loaded, params.assistant, params.date_from, params.date_to,
                                                params.channel)
-    early = period_begins_before_notice(conn, params) if has_data else None
-    unseeded = not_in_seed_notice(conn, params.assistant) if has_data else None
-    previous = previous_period_notice(conn, params) if has_data else None
+    if not has_data:
+        return [notice]
+    early = _begins_before_first_day("the period", params.date_from, params.date_to, loaded.first)
+    unseeded = not_in_seed_notice(conn, params.assistant)
+    previous = previous_period_notice(params, loaded.first)
     return [line for line in (notice, early, unseeded, previous) if line]
 
 
-def _first_loaded_day(conn: duckdb.DuckDBPyConnection) -> dt.date | None:
-    return conn.execute("select min(export_date) from marts.data_quality_daily").fetchall()[0][0]
-
-
-def period_begins_before_notice(conn: duckdb.DuckDBPyConnection, params: ReportParams) -> str | None:
-    """One line for stderr when the period (which holds data) begins before the first loaded export
-    day: a demo of 3 days read over the last 7, a warehouse whose history starts in the period."""
-    first = _first_loaded_day(conn)
-    if first is None or params.date_from >= first:
+def _begins_before_first_day(which: str, date_from: dt.date, date_to: dt.date, first: dt.date | None) -> str | None:
+    """The note on a period (the report's, or its previous one) that begins before the first loaded
+    export day: a demo of 3 days read over the last 7, a warehouse whose history starts in it."""
+    if first is None or date_from >= first:
         return None
-    return (f"the period {params.date_from} .. {params.date_to} begins before the first loaded export day "
-            f"({first}): its earlier days are empty or incomplete")
+    return (f"{which} {date_from} .. {date_to} begins before the first loaded export day ({first}): "
+            "its earlier days are empty or incomplete")
 
 
 def not_in_seed_notice(conn: duckdb.DuckDBPyConnection, assistant: str) -> str | None:
@@ -196,13 +227,13 @@ def not_in_seed_notice(conn: duckdb.DuckDBPyConnection, assistant: str) -> str |
             "(add it with its time zone, then refresh)")
 
 
-def _period_notice_and_data(conn: duckdb.DuckDBPyConnection, assistant: str | None, date_from: dt.date | None,
-                            date_to: dt.date | None, channel: str | None) -> tuple[str | None, bool]:
+def _period_notice_and_data(conn: duckdb.DuckDBPyConnection, loaded: LoadedDays, assistant: str | None,
+                            date_from: dt.date | None, date_to: dt.date | None,
+                            channel: str | None) -> tuple[str | None, bool]:
     """period_notice's line, and whether the period holds any data."""
     if date_from is None and date_to is None:
         return None, True
-    [(newest, first)] = conn.execute(
-        "select max(export_date), min(export_date) from marts.data_quality_daily").fetchall()
+    first, newest = loaded
     if newest is None:
         return "no export day is loaded yet: the warehouse holds no data", False
     period = f"{date_from or '...'} .. {date_to or '...'}"
@@ -264,7 +295,7 @@ def window_not_elapsed(window_days: int | None, date_to: dt.date, last_complete_
             f"hold local days up to {last_complete_day or 'none'})")
 
 
-def previous_begins_before_loaded_days(conn: duckdb.DuckDBPyConnection, params: ReportParams) -> dt.date | None:
+def previous_begins_before_loaded_days(params: ReportParams, first: dt.date | None) -> dt.date | None:
     """The first loaded export day when the previous period begins before it (its first days hold
     nothing because nothing was loaded: a change against it is not like for like; kpis.md's
     `previous` is still those n days, as defined), else None. The report's note and the
@@ -272,18 +303,13 @@ def previous_begins_before_loaded_days(conn: duckdb.DuckDBPyConnection, params: 
     dates: west of UTC the local date before the first export day holds that day's first hours
     (incomplete, not empty); east of UTC the first export day's local date lacks its first hours,
     which this does not flag (it matters only in the first days of a warehouse's history)."""
-    first = _first_loaded_day(conn)
     return first if first is not None and previous_period(params)[0] < first else None
 
 
-def previous_period_notice(conn: duckdb.DuckDBPyConnection, params: ReportParams) -> str | None:
+def previous_period_notice(params: ReportParams, first: dt.date | None) -> str | None:
     """One line for stderr when the previous period begins before the first loaded export day."""
-    first = previous_begins_before_loaded_days(conn, params)
-    if first is None:
-        return None
-    prev_from, prev_to = previous_period(params)
-    return (f"the previous period {prev_from} .. {prev_to} begins before the first loaded export day ({first}): "
-            "its earlier days are empty or incomplete, so a change against it is not like for like")
+    line = _begins_before_first_day("the previous period", *previous_period(params), first)
+    return line and f"{line}, so a change against it is not like for like"
 
 
 def previous_period(params: ReportParams) -> tuple[dt.date, dt.date]:
