@@ -12,7 +12,7 @@ import pytest
 
 from orchestration.serve.report import (
     ReportParams,
-    loaded_export_days,
+    loaded_day_range,
     period_notice,
     previous_period_notice,
     report_notices,
@@ -62,7 +62,7 @@ def conn():
     ("zz-unseeded", "2026-11-21", "2026-11-22", None),
 ])
 def test_the_note_says_no_data_only_when_the_period_has_none(conn, assistant, date_from, date_to, says):
-    note = period_notice(conn, loaded_export_days(conn), assistant=assistant, date_from=D(date_from),
+    note = period_notice(conn, loaded_day_range(conn), assistant=assistant, date_from=D(date_from),
                          date_to=D(date_to))
     if says is None:
         assert note is None
@@ -79,7 +79,7 @@ def test_the_note_says_no_data_only_when_the_period_has_none(conn, assistant, da
 ])
 def test_a_note_when_the_previous_period_begins_before_the_first_export_day(conn, date_from, date_to, says):
     params = ReportParams("acme-support", D(date_from), D(date_to))
-    note = previous_period_notice(params, loaded_export_days(conn).first)
+    note = previous_period_notice(params, loaded_day_range(conn).first)
     if says is None:
         assert note is None
     else:

@@ -37,7 +37,7 @@ from orchestration.serve.report import (
     connect_read_only,
     data_quality_summary,
     last_complete_local_day,
-    loaded_export_days,
+    loaded_day_range,
     period_notice,
     previous_begins_before_loaded_days,
     reading_warehouse,
@@ -231,7 +231,7 @@ def _read(conn: duckdb.DuckDBPyConnection, warehouse: Path) -> View:
     daily = pd.DataFrame(report["daily"])
     daily["date"] = pd.to_datetime(daily["date"])
     quality = data_quality_summary(conn, params)
-    loaded = loaded_export_days(conn)
+    loaded = loaded_day_range(conn)
     notice = period_notice(conn, loaded, assistant=params.assistant, date_from=params.date_from,
                            date_to=params.date_to, channel=params.channel)
     export_day = _newest_export_day(conn)

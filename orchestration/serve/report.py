@@ -173,19 +173,19 @@ def validate_filters(conn: duckdb.DuckDBPyConnection, *, assistant: str | None =
     return timezone
 
 
-class LoadedDays(NamedTuple):
+class LoadedDayRange(NamedTuple):
     """The first and the newest loaded export day (both None before any is loaded)."""
     first: dt.date | None
     newest: dt.date | None
 
 
-def loaded_export_days(conn: duckdb.DuckDBPyConnection) -> LoadedDays:
+def loaded_day_range(conn: duckdb.DuckDBPyConnection) -> LoadedDayRange:
     """Read once per page or command, for every note that needs them."""
-    return LoadedDays(*conn.execute(
+    return LoadedDayRange(*conn.execute(
         "select min(export_date), max(export_date) from marts.data_quality_daily").fetchall()[0])
 
 
-def period_notice(conn: duckdb.DuckDBPyConnection, loaded: LoadedDays, *, assistant: str | None = None,
+def period_notice(conn: duckdb.DuckDBPyConnection, loaded: LoadedDayRange, *, assistant: str | None = None,
                   date_from: dt.date | None = None, date_to: dt.date | None = None,
                   channel: str | None = None) -> str | None:
     """One line for stderr when the period has no data at all, or reaches past the newest loaded
@@ -197,7 +197,7 @@ def report_notices(conn: duckdb.DuckDBPyConnection, params: ReportParams) -> lis
     """The report's lines for stderr: the period's (period_notice), then the previous period's
     (previous_period_notice), unless the period holds no data at all: the one line that says so is
     then the report's only note (interfaces.md), as there is no change to read against it."""
-    loaded = loaded_export_days(conn)
+    loaded = loaded_day_range(conn)
     notice, has_data = _period_notice_and_data(conn, loaded, params.assistant, params.date_from, params.date_to,
                                                params.channel)
     if not has_data:
@@ -227,7 +227,7 @@ def not_in_seed_notice(conn: duckdb.DuckDBPyConnection, assistant: str) -> str |
             "(add it with its time zone, then refresh)")
 
 
-def _period_notice_and_data(conn: duckdb.DuckDBPyConnection, loaded: LoadedDays, assistant: str | None,
+def _period_notice_and_data(conn: duckdb.DuckDBPyConnection, loaded: LoadedDayRange, assistant: str | None,
                             date_from: dt.date | None, date_to: dt.date | None,
                             channel: str | None) -> tuple[str | None, bool]:
     """period_notice's line, and whether the period holds any data."""
