@@ -1429,6 +1429,7 @@ def test_status_says_what_the_warehouse_holds_and_how_the_refresh_went(ws, tmp_p
     assert last["seconds"] > 0 and status["refresh_running"] is False
     assert status["warehouse"]["size_bytes"] == ws.warehouse.stat().st_size
     assert status["pending"]["export_days"] == [] and status["pending"]["changing"] == []
+    assert status["pending"]["rebuild_all"] is False
     rejected = {d["export_date"]: (d["lines_read"], d["lines_rejected"])
                 for d in status["rejected_lines"]["export_days"]}
     assert rejected == {D1: (5, 1), D2: (2, 0), D4: (3, 0)}
@@ -1501,6 +1502,37 @@ def test_status_says_what_the_warehouse_holds_and_how_the_refresh_went(ws, tmp_p
             for p in (ws.exports / f"dt={day}").iterdir():
                 p.unlink()
             (ws.exports / f"dt={day}").rmdir()
+
+
+def test_status_says_when_the_next_refresh_rebuilds_every_model(ws, tmp_path):
+    """After an upgrade that raised the models' revision or an edited seed (the fingerprint the
+    refresh compares), or on a file an older version built without that record, the next refresh
+    rebuilds every model: `status` says so among the pending work, as the refresh's progress will."""
+    from orchestration.settings import build_path_for
+
+    def alter(file: Path, sql: str) -> None:
+        conn = duckdb.connect(str(file))
+        try:
+            conn.execute(sql)
+        finally:
+            conn.close()
+
+    copy = Workspace(tmp_path)
+    shutil.copytree(ws.exports, copy.exports)
+    copy_warehouse(ws.warehouse, copy.warehouse)
+    for file in (copy.warehouse, build_path_for(copy.warehouse)):  # the build file and its published copy
+        alter(file, "update raw.built_with_seeds set fingerprint = 'of an older version'")
+    assert json.loads(copy.cli("status", "--format", "json").stdout)["pending"]["rebuild_all"] is True
+    [line] = [line for line in copy.cli("status").stdout.splitlines() if line.startswith("pending ")]
+    assert line == ("pending        every model, which the next refresh rebuilds: the seeds, the user-agent parser "
+                    "or the models' revision changed since the last build (an upgrade, an edited seed)"), line
+    unrecorded = copy_warehouse(copy.warehouse, tmp_path / "unrecorded" / "w.duckdb")
+    alter(unrecorded, "drop table raw.built_with_seeds")
+    assert collect_status(unrecorded, copy.exports)["pending"]["rebuild_all"] is True
+    # the refresh does what status said
+    proc = copy.cli("refresh", "--day", D4)
+    assert "rebuilding every model" in proc.stderr, proc.stderr
+    assert json.loads(copy.cli("status", "--format", "json").stdout)["pending"]["rebuild_all"] is False
 
 
 def test_loaded_days_whose_folder_is_gone_are_named_by_status_and_kept_by_a_full_rebuild(ws, tmp_path):

@@ -76,15 +76,23 @@ def seeds_changed(build: Path, fingerprint: str) -> bool:
     rebuild gives what a full rebuild gives."""
     conn = _connect(build)
     try:
-        built_with = conn.execute("select max(fingerprint) from raw.built_with_seeds").fetchone()[0]
-        if built_with is None:
-            # Nothing recorded: models built before this check existed are rebuilt once; a new
-            # build file has no models, and its first build is complete anyway.
-            return bool(conn.execute(
-                "select count(*) from duckdb_tables() where schema_name = 'marts'").fetchone()[0])
-        return built_with != fingerprint
+        return built_with_other_seeds(conn, fingerprint)
     finally:
         conn.close()
+
+
+def built_with_other_seeds(conn: duckdb.DuckDBPyConnection, fingerprint: str) -> bool:
+    """seeds_changed's answer for an open file: the build file, or the published file (its copy),
+    which `status` reads read-only, and which an older version may have written without the table."""
+    try:
+        built_with = conn.execute("select max(fingerprint) from raw.built_with_seeds").fetchone()[0]
+    except duckdb.CatalogException:
+        built_with = None
+    if built_with is None:
+        # Nothing recorded: models built before this check existed are rebuilt once; a new
+        # build file has no models, and its first build is complete anyway.
+        return bool(conn.execute("select count(*) from duckdb_tables() where schema_name = 'marts'").fetchone()[0])
+    return built_with != fingerprint
 
 
 def models_missing(build: Path, relations: list[tuple[str, str]]) -> list[str]:

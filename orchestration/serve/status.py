@@ -36,6 +36,9 @@ _REASON_SHOWN = {"outside": "outside the export days (misdated: refresh --all an
                  "unreadable": "their folder or files cannot be read now (a refresh of them fails)",
                  "older_loader": "loaded by an earlier version of the loader (to load again)"}
 
+_REBUILD_SHOWN = ("every model, which the next refresh rebuilds: the seeds, the user-agent parser or the models' "
+                  "revision changed since the last build (an upgrade, an edited seed)")
+
 
 def record_path_for(warehouse: Path) -> Path:
     """`.<file name>.refresh.json` beside the warehouse (by its whole name: `w.db` and `w.duckdb`
@@ -249,6 +252,7 @@ def newest_event_ms(conn: duckdb.DuckDBPyConnection) -> int | None:
 
 def collect_status(warehouse: Path, exports: Path) -> dict:
     """The status as one JSON-ready object (keys documented in README's "The command line")."""
+    from ..build.refresh_state import built_with_other_seeds, seeds_fingerprint
     from ..load.exports import (
         change_times,
         check_files_readable,
@@ -283,6 +287,8 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
             select export_date, lines_read, lines_rejected from marts.data_quality_daily
             order by export_date desc limit {LATEST_DAYS}""")
         newest_ms = newest_event_ms(conn)
+        # as the next refresh decides from its build file, of which the published file is a copy
+        rebuild_all = built_with_other_seeds(conn, seeds_fingerprint())
     finally:
         conn.close()
 
@@ -368,7 +374,7 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
         "pending": {"exports": str(exports), "exports_found": exports_found, "exports_error": exports_error,
                     "export_day_folders": len(found),
                     "export_days": pending, "changing": changing, "settle_seconds": settle,
-                    "misnamed_folders": misnamed, "linked_folders": linked},
+                    "misnamed_folders": misnamed, "linked_folders": linked, "rebuild_all": rebuild_all},
         "rejected_lines": {
             "export_days": latest_days,
             "lines_read": sum(d["lines_read"] for d in latest_days),
@@ -426,13 +432,14 @@ def format_status(status: dict) -> str:
     if status["refresh_running"]:
         lines.append("               a refresh is running now")
     pending = status["pending"]
+    rebuild = [_REBUILD_SHOWN] if pending["rebuild_all"] else []
     if pending["exports_error"]:
-        lines.append(f"pending        unknown: {pending['exports_error']}")
-    elif pending["export_days"] or pending["misnamed_folders"] or pending["linked_folders"]:
+        lines.append("pending        " + "; ".join([*rebuild, f"unknown: {pending['exports_error']}"]))
+    elif pending["export_days"] or pending["misnamed_folders"] or pending["linked_folders"] or rebuild:
         by_reason = {}
         for p in pending["export_days"]:
             by_reason.setdefault(p["reason"], []).append(p["export_date"])
-        parts = [f"{_REASON_SHOWN.get(reason, reason)}: {_ranges(d)}" for reason, d in by_reason.items()]
+        parts = [*rebuild, *(f"{_REASON_SHOWN.get(reason, reason)}: {_ranges(d)}" for reason, d in by_reason.items())]
         if pending["misnamed_folders"]:
             parts.append("named like an export day but not a dt=YYYY-MM-DD folder with a real date (not read): "
                          + ", ".join(pending["misnamed_folders"]))
