@@ -1836,7 +1836,7 @@ def test_all_passes_by_folders_dated_outside_the_export_days(tmp_path, capsys):
     (exports / "dt=2026-11-21").symlink_to(exports / "dt=2026-11-20")  # a link: not read, but named
     assert _days_of_all(exports) == [dt.date(2026, 11, 20)]
     assert capsys.readouterr().err.splitlines()[:2] == [
-        "assistant-analytics: note: not reading what is named like an export day but is not a "
+        "assistant-analytics: note: not reading what is named like an export day but not a "
         "dt=YYYY-MM-DD folder with a real date (4): dt=2026-11-19, dt=2026-11-31, dt=2026-11-5, dt=notes",
         "assistant-analytics: note: not reading 1 day folder(s) that are symbolic links (links are not read; "
         "copy the folder in): dt=2026-11-21"]

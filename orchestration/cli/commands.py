@@ -89,13 +89,12 @@ def _days_of_range(exports: Path, first: dt.date, last: dt.date) -> list[dt.date
 def _days_of_all(exports: Path) -> list[dt.date]:
     """Every export day under the exports root; a folder dated outside the export days (misdated:
     load/exports.is_partition_day) is passed by with a note, as the sensor passes it by."""
-    from ..load.exports import linked_day_folders_note, scan_day_folders
+    from ..load.exports import MISNAMED_DAY_FOLDERS, linked_day_folders_note, scan_day_folders
 
     check_export_days_begin()
     folder_days, misnamed, linked = scan_day_folders(exports)
     if misnamed:
-        note(f"not reading what is named like an export day but is not a dt=YYYY-MM-DD folder with a real "
-             f"date ({len(misnamed)}): {listed(misnamed)}")
+        note(f"not reading what is {MISNAMED_DAY_FOLDERS} ({len(misnamed)}): {listed(misnamed)}")
     if linked:
         note(linked_day_folders_note(linked))
     if not folder_days:

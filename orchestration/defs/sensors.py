@@ -34,6 +34,7 @@ from dagster._core.storage.tags import (
 from ..build.dbt_results import step_failure_summary
 from ..errors import LoadError
 from ..load.exports import (
+    MISNAMED_DAY_FOLDERS,
     change_times,
     day_folder,
     days_from_to,
@@ -70,7 +71,7 @@ _ASKED = "asked for already (asked for again an hour after that run ended, if it
 _UNREADABLE = "its folder or files cannot be read now (named in the tick's log)"
 # Entries of the exports root that look like a day and are never read: named on every tick, as
 # `status` and `refresh --all` name them, so that no day waits unseen
-_MISNAMED = "entries named like an export day but not a dt=YYYY-MM-DD folder with a real date"
+_MISNAMED = f"entries {MISNAMED_DAY_FOLDERS}"
 _LINKED = "dt= entries that are symbolic links (copy the folder in)"
 
 

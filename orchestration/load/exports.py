@@ -70,6 +70,11 @@ def is_utf8_path(path: Path) -> bool:
     return True
 
 
+# What scan_day_folders' `misnamed` entries are, in every line that names them (status, refresh
+# --all, the sensor's log)
+MISNAMED_DAY_FOLDERS = "named like an export day but not a dt=YYYY-MM-DD folder with a real date"
+
+
 class DayFolders(NamedTuple):
     """The exports root's entries named like a day folder, in one pass (scan_day_folders)."""
     days: list[dt.date]  # the export days: `dt=YYYY-MM-DD` folders, sorted

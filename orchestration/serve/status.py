@@ -25,6 +25,7 @@ import duckdb
 
 from ..errors import LoadError, UserError, first_line
 from ..files import replace_file_or_skip
+from ..load.exports import MISNAMED_DAY_FOLDERS
 from ..processes import process_gone
 from ..publish.publish import connect_published, refresh_running
 
@@ -441,8 +442,7 @@ def format_status(status: dict) -> str:
             by_reason.setdefault(p["reason"], []).append(p["export_date"])
         parts = [*rebuild, *(f"{_REASON_SHOWN.get(reason, reason)}: {_ranges(d)}" for reason, d in by_reason.items())]
         if pending["misnamed_folders"]:
-            parts.append("named like an export day but not a dt=YYYY-MM-DD folder with a real date (not read): "
-                         + ", ".join(pending["misnamed_folders"]))
+            parts.append(f"{MISNAMED_DAY_FOLDERS} (not read): " + ", ".join(pending["misnamed_folders"]))
         if pending["linked_folders"]:
             parts.append("day folders that are symbolic links (not read; copy the folder in): "
                          + ", ".join(pending["linked_folders"]))
