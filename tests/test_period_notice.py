@@ -62,8 +62,7 @@ def conn():
     ("zz-unseeded", "2026-11-21", "2026-11-22", None),
 ])
 def test_the_note_says_no_data_only_when_the_period_has_none(conn, assistant, date_from, date_to, says):
-    note = period_notice(conn, loaded_day_range(conn), assistant=assistant, date_from=D(date_from),
-                         date_to=D(date_to))
+    note = period_notice(conn, assistant=assistant, date_from=D(date_from), date_to=D(date_to))
     if says is None:
         assert note is None
     else:

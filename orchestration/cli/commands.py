@@ -155,10 +155,19 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from ..build.refresh_state import built_with_other_seeds, seeds_fingerprint
+    from ..publish.publish import connect_published
     from ..serve.status import collect_status, format_status
 
     with reading_warehouse(args.warehouse, args.exports):
         status = collect_status(args.warehouse, args.exports)
+        # Pending too: a full rebuild the next refresh makes on its own. Its build file decides, of
+        # which the published file is a copy (the build file may be a running refresh's).
+        conn = connect_published(args.warehouse)
+        try:
+            status["pending"]["rebuild_all"] = built_with_other_seeds(conn, seeds_fingerprint())
+        finally:
+            conn.close()
     write_result(json.dumps(status, indent=2) if args.format == "json" else format_status(status))
     return 0
 

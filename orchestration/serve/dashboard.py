@@ -232,8 +232,8 @@ def _read(conn: duckdb.DuckDBPyConnection, warehouse: Path) -> View:
     daily["date"] = pd.to_datetime(daily["date"])
     quality = data_quality_summary(conn, params)
     loaded = loaded_day_range(conn)
-    notice = period_notice(conn, loaded, assistant=params.assistant, date_from=params.date_from,
-                           date_to=params.date_to, channel=params.channel)
+    notice = period_notice(conn, assistant=params.assistant, date_from=params.date_from, date_to=params.date_to,
+                           channel=params.channel, loaded=loaded)
     export_day = _newest_export_day(conn)
     # the period's last local day is not wholly loaded (as period_notice tells)
     complete = last_complete_local_day(export_day, report["timezone"]) if export_day else None

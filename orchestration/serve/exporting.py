@@ -27,7 +27,6 @@ from .report import (
     ReportParams,
     build_report,
     connect_read_only,
-    loaded_day_range,
     outdated_warehouse_error,
     period_notice,
     report_notices,
@@ -111,8 +110,8 @@ def export(args: argparse.Namespace) -> list[str]:
             notes = report_notices(conn, ReportParams(args.assistant, args.from_, args.to, args.channel))
         else:
             relation = _mart_relation(conn, args)
-            notice = period_notice(conn, loaded_day_range(conn), assistant=args.assistant, date_from=args.from_,
-                                   date_to=args.to, channel=args.channel)
+            notice = period_notice(conn, assistant=args.assistant, date_from=args.from_, date_to=args.to,
+                                   channel=args.channel)
             notes = [notice] if notice else []
         if to_stdout:
             _write_to_standard_output(relation, fmt)

@@ -185,11 +185,12 @@ def loaded_day_range(conn: duckdb.DuckDBPyConnection) -> LoadedDayRange:
         "select min(export_date), max(export_date) from marts.data_quality_daily").fetchall()[0])
 
 
-def period_notice(conn: duckdb.DuckDBPyConnection, loaded: LoadedDayRange, *, assistant: str | None = None,
+def period_notice(conn: duckdb.DuckDBPyConnection, *, assistant: str | None = None,
                   date_from: dt.date | None = None, date_to: dt.date | None = None,
-                  channel: str | None = None) -> str | None:
+                  channel: str | None = None, loaded: LoadedDayRange | None = None) -> str | None:
     """One line for stderr when the period has no data at all, or reaches past the newest loaded
-    export day (its last days are then empty or incomplete); None when there is nothing to say."""
+    export day (its last days are then empty or incomplete); None when there is nothing to say.
+    `loaded`: the loaded day range, when the caller has read it already."""
     return _period_notice_and_data(conn, loaded, assistant, date_from, date_to, channel)[0]
 
 
@@ -227,13 +228,13 @@ def not_in_seed_notice(conn: duckdb.DuckDBPyConnection, assistant: str) -> str |
             "(add it with its time zone, then refresh)")
 
 
-def _period_notice_and_data(conn: duckdb.DuckDBPyConnection, loaded: LoadedDayRange, assistant: str | None,
+def _period_notice_and_data(conn: duckdb.DuckDBPyConnection, loaded: LoadedDayRange | None, assistant: str | None,
                             date_from: dt.date | None, date_to: dt.date | None,
                             channel: str | None) -> tuple[str | None, bool]:
     """period_notice's line, and whether the period holds any data."""
-    if date_from is None and date_to is None:
+    if date_from is None and date_to is None:  # a whole mart: no period to say anything of
         return None, True
-    first, newest = loaded
+    first, newest = loaded or loaded_day_range(conn)
     if newest is None:
         return "no export day is loaded yet: the warehouse holds no data", False
     period = f"{date_from or '...'} .. {date_to or '...'}"
