@@ -107,5 +107,5 @@ def test_a_note_when_the_previous_period_begins_before_the_first_export_day(conn
 ])
 def test_the_reports_notes_leave_out_the_previous_period_of_a_period_without_data(conn, assistant, date_from,
                                                                                   date_to, says):
-    notes = report_notices(conn, ReportParams(assistant, D(date_from), D(date_to)))
+    notes = report_notices(conn, ReportParams(assistant, D(date_from), D(date_to))).lines
     assert len(notes) == len(says) and all(n.startswith(s) for n, s in zip(notes, says, strict=True)), notes

@@ -603,6 +603,15 @@ def test_report_prints_a_data_quality_line_when_the_period_has_rejected_lines(te
     dq = [line for line in table_bad.stdout.splitlines() if "rejected" in line]
     assert len(dq) == 1 and "data quality" in dq[0].lower(), table_bad.stdout
 
+    # A period without data is said in one line (interfaces.md): its export days' rejected lines are
+    # a reason in that line, not a second one.
+    empty = texts.cli("report", "--assistant", "globex-sales", "--from", DAY_A, "--to", DAY_A, "--format", "json")
+    [line] = empty.stderr.splitlines()
+    assert line.startswith("assistant-analytics: note: no data for assistant globex-sales in the period"), line
+    [(lines_read,)] = texts.query("select count(*) from raw.events where export_date = ?", [DAY_A])
+    assert line.endswith(f"; 1 of {lines_read + 1} lines rejected on the period's export days "
+                         "(see raw.rejected_lines)"), line
+
     # A period without rejected lines says nothing.
     json_ok = texts.cli(*base, "--from", DAY_B, "--to", DAY_B, "--format", "json")
     assert "rejected" not in json_ok.stderr, json_ok.stderr

@@ -127,15 +127,20 @@ def print_report(warehouse: Path, params: ReportParams, fmt: str, exports: Path 
             notices = report_notices(conn, params)
     finally:
         conn.close()
+    lines = notices.lines
     if fmt == "json":
         write_result(json.dumps(report, indent=2))
         if quality["lines_rejected"]:
-            say(f"data quality: {quality['lines_rejected']} of {quality['lines_read']} lines rejected on the "
-                f"period's export days (see raw.rejected_lines)")
+            rejected = (f"{quality['lines_rejected']} of {quality['lines_read']} lines rejected on the period's "
+                        "export days (see raw.rejected_lines)")
+            if notices.has_data:
+                say(f"data quality: {rejected}")
+            else:  # a period without data is said in one line (interfaces.md): this is a reason, in it
+                lines = [f"{lines[0]}; {rejected}"]
     else:
         write_result(format_table(report, quality))
-    for notice in notices:
-        note(notice)
+    for line in lines:
+        note(line)
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -107,7 +107,7 @@ def export(args: argparse.Namespace) -> list[str]:
                                     channel=args.channel)
         if args.what == "report":
             relation = _report_relation(conn, args, timezone)
-            notes = report_notices(conn, ReportParams(args.assistant, args.from_, args.to, args.channel))
+            notes = report_notices(conn, ReportParams(args.assistant, args.from_, args.to, args.channel)).lines
         else:
             relation = _mart_relation(conn, args)
             notice = period_notice(conn, assistant=args.assistant, date_from=args.from_, date_to=args.to,

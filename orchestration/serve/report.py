@@ -194,7 +194,12 @@ def period_notice(conn: duckdb.DuckDBPyConnection, *, assistant: str | None = No
     return _period_notice_and_data(conn, loaded, assistant, date_from, date_to, channel)[0]
 
 
-def report_notices(conn: duckdb.DuckDBPyConnection, params: ReportParams) -> list[str]:
+class ReportNotes(NamedTuple):
+    lines: list[str]  # for stderr, in this order
+    has_data: bool  # False: `lines` is the one line that says the period has none
+
+
+def report_notices(conn: duckdb.DuckDBPyConnection, params: ReportParams) -> ReportNotes:
     """The report's lines for stderr: the period's (period_notice), then the previous period's
     (previous_period_notice), unless the period holds no data at all: the one line that says so is
     then the report's only note (interfaces.md), as there is no change to read against it."""
@@ -202,11 +207,11 @@ def report_notices(conn: duckdb.DuckDBPyConnection, params: ReportParams) -> lis
     notice, has_data = _period_notice_and_data(conn, loaded, params.assistant, params.date_from, params.date_to,
                                                params.channel)
     if not has_data:
-        return [notice]
+        return ReportNotes([notice], False)
     early = _begins_before_first_day("the period", params.date_from, params.date_to, loaded.first)
     unseeded = not_in_seed_notice(conn, params.assistant)
     previous = previous_period_notice(params, loaded.first)
-    return [line for line in (notice, early, unseeded, previous) if line]
+    return ReportNotes([line for line in (notice, early, unseeded, previous) if line], True)
 
 
 def _begins_before_first_day(which: str, date_from: dt.date, date_to: dt.date, first: dt.date | None) -> str | None:
