@@ -361,6 +361,17 @@ def test_a_day_over_the_rejected_share_is_a_warning_line_of_the_refresh(refreshe
                         "rejected_share_under_threshold failed)"]
 
 
+def test_the_refresh_names_the_damaged_files_of_a_day(refreshed):
+    """Their damage is kept in raw.export_files and counted in data_quality_daily; the refresh's
+    output names them too, as it names a day's links: a line whose file was cut is in no count."""
+    damage = dict(refreshed.query("select file_name, damage from raw.export_files where damage is not null"))
+    assert len(damage) == 3
+    [line] = [line for line in refreshed.refresh_stderr.splitlines() if "damaged" in line]
+    named = ", ".join(f"{name}: {damage[name]}" for name in sorted(damage))
+    assert line == (f"  export day {DAY}: 3 file(s) damaged or not what their name says, their readable lines loaded "
+                    f"(raw.export_files.damage): {named}"), line
+
+
 def test_a_link_named_like_an_export_file_is_not_read_and_the_refresh_says_so(refreshed):
     assert (f"export day {DAY}: not reading 1 symbolic link(s) named like an export file (links are not read; "
             "copy the file in): f-link.jsonl") in refreshed.refresh_stderr, refreshed.refresh_stderr

@@ -31,7 +31,7 @@ from ..build.dbt_build import REVIEW_TESTS, ROUTINE_GENERIC_TESTS, finish_dbt_bu
 from ..build.dbt_project import dbt_project
 from ..build.dbt_results import DbtBuildError, NodeFailures
 from ..build.loading import load_days
-from ..errors import LoadError, UnfinishedBuildError, UserError
+from ..errors import LoadError, UnfinishedBuildError, UserError, listed
 from ..load.exports import day_folder, days_with_folders, linked_export_names, range_gap_notes
 from ..load.raw import LoadStats
 from ..publish.publish import publish
@@ -129,6 +129,12 @@ def raw_exports(context: AssetExecutionContext, warehouse: WarehouseResource,
             if linked:
                 warnings.append(f"export day {day}: not reading {len(linked)} symbolic link(s) named like an export "
                                 f"file (links are not read; copy the file in): {', '.join(linked)}")
+            if stats.damaged_files:
+                # kept in raw.export_files and counted in data_quality_daily, but said here too: a
+                # damaged file's lost lines are not in the day's counts above
+                warnings.append(f"export day {day}: {len(stats.damaged_files)} file(s) damaged or not what their "
+                                "name says, their readable lines loaded (raw.export_files.damage): "
+                                f"{listed(stats.damaged_files, shown=3)}")
             if stats.changed_while_read:
                 warnings.append(f"export day {day} changed while it was read (a delivery under way?): it is loaded "
                                 "as read, and loads again at the next refresh or sensor tick")
