@@ -551,6 +551,25 @@ def test_a_backup_put_back_after_a_publish_the_build_file_did_not_see_confirmed_
     assert _days(build_path_for(warehouse)) == [1]
 
 
+def test_a_backup_put_back_over_a_build_file_started_from_nothing_is_started_from(tmp_path):
+    """The published file removed, the build file starts again from nothing and a load goes into it,
+    never published (a refresh killed in its dbt build): it has no confirmed stamp. A backup then
+    put back is the user's file, as it is after a publish: the build file starts again from it.
+    It went on instead, and its publish replaced the backup's days with the load's alone."""
+    from orchestration.build.build_file import prepare_build_file
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    _build(warehouse, "create table raw.days (d int); insert into raw.days values (1)")
+    _publish_as_a_run_does(warehouse)
+    backup = shutil.copy2(warehouse, tmp_path / "backup.duckdb")
+    warehouse.unlink()
+    prepare_build_file(warehouse)  # from nothing
+    _build(warehouse, "create table raw.days (d int); insert into raw.days values (2)")  # loaded, killed
+    shutil.copy2(backup, warehouse)  # the backup put back, its times kept (cp -p)
+    prepare_build_file(warehouse)
+    assert _days(build_path_for(warehouse)) == [1]
+
+
 def test_a_published_file_a_reader_holds_read_write_is_told_by_its_identity(tmp_path):
     """DuckDB cannot open a file another process holds read-write (a BI tool's default): the stamps
     cannot be read, so the file confirmed last is known by its inode, size and time."""

@@ -164,7 +164,8 @@ def build_file_error(build: Path, exc: duckdb.Error | str, warehouse: Path | Non
 # holds it read-write), while the file is the one confirmed. Once the build file has a confirmed
 # stamp, another published file (a compact copy built anew, a backup put back) or none at all is
 # what the user wants: the build file starts again from it. A build file with no confirmed stamp
-# (never published, or made before the stamps) is kept, as before, whatever its unconfirmed ones.
+# (never published, or made before the stamps) is kept whatever its unconfirmed ones, unless a file
+# another build file published is put in place (a backup, after this one started from nothing).
 PUBLISHES_DDL = ("create table if not exists raw.publishes (publish_number bigint not null, stamp varchar not null, "
                  "confirmed boolean not null, file_inode bigint, file_size bigint, file_mtime_ns bigint)")
 
@@ -258,10 +259,8 @@ def _published_file_replaced(build: Path, warehouse: Path) -> bool:
     except duckdb.Error:
         stamps = []  # its own error comes when it is opened to be used
     confirmed = [s for s in stamps if s.confirmed]
-    if not confirmed:
-        return False  # never known to be published: nothing to compare with
     if seen is None:
-        return True  # removed (the build file is there: it has stamps)
+        return bool(confirmed)  # removed after a publish; never published: there was nothing
     try:
         published = publish_stamps(warehouse, read_only=True)
     except duckdb.Error as exc:
@@ -270,11 +269,15 @@ def _published_file_replaced(build: Path, warehouse: Path) -> bool:
             # start from: the build file goes on, and its publish writes the file anew.
             return False
         # DuckDB cannot open it (a reader holds it read-write, a format it does not read): the file
-        # confirmed last is still in place, or it is another
-        return seen[1] != confirmed[-1].file
+        # confirmed last is still in place, or it is another (never published: nothing to compare)
+        return bool(confirmed) and seen[1] != confirmed[-1].file
     newest = published[-1].stamp if published else None
     if newest not in {s.stamp for s in stamps}:
-        return True
+        # Another file than this build file's. Without a confirmed stamp the build file was never
+        # published: a file with a stamp is still another's (a backup put back after the build file
+        # started again from nothing), and one without is a file from before the stamps, which the
+        # build file, seeded from it, goes on from.
+        return bool(confirmed) or newest is not None
     if not next(s for s in stamps if s.stamp == newest).confirmed:
         _confirm(build, newest, seen[1])  # a publish killed after its rename
     _published_file_seen[str(build)] = seen  # _confirm writes the build file in place: its inode stays
