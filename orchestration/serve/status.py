@@ -37,10 +37,6 @@ _REASON_SHOWN = {"outside": "outside the export days (misdated: refresh --all an
                  "unreadable": "their folder or files cannot be read now (a refresh of them fails)",
                  "older_loader": "loaded by an earlier version of the loader (to load again)"}
 
-_REBUILD_SHOWN = ("every model, which the next refresh rebuilds: the seeds, the user-agent parser or the models' "
-                  "revision changed since the last build (an upgrade, an edited seed)")
-
-
 def record_path_for(warehouse: Path) -> Path:
     """`.<file name>.refresh.json` beside the warehouse (by its whole name: `w.db` and `w.duckdb`
     in one folder keep records of their own)."""
@@ -430,7 +426,9 @@ def format_status(status: dict) -> str:
     if status["refresh_running"]:
         lines.append("               a refresh is running now")
     pending = status["pending"]
-    rebuild = [_REBUILD_SHOWN] if pending.get("rebuild_all") else []  # the CLI's (cli/commands.py)
+    # the CLI's (cli/commands.py): a later stage's question
+    rebuild = [f"every model, which the next refresh rebuilds: {pending['rebuild_all']}"] \
+        if pending.get("rebuild_all") else []
     if pending["exports_error"]:
         lines.append("pending        " + "; ".join([*rebuild, f"unknown: {pending['exports_error']}"]))
     elif pending["export_days"] or pending["misnamed_folders"] or pending["linked_folders"] or rebuild:
