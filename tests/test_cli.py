@@ -1504,6 +1504,21 @@ def test_status_says_what_the_warehouse_holds_and_how_the_refresh_went(ws, tmp_p
             (ws.exports / f"dt={day}").rmdir()
 
 
+def test_status_shows_control_characters_in_names_escaped(ws, tmp_path):
+    """A folder's or path's name may hold a line break or a terminal's escape sequence: the table
+    shows them escaped (`\\n`, `\\x1b`), as the report's table does, so each line stays one line
+    and the terminal acts on none of them; the JSON has them as they are."""
+    exports = tmp_path / "exports"
+    (exports / "dt=2026-11-29\n").mkdir(parents=True)
+    (exports / "dt=2026-11-2\x1b[2J").mkdir()
+    status = collect_status(ws.warehouse, exports)
+    assert status["pending"]["misnamed_folders"] == ["dt=2026-11-2\x1b[2J", "dt=2026-11-29\n"]
+    table = format_status(status)
+    assert "\x1b" not in table and "dt=2026-11-2\\x1b[2J, dt=2026-11-29\\n" in table, table
+    labels = {"warehouse", "export days", "last refresh", "pending", "rejected lines", "newest event", ""}
+    assert all(line[:15].strip() in labels for line in table.splitlines()), table  # no line broken in two
+
+
 def test_status_says_when_the_next_refresh_rebuilds_every_model(ws, tmp_path):
     """The next refresh rebuilds every model on its own after an upgrade that raised the models'
     revision or an edited seed (the fingerprint the refresh compares; a file built before that

@@ -405,9 +405,10 @@ def data_quality_summary(conn: duckdb.DuckDBPyConnection, params: ReportParams) 
     return {k: _num(v) for k, v in run_query(conn, queries.read("data_quality"), params)[0].items()}
 
 
-def _one_line(text: str | None) -> str | None:
-    """A text of the data (a title, an agent's name) as it can sit in one row of the table: a line
-    break, tab or other control character shown escaped (`\\n`), not acted on by the terminal."""
+def printable_text(text: str | None) -> str | None:
+    """A text of the data (a title, an agent's name, a folder's name) as it can sit in one row of a
+    table (the report's, status's): a line break, tab or other control character shown escaped
+    (`\\n`), not acted on by the terminal."""
     if text is None:
         return None
     # control and format characters, and the line and paragraph separators; not the spaces of other
@@ -445,8 +446,8 @@ def format_table(report: dict, quality: dict | None = None) -> str:
     """A readable summary of the report for a terminal."""
     r = report
     lines = [
-        f"Assistant {_one_line(r['assistant_id'])} ({r['timezone']}), {r['from']} to {r['to']}"
-        + (f", channel {_one_line(r['channel'])}" if r["channel"] else ", all channels"),
+        f"Assistant {printable_text(r['assistant_id'])} ({r['timezone']}), {r['from']} to {r['to']}"
+        + (f", channel {printable_text(r['channel'])}" if r["channel"] else ", all channels"),
         "",
     ]
 
@@ -484,7 +485,7 @@ def format_table(report: dict, quality: dict | None = None) -> str:
             row(label, value)
     lines.append("Users by device")
     for d in r["users"]["by_device"][:10]:
-        row(f"{_one_line(d['device_type'])} / {_one_line(d['browser']) or '-'}", d["users"])
+        row(f"{printable_text(d['device_type'])} / {printable_text(d['browser']) or '-'}", d["users"])
     busiest = sorted(r["traffic"]["cells"], key=lambda c: -c["messages"])[:3]
     lines.append("Traffic (busiest local hours)")
     days = ["", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
@@ -492,10 +493,10 @@ def format_table(report: dict, quality: dict | None = None) -> str:
         row(f"{days[c['weekday']]} {c['hour']:02d}:00", c["messages"])
     lines.append("Clicks (top 5)")
     for c in r["clicks"]["rows"][:5]:
-        row(_cut(f"{c['click_type']}: {_one_line(c['title'])}", 34), c["clicks"])
+        row(_cut(f"{c['click_type']}: {printable_text(c['title'])}", 34), c["clicks"])
     lines.append("Agents / workflows (views, +, -)")
     for a in r["agents"]["rows"]:
-        lines.append(f"  {_pad(_cut(_one_line(a['name'] or a['agent_id']), 26), 26)} {_pad(a['kind'] or '-', 9)}"
+        lines.append(f"  {_pad(_cut(printable_text(a['name'] or a['agent_id']), 26), 26)} {_pad(a['kind'] or '-', 9)}"
                      f"{a['views']:>9,} {a['positive']:>6,} {a['negative']:>6,}")
     lines.append("Daily (users, new, chats, user messages, handover requests, escalated, fallbacks, csat votes)")
     for d in r["daily"]:
