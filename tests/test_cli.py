@@ -1429,7 +1429,7 @@ def test_status_says_what_the_warehouse_holds_and_how_the_refresh_went(ws, tmp_p
     assert last["seconds"] > 0 and status["refresh_running"] is False
     assert status["warehouse"]["size_bytes"] == ws.warehouse.stat().st_size
     assert status["pending"]["export_days"] == [] and status["pending"]["changing"] == []
-    assert status["pending"]["rebuild_all"] is None
+    assert status["pending"]["rebuild_all"] is False
     rejected = {d["export_date"]: (d["lines_read"], d["lines_rejected"])
                 for d in status["rejected_lines"]["export_days"]}
     assert rejected == {D1: (5, 1), D2: (2, 0), D4: (3, 0)}
@@ -1520,11 +1520,11 @@ def test_status_shows_control_characters_in_names_escaped(ws, tmp_path):
 
 
 def test_status_says_when_the_next_refresh_rebuilds_every_model(ws, tmp_path):
-    """The next refresh rebuilds every model on its own after an upgrade that raised the models'
-    revision or an edited seed (the fingerprint the refresh compares; a file built before that
-    record too), an upgrade that adds a model, or a full rebuild that did not finish: `status` says
-    so among the pending work, as the refresh's progress will, and no more once it has."""
-    from orchestration.serve.status import record_path_for
+    """After an upgrade that raised the models' revision or an edited seed (the fingerprint the
+    refresh compares), or on a file built before that record, the next refresh rebuilds every
+    model: `status` says so among the pending work, as the refresh's progress then does, and no
+    more once it has."""
+    from orchestration.build.refresh_state import built_with_other_seeds, seeds_fingerprint
     from orchestration.settings import build_path_for
 
     def alter(file: Path, sql: str) -> None:
@@ -1534,37 +1534,24 @@ def test_status_says_when_the_next_refresh_rebuilds_every_model(ws, tmp_path):
         finally:
             conn.close()
 
-    def rebuild_all(workspace: Workspace) -> tuple[str | None, list[str]]:
-        table = workspace.cli("status").stdout.splitlines()
-        return (json.loads(workspace.cli("status", "--format", "json").stdout)["pending"]["rebuild_all"],
-                [line for line in table if "which the next refresh rebuilds" in line])
-
     reseeded = "seeds, the user-agent parser or the models' revision changed since the last build"
-    cases = {"other seeds": ("update raw.built_with_seeds set fingerprint = 'of an older version'", reseeded),
-             "no seeds recorded": ("drop table raw.built_with_seeds", reseeded),
-             "a model new": ("drop table marts.fct_clicks", "models new to this warehouse (marts.fct_clicks)")}
-    copies = {}
-    for case, (sql, reason) in cases.items():
-        copy = copies[case] = Workspace(tmp_path / case.replace(" ", "_"))
-        shutil.copytree(ws.exports, copy.exports)
-        copy_warehouse(ws.warehouse, copy.warehouse)
-        for file in (copy.warehouse, build_path_for(copy.warehouse)):  # the build file and its published copy
-            alter(file, sql)
-        assert rebuild_all(copy) == (reason, [f"pending        every model, which the next refresh rebuilds: {reason}"])
-    # a full rebuild killed: the record says so (the build file, which owes it, is not read)
-    killed = copies["a model new"]
-    record = json.loads(record_path_for(ws.warehouse).read_text()) | {"full": True, "outcome": "interrupted"}
-    record_path_for(killed.warehouse).write_text(json.dumps(record))
-    assert rebuild_all(killed)[0] == "models new to this warehouse (marts.fct_clicks)"  # the file's reason first
-    copy_warehouse(ws.warehouse, killed.warehouse)
-    record_path_for(killed.warehouse).write_text(json.dumps(record))
-    assert rebuild_all(killed)[0] == "the last refresh, a full rebuild, did not finish (interrupted)"
+    copy = Workspace(tmp_path)
+    shutil.copytree(ws.exports, copy.exports)
+    copy_warehouse(ws.warehouse, copy.warehouse)
+    for file in (copy.warehouse, build_path_for(copy.warehouse)):  # the build file and its published copy
+        alter(file, "update raw.built_with_seeds set fingerprint = 'of an older version'")
+    assert json.loads(copy.cli("status", "--format", "json").stdout)["pending"]["rebuild_all"] is True
+    [line] = [line for line in copy.cli("status").stdout.splitlines() if line.startswith("pending ")]
+    assert line == (f"pending        every model, which the next refresh rebuilds: the {reseeded} "
+                    "(an upgrade, an edited seed)"), line
+    unrecorded = copy_warehouse(copy.warehouse, tmp_path / "unrecorded" / "w.duckdb")
+    alter(unrecorded, "drop table raw.built_with_seeds")
+    with duckdb.connect(str(unrecorded), read_only=True) as conn:
+        assert built_with_other_seeds(conn, seeds_fingerprint()) is True
     # the refresh does what status said
-    reseeded_copy = copies["other seeds"]
-    proc = reseeded_copy.cli("refresh", "--day", D4)
+    proc = copy.cli("refresh", "--day", D4)
     assert f"{reseeded}: rebuilding every model" in proc.stderr, proc.stderr
-    assert rebuild_all(reseeded_copy) == (None, [])
-    assert rebuild_all(ws) == (None, [])
+    assert json.loads(copy.cli("status", "--format", "json").stdout)["pending"]["rebuild_all"] is False
 
 
 def test_loaded_days_whose_folder_is_gone_are_named_by_status_and_kept_by_a_full_rebuild(ws, tmp_path):

@@ -570,6 +570,25 @@ def test_a_backup_put_back_over_a_build_file_started_from_nothing_is_started_fro
     assert _days(build_path_for(warehouse)) == [1]
 
 
+def test_a_build_file_whose_stamps_cannot_be_read_is_not_started_again(tmp_path):
+    """A build file that cannot be opened (damaged, or held read-write by another process) next to a
+    published file: its stamps unread, it is not taken for one never published and deleted (with
+    the loads it holds); its own error comes, one line."""
+    from orchestration.build.build_file import prepare_build_file
+    from orchestration.errors import UserError
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    _build(warehouse, "create table raw.days (d int); insert into raw.days values (1)")
+    _publish_as_a_run_does(warehouse)
+    build = build_path_for(warehouse)
+    with open(build, "r+b") as file:  # its headers damaged: DuckDB opens nothing
+        file.write(b"\xa5" * 8192)
+    damaged = build.read_bytes()
+    with pytest.raises(UserError, match="build file"):
+        prepare_build_file(warehouse)
+    assert build.read_bytes() == damaged
+
+
 def test_a_published_file_a_reader_holds_read_write_is_told_by_its_identity(tmp_path):
     """DuckDB cannot open a file another process holds read-write (a BI tool's default): the stamps
     cannot be read, so the file confirmed last is known by its inode, size and time."""

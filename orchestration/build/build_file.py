@@ -257,7 +257,7 @@ def _published_file_replaced(build: Path, warehouse: Path) -> bool:
     try:
         stamps = publish_stamps(build, read_only=False) if build.exists() else []
     except duckdb.Error:
-        stamps = []  # its own error comes when it is opened to be used
+        return False  # cannot tell (damaged, or held by another process): its own error comes when used
     confirmed = [s for s in stamps if s.confirmed]
     if seen is None:
         return bool(confirmed)  # removed after a publish; never published: there was nothing

@@ -13,14 +13,12 @@ from .build_file import prepare_build_file
 from .dbt_project import refresh_target_path
 from .loading import catch_up_spark_raw
 from .refresh_state import (
-    RESEEDED,
     clear_pending,
     engine_changed,
     ensure_raw_tables,
     full_refresh_owed,
     mark_full_refresh_owed,
     models_missing,
-    models_new,
     seeds_changed,
     seeds_fingerprint,
 )
@@ -64,7 +62,8 @@ def plan_dbt_build(warehouse: Path, exports: Path, *, full_refresh: bool,
     seeds = seeds_fingerprint()
     reseeded = not full_refresh and seeds_changed(build, seeds)
     if reseeded:
-        progress.report(f"{RESEEDED}: rebuilding every model")
+        progress.report("seeds, the user-agent parser or the models' revision changed since the last build: "
+                        "rebuilding every model")
     # The other engine's last build cleared pending users this engine's tables never saw; a
     # new Spark folder has no tables (nor raw tables registered) at all.
     switched = engine_changed(build, engine)
@@ -78,7 +77,8 @@ def plan_dbt_build(warehouse: Path, exports: Path, *, full_refresh: bool,
         missing = models_missing(build, [(schema, name) for schema, name in models
                                          if schema in ("intermediate", "marts")])
         if missing:
-            progress.report(f"{models_new(missing)}: rebuilding every model")
+            progress.report(f"models new to this warehouse ({', '.join(missing[:3])}"
+                            f"{' ...' if len(missing) > 3 else ''}): rebuilding every model")
             full = True
     if full:
         mark_full_refresh_owed(build)

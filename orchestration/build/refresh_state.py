@@ -9,7 +9,7 @@ import duckdb
 
 from ..load.raw import ensure_raw_schema, transaction
 from ..load.user_agents import parser_version
-from ..settings import DBT_PROJECT_DIR, PROJECT_ROOT
+from ..settings import PROJECT_ROOT
 
 SEEDS_DIR = PROJECT_ROOT / "seeds"
 
@@ -82,8 +82,8 @@ def seeds_changed(build: Path, fingerprint: str) -> bool:
 
 
 def built_with_other_seeds(conn: duckdb.DuckDBPyConnection, fingerprint: str) -> bool:
-    """seeds_changed's answer for an open file: the build file, or the published file (its copy),
-    which `status` reads read-only, and which an older version may have written without the table."""
+    """seeds_changed's answer for an open file: the build file, or the published file (its copy as
+    last published), which `status` reads read-only and an older version wrote without the table."""
     try:
         built_with = conn.execute("select max(fingerprint) from raw.built_with_seeds").fetchone()[0]
     except duckdb.CatalogException:
@@ -101,39 +101,14 @@ def models_missing(build: Path, relations: list[tuple[str, str]]) -> list[str]:
     alone. Empty for a build file with no models yet (its first build is complete anyway)."""
     conn = _connect(build)
     try:
-        return models_missing_in(conn, relations)
+        present = set(conn.execute(
+            "select schema_name, table_name from duckdb_tables() "
+            "union all select schema_name, view_name from duckdb_views()").fetchall())
     finally:
         conn.close()
-
-
-def models_missing_in(conn: duckdb.DuckDBPyConnection, relations: list[tuple[str, str]]) -> list[str]:
-    """models_missing's answer for an open file (the published file, read-only, for `status`)."""
-    present = set(conn.execute(
-        "select schema_name, table_name from duckdb_tables() "
-        "union all select schema_name, view_name from duckdb_views()").fetchall())
     if not any(schema == "marts" for schema, _ in present):
         return []
     return [f"{schema}.{name}" for schema, name in relations if (schema, name) not in present]
-
-
-def rebuild_all_reason(conn: duckdb.DuckDBPyConnection) -> str | None:
-    """Why the next refresh rebuilds every model, as far as the published file (`conn`, a copy of
-    the build file as it last published) tells: other seeds, parser or models' revision, or a model
-    it lacks. The models are those of the checkout's intermediate and marts folders (each folder is
-    its models' schema: dbt_project.yml), which the refresh reads from dbt's manifest."""
-    if built_with_other_seeds(conn, seeds_fingerprint()):
-        return RESEEDED
-    models = [(layer, path.stem) for layer in ("intermediate", "marts")
-              for path in sorted((DBT_PROJECT_DIR / "models" / layer).glob("*.sql"))]
-    missing = models_missing_in(conn, models)
-    return models_new(missing) if missing else None
-
-
-RESEEDED = "seeds, the user-agent parser or the models' revision changed since the last build"
-
-
-def models_new(missing: list[str]) -> str:
-    return f"models new to this warehouse ({', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''})"
 
 
 def engine_changed(build: Path, engine: str) -> bool:

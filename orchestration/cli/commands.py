@@ -160,24 +160,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from ..build.refresh_state import rebuild_all_reason
-    from ..publish.publish import connect_published
+    from ..build.refresh_state import built_with_other_seeds, seeds_fingerprint
     from ..serve.status import collect_status, format_status
 
+    fingerprint = seeds_fingerprint()
     with reading_warehouse(args.warehouse, args.exports):
-        status = collect_status(args.warehouse, args.exports)
-        # Pending too: a full rebuild the next refresh makes on its own. The build file decides; it
-        # may be a running refresh's, so the published file, its copy as last published, is read,
-        # and the record tells of a full rebuild left unfinished.
-        conn = connect_published(args.warehouse)
-        try:
-            reason = rebuild_all_reason(conn)
-        finally:
-            conn.close()
-    last = status["last_refresh"]
-    if reason is None and last and last.get("full") and last["outcome"] in ("failed", "interrupted"):
-        reason = f"the last refresh, a full rebuild, did not finish ({last['outcome']})"
-    status["pending"]["rebuild_all"] = reason
+        status = collect_status(args.warehouse, args.exports, lambda conn: built_with_other_seeds(conn, fingerprint))
     write_result(json.dumps(status, indent=2) if args.format == "json" else format_status(status))
     return 0
 

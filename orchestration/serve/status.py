@@ -18,7 +18,7 @@ import errno
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
@@ -37,6 +37,7 @@ LATEST_DAYS = 7  # export days shown with their rejected lines
 _REASON_SHOWN = {"outside": "outside the export days (misdated: refresh --all and the sensor pass them by)",
                  "unreadable": "their folder or files cannot be read now (a refresh of them fails)",
                  "older_loader": "loaded by an earlier version of the loader (to load again)"}
+
 
 def record_path_for(warehouse: Path) -> Path:
     """`.<file name>.refresh.json` beside the warehouse (by its whole name: `w.db` and `w.duckdb`
@@ -248,8 +249,12 @@ def newest_event_ms(conn: duckdb.DuckDBPyConnection) -> int | None:
     return _query(conn, "select epoch_ms(max(occurred_at)) from raw.events where export_date >= ?", [since])[0][0]
 
 
-def collect_status(warehouse: Path, exports: Path) -> dict:
-    """The status as one JSON-ready object (keys documented in README's "The command line")."""
+def collect_status(warehouse: Path, exports: Path,
+                   models_outdated: Callable[[duckdb.DuckDBPyConnection], bool] | None = None) -> dict:
+    """The status as one JSON-ready object (keys documented in docs/cli.md). `models_outdated`: the
+    caller's question to the open published file (the build stage's, which serve does not import):
+    whether its models were built with other seeds or models' revision, which the next refresh
+    rebuilds in full; `pending.rebuild_all` is None when not asked."""
     from ..load.exports import (
         change_times,
         check_files_readable,
@@ -284,6 +289,7 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
             select export_date, lines_read, lines_rejected from marts.data_quality_daily
             order by export_date desc limit {LATEST_DAYS}""")
         newest_ms = newest_event_ms(conn)
+        rebuild_all = models_outdated(conn) if models_outdated else None
     finally:
         conn.close()
 
@@ -369,7 +375,7 @@ def collect_status(warehouse: Path, exports: Path) -> dict:
         "pending": {"exports": str(exports), "exports_found": exports_found, "exports_error": exports_error,
                     "export_day_folders": len(found),
                     "export_days": pending, "changing": changing, "settle_seconds": settle,
-                    "misnamed_folders": misnamed, "linked_folders": linked},
+                    "misnamed_folders": misnamed, "linked_folders": linked, "rebuild_all": rebuild_all},
         "rejected_lines": {
             "export_days": latest_days,
             "lines_read": sum(d["lines_read"] for d in latest_days),
@@ -427,9 +433,9 @@ def format_status(status: dict) -> str:
     if status["refresh_running"]:
         lines.append("               a refresh is running now")
     pending = status["pending"]
-    # the CLI's (cli/commands.py): a later stage's question
-    rebuild = [f"every model, which the next refresh rebuilds: {pending['rebuild_all']}"] \
-        if pending.get("rebuild_all") else []
+    # in the words of the refresh's progress when it does (build/dbt_build.py)
+    rebuild = ["every model, which the next refresh rebuilds: the seeds, the user-agent parser or the models' "
+               "revision changed since the last build (an upgrade, an edited seed)"] if pending["rebuild_all"] else []
     if pending["exports_error"]:
         lines.append("pending        " + "; ".join([*rebuild, f"unknown: {pending['exports_error']}"]))
     elif pending["export_days"] or pending["misnamed_folders"] or pending["linked_folders"] or rebuild:
