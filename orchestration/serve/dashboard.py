@@ -152,15 +152,10 @@ def _filters_to_url(params: ReportParams, preset: str) -> None:
         st.query_params.from_dict(url)
 
 
-def _newest_export_day(conn: duckdb.DuckDBPyConnection) -> dt.date | None:
-    try:
-        return as_date(conn.execute("select max(export_date) from raw.export_days").fetchone()[0])
-    except duckdb.CatalogException:  # a warehouse without the raw schema: the newest chat alone decides
-        return None
-
-
-def _sidebar_filters(conn: duckdb.DuckDBPyConnection) -> tuple[ReportParams, str, str | None]:
-    """Draws the filters (their choices come from the marts) and returns the report parameters."""
+def _sidebar_filters(conn: duckdb.DuckDBPyConnection,
+                     export_day: dt.date | None) -> tuple[ReportParams, str, str | None]:
+    """Draws the filters (their choices come from the marts) and returns the report parameters;
+    `export_day`: the newest loaded export day."""
     assistants = conn.execute(
         "select assistant_id, coalesce(assistant_name, assistant_id), timezone from marts.dim_assistants "
         "order by assistant_id"
@@ -190,7 +185,6 @@ def _sidebar_filters(conn: duckdb.DuckDBPyConnection) -> tuple[ReportParams, str
     newest_raw = conn.execute("select max(chat_local_date) from marts.fct_chats where assistant_id = ?",
                               [assistant]).fetchone()[0]
     newest = as_date(newest_raw)
-    export_day = _newest_export_day(conn)
     complete = last_complete_local_day(export_day, timezones[assistant] or "UTC") if export_day else None
     # clamped to the date pickers' range: a chat dated 0001-01-01 must not break the page either
     end = min(max(default_period_end(newest, complete), DATE_MIN), DATE_MAX)
@@ -226,15 +220,15 @@ def _sidebar_filters(conn: duckdb.DuckDBPyConnection) -> tuple[ReportParams, str
 
 
 def _read(conn: duckdb.DuckDBPyConnection, warehouse: Path) -> View:
-    params, name, newest = _sidebar_filters(conn)
+    loaded = loaded_day_range(conn)
+    export_day = loaded.newest
+    params, name, newest = _sidebar_filters(conn, export_day)
     report = build_report(conn, params)
     daily = pd.DataFrame(report["daily"])
     daily["date"] = pd.to_datetime(daily["date"])
     quality = data_quality_summary(conn, params)
-    loaded = loaded_day_range(conn)
     notice = period_notice(conn, assistant=params.assistant, date_from=params.date_from, date_to=params.date_to,
                            channel=params.channel, loaded=loaded)
-    export_day = _newest_export_day(conn)
     # the period's last local day is not wholly loaded (as period_notice tells)
     complete = last_complete_local_day(export_day, report["timezone"]) if export_day else None
     reaches_past = export_day is not None and params.date_to > (complete or export_day)
