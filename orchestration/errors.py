@@ -7,6 +7,7 @@ derives from `UserError`; the CLI catches this one base class, nowhere translate
 import contextlib
 import os
 import sys
+import unicodedata
 from collections.abc import Iterator
 from typing import TextIO
 
@@ -41,14 +42,18 @@ def listed(items: list[str], shown: int = 5) -> str:
     return ", ".join(items[:shown]) + (f" and {len(items) - shown} more" if len(items) > shown else "")
 
 
-# What ends a line for a terminal or str.splitlines: shown escaped in a one-line message.
-_LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+# Control and format characters, and the line and paragraph separators: what ends a line for a
+# terminal or str.splitlines, and what a terminal acts on (an escape sequence); not the spaces of
+# other scripts (no-break, ideographic) nor characters newer than this Python's Unicode tables.
+_ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
 
 def one_line(text: str) -> str:
-    """A message as one line, whatever the paths and values it names hold: each line break shown
-    escaped (`\\n`, `\\r`, `\\x0b`, ...), not acted on."""
-    return "".join(ch.encode("unicode_escape").decode("ascii") if ch in _LINE_BREAKS else ch for ch in text)
+    """A message, or a text of the data in a table's row, as one line, whatever the paths and values
+    it names hold: each line break or other control character shown escaped (`\\n`, `\\x1b`, ...),
+    not acted on by the terminal."""
+    return "".join(ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) in _ESCAPED_CATEGORIES
+                   else ch for ch in text)
 
 
 def say(text: str) -> None:

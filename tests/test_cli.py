@@ -1849,14 +1849,14 @@ def test_all_passes_by_folders_dated_outside_the_export_days(tmp_path, capsys):
         "(ANALYTICS_FIRST_EXPORT_DAY to tomorrow, UTC): dt=2023-12-31, dt=2030-01-01"]
     (exports / "dt=2026-11-31").mkdir()
     (exports / "dt=2026-11-5").mkdir()
-    (exports / "dt=notes").mkdir()
+    (exports / "dt=notes\x1b[2J").mkdir()  # a terminal's escape: shown, not acted on
     (exports / "dt=2026-11-19").write_text("a file, not a day's folder\n")  # a delivery gone wrong
     (exports / "exports-readme").mkdir()  # not named like an export day: not named either
     (exports / "dt=2026-11-21").symlink_to(exports / "dt=2026-11-20")  # a link: not read, but named
     assert _days_of_all(exports) == [dt.date(2026, 11, 20)]
     assert capsys.readouterr().err.splitlines()[:2] == [
         "assistant-analytics: note: not reading what is named like an export day but not a "
-        "dt=YYYY-MM-DD folder with a real date (4): dt=2026-11-19, dt=2026-11-31, dt=2026-11-5, dt=notes",
+        "dt=YYYY-MM-DD folder with a real date (4): dt=2026-11-19, dt=2026-11-31, dt=2026-11-5, dt=notes\\x1b[2J",
         "assistant-analytics: note: not reading 1 day folder(s) that are symbolic links (links are not read; "
         "copy the folder in): dt=2026-11-21"]
     (exports / "dt=2026-11-21").unlink()

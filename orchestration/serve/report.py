@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
 
-from ..errors import ReportError, UserError, first_line
+from ..errors import ReportError, UserError, first_line, one_line
 from ..publish.publish import check_duckdb_file, connect_published, refresh_running
 from . import queries
 
@@ -407,17 +407,8 @@ def data_quality_summary(conn: duckdb.DuckDBPyConnection, params: ReportParams) 
 
 def printable_text(text: str | None) -> str | None:
     """A text of the data (a title, an agent's name, a folder's name) as it can sit in one row of a
-    table (the report's, status's): a line break, tab or other control character shown escaped
-    (`\\n`), not acted on by the terminal."""
-    if text is None:
-        return None
-    # control and format characters, and the line and paragraph separators; not the spaces of other
-    # scripts (no-break, ideographic) nor characters newer than this Python's Unicode tables
-    return "".join(ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) in _ESCAPED else ch
-                   for ch in text)
-
-
-_ESCAPED = {"Cc", "Cf", "Zl", "Zp"}
+    table (the report's, status's): errors.one_line, None kept."""
+    return None if text is None else one_line(text)
 
 
 def _cells(ch: str) -> int:
