@@ -23,12 +23,11 @@ from pathlib import Path
 
 import duckdb
 
-from ..errors import LoadError, UserError, first_line
+from ..errors import LoadError, UserError, first_line, one_line
 from ..files import replace_file_or_skip
 from ..load.exports import MISNAMED_DAY_FOLDERS
 from ..processes import process_gone
 from ..publish.publish import connect_published, refresh_running
-from .report import printable_text
 
 LATEST_DAYS = 7  # export days shown with their rejected lines
 
@@ -466,4 +465,4 @@ def format_status(status: dict) -> str:
     if newest["occurred_at"]:
         lines.append(f"newest event   {newest['occurred_at']} ({_age(newest['age_seconds'])})")
     # paths and folder names as they can sit in a line: a name may hold a line break or an escape
-    return "\n".join(printable_text(line) for line in lines)
+    return "\n".join(one_line(line) for line in lines)
