@@ -406,7 +406,7 @@ def data_quality_summary(conn: duckdb.DuckDBPyConnection, params: ReportParams) 
 
 
 def printable_text(text: str | None) -> str | None:
-    """A text of the data (a title, an agent's name, a folder's name) as it can sit in one row of a
+    """A text of the data (a title, an agent's name) as it can sit in one row of the report's
     table: errors.one_line, None kept."""
     return None if text is None else one_line(text)
 
