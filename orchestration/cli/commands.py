@@ -163,9 +163,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     from ..build.refresh_state import built_with_other_seeds, seeds_fingerprint
     from ..serve.status import collect_status, format_status
 
-    fingerprint = seeds_fingerprint()
     with reading_warehouse(args.warehouse, args.exports):
-        status = collect_status(args.warehouse, args.exports, lambda conn: built_with_other_seeds(conn, fingerprint))
+        status = collect_status(args.warehouse, args.exports,
+                                lambda conn: built_with_other_seeds(conn, seeds_fingerprint()))
     write_result(json.dumps(status, indent=2) if args.format == "json" else format_status(status))
     return 0
 
