@@ -7,17 +7,25 @@ privacy test (assert_no_user_text_in_marts) fails on a column named like user te
 Black-box: two hand-made export days through the CLI, then one field of each mart is broken in
 the build file and `dbt test` is run by hand (no vars: every row is checked), as in
 tests/test_test_scope.py.
+
+The models' dbt unit tests (`unit_tests:` in their .yml files: hand-made rows, one rule each) pass
+on the models as they are and each fails on a copy of the project whose model breaks its rule; a
+refresh does not run them. They need the refreshed build file only for their inputs' column types.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
+from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import Workspace, dbt_by_hand, write_export
+import yaml
+from conftest import REPO, Workspace, dbt_by_hand, write_export
 from test_test_scope import ACME, DAY1, DAY2, A, B, assert_ok, chat, dbt_test_by_hand, refresh, tamper
 
+from orchestration.build.dbt_project import refresh_target_path
 from orchestration.settings import build_path_for
 
 pytestmark = pytest.mark.slow  # every test here works on a refreshed warehouse
@@ -26,6 +34,39 @@ KPI_TESTS = {"assert_user_days_follow_definition", "assert_fct_users_previous_da
              "assert_traffic_cells_follow_definition", "assert_chats_daily_sums_follow_definition"}
 PRIVACY_TEST = "assert_no_user_text_in_marts"
 REQUIRED_COLUMNS_TESTS = "dim_chats_not_null int_events_deduplicated_not_null"
+# Each unit-tested model's rule broken in one place (text in the model's SQL, and its replacement)
+RULES_BROKEN = {
+    # a gap of exactly the timeout starts a new session
+    "intermediate/int_events_sessionized.sql": ("\n            > cast(timeout_minutes",
+                                                "\n            >= cast(timeout_minutes"),
+    # a fallback before the request outranks the button
+    "intermediate/int_handover_requests_classified.sql": (
+        "when handover_via = 'button' then 'operator_button'\n"
+        "            when coalesce(last_answer_was_fallback, false) then 'after_fallback'",
+        "when coalesce(last_answer_was_fallback, false) then 'after_fallback'\n"
+        "            when handover_via = 'button' then 'operator_button'"),
+    # a retraction no longer wins over the rating before it
+    "intermediate/int_feedback_ratings_finalized.sql": ("nulls_win=true", "nulls_win=false"),
+    # a session of clicks only is no chat
+    "intermediate/int_sessions_aggregated.sql": ("user_messages > 0 or clicks > 0 as is_chat",
+                                                 "user_messages > 0 as is_chat"),
+    # an event of an unknown type gives the user agent
+    "intermediate/int_users_devices.sql": ("where is_known_type\n        and user_agent is not null",
+                                           "where user_agent is not null"),
+    # a fallback as the last turn resolves the chat
+    "marts/fct_outcomes.sql": ("in ('user_message', 'click', 'fallback')", "in ('user_message', 'click')"),
+    # of two votes at the same instant, the smaller event_id wins
+    "marts/fct_csat.sql": ("order by occurred_at desc, event_id desc", "order by occurred_at desc, event_id"),
+}
+
+
+def unit_tests_of_the_models() -> dict[str, str]:
+    """Each dbt unit test of dbt_project/models: its model."""
+    found = {}
+    for path in sorted((REPO / "dbt_project" / "models").rglob("*.yml")):
+        for test in (yaml.safe_load(path.read_text()) or {}).get("unit_tests", []):
+            found[test["name"]] = test["model"]
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -38,10 +79,11 @@ def refreshed(module_workspace: Workspace) -> Workspace:
                  chat("ka1", "2026-11-02T09:00", "ka-c1", A) + chat("kb1", "2026-11-02T10:00", "kb-c1", B))
     write_export(ws.exports, DAY2, "part-0000.jsonl", chat("ka2", "2026-11-03T09:00", "ka-c2", A))
     assert_ok(refresh(ws, "--all"), "refresh --all")
-    proc = dbt_test_by_hand(ws, " ".join([*sorted(KPI_TESTS), PRIVACY_TEST, REQUIRED_COLUMNS_TESTS]))
+    proc = dbt_test_by_hand(ws, " ".join([*sorted(KPI_TESTS), PRIVACY_TEST, REQUIRED_COLUMNS_TESTS, "test_type:unit"]))
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    ws.unit_tests_passed = set(re.findall(r" PASS \w+::(\w+) ", proc.stdout))
     passed = len(re.findall(r" PASS ", proc.stdout))
-    assert passed == len(KPI_TESTS) + 1 + len(REQUIRED_COLUMNS_TESTS.split()), proc.stdout
+    assert passed == len(KPI_TESTS) + 1 + len(REQUIRED_COLUMNS_TESTS.split()) + len(ws.unit_tests_passed), proc.stdout
     return ws
 
 
@@ -155,3 +197,31 @@ def test_required_columns_test_passes_then_names_the_columns_with_nulls(refreshe
     assert proc.returncode != 0, output
     failures = dict(re.findall(r"Failure in test (\w+).*?Got (\d+) results?", output, flags=re.S))
     assert failures == {"dim_chats_not_null": "1", "int_events_deduplicated_not_null": "1"}, output
+
+
+def test_unit_tests_pass_on_the_models_and_a_refresh_runs_none(refreshed: Workspace):
+    """Every unit test passed (the fixture's `dbt test`), one per unit-tested model at least; the
+    refresh that built the file ran none (its dbt.log names every node it started)."""
+    unit_tests = unit_tests_of_the_models()
+    assert refreshed.unit_tests_passed == set(unit_tests)
+    assert {f"{path.split('/')[1].removesuffix('.sql')}" for path in RULES_BROKEN} == set(unit_tests.values())
+    log = (refresh_target_path(build_path_for(refreshed.warehouse)) / "dbt.log").read_text()
+    assert "START sql incremental model intermediate.int_events_sessionized" in log
+    assert "unit_test" not in log.split("Found ")[-1]
+
+
+def test_each_unit_test_fails_on_a_model_that_breaks_its_rule(refreshed: Workspace, tmp_path: Path):
+    """A copy of the project, each unit-tested model's rule broken in one place (RULES_BROKEN), its
+    unit tests run by hand: every unit test fails."""
+    project = tmp_path / "dbt_project"
+    shutil.copytree(REPO / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
+    (tmp_path / "seeds").symlink_to(REPO / "seeds")
+    for model, (rule, broken) in RULES_BROKEN.items():
+        sql = project / "models" / model
+        assert sql.read_text().count(rule) == 1, model
+        sql.write_text(sql.read_text().replace(rule, broken))
+    proc = dbt_by_hand(build_path_for(refreshed.warehouse), tmp_path / "dbt_target", "test", "--project-dir",
+                       str(project), "--select", "test_type:unit")
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output
+    assert set(re.findall(r"Failure in unit_test (\w+)", output)) == set(unit_tests_of_the_models()), output
