@@ -204,7 +204,7 @@ def test_unit_tests_pass_on_the_models_and_a_refresh_runs_none(refreshed: Worksp
     refresh that built the file ran none (its dbt.log names every node it started)."""
     unit_tests = unit_tests_of_the_models()
     assert refreshed.unit_tests_passed == set(unit_tests)
-    assert {f"{path.split('/')[1].removesuffix('.sql')}" for path in RULES_BROKEN} == set(unit_tests.values())
+    assert {Path(model).stem for model in RULES_BROKEN} == set(unit_tests.values())
     log = (refresh_target_path(build_path_for(refreshed.warehouse)) / "dbt.log").read_text()
     assert "START sql incremental model intermediate.int_events_sessionized" in log
     assert "unit_test" not in log.split("Found ")[-1]
