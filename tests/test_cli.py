@@ -733,10 +733,10 @@ def test_a_warehouse_folder_on_a_read_only_file_system_is_named_so(tmp_path, mon
     monkeypatch.setattr(refresh.os, "statvfs", lambda path: os.statvfs_result(
         (*read_only[:8], read_only.f_flag | os.ST_RDONLY, read_only.f_namemax)))
     with pytest.raises(UserError, match=f"^cannot write in the warehouse's folder {tmp_path}: read-only file system$"):
-        refresh.check_warehouse_path(tmp_path / "wh.duckdb")
+        refresh.check_warehouse_path(tmp_path / "wh.duckdb", tmp_path / "exports")
     monkeypatch.setattr(refresh.os, "statvfs", lambda path: read_only)
     with pytest.raises(UserError, match="permission denied$"):
-        refresh.check_warehouse_path(tmp_path / "wh.duckdb")
+        refresh.check_warehouse_path(tmp_path / "wh.duckdb", tmp_path / "exports")
 
 
 def test_status_without_a_warehouse_names_the_refresh_that_failed_to_make_it(tmp_path, monkeypatch):
@@ -1695,6 +1695,87 @@ def test_demo_refuses_real_exports_and_a_warehouse_it_did_not_build(workspace):
         f"assistant-analytics: error: {workspace.warehouse} exists and was not built by the demo from "
         f"{workspace.exports}: the demo would load sample data into it; give it a new file with --warehouse"]
     assert not workspace.exports.exists()
+
+
+def test_the_demo_and_a_refresh_write_nothing_into_an_export_day_folder(workspace):
+    """events.md: the warehouse never writes exports. The demo given an export day folder as its
+    exports folder (or a folder in one) would write its day folders and its mark among the
+    platform's files; a refresh (the demo's too) given a warehouse there would put the file, its
+    build file, lock and record beside them. Each is one line and exit 2, with nothing written."""
+    real = write_export(workspace.exports, "2026-11-22", "part-0000.jsonl",
+                        [event("mine", "user_message", "2026-11-22T09:00:00Z")])
+    day = real.parent
+    before = sorted(p.name for p in day.iterdir())
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([CLI, *args], capture_output=True, text=True, env=environment_without_settings(),
+                              cwd=workspace.root, timeout=120)
+
+    for exports in (day, day / "sub"):
+        proc = cli("demo", "--days", "1", "--exports", str(exports), "--warehouse", str(workspace.root / "demo.duckdb"))
+        assert proc.returncode == 2 and proc.stderr.splitlines() == [
+            f"assistant-analytics: error: {exports} is in the export day folder {day}, whose files are the "
+            "platform's, only read: the demo would write its sample days there; give it an exports folder "
+            "outside one"], proc.stderr
+    in_day = day / "w.duckdb"
+    for command in (["refresh", "--day", "2026-11-22"], ["demo", "--days", "1"]):
+        proc = cli(*command, "--exports", str(workspace.exports), "--warehouse", str(in_day))
+        assert proc.returncode == 2 and proc.stderr.splitlines() == [
+            f"assistant-analytics: error: the warehouse {in_day} is in the export day folder {day}, whose files "
+            "are the platform's, only read: give a path outside the export day folders"], proc.stderr
+    assert sorted(p.name for p in day.iterdir()) == before and not (workspace.root / "demo.duckdb").exists()
+
+
+def test_sigterm_before_the_refreshs_run_is_an_interrupted_refresh(workspace):
+    """cli.md: a refresh takes SIGTERM as its Dagster run does, "interrupted" and 130, also before
+    its run starts (here: while it waits for another refresh's lock), where it ended at once with
+    no line; nothing of it is left running."""
+    from orchestration.build.build_file import refresh_lock
+    from orchestration.settings import lock_path_for
+
+    write_export(workspace.exports, "2026-11-22", "part-0000.jsonl",
+                 [event("e1", "user_message", "2026-11-22T09:00:00Z")])
+    env = {**environment_without_settings(), "ANALYTICS_LOCK_TIMEOUT_SECONDS": "300",
+           "DAGSTER_HOME": str(workspace.dagster_home)}
+    lock = str(lock_path_for(workspace.warehouse))
+    with refresh_lock(workspace.warehouse, timeout=0):
+        proc = subprocess.Popen([CLI, "refresh", "--day", "2026-11-22", "--warehouse", str(workspace.warehouse),
+                                 "--exports", str(workspace.exports)], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True, env=env, cwd=workspace.root,
+                                start_new_session=True)
+        try:
+            deadline = time.monotonic() + 120
+            while not _has_open(proc.pid, lock):  # waiting for the lock
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr and proc.stderr.read()
+                time.sleep(0.1)
+            proc.send_signal(signal.SIGTERM)
+            _, stderr = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    assert (proc.returncode, stderr.splitlines()[-1]) == (130, "assistant-analytics: interrupted"), stderr
+    assert "Traceback" not in stderr, stderr
+    deadline = time.monotonic() + 10
+    while _group_alive(proc.pid) and time.monotonic() < deadline:  # its dbt made ready ahead ends too
+        time.sleep(0.1)
+    assert not _group_alive(proc.pid)
+    assert not workspace.warehouse.exists()
+
+
+def _has_open(pid: int, path: str) -> bool:
+    try:
+        return any(os.readlink(fd) == path for fd in Path(f"/proc/{pid}/fd").iterdir())
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def test_a_marked_demo_folder_does_not_make_any_warehouse_or_day_the_demos(tmp_path):

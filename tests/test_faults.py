@@ -186,7 +186,7 @@ def test_a_warehouse_a_refresh_cannot_write_is_refused_before_anything_runs(tmp_
                  "hash-in-folder": tmp_path / "no#1" / "w.duckdb"}[where]
     before = sorted(tmp_path.iterdir())
     with pytest.raises(UserError, match=says):
-        check_warehouse_path(warehouse)
+        check_warehouse_path(warehouse, tmp_path / "exports")
     assert sorted(tmp_path.iterdir()) == before  # no lock, no record of a refresh
 
 
@@ -196,7 +196,7 @@ def test_a_warehouse_name_dbt_reads_as_duckdb_does_is_taken(tmp_path: Path, name
     """The names DuckDB and dbt-duckdb give the same database (a `;` in a folder's name is not
     in the path's last part, where a URL's parameters begin)."""
     (tmp_path / "a;b").mkdir()
-    check_warehouse_path(tmp_path / name)
+    check_warehouse_path(tmp_path / name, tmp_path / "exports")
 
 
 def test_a_lock_that_cannot_be_made_is_a_user_error():

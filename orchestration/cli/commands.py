@@ -16,6 +16,7 @@ from ..load.exports import (
     day_folder,
     days_from_to,
     days_with_folders,
+    export_day_folder_holding,
     is_export_day,
     is_partition_day,
     last_partition_day,
@@ -187,7 +188,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     check_refresh_settings()
     check_demo_days(args.days)
     check_dagster_home()
-    check_warehouse_path(args.warehouse, make_folder=False)
+    check_warehouse_path(args.warehouse, args.exports, make_folder=False)
     check_demo_target(args.exports, args.warehouse)
     ensure_folder(args.warehouse.parent, "the warehouse's")
     check_engine_ready(args.warehouse)
@@ -270,6 +271,11 @@ def check_demo_target(exports: Path, warehouse: Path) -> None:
     day it holds was loaded from that folder's files as they are."""
     from ..demo.writer import days_the_demo_wrote, loaded_by_the_demo, written_by_the_demo
 
+    # an exports folder named like a day folder is one, of another exports folder (its parent)
+    in_day = next((f for f in (exports, *exports.parents) if export_day_folder_holding(f, f.parent)), None)
+    if in_day:
+        raise UserError(f"{exports} is in the export day folder {in_day}, whose files are the platform's, only "
+                        "read: the demo would write its sample days there; give it an exports folder outside one")
     days = list_export_days(exports) if exports.is_dir() else []
     marked = written_by_the_demo(exports)
     written = days_the_demo_wrote(exports) if marked else set()

@@ -408,9 +408,13 @@ def _check_working_folder() -> None:
 
 _signals_received: list[int] = []
 # The commands that only read: a SIGTERM (kill, timeout) ends them through their clean-up (export's
-# temporary files), not past it, and says "terminated". A refresh keeps SIGTERM as its Dagster run
-# and its dbt process need it.
+# temporary files), not past it, and says "terminated".
 _READ_COMMANDS = ("report", "export", "status")
+# The commands that refresh: a SIGTERM is "interrupted" (130), as a Ctrl-C, before and between their
+# Dagster runs too, where it would otherwise end the process at once with no line. A run itself
+# gives SIGTERM the handler SIGINT has while it runs (dagster's setup_interrupt_handlers), and
+# child_process.sigterm_kept puts this one back after it.
+_REFRESH_COMMANDS = ("refresh", "demo")
 
 
 def _on_signal(signum: int, _frame) -> None:
@@ -453,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
         quiet_library_logs()
         args = parse_args(argv)
         command = args.command
-        if handlers and command in _READ_COMMANDS:
+        if handlers and command in (*_READ_COMMANDS, *_REFRESH_COMMANDS):
             signal.signal(signal.SIGTERM, _on_signal)
         _check_working_folder()
         _resolve_paths(args)

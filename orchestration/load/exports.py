@@ -33,6 +33,14 @@ def day_folder(exports_dir: Path, day: dt.date) -> Path:
     return exports_dir / f"dt={day.isoformat()}"
 
 
+def export_day_folder_holding(path: Path, exports_dir: Path) -> Path | None:
+    """The day folder of `exports_dir` (`dt=...`, however it is dated) that `path` is or is inside,
+    if any: the platform's files, which this warehouse reads and never writes (events.md). Both
+    paths absolute, their links followed."""
+    parts = path.relative_to(exports_dir).parts if path.is_relative_to(exports_dir) else ()
+    return exports_dir / parts[0] if parts and parts[0].lower().startswith("dt=") else None
+
+
 def unreadable(what: str, path: Path, exc: OSError) -> LoadError:
     return LoadError(f"cannot read {what} {path}: {exc.strerror or exc}")
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import duckdb
 
 from ..errors import UserError, first_line, standard_output
+from ..load.exports import export_day_folder_holding
 from ..settings import build_path_for, lock_path_for
 from .report import (
     ReportParams,
@@ -78,8 +79,7 @@ def check_output(output: Path, warehouse: Path, exports: Path) -> None:
     if is_one_of([lock_path_for(warehouse), record_path_for(warehouse)]):
         raise UserError(f"refusing to write over a file the warehouse's refreshes keep: {output}")
     # the export files are the platform's: this warehouse reads them, it never writes them (events.md)
-    inside_exports = target.relative_to(exports).parts if target.is_relative_to(exports) else ()
-    if inside_exports and inside_exports[0].startswith("dt="):
+    if export_day_folder_holding(target, exports):
         raise UserError(f"refusing to write into an export day folder of {exports}: {output}")
     if target.is_dir():
         raise UserError(f"--output {output} is a directory: give a file name (e.g. {output / 'export.csv'})")
