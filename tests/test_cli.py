@@ -589,7 +589,8 @@ def test_status_of_an_exports_folder_that_is_not_there_says_why_in_json_too(tmp_
     exports = tmp_path / "exports"
     if what == "a file":
         exports.write_text("not a folder\n")
-    reason = f"no exports folder {exports}" if what == "missing" else f"{exports} is not a folder"
+    reason = (f"no exports folder {exports}" if what == "missing" else f"{exports} is not a folder") + \
+        " (ANALYTICS_EXPORTS, or the exports folder given)"
     status = collect_status(warehouse, exports)
     assert status["pending"]["exports_found"] is False
     assert status["pending"]["exports_error"] == reason
@@ -1724,6 +1725,18 @@ def test_the_demo_and_a_refresh_write_nothing_into_an_export_day_folder(workspac
             f"assistant-analytics: error: the warehouse {in_day} is in the export day folder {day}, whose files "
             "are the platform's, only read: give a path outside the export day folders"], proc.stderr
     assert sorted(p.name for p in day.iterdir()) == before and not (workspace.root / "demo.duckdb").exists()
+
+
+@pytest.mark.parametrize("days", [["--all"], ["--from", "2026-11-20", "--to", "2026-11-22"], ["--day", "2026-11-22"]])
+def test_a_refresh_from_an_exports_folder_that_is_not_there_says_so(tmp_path, days):
+    """A mistyped --exports (or ANALYTICS_EXPORTS): every way of giving the days says the folder is
+    not there, not that it holds no day folder."""
+    exports = tmp_path / "exprots"
+    proc = subprocess.run([CLI, "refresh", *days, "--exports", str(exports), "--warehouse", str(tmp_path / "w.duckdb")],
+                          capture_output=True, text=True, env=environment_without_settings(), cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, proc.stderr
+    assert proc.stderr.rstrip().endswith(f"no exports folder {exports} (ANALYTICS_EXPORTS, or the exports folder "
+                                         "given)"), proc.stderr
 
 
 def test_sigterm_before_the_refreshs_run_is_an_interrupted_refresh(workspace):

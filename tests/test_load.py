@@ -1012,7 +1012,8 @@ REVIEWED_LOADER_DIGESTS = {
         "7f00e88f92d149c6",  # a damaged member's lines not noted as invalid_utf8: no line judged otherwise
         "f2870cd939fc64d3",  # a file named as a day's folder named, not passed over: no line judged otherwise
         "05a1093a62f4bd41",  # one wording of misnamed day folders for every line: no line judged otherwise
-        "ddbeb389f4019b6d"},  # export_day_folder_holding, for what may not write there: no line judged otherwise
+        "ddbeb389f4019b6d",  # export_day_folder_holding, for what may not write there: no line judged otherwise
+        "bcd43bd185851a3b"},  # no_exports_folder, one reason for every way days are given: no line judged otherwise
 }
 
 

@@ -90,7 +90,7 @@ def _days_of_range(exports: Path, first: dt.date, last: dt.date) -> list[dt.date
 def _days_of_all(exports: Path) -> list[dt.date]:
     """Every export day under the exports root; a folder dated outside the export days (misdated:
     load/exports.is_partition_day) is passed by with a note, as the sensor passes it by."""
-    from ..load.exports import MISNAMED_DAY_FOLDERS, linked_day_folders_note, scan_day_folders
+    from ..load.exports import MISNAMED_DAY_FOLDERS, linked_day_folders_note, no_exports_folder, scan_day_folders
 
     check_export_days_begin()
     folder_days, misnamed, linked = scan_day_folders(exports)
@@ -99,7 +99,7 @@ def _days_of_all(exports: Path) -> list[dt.date]:
     if linked:
         note(linked_day_folders_note(linked))
     if not folder_days:
-        raise UserError(f"no export days (dt=YYYY-MM-DD folders) found in {exports}")
+        raise UserError(no_exports_folder(exports) or f"no export days (dt=YYYY-MM-DD folders) found in {exports}")
     days = [d for d in folder_days if is_partition_day(d)]
     outside = [d.isoformat() for d in folder_days if d not in days]
     if outside:

@@ -129,6 +129,8 @@ def days_with_folders(exports_dir: Path, days: list[dt.date]) -> tuple[list[dt.d
     not export is expected (events.md) and must not stop the rest; the caller names it. A range
     without any folder is an error, as a day asked for alone without its folder is."""
     found = [d for d in days if is_export_day(exports_dir, d)]
+    if not found and no_exports_folder(exports_dir):
+        raise LoadError(f"no export day between {days[0]} and {days[-1]}: {no_exports_folder(exports_dir)}")
     if not found:
         linked = _linked_day_folders(exports_dir, days)
         if linked:
@@ -183,13 +185,21 @@ def check_export_day(exports_dir: Path, day: dt.date) -> Path:
     return folder
 
 
+def no_exports_folder(exports_dir: Path) -> str | None:
+    """Why the exports root gives no day at all when it is not a folder (a setting or an option
+    mistyped, most likely); None when it is one."""
+    if exports_dir.is_dir():
+        return None
+    what = f"{exports_dir} is not a folder" if exports_dir.exists() else f"no exports folder {exports_dir}"
+    return f"{what} (ANALYTICS_EXPORTS, or the exports folder given)"
+
+
 def missing_day_message(exports_dir: Path, day: dt.date) -> str:
     """Why a day asked for has no folder to load: the exports root is not there (a setting), its
     folder is a link (not read), or there is none."""
     folder = day_folder(exports_dir, day)
-    if not exports_dir.is_dir():
-        return (f"export day {day.isoformat()} not found: no exports folder {exports_dir} "
-                "(ANALYTICS_EXPORTS, or the exports folder given)")
+    if no_exports_folder(exports_dir):
+        return f"export day {day.isoformat()} not found: {no_exports_folder(exports_dir)}"
     if folder.is_symlink():
         return (f"export day {day.isoformat()} not read: {folder} is a symbolic link, and links are not "
                 "read (copy the folder in: docs/decisions.md)")

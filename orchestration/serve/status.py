@@ -262,6 +262,7 @@ def collect_status(warehouse: Path, exports: Path,
         files_fingerprint,
         is_partition_day,
         loaded_by_older_loader,
+        no_exports_folder,
         scan_day_folders,
     )
     from ..load.raw import loaded_export_days
@@ -309,9 +310,8 @@ def collect_status(warehouse: Path, exports: Path,
         settle = None
     try:
         found, misnamed, linked = scan_day_folders(exports)
-        exports_found = exports.is_dir()
-        if not exports_found:  # why no day is pending, for a script that reads exports_error
-            exports_error = f"{exports} is not a folder" if exports.exists() else f"no exports folder {exports}"
+        exports_error = no_exports_folder(exports)  # why no day is pending, for a script that reads it
+        exports_found = exports_error is None
     except LoadError as exc:
         found, misnamed, linked, exports_error = [], [], [], str(exc)
         exports_found = False
