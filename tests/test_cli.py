@@ -1698,45 +1698,41 @@ def test_demo_refuses_real_exports_and_a_warehouse_it_did_not_build(workspace):
     assert not workspace.exports.exists()
 
 
-def test_the_demo_and_a_refresh_write_nothing_into_an_export_day_folder(workspace):
+def test_the_demo_and_a_refresh_write_nothing_into_an_export_day_folder(tmp_path, capsys, monkeypatch):
     """events.md: the warehouse never writes exports. The demo given an export day folder as its
     exports folder (or a folder in one) would write its day folders and its mark among the
     platform's files; a refresh (the demo's too) given a warehouse there would put the file, its
     build file, lock and record beside them. Each is one line and exit 2, with nothing written."""
-    real = write_export(workspace.exports, "2026-11-22", "part-0000.jsonl",
-                        [event("mine", "user_message", "2026-11-22T09:00:00Z")])
-    day = real.parent
+    (tmp_path / "dagster_home").mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    exports = tmp_path / "exports"
+    day = write_export(exports, "2026-11-22", "part-0000.jsonl",
+                       [event("mine", "user_message", "2026-11-22T09:00:00Z")]).parent
     before = sorted(p.name for p in day.iterdir())
-
-    def cli(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([CLI, *args], capture_output=True, text=True, env=environment_without_settings(),
-                              cwd=workspace.root, timeout=120)
-
-    for exports in (day, day / "sub"):
-        proc = cli("demo", "--days", "1", "--exports", str(exports), "--warehouse", str(workspace.root / "demo.duckdb"))
-        assert proc.returncode == 2 and proc.stderr.splitlines() == [
-            f"assistant-analytics: error: {exports} is in the export day folder {day}, whose files are the "
+    for demo_exports in (day, day / "sub"):
+        assert cli.main(["demo", "--days", "1", "--exports", str(demo_exports), "--warehouse",
+                         str(tmp_path / "demo.duckdb")]) == 2
+        assert capsys.readouterr().err.splitlines() == [
+            f"assistant-analytics: error: {demo_exports} is in the export day folder {day}, whose files are the "
             "platform's, only read: the demo would write its sample days there; give it an exports folder "
-            "outside one"], proc.stderr
+            "outside one"]
     in_day = day / "w.duckdb"
     for command in (["refresh", "--day", "2026-11-22"], ["demo", "--days", "1"]):
-        proc = cli(*command, "--exports", str(workspace.exports), "--warehouse", str(in_day))
-        assert proc.returncode == 2 and proc.stderr.splitlines() == [
+        assert cli.main([*command, "--exports", str(exports), "--warehouse", str(in_day)]) == 2
+        assert capsys.readouterr().err.splitlines() == [
             f"assistant-analytics: error: the warehouse {in_day} is in the export day folder {day}, whose files "
-            "are the platform's, only read: give a path outside the export day folders"], proc.stderr
-    assert sorted(p.name for p in day.iterdir()) == before and not (workspace.root / "demo.duckdb").exists()
+            "are the platform's, only read: give a path outside the export day folders"]
+    assert sorted(p.name for p in day.iterdir()) == before and not (tmp_path / "demo.duckdb").exists()
 
 
 @pytest.mark.parametrize("days", [["--all"], ["--from", "2026-11-20", "--to", "2026-11-22"], ["--day", "2026-11-22"]])
-def test_a_refresh_from_an_exports_folder_that_is_not_there_says_so(tmp_path, days):
+def test_a_refresh_from_an_exports_folder_that_is_not_there_says_so(tmp_path, capsys, days):
     """A mistyped --exports (or ANALYTICS_EXPORTS): every way of giving the days says the folder is
     not there, not that it holds no day folder."""
     exports = tmp_path / "exprots"
-    proc = subprocess.run([CLI, "refresh", *days, "--exports", str(exports), "--warehouse", str(tmp_path / "w.duckdb")],
-                          capture_output=True, text=True, env=environment_without_settings(), cwd=tmp_path, timeout=120)
-    assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, proc.stderr
-    assert proc.stderr.rstrip().endswith(f"no exports folder {exports} (ANALYTICS_EXPORTS, or the exports folder "
-                                         "given)"), proc.stderr
+    assert cli.main(["refresh", *days, "--exports", str(exports), "--warehouse", str(tmp_path / "w.duckdb")]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.endswith(f"no exports folder {exports} (ANALYTICS_EXPORTS, or the exports folder given)"), line
 
 
 def test_sigterm_before_the_refreshs_run_is_an_interrupted_refresh(workspace):
