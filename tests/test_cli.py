@@ -1709,13 +1709,12 @@ def test_the_demo_and_a_refresh_write_nothing_into_an_export_day_folder(tmp_path
     day = write_export(exports, "2026-11-22", "part-0000.jsonl",
                        [event("mine", "user_message", "2026-11-22T09:00:00Z")]).parent
     before = sorted(p.name for p in day.iterdir())
-    for demo_exports in (day, day / "sub"):
+    for demo_exports, where in ((day, "is an export day folder"), (day / "sub", f"is in the export day folder {day}")):
         assert cli.main(["demo", "--days", "1", "--exports", str(demo_exports), "--warehouse",
                          str(tmp_path / "demo.duckdb")]) == 2
         assert capsys.readouterr().err.splitlines() == [
-            f"assistant-analytics: error: {demo_exports} is in the export day folder {day}, whose files are the "
-            "platform's, only read: the demo would write its sample days there; give it an exports folder "
-            "outside one"]
+            f"assistant-analytics: error: {demo_exports} {where}, whose files are the platform's, only read: the "
+            "demo would write its sample days there; give it an exports folder outside one"]
     in_day = day / "w.duckdb"
     for command in (["refresh", "--day", "2026-11-22"], ["demo", "--days", "1"]):
         assert cli.main([*command, "--exports", str(exports), "--warehouse", str(in_day)]) == 2

@@ -927,6 +927,26 @@ def test_a_run_without_an_export_day_stops_at_once_saying_how_to_launch_it(defs,
     assert not (tmp_path / "warehouse.duckdb").exists()
 
 
+def test_a_run_with_the_warehouse_in_an_export_day_folder_stops_at_its_first_step(defs, tmp_path, monkeypatch):
+    """ANALYTICS_WAREHOUSE inside a day folder of ANALYTICS_EXPORTS: each job's first step stops with
+    the CLI's line, before the build file, lock or record is written among the platform's files."""
+    from dagster import DagsterInstance
+
+    day = write_export(tmp_path / "exports", DAY, "part-0000.jsonl",
+                       [um("e1", f"{DAY}T09:00:00Z")]).parent
+    monkeypatch.setenv("ANALYTICS_EXPORTS", str(tmp_path / "exports"))
+    monkeypatch.setenv("ANALYTICS_WAREHOUSE", str(day / "w.duckdb"))
+    for job, step in (("refresh", "raw_exports"), ("rebuild_models", "warehouse_dbt_models")):
+        result = defs.resolve_job_def(job).execute_in_process(instance=DagsterInstance.ephemeral(),
+                                                              partition_key=DAY, raise_on_error=False)
+        [failure] = [e for e in result.all_events if e.is_step_failure]
+        assert failure.step_key == step
+        error = failure.step_failure_data.error.cause or failure.step_failure_data.error
+        assert f"the warehouse {day / 'w.duckdb'} is in the export day folder {day}, whose files are" in \
+            error.message, error.message
+    assert sorted(p.name for p in day.iterdir()) == ["part-0000.jsonl"]
+
+
 # ---------------------------------------------------------------------------------------------
 # `dagster dev` as its users run it (README "Run it nightly")
 # ---------------------------------------------------------------------------------------------

@@ -83,7 +83,8 @@ def refreshed(module_workspace: Workspace) -> Workspace:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     ws.unit_tests_passed = set(re.findall(r" PASS \w+::(\w+) ", proc.stdout))
     passed = len(re.findall(r" PASS ", proc.stdout))
-    assert passed == len(KPI_TESTS) + 1 + len(REQUIRED_COLUMNS_TESTS.split()) + len(ws.unit_tests_passed), proc.stdout
+    assert passed == len(KPI_TESTS) + 1 + len(REQUIRED_COLUMNS_TESTS.split()) + len(unit_tests_of_the_models()), \
+        proc.stdout
     return ws
 
 

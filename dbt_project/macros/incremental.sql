@@ -64,9 +64,9 @@
     by a semi join on the affected users. -#}
 {% macro recomputed_rows(relation) %}
     {%- set every_row = not execute or not recomputing_some_users_only() -%}
-    {#- user_keyed_columns() first: on DuckDB (none) the graph is not read, which a unit test lacks -#}
-    {%- set keyed_columns = user_keyed_columns() if execute else none -%}
-    {%- set columns = keyed_columns if keyed_columns and is_user_keyed_model(relation) else none -%}
+    {#- a unit test's inputs are its given rows, and it has no graph to look the relation up in -#}
+    {%- set columns = user_keyed_columns() if execute and model.resource_type != 'unit_test'
+                                              and is_user_keyed_model(relation) else none -%}
     {%- if every_row and not columns -%}
         {{ relation }}
     {%- elif every_row -%}

@@ -16,12 +16,12 @@ from ..load.exports import (
     day_folder,
     days_from_to,
     days_with_folders,
-    export_day_folder_holding,
     is_export_day,
     is_partition_day,
     last_partition_day,
     list_export_days,
     missing_day_message,
+    named_as_day_folder,
     range_gap_notes,
 )
 from ..serve.report import (
@@ -271,11 +271,12 @@ def check_demo_target(exports: Path, warehouse: Path) -> None:
     day it holds was loaded from that folder's files as they are."""
     from ..demo.writer import days_the_demo_wrote, loaded_by_the_demo, written_by_the_demo
 
-    # an exports folder named like a day folder is one, of another exports folder (its parent)
-    in_day = next((f for f in (exports, *exports.parents) if export_day_folder_holding(f, f.parent)), None)
+    # a folder named like a day folder is one, of another exports folder (its parent)
+    in_day = next((f for f in (exports, *exports.parents) if named_as_day_folder(f.name)), None)
     if in_day:
-        raise UserError(f"{exports} is in the export day folder {in_day}, whose files are the platform's, only "
-                        "read: the demo would write its sample days there; give it an exports folder outside one")
+        where = "is an export day folder" if in_day == exports else f"is in the export day folder {in_day}"
+        raise UserError(f"{exports} {where}, whose files are the platform's, only read: the demo would write its "
+                        "sample days there; give it an exports folder outside one")
     days = list_export_days(exports) if exports.is_dir() else []
     marked = written_by_the_demo(exports)
     written = days_the_demo_wrote(exports) if marked else set()

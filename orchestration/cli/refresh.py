@@ -97,18 +97,13 @@ def check_warehouse_path(warehouse: Path, exports: Path, *, make_folder: bool = 
     """The warehouse a refresh writes: a file (or none yet) outside the export day folders, whose
     folder exists or can be made (made here unless not `make_folder`), and whose name dbt can use;
     else one line, before anything is loaded or recorded."""
-    from ..load.exports import export_day_folder_holding
+    from ..load.exports import check_warehouse_outside_day_folders
     from ..publish.publish import check_duckdb_file  # it imports DuckDB: not at the CLI's start
     from ..settings import check_warehouse_name
 
     if warehouse.is_dir():
         raise UserError(f"the warehouse {warehouse} is a directory: give the path of a DuckDB file")
-    # the refresh keeps its build file, lock and record beside the warehouse (events.md: the
-    # warehouse never writes exports)
-    in_day = export_day_folder_holding(warehouse, exports)
-    if in_day:
-        raise UserError(f"the warehouse {warehouse} is in the export day folder {in_day}, whose files are the "
-                        "platform's, only read: give a path outside the export day folders")
+    check_warehouse_outside_day_folders(warehouse, exports)
     check_warehouse_name(warehouse)
     if make_folder:
         ensure_folder(warehouse.parent, "the warehouse's")

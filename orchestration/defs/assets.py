@@ -32,7 +32,13 @@ from ..build.dbt_project import dbt_project
 from ..build.dbt_results import DbtBuildError, NodeFailures
 from ..build.loading import load_days
 from ..errors import LoadError, UnfinishedBuildError, UserError, listed
-from ..load.exports import day_folder, days_with_folders, linked_export_names, range_gap_notes
+from ..load.exports import (
+    check_warehouse_outside_day_folders,
+    day_folder,
+    days_with_folders,
+    linked_export_names,
+    range_gap_notes,
+)
 from ..load.raw import LoadStats
 from ..publish.publish import publish
 from ..settings import check_dbt_settings, check_warehouse_name
@@ -96,7 +102,9 @@ class LoadConfig(Config):
 def raw_exports(context: AssetExecutionContext, warehouse: WarehouseResource,
                 config: LoadConfig) -> Iterator[MaterializeResult]:
     """Loads each export day of the run into the raw schema, replacing what an earlier load of it brought."""
-    check_warehouse_name(warehouse.warehouse)  # a run from Dagster: the CLI checked its own already
+    # a run from Dagster: the CLI checked its own already
+    check_warehouse_name(warehouse.warehouse)
+    check_warehouse_outside_day_folders(warehouse.warehouse, warehouse.exports)
     _check_export_days_given(context)
     days = _days_with_folders(context, warehouse, [dt.date.fromisoformat(k) for k in context.partition_keys])
     totals = {"lines_read": 0, "events_valid": 0, "duplicates": 0, "lines_rejected": 0}
@@ -206,6 +214,7 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
     after, so that publishing and every reader stay the same."""
     check_dbt_settings()  # profiles.yml hands them to dbt, which reports a bad one late and obscurely
     check_warehouse_name(warehouse.warehouse)  # rebuild_models loads nothing first
+    check_warehouse_outside_day_folders(warehouse.warehouse, warehouse.exports)
     _check_export_days_given(context)
     _check_the_whole_build(context)
     with refresh_lock(warehouse.warehouse):

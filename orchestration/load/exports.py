@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import NamedTuple
 
-from ..errors import LoadError, listed
+from ..errors import LoadError, UserError, listed
 from ..settings import first_export_day, iso_day
 
 
@@ -33,12 +33,27 @@ def day_folder(exports_dir: Path, day: dt.date) -> Path:
     return exports_dir / f"dt={day.isoformat()}"
 
 
+def named_as_day_folder(name: str) -> bool:
+    """Whether an entry of the exports root is named like a day folder (`dt=...`, `DT=...`, however
+    dated): an export day, or one named wrong, whose files are the platform's all the same."""
+    return name.lower().startswith("dt=")
+
+
 def export_day_folder_holding(path: Path, exports_dir: Path) -> Path | None:
-    """The day folder of `exports_dir` (`dt=...`, however it is dated) that `path` is or is inside,
-    if any: the platform's files, which this warehouse reads and never writes (events.md). Both
-    paths absolute, their links followed."""
+    """The day folder of `exports_dir` that `path` is or is inside, if any: the platform's files,
+    which this warehouse reads and never writes (events.md). Both paths absolute, their links
+    followed."""
     parts = path.relative_to(exports_dir).parts if path.is_relative_to(exports_dir) else ()
-    return exports_dir / parts[0] if parts and parts[0].lower().startswith("dt=") else None
+    return exports_dir / parts[0] if parts and named_as_day_folder(parts[0]) else None
+
+
+def check_warehouse_outside_day_folders(warehouse: Path, exports_dir: Path) -> None:
+    """A refresh keeps its build file, lock and record beside the warehouse: not among the
+    platform's files (events.md: the warehouse never writes exports)."""
+    in_day = export_day_folder_holding(warehouse, exports_dir)
+    if in_day:
+        raise UserError(f"the warehouse {warehouse} is in the export day folder {in_day}, whose files are the "
+                        "platform's, only read: give a path outside the export day folders")
 
 
 def unreadable(what: str, path: Path, exc: OSError) -> LoadError:
@@ -102,7 +117,7 @@ def scan_day_folders(exports_dir: Path) -> DayFolders:
             return DayFolders([], [], [])
         days, misnamed, linked = [], [], []
         for child in exports_dir.iterdir():
-            if not child.name.lower().startswith("dt="):
+            if not named_as_day_folder(child.name):
                 continue
             if child.is_symlink():
                 linked.append(shown_name(child))
@@ -129,8 +144,9 @@ def days_with_folders(exports_dir: Path, days: list[dt.date]) -> tuple[list[dt.d
     not export is expected (events.md) and must not stop the rest; the caller names it. A range
     without any folder is an error, as a day asked for alone without its folder is."""
     found = [d for d in days if is_export_day(exports_dir, d)]
-    if not found and no_exports_folder(exports_dir):
-        raise LoadError(f"no export day between {days[0]} and {days[-1]}: {no_exports_folder(exports_dir)}")
+    missing_root = None if found else no_exports_folder(exports_dir)
+    if missing_root:
+        raise LoadError(f"no export day between {days[0]} and {days[-1]}: {missing_root}")
     if not found:
         linked = _linked_day_folders(exports_dir, days)
         if linked:
@@ -198,8 +214,9 @@ def missing_day_message(exports_dir: Path, day: dt.date) -> str:
     """Why a day asked for has no folder to load: the exports root is not there (a setting), its
     folder is a link (not read), or there is none."""
     folder = day_folder(exports_dir, day)
-    if no_exports_folder(exports_dir):
-        return f"export day {day.isoformat()} not found: {no_exports_folder(exports_dir)}"
+    missing_root = no_exports_folder(exports_dir)
+    if missing_root:
+        return f"export day {day.isoformat()} not found: {missing_root}"
     if folder.is_symlink():
         return (f"export day {day.isoformat()} not read: {folder} is a symbolic link, and links are not "
                 "read (copy the folder in: docs/decisions.md)")
