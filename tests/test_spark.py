@@ -842,8 +842,9 @@ def imported_rows(tmp_path: Path, spark_dir: Path, build: Path, nodes: dict) -> 
 def test_spark_tables_replace_the_build_files_copies_in_one_transaction(tmp_path: Path):
     """spark_models.import_spark_tables without a Spark: Parquet files laid out as Spark's warehouse
     folder (a plain table, a table partitioned by user bucket), a manifest naming them and a view.
-    The build file gets their rows (no user_bucket); a missing table changes nothing."""
-    spark_dir, build = tmp_path / "w.spark", tmp_path / "build.duckdb"
+    The build file gets their rows (no user_bucket, nor a column of a `key=value` folder above the
+    Spark folder, which a read of Hive partitions would add); a missing table changes nothing."""
+    spark_dir, build = tmp_path / "env=prod" / "n=5" / "w.spark", tmp_path / "build.duckdb"
     conn = duckdb.connect(str(build))
     conn.execute("create schema marts; create table marts.fct_a as select 'stale' as user_id, 0 as n")
     plain = table_folder(spark_dir, "marts", "fct_a")

@@ -116,7 +116,9 @@ def exports(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def spark_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("spark_load") / "warehouse.duckdb.spark"
+    # under `key=value` folders, which a read of Spark's files as Hive partitions would take as
+    # columns (the raw tables compared below would have them)
+    return tmp_path_factory.mktemp("spark_load") / "env=prod" / "export_date=2026-01-01" / "warehouse.duckdb.spark"
 
 
 @pytest.fixture(scope="module")

@@ -107,6 +107,7 @@ def mirror_days(build: Path, spark_dir: Path, days: list[dt.date]) -> None:
 
     from ..load.raw import ensure_raw_schema, transaction
     from ..load.spark_load import DAY_TABLES
+    from .spark_models import spark_files
 
     conn = duckdb.connect(str(build))
     try:
@@ -125,13 +126,13 @@ def mirror_days(build: Path, spark_dir: Path, days: list[dt.date]) -> None:
                         folder = _table_folder(spark_dir, table) / f"export_date={day.isoformat()}"
                         files = sorted(str(p) for p in folder.glob("*.parquet"))
                         if files:
-                            conn.execute(f"insert into raw.{table} ({names}) select {select} from read_parquet($files)",
-                                         {"day": day, "files": files})
+                            conn.execute(f"insert into raw.{table} ({names}) select {select} "
+                                         f"from {spark_files('$files')}", {"day": day, "files": files})
                 else:
                     conn.execute(f"delete from raw.{table}")
                     files = sorted(str(p) for p in _table_folder(spark_dir, table).glob("*.parquet"))
                     if files:
-                        conn.execute(f"insert into raw.{table} ({names}) select {names} from read_parquet(?)", [files])
+                        conn.execute(f"insert into raw.{table} ({names}) select {names} from {spark_files()}", [files])
     finally:
         conn.close()
 
@@ -140,17 +141,20 @@ def spark_loaded_days(spark_dir: Path) -> dict[dt.date, str]:
     """Spark's raw.export_days (export day: fingerprint), read from its files (no Spark process)."""
     import duckdb
 
+    from .spark_models import spark_files
+
     folder = _table_folder(spark_dir, "export_days")
     files = sorted(str(p) for p in folder.glob("export_date=*/*.parquet"))
     if not files:
         return {}
     conn = duckdb.connect()
     try:
-        rows = conn.execute("select export_date::date, fingerprint from read_parquet(?, hive_partitioning = true)",
-                            [files]).fetchall()
+        rows = conn.execute(f"select filename, fingerprint from {spark_files()}", [files]).fetchall()
     finally:
         conn.close()
-    return dict(rows)
+    # the day is its folder's name (export_date=YYYY-MM-DD), Spark's partition column
+    return {dt.date.fromisoformat(Path(name).parent.name.removeprefix("export_date=")): fingerprint
+            for name, fingerprint in rows}
 
 
 def days_behind(build_days: dict[dt.date, str], spark_dir: Path) -> list[dt.date]:
@@ -169,6 +173,7 @@ def spark_user_agents_stale(spark_dir: Path) -> bool:
     import duckdb
 
     from ..load.user_agents import parser_version
+    from .spark_models import spark_files
 
     if not spark_loaded_days(spark_dir):
         return False
@@ -180,7 +185,7 @@ def spark_user_agents_stale(spark_dir: Path) -> bool:
         return False
     conn = duckdb.connect()
     try:
-        return bool(conn.execute("select count(*) from read_parquet(?) where parsed_by <> ?",
+        return bool(conn.execute(f"select count(*) from {spark_files()} where parsed_by <> ?",
                                  [files, parser_version()]).fetchone()[0])
     finally:
         conn.close()

@@ -81,6 +81,14 @@ def spark_tables(manifest: Path) -> list[tuple[str, str]]:
         or (node["resource_type"] == "model" and node["config"]["materialized"] in ("table", "incremental")))
 
 
+def spark_files(parameter: str = "?") -> str:
+    """DuckDB's read of Spark's Parquet files (a list, the query's `parameter`) by their own columns.
+    Read as Hive partitions, every `key=value` folder on their path (a user's `env=prod/` above the
+    warehouse) would be a column too; the partition columns are taken from the folder names by the
+    callers that need them (export_date), or are Spark's alone (user_bucket)."""
+    return f"read_parquet({parameter}, hive_partitioning = false)"
+
+
 def table_folder(spark_dir: Path, schema: str, table: str) -> Path:
     """Where Spark keeps a managed table's files: the profile's spark.sql.warehouse.dir/<schema>.db/<table>."""
     return spark_dir / "warehouse" / f"{schema}.db" / table
@@ -126,12 +134,12 @@ def import_spark_tables(build: Path, spark_dir: Path, manifest: Path) -> dict[st
         with transaction(conn):
             for schema, table in tables:
                 files = table_files(spark_dir, schema, table)
-                source = conn.sql("select * from read_parquet(?, hive_partitioning = true)", params=[files])
+                source = conn.sql(f"select * from {spark_files()}", params=[files])
                 columns = [c for c in source.columns if c not in SPARK_ONLY_COLUMNS]
                 select = ", ".join(f'"{c}"' for c in columns)
                 conn.execute(f'create schema if not exists "{schema}"')
-                conn.execute(f'create or replace table "{schema}"."{table}" as '
-                             f"select {select} from read_parquet(?, hive_partitioning = true)", [files])
+                conn.execute(f'create or replace table "{schema}"."{table}" as select {select} from {spark_files()}',
+                             [files])
                 counts[f"{schema}.{table}"] = conn.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
     finally:
         conn.close()
