@@ -633,10 +633,12 @@ def test_user_agents_classified_as_uap_core_does(demo: Workspace):
         ua: uap_core_classification(ua) for ua, _, _ in rows}
 
 
-def test_spark_folder_path_that_would_break_the_sql_literal_is_refused(tmp_path: Path):
-    """The folder goes into Spark SQL as a location literal: a quote in it is refused before any
-    file is written or any process started."""
-    spark_dir = tmp_path / "it's"
+@pytest.mark.parametrize("name", ["it's", 'say "when"'])
+def test_spark_folder_path_that_would_break_the_sql_literal_is_refused(tmp_path: Path, name):
+    """The folder goes into Spark SQL as a location literal, and into the JVM's options, which Spark
+    splits as a shell would (a double quote there moves Derby's home): a quote of either kind in it
+    is refused before any file is written or any process started."""
+    spark_dir = tmp_path / name
     with pytest.raises(UserError, match="must not contain quotes"):
         check_spark_dir(spark_dir)
     assert not spark_dir.exists()

@@ -26,8 +26,9 @@ from ..errors import UserError
 from ..files import replace_file_or_skip
 from ..settings import PROJECT_ROOT, spark_class_archive_dir, user_cache_dir
 
-# A path that goes into Spark SQL as a literal: no quote, backslash or control character.
-_SAFE_PATH = re.compile(r"[^'\\\x00-\x1f]+")
+# A path that goes into Spark SQL as a literal and into the JVM's options (split as a shell splits
+# them): no quote of either kind, backslash or control character.
+_SAFE_PATH = re.compile(r"[^'\"\\\x00-\x1f]+")
 
 
 def check_spark_dir(spark_dir: Path) -> Path:
