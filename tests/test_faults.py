@@ -461,7 +461,9 @@ def test_refresh_full_waits_for_the_refresh_that_holds_the_warehouse(workspace: 
     finally:
         holder.close()
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
-    assert proc.stderr.splitlines() == [f"assistant-analytics: error: another refresh of {workspace.warehouse} "
+    assert proc.stderr.splitlines() == [f"  another refresh of {workspace.warehouse} is running: waiting for it to "
+                                        "finish (up to 1s, ANALYTICS_LOCK_TIMEOUT_SECONDS)",
+                                        f"assistant-analytics: error: another refresh of {workspace.warehouse} "
                                         f"is running (lock {settings.lock_path_for(workspace.warehouse)}); "
                                         "gave up after waiting 1s"]
 

@@ -638,10 +638,12 @@ def test_second_refresh_fails_clearly_when_the_lock_timeout_is_short(ref: Refere
     rc1 = first.finish()
     assert second.first("dbt build") is None, "the second refresh got past the load while the first was in dbt"
     assert rc2 == 2, f"second refresh exited {rc2}:\n{second.stderr}"
+    # the wait said as progress (indented), then the one error line
     lines = [line for line in second.stderr.splitlines() if "another refresh" in line]
-    assert len(lines) == 1, f"expected one line about another refresh running, got:\n{second.stderr}"
-    assert lines[0].startswith("assistant-analytics: error: "), lines[0]
-    assert second.stderr.rstrip().splitlines()[-1] == lines[0]
+    assert len(lines) == 2, f"expected the wait and one error about another refresh running, got:\n{second.stderr}"
+    assert lines[0].startswith("  another refresh of ") and "waiting for it to finish" in lines[0], lines[0]
+    assert lines[1].startswith("assistant-analytics: error: "), lines[1]
+    assert second.stderr.rstrip().splitlines()[-1] == lines[1]
     assert "Traceback" not in second.stderr and "Stack Trace" not in second.stderr, \
         f"a busy warehouse is a user error: one line, never a traceback:\n{second.stderr}"
     assert rc1 == 0, first.stderr

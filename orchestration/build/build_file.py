@@ -25,6 +25,7 @@ import duckdb
 
 from ..errors import RefreshBusyError, UserError, first_line
 from ..settings import DuckDBLimits, build_path_for, lock_path_for, lock_timeout_seconds
+from . import progress
 
 _held: dict[str, tuple[int, int]] = {}  # lock path -> (fd, depth): re-entrant within a process
 _held_guard = threading.Lock()
@@ -50,11 +51,16 @@ def refresh_lock(warehouse: Path, timeout: float | None = None) -> Iterator[None
         except OSError as exc:  # a folder that cannot hold files (/proc), or a file in the path
             raise UserError(f"cannot make the refresh lock {lock_path}: {exc.strerror or exc}") from None
         deadline = time.monotonic() + timeout
+        waiting = False
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                if not waiting and timeout > 0:  # a wait of minutes, said once, not a silent hang
+                    progress.report(f"another refresh of {warehouse} is running: waiting for it to finish "
+                                    f"(up to {timeout:g}s, ANALYTICS_LOCK_TIMEOUT_SECONDS)")
+                    waiting = True
                 if time.monotonic() >= deadline:
                     os.close(fd)
                     raise RefreshBusyError(
@@ -336,8 +342,6 @@ def prepare_build_file(warehouse: Path, *, may_drop_loads: bool = True) -> Path:
             duckdb.connect(str(tmp), config={"storage_compatibility_version": STORAGE_VERSION}).close()
         os.replace(tmp, build)
     if restarted:
-        from . import progress
-
         start = "it" if warehouse.exists() else "nothing"
         progress.report(f"{warehouse} was {what} since the last refresh published it: the build file starts "
                         f"again from {start}")
@@ -347,8 +351,6 @@ def prepare_build_file(warehouse: Path, *, may_drop_loads: bool = True) -> Path:
         raise build_file_error(build, exc, warehouse) from None
     if _newer_than_chosen(found):
         convert_storage(build)
-        from . import progress
-
         progress.report(f"converted {build} from DuckDB storage format {found} to {STORAGE_VERSION}+ "
                         "(readable by DuckDB 1.4 and newer); the next publish carries it over")
     return build
