@@ -19,6 +19,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import tomllib
 import unicodedata
@@ -1751,18 +1752,22 @@ def test_sigterm_before_the_refreshs_run_is_an_interrupted_refresh(workspace):
                                  "--exports", str(workspace.exports)], stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, text=True, env=env, cwd=workspace.root,
                                 start_new_session=True)
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.extend(line.rstrip("\n") for line in proc.stderr), daemon=True)
+        reader.start()
         try:
-            lines = []
-            while waiting not in lines:  # the lock's wait said (a line at most 120 s away: its timeout)
-                lines.append(proc.stderr.readline().rstrip("\n"))
-                assert lines[-1] or proc.poll() is None, lines
+            deadline = time.monotonic() + 120
+            while waiting not in lines:  # the lock's wait said
+                assert proc.poll() is None and time.monotonic() < deadline, lines
+                time.sleep(0.1)
             proc.send_signal(signal.SIGTERM)
-            rest = proc.communicate(timeout=60)[1]
+            proc.wait(timeout=60)
+            reader.join(timeout=60)
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-    stderr = "\n".join(lines) + "\n" + rest
+    stderr = "\n".join(lines)
     assert (proc.returncode, stderr.splitlines()[-1]) == (130, "assistant-analytics: interrupted"), stderr
     assert "Traceback" not in stderr, stderr
     deadline = time.monotonic() + 10

@@ -938,11 +938,13 @@ def test_a_spark_table_with_no_partition_is_imported_empty_with_its_columns(tmp_
 def test_spark_user_agents_of_another_parser_are_found_without_spark(tmp_path):
     """After an upgrade of ua-parser, a Spark build with no day to load (`refresh --full` alone)
     reloads one, so that the Spark loader parses every string again before the models are rebuilt
-    (orchestration/build/loading.py): the stale rows are found in Spark's files by DuckDB."""
-    from orchestration.build.spark_job import spark_user_agents_stale
+    (orchestration/build/loading.py): the stale rows are found in Spark's files by DuckDB. The
+    Spark folder is under `key=value` folders, one named as Spark's partition column: the loaded day
+    is the day folder's, not the outer one's (a read of Hive partitions took the outer one)."""
+    from orchestration.build.spark_job import spark_loaded_days, spark_user_agents_stale
     from orchestration.load.user_agents import parser_version
 
-    spark_dir = tmp_path / "w.duckdb.spark"
+    spark_dir = tmp_path / "env=prod" / "export_date=2026-01-01" / "w.duckdb.spark"
     raw = table_folder(spark_dir, "raw", "export_days").parent
     assert not spark_user_agents_stale(spark_dir)  # nothing loaded
     day = raw / "export_days" / "export_date=2026-11-20"
@@ -950,6 +952,7 @@ def test_spark_user_agents_of_another_parser_are_found_without_spark(tmp_path):
     conn = duckdb.connect()
     try:
         conn.execute(f"copy (select 'fp' as fingerprint) to '{day / 'part-0.parquet'}' (format parquet)")
+        assert spark_loaded_days(spark_dir) == {dt.date(2026, 11, 20): "fp"}
         assert spark_user_agents_stale(spark_dir)  # loaded before the table existed
         (raw / "user_agents").mkdir()
         for by, stale in ((parser_version(), False), ("ua-parser 0.0", True)):

@@ -144,7 +144,8 @@ def spark_loaded_days(spark_dir: Path) -> dict[dt.date, str]:
     from .spark_models import spark_files
 
     folder = _table_folder(spark_dir, "export_days")
-    files = sorted(str(p) for p in folder.glob("export_date=*/*.parquet"))
+    # the days Spark's loader writes (a folder of another name, a copy's `.bak`, is not one)
+    files = sorted(str(p) for p in folder.glob("export_date=[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]/*.parquet"))
     if not files:
         return {}
     conn = duckdb.connect()

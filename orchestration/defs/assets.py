@@ -112,8 +112,9 @@ def raw_exports(context: AssetExecutionContext, warehouse: WarehouseResource,
     damaged: list[str] = []
     not_loaded: list[str] = []
     started = time.perf_counter()
-    # the load's progress in the run's log too: each day's counts, and why the build file starts again
-    with refresh_lock(warehouse.warehouse), progress.also_to(context.log.info):
+    # the load's progress in the run's log too: a wait for another refresh's lock, each day's
+    # counts, and why the build file starts again
+    with progress.also_to(context.log.info), refresh_lock(warehouse.warehouse):
         for i, stats in enumerate(_loads(load_days(warehouse.warehouse, warehouse.exports, days,
                                                       full=config.full_refresh)), start=1):
             day = stats.export_date
