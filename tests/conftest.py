@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,6 +96,22 @@ def dbt_by_hand(warehouse: Path, target: Path, *args: str) -> subprocess.Complet
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     cmd = ["dbt", *args, "--profiles-dir", "..", "--target-path", str(target), "--log-path", str(target / "logs")]
     return subprocess.run(cmd, cwd=REPO / "dbt_project", env=env, capture_output=True, text=True, timeout=600)
+
+
+def process_group_gone(process: subprocess.Popen, timeout: float) -> bool:
+    """Whether every process of `process`'s group (it leads one: start_new_session) has ended
+    within `timeout` seconds; `process` itself is reaped meanwhile (a zombie leader keeps the
+    group)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        process.poll()
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
 
 
 def slow_fixture(fixture_function):

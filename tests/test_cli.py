@@ -36,6 +36,7 @@ from conftest import (
     duckdb_blocks,
     environment_without_settings,
     event,
+    process_group_gone,
     slow_fixture,
     with_a_damaged_block,
     write_export,
@@ -1770,19 +1771,8 @@ def test_sigterm_before_the_refreshs_run_is_an_interrupted_refresh(workspace):
     stderr = "\n".join(lines)
     assert (proc.returncode, stderr.splitlines()[-1]) == (130, "assistant-analytics: interrupted"), stderr
     assert "Traceback" not in stderr, stderr
-    deadline = time.monotonic() + 10
-    while _group_alive(proc.pid) and time.monotonic() < deadline:  # its dbt made ready ahead ends too
-        time.sleep(0.1)
-    assert not _group_alive(proc.pid)
+    assert process_group_gone(proc, 10)  # its dbt made ready ahead ends too
     assert not workspace.warehouse.exists()
-
-
-def _group_alive(group: int) -> bool:
-    try:
-        os.killpg(group, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def test_a_marked_demo_folder_does_not_make_any_warehouse_or_day_the_demos(tmp_path):

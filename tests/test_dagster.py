@@ -33,7 +33,7 @@ from types import SimpleNamespace
 
 import duckdb
 import pytest
-from conftest import REPO, slow_fixture, write_export
+from conftest import REPO, process_group_gone, slow_fixture, write_export
 from conftest import bot_message as bm
 from conftest import user_message as um
 
@@ -1038,23 +1038,11 @@ def stop_group(process: subprocess.Popen) -> bool:
     did not stop it, as a person would press it again; True when every process of the group is gone
     in time, else it lists them, kills the group and returns False."""
     import signal
-    import time
-
-    def gone_within(seconds: float) -> bool:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            process.poll()
-            try:
-                os.killpg(process.pid, 0)
-            except ProcessLookupError:
-                return True
-            time.sleep(0.5)
-        return False
 
     for _ in range(2):
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGINT)
-        if gone_within(60):
+        if process_group_gone(process, 60):
             return True
     remaining = subprocess.run(["ps", "-o", "pid,stat,etime,args", "-g", str(process.pid)],
                                capture_output=True, text=True).stdout

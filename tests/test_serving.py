@@ -36,7 +36,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import CLI, Workspace, environment_without_settings, event, write_export
+from conftest import CLI, Workspace, environment_without_settings, event, process_group_gone, write_export
 
 from orchestration.demo.generator import generate_exports
 
@@ -263,14 +263,7 @@ class Running:
         return rc
 
     def group_gone(self, timeout: float = 15) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                os.killpg(self.proc.pid, 0)
-            except ProcessLookupError:
-                return True
-            time.sleep(0.05)
-        return False
+        return process_group_gone(self.proc, timeout)
 
     @property
     def stderr(self) -> str:
