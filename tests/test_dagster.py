@@ -947,6 +947,32 @@ def test_a_run_with_the_warehouse_in_an_export_day_folder_stops_at_its_first_ste
     assert sorted(p.name for p in day.iterdir()) == ["part-0000.jsonl"]
 
 
+def test_a_run_with_a_bad_seed_stops_at_its_first_step_naming_the_line(defs, tmp_path, monkeypatch):
+    """A deployment's seed edited wrong (a timeout of 0): each job's first step stops with the
+    seed's line (build/seeds.py), before the day is loaded or dbt starts; before, the load ran and
+    the build failed naming a dbt test."""
+    from dagster import DagsterInstance
+
+    import orchestration.build.seeds as seeds
+
+    set_paths(monkeypatch, tmp_path)
+    write_export(tmp_path / "exports", DAY, "part-0000.jsonl", [um("e1", f"{DAY}T09:00:00Z")])
+    edited = tmp_path / "seeds"
+    shutil.copytree(seeds.SEEDS_DIR, edited)
+    (edited / "channels.csv").write_text("channel,inactivity_timeout_minutes\nweb,0\n")
+    monkeypatch.setattr(seeds, "SEEDS_DIR", edited)
+    for job, step in (("refresh", "raw_exports"), ("rebuild_models", "warehouse_dbt_models")):
+        result = defs.resolve_job_def(job).execute_in_process(instance=DagsterInstance.ephemeral(),
+                                                              partition_key=DAY, raise_on_error=False)
+        [failure] = [e for e in result.all_events if e.is_step_failure]
+        assert failure.step_key == step
+        error = failure.step_failure_data.error.cause or failure.step_failure_data.error
+        assert f"{edited / 'channels.csv'} line 2: inactivity_timeout_minutes '0' of channel 'web' is not valid" \
+            in error.message, error.message
+    assert not (tmp_path / "warehouse.duckdb").exists()
+    assert not any(tmp_path.glob(".warehouse.build.duckdb*"))
+
+
 # ---------------------------------------------------------------------------------------------
 # `dagster dev` as its users run it (README "Run it nightly")
 # ---------------------------------------------------------------------------------------------

@@ -114,3 +114,22 @@ def _with_timezone(text: str, assistant: str, tz: str) -> str:
             line = ",".join(cells) + "\n"
         out.append(line)
     return "".join(out)
+
+
+def test_a_bad_seed_stops_refresh_and_demo_with_its_line_before_anything_is_written(workspace, checkout):
+    """A timeout edited to 0 (an audit): the build used to fail after the day's load, naming a dbt
+    test (`assert_channel_timeouts_positive: Got 1 result, ...`). Now `refresh` and `demo` stop
+    first with one line naming the seed's file, line and what is allowed, exit 2, nothing written."""
+    ws = workspace
+    root, env = checkout
+    seed = root / "seeds" / "channels.csv"
+    seed.write_text(seed.read_text(encoding="utf-8").replace("web,30", "web,0"), encoding="utf-8")
+    write_export(ws.exports, "2026-11-03", "part-0000.jsonl", chat("tz", "2026-11-02T23:30", "u_tz"))
+    said = (f"assistant-analytics: error: {seed} line 2: inactivity_timeout_minutes '0' of channel 'web' is not "
+            "valid: expected a whole number of minutes above 0, or empty for no timeout\n")
+    for command in (["refresh", "--day", "2026-11-03"], ["demo", "--days", "1"]):
+        proc = ws.cli(*command, check=False, env=env)
+        assert (proc.returncode, proc.stderr, proc.stdout) == (2, said, ""), (command, proc.stderr)
+    # no warehouse, build file, lock or refresh record
+    assert sorted(p.name for p in ws.root.iterdir()) == ["checkout", "dagster_home", "exports"]
+    assert sorted(p.name for p in ws.exports.iterdir()) == ["dt=2026-11-03"]  # the demo wrote no day

@@ -9,9 +9,7 @@ import duckdb
 
 from ..load.raw import ensure_raw_schema, transaction
 from ..load.user_agents import parser_version
-from ..settings import PROJECT_ROOT
-
-SEEDS_DIR = PROJECT_ROOT / "seeds"
+from .seeds import SEEDS_DIR
 
 _DDL = """
 create table if not exists raw.refresh_state (full_refresh_owed boolean not null);

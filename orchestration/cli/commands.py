@@ -58,10 +58,12 @@ def check_refresh_days(args: argparse.Namespace) -> None:
 
 
 def cmd_refresh(args: argparse.Namespace) -> int:
+    from ..build.seeds import check_seeds
     from ..settings import check_refresh_settings
 
     check_refresh_days(args)  # the options' own errors first
     check_refresh_settings()  # then a bad setting, before a day's: not only once that day is there
+    check_seeds()  # and a bad seed, before the day's load: dbt's tests on the seeds fail after it
     days: list[dt.date] = list(args.day)
     # a day outside the export days is that, whether or not it has a folder
     check_partition_days([*days, *([args.from_, args.to] if args.from_ else [])])  # before the gaps' note
@@ -178,6 +180,7 @@ def write_result(text: str) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from ..build.seeds import check_seeds
     from ..demo.generator import generate_exports
     from ..demo.writer import mark
     from ..settings import check_refresh_settings, warehouse_option
@@ -186,6 +189,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     # what the refresh checks, before the exports are written, not after; nothing is made (the
     # warehouse's folder, Spark's) before the demo's target is known not to be refused
     check_refresh_settings()
+    check_seeds()
     check_demo_days(args.days)
     check_dagster_home()
     check_warehouse_path(args.warehouse, args.exports, make_folder=False)

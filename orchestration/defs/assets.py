@@ -31,6 +31,7 @@ from ..build.dbt_build import REVIEW_TESTS, ROUTINE_GENERIC_TESTS, finish_dbt_bu
 from ..build.dbt_project import dbt_project
 from ..build.dbt_results import DbtBuildError, NodeFailures
 from ..build.loading import load_days
+from ..build.seeds import check_seeds
 from ..errors import LoadError, UnfinishedBuildError, UserError, listed
 from ..load.exports import (
     check_warehouse_outside_day_folders,
@@ -106,6 +107,7 @@ def raw_exports(context: AssetExecutionContext, warehouse: WarehouseResource,
     check_warehouse_name(warehouse.warehouse)
     check_warehouse_outside_day_folders(warehouse.warehouse, warehouse.exports)
     _check_export_days_given(context)
+    check_seeds()  # before the load: dbt's tests on the seeds fail only after it
     days = _days_with_folders(context, warehouse, [dt.date.fromisoformat(k) for k in context.partition_keys])
     totals = {"lines_read": 0, "events_valid": 0, "duplicates": 0, "lines_rejected": 0}
     rejects: dict[str, int] = {}
@@ -217,6 +219,7 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
     check_warehouse_name(warehouse.warehouse)  # rebuild_models loads nothing first
     check_warehouse_outside_day_folders(warehouse.warehouse, warehouse.exports)
     _check_export_days_given(context)
+    check_seeds()  # rebuild_models loads nothing first
     _check_the_whole_build(context)
     with refresh_lock(warehouse.warehouse):
         try:

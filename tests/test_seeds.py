@@ -1,0 +1,116 @@
+"""The seeds a deployment edits, checked before a refresh loads anything (orchestration/build/seeds.py).
+
+Each rule of the seeds' dbt tests (not_null, unique, assert_channel_timeouts_positive,
+assert_assistant_timezones_are_valid) is one line naming the file, the line and what is allowed; a
+seed that DuckDB's CSV reader reads as dbt-duckdb loads it (`COPY ... FROM`, below) passes as it is
+read there: a byte order mark, blank lines, CRLF line ends, a quoted empty value, another case in a
+column name. The CLI's and Dagster's runs that stop on a bad seed: test_seed_changes.py and
+test_dagster.py."""
+
+from __future__ import annotations
+
+import shutil
+
+import duckdb
+import pytest
+
+from orchestration.build.seeds import SEEDS_DIR, check_seeds
+from orchestration.errors import UserError
+
+CHANNELS_HEADER = b"channel,inactivity_timeout_minutes\n"
+ASSISTANTS_HEADER = b"assistant_id,name,timezone\n"
+
+
+@pytest.fixture
+def seeds(tmp_path):
+    """A copy of the project's seeds; returns a function that writes one of them and checks both."""
+    for path in SEEDS_DIR.glob("*.csv"):
+        shutil.copy(path, tmp_path)
+
+    def with_seed(name: str, content: bytes) -> None:
+        (tmp_path / name).write_bytes(content)
+        check_seeds(tmp_path)
+
+    return with_seed
+
+
+def test_the_projects_seeds_pass():
+    check_seeds()
+
+
+@pytest.mark.parametrize(("content", "says"), [
+    (CHANNELS_HEADER + b"web,30\nvoice,0\n",
+     "channels.csv line 3: inactivity_timeout_minutes '0' of channel 'voice' is not valid: expected a whole "
+     "number of minutes above 0, or empty for no timeout"),
+    (CHANNELS_HEADER + b"web,-5\n", "line 2: inactivity_timeout_minutes '-5' of channel 'web' is not valid"),
+    (CHANNELS_HEADER + b"web,abc\n", "line 2: inactivity_timeout_minutes 'abc' of channel 'web' is not valid"),
+    # DuckDB would round it to 31 minutes without a word
+    (CHANNELS_HEADER + b"web,30.6\n", "line 2: inactivity_timeout_minutes '30.6' of channel 'web' is not valid"),
+    (CHANNELS_HEADER + b"web, \n", "line 2: inactivity_timeout_minutes ' ' of channel 'web' is not valid"),
+    (CHANNELS_HEADER + b"web,2147483648\n", "inactivity_timeout_minutes '2147483648' of channel 'web' is not valid"),
+    (CHANNELS_HEADER + b"web,30\nsms,5\nweb,20\n", "channels.csv line 4: channel 'web' is listed twice (line 2 too)"),
+    (CHANNELS_HEADER + b",5\n", "channels.csv line 2: channel is empty"),
+    (CHANNELS_HEADER + b'"",5\n', "channels.csv line 2: channel is empty"),
+    (CHANNELS_HEADER + b"web\n", "channels.csv line 2: 1 value, but its first line names 2 columns"),
+    (CHANNELS_HEADER + b'"multi\nline",5\nsms,0\n', "channels.csv line 4: inactivity_timeout_minutes '0'"),
+    (b"channel,timeout\nweb,30\n", "channels.csv: its first line must name the columns "
+     "channel,inactivity_timeout_minutes (inactivity_timeout_minutes missing)"),
+    (b"", "channels.csv: its first line must name the columns channel,inactivity_timeout_minutes "
+     "(channel, inactivity_timeout_minutes missing)"),
+    (CHANNELS_HEADER + b"caf\xe9,30\n", "channels.csv is not UTF-8 text"),
+])
+def test_a_bad_channels_seed_is_one_line_naming_its_line(seeds, content, says):
+    with pytest.raises(UserError) as refused:
+        seeds("channels.csv", content)
+    assert says in str(refused.value) and "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize(("content", "says"), [
+    (ASSISTANTS_HEADER + b"acme,Acme,Europe/Roma\n",
+     "assistants.csv line 2: timezone 'Europe/Roma' of assistant 'acme' is not a time zone DuckDB knows "
+     "(did you mean 'Europe/Rome'?)"),
+    (ASSISTANTS_HEADER + b"acme,Acme,Mars/Olympus_Mons\n", "is not a time zone DuckDB knows (an IANA name, e.g. "
+     "'Europe/Rome')"),
+    # zone names are exact, as the dbt test compares them
+    (ASSISTANTS_HEADER + b"acme,Acme,europe/rome\n", "timezone 'europe/rome' of assistant 'acme'"),
+    (ASSISTANTS_HEADER + b"acme,,UTC\n", "assistants.csv line 2: the name of assistant 'acme' is empty"),
+    (ASSISTANTS_HEADER + b"acme,Acme,\n", "assistants.csv line 2: the timezone of assistant 'acme' is empty"),
+    (ASSISTANTS_HEADER + b"acme,A,UTC\nacme,B,UTC\n", "assistants.csv line 3: assistant_id 'acme' is listed twice"),
+    (ASSISTANTS_HEADER + b",A,UTC\n", "assistants.csv line 2: assistant_id is empty"),
+    (b"assistant,name,timezone\n", "(assistant_id missing)"),
+])
+def test_a_bad_assistants_seed_is_one_line_naming_its_line(seeds, content, says):
+    with pytest.raises(UserError) as refused:
+        seeds("assistants.csv", content)
+    assert says in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_the_line_names_the_seeds_full_path(seeds, tmp_path):
+    with pytest.raises(UserError, match=rf"^{tmp_path / 'channels.csv'} line 2: "):
+        seeds("channels.csv", CHANNELS_HEADER + b"web,0\n")
+
+
+# Read as DuckDB's reader reads them, and as dbt-duckdb loads a seed: each passes the check, and the
+# COPY gives these rows.
+READ_AS_DUCKDB_DOES = [
+    (b"\xef\xbb\xbf" + CHANNELS_HEADER + b"web,30\n", [("web", 30)]),
+    (CHANNELS_HEADER.replace(b"\n", b"\r\n") + b"web,30\r\n\r\nvoice,\r\n\r\n", [("web", 30), ("voice", None)]),
+    (CHANNELS_HEADER + b'web,""\nsms," 45 "\n', [("web", None), ("sms", 45)]),
+    (b"Channel,INACTIVITY_TIMEOUT_MINUTES\nweb,30\n", [("web", 30)]),
+    (b"inactivity_timeout_minutes,channel\n30,web\n", [("web", 30)]),
+]
+
+
+@pytest.mark.parametrize(("content", "rows"), READ_AS_DUCKDB_DOES)
+def test_a_seed_duckdb_reads_passes_as_it_reads_it(seeds, tmp_path, content, rows):
+    seeds("channels.csv", content)
+    header = content.removeprefix(b"\xef\xbb\xbf").splitlines()[0].decode()
+    types = {"channel": "varchar", "inactivity_timeout_minutes": "integer"}
+    conn = duckdb.connect()
+    try:
+        # the table as dbt creates it from the file's columns, filled as dbt-duckdb fills it
+        conn.execute(f"create table seed ({', '.join(f'{n} {types[n.lower()]}' for n in header.split(','))})")
+        conn.execute(f"copy seed from '{tmp_path / 'channels.csv'}' (FORMAT CSV, HEADER TRUE, DELIMITER ',')")
+        assert conn.execute("select channel, inactivity_timeout_minutes from seed").fetchall() == rows
+    finally:
+        conn.close()
