@@ -1183,8 +1183,9 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@pytest.mark.parametrize("channel, hint", [("sms", None), ("Web", "did you mean 'web'"),
-                                           ("WHATSAPP", "did you mean 'whatsapp'")])
+@pytest.mark.parametrize("channel, hint", [("sms", None), ("Web", "did you mean 'web'? names are case-sensitive"),
+                                           ("WHATSAPP", "did you mean 'whatsapp'"),
+                                           ("web ", "did you mean 'web'? names are exact, spaces included")])
 def test_an_unknown_or_miscased_channel_is_refused_by_report_and_export_alike(ws, tmp_path, channel, hint):
     period = ["--assistant", ACME, "--from", D1, "--to", D4, "--channel", channel]
     report_error = one_line_error(ws.cli("report", *period, check=False))
@@ -1314,7 +1315,7 @@ def test_export_to_a_path_that_cannot_be_written_is_one_line(ws, tmp_path, where
 
 
 @pytest.mark.parametrize("typed, suggestion", [("fct_chat", "fct_chats"), ("reprot", "report"),
-                                               ("dim_user", "dim_users")])
+                                               ("dim_user", "dim_users"), ("FCT_CHATS", "fct_chats")])
 def test_a_mistyped_mart_is_one_line_with_a_suggestion(ws, tmp_path, typed, suggestion):
     error = one_line_error(ws.cli("export", typed, "-o", str(tmp_path / "x.csv"), check=False))
     assert f"unknown mart '{typed}' (did you mean '{suggestion}'?)" in error and "fct_chats" in error
@@ -1900,6 +1901,11 @@ def test_a_range_loads_the_days_it_has_and_names_the_gaps(tmp_path, capsys):
     assert capsys.readouterr().err.splitlines() == [
         f"assistant-analytics: error: no export day between 2026-11-23 and 2026-11-26: no dt=YYYY-MM-DD folder "
         f"in {exports}"]
+    # a range of one day is that day
+    assert cli.main(["refresh", "--from", "2026-11-23", "--to", "2026-11-23", "--exports", str(exports),
+                     "--warehouse", str(tmp_path / "w.duckdb")]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"assistant-analytics: error: no export day 2026-11-23: no dt=YYYY-MM-DD folder in {exports}"]
 
     # a range that reaches outside the export days is the error alone, not a note of its gaps first
     (exports / "dt=2023-06-01").mkdir()

@@ -246,7 +246,7 @@ def _mart_relation(conn: duckdb.DuckDBPyConnection, args: argparse.Namespace) ->
         else:
             # a close name only when it is likely the one meant (`fct_chat`, `users`), not any name
             # that shares a few letters (`stg_events` and `fct_agents`)
-            close = difflib.get_close_matches(name, [*marts, "report"], n=1, cutoff=0.65)
+            close = difflib.get_close_matches(name.lower(), [*marts, "report"], n=1, cutoff=0.65)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise UserError(f"unknown mart {args.what!r}{hint}; marts: {', '.join(sorted(marts))}")
     date_col = next((c for c in _DATE_COLUMNS if c in columns), None)

@@ -139,9 +139,11 @@ def assistant_timezone(conn, assistant: str) -> str:
 
 def _unknown(what: str, value: str, valid: list[str], where: str = "") -> ReportError:
     """`unknown channel 'Web' (did you mean 'web'? ...); channels of x: voice, web`: a hint when
-    only the case differs (names are case-sensitive)."""
-    same_but_case = [v for v in valid if v.casefold() == value.casefold()]
-    hint = f" (did you mean {same_but_case[0]!r}? names are case-sensitive)" if same_but_case else ""
+    only the case or spaces around the name differ (a name pasted with a space after it)."""
+    near = [v for v in valid if v.strip().casefold() == value.strip().casefold()]
+    why = "names are case-sensitive" if near and near[0].strip() == near[0] and value.strip() == value \
+        else "names are exact, spaces included"
+    hint = f" (did you mean {near[0]!r}? {why})" if near else ""
     shown = ", ".join(valid[:20]) + (f", ... ({len(valid)} in all)" if len(valid) > 20 else "")
     return ReportError(f"unknown {what} {value!r}{hint}; {what}s{where}: {shown or 'none'}")
 
