@@ -1185,7 +1185,7 @@ def _digest(path: Path) -> str:
 
 @pytest.mark.parametrize("channel, hint", [("sms", None), ("Web", "did you mean 'web'? names are case-sensitive"),
                                            ("WHATSAPP", "did you mean 'whatsapp'"),
-                                           ("web ", "did you mean 'web'? names are exact, spaces included")])
+                                           ("web ", "did you mean 'web'? spaces count)")])
 def test_an_unknown_or_miscased_channel_is_refused_by_report_and_export_alike(ws, tmp_path, channel, hint):
     period = ["--assistant", ACME, "--from", D1, "--to", D4, "--channel", channel]
     report_error = one_line_error(ws.cli("report", *period, check=False))
@@ -1901,11 +1901,11 @@ def test_a_range_loads_the_days_it_has_and_names_the_gaps(tmp_path, capsys):
     assert capsys.readouterr().err.splitlines() == [
         f"assistant-analytics: error: no export day between 2026-11-23 and 2026-11-26: no dt=YYYY-MM-DD folder "
         f"in {exports}"]
-    # a range of one day is that day
+    # a range of one day is that day, as `--day` names it
     assert cli.main(["refresh", "--from", "2026-11-23", "--to", "2026-11-23", "--exports", str(exports),
                      "--warehouse", str(tmp_path / "w.duckdb")]) == 2
     assert capsys.readouterr().err.splitlines() == [
-        f"assistant-analytics: error: no export day 2026-11-23: no dt=YYYY-MM-DD folder in {exports}"]
+        f"assistant-analytics: error: export day 2026-11-23 not found: no folder {exports / 'dt=2026-11-23'}"]
 
     # a range that reaches outside the export days is the error alone, not a note of its gaps first
     (exports / "dt=2023-06-01").mkdir()

@@ -1015,7 +1015,7 @@ REVIEWED_LOADER_DIGESTS = {
         "ddbeb389f4019b6d",  # export_day_folder_holding, for what may not write there: no line judged otherwise
         "bcd43bd185851a3b",  # no_exports_folder, one reason for every way days are given: no line judged otherwise
         "cc361de9846e26d2",  # named_as_day_folder, one test of the name for all: no line judged otherwise
-        "1837c2cee0e576cf"},  # a range of one day named as that day in its error: no line judged otherwise
+        "8ecb27571dcc6d84"},  # a range of one day named as `--day` names it: no line judged otherwise
 }
 
 

@@ -1,11 +1,11 @@
 """The seeds a deployment edits, checked before a refresh loads anything (orchestration/build/seeds.py).
 
 Each rule of the seeds' dbt tests (not_null, unique, assert_channel_timeouts_positive,
-assert_assistant_timezones_are_valid) is one line naming the file, the line and what is allowed; a
-seed that DuckDB's CSV reader reads as dbt-duckdb loads it (`COPY ... FROM`, below) passes as it is
-read there: a byte order mark, blank lines, CRLF line ends, a quoted empty value, another case in a
-column name. The CLI's and Dagster's runs that stop on a bad seed: test_seed_changes.py and
-test_dagster.py."""
+assert_assistant_timezones_are_valid) is one line naming the file, the line and what is allowed. A
+seed is read as dbt-duckdb loads it (`COPY ... FROM`, below): a byte order mark, blank lines, CRLF
+line ends, a quoted empty value, spaces around quotes, another case in a column name, whole numbers
+written as DuckDB casts them; what DuckDB cannot read is that line. The CLI's and Dagster's runs
+that stop on a bad seed: test_seed_changes.py and test_dagster.py."""
 
 from __future__ import annotations
 
@@ -51,13 +51,28 @@ def test_the_projects_seeds_pass():
     (CHANNELS_HEADER + b"web,30\nsms,5\nweb,20\n", "channels.csv line 4: channel 'web' is listed twice (line 2 too)"),
     (CHANNELS_HEADER + b",5\n", "channels.csv line 2: channel is empty"),
     (CHANNELS_HEADER + b'"",5\n', "channels.csv line 2: channel is empty"),
-    (CHANNELS_HEADER + b"web\n", "channels.csv line 2: 1 value, but its first line names 2 columns"),
+    # a no-break space (pasted from a web page): DuckDB's cast refuses it, as dbt's load would
+    (CHANNELS_HEADER + "web,\u00a030\n".encode(), "inactivity_timeout_minutes '\\xa030' of channel 'web'"),
+    # what DuckDB reads around quotes: no space is left of them (a key twice, an empty key)
+    (CHANNELS_HEADER + b'"web" ,30\nweb,20\n', "channels.csv line 3: channel 'web' is listed twice (line 2 too)"),
+    (CHANNELS_HEADER + b'"" ,30\n', "channels.csv line 2: channel is empty"),
+    # a row is named by the line it starts on
     (CHANNELS_HEADER + b'"multi\nline",5\nsms,0\n', "channels.csv line 4: inactivity_timeout_minutes '0'"),
+    (CHANNELS_HEADER + b'"multi\nline",0\n', "channels.csv line 2: inactivity_timeout_minutes '0' of channel "
+     "'multi\\nline'"),
+    # what DuckDB cannot read, as dbt's load could not
+    (CHANNELS_HEADER + b"web\n", "channels.csv: DuckDB cannot read it as dbt loads a seed (Invalid Input Error: "),
+    (b"channel,inactivity_timeout_minutes\r\nweb,30\r\nsms,10\n", "channels.csv: DuckDB cannot read it as dbt "
+     "loads a seed (Invalid Input Error: Error when sniffing file"),
+    (CHANNELS_HEADER + b"web,30\n  \nsms,5\n", "channels.csv: DuckDB cannot read it as dbt loads a seed"),
+    (b"channel,inactivity_timeout_minutes,CHANNEL\nweb,30,x\n", "channels.csv: its first line names channel more "
+     "than once"),
     (b"channel,timeout\nweb,30\n", "channels.csv: its first line must name the columns "
      "channel,inactivity_timeout_minutes (inactivity_timeout_minutes missing)"),
     (b"", "channels.csv: its first line must name the columns channel,inactivity_timeout_minutes "
      "(channel, inactivity_timeout_minutes missing)"),
-    (CHANNELS_HEADER + b"caf\xe9,30\n", "channels.csv is not UTF-8 text"),
+    (CHANNELS_HEADER + b"caf\xe9,30\n", "channels.csv: DuckDB cannot read it as dbt loads a seed (Invalid Input "
+     "Error: CSV Error on Line: 2"),
 ])
 def test_a_bad_channels_seed_is_one_line_naming_its_line(seeds, content, says):
     with pytest.raises(UserError) as refused:
@@ -70,9 +85,13 @@ def test_a_bad_channels_seed_is_one_line_naming_its_line(seeds, content, says):
      "assistants.csv line 2: timezone 'Europe/Roma' of assistant 'acme' is not a time zone DuckDB knows "
      "(did you mean 'Europe/Rome'?)"),
     (ASSISTANTS_HEADER + b"acme,Acme,Mars/Olympus_Mons\n", "is not a time zone DuckDB knows (an IANA name, e.g. "
-     "'Europe/Rome')"),
+     "'Europe/Rome';"),
     # zone names are exact, as the dbt test compares them
-    (ASSISTANTS_HEADER + b"acme,Acme,europe/rome\n", "timezone 'europe/rome' of assistant 'acme'"),
+    (ASSISTANTS_HEADER + b"acme,Acme,europe/rome\n", "timezone 'europe/rome' of assistant 'acme' is not a time "
+     "zone DuckDB knows (did you mean 'Europe/Rome'? names are case-sensitive)"),
+    # an offset is not "corrected" to another one (difflib's closest to GMT+3 is GMT+0)
+    (ASSISTANTS_HEADER + b"acme,Acme,GMT+3\n", "timezone 'GMT+3' of assistant 'acme' is not a time zone DuckDB "
+     "knows (an IANA name, e.g. 'Europe/Rome'; a fixed offset of UTC+3 is 'Etc/GMT-3', its sign reversed)"),
     (ASSISTANTS_HEADER + b"acme,,UTC\n", "assistants.csv line 2: the name of assistant 'acme' is empty"),
     (ASSISTANTS_HEADER + b"acme,Acme,\n", "assistants.csv line 2: the timezone of assistant 'acme' is empty"),
     (ASSISTANTS_HEADER + b"acme,A,UTC\nacme,B,UTC\n", "assistants.csv line 3: assistant_id 'acme' is listed twice"),
@@ -83,6 +102,21 @@ def test_a_bad_assistants_seed_is_one_line_naming_its_line(seeds, content, says)
     with pytest.raises(UserError) as refused:
         seeds("assistants.csv", content)
     assert says in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_on_spark_a_zone_duckdb_does_not_know_is_left_to_sparks_test(seeds, monkeypatch):
+    """Spark's time zones are Java's (`GMT+3` is one); its dbt test judges them."""
+    monkeypatch.setenv("ANALYTICS_ENGINE", "spark")
+    seeds("assistants.csv", ASSISTANTS_HEADER + b"acme,Acme,GMT+3\n")
+    monkeypatch.setenv("ANALYTICS_ENGINE", "duckdb")
+    with pytest.raises(UserError, match="timezone 'GMT[+]3' of assistant 'acme' is not a time zone DuckDB knows"):
+        seeds("assistants.csv", ASSISTANTS_HEADER + b"acme,Acme,GMT+3\n")
+
+
+def test_seeds_written_otherwise_that_duckdb_reads_alike_pass(seeds):
+    seeds("assistants.csv", ASSISTANTS_HEADER + b'acme,Acme, "Europe/Rome"\nb,B,Etc/GMT+3\nc,C,US/Eastern\n')
+    seeds("assistants.csv", b"TIMEZONE,Assistant_Id,name,notes\nUTC,acme,Acme,x\n")
+    seeds("channels.csv", CHANNELS_HEADER)  # no channel listed: every channel has 30 minutes
 
 
 def test_the_line_names_the_seeds_full_path(seeds, tmp_path):
@@ -96,6 +130,9 @@ READ_AS_DUCKDB_DOES = [
     (b"\xef\xbb\xbf" + CHANNELS_HEADER + b"web,30\n", [("web", 30)]),
     (CHANNELS_HEADER.replace(b"\n", b"\r\n") + b"web,30\r\n\r\nvoice,\r\n\r\n", [("web", 30), ("voice", None)]),
     (CHANNELS_HEADER + b'web,""\nsms," 45 "\n', [("web", None), ("sms", 45)]),
+    # whole numbers however written, as DuckDB casts them
+    (CHANNELS_HEADER + b'web,30.0\nsms,+30\nchat,3e1\nmail, "30"\n', [("web", 30), ("sms", 30), ("chat", 30),
+                                                                         ("mail", 30)]),
     (b"Channel,INACTIVITY_TIMEOUT_MINUTES\nweb,30\n", [("web", 30)]),
     (b"inactivity_timeout_minutes,channel\n30,web\n", [("web", 30)]),
 ]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..settings import DBT_PROJECT_DIR, PROJECT_ROOT, build_path_for, default_warehouse
 from .dagster_dbt_import import import_dagster_dbt_without_dbt_core
+from .seeds import SEEDS_DIR
 
 import_dagster_dbt_without_dbt_core()  # before dagster_dbt's first import here
 
@@ -48,7 +49,7 @@ def dbt_executable() -> str:
 def _sources_newer_than(path: Path) -> bool:
     stamp = path.stat().st_mtime
     roots = [DBT_PROJECT_DIR / "models", DBT_PROJECT_DIR / "macros", DBT_PROJECT_DIR / "tests",
-             PROJECT_ROOT / "seeds"]
+             SEEDS_DIR]
     files = [DBT_PROJECT_DIR / "dbt_project.yml", PROJECT_ROOT / "profiles.yml"]
     for root in roots:
         if root.is_dir():

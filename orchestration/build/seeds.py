@@ -1,14 +1,16 @@
 """The seeds a deployment edits (seeds/assistants.csv, seeds/channels.csv), checked before a refresh
 loads anything.
 
-dbt loads a seed as DuckDB's CSV reader reads it (dbt-duckdb's `COPY ... FROM`), and the tests on
-the seeds (their not_null and unique tests, assert_channel_timeouts_positive,
+dbt loads a seed with DuckDB's CSV reader (dbt-duckdb's `COPY ... FROM`), and the tests on the seeds
+(their not_null and unique tests, assert_channel_timeouts_positive,
 assert_assistant_timezones_are_valid) fail the build only after the day's load, naming a test, not
-the file, the line and what is allowed. Here each rule of those tests is one line naming all three,
-before anything starts. The file is read as that reader reads it: a byte order mark and blank lines
-passed over, an empty field (quoted or not) is NULL, column names in any case. Stricter in one
-way: a timeout must be written as a whole number (DuckDB rounds `30.6` to 31 minutes without a
-word). The dbt tests stay: they check the seeds as built, on Spark too.
+the file, the line and what is allowed. Here each of those rules is one line naming all three,
+before anything starts. DuckDB reads the file here too, with the same options, so what it reads
+(quotes, spaces around them, a byte order mark, blank lines, line ends) and what it cannot read are
+as in dbt's load; Python's csv module only finds the line each row starts on. Stricter in one way:
+a timeout DuckDB would round (`30.6` loads as 31 minutes without a word) is refused. The dbt tests
+stay: they check the seeds as built, on Spark too, whose time zones are Java's: on Spark the zone
+rule is left to its test.
 """
 
 from __future__ import annotations
@@ -16,91 +18,116 @@ from __future__ import annotations
 import csv
 import difflib
 import io
+import re
 from pathlib import Path
 
 import duckdb
 
-from ..errors import UserError
-from ..settings import PROJECT_ROOT
+from ..errors import UserError, first_line
+from ..settings import PROJECT_ROOT, analytics_engine
 
 SEEDS_DIR = PROJECT_ROOT / "seeds"
-_MOST_MINUTES = 2**31 - 1  # the column is an integer
+# dbt-duckdb's seed load reads the file with these options (its macro duckdb__load_csv_rows)
+_READ = "read_csv(?, header = true, delim = ',', all_varchar = true)"
+# `GMT+3`, `UTC-05:00`: an offset, which difflib would "correct" to another one (GMT+0)
+_OFFSET = re.compile(r"(?i)(gmt|utc)?\s*[+-]\s*\d")
 
 
 def check_seeds(seeds_dir: Path | None = None) -> None:
     """Raises UserError naming the first seed line that breaks a rule of the seeds' dbt tests (the
     project's seeds/ unless `seeds_dir` is given)."""
     seeds_dir = seeds_dir or SEEDS_DIR
-    _check_channels(seeds_dir / "channels.csv")
-    _check_assistants(seeds_dir / "assistants.csv")
+    conn = duckdb.connect()
+    try:
+        _check_channels(conn, seeds_dir / "channels.csv")
+        _check_assistants(conn, seeds_dir / "assistants.csv")
+    finally:
+        conn.close()
 
 
-def _check_channels(path: Path) -> None:
+def _check_channels(conn: duckdb.DuckDBPyConnection, path: Path) -> None:
     first_line_of: dict[str, int] = {}
-    for line, row in _rows(path, ("channel", "inactivity_timeout_minutes")):
-        channel, minutes = row["channel"], row["inactivity_timeout_minutes"]
+    # DuckDB's casts: the ones of the load, which takes `+30` or `3e1` as 30 and rounds `30.6`
+    rows = _rows(conn, path, ("channel", "inactivity_timeout_minutes"),
+                 "select channel, inactivity_timeout_minutes, try_cast(inactivity_timeout_minutes as integer), "
+                 f"try_cast(inactivity_timeout_minutes as double) from {_READ}")
+    for line, (channel, minutes, whole, number) in rows:
         _check_key(path, line, "channel", channel, first_line_of)
-        digits = minutes.strip()
-        if minutes and not (digits.isascii() and digits.isdigit() and 0 < int(digits) <= _MOST_MINUTES):
-            raise UserError(f"{path} line {line}: inactivity_timeout_minutes {minutes!r} of channel {channel!r} "
+        if minutes is not None and not (whole is not None and whole > 0 and number in (None, whole)):
+            raise UserError(f"{path} {line}: inactivity_timeout_minutes {minutes!r} of channel {channel!r} "
                             "is not valid: expected a whole number of minutes above 0, or empty for no timeout")
 
 
-def _check_assistants(path: Path) -> None:
+def _check_assistants(conn: duckdb.DuckDBPyConnection, path: Path) -> None:
     first_line_of: dict[str, int] = {}
-    zones: set[str] | None = None
-    for line, row in _rows(path, ("assistant_id", "name", "timezone")):
-        assistant, zone = row["assistant_id"], row["timezone"]
+    rows = _rows(conn, path, ("assistant_id", "name", "timezone"), f"select assistant_id, name, timezone from {_READ}")
+    zones = {name for (name,) in conn.execute("select name from pg_timezone_names()").fetchall()}
+    for line, (assistant, name, zone) in rows:
         _check_key(path, line, "assistant_id", assistant, first_line_of)
-        for column in ("name", "timezone"):
-            if not row[column]:
-                raise UserError(f"{path} line {line}: the {column} of assistant {assistant!r} is empty")
-        zones = _known_time_zones() if zones is None else zones
-        if zone not in zones:
-            close = difflib.get_close_matches(zone, sorted(zones), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else " (an IANA name, e.g. 'Europe/Rome')"
-            raise UserError(f"{path} line {line}: timezone {zone!r} of assistant {assistant!r} is not a time "
-                            f"zone DuckDB knows{hint}")
+        for column, value in (("name", name), ("timezone", zone)):
+            if value is None:
+                raise UserError(f"{path} {line}: the {column} of assistant {assistant!r} is empty")
+        # the models' local times are ICU's on DuckDB; Spark's zones are Java's, judged by its test
+        if zone not in zones and analytics_engine() == "duckdb":
+            raise UserError(f"{path} {line}: timezone {zone!r} of assistant {assistant!r} is not a time "
+                            f"zone DuckDB knows{_zone_hint(zone, zones)}")
 
 
-def _check_key(path: Path, line: int, column: str, value: str, first_line_of: dict[str, int]) -> None:
-    if not value:
-        raise UserError(f"{path} line {line}: {column} is empty")
+def _zone_hint(zone: str, zones: set[str]) -> str:
+    same_but_case = [z for z in sorted(zones) if z.casefold() == zone.casefold()]
+    if same_but_case:
+        return f" (did you mean {same_but_case[0]!r}? names are case-sensitive)"
+    close = [] if _OFFSET.search(zone) else difflib.get_close_matches(zone, sorted(zones), n=1)
+    if close:
+        return f" (did you mean {close[0]!r}?)"
+    return " (an IANA name, e.g. 'Europe/Rome'; a fixed offset of UTC+3 is 'Etc/GMT-3', its sign reversed)"
+
+
+def _check_key(path: Path, line: str, column: str, value: str | None, first_line_of: dict[str, str]) -> None:
+    if value is None:
+        raise UserError(f"{path} {line}: {column} is empty")
     if value in first_line_of:
-        raise UserError(f"{path} line {line}: {column} {value!r} is listed twice (line {first_line_of[value]} too)")
+        raise UserError(f"{path} {line}: {column} {value!r} is listed twice ({first_line_of[value]} too)")
     first_line_of[value] = line
 
 
-def _rows(path: Path, columns: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
-    """The seed's rows (its line number, its values by column name) as DuckDB's CSV reader reads it."""
+def _rows(conn: duckdb.DuckDBPyConnection, path: Path, columns: tuple[str, ...], sql: str) -> list[tuple[str, tuple]]:
+    """The seed's rows as `sql` selects them from DuckDB's reading of the file, each with where it
+    starts (`line N`; `row N` of the data if the file's records cannot be matched to lines)."""
+    header, starts = _header_and_record_lines(path)
+    # DuckDB would read a name given twice as another (`channel_1`), dbt's table then has both
+    twice = sorted({name for name in header if header.count(name) > 1})
+    if twice:
+        raise UserError(f"{path}: its first line names {', '.join(twice)} more than once")
     try:
-        text = path.read_text(encoding="utf-8").removeprefix("\ufeff")
-    except UnicodeDecodeError:
-        raise UserError(f"{path} is not UTF-8 text") from None
-    except OSError as exc:
-        raise UserError(f"{path}: {(exc.strerror or type(exc).__name__).lower()}") from None
-    reader = csv.reader(io.StringIO(text))
-    header = [name.lower() for name in next(reader, [])]
-    missing = [c for c in columns if c not in header]
-    if missing:
-        raise UserError(f"{path}: its first line must name the columns {','.join(columns)} "
-                        f"({', '.join(missing)} missing)")
-    rows = []
-    for fields in reader:
-        if not fields:  # a blank line, which DuckDB's reader passes over
-            continue
-        if len(fields) != len(header):
-            raise UserError(f"{path} line {reader.line_num}: {len(fields)} value{'s' * (len(fields) != 1)}, but "
-                            f"its first line names {len(header)} columns")
-        rows.append((reader.line_num, dict(zip(header, fields, strict=True))))
-    return rows
+        names = [d[0].lower() for d in conn.execute(f"select * from {_READ} limit 0", [str(path)]).description]
+        missing = [c for c in columns if c not in names]
+        if missing:
+            raise UserError(f"{path}: its first line must name the columns {','.join(columns)} "
+                            f"({', '.join(missing)} missing)")
+        rows = conn.execute(sql, [str(path)]).fetchall()
+    except duckdb.Error as exc:  # what makes dbt's load of the seed fail too
+        raise UserError(f"{path}: DuckDB cannot read it as dbt loads a seed ({first_line(exc)}): every line "
+                        "must hold as many values as the first, with one kind of line end") from None
+    if len(starts) != len(rows):
+        return [(f"row {n}", row) for n, row in enumerate(rows, start=1)]
+    return [(f"line {start}", row) for start, row in zip(starts, rows, strict=True)]
 
 
-def _known_time_zones() -> set[str]:
-    """The zones the models' local times are computed in (ICU's, as assert_assistant_timezones_are_valid
-    lists them on DuckDB)."""
-    conn = duckdb.connect()
+def _header_and_record_lines(path: Path) -> tuple[list[str], list[int]]:
+    """The first line's names (lower case: DuckDB's names are), and the line each data record starts
+    on (a quoted value may span lines); none of either where Python cannot read the file (DuckDB
+    then says why)."""
     try:
-        return {name for (name,) in conn.execute("select name from pg_timezone_names()").fetchall()}
-    finally:
-        conn.close()
+        reader = csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig")))
+        header = [name.lower() for name in next(reader, [])]
+        starts = []
+        while True:
+            start = reader.line_num + 1
+            record = next(reader, None)
+            if record is None:
+                return header, starts
+            if record:  # a blank line is not a record (DuckDB passes over it)
+                starts.append(start)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return [], []

@@ -144,17 +144,17 @@ def days_with_folders(exports_dir: Path, days: list[dt.date]) -> tuple[list[dt.d
     not export is expected (events.md) and must not stop the rest; the caller names it. A range
     without any folder is an error, as a day asked for alone without its folder is."""
     found = [d for d in days if is_export_day(exports_dir, d)]
+    if not found and len(days) == 1:  # a range of one day (`--from X --to X`): as `--day X` says it
+        raise LoadError(missing_day_message(exports_dir, days[0]))
     missing_root = None if found else no_exports_folder(exports_dir)
-    # a range of one day (`--from X --to X`, a one-day backfill) is that day
-    none = f"no export day {days[0]}" if len(days) == 1 else f"no export day between {days[0]} and {days[-1]}"
     if missing_root:
-        raise LoadError(f"{none}: {missing_root}")
+        raise LoadError(f"no export day between {days[0]} and {days[-1]}: {missing_root}")
     if not found:
         linked = _linked_day_folders(exports_dir, days)
         if linked:
-            raise LoadError(f"{none} to read: the range's only day folders are symbolic links, and links are not "
-                            f"read (copy the folders in): {listed(linked)}")
-        raise LoadError(f"{none}: no dt=YYYY-MM-DD folder in {exports_dir}")
+            raise LoadError(f"no export day between {days[0]} and {days[-1]} to read: the range's only day folders are "
+                            f"symbolic links, and links are not read (copy the folders in): {listed(linked)}")
+        raise LoadError(f"no export day between {days[0]} and {days[-1]}: no dt=YYYY-MM-DD folder in {exports_dir}")
     return found, [d for d in days if d not in found]
 
 

@@ -240,7 +240,7 @@ def _mart_relation(conn: duckdb.DuckDBPyConnection, args: argparse.Namespace) ->
         # a table of another layer is named as such: analysts and BI tools use marts only
         elsewhere = [r[0] for r in conn.execute(
             "select distinct table_schema from information_schema.tables where table_name = ? "
-            "and table_schema <> 'marts' order by 1", [name.rsplit(".", 1)[-1]]).fetchall()]
+            "and table_schema <> 'marts' order by 1", [name.rsplit(".", 1)[-1].lower()]).fetchall()]
         if elsewhere:
             hint = f" ({name.rsplit('.', 1)[-1]!r} is in {', '.join(elsewhere)}, not in marts: export writes marts)"
         else:

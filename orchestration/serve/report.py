@@ -139,11 +139,14 @@ def assistant_timezone(conn, assistant: str) -> str:
 
 def _unknown(what: str, value: str, valid: list[str], where: str = "") -> ReportError:
     """`unknown channel 'Web' (did you mean 'web'? ...); channels of x: voice, web`: a hint when
-    only the case or spaces around the name differ (a name pasted with a space after it)."""
-    near = [v for v in valid if v.strip().casefold() == value.strip().casefold()]
-    why = "names are case-sensitive" if near and near[0].strip() == near[0] and value.strip() == value \
-        else "names are exact, spaces included"
-    hint = f" (did you mean {near[0]!r}? {why})" if near else ""
+    only the case or spaces around the name differ (a name pasted with a space after it), the
+    name that differs only by spaces first."""
+    near = sorted((v for v in valid if v.strip().casefold() == value.strip().casefold()),
+                  key=lambda v: v.strip() != value.strip())
+    if near:
+        why = [text for text, differs in (("names are case-sensitive", near[0].strip() != value.strip()),
+                                          ("spaces count", near[0].casefold() != value.casefold())) if differs]
+    hint = f" (did you mean {near[0]!r}? {'; '.join(why)})" if near else ""
     shown = ", ".join(valid[:20]) + (f", ... ({len(valid)} in all)" if len(valid) > 20 else "")
     return ReportError(f"unknown {what} {value!r}{hint}; {what}s{where}: {shown or 'none'}")
 
