@@ -480,9 +480,9 @@ def test_a_period_past_the_newest_export_day_says_so_and_shows_no_change(demo, a
     says = ("The period {} .. {} reaches past the newest loaded export day ({})" if days_after == 1 else
             "No data: the period {} .. {} starts after the newest loaded export day ({})")
     assert warning.startswith(says.format(date_from, date_to, last)), warning
-    assert any(c.value.endswith("none shown, this period reaches past the loaded export days.") for c in app.caption)
+    assert any(c.value.endswith("none shown, this period's last days are not wholly loaded yet.") for c in app.caption)
     reasons = {m.proto.help.split(" No change shown: ", 1)[-1] for m in app.metric if "No change shown" in m.proto.help}
-    assert reasons == {"this period reaches past the loaded export days."}, reasons
+    assert reasons == {"this period's last days are not wholly loaded yet."}, reasons
 
 
 @pytest.mark.parametrize(("window", "date_to", "last_complete", "shown"), [
@@ -519,7 +519,7 @@ def test_a_period_ending_on_a_local_day_loaded_in_part_shows_no_change(demo, app
     assert warning.startswith(f"The period {last - dt.timedelta(days=2)} .. {last} ends on a day the loaded "
                               f"export days hold only in part: the newest ({last}, a UTC day) ends at 19:00 on "
                               f"{last} in America/New_York"), warning
-    assert any(c.value.endswith("none shown, this period reaches past the loaded export days.") for c in app.caption)
+    assert any(c.value.endswith("none shown, this period's last days are not wholly loaded yet.") for c in app.caption)
 
 
 def test_a_one_day_period_and_a_period_picked_backwards(demo, app):
@@ -554,6 +554,9 @@ def test_presets_this_month_and_channel_reset(demo, app):
     run_ok(app)
     assert app.selectbox(key="channel").options == ["All channels", "web"]
     assert app.selectbox(key="channel").value == "All channels"
+    # flagged as `report` flags it (interfaces.md: "reported in UTC and flagged"), not only "UTC" in the title
+    assert ("Assistant umbrella-labs is not in seeds/assistants.csv: its local dates and hours are UTC's (add it "
+            "with its time zone, then refresh).") in [w.value for w in app.warning]
     # its newest chat is days before the newest export day: a complete day, where the presets end
     newest = newest_chat_date(ws, "umbrella-labs")
     assert default_end(ws, "umbrella-labs") == newest

@@ -38,6 +38,7 @@ from orchestration.serve.report import (
     data_quality_summary,
     last_complete_local_day,
     loaded_day_range,
+    not_in_seed_notice,
     period_notice,
     previous_begins_before_loaded_days,
     reading_warehouse,
@@ -69,6 +70,7 @@ class View:
     daily: pd.DataFrame  # report["daily"], its dates as timestamps for the charts
     quality: dict
     notice: str | None  # `report`'s line on stderr about the period: no data, or past the loaded days
+    unseeded: str | None  # `report`'s line when the assistant is not in seeds/assistants.csv (its dates are UTC's)
     reaches_past: bool  # the period ends after the newest loaded export day: its last days are incomplete
     # the assistant's last local day that the loaded export days hold whole (None: none loaded)
     last_complete_day: dt.date | None
@@ -233,7 +235,7 @@ def _read(conn: duckdb.DuckDBPyConnection, warehouse: Path) -> View:
     complete = last_complete_local_day(export_day, report["timezone"]) if export_day else None
     reaches_past = export_day is not None and params.date_to > (complete or export_day)
     return View(warehouse, dt.datetime.fromtimestamp(warehouse.stat().st_mtime), name, params, newest,
-                report, daily, quality, notice, reaches_past, complete,
+                report, daily, quality, notice, not_in_seed_notice(conn, params.assistant), reaches_past, complete,
                 previous_begins_before_loaded_days(params, loaded.first))
 
 
@@ -382,7 +384,7 @@ def why_no_change(view: View) -> str | None:
     period and each number's help say the same reason."""
     before = view.report["previous"]
     if view.reaches_past:
-        return "this period reaches past the loaded export days"
+        return "this period's last days are not wholly loaded yet"
     if not previous_has_data(view.report):
         return f"the previous period ({before['from']} to {before['to']}) has no data"
     if view.previous_begins_before is not None:
@@ -478,13 +480,14 @@ def draw_header(view: View) -> None:
     st.caption("Every KPI counts what belongs to chats that started in the period (Traffic: messages by their "
                "own local time). Hover a number for its definition. Newest chat of the assistant: "
                f"{view.newest_chat or 'none'}.")
-    if view.notice:
-        st.warning(view.notice[:1].upper() + view.notice[1:] + ".")
+    for line in (view.notice, view.unseeded):
+        if line:
+            st.warning(line[:1].upper() + line[1:] + ".")
     before = r["previous"]
     why_not = why_no_change(view)
     st.caption(f"Under each number: its change against the previous period, {before['from']} to {before['to']}"
                + (" (percentage points for a rate)." if why_not is None
-                  else ": none shown, this period reaches past the loaded export days." if view.reaches_past
+                  else ": none shown, this period's last days are not wholly loaded yet." if view.reaches_past
                   else ": none shown, that period has no data." if not previous_has_data(view.report)
                   else f": none shown, that period begins before the first loaded export day "
                        f"({view.previous_begins_before})."), help=CHANGE_HELP)
