@@ -119,6 +119,13 @@ def test_seeds_written_otherwise_that_duckdb_reads_alike_pass(seeds):
     seeds("channels.csv", CHANNELS_HEADER)  # no channel listed: every channel has 30 minutes
 
 
+def test_a_missing_seed_is_named(seeds, tmp_path):
+    (tmp_path / "channels.csv").unlink()
+    with pytest.raises(UserError, match=rf"^{tmp_path / 'channels.csv'} is missing or not a file: dbt loads it as a "
+                                        "seed, which every refresh needs$"):
+        seeds("assistants.csv", (tmp_path / "assistants.csv").read_bytes())
+
+
 def test_the_line_names_the_seeds_full_path(seeds, tmp_path):
     with pytest.raises(UserError, match=rf"^{tmp_path / 'channels.csv'} line 2: "):
         seeds("channels.csv", CHANNELS_HEADER + b"web,0\n")

@@ -94,6 +94,8 @@ def _check_key(path: Path, line: str, column: str, value: str | None, first_line
 def _rows(conn: duckdb.DuckDBPyConnection, path: Path, columns: tuple[str, ...], sql: str) -> list[tuple[str, tuple]]:
     """The seed's rows as `sql` selects them from DuckDB's reading of the file, each with where it
     starts (`line N`; `row N` of the data if the file's records cannot be matched to lines)."""
+    if not path.is_file():
+        raise UserError(f"{path} is missing or not a file: dbt loads it as a seed, which every refresh needs")
     header, starts = _header_and_record_lines(path)
     # DuckDB would read a name given twice as another (`channel_1`), dbt's table then has both
     twice = sorted({name for name in header if header.count(name) > 1})
@@ -107,8 +109,9 @@ def _rows(conn: duckdb.DuckDBPyConnection, path: Path, columns: tuple[str, ...],
                             f"({', '.join(missing)} missing)")
         rows = conn.execute(sql, [str(path)]).fetchall()
     except duckdb.Error as exc:  # what makes dbt's load of the seed fail too
-        raise UserError(f"{path}: DuckDB cannot read it as dbt loads a seed ({first_line(exc)}): every line "
-                        "must hold as many values as the first, with one kind of line end") from None
+        hint = (": every line must hold as many values as the first, with one kind of line end"
+                if isinstance(exc, duckdb.InvalidInputException) else "")
+        raise UserError(f"{path}: DuckDB cannot read it as dbt loads a seed ({first_line(exc)}){hint}") from None
     if len(starts) != len(rows):
         return [(f"row {n}", row) for n, row in enumerate(rows, start=1)]
     return [(f"line {start}", row) for start, row in zip(starts, rows, strict=True)]
