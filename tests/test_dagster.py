@@ -908,42 +908,48 @@ def test_the_sensor_names_the_day_folders_it_never_reads(defs, tmp_path, monkeyp
         f"in): dt={DAY}")
 
 
+FIRST_STEPS = {"refresh": "raw_exports", "rebuild_models": "warehouse_dbt_models"}
+
+
+def first_step_failures(defs, partition_key: str | None = None) -> dict[str, tuple[str, str]]:
+    """Each job run in process (no run history): the step it failed at and that step's own error."""
+    from dagster import DagsterInstance
+
+    failed = {}
+    for job in ("refresh", "rebuild_models"):
+        result = defs.resolve_job_def(job).execute_in_process(instance=DagsterInstance.ephemeral(),
+                                                              partition_key=partition_key, raise_on_error=False)
+        [failure] = [e for e in result.all_events if e.is_step_failure]
+        error = failure.step_failure_data.error.cause or failure.step_failure_data.error  # under Dagster's
+        failed[job] = (failure.step_key, error.message)
+    return failed
+
+
 def test_a_run_without_an_export_day_stops_at_once_saying_how_to_launch_it(defs, tmp_path, monkeypatch):
     """The Launchpad launches a job without a partition by default: the assets are partitioned, and
     Dagster failed the run with "Cannot access partition_key for a non-partitioned run",
     rebuild_models's only after dbt had started. Now each job's first step stops with one line."""
-    from dagster import DagsterInstance
-
     set_paths(monkeypatch, tmp_path)
-    for job, step in (("refresh", "raw_exports"), ("rebuild_models", "warehouse_dbt_models")):
-        result = defs.resolve_job_def(job).execute_in_process(instance=DagsterInstance.ephemeral(),
-                                                              raise_on_error=False)
-        assert not result.success
-        [failure] = [e for e in result.all_events if e.is_step_failure]
-        assert failure.step_key == step
-        error = failure.step_failure_data.error.cause  # the step's own error, under Dagster's
-        assert error.message.startswith(
-            f"RuntimeError: run {job} for export days: launch it with a partition, an export day"), error.message
+    failed = first_step_failures(defs)
+    assert {job: step for job, (step, _) in failed.items()} == FIRST_STEPS
+    for job, (_, message) in failed.items():
+        assert message.startswith(
+            f"RuntimeError: run {job} for export days: launch it with a partition, an export day"), message
     assert not (tmp_path / "warehouse.duckdb").exists()
 
 
 def test_a_run_with_the_warehouse_in_an_export_day_folder_stops_at_its_first_step(defs, tmp_path, monkeypatch):
     """ANALYTICS_WAREHOUSE inside a day folder of ANALYTICS_EXPORTS: each job's first step stops with
     the CLI's line, before the build file, lock or record is written among the platform's files."""
-    from dagster import DagsterInstance
-
     day = write_export(tmp_path / "exports", DAY, "part-0000.jsonl",
                        [um("e1", f"{DAY}T09:00:00Z")]).parent
     monkeypatch.setenv("ANALYTICS_EXPORTS", str(tmp_path / "exports"))
     monkeypatch.setenv("ANALYTICS_WAREHOUSE", str(day / "w.duckdb"))
-    for job, step in (("refresh", "raw_exports"), ("rebuild_models", "warehouse_dbt_models")):
-        result = defs.resolve_job_def(job).execute_in_process(instance=DagsterInstance.ephemeral(),
-                                                              partition_key=DAY, raise_on_error=False)
-        [failure] = [e for e in result.all_events if e.is_step_failure]
-        assert failure.step_key == step
-        error = failure.step_failure_data.error.cause or failure.step_failure_data.error
-        assert f"the warehouse {day / 'w.duckdb'} is in the export day folder {day}, whose files are" in \
-            error.message, error.message
+    failed = first_step_failures(defs, DAY)
+    assert {job: step for job, (step, _) in failed.items()} == FIRST_STEPS
+    for _, message in failed.values():
+        assert f"the warehouse {day / 'w.duckdb'} is in the export day folder {day}, whose files are" in message, \
+            message
     assert sorted(p.name for p in day.iterdir()) == ["part-0000.jsonl"]
 
 
@@ -951,8 +957,6 @@ def test_a_run_with_a_bad_seed_stops_at_its_first_step_naming_the_line(defs, tmp
     """A deployment's seed edited wrong (a timeout of 0): each job's first step stops with the
     seed's line (build/seeds.py), before the day is loaded or dbt starts; before, the load ran and
     the build failed naming a dbt test."""
-    from dagster import DagsterInstance
-
     import orchestration.build.seeds as seeds
 
     set_paths(monkeypatch, tmp_path)
@@ -961,14 +965,11 @@ def test_a_run_with_a_bad_seed_stops_at_its_first_step_naming_the_line(defs, tmp
     shutil.copytree(seeds.SEEDS_DIR, edited)
     (edited / "channels.csv").write_text("channel,inactivity_timeout_minutes\nweb,0\n")
     monkeypatch.setattr(seeds, "SEEDS_DIR", edited)
-    for job, step in (("refresh", "raw_exports"), ("rebuild_models", "warehouse_dbt_models")):
-        result = defs.resolve_job_def(job).execute_in_process(instance=DagsterInstance.ephemeral(),
-                                                              partition_key=DAY, raise_on_error=False)
-        [failure] = [e for e in result.all_events if e.is_step_failure]
-        assert failure.step_key == step
-        error = failure.step_failure_data.error.cause or failure.step_failure_data.error
+    failed = first_step_failures(defs, DAY)
+    assert {job: step for job, (step, _) in failed.items()} == FIRST_STEPS
+    for _, message in failed.values():
         assert f"{edited / 'channels.csv'} line 2: inactivity_timeout_minutes '0' of channel 'web' is not valid" \
-            in error.message, error.message
+            in message, message
     assert not (tmp_path / "warehouse.duckdb").exists()
     assert not any(tmp_path.glob(".warehouse.build.duckdb*"))
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from conftest import REPO, event, write_export
+from conftest import REPO, Workspace, event, write_export
 
 from orchestration.build.dbt_project import PARSED_FOR_FILE_NAME
 from orchestration.build.dbt_templates import CACHE_FILE_NAME as TEMPLATES_FILE_NAME
@@ -127,9 +127,12 @@ def test_a_bad_seed_stops_refresh_and_demo_with_its_line_before_anything_is_writ
     write_export(ws.exports, "2026-11-03", "part-0000.jsonl", chat("tz", "2026-11-02T23:30", "u_tz"))
     said = (f"assistant-analytics: error: {seed} line 2: inactivity_timeout_minutes '0' of channel 'web' is not "
             "valid: expected a whole number of minutes above 0, or empty for no timeout\n")
-    for command in (["refresh", "--day", "2026-11-03"], ["demo", "--days", "1"]):
-        proc = ws.cli(*command, check=False, env=env)
-        assert (proc.returncode, proc.stderr, proc.stdout) == (2, said, ""), (command, proc.stderr)
-    # no warehouse, build file, lock or refresh record
-    assert sorted(p.name for p in ws.root.iterdir()) == ["checkout", "dagster_home", "exports"]
-    assert sorted(p.name for p in ws.exports.iterdir()) == ["dt=2026-11-03"]  # the demo wrote no day
+    refreshed = ws.cli("refresh", "--day", "2026-11-03", check=False, env=env)
+    demo = Workspace(ws.root / "demo")  # a new folder, which the demo would fill
+    demo.root.mkdir()
+    demoed = demo.cli("demo", "--days", "1", check=False, env=env)
+    for proc in (refreshed, demoed):
+        assert (proc.returncode, proc.stderr, proc.stdout) == (2, said, ""), proc.stderr
+    # no warehouse, build file, lock or refresh record; no sample export of the demo's
+    assert sorted(p.name for p in ws.root.iterdir()) == ["checkout", "dagster_home", "demo", "exports"]
+    assert sorted(p.name for p in demo.root.iterdir()) == ["dagster_home"]

@@ -61,18 +61,24 @@ def test_the_projects_seeds_pass():
     (CHANNELS_HEADER + b'"multi\nline",0\n', "channels.csv line 2: inactivity_timeout_minutes '0' of channel "
      "'multi\\nline'"),
     # what DuckDB cannot read, as dbt's load could not
-    (CHANNELS_HEADER + b"web\n", "channels.csv: DuckDB cannot read it as dbt loads a seed (Invalid Input Error: "),
+    (CHANNELS_HEADER + b"web\n", "channels.csv line 2: 1 value, but its first line names 2 columns"),
+    # a trailing comma, as spreadsheets write: DuckDB's reader drops the value, dbt's refuses the row
+    (CHANNELS_HEADER + b"web,30\nsms,10,\n", "channels.csv line 3: 3 values, but its first line names 2 columns"),
+    # dbt names the column as written, spaces and all; the models would not find it
+    (b"channel, inactivity_timeout_minutes\nweb,30\n", "(inactivity_timeout_minutes missing)"),
+    # `web ` is not the exports' `web`, which would keep the default 30 minutes
+    (CHANNELS_HEADER + b"web ,45\n", "channels.csv line 2: channel 'web ' has spaces around it, which count: did "
+     "you mean 'web'?"),
     (b"channel,inactivity_timeout_minutes\r\nweb,30\r\nsms,10\n", "channels.csv: DuckDB cannot read it as dbt "
      "loads a seed (Invalid Input Error: Error when sniffing file"),
-    (CHANNELS_HEADER + b"web,30\n  \nsms,5\n", "channels.csv: DuckDB cannot read it as dbt loads a seed"),
+    (CHANNELS_HEADER + b"web,30\n  \nsms,5\n", "channels.csv line 3: 1 value, but its first line names 2 columns"),
     (b"channel,inactivity_timeout_minutes,CHANNEL\nweb,30,x\n", "channels.csv: its first line names channel more "
      "than once"),
     (b"channel,timeout\nweb,30\n", "channels.csv: its first line must name the columns "
      "channel,inactivity_timeout_minutes (inactivity_timeout_minutes missing)"),
     (b"", "channels.csv: its first line must name the columns channel,inactivity_timeout_minutes "
      "(channel, inactivity_timeout_minutes missing)"),
-    (CHANNELS_HEADER + b"caf\xe9,30\n", "channels.csv: DuckDB cannot read it as dbt loads a seed (Invalid Input "
-     "Error: CSV Error on Line: 2"),
+    (CHANNELS_HEADER + b"caf\xe9,30\n", "channels.csv is not UTF-8 text: save it as UTF-8"),
 ])
 def test_a_bad_channels_seed_is_one_line_naming_its_line(seeds, content, says):
     with pytest.raises(UserError) as refused:
@@ -96,6 +102,7 @@ def test_a_bad_channels_seed_is_one_line_naming_its_line(seeds, content, says):
     (ASSISTANTS_HEADER + b"acme,Acme,\n", "assistants.csv line 2: the timezone of assistant 'acme' is empty"),
     (ASSISTANTS_HEADER + b"acme,A,UTC\nacme,B,UTC\n", "assistants.csv line 3: assistant_id 'acme' is listed twice"),
     (ASSISTANTS_HEADER + b",A,UTC\n", "assistants.csv line 2: assistant_id is empty"),
+    (ASSISTANTS_HEADER + b" acme,A,UTC\n", "assistants.csv line 2: assistant_id ' acme' has spaces around it"),
     (b"assistant,name,timezone\n", "(assistant_id missing)"),
 ])
 def test_a_bad_assistants_seed_is_one_line_naming_its_line(seeds, content, says):

@@ -1,14 +1,16 @@
 """The seeds a deployment edits (seeds/assistants.csv, seeds/channels.csv), checked before a refresh
 loads anything.
 
-dbt loads a seed with DuckDB's CSV reader (dbt-duckdb's `COPY ... FROM`), and the tests on the seeds
+dbt reads a seed with Python's CSV reader (agate: the columns and how many values a row may hold),
+then dbt-duckdb loads it with DuckDB's (`COPY ... FROM`: the values), and the tests on the seeds
 (their not_null and unique tests, assert_channel_timeouts_positive,
 assert_assistant_timezones_are_valid) fail the build only after the day's load, naming a test, not
 the file, the line and what is allowed. Here each of those rules is one line naming all three,
-before anything starts. DuckDB reads the file here too, with the same options, so what it reads
-(quotes, spaces around them, a byte order mark, blank lines, line ends) and what it cannot read are
-as in dbt's load; Python's csv module only finds the line each row starts on. Stricter in one way:
-a timeout DuckDB would round (`30.6` loads as 31 minutes without a word) is refused. The dbt tests
+before anything starts: Python's reader gives the columns, each row's count of values and the line
+it starts on, and DuckDB reads the values with dbt-duckdb's options (quotes, spaces around them, a
+byte order mark, blank lines, line ends, casts). Stricter in two ways: a timeout DuckDB would round
+(`30.6` loads as 31 minutes without a word), and a channel or assistant_id with spaces around it
+(`web ` is not the exports' `web`, which would keep the default timeout), are refused. The dbt tests
 stay: they check the seeds as built, on Spark too, whose time zones are Java's: on Spark the zone
 rule is left to its test.
 """
@@ -46,7 +48,7 @@ def check_seeds(seeds_dir: Path | None = None) -> None:
 
 
 def _check_channels(conn: duckdb.DuckDBPyConnection, path: Path) -> None:
-    first_line_of: dict[str, int] = {}
+    first_line_of: dict[str, str] = {}
     # DuckDB's casts: the ones of the load, which takes `+30` or `3e1` as 30 and rounds `30.6`
     rows = _rows(conn, path, ("channel", "inactivity_timeout_minutes"),
                  "select channel, inactivity_timeout_minutes, try_cast(inactivity_timeout_minutes as integer), "
@@ -59,7 +61,7 @@ def _check_channels(conn: duckdb.DuckDBPyConnection, path: Path) -> None:
 
 
 def _check_assistants(conn: duckdb.DuckDBPyConnection, path: Path) -> None:
-    first_line_of: dict[str, int] = {}
+    first_line_of: dict[str, str] = {}
     rows = _rows(conn, path, ("assistant_id", "name", "timezone"), f"select assistant_id, name, timezone from {_READ}")
     zones = {name for (name,) in conn.execute("select name from pg_timezone_names()").fetchall()}
     for line, (assistant, name, zone) in rows:
@@ -86,6 +88,9 @@ def _zone_hint(zone: str, zones: set[str]) -> str:
 def _check_key(path: Path, line: str, column: str, value: str | None, first_line_of: dict[str, str]) -> None:
     if value is None:
         raise UserError(f"{path} {line}: {column} is empty")
+    if value != value.strip():
+        raise UserError(f"{path} {line}: {column} {value!r} has spaces around it, which count: did you mean "
+                        f"{value.strip()!r}?")
     if value in first_line_of:
         raise UserError(f"{path} {line}: {column} {value!r} is listed twice ({first_line_of[value]} too)")
     first_line_of[value] = line
@@ -101,12 +106,12 @@ def _rows(conn: duckdb.DuckDBPyConnection, path: Path, columns: tuple[str, ...],
     twice = sorted({name for name in header if header.count(name) > 1})
     if twice:
         raise UserError(f"{path}: its first line names {', '.join(twice)} more than once")
+    # dbt names the table's columns as written (spaces too); DuckDB's reader would trim them
+    missing = [c for c in columns if c not in header]
+    if missing:
+        raise UserError(f"{path}: its first line must name the columns {','.join(columns)} "
+                        f"({', '.join(missing)} missing)")
     try:
-        names = [d[0].lower() for d in conn.execute(f"select * from {_READ} limit 0", [str(path)]).description]
-        missing = [c for c in columns if c not in names]
-        if missing:
-            raise UserError(f"{path}: its first line must name the columns {','.join(columns)} "
-                            f"({', '.join(missing)} missing)")
         rows = conn.execute(sql, [str(path)]).fetchall()
     except duckdb.Error as exc:  # what makes dbt's load of the seed fail too
         hint = (": every line must hold as many values as the first, with one kind of line end"
@@ -118,11 +123,18 @@ def _rows(conn: duckdb.DuckDBPyConnection, path: Path, columns: tuple[str, ...],
 
 
 def _header_and_record_lines(path: Path) -> tuple[list[str], list[int]]:
-    """The first line's names (lower case: DuckDB's names are), and the line each data record starts
-    on (a quoted value may span lines); none of either where Python cannot read the file (DuckDB
-    then says why)."""
+    """The first line's names (in lower case: DuckDB's names are), and the line each data record
+    starts on (a quoted value may span lines), each record holding as many values as the first
+    line names, as dbt's reader wants."""
     try:
-        reader = csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig")))
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not UTF-8 text: save it as UTF-8") from None
+    except OSError as exc:
+        raise UserError(f"{path}: {(exc.strerror or type(exc).__name__).lower()}") from None
+    reader = csv.reader(io.StringIO(text))
+    header: list[str] = []
+    try:
         header = [name.lower() for name in next(reader, [])]
         starts = []
         while True:
@@ -130,7 +142,11 @@ def _header_and_record_lines(path: Path) -> tuple[list[str], list[int]]:
             record = next(reader, None)
             if record is None:
                 return header, starts
-            if record:  # a blank line is not a record (DuckDB passes over it)
-                starts.append(start)
-    except (OSError, UnicodeDecodeError, csv.Error):
-        return [], []
+            if not record:  # a blank line is not a record (DuckDB passes over it)
+                continue
+            if len(record) != len(header):  # more values: dbt's reader refuses them, DuckDB's drops them
+                raise UserError(f"{path} line {start}: {len(record)} value{'s' * (len(record) != 1)}, but its "
+                                f"first line names {len(header)} columns")
+            starts.append(start)
+    except csv.Error:
+        return header, []  # DuckDB says why, or the rows are named by their place

@@ -69,9 +69,10 @@ class View:
     report: dict
     daily: pd.DataFrame  # report["daily"], its dates as timestamps for the charts
     quality: dict
-    notice: str | None  # `report`'s line on stderr about the period: no data, or past the loaded days
+    notice: str | None  # `report`'s line on stderr about the period: no data, or not wholly loaded
     unseeded: str | None  # `report`'s line when the assistant is not in seeds/assistants.csv (its dates are UTC's)
-    reaches_past: bool  # the period ends after the newest loaded export day: its last days are incomplete
+    # the period ends after the newest loaded export day, or on a local day it holds only in part
+    reaches_past: bool
     # the assistant's last local day that the loaded export days hold whole (None: none loaded)
     last_complete_day: dt.date | None
     # the first loaded export day when the previous period begins before it (its first days never loaded)
@@ -384,7 +385,7 @@ def why_no_change(view: View) -> str | None:
     period and each number's help say the same reason."""
     before = view.report["previous"]
     if view.reaches_past:
-        return "this period's last days are not wholly loaded yet"
+        return "this period is not wholly loaded yet"
     if not previous_has_data(view.report):
         return f"the previous period ({before['from']} to {before['to']}) has no data"
     if view.previous_begins_before is not None:
@@ -423,7 +424,9 @@ def trend(view: View, column: str, title: str, fmt: str = ",d") -> None:
         .encode(
             x=alt.X("date:T", title=None, axis=alt.Axis(format="%b %d", labelAngle=0, tickCount="day",
                                                                    labelOverlap=True)),
-            y=alt.Y(f"{column}:Q", title=None),
+            # a count's ticks are whole numbers (a chart of zeros was labelled 0.000000)
+            y=alt.Y(f"{column}:Q", title=None,
+                    axis=alt.Axis(format=fmt, tickMinStep=1 if fmt == ",d" else alt.Undefined)),
             tooltip=[alt.Tooltip("date:T", title="Local date", format="%a %Y-%m-%d"),
                      alt.Tooltip(f"{column}:Q", title=title, format=fmt)],
         )
@@ -485,12 +488,9 @@ def draw_header(view: View) -> None:
             st.warning(line[:1].upper() + line[1:] + ".")
     before = r["previous"]
     why_not = why_no_change(view)
-    st.caption(f"Under each number: its change against the previous period, {before['from']} to {before['to']}"
-               + (" (percentage points for a rate)." if why_not is None
-                  else ": none shown, this period's last days are not wholly loaded yet." if view.reaches_past
-                  else ": none shown, that period has no data." if not previous_has_data(view.report)
-                  else f": none shown, that period begins before the first loaded export day "
-                       f"({view.previous_begins_before})."), help=CHANGE_HELP)
+    st.caption(f"Under each number: its change against the previous period, {before['from']} to {before['to']} "
+               "(percentage points for a rate)." if why_not is None
+               else f"Under each number: no change against the previous period is shown: {why_not}.", help=CHANGE_HELP)
 
 
 def draw_users(view: View) -> None:

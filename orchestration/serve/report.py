@@ -143,10 +143,11 @@ def _unknown(what: str, value: str, valid: list[str], where: str = "") -> Report
     name that differs only by spaces first."""
     near = sorted((v for v in valid if v.strip().casefold() == value.strip().casefold()),
                   key=lambda v: v.strip() != value.strip())
+    hint = ""
     if near:
         why = [text for text, differs in (("names are case-sensitive", near[0].strip() != value.strip()),
                                           ("spaces count", near[0].casefold() != value.casefold())) if differs]
-    hint = f" (did you mean {near[0]!r}? {'; '.join(why)})" if near else ""
+        hint = f" (did you mean {near[0]!r}? {'; '.join(why)})"
     shown = ", ".join(valid[:20]) + (f", ... ({len(valid)} in all)" if len(valid) > 20 else "")
     return ReportError(f"unknown {what} {value!r}{hint}; {what}s{where}: {shown or 'none'}")
 
