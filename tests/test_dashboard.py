@@ -430,7 +430,7 @@ def test_a_previous_period_without_data_shows_no_change(demo, app):
     assert check_page(app, report, first) == 0
     assert not [m.delta for m in app.metric if m.delta]
     before = report["previous"]
-    assert (f"Under each number: no change against the previous period is shown: the previous period "
+    assert (f"No change against the previous period is shown under the numbers: the previous period "
             f"({before['from']} to {before['to']}) has no data.") in [c.value for c in app.caption]
     reasons = {m.proto.help.split(" No change shown: ", 1)[-1] for m in app.metric if "No change shown" in m.proto.help}
     assert reasons == {f"the previous period ({before['from']} to {before['to']}) has no data."}, reasons
@@ -450,7 +450,7 @@ def test_a_previous_period_begun_before_the_first_export_day_shows_no_change(dem
     run_ok(app)
     assert check_page(app, report, first) == 0
     assert not [m.delta for m in app.metric if m.delta]
-    assert (f"Under each number: no change against the previous period is shown: the previous period "
+    assert (f"No change against the previous period is shown under the numbers: the previous period "
             f"({before['from']} to {before['to']}) begins before the first loaded export day ({first}).") \
         in [c.value for c in app.caption]
     # each number's help gives the same reason (it used to say that the previous period had no data)
@@ -480,7 +480,7 @@ def test_a_period_past_the_newest_export_day_says_so_and_shows_no_change(demo, a
     says = ("The period {} .. {} reaches past the newest loaded export day ({})" if days_after == 1 else
             "No data: the period {} .. {} starts after the newest loaded export day ({})")
     assert warning.startswith(says.format(date_from, date_to, last)), warning
-    assert ("Under each number: no change against the previous period is shown: this period is not wholly loaded "
+    assert ("No change against the previous period is shown under the numbers: this period is not wholly loaded "
             "yet.") in [c.value for c in app.caption]
     reasons = {m.proto.help.split(" No change shown: ", 1)[-1] for m in app.metric if "No change shown" in m.proto.help}
     assert reasons == {"this period is not wholly loaded yet."}, reasons
@@ -520,7 +520,7 @@ def test_a_period_ending_on_a_local_day_loaded_in_part_shows_no_change(demo, app
     assert warning.startswith(f"The period {last - dt.timedelta(days=2)} .. {last} ends on a day the loaded "
                               f"export days hold only in part: the newest ({last}, a UTC day) ends at 19:00 on "
                               f"{last} in America/New_York"), warning
-    assert ("Under each number: no change against the previous period is shown: this period is not wholly loaded "
+    assert ("No change against the previous period is shown under the numbers: this period is not wholly loaded "
             "yet.") in [c.value for c in app.caption]
 
 

@@ -78,7 +78,13 @@ def test_the_projects_seeds_pass():
      "channel,inactivity_timeout_minutes (inactivity_timeout_minutes missing)"),
     (b"", "channels.csv: its first line must name the columns channel,inactivity_timeout_minutes "
      "(channel, inactivity_timeout_minutes missing)"),
-    (CHANNELS_HEADER + b"caf\xe9,30\n", "channels.csv is not UTF-8 text: save it as UTF-8"),
+    (CHANNELS_HEADER + b"web,30\ncaf\xe9,30\n", "channels.csv line 3: not UTF-8 text (byte 0xe9): save the file "
+     "as UTF-8"),
+    (b"\xffchannel,inactivity_timeout_minutes\n", "channels.csv line 1: not UTF-8 text (byte 0xff)"),
+    # DuckDB's reader of text columns would take `#` for a comment; its COPY into the typed table does not
+    (CHANNELS_HEADER + b"#note,x\nweb,30\n", "channels.csv line 2: inactivity_timeout_minutes 'x' of channel '#note'"),
+    (CHANNELS_HEADER + b'web,30\n"sms,5\nvoice,\n', "channels.csv line 3: a quote opened on this line is never "
+     'closed (a quote inside a value is written "")'),
 ])
 def test_a_bad_channels_seed_is_one_line_naming_its_line(seeds, content, says):
     with pytest.raises(UserError) as refused:
@@ -159,7 +165,8 @@ def test_a_seed_duckdb_reads_passes_as_it_reads_it(seeds, tmp_path, content, row
     types = {"channel": "varchar", "inactivity_timeout_minutes": "integer"}
     conn = duckdb.connect()
     try:
-        # the table as dbt creates it from the file's columns, filled as dbt-duckdb fills it
+        # the table of the file's columns, typed as the seed's column_types (by their names in lower
+        # case), filled as dbt-duckdb fills it
         conn.execute(f"create table seed ({', '.join(f'{n} {types[n.lower()]}' for n in header.split(','))})")
         conn.execute(f"copy seed from '{tmp_path / 'channels.csv'}' (FORMAT CSV, HEADER TRUE, DELIMITER ',')")
         assert conn.execute("select channel, inactivity_timeout_minutes from seed").fetchall() == rows

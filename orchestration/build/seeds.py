@@ -29,8 +29,9 @@ from ..errors import UserError, first_line
 from ..settings import PROJECT_ROOT, analytics_engine
 
 SEEDS_DIR = PROJECT_ROOT / "seeds"
-# dbt-duckdb's seed load reads the file with these options (its macro duckdb__load_csv_rows)
-_READ = "read_csv(?, header = true, delim = ',', all_varchar = true)"
+# dbt-duckdb's seed load reads the file with these options (its macro duckdb__load_csv_rows); no
+# comment lines, which DuckDB guesses for text columns (`#note,x` skipped) but not for its typed COPY
+_READ = "read_csv(?, header = true, delim = ',', all_varchar = true, comment = '')"
 # `GMT+3`, `UTC-05:00`: an offset, which difflib would "correct" to another one (GMT+0)
 _OFFSET = re.compile(r"(?i)(gmt|utc)?\s*[+-]\s*\d")
 
@@ -125,13 +126,19 @@ def _rows(conn: duckdb.DuckDBPyConnection, path: Path, columns: tuple[str, ...],
 def _header_and_record_lines(path: Path) -> tuple[list[str], list[int]]:
     """The first line's names (in lower case: DuckDB's names are), and the line each data record
     starts on (a quoted value may span lines), each record holding as many values as the first
-    line names, as dbt's reader wants."""
+    line names: dbt's reader refuses a row of more (DuckDB's would drop the extra one), and pads a
+    row of fewer, which DuckDB's COPY then refuses."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise UserError(f"{path} is not UTF-8 text: save it as UTF-8") from None
+        data = path.read_bytes()
     except OSError as exc:
         raise UserError(f"{path}: {(exc.strerror or type(exc).__name__).lower()}") from None
+    try:
+        text = data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        before = data[:exc.start]
+        line = len(before.splitlines()) + (not before or before.endswith((b"\n", b"\r")))
+        raise UserError(f"{path} line {line}: not UTF-8 text (byte {data[exc.start]:#04x}): save the file as "
+                        "UTF-8") from None
     reader = csv.reader(io.StringIO(text))
     header: list[str] = []
     try:
@@ -144,7 +151,10 @@ def _header_and_record_lines(path: Path) -> tuple[list[str], list[int]]:
                 return header, starts
             if not record:  # a blank line is not a record (DuckDB passes over it)
                 continue
-            if len(record) != len(header):  # more values: dbt's reader refuses them, DuckDB's drops them
+            if len(record) != len(header):
+                if reader.line_num > start:  # the record ran on over lines: a quote never closed
+                    raise UserError(f"{path} line {start}: a quote opened on this line is never closed (a quote "
+                                    'inside a value is written "")')
                 raise UserError(f"{path} line {start}: {len(record)} value{'s' * (len(record) != 1)}, but its "
                                 f"first line names {len(header)} columns")
             starts.append(start)

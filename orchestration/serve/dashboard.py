@@ -311,8 +311,10 @@ CHANGE_COLORS = {"good": "normal", "bad": "inverse", "neutral": "off"}
 NO_PREVIOUS = object()
 CHANGE_HELP = ("The change under the number: this period minus the previous period (the same number "
                "of days just before it, same channel), from the report's `previous`; in percentage "
-               "points (pp) for a rate. None when either value is empty (—) or when the previous "
-               "period has no data at all (no chat and no message).")
+               "points (pp) for a rate. None when either value is empty (—), and none for any "
+               "number when the previous period has no data at all (no chat and no message), begins "
+               "before the first loaded export day, or this period is not wholly loaded yet (the "
+               "caption says which).")
 
 
 def definitions(module: str) -> dict:
@@ -490,7 +492,7 @@ def draw_header(view: View) -> None:
     why_not = why_no_change(view)
     st.caption(f"Under each number: its change against the previous period, {before['from']} to {before['to']} "
                "(percentage points for a rate)." if why_not is None
-               else f"Under each number: no change against the previous period is shown: {why_not}.", help=CHANGE_HELP)
+               else f"No change against the previous period is shown under the numbers: {why_not}.", help=CHANGE_HELP)
 
 
 def draw_users(view: View) -> None:
