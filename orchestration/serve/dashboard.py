@@ -383,8 +383,8 @@ def why_no_change(view: View) -> str | None:
     """Why the numbers show no change against the previous period, or None when they show it: only
     when it has data, the period itself does not reach past the loaded export days (its last days,
     not loaded yet, would show as a fall), and the previous period does not begin before the first
-    loaded export day (its first days, never loaded, would show as a rise). The caption under the
-    period and each number's help say the same reason."""
+    loaded export day (its first days, never loaded, would show as a rise). The caption above the
+    numbers and each number's help say the same reason."""
     before = view.report["previous"]
     if view.reaches_past:
         return "this period is not wholly loaded yet"
