@@ -38,7 +38,8 @@ def test_the_projects_seeds_pass():
     check_seeds()
 
 
-@pytest.mark.parametrize(("content", "says"), [
+# (what the seed holds, what the one line says)
+BAD_CHANNELS = [
     (CHANNELS_HEADER + b"web,30\nvoice,0\n",
      "channels.csv line 3: inactivity_timeout_minutes '0' of channel 'voice' is not valid: expected a whole "
      "number of minutes above 0, or empty for no timeout"),
@@ -85,14 +86,8 @@ def test_the_projects_seeds_pass():
     (CHANNELS_HEADER + b"#note,x\nweb,30\n", "channels.csv line 2: inactivity_timeout_minutes 'x' of channel '#note'"),
     (CHANNELS_HEADER + b'web,30\n"sms,5\nvoice,\n', "channels.csv line 3: a quote opened on this line is never "
      'closed (a quote inside a value is written "")'),
-])
-def test_a_bad_channels_seed_is_one_line_naming_its_line(seeds, content, says):
-    with pytest.raises(UserError) as refused:
-        seeds("channels.csv", content)
-    assert says in str(refused.value) and "\n" not in str(refused.value)
-
-
-@pytest.mark.parametrize(("content", "says"), [
+]
+BAD_ASSISTANTS = [
     (ASSISTANTS_HEADER + b"acme,Acme,Europe/Roma\n",
      "assistants.csv line 2: timezone 'Europe/Roma' of assistant 'acme' is not a time zone DuckDB knows "
      "(did you mean 'Europe/Rome'?)"),
@@ -110,10 +105,16 @@ def test_a_bad_channels_seed_is_one_line_naming_its_line(seeds, content, says):
     (ASSISTANTS_HEADER + b",A,UTC\n", "assistants.csv line 2: assistant_id is empty"),
     (ASSISTANTS_HEADER + b" acme,A,UTC\n", "assistants.csv line 2: assistant_id ' acme' has spaces around it"),
     (b"assistant,name,timezone\n", "(assistant_id missing)"),
+]
+
+
+@pytest.mark.parametrize(("seed", "content", "says"), [
+    *(("channels.csv", content, says) for content, says in BAD_CHANNELS),
+    *(("assistants.csv", content, says) for content, says in BAD_ASSISTANTS),
 ])
-def test_a_bad_assistants_seed_is_one_line_naming_its_line(seeds, content, says):
+def test_a_bad_seed_is_one_line_naming_its_line(seeds, seed, content, says):
     with pytest.raises(UserError) as refused:
-        seeds("assistants.csv", content)
+        seeds(seed, content)
     assert says in str(refused.value) and "\n" not in str(refused.value)
 
 
