@@ -20,6 +20,7 @@ stop before dbt (the first fails in the load step; the second selects the raw as
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import json
 import os
@@ -1245,6 +1246,81 @@ def test_cli_run_history_defaults_to_the_clones_dagster_home(tmp_path, monkeypat
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "missing"))
     with pytest.raises(UserError, match="DAGSTER_HOME"):
         _instance()
+
+
+def _event_log_connections(monkeypatch, base: Path) -> list[str]:
+    """The SQLite connections opened from now on to the event log files in `base`, by path."""
+    from sqlite3 import dbapi2  # what SQLAlchemy's SQLite dialect connects with
+
+    opened, connect = [], dbapi2.connect
+
+    def counting(database, *args, **kwargs):
+        if Path(database).parent == base:
+            opened.append(str(database))
+        return connect(database, *args, **kwargs)
+
+    monkeypatch.setattr(dbapi2, "connect", counting)
+    return opened
+
+
+@pytest.mark.parametrize("dagster_yaml", ["", (REPO / "deploy" / "dagster.yaml").read_text()],
+                         ids=["no dagster.yaml", "deploy's dagster.yaml"])
+def test_a_cli_run_writes_dagsters_default_storage_through_one_connection_per_file(tmp_path, monkeypatch,
+                                                                                  dagster_yaml):
+    """On Dagster's default storage, the CLI's instance writes a run's events through one SQLite
+    connection per file (cli/run_history.py), not one per write as Dagster's own does; what it wrote
+    is what Dagster's own storage reads (`dagster dev`'s)."""
+    from dagster import AssetKey, DagsterInstance, asset, materialize
+    from dagster._core.instance.ref import InstanceRef
+
+    from orchestration.cli.refresh import _instance
+
+    if dagster_yaml:
+        (tmp_path / "dagster.yaml").write_text(dagster_yaml)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+
+    @asset
+    def counted():
+        return 1
+
+    instance = _instance()
+    opened = _event_log_connections(monkeypatch, tmp_path / "history" / "runs")
+    results = [materialize([counted], instance=instance) for _ in range(3)]
+    events = {r.run_id: len(instance.all_logs(r.run_id)) for r in results}
+    instance.dispose()
+    per_file = collections.Counter(Path(p).name for p in opened)
+    # a run's file: opened when Dagster creates it (it checks the tables with a second connection
+    # while it holds the first), then every event of the run goes through them
+    assert {name: per_file[name] for name in (f"{run_id}.db" for run_id in events)} == \
+        {f"{run_id}.db": 2 for run_id in events}, per_file
+    assert min(events.values()) >= 10
+
+    # Dagster's own storage (no CLI class) reads the runs and the materializations
+    monkeypatch.undo()
+    plain = DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path)))
+    try:
+        assert type(plain.event_log_storage).__module__.startswith("dagster.")
+        assert [r.run_id for r in plain.get_runs()] == [r.run_id for r in reversed(results)]
+        event = plain.get_latest_materialization_event(AssetKey("counted"))
+        assert event is not None and event.run_id == results[-1].run_id
+        assert {r.run_id: len(plain.all_logs(r.run_id)) for r in results} == events
+    finally:
+        plain.dispose()
+
+
+def test_a_dagster_yaml_that_names_its_storage_keeps_it(tmp_path, monkeypatch):
+    """A dagster.yaml that names its own storage (here the per-storage settings) is used as configured."""
+    from orchestration.cli.refresh import _instance
+
+    (tmp_path / "dagster.yaml").write_text(
+        "event_log_storage:\n  module: dagster._core.storage.event_log\n  class: ConsolidatedSqliteEventLogStorage\n"
+        f"  config:\n    base_dir: {tmp_path / 'events'}\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    instance = _instance()
+    try:
+        assert type(instance.event_log_storage).__name__ == "ConsolidatedSqliteEventLogStorage"
+    finally:
+        instance.dispose()
 
 
 def test_dagsters_export_days_are_the_loaders_from_the_first_day_to_tomorrow():

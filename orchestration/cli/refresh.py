@@ -77,6 +77,7 @@ def _instance():
     from dagster._core.instance.ref import InstanceRef
 
     from ..settings import PROJECT_ROOT
+    from .run_history import with_one_engine_per_file
 
     home = check_dagster_home()
     if not home and (PROJECT_ROOT / ".dagster_home").is_dir():
@@ -84,7 +85,8 @@ def _instance():
     if not home:
         return DagsterInstance.ephemeral()
     try:
-        return DagsterInstance.from_ref(InstanceRef.from_dir(home, overrides=_NO_COMPUTE_LOGS))
+        ref = InstanceRef.from_dir(home, overrides=_NO_COMPUTE_LOGS)
+        return DagsterInstance.from_ref(with_one_engine_per_file(ref))
     except Exception as exc:  # noqa: BLE001 - a user's dagster.yaml: bad YAML, a setting or class Dagster refuses
         said = first_line(exc)
         if isinstance(exc, OSError) or "sqlite3." in said:
