@@ -77,7 +77,7 @@ def _instance():
     from dagster._core.instance.ref import InstanceRef
 
     from ..settings import PROJECT_ROOT
-    from .run_history import with_one_engine_per_file
+    from .run_history import with_kept_connections
 
     home = check_dagster_home()
     if not home and (PROJECT_ROOT / ".dagster_home").is_dir():
@@ -86,7 +86,7 @@ def _instance():
         return DagsterInstance.ephemeral()
     try:
         ref = InstanceRef.from_dir(home, overrides=_NO_COMPUTE_LOGS)
-        return DagsterInstance.from_ref(with_one_engine_per_file(ref))
+        return DagsterInstance.from_ref(with_kept_connections(ref))
     except Exception as exc:  # noqa: BLE001 - a user's dagster.yaml: bad YAML, a setting or class Dagster refuses
         said = first_line(exc)
         if isinstance(exc, OSError) or "sqlite3." in said:
@@ -267,6 +267,7 @@ def _run_job(days: list[dt.date], *, warehouse: Path, exports: Path, full: bool,
         raise UserError(str(exc)) from None
     finally:
         progress.set_listener(None)
+        instance.dispose()  # its files closed: what their write-ahead logs hold is merged into them
 
 
 def write_progress(message: str) -> None:
