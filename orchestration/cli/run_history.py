@@ -5,13 +5,13 @@ rows, written through a connection kept open per file rather than one opened for
 Dagster's default event log makes a new engine, and so a new SQLite connection, for every write:
 several per event (the run's own file, then the index of assets and checks), about two thousand for
 the few hundred events of a small refresh (docs/benchmark.md, 2026-12-07, 22:00). Here the index's
-connection stays open for the process and a run's until the next run's file is opened; `dispose` (the CLI's
-at the refresh's end) closes them, and with the last connection to a file SQLite merges its
-write-ahead log into it, as Dagster's own closing does after each write. Other processes
+connection stays open for the process and a run's until the next run's file is opened; `dispose`
+(the CLI's at the refresh's end) closes them, and with the last connection to a file SQLite merges
+its write-ahead log into it, as Dagster's own closing does after each write. Other processes
 (`dagster dev`, its daemon, another refresh) read and write the same files meanwhile: in SQLite's
 WAL mode a connection between transactions holds no read or write lock (it only keeps the file from
-leaving WAL mode). The run storage (history/runs.db) is Dagster's own, unchanged. Any other storage a
-dagster.yaml names (PostgreSQL, per-storage settings) is used as it is configured.
+leaving WAL mode). The run storage (history/runs.db) is Dagster's own, unchanged. Any other storage
+a dagster.yaml names (PostgreSQL, per-storage settings) is used as it is configured.
 
 This overrides a private method of Dagster's (`_connect`, whose body it follows, Dagster 1.13):
 tests/test_dagster.py pins that method's source, so that an upgrade which changes it is read again."""
