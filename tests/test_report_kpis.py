@@ -6,7 +6,8 @@ under test to compute an expected value.
 
 One workspace is built once for the whole module (a refresh runs dbt and costs seconds), from
 a single rich scenario. Its pieces use distinct users and conversations so that each piece can
-be followed on its own:
+be followed on its own (the last tests break rows of a copy of its build file as model bugs would,
+tests/kpi_test_breaks.py, and check that each singular dbt test fails on them):
 
 acme-support (Europe/Rome; November is +01:00, so every `at(23, "09:00:00")` reads as local time)
 
@@ -53,12 +54,17 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import json
+import re
+import shutil
 
 import duckdb
 import pytest
-from conftest import Workspace, event, slow_fixture, write_export
+from conftest import REPO, Workspace, dbt_by_hand, event, slow_fixture, write_export
 from conftest import bot_message as bm
 from conftest import user_message as um
+from kpi_test_breaks import BREAKS, PROVEN_ELSEWHERE, WARN_ONLY
+
+from orchestration.settings import build_path_for
 
 ACME, GLOBEX, INITECH, UMBRELLA = "acme-support", "globex-sales", "initech-help", "umbrella-bot"
 PIPES = "pipes-bot"  # not in the seed (UTC): ids that hold the separator of a naive derived id
@@ -1001,3 +1007,44 @@ def test_the_report_reads_each_mart_once_for_both_periods_and_the_days(ws, chann
     assert per_chat & set(scans) == set(), scans
     assert 1 <= scans["fct_chats_daily"] <= len(per_chat), scans
     assert scans["dim_assistants"] == 1, scans
+
+
+# ------------------------------------------------------------------------------------------
+# The singular dbt tests fail on this scenario's rows broken as a model bug would break them
+# ------------------------------------------------------------------------------------------
+
+
+def test_every_singular_dbt_test_is_broken_by_some_test_file():
+    """A singular test that nothing ever makes fail could be true by construction: each one is either
+    broken in kpi_test_breaks.BREAKS (below) or named in the file that breaks it."""
+    singular = {path.stem for path in (REPO / "dbt_project" / "tests").glob("*.sql")}
+    assert not set(BREAKS) & set(PROVEN_ELSEWHERE)
+    assert set(BREAKS) | set(PROVEN_ELSEWHERE) == singular
+    for test, file in PROVEN_ELSEWHERE.items():
+        assert test in (REPO / "tests" / file).read_text(), f"{file} does not break {test}"
+
+
+def test_each_singular_dbt_test_fails_on_rows_broken_as_a_model_bug_would(ws, tmp_path):
+    """Every break of kpi_test_breaks.BREAKS applied to a copy of the build file (the refresh that
+    built it ran these tests and they passed), then one by-hand `dbt test` of every row: each test
+    fails under its own name (a test of severity warn warns with more rows than the scenario gives)."""
+    build = tmp_path / "build.duckdb"
+    source = build_path_for(ws.warehouse)
+    shutil.copy2(source, build)
+    if source.with_name(source.name + ".wal").exists():
+        shutil.copy2(source.with_name(source.name + ".wal"), build.with_name(build.name + ".wal"))
+    conn = duckdb.connect(str(build))
+    try:
+        for test, broken in BREAKS.items():
+            changed = tuple(conn.execute(sql).fetchone()[0] for sql in broken.statements)
+            assert changed == broken.rows, (test, broken.statements)
+    finally:
+        conn.close()
+
+    proc = dbt_by_hand(build, tmp_path / "dbt_target", "test", "--select", *BREAKS, "--vars", "{test_scope: all}")
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 1, output
+    assert set(re.findall(r"Failure in test (\w+)", output)) == set(BREAKS) - set(WARN_ONLY), output
+    for test, rows_without_a_break in WARN_ONLY.items():
+        warned = re.search(rf"Warning in test {test} .*?Got (\d+) results?", output, re.S)
+        assert warned and int(warned[1]) > rows_without_a_break, output
