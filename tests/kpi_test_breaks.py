@@ -1,12 +1,13 @@
 """Rows of the build file of tests/test_report_kpis.py's scenario broken as a model bug would break
 them: one break for each singular dbt test (dbt_project/tests/assert_*.sql) that no other test file
-breaks. Each break touches a few rows, picked by the scenario's ids (its module docstring tells
-every user and chat; a chat_id is derived from its conversation and first event, so it is the same
-in every build), and is the bug of its `bug` text. test_report_kpis.py applies them all to a copy
-of its build file and runs those tests by hand: each must fail, under its own name.
+breaks, and for one test of each generic test (dbt_project/tests/generic) that none breaks. Each
+break touches a few rows, picked by the scenario's ids (its module docstring tells every user and
+chat; a chat_id is derived from its conversation and first event, so it is the same in every
+build), and is the bug of its `bug` text. test_report_kpis.py applies them all to a copy of its
+build file and runs those tests by hand: each must fail, under its own name.
 
 The breaks touch different users' rows where they can, so that one does not hide another: a test
-that a break of another test's rows also fails is named in that break's comment."""
+that a break of another test's rows also fails is named in that break's `bug` text."""
 
 from __future__ import annotations
 
@@ -33,6 +34,14 @@ PROVEN_ELSEWHERE = {
     "assert_one_first_chat_per_user": "test_test_scope.py",
     "assert_traffic_cells_follow_definition": "test_kpi_tests_fail_on_wrong_marts.py",
     "assert_user_days_follow_definition": "test_kpi_tests_fail_on_wrong_marts.py",
+}
+
+# Each generic test of dbt_project/tests/generic: one of its tests (by the name a model's .yml gives
+# it) that a test file breaks, and that file.
+GENERIC_PROVEN = {
+    "not_null_columns": ("dim_chats_not_null", "test_kpi_tests_fail_on_wrong_marts.py"),
+    "relationships_combination": ("fct_agents_agent_in_dim_agents", "kpi_test_breaks.py"),
+    "unique_combination": ("fct_users_one_row_per_user_channel_day", "kpi_test_breaks.py"),
 }
 
 # Tests of severity `warn` (their dbt config): they warn instead of failing. The scenario gives
@@ -192,6 +201,19 @@ BREAKS: dict[str, Break] = {
          f"first_return_local_date_in_channel = date '2026-11-23', days_to_return_in_channel = 0, "
          f"returned_within_7d_in_channel = true, returned_within_30d_in_channel = true "
          f"where assistant_id = '{ACME}' and user_id = 'u_gap31' and channel = 'web'",),
+        (1,)),
+    # -- generic tests (dbt_project/tests/generic), one of each ---------------------------------
+    "fct_users_one_row_per_user_channel_day": Break(
+        "an incremental append without the unique key: u_tg's user-day stored twice "
+        "(assert_user_days_follow_definition fails on it too)",
+        ("insert into marts.fct_users select * from marts.fct_users "
+         f"where assistant_id = '{ACME}' and user_id = 'u_tg'",),
+        (1,)),
+    "fct_agents_agent_in_dim_agents": Break(
+        "an agent's row keyed by its name instead of its agent_id: u_ret's views of `billing` under "
+        "`Billing`, which dim_agents has no row for",
+        ("update marts.fct_agents set agent_id = 'Billing' "
+         "where user_id = 'u_ret' and chat_id = 'bcfb937b5aa6d33e31b0b9c431b20ec4' and agent_id = 'billing'",),
         (1,)),
     "assert_traffic_messages_equal_chat_messages": Break(
         "traffic counted on the chat's start date only: u_late23's message at 00:10 on 11-24 lost "

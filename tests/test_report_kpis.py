@@ -62,7 +62,7 @@ import pytest
 from conftest import REPO, Workspace, dbt_by_hand, event, slow_fixture, write_export
 from conftest import bot_message as bm
 from conftest import user_message as um
-from kpi_test_breaks import BREAKS, PROVEN_ELSEWHERE, WARN_ONLY
+from kpi_test_breaks import BREAKS, GENERIC_PROVEN, PROVEN_ELSEWHERE, WARN_ONLY
 
 from orchestration.settings import build_path_for
 
@@ -1014,14 +1014,24 @@ def test_the_report_reads_each_mart_once_for_both_periods_and_the_days(ws, chann
 # ------------------------------------------------------------------------------------------
 
 
-def test_every_singular_dbt_test_is_broken_by_some_test_file():
-    """A singular test that nothing ever makes fail could be true by construction: each one is either
-    broken in kpi_test_breaks.BREAKS (below) or named in the file that breaks it."""
-    singular = {path.stem for path in (REPO / "dbt_project" / "tests").glob("*.sql")}
-    assert not set(BREAKS) & set(PROVEN_ELSEWHERE)
-    assert set(BREAKS) | set(PROVEN_ELSEWHERE) == singular
+def test_every_singular_and_generic_dbt_test_is_broken_by_some_test_file():
+    """A test that nothing ever makes fail could be true by construction: each singular test is either
+    broken in kpi_test_breaks.BREAKS (below) or named in the file that breaks it, and so is one test
+    of each generic test."""
+    tests = REPO / "dbt_project" / "tests"
+    singular = {path.stem for path in tests.glob("*.sql")}
+    broken_singular = {test for test in BREAKS if test.startswith("assert_")}
+    assert not broken_singular & set(PROVEN_ELSEWHERE)
+    assert broken_singular | set(PROVEN_ELSEWHERE) == singular
     for test, file in PROVEN_ELSEWHERE.items():
         assert test in (REPO / "tests" / file).read_text(), f"{file} does not break {test}"
+
+    assert set(GENERIC_PROVEN) == {path.stem for path in (tests / "generic").glob("*.sql")}
+    model_files = "\n".join(path.read_text() for path in (REPO / "dbt_project" / "models").rglob("*.yml"))
+    for generic, (test, file) in GENERIC_PROVEN.items():
+        assert re.search(rf"- {generic}:\n\s+name: {test}\n", model_files), f"{test} is no {generic} test"
+        assert test in (REPO / "tests" / file).read_text(), f"{file} does not break {test}"
+    assert set(BREAKS) - broken_singular <= {test for test, _ in GENERIC_PROVEN.values()}
 
 
 def test_each_singular_dbt_test_fails_on_rows_broken_as_a_model_bug_would(ws, tmp_path):
