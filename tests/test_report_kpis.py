@@ -7,7 +7,7 @@ under test to compute an expected value.
 One workspace is built once for the whole module (a refresh runs dbt and costs seconds), from
 a single rich scenario. Its pieces use distinct users and conversations so that each piece can
 be followed on its own (the last tests break rows of a copy of its build file as model bugs would,
-tests/kpi_test_breaks.py, and check that each singular dbt test fails on them):
+tests/kpi_test_breaks.py, and check that each dbt test they break fails on them):
 
 acme-support (Europe/Rome; November is +01:00, so every `at(23, "09:00:00")` reads as local time)
 
@@ -1010,7 +1010,7 @@ def test_the_report_reads_each_mart_once_for_both_periods_and_the_days(ws, chann
 
 
 # ------------------------------------------------------------------------------------------
-# The singular dbt tests fail on this scenario's rows broken as a model bug would break them
+# The dbt tests fail on this scenario's rows broken as a model bug would break them
 # ------------------------------------------------------------------------------------------
 
 
