@@ -222,3 +222,21 @@ BREAKS: dict[str, Break] = {
          f"and channel = 'web' and local_date = date '2026-11-24'",),
         (1,)),
 }
+
+# The sessions test's two other ways to fail, applied to a copy of their own (u_gap31's rows are
+# the retention break's above): each event the model puts in the wrong session is one row.
+SESSIONS_TEST = "assert_sessions_split_only_at_inactivity_gaps"
+MORE_SESSIONS_BREAKS = (
+    Break("two sessions merged (a gap of 30 min 1 s on web not seen as one): u_gap31's chat B2's events "
+          "b-3 and b-4 given chat B1's first event b-1 and its session_id",
+          ("update intermediate.int_events_sessionized set session_first_event_id = 'b-1', session_id = ("
+           "select session_id from intermediate.int_events_sessionized where event_id = 'b-1') "
+           "where user_id = 'u_gap31' and event_id in ('b-3', 'b-4')",),
+          (2,)),
+    Break("a session_id derived without the lengths of its parts, for one event whose first event is right: "
+          "u_ret's o1-02 of chat O1",
+          ("update intermediate.int_events_sessionized set session_id = md5(concat_ws('|', assistant_id, channel, "
+           "user_id, conversation_id, session_first_event_id)) where user_id = 'u_ret' and event_id = 'o1-02'",),
+          (1,)),
+)
+

@@ -56,13 +56,15 @@ import datetime as dt
 import json
 import re
 import shutil
+import subprocess
+from pathlib import Path
 
 import duckdb
 import pytest
 from conftest import REPO, Workspace, dbt_by_hand, event, slow_fixture, write_export
 from conftest import bot_message as bm
 from conftest import user_message as um
-from kpi_test_breaks import BREAKS, GENERIC_PROVEN, PROVEN_ELSEWHERE, WARN_ONLY
+from kpi_test_breaks import BREAKS, GENERIC_PROVEN, MORE_SESSIONS_BREAKS, PROVEN_ELSEWHERE, SESSIONS_TEST, WARN_ONLY
 
 from orchestration.settings import build_path_for
 
@@ -1034,27 +1036,48 @@ def test_every_singular_and_generic_dbt_test_is_broken_by_some_test_file():
     assert set(BREAKS) - broken_singular <= {test for test, _ in GENERIC_PROVEN.values()}
 
 
-def test_each_singular_dbt_test_fails_on_rows_broken_as_a_model_bug_would(ws, tmp_path):
-    """Every break of kpi_test_breaks.BREAKS applied to a copy of the build file (the refresh that
-    built it ran these tests and they passed), then one by-hand `dbt test` of every row: each test
-    fails under its own name (a test of severity warn warns with more rows than the scenario gives)."""
-    build = tmp_path / "build.duckdb"
+def broken_copy(ws: Workspace, folder: Path, breaks) -> Path:
+    """A copy of the workspace's build file in `folder`, every break of `breaks` applied (each
+    statement changing the rows it says)."""
+    build = folder / "build.duckdb"
     source = build_path_for(ws.warehouse)
     shutil.copy2(source, build)
     if source.with_name(source.name + ".wal").exists():
         shutil.copy2(source.with_name(source.name + ".wal"), build.with_name(build.name + ".wal"))
     conn = duckdb.connect(str(build))
     try:
-        for test, broken in BREAKS.items():
+        for broken in breaks:
             changed = tuple(conn.execute(sql).fetchone()[0] for sql in broken.statements)
-            assert changed == broken.rows, (test, broken.statements)
+            assert changed == broken.rows, broken
     finally:
         conn.close()
+    return build
 
-    proc = dbt_by_hand(build, tmp_path / "dbt_target", "test", "--select", *BREAKS, "--vars", "{test_scope: all}")
+
+def dbt_test_every_row(build: Path, *tests: str) -> subprocess.CompletedProcess:
+    """`dbt test` of `tests` by hand on `build`, every row (test_scope all)."""
+    return dbt_by_hand(build, build.parent / "dbt_target", "test", "--select", *tests, "--vars", "{test_scope: all}")
+
+
+def test_each_singular_dbt_test_fails_on_rows_broken_as_a_model_bug_would(ws, tmp_path):
+    """Every break of kpi_test_breaks.BREAKS applied to a copy of the build file (the refresh that
+    built it ran these tests and they passed), then one by-hand `dbt test` of every row: each test
+    fails under its own name (a test of severity warn warns with more rows than the scenario gives)."""
+    proc = dbt_test_every_row(broken_copy(ws, tmp_path, BREAKS.values()), *BREAKS)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 1, output
     assert set(re.findall(r"Failure in test (\w+)", output)) == set(BREAKS) - set(WARN_ONLY), output
     for test, rows_without_a_break in WARN_ONLY.items():
         warned = re.search(rf"Warning in test {test} .*?Got (\d+) results?", output, re.S)
         assert warned and int(warned[1]) > rows_without_a_break, output
+
+
+def test_the_sessions_test_fails_on_sessions_merged_and_on_a_session_id_not_its_first_events(ws, tmp_path):
+    """assert_sessions_split_only_at_inactivity_gaps' other two faults (the test above breaks it with a
+    split where there is no gap), on a copy of their own: the two events of a session merged into the
+    one before it and the one event given a session_id of its own are its 2 + 1 rows."""
+    proc = dbt_test_every_row(broken_copy(ws, tmp_path, MORE_SESSIONS_BREAKS), SESSIONS_TEST)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 1, output
+    assert re.search(rf"Failure in test {SESSIONS_TEST} .*?Got 3 results", output, re.S), output
+
