@@ -55,16 +55,15 @@ import collections
 import datetime as dt
 import json
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import REPO, Workspace, dbt_by_hand, event, slow_fixture, write_export
+from conftest import REPO, Workspace, copy_warehouse, event, slow_fixture, write_export
 from conftest import bot_message as bm
 from conftest import user_message as um
 from kpi_test_breaks import BREAKS, GENERIC_PROVEN, MORE_SESSIONS_BREAKS, PROVEN_ELSEWHERE, SESSIONS_TEST, WARN_ONLY
+from test_test_scope import dbt_test_by_hand
 
 from orchestration.settings import build_path_for
 
@@ -1039,34 +1038,26 @@ def test_every_singular_and_generic_dbt_test_is_broken_by_some_test_file():
     assert set(BREAKS) - broken_singular <= {test for test, _ in GENERIC_PROVEN.values()}
 
 
-def broken_copy(ws: Workspace, folder: Path, breaks) -> Path:
-    """A copy of the workspace's build file in `folder`, every break of `breaks` applied (each
-    statement changing the rows it says)."""
-    build = folder / "build.duckdb"
-    source = build_path_for(ws.warehouse)
-    shutil.copy2(source, build)
-    if source.with_name(source.name + ".wal").exists():
-        shutil.copy2(source.with_name(source.name + ".wal"), build.with_name(build.name + ".wal"))
-    conn = duckdb.connect(str(build))
+def broken_copy(ws: Workspace, folder: Path, breaks) -> Workspace:
+    """A workspace in `folder` with a copy of `ws`'s warehouse, every break of `breaks` applied to its
+    build file (each statement changing the rows it says)."""
+    copy = Workspace(folder)
+    copy_warehouse(ws.warehouse, copy.warehouse)
+    conn = duckdb.connect(str(build_path_for(copy.warehouse)))
     try:
         for broken in breaks:
             changed = tuple(conn.execute(sql).fetchone()[0] for sql in broken.statements)
             assert changed == broken.rows, broken
     finally:
         conn.close()
-    return build
-
-
-def dbt_test_every_row(build: Path, *tests: str) -> subprocess.CompletedProcess:
-    """`dbt test` of `tests` by hand on `build`, every row (test_scope all)."""
-    return dbt_by_hand(build, build.parent / "dbt_target", "test", "--select", *tests, "--vars", "{test_scope: all}")
+    return copy
 
 
 def test_each_singular_dbt_test_fails_on_rows_broken_as_a_model_bug_would(ws, tmp_path):
     """Every break of kpi_test_breaks.BREAKS applied to a copy of the build file (the refresh that
     built it ran these tests and they passed), then one by-hand `dbt test` of every row: each test
     fails under its own name (a test of severity warn warns with more rows than the scenario gives)."""
-    proc = dbt_test_every_row(broken_copy(ws, tmp_path, BREAKS.values()), *BREAKS)
+    proc = dbt_test_by_hand(broken_copy(ws, tmp_path, BREAKS.values()), *BREAKS)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 1, output
     assert set(re.findall(r"Failure in test (\w+)", output)) == set(BREAKS) - set(WARN_ONLY), output
@@ -1079,7 +1070,7 @@ def test_the_sessions_test_fails_on_sessions_merged_and_on_a_session_id_not_its_
     """assert_sessions_split_only_at_inactivity_gaps' other two faults (the test above breaks it with a
     split where there is no gap), on a copy of their own: the two events of a session merged into the
     one before it and the one event given a session_id of its own are its 2 + 1 rows."""
-    proc = dbt_test_every_row(broken_copy(ws, tmp_path, MORE_SESSIONS_BREAKS), SESSIONS_TEST)
+    proc = dbt_test_by_hand(broken_copy(ws, tmp_path, MORE_SESSIONS_BREAKS), SESSIONS_TEST)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 1, output
     assert re.search(rf"Failure in test {SESSIONS_TEST} .*?Got 3 results", output, re.S), output
