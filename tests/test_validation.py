@@ -63,7 +63,7 @@ def lines() -> list[str]:
                 else:
                     e["properties"][name] = value
                 out.append(json.dumps(e))
-    return out
+    return out + list(SURROGATE_ESCAPES)
 
 
 def test_the_shortcut_names_the_same_reason_as_the_full_case():
@@ -138,3 +138,39 @@ def test_a_trailing_comma_or_nan_is_invalid_json_and_the_same_in_a_string_is_tex
     ).fetchall())
     assert {line: reasons[line] for line in NOT_JSON} == {line: "invalid_json" for line in NOT_JSON}
     assert {line: reasons[line] for line in STILL_JSON} == {line: None for line in STILL_JSON}
+
+
+def with_text(raw: str) -> str:
+    """VALID_LINE with a `text` property written as `raw` (JSON string content, escapes as written)."""
+    return VALID_LINE[:-2] + f', "text": "{raw}"}}}}'
+
+
+# A string may escape half of a UTF-16 surrogate pair alone (RFC 8259 section 7), as a producer
+# writes a text cut in the middle of an emoji; both engines' parsers refuse it. The loader keeps each
+# lone half as the six characters of its escape and loads the line (docs/decisions.md). Each line:
+# the `text` it loads with, or its reason where it is not JSON for another reason.
+SURROGATE_ESCAPES = {
+    with_text("cut \\ud83d"): "cut \\ud83d",  # a high half alone
+    with_text("\\ude00 first"): "\\ude00 first",  # a low half alone
+    with_text("\\uD83D\\ud83d\\ude00"): "\\uD83D\U0001f600",  # a lone half, then a pair
+    with_text("\\\\\\ud83d"): "\\\\ud83d",  # an escaped backslash, then a lone half
+    with_text("\\\\ud83d"): "\\ud83d",  # an escaped backslash, then text: no escape, as before
+    with_text("\\ud83d\\ude00"): "\U0001f600",  # a whole pair: its character, as before
+    VALID_LINE[:-2] + ', "\\udbff": 1}}': None,  # in a key: the line loads (it has no text)
+    with_text("cut \\ud83d")[:-1] + ', "extra": NaN}': "invalid_json",  # not JSON for another reason
+    with_text("cut \\ud83d") + ",": "invalid_json",
+}
+
+
+def test_a_lone_surrogate_escape_is_kept_as_text_and_the_line_loads():
+    conn = duckdb.connect()
+    conn.execute("create table export_lines (file_name varchar, line_number bigint, line varchar, "
+                 "invalid_utf8 boolean, damaged_gzip boolean)")
+    conn.execute("insert into export_lines select 'f', unnest(range(len($texts))), unnest($texts), false, false",
+                 {"texts": list(SURROGATE_ESCAPES)})
+    rows = conn.execute(
+        f"select line, {reason_case_sql()}, s_e_properties from ({extracted_lines_sql('export_lines')})",
+        {"export_day": EXPORT_DAY},
+    ).fetchall()
+    loaded = {line: json.loads(props).get("text") if reason is None else reason for line, reason, props in rows}
+    assert loaded == SURROGATE_ESCAPES

@@ -294,6 +294,14 @@ _TRAILING_COMMA = r",[ \t\r\n]*[}\]]"
 _JSON_STRING = r'"(?:[^"\\]|\\.)*"'
 # outside its strings JSON has no letters but those of true, false, null and an exponent's e
 _NOT_JSON_OUTSIDE_STRINGS = r"(?i),[ \t\r\n]*[}\]]|nan|inf"
+# A string may escape half of a UTF-16 surrogate pair alone (RFC 8259 section 7: `\ud83d` with no
+# `\ude00` after it, as a producer writes a text cut in the middle of an emoji); both engines'
+# parsers refuse such a line. Each lone half is kept as the six characters of its escape (the line
+# gets `\\ud83d`), as bytes that are not UTF-8 are kept as `\xNN`, and the line is JSON. Matched
+# left to right: an escaped backslash (group 1) and a whole pair (group 2) stay as they are, a lone
+# half (groups 3, 4) gets a second backslash. Only lines that did not parse are rewritten.
+_ESCAPES_WITH_LONE_SURROGATES = (r"(\\\\)|(\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+                                 r"|(\\)(u[dD][89a-fA-F][0-9a-fA-F]{2})")
 
 
 def extracted_lines_sql(lines_table: str) -> str:
@@ -314,24 +322,39 @@ def extracted_lines_sql(lines_table: str) -> str:
     # NaN or Infinity (any case) as a number. Such a line is not JSON (events.md: invalid_json). A
     # cheap sign of either (the comma in the text; a floating-point value anywhere in the line)
     # picks the few lines to look at closely: outside their strings, where the sign may be text.
+    # `json_line` is the line as parsed: the line itself, or for a line that did not parse, the line
+    # with its lone surrogate escapes kept as text (_ESCAPES_WITH_LONE_SURROGATES).
     return f"""
-    with src as (
+    with first_parse as (
         select file_name, line_number, line, invalid_utf8, damaged_gzip, try(json_type(line, {path_list})) as types
         from {lines_table}
+    ),
+    surrogates_kept as (
+        select file_name, line_number, line, invalid_utf8, damaged_gzip, types,
+            case
+                when types is null then regexp_replace(line, '{_ESCAPES_WITH_LONE_SURROGATES}', '\\1\\2\\3\\3\\4', 'g')
+                else line
+            end as json_line
+        from first_parse
+    ),
+    src as (
+        select file_name, line_number, line, invalid_utf8, damaged_gzip, json_line,
+            case when json_line <> line then try(json_type(json_line, {path_list})) else types end as types
+        from surrogates_kept
     ),
     parsed as (
         select file_name, line_number, line, invalid_utf8, damaged_gzip, types,
             case
                 when types is null then false
                 -- a CASE, so that only the lines with a sign are looked at closely
-                when regexp_matches(line, '{_TRAILING_COMMA}') or types[1] = 'DOUBLE'
-                    or list_contains(json_type(line, '$..*'), 'DOUBLE')
-                    then not regexp_matches(regexp_replace(line, '{_JSON_STRING}', '""', 'g'),
+                when regexp_matches(json_line, '{_TRAILING_COMMA}') or types[1] = 'DOUBLE'
+                    or list_contains(json_type(json_line, '$..*'), 'DOUBLE')
+                    then not regexp_matches(regexp_replace(json_line, '{_JSON_STRING}', '""', 'g'),
                                             '{_NOT_JSON_OUTSIDE_STRINGS}')
                 else true
             end as is_json,
             types[1] as top_type,
-            case when types is not null then json_extract_string(line, {text_list}) end as texts
+            case when types is not null then json_extract_string(json_line, {text_list}) end as texts
         from src
     )
     select file_name, line_number, line, invalid_utf8, damaged_gzip, is_json, top_type,
@@ -359,6 +382,8 @@ def spark_extracted_lines_sql(lines_view: str) -> str:
         for c, path in _spark_paths()
     )
     occurred_at = SPARK.parse_instant("try_variant_get(v, '$.occurred_at', 'string')")
+    surrogates_kept = f"regexp_replace(line, r'{_ESCAPES_WITH_LONE_SURROGATES}', '$1$2$3$3$4')"
+    # a line that did not parse is parsed again with its lone surrogate escapes kept as text, as on DuckDB
     return f"""
     select file_name, line_number, line, invalid_utf8, damaged_gzip, v is not null as is_json,
         {SPARK.json_type("v")} as top_type,
@@ -366,14 +391,17 @@ def spark_extracted_lines_sql(lines_view: str) -> str:
         {occurred_at} as occurred_at
     from (
         select file_name, line_number, line, invalid_utf8, damaged_gzip,
-            case
-                when try_parse_json('[' || line || ']') is not null
-                    and try_parse_json('{{"_": ' || line || '}}') is not null
-                    then try_parse_json(line)
-            end as v
+            coalesce({_spark_json_value("line")}, {_spark_json_value(surrogates_kept)}) as v
         from {lines_view}
     )
     """
+
+
+def _spark_json_value(text: str) -> str:
+    """`text` parsed into a VARIANT when it is one JSON value and nothing after it, else NULL
+    (spark_extracted_lines_sql says why the two wrapped parses)."""
+    return (f"case when try_parse_json('[' || {text} || ']') is not null "
+            f"and try_parse_json('{{\"_\": ' || {text} || '}}') is not null then try_parse_json({text}) end")
 
 
 def _spark_paths() -> list[tuple[str, str]]:
