@@ -30,9 +30,9 @@ from orchestration.errors import LoadError
 from orchestration.load.exports import (
     export_files,
     fingerprint,
-    linked_export_names,
     list_export_days,
     scan_day_folders,
+    unread_export_names,
 )
 from orchestration.load.raw import _gzip_size, _read_gzip, load_export_day
 
@@ -239,7 +239,10 @@ def test_dotfiles_underscore_files_and_links_are_not_export_files(tmp_path):
     before = fingerprint(folder)
 
     assert [p.name for p in export_files(folder)] == ["part-0000.jsonl"]
-    assert linked_export_names(folder) == ["inside-link.jsonl", "passwd.jsonl"]  # named by the run
+    (folder / "parts.jsonl").mkdir()  # a file written as a folder of its parts
+    (folder / "parts.jsonl" / "part-00000.jsonl").write_text(line("in-a-folder") + "\n")
+    # named by the run, not read
+    assert unread_export_names(folder) == (["inside-link.jsonl", "passwd.jsonl"], ["parts.jsonl"])
     conn, _ = load(exports)
     assert loaded_ids(conn) == [("part-0000.jsonl", 1, "real")]
     assert rejects(conn) == []
@@ -336,6 +339,8 @@ def refreshed(module_workspace: Workspace) -> Workspace:
     write_export(ws.exports, DAY.isoformat(), "d-future.jsonl", [line("d-1"), line("d-2", "9999-12-31T23:59:59Z")])
     write_export(ws.exports, DAY.isoformat(), ".e-temporary.jsonl", [line("e-1")])
     (folder / "f-link.jsonl").symlink_to(folder / "d-future.jsonl")
+    (folder / "g-parts.jsonl").mkdir()  # a file written as a folder of its parts
+    (folder / "g-parts.jsonl" / "part-00000.jsonl").write_text(line("g-1") + "\n")
     ws.refresh_stderr = ws.cli("refresh", "--all").stderr
     return ws
 
@@ -376,6 +381,13 @@ def test_a_link_named_like_an_export_file_is_not_read_and_the_refresh_says_so(re
     assert (f"export day {DAY}: not reading 1 symbolic link(s) named like an export file (links are not read; "
             "copy the file in): f-link.jsonl") in refreshed.refresh_stderr, refreshed.refresh_stderr
     assert refreshed.query("select count(*) from raw.export_files where file_name = 'f-link.jsonl'") == [(0,)]
+
+
+def test_a_folder_named_like_an_export_file_is_not_read_and_the_refresh_says_so(refreshed):
+    assert (f"export day {DAY}: not reading 1 folder(s) or other entries named like an export file (only files "
+            "are read; put their lines in files of the day's folder): g-parts.jsonl") in refreshed.refresh_stderr, \
+        refreshed.refresh_stderr
+    assert refreshed.query("select count(*) from raw.events where event_id = 'g-1'") == [(0,)]
 
 
 def test_healthy_files_are_read_by_duckdb_alone(tmp_path, monkeypatch):

@@ -37,8 +37,8 @@ from ..load.exports import (
     check_warehouse_outside_day_folders,
     day_folder,
     days_with_folders,
-    linked_export_names,
     range_gap_notes,
+    unread_export_names,
 )
 from ..load.raw import LoadStats
 from ..publish.publish import publish
@@ -136,10 +136,14 @@ def raw_exports(context: AssetExecutionContext, warehouse: WarehouseResource,
             else:
                 progress.report(f"loaded export day {day} ({i}/{len(days)}): {stats.lines_read} lines, "
                                 f"{stats.lines_rejected} rejected, {stats.duplicates} duplicates; {rate:,.0f} lines/s")
-            linked = linked_export_names(day_folder(warehouse.exports, day))
+            linked, not_files = unread_export_names(day_folder(warehouse.exports, day))
             if linked:
                 warnings.append(f"export day {day}: not reading {len(linked)} symbolic link(s) named like an export "
                                 f"file (links are not read; copy the file in): {', '.join(linked)}")
+            if not_files:
+                warnings.append(f"export day {day}: not reading {len(not_files)} folder(s) or other entries named like "
+                                f"an export file (only files are read; put their lines in files of the day's folder): "
+                                f"{', '.join(not_files)}")
             if stats.damaged_files:
                 # kept in raw.export_files and counted in data_quality_daily, but said here too: a
                 # damaged file's lost lines are not in the day's counts above

@@ -243,13 +243,16 @@ def export_files(folder: Path) -> list[Path]:
         raise unreadable("the export day folder", folder, exc) from None
 
 
-def linked_export_names(folder: Path) -> list[str]:
-    """Names in the day's folder that an export file would have but that are symbolic links, which
-    are not read (export_files): the run names them, so that no file is passed by unseen."""
+def unread_export_names(folder: Path) -> tuple[list[str], list[str]]:
+    """Names in the day's folder that an export file would have but that export_files does not
+    read: symbolic links, and entries that are not files (a folder, as a writer that writes a file
+    as a folder of its parts makes one). The run names both, so that none is passed by unseen."""
     try:
-        return sorted(p.name for p in folder.iterdir() if is_export_file_name(p.name) and p.is_symlink())
+        entries = [p for p in folder.iterdir() if is_export_file_name(p.name)]
+        links = sorted(p.name for p in entries if p.is_symlink())
+        return links, sorted(p.name for p in entries if not p.is_symlink() and not p.is_file())
     except OSError:
-        return []  # a folder that cannot be read stops its load with a line of its own
+        return [], []  # a folder that cannot be read stops its load with a line of its own
 
 
 # Raised when a change of the loader judges some lines otherwise (a rule of events.md read anew, a
