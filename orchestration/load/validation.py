@@ -339,7 +339,7 @@ def extracted_lines_sql(lines_table: str) -> str:
     ),
     src as (
         select file_name, line_number, line, invalid_utf8, damaged_gzip, json_line,
-            case when json_line <> line then try(json_type(json_line, {path_list})) else types end as types
+            coalesce(types, try(json_type(json_line, {path_list}))) as types
         from surrogates_kept
     ),
     parsed as (
