@@ -1523,6 +1523,14 @@ def test_status_shows_control_characters_in_names_escaped(ws, tmp_path):
     assert all(line[:15].strip() in labels for line in table.splitlines()), table  # no line broken in two
 
 
+def alter(file: Path, sql: str) -> None:
+    conn = duckdb.connect(str(file))
+    try:
+        conn.execute(sql)
+    finally:
+        conn.close()
+
+
 def test_status_says_when_the_next_refresh_rebuilds_every_model(ws, tmp_path):
     """After an upgrade that raised the models' revision or an edited seed (the fingerprint the
     refresh compares), or on a file built before that record, the next refresh rebuilds every
@@ -1530,13 +1538,6 @@ def test_status_says_when_the_next_refresh_rebuilds_every_model(ws, tmp_path):
     more once it has."""
     from orchestration.build.refresh_state import built_with_other_seeds, seeds_fingerprint
     from orchestration.settings import build_path_for
-
-    def alter(file: Path, sql: str) -> None:
-        conn = duckdb.connect(str(file))
-        try:
-            conn.execute(sql)
-        finally:
-            conn.close()
 
     reseeded = "seeds, the user-agent parser or the models' revision changed since the last build"
     copy = Workspace(tmp_path)
@@ -1556,6 +1557,44 @@ def test_status_says_when_the_next_refresh_rebuilds_every_model(ws, tmp_path):
     proc = copy.cli("refresh", "--day", D4)
     assert f"{reseeded}: rebuilding every model" in proc.stderr, proc.stderr
     assert json.loads(copy.cli("status", "--format", "json").stdout)["pending"]["rebuild_all"] is False
+
+
+def test_status_says_what_a_refresh_that_did_not_finish_left_for_the_next(ws, tmp_path):
+    """A refresh killed after its load leaves its work in the build file (users pending, or a full
+    rebuild owed), which the next refresh builds whichever days it is given: `status` says so among
+    the pending work, and no more once a refresh has built it. It cannot tell while a refresh holds
+    the lock (that refresh is doing the work), nor when the build file does not go on from the
+    published file (the next refresh starts again from that file)."""
+    from orchestration.build.build_file import refresh_lock
+    from orchestration.build.refresh_state import mark_full_refresh_owed
+    from orchestration.settings import build_path_for
+
+    copy = Workspace(tmp_path)
+    shutil.copytree(ws.exports, copy.exports)
+    copy_warehouse(ws.warehouse, copy.warehouse)
+    build = build_path_for(copy.warehouse)
+
+    def unbuilt() -> tuple[dict | None, str]:
+        work = json.loads(copy.cli("status", "--format", "json").stdout)["pending"]["unbuilt_work"]
+        [line] = [line for line in copy.cli("status").stdout.splitlines() if line.startswith("pending ")]
+        return work, line.removeprefix("pending").strip()
+
+    assert unbuilt() == ({"full_rebuild": False, "users": 0}, "nothing: every export day folder is loaded as delivered")
+    alter(build, f"insert into raw.pending_users values ('{D2}', '{ACME}', 'u-a'), ('{D4}', '{ACME}', 'u-a'), "
+                 f"('{D4}', '{ACME}', 'u-d')")
+    assert unbuilt() == ({"full_rebuild": False, "users": 2}, "the rows of 2 user(s), which the next refresh "
+                         "recomputes: a refresh loaded their events and did not finish")
+    mark_full_refresh_owed(build)
+    assert unbuilt() == ({"full_rebuild": True, "users": 2}, "every model, which the next refresh rebuilds: a full "
+                         "rebuild was started and did not finish")
+    with refresh_lock(copy.warehouse, timeout=0):  # a refresh at work
+        assert unbuilt()[0] is None
+    # the next refresh does what status said
+    assert "dbt build --full-refresh" in copy.cli("refresh", "--day", D4).stderr
+    assert unbuilt() == ({"full_rebuild": False, "users": 0}, "nothing: every export day folder is loaded as delivered")
+    alter(build, "delete from raw.publishes")  # another build file than the published file's
+    mark_full_refresh_owed(build)
+    assert unbuilt()[0] is None
 
 
 def test_loaded_days_whose_folder_is_gone_are_named_by_status_and_kept_by_a_full_rebuild(ws, tmp_path):

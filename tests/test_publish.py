@@ -30,7 +30,8 @@ def _build(warehouse: Path, sql: str) -> None:
     try:
         conn.execute("set threads = 1")
         conn.execute("create schema if not exists raw")
-        conn.execute("create table if not exists raw.pending_users (user_id varchar)")
+        conn.execute("create table if not exists raw.pending_users "
+                     "(export_date date, assistant_id varchar, user_id varchar)")
         conn.execute(sql)
     finally:
         conn.close()
@@ -625,7 +626,8 @@ def test_a_runs_dbt_step_does_not_drop_its_own_load_for_a_file_replaced_since(tm
     warehouse = tmp_path / "warehouse.duckdb"
     _build(warehouse, "create table raw.days (d int); insert into raw.days values (1)")
     _publish_as_a_run_does(warehouse)
-    _build(warehouse, "insert into raw.days values (2); insert into raw.pending_users values ('u2')")  # loaded
+    # loaded
+    _build(warehouse, "insert into raw.days values (2); insert into raw.pending_users values ('2026-11-20', 'a', 'u2')")
     os.replace(_other_warehouse(tmp_path / "new.duckdb", 9), warehouse)
     with pytest.raises(UserError, match="during this run, after its load: its loaded days are not built"):
         prepare_build_file(warehouse, may_drop_loads=False)

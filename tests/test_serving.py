@@ -504,6 +504,8 @@ def test_a_full_rebuild_killed_after_its_load_is_finished_by_the_next_refresh(re
     assert run.group_gone()
     assert run.first("dbt build") is None, f"the kill came after the load:\n{run.stderr}"
     assert observe(ws.warehouse) == ref.before
+    # `status` says so before the next refresh does it
+    assert json.loads(ws.cli("status", "--format", "json").stdout)["pending"]["unbuilt_work"]["full_rebuild"] is True
 
     # the days after it: NEW_FROM's users are recomputed only if the full rebuild is still owed
     ws.cli(*refresh_args(NEW_FROM + dt.timedelta(days=1), LAST_DAY), timeout=RUN_TIMEOUT)

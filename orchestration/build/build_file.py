@@ -290,18 +290,59 @@ def _published_file_replaced(build: Path, warehouse: Path) -> bool:
     return False
 
 
-def _unbuilt_work(build: Path) -> bool:
-    """Loads the build file holds that no dbt build has taken in yet (users pending, a full rebuild owed)."""
+@dataclasses.dataclass(frozen=True)
+class UnbuiltWork:
+    """Loads the build file holds that no dbt build has taken in yet."""
+
+    full_rebuild: bool  # a full rebuild is owed: one was started (its load marks it) and did not finish
+    users: int  # users a load marked pending (raw.pending_users), whose rows no build has recomputed
+
+    def __bool__(self) -> bool:
+        return self.full_rebuild or self.users > 0
+
+
+def _unbuilt_work(build: Path) -> UnbuiltWork:
     conn = duckdb.connect(str(build), read_only=True)
     try:
         tables = {t for (t,) in conn.execute(
             "select table_name from duckdb_tables() where schema_name = 'raw'").fetchall()}
-        pending = "pending_users" in tables and conn.execute("select count(*) from raw.pending_users").fetchone()[0]
+        users = conn.execute("select count(*) from (select distinct assistant_id, user_id from raw.pending_users)"
+                             ).fetchone()[0] if "pending_users" in tables else 0
         owed = "refresh_state" in tables and conn.execute(
             "select count(*) from raw.refresh_state where full_refresh_owed").fetchone()[0]
-        return bool(pending or owed)
+        return UnbuiltWork(bool(owed), users)
     finally:
         conn.close()
+
+
+def unbuilt_work_of(warehouse: Path) -> UnbuiltWork | None:
+    """What a refresh that did not finish left in the build file for the next refresh to build
+    (`status`). None when a refresh holds the lock (it is doing that work), when there is no build
+    file, or when the build file does not go on from the published file (the next refresh starts
+    again from that file: prepare_build_file). Read while holding the refresh lock shared, taken
+    without waiting, so that no refresh finds the build file open: one starting meanwhile waits
+    for the lock, milliseconds. Nothing is written but the lock's empty file, as a refresh makes it."""
+    try:
+        fd = os.open(lock_path_for(warehouse), os.O_RDONLY | os.O_CREAT, 0o644)
+    except OSError:
+        return None  # a folder this user cannot write to: no lock to hold while reading
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return None
+        build = build_path_for(warehouse)
+        if not build.exists():
+            return None
+        try:
+            published = publish_stamps(warehouse, read_only=True)
+            if not published or published[-1].stamp not in {s.stamp for s in publish_stamps(build, read_only=True)}:
+                return None
+            return _unbuilt_work(build)
+        except duckdb.Error:
+            return None  # a damaged build file: the next refresh says what to do
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def prepare_build_file(warehouse: Path, *, may_drop_loads: bool = True) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import shlex
@@ -163,12 +164,17 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from ..build.build_file import unbuilt_work_of
     from ..build.refresh_state import built_with_other_seeds, seeds_fingerprint
     from ..serve.status import collect_status, format_status
 
+    def unbuilt_work() -> dict | None:
+        work = unbuilt_work_of(args.warehouse)
+        return None if work is None else dataclasses.asdict(work)
+
     with reading_warehouse(args.warehouse, args.exports):
         status = collect_status(args.warehouse, args.exports,
-                                lambda conn: built_with_other_seeds(conn, seeds_fingerprint()))
+                                lambda conn: built_with_other_seeds(conn, seeds_fingerprint()), unbuilt_work)
     write_result(json.dumps(status, indent=2) if args.format == "json" else format_status(status))
     return 0
 

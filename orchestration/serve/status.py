@@ -249,11 +249,14 @@ def newest_event_ms(conn: duckdb.DuckDBPyConnection) -> int | None:
 
 
 def collect_status(warehouse: Path, exports: Path,
-                   models_outdated: Callable[[duckdb.DuckDBPyConnection], bool] | None = None) -> dict:
+                   models_outdated: Callable[[duckdb.DuckDBPyConnection], bool] | None = None,
+                   unbuilt_work: Callable[[], dict | None] | None = None) -> dict:
     """The status as one JSON-ready object (keys documented in docs/cli.md). `models_outdated`: the
     caller's question to the open published file (the build stage's, which serve does not import):
     whether its models were built with other seeds or models' revision, which the next refresh
-    rebuilds in full; `pending.rebuild_all` is None when not asked."""
+    rebuilds in full; `pending.rebuild_all` is None when not asked. `unbuilt_work`: the build
+    stage's answer to what a refresh that did not finish left for the next one ({full_rebuild,
+    users}, or None when it cannot tell); `pending.unbuilt_work` is None when not asked."""
     from ..load.exports import (
         change_times,
         check_files_readable,
@@ -374,7 +377,8 @@ def collect_status(warehouse: Path, exports: Path,
         "pending": {"exports": str(exports), "exports_found": exports_found, "exports_error": exports_error,
                     "export_day_folders": len(found),
                     "export_days": pending, "changing": changing, "settle_seconds": settle,
-                    "misnamed_folders": misnamed, "linked_folders": linked, "rebuild_all": rebuild_all},
+                    "misnamed_folders": misnamed, "linked_folders": linked, "rebuild_all": rebuild_all,
+                    "unbuilt_work": unbuilt_work() if unbuilt_work and not running else None},
         "rejected_lines": {
             "export_days": latest_days,
             "lines_read": sum(d["lines_read"] for d in latest_days),
@@ -435,6 +439,12 @@ def format_status(status: dict) -> str:
     # in the words of the refresh's progress when it does (build/dbt_build.py)
     rebuild = ["every model, which the next refresh rebuilds: the seeds, the user-agent parser or the models' "
                "revision changed since the last build (an upgrade, an edited seed)"] if pending["rebuild_all"] else []
+    unbuilt = pending["unbuilt_work"] or {}
+    if unbuilt.get("full_rebuild") and not rebuild:
+        rebuild = ["every model, which the next refresh rebuilds: a full rebuild was started and did not finish"]
+    elif unbuilt.get("users") and not rebuild:
+        rebuild = [f"the rows of {unbuilt['users']:,} user(s), which the next refresh recomputes: a refresh loaded "
+                   "their events and did not finish"]
     if pending["exports_error"]:
         lines.append("pending        " + "; ".join([*rebuild, f"unknown: {pending['exports_error']}"]))
     elif pending["export_days"] or pending["misnamed_folders"] or pending["linked_folders"] or rebuild:
