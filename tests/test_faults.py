@@ -514,6 +514,29 @@ def test_a_block_of_the_build_file_that_fails_its_checksum_during_the_load_is_th
             conn.execute("select sum(hash(t)) from t").fetchall()
 
 
+def test_a_build_file_deleted_by_hand_leaves_no_write_ahead_log_to_replay(tmp_path):
+    """A refresh killed outright leaves the build file's write-ahead log beside it. Once the build
+    file is deleted by hand (as the damaged build file's line says), the next refresh's new build
+    file must not take that log: DuckDB replayed it onto the new file and refused to open it, on
+    every refresh after."""
+    from orchestration.build.build_file import STORAGE_VERSION, prepare_build_file
+
+    warehouse = tmp_path / "w.duckdb"
+    with duckdb.connect(str(warehouse), config={"storage_compatibility_version": STORAGE_VERSION}) as conn:
+        conn.execute("create table t as select 1 as i")
+    build = prepare_build_file(warehouse)
+    conn = duckdb.connect(str(build))
+    conn.execute("pragma disable_checkpoint_on_shutdown")  # as a killed process leaves it
+    conn.execute("insert into t select range from range(1000)")
+    conn.close()
+    wal = build.with_name(build.name + ".wal")
+    assert wal.exists()
+    build.unlink()
+    assert prepare_build_file(warehouse) == build
+    with duckdb.connect(str(build), read_only=True) as conn:
+        assert conn.execute("select count(*) from t").fetchone() == (1,)
+
+
 @pytest.mark.parametrize("message, damaged", [
     ('IO Error: The file "b.duckdb" exists, but it is not a valid DuckDB database file!', True),
     ("IO Error: Could not read enough bytes from file \"b.duckdb\": attempted to read 4096 bytes", True),

@@ -375,6 +375,10 @@ def prepare_build_file(warehouse: Path, *, may_drop_loads: bool = True) -> Path:
         build.with_name(build.name + ".wal").unlink(missing_ok=True)
         build.unlink()
     if not build.exists():
+        # A write-ahead log left by a refresh killed before the build file was deleted by hand (as
+        # the damaged build file's line says to) belongs to the file that is gone: DuckDB would
+        # replay it onto the new one and refuse to open it, on every refresh after.
+        build.with_name(build.name + ".wal").unlink(missing_ok=True)
         tmp = build.with_name(build.name + ".tmp")
         tmp.unlink(missing_ok=True)
         if warehouse.exists():
