@@ -508,7 +508,8 @@ def test_a_full_rebuild_killed_after_its_load_is_finished_by_the_next_refresh(re
     assert json.loads(ws.cli("status", "--format", "json").stdout)["pending"]["unbuilt_work"]["full_rebuild"] is True
 
     # the days after it: NEW_FROM's users are recomputed only if the full rebuild is still owed
-    ws.cli(*refresh_args(NEW_FROM + dt.timedelta(days=1), LAST_DAY), timeout=RUN_TIMEOUT)
+    proc = ws.cli(*refresh_args(NEW_FROM + dt.timedelta(days=1), LAST_DAY), timeout=RUN_TIMEOUT)
+    assert "a full rebuild was started and did not finish: rebuilding every model" in proc.stderr, proc.stderr
     assert observe(ws.warehouse) == ref.after
     problems = diff_results(tables(ws.warehouse), ref.after_tables)
     assert not problems, "the refresh after the killed full rebuild differs from a finished one:\n" + \

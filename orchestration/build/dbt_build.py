@@ -70,7 +70,10 @@ def plan_dbt_build(warehouse: Path, exports: Path, *, full_refresh: bool,
     if switched and not full_refresh:
         progress.report(f"the models were last built by another engine than {engine}: rebuilding every model")
     new_spark = engine == "spark" and not (spark_dir / "warehouse" / "marts.db").is_dir()  # no model built here
-    full = full_refresh or reseeded or switched or new_spark or full_refresh_owed(build)
+    owed = not (full_refresh or reseeded or switched) and full_refresh_owed(build)
+    if owed:
+        progress.report("a full rebuild was started and did not finish: rebuilding every model")
+    full = full_refresh or reseeded or switched or new_spark or owed
     if not full and engine == "duckdb":
         # a model new to this warehouse (an upgrade that did not raise MODELS_REVISION) would be
         # built from the recomputed users alone (Spark keeps its models in a folder of its own)
