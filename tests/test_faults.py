@@ -468,6 +468,33 @@ def test_refresh_full_waits_for_the_refresh_that_holds_the_warehouse(workspace: 
                                         "gave up after waiting 1s"]
 
 
+def test_a_refresh_waits_out_statuss_moment_on_the_lock_without_a_word_even_with_no_lock_timeout(tmp_path):
+    """`status` holds the refresh lock shared for milliseconds (its check for a running refresh, and
+    while it reads the build file). A refresh starting then is not told that another refresh runs,
+    and does not give up, even with ANALYTICS_LOCK_TIMEOUT_SECONDS=0: it failed 3 times in 11 beside
+    a loop of status checks."""
+    import fcntl
+    import threading
+
+    from orchestration.build import progress
+
+    warehouse = tmp_path / "w.duckdb"
+    lock = settings.lock_path_for(warehouse)
+    lock.touch()
+    reader = os.open(lock, os.O_RDONLY)
+    fcntl.flock(reader, fcntl.LOCK_SH)
+    threading.Timer(0.3, os.close, [reader]).start()  # closing it releases the lock
+    said: list[str] = []
+    progress.set_listener(said.append)
+    try:
+        started = time.monotonic()
+        with refresh_lock(warehouse, timeout=0):
+            assert 0.25 < time.monotonic() - started < 1
+    finally:
+        progress.set_listener(None)
+    assert said == []
+
+
 DAMAGED_BUILD_FILES = {
     "text": lambda path: path.write_text("not a database\n"),
     "cut short": lambda path: path.write_bytes(path.read_bytes()[:5000]),

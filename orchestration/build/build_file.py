@@ -31,6 +31,12 @@ _held: dict[str, tuple[int, int]] = {}  # lock path -> (fd, depth): re-entrant w
 _held_guard = threading.Lock()
 
 
+# `status` holds the lock shared for a few milliseconds (publish.refresh_running, unbuilt_work_of):
+# a refresh retries for this long, saying nothing, before it takes a lock still held for another
+# refresh's, even with a lock timeout of 0.
+READERS_GRACE_SECONDS = 1.0
+
+
 @contextlib.contextmanager
 def refresh_lock(warehouse: Path, timeout: float | None = None) -> Iterator[None]:
     """One refresh at a time per warehouse; a second one waits, then fails with a clear message."""
@@ -50,13 +56,17 @@ def refresh_lock(warehouse: Path, timeout: float | None = None) -> Iterator[None
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:  # a folder that cannot hold files (/proc), or a file in the path
             raise UserError(f"cannot make the refresh lock {lock_path}: {exc.strerror or exc}") from None
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        deadline = started + max(timeout, READERS_GRACE_SECONDS)
         waiting = False
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                if time.monotonic() - started < READERS_GRACE_SECONDS:
+                    time.sleep(0.02)
+                    continue
                 if not waiting and timeout > 0:  # a wait of minutes, said once, not a silent hang
                     progress.report(f"another refresh of {warehouse} is running: waiting for it to finish "
                                     f"(up to {timeout:g}s, ANALYTICS_LOCK_TIMEOUT_SECONDS)")
