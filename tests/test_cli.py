@@ -1566,7 +1566,7 @@ def test_status_says_what_a_refresh_that_did_not_finish_left_for_the_next(ws, tm
     the lock (that refresh is doing the work), nor when the build file does not go on from the
     published file (the next refresh starts again from that file)."""
     from orchestration.build.build_file import refresh_lock
-    from orchestration.build.refresh_state import mark_full_refresh_owed
+    from orchestration.build.refresh_state import mark_full_refresh_owed, seeds_fingerprint
     from orchestration.settings import build_path_for
 
     copy = Workspace(tmp_path)
@@ -1580,6 +1580,14 @@ def test_status_says_what_a_refresh_that_did_not_finish_left_for_the_next(ws, tm
         return work, line.removeprefix("pending").strip()
 
     assert unbuilt() == ({"full_rebuild": False, "users": 0}, "nothing: every export day folder is loaded as delivered")
+    # whether the seeds changed since the models were built: the build file's answer, which the next
+    # refresh asks, where a refresh built with other seeds and did not publish (either way round)
+    current = seeds_fingerprint()
+    for built, published, rebuild_all in [("other seeds", current, True), (current, "other seeds", False)]:
+        alter(build, f"update raw.built_with_seeds set fingerprint = '{built}'")
+        alter(copy.warehouse, f"update raw.built_with_seeds set fingerprint = '{published}'")
+        assert json.loads(copy.cli("status", "--format", "json").stdout)["pending"]["rebuild_all"] is rebuild_all
+    alter(build, f"update raw.built_with_seeds set fingerprint = '{current}'")
     alter(build, f"insert into raw.pending_users values ('{D2}', '{ACME}', 'u-a'), ('{D4}', '{ACME}', 'u-a'), "
                  f"('{D4}', '{ACME}', 'u-d')")
     assert unbuilt() == ({"full_rebuild": False, "users": 2}, "the rows of 2 user(s), which the next refresh "

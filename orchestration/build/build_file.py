@@ -18,7 +18,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
@@ -306,12 +306,14 @@ class UnbuiltWork:
 
     full_rebuild: bool  # a full rebuild is owed: one was started (its load marks it) and did not finish
     users: int  # users a load marked pending (raw.pending_users), whose rows no build has recomputed
+    models_outdated: bool = False  # the caller's question to the build file (unbuilt_work_of)
 
     def __bool__(self) -> bool:
         return self.full_rebuild or self.users > 0
 
 
-def _unbuilt_work(build: Path) -> UnbuiltWork:
+def _unbuilt_work(build: Path, models_outdated: Callable[[duckdb.DuckDBPyConnection], bool] | None = None
+                  ) -> UnbuiltWork:
     conn = duckdb.connect(str(build), read_only=True)
     try:
         tables = {t for (t,) in conn.execute(
@@ -320,18 +322,22 @@ def _unbuilt_work(build: Path) -> UnbuiltWork:
                              ).fetchone()[0] if "pending_users" in tables else 0
         owed = "refresh_state" in tables and conn.execute(
             "select count(*) from raw.refresh_state where full_refresh_owed").fetchone()[0]
-        return UnbuiltWork(bool(owed), users)
+        return UnbuiltWork(bool(owed), users, bool(models_outdated and models_outdated(conn)))
     finally:
         conn.close()
 
 
-def unbuilt_work_of(warehouse: Path) -> UnbuiltWork | None:
+def unbuilt_work_of(warehouse: Path, models_outdated: Callable[[duckdb.DuckDBPyConnection], bool]
+                    ) -> UnbuiltWork | None:
     """What a refresh that did not finish left in the build file for the next refresh to build
     (`status`). None when a refresh holds the lock (it is doing that work), when there is no build
     file, or when the build file does not go on from the published file (the next refresh starts
     again from that file: prepare_build_file). Read while holding the refresh lock shared, taken
     without waiting, so that no refresh finds the build file open: one starting meanwhile waits
-    for the lock, milliseconds. Nothing is written but the lock's empty file, as a refresh makes it."""
+    for the lock, milliseconds. Nothing is written but the lock's empty file, as a refresh makes it.
+    `models_outdated`: whether the build file's models were built with other seeds or models'
+    revision, the question the next refresh asks of that file (the published file may differ: a
+    refresh that built and did not publish)."""
     try:
         fd = os.open(lock_path_for(warehouse), os.O_RDONLY | os.O_CREAT, 0o644)
     except OSError:
@@ -348,7 +354,7 @@ def unbuilt_work_of(warehouse: Path) -> UnbuiltWork | None:
             published = publish_stamps(warehouse, read_only=True)
             if not published or published[-1].stamp not in {s.stamp for s in publish_stamps(build, read_only=True)}:
                 return None
-            return _unbuilt_work(build)
+            return _unbuilt_work(build, models_outdated)
         except duckdb.Error:
             return None  # a damaged build file: the next refresh says what to do
     finally:

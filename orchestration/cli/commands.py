@@ -168,13 +168,15 @@ def cmd_status(args: argparse.Namespace) -> int:
     from ..build.refresh_state import built_with_other_seeds, seeds_fingerprint
     from ..serve.status import collect_status, format_status
 
+    def models_outdated(conn) -> bool:
+        return built_with_other_seeds(conn, seeds_fingerprint())
+
     def unbuilt_work() -> dict | None:
-        work = unbuilt_work_of(args.warehouse)
+        work = unbuilt_work_of(args.warehouse, models_outdated)
         return None if work is None else dataclasses.asdict(work)
 
     with reading_warehouse(args.warehouse, args.exports):
-        status = collect_status(args.warehouse, args.exports,
-                                lambda conn: built_with_other_seeds(conn, seeds_fingerprint()), unbuilt_work)
+        status = collect_status(args.warehouse, args.exports, models_outdated, unbuilt_work)
     write_result(json.dumps(status, indent=2) if args.format == "json" else format_status(status))
     return 0
 

@@ -256,7 +256,8 @@ def collect_status(warehouse: Path, exports: Path,
     whether its models were built with other seeds or models' revision, which the next refresh
     rebuilds in full; `pending.rebuild_all` is None when not asked. `unbuilt_work`: the build
     stage's answer to what a refresh that did not finish left for the next one ({full_rebuild,
-    users}, or None when it cannot tell); `pending.unbuilt_work` is None when not asked."""
+    users, models_outdated: the same question asked of the build file, whose answer wins}, or None
+    when it cannot tell); `pending.unbuilt_work` is None when not asked."""
     from ..load.exports import (
         change_times,
         check_files_readable,
@@ -296,6 +297,11 @@ def collect_status(warehouse: Path, exports: Path,
     finally:
         conn.close()
 
+    unbuilt = unbuilt_work() if unbuilt_work else None  # None while a refresh holds the lock
+    if unbuilt is not None:
+        # the next refresh asks the build file, which a refresh that built and did not publish left
+        # other than the published file
+        rebuild_all = unbuilt.pop("models_outdated")
     days = sorted(loaded)
     missing = []
     if days:
@@ -378,7 +384,7 @@ def collect_status(warehouse: Path, exports: Path,
                     "export_day_folders": len(found),
                     "export_days": pending, "changing": changing, "settle_seconds": settle,
                     "misnamed_folders": misnamed, "linked_folders": linked, "rebuild_all": rebuild_all,
-                    "unbuilt_work": unbuilt_work() if unbuilt_work and not running else None},
+                    "unbuilt_work": unbuilt},
         "rejected_lines": {
             "export_days": latest_days,
             "lines_read": sum(d["lines_read"] for d in latest_days),
