@@ -1506,6 +1506,40 @@ def test_a_publish_that_finds_a_later_loads_users_pending_succeeds_without_publi
         run_logs(instance, result.run_id)
 
 
+@pytest.mark.slow  # a Dagster run, in process
+def test_a_damaged_block_of_the_build_file_met_by_the_publish_is_the_damaged_build_files_line(tmp_path):
+    """A refresh killed after dbt wrote leaves changes in the build file's write-ahead log; a
+    damaged block that only the publish meets (replaying that log, or its checkpoint) failed every
+    refresh with DuckDB's bare "FATAL Error: Failed to create checkpoint" line, naming neither the
+    file nor the remedy. It is the damaged build file's one line, as a load's is."""
+    from dagster import DagsterInstance, materialize
+
+    from orchestration.build.build_file import STORAGE_VERSION
+    from orchestration.defs.assets import published_warehouse
+    from orchestration.load.raw import ensure_raw_schema
+    from orchestration.settings import build_path_for
+
+    warehouse, build = tmp_path / "warehouse.duckdb", build_path_for(tmp_path / "warehouse.duckdb")
+    with duckdb.connect(str(warehouse), config={"storage_compatibility_version": STORAGE_VERSION}) as conn:
+        ensure_raw_schema(conn)
+        conn.execute("create table t as select i, md5(i::varchar) as m from range(300000) r(i)")
+    shutil.copyfile(warehouse, build)
+    conn = duckdb.connect(str(build))
+    conn.execute("pragma disable_checkpoint_on_shutdown")  # as a killed refresh leaves it
+    conn.execute("update t set m = 'x' where i % 7 = 0")
+    conn.close()
+    with open(build, "r+b") as file:
+        file.seek(3 * 4096 + 256 * 1024 + 8)  # inside a block of t, past its checksum
+        file.write(b"\xa5" * 64)
+    instance = DagsterInstance.ephemeral()
+    result = materialize([published_warehouse], partition_key=DAY, instance=instance, raise_on_error=False,
+                         resources={"warehouse": warehouse_resource(tmp_path)})
+    assert not result.success
+    message = error_messages(result)
+    assert f"UserError: the build file {build} is damaged (" in message, message
+    assert "delete it and refresh again" in message and "FATAL" not in message, message
+
+
 def test_a_dagster_run_refuses_a_warehouse_dbt_cannot_name_before_it_loads(defs, tmp_path, monkeypatch):
     """A run from Dagster (the schedule, the sensor, the UI) checks the warehouse's name as the CLI
     does: one with `#` in its path reached dbt's SQL under another database name than DuckDB's,

@@ -461,12 +461,22 @@ def build_connection(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-write connection to the build file, closed on exit so dbt can open it next. A block
     of it that fails its checksum on the way is the damaged build file's one line."""
     build = prepare_build_file(warehouse)
-    conn = duckdb.connect(str(build), config=DuckDBLimits.from_env().config())
+    with damage_named(warehouse):
+        conn = duckdb.connect(str(build), config=DuckDBLimits.from_env().config())
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+
+@contextlib.contextmanager
+def damage_named(warehouse: Path) -> Iterator[None]:
+    """DuckDB's error for a damaged block of the build file, met within (a load's query, the
+    publish's replay of the write-ahead log or its checkpoint), as the damaged build file's one
+    line, which names the file and says what to do."""
     try:
-        yield conn
+        yield
     except duckdb.Error as exc:
         if is_damage(first_line(exc)):
-            raise build_file_error(build, exc, warehouse) from None
+            raise build_file_error(build_path_for(warehouse), exc, warehouse) from None
         raise
-    finally:
-        conn.close()

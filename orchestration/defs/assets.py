@@ -22,6 +22,7 @@ from dagster_dbt.errors import DagsterDbtCliRuntimeError
 from ..build import progress
 from ..build.build_file import (
     build_file_error,
+    damage_named,
     is_damage,
     published_with_newest_stamp,
     refresh_lock,
@@ -296,9 +297,10 @@ def published_warehouse(context: AssetExecutionContext, warehouse: WarehouseReso
     """The file readers open (--warehouse): a finished copy of the build file, swapped in atomically."""
     with refresh_lock(warehouse.warehouse):
         try:
-            stamp_for_publish(warehouse.warehouse)
-            done = publish(warehouse.warehouse)
-            published_with_newest_stamp(warehouse.warehouse)
+            with damage_named(warehouse.warehouse):
+                stamp_for_publish(warehouse.warehouse)
+                done = publish(warehouse.warehouse)
+                published_with_newest_stamp(warehouse.warehouse)
         except UnfinishedBuildError as exc:
             # Another run loaded days after this run's dbt build (runs from Dagster take the lock per
             # step: the sensor's and the schedule's, a backfill's): this run's work is in the build
