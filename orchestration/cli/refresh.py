@@ -7,6 +7,7 @@ import contextlib
 import datetime as dt
 import logging
 import os
+import re
 import signal
 import sys
 import time
@@ -330,7 +331,7 @@ def _run_ranges(job, ranges, run_config, instance, show, warm_dbt, *, loaded_day
         if not result.success:
             if _interrupted(result):
                 raise KeyboardInterrupt  # Ctrl-C in the run: "interrupted", status 130, as before it
-            signum = warm_dbt.killed_by()
+            signum = warm_dbt.killed_by() or _dbt_command_killed_by(result)
             summary = _killed_dbt_line(signum) if signum else _failure_summary(result)
             raise UserError(f"refresh of {start} .. {end} failed: {summary}")
         show(f"run {i}/{len(ranges)} done in {time.perf_counter() - started:.1f}s")
@@ -373,6 +374,22 @@ def _run_history_written(instance):
             raise
         where = getattr(instance, "root_directory", None) or "the Dagster instance"
         raise UserError(f"cannot write the refresh's run history in {where}: {first_line(exc)}") from None
+
+
+# dagster-dbt's error when the dbt command it ran (`assistant-analytics-dbt`, which hands the build to
+# the dbt made ready ahead) ended by a signal: a negative exit code, on a line after the first
+_DBT_COMMAND_KILLED = re.compile(r"The dbt CLI process with command.*failed with exit code `-(\d+)`", re.S)
+
+
+def _dbt_command_killed_by(result) -> int | None:
+    """The signal that ended dagster-dbt's dbt command, killed from outside by the name the docs
+    give dbt's process: dagster-dbt's multi-line error, whose first line alone said nothing."""
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data.error is not None:
+            match = _DBT_COMMAND_KILLED.search(event.step_failure_data.error.message or "")
+            if match:
+                return int(match.group(1))
+    return None
 
 
 def _killed_dbt_line(signum: int) -> str:
