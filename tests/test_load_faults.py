@@ -366,6 +366,11 @@ def test_a_day_over_the_rejected_share_is_a_warning_line_of_the_refresh(refreshe
                         "rejected_share_under_threshold failed)"]
 
 
+def test_status_of_a_warehouse_of_one_export_day_says_so_in_words(refreshed):
+    [line] = [line for line in refreshed.cli("status").stdout.splitlines() if line.startswith("rejected lines")]
+    assert line == f"rejected lines 4 of 11 on the one export day ({DAY}: 4)", line  # not "the latest 1 export days"
+
+
 def test_the_refresh_names_the_damaged_files_of_a_day(refreshed):
     """Their damage is kept in raw.export_files and counted in data_quality_daily; the refresh's
     output names them too, as it names a day's links: a line whose file was cut is in no count."""

@@ -475,8 +475,10 @@ def format_status(status: dict) -> str:
     rej = status["rejected_lines"]
     if rej["export_days"]:
         worst = [f"{d['export_date']}: {d['lines_rejected']:,}" for d in rej["export_days"] if d["lines_rejected"]]
-        lines.append(f"rejected lines {rej['lines_rejected']:,} of {rej['lines_read']:,} on the latest "
-                     f"{len(rej['export_days'])} export days" + (f" ({', '.join(worst)})" if worst else ""))
+        days = len(rej["export_days"])
+        latest = f"the latest {days} export days" if days > 1 else "the one export day"
+        lines.append(f"rejected lines {rej['lines_rejected']:,} of {rej['lines_read']:,} on {latest}"
+                     + (f" ({', '.join(worst)})" if worst else ""))
     newest = status["newest_event"]
     if newest["occurred_at"]:
         lines.append(f"newest event   {newest['occurred_at']} ({_age(newest['age_seconds'])})")
