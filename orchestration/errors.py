@@ -42,6 +42,12 @@ def listed(items: list[str], shown: int = 5) -> str:
     return ", ".join(items[:shown]) + (f" and {len(items) - shown} more" if len(items) > shown else "")
 
 
+def spaces_shown(name: str) -> str:
+    """A name as a comma-separated list shows it: in double quotes when white space starts or ends
+    it, which the list would hide (`dt=2026-11-03 ` is not a day's folder, and would read as one)."""
+    return f'"{name}"' if name != name.strip() else name
+
+
 # Control and format characters, and the line and paragraph separators: what ends a line for a
 # terminal or str.splitlines, and what a terminal acts on (an escape sequence); not the spaces of
 # other scripts (no-break, ideographic) nor characters newer than this Python's Unicode tables.

@@ -1515,10 +1515,11 @@ def test_status_shows_control_characters_in_names_escaped(ws, tmp_path):
     exports = tmp_path / "exports"
     (exports / "dt=2026-11-29\n").mkdir(parents=True)
     (exports / "dt=2026-11-2\x1b[2J").mkdir()
+    (exports / "dt=2026-11-30 ").mkdir()  # a space that would be hidden: quoted in the table
     status = collect_status(ws.warehouse, exports)
-    assert status["pending"]["misnamed_folders"] == ["dt=2026-11-2\x1b[2J", "dt=2026-11-29\n"]
+    assert status["pending"]["misnamed_folders"] == ["dt=2026-11-2\x1b[2J", "dt=2026-11-29\n", "dt=2026-11-30 "]
     table = format_status(status)
-    assert "\x1b" not in table and "dt=2026-11-2\\x1b[2J, dt=2026-11-29\\n" in table, table
+    assert "\x1b" not in table and 'dt=2026-11-2\\x1b[2J, "dt=2026-11-29\\n", "dt=2026-11-30 "' in table, table
     labels = {"warehouse", "export days", "last refresh", "pending", "rejected lines", "newest event", ""}
     assert all(line[:15].strip() in labels for line in table.splitlines()), table  # no line broken in two
 
@@ -1984,13 +1985,18 @@ def test_all_passes_by_folders_dated_outside_the_export_days(tmp_path, capsys):
     (exports / "dt=2026-11-19").write_text("a file, not a day's folder\n")  # a delivery gone wrong
     (exports / "exports-readme").mkdir()  # not named like an export day: not named either
     (exports / "dt=2026-11-21").symlink_to(exports / "dt=2026-11-20")  # a link: not read, but named
+    (exports / "dt=2026-11-22 ").mkdir()  # its space would be hidden in the list: quoted
+    (exports / "dt=2026-11-23\t").symlink_to(exports / "dt=2026-11-20")
     assert _days_of_all(exports) == [dt.date(2026, 11, 20)]
     assert capsys.readouterr().err.splitlines()[:2] == [
         "assistant-analytics: note: not reading what is named like an export day but not a "
-        "dt=YYYY-MM-DD folder with a real date (4): dt=2026-11-19, dt=2026-11-31, dt=2026-11-5, dt=notes\\x1b[2J",
-        "assistant-analytics: note: not reading 1 day folder(s) that are symbolic links (links are not read; "
-        "copy the folder in): dt=2026-11-21"]
+        "dt=YYYY-MM-DD folder with a real date (5): dt=2026-11-19, \"dt=2026-11-22 \", dt=2026-11-31, dt=2026-11-5, "
+        "dt=notes\\x1b[2J",
+        "assistant-analytics: note: not reading 2 day folder(s) that are symbolic links (links are not read; "
+        "copy the folder in): dt=2026-11-21, \"dt=2026-11-23\\t\""]
     (exports / "dt=2026-11-21").unlink()
+    (exports / "dt=2026-11-23\t").unlink()
+    (exports / "dt=2026-11-22 ").rmdir()
     (exports / "dt=2026-11-20").rmdir()
     with pytest.raises(UserError, match="^no export day in .* is within the export days"):
         _days_of_all(exports)

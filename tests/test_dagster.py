@@ -897,6 +897,7 @@ def test_the_sensor_names_the_day_folders_it_never_reads(defs, tmp_path, monkeyp
     monkeypatch.setenv("ANALYTICS_SENSOR_SETTLE_SECONDS", "0")
     exports = tmp_path / "exports"
     (exports / "dt=2026-11-31").mkdir(parents=True)
+    (exports / "dt=2026-11-30 ").mkdir()  # its space would be hidden in the list: quoted
     write_single_day(tmp_path / "elsewhere", DAY)
     (exports / f"dt={DAY}").symlink_to(tmp_path / "elsewhere" / f"dt={DAY}")
     sensor = defs.resolve_sensor_def("new_or_redelivered_export_days")
@@ -905,8 +906,8 @@ def test_the_sensor_names_the_day_folders_it_never_reads(defs, tmp_path, monkeyp
     assert not tick.run_requests, tick.run_requests
     assert tick.skip_message == (
         "every export day is loaded as delivered; never read: entries named like an export day but not "
-        f"a dt=YYYY-MM-DD folder with a real date: dt=2026-11-31; dt= entries that are symbolic links (copy the folder "
-        f"in): dt={DAY}")
+        'a dt=YYYY-MM-DD folder with a real date: "dt=2026-11-30 ", dt=2026-11-31; dt= entries that are symbolic '
+        f"links (copy the folder in): dt={DAY}")
 
 
 FIRST_STEPS = {"refresh": "raw_exports", "rebuild_models": "warehouse_dbt_models"}

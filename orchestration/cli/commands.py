@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..errors import UserError, listed, one_line, say, standard_output
+from ..errors import UserError, listed, one_line, say, spaces_shown, standard_output
 from ..load.exports import (
     day_folder,
     days_from_to,
@@ -98,7 +98,8 @@ def _days_of_all(exports: Path) -> list[dt.date]:
     check_export_days_begin()
     folder_days, misnamed, linked = scan_day_folders(exports)
     if misnamed:
-        note(f"not reading what is {MISNAMED_DAY_FOLDERS} ({len(misnamed)}): {listed(misnamed)}")
+        note(f"not reading what is {MISNAMED_DAY_FOLDERS} ({len(misnamed)}): "
+             f"{listed([spaces_shown(n) for n in misnamed])}")
     if linked:
         note(linked_day_folders_note(linked))
     if not folder_days:

@@ -32,7 +32,7 @@ from dagster._core.storage.tags import (
 )
 
 from ..build.dbt_results import step_failure_summary
-from ..errors import LoadError
+from ..errors import LoadError, spaces_shown
 from ..load.exports import (
     MISNAMED_DAY_FOLDERS,
     change_times,
@@ -100,9 +100,10 @@ def new_or_redelivered_export_days(context: SensorEvaluationContext, warehouse: 
     folders = scan_day_folders(warehouse.exports)
     waiting: dict[str, list[str]] = {_SETTLING: [], _BEING_RUN: [], _ASKED: [], _UNREADABLE: []}
     never_read = {_MISNAMED: folders.misnamed, _LINKED: folders.linked}
-    for reason, names in never_read.items():
-        if names:
-            context.log.warning(f"never read: {reason}: {', '.join(names)}")
+    unread = "; ".join(f"{reason}: {', '.join(map(spaces_shown, names))}" for reason, names in never_read.items()
+                       if names)
+    if unread:
+        context.log.warning(f"never read: {unread}")
     for day in folders.days:
         if not is_partition_day(day):
             # a run of it could not start (no such partition), and would fail the whole tick
@@ -142,7 +143,6 @@ def new_or_redelivered_export_days(context: SensorEvaluationContext, warehouse: 
     cursor = json.dumps(ahead, sort_keys=True)
     if not requests:
         why = "; ".join(f"{reason}: {', '.join(days)}" for reason, days in waiting.items() if days)
-        unread = "; ".join(f"{reason}: {', '.join(names)}" for reason, names in never_read.items() if names)
         message = (f"new or re-delivered export days waiting: {why}" if why else
                    "every export day is loaded as delivered") + (f"; never read: {unread}" if unread else "")
         return SensorResult(skip_reason=SkipReason(message), cursor=cursor)

@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import NamedTuple
 
-from ..errors import LoadError, UserError, listed
+from ..errors import LoadError, UserError, listed, spaces_shown
 from ..settings import first_export_day, iso_day
 
 
@@ -167,7 +167,7 @@ def linked_day_folders_note(names: list[str], where: str = "") -> str:
     """The note naming day folders that are symbolic links (`where`: " of the range"), which are
     never read: `refresh --all`'s and a range's."""
     return (f"not reading {len(names)} day folder(s){where} that are symbolic links (links are not read; copy the "
-            f"folder in): {listed(names)}")
+            f"folder in): {listed([spaces_shown(n) for n in names])}")
 
 
 def range_gap_notes(exports_dir: Path, gaps: list[dt.date]) -> list[str]:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from ..errors import LoadError, UserError, first_line, one_line
+from ..errors import LoadError, UserError, first_line, one_line, spaces_shown
 from ..files import replace_file_or_skip
 from ..load.exports import MISNAMED_DAY_FOLDERS
 from ..processes import process_gone
@@ -459,10 +459,11 @@ def format_status(status: dict) -> str:
             by_reason.setdefault(p["reason"], []).append(p["export_date"])
         parts = [*rebuild, *(f"{_REASON_SHOWN.get(reason, reason)}: {_ranges(d)}" for reason, d in by_reason.items())]
         if pending["misnamed_folders"]:
-            parts.append(f"{MISNAMED_DAY_FOLDERS} (not read): " + ", ".join(pending["misnamed_folders"]))
+            parts.append(f"{MISNAMED_DAY_FOLDERS} (not read): "
+                         + ", ".join(map(spaces_shown, pending["misnamed_folders"])))
         if pending["linked_folders"]:
             parts.append("day folders that are symbolic links (not read; copy the folder in): "
-                         + ", ".join(pending["linked_folders"]))
+                         + ", ".join(map(spaces_shown, pending["linked_folders"])))
         lines.append("pending        " + "; ".join(parts))
         if pending["changing"]:
             lines.append(f"               still changing: {_ranges(pending['changing'])} (changed in the last "
