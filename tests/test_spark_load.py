@@ -498,3 +498,42 @@ def test_a_day_whose_file_goes_while_spark_loads_it_is_left_as_it_was(spark, spa
     assert spark_loaded_days(spark_dir)[date] == recorded  # as it was: still re-delivered, to load
     events = spark.sql(f"select event_id from raw.events where export_date = date'{day}' order by 1").collect()
     assert [r.event_id for r in events] == [f"gone-{day}-1", f"gone-{day}-2"]
+
+
+def test_a_spark_load_cut_short_among_its_writes_leaves_the_day_to_load_again(spark, spark_dir, tmp_path,
+                                                                              monkeypatch):
+    """An audit: a Ctrl-C that came after a re-delivered day's raw.events were replaced, and before
+    its raw.export_days row, left Spark's old fingerprint of the day (the build file's too) beside
+    the day's new events, so the next Spark refresh did not load the day again and its build failed
+    on the data-quality test. A load cut short there now leaves the day with no fingerprint on
+    Spark, and a new day's rows without one are seen too: both are loaded again before the next
+    Spark build."""
+    import orchestration.load.spark_load as spark_load
+    from orchestration.build.spark_job import days_behind, spark_loaded_days
+
+    loaded, new = dt.date(2026, 11, 8), dt.date(2026, 11, 9)  # no other test loads them
+    exports = tmp_path / "exports"
+    write_export(exports, loaded.isoformat(), "part-0000.jsonl", [ev("cut-1", at="2026-11-08T09:00:00Z")])
+    spark_load.load_export_day_spark(spark, exports, loaded)
+    build_days = {loaded: spark_loaded_days(spark_dir)[loaded]}  # as copied into the build file
+
+    def behind() -> list[dt.date]:
+        return [d for d in days_behind(build_days, spark_dir) if d in (loaded, new)]  # other tests' days aside
+
+    assert behind() == []
+    write_export(exports, loaded.isoformat(), "part-0000.jsonl", [ev("cut-2", at="2026-11-08T09:00:00Z")])
+    write_export(exports, new.isoformat(), "part-0000.jsonl", [ev("cut-3", at="2026-11-09T09:00:00Z")])
+    replace_day = spark_load._replace_day
+
+    def interrupted_after_the_events(session, table, *args):
+        if table != "events":
+            raise KeyboardInterrupt
+        replace_day(session, table, *args)
+
+    monkeypatch.setattr(spark_load, "_replace_day", interrupted_after_the_events)
+    for day in (loaded, new):
+        with pytest.raises(KeyboardInterrupt):
+            spark_load.load_export_day_spark(spark, exports, day)
+        events = spark.sql(f"select event_id from raw.events where export_date = date'{day}'").collect()
+        assert [r.event_id for r in events] == ["cut-2" if day == loaded else "cut-3"]  # cut short after them
+    assert behind() == [loaded, new]

@@ -34,6 +34,7 @@ from typing import TextIO
 from ..errors import LoadError
 from ..load.exports import check_export_day
 from ..load.raw import LoadStats
+from ..settings import iso_day
 from .child_process import end_with_parent, interruptible, stdout_kept_from_children
 from .warm_dbt import SPARK_LOAD, hand_over
 
@@ -137,6 +138,11 @@ def mirror_days(build: Path, spark_dir: Path, days: list[dt.date]) -> None:
         conn.close()
 
 
+# A day's folder in Spark's raw tables: the days Spark's loader writes (a folder of another name, a
+# copy's `.bak`, is not one)
+_DAY_FOLDER = "export_date=[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]"
+
+
 def spark_loaded_days(spark_dir: Path) -> dict[dt.date, str]:
     """Spark's raw.export_days (export day: fingerprint), read from its files (no Spark process)."""
     import duckdb
@@ -144,8 +150,7 @@ def spark_loaded_days(spark_dir: Path) -> dict[dt.date, str]:
     from .spark_models import spark_files
 
     folder = _table_folder(spark_dir, "export_days")
-    # the days Spark's loader writes (a folder of another name, a copy's `.bak`, is not one)
-    files = sorted(str(p) for p in folder.glob("export_date=[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]/*.parquet"))
+    files = sorted(str(p) for p in folder.glob(f"{_DAY_FOLDER}/*.parquet"))
     if not files:
         return {}
     conn = duckdb.connect()
@@ -160,10 +165,23 @@ def spark_loaded_days(spark_dir: Path) -> dict[dt.date, str]:
 
 def days_behind(build_days: dict[dt.date, str], spark_dir: Path) -> list[dt.date]:
     """The export days whose rows differ between the build file's raw tables and Spark's (a day the
-    other engine loaded, a Spark load cut short before its copy into the build file): loaded again
-    on Spark before a Spark build."""
+    other engine loaded, a Spark load cut short before its copy into the build file), and the days
+    with rows in Spark's raw tables but no raw.export_days row there (a Spark load cut short among
+    its writes, which removes the day's row first: spark_load.py): loaded again on Spark before a
+    Spark build."""
     on_spark = spark_loaded_days(spark_dir)
-    return sorted(d for d in set(build_days) | set(on_spark) if build_days.get(d) != on_spark.get(d))
+    unmarked = _days_with_rows(spark_dir) - set(on_spark)
+    return sorted(d for d in set(build_days) | set(on_spark) | unmarked
+                  if d in unmarked or build_days.get(d) != on_spark.get(d))
+
+
+def _days_with_rows(spark_dir: Path) -> set[dt.date]:
+    """The days with a folder in any of Spark's raw tables replaced per day (no Spark process)."""
+    from ..load.spark_load import DAY_TABLES
+
+    days = {iso_day(folder.name.removeprefix("export_date="))
+            for table in DAY_TABLES for folder in _table_folder(spark_dir, table).glob(_DAY_FOLDER) if folder.is_dir()}
+    return days - {None}
 
 
 def spark_user_agents_stale(spark_dir: Path) -> bool:

@@ -309,8 +309,9 @@ SPARK_RAW_TABLES = {
     # every user_agent of raw.events parsed by uap-core's rules (user_agents.py), as raw.py keeps it
     "user_agents": "user_agent string, browser string, os_family string, device_family string, parsed_by string",
 }
-# Replaced per day, in this order: export_days last, so that a load cut short leaves the day with its
-# old fingerprint (or none), which the next refresh sees as a day to load again.
+# Replaced per day, in this order: export_days last (its old row removed before the others are
+# replaced), so that a load cut short leaves the day with no fingerprint, or its old one with its old
+# rows, which the next refresh sees as a day to load again.
 DAY_TABLES = ("events", "answer_owners", "rejected_lines", "export_files", "export_days")
 
 
@@ -437,7 +438,11 @@ def _replace_day(spark: SparkSession, table: str, rows: DataFrame, day: dt.date,
     if has_rows:
         _insert(spark, table, rows, overwrite=True)
     else:
-        spark.sql(f"alter table raw.{table} drop if exists partition (export_date = date'{day.isoformat()}')")
+        _drop_day(spark, table, day)
+
+
+def _drop_day(spark: SparkSession, table: str, day: dt.date) -> None:
+    spark.sql(f"alter table raw.{table} drop if exists partition (export_date = date'{day.isoformat()}')")
 
 
 def load_export_day_spark(spark: SparkSession, exports_dir: Path, day: dt.date):
@@ -446,8 +451,10 @@ def load_export_day_spark(spark: SparkSession, exports_dir: Path, day: dt.date):
 
     Spark has no transaction over several tables. The pending users of the day's old and new rows
     are appended first (both computed from the tables as they are and as they will be), then the
-    day's partitions are replaced, raw.export_days last: a load cut short leaves at most users
-    pending for nothing, and the day not marked as loaded with its files' fingerprint.
+    day's partitions are replaced, the day's raw.export_days row removed first and written last: a
+    load cut short leaves at most users pending for nothing, and the day with its old rows and
+    fingerprint or with none (build/spark_job.py `days_behind` finds it), never with new rows under
+    the old fingerprint.
     """
     from .raw import LoadStats
 
@@ -492,6 +499,10 @@ def load_export_day_spark(spark: SparkSession, exports_dir: Path, day: dt.date):
             stats.duplicates = _duplicates(copies_after, day)
         _add_user_agents(spark, judged.events.select("user_agent"))
         replaced_agents = _agents_of(spark.table("raw.events").where(F.col("export_date") == F.lit(day)))
+        # The day's old fingerprint goes first: a load cut short among the writes below (a Ctrl-C)
+        # leaves Spark's raw tables a mix of the day's old and new rows, which a day still marked
+        # with its old fingerprint would hide from the check that loads it again (spark_job.days_behind).
+        _drop_day(spark, "export_days", day)
         for table in DAY_TABLES:
             rows, has_rows = new[table]
             _replace_day(spark, table, rows, day, has_rows)
