@@ -681,6 +681,25 @@ def test_a_java_home_without_java_is_refused_even_with_java_on_path(tmp_path: Pa
     check_spark_runnable()
 
 
+@pytest.mark.parametrize("command", [("refresh", "--all"), ("demo", "--days", "1")])
+def test_a_spark_run_refused_for_its_java_makes_no_folder(tmp_path: Path, monkeypatch, capsys, command):
+    """An audit: `refresh` and the demo on Spark, refused for a JAVA_HOME without java, had made the
+    warehouse's folder first (empty), where docs/spark.md says a refusal writes nothing."""
+    from orchestration.cli import main as cli
+
+    if importlib.util.find_spec("pyspark") is None:
+        pytest.skip("pyspark is not installed: the Java check comes after it")
+    write_export(tmp_path / "exports", "2026-11-20", "part-0000.jsonl", ["{}"])
+    monkeypatch.setenv("ANALYTICS_ENGINE", "spark")
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-jdk"))
+    folder = tmp_path / "new-folder"
+    exports = tmp_path / ("exports" if command[0] == "refresh" else "demo-exports")
+    assert cli.main([*command, "--exports", str(exports), "--warehouse", str(folder / "w.duckdb")]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("assistant-analytics: error: JAVA_HOME="), line
+    assert not folder.exists() and not (tmp_path / "demo-exports").exists()
+
+
 @pytest.mark.parametrize("banner, refused", [
     ('java version "1.8.0_292"\nJava(TM) SE Runtime Environment', "Java 8"),
     ('openjdk version "11.0.2" 2019-01-15', "Java 11"),
@@ -728,6 +747,29 @@ def test_a_failed_spark_start_names_its_reason_on_the_error_line():
     assert _reason(derby).startswith("pyspark.errors.exceptions.captured.AnalysisException: java.sql.SQLException")
     assert _reason("") == "no output"
     assert len(_reason("error " * 100)) == 300
+
+
+def test_a_failed_spark_jobs_reason_is_found_before_its_long_java_stack():
+    """An audit: a Spark job that failed on a Spark folder it could not write ended its output with
+    the Java exception's line and then about 8,000 characters of its stack. Only the output's last
+    4,000 characters were searched for why, so the refresh's error line was a stack frame
+    (`at java.base/java.lang.Thread.run(Thread.java:840)`)."""
+    import tempfile
+
+    from orchestration.build.spark_job import _job_failed
+
+    output = ("Traceback (most recent call last):\n"
+              '  File "/x/orchestration/load/spark_load.py", line 319, in ensure_spark_raw_tables\n'
+              "py4j.protocol.Py4JJavaError: An error occurred while calling o64.sql.\n"
+              ": java.lang.RuntimeException: Couldn't create directory /x/wh.duckdb.spark/hive_resources\n"
+              + "\tat org.apache.hadoop.hive.ql.session.SessionState.createPath(SessionState.java:799)\n" * 100
+              + "\tat java.base/java.lang.Thread.run(Thread.java:840)\n")
+    with tempfile.TemporaryFile() as log:
+        log.write(output.encode())
+        error = str(_job_failed(1, log))
+    assert error.splitlines()[0] == ("the Spark load failed (exit 1): java.lang.RuntimeException: Couldn't create "
+                                     "directory /x/wh.duckdb.spark/hive_resources")
+    assert error.endswith(output[-4000:])  # the end of the output after it, for the run's log
 
 
 @needs_spark

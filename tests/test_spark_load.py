@@ -22,6 +22,7 @@ import json
 import os
 import re
 import shutil
+from pathlib import Path
 from typing import NamedTuple
 
 import duckdb
@@ -403,10 +404,12 @@ def test_the_spark_job_loads_in_its_own_process_and_stops_with_the_loaders_one_l
     loaded with the DuckDB loader's counts; then an export day without its folder stops the job
     with the loader's one-line error, the day before it kept. A job whose first day has no folder
     stops before it starts Spark. The class archive of the user's cache folder is complete when the
-    job ends: the job's JVM read it, or wrote it and was waited for (end_jvm_writing_class_archive,
-    the call a CLI run makes too). Not an empty cache folder of its own: writing an archive is most
-    of a JVM's time here, and a suite run on a fresh venv (CI) writes one already, in its first
-    Spark run (test_spark.py's demo, as a rule)."""
+    job ends: the job's JVM read it, or wrote it and was waited for (end_spark_jvm, the call a CLI
+    run makes too). Not an empty cache folder of its own: writing an archive is most of a JVM's time
+    here, and a suite run on a fresh venv (CI) writes one already, in its first Spark run
+    (test_spark.py's demo, as a rule). No JVM of the job is left running once it has ended: an audit
+    saw a failed job's JVM run for seconds after it, holding the Derby metastore that the next
+    Spark run opens."""
     from orchestration.build.spark_job import run_spark_load, spark_loaded_days
     from orchestration.build.spark_session import _DYNAMIC_ARCHIVE_MAGIC, class_archive_path, file_system_jar
     from orchestration.errors import LoadError
@@ -430,11 +433,26 @@ def test_the_spark_job_loads_in_its_own_process_and_stops_with_the_loaders_one_l
     assert [{k: getattr(s, k) for k in STATS} for s in loaded] == [{k: getattr(expected, k) for k in STATS}]
     assert list(spark_loaded_days(spark_dir)) == [day]
     assert archive.read_bytes()[:4] == _DYNAMIC_ARCHIVE_MAGIC
+    assert jvms_of(spark_dir) == []
 
     other_dir = tmp_path / "other.duckdb.spark"
     with pytest.raises(LoadError, match=r"^export day 2026-10-01 not found: no folder "):
         list(run_spark_load(exports, other_dir, [missing, day]))
     assert spark_loaded_days(other_dir) == {} and not (other_dir / "metastore_db").exists()
+
+
+def jvms_of(spark_dir) -> list[int]:
+    """The process ids of the JVMs running for a Spark folder (Derby's home is on their command line)."""
+    marker = f"-Dderby.system.home={spark_dir}".encode()
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0") if proc.name.isdigit() else []
+        except OSError:
+            continue  # ended meanwhile
+        if argv and Path(argv[0].decode(errors="replace")).name == "java" and any(marker in a for a in argv):
+            found.append(int(proc.name))
+    return found
 
 
 def test_a_file_that_changes_while_spark_loads_the_day_leaves_the_day_to_load_again(spark, spark_dir, tmp_path,

@@ -19,7 +19,7 @@ from .child_process import end_with_parent, interruptible, stdout_kept_from_chil
 from .dbt_log_lines import build_only_written_lines
 from .dbt_templates import reuse_compiled_templates, save_compiled_templates
 from .gc_tuning import freeze_what_lives_until_exit, long_lived_set_up
-from .spark_session import end_jvm_writing_class_archive
+from .spark_session import end_spark_jvm
 
 
 def _freeze_the_parsed_project(event) -> None:
@@ -84,7 +84,7 @@ def _run_spark_load(handed: warm_dbt.Handed) -> bool:
             traceback.print_exc()
             status = 1
     if status != 0:
-        end_jvm_writing_class_archive()  # this process ends next
+        end_spark_jvm()  # this process ends next
     handed.finish(status)
     return status == 0
 
@@ -125,7 +125,7 @@ def wait_for_build() -> int:
     handed.take_streams()
     sys.stdout = stdout_kept_from_children()
     status = run_dbt_cli(handed.argv)
-    end_jvm_writing_class_archive()  # the run's Spark, if it writes the class archive: before the run ends
+    end_spark_jvm()  # the run's Spark, if any: ended before the run ends
     handed.finish(status)
     return status
 

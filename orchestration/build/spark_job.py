@@ -23,13 +23,14 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
 import re
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from ..errors import LoadError
 from ..load.exports import check_export_day
@@ -77,9 +78,16 @@ def run_spark_load(exports: Path, spark_dir: Path, days: list[dt.date]) -> Itera
         if failed:
             raise LoadError(failed)
         if rc != 0:
-            log.seek(0)
-            tail = log.read().decode("utf-8", "replace")[-4000:]
-            raise RuntimeError(f"the Spark load failed (exit {rc}): {_reason(tail)}\n{tail}")
+            raise _job_failed(rc, log)
+
+
+def _job_failed(rc: int, log: BinaryIO) -> RuntimeError:
+    """The error of a job that ended with exit status `rc`: its first line says why, from the job's
+    output (`log`), which follows it. Why is looked for in the whole output, not its end: a Java
+    exception's line comes before its stack, which can run to many thousands of characters."""
+    log.seek(max(0, log.seek(0, os.SEEK_END) - _OUTPUT_READ_BYTES))
+    output = log.read().decode("utf-8", "replace")
+    return RuntimeError(f"the Spark load failed (exit {rc}): {_reason(output)}\n{output[-4000:]}")
 
 
 # Lines of a failed Spark start or job that say why (Spark's launcher, the JVM, Derby, Python): the
@@ -87,8 +95,12 @@ def run_spark_load(exports: Path, spark_dir: Path, days: list[dt.date]) -> Itera
 _REASON_LINE = re.compile(r"error|exception|no such file|not found|cannot|could not|failed|denied", re.IGNORECASE)
 
 
+_OUTPUT_READ_BYTES = 1 << 20  # of a failed job's output, the end read for why
+
+
 def _reason(output: str) -> str:
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    # py4j puts the Java exception on a line of its own that starts with ": "
+    lines = [line.strip().removeprefix(": ") for line in output.splitlines() if line.strip()]
     telling = [line for line in lines if _REASON_LINE.search(line) and not line.startswith(("at ", "File \""))]
     chosen = (telling or lines or ["no output"])[-1]
     if "JAVA_GATEWAY_EXITED" in chosen:
@@ -224,7 +236,7 @@ def _run_job(args: dict, out: TextIO, *, keep_spark: bool) -> None:
     error that stopped it). The loads run in a session of their own (its settings, its views), so
     that a Spark kept for dbt's build is as dbt would have started it."""
     from ..load.spark_load import load_export_day_spark
-    from .spark_session import end_jvm_writing_class_archive, start_spark
+    from .spark_session import end_spark_jvm, start_spark
 
     def say(line: str) -> None:
         out.write(line + "\n")
@@ -247,8 +259,7 @@ def _run_job(args: dict, out: TextIO, *, keep_spark: bool) -> None:
         say(_FAILED + str(exc).replace("\n", " "))
     finally:
         if spark is not None and not keep_spark:
-            spark.stop()
-            end_jvm_writing_class_archive()
+            end_spark_jvm()
 
 
 def load_in_this_process(argv: list[str]) -> None:

@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import zipfile
@@ -71,34 +72,27 @@ def start_spark(spark_dir: Path, app_name: str, overrides: dict[str, str] | None
     """A SparkSession as dbt-spark's session method starts it (Hive catalog, the profile's settings),
     plus `overrides`. A JVM started here reads the class archive, or writes it when it ends if there
     is none yet and `may_write_class_archive` (a process that ends after its run: see
-    `end_jvm_writing_class_archive`)."""
-    import sys
-
+    `end_spark_jvm`)."""
     from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
-    global _jvm_writing_class_archive
     builder = SparkSession.builder.enableHiveSupport().appName(app_name)
     # Python workers (createDataFrame of the careful path's rows) run this Python, not the first
     # python3 on PATH, which may be another version
     conf = {**spark_conf(spark_dir), "spark.pyspark.python": sys.executable, **(overrides or {})}
-    writes_archive = False
     if SparkContext._active_spark_context is None:  # else getOrCreate returns it: no JVM starts
         jar = file_system_jar(user_cache_dir())
         if jar is not None:
             conf["spark.hadoop.fs.file.impl"] = FILE_SYSTEM_CLASS
             conf["spark.driver.extraClassPath"] = os.pathsep.join(
                 p for p in (str(jar), conf.get("spark.driver.extraClassPath", "")) if p)
-        archive_options, writes_archive = class_archive_options(
+        archive_options, _ = class_archive_options(
             spark_class_archive_dir(), may_write_class_archive, conf.get("spark.driver.extraClassPath", ""))
         if archive_options:
             conf["spark.driver.extraJavaOptions"] = f"{conf.get('spark.driver.extraJavaOptions', '')} {archive_options}"
     for key, value in conf.items():
         builder = builder.config(key, value)
-    session = builder.getOrCreate()
-    if writes_archive:
-        _jvm_writing_class_archive = SparkContext._gateway.proc
-    return session
+    return builder.getOrCreate()
 
 
 # Class data sharing (docs/spark.md): a Spark JVM spends seconds of its start and of its first
@@ -115,7 +109,6 @@ _DYNAMIC_ARCHIVE_MAGIC = (0xF00BABA8).to_bytes(4, "little")
 # A claim older than this is a writer that was killed before it wrote the archive: claimed again.
 _CLAIM_STALE_SECONDS = 3600.0
 _OPTION_SAFE_PATH = re.compile(r"[^\s'\"\\]+")
-_jvm_writing_class_archive: subprocess.Popen | None = None
 
 
 def _java_runtime() -> Path:
@@ -229,16 +222,19 @@ def _claim(claim: Path) -> bool:
         return False
 
 
-def end_jvm_writing_class_archive(timeout: float = 600.0) -> None:
-    """If this process's Spark JVM writes the class archive when it ends: ends it now and waits.
-    Before the process tells its run that it is done: a JVM left writing after the run would still
-    hold the Derby metastore, and a Spark run started meanwhile could not open it."""
-    global _jvm_writing_class_archive
-    proc, _jvm_writing_class_archive = _jvm_writing_class_archive, None
-    if proc is None or proc.poll() is not None:
+def end_spark_jvm(timeout: float = 600.0) -> None:
+    """If this process started a Spark JVM (the loader's, or dbt-spark's) that still runs: ends it now
+    and waits, before the process tells its run that it is done. A JVM left ending after the run
+    (its shutdown hooks, or writing the class archive) would still hold the Derby metastore, and a
+    Spark run started meanwhile could not open it; a failed run's JVM was seen running seconds after
+    the refresh had exited."""
+    if "pyspark" not in sys.modules:  # no Spark in this process (a DuckDB run): nothing to import
         return
     from pyspark import SparkContext
 
+    proc = getattr(SparkContext._gateway, "proc", None)  # None: no JVM, or one this process attached to
+    if proc is None or proc.poll() is not None:
+        return
     if SparkContext._active_spark_context is not None:
         SparkContext._active_spark_context.stop()
     proc.stdin.close()  # pyspark's gateway server exits the JVM when its stdin ends

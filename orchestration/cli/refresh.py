@@ -181,8 +181,8 @@ def run_refresh(days: list[dt.date], *, warehouse: Path, exports: Path, full: bo
     """Runs the refresh job once per contiguous range of export days (a single-run backfill each).
     Its callers (`refresh`, `demo`) have checked the settings (check_refresh_settings) before
     anything else: a bad setting is the first line, before a day's or the warehouse's."""
+    check_engine_ready(warehouse)  # before the warehouse's folder is made: a refusal writes nothing
     check_warehouse_path(warehouse, exports)
-    check_engine_ready(warehouse)
     check_partition_days(days)
     from ..build.warm_dbt import WarmDbt
 
