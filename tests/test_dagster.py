@@ -910,6 +910,24 @@ def test_the_sensor_names_the_day_folders_it_never_reads(defs, tmp_path, monkeyp
         f"links (copy the folder in): dt={DAY}")
 
 
+def test_the_sensor_names_an_exports_folder_that_is_not_there(defs, tmp_path, monkeypatch):
+    """An audit: with the exports folder gone (a mount lost, a setting mistyped) the sensor's ticks
+    said "every export day is loaded as delivered", while `status`, the schedule and a run named the
+    folder. Its skip reason now names it too, as a folder or a file in the way."""
+    from dagster import DagsterInstance, build_sensor_context
+
+    sensor = defs.resolve_sensor_def("new_or_redelivered_export_days")
+    exports = tmp_path / "exports"
+    for make in (lambda: None, lambda: exports.write_text("")):
+        make()
+        tick = sensor.evaluate_tick(build_sensor_context(instance=DagsterInstance.ephemeral(), definitions=defs,
+                                                         resources={"warehouse": warehouse_resource(tmp_path)}))
+        what = f"{exports} is not a folder" if exports.exists() else f"no exports folder {exports}"
+        assert not tick.run_requests
+        assert tick.skip_message == (f"no export day can be read: {what} (ANALYTICS_EXPORTS, or the exports "
+                                     "folder given)")
+
+
 FIRST_STEPS = {"refresh": "raw_exports", "rebuild_models": "warehouse_dbt_models"}
 
 

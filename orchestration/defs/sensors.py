@@ -41,6 +41,7 @@ from ..load.exports import (
     export_files,
     files_fingerprint,
     is_partition_day,
+    no_exports_folder,
     scan_day_folders,
 )
 from ..load.raw import loaded_export_days
@@ -97,6 +98,12 @@ def new_or_redelivered_export_days(context: SensorEvaluationContext, warehouse: 
     being_run = _days_being_run(context, warehouse)
     seen, ahead = _seen_since(context.cursor), {}
     requests = []
+    missing = no_exports_folder(warehouse.exports)
+    if missing:
+        # an exports folder gone (a mount lost) or mistyped: no day can arrive, which "every export
+        # day is loaded" would hide
+        context.log.warning(missing)
+        return SensorResult(skip_reason=SkipReason(f"no export day can be read: {missing}"), cursor=context.cursor)
     folders = scan_day_folders(warehouse.exports)
     waiting: dict[str, list[str]] = {_SETTLING: [], _BEING_RUN: [], _ASKED: [], _UNREADABLE: []}
     never_read = {_MISNAMED: folders.misnamed, _LINKED: folders.linked}
