@@ -1473,6 +1473,19 @@ def test_the_dbt_step_takes_every_model_or_stops_naming_why():
         _check_the_whole_build(SimpleNamespace(selected_asset_keys=one))
 
 
+def test_a_run_of_the_dbt_checks_alone_is_told_why_it_cannot_run_with_or_without_a_partition(tmp_path):
+    """An audit: "Execute checks" on a dbt check, launched without a partition, was told to launch it
+    with one; with one, it was then told that the checks run only with a build. It is told that first."""
+    from orchestration.defs.assets import _check_the_dbt_run
+    from orchestration.errors import UserError
+
+    for partitioned in (False, True):
+        checks_alone = SimpleNamespace(selected_asset_keys=set(), has_partition_key=partitioned,
+                                       has_partition_key_range=False, run=SimpleNamespace(job_name="__ASSET_JOB"))
+        with pytest.raises(UserError, match="^this run executes the dbt models' checks without building the models"):
+            _check_the_dbt_run(checks_alone, warehouse_resource(tmp_path))
+
+
 def test_a_publish_after_a_later_load_for_a_full_rebuild_publishes_nothing(tmp_path):
     """A load for a full rebuild (a run from the UI or a backfill with full_refresh) marks no user
     pending, only the full rebuild owed: between another run's dbt build and its publish, that

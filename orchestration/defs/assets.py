@@ -220,12 +220,7 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
     With ANALYTICS_ENGINE=spark (docs/spark.md) the same build runs on Spark (`--target spark`): raw
     was loaded by the Spark loader (the raw asset), and Spark's tables are copied into the build file
     after, so that publishing and every reader stay the same."""
-    check_dbt_settings()  # profiles.yml hands them to dbt, which reports a bad one late and obscurely
-    check_warehouse_name(warehouse.warehouse)  # rebuild_models loads nothing first
-    check_warehouse_outside_day_folders(warehouse.warehouse, warehouse.exports)
-    _check_export_days_given(context)
-    check_seeds()  # rebuild_models loads nothing first
-    _check_the_whole_build(context)
+    _check_the_dbt_run(context, warehouse)
     with refresh_lock(warehouse.warehouse):
         try:
             plan = _planned_build(context, warehouse, full_refresh=config.full_refresh)
@@ -264,6 +259,17 @@ def _planned_build(context: AssetExecutionContext, warehouse: WarehouseResource,
     with progress.also_to(context.log.info):
         return plan_dbt_build(warehouse.warehouse, warehouse.exports, full_refresh=full_refresh,
                               models=[(key.path[0], key.path[-1]) for key in warehouse_dbt_models.keys])
+
+
+def _check_the_dbt_run(context: AssetExecutionContext, warehouse: WarehouseResource) -> None:
+    """What the dbt step checks before anything starts, each a line of its own. A run of the checks
+    alone is told first that it cannot run at all, not to add a partition it would then fail with."""
+    check_dbt_settings()  # profiles.yml hands them to dbt, which reports a bad one late and obscurely
+    check_warehouse_name(warehouse.warehouse)  # rebuild_models loads nothing first
+    check_warehouse_outside_day_folders(warehouse.warehouse, warehouse.exports)
+    _check_the_whole_build(context)
+    _check_export_days_given(context)
+    check_seeds()  # rebuild_models loads nothing first
 
 
 def _check_the_whole_build(context: AssetExecutionContext) -> None:
