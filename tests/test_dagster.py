@@ -1648,6 +1648,19 @@ def test_runs_from_dagster_are_recorded_for_status_and_cli_ones_left_to_the_cli(
     last = collect_status(warehouse, tmp_path / "exports")["last_refresh"]
     assert (last["outcome"], last["days"], last["run_id"]) == ("failed", [DAY], run.run_id), last
 
+    # but not the UI's "Execute checks" (an audit: it became the last refresh, "succeeded, no export
+    # day" although its check had failed): the implicit job with checks and no asset refreshes nothing
+    from dagster import AssetCheckKey, AssetKey
+
+    check = AssetCheckKey(AssetKey(["raw", "rejected_lines"]), "rejected_share_under_threshold")
+    for selection in (frozenset(), None):
+        checks_alone = run._replace(run_id=f"checks-alone-{selection is None}", asset_selection=selection,
+                                    asset_check_selection=frozenset({check}))
+        record_run_failed(build_run_status_sensor_context(
+            sensor_name="record_run_failed", dagster_event=failure, dagster_instance=instance,
+            dagster_run=checks_alone).for_run_failure())
+        assert collect_status(warehouse, tmp_path / "exports")["last_refresh"]["run_id"] == run.run_id
+
 
 def test_a_runs_reason_to_rebuild_every_model_is_in_its_dagster_log(tmp_path, monkeypatch):
     """A run from Dagster that rebuilds every model after an upgrade or an edited seed said why only
