@@ -1486,6 +1486,31 @@ def test_a_run_of_the_dbt_checks_alone_is_told_why_it_cannot_run_with_or_without
             _check_the_dbt_run(checks_alone, warehouse_resource(tmp_path))
 
 
+def test_a_dagster_step_waiting_for_the_warehouses_lock_says_so_in_its_runs_log(tmp_path, monkeypatch):
+    """An audit: a run from the UI whose checks waited for a CLI refresh's lock showed only slow steps
+    (the CLI says it waits, the run's log said nothing). The dbt and publish steps and the checks
+    take the lock through the resource, which says the wait in the run's log."""
+    import fcntl
+    import threading
+
+    from orchestration.settings import lock_path_for
+
+    monkeypatch.setenv("ANALYTICS_LOCK_TIMEOUT_SECONDS", "30")
+    resource = warehouse_resource(tmp_path)
+    other = os.open(lock_path_for(resource.warehouse), os.O_RDWR | os.O_CREAT, 0o644)  # another refresh's
+    fcntl.flock(other, fcntl.LOCK_EX)
+    released = threading.Timer(1.5, lambda: os.close(other))
+    released.start()
+    logged: list[str] = []
+    try:
+        with resource.refresh_lock(logged.append):
+            pass
+    finally:
+        released.join()
+    assert logged == [f"another refresh of {resource.warehouse} is running: waiting for it to finish (up to 30s, "
+                      "ANALYTICS_LOCK_TIMEOUT_SECONDS)"]
+
+
 def test_a_publish_after_a_later_load_for_a_full_rebuild_publishes_nothing(tmp_path):
     """A load for a full rebuild (a run from the UI or a backfill with full_refresh) marks no user
     pending, only the full rebuild owed: between another run's dbt build and its publish, that

@@ -221,7 +221,7 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
     was loaded by the Spark loader (the raw asset), and Spark's tables are copied into the build file
     after, so that publishing and every reader stay the same."""
     _check_the_dbt_run(context, warehouse)
-    with refresh_lock(warehouse.warehouse):
+    with warehouse.refresh_lock(context.log.info):
         try:
             plan = _planned_build(context, warehouse, full_refresh=config.full_refresh)
         except LoadError as exc:  # Spark's raw tables brought level by a load first
@@ -301,7 +301,7 @@ def _check_the_whole_build(context: AssetExecutionContext) -> None:
 )
 def published_warehouse(context: AssetExecutionContext, warehouse: WarehouseResource) -> Iterator[MaterializeResult]:
     """The file readers open (--warehouse): a finished copy of the build file, swapped in atomically."""
-    with refresh_lock(warehouse.warehouse):
+    with warehouse.refresh_lock(context.log.info):
         try:
             with damage_named(warehouse.warehouse):
                 stamp_for_publish(warehouse.warehouse)

@@ -13,14 +13,14 @@ from dagster import (
     asset_check,
 )
 
-from ..build.build_file import refresh_lock
 from ..settings import DEFAULT_FRESHNESS_DAYS, DEFAULT_MAX_REJECTED_SHARE, freshness_days, max_rejected_share
 from .partitions import run_day_range
 from .resources import WarehouseResource
 
 
-def _read(warehouse: WarehouseResource, sql: str, parameters: list | None = None) -> list[tuple]:
-    with refresh_lock(warehouse.warehouse):
+def _read(context: AssetCheckExecutionContext, warehouse: WarehouseResource, sql: str,
+          parameters: list | None = None) -> list[tuple]:
+    with warehouse.refresh_lock(context.log.info):
         conn = duckdb.connect(str(warehouse.build_file), read_only=True)
         try:
             return conn.execute(sql, parameters).fetchall()
@@ -37,7 +37,7 @@ def rejected_share_under_threshold(context: AssetCheckExecutionContext,
                                    warehouse: WarehouseResource) -> AssetCheckResult:
     # the run's own days: a day over the threshold fails the run that loads it, not every later one
     threshold = max_rejected_share()
-    rows = _read(warehouse, """
+    rows = _read(context, warehouse, """
         select d.export_date, d.lines_read, count(r.line_number) as rejected
         from raw.export_days d
         left join raw.rejected_lines r on r.export_date = d.export_date
@@ -61,9 +61,9 @@ def rejected_share_under_threshold(context: AssetCheckExecutionContext,
 @asset_check(asset=AssetKey(["raw", "export_days"]), blocking=False,
              description="The newest loaded export day is at most ANALYTICS_FRESHNESS_DAYS "
                          f"(default {DEFAULT_FRESHNESS_DAYS}) days old.")
-def exports_are_fresh(warehouse: WarehouseResource) -> AssetCheckResult:
+def exports_are_fresh(context: AssetCheckExecutionContext, warehouse: WarehouseResource) -> AssetCheckResult:
     max_age = freshness_days()
-    newest = _read(warehouse, "select max(export_date) from raw.export_days")[0][0]
+    newest = _read(context, warehouse, "select max(export_date) from raw.export_days")[0][0]
     today = dt.datetime.now(dt.UTC).date()
     age = (today - newest).days if newest else None
     return AssetCheckResult(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Callable, Iterator
 from importlib.metadata import version as installed_version
 from pathlib import Path
 
@@ -10,6 +12,8 @@ from dagster import ConfigurableResource
 from dagster_dbt import DbtCliResource
 from packaging.version import Version
 
+from ..build import progress
+from ..build.build_file import refresh_lock
 from ..build.dbt_project import dbt_executable, dbt_project
 from ..settings import build_path_for, default_exports, default_warehouse
 
@@ -31,6 +35,15 @@ class WarehouseResource(ConfigurableResource):
     @property
     def build_file(self) -> Path:
         return build_path_for(self.warehouse)
+
+    @contextlib.contextmanager
+    def refresh_lock(self, log: Callable[[str], None]) -> Iterator[None]:
+        """The warehouse's refresh lock (build/build_file.py), a wait for another refresh said in the
+        run's log (`log`) too: in the UI a run waiting for it showed only as a slow step."""
+        with contextlib.ExitStack() as held:
+            with progress.also_to(log):
+                held.enter_context(refresh_lock(self.warehouse))
+            yield
 
 
 class ProjectDbtCliResource(DbtCliResource):
