@@ -81,10 +81,14 @@ def run_spark_load(exports: Path, spark_dir: Path, days: list[dt.date]) -> Itera
             raise _job_failed(rc, log)
 
 
+_OUTPUT_READ_BYTES = 1 << 20  # of a failed job's output, the end read for why
+
+
 def _job_failed(rc: int, log: BinaryIO) -> RuntimeError:
     """The error of a job that ended with exit status `rc`: its first line says why, from the job's
-    output (`log`), which follows it. Why is looked for in the whole output, not its end: a Java
-    exception's line comes before its stack, which can run to many thousands of characters."""
+    output (`log`), which follows it. Why is looked for in the output's last megabyte, the whole of
+    it as a rule, not in the end shown after it: a Java exception's line comes before its stack,
+    which can run to many thousands of characters."""
     log.seek(max(0, log.seek(0, os.SEEK_END) - _OUTPUT_READ_BYTES))
     output = log.read().decode("utf-8", "replace")
     return RuntimeError(f"the Spark load failed (exit {rc}): {_reason(output)}\n{output[-4000:]}")
@@ -93,9 +97,6 @@ def _job_failed(rc: int, log: BinaryIO) -> RuntimeError:
 # Lines of a failed Spark start or job that say why (Spark's launcher, the JVM, Derby, Python): the
 # refresh shows one line, so the last such line of the job's output goes on it.
 _REASON_LINE = re.compile(r"error|exception|no such file|not found|cannot|could not|failed|denied", re.IGNORECASE)
-
-
-_OUTPUT_READ_BYTES = 1 << 20  # of a failed job's output, the end read for why
 
 
 def _reason(output: str) -> str:
