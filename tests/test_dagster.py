@@ -1687,6 +1687,40 @@ def test_runs_from_dagster_are_recorded_for_status_and_cli_ones_left_to_the_cli(
         assert collect_status(warehouse, tmp_path / "exports")["last_refresh"]["run_id"] == run.run_id
 
 
+def test_a_run_killed_outright_is_recorded_with_the_signal_that_ended_it(tmp_path, monkeypatch):
+    """An audit: a run whose process was killed (SIGKILL) was recorded for `status` with Dagster's
+    "marked as failed from outside the execution context", while Dagster's event just before it
+    said what happened. That event's line is recorded now."""
+    from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, build_run_status_sensor_context
+    from dagster._core.test_utils import create_run_for_test
+
+    from orchestration.defs.sensors import record_run_failed
+    from orchestration.load.raw import ensure_raw_schema
+    from orchestration.serve.status import collect_status
+
+    set_paths(monkeypatch, tmp_path)
+    warehouse = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as conn:
+        ensure_raw_schema(conn)
+    (tmp_path / "exports").mkdir()
+    instance = DagsterInstance.ephemeral()
+    run = create_run_for_test(instance, job_name="refresh", status=DagsterRunStatus.STARTED,
+                              tags={"dagster/partition": DAY})
+    # as Dagster's code server and run monitoring write them
+    instance.report_engine_event(f"[DagsterApiServer] Run execution process for {run.run_id} was terminated by "
+                                 "signal 9 (SIGKILL). This usually indicates that the process was killed by the "
+                                 "operating system due to running out of memory.", run)
+    instance.report_run_failed(run, "This run has been marked as failed from outside the execution context.")
+    failure = next(entry.dagster_event for entry in instance.all_logs(run.run_id)
+                   if entry.dagster_event and entry.dagster_event.event_type == DagsterEventType.RUN_FAILURE)
+    record_run_failed(build_run_status_sensor_context(
+        sensor_name="record_run_failed", dagster_event=failure, dagster_instance=instance,
+        dagster_run=instance.get_run_by_id(run.run_id)).for_run_failure())
+    last = collect_status(warehouse, tmp_path / "exports")["last_refresh"]
+    assert (last["outcome"], last["days"]) == ("failed", [DAY]), last
+    assert last["error"] == f"Run execution process for {run.run_id} was terminated by signal 9 (SIGKILL)"
+
+
 def test_a_runs_reason_to_rebuild_every_model_is_in_its_dagster_log(tmp_path, monkeypatch):
     """A run from Dagster that rebuilds every model after an upgrade or an edited seed said why only
     on the CLI's terminal (progress), so the run's log showed `--full-refresh` without a reason.

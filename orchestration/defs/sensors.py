@@ -392,7 +392,22 @@ def record_run_succeeded(context: RunStatusSensorContext):
 def record_run_failed(context: RunFailureSensorContext):
     steps = context.get_step_failure_events()
     # a run that failed before any step (its launch, its config) has no step to name
-    _recorded_run(context, "failed", step_failure_summary(steps) if steps else context.failure_event.message)
+    _recorded_run(context, "failed", step_failure_summary(steps) if steps else
+                  _killed_by(context) or context.failure_event.message)
+
+
+def _killed_by(context: RunFailureSensorContext) -> str | None:
+    """How the run's process ended, when it was killed outright (SIGKILL, the OOM killer): Dagster
+    fails such a run with "marked as failed from outside the execution context" and says what
+    happened in an engine event just before, the line `status` shows instead."""
+    records = context.instance.get_records_for_run(context.dagster_run.run_id, of_type=DagsterEventType.ENGINE_EVENT,
+                                                   ascending=False, limit=10).records
+    for record in records:
+        message = (record.event_log_entry.dagster_event.message or "") if record.event_log_entry.dagster_event else ""
+        if " was terminated by signal " in message:
+            # "[DagsterApiServer] Run execution process for <id> was terminated by signal 9 (SIGKILL). This usually ..."
+            return message.removeprefix("[DagsterApiServer] ").split(". ")[0]
+    return None
 
 
 @run_status_sensor(run_status=DagsterRunStatus.CANCELED, **_RECORDER,
