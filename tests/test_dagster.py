@@ -1617,6 +1617,19 @@ def test_a_dagster_run_refuses_a_warehouse_dbt_cannot_name_before_it_loads(defs,
 
 
 @pytest.mark.slow  # a Dagster run, in process
+def a_warehouse_to_record(tmp_path: Path, monkeypatch) -> Path:
+    """A warehouse with raw's tables and an exports folder, the settings' paths: where the recording
+    sensors write a run's record (for runs whose config names no warehouse)."""
+    from orchestration.load.raw import ensure_raw_schema
+
+    set_paths(monkeypatch, tmp_path)
+    warehouse = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as conn:
+        ensure_raw_schema(conn)
+    (tmp_path / "exports").mkdir()
+    return warehouse
+
+
 def test_runs_from_dagster_are_recorded_for_status_and_cli_ones_left_to_the_cli(defs, tmp_path, monkeypatch):
     """The record `status` shows as the last refresh is written for a run from Dagster (the schedule's,
     the sensor's, the UI's) by its run status sensors: here a run that fails (its day has no folder),
@@ -1626,14 +1639,9 @@ def test_runs_from_dagster_are_recorded_for_status_and_cli_ones_left_to_the_cli(
 
     from orchestration.defs.jobs import CLI_TRIGGER, TRIGGER_TAG
     from orchestration.defs.sensors import record_run_failed, record_run_started
-    from orchestration.load.raw import ensure_raw_schema
     from orchestration.serve.status import collect_status, record_path_for
 
-    set_paths(monkeypatch, tmp_path)
-    warehouse = tmp_path / "warehouse.duckdb"
-    with duckdb.connect(str(warehouse)) as conn:
-        ensure_raw_schema(conn)
-    (tmp_path / "exports").mkdir()
+    warehouse = a_warehouse_to_record(tmp_path, monkeypatch)
     instance = DagsterInstance.ephemeral()
     job = defs.resolve_job_def("refresh")
 
@@ -1695,14 +1703,9 @@ def test_a_run_killed_outright_is_recorded_with_the_signal_that_ended_it(tmp_pat
     from dagster._core.test_utils import create_run_for_test
 
     from orchestration.defs.sensors import record_run_failed
-    from orchestration.load.raw import ensure_raw_schema
     from orchestration.serve.status import collect_status
 
-    set_paths(monkeypatch, tmp_path)
-    warehouse = tmp_path / "warehouse.duckdb"
-    with duckdb.connect(str(warehouse)) as conn:
-        ensure_raw_schema(conn)
-    (tmp_path / "exports").mkdir()
+    warehouse = a_warehouse_to_record(tmp_path, monkeypatch)
     instance = DagsterInstance.ephemeral()
     run = create_run_for_test(instance, job_name="refresh", status=DagsterRunStatus.STARTED,
                               tags={"dagster/partition": DAY})
