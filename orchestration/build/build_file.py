@@ -24,6 +24,7 @@ from pathlib import Path
 import duckdb
 
 from ..errors import RefreshBusyError, UserError, first_line
+from ..files import lock_held_shared
 from ..settings import DuckDBLimits, build_path_for, lock_path_for, lock_timeout_seconds
 from . import progress
 
@@ -338,14 +339,9 @@ def unbuilt_work_of(warehouse: Path, models_outdated: Callable[[duckdb.DuckDBPyC
     `models_outdated`: whether the build file's models were built with other seeds or models'
     revision, the question the next refresh asks of that file (the published file may differ: a
     refresh that built and did not publish)."""
-    try:
-        fd = os.open(lock_path_for(warehouse), os.O_RDONLY | os.O_CREAT, 0o644)
-    except OSError:
-        return None  # a folder this user cannot write to: no lock to hold while reading
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
+    # not taken: a refresh holds the lock; None: a folder this user cannot write to, no lock to hold
+    with lock_held_shared(lock_path_for(warehouse), create=True) as taken:
+        if not taken:
             return None
         build = build_path_for(warehouse)
         if not build.exists():
@@ -357,8 +353,6 @@ def unbuilt_work_of(warehouse: Path, models_outdated: Callable[[duckdb.DuckDBPyC
             return _unbuilt_work(build, models_outdated)
         except duckdb.Error:
             return None  # a damaged build file: the next refresh says what to do
-    finally:
-        os.close(fd)  # releases the lock
 
 
 def prepare_build_file(warehouse: Path, *, may_drop_loads: bool = True) -> Path:

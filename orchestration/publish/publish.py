@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 
 from ..errors import UnfinishedBuildError, UserError
+from ..files import lock_held_shared
 from ..settings import build_path_for, lock_path_for, publish_path_for
 
 
@@ -325,15 +326,5 @@ def _write_exactly(fd: int, data: memoryview, offset: int) -> int:
 def refresh_running(warehouse: Path) -> bool:
     """Whether a refresh holds the warehouse's lock (tried without waiting, released at once): the
     lock a refresh holds from its load to its publish."""
-    lock = lock_path_for(warehouse)
-    try:
-        fd = os.open(lock, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        return False
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)  # releases a lock taken here
+    with lock_held_shared(lock_path_for(warehouse), create=False) as taken:
+        return taken is False
